@@ -1,0 +1,1 @@
+"""Sub-commands of the ``stratoflow`` CLI, one module each (see :mod:`stratoflow.cli`)."""

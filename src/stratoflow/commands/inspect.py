@@ -1,0 +1,64 @@
+"""``stratoflow inspect FILE``: what a reader makes of a file, without touching a database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from stratoflow import open_dataset
+from stratoflow.dataset import TIME, data_variables, flags_of
+from stratoflow.flags import count_flags
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the sub-command to the CLI."""
+    p = sub.add_parser("inspect", help="read a file and summarise the standardized Dataset")
+    p.add_argument("file", help="the file to read")
+    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def summarize(ds: xr.Dataset) -> dict[str, Any]:
+    """A JSON-able summary: reader, variables with units and flag counts, points, time range."""
+    times = ds[TIME].values
+    variables = {}
+    for name in data_variables(ds):
+        var = ds[name]
+        values = np.asarray(var.values)
+        valid = int(np.isfinite(values).sum()) if values.dtype.kind == "f" else int(values.size)
+        variables[name] = {
+            "units": str(var.attrs.get("units", "")),
+            "long_name": str(var.attrs.get("long_name", "")),
+            "points": int(values.size),
+            "valid_points": valid,
+            "flags": count_flags(flags_of(ds, name)),
+        }
+    return {
+        "file": ds.attrs.get("source_file"),
+        "reader": ds.attrs.get("reader"),
+        "points": int(ds.sizes[TIME]),
+        "time_start": str(times[0])[:23] + "Z" if times.size else None,
+        "time_end": str(times[-1])[:23] + "Z" if times.size else None,
+        "variables": variables,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command."""
+    ds = open_dataset(args.file, reader=args.reader)
+    summary = summarize(ds)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{summary['file']}  (reader: {summary['reader']})")
+    print(f"  {summary['points']} time steps, {summary['time_start']} .. {summary['time_end']}")
+    width = max((len(n) for n in summary["variables"]), default=8)
+    for name, info in summary["variables"].items():
+        flags = ", ".join(f"{k} {v}" for k, v in info["flags"].items() if v)
+        print(f"  {name:<{width}}  [{info['units']}]  {info['valid_points']} valid  ({flags})")
+    return 0

@@ -1,0 +1,137 @@
+"""One error tree for everything stratoflow raises on purpose.
+
+Callers catch :class:`StratoflowError` to handle any expected failure; the subclasses say which
+layer failed. Third-party exceptions are translated at the boundary (``raise ... from exc``) so
+that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages name the thing
+(file, line, variable, job) and, where possible, what to do. They never contain secrets.
+
+::
+
+    StratoflowError
+    ├── ConfigError (ValueError)             a configuration, option or job definition is wrong
+    │   ├── PluginNotFound (LookupError)     unknown plugin name; lists the installed ones
+    │   ├── ScheduleError                    an invalid schedule
+    │   ├── QCConfigError                    an invalid QC configuration or test parameter
+    │   └── SecretError                      a secret reference cannot be resolved
+    ├── DatasetError (ValueError)            a Dataset breaks the standardized-Dataset contract
+    ├── ReaderError                          a file cannot be parsed (names file, line, defect)
+    ├── WriterError                          a Dataset cannot be written in a format
+    ├── TransferError                        talking to an external system failed
+    │   ├── TransientTransferError           worth retrying (timeouts, 5xx, resets)
+    │   └── AuthError                        credentials refused (401/403, host key); never retried
+    ├── ImportFailed                         the importer could not store a Dataset
+    ├── QCError                              a QC test failed to run
+    ├── ExportError                          the exporter could not assemble/deliver a Dataset
+    └── TaskError                            task/job orchestration failed
+        └── IllegalTransition                a state change the state machine forbids
+
+Example::
+
+    try:
+        ds = stratoflow.open_dataset("flight.nc")
+    except stratoflow.errors.ReaderError as exc:
+        print(exc)   # "flight.nc: line 12: expected 5 values, found 4"
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DatasetError",
+    "ExportError",
+    "IllegalTransition",
+    "ImportFailed",
+    "PluginNotFound",
+    "QCConfigError",
+    "QCError",
+    "ReaderError",
+    "ScheduleError",
+    "SecretError",
+    "StratoflowError",
+    "TaskError",
+    "TransferError",
+    "TransientTransferError",
+    "WriterError",
+]
+
+
+class StratoflowError(Exception):
+    """Base class of every error stratoflow raises deliberately."""
+
+
+class ConfigError(StratoflowError, ValueError):
+    """A configuration value, plugin option or job definition is invalid."""
+
+
+class PluginNotFound(ConfigError, LookupError):
+    """No plugin of that name is installed for an extension point."""
+
+
+class ScheduleError(ConfigError):
+    """A schedule cannot be constructed from the given values."""
+
+
+class QCConfigError(ConfigError):
+    """A QC configuration or a test parameter is invalid."""
+
+
+class SecretError(ConfigError):
+    """A secret reference (``env:NAME``, ``file:/path``) cannot be resolved."""
+
+
+class DatasetError(StratoflowError, ValueError):
+    """A Dataset does not satisfy the standardized-Dataset contract."""
+
+
+class ReaderError(StratoflowError):
+    """A source cannot be parsed. The message names the file, the line if known, and the defect.
+
+    ``path`` and ``line`` are kept as attributes for programs that want them.
+    """
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
+        prefix = ""
+        if path is not None:
+            prefix = f"{path}: "
+        if line is not None:
+            prefix += f"line {line}: "
+        super().__init__(prefix + message)
+        self.path = path
+        self.line = line
+
+
+class WriterError(StratoflowError):
+    """A Dataset cannot be written in the requested format."""
+
+
+class TransferError(StratoflowError):
+    """Communication with an external system failed."""
+
+
+class TransientTransferError(TransferError):
+    """A transfer failure that is worth retrying (timeout, 5xx, connection reset)."""
+
+
+class AuthError(TransferError):
+    """The external system refused the credentials or could not be authenticated."""
+
+
+class ImportFailed(StratoflowError):
+    """The importer could not store a Dataset; nothing of it was stored."""
+
+
+class QCError(StratoflowError):
+    """A QC test or evaluation could not run."""
+
+
+class ExportError(StratoflowError):
+    """The exporter could not select, assemble or deliver data."""
+
+
+class TaskError(StratoflowError):
+    """Job, task manager or task orchestration failed."""
+
+
+class IllegalTransition(TaskError):
+    """A task or run was asked to move to a state its state machine forbids."""

@@ -1,0 +1,157 @@
+"""Flag schemes: the IAGOS validity flags used inside stratoflow, and translations at the edges.
+
+stratoflow stores one flag per data point using the IAGOS validity scheme, because that is
+what the PIs of the programme read and write:
+
+====  ===============  ==================================================
+code  name             meaning
+====  ===============  ==================================================
+0     good             validated and good
+2     limited          validated, limited quality (questionable)
+3     bad              validated, erroneous
+4     not_validated    not (yet) validated
+7     missing          no value (fill value, gap)
+====  ===============  ==================================================
+
+Other schemes are translations made when data leaves or enters the system: QARTOD
+(1 pass, 2 not evaluated, 3 suspect, 4 fail, 9 missing) and CF ``flag_values`` /
+``flag_meanings`` attributes. All functions are vectorised over numpy arrays.
+
+Example::
+
+    >>> import numpy as np
+    >>> to_qartod(np.array([0, 2, 3, 4, 7], dtype=np.uint8)).tolist()
+    [1, 3, 4, 2, 9]
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stratoflow.errors import DatasetError
+
+__all__ = [
+    "FLAG_DTYPE",
+    "QARTOD",
+    "Flag",
+    "cf_flag_attributes",
+    "count_flags",
+    "from_qartod",
+    "to_qartod",
+    "worst",
+]
+
+FLAG_DTYPE = np.dtype(np.uint8)
+
+
+class Flag(IntEnum):
+    """IAGOS validity flag codes (the stratoflow internal scheme)."""
+
+    GOOD = 0
+    LIMITED = 2
+    BAD = 3
+    NOT_VALIDATED = 4
+    MISSING = 7
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in ``flag_meanings`` and reports."""
+        return self.name.lower()
+
+
+class QARTOD(IntEnum):
+    """QARTOD flag codes (IOOS), used by ioos_qc and many ocean/atmosphere data centres."""
+
+    PASS = 1
+    NOT_EVALUATED = 2
+    SUSPECT = 3
+    FAIL = 4
+    MISSING = 9
+
+
+# Severity used when several flags meet on one point: higher wins in `worst`. A value that is
+# bad is worse than one never checked; a point with no value is reported as missing whatever the
+# tests said, so missing ranks highest.
+_SEVERITY = {
+    Flag.GOOD: 0,
+    Flag.NOT_VALIDATED: 1,
+    Flag.LIMITED: 2,
+    Flag.BAD: 3,
+    Flag.MISSING: 4,
+}
+
+_TO_QARTOD = {
+    Flag.GOOD: QARTOD.PASS,
+    Flag.LIMITED: QARTOD.SUSPECT,
+    Flag.BAD: QARTOD.FAIL,
+    Flag.NOT_VALIDATED: QARTOD.NOT_EVALUATED,
+    Flag.MISSING: QARTOD.MISSING,
+}
+
+
+def _lookup(table: dict[int, int], size: int = 256) -> npt.NDArray[np.int64]:
+    out = np.full(size, -1, dtype=np.int64)
+    for key, value in table.items():
+        out[int(key)] = int(value)
+    return out
+
+
+_SEVERITY_LUT = _lookup({int(k): v for k, v in _SEVERITY.items()})
+_FROM_SEVERITY = np.array([int(f) for f in sorted(_SEVERITY, key=_SEVERITY.__getitem__)])
+_QARTOD_LUT = _lookup({int(k): int(v) for k, v in _TO_QARTOD.items()})
+_FROM_QARTOD_LUT = _lookup({int(v): int(k) for k, v in _TO_QARTOD.items()})
+
+
+def _check(codes: npt.NDArray[Any], lut: npt.NDArray[np.int64], scheme: str) -> None:
+    if codes.size and (codes.min() < 0 or codes.max() >= lut.size):
+        raise DatasetError(f"{scheme} flag codes out of range: {np.unique(codes)[:10].tolist()}")
+    bad = lut[codes] < 0
+    if bad.any():
+        raise DatasetError(f"unknown {scheme} flag codes: {np.unique(codes[bad])[:10].tolist()}")
+
+
+def to_qartod(flags: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Translate IAGOS validity flags to QARTOD codes."""
+    codes = np.asarray(flags).astype(np.int64)
+    _check(codes, _QARTOD_LUT, "IAGOS")
+    return _QARTOD_LUT[codes].astype(np.uint8)
+
+
+def from_qartod(flags: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Translate QARTOD codes to IAGOS validity flags."""
+    codes = np.asarray(flags).astype(np.int64)
+    _check(codes, _FROM_QARTOD_LUT, "QARTOD")
+    return _FROM_QARTOD_LUT[codes].astype(np.uint8)
+
+
+def worst(flags: npt.ArrayLike, axis: int = 0) -> npt.NDArray[np.uint8]:
+    """Combine flags along ``axis`` keeping the most severe one per point.
+
+    Severity: good < not_validated < limited < bad < missing.
+    """
+    codes = np.asarray(flags).astype(np.int64)
+    _check(codes, _SEVERITY_LUT, "IAGOS")
+    severity = _SEVERITY_LUT[codes].max(axis=axis)
+    return _FROM_SEVERITY[severity].astype(np.uint8)
+
+
+def count_flags(flags: npt.ArrayLike) -> dict[str, int]:
+    """Count points per flag class, by label, in the fixed order of :class:`Flag`."""
+    codes = np.asarray(flags).astype(np.int64).ravel()
+    _check(codes, _SEVERITY_LUT, "IAGOS")
+    counts = np.bincount(codes, minlength=8)
+    return {flag.label: int(counts[int(flag)]) for flag in Flag}
+
+
+def cf_flag_attributes() -> dict[str, Any]:
+    """CF attributes describing IAGOS validity flags on a flag variable."""
+    return {
+        "flag_values": np.array([int(f) for f in Flag], dtype=np.uint8),
+        "flag_meanings": " ".join(f.label for f in Flag),
+        "long_name": "validity flag",
+        "standard_name": "status_flag",
+    }

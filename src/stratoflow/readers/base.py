@@ -1,0 +1,112 @@
+"""The Reader extension point: a file format in, a standardized Dataset out.
+
+A reader subclasses :class:`Reader`, implements :meth:`Reader._read` and declares how to
+recognise its files (``magic`` bytes first, then ``suffixes``). Options are explicit keyword
+arguments of ``__init__`` (never ``**kwargs``) so that a job definition can be checked against
+the signature before anything runs (:func:`check_options`). Readers know nothing of databases.
+
+The public :meth:`Reader.read` is a template around ``_read``: it adds the source attributes
+(file name, SHA-256 checksum, reader), validates the result against the contract and
+translates every parsing failure into a :class:`~stratoflow.errors.ReaderError` naming the file,
+so a caller never sees a half-parsed Dataset or a third-party exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import xarray as xr
+
+from stratoflow.dataset import validate
+from stratoflow.errors import ConfigError, DatasetError, ReaderError
+
+__all__ = ["Reader", "check_options", "file_checksum"]
+
+PathLike = str | os.PathLike[str]
+
+
+def file_checksum(path: PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, hex encoded (streamed: constant memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_options(reader_cls: type[Reader], options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when ``options`` do not fit the reader's signature."""
+    try:
+        inspect.signature(reader_cls).bind(**options)
+    except TypeError as exc:
+        raise ConfigError(f"reader {reader_cls.name!r}: invalid options: {exc}") from exc
+
+
+class Reader(ABC):
+    """Base class of all readers.
+
+    Subclasses set ``name``, ``description``, ``magic`` and/or ``suffixes``, may raise
+    ``priority`` to win over a generic reader that can open the same files, and implement
+    :meth:`_read`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    magic: ClassVar[tuple[bytes, ...]] = ()
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def guess_can_open(cls, path: PathLike) -> bool:
+        """Whether this reader can probably open ``path``: magic bytes first, then the suffix."""
+        p = Path(path)
+        if cls.magic:
+            try:
+                with open(p, "rb") as fh:
+                    head = fh.read(max(len(m) for m in cls.magic))
+            except OSError:
+                head = b""
+            if head:
+                return any(head.startswith(m) for m in cls.magic) and cls._accepts_name(p)
+        return cls._accepts_name(p) and bool(cls.suffixes)
+
+    @classmethod
+    def _accepts_name(cls, path: Path) -> bool:
+        if not cls.suffixes:
+            return True
+        name = path.name.lower()
+        return any(name.endswith(s.lower()) for s in cls.suffixes)
+
+    def read(self, path: PathLike) -> xr.Dataset:
+        """Parse ``path`` into a validated standardized Dataset or raise ReaderError."""
+        p = Path(path)
+        if not p.is_file():
+            raise ReaderError("no such file", path=p)
+        try:
+            ds = self._read(p)
+            ds.attrs.setdefault("source_file", p.name)
+            ds.attrs["source_checksum"] = file_checksum(p)
+            ds.attrs["reader"] = self.name
+            return validate(ds)
+        except ReaderError:
+            raise
+        except DatasetError as exc:
+            raise ReaderError(str(exc), path=p) from exc
+        except (ValueError, TypeError, KeyError, IndexError, OSError, UnicodeError,
+                OverflowError, AttributeError, RuntimeError, ArithmeticError) as exc:
+            # Boundary translation: whatever the parser or a library raised on a malformed
+            # file becomes a ReaderError that names the file and keeps the cause.
+            raise ReaderError(f"cannot parse as {self.name}: {type(exc).__name__}: {exc}",
+                              path=p) from exc
+
+    @abstractmethod
+    def _read(self, path: Path) -> xr.Dataset:
+        """Parse the file; raise ReaderError (with ``path`` and ``line``) for any defect."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,17 @@
+"""Writers: one module per output format, each consuming the standardized Dataset.
+
+Writers are plugins in the ``stratoflow.writers`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from stratoflow import plugins
+from stratoflow.writers.base import Writer
+
+__all__ = ["Writer", "get_writer"]
+
+
+def get_writer(name: str) -> type[Writer]:
+    """The writer class registered as ``name`` (raises PluginNotFound listing the others)."""
+    cls: type[Writer] = plugins.load("writers", name)
+    return cls

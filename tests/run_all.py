@@ -1,0 +1,47 @@
+"""The whole test suite, as `./dev test` and CI run it.
+
+Steps, each must pass: ruff (lint + format), mypy (strict), pytest on the embedded SQLite
+database, and pytest again on the real PostgreSQL server for every test that touches the
+database (same tests, second backend). Extra arguments go to both pytest runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+POSTGRES_URL = os.environ.get(
+    "STRATOFLOW_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
+
+
+def run(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+    print(f"\n=== {title}: {' '.join(cmd)}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, check=False)
+    print(f"=== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s", flush=True)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def main() -> None:
+    extra = sys.argv[1:]
+    run("ruff check", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks"])
+    run("ruff format", [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks"])
+    run("mypy", [str(BIN / "mypy")])
+    pytest = [str(BIN / "python"), "-m", "pytest"]
+    run("pytest (SQLite)", [*pytest, *extra], {"STRATOFLOW_DATABASE_URL": ""})
+    run(
+        "pytest (PostgreSQL)",
+        [*pytest, "-m", "django_db or postgres", "-p", "no:randomly", *extra],
+        {"STRATOFLOW_DATABASE_URL": POSTGRES_URL, "STRATOFLOW_REQUIRE_POSTGRES": "1"},
+    )
+
+
+if __name__ == "__main__":
+    main()
