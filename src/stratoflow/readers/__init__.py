@@ -12,8 +12,17 @@ from pathlib import Path
 from stratoflow import plugins
 from stratoflow.errors import ReaderError
 from stratoflow.readers.base import Reader, check_options, file_checksum
+from stratoflow.readers.netcdf import CfNetcdfReader, IagosNetcdfReader
 
-__all__ = ["Reader", "check_options", "file_checksum", "get_reader", "guess_reader"]
+__all__ = [
+    "CfNetcdfReader",
+    "IagosNetcdfReader",
+    "Reader",
+    "check_options",
+    "file_checksum",
+    "get_reader",
+    "guess_reader",
+]
 
 
 def get_reader(name: str) -> type[Reader]:

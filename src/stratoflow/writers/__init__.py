@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from stratoflow import plugins
 from stratoflow.writers.base import Writer
+from stratoflow.writers.netcdf import NetcdfWriter
 
-__all__ = ["Writer", "get_writer"]
+__all__ = ["NetcdfWriter", "Writer", "get_writer"]
 
 
 def get_writer(name: str) -> type[Writer]:

@@ -1,0 +1,413 @@
+"""netCDF readers: IAGOS L2 time series and generic CF time series.
+
+Two readers share one decoding path (:func:`_open_raw` and :func:`_standardize`):
+
+* :class:`CfNetcdfReader` (``cf_netcdf``) reads any netCDF file that has a time coordinate:
+  every one-dimensional numeric variable on that coordinate becomes a data variable; scalar
+  text variables (a flight id with ``cf_role``) become global attributes.
+* :class:`IagosNetcdfReader` (``iagos_netcdf``) adds what an IAGOS L2 file means beyond CF:
+  ``<var>_validity_flag`` variables become stratoflow flags ``<var>_flag`` (translated by their
+  ``flag_meanings``, not by trusting the codes), ``<var>_process_flag`` and ``<var>_error`` stay
+  as ancillary variables of ``<var>``, and the flight metadata (platform, airports, departure and
+  arrival times) become standard global attributes.
+
+Real files have quirks that a naive ``xarray.open_dataset`` turns into wrong data, handled here:
+
+* a ``_FillValue`` (0.0 in IAGOS files) on the time coordinate: a time of exactly 0 would be
+  masked, so the time coordinate is decoded without masking;
+* ``flag_meanings`` stored as an array of strings instead of one blank-separated string;
+* wrong ``axis`` attributes (IAGOS files swap X and Y on ``lon``/``lat``): dropped, the writer
+  decides axes;
+* integer variables with a fill value: decoded to float with NaN where the fill value was, and
+  kept integer where no value is missing.
+
+Example::
+
+    >>> from stratoflow.readers.netcdf import IagosNetcdfReader
+    >>> path = "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    >>> ds = IagosNetcdfReader().read(path)  # doctest: +SKIP
+    >>> ds["O3_P1_flag"].attrs["flag_meanings"]  # doctest: +SKIP
+    'good limited bad not_validated missing'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import TIME, flag_name
+from stratoflow.errors import ReaderError
+from stratoflow.flags import FLAG_DTYPE, Flag, cf_flag_attributes
+from stratoflow.readers.base import Reader
+
+__all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
+
+#: Signatures of netCDF classic (CDF1/2/5) and netCDF-4 (HDF5) files.
+NETCDF_MAGIC: tuple[bytes, ...] = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+_SUFFIXES = (".nc", ".nc4", ".netcdf", ".cdf", ".h5")
+
+# Attributes that describe the encoding in the file, not the quantity: xarray moves most of them
+# to ``encoding``; the rest are dropped so a writer makes its own, consistent choices.
+_ENCODING_ATTRS = frozenset(
+    {
+        "_FillValue",
+        "missing_value",
+        "scale_factor",
+        "add_offset",
+        "coordinates",
+        "axis",
+        "valid_min",
+        "valid_max",
+        "valid_range",
+        "_Unsigned",
+        "calendar",
+    }
+)
+
+# IAGOS flag_meanings (as found in the files) -> stratoflow flag.
+_IAGOS_MEANINGS: dict[str, Flag] = {
+    "good": Flag.GOOD,
+    "limited": Flag.LIMITED,
+    "questionable": Flag.LIMITED,
+    "erroneous": Flag.BAD,
+    "bad": Flag.BAD,
+    "not_validated": Flag.NOT_VALIDATED,
+    "missing_values": Flag.MISSING,
+    "missing_value": Flag.MISSING,
+    "missing": Flag.MISSING,
+}
+_VALIDITY_SUFFIX = "_validity_flag"
+_ANCILLARY_SUFFIXES = ("_process_flag", "_error", "_source_flag")
+_REGISTRATION = re.compile(r"\b([A-Z0-9]{1,2}-[A-Z0-9]{3,5})\b")
+
+
+def _text(value: Any) -> Any:
+    """Attribute values as netCDF and the contract expect: string arrays joined by blanks."""
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, str) for v in value):
+            return " ".join(value)
+        return np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "USO":
+        return " ".join(str(v) for v in value.ravel())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _clean_attrs(attrs: Mapping[Hashable, Any]) -> dict[str, Any]:
+    return {str(k): _text(v) for k, v in attrs.items() if str(k) not in _ENCODING_ATTRS}
+
+
+def _check_signature(path: Path) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not any(head.startswith(m) for m in NETCDF_MAGIC):
+        raise ReaderError(
+            "not a netCDF file (no netCDF or HDF5 signature in the first bytes)", path=path
+        )
+
+
+def _is_time_variable(var: xr.Variable) -> bool:
+    units = str(var.attrs.get("units", ""))
+    return (
+        " since " in units
+        or var.attrs.get("standard_name") == "time"
+        or str(var.attrs.get("axis", "")).upper() == "T"
+    )
+
+
+def _find_time(path: Path, raw: xr.Dataset, preferred: str | None) -> str:
+    if preferred is not None:
+        if preferred not in raw.variables or raw[preferred].ndim != 1:
+            raise ReaderError(f"no one-dimensional time variable {preferred!r}", path=path)
+        return preferred
+    candidates = [
+        str(name)
+        for name, var in raw.variables.items()
+        if var.ndim == 1 and var.dims[0] == name and _is_time_variable(var)
+    ]
+    if not candidates:
+        candidates = [
+            str(name)
+            for name, var in raw.variables.items()
+            if var.ndim == 1 and " since " in str(var.attrs.get("units", ""))
+        ]
+    if not candidates:
+        raise ReaderError(
+            "no time coordinate (a 1-D variable with units '<unit> since <date>')", path=path
+        )
+    return candidates[0]
+
+
+def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.datetime64]:
+    """Decode the time coordinate without masking (see the module docstring)."""
+    values = np.asarray(var.values)
+    attrs = {"units": var.attrs.get("units", var.encoding.get("units"))}
+    calendar = var.attrs.get("calendar", var.encoding.get("calendar"))
+    if calendar is not None:
+        attrs["calendar"] = calendar
+    if attrs["units"] is None or " since " not in str(attrs["units"]):
+        raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
+    plain = xr.Dataset({"t": xr.Variable(("t",), values, attrs)})
+    decoded = xr.decode_cf(plain, decode_times=True)["t"].values
+    if np.asarray(decoded).dtype.kind != "M":
+        raise ReaderError(
+            f"time variable {name!r} uses calendar {calendar!r}, which has no UTC datetimes",
+            path=path,
+        )
+    return np.asarray(decoded).astype("datetime64[ns]")
+
+
+def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
+    """Open, find the time variable, and load everything with the time decoded unmasked."""
+    _check_signature(path)
+    with xr.open_dataset(
+        path, engine="netcdf4", decode_times=False, decode_coords=False, decode_timedelta=False
+    ) as probe:
+        time_name = _find_time(path, probe, time)
+    with xr.open_dataset(
+        path,
+        engine="netcdf4",
+        decode_times=False,
+        decode_coords=False,
+        decode_timedelta=False,
+        mask_and_scale={time_name: False},
+    ) as raw:
+        return raw.load(), time_name
+
+
+def _integer_where_possible(var: xr.Variable) -> xr.Variable:
+    """Keep integer variables integer when no value was masked (fill values decode to NaN)."""
+    dtype = var.encoding.get("dtype")
+    if dtype is None or np.dtype(dtype).kind not in "iu" or var.dtype.kind != "f":
+        return var
+    values = np.asarray(var.values)
+    if np.isnan(values).any():
+        return var
+    return xr.Variable(var.dims, values.astype(dtype), var.attrs)
+
+
+def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
+    """The common part: time coordinate, numeric variables on it, clean attributes."""
+    time_dim = raw[time_name].dims[0]
+    times = _decode_time(path, raw[time_name].variable, time_name)
+    data_vars: dict[str, xr.Variable] = {}
+    attrs = _clean_attrs(raw.attrs)
+    skipped: list[str] = []
+    for name, var in raw.variables.items():
+        key = str(name)
+        if key == time_name:
+            continue
+        if var.dims == (time_dim,) and var.dtype.kind in "biuf":
+            clean = _clean_attrs(var.attrs)
+            units = str(clean.get("units", "")).strip()
+            if units.lower() in {"", "none"}:
+                clean["units"] = "1"
+            data_vars[key] = _integer_where_possible(xr.Variable((TIME,), var.values, clean))
+        elif var.ndim == 0 and var.dtype.kind in "SUO":
+            text = _text(var.values.item())
+            if var.attrs.get("cf_role") == "trajectory_id":
+                attrs.setdefault("flight", str(text).strip())
+            else:
+                attrs.setdefault(key, str(text).strip())
+        else:
+            skipped.append(key)
+    if skipped:
+        attrs["reader_skipped_variables"] = " ".join(skipped)
+    time_attrs = {"standard_name": "time", "long_name": "time (UTC)"}
+    return xr.Dataset(data_vars, coords={TIME: (TIME, times, time_attrs)}, attrs=attrs)
+
+
+def _netcdf_magic_matches(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in NETCDF_MAGIC)
+
+
+class CfNetcdfReader(Reader):
+    """Generic CF netCDF time series: any file with a time coordinate.
+
+    ``time`` names the time variable when the file has several candidates (default: the first
+    coordinate variable with ``<unit> since <date>`` units, ``standard_name = time`` or
+    ``axis = T``).
+    """
+
+    name: ClassVar[str] = "cf_netcdf"
+    description: ClassVar[str] = "CF netCDF time series (any netCDF file with a time coordinate)"
+    magic: ClassVar[tuple[bytes, ...]] = NETCDF_MAGIC
+    suffixes: ClassVar[tuple[str, ...]] = _SUFFIXES
+    priority: ClassVar[int] = 0
+
+    def __init__(self, *, time: str | None = None) -> None:
+        self.time = time
+
+    def _read(self, path: Path) -> xr.Dataset:
+        raw, time_name = _open_raw(path, self.time)
+        ds = _translate_flags(path, _standardize(path, raw, time_name), "_flag", strict=False)
+        _link_ancillaries(ds)
+        return ds
+
+
+class IagosNetcdfReader(Reader):
+    """IAGOS L2 time-series netCDF (``IAGOS_timeseries_*_L2_*.nc4``) and IAGOS-layout files.
+
+    Recognised by the netCDF signature plus either an ``IAGOS_`` file name or a ``UTC_time``
+    variable (the layout that stratoflow's netCDF writer produces with ``layout="iagos"``).
+    """
+
+    name: ClassVar[str] = "iagos_netcdf"
+    description: ClassVar[str] = (
+        "IAGOS L2 time-series netCDF: validity flags, process flags, errors, flight metadata"
+    )
+    magic: ClassVar[tuple[bytes, ...]] = NETCDF_MAGIC
+    suffixes: ClassVar[tuple[str, ...]] = _SUFFIXES
+    priority: ClassVar[int] = 10
+    time_variable: ClassVar[str] = "UTC_time"
+
+    @classmethod
+    def guess_can_open(cls, path: str | os.PathLike[str]) -> bool:
+        """netCDF signature, and an IAGOS name or a ``UTC_time`` variable."""
+        p = Path(path)
+        if not _netcdf_magic_matches(p):
+            return False
+        if p.name.upper().startswith("IAGOS_"):
+            return True
+        try:
+            import netCDF4
+
+            with netCDF4.Dataset(p, "r") as nc:
+                return cls.time_variable in nc.variables
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+    def _read(self, path: Path) -> xr.Dataset:
+        raw, time_name = _open_raw(path, self.time_variable)
+        ds = _standardize(path, raw, time_name)
+        ds = _translate_flags(path, ds, _VALIDITY_SUFFIX, strict=True)
+        _link_ancillaries(ds)
+        ds.attrs.update(_flight_attrs(ds.attrs))
+        return ds
+
+
+def _flag_lut(path: Path, name: str, attrs: Mapping[str, Any]) -> npt.NDArray[np.int64]:
+    """Lookup table file code -> stratoflow flag, built from flag_values/flag_meanings."""
+    values = np.atleast_1d(np.asarray(attrs.get("flag_values", []))).astype(np.int64)
+    meanings = str(attrs.get("flag_meanings", "")).split()
+    if not values.size or len(meanings) != values.size:
+        raise ReaderError(
+            f"flag variable {name!r}: flag_values {values.tolist()} do not match "
+            f"flag_meanings {meanings}",
+            path=path,
+        )
+    if values.min() < 0:
+        raise ReaderError(f"flag variable {name!r}: negative flag values", path=path)
+    lut = np.full(int(values.max()) + 1, -1, dtype=np.int64)
+    for value, meaning in zip(values.tolist(), meanings, strict=True):
+        flag = _IAGOS_MEANINGS.get(meaning.lower())
+        if flag is None:
+            raise ReaderError(
+                f"flag variable {name!r}: unknown flag meaning {meaning!r} "
+                f"(known: {', '.join(sorted(_IAGOS_MEANINGS))})",
+                path=path,
+            )
+        lut[value] = int(flag)
+    return lut
+
+
+def _translate(path: Path, name: str, var: xr.DataArray) -> npt.NDArray[np.uint8]:
+    lut = _flag_lut(path, name, var.attrs)
+    values = np.asarray(var.values, dtype=np.float64)
+    missing = np.isnan(values)
+    codes = np.where(missing, 0, values).astype(np.int64)
+    bad = (codes < 0) | (codes >= lut.size) | (codes != np.where(missing, 0, values))
+    bad |= ~missing & (lut[np.clip(codes, 0, lut.size - 1)] < 0)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ReaderError(
+            f"flag variable {name!r}: value {values[first]!r} at index {first} is not one of "
+            f"its flag_values",
+            path=path,
+        )
+    out = lut[np.clip(codes, 0, lut.size - 1)].astype(FLAG_DTYPE)
+    out[missing] = int(Flag.MISSING)
+    return out
+
+
+def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -> xr.Dataset:
+    """Turn ``<var><suffix>`` variables into stratoflow ``<var>_flag`` variables.
+
+    The translation goes through ``flag_meanings``, so a file whose codes differ from the IAGOS
+    ones is still read right. ``strict`` (IAGOS files) makes unknown meanings an error; otherwise
+    such a flag is kept, renamed ``<var>_source_flag``, as an ordinary ancillary variable.
+    """
+    new: dict[str, xr.Variable] = {}
+    drop: list[str] = []
+    for name in list(ds.data_vars):
+        key = str(name)
+        base = key[: -len(suffix)]
+        if not key.endswith(suffix) or base not in ds.data_vars:
+            continue
+        try:
+            codes = _translate(path, key, ds[key])
+        except ReaderError:
+            if strict:
+                raise
+            drop.append(key)
+            attrs = dict(ds[key].attrs)
+            attrs.setdefault("units", "1")
+            new[f"{base}_source_flag"] = xr.Variable((TIME,), ds[key].values, attrs)
+            continue
+        attrs = cf_flag_attributes()
+        attrs["long_name"] = f"validity flag of {base}"
+        drop.append(key)
+        new[flag_name(base)] = xr.Variable((TIME,), codes, attrs)
+    ds = ds.drop_vars(drop)
+    for key, var in new.items():
+        ds[key] = var
+    return ds
+
+
+def _link_ancillaries(ds: xr.Dataset) -> None:
+    """Name flags, process flags and errors in their variable's ``ancillary_variables``."""
+    for name in list(ds.data_vars):
+        base = str(name)
+        wanted = [flag_name(base)] + [base + s for s in _ANCILLARY_SUFFIXES]
+        present = [n for n in wanted if n in ds.data_vars]
+        if not present:
+            continue
+        listed = str(ds[base].attrs.get("ancillary_variables", "")).split()
+        ds[base].attrs["ancillary_variables"] = " ".join(
+            listed + [n for n in present if n not in listed]
+        )
+
+
+def _flight_attrs(attrs: Mapping[str, Any]) -> dict[str, str]:
+    """Standard stratoflow attributes from IAGOS global attributes (originals are kept too)."""
+    out: dict[str, str] = {}
+    pairs = {
+        "flight": "flight_name",
+        "departure_time": "departure_UTC_time",
+        "arrival_time": "arrival_UTC_time",
+        "departure_airport": "departure_airport",
+        "arrival_airport": "arrival_airport",
+        "platform": "platform",
+    }
+    for key, source in pairs.items():
+        if source in attrs and str(attrs[source]).strip():
+            out[key] = str(attrs[source]).strip()
+    if "provider" not in attrs:
+        out["provider"] = str(attrs.get("publisher_name") or attrs.get("project") or "IAGOS")
+    match = _REGISTRATION.search(str(attrs.get("platform", "")))
+    if match and "aircraft_registration" not in attrs:
+        out["aircraft_registration"] = match.group(1)
+    return out

@@ -1,0 +1,578 @@
+"""netCDF writer: CF-1.8 + ACDD-1.3 files that pass the community's own checkers.
+
+A standardized Dataset becomes a netCDF-4 file with
+
+* an integer time coordinate (``<unit> since <first day> 00:00:00``, the coarsest of s/ms/us/ns
+  that represents every time exactly, so times survive a round trip bit for bit);
+* for flights (latitude and longitude present) the CF discrete-sampling ``trajectory``
+  feature type: a scalar ``trajectory`` id variable with ``cf_role``, and latitude, longitude
+  and altitude as auxiliary coordinates of every variable;
+* units rewritten to UDUNITS spellings (``ppb`` -> ``1e-9``), standard names kept only where
+  they are in the CF table (a curated subset, see :data:`STANDARD_NAMES`), with defaults for the
+  usual suspects (O3, CO, H2O, T, p, lat, lon, alt);
+* flag variables with ``flag_values`` of the variable's own type and blank-separated
+  ``flag_meanings``, named in ``ancillary_variables``;
+* ACDD global attributes from the Dataset's attributes (title, summary, keywords, platform,
+  instrument, project, provider, licence, history of processing) plus computed geospatial and
+  time coverage.
+
+``layout="iagos"`` writes the IAGOS data-centre layout instead: ``UTC_time``, IAGOS variable
+names (``O3`` -> ``O3_P1``...), ``<var>_validity_flag`` with IAGOS flag meanings; the
+``iagos_netcdf`` reader reads it back.
+
+Example::
+
+    >>> from stratoflow.writers.netcdf import NetcdfWriter
+    >>> NetcdfWriter(layout="iagos").write(ds, "flight.nc")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow import __version__
+from stratoflow.dataset import FLAG_SUFFIX, TIME, data_variables
+from stratoflow.errors import ConfigError
+from stratoflow.flags import Flag
+from stratoflow.writers.base import Writer
+
+__all__ = [
+    "DEFAULT_STANDARD_NAMES",
+    "IAGOS_NAMES",
+    "STANDARD_NAMES",
+    "NetcdfWriter",
+    "udunits",
+]
+
+Layout = Literal["cf", "iagos"]
+
+#: Standard names the writer emits (all in the CF standard name table, checked by the tests).
+STANDARD_NAMES = frozenset(
+    {
+        "time",
+        "latitude",
+        "longitude",
+        "altitude",
+        "barometric_altitude",
+        "height",
+        "height_above_mean_sea_level",
+        "air_pressure",
+        "air_temperature",
+        "air_potential_temperature",
+        "dew_point_temperature",
+        "relative_humidity",
+        "humidity_mixing_ratio",
+        "specific_humidity",
+        "mole_fraction_of_water_vapor_in_air",
+        "mole_fraction_of_ozone_in_air",
+        "mole_fraction_of_carbon_monoxide_in_air",
+        "mole_fraction_of_carbon_dioxide_in_air",
+        "mole_fraction_of_methane_in_air",
+        "mole_fraction_of_ethane_in_air",
+        "mole_fraction_of_nitrogen_dioxide_in_air",
+        "mole_fraction_of_nitrogen_monoxide_in_air",
+        "number_concentration_of_cloud_liquid_water_particles_in_air",
+        "wind_speed",
+        "wind_from_direction",
+        "eastward_wind",
+        "northward_wind",
+        "upward_air_velocity",
+        "platform_speed_wrt_air",
+        "platform_speed_wrt_ground",
+        "platform_course",
+        "platform_orientation",
+        "platform_pitch",
+        "platform_roll",
+        "solar_zenith_angle",
+        "status_flag",
+    }
+)
+# Modifiers still current in CF (status_flag and number_of_observations are deprecated).
+_MODIFIERS = frozenset({"detection_minimum", "standard_error"})
+
+#: Standard names for common short variable names (used when a variable has none).
+DEFAULT_STANDARD_NAMES: dict[str, str] = {
+    "o3": "mole_fraction_of_ozone_in_air",
+    "co": "mole_fraction_of_carbon_monoxide_in_air",
+    "h2o": "mole_fraction_of_water_vapor_in_air",
+    "co2": "mole_fraction_of_carbon_dioxide_in_air",
+    "ch4": "mole_fraction_of_methane_in_air",
+    "t": "air_temperature",
+    "p": "air_pressure",
+    "lat": "latitude",
+    "latitude": "latitude",
+    "lon": "longitude",
+    "longitude": "longitude",
+    "alt": "altitude",
+    "altitude": "altitude",
+}
+
+#: IAGOS data-centre variable names for stratoflow short names (``layout="iagos"``).
+IAGOS_NAMES: dict[str, str] = {
+    "O3": "O3_P1",
+    "CO": "CO_P1",
+    "H2O": "H2O_gas_P1",
+    "RHL": "RHL_P1",
+    "RHI": "RHI_P1",
+    "T": "air_temp_P1",
+    "p": "air_press_AC",
+    "alt": "baro_alt_AC",
+    "latitude": "lat",
+    "longitude": "lon",
+}
+_IAGOS_MEANINGS = {
+    Flag.GOOD: "good",
+    Flag.LIMITED: "limited",
+    Flag.BAD: "erroneous",
+    Flag.NOT_VALIDATED: "not_validated",
+    Flag.MISSING: "missing_values",
+}
+
+# Non-UDUNITS spellings found in real files -> UDUNITS.
+_UNITS = {
+    "ppb": "1e-9",
+    "ppbv": "1e-9",
+    "nmol/mol": "1e-9",
+    "nmol mol-1": "1e-9",
+    "ppm": "1e-6",
+    "ppmv": "1e-6",
+    "umol/mol": "1e-6",
+    "umol mol-1": "1e-6",
+    "ppt": "1e-12",
+    "pptv": "1e-12",
+    "pmol/mol": "1e-12",
+    "pmol mol-1": "1e-12",
+    "no cm-3": "cm-3",
+    "#/cm3": "cm-3",
+    "#/cm^3": "cm-3",
+    "cm^-3": "cm-3",
+    "percent": "%",
+    "deg": "degree",
+    "degs": "degree",
+    "degrees": "degree",
+    "deg c": "degC",
+    "c": "degC",
+    "m/s": "m s-1",
+    "mps": "m s-1",
+    "none": "1",
+    "": "1",
+    "days": "day",
+    "hours": "hour",
+    "hr": "hour",
+    "per mil": "1e-3",
+    "permil": "1e-3",
+    "mach": "1",
+}
+# Non-CF standard names found in real files -> the CF name that means the same quantity.
+_STANDARD_ALIASES = {"gps_altitude": "altitude", "altitude_wrt_radar": "height"}
+_LAT_UNITS, _LON_UNITS = "degrees_north", "degrees_east"
+_COVERAGE = frozenset(
+    {
+        "image",
+        "thematicClassification",
+        "physicalMeasurement",
+        "auxiliaryInformation",
+        "qualityInformation",
+        "referenceInformation",
+        "modelResult",
+        "coordinate",
+    }
+)
+_DROP_GLOBALS = frozenset(
+    {
+        "Conventions",
+        "featureType",
+        "cdm_data_type",
+        "standard_name_vocabulary",
+        "geospatial_bounds",
+        "geospatial_bounds_crs",
+        "geospatial_bounds_vertical_crs",
+        "time_coverage_start",
+        "time_coverage_end",
+        "time_coverage_duration",
+        "time_coverage_resolution",
+        "number_observations",
+        "index_ascent",
+        "index_descent",
+        "date_modified",
+        "date_issued",
+        "date_metadata_modified",
+    }
+)
+_ALT_NAMES = ("alt", "altitude", "baro_alt_ac", "gps_alt_ac", "gps_alt", "altp", "gpsalt")
+_TIME_UNITS = (
+    ("seconds", 1_000_000_000),
+    ("milliseconds", 1_000_000),
+    ("microseconds", 1_000),
+    ("nanoseconds", 1),
+)
+_NAME_OK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def udunits(units: str) -> str:
+    """A UDUNITS spelling of ``units`` (``ppb`` -> ``1e-9``); unknown spellings are kept."""
+    return _UNITS.get(units.strip().lower(), units.strip())
+
+
+def _standard_name(name: str, attrs: Mapping[str, Any]) -> str | None:
+    given = str(attrs.get("standard_name", "")).split()
+    if given:
+        given[0] = _STANDARD_ALIASES.get(given[0], given[0])
+    if given and given[0] in STANDARD_NAMES:
+        if len(given) == 1:
+            return given[0]
+        if len(given) == 2 and given[1] in _MODIFIERS:
+            return " ".join(given)
+        return given[0]
+    return DEFAULT_STANDARD_NAMES.get(name.lower())
+
+
+def _attr_value(value: Any) -> Any:
+    """Attribute values netCDF can store: strings, numbers, numeric arrays."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return value
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    return str(value)
+
+
+def _encode_time(times: npt.NDArray[np.datetime64]) -> tuple[npt.NDArray[Any], str]:
+    """Offsets from the first day's midnight in the coarsest exact unit.
+
+    CF-1.8 has no 64-bit integers: int32 when the offsets fit, else float64, which is still
+    exact for integer offsets below 2**53 (285 years in microseconds, 104 days in ns).
+    """
+    ns = times.astype("datetime64[ns]").view(np.int64)
+    day = times[0].astype("datetime64[D]") if times.size else np.datetime64("1970-01-01", "D")
+    offsets = ns - day.astype("datetime64[ns]").view(np.int64)
+    for unit, factor in _TIME_UNITS:
+        if not (offsets % factor).any():
+            scaled = offsets // factor
+            units = f"{unit} since {day} 00:00:00"
+            if not scaled.size or (scaled.min() >= -(2**31) and scaled.max() < 2**31):
+                return scaled.astype(np.int32), units
+            if np.abs(scaled).max() >= 2**53:
+                raise ConfigError("netcdf writer: time span too long to store exactly")
+            return scaled.astype(np.float64), units
+    raise AssertionError("nanoseconds always divide")  # pragma: no cover
+
+
+def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...]) -> str | None:
+    for name in ds.data_vars:
+        if str(ds[name].attrs.get("standard_name", "")).split()[:1] == [standard]:
+            return str(name)
+    lowered = {str(n).lower(): str(n) for n in ds.data_vars}
+    for candidate in names:
+        if candidate in lowered:
+            return lowered[candidate]
+    return None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso(t: np.datetime64) -> str:
+    return str(t.astype("datetime64[s]")) + "Z"
+
+
+class NetcdfWriter(Writer):
+    """Write CF-1.8/ACDD-1.3 netCDF-4 (``layout="cf"``) or the IAGOS layout (``"iagos"``).
+
+    ``complevel`` is the zlib level (0 = uncompressed); ``names`` adds or overrides variable
+    renames of the IAGOS layout (default :data:`IAGOS_NAMES`).
+    """
+
+    name: ClassVar[str] = "netcdf"
+    description: ClassVar[str] = "netCDF-4, CF-1.8 + ACDD-1.3 (layout 'cf' or 'iagos')"
+    suffix: ClassVar[str] = ".nc"
+
+    def __init__(
+        self, *, layout: Layout = "cf", complevel: int = 1, names: Mapping[str, str] | None = None
+    ) -> None:
+        if layout not in ("cf", "iagos"):
+            raise ConfigError(f"netcdf writer: unknown layout {layout!r} (use 'cf' or 'iagos')")
+        if not 0 <= complevel <= 9:
+            raise ConfigError(f"netcdf writer: complevel must be 0..9, got {complevel}")
+        self.layout: Layout = layout
+        self.complevel = complevel
+        self.names = dict(names or {})
+
+    def __repr__(self) -> str:
+        return f"NetcdfWriter(layout={self.layout!r}, complevel={self.complevel})"
+
+    def _write(self, ds: xr.Dataset, path: Path) -> None:
+        out, encoding = self.to_cf(ds)
+        out.to_netcdf(path, format="NETCDF4", engine="netcdf4", encoding=encoding)
+
+    # The conversion is public so that callers (and tests) can inspect what would be written.
+    def to_cf(self, ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+        """The Dataset as it will be written, and the per-variable netCDF encoding."""
+        renames = self._renames(ds)
+        time_name = "UTC_time" if self.layout == "iagos" else TIME
+        lat = _find(ds, "latitude", ("lat", "latitude"))
+        lon = _find(ds, "longitude", ("lon", "longitude"))
+        alt = _find(ds, "altitude", ()) or _find(ds, "barometric_altitude", _ALT_NAMES)
+        trajectory = lat is not None and lon is not None
+        coords = [n for n in (lat, lon, alt) if n is not None] if trajectory else []
+        times = np.asarray(ds[TIME].values)
+        offsets, units = _encode_time(times)
+
+        variables: dict[str, xr.Variable] = {}
+        encoding: dict[str, dict[str, Any]] = {}
+        compress = (
+            {"zlib": True, "complevel": self.complevel, "shuffle": True} if (self.complevel) else {}
+        )
+        time_attrs = {
+            "standard_name": "time",
+            "long_name": "time (UTC)",
+            "units": units,
+            "calendar": "standard",
+            "axis": "T",
+        }
+        if self.layout == "iagos":
+            time_attrs["long_name"] = "UTC time"
+        variables[time_name] = xr.Variable((time_name,), offsets, time_attrs)
+        encoding[time_name] = {"_FillValue": None, **compress}
+
+        measured = set(data_variables(ds))
+        for name, var in ds.data_vars.items():
+            key = str(name)
+            new = renames[key]
+            attrs, values = self._variable(ds, key, var, renames, measured, coords)
+            if key == lat:
+                attrs.update(standard_name="latitude", units=_LAT_UNITS)
+            elif key == lon:
+                attrs.update(standard_name="longitude", units=_LON_UNITS)
+            elif key == alt and trajectory:
+                attrs.setdefault("positive", "up")
+                attrs.update(axis="Z")
+            enc: dict[str, Any] = {**compress}
+            if values.dtype.kind == "f":
+                enc["_FillValue"] = np.nan
+            else:
+                enc["_FillValue"] = None
+            if trajectory and key not in coords:
+                attrs["coordinates"] = " ".join([time_name, *(renames[c] for c in coords)])
+            variables[new] = xr.Variable((time_name,), values, attrs)
+            encoding[new] = enc
+
+        attrs = self._globals(ds, times, lat, lon, alt, trajectory)
+        if trajectory:
+            flight = str(ds.attrs.get("flight") or ds.attrs.get("source_file") or "flight")
+            variables["trajectory"] = xr.Variable(
+                (),
+                np.array(flight, dtype=object),
+                {"cf_role": "trajectory_id", "long_name": "flight identifier"},
+            )
+        out = xr.Dataset(variables, attrs=attrs)
+        return out, encoding
+
+    def _renames(self, ds: xr.Dataset) -> dict[str, str]:
+        base: dict[str, str] = {}
+        table = {**IAGOS_NAMES, **self.names} if self.layout == "iagos" else {}
+        names = [str(n) for n in ds.data_vars]
+        for name in names:
+            base[name] = table.get(name, name)
+        out: dict[str, str] = {}
+        for name in names:
+            stem = name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
+            if stem is not None and stem in ds.data_vars:
+                suffix = "_validity_flag" if self.layout == "iagos" else FLAG_SUFFIX
+                out[name] = base[stem] + suffix
+                continue
+            out[name] = base[name]
+            for stem_name in names:
+                if (
+                    name != stem_name
+                    and name.startswith(stem_name + "_")
+                    and (base[stem_name] != stem_name)
+                    and stem_name in ds.data_vars
+                ):
+                    out[name] = base[stem_name] + name[len(stem_name) :]
+        for name, new in out.items():
+            if not _NAME_OK.match(new):
+                raise ConfigError(f"netcdf writer: {new!r} (from {name!r}) is not a CF name")
+        if len(set(out.values())) != len(out):
+            raise ConfigError(f"netcdf writer: renames collide: {sorted(out.values())}")
+        return out
+
+    def _variable(
+        self,
+        ds: xr.Dataset,
+        key: str,
+        var: xr.DataArray,
+        renames: Mapping[str, str],
+        measured: set[str],
+        coords: list[str],
+    ) -> tuple[dict[str, Any], npt.NDArray[Any]]:
+        values = np.asarray(var.values)
+        attrs: dict[str, Any] = {
+            str(k): _attr_value(v)
+            for k, v in var.attrs.items()
+            if str(k)
+            not in {
+                "standard_name",
+                "units",
+                "ancillary_variables",
+                "axis",
+                "flag_values",
+                "flag_meanings",
+                "coordinates",
+                "positive",
+            }
+        }
+        attrs.setdefault("long_name", key)
+        is_flag = key.endswith(FLAG_SUFFIX) and key[: -len(FLAG_SUFFIX)] in ds.data_vars
+        if is_flag:
+            # "<name> status_flag" modifiers are deprecated: the flag is tied to its variable
+            # through ancillary_variables instead.
+            attrs["standard_name"] = "status_flag"
+            codes = [int(f) for f in Flag]
+            values = values.astype(np.int8)  # CF-1.8 has no unsigned types
+            attrs["flag_values"] = np.array(codes, dtype=np.int8)
+            labels = _IAGOS_MEANINGS if self.layout == "iagos" else {f: f.label for f in Flag}
+            attrs["flag_meanings"] = " ".join(labels[Flag(c)] for c in codes)
+            attrs["coverage_content_type"] = "qualityInformation"
+            return attrs, values
+        if "flag_values" in var.attrs:
+            values, attrs = _categorical(values, var.attrs, attrs)
+        else:
+            attrs["units"] = udunits(str(var.attrs.get("units", "1")))
+        standard = _standard_name(key, var.attrs)
+        if standard is not None:
+            attrs["standard_name"] = standard
+        ancillary = [
+            renames[n]
+            for n in str(var.attrs.get("ancillary_variables", "")).split()
+            if n in renames
+        ]
+        if ancillary:
+            attrs["ancillary_variables"] = " ".join(ancillary)
+        if attrs.get("coverage_content_type") not in _COVERAGE:
+            if key in coords:
+                attrs["coverage_content_type"] = "coordinate"
+            elif key in measured:
+                attrs["coverage_content_type"] = "physicalMeasurement"
+            else:
+                attrs["coverage_content_type"] = "qualityInformation"
+        return attrs, values
+
+    def _globals(
+        self,
+        ds: xr.Dataset,
+        times: npt.NDArray[np.datetime64],
+        lat: str | None,
+        lon: str | None,
+        alt: str | None,
+        trajectory: bool,
+    ) -> dict[str, Any]:
+        src = {
+            re.sub(r"\W", "_", str(k)): v
+            for k, v in ds.attrs.items()
+            if str(k) not in _DROP_GLOBALS
+        }
+        attrs: dict[str, Any] = {k: _attr_value(v) for k, v in src.items()}
+        if "licence" in attrs and "license" not in attrs:
+            attrs["license"] = attrs.pop("licence")
+        measured = data_variables(ds)
+        platform = str(attrs.get("platform", "")).strip()
+        flight = str(attrs.get("flight", "")).strip()
+        what = ", ".join(measured[:8]) or "measurements"
+        attrs.setdefault(
+            "title",
+            " ".join(
+                p
+                for p in (
+                    "Flight" if trajectory else "Time series",
+                    flight,
+                    f"({platform})" if platform else "",
+                    ":",
+                    what,
+                )
+                if p
+            ).replace(" :", ":"),
+        )
+        attrs.setdefault(
+            "summary",
+            f"{what} measured {('on ' + platform) if platform else ''}"
+            f" between {_iso(times[0]) if times.size else '?'} and "
+            f"{_iso(times[-1]) if times.size else '?'}, written by stratoflow.",
+        )
+        keywords = sorted({str(ds[n].attrs.get("long_name", n)) for n in measured})
+        attrs.setdefault("keywords", ", ".join(keywords) or "atmosphere")
+        attrs.setdefault("license", "unknown: ask the data provider")
+        attrs.setdefault("naming_authority", "org.stratoflow")
+        attrs.setdefault("id", str(attrs.get("flight") or attrs.get("source_file") or "dataset"))
+        attrs.setdefault("institution", str(attrs.get("provider", "unknown")))
+        attrs.setdefault("creator_name", str(attrs.get("provider", "unknown")))
+        attrs.setdefault("publisher_name", str(attrs.get("provider", "unknown")))
+        attrs.setdefault("project", str(attrs.get("provider", "unknown")))
+        attrs.setdefault("processing_level", str(attrs.get("data_level", "unknown")))
+        attrs.setdefault("source", str(attrs.get("source_file", "stratoflow")))
+        now = _now()
+        history = str(attrs.get("history", "")).strip()
+        line = f"{now} stratoflow {__version__} netcdf writer (layout={self.layout})"
+        attrs["history"] = f"{history}\n{line}" if history else line
+        attrs["Conventions"] = "CF-1.8, ACDD-1.3"
+        attrs["standard_name_vocabulary"] = "CF Standard Name Table v93"
+        attrs["date_created"] = attrs.get("date_created", now)
+        attrs["date_modified"] = now
+        attrs["date_metadata_modified"] = now
+        if trajectory:
+            attrs["featureType"] = "trajectory"
+            attrs["cdm_data_type"] = "Trajectory"
+        if times.size:
+            attrs["time_coverage_start"] = _iso(times[0])
+            attrs["time_coverage_end"] = _iso(times[-1])
+            seconds = int((times[-1] - times[0]) / np.timedelta64(1, "s"))
+            attrs["time_coverage_duration"] = f"PT{seconds}S"
+        for axis, name, unit in (
+            ("lat", lat, _LAT_UNITS),
+            ("lon", lon, _LON_UNITS),
+            ("vertical", alt, "m"),
+        ):
+            if name is None:
+                continue
+            values = np.asarray(ds[name].values, dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                attrs[f"geospatial_{axis}_min"] = float(finite.min())
+                attrs[f"geospatial_{axis}_max"] = float(finite.max())
+                attrs[f"geospatial_{axis}_units"] = unit
+        if alt is not None and "geospatial_vertical_min" in attrs:
+            attrs["geospatial_vertical_positive"] = "up"
+        return attrs
+
+
+def _categorical(
+    values: npt.NDArray[Any], source: Mapping[Hashable, Any], attrs: dict[str, Any]
+) -> tuple[npt.NDArray[Any], dict[str, Any]]:
+    """A categorical variable with flag_values: integer on disk, flag_values of the same type."""
+    flag_values = np.atleast_1d(np.asarray(source["flag_values"])).astype(np.int64)
+    meanings = source.get("flag_meanings", "")
+    if not isinstance(meanings, str):
+        meanings = " ".join(str(m) for m in np.atleast_1d(np.asarray(meanings)))
+    attrs["flag_meanings"] = meanings
+    if values.dtype.kind == "f":
+        finite = values[np.isfinite(values)]
+        if finite.size and (finite != np.round(finite)).any():
+            attrs["flag_values"] = flag_values.astype(values.dtype)
+            return values, attrs
+        # NaN stays NaN: an integer fill value would change what a reader gets back.
+        attrs["flag_values"] = flag_values.astype(values.dtype)
+        return values, attrs
+    attrs["flag_values"] = flag_values.astype(values.dtype)
+    return values, attrs
