@@ -1,0 +1,196 @@
+"""The TransferType extension point: a protocol, with few primitives and conveniences on top.
+
+A transfer type is configuration (host, directory, endpoints) plus :meth:`TransferType.connect`,
+which opens a :class:`Connection` using credentials from a separate
+:class:`~stratoflow.transfer.auth.base.ConnectionHandler`. A connection implements four
+primitives:
+
+- ``list()``  the remote items, each a :class:`RemoteItem` with a stable identity
+- ``get(item, sink)``  write the item's bytes to a sink
+- ``put(path, name)``  upload a local file (atomically where the protocol allows)
+- ``stat(identity)``  one item (default: found through ``list``)
+
+On top of these the base class builds :meth:`TransferType.fetch_new`: list, skip what the
+staging area already holds, download the rest atomically, retry transient failures with a fresh
+connection. A new protocol is one module implementing the primitives (fsspec does the same with
+``ls``/``_open``).
+
+Connections translate their library's exceptions into stratoflow's at the boundary:
+:class:`~stratoflow.errors.AuthError` (refused credentials, host key),
+:class:`~stratoflow.errors.TransientTransferError` (worth retrying) or
+:class:`~stratoflow.errors.TransferError`, always ``from`` the original.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from stratoflow.errors import ConfigError, TransferError
+from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.config import build
+from stratoflow.transfer.retry import RetryPolicy
+from stratoflow.transfer.staging import Sink, StagedFile, StagingArea
+
+__all__ = ["Connection", "RemoteItem", "TransferType"]
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """One file at the remote side.
+
+    ``identity`` is stable across runs (relative path, portal id); ``name`` the file name to stage
+    it under; ``version`` a cheap change marker (size+mtime, ETag) so unchanged items are not
+    downloaded at all; ``sha256`` a checksum announced by the remote side, verified on arrival;
+    ``location`` where to download from when it differs from ``identity`` (a URL).
+    """
+
+    identity: str
+    name: str
+    size: int | None = None
+    version: str | None = None
+    sha256: str | None = None
+    location: str | None = None
+
+
+class Connection(ABC):
+    """An open session with a remote system. Close it (or use ``with``) when done."""
+
+    #: Where this connection points (URL without query, ``host:port/dir``); never a secret.
+    where: str = ""
+
+    @abstractmethod
+    def list(self) -> Iterator[RemoteItem]:
+        """The items available at the remote side."""
+
+    @abstractmethod
+    def get(self, item: RemoteItem, sink: Sink) -> None:
+        """Write the item's bytes to ``sink``."""
+
+    @abstractmethod
+    def put(self, source: Path, name: str) -> str:
+        """Upload ``source`` as ``name``; return the identity of the remote item."""
+
+    def stat(self, identity: str) -> RemoteItem:
+        """One item by identity (default: a listing scan)."""
+        for item in self.list():
+            if item.identity == identity:
+                return item
+        raise TransferError(f"{self.where}: no item {identity!r}")
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release the connection."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class TransferType(ABC):
+    """Base class of transfer types (protocols).
+
+    Subclasses set ``name`` and ``protocol`` (the credential shape they need: ``http``,
+    ``sftp``, ``ftp``, ``local``), take explicit keyword options in ``__init__``, and implement
+    :meth:`options`, :attr:`where` and :meth:`connect`.
+    """
+
+    name: ClassVar[str] = ""
+    protocol: ClassVar[str] = ""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """Build from a plain dict (``type`` key optional; must match when present)."""
+        options = dict(config)
+        kind = options.pop("type", cls.name)
+        if kind != cls.name:
+            raise ConfigError(f"transfer config for {kind!r} given to {cls.name!r}")
+        return build(cls, options, what=f"transfer type {cls.name!r}")
+
+    def to_config(self) -> dict[str, Any]:
+        """A plain dict that :meth:`from_config` accepts."""
+        return {"type": self.name, **{k: v for k, v in self.options().items() if v is not None}}
+
+    @abstractmethod
+    def options(self) -> dict[str, Any]:
+        """The keyword options this type was built with."""
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """Human-readable location for messages (URL without query, host:port/path)."""
+
+    @abstractmethod
+    def connect(self, auth: ConnectionHandler) -> Connection:
+        """Open a connection authenticated by ``auth``."""
+
+    def fetch_new(
+        self,
+        auth: ConnectionHandler,
+        staging: StagingArea,
+        *,
+        retry: RetryPolicy | None = None,
+        provider: str = "",
+    ) -> list[StagedFile]:
+        """Fetch every item not yet in ``staging``; return the newly staged files.
+
+        Each step is retried on transient errors with a fresh connection. An item whose
+        download keeps failing stops the run with the error; items staged before it stay staged
+        and are not fetched again next time.
+        """
+        policy = retry or RetryPolicy(attempts=1)
+        conn: Connection | None = None
+
+        def connection() -> Connection:
+            nonlocal conn
+            if conn is None:
+                conn = self.connect(auth)
+            return conn
+
+        def drop() -> None:
+            nonlocal conn
+            if conn is not None:
+                conn.close()
+                conn = None
+
+        def fetch(item: RemoteItem) -> StagedFile | None:
+            return staging.receive(
+                identity=item.identity,
+                name=item.name,
+                write=lambda sink: connection().get(item, sink),
+                size=item.size,
+                sha256=item.sha256,
+                version=item.version,
+                source=f"{self.where}: {item.identity}",
+                provider=provider,
+            )
+
+        try:
+            items = policy.call(
+                lambda: list(connection().list()), what=f"list {self.where}", on_retry=drop
+            )
+            staged: list[StagedFile] = []
+            for item in items:
+                if staging.known(item.identity, version=item.version, sha256=item.sha256):
+                    continue
+                result = policy.call(
+                    partial(fetch, item),
+                    what=f"get {self.where}: {item.identity}",
+                    on_retry=drop,
+                )
+                if result is not None:
+                    staged.append(result)
+            return staged
+        finally:
+            drop()

@@ -1,0 +1,277 @@
+"""HTTP/REST data portals (httpx): a paginated JSON listing, streaming downloads, uploads.
+
+Portals differ in shape, so the shape is configuration: where the listing is
+(``list_path``), where the items are in its JSON (``items_path``, a dotted path such as
+``data.files``), where the link to the next page is (``next_path``), and which item fields
+hold the identity, file name, download URL, size, version marker and SHA-256. Downloads are
+streamed straight into the staging area; uploads (exports) are a PUT or POST of the file.
+
+Errors are translated at the boundary: 401/403 -> :class:`AuthError`; timeouts, dropped
+connections, truncated bodies, 408/429/5xx -> :class:`TransientTransferError`; other
+failures -> :class:`TransferError`. URLs in messages never carry a query string (where API keys
+and hash tokens live); a filter on the ``httpx`` logger removes them from its log lines too.
+
+Example config::
+
+    {"type": "http", "base_url": "https://portal.example.org/api/", "list_path": "files",
+     "items_path": "results", "next_path": "links.next", "url_field": "download"}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
+from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.staging import Sink
+
+__all__ = ["HttpPortal", "public_url"]
+
+_CHUNK = 1 << 16
+_MISSING = object()
+
+
+def public_url(url: httpx.URL | str) -> str:
+    """``url`` without user info, query string and fragment: safe for messages and logs."""
+    u = httpx.URL(url)
+    port = f":{u.port}" if u.port is not None else ""
+    return f"{u.scheme}://{u.host}{port}{u.path}"
+
+
+class _RedactQueries(logging.Filter):
+    """Replace URLs in httpx's own log records by their public form."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                public_url(a) if isinstance(a, httpx.URL) else a for a in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactQueries())
+
+
+def dig(document: Any, path: str | None) -> Any:
+    """The value at a dotted ``path`` (``"data.items"``, ``"links.0.href"``); ``None`` if absent."""
+    if not path:
+        return document
+    value = document
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif (
+            isinstance(value, list)
+            and part.lstrip("-").isdigit()
+            and -len(value) <= int(part) < len(value)
+        ):
+            value = value[int(part)]
+        else:
+            value = _MISSING
+        if value is _MISSING:
+            return None
+    return value
+
+
+class HttpPortal(TransferType):
+    """A REST portal with a JSON listing; see the module docstring for the options.
+
+    ``download_path`` (e.g. ``"files/{id}"``) is used when items carry no ``url_field``;
+    ``upload_path`` (e.g. ``"upload/{name}"``) enables :meth:`put`, sent with
+    ``upload_method``, as the raw body, or as multipart field ``upload_field`` when given.
+    """
+
+    name = "http"
+    protocol = "http"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        list_path: str = "",
+        items_path: str | None = "items",
+        next_path: str | None = "next",
+        id_field: str = "id",
+        name_field: str | None = "name",
+        url_field: str | None = "url",
+        download_path: str | None = None,
+        size_field: str | None = "size",
+        version_field: str | None = None,
+        sha256_field: str | None = None,
+        upload_path: str | None = None,
+        upload_method: Literal["PUT", "POST"] = "PUT",
+        upload_field: str | None = None,
+        timeout: float = 30.0,
+        verify_tls: bool = True,
+    ) -> None:
+        if upload_method not in ("PUT", "POST"):
+            raise ConfigError(
+                f"transfer 'http': upload_method must be PUT or POST, not {upload_method!r}"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"transfer 'http': base_url must be an http(s) URL, not {base_url!r}")
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.list_path, self.items_path, self.next_path = list_path, items_path, next_path
+        self.id_field, self.name_field, self.url_field = id_field, name_field, url_field
+        self.download_path, self.size_field = download_path, size_field
+        self.version_field, self.sha256_field = version_field, sha256_field
+        self.upload_path, self.upload_method, self.upload_field = (
+            upload_path,
+            upload_method,
+            upload_field,
+        )
+        self.timeout, self.verify_tls = timeout, verify_tls
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "list_path": self.list_path,
+            "items_path": self.items_path,
+            "next_path": self.next_path,
+            "id_field": self.id_field,
+            "name_field": self.name_field,
+            "url_field": self.url_field,
+            "download_path": self.download_path,
+            "size_field": self.size_field,
+            "version_field": self.version_field,
+            "sha256_field": self.sha256_field,
+            "upload_path": self.upload_path,
+            "upload_method": self.upload_method,
+            "upload_field": self.upload_field,
+            "timeout": self.timeout,
+            "verify_tls": self.verify_tls,
+        }
+
+    @property
+    def where(self) -> str:
+        return public_url(self.base_url)
+
+    def connect(self, auth: ConnectionHandler) -> Connection:
+        return _HttpConnection(self, auth.http_auth())
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    code = response.status_code
+    if code < 400:
+        return
+    if code in (401, 403):
+        raise AuthError(f"{what}: HTTP {code}: the server refused the credentials")
+    if code in (408, 425, 429) or code >= 500:
+        raise TransientTransferError(f"{what}: HTTP {code}")
+    raise TransferError(f"{what}: HTTP {code}")
+
+
+def _translate(exc: httpx.HTTPError, what: str) -> TransferError:
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TransportError):
+        return TransientTransferError(f"{what}: {kind}: {exc}")
+    return TransferError(f"{what}: {kind}: {exc}")
+
+
+class _HttpConnection(Connection):
+    def __init__(self, spec: HttpPortal, auth: httpx.Auth) -> None:
+        self.spec = spec
+        self.where = spec.where
+        self.client = httpx.Client(
+            base_url=spec.base_url,
+            auth=auth,
+            timeout=httpx.Timeout(spec.timeout),
+            verify=spec.verify_tls,
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _get_json(self, url: httpx.URL) -> Any:
+        what = f"GET {public_url(url)}"
+        try:
+            response = self.client.get(url)
+            _check(response, what)
+            return response.json()
+        except httpx.HTTPError as exc:
+            raise _translate(exc, what) from exc
+        except ValueError as exc:
+            raise TransferError(f"{what}: the listing is not JSON") from exc
+
+    def list(self) -> Iterator[RemoteItem]:
+        spec = self.spec
+        url: httpx.URL | None = self.client.base_url.join(spec.list_path)
+        seen: set[str] = set()
+        while url is not None and str(url) not in seen:
+            seen.add(str(url))
+            page = self._get_json(url)
+            items = dig(page, spec.items_path)
+            if not isinstance(items, list):
+                raise TransferError(
+                    f"GET {public_url(url)}: no list at JSON path {spec.items_path!r}"
+                )
+            for entry in items:
+                yield self._item(entry, url)
+            following = dig(page, spec.next_path) if spec.next_path else None
+            url = url.join(following) if isinstance(following, str) and following else None
+
+    def _item(self, entry: Any, page: httpx.URL) -> RemoteItem:
+        spec = self.spec
+        identity = dig(entry, spec.id_field)
+        if identity is None:
+            raise TransferError(f"GET {public_url(page)}: an item has no field {spec.id_field!r}")
+        identity = str(identity)
+        name = dig(entry, spec.name_field) if spec.name_field else None
+        name = str(name) if name else identity.rstrip("/").rsplit("/", 1)[-1]
+        link = dig(entry, spec.url_field) if spec.url_field else None
+        if isinstance(link, str) and link:
+            location = str(page.join(link))
+        elif spec.download_path:
+            location = str(
+                self.client.base_url.join(spec.download_path.format(id=identity, name=name))
+            )
+        else:
+            raise TransferError(f"GET {public_url(page)}: item {identity!r} has no download URL")
+        size = dig(entry, spec.size_field) if spec.size_field else None
+        version = dig(entry, spec.version_field) if spec.version_field else None
+        sha = dig(entry, spec.sha256_field) if spec.sha256_field else None
+        return RemoteItem(
+            identity=identity,
+            name=name,
+            size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+            version=None if version is None else str(version),
+            sha256=None if sha is None else str(sha),
+            location=location,
+        )
+
+    def get(self, item: RemoteItem, sink: Sink) -> None:
+        url = httpx.URL(item.location or self.client.base_url.join(item.identity))
+        what = f"GET {public_url(url)}"
+        try:
+            with self.client.stream("GET", url) as response:
+                _check(response, what)
+                for block in response.iter_bytes(_CHUNK):
+                    sink.write(block)
+        except httpx.HTTPError as exc:
+            raise _translate(exc, what) from exc
+
+    def put(self, source: Path, name: str) -> str:
+        spec = self.spec
+        if not spec.upload_path:
+            raise ConfigError(f"transfer 'http' {self.where}: no upload_path configured")
+        url = self.client.base_url.join(spec.upload_path.format(name=name))
+        what = f"{spec.upload_method} {public_url(url)}"
+        content = source.read_bytes()
+        try:
+            if spec.upload_field:
+                response = self.client.request(
+                    spec.upload_method, url, files={spec.upload_field: (name, content)}
+                )
+            else:
+                response = self.client.request(spec.upload_method, url, content=content)
+            _check(response, what)
+        except httpx.HTTPError as exc:
+            raise _translate(exc, what) from exc
+        return name

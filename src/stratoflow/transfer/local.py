@@ -1,0 +1,105 @@
+"""A local or mounted directory (NFS, SMB, a synced folder) as a transfer type.
+
+Items are the files under ``root`` matching ``pattern`` (a glob, e.g. ``*.nc``), optionally in
+sub-directories (``recursive``). The identity is the path relative to ``root``; the version
+marker is size and modification time, so an unchanged file is not even read again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stratoflow.errors import TransferError
+from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.staging import Sink
+
+__all__ = ["LocalDirectory"]
+
+_CHUNK = 1 << 20
+
+
+class LocalDirectory(TransferType):
+    """Files under ``root`` matching ``pattern``; ``recursive`` includes sub-directories.
+
+    Example config: ``{"type": "local", "root": "/mnt/incoming", "pattern": "*.nc"}``
+    """
+
+    name = "local"
+    protocol = "local"
+
+    def __init__(self, *, root: str, pattern: str = "*", recursive: bool = False) -> None:
+        self.root, self.pattern, self.recursive = root, pattern, recursive
+
+    def options(self) -> dict[str, Any]:
+        return {"root": self.root, "pattern": self.pattern, "recursive": self.recursive}
+
+    @property
+    def where(self) -> str:
+        return self.root
+
+    def connect(self, auth: ConnectionHandler) -> Connection:
+        return _LocalConnection(self)
+
+
+class _LocalConnection(Connection):
+    def __init__(self, spec: LocalDirectory) -> None:
+        self.spec = spec
+        self.root = Path(spec.root)
+        self.where = spec.root
+        if not self.root.is_dir():
+            raise TransferError(f"local directory {self.root} does not exist")
+
+    def list(self) -> Iterator[RemoteItem]:
+        paths = (
+            self.root.rglob(self.spec.pattern)
+            if self.spec.recursive
+            else self.root.glob(self.spec.pattern)
+        )
+        for path in sorted(paths):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            st = path.stat()
+            yield RemoteItem(
+                identity=path.relative_to(self.root).as_posix(),
+                name=path.name,
+                size=st.st_size,
+                version=f"{st.st_size}:{st.st_mtime_ns}",
+            )
+
+    def _path(self, identity: str) -> Path:
+        path = (self.root / identity).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise TransferError(f"{self.where}: {identity!r} is outside the directory")
+        return path
+
+    def get(self, item: RemoteItem, sink: Sink) -> None:
+        try:
+            with self._path(item.identity).open("rb") as fh:
+                while block := fh.read(_CHUNK):
+                    sink.write(block)
+        except OSError as exc:
+            raise TransferError(
+                f"{self.where}: cannot read {item.identity}: {exc.strerror}"
+            ) from exc
+
+    def put(self, source: Path, name: str) -> str:
+        dest = self._path(name)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                    shutil.copyfileobj(src, out, _CHUNK)
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise TransferError(f"{self.where}: cannot write {name}: {exc.strerror}") from exc
+        return dest.relative_to(self.root.resolve()).as_posix()

@@ -1,0 +1,226 @@
+"""SFTP (paramiko): list, get, put, with the server's host key verified.
+
+The host key must be in ``known_hosts`` (OpenSSH format; for a non-standard port the entry is
+``[host]:port``). An unknown or different key fails at once with an
+:class:`~stratoflow.errors.AuthError` naming host and port: that is how a man-in-the-middle
+looks. Only an explicit ``insecure_skip_host_key_check=True`` disables the check, and it logs a
+warning at every connection.
+
+Uploads go to a temporary name and are renamed into place, so the receiving side never sees a
+partial file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import logging
+import stat as statmod
+from collections.abc import Iterator
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import paramiko
+
+from stratoflow.errors import AuthError, TransferError, TransientTransferError
+from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.staging import Sink
+
+__all__ = ["SFTPServer"]
+
+log = logging.getLogger(__name__)
+_CHUNK = 1 << 15
+
+
+class _AcceptAndWarn(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        log.warning(
+            "SFTP %s: host key NOT verified (insecure_skip_host_key_check=True); %s %s",
+            hostname,
+            key.get_name(),
+            key.fingerprint,
+        )
+
+
+class SFTPServer(TransferType):
+    """Files under ``remote_dir`` on ``host:port`` matching ``pattern``.
+
+    Example config::
+
+        {"type": "sftp", "host": "sftp.example.org", "remote_dir": "/outgoing",
+         "pattern": "*.nc", "known_hosts": "/etc/stratoflow/known_hosts"}
+    """
+
+    name = "sftp"
+    protocol = "sftp"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 22,
+        remote_dir: str = ".",
+        pattern: str = "*",
+        recursive: bool = False,
+        known_hosts: str | None = None,
+        insecure_skip_host_key_check: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host, self.port, self.remote_dir = host, port, remote_dir
+        self.pattern, self.recursive = pattern, recursive
+        self.known_hosts = known_hosts
+        self.insecure_skip_host_key_check = insecure_skip_host_key_check
+        self.timeout = timeout
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "remote_dir": self.remote_dir,
+            "pattern": self.pattern,
+            "recursive": self.recursive,
+            "known_hosts": self.known_hosts,
+            "insecure_skip_host_key_check": self.insecure_skip_host_key_check,
+            "timeout": self.timeout,
+        }
+
+    @property
+    def where(self) -> str:
+        return f"sftp://{self.host}:{self.port}/{self.remote_dir.lstrip('/')}"
+
+    def connect(self, auth: ConnectionHandler) -> Connection:
+        login = auth.ssh_login()
+        client = paramiko.SSHClient()
+        if self.insecure_skip_host_key_check:
+            client.set_missing_host_key_policy(_AcceptAndWarn())
+        else:
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            known = (
+                Path(self.known_hosts).expanduser()
+                if self.known_hosts
+                else Path("~/.ssh/known_hosts").expanduser()
+            )
+            try:
+                client.load_host_keys(str(known))
+            except OSError as exc:
+                client.close()
+                raise AuthError(
+                    f"SFTP {self.host}:{self.port}: cannot read known_hosts {known} "
+                    f"({exc.strerror}); add the server's host key there"
+                ) from exc
+        where = f"SFTP {self.host}:{self.port}"
+        try:
+            client.connect(
+                self.host,
+                port=self.port,
+                username=login.username,
+                password=login.password,
+                pkey=login.pkey,
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+            sftp = client.open_sftp()
+            channel = sftp.get_channel()
+            if channel is not None:
+                channel.settimeout(self.timeout)
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise AuthError(
+                f"{where}: host key mismatch (server offered {exc.key.get_name()} "
+                f"{exc.key.fingerprint}); refusing to connect"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise AuthError(
+                f"{where}: user {login.username!r} was refused ({type(exc).__name__})"
+            ) from exc
+        except paramiko.SSHException as exc:
+            client.close()
+            if "known_hosts" in str(exc) or "not found in" in str(exc):
+                raise AuthError(
+                    f"{where}: host key unknown; add it to known_hosts "
+                    f"({self.known_hosts or '~/.ssh/known_hosts'})"
+                ) from exc
+            raise TransientTransferError(f"{where}: SSH error: {exc}") from exc
+        except (OSError, EOFError) as exc:
+            client.close()
+            raise TransientTransferError(f"{where}: cannot connect: {exc}") from exc
+        return _SFTPConnection(self, client, sftp)
+
+
+class _SFTPConnection(Connection):
+    def __init__(
+        self, spec: SFTPServer, client: paramiko.SSHClient, sftp: paramiko.SFTPClient
+    ) -> None:
+        self.spec, self.client, self.sftp = spec, client, sftp
+        self.where = spec.where
+        self.root = PurePosixPath(spec.remote_dir)
+
+    def close(self) -> None:
+        self.sftp.close()
+        self.client.close()
+
+    def _fail(self, exc: BaseException, what: str) -> TransferError:
+        if isinstance(exc, FileNotFoundError | PermissionError):
+            return TransferError(f"{self.where}: {what}: {exc.strerror or exc}")
+        return TransientTransferError(f"{self.where}: {what}: {type(exc).__name__}: {exc}")
+
+    def list(self) -> Iterator[RemoteItem]:
+        try:
+            yield from sorted(self._walk(self.root), key=lambda item: item.identity)
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, "list") from exc
+
+    def _walk(self, directory: PurePosixPath) -> builtins.list[RemoteItem]:
+        found: builtins.list[RemoteItem] = []
+        for attr in self.sftp.listdir_attr(str(directory)):
+            path = directory / attr.filename
+            mode = attr.st_mode or 0
+            if statmod.S_ISDIR(mode):
+                if self.spec.recursive:
+                    found.extend(self._walk(path))
+            elif statmod.S_ISREG(mode) and fnmatch(attr.filename, self.spec.pattern):
+                if attr.filename.startswith("."):
+                    continue
+                found.append(
+                    RemoteItem(
+                        identity=path.relative_to(self.root).as_posix(),
+                        name=attr.filename,
+                        size=attr.st_size,
+                        version=f"{attr.st_size}:{attr.st_mtime}",
+                    )
+                )
+        return found
+
+    def get(self, item: RemoteItem, sink: Sink) -> None:
+        try:
+            with self.sftp.open(str(self.root / item.identity), "rb") as remote:
+                remote.prefetch()
+                while block := remote.read(_CHUNK):
+                    sink.write(block)
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, f"get {item.identity}") from exc
+
+    def put(self, source: Path, name: str) -> str:
+        dest = self.root / name
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            with source.open("rb") as fh:
+                self.sftp.putfo(fh, str(tmp), confirm=True)
+            try:
+                self.sftp.posix_rename(str(tmp), str(dest))
+            except OSError:
+                # Servers without the posix-rename extension: plain rename onto a free name.
+                with contextlib.suppress(FileNotFoundError):
+                    self.sftp.remove(str(dest))
+                self.sftp.rename(str(tmp), str(dest))
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, f"put {name}") from exc
+        return dest.relative_to(self.root).as_posix()

@@ -1,0 +1,226 @@
+"""The staging area: where fetched files land, atomically, with their identity and checksum.
+
+A download is written to a temporary file under ``<root>/.partial/`` while its size and SHA-256
+are computed on the fly. Only when the transfer completed and matches what the remote side
+announced (size, checksum when given) is it renamed into ``<root>/<sha256[:16]>/<name>`` (a
+rename within one file system is atomic). A failed or interrupted transfer leaves nothing but
+possibly a temp file in ``.partial/``, which the next run removes; a reader is therefore never
+handed a partial file.
+
+The manifest (``<root>/manifest.json``) records every staged file: identity at the provider,
+version marker (mtime+size, ETag), size and SHA-256. An item whose identity and version (or
+announced checksum) are recorded is not fetched again; a downloaded file whose identity and
+checksum are recorded is discarded; a changed remote file gets a new entry: a new version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from stratoflow.errors import TransferError, TransientTransferError
+
+__all__ = ["Sink", "StagedFile", "StagingArea"]
+
+PARTIAL = ".partial"
+MANIFEST = "manifest.json"
+
+
+class Sink(Protocol):
+    """Where a transfer type writes downloaded bytes."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A complete file in the staging area and where it came from."""
+
+    path: Path
+    identity: str
+    name: str
+    size: int
+    sha256: str
+    version: str | None
+    fetched_at: str
+    source: str
+    provider: str = ""
+
+    def to_record(self, root: Path) -> dict[str, Any]:
+        record = asdict(self)
+        record["path"] = self.path.relative_to(root).as_posix()
+        return record
+
+    @classmethod
+    def from_record(cls, root: Path, record: dict[str, Any]) -> StagedFile:
+        return cls(**{**record, "path": root / record["path"]})
+
+
+class _HashingFile:
+    """Writes to a file while counting bytes and hashing them."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes, /) -> int:
+        self._fh.write(data)
+        self.size += len(data)
+        self.digest.update(data)
+        return len(data)
+
+
+def _safe_name(name: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("\\", "/").rsplit("/", 1)[-1])
+    return base.lstrip(".") or "download"
+
+
+class StagingArea:
+    """A directory of fetched files plus the manifest of what was fetched.
+
+    Thread-safe within a process. Example::
+
+        staging = StagingArea("/var/lib/stratoflow/staging/iagos")
+        staged = staging.receive(identity="2019/flight.nc", name="flight.nc",
+                                 write=lambda sink: conn.get(item, sink))
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._partial = self.root / PARTIAL
+        self._partial.mkdir(parents=True, exist_ok=True)
+        for leftover in self._partial.iterdir():  # from a process killed mid-download
+            leftover.unlink(missing_ok=True)
+        self._lock = threading.Lock()
+        self._entries: list[StagedFile] = self._load()
+
+    # -- manifest --
+
+    def _load(self) -> list[StagedFile]:
+        path = self.root / MANIFEST
+        if not path.exists():
+            return []
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [StagedFile.from_record(self.root, r) for r in data["files"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransferError(f"staging manifest {path} is damaged: {exc}") from exc
+
+    def _save(self) -> None:
+        data = {"format": 1, "files": [e.to_record(self.root) for e in self._entries]}
+        fd, tmp = tempfile.mkstemp(dir=self._partial, suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, self.root / MANIFEST)
+
+    def files(self) -> list[StagedFile]:
+        """Every staged file, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def versions(self, identity: str) -> list[StagedFile]:
+        """The staged versions of one remote item, oldest first."""
+        return [e for e in self.files() if e.identity == identity]
+
+    def known(
+        self, identity: str, *, version: str | None = None, sha256: str | None = None
+    ) -> bool:
+        """True when this identity was fetched with this version marker or checksum."""
+        for entry in self.versions(identity):
+            if version is not None and entry.version == version:
+                return True
+            if sha256 is not None and entry.sha256 == sha256:
+                return True
+        return False
+
+    # -- receiving --
+
+    def receive(
+        self,
+        *,
+        identity: str,
+        name: str,
+        write: Callable[[Sink], None],
+        size: int | None = None,
+        sha256: str | None = None,
+        version: str | None = None,
+        source: str = "",
+        provider: str = "",
+    ) -> StagedFile | None:
+        """Download via ``write(sink)`` and stage the result atomically.
+
+        ``size``/``sha256`` are what the remote side announced; a mismatch (a truncated or
+        corrupted transfer) raises :class:`TransientTransferError` and stages nothing. Returns
+        ``None`` when the content is already staged for this identity.
+        """
+        fd, tmp_name = tempfile.mkstemp(dir=self._partial, prefix="get-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                sink = _HashingFile(fh)
+                write(sink)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = sink.digest.hexdigest()
+            if size is not None and sink.size != size:
+                raise TransientTransferError(
+                    f"{source or identity}: received {sink.size} bytes, expected {size} "
+                    "(transfer truncated)"
+                )
+            if sha256 is not None and digest != sha256.lower():
+                raise TransientTransferError(
+                    f"{source or identity}: SHA-256 mismatch (announced {sha256}, got {digest})"
+                )
+            return self._commit(tmp, identity, name, sink.size, digest, version, source, provider)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _commit(
+        self,
+        tmp: Path,
+        identity: str,
+        name: str,
+        size: int,
+        digest: str,
+        version: str | None,
+        source: str,
+        provider: str,
+    ) -> StagedFile | None:
+        with self._lock:
+            for i, entry in enumerate(self._entries):
+                if entry.identity == identity and entry.sha256 == digest:
+                    if version is not None and entry.version != version:
+                        # Same content, new marker (e.g. touched): remember it, fetch nothing.
+                        self._entries[i] = replace(entry, version=version)
+                        self._save()
+                    return None
+            dest_dir = self.root / digest[:16]
+            dest_dir.mkdir(exist_ok=True)
+            dest = dest_dir / _safe_name(name)
+            os.replace(tmp, dest)
+            staged = StagedFile(
+                path=dest,
+                identity=identity,
+                name=name,
+                size=size,
+                sha256=digest,
+                version=version,
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                source=source,
+                provider=provider,
+            )
+            self._entries.append(staged)
+            self._save()
+            return staged
