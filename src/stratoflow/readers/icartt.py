@@ -1,0 +1,253 @@
+"""ICARTT (FFI 1001, versions 1.1 and 2.0): the airborne-campaign profile of NASA Ames 1001.
+
+ICARTT shares the FFI 1001 header structure (parsed by
+:func:`stratoflow.readers.nasa_ames.parse_ffi1001_header`) and adds rules: comma-separated
+values, time in seconds from 0000 UTC of the data date, ``name, units[, standard name, long
+name]`` variable lines, required ``KEYWORD: value`` normal comments, and a last normal-comment
+line repeating the column names (checked here, case-insensitively, against the variable lines).
+
+Limits of detection: ICARTT writes ``LLOD_FLAG``/``ULOD_FLAG`` (e.g. -888888/-777777) in place of
+a value below/above the detection limit, and gives the limit in ``LLOD_VALUE``/``ULOD_VALUE``
+(one number, one per variable, or ``N/A``). Such a point is *not* missing: it carries the
+information "below x". stratoflow keeps it as
+
+* the value: the limit itself when the file gives it, else NaN;
+* the flag: ``limited`` (2);
+* an ancillary variable ``<var>_lod`` (0 within limits, 1 below LLOD, 2 above ULOD), created only
+  for variables where a marker occurs, and named in ``ancillary_variables``.
+
+Time: by default the start time (the independent variable). ``time_point="mid"`` or ``"stop"``
+uses a ``Mid_UTC``/``Stop_UTC`` variable, or start + half/one interval (DX) when there is none;
+the ORNL DAAC netCDF conversions of ICARTT files use mid times.
+
+Trailing garbage: some real files end with a line of NUL bytes. ``trailing_garbage="warn"``
+(default) ignores it with a :class:`~stratoflow.readers.text_table.TrailingGarbageWarning`;
+``"error"`` refuses the file. NUL bytes anywhere else are always an error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import make_dataset
+from stratoflow.errors import ReaderError
+from stratoflow.flags import Flag
+from stratoflow.readers.base import PathLike, Reader
+from stratoflow.readers.nasa_ames import Ffi1001Header, parse_ffi1001_header, to_times, to_udunits
+from stratoflow.readers.text_table import parse_table, strip_trailing_nul
+
+__all__ = ["IcarttReader"]
+
+_KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
+_TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^time_(start|stop|mid)$", re.IGNORECASE)
+LOD_MEANINGS = (
+    "within_detection_limits below_lower_limit_of_detection above_upper_limit_of_detection"
+)
+
+
+def _keywords(ncom: tuple[str, ...]) -> dict[str, str]:
+    """``KEYWORD: value`` normal comments; indented lines continue the previous keyword."""
+    out: dict[str, str] = {}
+    last = None
+    for line in ncom[:-1]:
+        match = _KEYWORD.match(line)
+        if match and not line[:1].isspace():
+            last = match.group(1)
+            out[last] = match.group(2).strip()
+        elif last is not None:
+            out[last] = (out[last] + "\n" + line.strip()).strip()
+    return out
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _limits(text: str | None, nv: int, path: object) -> list[float]:
+    """LLOD_VALUE/ULOD_VALUE: ``N/A``, one number, or one entry per variable."""
+    if text is None or text.strip().upper() in ("", "N/A", "NA"):
+        return [np.nan] * nv
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 1:
+        parts = parts * nv
+    if len(parts) != nv:
+        raise ReaderError(f"LOD value list has {len(parts)} entries for {nv} variables", path=path)
+    return [v if (v := _number(p)) is not None else np.nan for p in parts]
+
+
+class IcarttReader(Reader):
+    """ICARTT FFI 1001 (v1.1 and v2.0) -> standardized Dataset.
+
+    Options:
+        time_point: ``"start"`` (default), ``"mid"`` or ``"stop"`` of each record's interval.
+        trailing_garbage: ``"warn"`` (default) or ``"error"`` for NUL bytes after the data.
+    """
+
+    name: ClassVar[str] = "icartt"
+    description: ClassVar[str] = "ICARTT 1.1/2.0 FFI 1001 airborne data files (.ict)"
+    suffixes: ClassVar[tuple[str, ...]] = (".ict",)
+    priority: ClassVar[int] = 10
+    _FIRST_LINE: ClassVar[re.Pattern[bytes]] = re.compile(rb"\A\s*\d+\s*,\s*1001\s*(,|\r?\n)")
+
+    def __init__(self, *, time_point: str = "start", trailing_garbage: str = "warn") -> None:
+        if time_point not in ("start", "mid", "stop"):
+            raise ReaderError(f"time_point must be start, mid or stop, got {time_point!r}")
+        if trailing_garbage not in ("warn", "error"):
+            raise ReaderError(f"trailing_garbage must be warn or error, got {trailing_garbage!r}")
+        self.time_point = time_point
+        self.trailing_garbage = trailing_garbage
+
+    @classmethod
+    def guess_can_open(cls, path: PathLike) -> bool:
+        """True when the first line reads ``NLHEAD, 1001``, else decided by the suffix."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64)
+        except OSError:
+            head = b""
+        return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
+
+    def _read(self, path: Path) -> xr.Dataset:
+        raw = path.read_bytes()
+        h = parse_ffi1001_header(raw, path=path, icartt=True)
+        if not h.ncom:
+            raise ReaderError("ICARTT needs normal comments ending with the column names",
+                              path=path, line=h.data_line - 1)  # fmt: skip
+        xfields = [f.strip() for f in h.xname.split(",")]
+        vfields = [[f.strip() for f in v.split(",", 3)] for v in h.vname]
+        self._check_columns(h, [xfields[0]] + [f[0] for f in vfields], path)
+        block = strip_trailing_nul(
+            raw[h.data_offset :], path=path, first_line=h.data_line, policy=self.trailing_garbage
+        )
+        table = parse_table(
+            block, ncols=h.nv + 1, first_line=h.data_line, path=path, delimiter=b","
+        )
+        kw = _keywords(h.ncom)
+        llod_flag, ulod_flag = _number(kw.get("LLOD_FLAG")), _number(kw.get("ULOD_FLAG"))
+        llod = _limits(kw.get("LLOD_VALUE"), h.nv, path)
+        ulod = _limits(kw.get("ULOD_VALUE"), h.nv, path)
+        since = f"seconds since {h.date} 00:00:00"
+        variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
+        flags: dict[str, npt.NDArray[np.uint8]] = {}
+        for i, fields in enumerate(vfields):
+            name = fields[0]
+            if not name or name in variables or name == xfields[0]:
+                raise ReaderError(f"empty or duplicate variable name {name!r}", path=path,
+                                  line=13 + i)  # fmt: skip
+            raw_v = table[:, i + 1]
+            missing = (raw_v == h.vmiss[i]) | np.isnan(raw_v)
+            below = raw_v == llod_flag if llod_flag is not None else np.zeros_like(missing)
+            above = raw_v == ulod_flag if ulod_flag is not None else np.zeros_like(missing)
+            values = raw_v * h.vscal[i]
+            values[missing] = np.nan
+            values[below] = llod[i]
+            values[above] = ulod[i]
+            unit_text = fields[1] if len(fields) > 1 else ""
+            attrs: dict[str, Any] = {
+                "long_name": fields[3] if len(fields) > 3 and fields[3] else name,
+                "units": since if _TIME_NAMES.match(name) else to_udunits(unit_text),
+                "units_original": unit_text,
+                "missing_value_original": h.vmiss[i],
+                "scale_factor_original": h.vscal[i],
+            }
+            if len(fields) > 2 and fields[2]:
+                attrs["icartt_standard_name"] = fields[2]
+            flag = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(np.uint8)
+            flag[below | above] = int(Flag.LIMITED)
+            variables[name] = (values, attrs)
+            flags[name] = flag
+            if below.any() or above.any():
+                lod = (below * 1 + above * 2).astype(np.uint8)
+                lod_attrs = {
+                    "long_name": f"detection limit marker of {name}",
+                    "units": "1",
+                    "flag_values": np.array([0, 1, 2], dtype=np.uint8),
+                    "flag_meanings": LOD_MEANINGS,
+                }
+                variables[f"{name}_lod"] = (lod, lod_attrs)
+        times = to_times(self._time_column(h, table, vfields, path), h.date, "s",
+                         path=path, first_line=h.data_line)  # fmt: skip
+        ds = make_dataset(times, variables, flags=flags, attrs=self._attrs(h, kw, path))
+        ds.attrs["icartt_independent_variable"] = xfields[0]
+        ds["time"].attrs["time_point"] = self.time_point
+        for name in [n for n in variables if n.endswith("_lod") and n[:-4] in variables]:
+            ds[name[:-4]].attrs["ancillary_variables"] += f" {name}"
+        return ds
+
+    @staticmethod
+    def _check_columns(h: Ffi1001Header, names: list[str], path: Path) -> None:
+        header = [c.strip() for c in h.ncom[-1].split(",")]
+        line = h.data_line - 1
+        if len(header) != len(names):
+            raise ReaderError(
+                f"the column-name line has {len(header)} names, expected {len(names)} "
+                f"(independent variable + NV={h.nv}); wrong NLHEAD or NNCOML?",
+                path=path,
+                line=line,
+            )
+        for got, want in zip(header, names, strict=True):
+            if got.lower() != want.lower():
+                raise ReaderError(
+                    f"column name {got!r} does not match variable {want!r} of the header",
+                    path=path,
+                    line=line,
+                )
+
+    def _time_column(
+        self,
+        h: Ffi1001Header,
+        table: npt.NDArray[np.float64],
+        vfields: list[list[str]],
+        path: Path,
+    ) -> npt.NDArray[np.float64]:
+        start = table[:, 0]
+        if self.time_point == "start":
+            return start
+        lower = [f[0].lower() for f in vfields]
+        for wanted in (f"{self.time_point}_utc", f"time_{self.time_point}"):
+            if wanted in lower:
+                return table[:, lower.index(wanted) + 1]
+        if self.time_point == "mid" and "stop_utc" in lower:
+            return (start + table[:, lower.index("stop_utc") + 1]) / 2
+        if h.dx > 0:
+            return start + (h.dx / 2 if self.time_point == "mid" else h.dx)
+        raise ReaderError(
+            f"time_point={self.time_point!r}: no {self.time_point.title()}_UTC variable and no "
+            "data interval (DX=0) to compute it from",
+            path=path,
+        )
+
+    @staticmethod
+    def _attrs(h: Ffi1001Header, kw: dict[str, str], path: Path) -> dict[str, Any]:
+        attrs: dict[str, Any] = {f"icartt_{k.lower()}": v for k, v in kw.items()}
+        pi_contact = kw.get("PI_CONTACT_INFO", "")
+        attrs.update(
+            {
+                "pi": h.oname,
+                "pi_contact": pi_contact,
+                "organisation": h.org,
+                "source": h.sname,
+                "mission": h.mname,
+                "platform": kw.get("PLATFORM", ""),
+                "revision": kw.get("REVISION", ""),
+                "file_volume": f"{h.ivol}/{h.nvol}",
+                "data_date": h.date.isoformat(),
+                "revision_date": h.rdate.isoformat(),
+                "data_interval": h.dx,
+                "special_comments": "\n".join(h.scom),
+                "normal_comments": "\n".join(h.ncom),
+                "file_format": f"ICARTT FFI {h.ffi}" + (f" {h.version}" if h.version else ""),
+                "header_encoding": h.encoding,
+                "source_file": path.name,
+            }
+        )
+        return attrs

@@ -1,0 +1,582 @@
+"""NASA Ames FFI 1001 (Gaines & Hipskind 1998), with the CARIBIC and EBAS conventions.
+
+FFI 1001 is one independent variable (time) and NV dependent variables, one record per line.
+The header is self-describing: line 1 gives its length (NLHEAD) and the format index (FFI);
+lines 10-12 give NV, the scale factors and missing values; NV variable names follow, then the
+special and normal comments, each preceded by their line count. This reader walks that
+structure line by line and checks it against NLHEAD, so a wrong count anywhere is reported at
+the line where it shows, instead of silently shifting the data block (``nappy`` trusts NLHEAD).
+
+Conventions recognised from the normal comments:
+
+* **CARIBIC** (``FileFormatVersionInfo: CARIBIC_NAmes_v02``): variable names ``Name; long name;
+  [unit]``; the ``CF_StandardNames``/``CF_Units`` lines give standard names and UDUNITS units;
+  ``Key: value`` lines (FlightNo, DepartureAirport...) become attributes.
+* **EBAS** (``Data definition: EBAS_1.1``): variable names ``name, unit, key=value, ...``;
+  ``numflag`` columns hold the EBAS flags of the variables before them (see :func:`ebas_flags`);
+  the ``Key: value`` metadata lines become attributes.
+* **stratoflow** (written by :class:`stratoflow.writers.nasa_ames.NasaAmesWriter`): like CARIBIC,
+  plus ``<var>_flag`` columns carrying IAGOS validity flags.
+
+Flags: missing values are ``missing``; everything else is ``not_validated`` (a file format says
+nothing about validation), except where EBAS flags or stratoflow flag columns say more.
+
+Example::
+
+    >>> ds = NasaAmesReader().read("OM_20200304_591_CPT_MUC_V01.txt")   # doctest: +SKIP
+    >>> ds["Ozone"].attrs["units"], ds.attrs["flight"]                   # doctest: +SKIP
+    ('1e-9', '591')
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import make_dataset
+from stratoflow.errors import ReaderError
+from stratoflow.flags import Flag, worst
+from stratoflow.readers.base import PathLike, Reader
+from stratoflow.readers.text_table import parse_table
+
+__all__ = [
+    "Ffi1001Header",
+    "NasaAmesFile",
+    "NasaAmesReader",
+    "ebas_flags",
+    "parse_ffi1001_header",
+    "parse_nasa_ames",
+    "to_udunits",
+]
+
+_SPLIT = re.compile(r"[,\s]+")
+_MAX_NV = 100_000
+_NS = {"s": 1_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
+_UNIT_NAMES = {"s": "second", "min": "minute", "h": "hour", "d": "day"}
+
+# Unit spellings seen in NASA Ames / ICARTT files -> UDUNITS. Unknown units are kept as written.
+_UDUNITS = {
+    "ppb": "1e-9",
+    "ppbv": "1e-9",
+    "nmol/mol": "1e-9",
+    "nmol mol-1": "1e-9",
+    "ppm": "1e-6",
+    "ppmv": "1e-6",
+    "umol/mol": "1e-6",
+    "µmol/mol": "1e-6",
+    "ppt": "1e-12",
+    "pptv": "1e-12",
+    "pmol/mol": "1e-12",
+    "per mil": "1e-3",
+    "permil": "1e-3",
+    "%": "percent",
+    "percent": "percent",
+    "none": "1",
+    "no unit": "1",
+    "unitless": "1",
+    "mach": "1",
+    "1": "1",
+    "": "1",
+    "degrees k": "K",
+    "deg k": "K",
+    "kelvin": "K",
+    "k": "K",
+    "degc": "degC",
+    "deg c": "degC",
+    "°c": "degC",
+    "c": "degC",
+    "degrees c": "degC",
+    "mb": "hPa",
+    "mbar": "hPa",
+    "hpa": "hPa",
+    "pa": "Pa",
+    "m/s": "m s-1",
+    "ms-1": "m s-1",
+    "m s-1": "m s-1",
+    "km/h": "km h-1",
+    "deg": "degree",
+    "degs": "degree",
+    "degrees": "degree",
+    "s": "s",
+    "sec": "s",
+    "seconds": "s",
+    "second": "s",
+    "days": "day",
+    "day": "day",
+    "hours": "hour",
+    "h": "hour",
+    "min": "minute",
+    "minutes": "minute",
+    "m": "m",
+    "km": "km",
+    "ft": "ft",
+    "cm-3": "cm-3",
+    "#/cm3": "cm-3",
+    "g/kg": "g kg-1",
+    "g kg-1": "g kg-1",
+}
+
+
+def to_udunits(text: str) -> str:
+    """Map a unit as written in a file (``[ppb]``, ``degrees K``, ``m/s``) to a UDUNITS string."""
+    unit = text.strip().strip("[]()").strip()
+    return _UDUNITS.get(unit.lower(), unit or "1")
+
+
+@dataclass(frozen=True)
+class Ffi1001Header:
+    """The FFI 1001 header, shared by NASA Ames and ICARTT (which is a profile of it)."""
+
+    nlhead: int
+    ffi: int
+    version: str
+    oname: str
+    org: str
+    sname: str
+    mname: str
+    ivol: int
+    nvol: int
+    date: dt.date
+    rdate: dt.date
+    dx: float
+    xname: str
+    vscal: tuple[float, ...]
+    vmiss: tuple[float, ...]
+    vname: tuple[str, ...]
+    scom: tuple[str, ...]
+    ncom: tuple[str, ...]
+    data_line: int
+    data_offset: int
+    encoding: str
+
+    @property
+    def nv(self) -> int:
+        """Number of dependent variables."""
+        return len(self.vname)
+
+
+@dataclass(frozen=True)
+class NasaAmesFile:
+    """A parsed FFI 1001 file exactly as written: raw (unscaled) values, missing values kept."""
+
+    header: Ffi1001Header
+    independent: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]  # shape (records, NV)
+
+
+class _Cursor:
+    """Reads header lines one at a time from the raw bytes, tracking line number and offset."""
+
+    def __init__(self, raw: bytes, path: object) -> None:
+        self.raw = raw
+        self.path = path
+        self.pos = 0
+        self.line = 0
+        self.encoding = "utf-8"
+
+    def error(self, message: str, line: int | None = None) -> ReaderError:
+        return ReaderError(message, path=self.path, line=self.line if line is None else line)
+
+    def next(self, what: str) -> str:
+        if self.pos >= len(self.raw):
+            raise ReaderError(
+                f"file ends inside the header where {what} was expected (truncated file?)",
+                path=self.path,
+                line=self.line + 1,
+            )
+        end = self.raw.find(b"\n", self.pos)
+        end = len(self.raw) if end < 0 else end
+        chunk = self.raw[self.pos : end].rstrip(b"\r")
+        self.pos, self.line = end + 1, self.line + 1
+        if b"\x00" in chunk:
+            raise self.error(f"NUL byte in the header line holding {what}")
+        try:
+            return chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            self.encoding = "latin-1"  # pre-UTF-8 files (e.g. umlauts in names): never fails
+            return chunk.decode("latin-1")
+
+    def numbers(self, what: str, count: int | None, kind: type[int] | type[float]) -> list[Any]:
+        text = self.next(what)
+        tokens = [t for t in _SPLIT.split(text.strip()) if t]
+        if count is not None and len(tokens) != count:
+            raise self.error(f"expected {count} {what}, found {len(tokens)}: {text.strip()!r}")
+        try:
+            return [kind(t) for t in tokens]
+        except ValueError:
+            raise self.error(f"expected {what}, found {text.strip()!r}") from None
+
+    def count(self, what: str, hint: str = "") -> int:
+        text = self.next(what).strip()
+        try:
+            value = int(text)
+        except ValueError:
+            raise self.error(f"expected {what} (an integer), found {text[:60]!r}{hint}") from None
+        if value < 0:
+            raise self.error(f"{what} must not be negative, found {value}")
+        return value
+
+
+def _date(values: list[int], cursor: _Cursor, what: str) -> dt.date:
+    try:
+        return dt.date(*values)
+    except (ValueError, TypeError) as exc:
+        raise cursor.error(f"invalid {what} {values}: {exc}") from None
+
+
+def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> Ffi1001Header:
+    """Walk the FFI 1001 header structure and check it against NLHEAD (see module docstring)."""
+    cur = _Cursor(raw, path)
+    first = [t for t in _SPLIT.split(cur.next("'NLHEAD FFI'").strip()) if t]
+    try:
+        nlhead, ffi = int(first[0]), int(first[1])
+    except (ValueError, IndexError):
+        raise cur.error(f"expected 'NLHEAD FFI' on the first line, found {first[:3]}") from None
+    if ffi != 1001:
+        raise cur.error(f"unsupported FFI {ffi}: only NASA Ames FFI 1001 can be read")
+    version = first[2] if icartt and len(first) > 2 else ""
+    oname = cur.next("the originator name (ONAME)")
+    org = cur.next("the organisation (ORG)")
+    sname = cur.next("the source (SNAME)")
+    mname = cur.next("the mission (MNAME)")
+    ivol, nvol = cur.numbers("volume numbers 'IVOL NVOL'", 2, int)
+    dates = cur.numbers("dates 'DATE RDATE' (6 integers)", 6, int)
+    date = _date(dates[:3], cur, "data date DATE")
+    rdate = _date(dates[3:], cur, "revision date RDATE")
+    if rdate < date:
+        raise cur.error(f"revision date RDATE {rdate} is before the data date DATE {date}")
+    (dx,) = cur.numbers("the interval DX (one value for NIV=1)", 1, float)
+    xname = cur.next("the independent variable name (XNAME)")
+    nv = cur.count("the number of variables NV")
+    if not 1 <= nv <= _MAX_NV:
+        raise cur.error(f"NV must be between 1 and {_MAX_NV}, found {nv}")
+    vscal = cur.numbers(f"scale factors VSCAL (NV={nv})", nv, float)
+    vmiss = cur.numbers(f"missing values VMISS (NV={nv})", nv, float)
+    vname = [cur.next(f"variable name {i + 1} of {nv} (VNAME)") for i in range(nv)]
+    hint = f"; does NV={nv} (line 10) match the number of variable names?"
+    nscoml = cur.count("the number of special comment lines NSCOML", hint)
+    scom = [cur.next("a special comment line") for _ in range(nscoml)]
+    nncoml = cur.count("the number of normal comment lines NNCOML")
+    ncom = [cur.next("a normal comment line") for _ in range(nncoml)]
+    if cur.line != nlhead:
+        raise cur.error(
+            f"wrong NLHEAD: line 1 says the header has {nlhead} lines, "
+            f"but its structure ends at line {cur.line}",
+            line=1,
+        )
+    return Ffi1001Header(
+        nlhead, ffi, version, oname, org, sname, mname, ivol, nvol, date, rdate, dx, xname,
+        tuple(vscal), tuple(vmiss), tuple(vname), tuple(scom), tuple(ncom), cur.line + 1,
+        cur.pos, cur.encoding,
+    )  # fmt: skip
+
+
+def parse_nasa_ames(path: PathLike) -> NasaAmesFile:
+    """Parse a NASA Ames FFI 1001 file into its header and raw numeric arrays (no conventions)."""
+    raw = Path(path).read_bytes()
+    header = parse_ffi1001_header(raw, path=path)
+    table = parse_table(
+        raw[header.data_offset :], ncols=header.nv + 1, first_line=header.data_line, path=path
+    )
+    return NasaAmesFile(header, table[:, 0].copy(), table[:, 1:])
+
+
+# --- EBAS flags -----------------------------------------------------------------------------
+# EBAS flags are three-digit codes, up to three per value packed as decimals of ``numflag``
+# (0.456999 = flags 456 and 999). EBAS classes each as V (valid), I (invalid) or M (missing).
+# Mapping to IAGOS: no flag -> good (EBAS level-2 data are quality assured); 9xx -> missing;
+# the invalid codes below -> bad; any other code (valid with a remark) -> limited.
+_EBAS_INVALID = {
+    256, 257, 258, 260, 385, 388, 389, 390, 392, 440, 456, 457, 458, 459, 460, 470, 471, 472,
+    473, 474, 475, 476, 477, 478, 479, 499, 533, 534, 549, 566, 567, 568, 578, 599, 658, 659,
+    660, 661, 677, 678, 679, 680, 682, 683, 684, 685, 699,
+}  # fmt: skip
+_EBAS_LUT = np.full(1000, int(Flag.LIMITED), dtype=np.uint8)
+_EBAS_LUT[0] = int(Flag.GOOD)
+_EBAS_LUT[900:] = int(Flag.MISSING)
+_EBAS_LUT[sorted(_EBAS_INVALID)] = int(Flag.BAD)
+
+
+def ebas_flags(numflag: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
+    """Translate EBAS ``numflag`` values (up to three packed codes) to IAGOS validity flags.
+
+    >>> ebas_flags(np.array([0.0, 0.147, 0.456, 0.999, 0.147456])).tolist()
+    [0, 2, 3, 7, 3]
+    """
+    packed = np.where(np.isfinite(numflag), numflag, 0.0)
+    codes = np.clip(np.rint(packed * 1e9), 0, 999_999_999).astype(np.int64)
+    parts = np.stack([codes // 1_000_000, (codes // 1000) % 1000, codes % 1000])
+    return worst(_EBAS_LUT[parts], axis=0)
+
+
+# --- variable names and conventions -------------------------------------------------------------
+def _identifier(text: str) -> str:
+    name = re.sub(r"\W+", "_", text.strip()).strip("_")
+    return name or "var"
+
+
+def _key_values(lines: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and len(key) < 60 and "\t" not in key:
+            value = value.split(" # ")[0].strip()
+            out.setdefault(_identifier(key).lower(), value)
+    return out
+
+
+def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, str]]:
+    """(name, long_name, unit as written, extra attributes) from a VNAME line."""
+    if convention == "ebas":
+        fields = next(csv.reader([text], skipinitialspace=True), [""])
+        extra = dict(f.partition("=")[::2] for f in fields[2:] if "=" in f)
+        name = fields[0].strip()
+        if name.startswith("end_time"):
+            name = "end_time"
+        stat = extra.get("Statistics", "arithmetic mean")
+        if stat != "arithmetic mean" and name != "numflag":
+            name = f"{name}_{_identifier(stat)}"
+        unit = fields[1] if len(fields) > 1 else ""
+        return (
+            name,
+            fields[0].strip(),
+            unit,
+            {f"ebas_{_identifier(k).lower()}": v for k, v in extra.items()},
+        )
+    if ";" in text:
+        parts = [p.strip() for p in text.split(";")]
+        unit = (
+            parts[-1] if len(parts) > 2 else (parts[1] if re.fullmatch(r"\[.*\]", parts[1]) else "")
+        )
+        long_name = parts[1] if len(parts) > 2 else parts[0]
+        return parts[0], long_name or parts[0], unit, {}
+    match = re.fullmatch(r"(.*?)\s*[\(\[]([^()\[\]]*)[\)\]]\s*", text)
+    if match and match.group(1):
+        return match.group(1), match.group(1), match.group(2), {}
+    if "," in text:
+        head, _, unit = text.partition(",")
+        return head, head, unit, {}
+    return text, text, "", {}
+
+
+def _time_unit(xname: str, override: str | None, path: object) -> str:
+    if override is not None:
+        return override
+    low = xname.lower()
+    if re.search(r"second|\[s\]|\(s\)|\bsec\b|\bs\b", low):
+        return "s"
+    if re.search(r"\bdays?\b|julian", low):
+        return "d"
+    if re.search(r"\bhours?\b|\[h\]", low):
+        return "h"
+    if re.search(r"\bminutes?\b|\[min\]", low):
+        return "min"
+    raise ReaderError(
+        f"the independent variable {xname!r} is not a time in seconds, minutes, hours or days; "
+        "a stratoflow Dataset needs time (pass time_unit='s'|'min'|'h'|'d' if it is one)",
+        path=path,
+        line=9,
+    )
+
+
+def to_times(
+    x: npt.NDArray[np.float64], date: dt.date, unit: str, *, path: object, first_line: int
+) -> npt.NDArray[np.datetime64]:
+    """Offsets from midnight UTC of ``date`` in ``unit`` -> strictly increasing datetime64[ns]."""
+    ns = x * _NS[unit]
+    bad = ~np.isfinite(ns) | (np.abs(ns) > 4e18)
+    if bad.any():
+        raise ReaderError(
+            f"time value {x[np.argmax(bad)]!r} is not a valid offset",
+            path=path,
+            line=first_line + int(np.argmax(bad)),
+        )
+    times = np.datetime64(date, "ns") + np.rint(ns).astype(np.int64).astype("timedelta64[ns]")
+    if times.size > 1:
+        steps = np.diff(times.view(np.int64))
+        if (steps <= 0).any():
+            i = int(np.argmax(steps <= 0)) + 1
+            raise ReaderError(
+                f"time is not strictly increasing ({x[i - 1]!r} then {x[i]!r})",
+                path=path,
+                line=first_line + i,
+            )
+    return times
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base, i = name, 2
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def _convention(ncom: tuple[str, ...]) -> str:
+    text = "\n".join(ncom[:200])
+    if "EBAS_" in text and "Data definition" in text:
+        return "ebas"
+    if "CARIBIC_NAmes" in text:
+        return "caribic"
+    if "stratoflow NASA Ames" in text:
+        return "stratoflow"
+    return "gaines-hipskind"
+
+
+class NasaAmesReader(Reader):
+    """NASA Ames FFI 1001 (CARIBIC, EBAS and generic files) -> standardized Dataset.
+
+    Options:
+        time_unit: unit of the independent variable (``"s"``, ``"min"``, ``"h"``, ``"d"``) when
+            its name (XNAME) does not say it; times are offsets from midnight UTC of DATE.
+    """
+
+    name: ClassVar[str] = "nasa_ames"
+    description: ClassVar[str] = (
+        "NASA Ames FFI 1001 text files (Gaines & Hipskind), incl. IAGOS-CARIBIC and EBAS"
+    )
+    suffixes: ClassVar[tuple[str, ...]] = (".na", ".nas", ".ames")
+    _FIRST_LINE: ClassVar[re.Pattern[bytes]] = re.compile(rb"\A\s*\d+[ \t]+1001\s*\r?\n")
+
+    def __init__(self, *, time_unit: str | None = None) -> None:
+        if time_unit is not None and time_unit not in _NS:
+            raise ReaderError(f"time_unit must be one of {sorted(_NS)}, got {time_unit!r}")
+        self.time_unit = time_unit
+
+    @classmethod
+    def guess_can_open(cls, path: PathLike) -> bool:
+        """True when the first line reads ``NLHEAD 1001``, else decided by the suffix."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64)
+        except OSError:
+            head = b""
+        return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
+
+    def _read(self, path: Path) -> xr.Dataset:
+        parsed = parse_nasa_ames(path)
+        h = parsed.header
+        unit = _time_unit(h.xname, self.time_unit, path)
+        times = to_times(parsed.independent, h.date, unit, path=path, first_line=h.data_line)
+        conv = _convention(h.scom + h.ncom)
+        kv = _key_values(h.scom + h.ncom) if conv != "gaines-hipskind" else {}
+        std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
+        variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
+        flags: dict[str, npt.NDArray[np.uint8]] = {}
+        taken: set[str] = set()
+        pending: list[str] = []  # EBAS: variables waiting for the next numflag column
+        names = []
+        for i, vname in enumerate(h.vname):
+            raw = parsed.values[:, i]
+            missing = (raw == h.vmiss[i]) | np.isnan(raw)
+            values = raw * h.vscal[i]
+            values[missing] = np.nan
+            name, long_name, unit_text, extra = _split_vname(vname, conv)
+            name = _unique(_identifier(name) if conv != "stratoflow" else name, taken)
+            names.append(name)
+            attrs: dict[str, Any] = {
+                "long_name": long_name.strip() or name,
+                "units": to_udunits(unit_text),
+                "units_original": unit_text.strip(),
+                "nasa_ames_vname": vname,
+                "missing_value_original": h.vmiss[i],
+                "scale_factor_original": h.vscal[i],
+                **extra,
+            }
+            if "from the file reference point" in unit_text or "since" in unit_text.lower():
+                attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {h.date} 00:00:00"
+            if i < len(cf_units) and cf_units[i].strip("[] "):
+                attrs["units"] = cf_units[i].strip("[] ")
+            if i < len(std_names) and std_names[i].strip():
+                attrs["standard_name"] = std_names[i].strip()
+            if conv == "ebas" and name.startswith("numflag"):
+                codes = ebas_flags(values)
+                for target in pending:
+                    flags[target] = np.where(
+                        np.isnan(variables[target][0]), np.uint8(Flag.MISSING), codes
+                    ).astype(np.uint8)
+                pending = []
+                attrs["long_name"] = "EBAS numflag of " + " ".join(sorted(flags))
+                variables[name] = (values, attrs)
+                continue
+            flags[name] = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(
+                np.uint8
+            )
+            variables[name] = (values, attrs)
+            if not (conv == "ebas" and name == "end_time"):
+                pending.append(name)
+        _take_flag_columns(variables, flags)
+        ds = make_dataset(times, variables, flags=flags, attrs=_attrs(h, conv, kv, path))
+        numflags = [n for n in variables if conv == "ebas" and n.startswith("numflag")]
+        for flagged in [str(n) for n in ds.data_vars if str(n) in flags]:
+            if numflags:
+                ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
+        return ds
+
+
+def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    std: list[str] = []
+    units: list[str] = []
+    for line in ncom:
+        if line.startswith("CF_StandardNames:"):
+            std = line.partition(":")[2].strip().split("\t")[1:]
+        elif line.startswith("CF_Units:"):
+            units = line.partition(":")[2].strip().split("\t")[1:]
+    return std, units
+
+
+def _take_flag_columns(
+    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
+    flags: dict[str, npt.NDArray[np.uint8]],
+) -> None:
+    """Columns ``<var>_flag`` holding IAGOS codes (stratoflow's writers) become the flags."""
+    valid = np.array([int(f) for f in Flag])
+    for name in [n for n in variables if n.endswith("_flag") and n[:-5] in variables]:
+        values = variables[name][0]
+        if np.isin(values, valid).all():
+            flags[name[:-5]] = values.astype(np.uint8)
+            del variables[name]
+            flags.pop(name, None)
+
+
+def _attrs(h: Ffi1001Header, conv: str, kv: dict[str, str], path: Path) -> dict[str, Any]:
+    prefix = "" if conv == "stratoflow" else "nasa_ames_"
+    attrs: dict[str, Any] = {f"{prefix}{k}": v for k, v in kv.items()}
+    attrs.update(
+        {
+            "pi": h.oname,
+            "organisation": h.org,
+            "source": h.sname,
+            "mission": h.mname,
+            "file_volume": f"{h.ivol}/{h.nvol}",
+            "data_date": h.date.isoformat(),
+            "revision_date": h.rdate.isoformat(),
+            "independent_variable": h.xname,
+            "special_comments": "\n".join(h.scom),
+            "normal_comments": "\n".join(h.ncom),
+            "file_format": f"NASA Ames FFI {h.ffi}",
+            "file_convention": conv,
+            "header_encoding": h.encoding,
+            "source_file": path.name,
+        }
+    )
+    for key, target in (
+        ("flightno", "flight"),
+        ("departureairport", "departure_airport"),
+        ("arrivalairport", "arrival_airport"),
+        ("station_code", "station"),
+        ("platform_code", "platform"),
+        ("flight", "flight"),
+        ("platform", "platform"),
+    ):
+        if key in kv:
+            attrs.setdefault(target, kv[key])
+    return attrs
