@@ -24,7 +24,9 @@ def run(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
     print(f"\n=== {title}: {' '.join(cmd)}", flush=True)
     started = time.monotonic()
     result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, check=False)
-    print(f"=== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s", flush=True)
+    print(
+        f"=== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s", flush=True
+    )
     if result.returncode != 0:
         sys.exit(result.returncode)
 

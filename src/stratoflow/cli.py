@@ -24,6 +24,7 @@ __all__ = ["main"]
 COMMAND_MODULES = [
     "stratoflow.commands.demo",
     "stratoflow.commands.inspect",
+    "stratoflow.commands.qc",
     "stratoflow.commands.serve",
 ]
 

@@ -136,7 +136,8 @@ def worst(flags: npt.ArrayLike, axis: int = 0) -> npt.NDArray[np.uint8]:
     codes = np.asarray(flags).astype(np.int64)
     _check(codes, _SEVERITY_LUT, "IAGOS")
     severity = _SEVERITY_LUT[codes].max(axis=axis)
-    return _FROM_SEVERITY[severity].astype(np.uint8)
+    out: npt.NDArray[np.uint8] = _FROM_SEVERITY[severity].astype(np.uint8)
+    return out
 
 
 def count_flags(flags: npt.ArrayLike) -> dict[str, int]:

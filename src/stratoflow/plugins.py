@@ -75,7 +75,9 @@ def load(kind: str, name: str) -> Any:
     if ep is None:
         available = ", ".join(names(kind)) or "none"
         singular = kind[:-1] if kind.endswith("s") else kind
-        raise PluginNotFound(f"unknown {singular.replace('_', ' ')} {name!r}; installed: {available}")
+        raise PluginNotFound(
+            f"unknown {singular.replace('_', ' ')} {name!r}; installed: {available}"
+        )
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin must name itself, not crash with an obscure error

@@ -97,12 +97,23 @@ class Reader(ABC):
             raise
         except DatasetError as exc:
             raise ReaderError(str(exc), path=p) from exc
-        except (ValueError, TypeError, KeyError, IndexError, OSError, UnicodeError,
-                OverflowError, AttributeError, RuntimeError, ArithmeticError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            OSError,
+            UnicodeError,
+            OverflowError,
+            AttributeError,
+            RuntimeError,
+            ArithmeticError,
+        ) as exc:
             # Boundary translation: whatever the parser or a library raised on a malformed
             # file becomes a ReaderError that names the file and keeps the cause.
-            raise ReaderError(f"cannot parse as {self.name}: {type(exc).__name__}: {exc}",
-                              path=p) from exc
+            raise ReaderError(
+                f"cannot parse as {self.name}: {type(exc).__name__}: {exc}", path=p
+            ) from exc
 
     @abstractmethod
     def _read(self, path: Path) -> xr.Dataset:

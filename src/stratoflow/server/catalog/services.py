@@ -1,0 +1,281 @@
+"""Catalog services: the only code that writes series, values and QC results.
+
+Every write is one transaction: an import that fails anywhere leaves nothing behind, and the
+unique (identity, checksum) of :class:`SourceFile` makes re-importing the same bytes a no-op
+even when two workers race (the loser's transaction fails on the constraint and it reports
+the winner's series as unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+from django.db import IntegrityError, transaction
+
+from stratoflow import __version__
+from stratoflow.dataset import TIME, data_variables, flags_of, validate
+from stratoflow.errors import ImportFailed
+from stratoflow.flags import count_flags
+from stratoflow.server.catalog.models import (
+    DataLevel,
+    Flight,
+    Platform,
+    QCRun,
+    QCTestResult,
+    Segment,
+    Series,
+    SourceFile,
+)
+from stratoflow.store.segments import encode_columns
+
+__all__ = ["ImportResult", "TestOutcome", "qc_run_store", "series_import"]
+
+#: Points per stored segment; long series are split so one segment stays a few MB.
+SEGMENT_POINTS = 1_000_000
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the source row, the series, and whether anything was created."""
+
+    source: SourceFile
+    series: list[Series]
+    created: bool
+    superseded: list[Series] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        """Number of stored values (time steps x variables)."""
+        return sum(s.n_points for s in self.series)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One QC test's per-point validity probabilities for one series, and how they came about."""
+
+    test: str
+    parameters: Mapping[str, Any]
+    version: str
+    runtime_s: float
+    probabilities: npt.NDArray[np.floating[Any]]
+
+
+def _datetime(value: np.datetime64) -> datetime:
+    ns = int(np.asarray(value).astype("datetime64[ns]").astype(np.int64))
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(
+        microsecond=(ns % 1_000_000_000) // 1000
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _flight_identifier(ds: xr.Dataset, identity: str) -> str:
+    for key in ("flight_id", "flight", "flight_number", "identifier"):
+        value = str(ds.attrs.get(key, "")).strip()
+        if value:
+            return value
+    stem = identity.rsplit("/", 1)[-1]
+    return re.sub(r"\.[A-Za-z0-9]+$", "", stem)
+
+
+def _flight(ds: xr.Dataset, identity: str) -> Flight:
+    platform = None
+    name = str(ds.attrs.get("platform", "")).strip()
+    if name:
+        platform, _ = Platform.objects.get_or_create(name=name[:100])
+    times = ds[TIME].values
+    flight, _ = Flight.objects.get_or_create(
+        identifier=_flight_identifier(ds, identity)[:100],
+        defaults={
+            "platform": platform,
+            "departure_airport": str(ds.attrs.get("departure_airport", ""))[:10],
+            "arrival_airport": str(ds.attrs.get("arrival_airport", ""))[:10],
+            "time_start": _datetime(times[0]) if times.size else None,
+            "time_end": _datetime(times[-1]) if times.size else None,
+        },
+    )
+    return flight
+
+
+def series_import(
+    ds: xr.Dataset,
+    *,
+    identity: str,
+    size: int,
+    provider: str = "",
+    reader_options: Mapping[str, Any] | None = None,
+    level: str = DataLevel.L0,
+    processing: Sequence[Mapping[str, Any]] = (),
+) -> ImportResult:
+    """Store every measured variable of ``ds`` as a new series version, atomically.
+
+    ``identity`` names the source (provider + remote name); together with the checksum the
+    reader recorded it makes the import idempotent. A known identity with a new checksum is a
+    corrected file: its series become a new version and the old versions stay, not current.
+    """
+    ds = validate(ds)
+    checksum = str(ds.attrs.get("source_checksum", ""))
+    if not checksum:
+        raise ImportFailed(f"{identity}: dataset has no source_checksum (not from a reader?)")
+    existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
+    if existing is not None:
+        return ImportResult(existing, list(existing.series.order_by("id")), created=False)
+    try:
+        with transaction.atomic():
+            return _import(
+                ds, identity, checksum, size, provider, reader_options or {}, level, processing
+            )
+    except IntegrityError:
+        # Someone imported the same bytes concurrently: theirs stands, ours did nothing.
+        existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
+        if existing is None:
+            raise
+        return ImportResult(existing, list(existing.series.order_by("id")), created=False)
+
+
+def _import(
+    ds: xr.Dataset,
+    identity: str,
+    checksum: str,
+    size: int,
+    provider: str,
+    reader_options: Mapping[str, Any],
+    level: str,
+    processing: Sequence[Mapping[str, Any]],
+) -> ImportResult:
+    reader = str(ds.attrs.get("reader", ""))
+    source = SourceFile.objects.create(
+        identity=identity,
+        checksum=checksum,
+        size=size,
+        provider=provider,
+        reader=reader,
+        reader_options=_jsonable(dict(reader_options)),
+        attributes=_jsonable(dict(ds.attrs)),
+    )
+    flight = _flight(ds, identity)
+    times = ds[TIME].values
+    provenance = {
+        "source_file": str(ds.attrs.get("source_file", identity)),
+        "identity": identity,
+        "checksum": checksum,
+        "provider": provider,
+        "reader": reader,
+        "reader_options": _jsonable(dict(reader_options)),
+        "processing": _jsonable(list(processing)),
+        "stratoflow_version": __version__,
+    }
+    created: list[Series] = []
+    superseded: list[Series] = []
+    segments: list[Segment] = []
+    for name in data_variables(ds):
+        var = ds[name]
+        previous = list(
+            Series.objects.select_for_update()
+            .filter(flight=flight, variable=name, level=level)
+            .order_by("-version")
+        )
+        version = previous[0].version + 1 if previous else 1
+        for old in previous:
+            if old.is_current:
+                old.is_current = False
+                old.save(update_fields=["is_current"])
+                superseded.append(old)
+        series = Series.objects.create(
+            flight=flight,
+            variable=name,
+            units=str(var.attrs.get("units", "")),
+            long_name=str(var.attrs.get("long_name", ""))[:300],
+            standard_name=str(var.attrs.get("standard_name", ""))[:200],
+            level=level,
+            version=version,
+            source=source,
+            n_points=int(times.size),
+            time_start=_datetime(times[0]) if times.size else None,
+            time_end=_datetime(times[-1]) if times.size else None,
+            provenance=provenance,
+            attributes=_jsonable({k: v for k, v in var.attrs.items()}),
+        )
+        created.append(series)
+        values = np.asarray(var.values)
+        flags = flags_of(ds, name)
+        for index, start in enumerate(range(0, max(times.size, 1), SEGMENT_POINTS)):
+            stop = min(start + SEGMENT_POINTS, times.size)
+            if stop <= start:
+                break
+            segments.append(
+                Segment(
+                    series=series,
+                    index=index,
+                    time_start=_datetime(times[start]),
+                    time_end=_datetime(times[stop - 1]),
+                    n_points=stop - start,
+                    data=encode_columns(
+                        {
+                            "time": times[start:stop],
+                            "value": values[start:stop],
+                            "flag": flags[start:stop],
+                        }
+                    ),
+                )
+            )
+    Segment.objects.bulk_create(segments, batch_size=100)
+    return ImportResult(source, created, created=True, superseded=superseded)
+
+
+def qc_run_store(
+    series: Series,
+    *,
+    flags: npt.NDArray[np.uint8],
+    evaluation: str,
+    thresholds: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    outcomes: Sequence[TestOutcome] = (),
+) -> QCRun:
+    """Store a QC run of ``series``: final flags and every test's probabilities, atomically.
+
+    The new run becomes the current one; earlier runs stay as history.
+    """
+    if flags.shape != (series.n_points,):
+        raise ImportFailed(
+            f"{series}: QC flags have {flags.shape[0]} points, series has {series.n_points}"
+        )
+    with transaction.atomic():
+        QCRun.objects.filter(series=series, is_current=True).update(is_current=False)
+        run = QCRun.objects.create(
+            series=series,
+            evaluation=evaluation,
+            thresholds=_jsonable(dict(thresholds or {})),
+            config=_jsonable(dict(config or {})),
+            flag_counts=count_flags(flags),
+            flags=encode_columns({"flag": np.asarray(flags, dtype=np.uint8)}),
+        )
+        QCTestResult.objects.bulk_create(
+            QCTestResult(
+                run=run,
+                test=o.test,
+                parameters=_jsonable(dict(o.parameters)),
+                version=o.version,
+                runtime_s=o.runtime_s,
+                probabilities=encode_columns({"p": np.asarray(o.probabilities, np.float32)}),
+            )
+            for o in outcomes
+        )
+    return run

@@ -1,0 +1,1 @@
+"""Review: what the PI decides about imported data (decisions, manual flags)."""

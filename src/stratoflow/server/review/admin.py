@@ -1,0 +1,28 @@
+"""Admin pages for review decisions and manual flags (read-only: they are a history)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from stratoflow.server.review import models
+
+
+class _HistoryAdmin:
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.Decision)
+class DecisionAdmin(_HistoryAdmin, admin.ModelAdmin[models.Decision]):
+    list_display = ["flight", "action", "level", "user", "created_at"]
+    list_filter = ["action", "level"]
+
+
+@admin.register(models.ManualFlag)
+class ManualFlagAdmin(_HistoryAdmin, admin.ModelAdmin[models.ManualFlag]):
+    list_display = ["flight", "variable", "time_start", "time_end", "flag", "user", "created_at"]
+    list_filter = ["flag", "variable"]

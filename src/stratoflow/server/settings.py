@@ -1,0 +1,140 @@
+"""Django settings, all taken from the environment so one installed package serves every site.
+
+=============================  ==========================================================
+variable                       meaning (default)
+=============================  ==========================================================
+STRATOFLOW_HOME                data directory: SQLite file, staging, secret key
+                               (``~/.local/share/stratoflow``)
+STRATOFLOW_DATABASE_URL        database URL; empty means embedded SQLite in the home
+STRATOFLOW_SECRET_KEY          Django secret key (generated once into the home if unset)
+STRATOFLOW_DEBUG               ``1`` for Django debug pages (off)
+STRATOFLOW_ALLOWED_HOSTS       comma-separated host names (127.0.0.1,localhost)
+STRATOFLOW_EMAIL_URL           ``smtp://host:port`` for notifications; unset = console
+STRATOFLOW_BROKER_URL          Celery broker (redis://127.0.0.1:6379/0)
+=============================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+import django_stubs_ext
+
+# Generic admin/queryset classes (ModelAdmin[Model]) at run time, as the type checker sees them.
+django_stubs_ext.monkeypatch()
+
+HOME = Path(
+    os.environ.get("STRATOFLOW_HOME") or Path.home() / ".local" / "share" / "stratoflow"
+).resolve()
+HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("STRATOFLOW_SECRET_KEY")
+    if key:
+        return key
+    path = HOME / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("STRATOFLOW_DEBUG", "") == "1"
+ALLOWED_HOSTS = os.environ.get("STRATOFLOW_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "stratoflow.server.catalog",
+    "stratoflow.server.workflow",
+    "stratoflow.server.review",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "stratoflow.server.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "stratoflow.server.wsgi.application"
+
+_database_url = os.environ.get("STRATOFLOW_DATABASE_URL", "")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(HOME / "stratoflow.sqlite3"),
+            # WAL lets the web UI read while a job writes; a busy timeout instead of errors.
+            "OPTIONS": {
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("STRATOFLOW_TEST_DATABASE_NAME") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = HOME / "static"
+LOGIN_URL = "/admin/login/"
+
+STAGING_DIR = HOME / "staging"
+
+_email_url = os.environ.get("STRATOFLOW_EMAIL_URL", "")
+if _email_url:
+    _parts = urlsplit(_email_url)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _parts.hostname or "127.0.0.1"
+    EMAIL_PORT = _parts.port or 25
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("STRATOFLOW_FROM_EMAIL", "stratoflow@localhost")
+STRATOFLOW_BASE_URL = os.environ.get("STRATOFLOW_BASE_URL", "http://127.0.0.1:8000")
+
+CELERY_BROKER_URL = os.environ.get("STRATOFLOW_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"stratoflow": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,16 @@
+"""URL configuration: the admin and the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from stratoflow.server.workflow import views as workflow_views
+
+urlpatterns = [
+    path("", workflow_views.dashboard, name="dashboard"),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "stratoflow"
+admin.site.site_title = "stratoflow"

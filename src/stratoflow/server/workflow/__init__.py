@@ -1,0 +1,1 @@
+"""Workflow: data providers, transfer handlers, jobs, task managers, runs and tasks."""
