@@ -1,0 +1,242 @@
+"""A REST "data portal" on 127.0.0.1 for the transfer tests.
+
+It serves files from a directory through a paginated JSON listing, accepts uploads, enforces
+one authentication method at a time, issues short-lived OAuth2 tokens and injects faults
+(503, dropped connections, truncated bodies) on request. It is written from the protocol
+specifications, independently of stratoflow's client code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+USER, PASSWORD = "alice", "pw-basic-Zq81"
+BEARER = "tok-bearer-K2m9"
+API_KEY = "key-api-R7x4"
+CLIENT_ID, CLIENT_SECRET = "stratoflow", "cs-oauth-P5w3"
+PASSPHRASE = "pp-hash-L0v6"
+STAMP_FORMAT = "%Y%m%d%H%M%S"
+
+
+@dataclass
+class Portal:
+    """Configuration and observable state of the portal."""
+
+    root: Path
+    auth: str = "none"
+    page_size: int = 2
+    token_uses: int = 1_000_000  # requests a token is good for
+    token_lifetime: int = 3600  # the announced expires_in
+    skew_tolerance: timedelta = timedelta(minutes=5)
+    faults: dict[str, list[str]] = field(default_factory=dict)  # file name -> actions, in order
+    tokens: dict[str, int] = field(default_factory=dict)
+    tokens_issued: int = 0
+    refused: int = 0
+    requests: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def next_fault(self, name: str) -> str | None:
+        with self.lock:
+            queue = self.faults.get(name)
+            return queue.pop(0) if queue else None
+
+    def authorized(self, handler: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> bool:
+        header = handler.headers.get("Authorization", "")
+        if self.auth == "none":
+            return True
+        if self.auth == "basic":
+            expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            return header == f"Basic {expected}"
+        if self.auth == "bearer":
+            return header == f"Bearer {BEARER}"
+        if self.auth == "apikey_header":
+            return handler.headers.get("X-API-Key") == API_KEY
+        if self.auth == "apikey_query":
+            return query.get("api_key") == [API_KEY]
+        if self.auth == "oauth2":
+            token = header.removeprefix("Bearer ")
+            with self.lock:
+                left = self.tokens.get(token, 0)
+                if left <= 0:
+                    return False
+                self.tokens[token] = left - 1
+                return True
+        if self.auth == "hashtoken":
+            stamp = (query.get("timestamp") or [""])[0]
+            token = (query.get("token") or [""])[0]
+            try:
+                sent = datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+            except ValueError:
+                return False
+            if abs(datetime.now(UTC) - sent) > self.skew_tolerance:
+                return False  # stale (or future) timestamp
+            return token == hashlib.sha256((PASSPHRASE + stamp).encode()).hexdigest()
+        raise AssertionError(self.auth)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+        pass  # keep test output clean (and query strings out of stderr)
+
+    def _send(self, code: int, body: bytes = b"", ctype: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, code: int, payload: object) -> None:
+        self._send(code, json.dumps(payload).encode())
+
+    def _route(self) -> tuple[str, dict[str, list[str]]] | None:
+        portal = self.server.portal
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        with portal.lock:
+            portal.requests.append(f"{self.command} {parts.path}")
+        if parts.path == "/oauth/token":
+            return parts.path, query
+        if not portal.authorized(self, query):
+            with portal.lock:
+                portal.refused += 1
+            self._json(401, {"error": "unauthorized"})
+            return None
+        return parts.path, query
+
+    def do_POST(self) -> None:
+        routed = self._route()
+        if routed is None:
+            return
+        path, _ = routed
+        length = int(self.headers.get("Content-Length", "0"))
+        form = parse_qs(self.rfile.read(length).decode())
+        if path != "/oauth/token":
+            self._json(404, {"error": "not found"})
+            return
+        portal = self.server.portal
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if form.get("grant_type") != ["client_credentials"] or self.headers.get(
+            "Authorization"
+        ) != f"Basic {expected}":
+            self._json(401, {"error": "invalid_client"})
+            return
+        with portal.lock:
+            portal.tokens_issued += 1
+            token = f"access-{portal.tokens_issued}-{os.urandom(4).hex()}"
+            portal.tokens[token] = portal.token_uses
+        self._json(
+            200, {"access_token": token, "token_type": "Bearer", "expires_in": portal.token_lifetime}
+        )
+
+    def do_GET(self) -> None:
+        routed = self._route()
+        if routed is None:
+            return
+        path, query = routed
+        portal = self.server.portal
+        if path == "/api/files":
+            page = int((query.get("page") or ["1"])[0])
+            names = sorted(p.name for p in portal.root.iterdir() if p.is_file())
+            chunk = names[(page - 1) * portal.page_size : page * portal.page_size]
+            items = []
+            for name in chunk:
+                data = (portal.root / name).read_bytes()
+                items.append(
+                    {
+                        "id": name,
+                        "name": name,
+                        "size": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "modified": (portal.root / name).stat().st_mtime_ns,
+                        "url": f"/files/{name}",
+                    }
+                )
+            more = page * portal.page_size < len(names)
+            self._json(200, {"items": items, "next": f"/api/files?page={page + 1}" if more else None})
+            return
+        if path.startswith("/files/"):
+            self._file(unquote(path.removeprefix("/files/")))
+            return
+        self._json(404, {"error": "not found"})
+
+    def _file(self, name: str) -> None:
+        portal = self.server.portal
+        target = portal.root / name
+        if not target.is_file():
+            self._json(404, {"error": "no such file"})
+            return
+        data = target.read_bytes()
+        fault = portal.next_fault(name)
+        if fault == "503":
+            self._json(503, {"error": "busy"})
+            return
+        if fault in ("drop", "truncate"):
+            # Announce the full (or a larger) length, send part of it, hang up.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            announced = len(data) if fault == "drop" else len(data) + 100
+            sent = data[: len(data) // 2] if fault == "drop" else data
+            self.send_header("Content-Length", str(announced))
+            self.end_headers()
+            self.wfile.write(sent)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if fault == "stall":
+            time.sleep(1.0)
+        self._send(200, data, "application/octet-stream")
+
+    def do_PUT(self) -> None:
+        routed = self._route()
+        if routed is None:
+            return
+        path, _ = routed
+        if not path.startswith("/files/"):
+            self._json(404, {"error": "not found"})
+            return
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        target = self.server.portal.root / unquote(path.removeprefix("/files/"))
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(body)
+        tmp.replace(target)
+        self._json(201, {"id": target.name, "size": len(body)})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    portal: Portal
+
+
+class PortalServer:
+    """Runs a :class:`Portal` on 127.0.0.1 in a thread (``with PortalServer(portal):``)."""
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd.portal = portal
+        portal.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+
+    def __enter__(self) -> Portal:
+        self.thread.start()
+        return self.portal
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()

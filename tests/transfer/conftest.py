@@ -1,0 +1,148 @@
+"""Fixtures: real servers on 127.0.0.1 (REST portal, SFTP, FTP) and secrets in the environment."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from stratoflow.transfer import RetryPolicy
+
+from . import _portal
+from ._portal import Portal, PortalServer
+from ._sftp_server import SFTPTestServer
+
+SFTP_USER, SFTP_PASSWORD = "bob", "pw-sftp-Hn40"
+FTP_USER, FTP_PASSWORD = "carol", "pw-ftp-Vd27"
+
+#: Every secret the tests use: a leak test greps logs, messages and reprs for these.
+SECRET_VALUES = (
+    _portal.PASSWORD,
+    _portal.BEARER,
+    _portal.API_KEY,
+    _portal.CLIENT_SECRET,
+    _portal.PASSPHRASE,
+    SFTP_PASSWORD,
+    FTP_PASSWORD,
+)
+
+FAST_RETRY = RetryPolicy(attempts=4, base=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+def secrets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Secret references (``env:``/``file:``) for every credential the servers accept."""
+    monkeypatch.setenv("SF_TEST_BASIC_PW", _portal.PASSWORD)
+    monkeypatch.setenv("SF_TEST_BEARER", _portal.BEARER)
+    monkeypatch.setenv("SF_TEST_API_KEY", _portal.API_KEY)
+    monkeypatch.setenv("SF_TEST_PASSPHRASE", _portal.PASSPHRASE)
+    monkeypatch.setenv("SF_TEST_SFTP_PW", SFTP_PASSWORD)
+    monkeypatch.setenv("SF_TEST_FTP_PW", FTP_PASSWORD)
+    secret_file = tmp_path / "oauth_client_secret"
+    secret_file.write_text(_portal.CLIENT_SECRET + "\n")
+    return {
+        "basic": "env:SF_TEST_BASIC_PW",
+        "bearer": "env:SF_TEST_BEARER",
+        "apikey": "env:SF_TEST_API_KEY",
+        "passphrase": "env:SF_TEST_PASSPHRASE",
+        "oauth2": f"file:{secret_file}",
+        "sftp": "env:SF_TEST_SFTP_PW",
+        "ftp": "env:SF_TEST_FTP_PW",
+    }
+
+
+@pytest.fixture
+def remote_root(tmp_path: Path) -> Path:
+    """The server side's directory."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def portal_factory(remote_root: Path) -> Iterator[Callable[..., Portal]]:
+    servers: list[PortalServer] = []
+
+    def start(auth: str = "none", **options: object) -> Portal:
+        server = PortalServer(Portal(root=remote_root, auth=auth, **options))  # type: ignore[arg-type]
+        servers.append(server)
+        return server.__enter__()
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def host_key() -> paramiko.PKey:
+    return paramiko.ECDSAKey.generate()
+
+
+@pytest.fixture(scope="session")
+def client_key() -> paramiko.PKey:
+    return paramiko.ECDSAKey.generate()
+
+
+@pytest.fixture
+def client_key_ref(client_key: paramiko.PKey, tmp_path: Path) -> str:
+    path = tmp_path / "id_ecdsa"
+    client_key.write_private_key_file(str(path))
+    return f"file:{path}"
+
+
+@pytest.fixture
+def sftp_server(
+    remote_root: Path, host_key: paramiko.PKey, client_key: paramiko.PKey
+) -> Iterator[SFTPTestServer]:
+    with SFTPTestServer(
+        remote_root,
+        host_key,
+        passwords={SFTP_USER: SFTP_PASSWORD},
+        keys={SFTP_USER: client_key},
+    ) as server:
+        yield server
+
+
+def write_known_hosts(path: Path, port: int, key: paramiko.PKey) -> Path:
+    hosts = paramiko.HostKeys()
+    hosts.add(f"[127.0.0.1]:{port}", key.get_name(), key)
+    hosts.save(str(path))
+    return path
+
+
+@pytest.fixture
+def known_hosts(tmp_path: Path, sftp_server: SFTPTestServer, host_key: paramiko.PKey) -> Path:
+    return write_known_hosts(tmp_path / "known_hosts", sftp_server.port, host_key)
+
+
+@pytest.fixture
+def ftp_server(remote_root: Path) -> Iterator[int]:
+    with warnings.catch_warnings():
+        # pyftpdlib imports asynchat/asyncore, deprecated on Python 3.11 (stdlib, not ours)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer as PyFTPServer
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(FTP_USER, FTP_PASSWORD, str(remote_root), perm="elradfmwMT")
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "timeout": 10})
+    server = PyFTPServer(("127.0.0.1", 0), handler)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        server.close_all()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield server.address[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
