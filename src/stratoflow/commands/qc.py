@@ -1,0 +1,63 @@
+"""``stratoflow qc FILE --out OUT.nc``: quality-control any readable file, without a database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from stratoflow import open_dataset, write_dataset
+from stratoflow.flags import Flag
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the sub-command to the CLI."""
+    p = sub.add_parser(
+        "qc",
+        help="run QC tests on a file and write it with flag variables",
+        description="Read FILE, run the QC tests configured per variable, evaluate them and "
+        "write the data with <var>_flag variables (IAGOS validity flags, CF attributes).",
+    )
+    p.add_argument("file", help="the file to read")
+    p.add_argument("--config", help="QC configuration YAML (default: the shipped defaults)")
+    p.add_argument("--evaluation", help="evaluation method: worst, mean, vote, critical, ...")
+    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    p.add_argument("--out", required=True, help="netCDF file to write")
+    p.add_argument("--tests", action="store_true", help="also write each test's probabilities")
+    p.add_argument("--json", action="store_true", help="print the flag counts as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command."""
+    from stratoflow.qc import run_qc
+
+    ds = open_dataset(args.file, reader=args.reader)
+    result = run_qc(ds, config=args.config, evaluation=args.evaluation)
+    out = write_dataset(result.to_dataset(ds, include_tests=args.tests), args.out, writer="netcdf")
+    counts = result.counts()
+    summary: dict[str, Any] = {
+        "file": str(args.file),
+        "out": str(out),
+        "evaluation": result.method,
+        "parameters": dict(result.params),
+        "variables": {
+            name: {
+                "profile": result.variables[name].profile,
+                "tests": [t.label for t in result.variables[name].tests],
+                "skipped": dict(result.variables[name].skipped),
+                "flags": counts[name],
+            }
+            for name in counts
+        },
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    labels = [f.label for f in Flag]
+    width = max((len(n) for n in counts), default=8)
+    print(f"{args.file} -> {out}  (evaluation: {result.method})")
+    print(f"  {'variable':<{width}}  " + "  ".join(f"{lab:>13}" for lab in labels))
+    for name, c in counts.items():
+        print(f"  {name:<{width}}  " + "  ".join(f"{c[lab]:>13}" for lab in labels))
+    return 0

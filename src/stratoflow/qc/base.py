@@ -1,0 +1,311 @@
+"""The contract of a QC test: a registered function with declared parameters.
+
+A QC test is a plain function ``fn(data: QCInput, *, param=..., ...) -> probability array``
+wrapped by :func:`qc_test`, which declares its name, version and parameters (type, bounds,
+default). Declaring the parameters lets a configuration be checked completely *before* any
+test runs, with errors that point at the offending key (``O3.tests[2].bad_max: must be a
+number``), and lets the framework record exactly which parameters produced a result.
+
+The framework (:mod:`stratoflow.qc.run`) hands every test its variable with already-missing
+points set to NaN, and whatever the test returns at those points is discarded (NaN = no data).
+Between 1 (certainly good) and 0 (certainly bad) a test may return any probability; NaN where
+it has no opinion (e.g. the first point of a spike test).
+
+Example::
+
+    >>> import numpy as np
+    >>> @qc_test("positive", version="1", parameters=[Param("strict", "boolean", default=False)])
+    ... def positive(data: QCInput, *, strict: bool) -> Probability:
+    ...     return np.where(data.values > 0, 1.0, 0.0)
+    >>> positive.check({"strict": True}, where="O3.tests[0]")
+    {'strict': True}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from stratoflow.errors import PluginNotFound, QCConfigError, QCError
+
+__all__ = [
+    "P_SUSPECT",
+    "InputUnavailable",
+    "Param",
+    "Probability",
+    "QCInput",
+    "QCTest",
+    "check_parameters",
+    "get_test",
+    "qc_test",
+    "soft_limit",
+    "test_names",
+]
+
+Probability = npt.NDArray[np.floating[Any]]
+FloatArray = npt.NDArray[np.float64]
+
+#: Probability given by tests that only know "suspect" (QARTOD SUSPECT): maps to ``limited``.
+P_SUSPECT = 0.5
+# Largest float32 below 1: a value just beyond a doubtful limit must stay below 1 after the
+# float32 cast, or it would map back to "good".
+_BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+
+class InputUnavailable(QCError):
+    """A test needs another variable (or its results) that this dataset does not have.
+
+    The runner records the test as skipped with this message instead of failing the run.
+    """
+
+
+Kind = Literal["number", "integer", "boolean", "string", "numbers", "table"]
+_KIND_TEXT = {
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "string": "a string",
+    "numbers": "a list of numbers",
+    "table": "a list of rows of numbers",
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter of a test or evaluation method.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``exclusive_minimum`` a strict lower bound
+    (for "must be positive"); ``choices`` restricts strings; ``nullable`` allows ``None``
+    (an optional limit); a parameter without ``default`` is required.
+    """
+
+    name: str
+    kind: Kind
+    default: Any = ...
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    choices: tuple[str, ...] | None = None
+    nullable: bool = False
+    columns: int | None = None
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is ...
+
+    def check(self, value: Any, where: str) -> Any:
+        """The validated (and normalised) value, or :class:`QCConfigError` naming ``where``."""
+        key = f"{where}.{self.name}" if where else self.name
+        if value is None:
+            if self.nullable:
+                return None
+            raise QCConfigError(f"{key}: must be {_KIND_TEXT[self.kind]}, not null")
+        if self.kind == "number":
+            if not _is_number(value) or not math.isfinite(value):
+                raise QCConfigError(f"{key}: must be a number")
+            value = float(value)
+            self._bounds(value, key)
+        elif self.kind == "integer":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise QCConfigError(f"{key}: must be an integer")
+            self._bounds(value, key)
+        elif self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise QCConfigError(f"{key}: must be true or false")
+        elif self.kind == "string":
+            if not isinstance(value, str):
+                raise QCConfigError(f"{key}: must be a string")
+            if self.choices is not None and value not in self.choices:
+                raise QCConfigError(f"{key}: must be one of {', '.join(self.choices)}")
+        elif self.kind == "numbers":
+            if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
+                raise QCConfigError(f"{key}: must be a list of numbers")
+            value = [float(v) for v in value]
+        elif self.kind == "table":
+            value = self._table(value, key)
+        return value
+
+    def _bounds(self, value: float, key: str) -> None:
+        if self.minimum is not None and value < self.minimum:
+            raise QCConfigError(f"{key}: must be >= {self.minimum:g}, got {value:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise QCConfigError(f"{key}: must be <= {self.maximum:g}, got {value:g}")
+        if self.exclusive_minimum is not None and value <= self.exclusive_minimum:
+            raise QCConfigError(f"{key}: must be > {self.exclusive_minimum:g}, got {value:g}")
+
+    def _table(self, value: Any, key: str) -> list[list[float]]:
+        if not isinstance(value, list | tuple) or not value:
+            raise QCConfigError(f"{key}: must be a non-empty list of rows of numbers")
+        rows: list[list[float]] = []
+        for i, row in enumerate(value):
+            if not isinstance(row, list | tuple) or not all(_is_number(v) for v in row):
+                raise QCConfigError(f"{key}[{i}]: must be a list of numbers")
+            if self.columns is not None and len(row) != self.columns:
+                raise QCConfigError(f"{key}[{i}]: must have {self.columns} numbers")
+            rows.append([float(v) for v in row])
+        return rows
+
+
+def check_parameters(
+    params: Sequence[Param], given: Mapping[str, Any], where: str, owner: str
+) -> dict[str, Any]:
+    """Validate ``given`` against declared ``params``; fill defaults; reject unknown keys."""
+    known = {p.name: p for p in params}
+    for key in given:
+        if key not in known:
+            expected = ", ".join(known) or "none"
+            prefix = f"{where}.{key}" if where else key
+            raise QCConfigError(f"{prefix}: unknown parameter of {owner} (known: {expected})")
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.name in given:
+            out[p.name] = p.check(given[p.name], where)
+        elif p.required:
+            prefix = f"{where}.{p.name}" if where else p.name
+            raise QCConfigError(f"{prefix}: required parameter of {owner} is missing")
+        else:
+            out[p.name] = p.default
+    return out
+
+
+class Resolver(Protocol):
+    """Finds another variable of the same dataset by name or by QC profile name."""
+
+    def __call__(self, name: str) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class QCInput:
+    """What a test receives: one variable's values and the context needed by some tests.
+
+    ``values`` is float64 with NaN at every already-missing point; ``time`` is
+    ``datetime64[ns]``. ``other(name)`` returns another variable (NaN where missing), found by
+    dataset name or QC profile name (``"pressure"``); ``worst_of(name)`` the worst-case
+    probability of another variable's tests (used by flag propagation).
+    """
+
+    values: FloatArray
+    time: npt.NDArray[np.datetime64]
+    variable: str = ""
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    other: Resolver | None = None
+    worst_of: Resolver | None = None
+
+    def seconds(self) -> FloatArray:
+        """Time as float seconds since the epoch."""
+        return self.time.astype("datetime64[ns]").view(np.int64).astype(np.float64) * 1e-9
+
+    def get(self, name: str) -> FloatArray:
+        """Another variable of the dataset, or :class:`QCConfigError` if it is not there."""
+        if self.other is None:
+            raise InputUnavailable(f"{self.variable}: needs variable {name!r}, none available")
+        return self.other(name)
+
+
+TestFunction = Callable[..., Probability]
+
+
+@dataclass(frozen=True)
+class QCTest:
+    """A registered test: the function plus its declared contract."""
+
+    name: str
+    version: str
+    parameters: tuple[Param, ...]
+    function: TestFunction
+    validator: Callable[[dict[str, Any], str], None] | None = None
+    marks_missing: bool = False
+    doc: str = ""
+
+    def check(self, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+        """Validated parameters with defaults filled, or :class:`QCConfigError`."""
+        params = check_parameters(self.parameters, given, where, f"test {self.name!r}")
+        if self.validator is not None:
+            self.validator(params, where)
+        return params
+
+    def __call__(self, data: QCInput, **params: Any) -> Probability:
+        return self.function(data, **params)
+
+
+def qc_test(
+    name: str,
+    *,
+    version: str,
+    parameters: Sequence[Param] = (),
+    validator: Callable[[dict[str, Any], str], None] | None = None,
+    marks_missing: bool = False,
+) -> Callable[[TestFunction], QCTest]:
+    """Declare a function as a QC test (see the module docstring)."""
+
+    def wrap(fn: TestFunction) -> QCTest:
+        return QCTest(
+            name=name,
+            version=version,
+            parameters=tuple(parameters),
+            function=fn,
+            validator=validator,
+            marks_missing=marks_missing,
+            doc=(fn.__doc__ or "").strip().split("\n")[0],
+        )
+
+    return wrap
+
+
+def get_test(name: str) -> QCTest:
+    """The test registered as ``name`` (entry point group ``stratoflow.qc_tests``)."""
+    from stratoflow import plugins
+
+    obj = plugins.load("qc_tests", name)
+    if not isinstance(obj, QCTest):
+        raise PluginNotFound(f"qc_tests plugin {name!r} is not a QCTest (decorate it with @qc_test)")
+    return obj
+
+
+def test_names() -> list[str]:
+    """Names of the installed QC tests."""
+    from stratoflow import plugins
+
+    return plugins.names("qc_tests")
+
+
+def soft_limit(
+    value: npt.ArrayLike, doubtful: npt.ArrayLike | None, bad: npt.ArrayLike | None
+) -> npt.NDArray[np.float64]:
+    """Probability from how far a value goes: 1 up to ``doubtful``, 0 beyond ``bad``.
+
+    Higher ``value`` is worse (negate value and limits for "lower is worse"). Between the two
+    limits the probability falls linearly from just below 1 to 0.5 (the decision boundary
+    between limited and bad); strictly beyond ``bad`` it is 0. With only ``doubtful``, points
+    beyond it get :data:`P_SUSPECT`; with only ``bad``, points beyond it get 0. NaN stays NaN.
+    Comparisons are strict, like QARTOD's: a value *at* a limit passes it. Limits may be arrays
+    (limits that vary with another variable).
+    """
+    x = np.asarray(value, dtype=np.float64)
+    p = np.ones_like(x)
+    b = None if bad is None else np.broadcast_to(np.asarray(bad, dtype=np.float64), x.shape)
+    if doubtful is not None:
+        d = np.broadcast_to(np.asarray(doubtful, dtype=np.float64), x.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beyond = x > d
+            if b is not None:
+                width = b - d
+                frac = (x - d) / np.where(width > 0, width, 1.0)
+                soft = np.where(width > 0, np.clip(1.0 - 0.5 * frac, P_SUSPECT, _BELOW_ONE), P_SUSPECT)
+            else:
+                soft = np.full_like(x, P_SUSPECT)
+        p = np.where(beyond, soft, p)
+    if b is not None:
+        with np.errstate(invalid="ignore"):
+            p[x > b] = 0.0
+    p[np.isnan(x)] = np.nan
+    return p

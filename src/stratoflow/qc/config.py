@@ -1,0 +1,235 @@
+"""Per-variable QC configuration, in YAML, checked completely before anything runs.
+
+A configuration maps *profile* names to the variables they match and the tests they run::
+
+    evaluation:                 # optional: default method and its parameters
+      method: worst
+    common:                     # optional: tests run on every matched variable
+      tests:
+        - test: impossible_date
+    O3:                         # a profile
+      match:
+        name: ["O3", "O3_*"]                              # fnmatch patterns on the name
+        exclude: ["*_error"]                              # optional (default: *_flag, ...)
+        standard_name: ["mole_fraction_of_ozone_in_air"]
+      units: ["ppb", "nmol mol-1"]                        # optional: only these units
+      tests:
+        - test: gross_range                               # a registered test
+          id: range                                       # optional label (default: test)
+          critical: true                                  # for the "critical" evaluation
+          weight: 1.0                                     # for the "mean" evaluation
+          doubtful_max: 800
+          bad_max: 1500
+
+A variable gets the first profile (in file order) that matches it. Every problem is reported
+with the path of the offending key: ``O3.tests[2].bad_max: must be a number``. The defaults
+shipped with stratoflow (``default_qc.yaml``) cover O3, CO, H2O, temperature, pressure,
+altitude and position with IAGOS names and CF standard names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stratoflow.errors import PluginNotFound, QCConfigError
+from stratoflow.qc.base import QCTest, get_test
+from stratoflow.qc.evaluation import get_evaluation
+
+__all__ = ["Profile", "QCConfig", "TestSpec", "default_config", "load_config", "parse_config"]
+
+RESERVED = ("evaluation", "common")
+_TEST_KEYS = ("test", "id", "critical", "weight")
+#: Names never matched unless a profile sets its own ``match.exclude``: companions of a
+#: measurement (its flags, uncertainty, QC outputs), not measurements.
+DEFAULT_EXCLUDE = ("*_flag", "*_error", "*_stddev", "*_uncertainty", "*_qc_*")
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One configured test: which test, with which (validated) parameters."""
+
+    label: str
+    test: QCTest
+    params: Mapping[str, Any]
+    critical: bool = True
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of tests and the variables it applies to."""
+
+    name: str
+    names: tuple[str, ...] = ()
+    standard_names: tuple[str, ...] = ()
+    units: tuple[str, ...] | None = None
+    tests: tuple[TestSpec, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+
+    def matches(self, name: str, attrs: Mapping[str, Any]) -> bool:
+        """Whether the variable ``name`` with attributes ``attrs`` belongs to this profile."""
+        if any(fnmatch.fnmatchcase(name, pat) for pat in self.exclude):
+            return False
+        if any(fnmatch.fnmatchcase(name, pat) for pat in self.names):
+            return True
+        std = str(attrs.get("standard_name", ""))
+        return bool(std) and any(fnmatch.fnmatchcase(std, pat) for pat in self.standard_names)
+
+
+@dataclass(frozen=True)
+class QCConfig:
+    """A validated QC configuration."""
+
+    profiles: tuple[Profile, ...]
+    common: tuple[TestSpec, ...] = ()
+    evaluation: str = "worst"
+    evaluation_params: Mapping[str, Any] = field(default_factory=dict)
+
+    def profile_for(self, name: str, attrs: Mapping[str, Any]) -> Profile | None:
+        """The first profile matching a variable, if any."""
+        return next((p for p in self.profiles if p.matches(name, attrs)), None)
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise QCConfigError(f"{where}: must be a mapping")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise QCConfigError(f"{where}: must be a string or a list of strings")
+    return tuple(value)
+
+
+def _tests(value: Any, where: str) -> tuple[TestSpec, ...]:
+    if not isinstance(value, list):
+        raise QCConfigError(f"{where}: must be a list of tests")
+    specs: list[TestSpec] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(value):
+        key = f"{where}[{i}]"
+        entry = _mapping(raw, key)
+        name = entry.get("test")
+        if not isinstance(name, str):
+            raise QCConfigError(f"{key}.test: must name a test")
+        try:
+            test = get_test(name)
+        except PluginNotFound as exc:
+            raise QCConfigError(f"{key}.test: {exc}") from exc
+        label = entry.get("id", name)
+        if not isinstance(label, str) or not label:
+            raise QCConfigError(f"{key}.id: must be a non-empty string")
+        if label in seen:
+            raise QCConfigError(f"{key}.id: duplicate test id {label!r}; give each an 'id'")
+        seen.add(label)
+        critical = entry.get("critical", True)
+        if not isinstance(critical, bool):
+            raise QCConfigError(f"{key}.critical: must be true or false")
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise QCConfigError(f"{key}.weight: must be a number >= 0")
+        params = {k: v for k, v in entry.items() if k not in _TEST_KEYS}
+        specs.append(TestSpec(label, test, test.check(params, key), critical, float(weight)))
+    return tuple(specs)
+
+
+def parse_config(data: Any) -> QCConfig:
+    """Validate a configuration given as plain data (what ``yaml.safe_load`` returns)."""
+    top = _mapping(data if data is not None else {}, "configuration")
+    evaluation, eval_params = "worst", {}
+    if "evaluation" in top:
+        ev = dict(_mapping(top["evaluation"], "evaluation"))
+        method = ev.pop("method", "worst")
+        if not isinstance(method, str):
+            raise QCConfigError("evaluation.method: must be a string")
+        try:
+            evaluation, eval_params = method, get_evaluation(method).check(ev, "evaluation")
+        except PluginNotFound as exc:
+            raise QCConfigError(f"evaluation.method: {exc}") from exc
+    common: tuple[TestSpec, ...] = ()
+    if "common" in top:
+        c = _mapping(top["common"], "common")
+        common = _tests(c.get("tests", []), "common.tests")
+    profiles = []
+    for name, raw in top.items():
+        if name in RESERVED:
+            continue
+        if not isinstance(name, str):
+            raise QCConfigError(f"{name!r}: profile names must be strings")
+        body = _mapping(raw, name)
+        unknown = set(body) - {"match", "units", "tests"}
+        if unknown:
+            raise QCConfigError(f"{name}.{sorted(unknown)[0]}: unknown key (use match, units, tests)")
+        match = _mapping(body.get("match", {}), f"{name}.match")
+        bad = set(match) - {"name", "standard_name", "exclude"}
+        if bad:
+            raise QCConfigError(
+                f"{name}.match.{sorted(bad)[0]}: unknown key (name, standard_name, exclude)"
+            )
+        units = body.get("units")
+        profiles.append(
+            Profile(
+                name=name,
+                names=_strings(match.get("name", [name]), f"{name}.match.name"),
+                standard_names=_strings(match.get("standard_name", []), f"{name}.match.standard_name"),
+                units=None if units is None else _strings(units, f"{name}.units"),
+                tests=_tests(body.get("tests", []), f"{name}.tests"),
+                exclude=_strings(match.get("exclude", list(DEFAULT_EXCLUDE)), f"{name}.match.exclude"),
+            )
+        )
+    return QCConfig(tuple(profiles), common, evaluation, eval_params)
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise QCConfigError(f"{source}:{where} not valid YAML: {exc}") from exc
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> QCConfig:
+    """A configuration from a YAML file path or from plain data."""
+    if isinstance(source, Mapping):
+        return parse_config(source)
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise QCConfigError(f"{path}: cannot read QC configuration: {exc.strerror}") from exc
+    try:
+        return parse_config(_load_yaml(text, str(path)))
+    except QCConfigError as exc:
+        raise QCConfigError(f"{path}: {exc}") from exc
+
+
+def default_config() -> QCConfig:
+    """The configuration shipped with stratoflow (``stratoflow/qc/default_qc.yaml``)."""
+    text = resources.files("stratoflow.qc").joinpath("default_qc.yaml").read_text("utf-8")
+    return parse_config(_load_yaml(text, "default_qc.yaml"))
+
+
+def as_config(config: QCConfig | str | os.PathLike[str] | Mapping[str, Any] | None) -> QCConfig:
+    """Whatever the caller gave, as a validated :class:`QCConfig` (None: the defaults)."""
+    if config is None:
+        return default_config()
+    if isinstance(config, QCConfig):
+        return config
+    return load_config(config)
+
+
+def profile_names(config: QCConfig) -> Sequence[str]:
+    """Names of the profiles, in matching order."""
+    return [p.name for p in config.profiles]

@@ -1,0 +1,191 @@
+"""Evaluation methods: named reducers from the stored per-test probabilities to final flags.
+
+An evaluation never re-runs a test: it reads the stack of per-test probability arrays of one
+variable (tests x points, float32, NaN = no opinion) and the missing-value mask, and returns
+IAGOS validity flags. That is why switching method after a QC run is cheap. Every method gets
+the mapper thresholds ``good`` and ``bad`` (see :mod:`stratoflow.qc.mapper`); the common rules
+are applied by the framework afterwards: no value -> ``missing``, no test with an opinion ->
+``not_validated``, and manual PI flags win over everything (:class:`ManualFlag`).
+
+Built-ins (entry-point group ``stratoflow.evaluations``):
+
+``worst``       the lowest probability of any test (default; equals QARTOD's aggregate)
+``mean``        the weighted mean probability (weights from the configuration)
+``vote``        k-of-n: bad if at least ``k`` tests say bad, limited if ``k`` say not good
+``critical``    IAGOS rule: a critical test saying bad -> bad; any other failure -> limited
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stratoflow.errors import PluginNotFound
+from stratoflow.flags import FLAG_DTYPE, Flag
+from stratoflow.qc.base import Param, check_parameters
+from stratoflow.qc.mapper import Thresholds, to_flags
+
+__all__ = [
+    "CRITICAL",
+    "MEAN",
+    "VOTE",
+    "WORST",
+    "Evaluation",
+    "ManualFlag",
+    "TestInfo",
+    "apply_overrides",
+    "evaluation_names",
+    "get_evaluation",
+]
+
+Stack = npt.NDArray[np.float32]
+Flags = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """What an evaluation may know about each test besides its probabilities."""
+
+    label: str
+    critical: bool = True
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ManualFlag:
+    """A PI decision: points of ``variable`` in [start, end] get ``flag``, whatever QC said."""
+
+    variable: str
+    start: np.datetime64
+    end: np.datetime64
+    flag: Flag
+    who: str = ""
+    why: str = ""
+
+
+Method = Callable[..., tuple[npt.NDArray[np.float32] | None, Flags]]
+
+_THRESHOLDS = (
+    Param("good", "number", default=1.0, minimum=0.0, maximum=1.0, doc="p >= good is good"),
+    Param("bad", "number", default=0.5, minimum=0.0, maximum=1.0, doc="p < bad is bad"),
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A registered evaluation method with its declared parameters."""
+
+    name: str
+    version: str
+    parameters: tuple[Param, ...]
+    function: Method
+
+    def check(self, given: Mapping[str, Any], where: str = "evaluation") -> dict[str, Any]:
+        """Validated parameters with defaults, or :class:`~stratoflow.errors.QCConfigError`."""
+        params = check_parameters(self.parameters, given, where, f"evaluation {self.name!r}")
+        Thresholds(params["good"], params["bad"])  # checks their order
+        return params
+
+    def __call__(
+        self, stack: Stack, missing: npt.NDArray[np.bool_], tests: Sequence[TestInfo], **params: Any
+    ) -> tuple[npt.NDArray[np.float32] | None, Flags]:
+        """Combined probability (if the method has one) and flags, with the common rules."""
+        prob, flags = self.function(stack, tests, **params)
+        no_opinion = np.isnan(stack).all(axis=0) if stack.shape[0] else np.ones(missing.shape, bool)
+        flags[no_opinion] = int(Flag.NOT_VALIDATED)
+        flags[missing] = int(Flag.MISSING)
+        if prob is not None:
+            prob[missing] = np.nan
+        return prob, flags
+
+
+def _combine_worst(stack: Stack) -> npt.NDArray[np.float32]:
+    if stack.shape[0] == 0:
+        return np.full(stack.shape[1], np.nan, dtype=np.float32)
+    out: npt.NDArray[np.float32] = np.fmin.reduce(stack, axis=0)  # NaN = no opinion, skipped
+    return out
+
+
+def _worst(
+    stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float
+) -> tuple[npt.NDArray[np.float32], Flags]:
+    p = _combine_worst(stack)
+    return p, to_flags(p, np.zeros(p.shape, bool), Thresholds(good, bad))
+
+
+def _mean(
+    stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float
+) -> tuple[npt.NDArray[np.float32], Flags]:
+    w = np.array([t.weight for t in tests], dtype=np.float32)[:, None]
+    have = ~np.isnan(stack)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num = np.where(have, stack * w, 0).sum(axis=0)
+        den = np.where(have, w, 0).sum(axis=0)
+        p = np.where(den > 0, num / den, np.nan).astype(np.float32)
+    return p, to_flags(p, np.zeros(p.shape, bool), Thresholds(good, bad))
+
+
+def _vote(
+    stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float, k: int
+) -> tuple[None, Flags]:
+    with np.errstate(invalid="ignore"):
+        says_bad = (stack < bad).sum(axis=0)
+        says_not_good = (stack < good).sum(axis=0)
+    flags = np.full(stack.shape[1], int(Flag.GOOD), dtype=FLAG_DTYPE)
+    flags[says_not_good >= k] = int(Flag.LIMITED)
+    flags[says_bad >= k] = int(Flag.BAD)
+    return None, flags
+
+
+def _critical(
+    stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float
+) -> tuple[None, Flags]:
+    critical = np.array([t.critical for t in tests], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        fails = stack < good
+        bad_critical = (stack[critical] < bad).any(axis=0)
+    flags = np.full(stack.shape[1], int(Flag.GOOD), dtype=FLAG_DTYPE)
+    flags[fails.any(axis=0)] = int(Flag.LIMITED)
+    flags[bad_critical] = int(Flag.BAD)
+    return None, flags
+
+
+WORST = Evaluation("worst", "1.0", _THRESHOLDS, _worst)
+MEAN = Evaluation("mean", "1.0", _THRESHOLDS, _mean)
+VOTE = Evaluation(
+    "vote", "1.0", (*_THRESHOLDS, Param("k", "integer", default=2, minimum=1)), _vote
+)
+CRITICAL = Evaluation("critical", "1.0", _THRESHOLDS, _critical)
+
+
+def get_evaluation(name: str) -> Evaluation:
+    """The evaluation method registered as ``name`` (group ``stratoflow.evaluations``)."""
+    from stratoflow import plugins
+
+    obj = plugins.load("evaluations", name)
+    if not isinstance(obj, Evaluation):
+        raise PluginNotFound(f"evaluations plugin {name!r} is not an Evaluation")
+    return obj
+
+
+def evaluation_names() -> list[str]:
+    """Names of the installed evaluation methods."""
+    from stratoflow import plugins
+
+    return plugins.names("evaluations")
+
+
+def apply_overrides(
+    flags: Flags, time: npt.NDArray[np.datetime64], overrides: Sequence[ManualFlag]
+) -> Flags:
+    """Manual PI flags win: each override sets its flag on its time range (in order)."""
+    out = flags.copy()
+    t = time.astype("datetime64[ns]")
+    for o in overrides:  # a handful of PI decisions, each vectorised over the points
+        sel = (t >= np.datetime64(o.start, "ns")) & (t <= np.datetime64(o.end, "ns"))
+        out[sel] = int(o.flag)
+    return out

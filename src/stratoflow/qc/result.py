@@ -1,0 +1,229 @@
+"""The result of a QC run: per-test probabilities (stored), evaluation and final flags.
+
+Everything needed to explain and re-evaluate a flag is kept as plain arrays and small
+JSON-able records, so the database layer can store it columnar like the values themselves:
+
+* per variable, the missing-value mask and one float32 probability array per test, with the
+  test name, its parameters, version and runtime (:class:`TestRun`);
+* the evaluation method and its parameters, and the final uint8 IAGOS flags.
+
+:meth:`QCResult.evaluate` produces a new result with another method from the stored arrays
+(no test is re-run); :meth:`QCResult.to_store` / :meth:`QCResult.from_store` round-trip the
+whole result through an :class:`xarray.Dataset` (and so through netCDF).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import TIME, flag_name
+from stratoflow.errors import QCError
+from stratoflow.flags import FLAG_DTYPE, count_flags
+from stratoflow.qc.evaluation import ManualFlag, TestInfo, apply_overrides, get_evaluation
+from stratoflow.qc.mapper import cf_attributes
+
+__all__ = ["QCResult", "TestRun", "VariableQC"]
+
+_STORE_PREFIX = "qc__"
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """One test's outcome on one variable, with everything needed to reproduce it."""
+
+    label: str
+    test: str
+    version: str
+    params: Mapping[str, Any]
+    runtime: float
+    probability: npt.NDArray[np.float32]
+    critical: bool = True
+    weight: float = 1.0
+
+    @property
+    def info(self) -> TestInfo:
+        return TestInfo(self.label, self.critical, self.weight)
+
+
+@dataclass(frozen=True)
+class VariableQC:
+    """The QC of one variable: missing mask, per-test results, and skipped tests with why."""
+
+    variable: str
+    profile: str
+    missing: npt.NDArray[np.bool_]
+    tests: tuple[TestRun, ...]
+    skipped: Mapping[str, str] = field(default_factory=dict)
+
+    def stack(self) -> npt.NDArray[np.float32]:
+        """Probabilities as a (tests x points) float32 array."""
+        if not self.tests:
+            return np.empty((0, self.missing.size), dtype=np.float32)
+        return np.stack([t.probability for t in self.tests])
+
+
+@dataclass(frozen=True)
+class QCResult:
+    """Per-test results of a QC run plus one evaluation of them."""
+
+    time: npt.NDArray[np.datetime64]
+    variables: Mapping[str, VariableQC]
+    method: str
+    params: Mapping[str, Any]
+    flags: Mapping[str, npt.NDArray[np.uint8]]
+    probability: Mapping[str, npt.NDArray[np.float32] | None] = field(default_factory=dict)
+    overrides: tuple[ManualFlag, ...] = ()
+
+    @classmethod
+    def evaluated(
+        cls,
+        time: npt.NDArray[np.datetime64],
+        variables: Mapping[str, VariableQC],
+        method: str = "worst",
+        params: Mapping[str, Any] | None = None,
+        overrides: Sequence[ManualFlag] = (),
+    ) -> QCResult:
+        """Evaluate stored per-test results with ``method`` (validated ``params``)."""
+        evaluation = get_evaluation(method)
+        checked = evaluation.check(params or {}, "evaluation")
+        flags: dict[str, npt.NDArray[np.uint8]] = {}
+        probs: dict[str, npt.NDArray[np.float32] | None] = {}
+        for name, var in variables.items():
+            prob, f = evaluation(var.stack(), var.missing, [t.info for t in var.tests], **checked)
+            mine = [o for o in overrides if o.variable == name]
+            flags[name] = apply_overrides(f, time, mine) if mine else f
+            probs[name] = prob
+        return cls(time, dict(variables), method, checked, flags, probs, tuple(overrides))
+
+    def evaluate(
+        self,
+        method: str = "worst",
+        *,
+        good: float | None = None,
+        bad: float | None = None,
+        k: int | None = None,
+        overrides: Sequence[ManualFlag] | None = None,
+    ) -> QCResult:
+        """A new result: the same test results evaluated with another method or thresholds.
+
+        Unset options keep their defaults; ``overrides`` (manual PI flags) default to the ones
+        of this result.
+        """
+        given = {"good": good, "bad": bad, "k": k}
+        params = {key: v for key, v in given.items() if v is not None}
+        keep = self.overrides if overrides is None else tuple(overrides)
+        return QCResult.evaluated(self.time, self.variables, method, params, keep)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Points per flag class per variable."""
+        return {name: count_flags(f) for name, f in self.flags.items()}
+
+    def to_dataset(self, dataset: xr.Dataset, *, include_tests: bool = False) -> xr.Dataset:
+        """``dataset`` with a ``<var>_flag`` variable (CF attributes) for each QC'd variable.
+
+        With ``include_tests``, each test's probability is added too, as ``<var>_qc_<label>``
+        (float32, 1 good .. 0 bad), so a file shows why a point was flagged.
+        """
+        out = dataset.copy()
+        for name, flags in self.flags.items():
+            if flags.shape != (out.sizes[TIME],):
+                raise QCError(f"{name}: QC result has {flags.size} points, dataset {out.sizes[TIME]}")
+            var = self.variables[name]
+            attrs = cf_attributes(name, self.method)
+            attrs["qc_tests"] = " ".join(t.label for t in var.tests)
+            out[flag_name(name)] = xr.Variable((TIME,), flags.astype(FLAG_DTYPE), attrs)
+            present = str(out[name].attrs.get("ancillary_variables", "")).split()
+            extra = [flag_name(name)]
+            if include_tests:
+                for t in var.tests:
+                    pname = f"{name}_qc_{t.label}"
+                    out[pname] = xr.Variable((TIME,), t.probability, _test_attrs(name, t))
+                    extra.append(pname)
+            new = [*present, *(e for e in extra if e not in present)]
+            out[name].attrs["ancillary_variables"] = " ".join(new)
+        return out
+
+    def to_store(self) -> xr.Dataset:
+        """All per-test results, missing masks and flags as one columnar Dataset."""
+        data: dict[str, xr.Variable] = {}
+        for name, var in self.variables.items():
+            data[f"{_STORE_PREFIX}{name}__missing"] = xr.Variable(
+                (TIME,), var.missing.astype(np.uint8), {"profile": var.profile,
+                                                       "skipped": json.dumps(dict(var.skipped))}
+            )
+            for i, t in enumerate(var.tests):
+                data[f"{_STORE_PREFIX}{name}__{i:03d}"] = xr.Variable(
+                    (TIME,), t.probability, _test_attrs(name, t)
+                )
+            data[f"{_STORE_PREFIX}{name}__flags"] = xr.Variable((TIME,), self.flags[name])
+        attrs = {"qc_method": self.method, "qc_params": json.dumps(dict(self.params))}
+        return xr.Dataset(data, coords={TIME: self.time}, attrs=attrs)
+
+    @classmethod
+    def from_store(cls, store: xr.Dataset) -> QCResult:
+        """The result saved by :meth:`to_store` (flags re-derived by the stored method)."""
+        time = store[TIME].values
+        variables: dict[str, VariableQC] = {}
+        for key in sorted(str(k) for k in store.data_vars):
+            if not key.startswith(_STORE_PREFIX) or not key.endswith("__missing"):
+                continue
+            name = key[len(_STORE_PREFIX) : -len("__missing")]
+            m = store[key]
+            runs = []
+            prefix = f"{_STORE_PREFIX}{name}__"
+            for tkey in sorted(str(k) for k in store.data_vars):
+                rest = tkey[len(prefix) :]
+                if tkey.startswith(prefix) and rest.isdigit():
+                    a = store[tkey].attrs
+                    runs.append(
+                        TestRun(
+                            label=str(a["qc_label"]),
+                            test=str(a["qc_test"]),
+                            version=str(a["qc_version"]),
+                            params=json.loads(str(a["qc_params"])),
+                            runtime=float(a["qc_runtime"]),
+                            probability=np.asarray(store[tkey].values, dtype=np.float32),
+                            critical=bool(int(a["qc_critical"])),
+                            weight=float(a["qc_weight"]),
+                        )
+                    )
+            variables[name] = VariableQC(
+                name,
+                str(m.attrs.get("profile", "")),
+                np.asarray(m.values).astype(bool),
+                tuple(runs),
+                json.loads(str(m.attrs.get("skipped", "{}"))),
+            )
+        method = str(store.attrs.get("qc_method", "worst"))
+        params = json.loads(str(store.attrs.get("qc_params", "{}")))
+        return cls.evaluated(time, variables, method, params)
+
+    def with_overrides(self, overrides: Sequence[ManualFlag]) -> QCResult:
+        """The same evaluation with manual PI flags applied on top."""
+        return self.evaluate(self.method, **_thresholds(self.params), overrides=overrides)
+
+
+def _thresholds(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("good", "bad", "k") if k in params}
+
+
+def _test_attrs(name: str, t: TestRun) -> dict[str, Any]:
+    return {
+        "long_name": f"QC test {t.label} of {name}: probability that the value is valid",
+        "units": "1",
+        "valid_range": np.array([0, 1], dtype=np.float32),
+        "qc_label": t.label,
+        "qc_test": t.test,
+        "qc_version": t.version,
+        "qc_params": json.dumps(dict(t.params)),
+        "qc_runtime": float(t.runtime),
+        "qc_critical": int(t.critical),
+        "qc_weight": float(t.weight),
+    }

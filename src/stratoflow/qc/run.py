@@ -1,0 +1,195 @@
+"""Running QC on a Dataset (or a plain array): the framework around the tests.
+
+:func:`run_qc` matches each variable to a profile of the configuration, masks its missing
+points, runs its tests in order (fill-value tests first extend the missing mask; propagation
+tests run last, once every source has its results), records each test's parameters, version
+and runtime, and evaluates the results. A test that needs a variable the dataset does not have
+is skipped and the reason kept, so the default configuration works on any file.
+
+Example::
+
+    result = run_qc(ds)                                  # default configuration, worst case
+    flagged = result.to_dataset(ds)                      # adds O3_P1_flag, ...
+    other = result.evaluate("critical")                  # no test re-run
+"""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import TIME, data_variables, flag_name, validate
+from stratoflow.errors import QCError, StratoflowError
+from stratoflow.flags import Flag
+from stratoflow.qc.base import InputUnavailable, QCInput, get_test
+from stratoflow.qc.config import QCConfig, TestSpec, as_config
+from stratoflow.qc.evaluation import ManualFlag
+from stratoflow.qc.result import QCResult, TestRun, VariableQC
+
+__all__ = ["run_qc", "run_test"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _values(ds: xr.Dataset, name: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    values = np.asarray(ds[name].values, dtype=np.float64)
+    missing = ~np.isfinite(values)
+    fname = flag_name(name)
+    if fname in ds.data_vars:
+        missing |= np.asarray(ds[fname].values) == int(Flag.MISSING)
+    return np.where(missing, np.nan, values), missing
+
+
+def _execute(spec: TestSpec, data: QCInput, missing: npt.NDArray[np.bool_]) -> TestRun:
+    start = _time.perf_counter()
+    try:
+        raw = spec.test(data, **spec.params)
+    except StratoflowError:
+        raise
+    except (ValueError, TypeError, ArithmeticError, IndexError, MemoryError) as exc:
+        raise QCError(f"{data.variable}: test {spec.label!r} failed: {exc}") from exc
+    runtime = _time.perf_counter() - start
+    p = np.asarray(raw, dtype=np.float32)
+    if p.shape != data.values.shape:
+        raise QCError(
+            f"{data.variable}: test {spec.label!r} returned shape {p.shape}, "
+            f"expected {data.values.shape}"
+        )
+    p = np.clip(p, 0, 1)  # NaN passes through clip
+    p[missing] = np.nan
+    return TestRun(
+        spec.label, spec.test.name, spec.test.version, dict(spec.params), runtime, p,
+        spec.critical, spec.weight,
+    )
+
+
+def run_qc(
+    ds: xr.Dataset,
+    config: QCConfig | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    evaluation: str | None = None,
+    *,
+    overrides: Sequence[ManualFlag] = (),
+    variables: Sequence[str] | None = None,
+) -> QCResult:
+    """Run the configured tests on every matched variable of ``ds`` and evaluate them.
+
+    ``config``: a :class:`~stratoflow.qc.config.QCConfig`, a YAML path or plain data (None: the
+    shipped defaults). ``evaluation``: method name (None: the configuration's, ``worst`` by
+    default). ``variables`` restricts QC to those names. ``ds`` must be a standardized
+    Dataset (:func:`stratoflow.dataset.validate`); read files with ``stratoflow.open_dataset``.
+    """
+    ds = validate(ds)
+    cfg = as_config(config)
+    time = np.asarray(ds[TIME].values).astype("datetime64[ns]")
+    names = list(variables) if variables is not None else data_variables(ds)
+    plan: dict[str, tuple[str, tuple[TestSpec, ...]]] = {}
+    skipped: dict[str, dict[str, str]] = {}
+    for name in names:
+        if name not in ds.data_vars:
+            raise QCError(f"no variable {name!r} in the dataset")
+        var = ds[name]
+        if var.dims != (TIME,) or var.dtype.kind not in "fiu":
+            continue
+        profile = cfg.profile_for(name, var.attrs)
+        if profile is None:
+            continue
+        skipped[name] = {}
+        units = str(var.attrs.get("units", ""))
+        if profile.units is not None and units not in profile.units:
+            skipped[name]["*"] = f"units {units!r} not in {list(profile.units)} of profile"
+            plan[name] = (profile.name, ())
+            continue
+        plan[name] = (profile.name, (*cfg.common, *profile.tests))
+
+    by_profile = {prof: name for name, (prof, _) in reversed(list(plan.items()))}
+    cache: dict[str, tuple[FloatArray, npt.NDArray[np.bool_]]] = {}
+
+    def load(name: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        if name not in cache:
+            cache[name] = _values(ds, name)
+        return cache[name]
+
+    def resolve(name: str) -> str:
+        if name in ds.data_vars:
+            return name
+        if name in by_profile:
+            return by_profile[name]
+        raise InputUnavailable(f"needs variable or profile {name!r}, not in this dataset")
+
+    def other(name: str) -> FloatArray:
+        return load(resolve(name))[0]
+
+    results: dict[str, list[TestRun]] = {}
+    missing_of: dict[str, npt.NDArray[np.bool_]] = {}
+
+    def worst_of(name: str) -> FloatArray:
+        src = resolve(name)
+        runs = results.get(src, [])
+        if not runs:
+            return np.full(time.shape, np.nan)
+        out: FloatArray = np.fmin.reduce(np.stack([r.probability for r in runs]), axis=0)
+        return out.astype(np.float64)
+
+    def run_specs(name: str, specs: Sequence[TestSpec]) -> None:
+        values, missing = load(name)
+        for spec in specs:
+            data = QCInput(values, time, name, dict(ds[name].attrs), other, worst_of)
+            try:
+                run = _execute(spec, data, missing)
+            except InputUnavailable as exc:
+                skipped[name][spec.label] = str(exc)
+                continue
+            if spec.test.marks_missing:
+                newly = run.probability == 0
+                if newly.any():
+                    missing = missing | newly
+                    values = np.where(newly, np.nan, values)
+                    cache[name] = (values, missing)
+            results.setdefault(name, []).append(run)
+        missing_of[name] = missing
+
+    for name, (_, specs) in plan.items():  # first pass: every test but propagation
+        results[name] = []
+        run_specs(name, [s for s in specs if s.test.name != "propagate"])
+    for name, (_, specs) in plan.items():  # then propagation, from complete sources
+        propagation = [s for s in specs if s.test.name == "propagate"]
+        if propagation:
+            run_specs(name, propagation)
+
+    per_var = {
+        name: VariableQC(name, prof, missing_of[name], tuple(results[name]), skipped[name])
+        for name, (prof, _) in plan.items()
+    }
+    method = evaluation or cfg.evaluation
+    params = dict(cfg.evaluation_params) if method == cfg.evaluation else {}
+    return QCResult.evaluated(time, per_var, method, params, overrides)
+
+
+def run_test(
+    name: str,
+    values: npt.ArrayLike,
+    time: npt.ArrayLike | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> npt.NDArray[np.float32]:
+    """Run one registered test on a plain array (notebook use); returns its probabilities.
+
+    ``time`` defaults to one point per second; non-finite values are masked as missing.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    t = (
+        np.arange(x.size).astype("datetime64[s]").astype("datetime64[ns]")
+        if time is None
+        else np.asarray(time).astype("datetime64[ns]")
+    )
+    test = get_test(name)
+    checked = test.check(params or {}, name)
+    missing = ~np.isfinite(x)
+    spec = TestSpec(name, test, checked)
+    data = QCInput(np.where(missing, np.nan, x), t, name)
+    return _execute(spec, data, missing).probability

@@ -1,0 +1,106 @@
+"""Range tests: fixed gross-range limits, and limits that depend on another variable.
+
+Both use soft limits (:func:`~stratoflow.qc.base.soft_limit`): inside the doubtful limits a
+value is certainly plausible (1); between the doubtful and the bad limit the probability falls
+linearly to 0.5; strictly beyond the bad limit it is 0. With the doubtful limits as QARTOD's
+``suspect_span`` and the bad limits as its ``fail_span`` the outcome equals
+``ioos_qc.qartod.gross_range_test`` point by point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stratoflow.errors import QCConfigError
+from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
+
+__all__ = ["gross_range", "range_by"]
+
+
+def _limits_ordered(params: dict[str, Any], where: str) -> None:
+    order = ["bad_min", "doubtful_min", "doubtful_max", "bad_max"]
+    given = [(k, params[k]) for k in order if params[k] is not None]
+    for (k1, v1), (k2, v2) in zip(given, given[1:], strict=False):
+        if v1 > v2:
+            raise QCConfigError(f"{where}.{k2}: must be >= {k1} ({v1:g}), got {v2:g}")
+    if not given:
+        raise QCConfigError(f"{where}: give at least one of {', '.join(order)}")
+
+
+def _two_sided(
+    x: npt.NDArray[np.float64],
+    doubtful_min: Any,
+    doubtful_max: Any,
+    bad_min: Any,
+    bad_max: Any,
+) -> npt.NDArray[np.float64]:
+    neg = lambda v: None if v is None else -np.asarray(v)  # noqa: E731
+    high = soft_limit(x, doubtful_max, bad_max)
+    low = soft_limit(-x, neg(doubtful_min), neg(bad_min))
+    out: npt.NDArray[np.float64] = np.fmin(high, low)
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+_LIMITS = [
+    Param("doubtful_min", "number", default=None, nullable=True),
+    Param("doubtful_max", "number", default=None, nullable=True),
+    Param("bad_min", "number", default=None, nullable=True),
+    Param("bad_max", "number", default=None, nullable=True),
+]
+
+
+@qc_test("gross_range", version="1.0", parameters=_LIMITS, validator=_limits_ordered)
+def gross_range(
+    data: QCInput,
+    *,
+    doubtful_min: float | None,
+    doubtful_max: float | None,
+    bad_min: float | None,
+    bad_max: float | None,
+) -> Probability:
+    """Plausible range with soft doubtful and hard bad limits."""
+    return _two_sided(data.values, doubtful_min, doubtful_max, bad_min, bad_max)
+
+
+def _table_sorted(params: dict[str, Any], where: str) -> None:
+    table = np.asarray(params["table"], dtype=np.float64)
+    if (np.diff(table[:, 0]) <= 0).any():
+        raise QCConfigError(f"{where}.table: rows must be sorted by strictly increasing 'by' value")
+    d_min, d_max, b_min, b_max = table[:, 1], table[:, 2], table[:, 3], table[:, 4]
+    if ((b_min > d_min) | (d_min > d_max) | (d_max > b_max)).any():
+        row = int(np.argmax((b_min > d_min) | (d_min > d_max) | (d_max > b_max)))
+        raise QCConfigError(
+            f"{where}.table[{row}]: need bad_min <= doubtful_min <= doubtful_max <= bad_max"
+        )
+
+
+@qc_test(
+    "range_by",
+    version="1.0",
+    parameters=[
+        Param("by", "string", doc="variable or profile the limits depend on, e.g. 'pressure'"),
+        Param(
+            "table",
+            "table",
+            columns=5,
+            doc="rows [by, doubtful_min, doubtful_max, bad_min, bad_max], interpolated linearly",
+        ),
+    ],
+    validator=_table_sorted,
+)
+def range_by(data: QCInput, *, by: str, table: list[list[float]]) -> Probability:
+    """Range whose limits are a function of another variable (a climatology table).
+
+    Limits are interpolated linearly in the ``by`` variable and held constant beyond the first
+    and last rows; where ``by`` is missing the test has no opinion (NaN).
+    """
+    z = data.get(by)
+    t = np.asarray(table, dtype=np.float64)
+    limits = [np.interp(z, t[:, 0], t[:, col]) for col in range(1, 5)]
+    out = _two_sided(data.values, *limits)
+    out[np.isnan(z)] = np.nan
+    return out

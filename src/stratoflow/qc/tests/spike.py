@@ -1,0 +1,87 @@
+"""Spike tests: QARTOD's neighbour test and a robust Hampel (median/MAD) test.
+
+``spike`` equals ``ioos_qc.qartod.spike_test`` point by point with ``doubtful`` as its
+``suspect_threshold`` and ``bad`` as its ``fail_threshold``: the spike height of point ``i`` is
+``|x[i] - (x[i-1] + x[i+1]) / 2|`` ("average") or the smaller of the two opposite-signed steps
+("differential"); the first and last points, and points next to a missing value, are not
+evaluated (NaN).
+
+``hampel`` compares each point with the median of a centred window, in units of the robust
+standard deviation ``1.4826 * MAD``: it is not fooled by the spike itself, by two adjacent
+spikes, or by a steady trend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stratoflow.errors import QCConfigError
+from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
+from stratoflow.qc.window import centered_median_mad
+
+__all__ = ["hampel", "spike"]
+
+
+def _ordered(params: dict[str, Any], where: str) -> None:
+    doubtful, bad = params["doubtful"], params["bad"]
+    if doubtful is None and bad is None:
+        raise QCConfigError(f"{where}: give doubtful, bad or both")
+    if doubtful is not None and bad is not None and bad < doubtful:
+        raise QCConfigError(f"{where}.bad: must be >= doubtful ({doubtful:g}), got {bad:g}")
+
+
+@qc_test(
+    "spike",
+    version="1.0",
+    parameters=[
+        Param("doubtful", "number", default=None, nullable=True, exclusive_minimum=0.0),
+        Param("bad", "number", default=None, nullable=True, exclusive_minimum=0.0),
+        Param("method", "string", default="average", choices=("average", "differential")),
+    ],
+    validator=_ordered,
+)
+def spike(data: QCInput, *, doubtful: float | None, bad: float | None, method: str) -> Probability:
+    """Spike height against the neighbours (QARTOD spike test)."""
+    x = data.values
+    height = np.full(x.shape, np.nan)
+    if x.size >= 3:
+        if method == "average":
+            height[1:-1] = np.abs(x[1:-1] - (x[:-2] + x[2:]) / 2)
+        else:
+            step = np.diff(x)
+            with np.errstate(invalid="ignore"):
+                h = np.minimum(np.abs(step[:-1]), np.abs(step[1:]))
+                h[step[:-1] * step[1:] >= 0] = 0.0
+            height[1:-1] = h
+    return soft_limit(height, doubtful, bad)
+
+
+@qc_test(
+    "hampel",
+    version="1.0",
+    parameters=[
+        Param("window", "integer", default=11, minimum=3, doc="points in the centred window"),
+        Param("doubtful", "number", default=3.0, exclusive_minimum=0.0, doc="robust sigmas"),
+        Param("bad", "number", default=6.0, exclusive_minimum=0.0, doc="robust sigmas"),
+        Param("min_scale", "number", default=0.0, minimum=0.0, doc="floor of the sigma"),
+        Param("min_valid", "integer", default=3, minimum=1),
+    ],
+    validator=_ordered,
+)
+def hampel(
+    data: QCInput, *, window: int, doubtful: float, bad: float, min_scale: float, min_valid: int
+) -> Probability:
+    """Distance from the window median in robust standard deviations (Hampel filter).
+
+    ``min_scale`` (data units) keeps quantised data (integer ppb) with a MAD of 0 from
+    turning every 1-unit wiggle into a spike.
+    """
+    med, mad = centered_median_mad(data.values, window // 2, min_valid)
+    scale = np.maximum(1.4826 * mad, min_scale)
+    dev = np.abs(data.values - med)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(scale > 0, dev / scale, np.where(dev > 0, np.inf, 0.0))
+    score[np.isnan(med) | np.isnan(data.values)] = np.nan
+    return soft_limit(score, doubtful, bad)

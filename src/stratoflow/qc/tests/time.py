@@ -1,0 +1,80 @@
+"""Time checks: duplicated or backwards timestamps, gaps, impossible dates.
+
+A standardized Dataset already has strictly increasing time; these tests are for plain arrays
+and raw data checked before standardization, and they make the reason visible per point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stratoflow.errors import QCConfigError
+from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, qc_test
+
+__all__ = ["duplicate_time", "impossible_date", "time_gap"]
+
+
+@qc_test("duplicate_time", version="1.0")
+def duplicate_time(data: QCInput) -> Probability:
+    """0 for a point whose time is not after the previous point's (duplicate or backwards)."""
+    t = data.time.astype("datetime64[ns]").view(np.int64)
+    p = np.ones(t.shape)
+    if t.size > 1:
+        running_max = np.maximum.accumulate(t)
+        p[1:][t[1:] <= running_max[:-1]] = 0.0
+    p[np.isnat(data.time)] = 0.0
+    return p
+
+
+@qc_test(
+    "time_gap",
+    version="1.0",
+    parameters=[Param("max_gap", "number", default=60.0, exclusive_minimum=0.0, doc="seconds")],
+)
+def time_gap(data: QCInput, *, max_gap: float) -> Probability:
+    """Limited for the first value after a gap in the data longer than ``max_gap`` seconds.
+
+    The gap is measured between valid values, so a run of missing values counts as a gap.
+    """
+    p = np.ones(data.values.shape)
+    valid = np.flatnonzero(~np.isnan(data.values))
+    if valid.size > 1:
+        s = data.seconds()[valid]
+        after_gap = valid[1:][np.diff(s) > max_gap]
+        p[after_gap] = P_SUSPECT
+    return p
+
+
+def _parse(value: str, key: str) -> np.datetime64:
+    if value == "now":
+        return np.datetime64("now", "ns")
+    try:
+        return np.datetime64(value, "ns")
+    except ValueError as exc:
+        raise QCConfigError(f"{key}: must be an ISO date/time or 'now', got {value!r}") from exc
+
+
+def _dates(params: dict[str, Any], where: str) -> None:
+    earliest = _parse(params["earliest"], f"{where}.earliest")
+    latest = _parse(params["latest"], f"{where}.latest")
+    if latest <= earliest:
+        raise QCConfigError(f"{where}.latest: must be after earliest")
+
+
+@qc_test(
+    "impossible_date",
+    version="1.0",
+    parameters=[
+        Param("earliest", "string", default="1994-01-01", doc="ISO date (MOZAIC began in 1994)"),
+        Param("latest", "string", default="now", doc="ISO date or 'now'"),
+    ],
+    validator=_dates,
+)
+def impossible_date(data: QCInput, *, earliest: str, latest: str) -> Probability:
+    """0 for times before ``earliest``, after ``latest`` or not a time at all."""
+    t = data.time.astype("datetime64[ns]")
+    lo, hi = _parse(earliest, "earliest"), _parse(latest, "latest")
+    ok = (t >= lo) & (t <= hi) & ~np.isnat(t)
+    return np.where(ok, 1.0, 0.0)
