@@ -183,15 +183,15 @@ def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
         return raw.load(), time_name
 
 
-def _integer_where_possible(var: xr.Variable) -> xr.Variable:
+def _integer_where_possible(var: xr.Variable) -> npt.NDArray[Any]:
     """Keep integer variables integer when no value was masked (fill values decode to NaN)."""
-    dtype = var.encoding.get("dtype")
-    if dtype is None or np.dtype(dtype).kind not in "iu" or var.dtype.kind != "f":
-        return var
     values = np.asarray(var.values)
+    dtype = var.encoding.get("dtype")
+    if dtype is None or np.dtype(dtype).kind not in "iu" or values.dtype.kind != "f":
+        return values
     if np.isnan(values).any():
-        return var
-    return xr.Variable(var.dims, values.astype(dtype), var.attrs)
+        return values
+    return values.astype(dtype)
 
 
 def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
@@ -210,7 +210,7 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             units = str(clean.get("units", "")).strip()
             if units.lower() in {"", "none"}:
                 clean["units"] = "1"
-            data_vars[key] = _integer_where_possible(xr.Variable((TIME,), var.values, clean))
+            data_vars[key] = xr.Variable((TIME,), _integer_where_possible(var), clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
             if var.attrs.get("cf_role") == "trajectory_id":
@@ -383,12 +383,19 @@ def _link_ancillaries(ds: xr.Dataset) -> None:
         base = str(name)
         wanted = [flag_name(base)] + [base + s for s in _ANCILLARY_SUFFIXES]
         present = [n for n in wanted if n in ds.data_vars]
-        if not present:
+        if not present and "ancillary_variables" not in ds[base].attrs:
             continue
-        listed = str(ds[base].attrs.get("ancillary_variables", "")).split()
-        ds[base].attrs["ancillary_variables"] = " ".join(
-            listed + [n for n in present if n not in listed]
-        )
+        # Names of translated flags are replaced; names of absent variables are dropped.
+        listed = [
+            flag_name(n[: -len(_VALIDITY_SUFFIX)]) if n.endswith(_VALIDITY_SUFFIX) else n
+            for n in str(ds[base].attrs.get("ancillary_variables", "")).split()
+        ]
+        listed = [n for n in dict.fromkeys(listed) if n in ds.data_vars]
+        names = listed + [n for n in present if n not in listed]
+        if names:
+            ds[base].attrs["ancillary_variables"] = " ".join(names)
+        else:
+            del ds[base].attrs["ancillary_variables"]
 
 
 def _flight_attrs(attrs: Mapping[str, Any]) -> dict[str, str]:

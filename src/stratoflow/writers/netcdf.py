@@ -171,8 +171,7 @@ _UNITS = {
     "permil": "1e-3",
     "mach": "1",
 }
-# Non-CF standard names found in real files -> the CF name that means the same quantity.
-_STANDARD_ALIASES = {"gps_altitude": "altitude", "altitude_wrt_radar": "height"}
+_VERTICAL = frozenset({"altitude", "barometric_altitude", "height", "height_above_mean_sea_level"})
 _LAT_UNITS, _LON_UNITS = "degrees_north", "degrees_east"
 _COVERAGE = frozenset(
     {
@@ -224,14 +223,14 @@ def udunits(units: str) -> str:
 
 def _standard_name(name: str, attrs: Mapping[str, Any]) -> str | None:
     given = str(attrs.get("standard_name", "")).split()
-    if given:
-        given[0] = _STANDARD_ALIASES.get(given[0], given[0])
     if given and given[0] in STANDARD_NAMES:
         if len(given) == 1:
             return given[0]
         if len(given) == 2 and given[1] in _MODIFIERS:
             return " ".join(given)
-        return given[0]
+        if given[1:] == ["status_flag"]:
+            return "status_flag"  # the deprecated modifier, as a standard name of its own
+        return None  # an unknown modifier changes the meaning: better no standard name
     return DEFAULT_STANDARD_NAMES.get(name.lower())
 
 
@@ -452,8 +451,16 @@ class NetcdfWriter(Writer):
         else:
             attrs["units"] = udunits(str(var.attrs.get("units", "1")))
         standard = _standard_name(key, var.attrs)
+        stem = key.removesuffix("_error")
+        if standard is None and stem != key and stem in ds.data_vars:
+            # An uncertainty variable: "<standard name of its variable> standard_error".
+            stem_standard = _standard_name(stem, ds[stem].attrs)
+            if stem_standard is not None and len(stem_standard.split()) == 1:
+                standard = f"{stem_standard} standard_error"
         if standard is not None:
             attrs["standard_name"] = standard
+            if standard in _VERTICAL:
+                attrs["positive"] = "up"  # CF: a vertical coordinate says which way is up
         ancillary = [
             renames[n]
             for n in str(var.attrs.get("ancillary_variables", "")).split()

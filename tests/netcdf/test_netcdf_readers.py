@@ -1,0 +1,203 @@
+"""IAGOS and CF netCDF readers: exact agreement with xarray on real files, quirks, defects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+import stratoflow
+from stratoflow.dataset import data_variables, validate
+from stratoflow.errors import ReaderError
+from stratoflow.readers import CfNetcdfReader, IagosNetcdfReader, guess_reader
+
+IAGOS_CODES = {"good": 0, "limited": 2, "erroneous": 3, "not_validated": 4, "missing_values": 7}
+
+
+def _time_series(ref: xr.Dataset, dim: str) -> list[str]:
+    return [
+        str(n)
+        for n, v in ref.variables.items()
+        if v.dims == (dim,) and n != dim and v.dtype.kind in "biuf"
+    ]
+
+
+def test_iagos_reader_agrees_with_xarray(iagos_file: Path) -> None:
+    ds = IagosNetcdfReader().read(iagos_file)
+    with xr.open_dataset(iagos_file) as ref:
+        np.testing.assert_array_equal(ds["time"].values, ref["UTC_time"].values)
+        names = _time_series(ref, "UTC_time")
+        assert len(names) == 59
+        for name in names:
+            if name.endswith("_validity_flag"):
+                base = name.removesuffix("_validity_flag")
+                raw = ref[name].values
+                expected = np.where(np.isnan(raw), 7, raw).astype(np.uint8)
+                np.testing.assert_array_equal(ds[f"{base}_flag"].values, expected, err_msg=name)
+                continue
+            np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
+            assert ds[name].attrs["units"] == ref[name].attrs["units"], name
+            assert ds[name].attrs["long_name"] == ref[name].attrs["long_name"], name
+
+
+def test_iagos_reader_structure(iagos_file: Path) -> None:
+    ds = IagosNetcdfReader().read(iagos_file)
+    validate(ds)
+    assert ds.sizes["time"] == 8088
+    assert ds.attrs["reader"] == "iagos_netcdf"
+    assert ds.attrs["source_file"] == iagos_file.name
+    assert ds.attrs["flight"] == "2019010510370802"
+    assert ds.attrs["departure_airport"].startswith("FRA")
+    assert ds.attrs["arrival_airport"].startswith("DTW")
+    assert ds.attrs["departure_time"] == "2019-01-05T10:37:24Z"
+    assert ds.attrs["arrival_time"] == "2019-01-05T19:36:32Z"
+    assert ds.attrs["aircraft_registration"] == "D-AIGT"
+    assert "IAGOS-01" in ds.attrs["platform"]
+    assert ds["O3_P1"].attrs["ancillary_variables"].split() == [
+        "O3_P1_flag",
+        "O3_P1_process_flag",
+        "O3_P1_error",
+    ]
+    measured = data_variables(ds)
+    assert "O3_P1" in measured and "CO_P1" in measured and "lat" in measured
+    assert not [n for n in measured if n.endswith(("_error", "_flag"))]
+    flag = ds["O3_P1_flag"]
+    assert flag.dtype == np.uint8
+    assert flag.attrs["flag_meanings"] == "good limited bad not_validated missing"
+    assert int((flag == 0).sum()) == 7771 and int((flag == 7).sum()) == 317
+    # Missing O3 values are flagged missing; process flags stay integer without a fill value.
+    assert (flag.values[np.isnan(ds["O3_P1"].values)] == 7).all()
+    assert ds["O3_P1_process_flag"].dtype.kind == "i"
+    assert "axis" not in ds["lat"].attrs  # the file's swapped X/Y axes are not carried on
+
+
+def test_guess_picks_the_specific_reader(iagos_file: Path, act_file: Path) -> None:
+    assert guess_reader(iagos_file) is IagosNetcdfReader
+    assert guess_reader(act_file) is CfNetcdfReader
+    assert stratoflow.open_dataset(iagos_file).attrs["reader"] == "iagos_netcdf"
+
+
+def test_cf_reader_agrees_with_xarray(act_file: Path) -> None:
+    ds = CfNetcdfReader().read(act_file)
+    with xr.open_dataset(act_file) as ref:
+        np.testing.assert_array_equal(ds["time"].values, ref["time"].values)
+        names = _time_series(ref, "time")
+        assert len(names) == 95
+        for name in names:
+            np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
+            assert ds[name].attrs["units"] == ref[name].attrs["units"], name
+    assert ds.attrs["flight"] == "merge_20170121"
+    assert ds.attrs["reader"] == "cf_netcdf"
+    assert ds.attrs["platform"] == "NASA B-200 Aircraft"
+
+
+def _quirky_iagos(path: Path, *, meanings: list[str] | None = None) -> None:
+    """An IAGOS-like file: time fill value 0.0 with a real time of 0, string-array meanings."""
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("UTC_time", 4)
+        t = nc.createVariable("UTC_time", "f8", ("UTC_time",), fill_value=0.0)
+        t.units = "seconds since 2019-01-05 00:00:00 UTC"
+        t.standard_name = "time"
+        t[:] = [0.0, 4.0, 8.0, 12.0]
+        o3 = nc.createVariable("O3_P1", "f8", ("UTC_time",), fill_value=-9999.0)
+        o3.units = "ppb"
+        o3.long_name = "Ozone mixing ratio"
+        o3[:] = [40.0, -9999.0, 42.5, 43.0]
+        flag = nc.createVariable("O3_P1_validity_flag", "i4", ("UTC_time",), fill_value=-9999)
+        flag.units = "1"
+        flag.flag_values = np.array([0, 2, 3, 4, 7], dtype=np.int32)
+        flag.setncattr_string(
+            "flag_meanings",
+            meanings or ["good", "limited", "erroneous", "not_validated", "missing_values"],
+        )
+        flag[:] = [0, 7, 3, -9999]
+
+
+def test_iagos_quirks(tmp_path: Path) -> None:
+    path = tmp_path / "IAGOS_timeseries_quirky.nc4"
+    _quirky_iagos(path)
+    ds = IagosNetcdfReader().read(path)
+    assert str(ds["time"].values[0]) == "2019-01-05T00:00:00.000000000"
+    np.testing.assert_array_equal(ds["O3_P1_flag"].values, [0, 7, 3, 7])
+    assert np.isnan(ds["O3_P1"].values[1])
+
+
+def test_iagos_unknown_flag_meaning_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "IAGOS_timeseries_odd.nc4"
+    _quirky_iagos(path, meanings=["good", "limited", "erroneous", "unsure", "missing_values"])
+    with pytest.raises(ReaderError, match=r"IAGOS_timeseries_odd\.nc4.*unknown flag meaning"):
+        IagosNetcdfReader().read(path)
+
+
+def test_truncated_file_is_a_reader_error(iagos_file: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "IAGOS_truncated.nc4"
+    broken.write_bytes(iagos_file.read_bytes()[:50_000])
+    for reader in (IagosNetcdfReader(), CfNetcdfReader()):
+        with pytest.raises(ReaderError, match=r"IAGOS_truncated\.nc4"):
+            reader.read(broken)
+
+
+def test_not_netcdf_is_a_reader_error(tmp_path: Path) -> None:
+    fake = tmp_path / "flight.nc"
+    fake.write_bytes(b"Date,O3\n2024-01-01,40\n")
+    assert not CfNetcdfReader.guess_can_open(fake)
+    assert not IagosNetcdfReader.guess_can_open(fake)
+    for reader in (IagosNetcdfReader(), CfNetcdfReader()):
+        with pytest.raises(ReaderError, match=r"flight\.nc: not a netCDF file"):
+            reader.read(fake)
+    with pytest.raises(ReaderError, match=r"flight\.nc"):
+        stratoflow.open_dataset(fake)
+
+
+def test_netcdf_without_time_is_a_reader_error(tmp_path: Path) -> None:
+    path = tmp_path / "grid.nc"
+    xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(path)
+    with pytest.raises(ReaderError, match=r"grid\.nc: no time coordinate"):
+        CfNetcdfReader().read(path)
+
+
+def test_non_increasing_time_is_a_reader_error(tmp_path: Path) -> None:
+    path = tmp_path / "backwards.nc"
+    times = np.array(["2024-01-01T00:00:04", "2024-01-01T00:00:00"], dtype="datetime64[ns]")
+    xr.Dataset({"O3": ("time", [1.0, 2.0], {"units": "1e-9"})}, coords={"time": times}).to_netcdf(
+        path
+    )
+    with pytest.raises(ReaderError, match=r"backwards\.nc: .*strictly increasing"):
+        CfNetcdfReader().read(path)
+
+
+def test_cf_reader_translates_stratoflow_flags_and_keeps_foreign_ones(tmp_path: Path) -> None:
+    path = tmp_path / "flags.nc"
+    times = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:04"], dtype="datetime64[ns]")
+    xr.Dataset(
+        {
+            "O3": ("time", [1.0, 2.0], {"units": "1e-9"}),
+            "O3_flag": (
+                "time",
+                np.array([0, 3], dtype=np.int8),
+                {
+                    "flag_values": np.array([0, 2, 3, 4, 7], dtype=np.int8),
+                    "flag_meanings": "good limited bad not_validated missing",
+                },
+            ),
+            "CO": ("time", [1.0, 2.0], {"units": "1e-9"}),
+            "CO_flag": (
+                "time",
+                np.array([1, 4], dtype=np.int8),
+                {
+                    "flag_values": np.array([1, 2, 3, 4, 9], dtype=np.int8),
+                    "flag_meanings": "pass not_evaluated suspect fail missing",
+                },
+            ),
+        },
+        coords={"time": times},
+    ).to_netcdf(path)
+    ds = CfNetcdfReader().read(path)
+    np.testing.assert_array_equal(ds["O3_flag"].values, [0, 3])
+    assert ds["O3_flag"].dtype == np.uint8
+    assert "CO_flag" not in ds
+    np.testing.assert_array_equal(ds["CO_source_flag"].values, [1, 4])
+    assert "CO_source_flag" in ds["CO"].attrs["ancillary_variables"]
