@@ -12,11 +12,17 @@ from pathlib import Path
 from stratoflow import plugins
 from stratoflow.errors import ReaderError
 from stratoflow.readers.base import Reader, check_options, file_checksum
+from stratoflow.readers.delimited import DelimitedReader
+from stratoflow.readers.icartt import IcarttReader
+from stratoflow.readers.nasa_ames import NasaAmesReader
 from stratoflow.readers.netcdf import CfNetcdfReader, IagosNetcdfReader
 
 __all__ = [
     "CfNetcdfReader",
+    "DelimitedReader",
     "IagosNetcdfReader",
+    "IcarttReader",
+    "NasaAmesReader",
     "Reader",
     "check_options",
     "file_checksum",

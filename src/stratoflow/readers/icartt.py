@@ -39,7 +39,13 @@ from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
 from stratoflow.readers.base import PathLike, Reader
-from stratoflow.readers.nasa_ames import Ffi1001Header, parse_ffi1001_header, to_times, to_udunits
+from stratoflow.readers.nasa_ames import (
+    Ffi1001Header,
+    flag_columns_to_flags,
+    parse_ffi1001_header,
+    to_times,
+    to_udunits,
+)
 from stratoflow.readers.text_table import parse_table, strip_trailing_nul
 
 __all__ = ["IcarttReader"]
@@ -174,6 +180,7 @@ class IcarttReader(Reader):
                     "flag_meanings": LOD_MEANINGS,
                 }
                 variables[f"{name}_lod"] = (lod, lod_attrs)
+        flag_columns_to_flags(variables, flags)
         times = to_times(self._time_column(h, table, vfields, path), h.date, "s",
                          path=path, first_line=h.data_line)  # fmt: skip
         ds = make_dataset(times, variables, flags=flags, attrs=self._attrs(h, kw, path))

@@ -52,6 +52,7 @@ __all__ = [
     "NasaAmesFile",
     "NasaAmesReader",
     "ebas_flags",
+    "flag_columns_to_flags",
     "parse_ffi1001_header",
     "parse_nasa_ames",
     "to_udunits",
@@ -513,7 +514,7 @@ class NasaAmesReader(Reader):
             variables[name] = (values, attrs)
             if not (conv == "ebas" and name == "end_time"):
                 pending.append(name)
-        _take_flag_columns(variables, flags)
+        flag_columns_to_flags(variables, flags)
         ds = make_dataset(times, variables, flags=flags, attrs=_attrs(h, conv, kv, path))
         numflags = [n for n in variables if conv == "ebas" and n.startswith("numflag")]
         for flagged in [str(n) for n in ds.data_vars if str(n) in flags]:
@@ -533,7 +534,7 @@ def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return std, units
 
 
-def _take_flag_columns(
+def flag_columns_to_flags(
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
     flags: dict[str, npt.NDArray[np.uint8]],
 ) -> None:

@@ -1,0 +1,124 @@
+"""ICARTT 2.0 (FFI 1001, ``V02_2016``) writer, read back identically by icartt and our reader.
+
+The same data-block rules as :mod:`stratoflow.writers.nasa_ames` (shortest round-trip values,
+one missing value, scale factors 1, ``<var>_flag`` columns for flags), with ICARTT's own:
+comma-separated values, ``Start_UTC`` in seconds from 0000 UTC of the date on line 7,
+``name, units, standard name, long name`` variable lines, and all required normal-comment
+keywords. Missing is ``-9...9``; the LLOD/ULOD markers ``-8...8``/``-7...7`` have as many digits,
+so none of them can collide with a value.
+
+Example::
+
+    >>> IcarttWriter(platform="NASA B200").write(ds, "flight.ict")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import ClassVar
+
+import xarray as xr
+
+from stratoflow.writers.base import Writer
+from stratoflow.writers.nasa_ames import columns_of, format_block
+
+__all__ = ["IcarttWriter"]
+
+_CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
+
+
+def _text(value: object, default: str = "N/A", *, comma: bool = True) -> str:
+    text = str(value).translate(_CONTROL).strip()
+    if not comma:
+        text = text.replace(",", ";")
+    return text or default
+
+
+class IcarttWriter(Writer):
+    """Standardized Dataset -> ICARTT 2.0 FFI 1001.
+
+    Options override the header values that otherwise come from the Dataset attributes
+    (``pi``, ``organisation``, ``source``, ``mission``, ``platform``, ``revision``).
+    """
+
+    name: ClassVar[str] = "icartt"
+    description: ClassVar[str] = "ICARTT 2.0 FFI 1001 airborne data file (.ict)"
+    suffix: ClassVar[str] = ".ict"
+
+    def __init__(
+        self,
+        *,
+        pi: str | None = None,
+        organisation: str | None = None,
+        source: str | None = None,
+        mission: str | None = None,
+        platform: str | None = None,
+        revision: str = "R0",
+    ) -> None:
+        self.pi = pi
+        self.organisation = organisation
+        self.source = source
+        self.mission = mission
+        self.platform = platform
+        self.revision = revision
+
+    def _write(self, ds: xr.Dataset, path: Path) -> None:
+        cols = columns_of(ds, path=path)
+        nv = len(cols.names)
+        digits = len(str(cols.missing))
+        missing, llod, ulod = (f"-{d * digits}" for d in "987")
+        rdate = max(dt.datetime.now(dt.UTC).date(), cols.date)
+
+        def attr(key: str, option: str | None) -> str:
+            return _text(option if option is not None else ds.attrs.get(key, "N/A"))
+
+        vnames = [
+            f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, {name}, "
+            f"{_text(a.get('long_name', name), name, comma=False)}"
+            for name, a in zip(cols.names, cols.attrs, strict=True)
+        ]
+        scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
+        scom = [s for s in scom if s]
+        revision = _text(self.revision, "R0").split(",")[0].replace(":", " ")
+        ncom = [
+            f"PI_CONTACT_INFO: {attr('pi_contact', None)}",
+            f"PLATFORM: {attr('platform', self.platform)}",
+            "LOCATION: N/A",
+            "ASSOCIATED_DATA: N/A",
+            f"INSTRUMENT_INFO: {attr('instrument', None)}",
+            "DATA_INFO: flags are IAGOS validity codes (0 good, 2 limited, 3 bad, "
+            "4 not validated, 7 missing)",
+            "UNCERTAINTY: N/A",
+            f"ULOD_FLAG: {ulod}",
+            "ULOD_VALUE: N/A",
+            f"LLOD_FLAG: {llod}",
+            "LLOD_VALUE: N/A",
+            "DM_CONTACT_INFO: N/A",
+            "PROJECT_INFO: N/A",
+            f"STIPULATIONS_ON_USE: {attr('license', None)}",
+            f"OTHER_COMMENTS: written by stratoflow from {attr('source_file', None)}",
+            f"REVISION: {revision}",
+            f"{revision}: {attr('revision_comment', None)}",
+            ", ".join(["Start_UTC", *cols.names]),
+        ]
+        head = [
+            attr("pi", self.pi),
+            attr("organisation", self.organisation),
+            attr("source", self.source),
+            attr("mission", self.mission),
+            "1, 1",
+            cols.date.strftime("%Y, %m, %d, ") + rdate.strftime("%Y, %m, %d"),
+            repr(cols.dx),
+            "Start_UTC, seconds, Start_UTC, seconds since 0000 UTC on the date in line 7",
+            str(nv),
+            ", ".join(["1"] * nv),
+            ", ".join([missing] * nv),
+            *vnames,
+            str(len(scom)),
+            *scom,
+            str(len(ncom)),
+            *ncom,
+        ]
+        text = "\n".join([f"{len(head) + 1}, 1001, V02_2016", *head]) + "\n"
+        path.write_text(text + format_block(cols, sep=",", missing=missing), encoding="utf-8")

@@ -1,0 +1,209 @@
+"""NASA Ames FFI 1001 writer (Gaines & Hipskind), read back identically by nappy and our reader.
+
+Layout choices, so that a file round-trips through :class:`~stratoflow.readers.NasaAmesReader`:
+
+* the independent variable is time in seconds since 0000 UTC of the first day (line 7), written
+  with the shortest representation that reads back to the same nanosecond;
+* every value is written with Python's shortest round-trip float representation; one missing
+  value (``9...9``, at least ten times larger than any value) serves all variables and scale
+  factors are 1, so nothing is lost to rounding;
+* variable lines read ``name; long_name; [units]`` (the CARIBIC form) with UDUNITS units;
+* flag variables are written as ``<var>_flag`` columns holding IAGOS codes, which the reader
+  turns back into flags;
+* global attributes become ``key: value`` normal comments after a
+  ``FileFormatVersionInfo: stratoflow NASA Ames 1001`` line; the last normal comment line
+  holds the column names.
+
+Example::
+
+    >>> NasaAmesWriter().write(ds, "flight.na")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd  # type: ignore[import-untyped]
+import xarray as xr
+
+from stratoflow.dataset import TIME, flag_name
+from stratoflow.errors import WriterError
+from stratoflow.writers.base import Writer
+
+__all__ = ["Columns", "NasaAmesWriter", "columns_of", "format_block"]
+
+_HEADER_ATTRS = {
+    "pi", "organisation", "source", "mission", "special_comments", "normal_comments",
+    "file_format", "file_convention", "file_volume", "data_date", "revision_date",
+    "independent_variable", "header_encoding", "reader", "source_checksum",
+}  # fmt: skip
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What goes into an FFI 1001 data block: time offsets, names, attributes, values."""
+
+    date: dt.date
+    seconds: npt.NDArray[np.float64]
+    names: list[str]
+    attrs: list[dict[str, Any]]
+    values: list[npt.NDArray[Any]]
+    missing: int  # magnitude of the missing value: 9...9, >= 10x any value
+
+    @property
+    def dx(self) -> float:
+        """The constant time step in seconds, 0 when irregular (per Gaines & Hipskind)."""
+        if self.seconds.size < 2:
+            return 0.0
+        steps = np.diff(self.seconds)
+        return float(steps[0]) if np.all(steps == steps[0]) else 0.0
+
+
+def _clean(text: object, what: str, forbidden: str) -> str:
+    value = _FORBIDDEN.sub(" ", str(text)).strip()
+    for char in forbidden:
+        value = value.replace(char, " ")
+    return value or what
+
+
+def columns_of(ds: xr.Dataset, *, path: Path) -> Columns:
+    """Select the numeric variables of ``ds`` (flags after their variable) and check them."""
+    times = ds[TIME].values.astype("datetime64[ns]")
+    if times.size == 0:
+        raise WriterError(f"{path}: the Dataset has no time steps; FFI 1001 needs records")
+    day = times[0].astype("datetime64[D]")
+    date = dt.date.fromisoformat(str(day))
+    seconds = (times - day).astype("timedelta64[ns]").astype(np.int64) / 1e9
+    names: list[str] = []
+    attrs: list[dict[str, Any]] = []
+    values: list[npt.NDArray[Any]] = []
+    flag_vars = {flag_name(str(n)) for n in ds.data_vars}
+    for name in [str(n) for n in ds.data_vars if str(n) not in flag_vars]:
+        for col in (name, flag_name(name)):
+            if col not in ds.data_vars:
+                continue
+            data = np.asarray(ds[col].values)
+            if data.dtype.kind not in "fiub":
+                raise WriterError(f"{path}: variable {col!r} is not numeric ({data.dtype})")
+            if not name or _FORBIDDEN.search(col) or any(c in col for c in ";,[] "):
+                raise WriterError(f"{path}: variable name {col!r} cannot be written in FFI 1001")
+            names.append(col)
+            attrs.append(dict(ds[col].attrs))
+            values.append(data)
+    if not names:
+        raise WriterError(f"{path}: the Dataset has no numeric variables to write")
+    biggest = 0.0
+    for data in values:
+        finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+        if data.dtype.kind == "f" and np.isinf(data).any():
+            raise WriterError(f"{path}: infinite values cannot be written in FFI 1001")
+        if finite.size:
+            biggest = max(biggest, float(np.abs(finite.astype(np.float64)).max()))
+    if biggest >= 1e290:
+        raise WriterError(f"{path}: values up to {biggest:g} leave no room for a missing value")
+    digits = max(4, math.floor(math.log10(biggest)) + 2 if biggest >= 1 else 4)
+    return Columns(date, seconds, names, attrs, values, int("9" * digits))
+
+
+def format_block(columns: Columns, *, sep: str, missing: str) -> str:
+    """The data block as text: shortest round-trip reprs, NaN written as ``missing``."""
+    frame = pd.DataFrame({"time": columns.seconds})
+    for i, data in enumerate(columns.values):
+        frame[str(i)] = data
+    buffer = io.StringIO()
+    frame.to_csv(buffer, sep=sep, header=False, index=False, na_rep=missing, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def _attr_lines(ds: xr.Dataset) -> list[str]:
+    lines = []
+    for key, value in ds.attrs.items():
+        if key in _HEADER_ATTRS or not isinstance(value, str | int | float | np.number):
+            continue
+        text = str(value)
+        if "\n" in text or "\r" in text or ":" in key or not key.strip():
+            continue
+        lines.append(f"{key}: {_clean(text, '', '')}")
+    return lines
+
+
+class NasaAmesWriter(Writer):
+    """Standardized Dataset -> NASA Ames FFI 1001 (one file, one volume).
+
+    Options override the header lines that otherwise come from the Dataset attributes
+    ``pi``, ``organisation``, ``source`` and ``mission``.
+    """
+
+    name: ClassVar[str] = "nasa_ames"
+    description: ClassVar[str] = "NASA Ames FFI 1001 text file (Gaines & Hipskind)"
+    suffix: ClassVar[str] = ".na"
+
+    def __init__(
+        self,
+        *,
+        originator: str | None = None,
+        organisation: str | None = None,
+        source: str | None = None,
+        mission: str | None = None,
+    ) -> None:
+        self.originator = originator
+        self.organisation = organisation
+        self.source = source
+        self.mission = mission
+
+    def _write(self, ds: xr.Dataset, path: Path) -> None:
+        cols = columns_of(ds, path=path)
+        nv = len(cols.names)
+        today = dt.datetime.now(dt.UTC).date()
+        rdate = max(today, cols.date)
+        vnames = [
+            f"{name}; {_clean(a.get('long_name', name), name, ';[]')}; "
+            f"[{_clean(a.get('units', '1'), '1', ';[]')}]"
+            for name, a in zip(cols.names, cols.attrs, strict=True)
+        ]
+        scom = [
+            _clean(line, "", "") for line in str(ds.attrs.get("special_comments", "")).split("\n")
+        ]
+        scom = [line for line in scom if line]
+        ncom = [
+            "FileFormatVersionInfo: stratoflow NASA Ames 1001",
+            *_attr_lines(ds),
+            " ".join(["time", *cols.names]),
+        ]
+
+        def line(key: str, option: str | None) -> str:
+            return _clean(
+                option if option is not None else ds.attrs.get(key, "unknown"), "unknown", ""
+            )
+
+        head = [
+            line("pi", self.originator),
+            line("organisation", self.organisation),
+            line("source", self.source),
+            line("mission", self.mission),
+            "1 1",
+            cols.date.strftime("%Y %m %d ") + rdate.strftime("%Y %m %d"),
+            repr(cols.dx),
+            "time; seconds since 0000 UTC on the date in line 7; [s]",
+            str(nv),
+            " ".join(["1"] * nv),
+            " ".join([str(cols.missing)] * nv),
+            *vnames,
+            str(len(scom)),
+            *scom,
+            str(len(ncom)),
+            *ncom,
+        ]
+        nlhead = len(head) + 1
+        text = "\n".join([f"{nlhead} 1001", *head]) + "\n"
+        block = format_block(cols, sep=" ", missing=str(cols.missing))
+        path.write_text(text + block, encoding="utf-8")
