@@ -52,14 +52,16 @@ def test_demo_runs_end_to_end_and_is_idempotent(
 
     portal_file = sorted((home / "demo" / "data-portal").glob("*.nc"))[0]
     ds = open_dataset(portal_file)
-    series = Series.objects.get(source__identity__endswith=portal_file.name, variable="O3")
+    series = Series.objects.get(source__identity__endswith=portal_file.name, variable="O3_P1")
     arrays = series_arrays(series)
     assert np.array_equal(arrays["time"], ds["time"].values)
-    assert arrays["value"].tobytes() == ds["O3"].values.tobytes()
+    assert arrays["value"].tobytes() == ds["O3_P1"].values.tobytes()
 
     # The exported file holds the values and QC flags.
     out_ds = open_dataset(exported[0])
-    assert "O3_flag" in out_ds and (out_ds["O3_flag"].values == 3).any()
+    assert "O3_P1_flag" in out_ds
+    assert (out_ds["O3_P1_flag"].values == 3).any()
+    assert out_ds["O3_P1"].values.tobytes() == ds["O3_P1"].values.tobytes()
 
     # Second run: nothing new anywhere.
     assert main(["demo", "--flights", "2", "--seed", "5"]) == 0
@@ -96,12 +98,12 @@ def test_import_is_idempotent_and_versions_corrected_files(tmp_path: Path) -> No
 
     # A corrected file (same identity, different bytes) becomes version 2; v1 is kept.
     ds = open_dataset(path)
-    ds["O3"].values[10] = 55.5
+    ds["O3_P1"].values[10] = 55.5
     corrected = tmp_path / "corrected.nc"
     write_dataset(ds, corrected, writer="netcdf", layout="iagos")
     second = import_file(corrected, identity="portal/flight.nc", qc=False)
     assert second.created
-    o3 = Series.objects.filter(variable="O3").order_by("version")
+    o3 = Series.objects.filter(variable="O3_P1").order_by("version")
     assert [(s.version, s.is_current) for s in o3] == [(1, False), (2, True)]
 
 
@@ -145,7 +147,7 @@ def test_inspect_json_and_error(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["inspect", str(path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["reader"] == "iagos_netcdf"
-    assert summary["variables"]["O3"]["units"] == "1e-9"
+    assert summary["variables"]["O3_P1"]["units"] == "1e-9"
     assert summary["points"] > 100
     missing = tmp_path / "nope.nc"
     assert main(["inspect", str(missing)]) == 1

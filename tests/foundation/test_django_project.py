@@ -1,0 +1,45 @@
+"""The Django project: migrations committed, every model in the admin, admin pages render."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+OUR_APPS = ("catalog", "workflow", "review")
+
+
+@pytest.mark.django_db
+def test_migrations_are_committed() -> None:
+    # exits non-zero (SystemExit) when a model change has no migration
+    call_command("makemigrations", *OUR_APPS, "--check", "--dry-run", verbosity=0)
+
+
+def test_every_model_is_in_the_admin() -> None:
+    missing = [
+        f"{m._meta.app_label}.{m.__name__}"
+        for label in OUR_APPS
+        for m in apps.get_app_config(label).get_models()
+        if not admin.site.is_registered(m)
+    ]
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_admin_changelists_render(admin_client: Client) -> None:
+    for label in OUR_APPS:
+        for model in apps.get_app_config(label).get_models():
+            url = reverse(f"admin:{label}_{model._meta.model_name}_changelist")
+            response = admin_client.get(url)
+            assert response.status_code == 200, url
+    assert admin_client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_dashboard_requires_login(client: Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
