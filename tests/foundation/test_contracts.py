@@ -106,7 +106,7 @@ def test_error_tree() -> None:
 
 
 def test_unknown_plugin_lists_installed_ones() -> None:
-    with pytest.raises(errors.PluginNotFound, match="installed: .*iagos_netcdf"):
+    with pytest.raises(errors.PluginNotFound, match=r"installed: .*iagos_netcdf"):
         plugins.load("readers", "no-such-reader")
     with pytest.raises(errors.PluginNotFound, match="extension point"):
         plugins.names("nonsense")

@@ -114,7 +114,7 @@ def test_failed_import_leaves_nothing(tmp_path: Path) -> None:
 
     bad = tmp_path / "IAGOS_timeseries_broken.nc"
     bad.write_bytes(_write(tmp_path, seed=2).read_bytes()[:5000])
-    with pytest.raises(ReaderError, match="IAGOS_timeseries_broken.nc"):
+    with pytest.raises(ReaderError, match=r"IAGOS_timeseries_broken\.nc"):
         import_file(bad, reader="iagos_netcdf")
     assert (SourceFile.objects.count(), Series.objects.count(), Segment.objects.count()) == (
         0,
