@@ -22,6 +22,7 @@ from stratoflow.errors import StratoflowError
 __all__ = ["main"]
 
 COMMAND_MODULES = [
+    "stratoflow.commands.convert",
     "stratoflow.commands.demo",
     "stratoflow.commands.inspect",
     "stratoflow.commands.qc",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from stratoflow import plugins
 from stratoflow.writers.base import Writer
+from stratoflow.writers.csv import CsvWriter
 from stratoflow.writers.icartt import IcarttWriter
 from stratoflow.writers.nasa_ames import NasaAmesWriter
 from stratoflow.writers.netcdf import NetcdfWriter
 
-__all__ = ["IcarttWriter", "NasaAmesWriter", "NetcdfWriter", "Writer", "get_writer"]
+__all__ = ["CsvWriter", "IcarttWriter", "NasaAmesWriter", "NetcdfWriter", "Writer", "get_writer"]
 
 
 def get_writer(name: str) -> type[Writer]:

@@ -1,0 +1,60 @@
+"""``stratoflow convert IN OUT --format ...``: read any supported file, write another format.
+
+No database is involved: the file goes through a reader into the standardized Dataset and
+out through a writer, exactly as an import followed by an export would see it. The format
+names of the command are the ones of ``stratoflow export``; each maps to a writer plugin and
+its options (``iagos-netcdf`` is the netCDF writer with ``layout="iagos"``).
+
+Example::
+
+    stratoflow convert IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4 flight.csv --format csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from stratoflow import open_dataset, write_dataset
+from stratoflow.dataset import TIME, data_variables
+
+__all__ = ["FORMATS", "convert", "register"]
+
+#: Command-line format name -> (writer plugin, writer options).
+FORMATS: dict[str, tuple[str, dict[str, Any]]] = {
+    "netcdf": ("netcdf", {}),
+    "iagos-netcdf": ("netcdf", {"layout": "iagos"}),
+    "nasa-ames": ("nasa_ames", {}),
+    "icartt": ("icartt", {}),
+    "csv": ("csv", {}),
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the sub-command to the CLI."""
+    p = sub.add_parser(
+        "convert",
+        help="read a file with any reader and write it in another format (no database)",
+    )
+    p.add_argument("input", help="the file to read")
+    p.add_argument("output", help="the file to write (replaced atomically)")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
+    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    p.set_defaults(func=run)
+
+
+def convert(source: str, target: str, fmt: str, reader: str | None = None) -> str:
+    """Convert ``source`` to ``target`` in format ``fmt``; returns a one-line summary."""
+    writer, options = FORMATS[fmt]
+    ds = open_dataset(source, reader=reader)
+    path = write_dataset(ds, target, writer=writer, **options)
+    return (
+        f"{source} ({ds.attrs.get('reader')}) -> {path} ({fmt}): "
+        f"{ds.sizes[TIME]} time steps, {len(data_variables(ds))} variables"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sub-command."""
+    print(convert(args.input, args.output, args.format, reader=args.reader))
+    return 0
