@@ -87,6 +87,7 @@ class Portal:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
@@ -150,6 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
         portal = self.server.portal
         if path == "/api/files":
             page = int((query.get("page") or ["1"])[0])
+            if not portal.root.is_dir():
+                self._json(404, {"error": "no data"})
+                return
             names = sorted(p.name for p in portal.root.iterdir() if p.is_file())
             chunk = names[(page - 1) * portal.page_size : page * portal.page_size]
             items = []
@@ -220,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     portal: Portal
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that timed out and hung up is part of the fault tests
 
 
 class PortalServer:

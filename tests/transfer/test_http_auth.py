@@ -1,0 +1,258 @@
+"""Every HTTP authentication method against the portal that enforces it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratoflow.errors import AuthError, ConfigError
+from stratoflow.transfer import (
+    DataProvider,
+    HttpPortal,
+    SFTPServer,
+    StagingArea,
+    TransferHandler,
+    auth_from_config,
+)
+from stratoflow.transfer.auth.hashtoken import HashTokenAuth, hash_token
+from stratoflow.transfer.auth.oauth2 import OAuth2ClientCredentials
+from stratoflow.transfer.secrets import Secret
+
+from . import _portal
+from ._portal import Portal
+from .conftest import FAST_RETRY
+
+PROVIDER = DataProvider(name="Test Portal", url="https://portal.example")
+
+
+def _seed(root: Path, count: int = 5) -> None:
+    for i in range(count):
+        (root / f"flight_{i}.nc").write_bytes(f"flight {i}\n".encode() * (i + 1))
+
+
+def _handler(portal: Portal, auth: dict[str, Any]) -> TransferHandler:
+    return TransferHandler.from_config(
+        {
+            "provider": PROVIDER.to_config(),
+            "transfer": {
+                "type": "http",
+                "base_url": portal.url,
+                "list_path": "api/files",
+                "sha256_field": "sha256",
+                "upload_path": "files/{name}",
+                "timeout": 5,
+            },
+            "auth": auth,
+            "retry": FAST_RETRY.to_config(),
+        }
+    )
+
+
+AUTH_CASES = {
+    "basic": lambda s: {"method": "basic", "username": _portal.USER, "password": s["basic"]},
+    "bearer": lambda s: {"method": "bearer", "token": s["bearer"]},
+    "apikey_header": lambda s: {"method": "apikey", "key": s["apikey"]},
+    "apikey_query": lambda s: {
+        "method": "apikey",
+        "key": s["apikey"],
+        "location": "query",
+        "param": "api_key",
+    },
+    "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(AUTH_CASES))
+def test_each_method_is_accepted_and_required(
+    mode: str,
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _seed(remote_root)
+    portal = portal_factory(mode)
+    staged = _handler(portal, AUTH_CASES[mode](secrets_env)).fetch_new(
+        StagingArea(tmp_path / "staging")
+    )
+    assert len(staged) == 5
+    assert portal.refused == 0
+
+    # Without credentials the portal refuses: an AuthError naming provider and URL, no retries.
+    with pytest.raises(AuthError) as info:
+        _handler(portal, {"method": "none"}).fetch_new(StagingArea(tmp_path / "other"))
+    message = str(info.value)
+    assert "Test Portal" in message
+    assert f"{portal.url}/api/files" in message
+    assert "401" in message
+    assert portal.refused == 1  # failed at once: not retried
+
+    # A wrong secret is refused as well.
+    for name in ("SF_TEST_BASIC_PW", "SF_TEST_BEARER", "SF_TEST_API_KEY", "SF_TEST_PASSPHRASE"):
+        monkeypatch.setenv(name, "wrong")
+    with pytest.raises(AuthError):
+        _handler(portal, AUTH_CASES[mode](secrets_env)).fetch_new(StagingArea(tmp_path / "x"))
+
+
+def test_oauth2_token_is_fetched_once_and_reused(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    _seed(remote_root)
+    portal = portal_factory("oauth2")
+    auth = {
+        "method": "oauth2",
+        "token_url": f"{portal.url}/oauth/token",
+        "client_id": _portal.CLIENT_ID,
+        "client_secret": secrets_env["oauth2"],
+    }
+    assert len(_handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))) == 5
+    assert portal.tokens_issued == 1
+
+
+def test_oauth2_refreshes_mid_transfer_when_the_server_expires_tokens(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    # Tokens die after 2 requests although they announce an hour: the server is the judge.
+    _seed(remote_root, count=7)
+    portal = portal_factory("oauth2", token_uses=2)
+    auth = OAuth2ClientCredentials(
+        token_url=f"{portal.url}/oauth/token",
+        client_id=_portal.CLIENT_ID,
+        client_secret=Secret(secrets_env["oauth2"]),
+    )
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+    staged = handler.fetch_new(StagingArea(tmp_path / "s"))
+    assert sorted(s.name for s in staged) == [f"flight_{i}.nc" for i in range(7)]
+    # 4 listing pages + 7 files = 11 authorised requests at 2 per token -> at least 6 tokens
+    assert portal.tokens_issued >= 6
+    assert auth.tokens_fetched == portal.tokens_issued
+
+
+def test_oauth2_refreshes_before_announced_expiry(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    # expires_in=1 is within the 30 s leeway: every request needs a fresh token, and the
+    # client knows it without being refused first.
+    _seed(remote_root, count=3)
+    portal = portal_factory("oauth2", token_lifetime=1)
+    auth = OAuth2ClientCredentials(
+        token_url=f"{portal.url}/oauth/token",
+        client_id=_portal.CLIENT_ID,
+        client_secret=Secret(secrets_env["oauth2"]),
+    )
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER).fetch_new(
+        StagingArea(tmp_path / "s")
+    )
+    assert portal.refused == 0
+    assert portal.tokens_issued == 2 + 3  # two listing pages, three files
+
+
+def test_oauth2_wrong_client_secret_is_an_auth_error(
+    portal_factory: Callable[..., Portal], tmp_path: Path, remote_root: Path
+) -> None:
+    _seed(remote_root, count=1)
+    portal = portal_factory("oauth2")
+    bad = tmp_path / "bad_secret"
+    bad.write_text("nope")
+    auth = {
+        "method": "oauth2",
+        "token_url": f"{portal.url}/oauth/token",
+        "client_id": _portal.CLIENT_ID,
+        "client_secret": f"file:{bad}",
+    }
+    with pytest.raises(AuthError, match="token endpoint"):
+        _handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
+    assert portal.tokens_issued == 0
+
+
+def _hash_auth(secrets_env: dict[str, str], *, skew: timedelta, correct: bool) -> HashTokenAuth:
+    return HashTokenAuth(
+        passphrase=Secret(secrets_env["passphrase"]),
+        skew_correction=correct,
+        clock=lambda: datetime.now(UTC) + skew,
+    )
+
+
+def test_hashtoken_stale_timestamp_is_refused(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    _seed(remote_root, count=1)
+    portal = portal_factory("hashtoken")
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    stale = _hash_auth(secrets_env, skew=-timedelta(hours=1), correct=False)
+    handler = TransferHandler(transfer=transfer, auth=stale, provider=PROVIDER, retry=FAST_RETRY)
+    with pytest.raises(AuthError, match="401"):
+        handler.fetch_new(StagingArea(tmp_path / "s"))
+    assert portal.refused == 1
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(minutes=42)])
+def test_hashtoken_corrects_clock_skew_from_the_server_date(
+    skew: timedelta,
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    _seed(remote_root, count=3)
+    portal = portal_factory("hashtoken")
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    auth = _hash_auth(secrets_env, skew=skew, correct=True)
+    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+    assert len(handler.fetch_new(StagingArea(tmp_path / "s"))) == 3
+    assert portal.refused == 1  # only the first request; the offset is kept afterwards
+    assert abs(auth.clock_offset + skew) < timedelta(seconds=5)
+
+
+def test_hash_token_algorithms() -> None:
+    # SHA-256 of passphrase+timestamp (the IAGOS scheme) and the HMAC variant
+    assert hash_token("k", "t") == hashlib.sha256(b"kt").hexdigest()
+    assert hash_token("k", "t", "hmac-sha256") == hmac.new(b"k", b"t", hashlib.sha256).hexdigest()
+    with pytest.raises(ConfigError, match="unknown algorithm"):
+        hash_token("k", "t", "md5")
+
+
+def test_auth_method_must_fit_the_protocol(secrets_env: dict[str, str]) -> None:
+    bearer = auth_from_config({"method": "bearer", "token": secrets_env["bearer"]})
+    with pytest.raises(ConfigError, match="cannot be used with transfer type 'sftp'"):
+        TransferHandler(
+            transfer=SFTPServer(host="127.0.0.1"), auth=bearer, provider=PROVIDER
+        )
+
+
+def test_upload_via_rest_round_trip(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    portal = portal_factory("bearer")
+    payload = bytes(range(256)) * 4000
+    export = tmp_path / "IAGOS_export.nc"
+    export.write_bytes(payload)
+    handler = _handler(portal, AUTH_CASES["bearer"](secrets_env))
+    assert handler.put(export) == "IAGOS_export.nc"
+    assert (remote_root / "IAGOS_export.nc").read_bytes() == payload
+    assert "PUT /files/IAGOS_export.nc" in portal.requests
