@@ -201,8 +201,16 @@ class QCInput:
     worst_of: Resolver | None = None
 
     def seconds(self) -> FloatArray:
-        """Time as float seconds since the epoch."""
-        return self.time.astype("datetime64[ns]").view(np.int64).astype(np.float64) * 1e-9
+        """Time as float seconds since the first point.
+
+        Relative to the first point so that whole-second steps stay exact in float64 (epoch
+        nanoseconds times 1e-9 would not be).
+        """
+        ns = self.time.astype("datetime64[ns]").view(np.int64)
+        if ns.size == 0:
+            return np.empty(0)
+        out: FloatArray = (ns - ns[0]) / 1e9
+        return out
 
     def get(self, name: str) -> FloatArray:
         """Another variable of the dataset, or :class:`QCConfigError` if it is not there."""

@@ -56,6 +56,9 @@ DEFAULT_EXCLUDE = ("*_flag", "*_error", "*_stddev", "*_uncertainty", "*_qc_*")
 class TestSpec:
     """One configured test: which test, with which (validated) parameters."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
+
     label: str
     test: QCTest
     params: Mapping[str, Any]

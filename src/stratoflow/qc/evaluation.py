@@ -50,6 +50,9 @@ Flags = npt.NDArray[np.uint8]
 class TestInfo:
     """What an evaluation may know about each test besides its probabilities."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
+
     label: str
     critical: bool = True
     weight: float = 1.0

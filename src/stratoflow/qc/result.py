@@ -38,6 +38,9 @@ _STORE_PREFIX = "qc__"
 class TestRun:
     """One test's outcome on one variable, with everything needed to reproduce it."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
+
     label: str
     test: str
     version: str

@@ -1,0 +1,227 @@
+"""Configuration checking, the test contract, evaluation methods and stored results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import stratoflow.qc as qc
+from stratoflow.dataset import make_dataset
+from stratoflow.errors import QCConfigError
+from stratoflow.flags import Flag
+from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test
+
+
+def _ds(n: int = 400) -> xr.Dataset:
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(n) * np.timedelta64(4, "s")
+    rng = np.random.default_rng(5)
+    o3 = 60 + np.cumsum(rng.normal(0, 0.5, n))
+    o3[50] = 400.0  # spike
+    o3[100] = 5000.0  # out of range
+    o3[200:260] = o3[200]  # stuck for 4 minutes
+    o3[300:305] = np.nan
+    p = np.full(n, 25_000.0) + rng.normal(0, 5, n)
+    p[120] = 500.0  # bad pressure -> ozone bad by propagation
+    valve = np.ones(n)
+    valve[150:155] = 0  # not measuring
+    return make_dataset(
+        t,
+        {
+            "O3_P1": (o3, {"units": "ppb", "long_name": "ozone",
+                           "standard_name": "mole_fraction_of_ozone_in_air"}),
+            "air_press_AC": (p, {"units": "Pa", "long_name": "pressure",
+                                 "standard_name": "air_pressure"}),
+            "valve": (valve, {"units": "1", "long_name": "valve state"}),
+        },
+    )
+
+
+def test_exported_surface() -> None:
+    for name in qc.__all__:
+        assert hasattr(qc, name), name
+    assert {"gross_range", "spike", "hampel", "flat_line", "stuck_value", "rule",
+            "propagate", "position", "ground_speed", "range_by"} <= set(qc.test_names())
+    assert {"worst", "mean", "vote", "critical"} <= set(qc.evaluation_names())
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"O3": {"tests": [{"test": "gross_range", "bad_max": "high"}]}},
+         "O3.tests[0].bad_max: must be a number"),
+        ({"O3": {"tests": [{"test": "missing"}, {"test": "missing", "id": "m2"},
+                           {"test": "gross_range", "bad_max": [1]}]}},
+         "O3.tests[2].bad_max: must be a number"),
+        ({"O3": {"tests": [{"test": "gross_range", "bad_max": 1, "doubtful_max": 5}]}},
+         "O3.tests[0].bad_max: must be >= doubtful_max"),
+        ({"O3": {"tests": [{"test": "nope"}]}}, "O3.tests[0].test: unknown qc test 'nope'"),
+        ({"O3": {"tests": [{"test": "spike", "doubtful": 1, "colour": 2}]}},
+         "O3.tests[0].colour: unknown parameter"),
+        ({"O3": {"tests": [{"test": "hampel", "window": 1}]}}, "O3.tests[0].window: must be >= 3"),
+        ({"O3": {"tests": [{"test": "rule", "value": 1}]}}, "O3.tests[0].variable: required"),
+        ({"O3": {"tests": [{"test": "missing", "critical": "yes"}]}},
+         "O3.tests[0].critical: must be true or false"),
+        ({"O3": {"match": {"nmae": "O3"}}}, "O3.match.nmae: unknown key"),
+        ({"evaluation": {"method": "vote", "k": 0}}, "evaluation.k: must be >= 1"),
+        ({"evaluation": {"method": "median"}}, "evaluation.method: unknown evaluation 'median'"),
+    ],
+)
+def test_config_errors_name_the_key(config: dict[str, object], message: str) -> None:
+    with pytest.raises(QCConfigError) as info:
+        parse_config(config)
+    assert message in str(info.value)
+
+
+def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "qc.yaml"
+    path.write_text("O3:\n  tests: [\n", encoding="utf-8")
+    with pytest.raises(QCConfigError, match=r"qc\.yaml: line \d+"):
+        qc.load_config(path)
+
+
+def test_default_config_matches_iagos_and_cf_names() -> None:
+    cfg = qc.default_config()
+    cases = {
+        "O3_P1": "O3", "CO_P1": "CO", "H2O_gas_P1": "H2O", "air_temp_P1": "temperature",
+        "air_press_AC": "pressure", "lat": "latitude", "lon": "longitude",
+        "baro_alt_AC": "altitude",
+    }
+    for name, profile in cases.items():
+        found = cfg.profile_for(name, {})
+        assert found is not None and found.name == profile, name
+    assert cfg.profile_for("whatever", {"standard_name": "air_temperature"}) is not None
+    assert cfg.profile_for("O3_P1_error", {}) is None  # companions are not measurements
+
+
+def test_run_qc_flags_and_explains() -> None:
+    ds = _ds()
+    config = {
+        "pressure": {"match": {"name": "air_press_*"},
+                     "tests": [{"test": "gross_range", "bad_min": 5000, "bad_max": 110000}]},
+        "O3": {
+            "match": {"name": "O3_*"},
+            "tests": [
+                {"test": "missing", "fill_values": [5000]},
+                {"test": "gross_range", "doubtful_max": 300, "bad_max": 1000},
+                {"test": "hampel", "min_scale": 2},
+                {"test": "stuck_value", "doubtful_duration": 60, "bad_duration": 120},
+                {"test": "rule", "variable": "valve", "op": "!=", "value": 1, "critical": False},
+                {"test": "propagate", "source": "pressure"},
+                {"test": "range_by", "by": "no_such_variable", "table": [[0, 0, 1, 0, 1]]},
+            ],
+        },
+    }
+    result = run_qc(ds, config)
+    f = result.flags["O3_P1"]
+    assert f[100] == Flag.MISSING  # fill value
+    assert f[50] == Flag.BAD and f[120] == Flag.BAD  # spike; propagated from pressure
+    assert (f[201:260] == Flag.BAD).all() and (f[150:155] == Flag.BAD).all()
+    assert (f[300:305] == Flag.MISSING).all()
+    var = result.variables["O3_P1"]
+    assert "range_by" in var.skipped and "no_such_variable" in var.skipped["range_by"]
+    run = next(t for t in var.tests if t.label == "hampel")
+    assert run.params["window"] == 11 and run.version and run.runtime >= 0
+    assert run.probability.dtype == np.float32 and np.isnan(run.probability[300:305]).all()
+
+    critical = result.evaluate("critical")
+    assert critical.flags["O3_P1"][152] == Flag.LIMITED  # non-critical rule -> limited
+    assert critical.flags["O3_P1"][50] == Flag.BAD
+    # re-evaluation uses stored arrays only: the same method gives the same flags
+    np.testing.assert_array_equal(result.evaluate("worst").flags["O3_P1"], f)
+    vote = result.evaluate("vote", k=2)
+    assert vote.flags["O3_P1"][50] != Flag.GOOD  # hampel and gross range agree
+    assert vote.flags["O3_P1"][152] == Flag.GOOD  # only the rule fired
+    assert result.evaluate("vote", k=1).flags["O3_P1"].tolist() == f.tolist()
+
+    override = ManualFlag("O3_P1", ds.time.values[50], ds.time.values[60], Flag.GOOD, "pi", "ok")
+    manual = result.evaluate("critical", overrides=[override])
+    assert (manual.flags["O3_P1"][50:61] == Flag.GOOD).all()
+    assert manual.evaluate("worst").flags["O3_P1"][50] == Flag.GOOD  # overrides are kept
+
+
+def test_mean_uses_weights_and_thresholds() -> None:
+    stack = np.array([[1.0, 0.0, np.nan], [0.0, 0.0, np.nan]], dtype=np.float32)
+    infos = [qc.TestInfo("a", weight=3.0), qc.TestInfo("b", weight=1.0)]
+    missing = np.array([False, False, False])
+    prob, flags = qc.get_evaluation("mean")(stack, missing, infos, good=0.7, bad=0.5)
+    assert prob is not None and prob[0] == pytest.approx(0.75)
+    assert flags.tolist() == [Flag.GOOD, Flag.BAD, Flag.NOT_VALIDATED]
+
+
+def test_store_round_trip_through_netcdf(tmp_path: Path) -> None:
+    ds = _ds()
+    result = run_qc(ds, {"O3": {"match": {"name": "O3_*"}, "tests": [
+        {"test": "gross_range", "doubtful_max": 300, "bad_max": 1000},
+        {"test": "spike", "doubtful": 5, "bad": 50, "critical": False}]}}, "critical")
+    path = tmp_path / "qc.nc"
+    result.to_store().to_netcdf(path)
+    with xr.open_dataset(path) as stored:
+        back = qc.QCResult.from_store(stored.load())
+    assert back.method == "critical"
+    np.testing.assert_array_equal(back.flags["O3_P1"], result.flags["O3_P1"])
+    assert [t.params for t in back.variables["O3_P1"].tests] == [
+        t.params for t in result.variables["O3_P1"].tests
+    ]
+    np.testing.assert_array_equal(
+        back.evaluate("worst").flags["O3_P1"], result.evaluate("worst").flags["O3_P1"]
+    )
+
+
+def test_to_dataset_adds_cf_flag_variables() -> None:
+    ds = _ds()
+    result = run_qc(ds)
+    out = result.to_dataset(ds, include_tests=True)
+    flag = out["O3_P1_flag"]
+    assert flag.dtype == np.uint8
+    assert flag.attrs["flag_meanings"] == "good limited bad not_validated missing"
+    assert "O3_P1_flag" in out["O3_P1"].attrs["ancillary_variables"]
+    assert any(str(name).startswith("O3_P1_qc_") for name in out.data_vars)
+
+
+def test_soft_limits_interpolate() -> None:
+    x = np.array([50.0, 100.0, 150.0, 200.0, 201.0, np.nan])
+    p = run_test("gross_range", x, params={"doubtful_max": 100, "bad_max": 200})
+    assert p[:2].tolist() == [1.0, 1.0]
+    assert p[2] == pytest.approx(0.75) and p[3] == pytest.approx(0.5)
+    assert p[4] == 0.0 and np.isnan(p[5])
+
+
+def test_window_tests_on_plain_arrays() -> None:
+    x = np.sin(np.linspace(0, 20, 500)) * 10
+    x[100] += 30
+    x[300:340] = x[300]
+    h = run_test("hampel", x, params={"window": 7})
+    assert h[100] == 0.0 and (np.delete(h, 100)[5:-5] > 0.5).all()
+    s = run_test("stuck_value", x, params={"doubtful_duration": 10, "bad_duration": 30})
+    assert (s[300:340] == 0).all() and (s[:300] == 1).all()
+    lv = run_test("low_variance", x, params={"window": 9, "doubtful_std": 0.01, "bad_std": 0.001})
+    assert (lv[310:330] == 0).all() and (lv[:90] == 1).all()
+    j = np.r_[np.zeros(100), np.full(100, 10.0)]
+    jp = run_test("jump", j, params={"window": 10, "doubtful": 2, "bad": 5})
+    assert jp[100] == 0 and np.nansum(jp < 1) == 1
+
+
+def test_time_and_position_tests() -> None:
+    t = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01", "2024-01-01T00:00:01",
+                  "2024-01-01T00:05:00", "2030-01-01T00:00:00"], dtype="datetime64[ns]")
+    x = np.arange(5.0)
+    assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1, 1]
+    assert run_test("time_gap", x, t, {"max_gap": 60}).tolist() == [1, 1, 1, 0.5, 0.5]
+    assert run_test("impossible_date", x, t, {"latest": "2025-01-01"}).tolist() == [1, 1, 1, 1, 0]
+    with pytest.raises(QCConfigError, match="earliest: must be an ISO date"):
+        run_test("impossible_date", x, t, {"earliest": "yesterday"})
+    n = 6
+    time = np.datetime64("2024-01-01", "ns") + np.arange(n) * np.timedelta64(10, "s")
+    lat = np.array([50.0, 50.01, 50.02, 95.0, 50.04, 50.05])
+    lon = np.array([8.0, 8.03, 8.06, 8.09, 20.0, 8.15])
+    ds = make_dataset(time, {
+        "lat": (lat, {"units": "degree_north", "long_name": "lat"}),
+        "lon": (lon, {"units": "degree_east", "long_name": "lon"}),
+    })
+    result = run_qc(ds)
+    assert result.flags["lat"][3] == Flag.BAD  # |lat| > 90
+    assert result.flags["lon"][4] == Flag.BAD  # 12 degrees in 10 s
+    assert result.flags["lon"][1] == Flag.GOOD
