@@ -90,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean (and query strings out of stderr)
 
     def _send(self, code: int, body: bytes = b"", ctype: str = "application/json") -> None:
@@ -130,9 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         portal = self.server.portal
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if form.get("grant_type") != ["client_credentials"] or self.headers.get(
-            "Authorization"
-        ) != f"Basic {expected}":
+        if (
+            form.get("grant_type") != ["client_credentials"]
+            or self.headers.get("Authorization") != f"Basic {expected}"
+        ):
             self._json(401, {"error": "invalid_client"})
             return
         with portal.lock:
@@ -140,7 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
             token = f"access-{portal.tokens_issued}-{os.urandom(4).hex()}"
             portal.tokens[token] = portal.token_uses
         self._json(
-            200, {"access_token": token, "token_type": "Bearer", "expires_in": portal.token_lifetime}
+            200,
+            {"access_token": token, "token_type": "Bearer", "expires_in": portal.token_lifetime},
         )
 
     def do_GET(self) -> None:
@@ -170,7 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
             more = page * portal.page_size < len(names)
-            self._json(200, {"items": items, "next": f"/api/files?page={page + 1}" if more else None})
+            self._json(
+                200, {"items": items, "next": f"/api/files?page={page + 1}" if more else None}
+            )
             return
         if path.startswith("/files/"):
             self._file(unquote(path.removeprefix("/files/")))
@@ -237,7 +241,9 @@ class PortalServer:
         self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.portal = portal
         portal.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}
+        )
 
     def __enter__(self) -> Portal:
         self.thread.start()

@@ -130,7 +130,11 @@ def ftp_server(remote_root: Path) -> Iterator[int]:
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(FTP_USER, FTP_PASSWORD, str(remote_root), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "timeout": 10})
+    handler = type(
+        "Handler",
+        (FTPHandler,),
+        {"authorizer": authorizer, "timeout": 10, "auth_failed_timeout": 0.01},
+    )
     server = PyFTPServer(("127.0.0.1", 0), handler)
     stop = threading.Event()
 

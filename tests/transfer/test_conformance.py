@@ -33,7 +33,9 @@ class TestLocal(TransferConformance):
     @pytest.fixture
     def handler(self, remote_root: Path) -> TransferHandler:
         transfer = LocalDirectory(root=str(remote_root), pattern="*")
-        return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
+        return TransferHandler(
+            transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY
+        )
 
 
 class TestHttp(TransferConformance):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,9 +236,7 @@ def test_hash_token_algorithms() -> None:
 def test_auth_method_must_fit_the_protocol(secrets_env: dict[str, str]) -> None:
     bearer = auth_from_config({"method": "bearer", "token": secrets_env["bearer"]})
     with pytest.raises(ConfigError, match="cannot be used with transfer type 'sftp'"):
-        TransferHandler(
-            transfer=SFTPServer(host="127.0.0.1"), auth=bearer, provider=PROVIDER
-        )
+        TransferHandler(transfer=SFTPServer(host="127.0.0.1"), auth=bearer, provider=PROVIDER)
 
 
 def test_upload_via_rest_round_trip(

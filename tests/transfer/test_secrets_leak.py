@@ -1,0 +1,160 @@
+"""Secrets are references resolved at use time and never appear in logs, errors, repr or configs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stratoflow.errors import SecretError, StratoflowError
+from stratoflow.transfer import StagingArea, TransferHandler, auth_from_config
+from stratoflow.transfer.auth.base import FTPLogin
+from stratoflow.transfer.secrets import Secret
+
+from . import _portal
+from ._portal import Portal
+from ._sftp_server import SFTPTestServer
+from .conftest import FAST_RETRY, FTP_USER, SECRET_VALUES, SFTP_USER
+
+
+def test_secret_resolves_env_and_file_at_use_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = Secret("env:SF_ROTATING")
+    monkeypatch.setenv("SF_ROTATING", "first")
+    assert secret.reveal() == "first"
+    monkeypatch.setenv("SF_ROTATING", "second")  # rotation needs no config change
+    assert secret.reveal() == "second"
+    path = tmp_path / "token"
+    path.write_text("from-file\n")
+    assert Secret(f"file:{path}").reveal() == "from-file"
+    assert Secret(f"file:{path}").to_config() == f"file:{path}"
+
+
+def test_bad_references_name_the_reference_not_a_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SF_MISSING", raising=False)
+    with pytest.raises(SecretError, match="SF_MISSING is not set"):
+        Secret("env:SF_MISSING").reveal()
+    with pytest.raises(SecretError, match="cannot read file"):
+        Secret("file:/nonexistent/secret").reveal()
+    with pytest.raises(SecretError) as info:
+        Secret("hunter2-pasted-inline")  # a value where a reference belongs
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(SecretError, match="literal secret"):
+        Secret.from_value("hunter2").to_config()
+
+
+def test_repr_and_str_show_the_reference_only() -> None:
+    literal = Secret.from_value("hunter2")
+    for text in (repr(literal), str(literal), f"{literal}", f"{literal!r}"):
+        assert "hunter2" not in text
+    assert repr(Secret("env:X")) == "Secret('env:X')"
+    assert "pw" not in repr(FTPLogin(user="u", password="pw"))
+
+
+def test_no_secret_in_logs_errors_reprs_or_configs(
+    portal_factory: Callable[..., Portal],
+    sftp_server: SFTPTestServer,
+    known_hosts: Path,
+    ftp_server: int,
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, httpx/httpcore/paramiko/pyftpdlib included
+    (remote_root / "f.nc").write_bytes(b"data")
+    texts: list[str] = []
+
+    def collect(exc: BaseException | None) -> None:
+        while exc is not None:  # the whole chain, third-party causes included
+            texts.extend([str(exc), repr(exc)])
+            exc = exc.__cause__ or exc.__context__
+
+    portal = portal_factory("apikey_query", faults={"f.nc": ["503"]})
+    http = {"type": "http", "base_url": portal.url, "list_path": "api/files", "timeout": 5}
+    configs = [
+        {
+            "transfer": http,
+            "auth": {
+                "method": "apikey",
+                "key": secrets_env["apikey"],
+                "location": "query",
+                "param": "api_key",
+            },
+        },
+        {
+            "transfer": http,
+            "auth": {"method": "basic", "username": "alice", "password": secrets_env["basic"]},
+        },
+        {"transfer": http, "auth": {"method": "bearer", "token": secrets_env["bearer"]}},
+        {
+            "transfer": http,
+            "auth": {"method": "hashtoken", "passphrase": secrets_env["passphrase"]},
+        },
+        {
+            "transfer": http,
+            "auth": {
+                "method": "oauth2",
+                "token_url": f"{portal.url}/oauth/token",
+                "client_id": _portal.CLIENT_ID,
+                "client_secret": secrets_env["oauth2"],
+            },
+        },
+        {
+            "transfer": {
+                "type": "sftp",
+                "host": "127.0.0.1",
+                "port": sftp_server.port,
+                "known_hosts": str(known_hosts),
+                "timeout": 5,
+            },
+            "auth": {"method": "ssh", "username": SFTP_USER, "password": secrets_env["sftp"]},
+        },
+        {
+            "transfer": {"type": "ftp", "host": "127.0.0.1", "port": ftp_server, "timeout": 5},
+            "auth": {"method": "ftp_login", "user": FTP_USER, "password": secrets_env["ftp"]},
+        },
+    ]
+    for i, config in enumerate(configs):
+        handler = TransferHandler.from_config(
+            {**config, "provider": {"name": "Leak DC"}, "retry": FAST_RETRY.to_config()}
+        )
+        texts += [repr(handler), repr(handler.auth), json.dumps(handler.to_config())]
+        try:  # succeeds for the apikey (after a retried 503) and the SFTP/FTP logins
+            handler.fetch_new(StagingArea(tmp_path / f"staging{i}"))
+        except StratoflowError as exc:  # the portal only accepts the API key
+            collect(exc)
+
+    # Now every credential is wrong: the refusals must not echo what was sent.
+    for name in (
+        "SF_TEST_BASIC_PW",
+        "SF_TEST_BEARER",
+        "SF_TEST_API_KEY",
+        "SF_TEST_PASSPHRASE",
+        "SF_TEST_SFTP_PW",
+        "SF_TEST_FTP_PW",
+    ):
+        monkeypatch.setenv(name, _portal.PASSWORD + "-but-wrong")
+    for config in configs:
+        handler = TransferHandler.from_config({**config, "provider": {"name": "Leak DC"}})
+        with pytest.raises(StratoflowError) as info:
+            handler.list()
+        collect(info.value)
+
+    texts.append(caplog.text)
+    texts += [r.getMessage() for r in caplog.records]
+    assert "api/files" in caplog.text  # httpx did log the requests ...
+    for secret in SECRET_VALUES:
+        for text in texts:
+            assert secret not in text, f"secret leaked into: {text[:200]!r}"
+
+
+def test_auth_configs_hold_references_only(secrets_env: dict[str, str]) -> None:
+    auth = auth_from_config({"method": "bearer", "token": secrets_env["bearer"]})
+    assert auth.to_config() == {"method": "bearer", "token": "env:SF_TEST_BEARER"}
+    assert _portal.BEARER not in repr(auth)
