@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "stratoflow.commands.demo",
     "stratoflow.commands.inspect",
     "stratoflow.commands.qc",
+    "stratoflow.commands.schedule",
     "stratoflow.commands.serve",
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stratoflow.jobs.catchup import DEFAULT_GRACE, CatchUpPolicy, due
+from stratoflow.jobs.schedule import Frequency, Schedule
 from stratoflow.jobs.states import (
     RUN_TERMINAL,
     TASK_TERMINAL,
@@ -12,10 +14,15 @@ from stratoflow.jobs.states import (
 )
 
 __all__ = [
+    "DEFAULT_GRACE",
     "RUN_TERMINAL",
     "TASK_TERMINAL",
+    "CatchUpPolicy",
+    "Frequency",
     "RunState",
+    "Schedule",
     "TaskState",
     "check_run_transition",
     "check_task_transition",
+    "due",
 ]
