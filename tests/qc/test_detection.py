@@ -41,8 +41,11 @@ def _score(seeds: list[int]) -> dict[str, dict[str, float]]:
                     continue
                 hits[kind][0] += int(np.isin(flags[truth], FLAGGED).sum())
                 hits[kind][1] += int(truth.sum())
-                runs = [t for t in result.variables[var].tests if t.test in TESTS_FOR[kind]
-                        or t.label in TESTS_FOR[kind]]
+                runs = [
+                    t
+                    for t in result.variables[var].tests
+                    if t.test in TESTS_FOR[kind] or t.label in TESTS_FOR[kind]
+                ]
                 by_tests = np.zeros(flags.size, bool)
                 for t in runs:
                     by_tests |= t.probability < 1
@@ -64,8 +67,10 @@ def test_recall_and_precision_per_fault_type(capsys: pytest.CaptureFixture[str])
     with capsys.disabled():
         print("\nQC detection on generated flights (default configuration):")
         for kind, s in scores.items():
-            print(f"  {kind:<13} recall {s['recall']:.3f}  precision {s['precision']:.3f}  "
-                  f"({s['faults']} fault points)")
+            print(
+                f"  {kind:<13} recall {s['recall']:.3f}  precision {s['precision']:.3f}  "
+                f"({s['faults']} fault points)"
+            )
     for kind in ("spike", "stuck", "out_of_range"):
         assert scores[kind]["faults"] > 0
         assert scores[kind]["recall"] >= 0.95, (kind, scores[kind])

@@ -30,10 +30,18 @@ def _ds(n: int = 400) -> xr.Dataset:
     return make_dataset(
         t,
         {
-            "O3_P1": (o3, {"units": "ppb", "long_name": "ozone",
-                           "standard_name": "mole_fraction_of_ozone_in_air"}),
-            "air_press_AC": (p, {"units": "Pa", "long_name": "pressure",
-                                 "standard_name": "air_pressure"}),
+            "O3_P1": (
+                o3,
+                {
+                    "units": "ppb",
+                    "long_name": "ozone",
+                    "standard_name": "mole_fraction_of_ozone_in_air",
+                },
+            ),
+            "air_press_AC": (
+                p,
+                {"units": "Pa", "long_name": "pressure", "standard_name": "air_pressure"},
+            ),
             "valve": (valve, {"units": "1", "long_name": "valve state"}),
         },
     )
@@ -42,28 +50,55 @@ def _ds(n: int = 400) -> xr.Dataset:
 def test_exported_surface() -> None:
     for name in qc.__all__:
         assert hasattr(qc, name), name
-    assert {"gross_range", "spike", "hampel", "flat_line", "stuck_value", "rule",
-            "propagate", "position", "ground_speed", "range_by"} <= set(qc.test_names())
+    assert {
+        "gross_range",
+        "spike",
+        "hampel",
+        "flat_line",
+        "stuck_value",
+        "rule",
+        "propagate",
+        "position",
+        "ground_speed",
+        "range_by",
+    } <= set(qc.test_names())
     assert {"worst", "mean", "vote", "critical"} <= set(qc.evaluation_names())
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"O3": {"tests": [{"test": "gross_range", "bad_max": "high"}]}},
-         "O3.tests[0].bad_max: must be a number"),
-        ({"O3": {"tests": [{"test": "missing"}, {"test": "missing", "id": "m2"},
-                           {"test": "gross_range", "bad_max": [1]}]}},
-         "O3.tests[2].bad_max: must be a number"),
-        ({"O3": {"tests": [{"test": "gross_range", "bad_max": 1, "doubtful_max": 5}]}},
-         "O3.tests[0].bad_max: must be >= doubtful_max"),
+        (
+            {"O3": {"tests": [{"test": "gross_range", "bad_max": "high"}]}},
+            "O3.tests[0].bad_max: must be a number",
+        ),
+        (
+            {
+                "O3": {
+                    "tests": [
+                        {"test": "missing"},
+                        {"test": "missing", "id": "m2"},
+                        {"test": "gross_range", "bad_max": [1]},
+                    ]
+                }
+            },
+            "O3.tests[2].bad_max: must be a number",
+        ),
+        (
+            {"O3": {"tests": [{"test": "gross_range", "bad_max": 1, "doubtful_max": 5}]}},
+            "O3.tests[0].bad_max: must be >= doubtful_max",
+        ),
         ({"O3": {"tests": [{"test": "nope"}]}}, "O3.tests[0].test: unknown qc test 'nope'"),
-        ({"O3": {"tests": [{"test": "spike", "doubtful": 1, "colour": 2}]}},
-         "O3.tests[0].colour: unknown parameter"),
+        (
+            {"O3": {"tests": [{"test": "spike", "doubtful": 1, "colour": 2}]}},
+            "O3.tests[0].colour: unknown parameter",
+        ),
         ({"O3": {"tests": [{"test": "hampel", "window": 1}]}}, "O3.tests[0].window: must be >= 3"),
         ({"O3": {"tests": [{"test": "rule", "value": 1}]}}, "O3.tests[0].variable: required"),
-        ({"O3": {"tests": [{"test": "missing", "critical": "yes"}]}},
-         "O3.tests[0].critical: must be true or false"),
+        (
+            {"O3": {"tests": [{"test": "missing", "critical": "yes"}]}},
+            "O3.tests[0].critical: must be true or false",
+        ),
         ({"O3": {"match": {"nmae": "O3"}}}, "O3.match.nmae: unknown key"),
         ({"evaluation": {"method": "vote", "k": 0}}, "evaluation.k: must be >= 1"),
         ({"evaluation": {"method": "median"}}, "evaluation.method: unknown evaluation 'median'"),
@@ -85,8 +120,13 @@ def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
 def test_default_config_matches_iagos_and_cf_names() -> None:
     cfg = qc.default_config()
     cases = {
-        "O3_P1": "O3", "CO_P1": "CO", "H2O_gas_P1": "H2O", "air_temp_P1": "temperature",
-        "air_press_AC": "pressure", "lat": "latitude", "lon": "longitude",
+        "O3_P1": "O3",
+        "CO_P1": "CO",
+        "H2O_gas_P1": "H2O",
+        "air_temp_P1": "temperature",
+        "air_press_AC": "pressure",
+        "lat": "latitude",
+        "lon": "longitude",
         "baro_alt_AC": "altitude",
     }
     for name, profile in cases.items():
@@ -99,8 +139,10 @@ def test_default_config_matches_iagos_and_cf_names() -> None:
 def test_run_qc_flags_and_explains() -> None:
     ds = _ds()
     config = {
-        "pressure": {"match": {"name": "air_press_*"},
-                     "tests": [{"test": "gross_range", "bad_min": 5000, "bad_max": 110000}]},
+        "pressure": {
+            "match": {"name": "air_press_*"},
+            "tests": [{"test": "gross_range", "bad_min": 5000, "bad_max": 110000}],
+        },
         "O3": {
             "match": {"name": "O3_*"},
             "tests": [
@@ -153,9 +195,19 @@ def test_mean_uses_weights_and_thresholds() -> None:
 
 def test_store_round_trip_through_netcdf(tmp_path: Path) -> None:
     ds = _ds()
-    result = run_qc(ds, {"O3": {"match": {"name": "O3_*"}, "tests": [
-        {"test": "gross_range", "doubtful_max": 300, "bad_max": 1000},
-        {"test": "spike", "doubtful": 5, "bad": 50, "critical": False}]}}, "critical")
+    result = run_qc(
+        ds,
+        {
+            "O3": {
+                "match": {"name": "O3_*"},
+                "tests": [
+                    {"test": "gross_range", "doubtful_max": 300, "bad_max": 1000},
+                    {"test": "spike", "doubtful": 5, "bad": 50, "critical": False},
+                ],
+            }
+        },
+        "critical",
+    )
     path = tmp_path / "qc.nc"
     result.to_store().to_netcdf(path)
     with xr.open_dataset(path) as stored:
@@ -205,8 +257,16 @@ def test_window_tests_on_plain_arrays() -> None:
 
 
 def test_time_and_position_tests() -> None:
-    t = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01", "2024-01-01T00:00:01",
-                  "2024-01-01T00:05:00", "2030-01-01T00:00:00"], dtype="datetime64[ns]")
+    t = np.array(
+        [
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:01",
+            "2024-01-01T00:00:01",
+            "2024-01-01T00:05:00",
+            "2030-01-01T00:00:00",
+        ],
+        dtype="datetime64[ns]",
+    )
     x = np.arange(5.0)
     assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1, 1]
     assert run_test("time_gap", x, t, {"max_gap": 60}).tolist() == [1, 1, 1, 0.5, 0.5]
@@ -217,10 +277,13 @@ def test_time_and_position_tests() -> None:
     time = np.datetime64("2024-01-01", "ns") + np.arange(n) * np.timedelta64(10, "s")
     lat = np.array([50.0, 50.01, 50.02, 95.0, 50.04, 50.05])
     lon = np.array([8.0, 8.03, 8.06, 8.09, 20.0, 8.15])
-    ds = make_dataset(time, {
-        "lat": (lat, {"units": "degree_north", "long_name": "lat"}),
-        "lon": (lon, {"units": "degree_east", "long_name": "lon"}),
-    })
+    ds = make_dataset(
+        time,
+        {
+            "lat": (lat, {"units": "degree_north", "long_name": "lat"}),
+            "lon": (lon, {"units": "degree_east", "long_name": "lon"}),
+        },
+    )
     result = run_qc(ds)
     assert result.flags["lat"][3] == Flag.BAD  # |lat| > 90
     assert result.flags["lon"][4] == Flag.BAD  # 12 degrees in 10 s

@@ -48,7 +48,8 @@ SEEDS = [0, 1, 2, 3]
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(
-    ("suspect", "fail"), [((20.0, 80.0), (0.0, 100.0)), ((30.0, 60.0), (30.0, 60.0)), (None, (0.0, 90.0))]
+    ("suspect", "fail"),
+    [((20.0, 80.0), (0.0, 100.0)), ((30.0, 60.0), (30.0, 60.0)), (None, (0.0, 90.0))],
 )
 def test_gross_range(seed: int, suspect: Any, fail: Any) -> None:
     x, _ = _series(seed)
@@ -85,7 +86,9 @@ def test_flat_line(seed: int, suspect: int, fail: int, tol: float) -> None:
     x, t = _series(seed)
     params = {"doubtful_duration": suspect, "bad_duration": fail, "tolerance": tol}
     p = run_test("flat_line", x, t, params=params)
-    ref = _ioos(qartod.flat_line_test, x, t, suspect_threshold=suspect, fail_threshold=fail, tolerance=tol)
+    ref = _ioos(
+        qartod.flat_line_test, x, t, suspect_threshold=suspect, fail_threshold=fail, tolerance=tol
+    )
     np.testing.assert_array_equal(_qartod(p, x), ref)
 
 
@@ -93,10 +96,19 @@ def test_flat_line(seed: int, suspect: int, fail: int, tol: float) -> None:
 def test_worst_case_equals_aggregate(seed: int) -> None:
     x, t = _series(seed)
     ours = [
-        run_test("gross_range", x, params={"doubtful_min": 20, "doubtful_max": 80, "bad_min": 0, "bad_max": 100}),
+        run_test(
+            "gross_range",
+            x,
+            params={"doubtful_min": 20, "doubtful_max": 80, "bad_min": 0, "bad_max": 100},
+        ),
         run_test("spike", x, params={"doubtful": 3, "bad": 10}),
         run_test("rate_of_change", x, t, params={"doubtful": 1, "bad": 5}),
-        run_test("flat_line", x, t, params={"doubtful_duration": 20, "bad_duration": 40, "tolerance": 0.5}),
+        run_test(
+            "flat_line",
+            x,
+            t,
+            params={"doubtful_duration": 20, "bad_duration": 40, "tolerance": 0.5},
+        ),
     ]
     stack = np.stack(ours)
     _, flags = get_evaluation("worst")(

@@ -24,6 +24,7 @@ from stratoflow.qc.base import (
     get_test,
     qc_test,
     soft_limit,
+    soft_range,
     test_names,
 )
 from stratoflow.qc.config import (
@@ -72,6 +73,7 @@ __all__ = [
     "run_qc",
     "run_test",
     "soft_limit",
+    "soft_range",
     "test_names",
     "to_flags",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "get_test",
     "qc_test",
     "soft_limit",
+    "soft_range",
     "test_names",
 ]
 
@@ -55,6 +56,7 @@ P_SUSPECT = 0.5
 # Largest float32 below 1: a value just beyond a doubtful limit must stay below 1 after the
 # float32 cast, or it would map back to "good".
 _BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+
 
 class InputUnavailable(QCError):
     """A test needs another variable (or its results) that this dataset does not have.
@@ -275,7 +277,9 @@ def get_test(name: str) -> QCTest:
 
     obj = plugins.load("qc_tests", name)
     if not isinstance(obj, QCTest):
-        raise PluginNotFound(f"qc_tests plugin {name!r} is not a QCTest (decorate it with @qc_test)")
+        raise PluginNotFound(
+            f"qc_tests plugin {name!r} is not a QCTest (decorate it with @qc_test)"
+        )
     return obj
 
 
@@ -286,9 +290,42 @@ def test_names() -> list[str]:
     return plugins.names("qc_tests")
 
 
+def _at(limit: Any, idx: npt.NDArray[np.intp]) -> Any:
+    """A scalar limit as is, an array limit at the selected points."""
+    return limit[idx] if isinstance(limit, np.ndarray) and limit.ndim else limit
+
+
+def _soft(x: FloatArray, d: Any, b: Any) -> FloatArray:
+    """Probabilities of points already known to lie beyond a limit (see :func:`soft_limit`)."""
+    if d is None:
+        return np.zeros(x.shape)
+    if b is None:
+        out = np.full(x.shape, P_SUSPECT)
+    else:
+        width = np.asarray(b - d, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (x - d) / np.where(width > 0, width, 1.0)
+        soft = np.clip(1.0 - 0.5 * frac, P_SUSPECT, _BELOW_ONE)
+        out = np.where(width > 0, soft, P_SUSPECT)
+        out[x > b] = 0.0  # also covers bad < doubtful: selected points are beyond min(d, b)
+    return out
+
+
+def _limit_arrays(doubtful: Any, bad: Any, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
+    def norm(v: Any) -> Any:
+        if v is None:
+            return None
+        a = np.asarray(v, dtype=np.float64)
+        return float(a) if a.ndim == 0 else np.broadcast_to(a, shape)
+
+    d, b = norm(doubtful), norm(bad)
+    first = d if b is None else (b if d is None else np.minimum(d, b))
+    return d, b, first
+
+
 def soft_limit(
     value: npt.ArrayLike, doubtful: npt.ArrayLike | None, bad: npt.ArrayLike | None
-) -> npt.NDArray[np.float64]:
+) -> npt.NDArray[np.float32]:
     """Probability from how far a value goes: 1 up to ``doubtful``, 0 beyond ``bad``.
 
     Higher ``value`` is worse (negate value and limits for "lower is worse"). Between the two
@@ -296,24 +333,44 @@ def soft_limit(
     between limited and bad); strictly beyond ``bad`` it is 0. With only ``doubtful``, points
     beyond it get :data:`P_SUSPECT`; with only ``bad``, points beyond it get 0. NaN stays NaN.
     Comparisons are strict, like QARTOD's: a value *at* a limit passes it. Limits may be arrays
-    (limits that vary with another variable).
+    (limits that vary with another variable). Only the (few) points beyond a limit are
+    computed in float64; the result is float32, the storage type of test results.
     """
     x = np.asarray(value, dtype=np.float64)
-    p = np.ones_like(x)
-    b = None if bad is None else np.broadcast_to(np.asarray(bad, dtype=np.float64), x.shape)
-    if doubtful is not None:
-        d = np.broadcast_to(np.asarray(doubtful, dtype=np.float64), x.shape)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            beyond = x > d
-            if b is not None:
-                width = b - d
-                frac = (x - d) / np.where(width > 0, width, 1.0)
-                soft = np.where(width > 0, np.clip(1.0 - 0.5 * frac, P_SUSPECT, _BELOW_ONE), P_SUSPECT)
-            else:
-                soft = np.full_like(x, P_SUSPECT)
-        p = np.where(beyond, soft, p)
-    if b is not None:
+    p = np.ones(x.shape, dtype=np.float32)
+    d, b, first = _limit_arrays(doubtful, bad, x.shape)
+    if first is not None:
         with np.errstate(invalid="ignore"):
-            p[x > b] = 0.0
+            idx = np.flatnonzero(x > first)
+        p[idx] = _soft(x[idx], _at(d, idx), _at(b, idx))
+    p[np.isnan(x)] = np.nan
+    return p
+
+
+def _negated(v: npt.ArrayLike | None) -> npt.NDArray[np.float64] | None:
+    return None if v is None else np.negative(np.asarray(v, dtype=np.float64))
+
+
+def soft_range(
+    value: npt.ArrayLike,
+    doubtful_min: npt.ArrayLike | None,
+    doubtful_max: npt.ArrayLike | None,
+    bad_min: npt.ArrayLike | None,
+    bad_max: npt.ArrayLike | None,
+) -> npt.NDArray[np.float32]:
+    """Two-sided :func:`soft_limit`: soft limits below ``*_min`` and above ``*_max``."""
+    x = np.asarray(value, dtype=np.float64)
+    p = np.ones(x.shape, dtype=np.float32)
+    d, b, first = _limit_arrays(doubtful_max, bad_max, x.shape)
+    if first is not None:
+        with np.errstate(invalid="ignore"):
+            idx = np.flatnonzero(x > first)
+        p[idx] = _soft(x[idx], _at(d, idx), _at(b, idx))
+    d, b, first = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
+    if first is not None:
+        with np.errstate(invalid="ignore"):  # x < -first is exactly -x > first, without -x
+            idx = np.flatnonzero(x < np.negative(first))
+        low = _soft(-x[idx], _at(d, idx), _at(b, idx))
+        p[idx] = np.minimum(p[idx], low)
     p[np.isnan(x)] = np.nan
     return p

@@ -58,7 +58,6 @@ class TestSpec:
 
     __test__ = False  # not a pytest test class, despite the name
 
-
     label: str
     test: QCTest
     params: Mapping[str, Any]
@@ -173,7 +172,9 @@ def parse_config(data: Any) -> QCConfig:
         body = _mapping(raw, name)
         unknown = set(body) - {"match", "units", "tests"}
         if unknown:
-            raise QCConfigError(f"{name}.{sorted(unknown)[0]}: unknown key (use match, units, tests)")
+            raise QCConfigError(
+                f"{name}.{sorted(unknown)[0]}: unknown key (use match, units, tests)"
+            )
         match = _mapping(body.get("match", {}), f"{name}.match")
         bad = set(match) - {"name", "standard_name", "exclude"}
         if bad:
@@ -185,10 +186,14 @@ def parse_config(data: Any) -> QCConfig:
             Profile(
                 name=name,
                 names=_strings(match.get("name", [name]), f"{name}.match.name"),
-                standard_names=_strings(match.get("standard_name", []), f"{name}.match.standard_name"),
+                standard_names=_strings(
+                    match.get("standard_name", []), f"{name}.match.standard_name"
+                ),
                 units=None if units is None else _strings(units, f"{name}.units"),
                 tests=_tests(body.get("tests", []), f"{name}.tests"),
-                exclude=_strings(match.get("exclude", list(DEFAULT_EXCLUDE)), f"{name}.match.exclude"),
+                exclude=_strings(
+                    match.get("exclude", list(DEFAULT_EXCLUDE)), f"{name}.match.exclude"
+                ),
             )
         )
     return QCConfig(tuple(profiles), common, evaluation, eval_params)

@@ -52,7 +52,6 @@ class TestInfo:
 
     __test__ = False  # not a pytest test class, despite the name
 
-
     label: str
     critical: bool = True
     weight: float = 1.0
@@ -159,9 +158,7 @@ def _critical(
 
 WORST = Evaluation("worst", "1.0", _THRESHOLDS, _worst)
 MEAN = Evaluation("mean", "1.0", _THRESHOLDS, _mean)
-VOTE = Evaluation(
-    "vote", "1.0", (*_THRESHOLDS, Param("k", "integer", default=2, minimum=1)), _vote
-)
+VOTE = Evaluation("vote", "1.0", (*_THRESHOLDS, Param("k", "integer", default=2, minimum=1)), _vote)
 CRITICAL = Evaluation("critical", "1.0", _THRESHOLDS, _critical)
 
 
@@ -189,6 +186,8 @@ def apply_overrides(
     out = flags.copy()
     t = time.astype("datetime64[ns]")
     for o in overrides:  # a handful of PI decisions, each vectorised over the points
-        sel = (t >= np.datetime64(o.start, "ns")) & (t <= np.datetime64(o.end, "ns"))
+        start = np.asarray(o.start).astype("datetime64[ns]")
+        end = np.asarray(o.end).astype("datetime64[ns]")
+        sel = (t >= start) & (t <= end)
         out[sel] = int(o.flag)
     return out

@@ -40,7 +40,6 @@ class TestRun:
 
     __test__ = False  # not a pytest test class, despite the name
 
-
     label: str
     test: str
     version: str
@@ -137,7 +136,9 @@ class QCResult:
         out = dataset.copy()
         for name, flags in self.flags.items():
             if flags.shape != (out.sizes[TIME],):
-                raise QCError(f"{name}: QC result has {flags.size} points, dataset {out.sizes[TIME]}")
+                raise QCError(
+                    f"{name}: QC result has {flags.size} points, dataset {out.sizes[TIME]}"
+                )
             var = self.variables[name]
             attrs = cf_attributes(name, self.method)
             attrs["qc_tests"] = " ".join(t.label for t in var.tests)
@@ -158,8 +159,9 @@ class QCResult:
         data: dict[str, xr.Variable] = {}
         for name, var in self.variables.items():
             data[f"{_STORE_PREFIX}{name}__missing"] = xr.Variable(
-                (TIME,), var.missing.astype(np.uint8), {"profile": var.profile,
-                                                       "skipped": json.dumps(dict(var.skipped))}
+                (TIME,),
+                var.missing.astype(np.uint8),
+                {"profile": var.profile, "skipped": json.dumps(dict(var.skipped))},
             )
             for i, t in enumerate(var.tests):
                 data[f"{_STORE_PREFIX}{name}__{i:03d}"] = xr.Variable(

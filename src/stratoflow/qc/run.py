@@ -43,10 +43,14 @@ def _values(ds: xr.Dataset, name: str) -> tuple[FloatArray, npt.NDArray[np.bool_
     fname = flag_name(name)
     if fname in ds.data_vars:
         missing |= np.asarray(ds[fname].values) == int(Flag.MISSING)
-    return np.where(missing, np.nan, values), missing
+    if missing.any() and not np.isnan(values[missing]).all():  # copy only if needed
+        values = np.where(missing, np.nan, values)
+    return values, missing
 
 
-def _execute(spec: TestSpec, data: QCInput, missing: npt.NDArray[np.bool_]) -> TestRun:
+def _execute(
+    spec: TestSpec, data: QCInput, missing: npt.NDArray[np.bool_], has_missing: bool = True
+) -> TestRun:
     start = _time.perf_counter()
     try:
         raw = spec.test(data, **spec.params)
@@ -61,11 +65,18 @@ def _execute(spec: TestSpec, data: QCInput, missing: npt.NDArray[np.bool_]) -> T
             f"{data.variable}: test {spec.label!r} returned shape {p.shape}, "
             f"expected {data.values.shape}"
         )
-    p = np.clip(p, 0, 1)  # NaN passes through clip
-    p[missing] = np.nan
+    np.clip(p, 0, 1, out=p)  # NaN passes through clip
+    if has_missing:
+        p[missing] = np.nan
     return TestRun(
-        spec.label, spec.test.name, spec.test.version, dict(spec.params), runtime, p,
-        spec.critical, spec.weight,
+        spec.label,
+        spec.test.name,
+        spec.test.version,
+        dict(spec.params),
+        runtime,
+        p,
+        spec.critical,
+        spec.weight,
     )
 
 
@@ -183,13 +194,15 @@ def run_test(
     """
     x = np.asarray(values, dtype=np.float64)
     t = (
-        np.arange(x.size).astype("datetime64[s]").astype("datetime64[ns]")
+        (np.arange(x.size, dtype=np.int64) * 1_000_000_000).view("datetime64[ns]")
         if time is None
         else np.asarray(time).astype("datetime64[ns]")
     )
     test = get_test(name)
     checked = test.check(params or {}, name)
     missing = ~np.isfinite(x)
+    has_missing = bool(missing.any())
+    if has_missing and not np.isnan(x[missing]).all():  # infinities: copy, then NaN
+        x = np.where(missing, np.nan, x)
     spec = TestSpec(name, test, checked)
-    data = QCInput(np.where(missing, np.nan, x), t, name)
-    return _execute(spec, data, missing).probability
+    return _execute(spec, QCInput(x, t, name), missing, has_missing).probability

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["trailing_count", "trailing_extremes", "centered_median_mad", "centered_sums"]
+__all__ = ["centered_median_mad", "centered_sums", "trailing_count", "trailing_extremes"]
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 1 << 18

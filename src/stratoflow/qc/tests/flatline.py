@@ -96,7 +96,7 @@ def low_variance(
     step = _median_step(data)
     if not step > 0:
         return np.full(x.shape, np.nan)
-    half = max(1, int(round(window / step)) // 2)
+    half = max(1, round(window / step) // 2)
     count, total, squares = centered_sums(x, half)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (squares - total * total / count) / (count - 1)

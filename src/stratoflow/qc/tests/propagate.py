@@ -22,8 +22,14 @@ __all__ = ["propagate"]
     version="1.0",
     parameters=[
         Param("source", "string", doc="variable or profile whose results propagate"),
-        Param("floor", "number", default=0.0, minimum=0.0, maximum=1.0,
-              doc="the lowest probability passed on"),
+        Param(
+            "floor",
+            "number",
+            default=0.0,
+            minimum=0.0,
+            maximum=1.0,
+            doc="the lowest probability passed on",
+        ),
     ],
 )
 def propagate(data: QCInput, *, source: str, floor: float) -> Probability:

@@ -9,13 +9,13 @@ linearly to 0.5; strictly beyond the bad limit it is 0. With the doubtful limits
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
+from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_range
 
 __all__ = ["gross_range", "range_by"]
 
@@ -23,26 +23,11 @@ __all__ = ["gross_range", "range_by"]
 def _limits_ordered(params: dict[str, Any], where: str) -> None:
     order = ["bad_min", "doubtful_min", "doubtful_max", "bad_max"]
     given = [(k, params[k]) for k in order if params[k] is not None]
-    for (k1, v1), (k2, v2) in zip(given, given[1:], strict=False):
+    for (k1, v1), (k2, v2) in pairwise(given):
         if v1 > v2:
             raise QCConfigError(f"{where}.{k2}: must be >= {k1} ({v1:g}), got {v2:g}")
     if not given:
         raise QCConfigError(f"{where}: give at least one of {', '.join(order)}")
-
-
-def _two_sided(
-    x: npt.NDArray[np.float64],
-    doubtful_min: Any,
-    doubtful_max: Any,
-    bad_min: Any,
-    bad_max: Any,
-) -> npt.NDArray[np.float64]:
-    neg = lambda v: None if v is None else -np.asarray(v)  # noqa: E731
-    high = soft_limit(x, doubtful_max, bad_max)
-    low = soft_limit(-x, neg(doubtful_min), neg(bad_min))
-    out: npt.NDArray[np.float64] = np.fmin(high, low)
-    out[np.isnan(x)] = np.nan
-    return out
 
 
 _LIMITS = [
@@ -63,7 +48,7 @@ def gross_range(
     bad_max: float | None,
 ) -> Probability:
     """Plausible range with soft doubtful and hard bad limits."""
-    return _two_sided(data.values, doubtful_min, doubtful_max, bad_min, bad_max)
+    return soft_range(data.values, doubtful_min, doubtful_max, bad_min, bad_max)
 
 
 def _table_sorted(params: dict[str, Any], where: str) -> None:
@@ -101,6 +86,6 @@ def range_by(data: QCInput, *, by: str, table: list[list[float]]) -> Probability
     z = data.get(by)
     t = np.asarray(table, dtype=np.float64)
     limits = [np.interp(z, t[:, 0], t[:, col]) for col in range(1, 5)]
-    out = _two_sided(data.values, *limits)
+    out = soft_range(data.values, *limits)
     out[np.isnan(z)] = np.nan
     return out

@@ -13,6 +13,7 @@ seconds, which only differs for sub-second data.)
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
 from stratoflow.qc.tests.spike import _ordered
@@ -34,12 +35,19 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
     x = data.values
     rate = np.zeros(x.shape)
     if x.size > 1:
+        step = np.diff(data.time.astype("datetime64[ns]").view(np.int64))
+        regular = bool((step == step[0]).all())  # regular sampling: one scalar divisor
+        dt: float | npt.NDArray[np.float64] = (
+            float(step[0]) / 1e9 if regular else step.astype(np.float64) / 1e9
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate[1:] = np.abs(np.diff(x) / np.diff(data.seconds()))
-    rate[np.isnan(rate)] = 0.0  # next to a missing point: not judged, passes (as in QARTOD)
-    p = soft_limit(rate, doubtful, bad)
-    p[np.isnan(x)] = np.nan
-    return p
+            np.divide(np.abs(np.diff(x)), dt, out=rate[1:])
+    # next to a missing point the rate is NaN: not judged, passes (as in QARTOD); NaN values
+    # themselves come out NaN from soft_limit
+    rate[0] = 0.0
+    valid_rate = np.isnan(rate) & ~np.isnan(x)
+    rate[valid_rate] = 0.0
+    return soft_limit(rate, doubtful, bad)
 
 
 @qc_test(
