@@ -222,10 +222,7 @@ class DelimitedReader(Reader):
         frame.columns = [str(c).strip() for c in frame.columns]
         if frame.empty:
             raise ReaderError("no data records", path=path, line=first)
-        short = frame.isna().any(axis=1).to_numpy()
-        if short.any():
-            row = int(np.argmax(short))
-            raise ReaderError("record has missing fields (short row)", path=path, line=first + row)
+        self._check_field_counts(raw, path)
         if cfg.time_column not in frame.columns:
             raise ReaderError(
                 f"time column {cfg.time_column!r} not found; columns: {list(frame.columns)}",
@@ -265,6 +262,25 @@ class DelimitedReader(Reader):
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": self.preset or ""}  # fmt: skip
         return make_dataset(times, variables, flags=flags, attrs=attrs)
+
+    def _check_field_counts(self, raw: bytes, path: Path) -> None:
+        """Every line must have as many separators as the column-name line (vectorised)."""
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        newlines = np.flatnonzero(arr == ord("\n"))
+        seps = np.flatnonzero(arr == ord(self.config.separator))
+        counts = np.bincount(np.searchsorted(newlines, seps), minlength=newlines.size + 1)
+        lengths = np.diff(np.concatenate([[-1], newlines, [arr.size]])) - 1
+        names = self.config.header_lines
+        last = int(np.flatnonzero(lengths > (raw.endswith(b"\r\n") * 1))[-1])
+        wrong = np.flatnonzero(counts[names : last + 1] != counts[names])
+        if wrong.size:
+            line = names + int(wrong[0])
+            raise ReaderError(
+                f"record has {counts[line] + 1} fields, the column names line has "
+                f"{counts[names] + 1} (short or long row)",
+                path=path,
+                line=line + 1,
+            )
 
     def _times(self, text: pd.Series, path: Path, first: int) -> npt.NDArray[np.datetime64]:
         try:

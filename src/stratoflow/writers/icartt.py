@@ -21,7 +21,7 @@ from typing import ClassVar
 import xarray as xr
 
 from stratoflow.writers.base import Writer
-from stratoflow.writers.nasa_ames import columns_of, format_block
+from stratoflow.writers.nasa_ames import columns_of, format_block, number
 
 __all__ = ["IcarttWriter"]
 
@@ -66,8 +66,7 @@ class IcarttWriter(Writer):
     def _write(self, ds: xr.Dataset, path: Path) -> None:
         cols = columns_of(ds, path=path)
         nv = len(cols.names)
-        digits = len(str(cols.missing))
-        missing, llod, ulod = (f"-{d * digits}" for d in "987")
+        missing, llod, ulod = (-float(d * cols.digits) for d in "987")
         rdate = max(dt.datetime.now(dt.UTC).date(), cols.date)
 
         def attr(key: str, option: str | None) -> str:
@@ -90,9 +89,9 @@ class IcarttWriter(Writer):
             "DATA_INFO: flags are IAGOS validity codes (0 good, 2 limited, 3 bad, "
             "4 not validated, 7 missing)",
             "UNCERTAINTY: N/A",
-            f"ULOD_FLAG: {ulod}",
+            f"ULOD_FLAG: {number(ulod)}",
             "ULOD_VALUE: N/A",
-            f"LLOD_FLAG: {llod}",
+            f"LLOD_FLAG: {number(llod)}",
             "LLOD_VALUE: N/A",
             "DM_CONTACT_INFO: N/A",
             "PROJECT_INFO: N/A",
@@ -113,7 +112,7 @@ class IcarttWriter(Writer):
             "Start_UTC, seconds, Start_UTC, seconds since 0000 UTC on the date in line 7",
             str(nv),
             ", ".join(["1"] * nv),
-            ", ".join([missing] * nv),
+            ", ".join([number(missing)] * nv),
             *vnames,
             str(len(scom)),
             *scom,

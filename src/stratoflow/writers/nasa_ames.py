@@ -38,7 +38,7 @@ from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import WriterError
 from stratoflow.writers.base import Writer
 
-__all__ = ["Columns", "NasaAmesWriter", "columns_of", "format_block"]
+__all__ = ["Columns", "NasaAmesWriter", "columns_of", "format_block", "number"]
 
 _HEADER_ATTRS = {
     "pi", "organisation", "source", "mission", "special_comments", "normal_comments",
@@ -57,7 +57,7 @@ class Columns:
     names: list[str]
     attrs: list[dict[str, Any]]
     values: list[npt.NDArray[Any]]
-    missing: int  # magnitude of the missing value: 9...9, >= 10x any value
+    digits: int  # the missing value is 9...9 with this many digits: >= 10x any value
 
     @property
     def dx(self) -> float:
@@ -111,16 +111,21 @@ def columns_of(ds: xr.Dataset, *, path: Path) -> Columns:
     if biggest >= 1e290:
         raise WriterError(f"{path}: values up to {biggest:g} leave no room for a missing value")
     digits = max(4, math.floor(math.log10(biggest)) + 2 if biggest >= 1 else 4)
-    return Columns(date, seconds, names, attrs, values, int("9" * digits))
+    return Columns(date, seconds, names, attrs, values, digits)
 
 
-def format_block(columns: Columns, *, sep: str, missing: str) -> str:
+def number(value: float) -> str:
+    """The shortest text that reads back as exactly ``value`` (used for header and data)."""
+    return repr(float(value))
+
+
+def format_block(columns: Columns, *, sep: str, missing: float) -> str:
     """The data block as text: shortest round-trip reprs, NaN written as ``missing``."""
     frame = pd.DataFrame({"time": columns.seconds})
     for i, data in enumerate(columns.values):
-        frame[str(i)] = data
+        frame[str(i)] = np.where(np.isnan(data), missing, data) if data.dtype.kind == "f" else data
     buffer = io.StringIO()
-    frame.to_csv(buffer, sep=sep, header=False, index=False, na_rep=missing, lineterminator="\n")
+    frame.to_csv(buffer, sep=sep, header=False, index=False, lineterminator="\n")
     return buffer.getvalue()
 
 
@@ -196,7 +201,7 @@ class NasaAmesWriter(Writer):
             "time; seconds since 0000 UTC on the date in line 7; [s]",
             str(nv),
             " ".join(["1"] * nv),
-            " ".join([str(cols.missing)] * nv),
+            " ".join([number(float("9" * cols.digits))] * nv),
             *vnames,
             str(len(scom)),
             *scom,
@@ -205,5 +210,5 @@ class NasaAmesWriter(Writer):
         ]
         nlhead = len(head) + 1
         text = "\n".join([f"{nlhead} 1001", *head]) + "\n"
-        block = format_block(cols, sep=" ", missing=str(cols.missing))
+        block = format_block(cols, sep=" ", missing=float("9" * cols.digits))
         path.write_text(text + block, encoding="utf-8")

@@ -1,0 +1,93 @@
+"""Delimited reader: the raw FAIRO logs through their presets, checked against the raw text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stratoflow.errors import ConfigError, ReaderError
+from stratoflow.readers import DelimitedReader
+
+FILES = {
+    "fairo_omc": ("11_30_04.OMC", "O3"),
+    "fairo_hal": ("11_30_01.HAL", "Stat_Press"),
+    "fairo_tp": ("11_30_01.T_P", "p_Inlet"),
+    "fairo_dat": ("11_30_01.DAT", "Q_Pump"),
+}
+
+
+def _raw_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    lines = path.read_bytes().decode("ascii").split("\r\n")
+    rows = [line.split("\t")[1:] for line in lines if line]
+    return rows[0], rows[1:]
+
+
+@pytest.mark.parametrize("preset", sorted(FILES))
+def test_fairo_presets_read_every_row(shared_data: Path, preset: str) -> None:
+    name, column = FILES[preset]
+    path = shared_data / "fairo_raw" / name
+    ds = DelimitedReader(preset=preset).read(path)
+    header, rows = _raw_rows(path)
+    assert ds.sizes["time"] == len(rows)
+    col = header.index(column)
+    for i in (0, len(rows) // 2, len(rows) - 1):
+        assert ds[column].values[i] == float(rows[i][col])
+        day, clock = rows[i][0].split()
+        d, m, y = day.split(".")
+        assert str(ds["time"].values[i]).startswith(f"20{y}-{m}-{d}T{clock}")
+
+
+def test_fairo_hal_keeps_aircraft_clock(shared_data: Path) -> None:
+    ds = DelimitedReader(preset="fairo_hal").read(shared_data / "fairo_raw/11_30_01.HAL")
+    halo = ds["HALO_Time"]
+    assert halo.attrs["units"] == "seconds since 1970-01-01 00:00:00"
+    offset = ds["time"].values[0] - np.datetime64(int(halo.values[0] * 1e6), "us")
+    assert np.timedelta64(23, "m") < offset < np.timedelta64(25, "m")  # the 24 min clock offset
+    assert ds["Lat"].attrs["units"] == "degree_north"
+
+
+def test_state_column_is_text(shared_data: Path) -> None:
+    ds = DelimitedReader(preset="fairo_omc").read(shared_data / "fairo_raw/11_30_04.OMC")
+    assert ds["State"].values[0] == "MS"
+    assert ds["O3"].attrs["units"] == "1e-9"
+
+
+def test_generic_options_decimal_comma(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("# instrument X\nwhen;a\n2024-01-01 00:00:00;1,5\n2024-01-01 00:00:01;2,5\n")
+    reader = DelimitedReader(separator=";", decimal=",", header_lines=1, time_column="when",
+                             time_format="%Y-%m-%d %H:%M:%S", units={"a": "K"})  # fmt: skip
+    ds = reader.read(path)
+    assert ds["a"].values.tolist() == [1.5, 2.5]
+    assert ds["a"].attrs["units"] == "K"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("t,a\n2024-01-01T00:00:00,1\n2024-01-01T00:00:01\n", "line 3: record has 1 fields"),
+        ("t,a\n2024-01-01T00:00:00,1\n2024-01-01T00:00:01,x\n", "line 3: column 'a': not a"),
+        ("t,a\n2024-01-01T00:00:01,1\n2024-01-01T00:00:00,2\n", "line 3: time .* does not"),
+        ("t,a\n2024-01-01T00:00:00,1\nyesterday,2\n", "line 3: time 'yesterday' does not match"),
+        ("x,a\n2024-01-01T00:00:00,1\n", "time column 't' not found"),
+    ],
+)
+def test_defects_are_errors(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(body)
+    with pytest.raises(ReaderError, match=message):
+        DelimitedReader(time_column="t").read(path)
+
+
+def test_line_ending_is_enforced(tmp_path: Path) -> None:
+    path = tmp_path / "lf.OMC"
+    path.write_bytes(b"\tTime\tO3\n\t16.11.22 11:30:04.39\t 71.15\n")
+    with pytest.raises(ReaderError, match="expected CRLF"):
+        DelimitedReader(preset="fairo_omc").read(path)
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match="fairo_omc"):
+        DelimitedReader(preset="nope")

@@ -1,0 +1,141 @@
+"""ICARTT reader: real files against the icartt library and the ORNL DAAC netCDF conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import icartt
+import numpy as np
+import pytest
+import xarray as xr
+
+from stratoflow.errors import ReaderError
+from stratoflow.flags import Flag
+from stratoflow.readers import IcarttReader
+from stratoflow.readers.text_table import TrailingGarbageWarning
+
+MERGE = "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.ict"
+MERGE_L2 = "icartt/ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict"
+FLAGS = "icartt/ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict"
+# Variables the ORNL DAAC renamed in its netCDF conversion.
+RENAMED = {
+    "PotentialTemp": "PotentialTemp_Nav",
+    "CH4C13_PFP": "CH4C13_MoleFraction_PFP",
+    "CO2C14_PFP": "CO2C14_MoleFraction_PFP",
+    "CLHF_MoleFraction_PFP": "CHLF_MoleFraction_PFP",
+    **{
+        f"H2O_{n}": f"H2O_{n}_Nav"
+        for n in ("MixingRatio", "VaporPressure", "SatVaporPressureWater",
+                  "SatVaporPressureIce", "RelativeHumidity")
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [MERGE, MERGE_L2])
+def test_values_agree_with_icartt_library(shared_data: Path, name: str) -> None:
+    path = shared_data / name
+    ours = IcarttReader().read(path)
+    ref = icartt.Dataset(str(path))
+    np.testing.assert_array_equal(ours["time"].values, np.asarray(ref.times))
+    for var_name, var in ref.variables.items():
+        if var_name == ref.independentVariable.shortname:
+            continue
+        expected = np.asarray(ref.data[var_name], dtype=float) * float(var.scale)
+        expected[expected == float(var.miss)] = np.nan
+        np.testing.assert_array_equal(ours[var_name].values, expected, err_msg=var_name)
+        assert ours[var_name].attrs["units_original"] == var.units
+
+
+def test_same_values_as_ornl_netcdf(shared_data: Path) -> None:
+    ours = IcarttReader(time_point="mid").read(shared_data / MERGE)
+    with xr.open_dataset(shared_data / MERGE.replace(".ict", ".nc")) as nc:
+        np.testing.assert_array_equal(ours["time"].values, nc["time"].values)
+        compared = 0
+        for name in ours.data_vars:
+            target = RENAMED.get(str(name), str(name))
+            if target not in nc.variables or nc[target].dims != ("time",):
+                continue
+            expected = nc[target].values.astype(float)
+            if nc[target].attrs.get("units") == "m" and ours[name].attrs["units"] == "km":
+                expected = expected / 1000.0
+            np.testing.assert_allclose(ours[name].values, expected, rtol=1e-12, err_msg=target)
+            compared += 1
+    assert compared == 95  # all but INDEX and FLIGHT (a string Flight_ID in the netCDF)
+
+
+def test_header_metadata_and_flags(shared_data: Path) -> None:
+    ds = IcarttReader().read(shared_data / MERGE)
+    assert ds.attrs["pi"] == "Shook, Michael"
+    assert ds.attrs["mission"] == "NASA ACT-AMERICA 2017"
+    assert ds.attrs["platform"] == "NASA B200 Aircraft"
+    assert ds.attrs["icartt_llod_flag"] == "-888888"
+    assert "Units have been standardized" in ds.attrs["icartt_other_comments"]
+    assert ds["O3_MixingRatio"].attrs["units"] == "1e-9"
+    ias = ds["IAS_flag"].values
+    assert (ias[np.isnan(ds["IAS"].values)] == Flag.MISSING).all()
+
+
+def test_nul_terminated_flag_file_warns(shared_data: Path) -> None:
+    with pytest.warns(TrailingGarbageWarning, match="NUL bytes"):
+        ds = IcarttReader().read(shared_data / FLAGS)
+    assert ds.sizes["time"] == 1171
+    assert ds["Stop_UTC"].attrs["units"] == "seconds since 2017-03-08 00:00:00"
+    mid = IcarttReader(time_point="mid", trailing_garbage="warn")
+    with pytest.warns(TrailingGarbageWarning):
+        ds_mid = mid.read(shared_data / FLAGS)
+    delta = (ds_mid["time"].values - ds["time"].values).astype("timedelta64[ms]")
+    assert (delta == np.timedelta64(2500, "ms")).all()
+
+
+def test_nul_terminated_flag_file_can_be_refused(shared_data: Path) -> None:
+    with pytest.raises(ReaderError, match="line 1222: 1 NUL bytes after the last data record"):
+        IcarttReader(trailing_garbage="error").read(shared_data / FLAGS)
+
+
+def _edit(source: Path, target: Path, old: bytes, new: bytes) -> Path:
+    raw = source.read_bytes()
+    assert old in raw
+    target.write_bytes(raw.replace(old, new, 1))
+    return target
+
+
+def test_llod_markers_are_limited_with_ancillary(shared_data: Path, tmp_path: Path) -> None:
+    raw = (shared_data / MERGE).read_bytes()
+    lines = raw.split(b"\r\n")
+    column = [c.strip() for c in lines[135].split(b",")].index(b"O3_MixingRatio")
+    fields = lines[137].split(b",")  # the 2nd record: below the detection limit
+    fields[column] = b" -888888"
+    lines[137] = b",".join(fields)
+    path = tmp_path / "lod.ict"
+    path.write_bytes(b"\r\n".join(lines))
+    ds = IcarttReader().read(path)
+    o3 = ds["O3_MixingRatio"]
+    assert np.isnan(o3.values[1])
+    assert ds["O3_MixingRatio_flag"].values[1] == Flag.LIMITED
+    assert ds["O3_MixingRatio_lod"].values.tolist()[:3] == [0, 1, 0]
+    assert "O3_MixingRatio_lod" in o3.attrs["ancillary_variables"].split()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b"136, 1001", b"135, 1001", "wrong NLHEAD"),
+        (b"\r\n61217,   21,", b"\r\n61217,   abc,", "line 139: unexpected character b'b'"),
+        (b"\r\n61217,   21,", b"\r\n61217,", "line 139: expected 98 values per data record"),
+        (b" UTC, JDAY, INDEX,", b" UTC, JDAY, INDX,", "column name 'INDX' does not match"),
+    ],
+)
+def test_defects_are_errors(
+    shared_data: Path, tmp_path: Path, old: bytes, new: bytes, message: str
+) -> None:
+    path = _edit(shared_data / MERGE, tmp_path / "bad.ict", old, new)
+    with pytest.raises(ReaderError, match=message):
+        IcarttReader().read(path)
+
+
+def test_truncated_file_is_an_error(shared_data: Path, tmp_path: Path) -> None:
+    raw = (shared_data / MERGE).read_bytes()
+    path = tmp_path / "cut.ict"
+    path.write_bytes(raw[: len(raw) - 300])
+    with pytest.raises(ReaderError, match="truncated file"):
+        IcarttReader().read(path)

@@ -1,0 +1,160 @@
+"""NASA Ames reader: real files against nappy, the defective CARIBIC files, EBAS flags."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nappy
+import numpy as np
+import pytest
+
+from stratoflow.errors import ReaderError
+from stratoflow.flags import Flag
+from stratoflow.readers import NasaAmesReader, get_reader
+from stratoflow.readers.nasa_ames import ebas_flags, parse_nasa_ames
+
+CARIBIC = "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_{}.txt"
+EBAS = (
+    "ebas_nasa_ames/CV0001G.20190101000000.20220502085424.online_crds.carbon_monoxide.air.1y.1h."
+    "GB12L_CVO_Picarro_G2401.GB12L_Picarro.lev2.nas"
+)
+REAL_1001 = [
+    CARIBIC.format("valid0"),
+    CARIBIC.format("valid1"),
+    "caribic_nasa_ames/valid_1001a.na",
+    EBAS,
+    "nasa_ames_spec/1001.na",
+]
+
+
+def _nappy(path: Path) -> dict[str, object]:
+    na = nappy.openNAFile(str(path))
+    na.readData()
+    result: dict[str, object] = na.getNADict()
+    return result
+
+
+@pytest.mark.parametrize("name", REAL_1001)
+def test_parser_agrees_with_nappy(shared_data: Path, name: str) -> None:
+    path = shared_data / name
+    ours = parse_nasa_ames(path)
+    ref = _nappy(path)
+    np.testing.assert_array_equal(ours.independent, np.asarray(ref["X"], dtype=float).ravel())
+    np.testing.assert_array_equal(ours.values, np.asarray(ref["V"], dtype=float).T)
+    assert list(ours.header.vscal) == [float(v) for v in ref["VSCAL"]]  # type: ignore[attr-defined]
+    assert list(ours.header.vmiss) == [float(v) for v in ref["VMISS"]]  # type: ignore[attr-defined]
+    assert ours.header.nlhead == ref["NLHEAD"]
+
+
+@pytest.mark.parametrize("name", [n for n in REAL_1001 if "1001a" not in n])
+def test_reader_values_match_nappy_with_scale_and_missing(shared_data: Path, name: str) -> None:
+    path = shared_data / name
+    ds = NasaAmesReader().read(path)
+    ref = _nappy(path)
+    raw = np.asarray(ref["V"], dtype=float)
+    names = [n for n in ds.data_vars if "nasa_ames_vname" in ds[n].attrs]
+    assert len(names) == len(raw)
+    for i, var in enumerate(names):
+        expected = raw[i] * float(ref["VSCAL"][i])  # type: ignore[index]
+        expected[raw[i] == float(ref["VMISS"][i])] = np.nan  # type: ignore[index]
+        np.testing.assert_array_equal(ds[var].values, expected)
+        assert ds[var].attrs["units"]
+        assert ds[var].attrs["long_name"]
+    assert ds["time"].dtype == np.dtype("datetime64[ns]")
+    assert (np.diff(ds["time"].values.view(np.int64)) > 0).all()
+
+
+def test_caribic_conventions(shared_data: Path) -> None:
+    ds = NasaAmesReader().read(shared_data / CARIBIC.format("valid0"))
+    ozone = ds["Ozone"]
+    assert ozone.attrs["units"] == "1e-9"
+    assert ozone.attrs["units_original"] == "[ppb]"
+    assert ozone.attrs["standard_name"] == "mole_fraction_of_ozone_in_air"
+    assert ds.attrs["flight"] == "591"
+    assert ds.attrs["departure_airport"] == "Cape Town"
+    assert ds.attrs["pi"].startswith("F. Obersteiner")
+    assert str(ds["time"].values[0]) == "2020-03-04T07:54:53.900000000"
+    flags = ds["Ozone_flag"].values
+    assert (flags[:9] == Flag.MISSING).all()
+    assert (flags[9:] == Flag.NOT_VALIDATED).all()
+    assert ozone.values[9] == 48.65
+
+
+def test_non_ascii_header(shared_data: Path) -> None:
+    ds = NasaAmesReader().read(shared_data / CARIBIC.format("valid1"))
+    assert "Özone" in ds.data_vars
+    assert ds.attrs["source"].startswith("Özone measured")
+
+
+def test_latin1_header_is_read(tmp_path: Path, shared_data: Path) -> None:
+    raw = (shared_data / CARIBIC.format("valid1")).read_bytes()
+    path = tmp_path / "latin1.na"
+    path.write_bytes(raw.decode("utf-8").encode("latin-1"))
+    ds = NasaAmesReader().read(path)
+    assert ds.attrs["header_encoding"] == "latin-1"
+    assert ds.attrs["source"].startswith("Özone")
+
+
+DEFECTS = {
+    0: (61, r"expected 2 values per data record, found 1"),
+    1: (38, r"no data records"),
+    2: (1, r"wrong NLHEAD: line 1 says the header has 5 lines"),
+    3: (1, r"unsupported FFI 2101"),
+    4: (7, r"revision date RDATE 2019-09-22 is before the data date"),
+    5: (11, r"expected 2 scale factors VSCAL"),
+    6: (12, r"expected 1 missing values VMISS"),
+    7: (14, r"number of special comment lines NSCOML.*number of variable names"),
+    8: (1, r"wrong NLHEAD: line 1 says the header has 32 lines"),
+}
+
+
+@pytest.mark.parametrize("number", sorted(DEFECTS))
+def test_defective_caribic_files_are_rejected(shared_data: Path, number: int) -> None:
+    path = shared_data / CARIBIC.format(f"invalid{number}")
+    line, defect = DEFECTS[number]
+    with pytest.raises(ReaderError, match=re.escape(f"{path}: line {line}: ")) as info:
+        NasaAmesReader().read(path)
+    assert re.search(defect, str(info.value)), str(info.value)
+    assert info.value.line == line
+
+
+@pytest.mark.parametrize("ffi", ["1010", "1020", "2010", "2110", "2160", "2310", "3010", "4010"])
+def test_other_ffis_are_unsupported_clearly(shared_data: Path, ffi: str) -> None:
+    with pytest.raises(ReaderError, match=f"unsupported FFI {ffi}"):
+        NasaAmesReader().read(shared_data / "nasa_ames_spec" / f"{ffi}.na")
+
+
+def test_independent_variable_must_be_time(shared_data: Path) -> None:
+    with pytest.raises(ReaderError, match="'Pressure \\(hPa\\)' is not a time"):
+        NasaAmesReader().read(shared_data / "caribic_nasa_ames/valid_1001a.na")
+
+
+def test_ebas_numflag_and_metadata(shared_data: Path) -> None:
+    ds = NasaAmesReader().read(shared_data / EBAS)
+    assert ds.sizes["time"] == 8760
+    assert ds.attrs["file_convention"] == "ebas"
+    assert ds.attrs["station"] == "CV0001G"
+    co = ds["carbon_monoxide"]
+    assert co.attrs["units"] == "1e-9"
+    assert co.attrs["ebas_statistics"] == "arithmetic mean"
+    assert "numflag" in co.attrs["ancillary_variables"].split()
+    assert {"carbon_monoxide_maximum", "carbon_monoxide_minimum"} <= set(ds.data_vars)
+    numflag = ds["numflag"].values
+    flags = ds["carbon_monoxide_flag"].values
+    assert (flags[numflag == 0] == Flag.GOOD).all()
+    assert (flags[np.isclose(numflag, 0.999)] == Flag.MISSING).all()
+    assert np.isnan(co.values[flags == Flag.MISSING]).all()
+    assert ds["end_time"].attrs["units"] == "day since 2019-01-01 00:00:00"
+    assert str(ds["time"].values[1]) == "2019-01-01T01:00:00.028800000"
+
+
+def test_ebas_flag_translation() -> None:
+    codes = ebas_flags(np.array([0.0, 0.1, 0.147, 0.456, 0.999, 0.147456, 0.980147]))
+    assert codes.tolist() == [0, 2, 2, 3, 7, 3, 7]
+
+
+def test_registered_and_guessed(shared_data: Path) -> None:
+    assert get_reader("nasa_ames") is NasaAmesReader
+    assert NasaAmesReader.guess_can_open(shared_data / CARIBIC.format("valid0"))
+    assert not NasaAmesReader.guess_can_open(shared_data / "fairo_raw/11_30_04.OMC")

@@ -1,0 +1,136 @@
+"""Property tests: writer output reads back identically; fuzzed bytes only raise ReaderError."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import icartt
+import nappy
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stratoflow.dataset import make_dataset
+from stratoflow.errors import ReaderError
+from stratoflow.flags import Flag
+from stratoflow.readers import IcarttReader, NasaAmesReader
+from stratoflow.readers.base import Reader
+from stratoflow.writers import IcarttWriter, NasaAmesWriter
+from stratoflow.writers.base import Writer
+
+FORMATS: list[tuple[type[Writer], type[Reader], str]] = [
+    (NasaAmesWriter, NasaAmesReader, ".na"),
+    (IcarttWriter, IcarttReader, ".ict"),
+]
+_NAMES = st.text("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789_", min_size=1, max_size=12).filter(
+    lambda s: s[0].isalpha() and not s.endswith(("_flag", "_lod"))
+)
+_VALUES = st.floats(allow_infinity=False, min_value=-1e200, max_value=1e200, width=64)
+
+
+@st.composite
+def datasets(draw: st.DrawFn) -> xr.Dataset:
+    n = draw(st.integers(1, 30))
+    start = np.datetime64("2020-01-01", "ns") + np.timedelta64(draw(st.integers(0, 10**17)), "ns")
+    steps = draw(st.lists(st.integers(1, 10**13), min_size=n - 1, max_size=n - 1))
+    times = start + np.concatenate([[0], np.cumsum(steps, dtype=np.int64)]).astype(
+        "timedelta64[ns]"
+    )
+    names = draw(st.lists(_NAMES, min_size=1, max_size=4, unique_by=str.lower))
+    variables = {}
+    flags = {}
+    for name in names:
+        values = np.array(draw(st.lists(_VALUES | st.just(np.nan), min_size=n, max_size=n)))
+        unit = draw(st.sampled_from(["1e-9", "K", "hPa", "m s-1", "1"]))
+        variables[name] = (values, {"units": unit, "long_name": f"{name} long name"})
+        codes = draw(st.lists(st.sampled_from([0, 2, 3, 4]), min_size=n, max_size=n))
+        flags[name] = np.where(np.isnan(values), Flag.MISSING, np.array(codes)).astype(np.uint8)
+    return make_dataset(times, variables, flags=flags, attrs={"pi": "Doe, Jane"})
+
+
+def _check_same(back: xr.Dataset, ds: xr.Dataset) -> None:
+    np.testing.assert_array_equal(back["time"].values, ds["time"].values)
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(back[name].values, ds[name].values, err_msg=str(name))
+        if not str(name).endswith("_flag"):
+            assert back[name].attrs["units"] == ds[name].attrs["units"]
+
+
+@pytest.mark.parametrize(("writer", "reader", "suffix"), FORMATS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ds=datasets())
+def test_written_files_read_back_identically(
+    writer: type[Writer], reader: type[Reader], suffix: str, ds: xr.Dataset
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = writer().write(ds, Path(tmp) / f"out{suffix}")
+        _check_same(reader().read(path), ds)
+
+
+@settings(max_examples=5, deadline=None)
+@given(ds=datasets())
+def test_reference_libraries_read_our_files(ds: xr.Dataset) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        na_path = NasaAmesWriter().write(ds, Path(tmp) / "out.na")
+        na = nappy.openNAFile(str(na_path))
+        na.readData()
+        ref = na.getNADict()
+        names = [str(n) for n in ds.data_vars]
+        columns = [v.split(";")[0] for v in ref["VNAME"]]
+        assert sorted(columns) == sorted(names)
+        for i, name in enumerate(columns):
+            expected = np.asarray(ds[name].values, dtype=float)
+            got = np.asarray(ref["V"][i], dtype=float)
+            got[got == float(ref["VMISS"][i])] = np.nan
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+        ict_path = IcarttWriter().write(ds, Path(tmp) / "out.ict")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # icartt warns about its own format checks
+            data = icartt.Dataset(str(ict_path))
+        lag = np.asarray(data.times) - ds["time"].values  # icartt rounds to whole microseconds
+        assert (np.abs(lag.astype(np.int64)) < 1000).all()
+        for name in names:
+            np.testing.assert_array_equal(
+                np.asarray(data.data[name], dtype=float),
+                np.asarray(ds[name].values, dtype=float),
+            )
+
+
+def _sample(writer: type[Writer]) -> bytes:
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(4) * np.timedelta64(1, "s")
+    ds = make_dataset(t, {"O3": (np.array([1.0, np.nan, 3.5, 4.0]), {"units": "1e-9"})})
+    with tempfile.TemporaryDirectory() as tmp:
+        return writer().write(ds, Path(tmp) / "sample").read_bytes()
+
+
+SAMPLES = {NasaAmesReader: _sample(NasaAmesWriter), IcarttReader: _sample(IcarttWriter)}
+
+
+@pytest.mark.parametrize("reader", [NasaAmesReader, IcarttReader])
+@settings(max_examples=100, deadline=None)
+@given(
+    cut=st.floats(0, 1),
+    noise=st.lists(st.tuples(st.floats(0, 1), st.binary(max_size=3)), max_size=3),
+)
+def test_fuzzed_and_truncated_bytes_only_raise_reader_error(
+    reader: type[Reader], cut: float, noise: list[tuple[float, bytes]]
+) -> None:
+    sample = SAMPLES[reader]
+    raw = bytearray(sample[: int(cut * len(sample))])
+    for where, chunk in noise:
+        pos = int(where * len(raw))
+        raw[pos : pos + len(chunk)] = chunk
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.na"
+        path.write_bytes(bytes(raw))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                ds = reader().read(path)
+        except ReaderError:
+            return
+        assert ds.sizes["time"] >= 1
