@@ -33,8 +33,9 @@ def qc_series(
     Variables without a QC profile keep their source flags (e.g. an IAGOS file's validity
     flags); where the source already says bad, QC cannot make it good: the worse flag wins.
     """
-    result = run_qc(ds, config=config, evaluation=evaluation,
-                    variables=[s.variable for s in series])
+    result = run_qc(
+        ds, config=config, evaluation=evaluation, variables=[s.variable for s in series]
+    )
     runs = []
     for s in series:
         source = flags_of(ds, s.variable)
@@ -48,17 +49,26 @@ def qc_series(
             informative = source != int(Flag.NOT_VALIDATED)
             flags = np.where(informative, worst(np.stack([qc_flags, source])), qc_flags)
             outcomes = [
-                TestOutcome(test=t.label, parameters={"test": t.test, **dict(t.params)},
-                            version=t.version, runtime_s=t.runtime, probabilities=t.probability)
+                TestOutcome(
+                    test=t.label,
+                    parameters={"test": t.test, **dict(t.params)},
+                    version=t.version,
+                    runtime_s=t.runtime,
+                    probabilities=t.probability,
+                )
                 for t in vqc.tests
             ]
-        runs.append(qc_run_store(
-            s,
-            flags=flags.astype(FLAG_DTYPE),
-            evaluation=result.method,
-            thresholds=dict(result.params),
-            config={"profile": vqc.profile if vqc else None,
-                    "skipped": dict(vqc.skipped) if vqc else {}},
-            outcomes=outcomes,
-        ))
+        runs.append(
+            qc_run_store(
+                s,
+                flags=flags.astype(FLAG_DTYPE),
+                evaluation=result.method,
+                thresholds=dict(result.params),
+                config={
+                    "profile": vqc.profile if vqc else None,
+                    "skipped": dict(vqc.skipped) if vqc else {},
+                },
+                outcomes=outcomes,
+            )
+        )
     return runs

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratoflow.errors import ConfigError, ExportError
-from stratoflow.flags import count_flags
+from stratoflow.errors import ConfigError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
 
@@ -125,10 +124,7 @@ class ExportManager:
                 writer=options.get("writer", "netcdf"),
                 writer_options=options.get("writer_options") or {},
             )
-            try:
-                remote = deliver(manager.transfer, exported.path)
-            except ExportError:
-                raise
+            remote = deliver(manager.transfer, exported.path)
         return {
             "state": TaskState.DONE,
             "file": exported.path.name,
@@ -152,12 +148,3 @@ def get(kind: str) -> ManagerKind:
         return _KINDS[kind]
     except KeyError:
         raise ConfigError(f"unknown task manager kind {kind!r}; known: {sorted(_KINDS)}") from None
-
-
-def flag_totals(per_variable: dict[str, Any]) -> dict[str, int]:
-    """Sum flag counts over variables."""
-    totals = count_flags([])
-    for counts in per_variable.values():
-        for name, n in counts.items():
-            totals[name] = totals.get(name, 0) + int(n)
-    return totals

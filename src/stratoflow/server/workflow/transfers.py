@@ -1,7 +1,9 @@
-"""Build the transfer library's objects from a :class:`TransferHandler` row and use them.
+"""Build the transfer library's :class:`~stratoflow.transfer.handler.TransferHandler` from a
+:class:`~stratoflow.server.workflow.models.TransferHandler` row, and use it.
 
-The row holds plugin names and plain option dicts (secrets only as references); the transfer
-library does the protocol work. Staging lives under ``settings.STAGING_DIR/<handler name>``.
+The row holds plugin names and plain option dicts (secrets only as references such as
+``env:NAME``); the library does the protocol work, retries transient failures and names the
+provider and location in every error. Staging lives under ``settings.STAGING_DIR/<row name>``.
 """
 
 from __future__ import annotations
@@ -10,47 +12,40 @@ from pathlib import Path
 
 from django.conf import settings
 
-from stratoflow import plugins
 from stratoflow.errors import ExportError, TransferError
-from stratoflow.server.workflow.models import TransferHandler
-from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import TransferType
-from stratoflow.transfer.retry import RetryPolicy
+from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
+from stratoflow.transfer.handler import TransferHandler
 from stratoflow.transfer.staging import StagedFile, StagingArea
 
 __all__ = ["build", "deliver", "fetch_new"]
 
 
-def build(row: TransferHandler) -> tuple[TransferType, ConnectionHandler]:
-    """The configured transfer type and connection handler of ``row``."""
-    type_cls: type[TransferType] = plugins.load("transfer_types", row.transfer_type)
-    auth_cls: type[ConnectionHandler] = plugins.load("auth", row.auth)
-    return type_cls.from_config(row.transfer_options), auth_cls.from_config(row.auth_options)
-
-
-def _staging(row: TransferHandler) -> StagingArea:
-    return StagingArea(Path(settings.STAGING_DIR) / row.name)
-
-
-def fetch_new(row: TransferHandler) -> list[StagedFile]:
-    """Fetch every remote item not fetched before into the staging area."""
-    transfer, auth = build(row)
-    return transfer.fetch_new(
-        auth, _staging(row), retry=RetryPolicy(attempts=3), provider=row.provider.name
+def build(row: TransferHandlerRow) -> TransferHandler:
+    """The configured transfer handler of ``row`` (checked: auth must fit the protocol)."""
+    provider = row.provider
+    return TransferHandler.from_config(
+        {
+            "provider": {
+                "name": provider.name,
+                "description": provider.description,
+                "contact": provider.contact,
+                "url": provider.url,
+                "licence": provider.licence,
+            },
+            "transfer": {"type": row.transfer_type, **row.transfer_options},
+            "auth": {"method": row.auth, **row.auth_options},
+        }
     )
 
 
-def deliver(row: TransferHandler, path: Path) -> str:
+def fetch_new(row: TransferHandlerRow) -> list[StagedFile]:
+    """Fetch every remote item not fetched before into the row's staging area."""
+    return build(row).fetch_new(StagingArea(Path(settings.STAGING_DIR) / row.name))
+
+
+def deliver(row: TransferHandlerRow, path: Path) -> str:
     """Upload ``path`` to the external system; return the remote identity."""
-    transfer, auth = build(row)
     try:
-        return RetryPolicy(attempts=3).call(
-            lambda: _put(transfer, auth, path), what=f"put {transfer.where}: {path.name}"
-        )
+        return build(row).put(path)
     except TransferError as exc:
-        raise ExportError(f"delivery of {path.name} to {row.provider.name} failed: {exc}") from exc
-
-
-def _put(transfer: TransferType, auth: ConnectionHandler, path: Path) -> str:
-    with transfer.connect(auth) as conn:
-        return conn.put(path, path.name)
+        raise ExportError(f"delivery of {path.name} failed: {exc}") from exc
