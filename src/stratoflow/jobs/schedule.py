@@ -112,7 +112,8 @@ class Schedule:
     daily and weekly runs happen at its wall-clock time in ``timezone``, every ``interval``
     days or weeks from its date (a weekly schedule runs on ``start``'s weekday). ``end``
     (inclusive) stops the schedule. ``start`` must be a whole second and must exist in
-    ``timezone``. ``once`` requires ``interval == 1``.
+    ``timezone``. ``once`` requires ``interval == 1``. ``start`` and ``end`` are stored in
+    UTC after validation (see :attr:`local_start` for the wall-clock anchor).
     """
 
     frequency: Frequency
@@ -146,6 +147,11 @@ class Schedule:
             end = _require_aware(self.end, "end")
             if end < start:
                 raise ScheduleError(f"end {end.isoformat()} is before start {start.isoformat()}")
+            object.__setattr__(self, "end", end.astimezone(UTC))
+        # Stored in UTC: Python compares datetimes sharing a ZoneInfo by wall clock (ignoring
+        # ``fold``) and never finds an ambiguous local time equal to a UTC one, so only UTC
+        # values give exact equality and hashing of schedules.
+        object.__setattr__(self, "start", start.astimezone(UTC))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -172,14 +178,14 @@ class Schedule:
 
     def between(self, after: datetime, until: datetime) -> Iterator[datetime]:
         """Run instants in ``(after, until]``, ascending."""
-        until = _require_aware(until, "until")
+        until = _require_aware(until, "until").astimezone(UTC)
         return itertools.takewhile(lambda occ: occ <= until, self.iter_after(after))
 
     def iter_after(self, after: datetime) -> Iterator[datetime]:
         """All run instants strictly after ``after`` (UTC, ascending, possibly endless)."""
         after = _require_aware(after, "after").astimezone(UTC)
         if self.frequency == "once":
-            found: Iterator[datetime] = iter([self.start.astimezone(UTC)])
+            found: Iterator[datetime] = iter([self.start])
         elif self.frequency == "hourly":
             found = self._hourly(after)
         else:
