@@ -511,3 +511,52 @@ def test_cli_preview_bad_input_is_a_one_line_error(
     assert captured.err.startswith("stratoflow schedule: error: ")
     assert message in captured.err
     assert captured.err.count("\n") == 1
+
+
+# --- stored form -----------------------------------------------------------------------------
+
+
+def test_start_is_stored_in_utc_so_ambiguous_readings_stay_distinct() -> None:
+    zone = ZoneInfo(NEW_YORK)
+    first = Schedule("daily", 1, datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=0), NEW_YORK)
+    second = Schedule("daily", 1, datetime(2026, 11, 1, 1, 30, tzinfo=zone, fold=1), NEW_YORK)
+    assert first.start == at("2026-11-01T05:30:00+00:00") and first.start.tzinfo is UTC
+    assert second.start == at("2026-11-01T06:30:00+00:00")
+    assert first != second
+    assert first.local_start.isoformat() == "2026-11-01T01:30:00-04:00"
+
+
+def test_to_dict_and_from_dict_round_trip() -> None:
+    schedule = Schedule(
+        "weekly", 2, at("2026-03-15T02:30:00+01:00"), BERLIN, end=at("2026-06-01T00:00:00Z")
+    )
+    data = schedule.to_dict()
+    assert data == {
+        "frequency": "weekly",
+        "interval": 2,
+        "start": "2026-03-15T02:30:00+01:00",
+        "timezone": BERLIN,
+        "end": "2026-06-01T02:00:00+02:00",
+    }
+    assert Schedule.from_dict(json.loads(json.dumps(data))) == schedule
+    # hand-written: wall-clock start, defaults for interval
+    written = Schedule.from_dict(
+        {"frequency": "daily", "start": "2026-03-26T02:30", "timezone": BERLIN}
+    )
+    assert written == Schedule("daily", 1, at("2026-03-26T02:30:00+01:00"), BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"frequency": "daily", "start": "2026-03-26T02:30", "every": 2}, "unknown schedule key"),
+        ({"start": "2026-03-26T02:30"}, "'frequency' is required"),
+        ({"frequency": "daily"}, "'start' is required"),
+        ({"frequency": "daily", "start": "soon"}, "start 'soon' is not an ISO 8601"),
+        ({"frequency": "daily", "start": 20260326}, "start must be an ISO 8601 date-time"),
+        ({"frequency": "daily", "start": "2026-03-26T02:30", "timezone": 1}, "IANA name"),
+    ],
+)
+def test_from_dict_errors_name_the_key(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ScheduleError, match=message):
+        Schedule.from_dict(data)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from stratoflow.errors import ScheduleError
-from stratoflow.jobs.schedule import FREQUENCIES, Schedule, load_zone
+from stratoflow.jobs.schedule import FREQUENCIES, Schedule, load_zone, parse_instant
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,19 +43,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     preview.add_argument("-n", type=int, default=10, help="how many runs to list (default 10)")
     preview.add_argument("--json", action="store_true", help="print a JSON list")
     preview.set_defaults(func=run_preview)
-
-
-def parse_instant(text: str, timezone: str, what: str) -> datetime:
-    """An ISO 8601 instant; without an offset it is a wall-clock time in ``timezone``."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ScheduleError(
-            f"{what} {text!r} is not an ISO 8601 date-time such as 2026-03-26T02:30"
-        ) from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=load_zone(timezone))
-    return value
 
 
 def run_preview(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ Example::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal, get_args
@@ -44,7 +44,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from stratoflow.errors import ScheduleError
 
-__all__ = ["Frequency", "Schedule", "load_zone"]
+__all__ = ["Frequency", "Schedule", "load_zone", "parse_instant"]
 
 Frequency = Literal["hourly", "daily", "weekly", "once"]
 FREQUENCIES: tuple[str, ...] = get_args(Frequency)
@@ -62,6 +62,23 @@ def load_zone(name: str) -> ZoneInfo:
         raise ScheduleError(
             f"unknown timezone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
         ) from exc
+
+
+def parse_instant(text: str, timezone: str, what: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is a wall-clock time in ``timezone``.
+
+    ``parse_instant("2026-03-26T02:30", "Europe/Berlin", "start")`` is 02:30+01:00. A repeated
+    wall-clock time means its first reading.
+    """
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise ScheduleError(
+            f"{what} {text!r} is not an ISO 8601 date-time such as 2026-03-26T02:30"
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=load_zone(timezone))
+    return value
 
 
 def _require_aware(value: object, what: str) -> datetime:
@@ -152,6 +169,57 @@ class Schedule:
         # ``fold``) and never finds an ambiguous local time equal to a UTC one, so only UTC
         # values give exact equality and hashing of schedules.
         object.__setattr__(self, "start", start.astimezone(UTC))
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        """A JSON/YAML-able form; instants as ISO 8601 with the zone's offset."""
+        zone = self.zone
+        return {
+            "frequency": self.frequency,
+            "interval": self.interval,
+            "start": self.start.astimezone(zone).isoformat(),
+            "timezone": self.timezone,
+            "end": None if self.end is None else self.end.astimezone(zone).isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Schedule:
+        """The inverse of :meth:`to_dict`; also reads hand-written YAML.
+
+        ``interval`` defaults to 1 and ``timezone`` to UTC; ``start``/``end`` may be ISO
+        strings (without an offset: wall-clock time in ``timezone``) or aware datetimes.
+        Unknown or missing keys raise :class:`ScheduleError` naming them.
+        """
+        known = {"frequency", "interval", "start", "timezone", "end"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ScheduleError(
+                f"unknown schedule key(s) {', '.join(map(repr, unknown))}: "
+                f"use {', '.join(sorted(known))}"
+            )
+        if data.get("frequency") is None:
+            raise ScheduleError("schedule key 'frequency' is required")
+        timezone = data.get("timezone", "UTC")
+        if not isinstance(timezone, str):
+            raise ScheduleError(f"timezone must be an IANA name, not {timezone!r}")
+
+        def instant(key: str) -> datetime | None:
+            value = data.get(key)
+            if value is None or isinstance(value, datetime):
+                return value
+            if isinstance(value, str):
+                return parse_instant(value, timezone, key)
+            raise ScheduleError(f"{key} must be an ISO 8601 date-time, not {value!r}")
+
+        start = instant("start")
+        if start is None:
+            raise ScheduleError("schedule key 'start' is required")
+        return cls(
+            frequency=data["frequency"],  # type: ignore[arg-type]  # validated on construction
+            interval=data.get("interval", 1),  # type: ignore[arg-type]
+            start=start,
+            timezone=timezone,
+            end=instant("end"),
+        )
 
     @property
     def zone(self) -> ZoneInfo:
