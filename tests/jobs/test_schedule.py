@@ -560,3 +560,22 @@ def test_to_dict_and_from_dict_round_trip() -> None:
 def test_from_dict_errors_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         Schedule.from_dict(data)
+
+
+def test_catch_up_of_a_one_off_job() -> None:
+    once = Schedule("once", 1, at("2026-01-10T03:00:00+00:00"), "UTC")
+    now = at("2026-01-10T10:00:00+00:00")
+    assert due(once, None, now, "skip", 1) == []
+    assert due(once, None, now, "latest", 1) == [once.start]
+    assert due(once, None, now, "all", 5) == [once.start]
+    assert due(once, once.start, now, "all", 5) == []  # already ran
+    assert due(once, None, at("2026-01-10T02:59:59+00:00"), "all", 5) == []  # not yet
+
+
+def test_exported_surface() -> None:
+    import stratoflow.jobs
+
+    assert {"Schedule", "due", "CatchUpPolicy", "Frequency", "DEFAULT_GRACE"} <= set(
+        stratoflow.jobs.__all__
+    )
+    assert all(hasattr(stratoflow.jobs, name) for name in stratoflow.jobs.__all__)
