@@ -148,7 +148,7 @@ SHARED: dict[str, tuple[str, dict[str, Any], str, dict[str, Any]]] = {
         {"suspect_threshold": 60, "fail_threshold": 120, "tolerance": 0.01},
     ),
 }
-NEEDS_TIME = {"rate_of_change", "flat_line"}
+NEEDS_TIME = {"rate_of_change", "flat_line", "stuck_value"}
 
 
 def versus_ioos(n: int, saqc: dict[str, float] | None) -> None:
@@ -185,6 +185,16 @@ def versus_ioos(n: int, saqc: dict[str, float] | None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = best_of(lambda: qartod.qartod_compare(refs[-4:]), 3)
+    if saqc is not None and saqc.get("flat_line"):
+        # SaQC's flagConstants flags whole constant runs, like our stuck_value (not QARTOD's
+        # trailing-window flat line): compare those too
+        params = {"doubtful_duration": 120, "bad_duration": 120, "tolerance": 0.01}
+        stuck = best_of(partial(run_test, "stuck_value", x, t, params), 3)
+        s = saqc["flat_line"]
+        print(
+            f"  {'stuck_value':<16}{n / stuck / 1e6:14.2f}{'':>14}{'':>9}"
+            f"{n / s / 1e6:14.2f}{s / stuck:8.1f}x"
+        )
     print(f"  {'aggregate/worst':<16}{n / ours / 1e6:14.2f}{n / ref / 1e6:14.2f}{ref / ours:8.1f}x")
 
 

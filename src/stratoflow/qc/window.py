@@ -31,8 +31,7 @@ def _block_running(a: FloatArray, w: int, fn: Any) -> FloatArray:
     prefix = fn.accumulate(blocks, axis=1).ravel()
     suffix = fn.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
     # window [j, j+w-1]: suffix of j's block up to its end, prefix of the next block up to j+w-1
-    start = np.arange(0, n - w + 1)
-    out: FloatArray = fn(suffix[start], prefix[start + w - 1])
+    out: FloatArray = fn(suffix[: n - w + 1], prefix[w - 1 : n])
     return out
 
 
