@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from stratoflow import __version__
 from stratoflow.errors import StratoflowError
@@ -22,12 +24,17 @@ from stratoflow.errors import StratoflowError
 __all__ = ["main"]
 
 COMMAND_MODULES = [
+    "stratoflow.commands.backfill",
     "stratoflow.commands.convert",
     "stratoflow.commands.demo",
+    "stratoflow.commands.export",
     "stratoflow.commands.inspect",
+    "stratoflow.commands.job",
     "stratoflow.commands.qc",
     "stratoflow.commands.schedule",
+    "stratoflow.commands.scheduler",
     "stratoflow.commands.serve",
+    "stratoflow.commands.worker",
 ]
 
 
@@ -46,10 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings for people: one line naming the problem, not our source line."""
+    print(f"stratoflow: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        warnings.showwarning = _show_warning
     try:
         status: int = args.func(args)
     except StratoflowError as exc:

@@ -11,6 +11,7 @@ import xarray as xr
 
 from stratoflow import open_dataset
 from stratoflow.dataset import TIME, data_variables, flags_of
+from stratoflow.errors import ConfigError
 from stratoflow.flags import count_flags
 
 
@@ -19,8 +20,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="read a file and summarise the standardized Dataset")
     p.add_argument("file", help="the file to read")
     p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="reader option (repeatable); VALUE is parsed as JSON when it can be, "
+        "e.g. -o preset=fairo_omc -o header_lines=2",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (JSON values where they parse)."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"reader option {item!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
 
 
 def summarize(ds: xr.Dataset) -> dict[str, Any]:
@@ -50,7 +74,7 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    ds = open_dataset(args.file, reader=args.reader)
+    ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
     summary = summarize(ds)
     if args.json:
         print(json.dumps(summary, indent=2))

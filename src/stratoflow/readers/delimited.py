@@ -184,6 +184,9 @@ class DelimitedReader(Reader):
             "columns": tuple(columns) if columns is not None else None,
         }  # fmt: skip
         self.preset = preset
+        # With no preset and no layout option, a file whose suffix belongs to exactly one preset
+        # is read with that preset (``stratoflow inspect 11_30_04.OMC`` just works).
+        self._auto = preset is None and all(v is None for v in given.values())
         self.config = replace(base, **{k: v for k, v in given.items() if v is not None})
         cfg = self.config
         if len(cfg.separator) != 1 or len(cfg.decimal) != 1 or cfg.separator == cfg.decimal:
@@ -198,8 +201,18 @@ class DelimitedReader(Reader):
     def __repr__(self) -> str:
         return f"DelimitedReader(preset={self.preset!r})"
 
+    def _config_for(self, path: Path) -> tuple[DelimitedConfig, str | None]:
+        if self._auto:
+            name = path.name.upper()
+            matches = [
+                n for n, c in PRESETS.items() if c.suffix and name.endswith(c.suffix.upper())
+            ]
+            if len(matches) == 1:
+                return PRESETS[matches[0]], matches[0]
+        return self.config, self.preset
+
     def _read(self, path: Path) -> xr.Dataset:
-        cfg = self.config
+        cfg, preset = self._config_for(path)
         raw = path.read_bytes()
         if cfg.line_ending == "\r\n" and raw.count(b"\n") != raw.count(b"\r\n"):
             raise ReaderError("expected CRLF line endings, found bare LF", path=path)
@@ -222,14 +235,14 @@ class DelimitedReader(Reader):
         frame.columns = [str(c).strip() for c in frame.columns]
         if frame.empty:
             raise ReaderError("no data records", path=path, line=first)
-        self._check_field_counts(raw, path)
+        self._check_field_counts(cfg, raw, path)
         if cfg.time_column not in frame.columns:
             raise ReaderError(
                 f"time column {cfg.time_column!r} not found; columns: {list(frame.columns)}",
                 path=path,
                 line=cfg.header_lines + 1,
             )
-        times = self._times(frame[cfg.time_column], path, first)
+        times = self._times(cfg, frame[cfg.time_column], path, first)
         steps = np.diff(times.view(np.int64))
         if (steps <= 0).any():
             row = int(np.argmax(steps <= 0)) + 1
@@ -249,28 +262,28 @@ class DelimitedReader(Reader):
             attrs = {"long_name": cfg.long_names.get(name, name), "units": cfg.units.get(name, "1")}
             text = frame[name]
             if name in cfg.datetime_columns:
-                epoch_ns = self._times(text, path, first).view(np.int64)
+                epoch_ns = self._times(cfg, text, path, first).view(np.int64)
                 values: npt.NDArray[Any] = epoch_ns / 1e9
                 attrs["units"] = _EPOCH_UNITS
             else:
-                values = self._numbers(text, name, path, first)
+                values = self._numbers(cfg, text, name, path, first)
             if values.dtype.kind == "f":
                 flags[name] = np.where(np.isnan(values), Flag.MISSING, Flag.NOT_VALIDATED).astype(
                     np.uint8
                 )
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
-                 "delimited_preset": self.preset or ""}  # fmt: skip
+                 "delimited_preset": preset or ""}  # fmt: skip
         return make_dataset(times, variables, flags=flags, attrs=attrs)
 
-    def _check_field_counts(self, raw: bytes, path: Path) -> None:
+    def _check_field_counts(self, cfg: DelimitedConfig, raw: bytes, path: Path) -> None:
         """Every line must have as many separators as the column-name line (vectorised)."""
         arr = np.frombuffer(raw, dtype=np.uint8)
         newlines = np.flatnonzero(arr == ord("\n"))
-        seps = np.flatnonzero(arr == ord(self.config.separator))
+        seps = np.flatnonzero(arr == ord(cfg.separator))
         counts = np.bincount(np.searchsorted(newlines, seps), minlength=newlines.size + 1)
         lengths = np.diff(np.concatenate([[-1], newlines, [arr.size]])) - 1
-        names = self.config.header_lines
+        names = cfg.header_lines
         last = int(np.flatnonzero(lengths > (raw.endswith(b"\r\n") * 1))[-1])
         wrong = np.flatnonzero(counts[names : last + 1] != counts[names])
         if wrong.size:
@@ -282,14 +295,16 @@ class DelimitedReader(Reader):
                 line=line + 1,
             )
 
-    def _times(self, text: pd.Series, path: Path, first: int) -> npt.NDArray[np.datetime64]:
+    def _times(
+        self, cfg: DelimitedConfig, text: pd.Series, path: Path, first: int
+    ) -> npt.NDArray[np.datetime64]:
         try:
-            parsed = pd.to_datetime(text.str.strip(), format=self.config.time_format, utc=True)
+            parsed = pd.to_datetime(text.str.strip(), format=cfg.time_format, utc=True)
         except (ValueError, TypeError) as exc:
-            bad = pd.to_datetime(text.str.strip(), format=self.config.time_format, errors="coerce")
+            bad = pd.to_datetime(text.str.strip(), format=cfg.time_format, errors="coerce")
             row = int(np.argmax(bad.isna().to_numpy()))
             raise ReaderError(
-                f"time {text.iloc[row]!r} does not match format {self.config.time_format!r}",
+                f"time {text.iloc[row]!r} does not match format {cfg.time_format!r}",
                 path=path,
                 line=first + row,
             ) from exc
@@ -301,10 +316,12 @@ class DelimitedReader(Reader):
         )
         return out
 
-    def _numbers(self, text: pd.Series, name: str, path: Path, first: int) -> npt.NDArray[Any]:
+    def _numbers(
+        self, cfg: DelimitedConfig, text: pd.Series, name: str, path: Path, first: int
+    ) -> npt.NDArray[Any]:
         stripped = text.str.strip()
-        if self.config.decimal != ".":
-            stripped = stripped.str.replace(self.config.decimal, ".", regex=False)
+        if cfg.decimal != ".":
+            stripped = stripped.str.replace(cfg.decimal, ".", regex=False)
         numeric: npt.NDArray[np.float64] = np.asarray(
             pd.to_numeric(stripped, errors="coerce"), dtype=np.float64
         )

@@ -1,0 +1,54 @@
+"""``stratoflow inspect`` on real files: guessing, reader options, warnings, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stratoflow.cli import main
+
+
+def test_fairo_logs_are_read_with_their_preset_by_suffix(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, points in [("11_30_04.OMC", 450), ("11_30_01.HAL", 1800), ("11_30_01.T_P", 900)]:
+        assert main(["inspect", str(shared_data / "fairo_raw" / name), "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["reader"] == "delimited"
+        assert summary["points"] == points
+
+
+def test_reader_options_are_checked(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    omc = str(shared_data / "fairo_raw" / "11_30_04.OMC")
+    assert main(["inspect", omc, "-o", "preset=fairo_omc", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == 450
+    assert main(["inspect", omc, "-o", "no_such_option=1"]) == 1
+    assert "no_such_option" in capsys.readouterr().err
+    assert main(["inspect", omc, "-o", "novalue"]) == 1
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_defective_file_gives_one_line_naming_file_and_line(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = shared_data / "caribic_nasa_ames" / "OM_20200304_591_CPT_MUC_V01_invalid2.txt"
+    assert main(["inspect", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "invalid2.txt" in err
+    assert "line" in err
+
+
+def test_warnings_are_one_readable_line(shared_data: Path) -> None:
+    flags = shared_data / "icartt" / "ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict"
+    stratoflow = str(Path(sys.executable).parent / "stratoflow")
+    result = subprocess.run([stratoflow, "inspect", str(flags)], capture_output=True, text=True)
+    assert result.returncode == 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("stratoflow: warning: ")
+    assert "trailing garbage" in lines[0]
