@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "stratoflow.server.catalog",
     "stratoflow.server.workflow",
     "stratoflow.server.review",
+    "stratoflow.server.exports",
 ]
 
 MIDDLEWARE = [

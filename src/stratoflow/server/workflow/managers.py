@@ -7,8 +7,6 @@ every flight the PI approved and that has not been delivered in its current vers
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,49 +88,21 @@ class ImportManager:
 
 
 class ExportManager:
-    """Export every approved flight not yet delivered in its current version."""
+    """Export every released flight not yet delivered in its current version.
+
+    Exporter + Writer + TransferHandler.put; see :mod:`stratoflow.exporters.delivery` for the
+    options, the export records and how failed uploads are retried.
+    """
 
     def collect(self, manager: TaskManager) -> Iterable[Unit]:
-        from stratoflow.server.review.selectors import approved_flights
+        from stratoflow.exporters.delivery import collect
 
-        level = manager.options.get("level", "L1")
-        for flight, series in approved_flights(level=level):
-            versions = ",".join(f"{s.pk}" for s in series)
-            digest = hashlib.sha256(versions.encode()).hexdigest()[:16]
-            yield (
-                f"{flight.identifier}:{level}:{digest}",
-                flight.identifier,
-                {
-                    "flight": flight.pk,
-                    "series": [s.pk for s in series],
-                    "level": level,
-                },
-            )
+        return collect(manager)
 
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
-        from stratoflow.exporters.flight import export_flight
-        from stratoflow.server.workflow.transfers import deliver
+        from stratoflow.exporters.delivery import execute
 
-        if manager.transfer is None:
-            raise ConfigError(f"export manager {manager}: no transfer handler configured")
-        options = dict(manager.options)
-        with tempfile.TemporaryDirectory(prefix="stratoflow-export-") as tmp:
-            exported = export_flight(
-                task.details["flight"],
-                series_ids=task.details["series"],
-                directory=Path(tmp),
-                writer=options.get("writer", "netcdf"),
-                writer_options=options.get("writer_options") or {},
-            )
-            remote = deliver(manager.transfer, exported.path)
-        return {
-            "state": TaskState.DONE,
-            "file": exported.path.name,
-            "sha256": exported.sha256,
-            "remote": remote,
-            "points": exported.points,
-            "flags": exported.flag_counts,
-        }
+        return execute(manager, task)
 
     def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
         files = [t.details.get("file") for t in tasks if t.state == TaskState.DONE]

@@ -1,0 +1,171 @@
+"""The export side of a job: what an export task manager collects and how a task delivers.
+
+``collect``: every flight released to the manager's level whose export content (its
+fingerprint: series versions, QC runs, manual flags, format, options) has not been delivered
+to the manager's transfer handler yet. A flight is therefore re-exported exactly when its
+released data changed. A unit whose delivery failed is offered again by later runs (at most
+``redeliveries`` times, default 3) under a new task key.
+
+``execute``: write the file into the manager's outbox (``<home>/exports/manager-<id>``),
+record it, upload it with the transfer handler (which retries transient failures itself,
+``retry`` option), and only then mark the record delivered. A failed upload marks the record
+``failed`` and fails the task — with the transient error class kept, so the task runner can
+retry the task later; a retried task re-uses the file it already wrote.
+
+Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
+``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
+``["good", "limited"]``), ``retry`` (``{"attempts": 4, "base": 0.5}``), ``redeliveries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from stratoflow.errors import ConfigError, ExportError, TransferError, TransientTransferError
+from stratoflow.exporters.export import (
+    ExportOptions,
+    delivered_fingerprints,
+    export_one,
+    fingerprint,
+    record_delivered,
+    record_failed,
+)
+from stratoflow.exporters.selection import Selection, select
+from stratoflow.flags import Flag
+from stratoflow.jobs.states import TaskState
+from stratoflow.readers.base import file_checksum
+from stratoflow.server.catalog.models import Flight
+from stratoflow.server.exports.models import ExportRecord
+from stratoflow.server.workflow.models import Task, TaskManager
+from stratoflow.transfer.retry import RetryPolicy
+
+__all__ = ["collect", "execute", "options_of"]
+
+Unit = tuple[str, str, dict[str, Any]]
+_WRITER_FORMATS = {"netcdf": "netcdf", "nasa_ames": "nasa-ames", "icartt": "icartt", "csv": "csv"}
+
+
+def options_of(manager: TaskManager) -> tuple[Selection, ExportOptions]:
+    """The selection and export options configured on an export task manager."""
+    raw: Mapping[str, Any] = manager.options
+    fmt = raw.get("format") or _WRITER_FORMATS.get(str(raw.get("writer", "netcdf")))
+    if fmt is None:
+        raise ConfigError(f"export manager {manager}: unknown writer {raw.get('writer')!r}")
+    try:
+        valid = tuple(int(Flag[str(v).upper()]) for v in raw.get("valid_flags", ["good"]))
+    except KeyError as exc:
+        raise ConfigError(f"export manager {manager}: unknown flag {exc} in valid_flags") from None
+    selection = Selection(level=raw.get("level", "L1"), variables=tuple(raw.get("variables", ())))
+    options = ExportOptions(
+        format=str(fmt),
+        writer_options=dict(raw.get("writer_options") or {}),
+        resample=raw.get("resample"),
+        aggregate=raw.get("aggregate", "worst"),
+        valid_flags=valid,
+    )
+    return selection, options
+
+
+def _require_transfer(manager: TaskManager) -> None:
+    if manager.transfer is None:
+        raise ConfigError(f"export manager {manager}: no transfer handler configured")
+
+
+def collect(manager: TaskManager) -> Iterator[Unit]:
+    """Released flights whose current export content is not yet delivered."""
+    _require_transfer(manager)
+    assert manager.transfer is not None
+    selection, options = options_of(manager)
+    redeliveries = int(manager.options.get("redeliveries", 3))
+    items = select(selection)
+    delivered = delivered_fingerprints([i.flight.identifier for i in items], manager.transfer)
+    for item in items:
+        digest = fingerprint(item, selection, options)
+        if digest in delivered:
+            continue
+        base = f"{item.flight.identifier}:{options.format}:{digest[:20]}"
+        failed = Task.objects.filter(
+            manager=manager, key__startswith=base, state=TaskState.FAILED.value
+        ).count()
+        if failed > redeliveries:
+            continue
+        yield (
+            base + (f"#{failed}" if failed else ""),
+            item.flight.identifier,
+            {
+                "flight": item.flight.pk,
+                "level": item.level,
+                "fingerprint": digest,
+                "versions": item.versions(),
+            },
+        )
+
+
+def _outbox(manager: TaskManager) -> Path:
+    return Path(settings.HOME) / "exports" / f"manager-{manager.pk}"
+
+
+def _reusable(task: Task, digest: str, outbox: Path) -> ExportRecord | None:
+    """A file this task already wrote for the same content (a retried upload)."""
+    for record in ExportRecord.objects.filter(task=task, fingerprint=digest).exclude(
+        state=ExportRecord.State.DELIVERED
+    ):
+        path = outbox / record.file_name
+        if path.is_file() and file_checksum(path) == record.sha256:
+            return record
+    return None
+
+
+def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
+    """Export one flight and deliver it; the record says ``delivered`` only after the upload."""
+    from stratoflow.server.workflow.transfers import build
+
+    _require_transfer(manager)
+    assert manager.transfer is not None
+    selection, options = options_of(manager)
+    flight = Flight.objects.select_related("platform").get(pk=task.details["flight"])
+    items = select(selection, flights=[flight])
+    if not items:
+        raise ExportError(f"flight {flight.identifier} is no longer released to {selection.level}")
+    item = items[0]
+    digest = fingerprint(item, selection, options)
+    outbox = _outbox(manager)
+    outbox.mkdir(parents=True, exist_ok=True)
+    record = _reusable(task, digest, outbox)
+    if record is None:
+        record = export_one(
+            item,
+            selection,
+            options,
+            outbox,
+            requested_by=f"job {manager.job.name} / {manager.name}",
+            task=task,
+            transfer=manager.transfer,
+        )
+    path = outbox / record.file_name
+    handler = build(manager.transfer)
+    if manager.options.get("retry"):
+        handler.retry = RetryPolicy.from_config(manager.options["retry"])
+    try:
+        remote = handler.put(path)
+    except TransientTransferError as exc:
+        record_failed(record, str(exc))
+        raise  # the task runner may retry the task later; the file stays in the outbox
+    except TransferError as exc:
+        record_failed(record, str(exc))
+        raise ExportError(f"delivery of {record.file_name} failed: {exc}") from exc
+    record_delivered(record, remote)
+    path.unlink(missing_ok=True)
+    return {
+        "state": TaskState.DONE,
+        "file": record.file_name,
+        "sha256": record.sha256,
+        "remote": remote,
+        "export": record.pk,
+        "version": record.version,
+        "points": record.points,
+    }

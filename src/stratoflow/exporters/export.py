@@ -1,0 +1,231 @@
+"""Export: selection -> Dataset per flight -> file, each recorded as an :class:`ExportRecord`.
+
+The record keeps what is needed to make the same file again (selection, series and QC-run
+versions, writer and options, resampling) and its SHA-256. The ``fingerprint`` identifies the
+*content*; a new fingerprint for the same flight and format is a new export ``version`` (and
+the file name says so: ``<flight>_<level>[_<resolution>]_v<version><suffix>``).
+
+Example::
+
+    records = export(Selection(flights=("2024032703373803",), level="L1"),
+                     ExportOptions(format="netcdf", resample="10s"), Path("out"))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from stratoflow import write_dataset
+from stratoflow.commands.convert import FORMATS
+from stratoflow.dataset import TIME, data_variables
+from stratoflow.errors import ConfigError, ExportError
+from stratoflow.exporters.assemble import flight_dataset
+from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
+from stratoflow.exporters.selection import FlightSelection, Selection, select
+from stratoflow.flags import Flag
+from stratoflow.readers.base import file_checksum
+from stratoflow.server.exports.models import ExportRecord
+from stratoflow.server.workflow.models import Task, TransferHandler
+from stratoflow.writers import get_writer
+
+__all__ = [
+    "ExportOptions",
+    "delivered_fingerprints",
+    "export",
+    "export_one",
+    "fingerprint",
+    "record_delivered",
+    "record_failed",
+]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: format (see ``stratoflow export --help``), writer options, resampling.
+
+    ``valid_flags`` are the flags whose points contribute to a resampled mean (good; add
+    limited to use questionable data).
+    """
+
+    format: str = "netcdf"
+    writer_options: dict[str, Any] = field(default_factory=dict)
+    resample: str | None = None
+    aggregate: Aggregate = "worst"
+    valid_flags: tuple[int, ...] = (int(Flag.GOOD),)
+    ddof: int = 1
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(f"unknown export format {self.format!r}; known: {sorted(FORMATS)}")
+        if self.aggregate not in AGGREGATES:
+            raise ConfigError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
+        if self.resample is not None:
+            parse_resolution(self.resample)
+
+    @property
+    def writer(self) -> str:
+        """The writer plugin of the format."""
+        return FORMATS[self.format][0]
+
+    def all_writer_options(self) -> dict[str, Any]:
+        """The format's own writer options, overridden by ``writer_options``."""
+        return {**FORMATS[self.format][1], **self.writer_options}
+
+    def processing(self) -> dict[str, Any]:
+        """Resampling options as stored in the record (empty at native resolution)."""
+        if self.resample is None:
+            return {}
+        return {
+            "resample": self.resample,
+            "aggregate": self.aggregate,
+            "valid_flags": [Flag(c).label for c in self.valid_flags],
+            "ddof": self.ddof,
+        }
+
+
+def fingerprint(item: FlightSelection, selection: Selection, options: ExportOptions) -> str:
+    """SHA-256 of everything that determines the content of an export (not the bytes)."""
+    document = {
+        "flight": item.flight.identifier,
+        "level": item.level,
+        "start": selection.start.isoformat() if selection.start else None,
+        "end": selection.end.isoformat() if selection.end else None,
+        "versions": item.versions(),
+        "format": options.format,
+        "writer": options.writer,
+        "writer_options": options.all_writer_options(),
+        "processing": options.processing(),
+    }
+    text = json.dumps(document, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version(subject: str, fmt: str, digest: str) -> int:
+    same = ExportRecord.objects.filter(subject=subject, format=fmt, fingerprint=digest).first()
+    if same is not None:
+        return same.version
+    latest = ExportRecord.objects.filter(subject=subject, format=fmt).aggregate(v=Max("version"))
+    return int(latest["v"] or 0) + 1
+
+
+def _file_name(item: FlightSelection, options: ExportOptions, version: int) -> str:
+    resolution = f"_{options.resample.replace(' ', '')}" if options.resample else ""
+    suffix = get_writer(options.writer).suffix or ".dat"
+    return f"{item.flight.identifier}_{item.level}{resolution}_v{version}{suffix}"
+
+
+def export_one(
+    item: FlightSelection,
+    selection: Selection,
+    options: ExportOptions,
+    directory: Path,
+    *,
+    requested_by: str = "",
+    user: User | None = None,
+    task: Task | None = None,
+    transfer: TransferHandler | None = None,
+) -> ExportRecord:
+    """Write one flight's file into ``directory`` and record it (state ``written``)."""
+    digest = fingerprint(item, selection, options)
+    ds = flight_dataset(
+        item,
+        start=selection.start,
+        end=selection.end,
+        resample=options.resample,
+        aggregate=options.aggregate,
+        valid_flags=options.valid_flags,
+        ddof=options.ddof,
+    )
+    if ds.sizes[TIME] == 0:
+        raise ExportError(f"flight {item.flight.identifier}: no data in the selected time range")
+    with transaction.atomic():
+        version = _version(item.flight.identifier, options.format, digest)
+        ds.attrs["export_version"] = version
+        ds.attrs["export_fingerprint"] = digest
+        path = directory / _file_name(item, options, version)
+        write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
+        record = ExportRecord.objects.create(
+            subject=item.flight.identifier,
+            flight=item.flight,
+            format=options.format,
+            fingerprint=digest,
+            version=version,
+            selection=selection.to_dict(),
+            series_versions=item.versions(),
+            writer=options.writer,
+            writer_options=options.all_writer_options(),
+            processing=options.processing(),
+            file_name=path.name,
+            sha256=file_checksum(path),
+            size=path.stat().st_size,
+            points=int(ds.sizes[TIME]) * len(data_variables(ds)),
+            user=user,
+            requested_by=requested_by[:200],
+            task=task,
+            transfer=transfer,
+        )
+        record.series.set([v.series for v in item.series])
+    return record
+
+
+def export(
+    selection: Selection,
+    options: ExportOptions,
+    directory: Path,
+    *,
+    requested_by: str = "",
+    user: User | None = None,
+) -> list[ExportRecord]:
+    """Export every flight of ``selection`` (one file each) into ``directory``."""
+    items = select(selection)
+    if not items:
+        raise ExportError(
+            f"nothing to export for {json.dumps(selection.to_dict())}: no flight with "
+            + (
+                "current data"
+                if selection.level == "any"
+                else f"data released to {selection.level}"
+            )
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        export_one(item, selection, options, directory, requested_by=requested_by, user=user)
+        for item in items
+    ]
+
+
+def record_delivered(record: ExportRecord, remote: str) -> ExportRecord:
+    """Mark ``record`` delivered (only ever after the transfer handler confirmed it)."""
+    record.state = ExportRecord.State.DELIVERED
+    record.remote = remote[:500]
+    record.delivered_at = timezone.now()
+    record.error = ""
+    record.save(update_fields=["state", "remote", "delivered_at", "error"])
+    return record
+
+
+def record_failed(record: ExportRecord, error: str) -> ExportRecord:
+    """Mark ``record``'s delivery failed with ``error``."""
+    record.state = ExportRecord.State.FAILED
+    record.error = error
+    record.save(update_fields=["state", "error"])
+    return record
+
+
+def delivered_fingerprints(subjects: Sequence[str], transfer: TransferHandler) -> set[str]:
+    """Fingerprints already delivered to ``transfer`` for ``subjects``."""
+    return set(
+        ExportRecord.objects.filter(
+            subject__in=list(subjects), transfer=transfer, state=ExportRecord.State.DELIVERED
+        ).values_list("fingerprint", flat=True)
+    )
