@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 OUR_APPS = ("catalog", "workflow", "review")
 
@@ -43,3 +44,17 @@ def test_dashboard_requires_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_plugin_page_lists_readers_with_descriptions(admin_client: Client, client: Client) -> None:
+    from stratoflow.readers import get_reader
+
+    response = admin_client.get("/admin/plugins/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for name in ("iagos_netcdf", "nasa_ames", "icartt", "delimited", "netcdf", "local", "worst"):
+        assert f"<code>{name}</code>" in page
+    assert escape(get_reader("nasa_ames").description) in page
+    assert "cannot be loaded" not in page
+    assert client.get("/admin/plugins/").status_code == 302  # not for anonymous users
