@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from stratoflow.dataset import flags_of
+from stratoflow.dataset import TIME, flags_of
 from stratoflow.flags import FLAG_DTYPE, Flag, worst
 from stratoflow.qc.run import run_qc
 from stratoflow.server.catalog.models import QCRun, Series
@@ -36,6 +36,8 @@ def qc_series(
     result = run_qc(
         ds, config=config, evaluation=evaluation, variables=[s.variable for s in series]
     )
+    from stratoflow.server.review.services import replay_manual_flags  # review builds on catalog
+
     runs = []
     for s in series:
         source = flags_of(ds, s.variable)
@@ -58,6 +60,8 @@ def qc_series(
                 )
                 for t in vqc.tests
             ]
+        # the PI's manual flags on this flight and variable win, in every new version
+        flags = replay_manual_flags(s, flags.astype(FLAG_DTYPE), ds[TIME].values)
         runs.append(
             qc_run_store(
                 s,

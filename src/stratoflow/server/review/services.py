@@ -1,42 +1,336 @@
-"""Review services: the PI approves or rejects a flight's data; every decision is recorded."""
+"""Review services: what the PI does to a flight's data; every action is recorded.
+
+The PI can re-evaluate stored QC results with another method or thresholds (no test re-run,
+no re-import), re-run QC with another configuration on the stored values, flag a time range by
+hand (manual flags win over QC and are replayed on every later QC run of the same flight and
+variable, see :func:`replay_manual_flags`), and approve (release to L1, then L2) or reject.
+Each action writes a :class:`~stratoflow.server.review.models.ReviewEvent`: who, when, what
+(``details``) and why (``reason``). QC results are never changed in place: each change stores
+a new current :class:`~stratoflow.server.catalog.models.QCRun` and the old ones stay.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from stratoflow.errors import ConfigError
+from stratoflow.flags import FLAG_DTYPE, Flag
 from stratoflow.jobs.states import TaskState
-from stratoflow.server.catalog.models import Flight
-from stratoflow.server.review.models import Decision
+from stratoflow.qc import ManualFlag as QCManualFlag
+from stratoflow.qc import default_config, get_evaluation, parse_config
+from stratoflow.qc.evaluation import apply_overrides
+from stratoflow.server.catalog.models import Flight, QCRun, Series
+from stratoflow.server.catalog.services import TestOutcome, qc_run_store
+from stratoflow.server.review.models import Decision, ManualFlag, ReviewEvent
+from stratoflow.server.review.selectors import current_series, latest_decision
+from stratoflow.server.review.stored import StoredQC, merge_source_flags, stored_qc
 from stratoflow.server.workflow.models import Task
 from stratoflow.server.workflow.services import task_transition
 
-__all__ = ["flight_approve", "flight_reject"]
+__all__ = [
+    "MANUAL_FLAG_CHOICES",
+    "flight_approve",
+    "flight_flag_range",
+    "flight_reevaluate",
+    "flight_reject",
+    "flight_rerun_qc",
+    "replay_manual_flags",
+    "review_event_record",
+]
+
+#: Flags a PI may set by hand.
+MANUAL_FLAG_CHOICES = (Flag.GOOD, Flag.LIMITED, Flag.BAD, Flag.NOT_VALIDATED)
 
 
-def _close_review_tasks(flight: Flight) -> int:
-    tasks = Task.objects.filter(
-        state=TaskState.AWAITING_REVIEW.value, details__flight=flight.identifier
+def review_event_record(
+    flight: Flight,
+    *,
+    action: str,
+    user: User | None,
+    details: Mapping[str, Any] | None = None,
+    reason: str = "",
+    task: Task | None = None,
+) -> ReviewEvent:
+    """Record one action in the flight's review history."""
+    return ReviewEvent.objects.create(
+        flight=flight,
+        action=action,
+        user=user,
+        details=dict(details or {}),
+        reason=reason,
+        task=task,
     )
-    n = 0
+
+
+def _overrides(flight: Flight, variable: str) -> list[QCManualFlag]:
+    rows = ManualFlag.objects.filter(flight=flight, variable=variable).order_by("created_at", "id")
+    return [
+        QCManualFlag(
+            variable=variable,
+            start=np.datetime64(r.time_start.astimezone(UTC).replace(tzinfo=None), "ns"),
+            end=np.datetime64(r.time_end.astimezone(UTC).replace(tzinfo=None), "ns"),
+            flag=Flag(r.flag),
+            who=r.user.get_username() if r.user else "",
+            why=r.comment,
+        )
+        for r in rows
+    ]
+
+
+def replay_manual_flags(
+    series: Series, flags: npt.NDArray[np.uint8], time: npt.ArrayLike
+) -> npt.NDArray[np.uint8]:
+    """``flags`` of ``series`` with the PI's manual flags of its flight and variable applied.
+
+    Called by the importer's QC (:func:`stratoflow.server.catalog.qc.qc_series`) for every QC
+    run it stores, so a manual flag set on a time range stays on that range in every later
+    version of the series (reprocessed or corrected data).
+    """
+    overrides = _overrides(series.flight, series.variable)
+    if not overrides:
+        return flags
+    t = np.asarray(time).astype("datetime64[ns]")
+    return np.asarray(apply_overrides(flags, t, overrides), dtype=FLAG_DTYPE)
+
+
+def _counts(flight: Flight) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for s in current_series(flight):
+        run = s.qc_runs.filter(is_current=True).first()
+        out[s.variable] = dict(run.flag_counts) if run else {}
+    return out
+
+
+def _restore(stored: StoredQC, method: str, params: Mapping[str, Any], note: str) -> QCRun:
+    """Evaluate stored test results, merge source flags, apply manual flags; store a run."""
+    var = stored.variable
+    if var.tests:
+        _, flags = get_evaluation(method)(
+            var.stack(), var.missing, [t.info for t in var.tests], **params
+        )
+        flags = merge_source_flags(flags, stored.source_flags)
+    else:
+        flags = stored.source_flags.copy()
+    overrides = _overrides(stored.series.flight, stored.series.variable)
+    if overrides:
+        flags = apply_overrides(flags, stored.time, overrides)
+    previous = dict(stored.run.config) if stored.run is not None else {}
+    previous.pop("derived_from", None)
+    config = {
+        **previous,
+        "derived_from": stored.run.pk if stored.run is not None else None,
+        "review": note,
+        "manual_flags": len(overrides),
+    }
+    outcomes = [
+        TestOutcome(
+            t.label, {"test": t.test, **dict(t.params)}, t.version, t.runtime, t.probability
+        )
+        for t in var.tests
+    ]
+    return qc_run_store(
+        stored.series,
+        flags=np.asarray(flags, dtype=FLAG_DTYPE),
+        evaluation=method,
+        thresholds=dict(params),
+        config=config,
+        outcomes=outcomes,
+    )
+
+
+def flight_reevaluate(
+    flight: Flight,
+    *,
+    user: User | None,
+    method: str,
+    good: float | None = None,
+    bad: float | None = None,
+    k: int | None = None,
+    reason: str = "",
+) -> list[QCRun]:
+    """Evaluate the stored test results of every QC'd series with ``method``/thresholds.
+
+    No test is re-run and nothing re-imported; manual flags still win. Raises
+    :class:`~stratoflow.errors.ConfigError` (e.g. ``PluginNotFound``, ``QCConfigError``) for an
+    unknown method or invalid thresholds.
+    """
+    evaluation = get_evaluation(method)
+    given = {key: v for key, v in {"good": good, "bad": bad, "k": k}.items() if v is not None}
+    params = evaluation.check(given, "evaluation")
+    before = _counts(flight)
+    runs = []
+    with transaction.atomic():
+        for s in current_series(flight):
+            stored = stored_qc(s)
+            if stored.run is None or not stored.variable.tests:
+                continue
+            runs.append(_restore(stored, method, params, "reevaluate"))
+        review_event_record(
+            flight,
+            action=ReviewEvent.Action.REEVALUATE,
+            user=user,
+            details={"method": method, "thresholds": params, "before": before},
+            reason=reason,
+        )
+    return runs
+
+
+def flight_rerun_qc(
+    flight: Flight,
+    *,
+    user: User | None,
+    config: Mapping[str, Any] | None = None,
+    method: str | None = None,
+    reason: str = "",
+) -> list[QCRun]:
+    """Re-run QC on the stored values with ``config`` (None: shipped defaults).
+
+    The tests run again on the stored values and source flags (nothing is re-imported); manual
+    flags are replayed; the configuration is kept in each run (``qc_config``) so a later
+    re-evaluation knows each test's ``critical``/``weight``.
+    """
+    from stratoflow.server.catalog.qc import qc_series
+    from stratoflow.server.catalog.selectors import flight_dataset
+
+    parsed = parse_config(dict(config)) if config is not None else default_config()
+    evaluation = method or parsed.evaluation
+    get_evaluation(evaluation)
+    series = current_series(flight)
+    if not series:
+        raise ConfigError(f"flight {flight.identifier}: no current series to run QC on")
+    ds = flight_dataset(flight, series=series, use_qc_flags=False)
+    with transaction.atomic():
+        runs = qc_series(series, ds, config=config, evaluation=evaluation)
+        stored_config = dict(config) if config is not None else None
+        for run in runs:
+            run.config = {**run.config, "qc_config": stored_config, "review": "rerun"}
+            run.save(update_fields=["config"])
+        review_event_record(
+            flight,
+            action=ReviewEvent.Action.RERUN,
+            user=user,
+            details={"method": evaluation, "config": stored_config, "runs": [r.pk for r in runs]},
+            reason=reason,
+        )
+    return runs
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def flight_flag_range(
+    flight: Flight,
+    *,
+    user: User | None,
+    variables: Sequence[str],
+    start: datetime,
+    end: datetime,
+    flag: int,
+    comment: str,
+) -> list[ManualFlag]:
+    """Set ``flag`` on [start, end] of ``variables``; a comment (why) is mandatory.
+
+    The flags are stored as :class:`~stratoflow.server.review.models.ManualFlag` rows and applied
+    at once (a new QC run per affected series, same method and thresholds), and again on every
+    later QC run of the same flight and variable.
+    """
+    if not comment.strip():
+        raise ConfigError("a manual flag needs a comment saying why")
+    start, end = _aware(start), _aware(end)
+    if end < start:
+        raise ConfigError(f"manual flag range ends ({end}) before it starts ({start})")
+    if flag not in {int(f) for f in MANUAL_FLAG_CHOICES}:
+        raise ConfigError(f"flag {flag} cannot be set by hand; use one of {MANUAL_FLAG_CHOICES}")
+    by_name = {s.variable: s for s in current_series(flight)}
+    unknown = [v for v in variables if v not in by_name]
+    if unknown or not variables:
+        raise ConfigError(
+            f"flight {flight.identifier} has no variable(s) {unknown or '(none given)'}; "
+            f"known: {sorted(by_name)}"
+        )
+    with transaction.atomic():
+        rows = [
+            ManualFlag.objects.create(
+                flight=flight,
+                variable=v,
+                time_start=start,
+                time_end=end,
+                flag=flag,
+                comment=comment,
+                user=user,
+            )
+            for v in variables
+        ]
+        for v in variables:
+            stored = stored_qc(by_name[v])
+            run = stored.run
+            method = run.evaluation if run is not None else "worst"
+            params = dict(run.thresholds) if run is not None else {}
+            _restore(stored, method, get_evaluation(method).check(params), "manual_flag")
+        review_event_record(
+            flight,
+            action=ReviewEvent.Action.MANUAL_FLAG,
+            user=user,
+            details={
+                "variables": list(variables),
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "flag": Flag(flag).label,
+                "manual_flags": [r.pk for r in rows],
+            },
+            reason=comment,
+        )
+    return rows
+
+
+def _close_review_tasks(flight: Flight) -> list[Task]:
+    tasks = list(
+        Task.objects.filter(
+            state=TaskState.AWAITING_REVIEW.value, details__flight=flight.identifier
+        )
+    )
     for task in tasks:
         task_transition(task, TaskState.DONE)
-        n += 1
-    return n
+    return tasks
 
 
 def flight_approve(
     flight: Flight, *, user: User | None, level: str = "L1", reason: str = ""
 ) -> Decision:
-    """Release the flight's current data to ``level`` (L1 or L2) and close its review tasks."""
+    """Release the flight's current data to ``level`` and close its review tasks.
+
+    Data go to L1 first; L2 (final) needs the flight's latest decision to be an L1 release.
+    """
     if level not in ("L1", "L2"):
         raise ConfigError(f"data can be released to L1 or L2, not {level!r}")
+    if level == "L2":
+        last = latest_decision(flight)
+        if last is None or last.action != Decision.Action.APPROVE:
+            raise ConfigError(f"flight {flight.identifier}: release to L1 before L2")
     with transaction.atomic():
         decision = Decision.objects.create(
-            flight=flight, action=Decision.Action.APPROVE, level=level, reason=reason, user=user
+            flight=flight,
+            action=Decision.Action.APPROVE,
+            level=level,
+            reason=reason,
+            user=user,
         )
-        _close_review_tasks(flight)
+        tasks = _close_review_tasks(flight)
+        review_event_record(
+            flight,
+            action=ReviewEvent.Action.APPROVE,
+            user=user,
+            details={"level": level, "decision": decision.pk, "tasks": [t.pk for t in tasks]},
+            reason=reason,
+        )
     return decision
 
 
@@ -46,7 +340,17 @@ def flight_reject(flight: Flight, *, user: User | None, reason: str) -> Decision
         raise ConfigError("a rejection needs a reason")
     with transaction.atomic():
         decision = Decision.objects.create(
-            flight=flight, action=Decision.Action.REJECT, reason=reason, user=user
+            flight=flight,
+            action=Decision.Action.REJECT,
+            reason=reason,
+            user=user,
         )
-        _close_review_tasks(flight)
+        tasks = _close_review_tasks(flight)
+        review_event_record(
+            flight,
+            action=ReviewEvent.Action.REJECT,
+            user=user,
+            details={"decision": decision.pk, "tasks": [t.pk for t in tasks]},
+            reason=reason,
+        )
     return decision

@@ -1,0 +1,97 @@
+"""Fixtures of the review tests: one small imported flight awaiting review, and its people.
+
+The flight is a generated IAGOS-like flight (with injected faults) written to netCDF and
+imported through the real importer with the default QC, so the review pages work on the same
+stored columnar values and per-test probabilities as in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import LazySettings
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from stratoflow import write_dataset
+from stratoflow.samples import generate_flight
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Review:
+    """The scene: a flight awaiting review, its task, and users with various rights."""
+
+    flight: object
+    task: object
+    job: object
+    admin: User
+    pi: User
+    project_pi: User
+    other_pi: User
+    nobody: User
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: LazySettings) -> None:
+    """Test users log in for real; a cheap hasher keeps creating five of them fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _user(username: str, **extra: object) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+    )
+
+
+def import_sample(tmp_path: Path, *, seed: int = 11) -> object:
+    """Write and import one generated flight (default QC); returns its Flight."""
+    from stratoflow.importers import import_file
+    from stratoflow.server.catalog.models import Flight
+
+    path = tmp_path / f"IAGOS_timeseries_{seed}.nc"
+    # a short hop (~1 h at 4 s: ~900 points per variable) keeps the tests fast
+    ds = generate_flight(seed=seed, origin="FRA", destination="MUC", step_s=4).dataset
+    write_dataset(ds, path, writer="netcdf", layout="iagos")
+    result = import_file(path, identity=f"portal/{path.name}")
+    return Flight.objects.get(identifier=result.flight)
+
+
+@pytest.fixture
+def review(tmp_path: Path, db: None) -> Review:
+    from stratoflow.jobs.states import TaskState
+    from stratoflow.server.catalog.models import Platform, Project
+    from stratoflow.server.review.models import ReviewAssignment
+    from stratoflow.server.workflow.models import Job, Task, TaskManager
+
+    flight = import_sample(tmp_path)
+    project = Project.objects.create(name="IAGOS-CORE")
+    platform = flight.platform  # type: ignore[attr-defined]
+    platform.project = project
+    platform.save()
+    other = Platform.objects.create(name="D-OTHER")
+
+    admin = _user("admin", is_staff=True)
+    pi = _user("pi")
+    project_pi = _user("project-pi")
+    other_pi = _user("other-pi")
+    nobody = _user("nobody")
+    ReviewAssignment.objects.create(user=pi, platform=platform)
+    ReviewAssignment.objects.create(user=project_pi, project=project)
+    ReviewAssignment.objects.create(user=other_pi, platform=other)
+
+    job = Job.objects.create(name="ozone", responsible=admin)
+    manager = TaskManager.objects.create(job=job, name="import", kind=TaskManager.Kind.IMPORT)
+    task = Task.objects.create(
+        manager=manager,
+        key=f"portal/{flight.identifier}@x",  # type: ignore[attr-defined]
+        subject=f"IAGOS_timeseries_{flight.identifier}.nc",  # type: ignore[attr-defined]
+        state=TaskState.AWAITING_REVIEW.value,
+        details={"flight": flight.identifier},  # type: ignore[attr-defined]
+        finished_at=timezone.now() - timedelta(hours=1),
+    )
+    return Review(flight, task, job, admin, pi, project_pi, other_pi, nobody)
