@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "stratoflow.commands.backfill",
     "stratoflow.commands.convert",
     "stratoflow.commands.demo",
+    "stratoflow.commands.import_",
     "stratoflow.commands.export",
     "stratoflow.commands.inspect",
     "stratoflow.commands.job",

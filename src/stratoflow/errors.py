@@ -12,7 +12,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     │   ├── PluginNotFound (LookupError)     unknown plugin name; lists the installed ones
     │   ├── ScheduleError                    an invalid schedule
     │   ├── QCConfigError                    an invalid QC configuration or test parameter
-    │   └── SecretError                      a secret reference cannot be resolved
+    │   ├── SecretError                      a secret reference cannot be resolved
+    │   └── CatalogError                     catalog metadata breaks a rule (overlap, cycle, key)
     ├── DatasetError (ValueError)            a Dataset breaks the standardized-Dataset contract
     ├── ReaderError                          a file cannot be parsed (names file, line, defect)
     ├── WriterError                          a Dataset cannot be written in a format
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "CatalogError",
     "ConfigError",
     "DatasetError",
     "ExportError",
@@ -78,6 +80,10 @@ class QCConfigError(ConfigError):
 
 class SecretError(ConfigError):
     """A secret reference (``env:NAME``, ``file:/path``) cannot be resolved."""
+
+
+class CatalogError(ConfigError):
+    """Catalog metadata breaks a rule: overlapping periods, a cycle, an unknown reference."""
 
 
 class DatasetError(StratoflowError, ValueError):

@@ -4,15 +4,36 @@ Values are never stored one row per point: a :class:`Series` owns immutable, com
 columnar :class:`Segment` rows (see :mod:`stratoflow.store.segments`), one per imported source,
 each with its time range indexed. QC results are stored the same way, per :class:`QCRun`.
 Re-processing creates a new version of a series; old versions stay (``is_current`` moves).
+
+The instrument catalog describes what measured a series: a :class:`Component` (an instrument,
+unit, sensor, CPU...) of a :class:`ComponentType` and :class:`ComponentClass`, installed in a
+parent component for a period (:class:`Installation`, the instrument tree), deployed on an
+:class:`Aircraft` at a :class:`MeasurementLocation` for a period (:class:`Deployment`) and
+calibrated at points in time (:class:`Calibration`). Periods are half-open ``[from, to)``;
+``to`` empty means "still". Overlap rules live in ``clean()`` so the admin enforces them, and
+the services call ``full_clean()`` before saving.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 __all__ = [
+    "Aircraft",
+    "Calibration",
+    "Campaign",
+    "Component",
+    "ComponentClass",
+    "ComponentType",
     "DataLevel",
+    "Deployment",
     "Flight",
+    "Installation",
+    "MeasurementLocation",
+    "MetadataChange",
     "Platform",
     "Project",
     "QCRun",
@@ -34,11 +55,44 @@ class DataLevel(models.TextChoices):
 class Project(models.Model):
     """A research infrastructure or funded project the data belongs to."""
 
+    class Kind(models.TextChoices):
+        INFRASTRUCTURE = "infrastructure"
+        FUNDED = "funded", "funded project"
+
     name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INFRASTRUCTURE)
     description = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return self.name
+
+
+def _overlaps(
+    start: datetime, end: datetime | None, other_start: datetime, other_end: datetime | None
+) -> bool:
+    """Whether half-open periods ``[start, end)`` and ``[other_start, other_end)`` overlap."""
+    return (other_end is None or start < other_end) and (end is None or other_start < end)
+
+
+def _check_period(start: datetime | None, end: datetime | None, what: str) -> None:
+    if start is not None and end is not None and end <= start:
+        raise ValidationError(f"{what}: end {end.isoformat()} is not after start")
+
+
+class Campaign(models.Model):
+    """A measurement campaign of a project (a period, possibly with several aircraft)."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="campaigns")
+    name = models.CharField(max_length=200, unique=True)
+    time_start = models.DateTimeField(null=True, blank=True)
+    time_end = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        _check_period(self.time_start, self.time_end, f"campaign {self.name}")
 
 
 class Platform(models.Model):
@@ -50,6 +104,254 @@ class Platform(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Aircraft(models.Model):
+    """An aircraft carrying instruments: who flies it, what it is, when it was in service.
+
+    ``platform`` links it to the platform name data files use (e.g. ``IAGOS-01``).
+    """
+
+    registration = models.CharField(max_length=20, unique=True, help_text="e.g. D-AIGT")
+    airline = models.CharField(max_length=100, blank=True)
+    aircraft_type = models.CharField(max_length=100, blank=True, help_text="e.g. Airbus A340-300")
+    serial_number = models.CharField(max_length=50, blank=True, help_text="manufacturer serial")
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_to = models.DateTimeField(null=True, blank=True)
+    platform = models.OneToOneField(
+        Platform, null=True, blank=True, on_delete=models.SET_NULL, related_name="aircraft"
+    )
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        verbose_name_plural = "aircraft"
+
+    def __str__(self) -> str:
+        return self.registration
+
+    def clean(self) -> None:
+        _check_period(self.active_from, self.active_to, f"aircraft {self.registration}")
+
+
+class MeasurementLocation(models.Model):
+    """Where on an aircraft (or at a site) an instrument is mounted, e.g. 'avionics bay'."""
+
+    name = models.CharField(max_length=100)
+    aircraft = models.ForeignKey(
+        Aircraft, null=True, blank=True, on_delete=models.CASCADE, related_name="locations"
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["aircraft", "name"], name="unique_location_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aircraft} {self.name}" if self.aircraft else self.name
+
+
+class ComponentType(models.Model):
+    """What a component is or measures, e.g. 'O3 UV photometer' (quantity 'ozone')."""
+
+    name = models.CharField(max_length=100, unique=True)
+    quantity = models.CharField(max_length=100, blank=True, help_text="what it measures")
+    units = models.CharField(max_length=50, blank=True, help_text="UDUNITS of its output")
+    description = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ComponentClass(models.Model):
+    """The role of a component in an instrument tree: instrument, unit, sensor, CPU..."""
+
+    name = models.CharField(max_length=50, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "component classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Component(models.Model):
+    """One physical thing with a serial number; a root component is an instrument."""
+
+    class Status(models.TextChoices):
+        OPERATIONAL = "operational"
+        DEFECTIVE = "defective"
+        IN_REPAIR = "in_repair", "in repair"
+        RETIRED = "retired"
+
+    component_type = models.ForeignKey(ComponentType, on_delete=models.PROTECT)
+    component_class = models.ForeignKey(ComponentClass, on_delete=models.PROTECT)
+    serial_number = models.CharField(max_length=100)
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPERATIONAL)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component_type", "serial_number"], name="unique_component_serial"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+    @property
+    def key(self) -> str:
+        """Natural key used by metadata files: ``type/serial``."""
+        return f"{self.component_type.name}/{self.serial_number}"
+
+
+class Installation(models.Model):
+    """A component installed in a parent component from ``installed_from`` to ``installed_to``.
+
+    A component sits in at most one parent at a time, and never inside itself or its own parts.
+    """
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="installations")
+    parent = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="parts")
+    installed_from = models.DateTimeField()
+    installed_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["component", "installed_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component", "installed_from"], name="unique_installation_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component} in {self.parent} from {self.installed_from:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        what = f"installation of {self.component} in {self.parent}"
+        _check_period(self.installed_from, self.installed_to, what)
+        if self.component_id == self.parent_id:
+            raise ValidationError(f"{what}: a component cannot be installed in itself")
+        others = Installation.objects.filter(component_id=self.component_id).exclude(pk=self.pk)
+        for other in others:
+            if _overlaps(
+                self.installed_from, self.installed_to, other.installed_from, other.installed_to
+            ):
+                raise ValidationError(
+                    f"{what}: overlaps its installation in {other.parent} from "
+                    f"{other.installed_from.isoformat()}"
+                )
+        # no cycles: the parent must not be (at any time) below the component
+        seen, frontier = {self.component_id}, [self.component_id]
+        while frontier:
+            below = set(
+                Installation.objects.filter(parent_id__in=frontier).values_list(
+                    "component_id", flat=True
+                )
+            )
+            if self.parent_id in below:
+                raise ValidationError(f"{what}: the parent is a part of the component (cycle)")
+            frontier = list(below - seen)
+            seen |= below
+
+
+class Deployment(models.Model):
+    """Which instrument flew on which aircraft, at which location, from when to when."""
+
+    instrument = models.ForeignKey(Component, on_delete=models.PROTECT, related_name="deployments")
+    aircraft = models.ForeignKey(Aircraft, on_delete=models.PROTECT, related_name="deployments")
+    location = models.ForeignKey(
+        MeasurementLocation, null=True, blank=True, on_delete=models.PROTECT
+    )
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT)
+    time_start = models.DateTimeField()
+    time_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instrument", "time_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "time_start"], name="unique_deployment_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} on {self.aircraft} from {self.time_start:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        what = f"deployment of {self.instrument} on {self.aircraft}"
+        _check_period(self.time_start, self.time_end, what)
+        for other in Deployment.objects.filter(instrument_id=self.instrument_id).exclude(
+            pk=self.pk
+        ):
+            if _overlaps(self.time_start, self.time_end, other.time_start, other.time_end):
+                raise ValidationError(
+                    f"{what}: overlaps its deployment on {other.aircraft} from "
+                    f"{other.time_start.isoformat()}"
+                )
+
+
+class Calibration(models.Model):
+    """A calibration of a component at ``time``: a function type and its parameters.
+
+    ``parameters`` maps a coefficient name to ``{"value": number, "units": "UDUNITS"}``; the
+    function type says how they apply (see :mod:`stratoflow.processing.calibration`).
+    """
+
+    class Function(models.TextChoices):
+        LINEAR = "linear", "linear: offset + slope * x"
+        POLYNOMIAL = "polynomial", "polynomial: c0 + c1 x + c2 x^2 ..."
+        FACTOR = "factor", "factor: factor * x"
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="calibrations")
+    time = models.DateTimeField()
+    function = models.CharField(max_length=20, choices=Function.choices)
+    parameters = models.JSONField(default=dict)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["component", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["component", "time"], name="unique_calibration_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component} calibrated {self.time:%Y-%m-%d %H:%M} ({self.function})"
+
+    def clean(self) -> None:
+        if not isinstance(self.parameters, dict):
+            raise ValidationError(f"calibration of {self.component}: parameters must be a map")
+        for name, spec in self.parameters.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("value"), int | float):
+                raise ValidationError(
+                    f"calibration of {self.component}: parameter {name!r} needs a numeric "
+                    "'value' (and 'units')"
+                )
+
+
+class MetadataChange(models.Model):
+    """Audit trail of the metadata import: who changed what in the catalog, when, from where."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+
+    at = models.DateTimeField(auto_now_add=True)
+    who = models.CharField(max_length=150)
+    source = models.CharField(max_length=500, help_text="metadata file and its checksum")
+    model = models.CharField(max_length=50)
+    key = models.CharField(max_length=300, help_text="natural key of the changed object")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    changes = models.JSONField(default=dict, help_text="field -> [old, new]")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model} {self.key} by {self.who}"
 
 
 class Flight(models.Model):
@@ -98,6 +400,20 @@ class Series(models.Model):
     """One variable of one flight at one data level and version."""
 
     flight = models.ForeignKey(Flight, on_delete=models.PROTECT, related_name="series")
+    instrument = models.ForeignKey(
+        Component, null=True, blank=True, on_delete=models.PROTECT, related_name="series"
+    )
+    component = models.ForeignKey(
+        Component,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="component_series",
+        help_text="the sensor/unit that measured it, if more specific than the instrument",
+    )
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="series"
+    )
     variable = models.CharField(max_length=100)
     units = models.CharField(max_length=100)
     long_name = models.CharField(max_length=300, blank=True)

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
+from django.db.models import Q, QuerySet
 
 from stratoflow.dataset import TIME, make_dataset
-from stratoflow.server.catalog.models import Flight, QCRun, Series
+from stratoflow.server.catalog.models import (
+    Calibration,
+    Component,
+    Deployment,
+    Flight,
+    Installation,
+    QCRun,
+    Series,
+)
 from stratoflow.store.segments import decode_columns
 
-__all__ = ["current_qc_run", "flight_dataset", "series_arrays", "series_qc_flags"]
+__all__ = [
+    "calibrations_for_deployment",
+    "components_of_series",
+    "current_qc_run",
+    "deployment_at",
+    "flight_dataset",
+    "series_affected_by",
+    "series_arrays",
+    "series_qc_flags",
+]
 
 
 def series_arrays(series: Series) -> dict[str, npt.NDArray[Any]]:
@@ -85,3 +104,105 @@ def flight_dataset(
         },
     )
     return ds.assign_coords({TIME: ds[TIME]})
+
+
+# --- instrument catalog ---------------------------------------------------------------------
+
+
+def calibrations_for_deployment(
+    deployment: Deployment, *, component: Component | None = None
+) -> tuple[Calibration | None, Calibration | None]:
+    """The (pre, post) calibrations of a deployment's instrument (or of one of its parts).
+
+    The rule: the pre-calibration is the latest one at or before the deployment starts, the
+    post-calibration the earliest one at or after it ends (none while it has not ended).
+    """
+    target = component or deployment.instrument
+    calibrations = Calibration.objects.filter(component=target)
+    pre = calibrations.filter(time__lte=deployment.time_start).order_by("-time").first()
+    post = None
+    if deployment.time_end is not None:
+        post = calibrations.filter(time__gte=deployment.time_end).order_by("time").first()
+    return pre, post
+
+
+def deployment_at(instrument: Component, when: datetime) -> Deployment | None:
+    """The deployment of ``instrument`` that covers the instant ``when``, if any."""
+    return (
+        Deployment.objects.filter(instrument=instrument, time_start__lte=when)
+        .filter(Q(time_end__isnull=True) | Q(time_end__gt=when))
+        .first()
+    )
+
+
+Period = tuple[Component, datetime | None, datetime | None]
+
+
+def _ancestors(component: Component) -> list[Period]:
+    """Every component that contained ``component`` (itself included) and when it did."""
+    out: list[Period] = [(component, None, None)]
+    frontier: list[Period] = [(component, None, None)]
+    while frontier:
+        nxt: list[Period] = []
+        for child, start, end in frontier:
+            for inst in Installation.objects.filter(component=child).select_related("parent"):
+                lo = _later(start, inst.installed_from)
+                hi = _earlier(end, inst.installed_to)
+                if lo is None or hi is None or lo < hi:
+                    nxt.append((inst.parent, lo, hi))
+        out.extend(nxt)
+        frontier = nxt
+    return out
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _overlapping(start: datetime | None, end: datetime | None) -> Q:
+    q = Q()
+    if start is not None:
+        q &= Q(time_end__isnull=True) | Q(time_end__gte=start)
+    if end is not None:
+        q &= Q(time_start__isnull=True) | Q(time_start__lt=end)
+    return q
+
+
+def series_affected_by(component: Component) -> QuerySet[Series]:
+    """Every series a (defective) component may have affected.
+
+    A series is affected when the component measured it directly, or when the component was
+    part of the series' instrument (at any depth of the instrument tree) while the series was
+    measured.
+    """
+    q = Q(component=component) | Q(instrument=component)
+    for ancestor, start, end in _ancestors(component)[1:]:
+        q |= Q(instrument=ancestor) & _overlapping(start, end)
+    return Series.objects.filter(q).distinct().order_by("id")
+
+
+def components_of_series(series: Series) -> list[Component]:
+    """The components behind a series: its instrument and every part installed while measured.
+
+    The inverse of :func:`series_affected_by`.
+    """
+    roots = [c for c in (series.instrument, series.component) if c is not None]
+    found: dict[int, Component] = {c.pk: c for c in roots}
+    frontier = [c.pk for c in roots]
+    window = Q()
+    if series.time_start is not None:
+        window &= Q(installed_to__isnull=True) | Q(installed_to__gt=series.time_start)
+    if series.time_end is not None:
+        window &= Q(installed_from__lte=series.time_end)
+    while frontier:
+        parts = Installation.objects.filter(window, parent_id__in=frontier).select_related(
+            "component__component_type"
+        )
+        new = [i.component for i in parts if i.component_id not in found]
+        found.update({c.pk: c for c in new})
+        frontier = [c.pk for c in new]
+    return list(found.values())

@@ -21,11 +21,14 @@ from django.db import IntegrityError, transaction
 
 from stratoflow import __version__
 from stratoflow.dataset import TIME, data_variables, flags_of, validate
-from stratoflow.errors import ImportFailed
+from stratoflow.errors import CatalogError, ImportFailed
 from stratoflow.flags import count_flags
 from stratoflow.server.catalog.models import (
+    Component,
     DataLevel,
+    Deployment,
     Flight,
+    Installation,
     Platform,
     QCRun,
     QCTestResult,
@@ -35,7 +38,14 @@ from stratoflow.server.catalog.models import (
 )
 from stratoflow.store.segments import encode_columns
 
-__all__ = ["ImportResult", "TestOutcome", "qc_run_store", "series_import"]
+__all__ = [
+    "ImportResult",
+    "TestOutcome",
+    "deployment_add",
+    "installation_add",
+    "qc_run_store",
+    "series_import",
+]
 
 #: Points per stored segment; long series are split so one segment stays a few MB.
 SEGMENT_POINTS = 1_000_000
@@ -123,12 +133,16 @@ def series_import(
     reader_options: Mapping[str, Any] | None = None,
     level: str = DataLevel.L0,
     processing: Sequence[Mapping[str, Any]] = (),
+    instrument: Component | None = None,
+    components: Mapping[str, Component] | None = None,
 ) -> ImportResult:
     """Store every measured variable of ``ds`` as a new series version, atomically.
 
     ``identity`` names the source (provider + remote name); together with the checksum the
     reader recorded it makes the import idempotent. A known identity with a new checksum is a
     corrected file: its series become a new version and the old versions stay, not current.
+    ``instrument`` (and per-variable ``components``) link the series to the catalog; the
+    deployment is the instrument's deployment covering the start of the data.
     """
     ds = validate(ds)
     checksum = str(ds.attrs.get("source_checksum", ""))
@@ -140,7 +154,16 @@ def series_import(
     try:
         with transaction.atomic():
             return _import(
-                ds, identity, checksum, size, provider, reader_options or {}, level, processing
+                ds,
+                identity,
+                checksum,
+                size,
+                provider,
+                reader_options or {},
+                level,
+                processing,
+                instrument,
+                dict(components or {}),
             )
     except IntegrityError:
         # Someone imported the same bytes concurrently: theirs stands, ours did nothing.
@@ -159,7 +182,11 @@ def _import(
     reader_options: Mapping[str, Any],
     level: str,
     processing: Sequence[Mapping[str, Any]],
+    instrument: Component | None,
+    components: Mapping[str, Component],
 ) -> ImportResult:
+    from stratoflow.server.catalog.selectors import deployment_at
+
     reader = str(ds.attrs.get("reader", ""))
     source = SourceFile.objects.create(
         identity=identity,
@@ -172,6 +199,11 @@ def _import(
     )
     flight = _flight(ds, identity)
     times = ds[TIME].values
+    deployment = (
+        deployment_at(instrument, _datetime(times[0]))
+        if instrument is not None and times.size
+        else None
+    )
     provenance = {
         "source_file": str(ds.attrs.get("source_file", identity)),
         "identity": identity,
@@ -200,6 +232,9 @@ def _import(
                 superseded.append(old)
         series = Series.objects.create(
             flight=flight,
+            instrument=instrument,
+            component=components.get(name),
+            deployment=deployment,
             variable=name,
             units=str(var.attrs.get("units", "")),
             long_name=str(var.attrs.get("long_name", ""))[:300],
@@ -238,6 +273,63 @@ def _import(
             )
     Segment.objects.bulk_create(segments, batch_size=100)
     return ImportResult(source, created, created=True, superseded=superseded)
+
+
+def installation_add(
+    component: Component,
+    parent: Component,
+    *,
+    installed_from: datetime,
+    installed_to: datetime | None = None,
+) -> Installation:
+    """Install ``component`` in ``parent`` for a period; rejects overlaps and cycles."""
+    with transaction.atomic():
+        # lock the component's installations so two writers cannot both pass the check
+        list(Installation.objects.select_for_update().filter(component=component))
+        installation = Installation(
+            component=component,
+            parent=parent,
+            installed_from=installed_from,
+            installed_to=installed_to,
+        )
+        _full_clean(installation)
+        installation.save()
+    return installation
+
+
+def deployment_add(
+    instrument: Component,
+    aircraft: Any,
+    *,
+    time_start: datetime,
+    time_end: datetime | None = None,
+    location: Any = None,
+    campaign: Any = None,
+) -> Deployment:
+    """Deploy ``instrument`` on ``aircraft`` for a period; rejects overlapping deployments."""
+    with transaction.atomic():
+        list(Deployment.objects.select_for_update().filter(instrument=instrument))
+        deployment = Deployment(
+            instrument=instrument,
+            aircraft=aircraft,
+            time_start=time_start,
+            time_end=time_end,
+            location=location,
+            campaign=campaign,
+        )
+        _full_clean(deployment)
+        deployment.save()
+    return deployment
+
+
+def _full_clean(obj: Any) -> None:
+    """Run Django validation, translating its error into the catalog's own error."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise CatalogError("; ".join(exc.messages)) from exc
 
 
 def qc_run_store(

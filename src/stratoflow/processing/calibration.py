@@ -1,0 +1,113 @@
+"""Calibration of raw instrument values with the pre- and post-deployment calibrations.
+
+A calibration is a function type and its coefficients, each with units (see
+:class:`CalibrationPoint`). For a deployment the catalog picks the *pre*-calibration (latest
+before it starts) and the *post*-calibration (earliest after it ends). When both exist the
+instrument is assumed to have drifted linearly between them: every coefficient is interpolated
+linearly in time between the pre- and post-calibration times (and held constant outside that
+span), so a point measured halfway through is calibrated halfway between the two. With only one
+calibration its coefficients apply unchanged.
+
+Function types (``x`` raw value, ``y`` calibrated value, coefficients converted to the
+variable's units with :mod:`stratoflow.processing.units` first):
+
+=============  =====================================  ===========================
+``linear``     ``y = offset + slope * x``             ``offset`` (var units), ``slope``
+``factor``     ``y = factor * x``                     ``factor``
+``polynomial`` ``y = c0 + c1 x + c2 x^2 + ...``       ``c0``, ``c1``, ...
+=============  =====================================  ===========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from stratoflow.errors import ConfigError
+from stratoflow.processing.units import convert
+
+__all__ = ["CalibrationPoint", "calibrate"]
+
+FUNCTIONS = ("linear", "factor", "polynomial")
+
+
+@dataclass(frozen=True)
+class CalibrationPoint:
+    """One calibration: when, which function, coefficients ``name -> {value, units}``."""
+
+    time: np.datetime64
+    function: str
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, spec: Mapping[str, Any]) -> CalibrationPoint:
+        """From ``{"time": ISO, "function": ..., "parameters": {...}}`` (a stored calibration)."""
+        try:
+            time = np.datetime64(str(spec["time"]).replace("+00:00", "").rstrip("Z"), "ns")
+            return cls(time, str(spec["function"]), dict(spec.get("parameters") or {}))
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"calibration {dict(spec)!r} needs time and function") from exc
+
+    def coefficients(self, units: str) -> npt.NDArray[np.float64]:
+        """Polynomial coefficients ``c0, c1, ...`` with ``c0`` in ``units`` (``1`` = none)."""
+        params = self.parameters
+
+        def value(name: str, to: str | None) -> float:
+            if name not in params:
+                raise ConfigError(f"{self.function} calibration lacks parameter {name!r}")
+            spec = params[name]
+            raw = float(spec["value"])
+            given = str(spec.get("units", "") or "")
+            if to is None or not given or given == "1":
+                return raw
+            return float(convert([raw], given, to)[0])
+
+        if self.function == "linear":
+            return np.array([value("offset", units), value("slope", None)])
+        if self.function == "factor":
+            return np.array([0.0, value("factor", None)])
+        if self.function == "polynomial":
+            names = sorted((n for n in params if n[1:].isdigit()), key=lambda n: int(n[1:]))
+            if not names:
+                raise ConfigError("polynomial calibration needs coefficients c0, c1, ...")
+            return np.array([value(n, units if i == 0 else None) for i, n in enumerate(names)])
+        raise ConfigError(f"unknown calibration function {self.function!r}; known {FUNCTIONS}")
+
+
+def _pad(a: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.float64]:
+    return np.pad(a, (0, n - a.size))
+
+
+def calibrate(
+    time: npt.NDArray[np.datetime64],
+    values: npt.ArrayLike,
+    *,
+    units: str,
+    pre: CalibrationPoint | None,
+    post: CalibrationPoint | None = None,
+) -> npt.NDArray[np.float64]:
+    """Apply ``pre`` (and ``post``, with linear drift between them) to ``values``."""
+    x = np.asarray(values, dtype=np.float64)
+    if pre is None and post is None:
+        raise ConfigError("calibration needs a pre- or a post-calibration")
+    if pre is None or post is None:
+        only = pre if pre is not None else post
+        assert only is not None
+        coef = only.coefficients(units)[:, None] * np.ones(x.size)
+    else:
+        c_pre, c_post = pre.coefficients(units), post.coefficients(units)
+        n = max(c_pre.size, c_post.size)
+        c_pre, c_post = _pad(c_pre, n), _pad(c_post, n)
+        span = (post.time - pre.time).astype("timedelta64[ns]").astype(np.int64)
+        elapsed = (np.asarray(time, "datetime64[ns]") - pre.time).astype(np.int64)
+        w = np.clip(elapsed / span, 0.0, 1.0) if span > 0 else np.zeros(x.size)
+        coef = c_pre[:, None] * (1.0 - w) + c_post[:, None] * w
+    # Horner over coefficients (a handful), vectorised over points
+    out = np.zeros_like(x)
+    for c in coef[::-1]:
+        out = out * x + c
+    return out

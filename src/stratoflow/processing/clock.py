@@ -1,0 +1,154 @@
+"""Clock synchronisation: estimate an instrument clock's offset against a reference clock.
+
+Instrument computers keep their own time, and it drifts or is simply set wrong: the raw FAIRO
+logs of 2022-11-16 run about 24 minutes ahead of the HALO aircraft clock. The instrument and
+the aircraft both see some of the same atmosphere — pressure above all (the inlet pressure the
+instrument logs follows the aircraft's static plus dynamic pressure) — so the offset is the
+time shift that makes the two records of that shared signal agree best.
+
+Method (:func:`estimate_offset`):
+
+1. Both series are linearly interpolated onto uniform grids of the same ``step`` (by default
+   the finer of the two median sampling intervals), each on its own clock. Grid points inside
+   gaps longer than twice the sampling interval, and NaN values, are masked out.
+2. For every whole-step shift ``d`` the Pearson correlation of the overlapping, unmasked parts
+   is computed. All shifts at once: the six sums that Pearson's formula needs (count, sums,
+   sums of squares, cross products over the overlap) are each one FFT cross-correlation of the
+   masked series (:func:`scipy.signal.correlate`), so the cost is O(n log n), not O(n^2), and
+   there is no Python loop over shifts. Each series is centred first to avoid cancellation.
+3. Shifts whose overlap is below ``min_overlap`` (a fraction of the shorter series) or beyond
+   ``max_offset`` are excluded: small overlaps give large chance correlations.
+4. The best shift is refined below one step by fitting a parabola through the correlation at
+   the peak and its two neighbours.
+
+The result is ``offset = instrument clock - reference clock``; :func:`shift_time` subtracts it
+from the instrument's time axis. The estimate uses only the two time series: never a record
+that logs both clocks (which is what a test should use to check it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+from scipy import signal
+
+from stratoflow.dataset import TIME, validate
+from stratoflow.errors import ConfigError
+
+__all__ = ["ClockOffset", "estimate_offset", "shift_time"]
+
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ClockOffset:
+    """An estimated clock offset and how well supported it is."""
+
+    offset_s: float
+    correlation: float
+    overlap_s: float
+    step_s: float
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON-able form, for provenance."""
+        return {
+            "offset_s": self.offset_s,
+            "correlation": self.correlation,
+            "overlap_s": self.overlap_s,
+            "step_s": self.step_s,
+        }
+
+
+def _seconds(time: npt.ArrayLike, origin: np.int64) -> npt.NDArray[np.float64]:
+    ns = np.asarray(time, dtype="datetime64[ns]").astype(np.int64)
+    return (ns - origin).astype(np.float64) / _NS
+
+
+def _grid(
+    t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], step: float
+) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ok = np.isfinite(v) & np.isfinite(t)
+    t, v = t[ok], v[ok]
+    if t.size < 3:
+        raise ConfigError("clock synchronisation needs at least 3 valid values in each series")
+    grid = np.arange(t[0], t[-1] + step / 2, step)
+    values = np.interp(grid, t, v)
+    # mask grid points inside gaps longer than twice the typical sampling interval
+    typical = float(np.median(np.diff(t)))
+    right = np.clip(np.searchsorted(t, grid), 1, t.size - 1)
+    gap = (t[right] - t[right - 1]) > 2 * typical
+    mask = (~gap).astype(np.float64)
+    return float(grid[0]), (values - values[mask > 0].mean()) * mask, mask
+
+
+def estimate_offset(
+    reference_time: npt.ArrayLike,
+    reference_values: npt.ArrayLike,
+    time: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    max_offset_s: float = 3 * 3600.0,
+    step_s: float | None = None,
+    min_overlap: float = 0.5,
+) -> ClockOffset:
+    """Offset (seconds) of the clock of ``time`` against the clock of ``reference_time``.
+
+    ``values`` and ``reference_values`` must record a shared signal (e.g. pressure); their
+    units need not match, since correlation ignores scale and offset.
+    """
+    ref_t = np.asarray(reference_time, dtype="datetime64[ns]")
+    ins_t = np.asarray(time, dtype="datetime64[ns]")
+    if ref_t.size < 3 or ins_t.size < 3:
+        raise ConfigError("clock synchronisation needs at least 3 values in each series")
+    origin = ref_t[0].astype(np.int64)
+    rt, it = _seconds(ref_t, origin), _seconds(ins_t, origin)
+    if step_s is None:
+        step_s = float(min(np.median(np.diff(rt)), np.median(np.diff(it))))
+    if not step_s > 0:
+        raise ConfigError(f"clock synchronisation step must be positive, got {step_s}")
+    r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s)
+    i0, x, mx = _grid(it, np.asarray(values, dtype=np.float64), step_s)
+
+    def corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(signal.correlate(a, b, mode="full", method="fft"))
+
+    n = np.rint(corr(mx, mr))
+    sx, sy = corr(x, mr), corr(mx, r)
+    sxx, syy, sxy = corr(x * x, mr), corr(mx, r * r), corr(x, r)
+    shifts = np.arange(n.size) - (r.size - 1)
+    offsets = (i0 - r0) + shifts * step_s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (n * sxx - sx * sx) * (n * syy - sy * sy)
+        pearson = (n * sxy - sx * sy) / np.sqrt(np.where(var > 0, var, np.nan))
+    shortest = min(mx.sum(), mr.sum())
+    usable = (n >= min_overlap * shortest) & (np.abs(offsets) <= max_offset_s)
+    pearson = np.where(usable & np.isfinite(pearson), pearson, -np.inf)
+    best = int(np.argmax(pearson))
+    if not np.isfinite(pearson[best]):
+        raise ConfigError(
+            "clock synchronisation: the series do not overlap enough within "
+            f"±{max_offset_s:g} s (min_overlap {min_overlap:g})"
+        )
+    refine = 0.0
+    if 0 < best < pearson.size - 1 and np.isfinite(pearson[best - 1 : best + 2]).all():
+        lo, mid, hi = pearson[best - 1], pearson[best], pearson[best + 1]
+        curvature = lo - 2 * mid + hi
+        if curvature < 0:
+            refine = float(np.clip(0.5 * (lo - hi) / curvature, -0.5, 0.5))
+    return ClockOffset(
+        offset_s=float(offsets[best] + refine * step_s),
+        correlation=float(pearson[best]),
+        overlap_s=float(n[best] * step_s),
+        step_s=step_s,
+    )
+
+
+def shift_time(ds: xr.Dataset, offset_s: float) -> xr.Dataset:
+    """``ds`` on the reference clock: ``offset_s`` (instrument - reference) subtracted."""
+    shift = np.timedelta64(round(offset_s * _NS), "ns")
+    out = ds.assign_coords({TIME: ds[TIME].values - shift})
+    out[TIME].attrs.update(ds[TIME].attrs)
+    return validate(out)

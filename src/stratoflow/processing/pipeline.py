@@ -1,0 +1,175 @@
+"""Processing steps composed by configuration, each recorded for the series' provenance.
+
+A processing configuration is a list of ``{step: name, params: {...}}``; :func:`run_steps`
+applies them in order to a standardized Dataset and returns, next to the result, one record
+per step with its fully resolved parameters and what it found (e.g. the estimated clock
+offset), which the importer stores in every series' provenance. Steps are pure functions of
+the Dataset, their parameters and named *reference* Datasets (e.g. the aircraft's own data
+for clock synchronisation, or further instrument streams to merge).
+
+=================  ==========================================================================
+step               params
+=================  ==========================================================================
+``units``          ``variables: {name: target UDUNITS}``
+``calibration``    ``variable``, ``pre``/``post``: ``{time, function, parameters}``
+``clock_sync``     ``variable``; ``reference`` (name), ``reference_variables`` (summed, e.g.
+                   static + dynamic pressure), optional ``reference_time`` (a variable of the
+                   reference holding its own clock as "seconds since ..."), ``max_offset_s``,
+                   ``min_overlap``
+``shift_time``     ``offset_s`` (instrument clock - reference clock)
+``merge``          ``streams`` (reference names), ``tolerance_s``
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from stratoflow.dataset import TIME, data_variables, validate
+from stratoflow.errors import ConfigError
+from stratoflow.processing.calibration import CalibrationPoint, calibrate
+from stratoflow.processing.clock import estimate_offset, shift_time
+from stratoflow.processing.merge import merge_streams
+from stratoflow.processing.units import convert
+
+__all__ = ["STEPS", "Step", "run_steps"]
+
+Step = Callable[
+    [xr.Dataset, Mapping[str, Any], Mapping[str, xr.Dataset]], tuple[xr.Dataset, dict[str, Any]]
+]
+
+
+def _variable(ds: xr.Dataset, params: Mapping[str, Any], key: str = "variable") -> str:
+    name = params.get(key)
+    if not isinstance(name, str) or name not in ds.data_vars:
+        raise ConfigError(f"{key} {name!r} is not a variable of the dataset")
+    return name
+
+
+def _units(
+    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    targets = params.get("variables")
+    if not isinstance(targets, Mapping) or not targets:
+        raise ConfigError("units step needs 'variables': {name: units}")
+    ds = ds.copy()
+    done = {}
+    for name, to in targets.items():
+        _variable(ds, {"variable": name})
+        given = str(ds[name].attrs.get("units", ""))
+        ds[name] = ds[name].copy(data=convert(ds[name].values, given, str(to)))
+        ds[name].attrs["units"] = str(to)
+        done[name] = [given, str(to)]
+    return ds, {"converted": done}
+
+
+def _calibration(
+    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    name = _variable(ds, params)
+    pre = CalibrationPoint.from_mapping(params["pre"]) if params.get("pre") else None
+    post = CalibrationPoint.from_mapping(params["post"]) if params.get("post") else None
+    units = str(ds[name].attrs.get("units", "1"))
+    ds = ds.copy()
+    ds[name] = ds[name].copy(
+        data=calibrate(ds[TIME].values, ds[name].values, units=units, pre=pre, post=post)
+    )
+    return ds, {"drift": pre is not None and post is not None}
+
+
+def _reference(refs: Mapping[str, xr.Dataset], params: Mapping[str, Any]) -> xr.Dataset:
+    name = params.get("reference")
+    if name not in refs:
+        raise ConfigError(f"reference {name!r} not given; available: {sorted(refs)}")
+    return refs[str(name)]
+
+
+def _clock_of(ref: xr.Dataset, variable: str | None) -> npt.NDArray[np.datetime64]:
+    if not variable:
+        return np.asarray(ref[TIME].values, dtype="datetime64[ns]")
+    var = ref[variable]
+    units = str(var.attrs.get("units", ""))
+    if var.dtype.kind == "M":
+        return np.asarray(var.values, dtype="datetime64[ns]")
+    if not units.startswith("seconds since "):
+        raise ConfigError(f"reference_time {variable!r} must be 'seconds since ...', got {units}")
+    epoch = np.datetime64(units.removeprefix("seconds since ").strip().replace(" ", "T"), "ns")
+    return epoch + np.rint(np.asarray(var.values) * 1e9).astype("timedelta64[ns]")
+
+
+def _clock_sync(
+    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    name = _variable(ds, params)
+    ref = _reference(refs, params)
+    names = params.get("reference_variables") or [params.get("reference_variable")]
+    for n in names:
+        _variable(ref, {"reference_variable": n}, "reference_variable")
+    signal = np.sum([np.asarray(ref[n].values, dtype=np.float64) for n in names], axis=0)
+    found = estimate_offset(
+        _clock_of(ref, params.get("reference_time")),
+        signal,
+        ds[TIME].values,
+        ds[name].values,
+        max_offset_s=float(params.get("max_offset_s", 3 * 3600.0)),
+        min_overlap=float(params.get("min_overlap", 0.5)),
+    )
+    return shift_time(ds, found.offset_s), found.as_dict()
+
+
+def _shift_time(
+    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    try:
+        offset = float(params["offset_s"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError("shift_time needs a numeric 'offset_s'") from exc
+    return shift_time(ds, offset), {"offset_s": offset}
+
+
+def _merge(
+    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    names = list(params.get("streams") or [])
+    streams = {"main": ds, **{n: _reference(refs, {"reference": n}) for n in names}}
+    merged = merge_streams(streams, tolerance_s=float(params.get("tolerance_s", 10.0)))
+    merged.attrs = dict(ds.attrs)
+    return merged, {"variables": len(data_variables(merged))}
+
+
+STEPS: dict[str, Step] = {
+    "units": _units,
+    "calibration": _calibration,
+    "clock_sync": _clock_sync,
+    "shift_time": _shift_time,
+    "merge": _merge,
+}
+
+
+def run_steps(
+    ds: xr.Dataset,
+    steps: Sequence[Mapping[str, Any]],
+    *,
+    references: Mapping[str, xr.Dataset] | None = None,
+) -> tuple[xr.Dataset, list[dict[str, Any]]]:
+    """Apply ``steps`` in order; return the result and one provenance record per step."""
+    refs = dict(references or {})
+    records: list[dict[str, Any]] = []
+    for i, spec in enumerate(steps):
+        if not isinstance(spec, Mapping) or "step" not in spec:
+            raise ConfigError(f"processing step {i}: must be a mapping with 'step', got {spec!r}")
+        name = str(spec["step"])
+        params = dict(spec.get("params") or {})
+        if name not in STEPS:
+            raise ConfigError(f"processing step {i}: unknown step {name!r}; known {sorted(STEPS)}")
+        try:
+            ds, result = STEPS[name](ds, params, refs)
+        except ConfigError as exc:
+            raise ConfigError(f"processing step {i} ({name}): {exc}") from exc
+        records.append({"step": name, "params": params, "result": result})
+    return validate(ds), records

@@ -1,0 +1,90 @@
+"""Unit conversion with pint, reading UDUNITS strings as the standardized Dataset writes them.
+
+Conversion factors are never written by hand: pint knows them (offsets such as degC -> K
+included). This module only translates UDUNITS spellings pint does not read — ``m s-1``
+(exponent glued to the unit), a bare scale factor such as ``1e-9`` for a mixing ratio — and
+adds the handful of atmospheric names pint lacks (``ppb``, ``degree_north``...).
+
+Example::
+
+    >>> convert([1013.25], "hPa", "Pa").tolist()
+    [101325.0]
+    >>> convert([40.0], "1e-9", "ppm").tolist()
+    [0.04]
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pint
+
+from stratoflow.errors import ConfigError
+
+__all__ = ["convert", "convertible", "to_pint"]
+
+_REGISTRY: Any = pint.UnitRegistry()
+for _definition in (
+    "ppm = 1e-6 = ppmv",
+    "ppb = 1e-9 = ppbv",
+    "ppt = 1e-12 = pptv",
+    "degree_north = degree = degrees_north = degree_N",
+    "degree_east = degree = degrees_east = degree_E",
+):
+    _REGISTRY.define(_definition)
+
+_TOKEN = re.compile(r"^([A-Za-z_%]+)(\^?-?\d+)?$")
+
+
+@lru_cache(maxsize=256)
+def to_pint(units: str) -> tuple[float, Any]:
+    """``(scale, pint unit)`` of a UDUNITS string; ``1e-9`` is ``(1e-9, dimensionless)``."""
+    text = units.strip()
+    if not text:
+        raise ConfigError("empty units string")
+    scale = 1.0
+    factors: list[str] = []
+    for token in re.split(r"[\s*]+|(?<=[A-Za-z])\.(?=[A-Za-z])", text):
+        if not token:
+            continue
+        try:
+            scale *= float(token)
+        except ValueError:
+            pass
+        else:
+            continue
+        match = _TOKEN.match(token)
+        if match is None:
+            factors.append(f"({token})")
+            continue
+        name, exponent = match.groups()
+        factors.append(f"{name}**{exponent.lstrip('^')}" if exponent else name)
+    try:
+        return scale, _REGISTRY.parse_units("*".join(factors) or "dimensionless")
+    except (pint.errors.PintError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"units {units!r} are not understood: {exc}") from exc
+
+
+def convertible(from_units: str, to_units: str) -> bool:
+    """Whether values in ``from_units`` can be expressed in ``to_units``."""
+    try:
+        return bool(to_pint(from_units)[1].dimensionality == to_pint(to_units)[1].dimensionality)
+    except ConfigError:
+        return False
+
+
+def convert(values: npt.ArrayLike, from_units: str, to_units: str) -> npt.NDArray[np.float64]:
+    """``values`` in ``from_units`` expressed in ``to_units`` (vectorised; NaN stays NaN)."""
+    (source_scale, source), (target_scale, target) = to_pint(from_units), to_pint(to_units)
+    data = np.asarray(values, dtype=np.float64)
+    try:
+        # built from the unit itself, so offset units (degC) convert with their offset
+        quantity = _REGISTRY.Quantity(data * source_scale, source)
+        out = quantity.to(target).magnitude / target_scale
+    except pint.errors.PintError as exc:
+        raise ConfigError(f"cannot convert {from_units!r} to {to_units!r}: {exc}") from exc
+    return np.asarray(out, dtype=np.float64)

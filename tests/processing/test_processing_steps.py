@@ -1,0 +1,141 @@
+"""Units (pint), calibration with drift, basic flags, merging, pipeline errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stratoflow.dataset import make_dataset
+from stratoflow.errors import ConfigError
+from stratoflow.flags import Flag
+from stratoflow.processing import (
+    CalibrationPoint,
+    basic_flags,
+    calibrate,
+    convert,
+    merge_streams,
+    physical_range,
+    run_steps,
+)
+
+
+def test_units_follow_pint_including_udunits_spellings() -> None:
+    assert convert([1013.25], "hPa", "Pa").tolist() == [101325.0]
+    assert convert([0.0, 10.0], "degC", "K").tolist() == pytest.approx([273.15, 283.15])
+    assert convert([36.0], "km h-1", "m s-1").tolist() == pytest.approx([10.0])
+    assert convert([40.0], "1e-9", "ppm").tolist() == pytest.approx([0.04])
+    assert convert([1.0], "mol mol-1", "ppb").tolist() == pytest.approx([1e9])
+    assert np.isnan(convert([np.nan], "hPa", "Pa")).all()
+    with pytest.raises(ConfigError, match="cannot convert"):
+        convert([1.0], "hPa", "K")
+    with pytest.raises(ConfigError, match="not understood"):
+        convert([1.0], "furlongs_per_blorp", "m")
+
+
+def _t(hours: float) -> np.datetime64:
+    return np.datetime64("2024-01-01T00:00", "ns") + np.timedelta64(int(hours * 3600e9), "ns")
+
+
+def test_calibration_drifts_linearly_between_pre_and_post() -> None:
+    pre = CalibrationPoint(
+        _t(0), "linear", {"offset": {"value": 1.0, "units": "1e-9"}, "slope": {"value": 1.0}}
+    )
+    post = CalibrationPoint(
+        _t(10),
+        "linear",
+        # offset given in ppt: converted to the variable's units (ppb) by pint
+        {"offset": {"value": 3000.0, "units": "1e-12"}, "slope": {"value": 2.0}},
+    )
+    time = np.array([_t(-1), _t(0), _t(5), _t(10), _t(12)])
+    x = np.full(5, 10.0)
+    y = calibrate(time, x, units="1e-9", pre=pre, post=post)
+    # before pre and after post the end calibrations hold; halfway is halfway
+    assert y.tolist() == pytest.approx([11.0, 11.0, 2.0 + 1.5 * 10, 23.0, 23.0])
+    assert calibrate(time, x, units="1e-9", pre=pre).tolist() == pytest.approx([11.0] * 5)
+    poly = CalibrationPoint(
+        _t(0), "polynomial", {"c0": {"value": 1}, "c1": {"value": 0}, "c2": {"value": 2}}
+    )
+    assert calibrate(time[:1], [3.0], units="1", pre=poly).tolist() == [19.0]
+    with pytest.raises(ConfigError, match="lacks parameter 'slope'"):
+        calibrate(
+            time, x, units="1", pre=CalibrationPoint(_t(0), "linear", {"offset": {"value": 0}})
+        )
+
+
+def test_basic_flags_order_times_and_flag_missing_and_impossible() -> None:
+    times = np.array(
+        [
+            "2024-01-01T00:00:02",
+            "2024-01-01T00:00:01",
+            "2024-01-01T00:00:02",
+            "2024-01-01T00:00:03",
+        ],
+        dtype="M8[ns]",
+    )
+    ds = xr.Dataset(
+        {
+            "T": (
+                "time",
+                np.array([250.0, 260.0, 251.0, 900.0]),
+                {"units": "K", "standard_name": "air_temperature"},
+            ),
+            "p": (
+                "time",
+                np.array([np.nan, 1000.0, 990.0, -9999.0]),
+                {"units": "hPa", "_FillValue": -9999.0},
+            ),
+        },
+        coords={"time": times},
+        attrs={"source_checksum": "x"},
+    )
+    out, report = basic_flags(ds)
+    assert out["time"].values.tolist() == sorted(set(times.tolist()))
+    assert report["out_of_order"] == 1 and report["duplicates_dropped"] == 1
+    assert report["duplicate_conflicts"] == 2  # both variables differ between the duplicates
+    assert out["T"].values.tolist() == [260.0, 250.0, 900.0]  # values as read, first kept
+    assert out["T_flag"].values.tolist() == [4, 4, int(Flag.BAD)]
+    assert out["p_flag"].values.tolist() == [4, int(Flag.MISSING), int(Flag.MISSING)]
+    assert report["impossible"] == {"T": 1, "p": 0} and report["missing"]["p"] == 2
+    assert physical_range("", "Pa") == (0.0, 120000.0)
+    assert physical_range("", "1") is None
+
+
+def test_basic_flags_never_improve_existing_flags() -> None:
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], dtype="M8[ns]"),
+        {"T": (np.array([250.0, 251.0]), {"units": "K"})},
+        flags={"T": np.array([3, 0], dtype=np.uint8)},
+    )
+    out, _ = basic_flags(ds)
+    assert out["T_flag"].values.tolist() == [3, 0]
+
+
+def test_merge_interpolates_within_tolerance_and_keeps_worst_flag() -> None:
+    base = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:02", "2024-01-01T00:00:30"], "M8[ns]")
+    a = make_dataset(base, {"p": (np.array([1.0, 2.0, 3.0]), {"units": "hPa"})})
+    b = make_dataset(
+        np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:04"], "M8[ns]"),
+        {
+            "p": (np.array([10.0, 14.0]), {"units": "hPa"}),
+            "O3": (np.array([40.0, 44.0]), {"units": "1e-9"}),
+        },
+        flags={"O3": np.array([0, 3], dtype=np.uint8)},
+    )
+    merged = merge_streams({"a": a, "b": b}, tolerance_s=5)
+    assert merged["a_p"].values.tolist() == [1.0, 2.0, 3.0]
+    assert merged["O3"].values[:2].tolist() == [40.0, 42.0] and np.isnan(merged["O3"].values[2])
+    assert merged["O3_flag"].values.tolist() == [0, 3, int(Flag.MISSING)]
+
+
+def test_pipeline_rejects_unknown_steps_and_records_parameters() -> None:
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00"], "M8[ns]"), {"p": (np.array([1.0]), {"units": "hPa"})}
+    )
+    with pytest.raises(ConfigError, match="unknown step 'smooth'"):
+        run_steps(ds, [{"step": "smooth"}])
+    out, records = run_steps(ds, [{"step": "shift_time", "params": {"offset_s": 60}}])
+    assert out["time"].values[0] == np.datetime64("2023-12-31T23:59:00", "ns")
+    assert records == [
+        {"step": "shift_time", "params": {"offset_s": 60}, "result": {"offset_s": 60.0}}
+    ]
