@@ -3,33 +3,49 @@
 Listing uses ``MLSD`` (RFC 3659: machine-readable size and modification time); the version
 marker is size+modify. ``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data
 channel too (``PROT P``). Uploads go to a temporary name and are renamed into place.
+
+The server's certificate is always verified, host name included, before the password is sent.
+Data centres often run FTPS with a certificate from their own CA: ``ca_file`` names a PEM file
+with that CA (or the server's self-signed certificate, which pins it) and is then the only
+trust anchor. An untrusted certificate fails at once with an
+:class:`~stratoflow.errors.AuthError` naming host and port, like a wrong SSH host key. Only an
+explicit ``insecure_skip_tls_verify=True`` disables the check, and it logs a warning at every
+connection.
 """
 
 from __future__ import annotations
 
 import builtins
 import ftplib
+import logging
 import ssl
 from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from stratoflow.errors import AuthError, TransferError, TransientTransferError
+from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["FTPServer"]
 
+log = logging.getLogger(__name__)
 _ERRORS = (ftplib.Error, OSError, EOFError)
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH = frozenset({62, 64})
 
 
 class FTPServer(TransferType):
     """Files under ``remote_dir`` on an FTP(S) server matching ``pattern``.
 
-    Example config: ``{"type": "ftp", "host": "ftp.example.org", "remote_dir": "/pub/data",
-    "pattern": "*.ames", "tls": true}``
+    Example config::
+
+        {"type": "ftp", "host": "ftp.example.org", "remote_dir": "/pub/data",
+         "pattern": "*.ames", "tls": true, "ca_file": "/etc/stratoflow/dc-ca.pem"}
+
+    Without ``ca_file`` the system's CA store is used.
     """
 
     name = "ftp"
@@ -44,12 +60,18 @@ class FTPServer(TransferType):
         pattern: str = "*",
         recursive: bool = False,
         tls: bool = False,
+        ca_file: str | None = None,
+        insecure_skip_tls_verify: bool = False,
         passive: bool = True,
         timeout: float = 30.0,
     ) -> None:
+        if (ca_file is not None or insecure_skip_tls_verify) and not tls:
+            # Certificate options on a plain connection would silently protect nothing.
+            raise ConfigError(f"FTP {host}:{port}: ca_file/insecure_skip_tls_verify need tls=true")
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.tls, self.passive, self.timeout = tls, passive, timeout
+        self.ca_file, self.insecure_skip_tls_verify = ca_file, insecure_skip_tls_verify
 
     def options(self) -> dict[str, Any]:
         return {
@@ -59,6 +81,8 @@ class FTPServer(TransferType):
             "pattern": self.pattern,
             "recursive": self.recursive,
             "tls": self.tls,
+            "ca_file": self.ca_file,
+            "insecure_skip_tls_verify": self.insecure_skip_tls_verify,
             "passive": self.passive,
             "timeout": self.timeout,
         }
@@ -68,16 +92,45 @@ class FTPServer(TransferType):
         scheme = "ftps" if self.tls else "ftp"
         return f"{scheme}://{self.host}:{self.port}/{self.remote_dir.lstrip('/')}"
 
+    def _tls_context(self, where: str) -> ssl.SSLContext:
+        """Verify chain and host name; trust only ``ca_file`` when given."""
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise AuthError(
+                f"{where}: cannot load ca_file {self.ca_file} ({detail}); it must hold the "
+                "server's CA certificate(s) in PEM format"
+            ) from exc
+        if self.insecure_skip_tls_verify:
+            log.warning(
+                "%s: TLS certificate NOT verified (insecure_skip_tls_verify=True); "
+                "the connection is encrypted but the server is not authenticated",
+                where,
+            )
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _trust_hint(self, exc: ssl.SSLCertVerificationError) -> str:
+        if exc.verify_code in _NAME_MISMATCH:
+            return f"the certificate is not issued for {self.host!r}"
+        if self.ca_file:
+            return f"ca_file {self.ca_file} does not hold the CA that signed it"
+        return "set ca_file to the provider's CA certificate (PEM)"
+
     def connect(self, auth: ConnectionHandler) -> Connection:
         login = auth.ftp_login()
+        where = f"{'FTPS' if self.tls else 'FTP'} {self.host}:{self.port}"
         ftp: ftplib.FTP = (
-            ftplib.FTP_TLS(context=ssl.create_default_context(), timeout=self.timeout)
+            ftplib.FTP_TLS(context=self._tls_context(where), timeout=self.timeout)
             if self.tls
             else ftplib.FTP(timeout=self.timeout)
         )
-        where = f"FTP {self.host}:{self.port}"
         try:
             ftp.connect(self.host, self.port, timeout=self.timeout)
+            # FTP_TLS.login() runs AUTH TLS (handshake, certificate check) before USER/PASS,
+            # so an untrusted server never sees the password.
             ftp.login(login.user, login.password)
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.prot_p()
@@ -86,11 +139,28 @@ class FTPServer(TransferType):
             ftp.close()
             if str(exc).startswith("530"):
                 raise AuthError(f"{where}: login as {login.user!r} refused (530)") from exc
-            raise TransferError(f"{where}: {exc}") from exc
+            hint = (
+                "; the server requires TLS: set tls=true"
+                if not self.tls and _wants_tls(exc)
+                else ""
+            )
+            raise TransferError(f"{where}: {exc}{hint}") from exc
+        except ssl.SSLCertVerificationError as exc:
+            ftp.close()
+            raise AuthError(
+                f"{where}: TLS certificate not trusted ({exc.verify_message}); refusing to "
+                f"connect; {self._trust_hint(exc)}"
+            ) from exc
         except (*_ERRORS, ssl.SSLError) as exc:
             ftp.close()
             raise TransientTransferError(f"{where}: cannot connect: {exc}") from exc
         return _FTPConnection(self, ftp)
+
+
+def _wants_tls(exc: ftplib.Error) -> bool:
+    """Whether a refusal says the server insists on TLS (wording differs between servers)."""
+    text = str(exc).upper()
+    return any(word in text for word in ("TLS", "SSL", "AUTH ", "ENCRYPT"))
 
 
 class _FTPConnection(Connection):
