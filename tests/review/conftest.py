@@ -27,6 +27,7 @@ class Review:
     """The scene: a flight awaiting review, its task, and users with various rights."""
 
     flight: object
+    path: Path
     task: object
     job: object
     admin: User
@@ -48,15 +49,19 @@ def _user(username: str, **extra: object) -> User:
     )
 
 
-def import_sample(tmp_path: Path, *, seed: int = 11) -> object:
-    """Write and import one generated flight (default QC); returns its Flight."""
+def write_sample(directory: Path, *, seed: int = 11) -> Path:
+    """Write one generated flight as IAGOS netCDF (a short hop: ~850 points per variable)."""
+    path = directory / f"IAGOS_timeseries_{seed}.nc"
+    ds = generate_flight(seed=seed, origin="FRA", destination="MUC", step_s=4).dataset
+    write_dataset(ds, path, writer="netcdf", layout="iagos")
+    return path
+
+
+def import_sample(path: Path) -> object:
+    """Import ``path`` with the default QC, as ``portal/<name>``; returns its Flight."""
     from stratoflow.importers import import_file
     from stratoflow.server.catalog.models import Flight
 
-    path = tmp_path / f"IAGOS_timeseries_{seed}.nc"
-    # a short hop (~1 h at 4 s: ~900 points per variable) keeps the tests fast
-    ds = generate_flight(seed=seed, origin="FRA", destination="MUC", step_s=4).dataset
-    write_dataset(ds, path, writer="netcdf", layout="iagos")
     result = import_file(path, identity=f"portal/{path.name}")
     return Flight.objects.get(identifier=result.flight)
 
@@ -68,7 +73,8 @@ def review(tmp_path: Path, db: None) -> Review:
     from stratoflow.server.review.models import ReviewAssignment
     from stratoflow.server.workflow.models import Job, Task, TaskManager
 
-    flight = import_sample(tmp_path)
+    path = write_sample(tmp_path)
+    flight = import_sample(path)
     project = Project.objects.create(name="IAGOS-CORE")
     platform = flight.platform  # type: ignore[attr-defined]
     platform.project = project
@@ -94,4 +100,4 @@ def review(tmp_path: Path, db: None) -> Review:
         details={"flight": flight.identifier},  # type: ignore[attr-defined]
         finished_at=timezone.now() - timedelta(hours=1),
     )
-    return Review(flight, task, job, admin, pi, project_pi, other_pi, nobody)
+    return Review(flight, path, task, job, admin, pi, project_pi, other_pi, nobody)

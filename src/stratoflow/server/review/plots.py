@@ -232,7 +232,9 @@ def qc_test_panel(flight: Flight, *, most: int = 8) -> list[dict[str, Any]]:
                 "version": s.version,
                 "evaluation": d.run.evaluation,
                 "thresholds": dict(d.run.thresholds),
-                "thresholds_text": " ".join(f"{k}={v}" for k, v in d.run.thresholds.items()),
+                "thresholds_text": " ".join(
+                    f"{k}={v}" for k, v in sorted(d.run.thresholds.items())
+                ),
                 "counts": dict(d.run.flag_counts),
                 "skipped": dict(d.run.config.get("skipped") or {}),
                 "tests": tests,

@@ -233,7 +233,7 @@ def filter_choices(user: AnyUser) -> dict[str, Any]:
 
 def _summary(action: str, d: dict[str, Any]) -> str:
     def kv(m: Any) -> str:
-        return " ".join(f"{k}={v}" for k, v in (m or {}).items())
+        return " ".join(f"{k}={v}" for k, v in sorted((m or {}).items()))
 
     if action == "reevaluate":
         return f"evaluation {d.get('method')} ({kv(d.get('thresholds'))})"

@@ -91,13 +91,16 @@ def replay_manual_flags(
 
     Called by the importer's QC (:func:`stratoflow.server.catalog.qc.qc_series`) for every QC
     run it stores, so a manual flag set on a time range stays on that range in every later
-    version of the series (reprocessed or corrected data).
+    version of the series (reprocessed or corrected data). Later flags win over earlier ones;
+    points without a value stay ``missing`` whatever the PI set.
     """
     overrides = _overrides(series.flight, series.variable)
     if not overrides:
         return flags
     t = np.asarray(time).astype("datetime64[ns]")
-    return np.asarray(apply_overrides(flags, t, overrides), dtype=FLAG_DTYPE)
+    out = np.asarray(apply_overrides(flags, t, overrides), dtype=FLAG_DTYPE)
+    out[flags == int(Flag.MISSING)] = int(Flag.MISSING)  # no value stays no value
+    return out
 
 
 def _counts(flight: Flight) -> dict[str, dict[str, int]]:
@@ -118,16 +121,17 @@ def _restore(stored: StoredQC, method: str, params: Mapping[str, Any], note: str
         flags = merge_source_flags(flags, stored.source_flags)
     else:
         flags = stored.source_flags.copy()
-    overrides = _overrides(stored.series.flight, stored.series.variable)
-    if overrides:
-        flags = apply_overrides(flags, stored.time, overrides)
+    flags = replay_manual_flags(stored.series, flags, stored.time)
+    n_manual = ManualFlag.objects.filter(
+        flight=stored.series.flight, variable=stored.series.variable
+    ).count()
     previous = dict(stored.run.config) if stored.run is not None else {}
     previous.pop("derived_from", None)
     config = {
         **previous,
         "derived_from": stored.run.pk if stored.run is not None else None,
         "review": note,
-        "manual_flags": len(overrides),
+        "manual_flags": n_manual,
     }
     outcomes = [
         TestOutcome(
