@@ -67,7 +67,7 @@ def test_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_calibration_from_the_catalog_is_applied_and_recorded(tmp_path: Path) -> None:
-    from stratoflow.importers import import_file
+    from stratoflow.importers.series import import_file
     from stratoflow.server.catalog.metadata import metadata_import
     from stratoflow.server.catalog.selectors import series_arrays
 

@@ -36,7 +36,10 @@ __all__ = [
 
 
 def series_arrays(series: Series) -> dict[str, npt.NDArray[Any]]:
-    """``time``, ``value`` and source ``flag`` arrays of a series, segments concatenated."""
+    """``time``, ``value`` and source ``flag`` arrays of a series, segments concatenated.
+
+    Text series (stored as integer codes) come back as text.
+    """
     parts = [decode_columns(seg.data) for seg in series.segments.order_by("index")]
     if not parts:
         return {
@@ -44,7 +47,11 @@ def series_arrays(series: Series) -> dict[str, npt.NDArray[Any]]:
             "value": np.array([], dtype=np.float64),
             "flag": np.array([], dtype=np.uint8),
         }
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    arrays = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    categories = series.attributes.get("categories")
+    if isinstance(categories, list):
+        arrays["value"] = np.asarray(categories, dtype=str)[arrays["value"]]
+    return arrays
 
 
 def current_qc_run(series: Series) -> QCRun | None:
@@ -85,7 +92,9 @@ def flight_dataset(
             time = arrays["time"]
         elif not np.array_equal(time, arrays["time"]):
             raise ValueError(f"{s}: time base differs from the other series of {flight}")
-        attrs = {k: v for k, v in s.attributes.items() if k != "ancillary_variables"}
+        attrs = {
+            k: v for k, v in s.attributes.items() if k not in ("ancillary_variables", "categories")
+        }
         attrs.update({"units": s.units, "long_name": s.long_name or s.variable})
         if s.standard_name:
             attrs["standard_name"] = s.standard_name

@@ -96,13 +96,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: Extensions of container formats, dropped from a file name used as a flight identifier.
+#: Instrument logs keep theirs: one measurement period gives several streams that differ only
+#: in the extension (FAIRO ``11_30_01.HAL``, ``.T_P``, ``.DAT``), and they must not collide.
+CONTAINER_SUFFIXES = re.compile(r"\.(nc|nc4|h5|hdf5|txt|nas|na|ict|csv|tsv)$", re.IGNORECASE)
+
+
 def _flight_identifier(ds: xr.Dataset, identity: str) -> str:
     for key in ("flight_id", "flight", "flight_number", "identifier"):
         value = str(ds.attrs.get(key, "")).strip()
         if value:
             return value
-    stem = identity.rsplit("/", 1)[-1]
-    return re.sub(r"\.[A-Za-z0-9]+$", "", stem)
+    return CONTAINER_SUFFIXES.sub("", identity.rsplit("/", 1)[-1])
+
+
+def _stored_values(values: npt.NDArray[Any], attributes: dict[str, Any]) -> npt.NDArray[Any]:
+    """Values as a segment column; text becomes integer codes with ``categories`` recorded."""
+    if values.dtype.kind not in "OUS":
+        return values
+    categories, codes = np.unique(values.astype(str), return_inverse=True)
+    attributes["categories"] = categories.tolist()
+    return codes.astype(np.int32)
 
 
 def _flight(ds: xr.Dataset, identity: str) -> Flight:
@@ -230,6 +244,8 @@ def _import(
                 old.is_current = False
                 old.save(update_fields=["is_current"])
                 superseded.append(old)
+        attributes = _jsonable({k: v for k, v in var.attrs.items()})
+        values = _stored_values(np.asarray(var.values), attributes)
         series = Series.objects.create(
             flight=flight,
             instrument=instrument,
@@ -246,10 +262,9 @@ def _import(
             time_start=_datetime(times[0]) if times.size else None,
             time_end=_datetime(times[-1]) if times.size else None,
             provenance=provenance,
-            attributes=_jsonable({k: v for k, v in var.attrs.items()}),
+            attributes=attributes,
         )
         created.append(series)
-        values = np.asarray(var.values)
         flags = flags_of(ds, name)
         for index, start in enumerate(range(0, max(times.size, 1), SEGMENT_POINTS)):
             stop = min(start + SEGMENT_POINTS, times.size)
