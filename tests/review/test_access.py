@@ -114,7 +114,7 @@ def test_inactive_user_is_refused(review: Review, client: Client) -> None:
     review.pi.save()
     client.force_login(review.pi)
     r = client.get("/review/")
-    assert r.status_code in (302, 403)
+    assert r.status_code == 302 and r["Location"].startswith("/review/login/")
 
 
 def test_unknown_flight_is_404(review: Review, client: Client) -> None:

@@ -67,6 +67,13 @@ class ManualFlag(models.Model):
     def __str__(self) -> str:
         return f"{self.variable} {self.time_start:%H:%M:%S}-{self.time_end:%H:%M:%S} = {self.flag}"
 
+    @property
+    def flag_label(self) -> str:
+        """The flag's name (``bad``, ``limited``...)."""
+        from stratoflow.flags import Flag
+
+        return Flag(self.flag).label
+
 
 class ReviewAssignment(models.Model):
     """A PI is responsible for the data of one platform (aircraft/instrument) or one project."""

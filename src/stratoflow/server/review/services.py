@@ -209,7 +209,10 @@ def flight_rerun_qc(
     series = current_series(flight)
     if not series:
         raise ConfigError(f"flight {flight.identifier}: no current series to run QC on")
-    ds = flight_dataset(flight, series=series, use_qc_flags=False)
+    try:
+        ds = flight_dataset(flight, series=series, use_qc_flags=False)
+    except ValueError as exc:  # series of different time bases cannot be QC'd together
+        raise ConfigError(f"flight {flight.identifier}: cannot re-run QC: {exc}") from exc
     with transaction.atomic():
         runs = qc_series(series, ds, config=config, evaluation=evaluation)
         stored_config = dict(config) if config is not None else None
