@@ -74,7 +74,8 @@ _TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 _RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.PENDING: frozenset({RunState.RUNNING, RunState.CANCELLED}),
     RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}),
-    RunState.FAILED: frozenset({RunState.RUNNING}),  # retry of failed tasks
+    # retry of failed tasks: at once (running) or by the scheduler (pending)
+    RunState.FAILED: frozenset({RunState.RUNNING, RunState.PENDING}),
     RunState.SUCCEEDED: frozenset(),
     RunState.CANCELLED: frozenset(),
 }

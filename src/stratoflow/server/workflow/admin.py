@@ -1,15 +1,29 @@
-"""Admin pages for providers, transfer handlers, jobs and their runs."""
+"""Admin pages for providers, transfer handlers, jobs and their runs.
+
+Thin: validation is the models' ``clean()`` and the services' (a dependency cycle is refused
+by the form through :func:`~stratoflow.server.workflow.definitions.dependencies_set`'s check),
+actions call services.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from stratoflow.server.workflow import models
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from stratoflow.errors import StratoflowError
+from stratoflow.jobs.graph import find_cycle
+from stratoflow.server.workflow import models, services
+from stratoflow.server.workflow.selectors import NEXT_SHOWN
 
 
 @admin.register(models.DataProvider)
 class DataProviderAdmin(admin.ModelAdmin[models.DataProvider]):
-    list_display = ["name", "contact", "url", "licence"]
+    list_display = ["name", "contact", "url", "licence", "concurrency"]
     search_fields = ["name"]
 
 
@@ -24,23 +38,92 @@ class TaskManagerInline(admin.TabularInline[models.TaskManager, models.Job]):
     extra = 0
 
 
+class JobForm(forms.ModelForm[models.Job]):
+    class Meta:
+        model = models.Job
+        fields = [
+            "name",
+            "description",
+            "responsible",
+            "enabled",
+            "frequency",
+            "interval",
+            "start",
+            "timezone",
+            "end",
+            "catch_up",
+            "catch_up_cap",
+            "depends_on",
+            "order",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        deps = data.get("depends_on")
+        name = data.get("name") or self.instance.name
+        if deps is not None and name:
+            edges: dict[str, list[str]] = {}
+            for job, dep in models.Job.depends_on.through.objects.values_list(
+                "from_job__name", "to_job__name"
+            ):
+                edges.setdefault(job, []).append(dep)
+            edges[name] = [d.name for d in deps]
+            cycle = find_cycle(edges)
+            if cycle is not None:
+                self.add_error("depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+        return data
+
+
 @admin.register(models.Job)
 class JobAdmin(admin.ModelAdmin[models.Job]):
-    list_display = ["name", "enabled", "frequency", "interval", "timezone", "responsible", "order"]
+    form = JobForm
+    list_display = [
+        "name",
+        "enabled",
+        "frequency",
+        "interval",
+        "timezone",
+        "catch_up",
+        "responsible",
+        "order",
+    ]
     list_filter = ["enabled", "frequency"]
+    filter_horizontal = ["depends_on"]
+    readonly_fields = ["next_runs", "scheduled_until"]
     inlines = [TaskManagerInline]
+
+    @admin.display(description=f"next {NEXT_SHOWN} runs")
+    def next_runs(self, job: models.Job) -> str:
+        try:
+            upcoming = job.next_occurrences(NEXT_SHOWN)
+        except StratoflowError as exc:
+            return f"invalid schedule: {exc}"
+        if not upcoming:
+            return "none (no start, ended, or once and past)"
+        return format_html_join("", "{}<br>", ((occ.isoformat(),) for occ in upcoming))
 
 
 @admin.register(models.TaskManager)
 class TaskManagerAdmin(admin.ModelAdmin[models.TaskManager]):
-    list_display = ["job", "name", "kind", "order", "transfer"]
+    list_display = ["job", "name", "kind", "order", "transfer", "concurrency", "max_attempts"]
     list_filter = ["kind"]
 
 
 @admin.register(models.JobRun)
 class JobRunAdmin(admin.ModelAdmin[models.JobRun]):
-    list_display = ["job", "scheduled_for", "state", "started_at", "finished_at"]
+    list_display = ["job", "scheduled_for", "state", "started_at", "finished_at", "owner"]
     list_filter = ["state", "job"]
+    actions = ["retry_failed"]
+
+    @admin.action(description="Retry failed tasks")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[models.JobRun]) -> None:
+        total = 0
+        for run in queryset:
+            try:
+                total += services.run_retry_failed(run)
+            except StratoflowError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{total} failed task(s) queued again")
 
 
 @admin.register(models.Task)
@@ -48,3 +131,8 @@ class TaskAdmin(admin.ModelAdmin[models.Task]):
     list_display = ["manager", "subject", "state", "attempts", "created_at", "finished_at"]
     list_filter = ["state", "manager"]
     search_fields = ["subject", "key"]
+
+
+@admin.register(models.SchedulerLease)
+class SchedulerLeaseAdmin(admin.ModelAdmin[models.SchedulerLease]):
+    list_display = ["name", "holder", "expires_at", "renewed_at"]

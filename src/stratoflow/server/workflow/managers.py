@@ -7,15 +7,25 @@ every flight the PI approved and that has not been delivered in its current vers
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratoflow.errors import ConfigError
+from stratoflow.errors import ConfigError, TaskError, TransientTransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
 
-__all__ = ["ExportManager", "ImportManager", "ManagerKind", "get"]
+__all__ = [
+    "ExportManager",
+    "ImportManager",
+    "ManagerKind",
+    "NoopManager",
+    "get",
+    "known",
+    "register",
+]
 
 Unit = tuple[str, str, dict[str, Any]]
 
@@ -109,7 +119,60 @@ class ExportManager:
         return {"files": len(files), "exported": files}
 
 
-_KINDS: dict[str, ManagerKind] = {"import": ImportManager(), "export": ExportManager()}
+class NoopManager:
+    """Cheap synthetic tasks for drills, tests and benchmarks; no data is touched.
+
+    Options: ``tasks`` (how many per run, default 1), ``sleep`` (seconds per task), ``log``
+    (a file each execution appends its key to, so tests can count executions), ``fail``
+    (task numbers that fail permanently) and ``transient`` (``{number: times}``: fail with a
+    transient error that many times first). Keys are per run (``per_run``), so every
+    occurrence gets its own tasks.
+    """
+
+    per_run = True
+    thread_safe = True
+
+    def collect(self, manager: TaskManager) -> Iterable[Unit]:
+        count = int(manager.options.get("tasks", 1))
+        return ((f"{i:06d}", f"noop #{i}", {"number": i}) for i in range(count))
+
+    def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
+        options = manager.options
+        number = int(task.details.get("number", 0))
+        if options.get("sleep"):
+            time.sleep(float(options["sleep"]))
+        if options.get("log"):
+            fd = os.open(str(options["log"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, f"{task.key}\n".encode())
+            finally:
+                os.close(fd)
+        if number in options.get("fail", []):
+            raise TaskError(f"noop task #{number} fails permanently (as configured)")
+        transient = {int(k): int(v) for k, v in options.get("transient", {}).items()}
+        if task.attempts <= transient.get(number, 0):
+            raise TransientTransferError(f"noop task #{number}: transient failure {task.attempts}")
+        return {"state": TaskState.DONE}
+
+    def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
+        return {"tasks": len(tasks)}
+
+
+_KINDS: dict[str, ManagerKind] = {
+    "import": ImportManager(),
+    "export": ExportManager(),
+    "noop": NoopManager(),
+}
+
+
+def register(kind: str, impl: ManagerKind) -> None:
+    """Add (or replace) a task manager kind, e.g. from a site's own module."""
+    _KINDS[kind] = impl
+
+
+def known() -> list[str]:
+    """The names of the registered kinds."""
+    return sorted(_KINDS)
 
 
 def get(kind: str) -> ManagerKind:

@@ -9,12 +9,26 @@ Secrets never live here: transfer options hold references such as ``env:NAME``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from stratoflow.errors import ConfigError
+from stratoflow.jobs.catchup import POLICIES
+from stratoflow.jobs.schedule import Schedule
 from stratoflow.jobs.states import RunState, TaskState
 
-__all__ = ["DataProvider", "Job", "JobRun", "Task", "TaskManager", "TransferHandler"]
+__all__ = [
+    "DataProvider",
+    "Job",
+    "JobRun",
+    "SchedulerLease",
+    "Task",
+    "TaskManager",
+    "TransferHandler",
+]
 
 
 class DataProvider(models.Model):
@@ -25,6 +39,9 @@ class DataProvider(models.Model):
     contact = models.CharField(max_length=300, blank=True)
     url = models.URLField(blank=True)
     licence = models.CharField(max_length=300, blank=True, help_text="licence or terms of use")
+    concurrency = models.PositiveIntegerField(
+        default=0, help_text="most tasks talking to this provider at once (0 = no limit)"
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -71,15 +88,72 @@ class Job(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     end = models.DateTimeField(null=True, blank=True)
     order = models.IntegerField(default=0, help_text="jobs with a lower order run first")
+    catch_up = models.CharField(
+        max_length=10,
+        choices=[(p, p) for p in POLICIES],
+        default="latest",
+        help_text="after downtime: skip missed runs, run the latest only, or all (capped)",
+    )
+    catch_up_cap = models.PositiveIntegerField(
+        default=24, help_text="most missed runs caught up at once with policy 'all'"
+    )
+    depends_on = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="dependents",
+        help_text="jobs whose runs for the same or an earlier slot must finish first",
+    )
+    scheduled_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="the scheduler considered slots up to"
+    )
 
     class Meta:
         ordering = ["order", "name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(interval__gte=1), name="job_interval_gte_1")
+            models.CheckConstraint(condition=models.Q(interval__gte=1), name="job_interval_gte_1"),
+            models.CheckConstraint(
+                condition=models.Q(catch_up_cap__gte=1), name="job_catch_up_cap_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The job's :class:`Schedule`, or ``None`` when it has no start (manual runs only)."""
+        if self.start is None:
+            return None
+        return Schedule(
+            frequency=self.frequency,  # type: ignore[arg-type]  # validated by Schedule
+            interval=self.interval,
+            start=self.start,
+            timezone=self.timezone,
+            end=self.end,
+        )
+
+    def next_occurrences(self, n: int, after: datetime | None = None) -> list[datetime]:
+        """The next ``n`` run instants after ``after`` (default: now), in the job's zone."""
+        from django.utils import timezone
+
+        schedule = self.schedule
+        if schedule is None:
+            return []
+        found = schedule.occurrences(after or timezone.now(), n)
+        return [occ.astimezone(schedule.zone) for occ in found]
+
+    def clean(self) -> None:
+        """Schedule must be valid (IANA zone, existing start...)."""
+        errors: dict[str, str] = {}
+        try:
+            self.schedule  # noqa: B018  # constructing it validates it
+        except ConfigError as exc:
+            errors["start" if "start" in str(exc) else "timezone"] = str(exc)
+        if self.catch_up not in POLICIES:
+            errors["catch_up"] = f"use one of {', '.join(POLICIES)}"
+        if errors:
+            raise ValidationError(errors)
 
 
 class TaskManager(models.Model):
@@ -88,11 +162,20 @@ class TaskManager(models.Model):
     class Kind(models.TextChoices):
         IMPORT = "import"
         EXPORT = "export"
+        NOOP = "noop"
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="managers")
     name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    order = models.IntegerField(default=0)
+    # No ``choices``: kinds come from a registry (see managers.get), checked in clean().
+    kind = models.CharField(max_length=20, help_text="import, export, metadata, noop")
+    order = models.IntegerField(default=0, help_text="managers run in ascending order")
+    concurrency = models.PositiveIntegerField(default=4, help_text="most tasks running at once")
+    max_attempts = models.PositiveIntegerField(
+        default=3, help_text="attempts of a task with transient failures (1 = no retry)"
+    )
+    retry_delay = models.FloatField(
+        default=30.0, help_text="seconds before the first retry; doubles each attempt (+jitter)"
+    )
     transfer = models.ForeignKey(TransferHandler, null=True, blank=True, on_delete=models.PROTECT)
     options = models.JSONField(
         default=dict,
@@ -109,6 +192,15 @@ class TaskManager(models.Model):
     def __str__(self) -> str:
         return f"{self.job.name}/{self.name}"
 
+    def clean(self) -> None:
+        """The kind must be a registered task manager kind."""
+        from stratoflow.server.workflow import managers
+
+        if self.kind not in managers.known():
+            raise ValidationError(
+                {"kind": f"unknown kind {self.kind!r}; known: {', '.join(managers.known())}"}
+            )
+
 
 class JobRun(models.Model):
     """One execution of a job for one scheduled time; unique per (job, scheduled_for)."""
@@ -123,6 +215,8 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    owner = models.CharField(max_length=200, blank=True, help_text="process executing the run")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-scheduled_for"]
@@ -155,10 +249,33 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Execution bookkeeping: who holds the task (claim token) and until when (lease); when it
+    # was handed to an executor; when a retrying task may run again.
+    claim = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["manager", "key"], name="unique_task_key")]
+        indexes = [models.Index(fields=["run", "manager", "state"], name="task_run_manager_state")]
 
     def __str__(self) -> str:
         return f"{self.manager}: {self.subject} [{self.state}]"
+
+
+class SchedulerLease(models.Model):
+    """Leadership of the scheduler: one row per name, held by one process until it expires.
+
+    The holder renews ``expires_at`` by heartbeat; another process takes the row over only
+    with a conditional UPDATE once it expired, so at most one scheduler is active.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+    renewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder} until {self.expires_at:%H:%M:%S}Z"

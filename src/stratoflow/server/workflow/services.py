@@ -4,37 +4,77 @@ The seed's order of work is kept literally: "the task manager will first collect
 and store them in a queue. After it, the tasks will be executed". Collecting persists one
 :class:`Task` per unit with an idempotency key (so a unit already handled is never queued
 again); executing moves each task through the state machine of :mod:`stratoflow.jobs.states`.
-A failing task records its error and never stops its siblings.
+
+Execution is split so that any executor (threads in this process, or Celery workers) behaves
+the same:
+
+- the *driver* (:func:`run_execute`, in the scheduler or ``stratoflow job run``) hands ready
+  tasks to an executor, at most ``concurrency`` per manager and per data provider, re-queues
+  tasks whose worker died (lease expired) and waits until every task has settled;
+- the *body* (:func:`task_execute`, in a thread or a worker) claims its task with a
+  conditional UPDATE — a redelivered or duplicated message finds the task claimed or done and
+  does nothing — and records the outcome only while it still holds the claim, so a task that
+  finished is never marked crashed and a re-queued task's late result is discarded.
+
+Transient failures are retried with exponential backoff and jitter up to the manager's
+``max_attempts``; other failures fail the task at once. A failing task never stops siblings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from stratoflow.errors import StratoflowError, TaskError
+from stratoflow.errors import ConfigError, StratoflowError, TaskError
+from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
+from stratoflow.server.workflow.leases import heartbeat, identity, lease_seconds
 from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
 
 if TYPE_CHECKING:
-    from stratoflow.server.workflow.managers import ManagerKind
+    from stratoflow.server.workflow.executors import Executor
 
 __all__ = [
     "ManagerReport",
+    "Progress",
     "RunReport",
     "job_run",
+    "run_execute",
+    "run_retry_failed",
+    "task_execute",
     "task_transition",
+    "tasks_requeue_expired",
 ]
 
 log = logging.getLogger("stratoflow.workflow")
+
+#: Called while a manager runs: (manager name, {state: count}, seconds since it started).
+Progress = Callable[[str, dict[str, int], float], None]
+
+# The claim UPDATE below moves queued/retrying tasks to running without a Python-side check;
+# make sure the state machine agrees with it.
+check_task_transition(TaskState.QUEUED, TaskState.RUNNING)
+check_task_transition(TaskState.RETRYING, TaskState.RUNNING)
+check_task_transition(TaskState.RUNNING, TaskState.QUEUED)
+
+_SERIAL = threading.Lock()
+_NO_LOCK = contextlib.nullcontext()
+
+_SETTLED = (TaskState.DONE, TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED)
+_SETTLED_OR_REVIEW = frozenset(s.value for s in (*_SETTLED, TaskState.AWAITING_REVIEW))
 
 
 @dataclass
@@ -83,72 +123,319 @@ def _run_transition(run: JobRun, new: RunState) -> None:
     run.save()
 
 
+# --- the task body -------------------------------------------------------------------------
+
+
+def _claim(task_id: int, token: str) -> Task | None:
+    """Take task ``task_id`` for ``token`` if it is ready; ``None`` when it is not ours to run."""
+    now = timezone.now()
+    ready = Q(state=TaskState.QUEUED.value) | Q(
+        state=TaskState.RETRYING.value, next_attempt_at__lte=now
+    )
+    taken = Task.objects.filter(ready, pk=task_id).update(
+        state=TaskState.RUNNING.value,
+        claim=token,
+        lease_until=now + timedelta(seconds=lease_seconds()),
+        started_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not taken:
+        return None
+    return Task.objects.select_related("manager__job", "manager__transfer__provider", "run").get(
+        pk=task_id
+    )
+
+
+def _settle(task: Task, token: str, new: TaskState, **fields: Any) -> bool:
+    """Record the outcome of a claimed task; False when the claim was lost meanwhile."""
+    check_task_transition(TaskState.RUNNING, new)
+    now = timezone.now()
+    values: dict[str, Any] = {"state": new.value, "lease_until": None, **fields}
+    if new != TaskState.RETRYING:
+        values["finished_at"] = now
+    won = Task.objects.filter(pk=task.pk, claim=token, state=TaskState.RUNNING.value).update(
+        **values
+    )
+    if not won:
+        log.warning("task %s: claim lost (lease expired); its result is discarded", task.pk)
+    return bool(won)
+
+
+def task_execute(task_id: int, *, rng: random.Random | None = None) -> str:
+    """Execute one queued task if it is still ready; return what happened.
+
+    Safe to call any number of times for the same task (redelivered messages): only the
+    caller that wins the claim does the work. Returns the new state, or ``"not-ready"``.
+    """
+    from stratoflow.server.workflow import managers
+
+    token = uuid.uuid4().hex
+    task = _claim(task_id, token)
+    if task is None:
+        return "not-ready"
+    beat = heartbeat()
+    beat.hold_task(token)
+    manager = task.manager
+    try:
+        try:
+            impl = managers.get(manager.kind)
+            # netCDF4/HDF5 and friends are not thread-safe: kinds run one at a time per
+            # process unless they declare ``thread_safe = True`` (scale out with processes).
+            lock = _NO_LOCK if getattr(impl, "thread_safe", False) else _SERIAL
+            with lock:
+                outcome = impl.execute(manager, task)
+        except Exception as exc:
+            return _failed(task, token, manager, exc, rng)
+        new_state = TaskState(outcome.pop("state", TaskState.DONE))
+        _settle(task, token, new_state, details={**task.details, **outcome}, error="")
+        return new_state.value
+    finally:
+        beat.drop_task(token)
+
+
+def _failed(
+    task: Task, token: str, manager: TaskManager, exc: Exception, rng: random.Random | None
+) -> str:
+    if is_transient(exc) and task.attempts < manager.max_attempts:
+        delay = backoff(task.attempts, base=manager.retry_delay, rng=rng)
+        log.info("task %s: transient failure, retry in %.1f s: %s", task.subject, delay, exc)
+        _settle(
+            task,
+            token,
+            TaskState.RETRYING,
+            error=f"attempt {task.attempts}: {exc}",
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            dispatched_at=None,
+        )
+        return TaskState.RETRYING.value
+    if isinstance(exc, StratoflowError):
+        log.warning("task %s failed: %s", task.subject, exc)
+        message = str(exc)
+    else:  # a bug must fail its own task, never its siblings
+        log.error("task %s crashed", task.subject, exc_info=exc)
+        message = f"internal error: {exc!r}"
+    if is_transient(exc):
+        message = f"gave up after {task.attempts} attempt(s): {message}"
+    _settle(task, token, TaskState.FAILED, error=message)
+    return TaskState.FAILED.value
+
+
+def tasks_requeue_expired(tasks: Iterable[int] | None = None) -> int:
+    """Re-queue running tasks whose lease expired (their worker died); return how many.
+
+    Only ``running`` rows with an expired lease match, so a finished task is never touched.
+    """
+    now = timezone.now()
+    query = Task.objects.filter(state=TaskState.RUNNING.value, lease_until__lt=now)
+    if tasks is not None:
+        query = query.filter(pk__in=list(tasks))
+    count = query.update(
+        state=TaskState.QUEUED.value, claim="", lease_until=None, dispatched_at=None
+    )
+    if count:
+        log.warning("re-queued %d task(s) whose worker stopped renewing its lease", count)
+    return count
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+
 def _queue(
-    manager: TaskManager, run: JobRun, units: Iterable[tuple[str, str, dict[str, Any]]]
-) -> list[Task]:
+    manager: TaskManager,
+    run: JobRun,
+    units: Iterable[tuple[str, str, dict[str, Any]]],
+    *,
+    per_run: bool,
+) -> int:
     """Persist one queued task per new unit (key, subject, details); known keys are skipped."""
-    queued = []
+    prefix = f"{run.scheduled_for:%Y%m%dT%H%M%S.%fZ}/" if per_run else ""
+    queued = 0
     for key, subject, details in units:
         try:
             with transaction.atomic():
-                task = Task.objects.create(
-                    manager=manager, run=run, key=key[:300], subject=subject[:500], details=details
+                Task.objects.create(
+                    manager=manager,
+                    run=run,
+                    key=(prefix + key)[:300],
+                    subject=subject[:500],
+                    details=details,
                 )
         except IntegrityError:
             continue  # already queued or done by an earlier run
-        queued.append(task)
+        queued += 1
     return queued
 
 
-def _execute(tasks: list[Task], work: Callable[[Task], None], workers: int) -> None:
-    """Run ``work`` on every task; each in its own thread-local DB connection."""
-
-    def one(task: Task) -> None:
-        close_old_connections()
-        try:
-            work(task)
-        finally:
-            if workers > 1:
-                connection.close()
-
-    if workers <= 1 or connection.vendor == "sqlite":
-        # SQLite serialises writers anyway; one thread avoids 'database is locked' storms.
-        for task in tasks:
-            one(task)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stratoflow-task") as pool:
-        list(pool.map(one, tasks))
+def _state_counts(run: JobRun, manager: TaskManager) -> dict[str, int]:
+    rows = (
+        Task.objects.filter(run=run, manager=manager)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {state: n for state, n in rows}
 
 
-def _guarded(execute: Callable[[Task], dict[str, Any]]) -> Callable[[Task], None]:
-    """Wrap a task body: running -> its result state, or failed with a clear error."""
-
-    def work(task: Task) -> None:
-        task_transition(task, TaskState.RUNNING)
-        try:
-            outcome = execute(task)
-        except StratoflowError as exc:
-            log.warning("task %s failed: %s", task.subject, exc)
-            task_transition(task, TaskState.FAILED, error=str(exc))
-            return
-        except Exception as exc:  # a bug must fail its own task, never its siblings
-            log.exception("task %s crashed", task.subject)
-            task_transition(task, TaskState.FAILED, error=f"internal error: {exc!r}")
-            return
-        new_state = TaskState(outcome.pop("state", TaskState.DONE))
-        task.details = {**task.details, **outcome}
-        task_transition(task, new_state)
-
-    return work
+def _in_flight(query: Any, since: datetime) -> int:
+    """Tasks running or handed to an executor recently (and not yet claimed)."""
+    return int(
+        query.filter(
+            Q(state=TaskState.RUNNING.value)
+            | Q(
+                state__in=[TaskState.QUEUED.value, TaskState.RETRYING.value],
+                dispatched_at__gte=since,
+            )
+        ).count()
+    )
 
 
-def _execute_one(impl: ManagerKind, manager: TaskManager, task: Task) -> dict[str, Any]:
-    return impl.execute(manager, task)
+def _room(manager: TaskManager, run: JobRun, since: datetime) -> int:
+    """How many more tasks may start now under the manager's and the provider's limits."""
+    room = manager.concurrency or 1_000_000
+    room -= _in_flight(Task.objects.filter(run=run, manager=manager), since)
+    provider = manager.transfer.provider if manager.transfer_id and manager.transfer else None
+    if provider is not None and provider.concurrency:
+        busy = _in_flight(Task.objects.filter(manager__transfer__provider=provider), since)
+        room = min(room, provider.concurrency - busy)
+    return max(room, 0)
 
 
-def job_run(job: Job, *, scheduled_for: datetime | None = None, workers: int = 4) -> RunReport:
+def _drive(
+    run: JobRun,
+    manager: TaskManager,
+    executor: Executor,
+    progress: Progress | None,
+) -> dict[str, int]:
+    """Dispatch the run's tasks of ``manager`` until all settled; return the state counts."""
+    started = time.monotonic()
+    mine = Task.objects.filter(run=run, manager=manager)
+    pause = 0.01
+    while True:
+        ids = list(mine.filter(state=TaskState.RUNNING.value).values_list("pk", flat=True))
+        if ids:
+            tasks_requeue_expired(ids)
+        counts = _state_counts(run, manager)
+        if progress is not None:
+            progress(manager.name, counts, time.monotonic() - started)
+        if all(state in _SETTLED_OR_REVIEW for state in counts):
+            return counts
+        now = timezone.now()
+        # A message that was handed out but never claimed (lost with a dead worker) is handed
+        # out again after a lease time; a duplicate is harmless (the claim is conditional).
+        since = now - timedelta(seconds=lease_seconds())
+        room = _room(manager, run, since)
+        ready: list[int] = []
+        if room:
+            ready = list(
+                mine.filter(
+                    Q(state=TaskState.QUEUED.value)
+                    | Q(state=TaskState.RETRYING.value, next_attempt_at__lte=now),
+                    Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=since),
+                )
+                .order_by("id")
+                .values_list("pk", flat=True)[:room]
+            )
+        if ready:
+            Task.objects.filter(pk__in=ready).update(dispatched_at=now)
+            executor.submit(ready)
+            pause = 0.01
+        else:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
+def _take_run(run: JobRun, owner: str) -> bool:
+    """Start ``run`` (pending) or resume it (running, but its driver went silent)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=lease_seconds())
+    taken = (
+        JobRun.objects.filter(pk=run.pk)
+        .filter(
+            Q(state=RunState.PENDING.value)
+            | Q(state=RunState.RUNNING.value, owner=owner)
+            | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
+            | Q(state=RunState.RUNNING.value, heartbeat_at__isnull=True)
+        )
+        .update(
+            state=RunState.RUNNING.value,
+            owner=owner,
+            heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    run.refresh_from_db()
+    return bool(taken)
+
+
+def run_execute(
+    run: JobRun,
+    *,
+    executor: Executor | None = None,
+    owner: str | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Execute (or resume) ``run``: every manager in order collects, then executes its tasks."""
+    from stratoflow.server.workflow import executors, managers, notify
+
+    owner = owner or identity()
+    if not _take_run(run, owner):
+        raise TaskError(f"run {run} is {run.state} and held by {run.owner or 'nobody'}")
+    job = run.job
+    beat = heartbeat()
+    beat.hold_run(run.pk)
+    own_executor = executor is None
+    executor = executor or executors.default()
+    report = RunReport(job=job.name, run_id=run.pk, state=run.state)
+    failed = False
+    try:
+        for manager in job.managers.select_related("transfer__provider").order_by("order", "id"):
+            mreport = ManagerReport(manager=manager.name, kind=manager.kind)
+            try:
+                impl = managers.get(manager.kind)
+                units = impl.collect(manager)
+                mreport.collected = _queue(
+                    manager, run, units, per_run=bool(getattr(impl, "per_run", False))
+                )
+            except StratoflowError as exc:
+                mreport.errors.append(f"collect failed: {exc}")
+                failed = True
+                impl = None
+            mreport.states = _drive(run, manager, executor, progress)
+            tasks = list(Task.objects.filter(run=run, manager=manager))
+            for task in tasks:
+                if task.state == TaskState.FAILED:
+                    failed = True
+                    mreport.errors.append(f"{task.subject}: {task.error}")
+            if impl is not None:
+                mreport.details = impl.summarize(manager, tasks)
+            report.managers.append(mreport)
+    finally:
+        beat.drop_run(run.pk)
+        if own_executor:
+            executor.close()
+    final = RunState.FAILED if failed else RunState.SUCCEEDED
+    check_run_transition(RunState.RUNNING, final)
+    summary = {"managers": [m.__dict__ for m in report.managers]}
+    JobRun.objects.filter(pk=run.pk, state=RunState.RUNNING.value, owner=owner).update(
+        state=final.value, finished_at=timezone.now(), summary=summary
+    )
+    run.refresh_from_db()
+    report.state = run.state
+    if run.state == RunState.FAILED:
+        notify.run_failed(run, report)
+    return report
+
+
+def job_run(
+    job: Job,
+    *,
+    scheduled_for: datetime | None = None,
+    workers: int = 4,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
     """Run ``job`` once for ``scheduled_for`` (default: now); a slot runs at most once."""
-    from stratoflow.server.workflow import managers  # import side needs readers, QC...
+    from stratoflow.server.workflow import executors
 
     slot = scheduled_for or timezone.now()
     try:
@@ -156,32 +443,32 @@ def job_run(job: Job, *, scheduled_for: datetime | None = None, workers: int = 4
             run = JobRun.objects.create(job=job, scheduled_for=slot)
     except IntegrityError:
         raise TaskError(f"job {job.name!r} already has a run for {slot.isoformat()}") from None
-    _run_transition(run, RunState.RUNNING)
-    report = RunReport(job=job.name, run_id=run.pk, state=run.state)
-    failed = False
-    for manager in job.managers.order_by("order", "id"):
-        impl = managers.get(manager.kind)
-        mreport = ManagerReport(manager=manager.name, kind=manager.kind)
-        try:
-            units = impl.collect(manager)
-        except StratoflowError as exc:
-            mreport.errors.append(f"collect failed: {exc}")
-            report.managers.append(mreport)
-            failed = True
-            continue
-        queued = _queue(manager, run, units)
-        mreport.collected = len(queued)
-        _execute(queued, _guarded(partial(_execute_one, impl, manager)), workers)
-        for task in queued:
-            task.refresh_from_db()
-            mreport.states[task.state] = mreport.states.get(task.state, 0) + 1
-            if task.state == TaskState.FAILED:
-                failed = True
-                mreport.errors.append(f"{task.subject}: {task.error}")
-        mreport.details = impl.summarize(manager, queued)
-        report.managers.append(mreport)
-    _run_transition(run, RunState.FAILED if failed else RunState.SUCCEEDED)
-    run.summary = {"managers": [m.__dict__ for m in report.managers]}
-    run.save(update_fields=["summary"])
-    report.state = run.state
-    return report
+    own = executor is None
+    executor = executor or executors.default(workers=workers)
+    try:
+        return run_execute(run, executor=executor, progress=progress)
+    finally:
+        if own:
+            executor.close()
+
+
+def run_retry_failed(run: JobRun) -> int:
+    """Queue the failed tasks of ``run`` again and hand the run back to the scheduler.
+
+    Returns how many tasks were re-queued. The run goes back to ``pending``; the scheduler
+    (or ``stratoflow job run --resume``) executes it again, which also re-collects.
+    """
+    with transaction.atomic():
+        locked = JobRun.objects.select_for_update().get(pk=run.pk)
+        if locked.state != RunState.FAILED:
+            raise ConfigError(f"run {locked} is {locked.state}: only failed runs can be retried")
+        count = Task.objects.filter(run=locked, state=TaskState.FAILED.value).update(
+            state=check_task_transition(TaskState.FAILED, TaskState.QUEUED).value,
+            claim="",
+            dispatched_at=None,
+            next_attempt_at=None,
+            attempts=0,
+        )
+        _run_transition(locked, RunState.PENDING)
+    run.refresh_from_db()
+    return count

@@ -1,0 +1,47 @@
+"""``stratoflow scheduler``: the long-running process that starts due job runs.
+
+Start as many as you like against one database: exactly one is active (it holds the lease
+row, renewed by heartbeat); the others wait and take over within about one lease time
+(``STRATOFLOW_LEASE_SECONDS``, default 60) when it dies. SIGTERM/SIGINT stop it cleanly and
+hand the lease over at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from types import FrameType
+
+from stratoflow.server import setup
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the sub-command to the CLI."""
+    p = sub.add_parser("scheduler", help="run the scheduler (one active per database)")
+    p.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
+    p.add_argument("--workers", type=int, default=4, help="in-process task threads (default 4)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every run")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``stratoflow scheduler`` until stopped."""
+    setup(migrate=True)
+    from stratoflow.server.workflow.executors import default
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    scheduler = Scheduler(executor=default(workers=args.workers), tick_seconds=args.tick)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        scheduler.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"scheduler {scheduler.holder} started", flush=True)
+    scheduler.run()
+    return 0

@@ -1,0 +1,47 @@
+"""``stratoflow worker``: a Celery worker executing tasks for the scale-out executor.
+
+The driver (scheduler or ``stratoflow job run`` with ``STRATOFLOW_EXECUTOR=celery``) sends
+task ids through the broker (``STRATOFLOW_BROKER_URL``); workers claim and execute them. Kill
+one at any moment: its unfinished tasks are re-queued when their leases expire, and nothing
+finished is ever redone.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the sub-command to the CLI."""
+    p = sub.add_parser("worker", help="run a Celery worker for job tasks")
+    p.add_argument("--concurrency", type=int, default=4, help="task threads (default 4)")
+    p.add_argument(
+        "--pool",
+        choices=["threads", "prefork", "solo"],
+        default="threads",
+        help="Celery pool (default threads: one process, easy to supervise)",
+    )
+    p.add_argument("--queue", help="queue to consume (default STRATOFLOW_QUEUE or stratoflow)")
+    p.add_argument("--loglevel", default="WARNING")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``stratoflow worker`` until stopped."""
+    from stratoflow.server import setup
+    from stratoflow.server.celery import app, queue_name
+
+    setup(migrate=True)
+    app().worker_main(
+        [
+            "worker",
+            f"--concurrency={args.concurrency}",
+            f"--pool={args.pool}",
+            f"--queues={args.queue or queue_name()}",
+            f"--loglevel={args.loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+    return 0

@@ -1,0 +1,354 @@
+"""Job definitions in YAML files under version control: ``stratoflow job load FILE``.
+
+Loading is idempotent (the same file twice changes nothing) and a changed file updates the
+jobs it names; managers no longer listed are removed. Errors point at the offending key
+(``jobs[0].managers[1].kind: unknown kind 'imprt'``). Secrets appear only by reference:
+an auth option whose name says it is secret must be ``env:NAME`` or ``file:/path``.
+
+Example::
+
+    providers:
+      - {name: iagos-portal, concurrency: 2}
+    transfers:
+      - name: portal
+        provider: iagos-portal
+        type: http
+        options: {url: "https://portal.example.org/files/"}
+        auth: bearer
+        auth_options: {token: "env:PORTAL_TOKEN"}
+    jobs:
+      - name: import-flights
+        responsible: pi
+        schedule: {frequency: daily, start: "2026-03-26T02:30", timezone: Europe/Berlin}
+        catch_up: {policy: all, cap: 5}
+        depends_on: []
+        managers:
+          - {name: import, kind: import, transfer: portal, concurrency: 4, options: {}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from stratoflow.errors import ConfigError, StratoflowError
+from stratoflow.jobs.catchup import POLICIES
+from stratoflow.jobs.graph import find_cycle
+from stratoflow.jobs.schedule import Schedule
+from stratoflow.server.workflow import managers
+from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+
+__all__ = ["LoadReport", "check_secret_refs", "dependencies_set", "jobs_load"]
+
+_SECRET_WORDS = ("password", "passphrase", "secret", "token", "key", "credential")
+_TOP = {"providers", "transfers", "jobs"}
+_PROVIDER = {"name", "description", "contact", "url", "licence", "concurrency"}
+_TRANSFER = {"name", "provider", "type", "options", "auth", "auth_options"}
+_JOB = {
+    "name",
+    "description",
+    "responsible",
+    "enabled",
+    "schedule",
+    "catch_up",
+    "depends_on",
+    "order",
+    "managers",
+}
+_MANAGER = {
+    "name",
+    "kind",
+    "order",
+    "transfer",
+    "concurrency",
+    "max_attempts",
+    "retry_delay",
+    "options",
+}
+
+
+@dataclass
+class LoadReport:
+    """What a load changed: ``created``/``updated``/``unchanged``/``removed`` object names."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class _Where:
+    """Builds error messages that name the key path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __truediv__(self, key: str | int) -> _Where:
+        if isinstance(key, int):
+            return _Where(f"{self.path}[{key}]")
+        return _Where(f"{self.path}.{key}" if self.path else key)
+
+    def __str__(self) -> str:
+        return self.path
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {message}")
+
+
+def _mapping(value: object, where: _Where, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise where.error(f"expected a mapping, not {type(value).__name__}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise (where / str(unknown[0])).error(
+            f"unknown key; use one of {', '.join(sorted(allowed))}"
+        )
+    return value
+
+
+def _list(value: object, where: _Where) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise where.error(f"expected a list, not {type(value).__name__}")
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, where: _Where, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or (default is None and not value):
+        raise (where / key).error(f"expected a non-empty string, not {value!r}")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str, where: _Where, default: int, low: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise (where / key).error(f"expected an integer >= {low}, not {value!r}")
+    return value
+
+
+def check_secret_refs(options: Mapping[str, Any], where: str) -> None:
+    """Reject inline secrets: secret-named options must be ``env:``/``file:`` references."""
+    for key, value in options.items():
+        if isinstance(value, Mapping):
+            check_secret_refs(value, f"{where}.{key}")
+            continue
+        if not any(word in str(key).lower() for word in _SECRET_WORDS):
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.startswith(("env:", "file:")):
+            # Never echo the value: it may be the pasted secret.
+            raise ConfigError(
+                f"{where}.{key}: secrets only by reference ('env:NAME' or 'file:/path'), "
+                "not an inline value"
+            )
+
+
+def dependencies_set(job: Job, depends_on: list[Job]) -> None:
+    """Set the jobs ``job`` depends on; a cycle is rejected (ConfigError naming it)."""
+    edges: dict[str, list[str]] = {}
+    for name, dep in Job.depends_on.through.objects.values_list("from_job__name", "to_job__name"):
+        edges.setdefault(name, []).append(dep)
+    edges[job.name] = [dep.name for dep in depends_on]
+    cycle = find_cycle(edges)
+    if cycle is not None:
+        if job.name in cycle:  # start the path at the job being saved
+            loop = cycle[:-1]
+            at = loop.index(job.name)
+            cycle = [*loop[at:], *loop[:at], job.name]
+        raise ConfigError(f"job {job.name!r}: dependency cycle {' -> '.join(cycle)}")
+    job.depends_on.set(depends_on)
+
+
+def _record(report: LoadReport, name: str, created: bool, changed: bool) -> None:
+    (report.created if created else report.updated if changed else report.unchanged).append(name)
+
+
+def _save(obj: Any, values: Mapping[str, Any], where: _Where) -> tuple[bool, bool]:
+    """Set ``values`` on ``obj``; validate; save if new or changed. Returns (created, changed)."""
+    created = obj.pk is None
+    changed = created or any(getattr(obj, k) != v for k, v in values.items())
+    for k, v in values.items():
+        setattr(obj, k, v)
+    try:
+        obj.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        key, messages = next(iter(exc.message_dict.items()))
+        raise (where / key).error("; ".join(messages)) from None
+    if changed:
+        obj.save()
+    return created, changed
+
+
+def jobs_load(path: Path) -> LoadReport:
+    """Create or update providers, transfers and jobs from the YAML file at ``path``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        with transaction.atomic():
+            return _load(data or {})
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _load(data: object) -> LoadReport:
+    root = _mapping(data, _Where(""), _TOP) if data else {}
+    report = LoadReport()
+    for i, item in enumerate(_list(root.get("providers"), _Where("providers"))):
+        where = _Where("providers") / i
+        spec = _mapping(item, where, _PROVIDER)
+        name = _str(spec, "name", where)
+        obj = DataProvider.objects.filter(name=name).first() or DataProvider(name=name)
+        values = {k: spec.get(k, "") for k in ("description", "contact", "url", "licence")}
+        values["concurrency"] = _int(spec, "concurrency", where, 0, 0)
+        _record(report, f"provider {name}", *_save(obj, values, where))
+    for i, item in enumerate(_list(root.get("transfers"), _Where("transfers"))):
+        where = _Where("transfers") / i
+        spec = _mapping(item, where, _TRANSFER)
+        name = _str(spec, "name", where)
+        provider_name = _str(spec, "provider", where)
+        provider = DataProvider.objects.filter(name=provider_name).first()
+        if provider is None:
+            raise (where / "provider").error(f"no data provider named {provider_name!r}")
+        auth_options = dict(spec.get("auth_options") or {})
+        check_secret_refs(auth_options, str(where / "auth_options"))
+        row = TransferHandler.objects.filter(name=name).first() or TransferHandler(name=name)
+        values = {
+            "provider": provider,
+            "transfer_type": _str(spec, "type", where),
+            "transfer_options": dict(spec.get("options") or {}),
+            "auth": _str(spec, "auth", where, "none"),
+            "auth_options": auth_options,
+        }
+        _record(report, f"transfer {name}", *_save(row, values, where))
+    deps: list[tuple[Job, list[str], _Where]] = []
+    for i, item in enumerate(_list(root.get("jobs"), _Where("jobs"))):
+        where = _Where("jobs") / i
+        job, names = _load_job(item, where, report)
+        deps.append((job, names, where / "depends_on"))
+    for job, names, where in deps:
+        found = {j.name: j for j in Job.objects.filter(name__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise where.error(f"no job named {missing[0]!r}")
+        before = sorted(job.depends_on.values_list("name", flat=True))
+        try:
+            dependencies_set(job, [found[n] for n in names])
+        except ConfigError as exc:
+            raise where.error(str(exc)) from None
+        if before != sorted(names) and f"job {job.name}" in report.unchanged:
+            report.unchanged.remove(f"job {job.name}")
+            report.updated.append(f"job {job.name}")
+    return report
+
+
+def _load_job(item: object, where: _Where, report: LoadReport) -> tuple[Job, list[str]]:
+    spec = _mapping(item, where, _JOB)
+    name = _str(spec, "name", where)
+    schedule_spec = spec.get("schedule")
+    values: dict[str, Any] = {
+        "description": spec.get("description", ""),
+        "enabled": bool(spec.get("enabled", True)),
+        "order": _int(spec, "order", where, 0, -(10**9)),
+        "frequency": Job.Frequency.ONCE,
+        "interval": 1,
+        "start": None,
+        "timezone": "UTC",
+        "end": None,
+    }
+    if schedule_spec is not None:
+        if not isinstance(schedule_spec, Mapping):
+            raise (where / "schedule").error("expected a mapping")
+        try:
+            schedule = Schedule.from_dict(schedule_spec)
+        except StratoflowError as exc:
+            raise (where / "schedule").error(str(exc)) from None
+        values.update(
+            frequency=schedule.frequency,
+            interval=schedule.interval,
+            start=schedule.start,
+            timezone=schedule.timezone,
+            end=schedule.end,
+        )
+    catch_up = _mapping(spec.get("catch_up") or {}, where / "catch_up", {"policy", "cap"})
+    policy = catch_up.get("policy", "latest")
+    if policy not in POLICIES:
+        raise (where / "catch_up" / "policy").error(f"use one of {', '.join(POLICIES)}")
+    values["catch_up"] = policy
+    values["catch_up_cap"] = _int(catch_up, "cap", where / "catch_up", 24, 1)
+    responsible = spec.get("responsible")
+    values["responsible"] = None
+    if responsible is not None:
+        user = get_user_model().objects.filter(username=responsible).first()
+        if user is None:
+            raise (where / "responsible").error(f"no user named {responsible!r}")
+        values["responsible"] = user
+    job = Job.objects.filter(name=name).first() or Job(name=name)
+    created, changed = _save(job, values, where)
+    names: list[str] = []
+    for k, dep in enumerate(_list(spec.get("depends_on"), where / "depends_on")):
+        if not isinstance(dep, str):
+            raise (where / "depends_on" / k).error("expected a job name")
+        names.append(dep)
+    keep: set[str] = set()
+    for k, mitem in enumerate(_list(spec.get("managers"), where / "managers")):
+        mwhere = where / "managers" / k
+        mchanged = _load_manager(job, mitem, mwhere, k, keep)
+        changed = changed or mchanged
+    stale = job.managers.exclude(name__in=keep)
+    for manager in stale:
+        report.removed.append(f"manager {job.name}/{manager.name}")
+    if stale.exists():
+        stale.delete()
+        changed = True
+    _record(report, f"job {name}", created, changed)
+    return job, names
+
+
+def _load_manager(job: Job, item: object, where: _Where, index: int, keep: set[str]) -> bool:
+    spec = _mapping(item, where, _MANAGER)
+    name = _str(spec, "name", where)
+    if name in keep:
+        raise (where / "name").error(f"manager {name!r} is listed twice")
+    keep.add(name)
+    kind = _str(spec, "kind", where)
+    if kind not in managers.known():
+        raise (where / "kind").error(f"unknown kind {kind!r}; known: {', '.join(managers.known())}")
+    transfer = None
+    if spec.get("transfer") is not None:
+        transfer_name = _str(spec, "transfer", where)
+        transfer = TransferHandler.objects.filter(name=transfer_name).first()
+        if transfer is None:
+            raise (where / "transfer").error(f"no transfer named {transfer_name!r}")
+    retry_delay = spec.get("retry_delay", 30.0)
+    if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float) or retry_delay < 0:
+        raise (where / "retry_delay").error(f"expected seconds >= 0, not {retry_delay!r}")
+    options = spec.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise (where / "options").error("expected a mapping")
+    check_secret_refs(options, str(where / "options"))
+    values = {
+        "kind": kind,
+        "order": _int(spec, "order", where, index, -(10**9)),
+        "transfer": transfer,
+        "concurrency": _int(spec, "concurrency", where, 4, 0),
+        "max_attempts": _int(spec, "max_attempts", where, 3, 1),
+        "retry_delay": float(retry_delay),
+        "options": dict(options),
+    }
+    obj = TaskManager.objects.filter(job=job, name=name).first() or TaskManager(job=job, name=name)
+    created, changed = _save(obj, values, where)
+    return created or changed

@@ -1,0 +1,167 @@
+"""Leases: how a process proves it is still alive, and how its work is taken over when not.
+
+Three things are held under a lease renewed by one heartbeat thread per process:
+
+- a :class:`~stratoflow.server.workflow.models.Task` being executed (``claim`` token and
+  ``lease_until``): when the worker dies the lease runs out and the task is re-queued;
+- a :class:`~stratoflow.server.workflow.models.JobRun` being driven (``owner`` and
+  ``heartbeat_at``): another scheduler resumes a run whose driver went silent;
+- the scheduler's leadership (:class:`~stratoflow.server.workflow.models.SchedulerLease`).
+
+All takeovers are conditional UPDATEs on the database (``... WHERE lease expired``), so two
+processes racing for the same thing cannot both win. Leases use real time, never a simulated
+scheduler clock: they are about whether a process is alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from stratoflow.jobs.states import TaskState
+from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
+
+__all__ = ["Heartbeat", "heartbeat", "identity", "lease_acquire", "lease_release", "lease_seconds"]
+
+log = logging.getLogger("stratoflow.workflow.leases")
+
+
+def lease_seconds() -> float:
+    """How long a lease lasts without renewal (``STRATOFLOW_LEASE_SECONDS``, default 60)."""
+    value = getattr(settings, "STRATOFLOW_LEASE_SECONDS", None) or os.environ.get(
+        "STRATOFLOW_LEASE_SECONDS", "60"
+    )
+    return float(value)
+
+
+def identity() -> str:
+    """A name for this process that is unique across hosts and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Heartbeat:
+    """Renews this process's task claims, run ownerships and extra leases every ``interval``."""
+
+    def __init__(self, interval: float | None = None) -> None:
+        self._interval = interval
+        self._claims: set[str] = set()
+        self._runs: set[int] = set()
+        self._extra: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold_task(self, token: str) -> None:
+        with self._lock:
+            self._claims.add(token)
+        self._ensure_started()
+
+    def drop_task(self, token: str) -> None:
+        with self._lock:
+            self._claims.discard(token)
+
+    def hold_run(self, run_id: int) -> None:
+        with self._lock:
+            self._runs.add(run_id)
+        self._ensure_started()
+
+    def drop_run(self, run_id: int) -> None:
+        with self._lock:
+            self._runs.discard(run_id)
+
+    def also(self, renew: Callable[[], None]) -> None:
+        """Call ``renew`` on every beat too (e.g. the scheduler's leadership lease)."""
+        with self._lock:
+            self._extra.append(renew)
+        self._ensure_started()
+
+    def beat(self) -> None:
+        """Renew everything held now."""
+        with self._lock:
+            claims, runs, extra = list(self._claims), list(self._runs), list(self._extra)
+        now = timezone.now()
+        if claims:
+            Task.objects.filter(claim__in=claims, state=TaskState.RUNNING.value).update(
+                lease_until=now + timedelta(seconds=lease_seconds())
+            )
+        if runs:
+            JobRun.objects.filter(pk__in=runs).update(heartbeat_at=now)
+        for renew in extra:
+            renew()
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._loop, name="stratoflow-heartbeat")
+            self._thread.daemon = True
+            self._thread.start()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between beats: a third of the lease time unless fixed."""
+        return self._interval if self._interval is not None else lease_seconds() / 3
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.beat()
+                except Exception:  # a missed beat is survivable; the next one retries
+                    log.exception("heartbeat failed")
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+_heartbeat: Heartbeat | None = None
+_heartbeat_lock = threading.Lock()
+
+
+def heartbeat() -> Heartbeat:
+    """The process's heartbeat (renews at a third of the lease time)."""
+    global _heartbeat
+    with _heartbeat_lock:
+        if _heartbeat is None:
+            _heartbeat = Heartbeat()
+        return _heartbeat
+
+
+def lease_acquire(name: str, holder: str, seconds: float) -> bool:
+    """Take or renew lease ``name`` for ``holder``; False while another live holder has it."""
+    now = timezone.now()
+    expires = now + timedelta(seconds=seconds)
+    taken = (
+        SchedulerLease.objects.filter(name=name)
+        .filter(Q(holder=holder) | Q(expires_at__lt=now))
+        .update(holder=holder, expires_at=expires, renewed_at=now)
+    )
+    if taken:
+        return True
+    if SchedulerLease.objects.filter(name=name).exists():
+        return False
+    try:
+        with transaction.atomic():
+            SchedulerLease.objects.create(
+                name=name, holder=holder, expires_at=expires, renewed_at=now
+            )
+    except IntegrityError:
+        return False  # another process created it first
+    return True
+
+
+def lease_release(name: str, holder: str) -> None:
+    """Give lease ``name`` up at once (on a clean shutdown) so a standby takes over quickly."""
+    SchedulerLease.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())

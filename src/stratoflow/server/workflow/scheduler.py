@@ -1,0 +1,198 @@
+"""The scheduler: exactly one active per database; it creates due occurrences and runs them.
+
+Every scheduler process loops: try to take (or renew) the ``scheduler`` lease row; the holder
+ticks, the others wait. The holder renews the lease from its heartbeat thread even while a
+long run executes; when it dies, the lease expires and a waiting scheduler takes over within
+one lease time plus one tick, and resumes the run the dead one was driving (its tasks are
+re-queued when their leases expire). Nothing is ever run twice because
+
+- occurrences are rows with a unique (job, scheduled_for) — creating one twice is a no-op;
+- a run is taken with a conditional UPDATE (pending, or running with a silent driver);
+- a task is claimed with a conditional UPDATE (see :mod:`~stratoflow.server.workflow.services`).
+
+Which slots are due comes from :func:`stratoflow.jobs.due` (the catch-up policy) with the
+job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratoflow.jobs.Clock`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from stratoflow.errors import StratoflowError, TaskError
+from stratoflow.jobs.catchup import DEFAULT_GRACE, due
+from stratoflow.jobs.clock import Clock, SystemClock
+from stratoflow.jobs.graph import run_order
+from stratoflow.jobs.states import RUN_TERMINAL, RunState
+from stratoflow.server.workflow.executors import Executor
+from stratoflow.server.workflow.leases import (
+    heartbeat,
+    identity,
+    lease_acquire,
+    lease_release,
+    lease_seconds,
+)
+from stratoflow.server.workflow.models import Job, JobRun
+
+__all__ = ["Scheduler", "dependencies", "occurrences_create", "runs_due"]
+
+log = logging.getLogger("stratoflow.scheduler")
+
+LEASE_NAME = "scheduler"
+
+
+def dependencies() -> dict[int, list[int]]:
+    """Job id -> ids of the jobs it depends on."""
+    edges: dict[int, list[int]] = {}
+    for job_id, dep_id in Job.depends_on.through.objects.values_list("from_job_id", "to_job_id"):
+        edges.setdefault(job_id, []).append(dep_id)
+    return edges
+
+
+def occurrences_create(
+    job: Job, now: datetime, *, grace: timedelta = DEFAULT_GRACE
+) -> list[datetime]:
+    """Create the job's due occurrences (per its catch-up policy) as pending runs."""
+    schedule = job.schedule
+    if schedule is None or not job.enabled:
+        return []
+    slots = due(
+        schedule,
+        job.scheduled_until,
+        now,
+        job.catch_up,  # type: ignore[arg-type]  # validated by due()
+        job.catch_up_cap,
+        grace=grace,
+    )
+    with transaction.atomic():
+        JobRun.objects.bulk_create(
+            [JobRun(job=job, scheduled_for=slot) for slot in slots], ignore_conflicts=True
+        )
+        Job.objects.filter(pk=job.pk).update(scheduled_until=now)
+    job.scheduled_until = now
+    return slots
+
+
+def runs_due(now: datetime) -> list[JobRun]:
+    """Runs to execute now: pending ones whose slot came, and running ones whose driver died.
+
+    Ordered by slot, then with every job after the jobs it depends on; a run waits while a
+    dependency has an unfinished run for the same or an earlier slot.
+    """
+    stale = timezone.now() - timedelta(seconds=lease_seconds())
+    runs = list(
+        JobRun.objects.filter(
+            Q(state=RunState.PENDING.value, scheduled_for__lte=now)
+            | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
+        ).select_related("job")
+    )
+    edges = dependencies()
+    rank = {
+        job_id: i
+        for i, job_id in enumerate(run_order(edges, Job.objects.values_list("pk", flat=True)))
+    }
+    runs.sort(key=lambda r: (r.scheduled_for, rank.get(r.job_id, 0)))
+    return runs
+
+
+def _blocked(run: JobRun, edges: dict[int, list[int]]) -> bool:
+    deps = edges.get(run.job_id, [])
+    if not deps:
+        return False
+    return (
+        JobRun.objects.filter(job_id__in=deps, scheduled_for__lte=run.scheduled_for)
+        .exclude(state__in=[s.value for s in RUN_TERMINAL])
+        .exists()
+    )
+
+
+class Scheduler:
+    """One scheduler process; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        executor: Executor | None = None,
+        holder: str | None = None,
+        tick_seconds: float = 1.0,
+        grace: timedelta = DEFAULT_GRACE,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.holder = holder or identity()
+        self.tick_seconds = tick_seconds
+        self.grace = grace
+        self._executor = executor
+        self._leader = False
+        self._renewing = False
+        self.stop_event = threading.Event()
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            from stratoflow.server.workflow.executors import default
+
+            self._executor = default()
+        return self._executor
+
+    def is_leader(self) -> bool:
+        """Take or renew the lease now; True while this process is the active scheduler."""
+        self._leader = lease_acquire(LEASE_NAME, self.holder, lease_seconds())
+        return self._leader
+
+    def _renew(self) -> None:
+        if self._leader:
+            self.is_leader()
+
+    def tick(self) -> list[JobRun]:
+        """Create due occurrences and execute due runs; return the runs executed."""
+        now = self.clock.now()
+        for job in Job.objects.filter(enabled=True, start__isnull=False):
+            try:
+                occurrences_create(job, now, grace=self.grace)
+            except StratoflowError as exc:
+                log.error("job %s: cannot schedule: %s", job.name, exc)
+        executed = []
+        edges = dependencies()
+        for run in runs_due(now):
+            if self.stop_event.is_set() or not self.is_leader():
+                break
+            if _blocked(run, edges):
+                continue
+            try:
+                from stratoflow.server.workflow.services import run_execute
+
+                report = run_execute(run, executor=self.executor, owner=self.holder)
+            except TaskError as exc:  # another process took it first
+                log.info("skipping %s: %s", run, exc)
+                continue
+            log.info("run %s finished: %s", run, report.state)
+            executed.append(run)
+        return executed
+
+    def run(self, *, max_seconds: float | None = None) -> None:
+        """Loop until :attr:`stop_event` is set (or ``max_seconds`` of real time passed)."""
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        if not self._renewing:
+            heartbeat().also(self._renew)
+            self._renewing = True
+        try:
+            while not self.stop_event.is_set():
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                if self.is_leader():
+                    try:
+                        self.tick()
+                    except StratoflowError as exc:
+                        log.error("scheduler tick failed: %s", exc)
+                self.stop_event.wait(self.tick_seconds)
+        finally:
+            if self._leader:
+                lease_release(LEASE_NAME, self.holder)
+                self._leader = False

@@ -1,0 +1,200 @@
+"""YAML job definitions and the job/backfill commands, on a real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stratoflow.cli import main
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+JOBS = """
+providers:
+  - {name: portal, concurrency: 2}
+transfers:
+  - name: portal-http
+    provider: portal
+    type: http
+    options: {url: "http://127.0.0.1:1/files/"}
+    auth: bearer
+    auth_options: {token: "env:PORTAL_TOKEN"}
+jobs:
+  - name: import-flights
+    responsible: pi
+    schedule: {frequency: daily, start: "2026-03-27T02:30", timezone: Europe/Berlin}
+    catch_up: {policy: all, cap: 5}
+    managers:
+      - {name: import, kind: noop, concurrency: 3, options: {tasks: 2}}
+  - name: export-flights
+    schedule: {frequency: weekly, interval: 2, start: "2026-03-23T06:00", timezone: UTC}
+    depends_on: [import-flights]
+    managers:
+      - {name: export, kind: noop, options: {tasks: 1}}
+      - {name: notify, kind: noop, order: 5}
+"""
+
+
+@pytest.fixture
+def jobs_file(tmp_path: Path, django_user_model: type) -> Path:
+    django_user_model.objects.create(username="pi", email="pi@example.org")
+    path = tmp_path / "jobs.yaml"
+    path.write_text(JOBS)
+    return path
+
+
+def test_load_is_idempotent_and_a_changed_file_updates(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.workflow.models import Job, TaskManager
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    out = capsys.readouterr().out
+    assert "created: provider portal, transfer portal-http, job import-flights" in out
+    job = Job.objects.get(name="import-flights")
+    assert (job.frequency, job.timezone, job.catch_up, job.catch_up_cap) == (
+        "daily",
+        "Europe/Berlin",
+        "all",
+        5,
+    )
+    assert job.responsible is not None and job.responsible.username == "pi"
+    export = Job.objects.get(name="export-flights")
+    assert list(export.depends_on.values_list("name", flat=True)) == ["import-flights"]
+    assert list(export.managers.values_list("name", "order")) == [("export", 0), ("notify", 5)]
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    out = capsys.readouterr().out
+    assert "created" not in out and "updated" not in out and "unchanged: provider portal" in out
+
+    jobs_file.write_text(
+        JOBS.replace("concurrency: 3", "concurrency: 1").replace(
+            "      - {name: notify, kind: noop, order: 5}\n", ""
+        )
+    )
+    assert main(["job", "load", str(jobs_file)]) == 0
+    out = capsys.readouterr().out
+    assert "updated: job import-flights, job export-flights" in out
+    assert "removed: manager export-flights/notify" in out
+    assert TaskManager.objects.get(name="import").concurrency == 1
+    assert not TaskManager.objects.filter(name="notify").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "kind: noop, concurrency: 3",
+            "kind: imprt, concurrency: 3",
+            "jobs[0].managers[0].kind: unknown kind 'imprt'",
+        ),
+        (
+            "timezone: Europe/Berlin",
+            "timezone: Europe/Berlni",
+            "jobs[0].schedule: unknown timezone",
+        ),
+        ("policy: all", "policy: some", "jobs[0].catch_up.policy: use one of skip, latest, all"),
+        ("depends_on: [import-flights]", "depends_on: [nope]", "jobs[1].depends_on: no job named"),
+        ("responsible: pi", "responsible: nobody", "jobs[0].responsible: no user named 'nobody'"),
+        (
+            "    managers:\n      - {name: import",
+            "    managrs:\n      - {name: import",
+            "jobs[0].managrs: unknown key",
+        ),
+        (
+            "schedule: {frequency: daily",
+            "schedule: {frequency: yearly",
+            "jobs[0].schedule: unknown frequency 'yearly'",
+        ),
+    ],
+)
+def test_errors_point_at_the_offending_key(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    from stratoflow.server.workflow.models import Job
+
+    assert old in JOBS
+    jobs_file.write_text(JOBS.replace(old, new, 1))
+    assert main(["job", "load", str(jobs_file)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and str(jobs_file) in err
+    assert not Job.objects.exists()  # all or nothing
+
+
+def test_inline_secrets_are_refused_without_echoing_them(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs_file.write_text(JOBS.replace('"env:PORTAL_TOKEN"', "s3cr3t-Value"))
+    assert main(["job", "load", str(jobs_file)]) == 1
+    err = capsys.readouterr().err
+    assert "transfers[0].auth_options.token: secrets only by reference" in err
+    assert "s3cr3t" not in err
+    jobs_file.write_text(JOBS.replace('"env:PORTAL_TOKEN"', '"file:/run/secrets/portal"'))
+    assert main(["job", "load", str(jobs_file)]) == 0
+
+
+def test_a_dependency_cycle_in_a_file_is_rejected(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cyclic = JOBS.replace(
+        "    catch_up: {policy: all, cap: 5}\n",
+        "    catch_up: {policy: all, cap: 5}\n    depends_on: [export-flights]\n",
+    )
+    jobs_file.write_text(cyclic)
+    assert main(["job", "load", str(jobs_file)]) == 1
+    err = capsys.readouterr().err
+    assert "depends_on" in err and "dependency cycle" in err
+
+
+def test_job_next_and_backfill(jobs_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stratoflow.server.workflow.models import JobRun
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    capsys.readouterr()
+    assert main(["job", "next", "import-flights", "-n", "3", "--json"]) == 0
+    upcoming = json.loads(capsys.readouterr().out)
+    assert len(upcoming) == 3 and all(
+        u.endswith(("T02:30:00+01:00", "T02:30:00+02:00")) or u.endswith("T03:00:00+02:00")
+        for u in upcoming
+    )
+    assert main(["job", "next", "nope"]) == 1
+    assert "no job named 'nope'" in capsys.readouterr().err
+
+    # the spring-forward day runs at 03:00 CEST
+    args = ["backfill", "import-flights", "--from", "2026-03-28", "--to", "2026-03-30T23:00"]
+    assert main([*args, "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "would create 3 run(s):",
+        "2026-03-28T02:30:00+01:00",
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-30T02:30:00+02:00",
+    ]
+    assert not JobRun.objects.exists()
+    assert main([*args, "--run"]) == 0
+    out = capsys.readouterr().out
+    assert "created 3 run(s):" in out and out.count(": succeeded") == 3
+    assert main(args) == 0  # nothing missing any more
+    assert capsys.readouterr().out.strip() == "created 0 run(s):"
+    assert JobRun.objects.filter(state="succeeded").count() == 3
+
+
+def test_job_run_prints_progress_lines_when_not_on_a_terminal(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["job", "load", str(jobs_file)]) == 0
+    capsys.readouterr()
+    assert main(["job", "run", "import-flights"]) == 0
+    captured = capsys.readouterr()
+    assert "import: 2/2 done, 0 failed" in captured.err
+    assert "import: 2 new task(s); 2 done" in captured.out
+    assert "succeeded" in captured.out
+
+
+def test_job_run_live_display(jobs_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["job", "load", str(jobs_file)]) == 0
+    capsys.readouterr()
+    assert main(["job", "run", "import-flights", "--progress", "live"]) == 0
+    err = capsys.readouterr().err
+    assert "manager" in err and "tasks/s" in err and "ETA" in err

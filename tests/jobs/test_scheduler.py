@@ -1,0 +1,139 @@
+"""The scheduler in-process, with a manual clock: catch-up, dependencies, leadership."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import LazySettings
+
+from stratoflow.jobs import ManualClock
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MakeJob = Callable[..., Any]
+T0 = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)
+
+
+def _hourly(make_job: MakeJob, name: str, policy: str, cap: int = 24) -> Any:
+    job = make_job(name, tasks=1)
+    job.frequency, job.interval, job.start, job.timezone = "hourly", 1, T0, "Europe/Berlin"
+    job.catch_up, job.catch_up_cap = policy, cap
+    job.full_clean()
+    job.save()
+    return job
+
+
+def _slots(job: Any) -> list[str]:
+    return [
+        r.scheduled_for.strftime("%H:%M")
+        for r in job.runs.order_by("scheduled_for")
+        if r.state == "succeeded"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected_after_downtime"),
+    [
+        ("skip", []),
+        ("latest", ["10:00"]),
+        ("all", ["08:00", "09:00", "10:00"]),
+    ],
+)
+def test_scheduler_down_for_ten_hours_behaves_per_policy(
+    make_job: MakeJob, policy: str, expected_after_downtime: list[str]
+) -> None:
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    job = _hourly(make_job, f"hourly-{policy}", policy, cap=3)
+    clock = ManualClock(T0 + timedelta(seconds=5))
+    scheduler = Scheduler(clock=clock, holder="test")
+    scheduler.tick()  # 22:00 is on time under every policy
+    clock.advance(timedelta(hours=1))
+    scheduler.tick()
+    assert _slots(job) == ["22:00", "23:00"]
+    clock.set(datetime(2026, 3, 29, 10, 20, tzinfo=UTC))  # down 23:00 -> 10:20 (10 slots)
+    scheduler.tick()
+    assert _slots(job) == ["22:00", "23:00", *expected_after_downtime]
+    scheduler.tick()  # nothing new: dropped slots are not offered again
+    assert len(_slots(job)) == 2 + len(expected_after_downtime)
+    clock.set(datetime(2026, 3, 29, 11, 0, 10, tzinfo=UTC))
+    scheduler.tick()
+    assert _slots(job)[-1] == "11:00"  # back to normal
+
+
+def test_dependencies_run_first_and_cycles_are_rejected(make_job: MakeJob) -> None:
+    from stratoflow.errors import ConfigError
+    from stratoflow.server.workflow.definitions import dependencies_set
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    export = _hourly(make_job, "export", "latest")
+    imp = _hourly(make_job, "import", "latest")
+    qc = _hourly(make_job, "qc", "latest")
+    dependencies_set(export, [qc])
+    dependencies_set(qc, [imp])
+    with pytest.raises(ConfigError, match="import -> export -> qc -> import"):
+        dependencies_set(imp, [export])
+    assert list(imp.depends_on.all()) == []
+    executed = Scheduler(clock=ManualClock(T0 + timedelta(seconds=1)), holder="t").tick()
+    assert [r.job.name for r in executed] == ["import", "qc", "export"]
+
+
+def test_a_dependent_waits_for_an_unfinished_dependency(make_job: MakeJob) -> None:
+    from django.utils import timezone
+
+    from stratoflow.server.workflow.definitions import dependencies_set
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    first = make_job("first", tasks=1)  # no schedule: runs only when asked
+    second = _hourly(make_job, "second", "latest")
+    dependencies_set(second, [first])
+    busy = JobRun.objects.create(
+        job=first,
+        scheduled_for=T0 - timedelta(hours=1),
+        state="running",
+        owner="another-process",
+        heartbeat_at=timezone.now(),  # its driver is alive
+    )
+    scheduler = Scheduler(clock=ManualClock(T0 + timedelta(seconds=1)), holder="t")
+    assert scheduler.tick() == []
+    assert second.runs.get().state == "pending"
+    JobRun.objects.filter(pk=busy.pk).update(state="succeeded")
+    assert [r.job.name for r in scheduler.tick()] == ["second"]
+
+
+def test_only_one_scheduler_is_active_and_a_standby_takes_over(
+    settings: LazySettings, make_job: MakeJob
+) -> None:
+    from stratoflow.server.workflow.models import SchedulerLease
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    settings.STRATOFLOW_LEASE_SECONDS = 30
+    a = Scheduler(clock=ManualClock(T0), holder="a")
+    b = Scheduler(clock=ManualClock(T0), holder="b")
+    assert a.is_leader() and not b.is_leader()
+    assert a.is_leader()  # renewal
+    # a dies: its lease runs out, b takes over; a cannot come back while b holds it
+    SchedulerLease.objects.update(expires_at=T0)
+    assert b.is_leader() and not a.is_leader()
+    assert SchedulerLease.objects.get().holder == "b"
+
+
+def test_next_occurrences_and_one_off_jobs(make_job: MakeJob) -> None:
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    job = make_job("once", tasks=1)
+    job.frequency, job.start, job.timezone = "once", T0 + timedelta(hours=2), "UTC"
+    job.save()
+    assert job.next_occurrences(3, after=T0) == [T0 + timedelta(hours=2)]
+    clock = ManualClock(T0)
+    scheduler = Scheduler(clock=clock, holder="t")
+    assert scheduler.tick() == []
+    clock.advance(timedelta(hours=2, seconds=1))
+    assert len(scheduler.tick()) == 1
+    clock.advance(timedelta(days=3))
+    assert scheduler.tick() == []
+    assert job.runs.count() == 1
