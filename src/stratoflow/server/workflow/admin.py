@@ -16,8 +16,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from stratoflow.errors import StratoflowError
-from stratoflow.jobs.graph import find_cycle
 from stratoflow.server.workflow import models, services
+from stratoflow.server.workflow.definitions import dependency_cycle
 from stratoflow.server.workflow.selectors import NEXT_SHOWN
 
 
@@ -62,13 +62,7 @@ class JobForm(forms.ModelForm[models.Job]):
         deps = data.get("depends_on")
         name = data.get("name") or self.instance.name
         if deps is not None and name:
-            edges: dict[str, list[str]] = {}
-            for job, dep in models.Job.depends_on.through.objects.values_list(
-                "from_job__name", "to_job__name"
-            ):
-                edges.setdefault(job, []).append(dep)
-            edges[name] = [d.name for d in deps]
-            cycle = find_cycle(edges)
+            cycle = dependency_cycle(name, [d.name for d in deps])
             if cycle is not None:
                 self.add_error("depends_on", f"dependency cycle: {' -> '.join(cycle)}")
         return data

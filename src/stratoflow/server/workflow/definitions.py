@@ -45,7 +45,13 @@ from stratoflow.jobs.schedule import Schedule
 from stratoflow.server.workflow import managers
 from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
 
-__all__ = ["LoadReport", "check_secret_refs", "dependencies_set", "jobs_load"]
+__all__ = [
+    "LoadReport",
+    "check_secret_refs",
+    "dependencies_set",
+    "dependency_cycle",
+    "jobs_load",
+]
 
 _SECRET_WORDS = ("password", "passphrase", "secret", "token", "key", "credential")
 _TOP = {"providers", "transfers", "jobs"}
@@ -153,18 +159,24 @@ def check_secret_refs(options: Mapping[str, Any], where: str) -> None:
             )
 
 
+def dependency_cycle(name: str, depends_on: list[str]) -> list[str] | None:
+    """The cycle that giving job ``name`` these dependencies would close, starting at it."""
+    edges: dict[str, list[str]] = {}
+    for job, dep in Job.depends_on.through.objects.values_list("from_job__name", "to_job__name"):
+        edges.setdefault(job, []).append(dep)
+    edges[name] = list(depends_on)
+    cycle = find_cycle(edges)
+    if cycle is not None and name in cycle:
+        loop = cycle[:-1]
+        at = loop.index(name)
+        cycle = [*loop[at:], *loop[:at], name]
+    return cycle
+
+
 def dependencies_set(job: Job, depends_on: list[Job]) -> None:
     """Set the jobs ``job`` depends on; a cycle is rejected (ConfigError naming it)."""
-    edges: dict[str, list[str]] = {}
-    for name, dep in Job.depends_on.through.objects.values_list("from_job__name", "to_job__name"):
-        edges.setdefault(name, []).append(dep)
-    edges[job.name] = [dep.name for dep in depends_on]
-    cycle = find_cycle(edges)
+    cycle = dependency_cycle(job.name, [dep.name for dep in depends_on])
     if cycle is not None:
-        if job.name in cycle:  # start the path at the job being saved
-            loop = cycle[:-1]
-            at = loop.index(job.name)
-            cycle = [*loop[at:], *loop[:at], job.name]
         raise ConfigError(f"job {job.name!r}: dependency cycle {' -> '.join(cycle)}")
     job.depends_on.set(depends_on)
 

@@ -119,6 +119,9 @@ class Heartbeat:
                     self.beat()
                 except Exception:  # a missed beat is survivable; the next one retries
                     log.exception("heartbeat failed")
+                finally:
+                    # no idle connection between beats (it would block dropping a database)
+                    connection.close()
         finally:
             connection.close()
 

@@ -19,7 +19,10 @@ def dashboard_context() -> dict[str, Any]:
     jobs = []
     for job in Job.objects.all():
         try:
-            upcoming = job.next_occurrences(NEXT_SHOWN) if job.enabled else []
+            # ISO strings in the job's own zone (a template would show them in UTC)
+            upcoming = (
+                [occ.isoformat() for occ in job.next_occurrences(NEXT_SHOWN)] if job.enabled else []
+            )
         except Exception:  # an invalid stored schedule must not hide the dashboard
             upcoming = []
         jobs.append({"job": job, "last_run": job.runs.first(), "next": upcoming})
