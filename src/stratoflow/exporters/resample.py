@@ -159,30 +159,48 @@ def resample_series(
         raise ConfigError(
             f"time, values and flags differ in length: {t.size}, {x.size}, {codes.size}"
         )
-    # Points within the grid: time is sorted, so this is a contiguous slice (no copies of data).
+    bins, lo, hi = _bins(t, origin_ns, step_ns, n_bins)
+    return _aggregate(bins, x[lo:hi], codes[lo:hi], n_bins, valid_table, aggregate, ddof)
+
+
+def _bins(
+    t: npt.NDArray[np.int64], origin_ns: int, step_ns: int, n_bins: int
+) -> tuple[npt.NDArray[np.int64], int, int]:
+    """Bin index of each point inside the grid, and the slice of those points.
+
+    Time is sorted, so the points inside the grid are a contiguous slice (no copies).
+    """
     lo = int(np.searchsorted(t, origin_ns, side="left"))
     hi = int(np.searchsorted(t, origin_ns + n_bins * step_ns, side="left"))
-    t, x, codes = t[lo:hi], x[lo:hi], codes[lo:hi]
-    bins = (t - origin_ns) // step_ns
+    bins: npt.NDArray[np.int64] = (t[lo:hi] - origin_ns) // step_ns
+    return bins, lo, hi
 
+
+def _aggregate(
+    bins: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float64],
+    codes: npt.NDArray[np.uint8],
+    n_bins: int,
+    valid_table: npt.NDArray[np.bool_],
+    aggregate: Aggregate,
+    ddof: int,
+) -> Resampled:
     valid = valid_table[codes] & np.isfinite(x)
-    count = np.bincount(bins, weights=valid, minlength=n_bins)
-    safe = np.where(valid, x, 0.0)
-    total = np.bincount(bins, weights=safe, minlength=n_bins)
+    where = bins[valid]  # bin of each contributing point; all sums below run over these only
+    kept = x[valid]
+    count = np.bincount(where, minlength=n_bins)
+    total = np.bincount(where, weights=kept, minlength=n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
         # Two passes (deviations from the bin mean) keep the variance exact for large offsets.
-        deviation = np.where(valid, safe - mean[bins], 0.0)
-        squares = np.bincount(bins, weights=deviation * deviation, minlength=n_bins)
+        deviation = kept - mean[where]
+        squares = np.bincount(where, weights=deviation * deviation, minlength=n_bins)
         std = np.sqrt(squares / (count - ddof))
     std[count <= ddof] = np.nan
-    mean[count == 0] = np.nan
 
     # Histogram of the contributing points' flags per bin: one bincount over bin * 8 + flag.
-    key = bins[valid] * 8 + codes[valid]
-    histogram = np.bincount(key, minlength=n_bins * 8).reshape(n_bins, 8)
+    histogram = np.bincount(where * 8 + codes[valid], minlength=n_bins * 8).reshape(n_bins, 8)
     out_flag = np.full(n_bins, int(Flag.MISSING), dtype=FLAG_DTYPE)
-    present = count > 0
     if aggregate == "worst":
         # The most severe code with a non-zero count: scan codes from least to most severe.
         for code in _CODES_BY_SEVERITY:  # five flag codes, not points
@@ -191,10 +209,10 @@ def resample_series(
         # Majority; ties go to the more severe code (argmax keeps the first of equal maxima).
         ordered = histogram[:, _CODES_BY_SEVERITY[::-1]]
         out_flag[:] = _CODES_BY_SEVERITY[::-1][np.argmax(ordered, axis=1)]
-    out_flag[~present] = int(Flag.MISSING)
+    out_flag[count == 0] = int(Flag.MISSING)
     return Resampled(
-        mean=mean.astype(np.float64),
-        std=std.astype(np.float64),
+        mean=mean.astype(np.float64, copy=False),
+        std=std.astype(np.float64, copy=False),
         count=count.astype(np.int32),
         flag=out_flag,
     )
@@ -274,18 +292,20 @@ def resample_dataset(
     grid = (first + np.arange(n_bins, dtype=np.int64) * step_ns).view("datetime64[ns]")
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
     flags: dict[str, npt.NDArray[np.uint8]] = {}
+    if aggregate not in AGGREGATES:
+        raise ConfigError(f"aggregate must be one of {AGGREGATES}, not {aggregate!r}")
+    tables = {False: _valid_codes(valid), True: _valid_codes(coord_valid)}
+    bins, lo, hi = _bins(times.view(np.int64), first, step_ns, n_bins)  # shared by all
     for name in data_variables(ds):
         var = ds[name]
-        result = resample_series(
-            times,
-            np.asarray(var.values),
-            flags_of(ds, name),
-            step=step64,
-            origin=np.datetime64(first, "ns"),
-            n_bins=n_bins,
-            valid_flags=coord_valid if name in coordinate_names else valid,
-            aggregate=aggregate,
-            ddof=ddof,
+        result = _aggregate(
+            bins,
+            np.asarray(var.values, dtype=np.float64)[lo:hi],
+            flags_of(ds, name)[lo:hi],
+            n_bins,
+            tables[name in coordinate_names],
+            aggregate,
+            ddof,
         )
         base = {
             k: v
@@ -311,6 +331,7 @@ def resample_dataset(
             {
                 "units": "1",
                 "long_name": f"number of valid points averaged in {name}",
+                "standard_name": "number_of_observations",
             },
         )
     attrs = dict(ds.attrs)

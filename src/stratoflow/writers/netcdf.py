@@ -93,6 +93,7 @@ STANDARD_NAMES = frozenset(
         "platform_roll",
         "solar_zenith_angle",
         "status_flag",
+        "number_of_observations",
     }
 )
 # Modifiers still current in CF (status_flag and number_of_observations are deprecated).
@@ -365,6 +366,11 @@ class NetcdfWriter(Writer):
                 enc["_FillValue"] = None
             if trajectory and key not in coords:
                 attrs["coordinates"] = " ".join([time_name, *(renames[c] for c in coords)])
+            if "cell_methods" in attrs and time_name != TIME:
+                # cell_methods name dimensions: follow the renamed time dimension.
+                attrs["cell_methods"] = re.sub(
+                    rf"(?<!\w){TIME}:", f"{time_name}:", str(attrs["cell_methods"])
+                )
             variables[new] = xr.Variable((time_name,), values, attrs)
             encoding[new] = enc
 

@@ -1,0 +1,122 @@
+"""Selection by flight, platform, time range, variables and released level; export versions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stratoflow import open_dataset, write_dataset
+from stratoflow.errors import ConfigError, ExportError
+
+from ._flights import Imported, approve, import_sample
+
+pytestmark = pytest.mark.django_db
+
+
+def _export(out: Path, **selection: object) -> list:  # type: ignore[type-arg]
+    from stratoflow.exporters.export import ExportOptions, export
+    from stratoflow.exporters.selection import Selection
+
+    return export(Selection(**selection), ExportOptions(format="netcdf"), out)  # type: ignore[arg-type]
+
+
+def _reprocess(imported: Imported, tmp_path: Path) -> None:
+    """A corrected file for the same flight: every series gets a new version."""
+    from stratoflow.importers.series import import_file
+
+    ds = open_dataset(imported.path)
+    ds["O3_P1"].values[100] = 42.25
+    corrected = tmp_path / "corrected.nc"
+    write_dataset(ds, corrected, writer="netcdf", layout="iagos")
+    assert import_file(corrected, identity=f"portal/{imported.path.name}").created
+
+
+def test_only_released_data_leave_unless_asked(imported: Imported, tmp_path: Path) -> None:
+    from stratoflow.server.catalog.models import Flight
+    from stratoflow.server.review.services import flight_reject
+
+    with pytest.raises(ExportError, match="released to L1"):
+        _export(tmp_path / "a", flights=(imported.identifier,))
+    assert len(_export(tmp_path / "b", flights=(imported.identifier,), level="any")) == 1
+    approve(imported.identifier, "L1")
+    assert len(_export(tmp_path / "c", flights=(imported.identifier,), level="L1")) == 1
+    with pytest.raises(ExportError, match="released to L2"):
+        _export(tmp_path / "d", flights=(imported.identifier,), level="L2")
+    approve(imported.identifier, "L2")
+    (record,) = _export(tmp_path / "e", flights=(imported.identifier,), level="L2")
+    assert record.file_name.startswith(f"{imported.identifier}_L2_")
+    flight_reject(Flight.objects.get(identifier=imported.identifier), user=None, reason="drift")
+    with pytest.raises(ExportError):
+        _export(tmp_path / "f", flights=(imported.identifier,))
+
+
+def test_reprocessed_data_wait_for_approval_and_become_a_new_version(
+    imported: Imported, tmp_path: Path
+) -> None:
+    approve(imported.identifier)
+    (first,) = _export(tmp_path / "1", flights=(imported.identifier,))
+    (again,) = _export(tmp_path / "2", flights=(imported.identifier,))
+    assert (first.version, again.version) == (1, 1)
+    assert first.fingerprint == again.fingerprint
+
+    _reprocess(imported, tmp_path)
+    # Not approved yet: the released version (v1) is what goes out, unchanged.
+    (pending,) = _export(tmp_path / "3", flights=(imported.identifier,))
+    assert pending.fingerprint == first.fingerprint and pending.version == 1
+    assert open_dataset(tmp_path / "3" / pending.file_name)["O3_P1"].values[100] != 42.25
+
+    approve(imported.identifier)
+    (second,) = _export(tmp_path / "4", flights=(imported.identifier,))
+    assert second.version == 2 and second.fingerprint != first.fingerprint
+    assert second.file_name.endswith("_v2.nc")
+    assert open_dataset(tmp_path / "4" / second.file_name)["O3_P1"].values[100] == 42.25
+    assert {v["version"] for v in second.series_versions} == {2}
+    assert {v["version"] for v in first.series_versions} == {1}
+    # The record names the exact series rows and QC runs: enough to reproduce the file.
+    assert sorted(second.series.values_list("pk", flat=True)) == sorted(
+        v["id"] for v in second.series_versions
+    )
+    assert all(v["qc_run"] is not None for v in second.series_versions)
+
+
+def test_platform_time_range_and_variables(tmp_path: Path) -> None:
+    from stratoflow.server.catalog.models import Flight
+
+    a = import_sample(tmp_path, seed=21)
+    b = import_sample(tmp_path, seed=22)
+    approve(a.identifier)
+    approve(b.identifier)
+    fa = Flight.objects.get(identifier=a.identifier)
+    assert fa.time_start is not None and fa.platform is not None
+    start = fa.time_start + timedelta(minutes=5)
+    end = start + timedelta(minutes=10)
+    (record,) = _export(
+        tmp_path / "out",
+        platform=fa.platform.name,
+        start=start,
+        end=end,
+        variables=("O3_P1", "lat", "lon"),
+    )
+    ds = open_dataset(tmp_path / "out" / record.file_name)
+    assert sorted(v for v in ds.data_vars if not v.endswith("_flag")) == ["O3_P1", "lat", "lon"]
+    times = ds["time"].values
+    assert times[0] == np.datetime64(start.replace(tzinfo=None), "ns")
+    assert times[-1] < np.datetime64(end.replace(tzinfo=None), "ns")
+    assert times.size == 600  # 10 min at 1 Hz, gaps aside (samples keep every record here)
+    assert record.selection["variables"] == ["O3_P1", "lat", "lon"]
+    with pytest.raises(ExportError, match="unknown flight"):
+        _export(tmp_path / "x", flights=("nope",))
+
+
+def test_selection_is_checked() -> None:
+    from datetime import datetime
+
+    from stratoflow.exporters.selection import Selection
+
+    with pytest.raises(ConfigError, match="level"):
+        Selection(level="L3")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="time zone"):
+        Selection(start=datetime(2024, 1, 1))
