@@ -120,3 +120,90 @@ def test_selection_is_checked() -> None:
         Selection(level="L3")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="time zone"):
         Selection(start=datetime(2024, 1, 1))
+
+
+def test_aircraft_and_deployment_from_the_catalog(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from stratoflow.server.catalog.models import (
+        Aircraft,
+        Component,
+        ComponentClass,
+        ComponentType,
+        Deployment,
+        Flight,
+        Series,
+    )
+
+    a = import_sample(tmp_path, seed=31)
+    b = import_sample(tmp_path, seed=32)
+    approve(a.identifier)
+    approve(b.identifier)
+    flight = Flight.objects.get(identifier=a.identifier)
+    assert flight.platform is not None
+    aircraft = Aircraft.objects.create(registration="D-AEXP", platform=flight.platform)
+    photometer = Component.objects.create(
+        component_type=ComponentType.objects.create(name="O3 photometer"),
+        component_class=ComponentClass.objects.create(name="instrument"),
+        serial_number="P-17",
+    )
+    deployment = Deployment.objects.create(
+        instrument=photometer, aircraft=aircraft, time_start=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    Series.objects.filter(flight=flight, variable="O3_P1").update(deployment=deployment)
+
+    by_aircraft = _export(tmp_path / "aircraft", aircraft="D-AEXP")
+    assert [r.subject for r in by_aircraft] == [a.identifier]
+    (record,) = _export(tmp_path / "deployment", deployment=deployment.pk)
+    assert record.subject == a.identifier
+    assert [v["variable"] for v in record.series_versions] == ["O3_P1"]
+    assert record.selection["deployment"] == deployment.pk
+
+
+def test_manual_flags_of_the_pi_are_exported(imported: Imported, tmp_path: Path) -> None:
+    from stratoflow.server.catalog.models import Flight
+    from stratoflow.server.review.models import ManualFlag
+
+    flight = Flight.objects.get(identifier=imported.identifier)
+    assert flight.time_start is not None
+    start = flight.time_start + timedelta(minutes=2)
+    end = start + timedelta(seconds=59)
+    ManualFlag.objects.create(
+        flight=flight, variable="O3_P1", time_start=start, time_end=end, flag=3, comment="leak"
+    )
+    approve(imported.identifier)
+    (record,) = _export(tmp_path, flights=(imported.identifier,))
+    ds = open_dataset(tmp_path / record.file_name)
+    times = ds["time"].values
+    inside = (times >= np.datetime64(start.replace(tzinfo=None), "ns")) & (
+        times <= np.datetime64(end.replace(tzinfo=None), "ns")
+    )
+    flags = ds["O3_P1_flag"].values
+    assert inside.sum() == 60
+    assert set(np.unique(flags[inside]).tolist()) <= {3, 7}  # bad, or missing where no value
+    assert (flags[~inside] != 3).any() and (ds["CO_P1_flag"].values[inside] != 3).any()
+    manual = {v["variable"]: v["manual_flags"] for v in record.series_versions}
+    assert len(manual["O3_P1"]) == 1 and manual["CO_P1"] == []
+
+
+def test_resampling_works_without_django() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from stratoflow.exporters import resample_series, parse_resolution\n"
+        "t = np.array(['2024-01-01T00:00:00'], dtype='datetime64[ns]')\n"
+        "r = resample_series(t, np.ones(1), np.zeros(1, np.uint8), step=parse_resolution('1s'))\n"
+        "assert r.count.tolist() == [1]\n"
+        "assert 'django' not in sys.modules, 'resampling imported Django'\n"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_exported_names_resolve() -> None:
+    import stratoflow.exporters as exporters
+
+    for name in exporters.__all__:
+        assert getattr(exporters, name) is not None, name

@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "optionally resample with flag-aware means; write one file per flight into --out.",
     )
     p.add_argument("--flight", nargs="+", action="extend", default=[], metavar="ID")
-    p.add_argument("--platform", help="platform (aircraft) name, e.g. D-AIGT")
+    p.add_argument("--platform", help="platform name as in the data files, e.g. IAGOS-01")
+    p.add_argument("--aircraft", help="aircraft registration from the catalog, e.g. D-AIGT")
+    p.add_argument("--deployment", type=int, help="deployment id: only series measured under it")
     p.add_argument("--from", dest="start", type=parse_instant, help="ISO start (inclusive, UTC)")
     p.add_argument("--to", dest="end", type=parse_instant, help="ISO end (exclusive, UTC)")
     p.add_argument("--variables", default="", help="comma-separated variable names (all)")
@@ -90,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     selection = Selection(
         flights=tuple(args.flight),
         platform=args.platform,
+        aircraft=args.aircraft,
+        deployment=args.deployment,
         start=args.start,
         end=args.end,
         variables=tuple(v.strip() for v in args.variables.split(",") if v.strip()),

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from django.db.models import Q
+
 from stratoflow.errors import ConfigError, ExportError
 from stratoflow.server.catalog.models import Flight, QCRun, Series
 from stratoflow.server.review.models import Decision, ManualFlag
@@ -35,10 +37,17 @@ _RELEASES: dict[str, tuple[str, ...]] = {"L1": ("L1", "L2"), "L2": ("L2",)}
 
 @dataclass(frozen=True)
 class Selection:
-    """Which data to export. Empty fields do not restrict; times are timezone-aware UTC."""
+    """Which data to export. Empty fields do not restrict; times are timezone-aware UTC.
+
+    ``platform`` is the platform name of the data files; ``aircraft`` a registration from the
+    instrument catalog (or a platform name); ``deployment`` the id of an instrument's
+    deployment: only series measured under it.
+    """
 
     flights: tuple[str, ...] = ()
     platform: str | None = None
+    aircraft: str | None = None
+    deployment: int | None = None
     start: datetime | None = None
     end: datetime | None = None
     variables: tuple[str, ...] = ()
@@ -58,6 +67,8 @@ class Selection:
         return {
             "flights": list(self.flights),
             "platform": self.platform,
+            "aircraft": self.aircraft,
+            "deployment": self.deployment,
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "variables": list(self.variables),
@@ -109,6 +120,8 @@ def _versions(flight: Flight, selection: Selection, cutoff: datetime | None) -> 
     qs = qs.filter(is_current=True) if cutoff is None else qs.filter(created_at__lte=cutoff)
     if selection.variables:
         qs = qs.filter(variable__in=list(selection.variables))
+    if selection.deployment is not None:
+        qs = qs.filter(deployment_id=selection.deployment)
     chosen: dict[str, Series] = {}
     for s in qs.order_by("variable", "-created_at", "-version", "-id"):
         chosen.setdefault(s.variable, s)
@@ -136,6 +149,13 @@ def _flights(selection: Selection) -> list[Flight]:
             raise ExportError(f"unknown flight(s): {', '.join(sorted(missing))}")
     if selection.platform:
         qs = qs.filter(platform__name=selection.platform)
+    if selection.aircraft:
+        qs = qs.filter(
+            Q(platform__aircraft__registration=selection.aircraft)
+            | Q(platform__name=selection.aircraft)
+        )
+    if selection.deployment is not None:
+        qs = qs.filter(series__deployment_id=selection.deployment).distinct()
     if selection.start is not None:
         qs = qs.exclude(time_end__lt=selection.start)
     if selection.end is not None:
