@@ -11,17 +11,22 @@ The choice comes from ``STRATOFLOW_EXECUTOR`` (setting or environment): ``inproc
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from stratoflow.errors import ConfigError
 
 __all__ = ["CeleryExecutor", "Executor", "InProcessExecutor", "default"]
+
+log = logging.getLogger("stratoflow.workflow")
 
 
 class Executor(Protocol):
@@ -30,42 +35,69 @@ class Executor(Protocol):
     def submit(self, task_ids: Sequence[int]) -> None:
         """Have ``task_execute`` called for each id (eventually, at least once)."""
 
+    def wait(self, timeout: float) -> None:
+        """Block until some submitted task may have finished, at most ``timeout`` seconds."""
+
     def close(self) -> None:
         """Release threads/connections; submitted work already finished or was abandoned."""
 
 
 class InProcessExecutor:
-    """A thread pool in this process; on SQLite (one writer at a time) the caller's thread."""
+    """Threads in this process; on SQLite (one writer at a time) the caller's thread.
+
+    Each thread keeps its own database connection for its lifetime (opening one per task
+    would cost more than a no-op task) and closes it when the executor closes.
+    """
 
     def __init__(self, workers: int = 4) -> None:
         self.inline = workers <= 1 or connection.vendor == "sqlite"
-        self._pool = (
-            None
-            if self.inline
-            else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stratoflow-task")
-        )
+        self._finished = threading.Event()
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"stratoflow-task-{i}", daemon=True)
+            for i in range(0 if self.inline else workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self) -> None:
+        from stratoflow.server.workflow.services import task_execute
+
+        try:
+            while (task_id := self._queue.get()) is not None:
+                try:
+                    task_execute(task_id)
+                except Exception:  # the task's lease brings it back; keep the thread alive
+                    log.exception("task %s: executor error", task_id)
+                    close_old_connections()
+                finally:
+                    self._finished.set()
+        finally:
+            connection.close()
 
     def submit(self, task_ids: Sequence[int]) -> None:
-        if self._pool is None:
+        if self.inline:
+            from stratoflow.server.workflow.services import task_execute
+
             for task_id in task_ids:
-                _body(task_id, close=False)
+                task_execute(task_id)
             return
         for task_id in task_ids:
-            self._pool.submit(_body, task_id, close=True)
+            self._queue.put(task_id)
+
+    def wait(self, timeout: float) -> None:
+        if self.inline:
+            time.sleep(timeout)  # nothing runs meanwhile; only retries are waited for
+            return
+        self._finished.wait(timeout)
+        self._finished.clear()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-
-def _body(task_id: int, *, close: bool) -> None:
-    from stratoflow.server.workflow.services import task_execute
-
-    try:
-        task_execute(task_id)
-    finally:
-        if close:
-            connection.close()
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
 
 class CeleryExecutor:
@@ -80,6 +112,9 @@ class CeleryExecutor:
     def submit(self, task_ids: Sequence[int]) -> None:
         for task_id in task_ids:
             self._app.send_task("stratoflow.execute_task", args=[task_id], queue=self._queue)
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(timeout)  # no completion signal: the driver polls the database
 
     def close(self) -> None:
         pass

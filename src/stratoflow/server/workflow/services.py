@@ -220,15 +220,17 @@ def _failed(
     return TaskState.FAILED.value
 
 
-def tasks_requeue_expired(tasks: Iterable[int] | None = None) -> int:
+def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | None = None) -> int:
     """Re-queue running tasks whose lease expired (their worker died); return how many.
 
     Only ``running`` rows with an expired lease match, so a finished task is never touched.
     """
     now = timezone.now()
     query = Task.objects.filter(state=TaskState.RUNNING.value, lease_until__lt=now)
-    if tasks is not None:
-        query = query.filter(pk__in=list(tasks))
+    if run is not None:
+        query = query.filter(run=run)
+    if manager is not None:
+        query = query.filter(manager=manager)
     count = query.update(
         state=TaskState.QUEUED.value, claim="", lease_until=None, dispatched_at=None
     )
@@ -311,9 +313,7 @@ def _drive(
     mine = Task.objects.filter(run=run, manager=manager)
     pause = 0.01
     while True:
-        ids = list(mine.filter(state=TaskState.RUNNING.value).values_list("pk", flat=True))
-        if ids:
-            tasks_requeue_expired(ids)
+        tasks_requeue_expired(run=run, manager=manager)
         counts = _state_counts(run, manager)
         if progress is not None:
             progress(manager.name, counts, time.monotonic() - started)
@@ -340,8 +340,9 @@ def _drive(
             executor.submit(ready)
             pause = 0.01
         else:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.25)
+            wait = getattr(executor, "wait", time.sleep)
+            wait(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _take_run(run: JobRun, owner: str) -> bool:
