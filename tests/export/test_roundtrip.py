@@ -157,3 +157,18 @@ def test_resampled_export_equals_pandas(
                 )
             )
         assert np.array_equal(back[f"{name}_flag"].values, expected.values.astype(np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["iagos-netcdf", "nasa-ames", "icartt"])
+def test_resampled_exports_agree_across_formats(
+    imported: Imported, tmp_path: Path, fmt: str
+) -> None:
+    approve(imported.identifier)
+    reference = open_dataset(_export(tmp_path, imported.identifier, "netcdf", resample="10s"))
+    back = open_dataset(_export(tmp_path, imported.identifier, fmt, resample="10s"))
+    assert np.array_equal(back["time"].values, reference["time"].values)
+    for name in ("O3_P1", "O3_P1_std", "O3_P1_count", "CO_P1", "lat"):
+        np.testing.assert_array_equal(
+            back[name].values.astype(np.float64), reference[name].values.astype(np.float64)
+        )
+    np.testing.assert_array_equal(back["O3_P1_flag"].values, reference["O3_P1_flag"].values)

@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Select series by flight, platform, time range, variables and data level; "
         "optionally resample with flag-aware means; write one file per flight into --out.",
     )
-    p.add_argument("--flight", nargs="+", action="extend", default=[], metavar="ID")
+    p.add_argument(
+        "--flight", nargs="+", action="extend", default=[], metavar="ID", help="flight id(s)"
+    )
     p.add_argument("--platform", help="platform name as in the data files, e.g. IAGOS-01")
     p.add_argument("--aircraft", help="aircraft registration from the catalog, e.g. D-AIGT")
     p.add_argument("--deployment", type=int, help="deployment id: only series measured under it")
