@@ -64,7 +64,14 @@ class InProcessExecutor:
         from stratoflow.server.workflow.services import task_execute
 
         try:
-            while (task_id := self._queue.get()) is not None:
+            while True:
+                try:
+                    task_id = self._queue.get(timeout=1.0)
+                except queue.Empty:
+                    connection.close()  # idle: hold no connection between runs
+                    continue
+                if task_id is None:
+                    break
                 try:
                     task_execute(task_id)
                 except Exception:  # the task's lease brings it back; keep the thread alive

@@ -129,6 +129,7 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.grace = grace
         self._executor = executor
+        self._own_executor = executor is None
         self._leader = False
         self._renewing = False
         self.stop_event = threading.Event()
@@ -140,6 +141,12 @@ class Scheduler:
 
             self._executor = default()
         return self._executor
+
+    def close(self) -> None:
+        """Stop the executor this scheduler created (its threads and connections)."""
+        if self._executor is not None and self._own_executor:
+            self._executor.close()
+            self._executor = None
 
     def is_leader(self) -> bool:
         """Take or renew the lease now; True while this process is the active scheduler."""
@@ -196,3 +203,4 @@ class Scheduler:
             if self._leader:
                 lease_release(LEASE_NAME, self.holder)
                 self._leader = False
+            self.close()
