@@ -24,7 +24,8 @@ def import_sample(
     """Generate a flight, write it as an IAGOS netCDF file, import it with QC."""
     from stratoflow.importers.series import import_file
 
-    flight = generate_flight(seed=seed, hours=hours, step_s=step_s)
+    # A short route: ground speeds stay plausible, so QC keeps the positions (FRA -> MUC).
+    flight = generate_flight(seed=seed, hours=hours, step_s=step_s, origin="FRA", destination="MUC")
     path = directory / (name or flight.file_name)
     write_dataset(flight.dataset, path, writer="netcdf", layout="iagos")
     result = import_file(path, identity=f"portal/{name or flight.file_name}")
