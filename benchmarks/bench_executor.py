@@ -169,6 +169,7 @@ def _celery_workers(queue: str, env: dict[str, str]) -> list[subprocess.Popen[by
                 "ERROR",
             ],
             env={**env, "STRATOFLOW_QUEUE": queue},
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for _ in range(2)
@@ -179,6 +180,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--skip-celery", action="store_true")
+    parser.add_argument("--window", type=int, default=64, help="manager concurrency (64)")
     parser.add_argument("--bare-worker", metavar="QUEUE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
@@ -210,7 +212,7 @@ def main() -> int:
     n = args.tasks
     rows: list[tuple[str, float, float | None]] = []
     try:
-        total, execute, done = _run(_job("inprocess", n, 64), InProcessExecutor(workers=8))
+        total, execute, done = _run(_job("inprocess", n, args.window), InProcessExecutor(workers=8))
         assert done == n, f"in-process: {done} of {n} done"
         rows.append(("stratoflow in-process (8 threads)", execute, total))
         rows.append(("bare ThreadPoolExecutor (8 threads)", _bare_threads(n, 8), None))
@@ -219,7 +221,9 @@ def main() -> int:
             workers = _celery_workers(queue, dict(os.environ))
             try:
                 time.sleep(3.0)
-                total, execute, done = _run(_job("celery", n, 64), CeleryExecutor(queue=queue))
+                total, execute, done = _run(
+                    _job("celery", n, args.window), CeleryExecutor(queue=queue)
+                )
                 assert done == n, f"celery: {done} of {n} done"
             finally:
                 for worker in workers:

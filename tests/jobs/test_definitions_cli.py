@@ -198,3 +198,20 @@ def test_job_run_live_display(jobs_file: Path, capsys: pytest.CaptureFixture[str
     assert main(["job", "run", "import-flights", "--progress", "live"]) == 0
     err = capsys.readouterr().err
     assert "manager" in err and "tasks/s" in err and "ETA" in err
+
+
+def test_job_retry_requeues_and_reruns_failed_tasks(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.workflow.models import TaskManager
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    assert main(["job", "retry", "import-flights"]) == 1
+    assert "no failed run to retry" in capsys.readouterr().err
+    TaskManager.objects.filter(name="import").update(options={"tasks": 2, "fail": [1]})
+    assert main(["job", "run", "import-flights"]) == 1
+    TaskManager.objects.filter(name="import").update(options={"tasks": 2})
+    capsys.readouterr()
+    assert main(["job", "retry", "import-flights"]) == 0
+    out = capsys.readouterr().out
+    assert "1 task(s) queued again" in out and out.strip().endswith("succeeded")

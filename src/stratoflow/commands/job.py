@@ -9,6 +9,7 @@ Examples::
     2026-03-29T03:00:00+02:00
     2026-03-30T02:30:00+02:00
     $ stratoflow job run import-flights        # live progress on a terminal, log lines otherwise
+    $ stratoflow job retry import-flights      # failed tasks of the latest failed run, again
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="live display (terminal) or log lines (default: live on a terminal)",
     )
     run.set_defaults(func=run_run)
+    retry = actions.add_parser(
+        "retry", help="queue the failed tasks of the job's latest failed run again and run it"
+    )
+    retry.add_argument("name")
+    retry.add_argument(
+        "--no-run", action="store_true", help="only re-queue; the scheduler runs it later"
+    )
+    retry.set_defaults(func=run_retry)
 
 
 def get_job(name: str) -> Any:
@@ -104,5 +113,23 @@ def run_run(args: argparse.Namespace) -> int:
         print(f"{m.manager}: {m.collected} new task(s); {states}")
         for error in m.errors[:20]:
             print(f"  error: {error}")
+    print(f"run {report.run_id}: {report.state}")
+    return 0 if report.state == "succeeded" else 1
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    """Run ``stratoflow job retry``."""
+    setup(migrate=True)
+    from stratoflow.server.workflow.services import run_execute, run_retry_failed
+
+    job = get_job(args.name)
+    failed = job.runs.filter(state="failed").order_by("-scheduled_for").first()
+    if failed is None:
+        raise ConfigError(f"job {job.name!r} has no failed run to retry")
+    count = run_retry_failed(failed)
+    print(f"run {failed.pk} ({failed.scheduled_for.isoformat()}): {count} task(s) queued again")
+    if args.no_run:
+        return 0
+    report = run_execute(failed)
     print(f"run {report.run_id}: {report.state}")
     return 0 if report.state == "succeeded" else 1

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from stratoflow.server import setup
     from stratoflow.server.celery import app, queue_name
 
-    setup(migrate=True)
+    setup()  # workers never migrate: several start at once (the scheduler/serve do)
     app().worker_main(
         [
             "worker",

@@ -457,7 +457,7 @@ def run_retry_failed(run: JobRun) -> int:
     """Queue the failed tasks of ``run`` again and hand the run back to the scheduler.
 
     Returns how many tasks were re-queued. The run goes back to ``pending``; the scheduler
-    (or ``stratoflow job run --resume``) executes it again, which also re-collects.
+    (or ``stratoflow job retry``) executes it again, which also re-collects.
     """
     with transaction.atomic():
         locked = JobRun.objects.select_for_update().get(pk=run.pk)
