@@ -142,6 +142,7 @@ def test_two_schedulers_run_each_occurrence_once_and_hand_over_on_sigkill(
 
 
 def _worker(env: dict[str, str], queue: str, name: str) -> subprocess.Popen[bytes]:
+    del name
     return subprocess.Popen(
         [
             sys.executable,
@@ -204,6 +205,35 @@ def test_thousand_tasks_on_two_celery_workers_done_exactly_once(
     assert all(counts[k] == 2 and tasks[k].attempts == 2 for k in twice)
     assert len(twice) <= 4  # at most what the killed worker's 4 threads were running
     assert not Task.objects.filter(manager__job=job).exclude(error="").exists()
+
+
+def test_rabbitmq_broker_works_too(
+    make_job: MakeJob,
+    tmp_path: Path,
+    child_env: dict[str, str],
+    processes: list[subprocess.Popen[bytes]],
+    settings: Any,
+) -> None:
+    """The same executor on RabbitMQ (``amqp://``), a smaller run."""
+    from stratoflow.server import celery as celery_module
+    from stratoflow.server.workflow.executors import CeleryExecutor
+    from stratoflow.server.workflow.services import job_run
+
+    amqp = "amqp://guest:guest@127.0.0.1:5672//"
+    settings.CELERY_BROKER_URL = amqp
+    env = {**child_env, "STRATOFLOW_BROKER_URL": amqp}
+    queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
+    processes.append(_worker(env, queue, "rabbit"))
+    saved = celery_module._app
+    celery_module._app = None  # build the app again with the amqp broker
+    try:
+        executor = CeleryExecutor(queue=queue)
+        assert executor._app.conf.broker_url == amqp
+        report = job_run(make_job("rabbit", tasks=50, concurrency=8), executor=executor)
+        _purge(queue)
+    finally:
+        celery_module._app = saved
+    assert report.state == "succeeded" and report.managers[0].states == {"done": 50}
 
 
 def _purge(queue: str) -> None:
