@@ -159,6 +159,10 @@ def test_rerun_with_a_changed_configuration(review: Review, client: Client) -> N
     o3 = _flags(review, "O3_P1")
     assert (o3[finite & (values > 50)] == int(Flag.LIMITED)).all()
     assert [e[0] for e in _events(review)] == ["rerun", "reevaluate"]
+    # the page offers the configuration in use for the next re-run
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    page = client.get(f"/review/flight/{flight}/").content.decode()
+    assert "id: tight" in page and "bad_max: 50" in page
 
 
 def test_rerun_refuses_a_broken_configuration(review: Review, client: Client) -> None:

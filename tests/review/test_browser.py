@@ -78,6 +78,12 @@ def test_pi_reviews_a_flight_in_chromium(
                 [flag_start, flag_end],
             )
         assert zoomed.value.ok
+        page.wait_for_selector("#plots[data-ready='1']", timeout=30_000)
+        zoom_status = page.inner_text("#plot-status")
+        # the visible range goes into the manual-flag form with one click
+        page.click("#use-range")
+        assert page.input_value("#mf_start") == flag_start
+        assert page.input_value("#mf_end") == flag_end
 
         # switch the evaluation method
         page.select_option("#ev_method", "critical")
@@ -107,6 +113,8 @@ def test_pi_reviews_a_flight_in_chromium(
         browser.close()
 
     assert not console_errors, console_errors
+    points, total = (int(n.replace(",", "")) for n in zoom_status.split()[:3:2])
+    assert 0 < points == total < o3.n_points * 8  # the zoom window only, at full resolution
     for action in ("reevaluate", "manual_flag", "approve"):
         assert action in history
 

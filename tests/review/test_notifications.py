@@ -132,6 +132,16 @@ def test_reminders_follow_the_job_deadline(review: Review, settings: LazySetting
     assert len(review_send_reminders(late + timedelta(days=2, hours=2))) == 1
 
 
+def test_default_deadline_is_a_setting(review: Review, settings: LazySettings) -> None:
+    from stratoflow.server.review.notifications import review_send_reminders
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STRATOFLOW_REVIEW_DEADLINE_DAYS = 10
+    waiting_since = review.task.finished_at  # type: ignore[attr-defined]
+    assert len(review_send_reminders(waiting_since + timedelta(days=9))) == 0
+    assert len(review_send_reminders(waiting_since + timedelta(days=10, hours=1))) == 1
+
+
 def test_management_command_sends_both(review: Review, settings: LazySettings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     review.task.finished_at -= timedelta(days=5)  # type: ignore[attr-defined]

@@ -129,9 +129,17 @@ def review_tasks(flight: Flight | None = None) -> QuerySet[Task]:
 
 
 def deadline_days(task: Task) -> int:
-    """Days the PI has to review the data of ``task`` (the job's deadline, default 3)."""
+    """Days the PI has to review the data of ``task``.
+
+    The job's :class:`ReviewDeadline` if it has one, else the setting
+    ``STRATOFLOW_REVIEW_DEADLINE_DAYS``, else 3.
+    """
+    from django.conf import settings
+
     row = ReviewDeadline.objects.filter(job_id=task.manager.job_id).first()
-    return row.days if row is not None else DEFAULT_DEADLINE_DAYS
+    if row is not None:
+        return row.days
+    return int(getattr(settings, "STRATOFLOW_REVIEW_DEADLINE_DAYS", DEFAULT_DEADLINE_DAYS))
 
 
 def flight_flag_counts(flight: Flight) -> dict[str, int]:

@@ -130,7 +130,9 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
             },
             auto_id="ev_%s",
         ),
-        "rerun_form": forms.RerunForm(auto_id="rr_%s"),
+        "rerun_form": forms.RerunForm(
+            initial={"config": _current_config_yaml(series)}, auto_id="rr_%s"
+        ),
         "flag_form": forms.ManualFlagForm(variables=variables, auto_id="mf_%s"),
         "approve_form": forms.ApproveForm(auto_id="ap_%s"),
         "reject_form": forms.RejectForm(auto_id="rj_%s"),
@@ -139,6 +141,18 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
     response = render(request, "review/flight.html", context)
     response["Server-Timing"] = f"build;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
+
+
+def _current_config_yaml(series: list[Any]) -> str:
+    """The QC configuration the PI last re-ran with (empty: the shipped defaults were used)."""
+    import yaml
+
+    for s in series:
+        run = s.qc_runs.filter(is_current=True).first()
+        config = run.config.get("qc_config") if run is not None else None
+        if isinstance(config, dict):
+            return str(yaml.safe_dump(config, sort_keys=False))
+    return ""
 
 
 def _float(value: str | None) -> float | None:

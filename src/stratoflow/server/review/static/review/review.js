@@ -132,6 +132,7 @@
 
   async function load(range) {
     busy = true;
+    root.dataset.ready = "0";
     const started = performance.now();
     let url = root.dataset.url;
     if (range) { url += "?start=" + Math.floor(range[0]) + "&end=" + Math.ceil(range[1]); }
