@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import LazySettings
@@ -137,3 +138,23 @@ def test_next_occurrences_and_one_off_jobs(make_job: MakeJob) -> None:
     clock.advance(timedelta(days=3))
     assert scheduler.tick() == []
     assert job.runs.count() == 1
+
+
+def test_job_clean_validates_the_schedule(make_job: MakeJob) -> None:
+    from django.core.exceptions import ValidationError
+
+    job = make_job("checked", tasks=1)
+    job.start, job.frequency, job.timezone = T0, "daily", "Mars/Olympus"
+    with pytest.raises(ValidationError) as info:
+        job.full_clean()
+    assert "unknown timezone 'Mars/Olympus'" in info.value.message_dict["timezone"][0]
+    job.timezone, job.end = "UTC", T0 - timedelta(days=1)
+    with pytest.raises(ValidationError) as info:
+        job.full_clean()
+    assert "is before start" in info.value.message_dict["end"][0]
+    job.end = None
+    job.start = datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    job.timezone = "Europe/Berlin"
+    with pytest.raises(ValidationError) as info:
+        job.full_clean()
+    assert "does not exist in Europe/Berlin" in info.value.message_dict["start"][0]

@@ -149,7 +149,9 @@ class Job(models.Model):
         try:
             self.schedule  # noqa: B018  # constructing it validates it
         except ConfigError as exc:
-            errors["start" if "start" in str(exc) else "timezone"] = str(exc)
+            message = str(exc)
+            fields = ("timezone", "interval", "frequency", "end")
+            errors[next((f for f in fields if f in message), "start")] = message
         if self.catch_up not in POLICIES:
             errors["catch_up"] = f"use one of {', '.join(POLICIES)}"
         if errors:
