@@ -31,10 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from stratoflow.server.workflow.executors import default
     from stratoflow.server.workflow.scheduler import Scheduler
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    if args.verbose:  # the settings' LOGGING keeps stratoflow at WARNING otherwise
+        logging.getLogger("stratoflow").setLevel(logging.INFO)
     scheduler = Scheduler(executor=default(workers=args.workers), tick_seconds=args.tick)
 
     def stop(signum: int, frame: FrameType | None) -> None:
