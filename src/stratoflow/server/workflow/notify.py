@@ -7,6 +7,7 @@ listing the failed tasks and linking the dashboard, where "retry failed tasks" i
 from __future__ import annotations
 
 import logging
+import smtplib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from stratoflow.server.workflow.models import JobRun
 if TYPE_CHECKING:
     from stratoflow.server.workflow.services import RunReport
 
-__all__ = ["run_failed"]
+__all__ = ["review_awaiting", "run_failed"]
 
 log = logging.getLogger("stratoflow.workflow")
 
@@ -49,3 +50,21 @@ def run_failed(run: JobRun, report: RunReport) -> bool:
         fail_silently=False,
     )
     return True
+
+
+def review_awaiting(run: JobRun) -> int:
+    """Tell the PIs about tasks of ``run`` that now await their review; how many were sent.
+
+    Mail trouble never fails the run that produced the data: it is logged, and the reminder
+    command (``stratoflow manage review_notify``) tries again later.
+    """
+    from stratoflow.jobs.states import TaskState
+    from stratoflow.server.review.notifications import review_notify_awaiting
+
+    if not run.tasks.filter(state=TaskState.AWAITING_REVIEW.value).exists():
+        return 0
+    try:
+        return len(review_notify_awaiting())
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("could not send review notifications after %s: %s", run, exc)
+        return 0

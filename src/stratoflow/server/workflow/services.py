@@ -424,6 +424,7 @@ def run_execute(
     report.state = run.state
     if run.state == RunState.FAILED:
         notify.run_failed(run, report)
+    notify.review_awaiting(run)
     return report
 
 
