@@ -104,7 +104,13 @@ else:
             },
         }
     }
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("STRATOFLOW_TEST_DATABASE_NAME") or None}
+# Test databases: a name of one's own for parallel runs; SQLite tests use a file (not the
+# shared-cache in-memory database, whose table locks ignore the busy timeout and make threaded
+# tests flaky).
+_test_name = os.environ.get("STRATOFLOW_TEST_DATABASE_NAME") or None
+if _test_name is None and not _database_url:
+    _test_name = str(HOME / "test-stratoflow.sqlite3")
+DATABASES["default"]["TEST"] = {"NAME": _test_name}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -91,9 +91,11 @@ class Heartbeat:
             claims, runs, extra = list(self._claims), list(self._runs), list(self._extra)
         now = timezone.now()
         if claims:
-            Task.objects.filter(claim__in=claims, state=TaskState.RUNNING.value).update(
-                lease_until=now + timedelta(seconds=lease_seconds())
-            )
+            # a task past its deadline is no longer renewed: it is abandoned (see
+            # services.tasks_requeue_expired), whatever its thread is still doing
+            Task.objects.filter(claim__in=claims, state=TaskState.RUNNING.value).filter(
+                Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)
+            ).update(lease_until=now + timedelta(seconds=lease_seconds()))
         if runs:
             JobRun.objects.filter(pk__in=runs).update(heartbeat_at=now)
         for renew in extra:

@@ -178,6 +178,11 @@ class TaskManager(models.Model):
     retry_delay = models.FloatField(
         default=30.0, help_text="seconds before the first retry; doubles each attempt (+jitter)"
     )
+    timeout = models.PositiveIntegerField(
+        default=3600,
+        help_text="seconds a task may run; a task still running then is abandoned (its lease is "
+        "no longer renewed) and retried or, after max_attempts, failed",
+    )
     transfer = models.ForeignKey(TransferHandler, null=True, blank=True, on_delete=models.PROTECT)
     options = models.JSONField(
         default=dict,
@@ -255,6 +260,7 @@ class Task(models.Model):
     # was handed to an executor; when a retrying task may run again.
     claim = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 

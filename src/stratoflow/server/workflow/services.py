@@ -132,10 +132,14 @@ def _claim(task_id: int, token: str) -> Task | None:
     ready = Q(state=TaskState.QUEUED.value) | Q(
         state=TaskState.RETRYING.value, next_attempt_at__lte=now
     )
+    timeout = Task.objects.filter(pk=task_id).values_list("manager__timeout", flat=True).first()
+    if timeout is None:
+        return None
     taken = Task.objects.filter(ready, pk=task_id).update(
         state=TaskState.RUNNING.value,
         claim=token,
         lease_until=now + timedelta(seconds=lease_seconds()),
+        deadline_at=now + timedelta(seconds=timeout),
         started_at=now,
         attempts=F("attempts") + 1,
     )
@@ -221,9 +225,13 @@ def _failed(
 
 
 def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | None = None) -> int:
-    """Re-queue running tasks whose lease expired (their worker died); return how many.
+    """Re-queue running tasks whose lease expired; return how many were re-queued.
 
-    Only ``running`` rows with an expired lease match, so a finished task is never touched.
+    A lease expires when the worker died or when the task ran past its manager's ``timeout``
+    (the heartbeat stops renewing it). Such a task is queued again until it has used its
+    manager's ``max_attempts``; then it fails with the reason, so neither a hung task nor a
+    file that kills every worker holds a slot forever. Only ``running`` rows with an expired
+    lease match, so a finished task is never touched.
     """
     now = timezone.now()
     query = Task.objects.filter(state=TaskState.RUNNING.value, lease_until__lt=now)
@@ -231,11 +239,25 @@ def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | N
         query = query.filter(run=run)
     if manager is not None:
         query = query.filter(manager=manager)
+    spent = Q(attempts__gte=F("manager__max_attempts"))
+    timed_out = Q(deadline_at__lt=now)
+    closed = {"claim": "", "lease_until": None, "dispatched_at": None, "finished_at": now}
+    gave_up = query.filter(spent & timed_out).update(
+        state=TaskState.FAILED.value,
+        error="timed out: still running past its manager's timeout on every attempt",
+        **closed,
+    ) + query.filter(spent & ~timed_out).update(
+        state=TaskState.FAILED.value,
+        error="abandoned: its worker stopped (crashed or was killed) on every attempt",
+        **closed,
+    )
     count = query.update(
         state=TaskState.QUEUED.value, claim="", lease_until=None, dispatched_at=None
     )
+    if gave_up:
+        log.warning("failed %d task(s) that timed out or lost their worker too often", gave_up)
     if count:
-        log.warning("re-queued %d task(s) whose worker stopped renewing its lease", count)
+        log.warning("re-queued %d task(s) whose lease expired (worker died or timed out)", count)
     return count
 
 
