@@ -164,3 +164,25 @@ def test_no_recipient_no_mail(review: Review, settings: LazySettings) -> None:
     review.job.responsible = None  # type: ignore[attr-defined]
     review.job.save()  # type: ignore[attr-defined]
     assert len(review_notify_awaiting()) == 0 and mail.outbox == []
+
+
+def test_the_scheduler_sends_overdue_reminders(review: Review, settings: LazySettings) -> None:
+    from stratoflow.jobs.clock import ManualClock
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STRATOFLOW_BASE_URL = BASE_URL
+    waiting_since = review.task.finished_at  # type: ignore[attr-defined]
+    clock = ManualClock(waiting_since + timedelta(days=1))
+    scheduler = Scheduler(clock=clock)
+    try:
+        scheduler.tick()
+        assert [m for m in mail.outbox if "overdue" in m.subject] == []
+        clock.set(waiting_since + timedelta(days=3, hours=1))
+        scheduler.tick()
+        scheduler.tick()  # checked at most every 15 minutes, reminded at most once a day
+        overdue = [m for m in mail.outbox if "overdue" in m.subject]
+        assert len(overdue) == 1
+        assert "pi@example.org" in overdue[0].to
+    finally:
+        scheduler.close()

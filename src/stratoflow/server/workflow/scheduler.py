@@ -17,6 +17,7 @@ job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratofl
 from __future__ import annotations
 
 import logging
+import smtplib
 import threading
 import time
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ __all__ = ["Scheduler", "dependencies", "occurrences_create", "runs_due"]
 log = logging.getLogger("stratoflow.scheduler")
 
 LEASE_NAME = "scheduler"
+#: How often the active scheduler looks for reviews past their deadline.
+REMINDER_CHECK = timedelta(minutes=15)
 
 
 def dependencies() -> dict[int, list[int]]:
@@ -132,6 +135,7 @@ class Scheduler:
         self._own_executor = executor is None
         self._leader = False
         self._renewing = False
+        self._reminders_at: datetime | None = None
         self.stop_event = threading.Event()
 
     @property
@@ -181,7 +185,23 @@ class Scheduler:
                 continue
             log.info("run %s finished: %s", run, report.state)
             executed.append(run)
+        self._remind(now)
         return executed
+
+    def _remind(self, now: datetime) -> None:
+        """Every REMINDER_CHECK, remind PIs of reviews past their deadline (by email)."""
+        if self._reminders_at is not None and now - self._reminders_at < REMINDER_CHECK:
+            return
+        self._reminders_at = now
+        from stratoflow.server.review.notifications import review_send_reminders
+
+        try:
+            sent = review_send_reminders(now)
+        except (OSError, smtplib.SMTPException) as exc:  # mail trouble must not stop runs
+            log.warning("could not send review reminders: %s", exc)
+            return
+        if len(sent):
+            log.info("sent %d review reminder(s)", len(sent))
 
     def run(self, *, max_seconds: float | None = None) -> None:
         """Loop until :attr:`stop_event` is set (or ``max_seconds`` of real time passed)."""
