@@ -105,6 +105,7 @@ def basic_flags(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, Any]]:
     for what in ("nat_dropped", "out_of_order", "duplicates_dropped", "duplicate_conflicts"):
         if report.get(what):
             report["notes"].append(f"{what.replace('_', ' ')}: {report[what]}")
+    updates: dict[str, xr.Variable] = {}
     for name in data_variables(ds):
         var = ds[name]
         values = np.asarray(var.values)
@@ -132,12 +133,10 @@ def basic_flags(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, Any]]:
         if impossible.any():
             report["notes"].append(f"{name}: {int(impossible.sum())} physically impossible")
         fname = flag_name(name)
-        if fname in ds.data_vars:
-            ds[fname] = ds[fname].copy(data=flags.astype(FLAG_DTYPE))
-        else:
-            attrs = cf_flag_attributes()
-            attrs["long_name"] = f"validity flag of {name}"
-            # found by its name (see dataset.flags_of); the variable's own attributes, which
-            # are stored with the series, stay as the reader made them
-            ds[fname] = xr.Variable((TIME,), flags.astype(FLAG_DTYPE), attrs)
+        attrs = dict(ds[fname].attrs) if fname in ds.data_vars else cf_flag_attributes()
+        attrs.setdefault("long_name", f"validity flag of {name}")
+        # a new flag variable is found by its name (see dataset.flags_of); the variable's own
+        # attributes, stored with the series, stay as the reader made them
+        updates[fname] = xr.Variable((TIME,), flags.astype(FLAG_DTYPE), attrs)
+    ds = ds.assign(updates)
     return validate(ds), report
