@@ -77,6 +77,9 @@ class ImportManager:
             reader_options=options.get("reader_options") or {},
             qc=options.get("qc", {}),
             level=options.get("level", "L0"),
+            processing=options.get("processing") or (),
+            references=options.get("references"),
+            instrument=options.get("instrument"),
         )
         review = options.get("review", True) and result.created
         return {
