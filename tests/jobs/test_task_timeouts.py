@@ -121,4 +121,6 @@ def test_a_hung_task_does_not_hold_its_run_forever(
     assert report.state == "failed"
     states = set(Task.objects.filter(manager=manager).values_list("state", "error"))
     assert {s for s, _ in states} == {"failed"}
-    assert all("timed out" in e for _, e in states)
+    # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
+    # which ends the task the same way ("worker stopped") - what matters is that it ends
+    assert all("timed out" in e or "worker stopped" in e for _, e in states)
