@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from _common import machine
 
 ADMIN_URL = os.environ.get(
     "STRATOFLOW_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -52,21 +53,6 @@ def _drop_database() -> None:
 
     with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def machine() -> str:
-    import celery
-    import django
-    import kombu
-    import psycopg
-    import redis
-
-    return (
-        f"{platform.platform()} | {platform.processor() or platform.machine()} | "
-        f"{os.cpu_count()} CPUs | Python {platform.python_version()} | Django "
-        f"{django.get_version()} | Celery {celery.__version__} | kombu {kombu.__version__} | "
-        f"redis-py {redis.__version__} | psycopg {psycopg.__version__}"
-    )
 
 
 def _job(name: str, tasks: int, concurrency: int) -> Any:
@@ -199,7 +185,7 @@ def main() -> int:
         )
         return 0
 
-    print(machine())
+    print(machine("django", "celery", "kombu", "redis", "psycopg"))
     os.environ["STRATOFLOW_DATABASE_URL"] = _scratch_database()
     os.environ.setdefault("STRATOFLOW_HOME", tempfile.mkdtemp(prefix="bench-executor-"))
     from stratoflow.server import setup

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import platform
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from _common import best_of, machine
 from stratoflow.dataset import make_dataset
 from stratoflow.exporters.resample import parse_resolution, resample_dataset
 from stratoflow.flags import Flag
@@ -35,25 +32,6 @@ from stratoflow.writers.netcdf import NetcdfWriter
 
 VARIABLES = ("O3", "CO", "H2O", "T")
 TARGET = 2.0
-
-
-def machine() -> str:
-    """One line describing the machine and library versions."""
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, {platform.processor() or platform.system()}, "
-        f"numpy {np.__version__}, xarray {xr.__version__}"
-    )
-
-
-def best_of(repeat: int, func: Callable[[], object]) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def flight(steps: int) -> xr.Dataset:
@@ -131,7 +109,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (best counts)")
     parser.add_argument("--resolution", default="10s", help="output resolution (10s)")
     args = parser.parse_args()
-    print(machine())
+    print(machine("xarray"))
     run(args.points, args.repeat, args.resolution)
 
 

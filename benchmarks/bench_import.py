@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,18 +28,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
+
+from _common import machine
 
 TARGET = 3.0
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/bench_stratoflow_import"
-
-
-def machine() -> str:
-    """One line describing the machine and library versions."""
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, numpy {np.__version__}, xarray {xr.__version__}"
-    )
 
 
 def write_flight(path: Path, *, hours: float, variables: int) -> int:
@@ -124,7 +116,7 @@ def main() -> int:
         print(json.dumps(child(args.child, args.repeat)))
         return 0
 
-    print(f"machine: {machine()}")
+    print("machine:", machine("xarray", "django", "psycopg"))
     with tempfile.TemporaryDirectory(prefix="stratoflow-bench-import-") as tmp:
         path = Path(tmp) / "flight.nc"
         points = write_flight(path, hours=args.hours, variables=args.variables)

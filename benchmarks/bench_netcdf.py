@@ -14,40 +14,19 @@ Usage: ``python benchmarks/bench_netcdf.py [--points N] [--repeat R]``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from _common import best_of, machine
 from stratoflow.dataset import make_dataset
 from stratoflow.readers.netcdf import IagosNetcdfReader
 from stratoflow.writers.netcdf import NetcdfWriter
 
 VARIABLES = ("O3", "CO", "H2O", "T")
-
-
-def machine() -> str:
-    """One line describing the machine and library versions."""
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, numpy {np.__version__}, xarray {xr.__version__}"
-    )
-
-
-def best_of(repeat: int, func: Callable[[], object]) -> float:
-    """Best wall time of ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def flight(steps: int) -> xr.Dataset:
@@ -98,7 +77,7 @@ def main() -> None:
     parser.add_argument("--read-points", type=int, default=2_000_000, help="points to read")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(machine())
+    print(machine("xarray"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         # 1. read

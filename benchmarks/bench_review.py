@@ -20,39 +20,17 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from _common import machine, timed
+
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def machine() -> str:
-    """One line describing the machine and library versions."""
-    import django
-    import plotly
-
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, numpy {np.__version__}, django {django.__version__}, "
-        f"plotly {plotly.__version__}"
-    )
-
-
-def best_of(repeat: int, func: Callable[[], object]) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` runs (seconds) and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def build_flight(hours: float, step: int) -> Any:
@@ -188,7 +166,7 @@ def main() -> None:
 
     from stratoflow.server.review.plots import payload_json, plot_payload
 
-    print(f"machine: {machine()}")
+    print("machine:", machine("django", "plotly"))
     start = time.perf_counter()
     flight = build_flight(args.hours, args.step)
     n = sum(s.n_points for s in flight.series.filter(is_current=True))
@@ -198,14 +176,14 @@ def main() -> None:
         f"(import + QC {time.perf_counter() - start:.1f} s)"
     )
 
-    t_whole, whole = best_of(args.repeat, lambda: payload_json(plot_payload(flight)))
+    t_whole, whole = timed(lambda: payload_json(plot_payload(flight)), args.repeat)
     t0 = plot_payload(flight, budget=2)["t0"]
-    t_zoom, zoom = best_of(
-        args.repeat,
+    t_zoom, zoom = timed(
         lambda: payload_json(plot_payload(flight, start_ms=t0 + 3.6e6, end_ms=t0 + 5.4e6)),
+        args.repeat,
     )
-    t_plotly, ref = best_of(1, lambda: plotly_reference(flight))
-    t_naive, naive = best_of(1, lambda: naive_reference(flight))
+    t_plotly, ref = timed(lambda: plotly_reference(flight), 1)
+    t_naive, naive = timed(lambda: naive_reference(flight), 1)
     sent = sum(v["n_sent"] for v in json.loads(whole)["variables"])
     sent_zoom = sum(v["n_sent"] for v in json.loads(zoom)["variables"])
 
@@ -214,7 +192,7 @@ def main() -> None:
     client = Client()
     client.login(username="bench", password=password)
     url = f"/review/flight/{flight.identifier}/"
-    t_page, page = best_of(args.repeat, lambda: client.get(url))
+    t_page, page = timed(lambda: client.get(url), args.repeat)
     assert page.status_code == 200
 
     def row(name: str, seconds: float, body: bytes, points: int | str = "") -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from _common import machine
 from stratoflow.transfer import (
     DataProvider,
     HttpPortal,
@@ -37,13 +37,6 @@ from stratoflow.transfer import (
     TransferHandler,
 )
 from stratoflow.transfer.auth.none import NoAuth
-
-
-def machine() -> str:
-    return (
-        f"{platform.platform()} | {platform.processor() or platform.machine()} | "
-        f"{os.cpu_count()} CPUs | Python {platform.python_version()} | httpx {httpx.__version__}"
-    )
 
 
 def make_server(root: Path) -> ThreadingHTTPServer:
@@ -104,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     count, size, repeat = (4, 256 * 1024, 1) if args.quick else (40, 4 * 1024 * 1024, 3)
     total_mb = count * size / 1e6
-    print(f"machine: {machine()}")
+    print("machine:", machine("httpx"))
     print(f"data: {count} files x {size / 1e6:.1f} MB = {total_mb:.0f} MB, best of {repeat}")
 
     with tempfile.TemporaryDirectory() as tmp_name:
