@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,46 @@ def _require_postgres_when_asked(django_db_setup: None, django_db_blocker: objec
         assert connection.vendor == "postgresql", (
             f"PostgreSQL pass is running on {connection.vendor}; check STRATOFLOW_DATABASE_URL"
         )
+
+
+ComplianceFindings = dict[str, dict[str, list[str]]]
+
+
+@pytest.fixture(scope="session")
+def run_compliance_checker() -> Callable[[Path, Path], tuple[ComplianceFindings, str]]:
+    """``run(path, report)``: compliance-checker (cf:1.8, acdd:1.3) on ``path`` (see below)."""
+    return _run_compliance_checker
+
+
+def _run_compliance_checker(path: Path, report: Path) -> tuple[ComplianceFindings, str]:
+    """compliance-checker (cf:1.8, acdd:1.3) on ``path`` as a data centre runs it: its CLI.
+
+    Returns, per checker and priority, the failed checks as ``"name: messages"`` lines, and
+    the checker's stderr (for callers that want to reject warnings).
+    """
+    import json
+    import subprocess
+    import sys
+
+    checker = Path(sys.executable).parent / "compliance-checker"
+    tests = ["-t", "cf:1.8", "-t", "acdd:1.3"]
+    result = subprocess.run(
+        [str(checker), *tests, "-f", "json", "-o", str(report), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+    assert report.is_file(), f"compliance-checker failed: {result.stderr[-2000:]}"
+    findings: ComplianceFindings = {
+        name: {
+            priority: [
+                f"{c['name']}: {'; '.join(c['msgs'])}"
+                for c in checks[priority]
+                if c["msgs"] or c["value"][0] < c["value"][1]
+            ]
+            for priority in ("high_priorities", "medium_priorities", "low_priorities")
+        }
+        for name, checks in json.loads(report.read_text()).items()
+    }
+    return findings, result.stderr

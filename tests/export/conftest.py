@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +9,6 @@ import pytest
 from django.conf import LazySettings
 
 from ._flights import Imported, import_sample
-
-CHECKER = Path(sys.executable).parent / "compliance-checker"
 
 
 @pytest.fixture
@@ -34,41 +29,12 @@ Findings = dict[str, dict[str, list[str]]]
 
 
 @pytest.fixture(scope="session")
-def compliance() -> Callable[[Path], Findings]:
+def compliance(
+    run_compliance_checker: Callable[[Path, Path], tuple[Findings, str]],
+) -> Callable[[Path], Findings]:
     """Run compliance-checker (cf:1.8, acdd:1.3) as a data centre would: its command line."""
 
     def run(path: Path) -> Findings:
-        report = path.with_suffix(".report.json")
-        result = subprocess.run(
-            [
-                str(CHECKER),
-                "-t",
-                "cf:1.8",
-                "-t",
-                "acdd:1.3",
-                "-f",
-                "json",
-                "-o",
-                str(report),
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=240,
-        )
-        assert report.is_file(), f"compliance-checker failed: {result.stderr[-2000:]}"
-        data = json.loads(report.read_text())
-        out: Findings = {}
-        for checker, checks in data.items():
-            out[checker] = {
-                priority: [
-                    f"{c['name']}: {'; '.join(c['msgs'])}"
-                    for c in checks[priority]
-                    if c["msgs"] or c["value"][0] < c["value"][1]
-                ]
-                for priority in ("high_priorities", "medium_priorities", "low_priorities")
-            }
-        return out
+        return run_compliance_checker(path, path.with_suffix(".report.json"))[0]
 
     return run

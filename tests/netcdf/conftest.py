@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +16,6 @@ from stratoflow.dataset import make_dataset
 
 IAGOS_NAME = "iagos/IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
 ACT_NAME = "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.nc"
-CHECKER = Path(sys.executable).parent / "compliance-checker"
 
 Findings = dict[str, list[str]]
 
@@ -93,21 +89,11 @@ def make_flight() -> Callable[..., xr.Dataset]:
     return synthetic_flight
 
 
-def _findings(report: dict[str, object]) -> Findings:
-    out: Findings = {}
-    for priority in ("high_priorities", "medium_priorities", "low_priorities"):
-        checks = report[priority]
-        assert isinstance(checks, list)
-        out[priority] = [
-            f"{check['name']}: {'; '.join(check['msgs'])}"
-            for check in checks
-            if check["msgs"] or check["value"][0] < check["value"][1]
-        ]
-    return out
-
-
 @pytest.fixture(scope="session")
-def compliance(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], dict[str, Findings]]:
+def compliance(
+    tmp_path_factory: pytest.TempPathFactory,
+    run_compliance_checker: Callable[[Path, Path], tuple[dict[str, Findings], str]],
+) -> Callable[[Path], dict[str, Findings]]:
     """Run the IOOS compliance checker (cf:1.8 and acdd:1.3) on a file, in a subprocess.
 
     Returns, per checker, the failing checks by priority. A subprocess keeps the checker's own
@@ -126,27 +112,8 @@ def compliance(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], dic
             vocabulary = getattr(nc, "standard_name_vocabulary", None)
         assert vocabulary == packaged, f"{path.name} names {vocabulary!r}, checker has {packaged!r}"
         report = out_dir / f"{path.stem}.json"
-        result = subprocess.run(
-            [
-                str(CHECKER),
-                "-t",
-                "cf:1.8",
-                "-t",
-                "acdd:1.3",
-                "-f",
-                "json",
-                "-o",
-                str(report),
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=240,
-        )
-        assert report.is_file(), f"compliance-checker failed: {result.stderr[-2000:]}"
-        assert "UserWarning" not in result.stderr, result.stderr[-2000:]
-        data = json.loads(report.read_text())
-        return {name: _findings(checks) for name, checks in data.items()}
+        findings, stderr = run_compliance_checker(path, report)
+        assert "UserWarning" not in stderr, stderr[-2000:]
+        return findings
 
     return run
