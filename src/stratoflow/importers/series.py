@@ -18,16 +18,20 @@ no trace in the database, and the error names the file and the defect.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import xarray as xr
 from django.db import transaction
 
 from stratoflow import open_dataset
-from stratoflow.errors import ConfigError
+from stratoflow.dataset import TIME
+from stratoflow.errors import ConfigError, ImportFailed
 from stratoflow.flags import count_flags
 from stratoflow.processing import basic_flags, run_steps
 from stratoflow.server.catalog.services import ImportResult, series_import
@@ -63,17 +67,119 @@ def _instrument(ref: Component | str | None) -> Component | None:
     return found
 
 
-def _references(specs: Mapping[str, Any], base: Path) -> dict[str, xr.Dataset]:
-    refs = {}
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path
+    identity: str
+
+
+def _span_ns(ds: xr.Dataset) -> tuple[int, int]:
+    times = np.asarray(ds[TIME].values, dtype="datetime64[ns]").astype(np.int64)
+    if times.size == 0:
+        return 0, -1
+    return int(times[0]), int(times[-1])
+
+
+@lru_cache(maxsize=1024)
+def _candidate_span(path: str, mtime_ns: int, reader: str | None, options: str) -> tuple[int, int]:
+    """Time span of a candidate reference file (cached: a job reads many data files against
+    the same few references, and staged files never change in place)."""
+    return _span_ns(open_dataset(path, reader=reader, **json.loads(options)))
+
+
+def _overlap_s(a: tuple[int, int], b: tuple[int, int]) -> float:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0])) / 1e9
+
+
+def _reference(
+    name: str, spec: Mapping[str, Any], data_span: tuple[int, int]
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    """Read the reference ``name``; of several candidates, the one overlapping the data most.
+
+    Candidates are compared by how much of their time span overlaps the data's, the data's
+    span widened by ``tolerance_s`` on both sides (for a clock so far off that the raw spans
+    do not overlap); ties go to the candidate whose centre is nearest the data's.
+    """
+    reader = spec.get("reader")
+    options = dict(spec.get("reader_options") or {})
+    if "candidates" in spec:
+        candidates = [
+            _Candidate(Path(str(c["path"])), str(c.get("identity") or c["path"]))
+            for c in spec["candidates"]
+        ]
+        origin = str(spec.get("origin") or "candidates")
+    else:
+        path = Path(str(spec.get("path") or ""))
+        if not str(spec.get("path") or ""):
+            raise ConfigError(f"reference {name!r}: give a 'path' (or 'candidates')")
+        candidates = [_Candidate(path, str(path))]
+        origin = "path"
+    if not candidates:
+        raise ImportFailed(f"reference {name!r}: no candidate file ({origin})")
+    tolerance = round(float(spec.get("tolerance_s", 0.0)) * 1e9)
+    wide = (data_span[0] - tolerance, data_span[1] + tolerance)
+    if len(candidates) == 1:
+        chosen = candidates[0]
+    else:
+        key = json.dumps(options, sort_keys=True)
+        spans = [
+            _candidate_span(str(c.path), c.path.stat().st_mtime_ns, reader, key) for c in candidates
+        ]
+        centre = (wide[0] + wide[1]) / 2
+        scores = [(_overlap_s(s, wide), -abs((s[0] + s[1]) / 2 - centre)) for s in spans]
+        best = max(range(len(candidates)), key=scores.__getitem__)
+        if scores[best][0] <= 0:
+            raise ImportFailed(
+                f"reference {name!r}: none of the {len(candidates)} files ({origin}) overlaps "
+                f"the data's time span {_iso(data_span[0])} - {_iso(data_span[1])} "
+                f"(tolerance {tolerance / 1e9:g} s)"
+            )
+        chosen = candidates[best]
+    ref = open_dataset(chosen.path, reader=reader, **options)
+    span = _span_ns(ref)
+    return ref, {
+        "identity": chosen.identity,
+        "checksum": str(ref.attrs.get("source_checksum", "")),
+        "origin": origin,
+        "reader": str(ref.attrs.get("reader", reader or "")),
+        "reader_options": options,
+        "time_start": _iso(span[0]),
+        "time_end": _iso(span[1]),
+        "overlap_s": _overlap_s(span, data_span),
+        "candidates": len(candidates),
+    }
+
+
+def _iso(ns: int) -> str:
+    return str(np.datetime64(ns, "ns"))
+
+
+def _references(
+    specs: Mapping[str, Any], ds: xr.Dataset
+) -> tuple[dict[str, xr.Dataset], dict[str, dict[str, Any]]]:
+    """The reference Datasets the processing steps name, and what each one is (provenance).
+
+    A spec is a path, ``{path, reader, reader_options}``, or ``{candidates: [{path,
+    identity}], origin, reader, reader_options, tolerance_s}`` (what a job's import manager
+    passes after fetching the files matching a pattern). Relative paths are relative to the
+    current directory, as on a command line.
+    """
+    data_span = _span_ns(ds)
+    refs: dict[str, xr.Dataset] = {}
+    infos: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
-        spec = {"path": spec} if isinstance(spec, str) else dict(spec)
-        path = Path(str(spec.get("path", "")))
-        refs[name] = open_dataset(
-            path if path.is_absolute() else base / path,
-            reader=spec.get("reader"),
-            **dict(spec.get("reader_options") or {}),
-        )
-    return refs
+        spec = {"path": spec} if isinstance(spec, str | Path) else dict(spec)
+        refs[name], infos[name] = _reference(str(name), spec, data_span)
+    return refs, infos
+
+
+def _uses(params: Mapping[str, Any]) -> set[str]:
+    """The reference names a step's parameters point at (``reference``, merge ``streams``)."""
+    used = {str(params["reference"])} if params.get("reference") else set()
+    streams = params.get("streams")
+    if isinstance(streams, list | tuple):
+        used.update(str(s) for s in streams)
+    return used
 
 
 def _with_catalog_calibrations(
@@ -124,8 +230,9 @@ def import_file(
     ``qc`` may be a mapping with ``config`` (a QC configuration) and ``evaluation`` (method
     name). ``processing`` is a list of ``{step, params}`` (see
     :mod:`stratoflow.processing.pipeline`); ``references`` names the extra files its steps use
-    (``name -> {path, reader, reader_options}``). Re-importing the same bytes under the same
-    identity creates nothing.
+    (``name -> {path, reader, reader_options}``, or candidates: see :func:`_references`); the
+    record of each step that used one names the file read (identity, checksum, how chosen).
+    Re-importing the same bytes under the same identity creates nothing.
     """
     from stratoflow.server.catalog.qc import qc_series
 
@@ -133,10 +240,17 @@ def import_file(
     ds = open_dataset(path, reader=reader, **options)
     component = _instrument(instrument)
     steps = _with_catalog_calibrations(processing, component, ds)
+    records: list[dict[str, Any]] = []
     if steps:
-        ds, records = run_steps(ds, steps, references=_references(references or {}, path.parent))
-    else:
-        records = []
+        try:
+            refs, infos = _references(references or {}, ds)
+            ds, records = run_steps(ds, steps, references=refs)
+        except (ConfigError, ImportFailed) as exc:  # name the file being imported
+            raise type(exc)(f"{identity or path.name}: {exc}") from exc
+        for record in records:
+            used = _uses(record["params"]) & set(infos)
+            if used:
+                record["references"] = {n: infos[n] for n in sorted(used)}
     ds, report = basic_flags(ds)
     records.append({"step": "basic_flags", "params": {}, "result": report})
     with transaction.atomic():

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratoflow.errors import ConfigError, TaskError, TransientTransferError
+from stratoflow.errors import ConfigError, ImportFailed, TaskError, TransientTransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
 
@@ -69,6 +69,7 @@ class ImportManager:
 
         options = dict(manager.options)
         provider = manager.transfer.provider.name if manager.transfer else ""
+        processing = options.get("processing") or ()
         result = import_file(
             Path(task.details["staged_path"]),
             identity=task.details["identity"],
@@ -77,8 +78,10 @@ class ImportManager:
             reader_options=options.get("reader_options") or {},
             qc=options.get("qc", {}),
             level=options.get("level", "L0"),
-            processing=options.get("processing") or (),
-            references=options.get("references"),
+            processing=processing,
+            references=self._references(manager, task, options.get("references") or {})
+            if processing
+            else None,
             instrument=options.get("instrument"),
         )
         review = options.get("review", True) and result.created
@@ -90,6 +93,65 @@ class ImportManager:
             "points": result.points,
             "flags": result.flag_counts,
         }
+
+    def _references(
+        self, manager: TaskManager, task: Task, specs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Resolve the job's reference specs into files for the importer.
+
+        A job names a reference by a file-name ``pattern`` at a provider, fetched through this
+        manager's transfer handler or the one named by ``transfer``; the importer picks, of
+        the matching files, the one whose time span overlaps the data most (``tolerance_s``
+        widens the data's span). An absolute ``path`` names one file on the worker's disk.
+        Example option::
+
+            references:
+              aircraft: {pattern: "*.HAL", reader: delimited,
+                         reader_options: {preset: fairo_hal}}
+        """
+        from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
+        from stratoflow.server.workflow.transfers import fetch_matching
+
+        subject = task.details.get("identity", task.subject)
+        resolved: dict[str, Any] = {}
+        for name, given in specs.items():
+            spec = {"path": given} if isinstance(given, str) else dict(given)
+            what = f"{subject}: reference {name!r}"
+            unknown = set(spec) - _REFERENCE_KEYS
+            if unknown:
+                raise ConfigError(
+                    f"{what}: unknown keys {sorted(unknown)}; known {_REFERENCE_KEYS}"
+                )
+            if "path" in spec:
+                if not Path(str(spec["path"])).is_absolute():
+                    raise ConfigError(
+                        f"{what}: path {spec['path']!r} is relative; in a job name the file "
+                        "by 'pattern' (fetched through a transfer handler) or by absolute path"
+                    )
+                resolved[name] = spec
+                continue
+            if not spec.get("pattern"):
+                raise ConfigError(f"{what}: needs 'pattern' (with optional 'transfer') or 'path'")
+            row = manager.transfer
+            if spec.get("transfer"):
+                row = TransferHandlerRow.objects.filter(name=spec["transfer"]).first()
+                if row is None:
+                    raise ConfigError(f"{what}: no transfer handler named {spec['transfer']!r}")
+            if row is None:
+                raise ConfigError(f"{what}: no transfer handler to fetch {spec['pattern']!r}")
+            origin = f"{spec['pattern']} via transfer handler {row.name!r}"
+            staged = fetch_matching(row, str(spec["pattern"]))
+            if not staged:
+                raise ImportFailed(
+                    f"{what}: missing, no file matching {spec['pattern']!r} at "
+                    f"{row.provider.name!r} (transfer handler {row.name!r})"
+                )
+            resolved[name] = {
+                **{k: v for k, v in spec.items() if k not in ("pattern", "transfer")},
+                "origin": origin,
+                "candidates": [{"path": str(f.path), "identity": f.identity} for f in staged],
+            }
+        return resolved
 
     def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
         points = sum(int(t.details.get("points", 0)) for t in tasks)
@@ -160,6 +222,8 @@ class NoopManager:
     def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
         return {"tasks": len(tasks)}
 
+
+_REFERENCE_KEYS = {"path", "pattern", "transfer", "reader", "reader_options", "tolerance_s"}
 
 _KINDS: dict[str, ManagerKind] = {
     "import": ImportManager(),
