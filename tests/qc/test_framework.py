@@ -269,7 +269,8 @@ def test_time_and_position_tests() -> None:
     )
     x = np.arange(5.0)
     assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1, 1]
-    assert run_test("time_gap", x, t, {"max_gap": 60}).tolist() == [1, 1, 1, 0.5, 0.5]
+    gaps = run_test("time_gap", x, t, {"max_gap": 60, "max_steps": 1})
+    assert gaps.tolist() == [1, 1, 1, 0.5, 0.5]
     assert run_test("impossible_date", x, t, {"latest": "2025-01-01"}).tolist() == [1, 1, 1, 1, 0]
     with pytest.raises(QCConfigError, match="earliest: must be an ISO date"):
         run_test("impossible_date", x, t, {"earliest": "yesterday"})

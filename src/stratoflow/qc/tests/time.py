@@ -30,19 +30,34 @@ def duplicate_time(data: QCInput) -> Probability:
 
 @qc_test(
     "time_gap",
-    version="1.0",
-    parameters=[Param("max_gap", "number", default=60.0, exclusive_minimum=0.0, doc="seconds")],
+    version="1.1",
+    parameters=[
+        Param("max_gap", "number", default=60.0, exclusive_minimum=0.0, doc="seconds"),
+        Param(
+            "max_steps",
+            "number",
+            default=5.0,
+            minimum=1.0,
+            doc="sampling intervals (median time step) a gap must also exceed",
+        ),
+    ],
 )
-def time_gap(data: QCInput, *, max_gap: float) -> Probability:
-    """Limited for the first value after a gap in the data longer than ``max_gap`` seconds.
+def time_gap(data: QCInput, *, max_gap: float, max_steps: float) -> Probability:
+    """Limited for the first value after a gap in the data.
 
-    The gap is measured between valid values, so a run of missing values counts as a gap.
+    A gap is a step between consecutive valid values longer than ``max_gap`` seconds *and*
+    longer than ``max_steps`` times the series' median time step: one configuration then
+    serves 1 s aircraft data (a minute without data is a gap) and hourly station data (where
+    every step is an hour, and only several missing hours are a gap). The gap is measured
+    between valid values, so a run of missing values counts as a gap.
     """
     p = np.ones(data.values.shape)
     valid = np.flatnonzero(~np.isnan(data.values))
     if valid.size > 1:
-        s = data.seconds()[valid]
-        after_gap = valid[1:][np.diff(s) > max_gap]
+        seconds = data.seconds()
+        step = float(np.median(np.diff(seconds))) if seconds.size > 1 else 0.0
+        limit = max(max_gap, max_steps * step)
+        after_gap = valid[1:][np.diff(seconds[valid]) > limit]
         p[after_gap] = P_SUSPECT
     return p
 
