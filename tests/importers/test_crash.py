@@ -1,5 +1,8 @@
 """Importer crash test: SIGKILL in the middle of an import leaves no partial series.
 
+Two variants: the importer itself in a child process on SQLite, and a real job task
+(``stratoflow job run``) on PostgreSQL, completed afterwards by the scheduler's takeover.
+
 A child process imports a large synthetic file into a file SQLite database through the real
 code path (:func:`stratoflow.importers.import_file`). The parent watches the database from a
 second connection: the moment the child holds the write lock (its import transaction has
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,6 +40,8 @@ r = import_file(Path(sys.argv[1]), qc=False)
 print("created" if r.created else "unchanged", len(r.series_ids), r.points)
 """
 
+LEASE = "1.5"
+CLI = (sys.executable, "-m", "stratoflow.cli")
 TABLES = ("catalog_sourcefile", "catalog_series", "catalog_segment", "catalog_flight")
 
 
@@ -120,3 +126,141 @@ def test_sigkill_mid_import_leaves_nothing_and_rerun_completes(tmp_path: Path) -
         [sys.executable, "-c", CHILD, str(data), "import"], env=env, capture_output=True, text=True
     )
     assert again.stdout.split()[0] == "unchanged" and _counts(db) == (1, 30, 30, 1)
+
+
+def _pg_import_writing() -> bool:
+    """True while another backend holds the row locks of an uncommitted series insert.
+
+    An INSERT takes ``RowExclusiveLock`` on its table until the transaction ends; the
+    importer inserts series only inside its one import transaction, so another backend
+    holding that lock on ``catalog_series`` is an import mid-way: source and series rows
+    written, segments being encoded or copied, nothing committed.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = 'catalog_series' AND l.mode = 'RowExclusiveLock' "
+            "AND l.granted AND l.pid <> pg_backend_pid() "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _orm_counts() -> tuple[int, ...]:
+    from stratoflow.server.catalog.models import Flight, Segment, Series, SourceFile
+
+    return (
+        SourceFile.objects.count(),
+        Series.objects.count(),
+        Segment.objects.count(),
+        Flight.objects.count(),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_of_a_job_task_mid_import_on_postgres(tmp_path: Path, settings: Any) -> None:
+    """The same on PostgreSQL, through a real job task run by ``stratoflow job run``.
+
+    The killed process leaves its task ``running`` and its run with a silent driver; the
+    scheduler's own takeover (a run whose heartbeat stopped is resumed, a task whose lease
+    expired is queued again for its second attempt) completes it. A further run of the job
+    finds nothing new, and importing the file again finds it unchanged.
+    """
+    from django.db import connection
+
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.workflow.models import (
+        DataProvider,
+        Job,
+        JobRun,
+        Task,
+        TaskManager,
+        TransferHandler,
+    )
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL shared by two processes (PostgreSQL pass)")
+    s = connection.settings_dict
+    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    if s.get("PASSWORD"):
+        url = url.replace("@", f":{s['PASSWORD']}@", 1)
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "STRATOFLOW_DATABASE_URL": url,
+        "STRATOFLOW_HOME": str(home),
+        "STRATOFLOW_LEASE_SECONDS": LEASE,
+    }
+    settings.STAGING_DIR = home / "staging"
+    settings.STRATOFLOW_LEASE_SECONDS = float(LEASE)
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    _big_file(incoming / "big.nc", n=100_000, variables=30)
+    provider = DataProvider.objects.create(name="crash-provider")
+    transfer = TransferHandler.objects.create(
+        name="crash-incoming",
+        provider=provider,
+        transfer_type="local",
+        transfer_options={"root": str(incoming), "pattern": "*.nc"},
+    )
+    job = Job.objects.create(name="crash-import")
+    TaskManager.objects.create(
+        job=job,
+        name="import",
+        kind="import",
+        transfer=transfer,
+        max_attempts=3,
+        options={"qc": False, "review": False},
+    )
+    assert _orm_counts() == (0, 0, 0, 0)
+
+    child = subprocess.Popen(
+        [*CLI, "job", "run", "crash-import", "--workers", "1", "--progress", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not _pg_import_writing():
+            assert child.poll() is None, "the job finished before the import could be killed"
+            assert time.monotonic() < deadline, "the import never started writing"
+            time.sleep(0.002)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.communicate()
+    assert child.returncode == -signal.SIGKILL
+    assert _orm_counts() == (0, 0, 0, 0)  # the killed transaction left nothing behind
+    task = Task.objects.get(manager__job=job)
+    run = JobRun.objects.get(job=job)
+    assert (task.state, task.attempts, run.state) == ("running", 1, "running")
+
+    # the scheduler resumes the run once its driver's heartbeat is stale
+    scheduler = Scheduler(tick_seconds=0.1)
+    try:
+        deadline = time.monotonic() + 20
+        while not scheduler.tick():
+            assert time.monotonic() < deadline, "the scheduler never resumed the dead run"
+            time.sleep(0.2)
+    finally:
+        scheduler.close()
+    task.refresh_from_db()
+    run.refresh_from_db()
+    assert (task.state, task.attempts, task.error) == ("done", 2, "")
+    assert run.state == "succeeded"
+    assert task.details["points"] == 30 * 100_000 and task.details["created"] is True
+    assert _orm_counts() == (1, 30, 30, 1)
+
+    again = job_run(job)
+    assert again.state == "succeeded" and again.managers[0].collected == 0
+    unchanged = import_file(Path(task.details["staged_path"]), identity="big.nc", qc=False)
+    assert not unchanged.created and len(unchanged.series_ids) == 30
+    assert _orm_counts() == (1, 30, 30, 1)
