@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from stratoflow.errors import QCConfigError
 from stratoflow.server.catalog import models
+from stratoflow.server.catalog.qc_configurations import (
+    default_text,
+    qc_configuration_diff,
+    qc_configuration_save,
+    qc_configuration_summary,
+    qc_text_parse,
+)
 
 
 @admin.register(models.Project)
@@ -187,3 +202,164 @@ class QCTestResultAdmin(admin.ModelAdmin[models.QCTestResult]):
     list_display = ["run", "test", "version", "runtime_s"]
     exclude = ["probabilities"]
     readonly_fields = ["run", "test", "parameters", "version", "runtime_s"]
+
+
+class QCConfigurationForm(forms.ModelForm[models.QCConfiguration]):
+    """The YAML in a monospace editor; the model's ``clean()`` validates it with the QC schema
+    (errors name the key and line) and the admin saves through the service (new version)."""
+
+    change_comment = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="why (kept with the new version, shown in its history)",
+    )
+
+    class Meta:
+        model = models.QCConfiguration
+        fields = ["name", "description", "is_default", "text"]
+        widgets = {
+            "text": forms.Textarea(
+                attrs={
+                    "rows": 40,
+                    "cols": 100,
+                    "spellcheck": "false",
+                    "style": "font-family: monospace; white-space: pre; width: 95%;",
+                }
+            ),
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # leading blank lines and indentation are part of the YAML (and of the line numbers)
+        self.fields["text"].strip = False  # type: ignore[attr-defined]
+
+    def clean_text(self) -> str:
+        """Browsers send CRLF: store LF, so the checksum does not depend on the browser."""
+        return str(self.cleaned_data["text"]).replace("\r\n", "\n")
+
+
+def _summary_html(text: str) -> SafeString:
+    try:
+        config, _ = qc_text_parse(text)
+    except QCConfigError as exc:
+        return format_html("<em>invalid: {}</em>", exc)
+    rows = qc_configuration_summary(config)
+    body = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((r["profile"], r["matches"], r["units"], "; ".join(r["tests"])) for r in rows),
+    )
+    return format_html(
+        "<p>evaluation: {}</p><table><thead><tr><th>profile</th><th>variables matched</th>"
+        "<th>units</th><th>tests</th></tr></thead><tbody>{}</tbody></table>",
+        config.evaluation,
+        body,
+    )
+
+
+@admin.register(models.QCConfiguration)
+class QCConfigurationAdmin(admin.ModelAdmin[models.QCConfiguration]):
+    form = QCConfigurationForm
+    list_display = ["name", "version", "is_default", "updated_at", "updated_by", "description"]
+    list_filter = ["is_default"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["version", "checksum", "updated_at", "updated_by", "summary", "history"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fields = ["name", "description", "is_default", "text", "change_comment"]
+        if obj is not None:
+            fields += ["summary", "version", "checksum", "updated_at", "updated_by", "history"]
+        return fields
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """A new configuration starts from the shipped defaults."""
+        return {"text": default_text(), **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="summary")
+    def summary(self, obj: models.QCConfiguration) -> SafeString:
+        return _summary_html(obj.text)
+
+    @admin.display(description="versions (newest first; open one to see what changed)")
+    def history(self, obj: models.QCConfiguration) -> SafeString:
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">v{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:catalog_qcconfigurationversion_change", args=[v.pk]),
+                    v.version,
+                    f"{v.created_at:%Y-%m-%d %H:%M}Z",
+                    v.created_by or "",
+                    v.comment,
+                )
+                for v in obj.versions.select_related("created_by").order_by("-version")
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>version</th><th>saved</th><th>by</th><th>why</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: models.QCConfiguration,
+        form: forms.ModelForm[models.QCConfiguration],
+        change: bool,
+    ) -> None:
+        qc_configuration_save(
+            obj, user=request.user, comment=form.cleaned_data.get("change_comment", "")
+        )
+
+
+@admin.register(models.QCConfigurationVersion)
+class QCConfigurationVersionAdmin(admin.ModelAdmin[models.QCConfigurationVersion]):
+    """Versions are history: readable, never edited, added or deleted by hand."""
+
+    list_display = ["name", "version", "created_at", "created_by", "comment", "configuration"]
+    list_filter = ["name"]
+    search_fields = ["name", "comment", "checksum"]
+    fields = [
+        "configuration",
+        "name",
+        "version",
+        "created_at",
+        "created_by",
+        "comment",
+        "checksum",
+        "changes",
+        "text_shown",
+    ]
+
+    readonly_fields = [
+        "configuration",
+        "name",
+        "version",
+        "created_at",
+        "created_by",
+        "comment",
+        "checksum",
+        "changes",
+        "text_shown",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="changes from the previous version")
+    def changes(self, obj: models.QCConfigurationVersion) -> SafeString:
+        return format_html(
+            '<pre style="font-family: monospace">{}</pre>', qc_configuration_diff(obj)
+        )
+
+    @admin.display(description="text")
+    def text_shown(self, obj: models.QCConfigurationVersion) -> SafeString:
+        return format_html('<pre style="font-family: monospace">{}</pre>', obj.text)

@@ -12,14 +12,21 @@ parent component for a period (:class:`Installation`, the instrument tree), depl
 calibrated at points in time (:class:`Calibration`). Periods are half-open ``[from, to)``;
 ``to`` empty means "still". Overlap rules live in ``clean()`` so the admin enforces them, and
 the services call ``full_clean()`` before saving.
+
+A :class:`QCConfiguration` is a named, admin-editable QC configuration (YAML) that jobs refer
+to by name; every saved text is kept as a :class:`QCConfigurationVersion`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import BaseConstraint
 
 __all__ = [
     "Aircraft",
@@ -36,6 +43,8 @@ __all__ = [
     "MetadataChange",
     "Platform",
     "Project",
+    "QCConfiguration",
+    "QCConfigurationVersion",
     "QCRun",
     "QCTestResult",
     "Segment",
@@ -498,3 +507,124 @@ class QCTestResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.test} in {self.run}"
+
+
+#: Names of stored QC configurations: no ``/`` (never confused with a file path) and no ``@``
+#: (``name@3`` pins version 3).
+QC_CONFIGURATION_NAME = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    "letters, digits, '_', '.', '-' (no '/', '@' or spaces), starting with a letter or digit",
+)
+
+
+class QCConfiguration(models.Model):
+    """A named per-variable QC configuration (YAML, see :mod:`stratoflow.qc.config`).
+
+    Jobs name it (``options: {qc: {config: NAME}}``) instead of embedding YAML, so a PI can
+    tighten a limit in the admin and every later import uses it. Every saved text is kept as
+    a :class:`QCConfigurationVersion`; QC runs record the version they used. Saving goes
+    through :func:`~stratoflow.server.catalog.qc_configurations.qc_configuration_save`, which
+    numbers versions; ``clean()`` validates the YAML with the QC schema.
+    """
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[QC_CONFIGURATION_NAME],
+        help_text='how jobs refer to it: options {"qc": {"config": "<name>"}}',
+    )
+    description = models.TextField(blank=True)
+    text = models.TextField(
+        help_text="YAML: profiles of variables and their tests (see stratoflow.qc.config)"
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="used by QC runs that name no configuration (at most one)"
+    )
+    version = models.PositiveIntegerField(default=0, editable=False)
+    checksum = models.CharField(max_length=64, editable=False, help_text="SHA-256 of the text")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "QC configuration"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_qc_configuration",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    def get_constraints(self) -> list[tuple[type[models.Model], Sequence[BaseConstraint]]]:
+        """Marking a new default is allowed: the save service moves the mark from the old
+        default (the database still guarantees a single default)."""
+        return [
+            (model, [c for c in found if c.name != "one_default_qc_configuration"])
+            for model, found in super().get_constraints()
+        ]
+
+    def clean(self) -> None:
+        """The text must be a valid QC configuration; the error names the key and line."""
+        from stratoflow.errors import QCConfigError
+        from stratoflow.server.catalog.qc_configurations import qc_text_parse
+
+        try:
+            qc_text_parse(self.text)
+        except QCConfigError as exc:
+            raise ValidationError({"text": str(exc)}) from exc
+
+
+class QCConfigurationVersion(models.Model):
+    """One saved text of a :class:`QCConfiguration`, immutable.
+
+    Kept when its configuration is deleted (``configuration`` becomes empty, ``name`` stays), so
+    a QC run's recorded version always leads to the exact text it ran with.
+    """
+
+    configuration = models.ForeignKey(
+        QCConfiguration,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="versions",
+    )
+    name = models.CharField(max_length=100, help_text="name of the configuration when saved")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the text")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    comment = models.CharField(max_length=300, blank=True, help_text="why it was changed")
+
+    class Meta:
+        ordering = ["name", "-version"]
+        verbose_name = "QC configuration version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configuration", "version"], name="unique_qc_configuration_version"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="qc_configuration_version_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

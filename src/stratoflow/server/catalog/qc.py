@@ -1,11 +1,15 @@
 """QC of stored series: run :mod:`stratoflow.qc` on imported data and store every result.
 
 The per-test probabilities are stored (columnar) next to the final flags, so the PI can switch
-the evaluation method later without re-running a test.
+the evaluation method later without re-running a test. Each run records the configuration it
+used (``config["qc_configuration"]``: source, name, version, SHA-256 of the text; and the
+configuration itself as ``config["qc_config"]`` unless it is the shipped default), so a flag can
+be traced to the exact limits behind it and a re-evaluation knows each test's options.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +20,7 @@ from stratoflow.dataset import TIME, flags_of
 from stratoflow.flags import FLAG_DTYPE, Flag, worst
 from stratoflow.qc.run import run_qc
 from stratoflow.server.catalog.models import QCRun, Series
+from stratoflow.server.catalog.qc_configurations import qc_config_resolve
 from stratoflow.server.catalog.services import TestOutcome, qc_run_store
 
 __all__ = ["qc_series"]
@@ -25,17 +30,27 @@ def qc_series(
     series: Sequence[Series],
     ds: xr.Dataset,
     *,
-    config: Mapping[str, Any] | str | None = None,
+    config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     evaluation: str | None = "worst",
 ) -> list[QCRun]:
     """QC the variables of ``ds`` that ``series`` store; one stored QC run per series.
 
+    ``config``: the name of a stored QC configuration (``name`` or ``name@version``), a YAML
+    file path, the configuration as plain data, or None (the stored default, else the shipped
+    one); see :func:`~stratoflow.server.catalog.qc_configurations.qc_config_resolve`.
     Variables without a QC profile keep their source flags (e.g. an IAGOS file's validity
     flags); where the source already says bad, QC cannot make it good: the worse flag wins.
     """
+    resolved = qc_config_resolve(config)
     result = run_qc(
-        ds, config=config, evaluation=evaluation, variables=[s.variable for s in series]
+        ds,
+        config=resolved.config,
+        evaluation=evaluation,
+        variables=[s.variable for s in series],
     )
+    used: dict[str, Any] = {"qc_configuration": resolved.record}
+    if resolved.data is not None:
+        used["qc_config"] = resolved.data
     from stratoflow.server.review.services import replay_manual_flags  # review builds on catalog
 
     runs = []
@@ -71,6 +86,7 @@ def qc_series(
                 config={
                     "profile": vqc.profile if vqc else None,
                     "skipped": dict(vqc.skipped) if vqc else {},
+                    **used,
                 },
                 outcomes=outcomes,
             )

@@ -24,7 +24,7 @@ from stratoflow.errors import ConfigError
 from stratoflow.flags import FLAG_DTYPE, Flag
 from stratoflow.jobs.states import TaskState
 from stratoflow.qc import ManualFlag as QCManualFlag
-from stratoflow.qc import default_config, get_evaluation, parse_config
+from stratoflow.qc import get_evaluation
 from stratoflow.qc.evaluation import apply_overrides
 from stratoflow.server.catalog.models import Flight, QCRun, Series
 from stratoflow.server.catalog.services import TestOutcome, qc_run_store
@@ -201,9 +201,10 @@ def flight_rerun_qc(
     re-evaluation knows each test's ``critical``/``weight``.
     """
     from stratoflow.server.catalog.qc import qc_series
+    from stratoflow.server.catalog.qc_configurations import qc_config_resolve
     from stratoflow.server.catalog.selectors import flight_dataset
 
-    parsed = parse_config(dict(config)) if config is not None else default_config()
+    parsed = qc_config_resolve(config).config  # None: the stored default, else the shipped one
     evaluation = method or parsed.evaluation
     get_evaluation(evaluation)
     series = current_series(flight)
@@ -216,8 +217,8 @@ def flight_rerun_qc(
     with transaction.atomic():
         runs = qc_series(series, ds, config=config, evaluation=evaluation)
         stored_config = dict(config) if config is not None else None
-        for run in runs:
-            run.config = {**run.config, "qc_config": stored_config, "review": "rerun"}
+        for run in runs:  # qc_series recorded the configuration it used (qc_config)
+            run.config = {**run.config, "review": "rerun"}
             run.save(update_fields=["config"])
         review_event_record(
             flight,

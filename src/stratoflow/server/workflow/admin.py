@@ -33,9 +33,28 @@ class TransferHandlerAdmin(admin.ModelAdmin[models.TransferHandler]):
     list_filter = ["transfer_type", "auth"]
 
 
+#: The admin's help for a task manager's options (the model's help_text would need a migration).
+OPTIONS_HELP = (
+    'import: {"qc": {"config": "<name of a stored QC configuration, name@N for its version N, '
+    'or a YAML file path>", "evaluation": "worst"}, "reader": ...}; {"qc": false} skips QC; '
+    "no config: the default QC configuration. Export: format and selection."
+)
+
+
+def _options_help(field: forms.Field | None, db_field: Any) -> forms.Field | None:
+    if field is not None and db_field.name == "options":
+        field.help_text = OPTIONS_HELP
+    return field
+
+
 class TaskManagerInline(admin.TabularInline[models.TaskManager, models.Job]):
     model = models.TaskManager
     extra = 0
+
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        return _options_help(super().formfield_for_dbfield(db_field, request, **kwargs), db_field)
 
 
 class JobForm(forms.ModelForm[models.Job]):
@@ -101,6 +120,11 @@ class JobAdmin(admin.ModelAdmin[models.Job]):
 class TaskManagerAdmin(admin.ModelAdmin[models.TaskManager]):
     list_display = ["job", "name", "kind", "order", "transfer", "concurrency", "max_attempts"]
     list_filter = ["kind"]
+
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        return _options_help(super().formfield_for_dbfield(db_field, request, **kwargs), db_field)
 
 
 @admin.register(models.JobRun)

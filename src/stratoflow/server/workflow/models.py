@@ -200,13 +200,30 @@ class TaskManager(models.Model):
         return f"{self.job.name}/{self.name}"
 
     def clean(self) -> None:
-        """The kind must be a registered task manager kind."""
+        """The kind must be a registered task manager kind; a QC configuration named in the
+        options (``{"qc": {"config": NAME}}``) must be stored."""
         from stratoflow.server.workflow import managers
 
         if self.kind not in managers.known():
             raise ValidationError(
                 {"kind": f"unknown kind {self.kind!r}; known: {', '.join(managers.known())}"}
             )
+        qc = self.options.get("qc") if isinstance(self.options, dict) else None
+        config = qc.get("config") if isinstance(qc, dict) else None
+        if isinstance(config, str):
+            from stratoflow.server.catalog.qc_configurations import (
+                is_stored_reference,
+                looks_like_name,
+            )
+
+            # a name must exist now; a file path is only checked where the task runs
+            if looks_like_name(config) and not is_stored_reference(config):
+                raise ValidationError(
+                    {
+                        "options": f"qc.config: no stored QC configuration {config!r} (add it "
+                        "under Catalog > QC configurations, or give a YAML file path)"
+                    }
+                )
 
 
 class JobRun(models.Model):
