@@ -35,7 +35,10 @@ def test_iagos_reader_agrees_with_xarray(iagos_file: Path) -> None:
             if name.endswith("_validity_flag"):
                 base = name.removesuffix("_validity_flag")
                 raw = ref[name].values
-                expected = np.where(np.isnan(raw), 7, raw).astype(np.uint8)
+                # no flag in the file: "missing" where the value is missing too, else "not
+                # validated" (a value nobody judged is still data)
+                no_value = ~np.isfinite(ref[base].values.astype(np.float64))
+                expected = np.where(np.isnan(raw), np.where(no_value, 7, 4), raw).astype(np.uint8)
                 np.testing.assert_array_equal(ds[f"{base}_flag"].values, expected, err_msg=name)
                 continue
             np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
@@ -121,7 +124,8 @@ def test_iagos_quirks(tmp_path: Path) -> None:
     _quirky_iagos(path)
     ds = IagosNetcdfReader().read(path)
     assert str(ds["time"].values[0]) == "2019-01-05T00:00:00.000000000"
-    np.testing.assert_array_equal(ds["O3_P1_flag"].values, [0, 7, 3, 7])
+    # the last value has no flag (fill): it is data nobody has judged, not missing data
+    np.testing.assert_array_equal(ds["O3_P1_flag"].values, [0, 7, 3, 4])
     assert np.isnan(ds["O3_P1"].values[1])
 
 

@@ -324,7 +324,10 @@ def _flag_lut(path: Path, name: str, attrs: Mapping[str, Any]) -> npt.NDArray[np
     return lut
 
 
-def _translate(path: Path, name: str, var: xr.DataArray) -> npt.NDArray[np.uint8]:
+def _translate(
+    path: Path, name: str, var: xr.DataArray
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
+    """Stratoflow flags of a flag variable, and where the file gives no flag at all (fill)."""
     lut = _flag_lut(path, name, var.attrs)
     values = np.asarray(var.values, dtype=np.float64)
     missing = np.isnan(values)
@@ -340,7 +343,7 @@ def _translate(path: Path, name: str, var: xr.DataArray) -> npt.NDArray[np.uint8
         )
     out = lut[np.clip(codes, 0, lut.size - 1)].astype(FLAG_DTYPE)
     out[missing] = int(Flag.MISSING)
-    return out
+    return out, missing
 
 
 def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -> xr.Dataset:
@@ -358,7 +361,7 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
         if not key.endswith(suffix) or base not in ds.data_vars:
             continue
         try:
-            codes = _translate(path, key, ds[key])
+            codes, no_flag = _translate(path, key, ds[key])
         except ReaderError:
             if strict:
                 raise
@@ -367,6 +370,11 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
             attrs.setdefault("units", "1")
             new[f"{base}_source_flag"] = xr.Variable((TIME,), ds[key].values, attrs)
             continue
+        if ds[base].dtype.kind in "fiu":
+            # A value the file gives without any flag (the flag is its fill value) is data
+            # nobody has judged yet: not validated, never "missing" - that would drop it.
+            present = np.isfinite(np.asarray(ds[base].values, dtype=np.float64))
+            codes[no_flag & present] = int(Flag.NOT_VALIDATED)
         attrs = cf_flag_attributes()
         attrs["long_name"] = f"validity flag of {base}"
         drop.append(key)
