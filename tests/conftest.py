@@ -8,14 +8,17 @@ except under ``CI=true``, where its absence is a failure.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-# Tests never touch the user's own stratoflow home (database, staging, secret key).
-os.environ.setdefault("STRATOFLOW_HOME", tempfile.mkdtemp(prefix="stratoflow-test-home-"))
+# Tests never touch the user's own stratoflow home (database, staging, secret key): the
+# pytest plugin stratoflow.testing (loaded by -p in pyproject.toml, before Django reads its
+# settings) gives each test session its own temporary STRATOFLOW_HOME.
+assert "stratoflow-test-home-" in os.environ.get("STRATOFLOW_HOME", ""), (
+    "run with -p stratoflow.testing"
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("STRATOFLOW_SHARED_DATA", ROOT.parent / "shared" / "data"))
