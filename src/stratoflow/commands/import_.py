@@ -44,8 +44,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
-    m = sub.add_parser("import-metadata", help="import an instrument catalog YAML file")
-    m.add_argument("file", type=Path, help="the metadata file")
+    m = sub.add_parser(
+        "import-metadata",
+        help="import an instrument catalog file (YAML, .xlsx workbook or a folder of CSV files)",
+    )
+    m.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        help="the metadata file: YAML, an .xlsx workbook, or a folder of <section>.csv files",
+    )
+    m.add_argument(
+        "--template",
+        type=Path,
+        metavar="OUT.xlsx",
+        help="write an empty workbook with every sheet and column instead of importing",
+    )
     m.add_argument("--who", help="name recorded in the audit trail (default: the OS user)")
     m.add_argument("--json", action="store_true", help="print the result as JSON")
     m.set_defaults(func=run_metadata)
@@ -121,6 +135,16 @@ def run(args: argparse.Namespace) -> int:
 
 def run_metadata(args: argparse.Namespace) -> int:
     """Run ``stratoflow import-metadata``."""
+    if args.template is not None:
+        if args.file is not None:
+            raise ConfigError("give a file to import or --template, not both")
+        from stratoflow.server.catalog.spreadsheet import write_template
+
+        write_template(args.template)
+        print(f"{args.template}: empty metadata workbook written (one sheet per section)")
+        return 0
+    if args.file is None:
+        raise ConfigError("give the metadata file to import (or --template OUT.xlsx)")
     setup(migrate=True)
     from stratoflow.server.catalog.metadata import metadata_import_file
 

@@ -4,7 +4,9 @@
 instruments data), and the second the series." This kind collects new metadata files through
 the manager's transfer handler, exactly like the import kind collects data files, and upserts
 each into the catalog (see :mod:`stratoflow.server.catalog.metadata`), so the series imported
-by the next manager find their instruments, deployments and calibrations.
+by the next manager find their instruments, deployments and calibrations. A file may be YAML or
+an ``.xlsx`` workbook (see :mod:`stratoflow.server.catalog.spreadsheet`); the format is told by
+the file's content, and both go through the same validation, upsert and audit trail.
 """
 
 from __future__ import annotations

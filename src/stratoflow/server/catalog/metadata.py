@@ -28,6 +28,13 @@ file and checksum, field -> [old, new]). Objects absent from the file are *not* 
 catalog outlives the files that fed it, and removal is a deliberate act in the admin. The
 rules of the catalog (no overlapping installations or deployments, no cycles) are checked by
 the models' ``clean()``; a file that breaks one is rejected as a whole.
+
+The same content may come as an ``.xlsx`` workbook (one sheet per section, row 1 the field
+names) or a folder of CSV files: :mod:`stratoflow.server.catalog.spreadsheet` turns it into the
+very mapping the YAML loader returns, and :func:`metadata_import` takes it from there, so there
+is one set of rules, one upsert and one audit trail whatever the file format. The format is
+told by the content (:func:`metadata_import_file`); :data:`FIELDS` and :data:`REQUIRED` are the
+schema both front ends check against.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -59,20 +66,111 @@ from stratoflow.server.catalog.models import (
     Project,
 )
 
-__all__ = ["MetadataReport", "metadata_import", "metadata_import_file"]
+__all__ = [
+    "FIELDS",
+    "REQUIRED",
+    "SECTIONS",
+    "Locate",
+    "MetadataReport",
+    "metadata_import",
+    "metadata_import_file",
+]
 
-SECTIONS = (
-    "projects",
-    "campaigns",
-    "aircraft",
-    "locations",
-    "component_types",
-    "component_classes",
-    "components",
-    "installations",
-    "deployments",
-    "calibrations",
-)
+FieldKind = Literal["text", "time", "mapping"]
+
+#: The fields each section accepts, in the order a template lists them, and what each holds:
+#: ``text`` (names, references ``type/serial``), ``time`` (ISO 8601; UTC unless an offset is
+#: given) or ``mapping`` (calibration parameters). The YAML checks and the spreadsheet front
+#: end (:mod:`stratoflow.server.catalog.spreadsheet`) read the same table, so a field known
+#: to one is known to the other.
+FIELDS: dict[str, dict[str, FieldKind]] = {
+    "projects": {"name": "text", "kind": "text", "description": "text"},
+    "campaigns": {
+        "name": "text",
+        "project": "text",
+        "start": "time",
+        "end": "time",
+        "description": "text",
+    },
+    "aircraft": {
+        "registration": "text",
+        "airline": "text",
+        "type": "text",
+        "serial_number": "text",
+        "platform": "text",
+        "project": "text",
+        "active_from": "time",
+        "active_to": "time",
+    },
+    "locations": {"name": "text", "aircraft": "text", "description": "text"},
+    "component_types": {"name": "text", "quantity": "text", "units": "text", "description": "text"},
+    "component_classes": {"name": "text", "description": "text"},
+    "components": {
+        "type": "text",
+        "class": "text",
+        "serial": "text",
+        "name": "text",
+        "status": "text",
+        "notes": "text",
+    },
+    "installations": {"component": "text", "parent": "text", "from": "time", "to": "time"},
+    "deployments": {
+        "instrument": "text",
+        "aircraft": "text",
+        "start": "time",
+        "end": "time",
+        "location": "text",
+        "campaign": "text",
+    },
+    "calibrations": {
+        "component": "text",
+        "time": "time",
+        "function": "text",
+        "parameters": "mapping",
+        "notes": "text",
+    },
+}
+
+#: The fields an entry of each section cannot do without (its natural key and references).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "projects": ("name",),
+    "campaigns": ("name", "project"),
+    "aircraft": ("registration",),
+    "locations": ("name",),
+    "component_types": ("name",),
+    "component_classes": ("name",),
+    "components": ("type", "class", "serial"),
+    "installations": ("component", "parent", "from"),
+    "deployments": ("instrument", "aircraft", "start"),
+    "calibrations": ("component", "time", "function"),
+}
+
+SECTIONS = tuple(FIELDS)
+
+#: ``locate(section, index, field)`` -> where an entry (and one of its fields) came from, for
+#: error messages: ``deployments[3]`` for YAML, ``sheet deployments, row 5, column start`` for a
+#: workbook.
+Locate = Callable[[str, int, "str | None"], str]
+
+
+def _yaml_locate(section: str, index: int, field: str | None) -> str:
+    return f"{section}[{index}]"
+
+
+class _Where:
+    """The position of one entry, rendered by the front end's :data:`Locate`."""
+
+    __slots__ = ("_locate", "index", "section")
+
+    def __init__(self, section: str, index: int, locate: Locate) -> None:
+        self.section, self.index, self._locate = section, index, locate
+
+    def __str__(self) -> str:
+        return self._locate(self.section, self.index, None)
+
+    def at(self, field: str) -> str:
+        """The position of one field of the entry (a sheet's cell; the entry in YAML)."""
+        return self._locate(self.section, self.index, field)
 
 
 @dataclass
@@ -124,18 +222,34 @@ def _audit_value(value: Any) -> Any:
 
 
 class _Importer:
-    def __init__(self, source: str, who: str) -> None:
+    def __init__(self, source: str, who: str, locate: Locate) -> None:
         self.report = MetadataReport(source=source)
         self.who = who
+        self.locate = locate
+
+    def entries(self, doc: Mapping[str, Any], section: str) -> list[tuple[_Where, dict[str, Any]]]:
+        """The entries of one section, each with its position for error messages."""
+        raw = doc.get(section) or []
+        if not isinstance(raw, list):
+            raise CatalogError(f"section {section!r} must be a list")
+        out = []
+        for i, entry in enumerate(raw):
+            where = _Where(section, i, self.locate)
+            if not isinstance(entry, dict):
+                raise CatalogError(f"{where}: must be a mapping, got {entry!r}")
+            _check_keys(entry, set(FIELDS[section]), where)
+            out.append((where, entry))
+        return out
 
     def upsert(
         self,
         model: type[models.Model],
-        section: str,
+        where: _Where,
         key: str,
         lookup: Mapping[str, Any],
         values: Mapping[str, Any],
     ) -> Any:
+        section = where.section
         obj = model._default_manager.filter(**lookup).first()
         if obj is None:
             obj = model(**lookup, **values)
@@ -155,7 +269,7 @@ class _Importer:
         try:
             obj.full_clean()
         except ValidationError as exc:
-            raise CatalogError(f"{section} {key}: {'; '.join(exc.messages)}") from exc
+            raise CatalogError(f"{where}: {section} {key}: {'; '.join(exc.messages)}") from exc
         obj.save()
         counts = self.report.created if action == "create" else self.report.updated
         counts[section] = counts.get(section, 0) + 1
@@ -189,164 +303,147 @@ def _component(ref: Any, where: str) -> Component:
     return found
 
 
-def _entries(doc: Mapping[str, Any], section: str) -> list[tuple[str, dict[str, Any]]]:
-    raw = doc.get(section) or []
-    if not isinstance(raw, list):
-        raise CatalogError(f"section {section!r} must be a list")
-    out = []
-    for i, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise CatalogError(f"{section}[{i}]: must be a mapping, got {entry!r}")
-        out.append((f"{section}[{i}]", entry))
-    return out
-
-
-def _require(entry: Mapping[str, Any], name: str, where: str) -> Any:
+def _require(entry: Mapping[str, Any], name: str, where: _Where) -> Any:
     value = entry.get(name)
     if value is None or value == "":
-        raise CatalogError(f"{where}: {name!r} is required")
+        raise CatalogError(f"{where.at(name)}: {name!r} is required")
     return value
 
 
-def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: _Where) -> None:
     unknown = set(entry) - allowed
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; allowed {sorted(allowed)}")
 
 
 def _projects(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "projects"):
-        _check_keys(e, {"name", "kind", "description"}, where)
+    for where, e in imp.entries(doc, "projects"):
         name = str(_require(e, "name", where))
         values = {"kind": e.get("kind", "infrastructure"), "description": e.get("description", "")}
-        imp.upsert(Project, "projects", name, {"name": name}, values)
+        imp.upsert(Project, where, name, {"name": name}, values)
 
 
 def _campaigns(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "campaigns"):
-        _check_keys(e, {"name", "project", "start", "end", "description"}, where)
+    for where, e in imp.entries(doc, "campaigns"):
         name = str(_require(e, "name", where))
         values = {
-            "project": _get(Project, where, name=_require(e, "project", where)),
-            "time_start": _instant(e.get("start"), where),
-            "time_end": _instant(e.get("end"), where),
+            "project": _get(Project, where.at("project"), name=_require(e, "project", where)),
+            "time_start": _instant(e.get("start"), where.at("start")),
+            "time_end": _instant(e.get("end"), where.at("end")),
             "description": e.get("description", ""),
         }
-        imp.upsert(Campaign, "campaigns", name, {"name": name}, values)
+        imp.upsert(Campaign, where, name, {"name": name}, values)
 
 
 def _aircraft(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    allowed = {"registration", "airline", "type", "serial_number", "active_from", "active_to"}
-    for where, e in _entries(doc, "aircraft"):
-        _check_keys(e, allowed | {"platform", "project"}, where)
+    for where, e in imp.entries(doc, "aircraft"):
         reg = str(_require(e, "registration", where))
         platform = None
         if e.get("platform"):
             platform, _ = Platform.objects.get_or_create(name=str(e["platform"]))
+        project = None
+        if e.get("project"):
+            project = _get(Project, where.at("project"), name=e["project"])
         values = {
             "airline": str(e.get("airline", "")),
             "aircraft_type": str(e.get("type", "")),
             "serial_number": str(e.get("serial_number", "")),
-            "active_from": _instant(e.get("active_from"), where),
-            "active_to": _instant(e.get("active_to"), where),
+            "active_from": _instant(e.get("active_from"), where.at("active_from")),
+            "active_to": _instant(e.get("active_to"), where.at("active_to")),
             "platform": platform,
-            "project": _get(Project, where, name=e["project"]) if e.get("project") else None,
+            "project": project,
         }
-        imp.upsert(Aircraft, "aircraft", reg, {"registration": reg}, values)
+        imp.upsert(Aircraft, where, reg, {"registration": reg}, values)
 
 
 def _locations(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "locations"):
-        _check_keys(e, {"name", "aircraft", "description"}, where)
+    for where, e in imp.entries(doc, "locations"):
         name = str(_require(e, "name", where))
-        aircraft = _get(Aircraft, where, registration=e["aircraft"]) if e.get("aircraft") else None
+        aircraft = None
+        if e.get("aircraft"):
+            aircraft = _get(Aircraft, where.at("aircraft"), registration=e["aircraft"])
         key = f"{aircraft} {name}" if aircraft else name
         lookup = {"name": name, "aircraft": aircraft}
-        imp.upsert(
-            MeasurementLocation,
-            "locations",
-            key,
-            lookup,
-            {"description": e.get("description", "")},
-        )
+        values = {"description": e.get("description", "")}
+        imp.upsert(MeasurementLocation, where, key, lookup, values)
 
 
 def _types_and_classes(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "component_types"):
-        _check_keys(e, {"name", "quantity", "units", "description"}, where)
+    for where, e in imp.entries(doc, "component_types"):
         name = str(_require(e, "name", where))
         values = {k: str(e.get(k, "")) for k in ("quantity", "units", "description")}
-        imp.upsert(ComponentType, "component_types", name, {"name": name}, values)
-    for where, e in _entries(doc, "component_classes"):
-        _check_keys(e, {"name", "description"}, where)
+        imp.upsert(ComponentType, where, name, {"name": name}, values)
+    for where, e in imp.entries(doc, "component_classes"):
         name = str(_require(e, "name", where))
         values = {"description": str(e.get("description", ""))}
-        imp.upsert(ComponentClass, "component_classes", name, {"name": name}, values)
+        imp.upsert(ComponentClass, where, name, {"name": name}, values)
 
 
 def _components(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "components"):
-        _check_keys(e, {"type", "class", "serial", "name", "status", "notes"}, where)
-        ctype = _get(ComponentType, where, name=_require(e, "type", where))
+    for where, e in imp.entries(doc, "components"):
+        ctype = _get(ComponentType, where.at("type"), name=_require(e, "type", where))
         serial = str(_require(e, "serial", where))
         values = {
-            "component_class": _get(ComponentClass, where, name=_require(e, "class", where)),
+            "component_class": _get(
+                ComponentClass, where.at("class"), name=_require(e, "class", where)
+            ),
             "name": str(e.get("name", "")),
             "status": str(e.get("status", Component.Status.OPERATIONAL)),
             "notes": str(e.get("notes", "")),
         }
         key = f"{ctype.name}/{serial}"
         lookup = {"component_type": ctype, "serial_number": serial}
-        imp.upsert(Component, "components", key, lookup, values)
+        imp.upsert(Component, where, key, lookup, values)
 
 
 def _installations(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "installations"):
-        _check_keys(e, {"component", "parent", "from", "to"}, where)
-        comp = _component(e.get("component"), where)
-        start = _instant(_require(e, "from", where), where)
+    for where, e in imp.entries(doc, "installations"):
+        comp = _component(e.get("component"), where.at("component"))
+        start = _instant(_require(e, "from", where), where.at("from"))
         values = {
-            "parent": _component(e.get("parent"), where),
-            "installed_to": _instant(e.get("to"), where),
+            "parent": _component(e.get("parent"), where.at("parent")),
+            "installed_to": _instant(e.get("to"), where.at("to")),
         }
         key = f"{comp.key}@{_audit_value(start)}"
         lookup = {"component": comp, "installed_from": start}
-        imp.upsert(Installation, "installations", key, lookup, values)
+        imp.upsert(Installation, where, key, lookup, values)
 
 
 def _deployments(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    allowed = {"instrument", "aircraft", "location", "campaign", "start", "end"}
-    for where, e in _entries(doc, "deployments"):
-        _check_keys(e, allowed, where)
-        inst = _component(e.get("instrument"), where)
-        aircraft = _get(Aircraft, where, registration=_require(e, "aircraft", where))
-        start = _instant(_require(e, "start", where), where)
+    for where, e in imp.entries(doc, "deployments"):
+        inst = _component(e.get("instrument"), where.at("instrument"))
+        aircraft = _get(Aircraft, where.at("aircraft"), registration=_require(e, "aircraft", where))
+        start = _instant(_require(e, "start", where), where.at("start"))
         location = None
         if e.get("location"):
-            location = _get(MeasurementLocation, where, name=e["location"], aircraft=aircraft)
+            location = _get(
+                MeasurementLocation, where.at("location"), name=e["location"], aircraft=aircraft
+            )
+        campaign = None
+        if e.get("campaign"):
+            campaign = _get(Campaign, where.at("campaign"), name=e["campaign"])
         values = {
             "aircraft": aircraft,
             "location": location,
-            "campaign": _get(Campaign, where, name=e["campaign"]) if e.get("campaign") else None,
-            "time_end": _instant(e.get("end"), where),
+            "campaign": campaign,
+            "time_end": _instant(e.get("end"), where.at("end")),
         }
         key = f"{inst.key}@{_audit_value(start)}"
         lookup = {"instrument": inst, "time_start": start}
-        imp.upsert(Deployment, "deployments", key, lookup, values)
+        imp.upsert(Deployment, where, key, lookup, values)
 
 
 def _calibrations(imp: _Importer, doc: Mapping[str, Any]) -> None:
-    for where, e in _entries(doc, "calibrations"):
-        _check_keys(e, {"component", "time", "function", "parameters", "notes"}, where)
-        comp = _component(e.get("component"), where)
-        when = _instant(_require(e, "time", where), where)
+    for where, e in imp.entries(doc, "calibrations"):
+        comp = _component(e.get("component"), where.at("component"))
+        when = _instant(_require(e, "time", where), where.at("time"))
         values = {
             "function": str(_require(e, "function", where)),
             "parameters": dict(e.get("parameters") or {}),
             "notes": str(e.get("notes", "")),
         }
         key = f"{comp.key}@{_audit_value(when)}"
-        imp.upsert(Calibration, "calibrations", key, {"component": comp, "time": when}, values)
+        imp.upsert(Calibration, where, key, {"component": comp, "time": when}, values)
 
 
 _STEPS: tuple[Callable[[_Importer, Mapping[str, Any]], None], ...] = (
@@ -362,31 +459,77 @@ _STEPS: tuple[Callable[[_Importer, Mapping[str, Any]], None], ...] = (
 )
 
 
-def metadata_import(doc: Mapping[str, Any], *, source: str, who: str) -> MetadataReport:
-    """Upsert the catalog described by ``doc`` (a parsed metadata file), atomically."""
+def metadata_import(
+    doc: Mapping[str, Any],
+    *,
+    source: str,
+    who: str,
+    locate: Locate | None = None,
+    name: str | None = None,
+) -> MetadataReport:
+    """Upsert the catalog described by ``doc`` (a parsed metadata file), atomically.
+
+    ``doc`` is plain data, whatever file it came from: the YAML loader and the spreadsheet
+    front end both produce it, so validation, upsert and audit are one code path. ``source``
+    (file and checksum) goes into the audit trail; ``name`` (default ``source``) prefixes error
+    messages and ``locate`` says where an entry sits in the file (default: ``section[i]``).
+    """
+    label = name or source
     if not isinstance(doc, Mapping):
-        raise CatalogError(f"{source}: a metadata file must be a mapping of sections")
+        raise CatalogError(f"{label}: a metadata file must be a mapping of sections")
     unknown = set(doc) - set(SECTIONS)
     if unknown:
-        raise CatalogError(f"{source}: unknown section(s) {sorted(unknown)}; known {SECTIONS}")
-    imp = _Importer(source, who)
+        raise CatalogError(f"{label}: unknown section(s) {sorted(unknown)}; known {SECTIONS}")
+    imp = _Importer(source, who, locate or _yaml_locate)
     try:
         with transaction.atomic():
             for step in _STEPS:
                 step(imp, doc)
     except CatalogError as exc:
-        raise CatalogError(f"{source}: {exc}") from exc
+        raise CatalogError(f"{label}: {exc}") from exc
     return imp.report
 
 
+#: Leading bytes of the file formats a metadata file may be in besides YAML.
+_ZIP_MAGIC = b"PK\x03\x04"  # .xlsx (and .ods, which is refused with advice)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy binary .xls
+_WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+
+
+def _is_workbook(raw: bytes, name: str) -> bool:
+    """A workbook by its bytes (what the file is), else by its suffix (what it claims to be)."""
+    if raw.startswith((_ZIP_MAGIC, _OLE2_MAGIC)):
+        return True
+    return Path(name).suffix.lower() in _WORKBOOK_SUFFIXES
+
+
 def metadata_import_file(path: Path, *, who: str, identity: str | None = None) -> MetadataReport:
-    """Import a YAML metadata file; the audit trail names it and its checksum."""
+    """Import a metadata file (YAML, an ``.xlsx`` workbook or a folder of CSV files).
+
+    The format is recognised from the content (a workbook is a zip file), then the name, so a
+    job's staged file and a file given by hand are treated alike. The audit trail names the
+    file (``identity``, default its name) and the SHA-256 of its bytes.
+    """
+    label = identity or path.name
+    if path.is_dir():
+        from stratoflow.server.catalog.spreadsheet import read_csv_folder
+
+        table = read_csv_folder(path, name=label)
+        source = f"{label}@{table.checksum[:12]}"
+        return metadata_import(table.doc, source=source, who=who, locate=table.locate, name=label)
     try:
         raw = path.read_bytes()
-        doc = yaml.safe_load(raw) or {}
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read metadata file: {exc.strerror}") from exc
+    checksum = hashlib.sha256(raw).hexdigest()
+    source = f"{label}@{checksum[:12]}"
+    if _is_workbook(raw, label):
+        from stratoflow.server.catalog.spreadsheet import read_workbook
+
+        book = read_workbook(raw, name=label)
+        return metadata_import(book.doc, source=source, who=who, locate=book.locate, name=label)
+    try:
+        doc = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
-    checksum = hashlib.sha256(raw).hexdigest()
-    return metadata_import(doc, source=f"{identity or path.name}@{checksum[:12]}", who=who)
+    return metadata_import(doc, source=source, who=who)
