@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -304,6 +307,22 @@ def test_template_never_replaces_a_file(tmp_path: Path) -> None:
         write_template(filled)
     assert filled.read_bytes() == before
     assert main(["import-metadata"]) == 1
+
+
+def test_template_needs_no_django_setup(tmp_path: Path) -> None:
+    # The command line runs without Django configured until a command needs the database.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    code = "import sys; from stratoflow.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = tmp_path / "t.xlsx"
+    run = subprocess.run(
+        [sys.executable, "-c", code, "import-metadata", "--template", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert openpyxl.load_workbook(out)["deployments"]["E1"].value == "location"
 
 
 @pytest.mark.parametrize(

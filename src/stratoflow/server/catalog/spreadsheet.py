@@ -69,7 +69,7 @@ from typing import Any
 import yaml
 
 from stratoflow.errors import CatalogError
-from stratoflow.server.catalog.metadata import FIELDS, REQUIRED, FieldKind
+from stratoflow.server.catalog.metadata_schema import FIELDS, REQUIRED, FieldKind
 
 __all__ = ["SheetDocument", "read_csv_folder", "read_workbook", "write_template"]
 
