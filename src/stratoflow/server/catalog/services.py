@@ -3,11 +3,15 @@
 Every write is one transaction: an import that fails anywhere leaves nothing behind, and the
 unique (identity, checksum) of :class:`SourceFile` makes re-importing the same bytes a no-op
 even when two workers race (the loser's transaction fails on the constraint and it reports
-the winner's series as unchanged).
+the winner's series as unchanged). The same bytes imported under another processing
+configuration are a new version of the series, from the same source row (see
+:func:`config_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -43,6 +47,7 @@ from stratoflow.store.segments import encode_columns
 __all__ = [
     "ImportResult",
     "TestOutcome",
+    "config_key",
     "deployment_add",
     "installation_add",
     "qc_run_store",
@@ -140,6 +145,54 @@ def _flight(ds: xr.Dataset, identity: str) -> Flight:
     return flight
 
 
+def config_key(
+    reader: str, reader_options: Mapping[str, Any], level: str, processing: Sequence[Any]
+) -> str:
+    """A fingerprint of how a file's bytes were turned into series (SHA-256, hex).
+
+    It covers what decides the stored values: reader and options, data level, and every
+    processing step with its resolved parameters and the identity and checksum of each
+    reference file it read. Not what a step *found* (an estimated clock offset follows from
+    the rest), nor QC, whose runs are stored apart and re-run without a new version.
+    """
+    steps = []
+    for record in _jsonable(list(processing)):
+        refs = record.get("references") or {}
+        steps.append(
+            {
+                "step": record.get("step"),
+                "params": record.get("params") or {},
+                "references": {
+                    name: [ref.get("identity"), ref.get("checksum")] for name, ref in refs.items()
+                },
+            }
+        )
+    canonical = json.dumps(
+        {
+            "reader": reader,
+            "reader_options": _jsonable(dict(reader_options)),
+            "level": str(level),
+            "processing": steps,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _imported_as(source: SourceFile, level: str, key: str) -> list[Series] | None:
+    """The series made from ``source`` under configuration ``key``, if it was imported so."""
+    found: list[Series] = []
+    for series in Series.objects.filter(source=source, level=level).order_by("id"):
+        p = series.provenance
+        stored = p.get("config_key") or config_key(  # series stored before keys were recorded
+            str(p.get("reader", "")), p.get("reader_options") or {}, level, p.get("processing", [])
+        )
+        if stored == key:
+            found.append(series)
+    return found or None
+
+
 def series_import(
     ds: xr.Dataset,
     *,
@@ -155,8 +208,11 @@ def series_import(
     """Store every measured variable of ``ds`` as a new series version, atomically.
 
     ``identity`` names the source (provider + remote name); together with the checksum the
-    reader recorded it makes the import idempotent. A known identity with a new checksum is a
-    corrected file: its series become a new version and the old versions stay, not current.
+    reader recorded and the processing configuration (:func:`config_key`) it makes the import
+    idempotent: the same bytes imported the same way create nothing. A known identity with a
+    new checksum is a corrected file, and known bytes under a changed configuration (another
+    calibration, reader option, reference file) are re-processed data: either way the series
+    become a new version and the old versions stay, not current.
     ``instrument`` (and per-variable ``components``) link the series to the catalog; the
     deployment is the instrument's deployment covering the start of the data.
     """
@@ -164,29 +220,43 @@ def series_import(
     checksum = str(ds.attrs.get("source_checksum", ""))
     if not checksum:
         raise ImportFailed(f"{identity}: dataset has no source_checksum (not from a reader?)")
-    existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
-    if existing is not None:
-        return ImportResult(existing, list(existing.series.order_by("id")), created=False)
-    try:
-        with transaction.atomic():
-            return _import(
-                ds,
-                identity,
-                checksum,
-                size,
-                provider,
-                reader_options or {},
-                level,
-                processing,
-                instrument,
-                dict(components or {}),
-            )
-    except IntegrityError:
-        # Someone imported the same bytes concurrently: theirs stands, ours did nothing.
+    options = dict(reader_options or {})
+    key = config_key(str(ds.attrs.get("reader", "")), options, level, processing)
+    for _ in range(2):  # a second round only after losing a race to create the source row
         existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
-        if existing is None:
-            raise
-        return ImportResult(existing, list(existing.series.order_by("id")), created=False)
+        if existing is not None:
+            same = _imported_as(existing, level, key)
+            if same is not None:
+                return ImportResult(existing, same, created=False)
+        try:
+            with transaction.atomic():
+                if existing is not None:
+                    # Known bytes, new configuration. Lock the source row so that two workers
+                    # re-processing it the same new way cannot both create a version.
+                    existing = SourceFile.objects.select_for_update().get(pk=existing.pk)
+                    same = _imported_as(existing, level, key)
+                    if same is not None:
+                        return ImportResult(existing, same, created=False)
+                return _import(
+                    ds,
+                    identity,
+                    checksum,
+                    size,
+                    provider,
+                    options,
+                    level,
+                    processing,
+                    instrument,
+                    dict(components or {}),
+                    source=existing,
+                    key=key,
+                )
+        except IntegrityError:
+            # Someone created the source row concurrently; if they imported it the same way,
+            # theirs stands (next round reports it unchanged), otherwise ours is a new version.
+            if not SourceFile.objects.filter(identity=identity, checksum=checksum).exists():
+                raise
+    raise ImportFailed(f"{identity}: could not be imported (concurrent imports kept colliding)")
 
 
 def _import(
@@ -200,19 +270,23 @@ def _import(
     processing: Sequence[Mapping[str, Any]],
     instrument: Component | None,
     components: Mapping[str, Component],
+    *,
+    source: SourceFile | None,
+    key: str,
 ) -> ImportResult:
     from stratoflow.server.catalog.selectors import deployment_at
 
     reader = str(ds.attrs.get("reader", ""))
-    source = SourceFile.objects.create(
-        identity=identity,
-        checksum=checksum,
-        size=size,
-        provider=provider,
-        reader=reader,
-        reader_options=_jsonable(dict(reader_options)),
-        attributes=_jsonable(dict(ds.attrs)),
-    )
+    if source is None:
+        source = SourceFile.objects.create(
+            identity=identity,
+            checksum=checksum,
+            size=size,
+            provider=provider,
+            reader=reader,
+            reader_options=_jsonable(dict(reader_options)),
+            attributes=_jsonable(dict(ds.attrs)),
+        )
     flight = _flight(ds, identity)
     times = ds[TIME].values
     deployment = (
@@ -228,6 +302,7 @@ def _import(
         "reader": reader,
         "reader_options": _jsonable(dict(reader_options)),
         "processing": _jsonable(list(processing)),
+        "config_key": key,
         "stratoflow_version": __version__,
     }
     names = data_variables(ds)
