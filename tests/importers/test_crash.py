@@ -163,13 +163,17 @@ def _orm_counts() -> tuple[int, ...]:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_sigkill_of_a_job_task_mid_import_on_postgres(tmp_path: Path, settings: Any) -> None:
+@pytest.mark.parametrize("recovery", ["scheduler", "job run by hand"])
+def test_sigkill_of_a_job_task_mid_import_on_postgres(
+    tmp_path: Path, settings: Any, recovery: str
+) -> None:
     """The same on PostgreSQL, through a real job task run by ``stratoflow job run``.
 
-    The killed process leaves its task ``running`` and its run with a silent driver; the
-    scheduler's own takeover (a run whose heartbeat stopped is resumed, a task whose lease
-    expired is queued again for its second attempt) completes it. A further run of the job
-    finds nothing new, and importing the file again finds it unchanged.
+    The killed process leaves its task ``running`` and its run with a silent driver. Either
+    the scheduler's own takeover (a run whose heartbeat stopped is resumed, a task whose lease
+    expired is queued again for its second attempt) completes it, or the user simply runs the
+    job again by hand, which resumes the abandoned run first. A further run of the job finds
+    nothing new, and importing the file again finds it unchanged.
     """
     from django.db import connection
 
@@ -243,15 +247,27 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(tmp_path: Path, settings: 
     run = JobRun.objects.get(job=job)
     assert (task.state, task.attempts, run.state) == ("running", 1, "running")
 
-    # the scheduler resumes the run once its driver's heartbeat is stale
-    scheduler = Scheduler(tick_seconds=0.1)
-    try:
-        deadline = time.monotonic() + 20
-        while not scheduler.tick():
-            assert time.monotonic() < deadline, "the scheduler never resumed the dead run"
-            time.sleep(0.2)
-    finally:
-        scheduler.close()
+    if recovery == "scheduler":  # resumes the run once its driver's heartbeat is stale
+        scheduler = Scheduler(tick_seconds=0.1)
+        try:
+            deadline = time.monotonic() + 20
+            while not scheduler.tick():
+                assert time.monotonic() < deadline, "the scheduler never resumed the dead run"
+                time.sleep(0.2)
+        finally:
+            scheduler.close()
+    else:  # the user re-runs the job once the dead driver's lease has expired
+        time.sleep(float(LEASE) + 0.5)
+        rerun = subprocess.run(
+            [*CLI, "job", "run", "crash-import", "--workers", "1", "--progress", "plain"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert f"resumed run {run.pk}" in rerun.stdout, rerun.stdout
+        assert JobRun.objects.filter(job=job).count() == 2
     task.refresh_from_db()
     run.refresh_from_db()
     assert (task.state, task.attempts, task.error) == ("done", 2, "")

@@ -108,13 +108,17 @@ def run_run(args: argparse.Namespace) -> int:
     display = LiveProgress() if live else PlainProgress()
     with display:
         report = job_run(job, workers=args.workers, progress=display.update)
-    for m in report.managers:
-        states = ", ".join(f"{n} {s}" for s, n in sorted(m.states.items())) or "no tasks"
-        print(f"{m.manager}: {m.collected} new task(s); {states}")
-        for error in m.errors[:20]:
-            print(f"  error: {error}")
-    print(f"run {report.run_id}: {report.state}")
-    return 0 if report.state == "succeeded" else 1
+    for run in [*report.resumed, report]:
+        if run is not report:
+            print(f"resumed run {run.run_id}, left unfinished by a process that died:")
+        for m in run.managers:
+            states = ", ".join(f"{n} {s}" for s, n in sorted(m.states.items())) or "no tasks"
+            print(f"{m.manager}: {m.collected} new task(s); {states}")
+            for error in m.errors[:20]:
+                print(f"  error: {error}")
+        print(f"run {run.run_id}: {run.state}")
+    ok = all(r.state == "succeeded" for r in [*report.resumed, report])
+    return 0 if ok else 1
 
 
 def run_retry(args: argparse.Namespace) -> int:

@@ -97,6 +97,8 @@ class RunReport:
     run_id: int
     state: str
     managers: list[ManagerReport] = field(default_factory=list)
+    #: earlier runs of the job whose driver had died, finished first (see :func:`job_run`)
+    resumed: list[RunReport] = field(default_factory=list)
 
 
 def task_transition(task: Task, new: TaskState, **fields: Any) -> Task:
@@ -458,9 +460,21 @@ def job_run(
     executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
-    """Run ``job`` once for ``scheduled_for`` (default: now); a slot runs at most once."""
+    """Run ``job`` once for ``scheduled_for`` (default: now); a slot runs at most once.
+
+    Runs of the same job that a dead process left ``running`` (heartbeat older than the lease)
+    are resumed first, in slot order, as the scheduler would: their tasks are keyed to them, so
+    a new run would never pick up a file whose import was killed. Without this a user who
+    re-runs a job by hand after a crash would see "0 new tasks" and the file stay unimported.
+    """
     from stratoflow.server.workflow import executors
 
+    stale = timezone.now() - timedelta(seconds=lease_seconds())
+    abandoned = list(
+        JobRun.objects.filter(
+            job=job, state=RunState.RUNNING.value, heartbeat_at__lt=stale
+        ).order_by("scheduled_for", "pk")
+    )
     slot = scheduled_for or timezone.now()
     try:
         with transaction.atomic():
@@ -470,7 +484,15 @@ def job_run(
     own = executor is None
     executor = executor or executors.default(workers=workers)
     try:
-        return run_execute(run, executor=executor, progress=progress)
+        resumed = []
+        for old in abandoned:
+            try:
+                resumed.append(run_execute(old, executor=executor, progress=progress))
+            except TaskError:  # another driver took it over meanwhile: it is in good hands
+                continue
+        report = run_execute(run, executor=executor, progress=progress)
+        report.resumed = resumed
+        return report
     finally:
         if own:
             executor.close()
