@@ -33,7 +33,7 @@ def _series(seed: int, n: int = 3_000) -> tuple[npt.NDArray[np.float64], Any]:
     return x, t
 
 
-def _qartod(p: npt.NDArray[np.float32], x: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
+def _qartod(p: npt.NDArray[np.float32], x: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8]:
     return to_qartod(to_flags(p, np.isnan(x), Thresholds()))
 
 
@@ -123,3 +123,68 @@ def test_worst_case_equals_aggregate(seed: int) -> None:
     aggregate = np.asarray(qartod.qartod_compare(refs)).astype(np.uint8)
     np.testing.assert_array_equal(to_qartod(flags), aggregate)
     assert set(np.unique(aggregate).tolist()) >= {1, 3, 4, 9}  # the comparison is not vacuous
+
+
+def _irregular(seed: int, n: int) -> tuple[npt.NDArray[np.float64], Any]:
+    """_series' values on irregular steps of 2 to 10 s.
+
+    Even steps keep the median step (the mean of the middle two) a whole second: ioos_qc
+    truncates the median to whole seconds, we do not (documented in ``flatline.py``).
+    """
+    x, _ = _series(seed, max(n, 400))
+    rng = np.random.default_rng(seed + 100)
+    secs = np.cumsum(2 * rng.integers(1, 6, n))
+    return x[:n], secs.astype("datetime64[s]").astype("datetime64[ns]")
+
+
+def _all_four(x: npt.NDArray[np.floating[Any]], t: Any) -> list[tuple[Any, Any]]:
+    """(ours, ioos_qc) flags of the four shared tests on the same input."""
+    pairs = [
+        (
+            run_test(
+                "gross_range",
+                x,
+                t,
+                {"doubtful_min": 20, "doubtful_max": 80, "bad_min": 0, "bad_max": 100},
+            ),
+            _ioos(qartod.gross_range_test, x, fail_span=(0, 100), suspect_span=(20, 80)),
+        ),
+        (
+            run_test("spike", x, t, {"doubtful": 3, "bad": 10}),
+            _ioos(qartod.spike_test, x, suspect_threshold=3, fail_threshold=10),
+        ),
+        (
+            run_test("rate_of_change", x, t, {"doubtful": 1, "bad": 5}),
+            _ioos(qartod.rate_of_change_test, x, t, threshold=1, fail_threshold=5),
+        ),
+        (
+            run_test(
+                "flat_line", x, t, {"doubtful_duration": 8, "bad_duration": 20, "tolerance": 1.5}
+            ),
+            _ioos(
+                qartod.flat_line_test, x, t, suspect_threshold=8, fail_threshold=20, tolerance=1.5
+            ),
+        ),
+    ]
+    return [(_qartod(p, x), ref) for p, ref in pairs]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 2_000])
+def test_irregular_time_and_tiny_arrays(seed: int, n: int) -> None:
+    x, t = _irregular(seed, n)
+    for ours, ref in _all_four(x, t):
+        np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_float32_input(seed: int) -> None:
+    """float32 data: both libraries judge the float64 value of each float32 number."""
+    x, t = _series(seed)
+    x32 = (x / 3).astype(np.float32)  # thirds: not representable, so rounding would show
+    for ours, ref in _all_four(x32.astype(np.float64), t):
+        np.testing.assert_array_equal(ours, ref)
+    for (ours32, _), (ours64, _) in zip(
+        _all_four(x32, t), _all_four(x32.astype(np.float64), t), strict=True
+    ):
+        np.testing.assert_array_equal(ours32, ours64)

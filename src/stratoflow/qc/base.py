@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -45,6 +45,8 @@ __all__ = [
     "qc_test",
     "soft_limit",
     "soft_range",
+    "soft_range_at",
+    "sparse_flatnonzero",
     "test_names",
 ]
 
@@ -185,7 +187,9 @@ class Resolver(Protocol):
     def __call__(self, name: str) -> FloatArray: ...
 
 
-@dataclass(frozen=True)
+TimeArray = npt.NDArray[np.datetime64]
+
+
 class QCInput:
     """What a test receives: one variable's values and the context needed by some tests.
 
@@ -193,14 +197,37 @@ class QCInput:
     ``datetime64[ns]``. ``other(name)`` returns another variable (NaN where missing), found by
     dataset name or QC profile name (``"pressure"``); ``worst_of(name)`` the worst-case
     probability of another variable's tests (used by flag propagation).
+
+    ``time`` may be given as a zero-argument function that builds it: it is then built on
+    first use, so a test that never looks at time (gross range, spike) does not pay a pass
+    over ``n`` points for the one-per-second grid :func:`~stratoflow.qc.run.run_test` makes up
+    when it is given no time.
     """
 
-    values: FloatArray
-    time: npt.NDArray[np.datetime64]
-    variable: str = ""
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-    other: Resolver | None = None
-    worst_of: Resolver | None = None
+    __slots__ = ("_time", "attrs", "other", "values", "variable", "worst_of")
+
+    def __init__(
+        self,
+        values: FloatArray,
+        time: TimeArray | Callable[[], TimeArray],
+        variable: str = "",
+        attrs: Mapping[str, Any] | None = None,
+        other: Resolver | None = None,
+        worst_of: Resolver | None = None,
+    ) -> None:
+        self.values = values
+        self._time = time
+        self.variable = variable
+        self.attrs: Mapping[str, Any] = {} if attrs is None else attrs
+        self.other = other
+        self.worst_of = worst_of
+
+    @property
+    def time(self) -> TimeArray:
+        """Time of each point, ``datetime64[ns]``."""
+        if callable(self._time):
+            self._time = self._time()
+        return self._time
 
     def seconds(self) -> FloatArray:
         """Time as float seconds since the first point.
@@ -235,6 +262,9 @@ class QCTest:
     validator: Callable[[dict[str, Any], str], None] | None = None
     marks_missing: bool = False
     doc: str = ""
+    #: The function's result is already a probability in [0, 1] or NaN (it comes from
+    #: :func:`soft_limit`/:func:`soft_range` or constants), so the framework need not clip it.
+    bounded: bool = False
 
     def check(self, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         """Validated parameters with defaults filled, or :class:`QCConfigError`."""
@@ -254,8 +284,13 @@ def qc_test(
     parameters: Sequence[Param] = (),
     validator: Callable[[dict[str, Any], str], None] | None = None,
     marks_missing: bool = False,
+    bounded: bool = False,
 ) -> Callable[[TestFunction], QCTest]:
-    """Declare a function as a QC test (see the module docstring)."""
+    """Declare a function as a QC test (see the module docstring).
+
+    ``bounded=True`` promises that the function only returns probabilities in [0, 1] or NaN,
+    which spares the framework a clipping pass over the result.
+    """
 
     def wrap(fn: TestFunction) -> QCTest:
         return QCTest(
@@ -266,6 +301,7 @@ def qc_test(
             validator=validator,
             marks_missing=marks_missing,
             doc=(fn.__doc__ or "").strip().split("\n")[0],
+            bounded=bounded,
         )
 
     return wrap
@@ -323,6 +359,95 @@ def _limit_arrays(doubtful: Any, bad: Any, shape: tuple[int, ...]) -> tuple[Any,
     return d, b, first
 
 
+def sparse_flatnonzero(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """``np.flatnonzero(mask)``, faster when few elements are set (the usual case in QC).
+
+    Looks at the mask eight bytes at a time first and only expands the words that have a set
+    byte; when many words do, it falls back to :func:`numpy.flatnonzero`.
+    """
+    flat = mask.reshape(-1)
+    n = flat.size
+    m = n - n % 8
+    if not flat.flags.c_contiguous or m < 8 * 1024:
+        return np.flatnonzero(flat)
+    words = flat[:m].view(np.uint64)
+    busy = np.flatnonzero(words != 0)
+    if busy.size > m // 64:  # more than 1 word in 8 busy: the plain scan is cheaper
+        return np.flatnonzero(flat)
+    k = np.flatnonzero(flat[:m].reshape(-1, 8)[busy])
+    out: npt.NDArray[np.intp] = busy[k >> 3] * 8 + (k & 7)
+    if m < n:
+        out = np.concatenate((out, m + np.flatnonzero(flat[m:])))
+    return out
+
+
+def _not_inside(x: FloatArray, low: Any, high: Any) -> npt.NDArray[np.intp]:
+    """Indices of the points not within ``[low, high]`` (None: unbounded), NaN included.
+
+    One comparison per given side and an in-place negation: NaN compares false, so it lands
+    in the (usually tiny) selection with the out-of-range points and costs no separate pass.
+    """
+    with np.errstate(invalid="ignore"):
+        if low is None and high is None:
+            inside = ~np.isnan(x)
+        elif low is None:
+            inside = np.less_equal(x, high)
+        else:
+            inside = np.greater_equal(x, low)
+            if high is not None:
+                inside &= np.less_equal(x, high)
+    np.logical_not(inside, out=inside)
+    return sparse_flatnonzero(inside)
+
+
+def _soft_selected(
+    x: FloatArray,
+    idx: npt.NDArray[np.intp],
+    upper: tuple[Any, Any, Any],
+    lower: tuple[Any, Any, Any],
+) -> FloatArray:
+    """Probabilities at the selected points ``idx`` (beyond a limit or NaN).
+
+    ``upper``/``lower`` are ``(doubtful, bad, first)`` from :func:`_limit_arrays`, the lower
+    ones negated. A selected point beyond neither limit (a NaN limit) keeps 1; NaN stays NaN.
+    """
+    xs = x[idx]
+    out = np.ones(xs.shape)
+    for sign, (d, b, first) in ((1.0, upper), (-1.0, lower)):
+        if first is None:
+            continue
+        v = xs if sign > 0 else -xs
+        with np.errstate(invalid="ignore"):
+            sub = np.flatnonzero(v > _at(first, idx))
+        at = idx[sub]
+        out[sub] = np.minimum(out[sub], _soft(v[sub], _at(d, at), _at(b, at)))
+    out[np.isnan(xs)] = np.nan
+    return out
+
+
+def soft_range_at(
+    value: npt.ArrayLike,
+    doubtful_min: npt.ArrayLike | None,
+    doubtful_max: npt.ArrayLike | None,
+    bad_min: npt.ArrayLike | None,
+    bad_max: npt.ArrayLike | None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
+    """:func:`soft_range` and the indices where it is not 1 (beyond a limit, or NaN).
+
+    The indices let a caller fix up the few special points (e.g. "a NaN rate next to a
+    missing value passes") without another pass over the whole array.
+    """
+    x = np.asarray(value, dtype=np.float64)
+    p = np.ones(x.shape, dtype=np.float32)
+    upper = _limit_arrays(doubtful_max, bad_max, x.shape)
+    lower = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
+    low = None if lower[2] is None else np.negative(lower[2])
+    idx = _not_inside(x, low, upper[2])
+    if idx.size:
+        p[idx] = _soft_selected(x, idx, upper, lower)
+    return p, idx
+
+
 def soft_limit(
     value: npt.ArrayLike, doubtful: npt.ArrayLike | None, bad: npt.ArrayLike | None
 ) -> npt.NDArray[np.float32]:
@@ -333,18 +458,11 @@ def soft_limit(
     between limited and bad); strictly beyond ``bad`` it is 0. With only ``doubtful``, points
     beyond it get :data:`P_SUSPECT`; with only ``bad``, points beyond it get 0. NaN stays NaN.
     Comparisons are strict, like QARTOD's: a value *at* a limit passes it. Limits may be arrays
-    (limits that vary with another variable). Only the (few) points beyond a limit are
-    computed in float64; the result is float32, the storage type of test results.
+    (limits that vary with another variable); a NaN limit is not passed. Only the (few) points
+    beyond a limit or NaN are computed in float64, after one comparison pass over the data;
+    the result is float32, the storage type of test results.
     """
-    x = np.asarray(value, dtype=np.float64)
-    p = np.ones(x.shape, dtype=np.float32)
-    d, b, first = _limit_arrays(doubtful, bad, x.shape)
-    if first is not None:
-        with np.errstate(invalid="ignore"):
-            idx = np.flatnonzero(x > first)
-        p[idx] = _soft(x[idx], _at(d, idx), _at(b, idx))
-    p[np.isnan(x)] = np.nan
-    return p
+    return soft_range_at(value, None, doubtful, None, bad)[0]
 
 
 def _negated(v: npt.ArrayLike | None) -> npt.NDArray[np.float64] | None:
@@ -358,19 +476,9 @@ def soft_range(
     bad_min: npt.ArrayLike | None,
     bad_max: npt.ArrayLike | None,
 ) -> npt.NDArray[np.float32]:
-    """Two-sided :func:`soft_limit`: soft limits below ``*_min`` and above ``*_max``."""
-    x = np.asarray(value, dtype=np.float64)
-    p = np.ones(x.shape, dtype=np.float32)
-    d, b, first = _limit_arrays(doubtful_max, bad_max, x.shape)
-    if first is not None:
-        with np.errstate(invalid="ignore"):
-            idx = np.flatnonzero(x > first)
-        p[idx] = _soft(x[idx], _at(d, idx), _at(b, idx))
-    d, b, first = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
-    if first is not None:
-        with np.errstate(invalid="ignore"):  # x < -first is exactly -x > first, without -x
-            idx = np.flatnonzero(x < np.negative(first))
-        low = _soft(-x[idx], _at(d, idx), _at(b, idx))
-        p[idx] = np.minimum(p[idx], low)
-    p[np.isnan(x)] = np.nan
-    return p
+    """Two-sided :func:`soft_limit`: soft limits below ``*_min`` and above ``*_max``.
+
+    Two comparison passes (``x >= low``, ``x <= high``) find every point that is out of range
+    or NaN; only those are computed further.
+    """
+    return soft_range_at(value, doubtful_min, doubtful_max, bad_min, bad_max)[0]

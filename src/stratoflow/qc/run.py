@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import time as _time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ import xarray as xr
 from stratoflow.dataset import TIME, data_variables, flag_name, validate
 from stratoflow.errors import QCError, StratoflowError
 from stratoflow.flags import Flag
-from stratoflow.qc.base import InputUnavailable, QCInput, get_test
+from stratoflow.qc.base import InputUnavailable, QCInput, get_test, sparse_flatnonzero
 from stratoflow.qc.config import QCConfig, TestSpec, as_config
 from stratoflow.qc.evaluation import ManualFlag
 from stratoflow.qc.result import QCResult, TestRun, VariableQC
@@ -35,6 +36,14 @@ from stratoflow.qc.result import QCResult, TestRun, VariableQC
 __all__ = ["run_qc", "run_test"]
 
 FloatArray = npt.NDArray[np.float64]
+_NS = np.dtype("datetime64[ns]")
+
+
+def _one_per_second(n: int) -> npt.NDArray[np.datetime64]:
+    return np.arange(0, n * 1_000_000_000, 1_000_000_000, dtype=np.int64).view(_NS)
+
+
+_NO_POINTS = np.empty(0, dtype=np.intp)
 
 
 def _values(ds: xr.Dataset, name: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
@@ -49,8 +58,12 @@ def _values(ds: xr.Dataset, name: str) -> tuple[FloatArray, npt.NDArray[np.bool_
 
 
 def _execute(
-    spec: TestSpec, data: QCInput, missing: npt.NDArray[np.bool_], has_missing: bool = True
+    spec: TestSpec,
+    data: QCInput,
+    missing: npt.NDArray[np.bool_] | npt.NDArray[np.intp],
+    has_missing: bool = True,
 ) -> TestRun:
+    """Run one test and record it; ``missing`` (a mask or indices) is set to NaN in the result."""
     start = _time.perf_counter()
     try:
         raw = spec.test(data, **spec.params)
@@ -65,7 +78,8 @@ def _execute(
             f"{data.variable}: test {spec.label!r} returned shape {p.shape}, "
             f"expected {data.values.shape}"
         )
-    np.clip(p, 0, 1, out=p)  # NaN passes through clip
+    if not spec.test.bounded:
+        np.clip(p, 0, 1, out=p)  # NaN passes through clip
     if has_missing:
         p[missing] = np.nan
     return TestRun(
@@ -193,16 +207,22 @@ def run_test(
     ``time`` defaults to one point per second; non-finite values are masked as missing.
     """
     x = np.asarray(values, dtype=np.float64)
-    t = (
-        (np.arange(x.size, dtype=np.int64) * 1_000_000_000).view("datetime64[ns]")
-        if time is None
-        else np.asarray(time).astype("datetime64[ns]")
-    )
+    t: npt.NDArray[np.datetime64] | Callable[[], npt.NDArray[np.datetime64]]
+    if time is None:  # built only if the test asks for it
+        t = partial(_one_per_second, x.size)
+    else:
+        t = np.asarray(time)
+        if t.dtype != _NS:
+            t = t.astype(_NS)
     test = get_test(name)
     checked = test.check(params or {}, name)
-    missing = ~np.isfinite(x)
-    has_missing = bool(missing.any())
+    # missing points as indices, not a mask: usually few, so setting them to NaN in the result
+    # afterwards costs nothing, and a series without any costs one isfinite pass in all
+    flags = np.isfinite(x)
+    has_missing = not flags.all()
+    missing = sparse_flatnonzero(np.logical_not(flags, out=flags)) if has_missing else _NO_POINTS
     if has_missing and not np.isnan(x[missing]).all():  # infinities: copy, then NaN
-        x = np.where(missing, np.nan, x)
+        x = x.copy()
+        x[missing] = np.nan
     spec = TestSpec(name, test, checked)
     return _execute(spec, QCInput(x, t, name), missing, has_missing).probability

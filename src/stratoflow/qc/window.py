@@ -14,9 +14,17 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["centered_median_mad", "centered_sums", "trailing_count", "trailing_extremes"]
+__all__ = [
+    "centered_median_mad",
+    "centered_sums",
+    "flat_windows",
+    "linked_runs",
+    "trailing_count",
+    "trailing_extremes",
+]
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 _CHUNK = 1 << 18
 
 
@@ -55,6 +63,75 @@ def trailing_count(valid: npt.NDArray[np.bool_], w: int) -> npt.NDArray[np.int64
         return np.empty(0, dtype=np.int64)
     c = np.concatenate(([0], np.cumsum(valid, dtype=np.int64)))
     out: npt.NDArray[np.int64] = c[w:] - c[:-w]
+    return out
+
+
+def linked_runs(
+    a: FloatArray, tolerance: float, scratch: FloatArray | None = None
+) -> tuple[IndexArray, IndexArray]:
+    """Maximal segments ``a[start:stop]`` in which no step between neighbours is ``>= tolerance``.
+
+    A window whose values span less than ``tolerance`` (NaN ignored) lies inside one such
+    segment: each of its steps spans at most the whole range (a step touching NaN counts as
+    linked). So the flat-window search only needs the segments at least a window long, which
+    on real data are few and short; the segments cost one diff, one comparison and one scan
+    for changes over the data. ``scratch`` (``n - 1`` float64) avoids allocating the diff.
+    """
+    n = a.size
+    if n < 2:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    d = np.empty(n - 1) if scratch is None else scratch
+    np.subtract(a[1:], a[:-1], out=d)
+    np.abs(d, out=d)
+    with np.errstate(invalid="ignore"):
+        broken = np.greater_equal(d, tolerance)  # NaN: False, linked
+    change = np.flatnonzero(broken[1:] != broken[:-1]) + 1
+    first = np.concatenate(([0], change))  # runs of equal `broken` over steps [first, last)
+    last = np.concatenate((change, [n - 1]))
+    linked = ~broken[first]
+    # linked steps [s, e) join points s..e; each point not in such a run is a segment of its own
+    starts, stops = first[linked], last[linked] + 1
+    return starts, stops
+
+
+def flat_windows(
+    a: FloatArray,
+    w: int,
+    tolerance: float,
+    runs: tuple[IndexArray, IndexArray],
+    *,
+    cover: bool = False,
+) -> IndexArray:
+    """Windows of ``w`` consecutive points whose valid values span less than ``tolerance``.
+
+    Returns the index of the last point of each such window (``cover=False``) or every point
+    covered by one (``cover=True``). A window with no valid value is not flat. ``runs`` comes
+    from :func:`linked_runs` with the same tolerance; only segments at least ``w`` long are
+    searched, gathered into one array, so the cost follows the (usually tiny) candidate count.
+    """
+    starts, stops = runs
+    long = stops - starts >= w
+    starts, stops = starts[long], stops[long]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    if w < 1 or total == 0:
+        return np.empty(0, dtype=np.intp)
+    offsets = np.cumsum(lengths) - lengths  # where each segment begins in the gathered array
+    gathered = np.arange(total) + np.repeat(starts - offsets, lengths)  # indices into `a`
+    seg = np.repeat(np.arange(lengths.size), lengths)
+    v = a[gathered]
+    hi, lo = trailing_extremes(v, w)
+    count = trailing_count(~np.isnan(v), w)
+    with np.errstate(invalid="ignore"):
+        flat = (count > 0) & (hi - lo < tolerance) & (seg[: total - w + 1] == seg[w - 1 :])
+    if not cover:
+        out: IndexArray = gathered[w - 1 :][flat]
+        return out
+    # point k of the gathered array is covered if a flat window starts in [k - w + 1, k]
+    c = np.concatenate(([0], np.cumsum(flat, dtype=np.int64)))
+    k = np.arange(total)
+    covered = c[np.minimum(k, total - w) + 1] - c[np.maximum(k - w + 1, 0)] > 0
+    out = gathered[covered]
     return out
 
 

@@ -4,7 +4,12 @@
 ``bad_duration`` = its ``suspect_threshold`` / ``fail_threshold`` in seconds): durations become
 point counts ``c = floor(duration / median time step)``, and point ``i`` is flagged when the
 range of the ``c + 1`` values ending at ``i`` (missing ones ignored) is below ``tolerance``.
-The first ``c`` points cannot be judged and pass, as in QARTOD.
+The first ``c`` points cannot be judged and pass, as in QARTOD. (ioos_qc truncates the median
+step to whole seconds; the two agree whenever it is a whole number of seconds.) With
+``whole_window`` every point of a flat window is flagged, which is what SaQC's
+``flagConstants`` does. Only stretches where no step between neighbours reaches ``tolerance``
+can hold a flat window, so the exact window ranges are computed on those alone
+(:func:`~stratoflow.qc.window.linked_runs`).
 
 ``low_variance`` flags points whose centred window has a standard deviation below a limit: a
 sensor that still wiggles by one digit but no longer follows the atmosphere.
@@ -19,26 +24,25 @@ import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
 from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, qc_test, soft_limit
-from stratoflow.qc.window import centered_sums, trailing_count, trailing_extremes
+from stratoflow.qc.window import centered_sums, flat_windows, linked_runs
 
 __all__ = ["flat_line", "low_variance", "stuck_value"]
 
 
-def _median_step(data: QCInput) -> float:
+def _median_step(data: QCInput, scratch: npt.NDArray[np.int64] | None = None) -> float:
+    """Median time step in seconds.
+
+    Regular sampling (every step equal, checked on the integer nanoseconds, in ``scratch`` if
+    given) needs no sort; only irregular time pays for a median.
+    """
     if data.time.size < 2:
         return float("nan")
+    ns = data.time.astype("datetime64[ns]", copy=False).view(np.int64)
+    step = np.empty(ns.size - 1, dtype=np.int64) if scratch is None else scratch
+    np.subtract(ns[1:], ns[:-1], out=step)
+    if bool((step == step[0]).all()):
+        return float(step[0]) / 1e9
     return float(np.median(np.diff(data.seconds())))
-
-
-def _flat_ending_at(x: npt.NDArray[np.float64], count: int, tolerance: float) -> Any:
-    flagged = np.zeros(x.shape, dtype=bool)
-    w = count + 1
-    if count < 0 or w > x.size:
-        return flagged
-    hi, lo = trailing_extremes(x, w)
-    valid = trailing_count(~np.isnan(x), w) > 0
-    flagged[count:] = valid & (hi - lo < tolerance)
-    return flagged
 
 
 def _durations(params: dict[str, Any], where: str) -> None:
@@ -48,26 +52,52 @@ def _durations(params: dict[str, Any], where: str) -> None:
 
 @qc_test(
     "flat_line",
-    version="1.0",
+    version="1.1",
     parameters=[
         Param("doubtful_duration", "number", exclusive_minimum=0.0, doc="seconds"),
         Param("bad_duration", "number", exclusive_minimum=0.0, doc="seconds"),
         Param("tolerance", "number", default=0.0, minimum=0.0, doc="data units"),
+        Param(
+            "whole_window",
+            "boolean",
+            default=False,
+            doc="flag every point of a flat window, not only its last (like SaQC flagConstants)",
+        ),
     ],
     validator=_durations,
+    bounded=True,
 )
 def flat_line(
-    data: QCInput, *, doubtful_duration: float, bad_duration: float, tolerance: float
+    data: QCInput,
+    *,
+    doubtful_duration: float,
+    bad_duration: float,
+    tolerance: float,
+    whole_window: bool,
 ) -> Probability:
-    """Values that stay within ``tolerance`` for longer than a duration."""
+    """Values that stay within ``tolerance`` for longer than a duration.
+
+    By default (QARTOD) a point is judged by the window that ends at it, so the first points
+    of a stuck period pass; ``whole_window`` flags every point of each flat window instead.
+    """
     x = data.values
-    p = np.ones(x.shape)
-    step = _median_step(data)
-    if x.size < 3 or not step > 0:
+    p = np.ones(x.shape, dtype=np.float32)
+    if x.size < 3:
         return p
+    scratch = np.empty(x.size - 1)  # time steps, then data steps: one buffer of n points
+    step = _median_step(data, scratch.view(np.int64))
+    if not step > 0:
+        return p
+    runs = linked_runs(x, tolerance, scratch)
     for duration, prob in ((doubtful_duration, P_SUSPECT), (bad_duration, 0.0)):
         count = int(np.floor(duration / step))
-        p[_flat_ending_at(x, count, tolerance)] = prob
+        if count < 0 or count + 1 > x.size:
+            continue
+        if count == 0:  # one-point windows: every valid value is flat (its range is 0)
+            if tolerance > 0:
+                p[~np.isnan(x)] = prob
+            continue
+        p[flat_windows(x, count + 1, tolerance, runs, cover=whole_window)] = prob
     p[np.isnan(x)] = np.nan
     return p
 
@@ -87,6 +117,7 @@ def _stds(params: dict[str, Any], where: str) -> None:
         Param("min_valid", "integer", default=5, minimum=2),
     ],
     validator=_stds,
+    bounded=True,
 )
 def low_variance(
     data: QCInput, *, window: float, doubtful_std: float, bad_std: float, min_valid: int
@@ -116,6 +147,7 @@ def low_variance(
         Param("tolerance", "number", default=0.0, minimum=0.0, doc="step within = same value"),
     ],
     validator=_durations,
+    bounded=True,
 )
 def stuck_value(
     data: QCInput, *, doubtful_duration: float, bad_duration: float, tolerance: float

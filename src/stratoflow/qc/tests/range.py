@@ -38,7 +38,7 @@ _LIMITS = [
 ]
 
 
-@qc_test("gross_range", version="1.0", parameters=_LIMITS, validator=_limits_ordered)
+@qc_test("gross_range", version="1.0", parameters=_LIMITS, validator=_limits_ordered, bounded=True)
 def gross_range(
     data: QCInput,
     *,
@@ -76,6 +76,7 @@ def _table_sorted(params: dict[str, Any], where: str) -> None:
         ),
     ],
     validator=_table_sorted,
+    bounded=True,
 )
 def range_by(data: QCInput, *, by: str, table: list[list[float]]) -> Probability:
     """Range whose limits are a function of another variable (a climatology table).

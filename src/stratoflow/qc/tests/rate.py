@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
+from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit, soft_range_at
 from stratoflow.qc.tests.spike import _ordered
 
 __all__ = ["jump", "rate_of_change"]
@@ -29,25 +29,45 @@ __all__ = ["jump", "rate_of_change"]
         Param("bad", "number", default=None, nullable=True, minimum=0.0, doc="units/s"),
     ],
     validator=_ordered,
+    bounded=True,
 )
 def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) -> Probability:
     """Absolute rate of change from the previous point, in units per second."""
     x = data.values
-    rate = np.zeros(x.shape)
+    rate = np.empty(x.shape)
+    if x.size:
+        rate[0] = 0.0  # the first point has no previous one: passes
     if x.size > 1:
-        step = np.diff(data.time.astype("datetime64[ns]").view(np.int64))
-        regular = bool((step == step[0]).all())  # regular sampling: one scalar divisor
-        dt: float | npt.NDArray[np.float64] = (
-            float(step[0]) / 1e9 if regular else step.astype(np.float64) / 1e9
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(np.abs(np.diff(x)), dt, out=rate[1:])
-    # next to a missing point the rate is NaN: not judged, passes (as in QARTOD); NaN values
-    # themselves come out NaN from soft_limit
-    rate[0] = 0.0
-    valid_rate = np.isnan(rate) & ~np.isnan(x)
-    rate[valid_rate] = 0.0
-    return soft_limit(rate, doubtful, bad)
+        r = rate[1:]  # |x[i] - x[i-1]| / dt built in place: no temporaries of n points
+        dt = _steps(data.time, r.view(np.int64))
+        np.subtract(x[1:], x[:-1], out=r)
+        np.abs(r, out=r)
+        if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(r, dt, out=r)
+    p, idx = soft_range_at(rate, None, doubtful, None, bad)
+    # next to a missing point the rate is NaN: not judged, passes (as in QARTOD). Such points
+    # are among the few soft_range_at selected, so fixing them needs no pass over all points.
+    nan_rate = idx[np.isnan(rate[idx]) & ~np.isnan(x[idx])]
+    p[nan_rate] = 1.0
+    return p
+
+
+def _steps(
+    time: npt.NDArray[np.datetime64], scratch: npt.NDArray[np.int64]
+) -> float | npt.NDArray[np.float64]:
+    """Time steps in seconds: one scalar for regular sampling (the usual case), else an array.
+
+    The integer nanosecond steps are written to ``scratch`` (``n - 1`` elements, the caller's
+    output buffer seen as int64): a fresh array of ``n`` points costs more in page faults than
+    the subtraction itself.
+    """
+    ns = time.astype("datetime64[ns]", copy=False).view(np.int64)
+    np.subtract(ns[1:], ns[:-1], out=scratch)
+    if scratch.min() == scratch.max():  # two reductions, no mask of n points
+        return float(scratch[0]) / 1e9
+    out: npt.NDArray[np.float64] = scratch / 1e9
+    return out
 
 
 @qc_test(
@@ -59,6 +79,7 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
         Param("bad", "number", default=None, nullable=True, minimum=0.0, doc="data units"),
     ],
     validator=_ordered,
+    bounded=True,
 )
 def jump(data: QCInput, *, window: int, doubtful: float | None, bad: float | None) -> Probability:
     """Shift of the mean level between the windows before and after each point."""

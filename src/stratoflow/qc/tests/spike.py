@@ -41,20 +41,28 @@ def _ordered(params: dict[str, Any], where: str) -> None:
         Param("method", "string", default="average", choices=("average", "differential")),
     ],
     validator=_ordered,
+    bounded=True,
 )
 def spike(data: QCInput, *, doubtful: float | None, bad: float | None, method: str) -> Probability:
     """Spike height against the neighbours (QARTOD spike test)."""
     x = data.values
-    height = np.full(x.shape, np.nan)
+    height = np.empty(x.shape)
+    height[:1] = height[-1:] = np.nan  # the ends have no two neighbours: not judged
     if x.size >= 3:
-        if method == "average":
-            height[1:-1] = np.abs(x[1:-1] - (x[:-2] + x[2:]) / 2)
+        h = height[1:-1]  # built in place: no temporaries of n points
+        if method == "average":  # |x[i] - (x[i-1] + x[i+1]) / 2|; * 0.5 is exactly / 2
+            np.add(x[:-2], x[2:], out=h)
+            h *= 0.5
+            np.subtract(x[1:-1], h, out=h)
+            np.abs(h, out=h)
         else:
             step = np.diff(x)
             with np.errstate(invalid="ignore"):
-                h = np.minimum(np.abs(step[:-1]), np.abs(step[1:]))
-                h[step[:-1] * step[1:] >= 0] = 0.0
-            height[1:-1] = h
+                np.multiply(step[:-1], step[1:], out=h)
+                same_sign = np.greater_equal(h, 0.0)  # not a spike: a step up then down
+                np.abs(step, out=step)
+                np.minimum(step[:-1], step[1:], out=h)
+                np.copyto(h, 0.0, where=same_sign)
     return soft_limit(height, doubtful, bad)
 
 
@@ -69,6 +77,7 @@ def spike(data: QCInput, *, doubtful: float | None, bad: float | None, method: s
         Param("min_valid", "integer", default=3, minimum=1),
     ],
     validator=_ordered,
+    bounded=True,
 )
 def hampel(
     data: QCInput, *, window: int, doubtful: float, bad: float, min_scale: float, min_valid: int

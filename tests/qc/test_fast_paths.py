@@ -1,0 +1,273 @@
+"""The fast paths of the shared tests equal plain, dense reference computations.
+
+The engine only computes the few points beyond a limit (soft limits), builds rates and spike
+heights in place, recognises regular sampling from integer steps, and searches flat windows
+only inside stretches of small steps. Each test here recomputes the same outcome the obvious
+way (every point, every window) and demands equality, on inputs made to hit the edge cases:
+NaN and infinities, values exactly at a limit, irregular and repeated time steps, float32
+input, arrays of 0 to 4 points, and tolerances so large that nearly every window is a
+candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from stratoflow.qc import QCInput, run_test, soft_limit, soft_range
+from stratoflow.qc.window import flat_windows, linked_runs
+
+F64 = npt.NDArray[np.float64]
+BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+
+
+def _data(seed: int, n: int) -> tuple[F64, npt.NDArray[np.datetime64]]:
+    """Quantised walk (values hit limits exactly) with spikes, NaN, inf, a NaN run, a flat run."""
+    rng = np.random.default_rng(seed)
+    x = np.round(np.cumsum(rng.normal(0, 2, n)) + 50, 0)
+    if n >= 20:
+        x[rng.choice(n, n // 20, replace=False)] += 60
+        x[rng.choice(n, n // 15, replace=False)] = np.nan
+        x[rng.choice(n, 2, replace=False)] = np.inf
+        s = int(rng.integers(0, n - 10))
+        x[s : s + 40] = x[s]
+        x[s + 45 : s + 52] = np.nan
+    steps = rng.choice([1, 1, 1, 2, 5], n) if seed % 2 else np.ones(n, dtype=np.int64)
+    t = (np.cumsum(steps) * 1_000_000_000).astype("datetime64[ns]")
+    return x, t
+
+
+def _soft_dense(x: F64, d: Any, b: Any) -> F64:
+    """soft_limit written out for every point (higher is worse)."""
+    out = np.ones(x.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if d is not None and b is not None:
+            w = np.broadcast_to(np.asarray(b - d, dtype=np.float64), x.shape)
+            frac = (x - d) / np.where(w > 0, w, 1.0)
+            soft = np.where(w > 0, np.clip(1 - 0.5 * frac, 0.5, BELOW_ONE), 0.5)
+            out = np.where(x > d, soft, out)
+            out = np.where(x > b, 0.0, out)
+        elif d is not None:
+            out = np.where(x > d, 0.5, out)
+        elif b is not None:
+            out = np.where(x > b, 0.0, out)
+    return np.where(np.isnan(x), np.nan, out)
+
+
+def _same(a: npt.ArrayLike, b: npt.ArrayLike) -> None:
+    np.testing.assert_array_equal(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+
+
+def _finite_or_nan(x: F64) -> F64:
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 500])
+def test_soft_range_equals_dense(seed: int, n: int) -> None:
+    x, _ = _data(seed, n)
+    x = _finite_or_nan(x)
+    z = np.linspace(0, 1, n)
+    lo, hi = 30 + 5 * z, 70 - 5 * z
+    if n > 2:
+        hi[1] = np.nan  # a limit with no value: not passed
+    for limits in [
+        (40.0, 60.0, 30.0, 70.0),
+        (40.0, 60.0, 40.0, 60.0),  # doubtful = bad: no soft band
+        (None, 60.0, None, 70.0),
+        (40.0, None, None, None),
+        (None, None, 30.0, None),
+        (None, None, None, None),
+        (lo, hi, lo - 10, hi + 10),
+        (lo, hi, None, None),
+    ]:
+        d_min, d_max, b_min, b_max = limits
+        upper = _soft_dense(x, d_max, b_max)
+        neg = [None if v is None else -np.asarray(v) for v in (d_min, b_min)]
+        lower = _soft_dense(-x, *neg)
+        _same(soft_range(x, d_min, d_max, b_min, b_max), np.minimum(upper, lower))
+        _same(soft_limit(x, d_max, b_max), upper)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 400])
+def test_rate_of_change_equals_dense(seed: int, n: int) -> None:
+    x, t = _data(seed, n)
+    t[n // 2 : n // 2 + 1] = t[n // 2 - 1 : n // 2] if n > 3 else t[n // 2 : n // 2 + 1]
+    p = run_test("rate_of_change", x, t, {"doubtful": 1.0, "bad": 5.0})
+    xv = _finite_or_nan(x)
+    dt = np.diff(t.view(np.int64)) / 1e9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.r_[0.0, np.abs(np.diff(xv)) / dt] if n else np.empty(0)
+    rate[np.isnan(rate) & ~np.isnan(xv)] = 0.0  # next to a missing value: passes
+    _same(p, _soft_dense(rate, 1.0, 5.0))
+    if n:  # without time, one point per second
+        regular = (np.arange(n) * 1_000_000_000).astype("datetime64[ns]")
+        _same(
+            run_test("rate_of_change", x, params={"doubtful": 1.0, "bad": 5.0}),
+            run_test("rate_of_change", x, regular, {"doubtful": 1.0, "bad": 5.0}),
+        )
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 400])
+@pytest.mark.parametrize("method", ["average", "differential"])
+def test_spike_equals_dense(seed: int, n: int, method: str) -> None:
+    x, _ = _data(seed, n)
+    p = run_test("spike", x, params={"doubtful": 3.0, "bad": 10.0, "method": method})
+    xv = _finite_or_nan(x)
+    height = np.full(n, np.nan)
+    if n >= 3:
+        prev, mid, nxt = xv[:-2], xv[1:-1], xv[2:]
+        if method == "average":
+            height[1:-1] = np.abs(mid - (prev + nxt) / 2)
+        else:
+            up, down = mid - prev, nxt - mid
+            with np.errstate(invalid="ignore"):
+                h = np.minimum(np.abs(up), np.abs(down))
+                height[1:-1] = np.where(up * down >= 0, 0.0, h)
+    _same(p, _soft_dense(height, 3.0, 10.0))
+
+
+def _flat_dense(x: F64, count: int, tol: float, whole: bool) -> npt.NDArray[np.bool_]:
+    """Flat windows of count + 1 points, every window computed (NaN ignored)."""
+    flagged = np.zeros(x.shape, dtype=bool)
+    w = count + 1
+    if w > x.size:
+        return flagged
+    win = sliding_window_view(x, w)
+    valid = (~np.isnan(win)).any(axis=1)
+    filled_hi = np.where(np.isnan(win), -np.inf, win).max(axis=1)
+    filled_lo = np.where(np.isnan(win), np.inf, win).min(axis=1)
+    flat = valid & (filled_hi - filled_lo < tol)
+    if not whole:
+        flagged[count:] = flat
+        return flagged
+    for offset in range(w):  # loop over window offsets, not points
+        flagged[offset : offset + flat.size] |= flat
+    return flagged
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tol", [0.0, 0.5, 1.0, 4.0, 50.0])
+@pytest.mark.parametrize("count", [1, 2, 7, 30])
+@pytest.mark.parametrize("whole", [False, True])
+def test_flat_windows_equal_every_window(seed: int, tol: float, count: int, whole: bool) -> None:
+    x, _ = _data(seed, 300)
+    x = _finite_or_nan(x)
+    got = np.zeros(x.shape, dtype=bool)
+    got[flat_windows(x, count + 1, tol, linked_runs(x, tol), cover=whole)] = True
+    np.testing.assert_array_equal(got, _flat_dense(x, count, tol, whole))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 300])
+@pytest.mark.parametrize("whole", [False, True])
+def test_flat_line_equals_dense(seed: int, n: int, whole: bool) -> None:
+    x, t = _data(seed, n)
+    params = {"doubtful_duration": 8, "bad_duration": 20, "tolerance": 1.5, "whole_window": whole}
+    p = run_test("flat_line", x, t, params)
+    xv = _finite_or_nan(x)
+    expected = np.ones(n)
+    if n >= 3:
+        secs = (t.view(np.int64) - t.view(np.int64)[0]) / 1e9
+        step = float(np.median(np.diff(secs)))
+        for duration, prob in ((8, 0.5), (20, 0.0)):
+            expected[_flat_dense(xv, int(duration // step), 1.5, whole)] = prob
+    expected[np.isnan(xv)] = np.nan
+    _same(p, expected)
+
+
+def test_flat_line_whole_window_flags_the_start_of_a_stuck_period() -> None:
+    x = np.sin(np.arange(200.0))
+    x[50:100] = 3.0
+    params = {"doubtful_duration": 20, "bad_duration": 20, "tolerance": 0.01}
+    end = run_test("flat_line", x, params=params)
+    whole = run_test("flat_line", x, params=params | {"whole_window": True})
+    assert np.flatnonzero(end == 0).tolist() == list(range(70, 100))
+    assert np.flatnonzero(whole == 0).tolist() == list(range(50, 100))
+
+
+@pytest.mark.parametrize("name", ["gross_range", "spike", "rate_of_change", "flat_line"])
+def test_float32_input_is_judged_as_float64(name: str) -> None:
+    """float32 data gives the result of its exact float64 values (limits are not rounded)."""
+    x32 = (np.round(np.cumsum(np.random.default_rng(3).normal(0, 2, 500)), 1) + 50).astype(
+        np.float32
+    )
+    x32[[10, 11, 200]] = np.nan
+    params: dict[str, Any] = {
+        "gross_range": {"doubtful_min": 40.1, "doubtful_max": 60.1, "bad_min": 30, "bad_max": 70},
+        "spike": {"doubtful": 0.3, "bad": 3.0},
+        "rate_of_change": {"doubtful": 0.3, "bad": 3.0},
+        "flat_line": {"doubtful_duration": 2, "bad_duration": 4, "tolerance": 0.15},
+    }[name]
+    p32 = run_test(name, x32, params=params)
+    _same(p32, run_test(name, x32.astype(np.float64), params=params))
+    assert p32.dtype == np.float32
+
+
+def test_run_test_leaves_the_input_alone_and_masks_infinities() -> None:
+    x = np.array([1.0, np.inf, 3.0, -np.inf, 5.0])
+    before = x.copy()
+    p = run_test("gross_range", x, params={"bad_min": 0, "bad_max": 4})
+    np.testing.assert_array_equal(x, before)
+    assert np.isnan(p[[1, 3]]).all() and p[[0, 2, 4]].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_time_given_as_a_function_is_built_once_and_only_when_used() -> None:
+    calls: list[int] = []
+
+    def make() -> npt.NDArray[np.datetime64]:
+        calls.append(1)
+        return np.arange(3).astype("datetime64[s]").astype("datetime64[ns]")
+
+    data = QCInput(np.zeros(3), make, "x")
+    assert calls == []
+    assert data.time is data.time and calls == [1]
+    assert data.seconds().tolist() == [0.0, 1.0, 2.0]
+
+
+BOUNDED_PARAMS: dict[str, dict[str, Any]] = {
+    "gross_range": {"doubtful_min": -1e300, "doubtful_max": 1e300, "bad_min": -1e308},
+    "spike": {"doubtful": 1e-300, "bad": 1e300},
+    "rate_of_change": {"doubtful": 0.0, "bad": 1e-300},
+    "jump": {"window": 2, "doubtful": 0.0, "bad": 1e300},
+    "hampel": {"window": 3, "doubtful": 1e-300, "bad": 1e300},
+    "flat_line": {"doubtful_duration": 1, "bad_duration": 2, "tolerance": 1e300},
+    "low_variance": {"window": 3, "doubtful_std": 1e300, "bad_std": 0.0, "min_valid": 2},
+    "stuck_value": {"doubtful_duration": 1, "bad_duration": 1e300, "tolerance": 1e300},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED_PARAMS))
+def test_bounded_tests_return_probabilities(name: str) -> None:
+    """Tests declared ``bounded`` skip the framework's clip: their results must need none."""
+    from stratoflow.qc import get_test
+
+    assert get_test(name).bounded
+    rng = np.random.default_rng(11)
+    x = rng.choice([-1e308, -1.0, 0.0, 5e-324, 1.0, 1e308, np.nan, np.inf], 400)
+    x[::7] = np.cumsum(rng.normal(0, 1e300, x[::7].size))
+    t = (np.cumsum(rng.choice([0, 1, 1, 3], 400)) * 1_000_000_000).astype("datetime64[ns]")
+    with np.errstate(all="ignore"):
+        p = get_test(name)(QCInput(x, t, "x"), **get_test(name).check(BOUNDED_PARAMS[name]))
+    p = np.asarray(p)
+    assert p.shape == x.shape
+    assert bool(((p >= 0) & (p <= 1) | np.isnan(p)).all())
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 8191, 8192, 8199, 100_003])
+@pytest.mark.parametrize("density", [0.0, 0.0005, 0.01, 0.5, 1.0])
+def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
+    from stratoflow.qc.base import sparse_flatnonzero
+
+    rng = np.random.default_rng(n)
+    mask = rng.random(n) < density
+    if n:
+        mask[-1] = True  # the tail after the last whole word
+    np.testing.assert_array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
+    np.testing.assert_array_equal(sparse_flatnonzero(mask[::2]), np.flatnonzero(mask[::2]))
