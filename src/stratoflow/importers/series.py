@@ -271,7 +271,7 @@ def import_file(
                 result.series,
                 ds,
                 config=qc_options.get("config"),
-                evaluation=qc_options.get("evaluation", "worst"),
+                evaluation=qc_options.get("evaluation"),  # None: the configuration's own
             )
             for run in runs:
                 for name, n in run.flag_counts.items():

@@ -430,7 +430,9 @@ def run_execute(
             for task in tasks:
                 if task.state == TaskState.FAILED:
                     failed = True
-                    mreport.errors.append(f"{task.subject}: {task.error}")
+                    # errors usually name their file already; say it once
+                    named = task.subject and task.subject in task.error.split(":", 1)[0]
+                    mreport.errors.append(task.error if named else f"{task.subject}: {task.error}")
             if impl is not None:
                 mreport.details = impl.summarize(manager, tasks)
             report.managers.append(mreport)
