@@ -18,7 +18,7 @@ transfers:
   - name: portal-http
     provider: portal
     type: http
-    options: {url: "http://127.0.0.1:1/files/"}
+    options: {base_url: "http://127.0.0.1:1/api/", list_path: files}
     auth: bearer
     auth_options: {token: "env:PORTAL_TOKEN"}
 jobs:
@@ -107,6 +107,17 @@ def test_load_is_idempotent_and_a_changed_file_updates(
             "schedule: {frequency: daily",
             "schedule: {frequency: yearly",
             "jobs[0].schedule: unknown frequency 'yearly'",
+        ),
+        (  # transfer definitions are checked by building the handler a task would use
+            "options: {base_url:",
+            "options: {url:",
+            "transfers[0].transfer_options: transfer type 'http': invalid options",
+        ),
+        ("type: http", "type: htp", "transfers[0].transfer_options: unknown transfer type 'htp'"),
+        (
+            "auth: bearer",
+            "auth: ssh",
+            "transfers[0].auth_options: auth 'ssh': invalid options: missing a required argument",
         ),
     ],
 )

@@ -13,7 +13,7 @@ Example::
       - name: portal
         provider: iagos-portal
         type: http
-        options: {url: "https://portal.example.org/files/"}
+        options: {base_url: "https://portal.example.org/api/", list_path: files}
         auth: bearer
         auth_options: {token: "env:PORTAL_TOKEN"}
     jobs:

@@ -62,6 +62,27 @@ class TransferHandler(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.transfer_type}/{self.auth})"
 
+    def clean(self) -> None:
+        """Protocol, authentication and their options must make a working handler.
+
+        Checked by building it, exactly as a task will, so a typo (``type: sftpp``, an unknown
+        option, a password written in clear instead of ``env:NAME``) is refused when the
+        definition is saved or loaded, not at 3 a.m. when the job first runs. Building resolves
+        no secret and opens no connection.
+        """
+        from stratoflow.errors import StratoflowError
+        from stratoflow.server.workflow.transfers import build
+
+        if self.provider_id is None:
+            return  # the form reports the missing provider itself
+        try:
+            build(self)
+        except StratoflowError as exc:
+            text = str(exc)
+            auth = any(word in text for word in ("auth", "secret"))
+            field = "auth_options" if auth else "transfer_options"
+            raise ValidationError({field: text}) from None
+
 
 class Job(models.Model):
     """A periodically executed sequence of task managers."""
