@@ -141,15 +141,32 @@ def _int(data: Mapping[str, Any], key: str, where: _Where, default: int, low: in
     return value
 
 
-def check_secret_refs(options: Mapping[str, Any], where: str) -> None:
-    """Reject inline secrets: secret-named options must be ``env:``/``file:`` references."""
+def _looks_secret(key: str) -> bool:
+    """Whether an option name says it holds a secret (``password``, ``api_key``...).
+
+    Names of *where* a secret goes (``token_url``, ``token_param``, ``key_field``) are not
+    secrets themselves.
+    """
+    name = key.lower()
+    if name.endswith(("_url", "_uri", "_param", "_field", "_header", "_format", "_path")):
+        return False
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def check_secret_refs(
+    options: Mapping[str, Any], where: str, *, secret_keys: tuple[str, ...] | None = None
+) -> None:
+    """Reject inline secrets: secret options must be ``env:``/``file:`` references.
+
+    ``secret_keys`` are the options known to be secrets (an auth plugin declares its own);
+    without it, option names decide (:func:`_looks_secret`), nested mappings included.
+    """
     for key, value in options.items():
         if isinstance(value, Mapping):
             check_secret_refs(value, f"{where}.{key}")
             continue
-        if not any(word in str(key).lower() for word in _SECRET_WORDS):
-            continue
-        if value is None:
+        secret = str(key) in secret_keys if secret_keys is not None else _looks_secret(str(key))
+        if not secret or value is None:
             continue
         if not isinstance(value, str) or not value.startswith(("env:", "file:")):
             # Never echo the value: it may be the pasted secret.
@@ -201,6 +218,18 @@ def _save(obj: Any, values: Mapping[str, Any], where: _Where) -> tuple[bool, boo
     return created, changed
 
 
+def _auth_secrets(spec: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The secret options the named auth plugin declares (None: unknown plugin, guess)."""
+    from stratoflow import plugins
+
+    try:
+        cls = plugins.load("auth", str(spec.get("auth") or "none"))
+    except StratoflowError:
+        return None
+    declared = getattr(cls, "secret_options", None)
+    return tuple(declared) if declared is not None else None
+
+
 def jobs_load(path: Path) -> LoadReport:
     """Create or update providers, transfers and jobs from the YAML file at ``path``."""
     try:
@@ -236,7 +265,9 @@ def _load(data: object) -> LoadReport:
         if provider is None:
             raise (where / "provider").error(f"no data provider named {provider_name!r}")
         auth_options = dict(spec.get("auth_options") or {})
-        check_secret_refs(auth_options, str(where / "auth_options"))
+        check_secret_refs(
+            auth_options, str(where / "auth_options"), secret_keys=_auth_secrets(spec)
+        )
         row = TransferHandler.objects.filter(name=name).first() or TransferHandler(name=name)
         values = {
             "provider": provider,
