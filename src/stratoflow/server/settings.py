@@ -11,6 +11,8 @@ STRATOFLOW_DEBUG               ``1`` for Django debug pages (off)
 STRATOFLOW_ALLOWED_HOSTS       comma-separated host names (127.0.0.1,localhost)
 STRATOFLOW_EMAIL_URL           ``smtp://host:port`` for notifications; unset = console
 STRATOFLOW_BROKER_URL          Celery broker (redis://127.0.0.1:6379/0)
+STRATOFLOW_EXECUTOR            ``inprocess`` (default: tasks in threads of the running
+                               process) or ``celery`` (tasks to ``stratoflow worker``)
 =============================  ==========================================================
 """
 
