@@ -115,6 +115,11 @@ def test_load_is_idempotent_and_a_changed_file_updates(
         ),
         ("type: http", "type: htp", "transfers[0].transfer_options: unknown transfer type 'htp'"),
         (
+            "options: {tasks: 2}",
+            "options: {taks: 2}",
+            "jobs[0].managers[0].options: taks: unknown option of 'noop' managers",
+        ),
+        (
             "auth: bearer",
             "auth: ssh",
             "transfers[0].auth_options: auth 'ssh': invalid options: missing a required argument",

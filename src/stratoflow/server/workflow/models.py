@@ -221,7 +221,8 @@ class TaskManager(models.Model):
         return f"{self.job.name}/{self.name}"
 
     def clean(self) -> None:
-        """The kind must be a registered task manager kind; a QC configuration named in the
+        """The kind must be a registered task manager kind, its options those the kind knows
+        (:mod:`~stratoflow.server.workflow.options`), and a QC configuration named in the
         options (``{"qc": {"config": NAME}}``) must be stored."""
         from stratoflow.server.workflow import managers
 
@@ -229,6 +230,12 @@ class TaskManager(models.Model):
             raise ValidationError(
                 {"kind": f"unknown kind {self.kind!r}; known: {', '.join(managers.known())}"}
             )
+        from stratoflow.server.workflow.options import check_manager_options
+
+        try:
+            check_manager_options(self.kind, self.options)
+        except ConfigError as exc:
+            raise ValidationError({"options": str(exc)}) from None
         qc = self.options.get("qc") if isinstance(self.options, dict) else None
         config = qc.get("config") if isinstance(qc, dict) else None
         if isinstance(config, str):
