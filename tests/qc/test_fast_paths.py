@@ -154,7 +154,7 @@ def _flat_dense(x: F64, count: int, tol: float, whole: bool) -> npt.NDArray[np.b
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("tol", [0.0, 0.5, 1.0, 4.0, 50.0])
-@pytest.mark.parametrize("count", [1, 2, 7, 30])
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 30])
 @pytest.mark.parametrize("whole", [False, True])
 def test_flat_windows_equal_every_window(seed: int, tol: float, count: int, whole: bool) -> None:
     x, _ = _data(seed, 300)

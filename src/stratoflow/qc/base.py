@@ -458,7 +458,7 @@ def soft_limit(
     between limited and bad); strictly beyond ``bad`` it is 0. With only ``doubtful``, points
     beyond it get :data:`P_SUSPECT`; with only ``bad``, points beyond it get 0. NaN stays NaN.
     Comparisons are strict, like QARTOD's: a value *at* a limit passes it. Limits may be arrays
-    (limits that vary with another variable); a NaN limit is not passed. Only the (few) points
+    (limits that vary with another variable); a point whose limit is NaN passes. Only the points
     beyond a limit or NaN are computed in float64, after one comparison pass over the data;
     the result is float32, the storage type of test results.
     """

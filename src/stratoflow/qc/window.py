@@ -109,12 +109,17 @@ def flat_windows(
     from :func:`linked_runs` with the same tolerance; only segments at least ``w`` long are
     searched, gathered into one array, so the cost follows the (usually tiny) candidate count.
     """
+    if w < 1:
+        return np.empty(0, dtype=np.intp)
+    if w == 1:  # one-point windows: every valid value spans 0
+        valid = np.flatnonzero(~np.isnan(a))
+        return valid if tolerance > 0 else valid[:0]
     starts, stops = runs
     long = stops - starts >= w
     starts, stops = starts[long], stops[long]
     lengths = stops - starts
     total = int(lengths.sum())
-    if w < 1 or total == 0:
+    if total == 0:
         return np.empty(0, dtype=np.intp)
     offsets = np.cumsum(lengths) - lengths  # where each segment begins in the gathered array
     gathered = np.arange(total) + np.repeat(starts - offsets, lengths)  # indices into `a`

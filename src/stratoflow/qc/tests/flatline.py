@@ -93,10 +93,6 @@ def flat_line(
         count = int(np.floor(duration / step))
         if count < 0 or count + 1 > x.size:
             continue
-        if count == 0:  # one-point windows: every valid value is flat (its range is 0)
-            if tolerance > 0:
-                p[~np.isnan(x)] = prob
-            continue
         p[flat_windows(x, count + 1, tolerance, runs, cover=whole_window)] = prob
     p[np.isnan(x)] = np.nan
     return p
