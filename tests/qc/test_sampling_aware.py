@@ -35,3 +35,41 @@ def test_time_gap_on_fast_data_uses_the_absolute_limit() -> None:
     x[300:320] = np.nan  # 84 s: a gap
     p = run_test("time_gap", x, t, {"max_gap": 60})
     assert np.flatnonzero(p == 0.5).tolist() == [320]
+
+
+def _flight(pressure_units: str, temperature_units: str) -> object:
+    from stratoflow.dataset import make_dataset
+
+    n = 600
+    t = np.datetime64("2019-01-01", "ns") + np.arange(n) * np.timedelta64(4, "s")
+    rng = np.random.default_rng(3)
+    p_pa = 60_000 + np.cumsum(rng.normal(0, 5, n))
+    temp_k = 220 + np.cumsum(rng.normal(0, 0.05, n))
+    o3 = 60 + np.cumsum(rng.normal(0, 0.2, n))
+    o3[100] = 900.0  # beyond the climatology's bad limit at 600 hPa, within the gross range
+    temp_k[300] = 500.0  # physically impossible
+    p = p_pa / 100 if pressure_units == "hPa" else p_pa
+    temp = temp_k - 273.15 if temperature_units == "degC" else temp_k
+    return make_dataset(
+        t,
+        {
+            "air_press_AC": (p, {"units": pressure_units, "long_name": "pressure"}),
+            "air_temp_AC": (temp, {"units": temperature_units, "long_name": "temperature"}),
+            "O3_P1": (o3, {"units": "ppb", "long_name": "ozone"}),
+        },
+    )
+
+
+def test_values_in_other_units_are_converted_to_the_profile_units() -> None:
+    """hPa and degC data get exactly the flags of the same data in Pa and K."""
+    from stratoflow.qc import run_qc
+
+    si = run_qc(_flight("Pa", "K"))  # type: ignore[arg-type]
+    other = run_qc(_flight("hPa", "degC"))  # type: ignore[arg-type]
+    for name in ("air_press_AC", "air_temp_AC", "O3_P1"):
+        assert other.variables[name].tests, f"{name} was not tested"
+        np.testing.assert_array_equal(other.flags[name], si.flags[name], err_msg=name)
+    assert other.variables["air_press_AC"].converted == "hPa -> Pa"
+    assert other.variables["air_temp_AC"].converted == "degC -> K"
+    assert si.variables["air_temp_AC"].converted == ""
+    assert other.flags["air_temp_AC"][300] == 3 and other.flags["O3_P1"][100] == 3

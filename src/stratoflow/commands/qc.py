@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                 "profile": result.variables[name].profile,
                 "tests": [t.label for t in result.variables[name].tests],
                 "skipped": dict(result.variables[name].skipped),
+                "units_converted": result.variables[name].converted or None,
                 "flags": counts[name],
             }
             for name in counts

@@ -12,7 +12,7 @@ A configuration maps *profile* names to the variables they match and the tests t
         name: ["O3", "O3_*"]                              # fnmatch patterns on the name
         exclude: ["*_error"]                              # optional (default: *_flag, ...)
         standard_name: ["mole_fraction_of_ozone_in_air"]
-      units: ["ppb", "nmol mol-1"]                        # optional: only these units
+      units: ["ppb", "nmol mol-1"]      # optional: limits are in these; others are converted
       tests:
         - test: gross_range                               # a registered test
           id: range                                       # optional label (default: test)

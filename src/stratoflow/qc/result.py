@@ -63,6 +63,8 @@ class VariableQC:
     missing: npt.NDArray[np.bool_]
     tests: tuple[TestRun, ...]
     skipped: Mapping[str, str] = field(default_factory=dict)
+    #: ``"hPa -> Pa"`` when the values were converted to the profile's units for the tests
+    converted: str = ""
 
     def stack(self) -> npt.NDArray[np.float32]:
         """Probabilities as a (tests x points) float32 array."""

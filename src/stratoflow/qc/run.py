@@ -28,6 +28,7 @@ import xarray as xr
 from stratoflow.dataset import TIME, data_variables, flag_name, validate
 from stratoflow.errors import QCError, StratoflowError
 from stratoflow.flags import Flag
+from stratoflow.processing.units import convert, convertible
 from stratoflow.qc.base import InputUnavailable, QCInput, get_test, sparse_flatnonzero
 from stratoflow.qc.config import QCConfig, TestSpec, as_config
 from stratoflow.qc.evaluation import ManualFlag
@@ -115,6 +116,7 @@ def run_qc(
     names = list(variables) if variables is not None else data_variables(ds)
     plan: dict[str, tuple[str, tuple[TestSpec, ...]]] = {}
     skipped: dict[str, dict[str, str]] = {}
+    convert_to: dict[str, tuple[str, str]] = {}
     for name in names:
         if name not in ds.data_vars:
             raise QCError(f"no variable {name!r} in the dataset")
@@ -127,9 +129,17 @@ def run_qc(
         skipped[name] = {}
         units = str(var.attrs.get("units", ""))
         if profile.units is not None and units not in profile.units:
-            skipped[name]["*"] = f"units {units!r} not in {list(profile.units)} of profile"
-            plan[name] = (profile.name, ())
-            continue
+            # limits are in the profile's units: values in other units of the same quantity
+            # are converted for the tests (hPa -> Pa, degC -> K, ppm -> ppb), never judged raw
+            target = next((u for u in profile.units if convertible(units, u)), None)
+            if target is None:
+                skipped[name]["*"] = (
+                    f"units {units!r} not in {list(profile.units)} of profile "
+                    "and not convertible to them"
+                )
+                plan[name] = (profile.name, ())
+                continue
+            convert_to[name] = (units, target)
         plan[name] = (profile.name, (*cfg.common, *profile.tests))
 
     by_profile = {prof: name for name, (prof, _) in reversed(list(plan.items()))}
@@ -147,8 +157,21 @@ def run_qc(
             return by_profile[name]
         raise InputUnavailable(f"needs variable or profile {name!r}, not in this dataset")
 
+    converted: dict[str, tuple[FloatArray, FloatArray]] = {}
+
+    def in_profile_units(name: str) -> FloatArray:
+        """Values in the units the profile's limits are written in (fill values masked)."""
+        values = load(name)[0]
+        if name not in convert_to:
+            return values
+        hit = converted.get(name)
+        if hit is None or hit[0] is not values:  # (re)convert after the missing mask grew
+            hit = (values, convert(values, *convert_to[name]))
+            converted[name] = hit
+        return hit[1]
+
     def other(name: str) -> FloatArray:
-        return load(resolve(name))[0]
+        return in_profile_units(resolve(name))
 
     results: dict[str, list[TestRun]] = {}
     missing_of: dict[str, npt.NDArray[np.bool_]] = {}
@@ -163,8 +186,14 @@ def run_qc(
 
     def run_specs(name: str, specs: Sequence[TestSpec]) -> None:
         values, missing = load(name)
+        attrs = dict(ds[name].attrs)
+        if name in convert_to:
+            attrs["units"] = convert_to[name][1]
         for spec in specs:
-            data = QCInput(values, time, name, dict(ds[name].attrs), other, worst_of)
+            if spec.test.marks_missing:  # fill values are written in the file's own units
+                data = QCInput(values, time, name, dict(ds[name].attrs), other, worst_of)
+            else:
+                data = QCInput(in_profile_units(name), time, name, attrs, other, worst_of)
             try:
                 run = _execute(spec, data, missing)
             except InputUnavailable as exc:
@@ -188,7 +217,14 @@ def run_qc(
             run_specs(name, propagation)
 
     per_var = {
-        name: VariableQC(name, prof, missing_of[name], tuple(results[name]), skipped[name])
+        name: VariableQC(
+            name,
+            prof,
+            missing_of[name],
+            tuple(results[name]),
+            skipped[name],
+            " -> ".join(convert_to[name]) if name in convert_to else "",
+        )
         for name, (prof, _) in plan.items()
     }
     method = evaluation or cfg.evaluation

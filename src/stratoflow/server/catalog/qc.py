@@ -86,6 +86,7 @@ def qc_series(
                 config={
                     "profile": vqc.profile if vqc else None,
                     "skipped": dict(vqc.skipped) if vqc else {},
+                    "units_converted": vqc.converted if vqc else "",
                     **used,
                 },
                 outcomes=outcomes,
