@@ -73,3 +73,22 @@ def test_values_in_other_units_are_converted_to_the_profile_units() -> None:
     assert other.variables["air_temp_AC"].converted == "degC -> K"
     assert si.variables["air_temp_AC"].converted == ""
     assert other.flags["air_temp_AC"][300] == 3 and other.flags["O3_P1"][100] == 3
+
+
+def test_a_bare_dimensionless_unit_is_never_taken_for_a_mixing_ratio() -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.qc import run_qc
+
+    t = np.datetime64("2019-01-01", "ns") + np.arange(10) * np.timedelta64(4, "s")
+    ds = make_dataset(
+        t,
+        {
+            "O3_ratio": (np.full(10, 0.5), {"units": "1", "long_name": "O3/CO ratio"}),
+            "O3": (np.full(10, 4e-8), {"units": "mol/mol", "long_name": "ozone"}),
+        },
+    )
+    result = run_qc(ds)
+    assert not result.variables["O3_ratio"].tests  # left unvalidated, not judged as 0.5e9 ppb
+    assert "not convertible" in result.variables["O3_ratio"].skipped["*"]
+    assert result.variables["O3"].converted == "mol/mol -> ppb"
+    assert (result.flags["O3"] == 0).all()  # 40 ppb: good

@@ -131,7 +131,11 @@ def run_qc(
         if profile.units is not None and units not in profile.units:
             # limits are in the profile's units: values in other units of the same quantity
             # are converted for the tests (hPa -> Pa, degC -> K, ppm -> ppb), never judged raw
-            target = next((u for u in profile.units if convertible(units, u)), None)
+            # a bare "1" is any dimensionless number (a ratio, a count): never read as mol/mol
+            bare = units.strip() in ("", "1")
+            target = (
+                None if bare else next((u for u in profile.units if convertible(units, u)), None)
+            )
             if target is None:
                 skipped[name]["*"] = (
                     f"units {units!r} not in {list(profile.units)} of profile "
