@@ -39,7 +39,7 @@ from stratoflow.server.catalog.services import ImportResult, series_import
 if TYPE_CHECKING:
     from stratoflow.server.catalog.models import Component
 
-__all__ = ["FileImport", "import_file"]
+__all__ = ["FileImport", "PlannedImport", "import_file", "import_plan"]
 
 
 @dataclass
@@ -285,4 +285,76 @@ def import_file(
         flag_counts=counts,
         result=result,
         report=report,
+    )
+
+
+@dataclass(frozen=True)
+class PlannedImport:
+    """How :func:`import_file` would store a file under a configuration, before it does.
+
+    ``config_key`` is the fingerprint :func:`~stratoflow.server.catalog.services.config_key`
+    that the stored series would carry; ``processing`` the step records it covers (without
+    what the steps would find). ``checksum`` is the file's, as the reader recorded it.
+    """
+
+    config_key: str
+    checksum: str
+    reader: str
+    reader_options: dict[str, Any]
+    level: str
+    processing: list[dict[str, Any]]
+
+
+def import_plan(
+    path: Path,
+    *,
+    identity: str | None = None,
+    reader: str | None = None,
+    reader_options: Mapping[str, Any] | None = None,
+    level: str = "L0",
+    processing: Sequence[Mapping[str, Any]] = (),
+    references: Mapping[str, Any] | None = None,
+    instrument: Component | str | None = None,
+) -> PlannedImport:
+    """The configuration key :func:`import_file` would give ``path``'s series, cheaply.
+
+    Reads the file, resolves the catalog calibrations and the reference files exactly as
+    :func:`import_file` does, but runs no processing step and stores nothing: the key covers
+    only what decides the values (reader, options, level, step parameters, reference files),
+    never what a step finds. Re-processing (``stratoflow job reprocess``) compares it with the
+    key of the stored series to tell which files a changed configuration would change. Kept
+    beside :func:`import_file` so that the two cannot drift apart unnoticed (a test compares
+    the plan with what an import stores).
+    """
+    from stratoflow.server.catalog.services import config_key
+
+    options = dict(reader_options or {})
+    ds = open_dataset(path, reader=reader, **options)
+    records: list[dict[str, Any]] = []
+    if processing:
+        steps = _with_catalog_calibrations(processing, _instrument(instrument), ds)
+        try:
+            _, infos = _references(references or {}, ds)
+        except (ConfigError, ImportFailed) as exc:  # name the file being planned
+            raise type(exc)(f"{identity or path.name}: {exc}") from exc
+        for i, spec in enumerate(steps):
+            if "step" not in spec:
+                raise ConfigError(f"processing step {i}: must be a mapping with 'step'")
+            record: dict[str, Any] = {
+                "step": str(spec["step"]),
+                "params": dict(spec.get("params") or {}),
+            }
+            used = _uses(record["params"]) & set(infos)
+            if used:
+                record["references"] = {n: infos[n] for n in sorted(used)}
+            records.append(record)
+    records.append({"step": "basic_flags", "params": {}})
+    name = str(ds.attrs.get("reader", ""))
+    return PlannedImport(
+        config_key=config_key(name, options, level, records),
+        checksum=str(ds.attrs.get("source_checksum", "")),
+        reader=name,
+        reader_options=options,
+        level=level,
+        processing=records,
     )

@@ -1,7 +1,9 @@
 """Task manager kinds: what "collect" and "execute" mean for import and export.
 
 ImportManager = TransferHandler.get -> Reader -> Importer (+ basic/advanced QC), leaving each
-flight awaiting the PI's review. ExportManager = Exporter -> Writer -> TransferHandler.put for
+flight awaiting the PI's review; it can also re-process the files it imported with its current
+configuration (``reprocess``, see :mod:`stratoflow.server.workflow.reprocess`); a kind
+without that method cannot. ExportManager = Exporter -> Writer -> TransferHandler.put for
 every flight the PI approved and that has not been delivered in its current version.
 """
 
@@ -11,11 +13,14 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stratoflow.errors import ConfigError, ImportFailed, TaskError, TransientTransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
+
+if TYPE_CHECKING:
+    from stratoflow.server.workflow.reprocess import ManagerPlan, Selection
 
 __all__ = [
     "ExportManager",
@@ -79,7 +84,9 @@ class ImportManager:
             qc=options.get("qc", {}),
             level=options.get("level", "L0"),
             processing=processing,
-            references=self._references(manager, task, options.get("references") or {})
+            references=self._references(
+                manager, task.details.get("identity", task.subject), options.get("references") or {}
+            )
             if processing
             else None,
             instrument=options.get("instrument"),
@@ -92,10 +99,30 @@ class ImportManager:
             "series": result.series_ids,
             "points": result.points,
             "flags": result.flag_counts,
+            "config_key": result.result.series[0].provenance.get("config_key", "")
+            if result.result is not None and result.result.series
+            else "",
         }
 
+    def reprocess(self, manager: TaskManager, selection: Selection) -> ManagerPlan:
+        """The files this manager imported that its current configuration would change.
+
+        The plan (see :mod:`stratoflow.server.workflow.reprocess`) lists them with the
+        settings that changed, and the files that cannot be re-processed with the reason;
+        its items' tasks are executed by :meth:`execute` like any import, so new versions
+        await the PI's review as after a first import. Reference files are resolved once for
+        the whole plan, fetched as a task would fetch them.
+        """
+        from stratoflow.server.workflow.reprocess import reprocess_plan
+
+        options = dict(manager.options)
+        references = None
+        if options.get("processing"):
+            references = self._references(manager, manager.name, options.get("references") or {})
+        return reprocess_plan(manager, selection, references)
+
     def _references(
-        self, manager: TaskManager, task: Task, specs: Mapping[str, Any]
+        self, manager: TaskManager, subject: str, specs: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Resolve the job's reference specs into files for the importer.
 
@@ -112,7 +139,6 @@ class ImportManager:
         from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
         from stratoflow.server.workflow.transfers import fetch_matching
 
-        subject = task.details.get("identity", task.subject)
         resolved: dict[str, Any] = {}
         for name, given in specs.items():
             spec = {"path": given} if isinstance(given, str) else dict(given)

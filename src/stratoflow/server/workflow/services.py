@@ -18,6 +18,10 @@ the same:
 
 Transient failures are retried with exponential backoff and jitter up to the manager's
 ``max_attempts``; other failures fail the task at once. A failing task never stops siblings.
+
+:func:`job_reprocess` makes a run of another sort: the files a job's import managers imported
+that their current configuration would change, queued when the run is made (the run records
+which managers it concerns in ``summary["reprocess"]``, so a resumed run does just that).
 """
 
 from __future__ import annotations
@@ -46,11 +50,14 @@ from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
 
 if TYPE_CHECKING:
     from stratoflow.server.workflow.executors import Executor
+    from stratoflow.server.workflow.reprocess import Blocked, ManagerPlan, Selection
 
 __all__ = [
     "ManagerReport",
     "Progress",
+    "ReprocessReport",
     "RunReport",
+    "job_reprocess",
     "job_run",
     "run_execute",
     "run_retry_failed",
@@ -412,15 +419,22 @@ def run_execute(
     executor = executor or executors.default()
     report = RunReport(job=job.name, run_id=run.pk, state=run.state)
     failed = False
+    # A re-processing run (see job_reprocess) was queued when it was made, for some managers.
+    plan = run.summary.get("reprocess") if isinstance(run.summary, dict) else None
     try:
         for manager in job.managers.select_related("transfer__provider").order_by("order", "id"):
+            if plan is not None and manager.name not in plan.get("managers", []):
+                continue
             mreport = ManagerReport(manager=manager.name, kind=manager.kind)
             try:
                 impl = managers.get(manager.kind)
-                units = impl.collect(manager)
-                mreport.collected = _queue(
-                    manager, run, units, per_run=bool(getattr(impl, "per_run", False))
-                )
+                if plan is None:
+                    units = impl.collect(manager)
+                    mreport.collected = _queue(
+                        manager, run, units, per_run=bool(getattr(impl, "per_run", False))
+                    )
+                else:
+                    mreport.collected = Task.objects.filter(run=run, manager=manager).count()
             except StratoflowError as exc:
                 mreport.errors.append(f"collect failed: {exc}")
                 failed = True
@@ -442,7 +456,9 @@ def run_execute(
             executor.close()
     final = RunState.FAILED if failed else RunState.SUCCEEDED
     check_run_transition(RunState.RUNNING, final)
-    summary = {"managers": [m.__dict__ for m in report.managers]}
+    summary: dict[str, Any] = {"managers": [m.__dict__ for m in report.managers]}
+    if plan is not None:
+        summary["reprocess"] = plan
     JobRun.objects.filter(pk=run.pk, state=RunState.RUNNING.value, owner=owner).update(
         state=final.value, finished_at=timezone.now(), summary=summary
     )
@@ -520,3 +536,103 @@ def run_retry_failed(run: JobRun) -> int:
         _run_transition(locked, RunState.PENDING)
     run.refresh_from_db()
     return count
+
+
+@dataclass
+class ReprocessReport:
+    """What :func:`job_reprocess` found, and the run that re-processed it (none if dry)."""
+
+    job: str
+    plans: list[ManagerPlan] = field(default_factory=list)
+    run: RunReport | None = None
+
+    @property
+    def blocked(self) -> list[Blocked]:
+        """Files that should be re-processed but cannot be, with the reason."""
+        return [b for plan in self.plans for b in plan.blocked]
+
+
+def job_reprocess(
+    job: Job,
+    *,
+    manager: str | None = None,
+    selection: Selection | None = None,
+    dry_run: bool = False,
+    workers: int = 4,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> ReprocessReport:
+    """Re-process the files ``job`` imported whose configuration changed since, as a new run.
+
+    For each import manager of the job (or only ``manager``), the files it imported whose
+    current series were made under another configuration than the manager's options give now
+    (see :mod:`stratoflow.server.workflow.reprocess`), within ``selection``. ``dry_run`` only
+    plans. Otherwise the files become the tasks of a new run, queued in the same transaction
+    that makes the run, and the run is executed as ``job run`` executes one: each file makes a
+    new version of its series (the old one kept), QC runs with the PI's manual flags replayed,
+    and the flight awaits review again. Files that cannot be re-processed are in the report
+    and in the run's summary. Repeating the call queues nothing: the task keys name the file
+    and the new configuration.
+
+    Example::
+
+        report = job_reprocess(job, selection=Selection(flights=("F123",)), dry_run=True)
+        for plan in report.plans:
+            print(plan.manager, [i.identity for i in plan.items], plan.blocked)
+    """
+    from stratoflow.server.workflow import executors
+    from stratoflow.server.workflow import managers as kinds
+    from stratoflow.server.workflow.reprocess import Selection
+
+    selection = selection or Selection()
+    rows = list(job.managers.select_related("transfer__provider").order_by("order", "id"))
+    if manager is not None:
+        rows = [m for m in rows if m.name == manager]
+        if not rows:
+            names = ", ".join(m.name for m in job.managers.order_by("order", "id")) or "none"
+            raise ConfigError(f"job {job.name!r} has no task manager {manager!r} (it has: {names})")
+        kind = rows[0].kind
+        if not hasattr(kinds.get(kind), "reprocess"):
+            raise ConfigError(
+                f"task manager {rows[0]} is of kind {kind!r}, which cannot re-process files "
+                "(import managers can)"
+            )
+    else:
+        rows = [m for m in rows if hasattr(kinds.get(m.kind), "reprocess")]
+        if not rows:
+            raise ConfigError(f"job {job.name!r} has no task manager that can re-process files")
+    plans = [(row, kinds.get(row.kind).reprocess(row, selection)) for row in rows]  # type: ignore[attr-defined]
+    report = ReprocessReport(job=job.name, plans=[plan for _, plan in plans])
+    if dry_run or not any(plan.items for plan in report.plans):
+        return report
+    owner = identity()
+    now = timezone.now()
+    check_run_transition(RunState.PENDING, RunState.RUNNING)  # made running: ours from the start
+    record = {
+        "managers": [row.name for row, plan in plans if plan.items],
+        "selection": selection.as_dict(),
+        "blocked": [b.__dict__ for b in report.blocked][:200],
+    }
+    try:
+        with transaction.atomic():
+            run = JobRun.objects.create(
+                job=job,
+                scheduled_for=now,
+                state=RunState.RUNNING.value,
+                owner=owner,
+                heartbeat_at=now,
+                started_at=now,
+                summary={"reprocess": record},
+            )
+            for row, plan in plans:
+                _queue(row, run, (item.unit() for item in plan.items), per_run=False)
+    except IntegrityError:
+        raise TaskError(f"job {job.name!r} already has a run for {now.isoformat()}") from None
+    own = executor is None
+    executor = executor or executors.default(workers=workers)
+    try:
+        report.run = run_execute(run, executor=executor, owner=owner, progress=progress)
+    finally:
+        if own:
+            executor.close()
+    return report

@@ -1,0 +1,340 @@
+"""Re-processing: which files an import manager imported would its current configuration change.
+
+A job's import manager only collects *new* files; when the PI corrects a calibration, picks
+another clock-sync reference or changes a reader option, the files it imported before stay as
+they were. :func:`reprocess_plan` finds them: every file the manager imported (its settled
+tasks) whose current series carry another configuration key (see
+:func:`stratoflow.server.catalog.services.config_key`) than the one its configuration gives the
+file now (:func:`stratoflow.importers.series.import_plan`: the file is read, calibrations and
+reference files are resolved, no step runs). Each one becomes a task of a re-processing run
+(:func:`stratoflow.server.workflow.services.job_reprocess`), keyed by the file *and* the new key:
+the catalog never imports the same bytes twice under one configuration, so this key is the
+identity of the version the task makes, and asking again queues nothing.
+
+What cannot be re-processed is said, never skipped in silence: a staged copy gone from the
+staging area (or changed), a file that cannot be read any more, and a configuration that an
+*earlier* version already had (the catalog keeps that version and makes no new one, so the
+current data would stay as they are).
+
+Example::
+
+    plan = reprocess_plan(manager, Selection(flights=("F123",)), references)
+    for item in plan.items:
+        print(item.identity, item.old_keys, "->", item.new_key, item.changes)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from stratoflow.errors import StratoflowError
+from stratoflow.jobs.states import TaskState
+from stratoflow.server.workflow.models import Task, TaskManager
+
+__all__ = ["Blocked", "ManagerPlan", "PlanItem", "Selection", "reprocess_plan"]
+
+#: Most changed settings listed per file (the rest is counted).
+MAX_CHANGES = 8
+
+Unit = tuple[str, str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which imported files to consider: data starting in ``[since, until]``, these flights."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    flights: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the run's record."""
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "flights": list(self.flights),
+        }
+
+
+@dataclass
+class PlanItem:
+    """One file whose series the manager's current configuration would change."""
+
+    identity: str
+    sha256: str
+    staged_path: str
+    size: int
+    flight: str
+    old_keys: list[str]
+    new_key: str
+    changes: list[str]
+    task_key: str
+
+    def unit(self) -> Unit:
+        """The task to queue: (idempotency key, subject, details)."""
+        return (
+            self.task_key,
+            self.identity,
+            {
+                "identity": self.identity,
+                "staged_path": self.staged_path,
+                "sha256": self.sha256,
+                "size": self.size,
+                "flight": self.flight,
+                "reprocess": {"from": self.old_keys, "to": self.new_key, "changes": self.changes},
+            },
+        )
+
+
+@dataclass
+class Blocked:
+    """A file that should be re-processed but cannot be, and why."""
+
+    identity: str
+    flight: str
+    reason: str
+
+
+@dataclass
+class ManagerPlan:
+    """What re-processing would do for one import manager."""
+
+    manager: str
+    items: list[PlanItem] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+    #: files whose current series already have the current configuration
+    unchanged: list[str] = field(default_factory=list)
+    #: files whose series are no longer current (a corrected file replaced them)
+    superseded: list[str] = field(default_factory=list)
+    #: files outside the selection
+    outside: int = 0
+
+
+def task_key(identity: str, sha256: str, new_key: str, failed: int) -> str:
+    """Idempotency key of a re-processing task (short enough for the column).
+
+    The configuration comes first so that cutting an over-long identity never merges two
+    configurations; ``#n`` after ``n`` failed attempts lets a later request try again.
+    """
+    base = f"reprocess@{new_key[:24]}@{sha256}@{identity}"[:290]
+    return base + (f"#{failed}" if failed else "")
+
+
+@dataclass
+class _Imported:
+    identity: str
+    sha256: str
+    staged_path: str
+    size: int
+
+
+def _imported(manager: TaskManager) -> list[_Imported]:
+    """The files ``manager`` imported (settled tasks), newest staged copy of each, in order."""
+    settled = [TaskState.DONE.value, TaskState.AWAITING_REVIEW.value]
+    found: dict[tuple[str, str], _Imported] = {}
+    rows = (
+        Task.objects.filter(manager=manager, state__in=settled)
+        .order_by("id")
+        .values_list("details", flat=True)
+    )
+    for details in rows:
+        if not isinstance(details, dict) or not details.get("identity"):
+            continue
+        if not details.get("sha256") or not details.get("staged_path"):
+            continue
+        key = (str(details["identity"]), str(details["sha256"]))
+        found[key] = _Imported(*key, str(details["staged_path"]), int(details.get("size") or 0))
+    return list(found.values())
+
+
+def _stored_key(provenance: Mapping[str, Any], level: str) -> str:
+    """A stored series' configuration key (recomputed for series stored before keys were)."""
+    from stratoflow.server.catalog.services import config_key
+
+    key = provenance.get("config_key")
+    if key:
+        return str(key)
+    return config_key(
+        str(provenance.get("reader", "")),
+        provenance.get("reader_options") or {},
+        level,
+        provenance.get("processing") or [],
+    )
+
+
+def _canonical(
+    reader: str, options: Mapping[str, Any], level: str, processing: Sequence[Any]
+) -> dict[str, Any]:
+    """What a configuration key covers, as a readable tree (for listing the differences)."""
+    steps = []
+    for record in processing:
+        if not isinstance(record, Mapping) or record.get("step") == "basic_flags":
+            continue
+        refs = record.get("references") or {}
+        entry: dict[str, Any] = {"step": record.get("step"), "params": record.get("params") or {}}
+        if refs:
+            entry["references"] = {
+                name: f"{ref.get('identity')} ({str(ref.get('checksum', ''))[:12]})"
+                for name, ref in refs.items()
+            }
+        steps.append(entry)
+    return {"reader": reader, "reader_options": dict(options), "level": level, "processing": steps}
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(value, Mapping) and value:
+        for k in sorted(value, key=str):
+            _flatten(value[k], f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, list | tuple) and value:
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = json.dumps(value, sort_keys=True, default=str)
+
+
+def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The settings that differ, as ``path: old -> new`` lines (at most :data:`MAX_CHANGES`).
+
+    >>> changes({"level": "L0", "p": {"a": 1}}, {"level": "L0", "p": {"a": 3}})
+    ['p.a: 1 -> 3']
+    """
+    a: dict[str, str] = {}
+    b: dict[str, str] = {}
+    _flatten(old, "", a)
+    _flatten(new, "", b)
+    lines = [
+        f"{path}: {a.get(path, '(none)')} -> {b.get(path, '(none)')}"
+        for path in sorted(set(a) | set(b))
+        if a.get(path) != b.get(path)
+    ]
+    if len(lines) > MAX_CHANGES:
+        lines = [*lines[:MAX_CHANGES], f"... and {len(lines) - MAX_CHANGES} more"]
+    return lines
+
+
+def reprocess_plan(
+    manager: TaskManager,
+    selection: Selection,
+    references: Mapping[str, Any] | None,
+) -> ManagerPlan:
+    """Which files of import manager ``manager`` its current configuration would change.
+
+    ``references`` are the manager's reference specs already resolved to files (done once per
+    manager by the caller, as a task would: see ``ImportManager._references``).
+    """
+    from stratoflow.importers.series import import_plan
+    from stratoflow.server.catalog.models import Series, SourceFile
+
+    options = dict(manager.options)
+    level = str(options.get("level", "L0"))
+    plan = ManagerPlan(manager=manager.name)
+    for file in _imported(manager):
+        source = SourceFile.objects.filter(identity=file.identity, checksum=file.sha256).first()
+        if source is None:
+            plan.blocked.append(
+                Blocked(file.identity, "", "imported by this manager but not in the catalog now")
+            )
+            continue
+        rows = list(
+            Series.objects.filter(source=source)
+            .order_by("id")
+            .values_list("is_current", "level", "provenance", "flight__identifier", "time_start")
+        )
+        current = [r for r in rows if r[0]]
+        if not current:
+            plan.superseded.append(file.identity)
+            continue
+        flight = str(current[0][3])
+        start = min((r[4] for r in current if r[4] is not None), default=None)
+        if (
+            (selection.flights and flight not in selection.flights)
+            or (selection.since and (start is None or start < selection.since))
+            or (selection.until and (start is None or start > selection.until))
+        ):
+            plan.outside += 1
+            continue
+        path = Path(file.staged_path)
+        if not path.is_file():
+            plan.blocked.append(
+                Blocked(
+                    file.identity,
+                    flight,
+                    f"its staged copy {path} is no longer in the staging area; fetch the file "
+                    "again (or import it by hand with 'stratoflow import') to re-process it",
+                )
+            )
+            continue
+        try:
+            planned = import_plan(
+                path,
+                identity=file.identity,
+                reader=options.get("reader"),
+                reader_options=options.get("reader_options") or {},
+                level=level,
+                processing=options.get("processing") or (),
+                references=references,
+                instrument=options.get("instrument"),
+            )
+        except StratoflowError as exc:
+            plan.blocked.append(Blocked(file.identity, flight, f"cannot be planned: {exc}"))
+            continue
+        if planned.checksum != file.sha256:
+            plan.blocked.append(
+                Blocked(
+                    file.identity,
+                    flight,
+                    f"its staged copy {path} changed (SHA-256 {planned.checksum[:12]}, "
+                    f"imported {file.sha256[:12]}); import the file it now holds as a new file",
+                )
+            )
+            continue
+        keys = {_stored_key(r[2], r[1]): r for r in current}
+        if planned.config_key in keys:
+            plan.unchanged.append(file.identity)
+            continue
+        earlier = [r for r in rows if not r[0] and _stored_key(r[2], r[1]) == planned.config_key]
+        if earlier:
+            plan.blocked.append(
+                Blocked(
+                    file.identity,
+                    flight,
+                    "an earlier version of its series was made with this very configuration; "
+                    "the catalog keeps that version and makes no new one, so the current "
+                    "version would stay",
+                )
+            )
+            continue
+        old = current[0][2]
+        old_tree = _canonical(
+            str(old.get("reader", "")),
+            old.get("reader_options") or {},
+            str(current[0][1]),
+            old.get("processing") or [],
+        )
+        new_tree = _canonical(
+            planned.reader, planned.reader_options, planned.level, planned.processing
+        )
+        failed = Task.objects.filter(
+            manager=manager,
+            key__startswith=task_key(file.identity, file.sha256, planned.config_key, 0),
+            state=TaskState.FAILED.value,
+        ).count()
+        plan.items.append(
+            PlanItem(
+                identity=file.identity,
+                sha256=file.sha256,
+                staged_path=str(path),
+                size=file.size,
+                flight=flight,
+                old_keys=sorted(keys),
+                new_key=planned.config_key,
+                changes=changes(old_tree, new_tree) or ["configuration fingerprint differs"],
+                task_key=task_key(file.identity, file.sha256, planned.config_key, failed),
+            )
+        )
+    return plan
