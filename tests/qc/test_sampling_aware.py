@@ -92,3 +92,40 @@ def test_a_bare_dimensionless_unit_is_never_taken_for_a_mixing_ratio() -> None:
     assert "not convertible" in result.variables["O3_ratio"].skipped["*"]
     assert result.variables["O3"].converted == "mol/mol -> ppb"
     assert (result.flags["O3"] == 0).all()  # 40 ppb: good
+
+
+def _quantised_cruise(n: int = 900, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Water vapour at cruise logged in whole ppm every 4 s: long natural plateaus."""
+    rng = np.random.default_rng(seed)
+    t = np.datetime64("2019-01-01", "ns") + np.arange(n) * np.timedelta64(4, "s")
+    truth = 8 + np.cumsum(rng.normal(0, 0.1, n))  # under 1 ppm a minute: long plateaus
+    return np.rint(truth), t
+
+
+def test_stuck_value_spares_natural_plateaus_of_quantised_data() -> None:
+    x, t = _quantised_cruise()
+    params = {"doubtful_duration": 90, "bad_duration": 240, "tolerance": 1e-4}
+    steps = np.abs(np.diff(x))
+    assert (steps == 0).mean() > 0.5  # mostly plateaus
+    plain = run_test("stuck_value", x, t, {**params, "plateau_factor": 1})
+    spared = run_test("stuck_value", x, t, params)
+    assert (plain < 1).sum() > 100  # without the plateau rule, plateaus look stuck
+    assert (spared < 1).sum() < (plain < 1).sum() / 10
+
+
+def test_stuck_value_still_catches_a_stuck_quantised_sensor() -> None:
+    x, t = _quantised_cruise()
+    x[300:] += np.arange(x.size - 300) // 20  # the air gets moister: 1 ppm every 80 s
+    x[400:500] = x[400]  # the sensor sticks for 400 s while the value climbs by 5 ppm
+    p = run_test("stuck_value", x, t, {"doubtful_duration": 90, "bad_duration": 240})
+    assert (p[401:499] == 0).all()  # the jump on recovery shows it was stuck
+
+
+def test_stuck_value_needs_min_points_on_coarse_data() -> None:
+    t = _hourly(48)
+    x = np.round(95 + 5 * np.sin(np.arange(48) / 3), 1)
+    x[10] = x[9]  # two equal hourly means: chance, not a stuck analyser
+    x[20:26] = x[20]  # six equal hourly means in a row: stuck
+    p = run_test("stuck_value", x, t, {"doubtful_duration": 60, "bad_duration": 120})
+    assert p[9] == 1 and p[10] == 1
+    assert (p[20:26] == 0).all()

@@ -136,24 +136,55 @@ def low_variance(
 
 @qc_test(
     "stuck_value",
-    version="1.0",
+    version="1.1",
     parameters=[
         Param("doubtful_duration", "number", exclusive_minimum=0.0, doc="seconds"),
         Param("bad_duration", "number", exclusive_minimum=0.0, doc="seconds"),
         Param("tolerance", "number", default=0.0, minimum=0.0, doc="step within = same value"),
+        Param(
+            "min_points",
+            "integer",
+            default=5,
+            minimum=2,
+            doc="a run needs this many points: two equal hourly means are no evidence",
+        ),
+        Param(
+            "plateau_factor",
+            "number",
+            default=5.0,
+            minimum=1.0,
+            doc="durations are this many times longer for a plateau of quantised data",
+        ),
     ],
     validator=_durations,
     bounded=True,
 )
 def stuck_value(
-    data: QCInput, *, doubtful_duration: float, bad_duration: float, tolerance: float
+    data: QCInput,
+    *,
+    doubtful_duration: float,
+    bad_duration: float,
+    tolerance: float,
+    min_points: int,
+    plateau_factor: float,
 ) -> Probability:
     """Every point of a run of repeated values that lasts longer than a duration.
 
     Unlike QARTOD's flat line, which can only judge a point once a full window has passed,
     this flags the whole run, first points included: a stuck sensor is wrong from the moment
     it sticks. Consecutive valid values whose step is at most ``tolerance`` form a run; its
-    duration is the time from its first to its last point.
+    duration is the time from its first to its last point; runs of fewer than ``min_points``
+    values pass whatever their duration (coarse data: hourly means may repeat once by chance).
+
+    Quantised data need care: real instruments log ozone and CO in whole ppb, water vapour in
+    whole ppm, temperatures in tenths of a kelvin; such a series stays on one value for minutes
+    whenever the atmosphere varies by less than one step — a plateau, not a stuck sensor (in
+    a real IAGOS flight a third to three quarters of all steps are zero). A stuck sensor
+    betrays itself when it recovers: the value jumps to where the atmosphere went meanwhile.
+    So when a series is quantised (at least a fifth of its steps are zero) and a run is
+    entered and left by small steps (at most twice the series' median non-zero step), the run
+    is judged with ``plateau_factor`` times longer durations. Continuous (noisy float) data,
+    where repeated values only come from a stuck sensor, are judged with the durations given.
     """
     x = data.values
     p = np.full(x.shape, np.nan)
@@ -161,10 +192,35 @@ def stuck_value(
     if idx.size == 0:
         return p
     v, s = x[idx], data.seconds()[idx]
-    breaks = np.concatenate(([True], np.abs(np.diff(v)) > tolerance))
+    steps = np.abs(np.diff(v))
+    breaks = np.concatenate(([True], steps > tolerance))
     run = np.cumsum(breaks) - 1
     starts = np.flatnonzero(breaks)
     ends = np.concatenate((starts[1:], [v.size])) - 1
-    duration = (s[ends] - s[starts])[run]
-    p[idx] = soft_limit(duration, doubtful_duration, bad_duration)
+    duration = s[ends] - s[starts]
+    scale = np.ones(starts.size)
+    q = _typical_step(steps, tolerance)
+    if q > 0 and plateau_factor > 1 and starts.size > 2:
+        # step into each run (from the previous value) and out of it (to the next value);
+        # the ends of the series give no evidence either way
+        entry = np.concatenate(([0.0], steps[starts[1:] - 1]))
+        leave = np.concatenate((steps[ends[:-1]], [0.0]))
+        plateau = (entry <= 2 * q) & (leave <= 2 * q)
+        scale[plateau] = plateau_factor
+    duration[ends - starts + 1 < min_points] = 0.0
+    p[idx] = soft_limit(duration / scale, doubtful_duration, bad_duration)[run]
     return p
+
+
+def _typical_step(steps: npt.NDArray[np.float64], tolerance: float) -> float:
+    """The median non-zero step of a quantised series; 0 for continuous data.
+
+    Quantised: at least a fifth of the steps are zero (within ``tolerance``); continuous data
+    only repeat a value when something is wrong.
+    """
+    if steps.size < 20:
+        return 0.0
+    moving = steps > tolerance
+    if moving.mean() > 0.8 or not moving.any():
+        return 0.0
+    return float(np.median(steps[moving]))
