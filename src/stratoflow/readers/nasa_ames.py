@@ -1,6 +1,23 @@
-"""NASA Ames FFI 1001 (Gaines & Hipskind 1998), with the CARIBIC and EBAS conventions.
+"""NASA Ames files (Gaines & Hipskind 1998), with the CARIBIC and EBAS conventions.
 
-FFI 1001 is one independent variable (time) and NV dependent variables, one record per line.
+What is read, and why the rest is refused
+------------------------------------------
+A stratoflow Dataset is a time series (one ``time`` dimension), so a NASA Ames file is read
+when its independent variables reduce to one time axis:
+
+* **FFI 1001** (this module): one independent variable, time, and NV dependent variables, one
+  record per line -- aircraft, station and CARIBIC/EBAS files.
+* **FFI 1010 / 1020** with time as X, **2110 / 2160** with time as the bounded X1 (an NDACC
+  ozonesonde: ``Time after launch [s]`` per sounding, launch time in an auxiliary variable),
+  and any FFI with lines before the ``NLHEAD FFI`` line: :mod:`stratoflow.readers.nasa_ames_ffi`.
+
+Refused with a :class:`ReaderError` naming the file, the FFI and the reason: files whose
+independent variable is not a time (``valid_1001a.na`` is a pressure profile; the BISA model
+examples are altitude and latitude grids), gridded FFIs 3010/4010, block start times in local
+time, and several overlapping series in one file. See :mod:`~stratoflow.readers.nasa_ames_ffi`.
+
+FFI 1001
+--------
 The header is self-describing: line 1 gives its length (NLHEAD) and the format index (FFI);
 lines 10-12 give NV, the scale factors and missing values; NV variable names follow, then the
 special and normal comments, each preceded by their line count. This reader walks that
@@ -35,7 +52,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -48,13 +65,19 @@ from stratoflow.readers.base import PathLike, Reader
 from stratoflow.readers.text_table import parse_table
 
 __all__ = [
+    "FFIS",
+    "Column",
     "Ffi1001Header",
+    "HeaderLike",
     "NasaAmesFile",
     "NasaAmesReader",
+    "build_dataset",
     "ebas_flags",
     "flag_columns_to_flags",
+    "locate_header",
     "parse_ffi1001_header",
     "parse_nasa_ames",
+    "time_unit_of",
     "to_udunits",
 ]
 
@@ -100,6 +123,10 @@ _UDUNITS = {
     "hpa": "hPa",
     "pa": "Pa",
     "m/s": "m s-1",
+    "decimal degrees": "degree",
+    "decimal degrees e": "degree_east",
+    "decimal degrees n": "degree_north",
+    "microa": "uA",
     "ms-1": "m s-1",
     "m s-1": "m s-1",
     "km/h": "km h-1",
@@ -280,9 +307,41 @@ def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> F
     )  # fmt: skip
 
 
+FFIS = (1001, 1010, 1020, 2010, 2110, 2160, 2310, 3010, 4010)
+_FFI_LINE = re.compile(rb"[ \t]*(\d+)[ \t]+(\d{4})[ \t]*\r?")
+_MAX_PREAMBLE = 3
+
+
+def locate_header(raw: bytes, *, path: object) -> tuple[int, int]:
+    """(lines before the header, FFI) of a NASA Ames file.
+
+    The header starts at the line ``NLHEAD FFI``, normally line 1. Some producers (NDACC) put a
+    line before it; NLHEAD counts from the ``NLHEAD FFI`` line, so such lines are skipped here
+    and kept as the ``nasa_ames_preamble`` attribute. A first line that does not look like
+    ``NLHEAD FFI`` and is not followed by one is left for the header parser to report.
+    """
+    lines = raw[:4096].split(b"\n", _MAX_PREAMBLE + 1)[: _MAX_PREAMBLE + 1]
+    for skipped, line in enumerate(lines):
+        match = _FFI_LINE.fullmatch(line)
+        if match:
+            ffi = int(match.group(2))
+            if ffi not in FFIS:
+                raise ReaderError(
+                    f"unsupported FFI {ffi}: NASA Ames format indices are "
+                    f"{', '.join(map(str, FFIS))} (wrong FFI, or not a NASA Ames file?)",
+                    path=path,
+                    line=skipped + 1,
+                )
+            return skipped, ffi
+    return 0, 1001
+
+
 def parse_nasa_ames(path: PathLike) -> NasaAmesFile:
     """Parse a NASA Ames FFI 1001 file into its header and raw numeric arrays (no conventions)."""
-    raw = Path(path).read_bytes()
+    return _parse_1001(Path(path).read_bytes(), path)
+
+
+def _parse_1001(raw: bytes, path: PathLike) -> NasaAmesFile:
     header = parse_ffi1001_header(raw, path=path)
     table = parse_table(
         raw[header.data_offset :], ncols=header.nv + 1, first_line=header.data_line, path=path
@@ -359,6 +418,10 @@ def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, s
         )
         long_name = parts[1] if len(parts) > 2 else parts[0]
         return parts[0], long_name or parts[0], unit, {}
+    square = re.search(r"\[([^\[\]]*)\]", text)
+    if square and square.start() > 0 and re.search(r"[\(\[]", text[square.end() :]):
+        # NDACC: "Wind direction [decimal degrees] (range: 0 - 360)": the unit is the [...]
+        return text[: square.start()].strip(), text.strip(), square.group(1), {}
     match = re.fullmatch(r"(.*?)\s*[\(\[]([^()\[\]]*)[\)\]]\s*", text)
     if match and match.group(1):
         return match.group(1), match.group(1), match.group(2), {}
@@ -368,21 +431,35 @@ def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, s
     return text, text, "", {}
 
 
-def _time_unit(xname: str, override: str | None, path: object) -> str:
-    if override is not None:
-        return override
-    low = xname.lower()
-    if re.search(r"second|\[s\]|\(s\)|\bsec\b|\bs\b", low):
-        return "s"
-    if re.search(r"\bdays?\b|julian", low):
-        return "d"
-    if re.search(r"\bhours?\b|\[h\]", low):
-        return "h"
-    if re.search(r"\bminutes?\b|\[min\]", low):
-        return "min"
+_TIME_UNITS = (
+    ("s", re.compile(r"second|\[s\]|\(s\)|\bsec\b|\bs\b")),
+    ("d", re.compile(r"\bdays?\b|julian")),
+    ("h", re.compile(r"\bhours?\b|\[h\]")),
+    ("min", re.compile(r"\bminutes?\b|\[min\]")),
+)
+
+
+def time_unit_of(name: str) -> str | None:
+    """The time unit (``"s"``, ``"min"``, ``"h"``, ``"d"``) a variable name says, or None.
+
+    The unit named first wins: "decimal UT hours from 0 hours on day given by DATE" is hours.
+
+    >>> time_unit_of("Time in UT Seconds from 0000 hours"), time_unit_of("Altitude (km)")
+    ('s', None)
+    """
+    low = name.lower()
+    found = [(m.start(), unit) for unit, rx in _TIME_UNITS if (m := rx.search(low))]
+    return min(found)[1] if found else None
+
+
+def _time_unit(xname: str, override: str | None, path: object, *, ffi: int = 1001) -> str:
+    unit = override if override is not None else time_unit_of(xname)
+    if unit is not None:
+        return unit
     raise ReaderError(
-        f"the independent variable {xname!r} is not a time in seconds, minutes, hours or days; "
-        "a stratoflow Dataset needs time (pass time_unit='s'|'min'|'h'|'d' if it is one)",
+        f"NASA Ames FFI {ffi}: the independent variable {xname!r} is not a time in seconds, "
+        "minutes, hours or days: stratoflow reads time series (pass time_unit='s'|'min'|'h'|'d' "
+        "if it is one)",
         path=path,
         line=9,
     )
@@ -433,19 +510,24 @@ def _convention(ncom: tuple[str, ...]) -> str:
 
 
 class NasaAmesReader(Reader):
-    """NASA Ames FFI 1001 (CARIBIC, EBAS and generic files) -> standardized Dataset.
+    """NASA Ames (FFI 1001; 1010, 1020, 2110, 2160 when time-based) -> standardized Dataset.
 
     Options:
-        time_unit: unit of the independent variable (``"s"``, ``"min"``, ``"h"``, ``"d"``) when
-            its name (XNAME) does not say it; times are offsets from midnight UTC of DATE.
+        time_unit: unit of the independent variable (``"s"``, ``"min"``, ``"h"``, ``"d"``; X1 of
+            a 2-D format) when its name (XNAME) does not say it; times are offsets from
+            midnight UTC of DATE (or from a record block's start, see ``nasa_ames_ffi``).
     """
 
     name: ClassVar[str] = "nasa_ames"
     description: ClassVar[str] = (
-        "NASA Ames FFI 1001 text files (Gaines & Hipskind), incl. IAGOS-CARIBIC and EBAS"
+        "NASA Ames text files (Gaines & Hipskind): FFI 1001 incl. IAGOS-CARIBIC and EBAS; "
+        "1010, 1020, 2110, 2160 (e.g. NDACC ozonesondes) when their independent variable is time"
     )
     suffixes: ClassVar[tuple[str, ...]] = (".na", ".nas", ".ames")
-    _FIRST_LINE: ClassVar[re.Pattern[bytes]] = re.compile(rb"\A\s*\d+[ \t]+1001\s*\r?\n")
+    _FIRST_LINE: ClassVar[re.Pattern[bytes]] = re.compile(
+        rb"\A(?:[^\n]{0,200}\n)?[ \t]*\d+[ \t]+(?:1001|1010|1020|2010|2110|2160|2310|3010|4010)"
+        rb"[ \t]*\r?\n"
+    )
 
     def __init__(self, *, time_unit: str | None = None) -> None:
         if time_unit is not None and time_unit not in _NS:
@@ -454,73 +536,143 @@ class NasaAmesReader(Reader):
 
     @classmethod
     def guess_can_open(cls, path: PathLike) -> bool:
-        """True when the first line reads ``NLHEAD 1001``, else decided by the suffix."""
+        """True when line 1 (or 2) reads ``NLHEAD FFI``, else decided by the suffix."""
         try:
             with open(path, "rb") as fh:
-                head = fh.read(64)
+                head = fh.read(300)
         except OSError:
             head = b""
         return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
 
     def _read(self, path: Path) -> xr.Dataset:
-        parsed = parse_nasa_ames(path)
+        raw = path.read_bytes()
+        skipped, ffi = locate_header(raw, path=path)
+        if ffi != 1001 or skipped:
+            from stratoflow.readers.nasa_ames_ffi import read_nasa_ames
+
+            return read_nasa_ames(raw, path=path, time_unit=self.time_unit)
+        parsed = _parse_1001(raw, path)
         h = parsed.header
-        unit = _time_unit(h.xname, self.time_unit, path)
+        unit = _time_unit(h.xname, self.time_unit, path, ffi=h.ffi)
         times = to_times(parsed.independent, h.date, unit, path=path, first_line=h.data_line)
-        conv = _convention(h.scom + h.ncom)
-        kv = _key_values(h.scom + h.ncom) if conv != "gaines-hipskind" else {}
-        std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
-        variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
-        flags: dict[str, npt.NDArray[np.uint8]] = {}
-        taken: set[str] = set()
-        pending: list[str] = []  # EBAS: variables waiting for the next numflag column
-        names = []
-        for i, vname in enumerate(h.vname):
-            raw = parsed.values[:, i]
-            missing = (raw == h.vmiss[i]) | np.isnan(raw)
-            values = raw * h.vscal[i]
-            values[missing] = np.nan
-            name, long_name, unit_text, extra = _split_vname(vname, conv)
-            name = _unique(_identifier(name) if conv != "stratoflow" else name, taken)
-            names.append(name)
-            attrs: dict[str, Any] = {
-                "long_name": long_name.strip() or name,
-                "units": to_udunits(unit_text),
-                "units_original": unit_text.strip(),
-                "nasa_ames_vname": vname,
-                "missing_value_original": h.vmiss[i],
-                "scale_factor_original": h.vscal[i],
-                **extra,
-            }
-            if "from the file reference point" in unit_text or "since" in unit_text.lower():
-                attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {h.date} 00:00:00"
-            if i < len(cf_units) and cf_units[i].strip("[] "):
-                attrs["units"] = cf_units[i].strip("[] ")
-            if i < len(std_names) and std_names[i].strip():
-                attrs["standard_name"] = std_names[i].strip()
-            if conv == "ebas" and name.startswith("numflag"):
-                codes = ebas_flags(values)
-                for target in pending:
-                    flags[target] = np.where(
-                        np.isnan(variables[target][0]), np.uint8(Flag.MISSING), codes
-                    ).astype(np.uint8)
-                pending = []
-                attrs["long_name"] = "EBAS numflag of " + " ".join(sorted(flags))
-                variables[name] = (values, attrs)
-                continue
-            flags[name] = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(
-                np.uint8
-            )
+        columns = [
+            Column(vname, parsed.values[:, i], h.vscal[i], h.vmiss[i])
+            for i, vname in enumerate(h.vname)
+        ]
+        return build_dataset(h, times, columns, path=path)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One variable of a NASA Ames file as written: its name line, raw values, VSCAL, VMISS.
+
+    ``auxiliary`` marks an auxiliary variable (ANAME) of the 1010/1020/2110/2160 formats.
+    """
+
+    vname: str
+    raw: npt.NDArray[np.float64]
+    scale: float
+    missing: float
+    auxiliary: bool = False
+
+
+class HeaderLike(Protocol):
+    """What :func:`build_dataset` needs from a header (FFI 1001 or any other FFI)."""
+
+    @property
+    def ffi(self) -> int: ...
+    @property
+    def oname(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def sname(self) -> str: ...
+    @property
+    def mname(self) -> str: ...
+    @property
+    def ivol(self) -> int: ...
+    @property
+    def nvol(self) -> int: ...
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def rdate(self) -> dt.date: ...
+    @property
+    def xname(self) -> str: ...
+    @property
+    def scom(self) -> tuple[str, ...]: ...
+    @property
+    def ncom(self) -> tuple[str, ...]: ...
+    @property
+    def encoding(self) -> str: ...
+
+
+def build_dataset(
+    h: HeaderLike,
+    times: npt.NDArray[np.datetime64],
+    columns: list[Column],
+    *,
+    path: Path,
+    extra_variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] | None = None,
+    extra_attrs: dict[str, Any] | None = None,
+) -> xr.Dataset:
+    """Apply scale factors, missing values and the file's conventions; build the Dataset.
+
+    Shared by every FFI so that a variable looks the same whether it came from a 1001 file
+    or from a profile of a 2160 file.
+    """
+    conv = _convention(h.scom + h.ncom)
+    kv = _key_values(h.scom + h.ncom) if conv != "gaines-hipskind" else {}
+    std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
+    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
+    flags: dict[str, npt.NDArray[np.uint8]] = {}
+    taken: set[str] = set(extra_variables or {})
+    pending: list[str] = []  # EBAS: variables waiting for the next numflag column
+    for i, col in enumerate(columns):
+        missing = (col.raw == col.missing) | np.isnan(col.raw)
+        values = col.raw * col.scale
+        values[missing] = np.nan
+        name, long_name, unit_text, extra = _split_vname(col.vname, conv)
+        name = _unique(_identifier(name) if conv != "stratoflow" else name, taken)
+        attrs: dict[str, Any] = {
+            "long_name": long_name.strip() or name,
+            "units": to_udunits(unit_text),
+            "units_original": unit_text.strip(),
+            "nasa_ames_aname" if col.auxiliary else "nasa_ames_vname": col.vname,
+            "missing_value_original": col.missing,
+            "scale_factor_original": col.scale,
+            **extra,
+        }
+        if "from the file reference point" in unit_text or "since" in unit_text.lower():
+            attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {h.date} 00:00:00"
+        if i < len(cf_units) and cf_units[i].strip("[] "):
+            attrs["units"] = cf_units[i].strip("[] ")
+        if i < len(std_names) and std_names[i].strip():
+            attrs["standard_name"] = std_names[i].strip()
+        if conv == "ebas" and name.startswith("numflag"):
+            codes = ebas_flags(values)
+            for target in pending:
+                flags[target] = np.where(
+                    np.isnan(variables[target][0]), np.uint8(Flag.MISSING), codes
+                ).astype(np.uint8)
+            pending = []
+            attrs["long_name"] = "EBAS numflag of " + " ".join(sorted(flags))
             variables[name] = (values, attrs)
-            if not (conv == "ebas" and name == "end_time"):
-                pending.append(name)
-        flag_columns_to_flags(variables, flags)
-        ds = make_dataset(times, variables, flags=flags, attrs=_attrs(h, conv, kv, path))
-        numflags = [n for n in variables if conv == "ebas" and n.startswith("numflag")]
-        for flagged in [str(n) for n in ds.data_vars if str(n) in flags]:
-            if numflags:
-                ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
-        return ds
+            continue
+        flags[name] = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(np.uint8)
+        variables[name] = (values, attrs)
+        if not (conv == "ebas" and name == "end_time"):
+            pending.append(name)
+    flag_columns_to_flags(variables, flags)
+    variables.update(extra_variables or {})
+    attrs = _attrs(h, conv, kv, path)
+    attrs.update(extra_attrs or {})
+    ds = make_dataset(times, variables, flags=flags, attrs=attrs)
+    numflags = [n for n in variables if conv == "ebas" and n.startswith("numflag")]
+    for flagged in [str(n) for n in ds.data_vars if str(n) in flags]:
+        if numflags:
+            ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
+    return ds
 
 
 def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -548,7 +700,7 @@ def flag_columns_to_flags(
             flags.pop(name, None)
 
 
-def _attrs(h: Ffi1001Header, conv: str, kv: dict[str, str], path: Path) -> dict[str, Any]:
+def _attrs(h: HeaderLike, conv: str, kv: dict[str, str], path: Path) -> dict[str, Any]:
     prefix = "" if conv == "stratoflow" else "nasa_ames_"
     attrs: dict[str, Any] = {f"{prefix}{k}": v for k, v in kv.items()}
     attrs.update(
