@@ -215,7 +215,7 @@ def test_flight_selection_and_a_missing_staged_copy(
     out = capsys.readouterr().out
     assert "1 file(s) re-processed" in out and "1 cannot be re-processed" in out
     assert f"cannot re-process {Task.objects.get(subject__endswith='RP-A.nc').subject}" in out
-    assert str(staged) in out and "no longer in the staging area" in out
+    assert str(staged) in out and "no longer in the staging area; put the file back there" in out
     assert _versions("RP-B", "p") == [(1, False), (2, True)]
     assert _versions("RP-A", "p") == [(1, True)]
     # the run records what it could not do
@@ -299,3 +299,130 @@ def test_the_plan_gives_the_key_an_import_stores(tmp_path: Path) -> None:
         stored = {s.provenance["config_key"] for s in made}
         assert stored == {planned.config_key}
         assert planned.checksum == Series.objects.get(pk=result.series_ids[0]).source.checksum
+
+
+def test_a_corrected_catalog_calibration_is_picked_up(
+    job: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Calibrations taken from the catalog: correcting the calibration row is a change too."""
+    from stratoflow.server.catalog.metadata import metadata_import
+    from stratoflow.server.catalog.models import Calibration, Series
+    from stratoflow.server.catalog.selectors import series_arrays
+
+    metadata_import(
+        {
+            "aircraft": [{"registration": "D-REPR"}],
+            "component_types": [{"name": "pressure sensor"}],
+            "component_classes": [{"name": "sensor"}],
+            "components": [{"type": "pressure sensor", "class": "sensor", "serial": "1"}],
+            "deployments": [
+                {"instrument": "pressure sensor/1", "aircraft": "D-REPR", "start": "2024-01-01"}
+            ],
+            "calibrations": [
+                {
+                    "component": "pressure sensor/1",
+                    "time": "2023-12-31T00:00:00Z",
+                    "function": "linear",
+                    "parameters": {
+                        "offset": {"value": 1.0, "units": "hPa"},
+                        "slope": {"value": 1.0, "units": "1"},
+                    },
+                }
+            ],
+        },
+        source="test",
+        who="test",
+    )
+    manager = job.managers.get(name="import")
+    manager.options = {
+        **manager.options,
+        "instrument": "pressure sensor/1",
+        "processing": [{"step": "calibration", "params": {"variable": "p"}}],
+    }
+    manager.full_clean()
+    manager.save()
+    capsys.readouterr()
+    # same offset, but the step now reads the catalog's calibration (another time): a change
+    assert main(["job", "reprocess", "flights"]) == 0
+    assert "2 file(s) re-processed" in capsys.readouterr().out
+    assert _versions("RP-A", "p") == [(1, False), (2, True)]
+
+    calibration = Calibration.objects.get()
+    calibration.parameters = {**calibration.parameters, "offset": {"value": 4.0, "units": "hPa"}}
+    calibration.save()
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("pre.parameters.offset.value: 1.0 -> 4.0") == 2
+    assert main(["job", "reprocess", "flights"]) == 0
+    capsys.readouterr()
+    v2, v3 = (
+        Series.objects.get(flight__identifier="RP-B", variable="p", version=v) for v in (2, 3)
+    )
+    assert v3.is_current and not v2.is_current
+    np.testing.assert_allclose(series_arrays(v3)["value"] - series_arrays(v2)["value"], 3.0)
+
+
+def test_a_configuration_an_earlier_version_had_is_reported_not_applied(
+    job: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Going back to calibration A: the catalog keeps version 1 and makes no new one, so the
+    current data (B) would stay; re-processing says so instead of pretending."""
+    _recalibrate(job, 3.0)
+    assert main(["job", "reprocess", "flights"]) == 0
+    _recalibrate(job, 1.0)
+    capsys.readouterr()
+    before = _counts()
+    assert main(["job", "reprocess", "flights"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("an earlier version of its series was made with this very configuration") == 2
+    assert "no run made" in out and _counts() == before
+    assert _versions("RP-A", "p") == [(1, False), (2, True)]
+
+
+def test_the_plan_follows_reference_files(tmp_path: Path) -> None:
+    """A step reading a reference file: the plan names the same file (identity, checksum)."""
+    from stratoflow.importers.series import import_file, import_plan
+    from stratoflow.server.catalog.models import Series
+
+    path = _write(tmp_path, "RP-M", "2024-04-02T00:00:00")
+    t = np.datetime64("2024-04-02T00:00:00", "ns") + np.arange(300) * np.timedelta64(1, "s")
+    extra = make_dataset(t, {"q": (np.linspace(1.0, 2.0, 300), {"units": "g/kg"})})
+    stream = write_dataset(extra, tmp_path / "stream.nc", writer="netcdf")
+    merge = [{"step": "merge", "params": {"streams": ["humidity"], "tolerance_s": 1.0}}]
+    references = {"humidity": {"path": str(stream)}}
+    planned = import_plan(path, identity="m/RP-M.nc", processing=merge, references=references)
+    result = import_file(
+        path, identity="m/RP-M.nc", processing=merge, references=references, qc=False
+    )
+    made = Series.objects.filter(pk__in=result.series_ids)
+    assert {s.variable for s in made} == {"p", "T", "q"}
+    assert {s.provenance["config_key"] for s in made} == {planned.config_key}
+    assert planned.processing[0]["references"]["humidity"]["identity"] == str(stream)
+
+
+def test_admin_action_queues_a_run_the_scheduler_executes(
+    job: Any, admin_client: Any, tmp_path: Path
+) -> None:
+    from django.utils import timezone
+
+    from stratoflow.server.workflow.models import JobRun, Task
+    from stratoflow.server.workflow.scheduler import runs_due
+    from stratoflow.server.workflow.services import run_execute
+
+    _recalibrate(job, 3.0)
+    Path(Task.objects.get(subject__endswith="RP-A.nc").details["staged_path"]).unlink()
+    response = admin_client.post(
+        "/admin/workflow/job/",
+        {"action": "reprocess", "_selected_action": [job.pk]},
+        follow=True,
+    )
+    page = response.content.decode().lower()  # the admin capitalises its messages
+    assert "flights: 1 file(s) to re-process in run" in page
+    assert "cannot re-process rp-a.nc: its staged copy" in page
+    run = JobRun.objects.get(summary__has_key="reprocess")
+    assert run.state == "pending" and Task.objects.filter(run=run, state="queued").count() == 1
+    assert run in runs_due(timezone.now())
+    report = run_execute(run)  # as the scheduler does
+    assert report.state == "succeeded" and report.managers[0].states == {"awaiting_review": 1}
+    assert _versions("RP-B", "p") == [(1, False), (2, True)]
+    assert _versions("RP-A", "p") == [(1, True)]

@@ -104,6 +104,26 @@ class JobAdmin(admin.ModelAdmin[models.Job]):
     filter_horizontal = ["depends_on"]
     readonly_fields = ["next_runs", "scheduled_until"]
     inlines = [TaskManagerInline]
+    actions = ["reprocess"]
+
+    @admin.action(description="Re-process imported files with the current processing")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[models.Job]) -> None:
+        """Queue, as a run for the scheduler, the files whose configuration changed since."""
+        for job in queryset:
+            try:
+                report = services.job_reprocess(job, execute=False)
+            except StratoflowError as exc:
+                self.message_user(request, f"{job.name}: {exc}", messages.WARNING)
+                continue
+            queued = sum(len(plan.items) for plan in report.plans)
+            where = f" in run {report.run.run_id} for the scheduler" if report.run else ""
+            self.message_user(request, f"{job.name}: {queued} file(s) to re-process{where}")
+            for blocked in report.blocked[:20]:
+                self.message_user(
+                    request,
+                    f"{job.name}: cannot re-process {blocked.identity}: {blocked.reason}",
+                    messages.WARNING,
+                )
 
     @admin.display(description=f"next {NEXT_SHOWN} runs")
     def next_runs(self, job: models.Job) -> str:

@@ -264,8 +264,8 @@ def reprocess_plan(
                 Blocked(
                     file.identity,
                     flight,
-                    f"its staged copy {path} is no longer in the staging area; fetch the file "
-                    "again (or import it by hand with 'stratoflow import') to re-process it",
+                    f"its staged copy {path} is no longer in the staging area; put the file "
+                    f"back there (SHA-256 {file.sha256[:16]}...) to re-process it",
                 )
             )
             continue

@@ -558,6 +558,7 @@ def job_reprocess(
     manager: str | None = None,
     selection: Selection | None = None,
     dry_run: bool = False,
+    execute: bool = True,
     workers: int = 4,
     executor: Executor | None = None,
     progress: Progress | None = None,
@@ -568,7 +569,8 @@ def job_reprocess(
     current series were made under another configuration than the manager's options give now
     (see :mod:`stratoflow.server.workflow.reprocess`), within ``selection``. ``dry_run`` only
     plans. Otherwise the files become the tasks of a new run, queued in the same transaction
-    that makes the run, and the run is executed as ``job run`` executes one: each file makes a
+    that makes the run, and the run is executed as ``job run`` executes one (``execute=False``
+    leaves it pending for the scheduler, as the admin action does): each file makes a
     new version of its series (the old one kept), QC runs with the PI's manual flags replayed,
     and the flight awaits review again. Files that cannot be re-processed are in the report
     and in the run's summary. Repeating the call queues nothing: the task keys name the file
@@ -605,9 +607,11 @@ def job_reprocess(
     report = ReprocessReport(job=job.name, plans=[plan for _, plan in plans])
     if dry_run or not any(plan.items for plan in report.plans):
         return report
-    owner = identity()
+    # Executed here, the run is made running and ours, so that no scheduler takes it first.
+    owner = identity() if execute else ""
+    state = RunState.RUNNING if execute else RunState.PENDING
     now = timezone.now()
-    check_run_transition(RunState.PENDING, RunState.RUNNING)  # made running: ours from the start
+    check_run_transition(RunState.PENDING, RunState.RUNNING)
     record = {
         "managers": [row.name for row, plan in plans if plan.items],
         "selection": selection.as_dict(),
@@ -618,16 +622,19 @@ def job_reprocess(
             run = JobRun.objects.create(
                 job=job,
                 scheduled_for=now,
-                state=RunState.RUNNING.value,
+                state=state.value,
                 owner=owner,
-                heartbeat_at=now,
-                started_at=now,
+                heartbeat_at=now if execute else None,
+                started_at=now if execute else None,
                 summary={"reprocess": record},
             )
             for row, plan in plans:
                 _queue(row, run, (item.unit() for item in plan.items), per_run=False)
     except IntegrityError:
         raise TaskError(f"job {job.name!r} already has a run for {now.isoformat()}") from None
+    if not execute:
+        report.run = RunReport(job=job.name, run_id=run.pk, state=run.state)
+        return report
     own = executor is None
     executor = executor or executors.default(workers=workers)
     try:
