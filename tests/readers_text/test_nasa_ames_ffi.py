@@ -152,6 +152,18 @@ def test_ndacc_ozonesonde_is_read_with_launch_time_and_levels(shared_data: Path)
     assert ds["GPS_latitude"].attrs["units"] == "degree_north"
 
 
+def test_ndacc_line_endings_and_suffix_do_not_matter(shared_data: Path, tmp_path: Path) -> None:
+    raw = (shared_data / NDACC).read_bytes()
+    assert b"\r\n" in raw
+    path = tmp_path / "bu20170609.b17"  # NDACC-like name: recognised by content
+    path.write_bytes(raw.replace(b"\r\n", b"\n"))
+    assert NasaAmesReader.guess_can_open(path)
+    lf, crlf = NasaAmesReader().read(path), NasaAmesReader().read(shared_data / NDACC)
+    np.testing.assert_array_equal(lf["time"].values, crlf["time"].values)
+    np.testing.assert_array_equal(lf["Ozone_partial_pressure"], crlf["Ozone_partial_pressure"])
+    assert lf.attrs["aux_serial_number_of_radiosonde"] == "47791A"
+
+
 def test_ndacc_values_equal_nappy(shared_data: Path, tmp_path: Path) -> None:
     # nappy cannot read the line before the header: give it the file without that line
     raw = (shared_data / NDACC).read_bytes()
@@ -296,6 +308,8 @@ def test_2160_round_trip_two_soundings(tmp_path: Path) -> None:
     # values that differ between soundings are variables; the same in all are attributes
     assert ds["station_name"].values.tolist() == ["Boulder"] * 3 + ["Hilo"] * 2
     assert ds["Number_of_levels"].values.tolist() == [3, 3, 3, 2, 2]
+    assert ds["Launch_time"].values.tolist() == [6.5] * 3 + [12.25] * 2
+    assert ds["Launch_time"].attrs["units"] == "hour since 2017-06-09 00:00:00"
     assert ds["sonde_serial_number"].values.tolist() == ["S1"] * 3 + [""] * 2
     assert ds.attrs["aux_station_height"] == 1743.0
     assert "station" not in ds.attrs

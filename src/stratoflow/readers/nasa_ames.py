@@ -308,7 +308,7 @@ def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> F
 
 
 FFIS = (1001, 1010, 1020, 2010, 2110, 2160, 2310, 3010, 4010)
-_FFI_LINE = re.compile(rb"[ \t]*(\d+)[ \t]+(\d{4})[ \t]*\r?")
+_FFI_LINE = re.compile(rb"[ \t]*(\d+)[ \t]+(\d{4})(?:[ \t][^\r\n]*)?\r?")
 _MAX_PREAMBLE = 3
 
 
@@ -566,7 +566,8 @@ class NasaAmesReader(Reader):
 class Column:
     """One variable of a NASA Ames file as written: its name line, raw values, VSCAL, VMISS.
 
-    ``auxiliary`` marks an auxiliary variable (ANAME) of the 1010/1020/2110/2160 formats.
+    ``auxiliary`` marks an auxiliary variable (ANAME) of the 1010/1020/2110/2160 formats;
+    ``units`` overrides the UDUNITS string guessed from the name.
     """
 
     vname: str
@@ -574,6 +575,7 @@ class Column:
     scale: float
     missing: float
     auxiliary: bool = False
+    units: str | None = None
 
 
 class HeaderLike(Protocol):
@@ -649,6 +651,8 @@ def build_dataset(
             attrs["units"] = cf_units[i].strip("[] ")
         if i < len(std_names) and std_names[i].strip():
             attrs["standard_name"] = std_names[i].strip()
+        if col.units is not None:
+            attrs["units"] = col.units
         if conv == "ebas" and name.startswith("numflag"):
             codes = ebas_flags(values)
             for target in pending:

@@ -57,6 +57,7 @@ from stratoflow.readers.nasa_ames import (
     _MAX_NV,
     _NS,
     _SPLIT,
+    _UNIT_NAMES,
     Column,
     _Cursor,
     _date,
@@ -500,7 +501,9 @@ def _series_blocks(h: NasaAmesHeader, block: _DataBlock, path: Path) -> _Series:
             line += 1
             head, _, line = block.numbers(line, nnum, f"the auxiliary values of record block {k}")
         else:
-            head, _, line = block.numbers(line, 1 + nnum, f"X2 and the auxiliary values of {k}")
+            head, _, line = block.numbers(
+                line, 1 + nnum, f"X2 and the auxiliary values of block {k}"
+            )
             x2s.append(float(head[0]))
             head = head[1:]
         num_aux.append(head)
@@ -528,35 +531,16 @@ def _series_blocks(h: NasaAmesHeader, block: _DataBlock, path: Path) -> _Series:
     aux = np.stack(num_aux)  # (blocks, nnum)
     base = np.full(len(starts), _date_ns(h.date), dtype=np.int64)
     base += _block_starts(h, aux, text_aux, path)
-    extra_vars: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
-    attrs: dict[str, Any] = {}
-    names: list[str] = []
-    taken: set[str] = set()
-    entries: list[tuple[str, npt.NDArray[Any], float, float]] = [
-        (h.xnames[1], np.array(x2s), 1.0, np.nan)
-    ]
-    entries += [(h.aname[i], aux[:, i], h.ascal[i], h.amiss[i]) for i in range(nnum)]
+    per_block: list[tuple[str, npt.NDArray[Any]]] = [(h.xnames[1], np.array(x2s))]
+    for i in range(nnum):
+        values = np.where(aux[:, i] == h.amiss[i], np.nan, aux[:, i] * h.ascal[i])
+        per_block.append((h.aname[i], values))
     for i in range(h.nauxc):
         text = np.array([t[i] for t in text_aux])
-        entries.append((h.aname[nnum + i], np.where(text == h.amiss_text[i], "", text), 1.0, 0))
-    for name, per_block, scale, missing in entries:
-        if per_block.dtype.kind == "f":
-            per_block = np.where(per_block == missing, np.nan, per_block * scale)
-        key = _unique("aux_" + _identifier(_split_vname(name, "")[0]).lower()[:48], taken)
-        if (per_block == per_block[0]).all() or (per_block.dtype.kind == "f" and
-                                                  np.isnan(per_block).all()):  # fmt: skip
-            value = per_block[0].item()
-            if not ((isinstance(value, float) and np.isnan(value)) or value == ""):
-                attrs[key] = value
-                names.append(f"{key}: {name}")
-        elif per_block.dtype.kind == "f":
-            raw = np.repeat(per_block, counts)
-            columns.append(Column(name, raw, 1.0, np.nan, auxiliary=True))
-        else:
-            text = np.repeat(per_block, counts).astype(str)
-            extra_vars[key[4:]] = (text, {"long_name": name, "units": "1", "nasa_ames_aname": name})
-    attrs["nasa_ames_auxiliary"] = "\n".join(names)
-    x2_key = "aux_" + _identifier(_split_vname(h.xnames[1], "")[0]).lower()
+        per_block.append((h.aname[nnum + i], np.where(text == h.amiss_text[i], "", text)))
+    start_units = _start_units(h)
+    extra_vars, attrs = _block_values(per_block, counts, columns, start_units)
+    x2_key = "aux_" + _identifier(_split_vname(h.xnames[1], "")[0]).lower()[:48]
     if re.search(r"station|site", h.xnames[1], re.IGNORECASE) and x2_key in attrs:
         attrs["station"] = str(attrs[x2_key])
     return _Series(
@@ -571,12 +555,61 @@ def _series_blocks(h: NasaAmesHeader, block: _DataBlock, path: Path) -> _Series:
     )
 
 
+def _block_values(
+    per_block: list[tuple[str, npt.NDArray[Any]]],
+    counts: npt.NDArray[np.intp],
+    columns: list[Column],
+    units: dict[str, str],
+) -> tuple[dict[str, tuple[npt.NDArray[Any], dict[str, Any]]], dict[str, Any]]:
+    """X2 and auxiliary values, one per block: attributes when constant, else variables.
+
+    A value that is the same in every block describes the whole file (a station, a sonde
+    type): it becomes the attribute ``aux_<name>``. A value that changes is a series, repeated
+    over its block: numbers are appended to ``columns``, text becomes a string variable.
+    """
+    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
+    attrs: dict[str, Any] = {}
+    names: list[str] = []
+    taken: set[str] = set()
+    for name, values in per_block:
+        key = _unique("aux_" + _identifier(_split_vname(name, "")[0]).lower()[:48], taken)
+        numeric = values.dtype.kind == "f"
+        if (values == values[0]).all() or (numeric and np.isnan(values).all()):
+            value = values[0].item()
+            if value == "" or (numeric and np.isnan(value)):
+                continue  # missing in every block
+            attrs[key] = value
+            names.append(f"{key}: {name}")
+        elif numeric:
+            repeated = np.repeat(values, counts)
+            columns.append(Column(name, repeated, 1.0, np.nan, True, units.get(name)))
+        else:
+            text = np.repeat(values, counts).astype(str)
+            variables[key[4:]] = (text, {"long_name": name, "units": "1", "nasa_ames_aname": name})
+    attrs["nasa_ames_auxiliary"] = "\n".join(names)
+    return variables, attrs
+
+
+def _start_aux(h: NasaAmesHeader) -> int | None:
+    """Index of the auxiliary variable that gives each block's start time, if any."""
+    return next((i for i, a in enumerate(h.aname) if _REFERENCE.search(a)), None)
+
+
+def _start_units(h: NasaAmesHeader) -> dict[str, str]:
+    """UDUNITS of the start-time auxiliary (``hour since 2017-06-09 00:00:00``), when known."""
+    found = _start_aux(h)
+    unit = None if found is None else time_unit_of(h.aname[found])
+    if found is None or unit is None:
+        return {}
+    return {h.aname[found]: f"{_UNIT_NAMES[unit]} since {h.date} 00:00:00"}
+
+
 def _block_starts(
     h: NasaAmesHeader, aux: npt.NDArray[np.float64], text: list[list[str]], path: Path
 ) -> npt.NDArray[np.int64]:
     """Offset (ns) of each block's start from midnight of DATE, from a start-time auxiliary."""
     nnum = h.nauxv - h.nauxc
-    found = next((i for i, a in enumerate(h.aname) if _REFERENCE.search(a)), None)
+    found = _start_aux(h)
     if found is None:
         if _RELATIVE.search(h.xname):
             raise ReaderError(
