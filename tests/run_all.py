@@ -38,10 +38,17 @@ def main() -> None:
     run("mypy", [str(BIN / "mypy")])
     pytest = [str(BIN / "python"), "-m", "pytest"]
     run("pytest (SQLite)", [*pytest, *extra], {"STRATOFLOW_DATABASE_URL": ""})
+    # A test database of this run's own: two test sessions on one server (a developer's and
+    # CI, or two checkouts) would otherwise drop and flush each other's "test_test".
+    test_db = os.environ.get("STRATOFLOW_TEST_DATABASE_NAME") or f"test_stratoflow_{os.getpid()}"
     run(
         "pytest (PostgreSQL)",
         [*pytest, "-m", "django_db or postgres", "-p", "no:randomly", *extra],
-        {"STRATOFLOW_DATABASE_URL": POSTGRES_URL, "STRATOFLOW_REQUIRE_POSTGRES": "1"},
+        {
+            "STRATOFLOW_DATABASE_URL": POSTGRES_URL,
+            "STRATOFLOW_REQUIRE_POSTGRES": "1",
+            "STRATOFLOW_TEST_DATABASE_NAME": test_db,
+        },
     )
 
 
