@@ -323,6 +323,15 @@ def test_2160_overlapping_blocks_are_refused(tmp_path: Path) -> None:
         NasaAmesReader().read(path)
 
 
+def test_2160_time_of_day_ignores_the_launch_time(tmp_path: Path) -> None:
+    levels = [(68000.0, 820.0, 480.0), (68001.0, 819.0, 470.0)]
+    raw = _ndacc_like([("A", 18.9, "x", levels)])
+    path = tmp_path / "tod.na"
+    path.write_bytes(raw.replace(b"Time after launch [s]", b"UT seconds from 0 hours on DATE"))
+    ds = NasaAmesReader().read(path)
+    assert str(ds["time"].values[0]) == "2017-06-09T18:53:20.000000000"
+
+
 def test_2160_relative_time_without_start_is_refused(tmp_path: Path) -> None:
     raw = _ndacc_like([("A", 6.0, "x", [(0.0, 1.0, 2.0)])]).replace(b"Launch time", b"Sonde id")
     path = tmp_path / "rel.na"

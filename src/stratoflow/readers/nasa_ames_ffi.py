@@ -79,6 +79,10 @@ _REFERENCE = re.compile(
     r"|time\s+(at|of)\s+(t\s*=\s*0|launch|start|release|first)",
     re.IGNORECASE,
 )
+_ABSOLUTE = re.compile(
+    r"\bUTC?\b|\bGMT\b|midnight|(from|since)\s+0+\s*(hours?|h)\b|data\s+date|of\s+(the\s+)?day",
+    re.IGNORECASE,
+)
 _RELATIVE = re.compile(
     r"\bafter\b|elapsed|since\s+(launch|start|release)|from\s+(launch|start|release)|relative",
     re.IGNORECASE,
@@ -168,7 +172,10 @@ def parse_header(raw: bytes, *, path: object, skipped: int = 0) -> NasaAmesHeade
     cur = _Cursor(raw, path)
     preamble = tuple(cur.next("a line before the header") for _ in range(skipped))
     first = [t for t in _SPLIT.split(cur.next("'NLHEAD FFI'").strip()) if t]
-    nlhead, ffi = int(first[0]), int(first[1])  # locate_header matched this line
+    try:
+        nlhead, ffi = int(first[0]), int(first[1])
+    except (ValueError, IndexError):
+        raise cur.error(f"expected 'NLHEAD FFI', found {first[:3]}") from None
     oname = cur.next("the originator name (ONAME)")
     org = cur.next("the organisation (ORG)")
     sname = cur.next("the source (SNAME)")
@@ -236,8 +243,7 @@ def parse_header(raw: bytes, *, path: object, skipped: int = 0) -> NasaAmesHeade
     return NasaAmesHeader(
         nlhead, ffi, preamble, oname, org, sname, mname, ivol, nvol, date, rdate, dx, nvpm, nx,
         lenx, xnames, xname_line, tuple(vscal), tuple(vmiss), vname, nauxc, tuple(amiss_text),
-        tuple(ascal),
-        tuple(amiss), aname, scom, ncom, cur.line + 1, cur.pos, cur.encoding,
+        tuple(ascal), tuple(amiss), aname, scom, ncom, cur.line + 1, cur.pos, cur.encoding,
     )  # fmt: skip
 
 
@@ -607,9 +613,15 @@ def _start_units(h: NasaAmesHeader) -> dict[str, str]:
 def _block_starts(
     h: NasaAmesHeader, aux: npt.NDArray[np.float64], text: list[list[str]], path: Path
 ) -> npt.NDArray[np.int64]:
-    """Offset (ns) of each block's start from midnight of DATE, from a start-time auxiliary."""
+    """Offset (ns) of each block's start from midnight of DATE, from a start-time auxiliary.
+
+    X1 counts from a block start when an auxiliary variable gives one (``Launch time``) and
+    X1 does not say it is already a time of day (``UT seconds from 0 hours``).
+    """
     nnum = h.nauxv - h.nauxc
     found = _start_aux(h)
+    if found is not None and _ABSOLUTE.search(h.xname) and not _RELATIVE.search(h.xname):
+        found = None  # X1 is a time of day (UT seconds from 0 hours): no start to add
     if found is None:
         if _RELATIVE.search(h.xname):
             raise ReaderError(
