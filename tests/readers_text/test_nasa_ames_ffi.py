@@ -315,6 +315,19 @@ def test_2160_round_trip_two_soundings(tmp_path: Path) -> None:
     assert "station" not in ds.attrs
 
 
+def test_2160_wrapped_records_are_read(tmp_path: Path) -> None:
+    # a record too long for one line (G&H: 132 characters) continues on the next
+    raw = _ndacc_like([("A", 6.0, "x", [(0.0, 820.0, 480.0), (1.0, 819.0, 470.0)])])
+    raw = raw.replace(b"0.0 820.0 480.0", b"0.0 820.0\n 480.0").replace(
+        b"1.0 819.0 ", b"1.0\n819.0 "
+    )
+    path = tmp_path / "wrapped.na"
+    path.write_bytes(raw)
+    ds = NasaAmesReader().read(path)
+    np.testing.assert_array_equal(ds["Pressure"].values, [820.0, 819.0])
+    np.testing.assert_array_equal(ds["Ozone_partial_pressure"].values, [4.8, 4.7])
+
+
 def test_2160_overlapping_blocks_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "overlap.na"
     levels = [(0.0, 820.0, 480.0), (10.0, 819.0, 470.0)]
