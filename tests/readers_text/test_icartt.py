@@ -139,3 +139,22 @@ def test_truncated_file_is_an_error(shared_data: Path, tmp_path: Path) -> None:
     path.write_bytes(raw[: len(raw) - 300])
     with pytest.raises(ReaderError, match="truncated file"):
         IcarttReader().read(path)
+
+
+def test_a_data_column_named_like_a_time_column_stays_data(tmp_path: Path) -> None:
+    """Stop_UTC-style names are time offsets only in seconds (found by hypothesis: 'stoputC')."""
+    from stratoflow import open_dataset, write_dataset
+    from stratoflow.dataset import make_dataset
+
+    t = np.datetime64("2017-01-21T17:00:00", "ns") + np.arange(5) * np.timedelta64(5, "s")
+    ds = make_dataset(
+        t,
+        {
+            "StopUTC": (np.arange(5.0), {"units": "ppb", "long_name": "odd name"}),
+            "O3": (np.arange(5.0) + 40, {"units": "ppb", "long_name": "ozone"}),
+        },
+    )
+    path = write_dataset(ds, tmp_path / "odd_20170121_R0.ict", writer="icartt")
+    back = open_dataset(path)
+    assert back["StopUTC"].attrs["units"] == back["O3"].attrs["units"] == "1e-9"  # ppb
+    np.testing.assert_array_equal(back["StopUTC"].values, np.arange(5.0))

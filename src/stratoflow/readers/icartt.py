@@ -52,6 +52,7 @@ __all__ = ["IcarttReader"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^time_(start|stop|mid)$", re.IGNORECASE)
+_SECONDS = {"s", "sec", "secs", "second", "seconds", "seconds since midnight"}
 LOD_MEANINGS = (
     "within_detection_limits below_lower_limit_of_detection above_upper_limit_of_detection"
 )
@@ -160,7 +161,11 @@ class IcarttReader(Reader):
             unit_text = fields[1] if len(fields) > 1 else ""
             attrs: dict[str, Any] = {
                 "long_name": fields[3] if len(fields) > 3 and fields[3] else name,
-                "units": since if _TIME_NAMES.match(name) else to_udunits(unit_text),
+                # a Start_UTC/Stop_UTC-style column is a time offset only if it is in seconds
+                # (a variable merely *named* like one, e.g. "StopUTC" in ppb, stays data)
+                "units": since
+                if _TIME_NAMES.match(name) and unit_text.strip().lower() in _SECONDS
+                else to_udunits(unit_text),
                 "units_original": unit_text,
                 "missing_value_original": h.vmiss[i],
                 "scale_factor_original": h.vscal[i],
