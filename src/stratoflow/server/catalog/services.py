@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -306,84 +306,94 @@ def _import(
         "stratoflow_version": __version__,
     }
     names = data_variables(ds)
-    # One locking query over the earlier versions of these variables (a few columns only:
-    # a flight re-processed many times has many), one UPDATE for the ones superseded.
-    latest: dict[str, int] = {}
-    current: list[int] = []
-    for pk, variable, version, is_current in (
-        Series.objects.select_for_update()
-        .filter(flight=flight, level=level, variable__in=names)
-        .values_list("pk", "variable", "version", "is_current")
-    ):
-        latest[variable] = max(latest.get(variable, 0), version)
-        if is_current:
-            current.append(pk)
-    superseded = list(Series.objects.filter(pk__in=current).order_by("pk"))
-    Series.objects.filter(pk__in=current).update(is_current=False)
-    for old in superseded:
-        old.is_current = False
-    pending: list[tuple[Series, npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
+    columns: list[tuple[str, dict[str, Any], npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
     for name in names:
         var = ds[name]
         attributes = _jsonable({k: v for k, v in var.attrs.items()})
         values = _stored_values(np.asarray(var.values), attributes)
-        series = Series(
-            flight=flight,
-            instrument=instrument,
-            component=components.get(name),
-            deployment=deployment,
-            variable=name,
-            units=str(var.attrs.get("units", "")),
-            long_name=str(var.attrs.get("long_name", ""))[:300],
-            standard_name=str(var.attrs.get("standard_name", ""))[:200],
-            level=level,
-            version=latest.get(name, 0) + 1,
-            source=source,
-            n_points=int(times.size),
-            time_start=_datetime(times[0]) if times.size else None,
-            time_end=_datetime(times[-1]) if times.size else None,
-            provenance=provenance,
-            attributes=attributes,
-        )
-        pending.append((series, values, flags_of(ds, name)))
-    created = Series.objects.bulk_create([p[0] for p in pending])
-    blocks = [
-        (series, index, start, min(start + SEGMENT_POINTS, times.size), values, flags)
-        for series, values, flags in pending
+        columns.append((name, attributes, values, flags_of(ds, name)))
+    bounds = [
+        (index, start, min(start + SEGMENT_POINTS, times.size))
         for index, start in enumerate(range(0, times.size, SEGMENT_POINTS))
     ]
 
-    def encode(block: tuple[Series, int, int, int, npt.NDArray[Any], npt.NDArray[Any]]) -> bytes:
-        _, _, start, stop, values, flags = block
-        columns = {"time": times[start:stop], "value": values[start:stop]}
-        return encode_columns({**columns, "flag": flags[start:stop]})
-
-    # numpy and zstd release the GIL: encoding the columns of a wide file in parallel pays
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        blobs = list(pool.map(encode, blocks))
-    segments = [
-        Segment(
-            series=series,
-            index=index,
-            time_start=_datetime(times[start]),
-            time_end=_datetime(times[stop - 1]),
-            n_points=stop - start,
-            data=blob,
+    def encode(block: tuple[int, int, int]) -> bytes:
+        column, start, stop = block
+        _, _, values, flags = columns[column]
+        return encode_columns(
+            {"time": times[start:stop], "value": values[start:stop], "flag": flags[start:stop]}
         )
-        for (series, index, start, stop, _, _), blob in zip(blocks, blobs, strict=True)
-    ]
-    _segments_store(segments)
+
+    # numpy and zstd release the GIL: the columns of a wide file are encoded in parallel, and
+    # the encoding starts now, so it overlaps the queries below and the COPY of earlier blobs
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        blobs = pool.map(
+            encode, [(c, start, stop) for c in range(len(columns)) for _, start, stop in bounds]
+        )
+        # One locking query over the earlier versions of these variables (a few columns only:
+        # a flight re-processed many times has many), one UPDATE for the ones superseded.
+        latest: dict[str, int] = {}
+        current: list[int] = []
+        for pk, variable, version, is_current in (
+            Series.objects.select_for_update()
+            .filter(flight=flight, level=level, variable__in=names)
+            .values_list("pk", "variable", "version", "is_current")
+        ):
+            latest[variable] = max(latest.get(variable, 0), version)
+            if is_current:
+                current.append(pk)
+        superseded = list(Series.objects.filter(pk__in=current).order_by("pk"))
+        Series.objects.filter(pk__in=current).update(is_current=False)
+        for old in superseded:
+            old.is_current = False
+        created = Series.objects.bulk_create(
+            [
+                Series(
+                    flight=flight,
+                    instrument=instrument,
+                    component=components.get(name),
+                    deployment=deployment,
+                    variable=name,
+                    units=str(attributes.get("units", "")),
+                    long_name=str(attributes.get("long_name", ""))[:300],
+                    standard_name=str(attributes.get("standard_name", ""))[:200],
+                    level=level,
+                    version=latest.get(name, 0) + 1,
+                    source=source,
+                    n_points=int(times.size),
+                    time_start=_datetime(times[0]) if times.size else None,
+                    time_end=_datetime(times[-1]) if times.size else None,
+                    provenance=provenance,
+                    attributes=attributes,
+                )
+                for name, attributes, _, _ in columns
+            ]
+        )
+        segments = (
+            Segment(
+                series=series,
+                index=index,
+                time_start=_datetime(times[start]),
+                time_end=_datetime(times[stop - 1]),
+                n_points=stop - start,
+                data=blob,
+            )
+            for (series, (index, start, stop)), blob in zip(
+                ((series, b) for series in created for b in bounds), blobs, strict=True
+            )
+        )
+        _segments_store(segments)  # rows go out as their blobs are ready
     return ImportResult(source, created, created=True, superseded=superseded)
 
 
-def _segments_store(segments: Sequence[Segment]) -> None:
+def _segments_store(segments: Iterable[Segment]) -> None:
     """Insert segments through the database's bulk path: COPY on PostgreSQL.
 
     Segments are few, large blobs; PostgreSQL's binary COPY streams them without the text
     escaping of ``bytea`` parameters in an INSERT, which dominates the import time otherwise.
     """
     if connection.vendor != "postgresql":
-        Segment.objects.bulk_create(segments, batch_size=100)
+        Segment.objects.bulk_create(list(segments), batch_size=100)
         return
     fields = ["series_id", "index", "time_start", "time_end", "n_points", "data"]
     columns = ", ".join(connection.ops.quote_name(f) for f in fields)
