@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not portal.authorized(self, query):
             with portal.lock:
                 portal.refused += 1
+            self._copy_body(lambda block: None)  # keep the connection usable for a replay
             self._json(401, {"error": "unauthorized"})
             return None
         return parts.path, query
@@ -123,6 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
         if routed is None:
             return
         path, _ = routed
+        if path.startswith("/upload/"):
+            self._multipart_upload(unquote(path.removeprefix("/upload/")))
+            return
         length = int(self.headers.get("Content-Length", "0"))
         form = parse_qs(self.rfile.read(length).decode())
         if path != "/oauth/token":
@@ -160,13 +165,14 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = names[(page - 1) * portal.page_size : page * portal.page_size]
             items = []
             for name in chunk:
-                data = (portal.root / name).read_bytes()
+                with (portal.root / name).open("rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
                 items.append(
                     {
                         "id": name,
                         "name": name,
-                        "size": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": (portal.root / name).stat().st_size,
+                        "sha256": digest,
                         "modified": (portal.root / name).stat().st_mtime_ns,
                         "url": f"/files/{name}",
                     }
@@ -216,13 +222,68 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/files/"):
             self._json(404, {"error": "not found"})
             return
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
         target = self.server.portal.root / unquote(path.removeprefix("/files/"))
         tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(body)
+        with tmp.open("wb") as fh:
+            size = self._copy_body(fh.write)
         tmp.replace(target)
-        self._json(201, {"id": target.name, "size": len(body)})
+        self._json(201, {"id": target.name, "size": size})
+
+    def _multipart_upload(self, name: str) -> None:
+        """A ``multipart/form-data`` body with one part, field ``file`` (RFC 7578), to disk.
+
+        Read strictly in order (part headers, then exactly the bytes before the closing
+        delimiter) so that the file itself is copied in blocks and never held in memory.
+        """
+        ctype = self.headers.get("Content-Type", "")
+        boundary = ctype.partition("boundary=")[2].strip('"').encode()
+        left = int(self.headers.get("Content-Length", "0"))
+        if not ctype.startswith("multipart/form-data") or not boundary:
+            self._copy_body(lambda block: None)
+            self._json(400, {"error": "expected multipart/form-data"})
+            return
+        lines = []
+        while True:  # delimiter line and part headers, up to the blank line
+            line = self.rfile.readline(1000)
+            left -= len(line)
+            if line in (b"\r\n", b""):
+                break
+            lines.append(line.decode("latin-1").strip())
+        closing = b"\r\n--" + boundary + b"--\r\n"
+        if lines[:1] != [f"--{boundary.decode()}"] or 'name="file"' not in " ".join(lines):
+            self._json(400, {"error": "expected one part named 'file'"})
+            self.close_connection = True
+            return
+        target = self.server.portal.root / name
+        tmp = target.with_name(f".{target.name}.part")
+        size = left - len(closing)
+        with tmp.open("wb") as fh:
+            while size > 0:
+                block = self.rfile.read(min(size, 1 << 16))
+                if not block:
+                    break
+                fh.write(block)
+                size -= len(block)
+        if self.rfile.read(len(closing)) != closing:
+            tmp.unlink()
+            self._json(400, {"error": "malformed multipart body"})
+            self.close_connection = True
+            return
+        tmp.replace(target)
+        self._json(201, {"id": target.name, "size": target.stat().st_size})
+
+    def _copy_body(self, write: Callable[[bytes], object]) -> int:
+        """Pass the request body to ``write`` in blocks (uploads may be larger than memory)."""
+        left = int(self.headers.get("Content-Length", "0"))
+        total = 0
+        while left > 0:
+            block = self.rfile.read(min(left, 1 << 16))
+            if not block:
+                break
+            write(block)
+            total += len(block)
+            left -= len(block)
+        return total
 
 
 class _Server(ThreadingHTTPServer):

@@ -2,6 +2,16 @@
 
 Password and public-key authentication; the host key is generated per test session so that a
 known_hosts file with another key is a genuine mismatch.
+
+Faults are injected per file name, in order, when a client opens the file for reading
+(``server.faults["b.nc"] = ["drop:40000"]``):
+
+- ``drop:N``  after serving N bytes of the file, the server shuts the TCP connection down
+- ``truncate:N``  the file ends after N bytes (reads past that return end-of-file)
+- ``stall``  the first read is not answered until the server stops (or ``stall_seconds``)
+- ``denied``  opening fails with "permission denied" (SSH_FX_PERMISSION_DENIED)
+
+``server.opened`` lists every file name opened for reading, so tests can count attempts.
 """
 
 from __future__ import annotations
@@ -9,15 +19,42 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
 from paramiko.sftp_server import SFTPServer as ParamikoSFTPServer
 
 
+@dataclass
+class Faults:
+    """Fault queues and observations shared by every connection of one server."""
+
+    queues: dict[str, list[str]] = field(default_factory=dict)
+    opened: list[str] = field(default_factory=list)
+    stall_seconds: float = 10.0
+    release: threading.Event = field(default_factory=threading.Event)
+    #: Called (in the server's thread) just before a ``drop`` hangs up.
+    on_drop: Callable[[str], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next(self, name: str) -> str | None:
+        with self.lock:
+            self.opened.append(name)
+            queue = self.queues.get(name)
+            return queue.pop(0) if queue else None
+
+
 class _Auth(paramiko.ServerInterface):
-    def __init__(self, passwords: dict[str, str], keys: dict[str, paramiko.PKey]) -> None:
+    def __init__(
+        self,
+        passwords: dict[str, str],
+        keys: dict[str, paramiko.PKey],
+        sock: socket.socket | None = None,
+    ) -> None:
         self.passwords, self.keys = passwords, keys
+        self.sock = sock  # the connection's TCP socket, for faults that hang up
 
     def get_allowed_auths(self, username: str) -> str:
         return "password,publickey"
@@ -40,6 +77,34 @@ class _Auth(paramiko.ServerInterface):
 
 
 class _Handle(paramiko.SFTPHandle):
+    fault: str | None = None
+    faults: Faults | None = None
+    sock: socket.socket | None = None
+    served = 0
+
+    def read(self, offset: int, length: int) -> bytes | int:
+        kind, _, arg = (self.fault or "").partition(":")
+        if kind == "gone":
+            return paramiko.SFTP_FAILURE
+        if kind == "stall" and self.faults is not None:
+            self.fault = None
+            self.faults.release.wait(self.faults.stall_seconds)
+        elif kind == "truncate":
+            length = max(0, min(length, int(arg) - offset))
+            if length == 0:
+                return b""
+        elif kind == "drop" and self.served + length > int(arg):
+            self.fault = "gone"  # reads still queued behind this one just fail
+            if self.faults is not None and self.faults.on_drop is not None:
+                self.faults.on_drop(self.filename)  # type: ignore[attr-defined]
+            if self.sock is not None:
+                self.sock.shutdown(socket.SHUT_RDWR)  # the server hangs up mid-file
+            return paramiko.SFTP_FAILURE
+        data = super().read(offset, length)
+        if isinstance(data, bytes):
+            self.served += len(data)
+        return data
+
     def stat(self) -> paramiko.SFTPAttributes | int:
         try:
             return paramiko.SFTPAttributes.from_stat(os.fstat(self.readfile.fileno()))  # type: ignore[attr-defined]
@@ -50,9 +115,10 @@ class _Handle(paramiko.SFTPHandle):
 class _Files(paramiko.SFTPServerInterface):
     """The server's file system: paths are confined to ``root``."""
 
-    def __init__(self, server: paramiko.ServerInterface, *, root: str) -> None:
+    def __init__(self, server: paramiko.ServerInterface, *, root: str, faults: Faults) -> None:
         super().__init__(server)
-        self.root = root
+        self.root, self.faults = root, faults
+        self.sock = server.sock if isinstance(server, _Auth) else None
 
     def _real(self, path: str) -> str:
         return os.path.join(self.root, self.canonicalize(path).lstrip("/"))
@@ -77,6 +143,11 @@ class _Files(paramiko.SFTPServerInterface):
 
     def open(self, path: str, flags: int, attr: paramiko.SFTPAttributes) -> _Handle | int:
         real = self._real(path)
+        fault = None
+        if not flags & (os.O_WRONLY | os.O_RDWR):
+            fault = self.faults.next(os.path.basename(real))
+            if fault == "denied":
+                return paramiko.SFTP_PERMISSION_DENIED
         try:
             fd = os.open(real, flags | getattr(os, "O_BINARY", 0), 0o644)
         except OSError as exc:
@@ -92,6 +163,7 @@ class _Files(paramiko.SFTPServerInterface):
         handle.filename = real  # type: ignore[attr-defined]
         handle.readfile = fh  # type: ignore[attr-defined]
         handle.writefile = fh  # type: ignore[attr-defined]
+        handle.fault, handle.faults, handle.sock = fault, self.faults, self.sock
         return handle
 
     def remove(self, path: str) -> int:
@@ -138,6 +210,7 @@ class SFTPTestServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
         self.port: int = self.sock.getsockname()[1]
+        self.faults = Faults()
         self._stop = threading.Event()
         self._transports: list[paramiko.Transport] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -152,10 +225,12 @@ class SFTPTestServer:
                 return
             transport = paramiko.Transport(conn)
             transport.add_server_key(self.host_key)
-            transport.set_subsystem_handler("sftp", ParamikoSFTPServer, _Files, root=str(self.root))
+            transport.set_subsystem_handler(
+                "sftp", ParamikoSFTPServer, _Files, root=str(self.root), faults=self.faults
+            )
             self._transports.append(transport)
             try:
-                transport.start_server(server=_Auth(self.passwords, self.keys))
+                transport.start_server(server=_Auth(self.passwords, self.keys, conn))
             except (paramiko.SSHException, EOFError, OSError):
                 transport.close()
 
@@ -163,7 +238,13 @@ class SFTPTestServer:
         self._thread.start()
         return self
 
+    @property
+    def opened(self) -> list[str]:
+        """Every file name opened for reading, in order."""
+        return self.faults.opened
+
     def __exit__(self, *exc: object) -> None:
+        self.faults.release.set()  # end any stall
         self._stop.set()
         self._thread.join()
         self.sock.close()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import warnings
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from stratoflow.transfer import RetryPolicy
 
 from . import _portal
+from ._ftp_server import FTPTestServer
 from ._portal import Portal, PortalServer
 from ._sftp_server import SFTPTestServer
 
@@ -120,33 +120,20 @@ def known_hosts(tmp_path: Path, sftp_server: SFTPTestServer, host_key: paramiko.
 
 
 @pytest.fixture
-def ftp_server(remote_root: Path) -> Iterator[int]:
-    with warnings.catch_warnings():
-        # pyftpdlib imports asynchat/asyncore, deprecated on Python 3.11 (stdlib, not ours)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
-        from pyftpdlib.servers import FTPServer as PyFTPServer
+def ftp_test_server(remote_root: Path) -> Iterator[FTPTestServer]:
+    """The FTP server with its fault hooks (``faults``, ``retrieved``, ``authorizer``)."""
+    with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD) as server:
+        yield server
 
-    authorizer = DummyAuthorizer()
-    authorizer.add_user(FTP_USER, FTP_PASSWORD, str(remote_root), perm="elradfmwMT")
-    handler = type(
-        "Handler",
-        (FTPHandler,),
-        {"authorizer": authorizer, "timeout": 10, "auth_failed_timeout": 0.01},
-    )
-    server = PyFTPServer(("127.0.0.1", 0), handler)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
-        server.close_all()
+@pytest.fixture
+def ftp_server(ftp_test_server: FTPTestServer) -> int:
+    """The FTP server's port."""
+    return ftp_test_server.port
 
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        yield server.address[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port where the TCP handshake succeeds but nothing is ever said: a hung server."""
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as sock:
+        yield sock.getsockname()[1]

@@ -37,7 +37,23 @@ from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import Sink, StagedFile, StagingArea
 
-__all__ = ["Connection", "RemoteItem", "TransferType"]
+__all__ = ["Connection", "RemoteItem", "TransferType", "failure_reason"]
+
+
+def failure_reason(exc: BaseException, timeout: float) -> str:
+    """A network failure in words an operator can act on.
+
+    Libraries report a hung server as a bare ``TimeoutError()`` and a hang-up as an empty
+    ``EOFError()``; the message says which it was, and for how long we waited.
+    """
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s (TimeoutError)"
+    if isinstance(exc, EOFError | ConnectionResetError | BrokenPipeError) or (
+        "connection dropped" in str(exc).lower()
+    ):
+        detail = f": {exc}" if str(exc).strip(" :") else ""
+        return f"the server closed the connection ({type(exc).__name__}{detail})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["FTPServer"]
@@ -178,7 +178,9 @@ class _FTPConnection(Connection):
     def _fail(self, exc: BaseException, what: str) -> TransferError:
         if isinstance(exc, ftplib.error_perm):
             return TransferError(f"{self.where}: {what}: {exc}")
-        return TransientTransferError(f"{self.where}: {what}: {type(exc).__name__}: {exc}")
+        return TransientTransferError(
+            f"{self.where}: {what}: {failure_reason(exc, self.spec.timeout)}"
+        )
 
     def list(self) -> Iterator[RemoteItem]:
         try:
@@ -216,7 +218,15 @@ class _FTPConnection(Connection):
         dest = self.root / name
         tmp = dest.with_name(f".{dest.name}.part")
         try:
-            with source.open("rb") as fh:
+            # Opened before any remote step: a missing export is an error, not worth a retry.
+            fh = source.open("rb")
+        except OSError as exc:
+            raise TransferError(
+                f"{self.where}: put {name}: cannot read local file {source}: {exc.strerror}"
+            ) from exc
+        try:
+            with fh:
+                # storbinary sends 8 KiB blocks as it reads them: the file is never held whole.
                 self.ftp.storbinary(f"STOR {tmp}", fh)
             self.ftp.rename(str(tmp), str(dest))
         except (TimeoutError, *_ERRORS) as exc:

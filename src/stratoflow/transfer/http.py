@@ -4,7 +4,8 @@ Portals differ in shape, so the shape is configuration: where the listing is
 (``list_path``), where the items are in its JSON (``items_path``, a dotted path such as
 ``data.files``), where the link to the next page is (``next_path``), and which item fields
 hold the identity, file name, download URL, size, version marker and SHA-256. Downloads are
-streamed straight into the staging area; uploads (exports) are a PUT or POST of the file.
+streamed straight into the staging area; uploads (exports) are a PUT or POST of the file,
+streamed from disk in chunks (never loaded whole).
 
 Errors are translated at the boundary: 401/403 -> :class:`AuthError`; timeouts, dropped
 connections, truncated bodies, 408/429/5xx -> :class:`TransientTransferError`; other
@@ -20,9 +21,10 @@ Example config::
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import httpx
 
@@ -263,15 +265,45 @@ class _HttpConnection(Connection):
             raise ConfigError(f"transfer 'http' {self.where}: no upload_path configured")
         url = self.client.base_url.join(spec.upload_path.format(name=name))
         what = f"{spec.upload_method} {public_url(url)}"
-        content = source.read_bytes()
         try:
-            if spec.upload_field:
-                response = self.client.request(
-                    spec.upload_method, url, files={spec.upload_field: (name, content)}
-                )
-            else:
-                response = self.client.request(spec.upload_method, url, content=content)
-            _check(response, what)
-        except httpx.HTTPError as exc:
-            raise _translate(exc, what) from exc
+            fh = source.open("rb")
+        except OSError as exc:
+            raise TransferError(f"{what}: cannot read {source}: {exc.strerror}") from exc
+        with fh:
+            try:
+                if spec.upload_field:
+                    # httpx streams a file object in a multipart body (and rewinds it on replay).
+                    response = self.client.request(
+                        spec.upload_method, url, files={spec.upload_field: (name, fh)}
+                    )
+                else:
+                    size = os.fstat(fh.fileno()).st_size
+                    response = self.client.request(
+                        spec.upload_method,
+                        url,
+                        content=_FileBody(fh),
+                        headers={"Content-Length": str(size)},
+                    )
+                _check(response, what)
+            except httpx.HTTPError as exc:
+                raise _translate(exc, what) from exc
         return name
+
+
+class _FileBody(httpx.SyncByteStream):
+    """An upload body read from an open file in chunks, from the start on every iteration.
+
+    Exports can be hundreds of MB, so the body is never held in memory. An auth flow may send
+    the same request twice (OAuth2 after a refused token, the hash token after a clock
+    correction); an iterator would be exhausted the second time and a plain file object would
+    continue from its end, so each iteration rewinds. The length is announced separately
+    (``Content-Length``): portals often refuse chunked uploads.
+    """
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._fh.seek(0)
+        while block := self._fh.read(_CHUNK):
+            yield block

@@ -91,15 +91,23 @@ class _LocalConnection(Connection):
     def put(self, source: Path, name: str) -> str:
         dest = self._path(name)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-            try:
-                with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                    shutil.copyfileobj(src, out, _CHUNK)
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            src = source.open("rb")
         except OSError as exc:
-            raise TransferError(f"{self.where}: cannot write {name}: {exc.strerror}") from exc
+            raise TransferError(
+                f"{self.where}: put {name}: cannot read local file {source}: {exc.strerror}"
+            ) from exc
+        with src:
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        # Block by block (copyfileobj), so an export of any size needs 1 MiB.
+                        shutil.copyfileobj(src, out, _CHUNK)
+                    os.replace(tmp, dest)
+                except BaseException:
+                    Path(tmp).unlink(missing_ok=True)
+                    raise
+            except OSError as exc:
+                raise TransferError(f"{self.where}: cannot write {name}: {exc.strerror}") from exc
         return dest.relative_to(self.root.resolve()).as_posix()

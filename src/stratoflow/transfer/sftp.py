@@ -25,7 +25,7 @@ import paramiko
 
 from stratoflow.errors import AuthError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["SFTPServer"]
@@ -170,7 +170,9 @@ class _SFTPConnection(Connection):
     def _fail(self, exc: BaseException, what: str) -> TransferError:
         if isinstance(exc, FileNotFoundError | PermissionError):
             return TransferError(f"{self.where}: {what}: {exc.strerror or exc}")
-        return TransientTransferError(f"{self.where}: {what}: {type(exc).__name__}: {exc}")
+        return TransientTransferError(
+            f"{self.where}: {what}: {failure_reason(exc, self.spec.timeout)}"
+        )
 
     def list(self) -> Iterator[RemoteItem]:
         try:
@@ -207,12 +209,28 @@ class _SFTPConnection(Connection):
                     sink.write(block)
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
             raise self._fail(exc, f"get {item.identity}") from exc
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            # paramiko's read() reports a lost connection as end of file: a short file that
+            # would look complete when the listing gave no size.
+            raise TransientTransferError(
+                f"{self.where}: get {item.identity}: the server closed the connection "
+                "before the end of the file"
+            )
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
         tmp = dest.with_name(f".{dest.name}.part")
         try:
-            with source.open("rb") as fh:
+            # Opened before any remote step: a missing export is an error, not worth a retry.
+            fh = source.open("rb")
+        except OSError as exc:
+            raise TransferError(
+                f"{self.where}: put {name}: cannot read local file {source}: {exc.strerror}"
+            ) from exc
+        try:
+            with fh:
+                # putfo reads and sends 32 KiB blocks, pipelined: the file is never held whole.
                 self.sftp.putfo(fh, str(tmp), confirm=True)
             try:
                 self.sftp.posix_rename(str(tmp), str(dest))

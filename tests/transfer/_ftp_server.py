@@ -1,0 +1,112 @@
+"""A real FTP server on 127.0.0.1 (pyftpdlib), with faults injected per file name.
+
+Faults apply to downloads (``RETR``), in order, one per request
+(``server.faults["b.nc"] = ["drop:40000"]``):
+
+- ``drop:N``  the first N bytes go over the data connection, then the server hangs up the
+  control connection instead of confirming the transfer
+- ``truncate:N``  only the first N bytes are sent, and the server reports success (226)
+- ``stall``  the server never answers the ``RETR`` (the client's timeout has to fire)
+- ``450``  a transient refusal ("450 file busy")
+
+``server.retrieved`` lists every file name asked for with ``RETR``, so tests can count attempts.
+Permanent refusals need no fault: pyftpdlib's own per-directory permissions
+(``server.authorizer.override_perm``) answer 550 as a production server would.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+with warnings.catch_warnings():
+    # pyftpdlib imports asynchat/asyncore, deprecated on Python 3.11 (stdlib, not ours)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer as PyFTPServer
+
+
+class FTPTestServer:
+    """``with FTPTestServer(root, user, password) as server:`` -> ``server.port``."""
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        self.faults: dict[str, list[str]] = {}
+        self.retrieved: list[str] = []
+        #: Called (in the server's thread) just before a ``drop`` hangs up.
+        self.on_drop: Callable[[str], None] | None = None
+        self._lock = threading.Lock()
+        self.authorizer = DummyAuthorizer()
+        self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
+        handler = type(
+            "Handler",
+            (_FaultyHandler,),
+            {"authorizer": self.authorizer, "timeout": 10, "auth_failed_timeout": 0.01},
+        )
+        handler.test_server = self
+        self._server = PyFTPServer(("127.0.0.1", 0), handler)
+        self.port: int = self._server.address[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve)
+
+    def asked_for(self, name: str) -> None:
+        with self._lock:
+            self.retrieved.append(name)
+
+    def next_fault(self, name: str) -> str | None:
+        with self._lock:
+            queue = self.faults.get(name)
+            return queue.pop(0) if queue else None
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
+        self._server.close_all()
+
+    def __enter__(self) -> FTPTestServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class _FaultyHandler(FTPHandler):  # type: ignore[misc]
+    test_server: FTPTestServer
+    _hang_up = False
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> Any:
+        # Here, before pyftpdlib checks permissions, so that refused requests count too.
+        if cmd.upper() == "RETR":
+            self.test_server.asked_for(arg.rstrip("/").rsplit("/", 1)[-1])
+        return super().pre_process_command(line, cmd, arg)
+
+    def ftp_RETR(self, file: str) -> Any:  # noqa: N802 (pyftpdlib names its commands so)
+        fault = self.test_server.next_fault(os.path.basename(file))
+        kind, _, arg = (fault or "").partition(":")
+        if kind == "stall":
+            return None  # no reply at all
+        if kind == "450":
+            self.respond("450 File busy, try again later.")
+            return None
+        if kind in ("drop", "truncate"):
+            with open(file, "rb") as fh:
+                head = fh.read(int(arg))
+            if kind == "drop":
+                self._hang_up = True
+                if self.test_server.on_drop is not None:
+                    self.test_server.on_drop(file)
+            self.push_dtp_data(head, cmd="RETR")
+            return file
+        return super().ftp_RETR(file)
+
+    def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
+        if self._hang_up and resp.startswith("226"):
+            self.close()  # the data went out; the confirmation never comes
+            return
+        super().respond(resp, *args, **kwargs)

@@ -1,0 +1,391 @@
+"""Fault injection on the real SFTP and FTP servers: the file arrives intact, or the run fails
+cleanly, at once when retrying cannot help.
+
+The servers' fault hooks are in ``_sftp_server.py`` and ``_ftp_server.py``: a connection hung
+up after N bytes, a file cut short that the server reports as complete, a request never
+answered, a transient refusal (FTP 450) and a permanent one (permission denied, FTP 550).
+"Cleanly" is :func:`assert_staging_clean` from the HTTP fault tests: no temp file left, every
+staged file complete and in the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stratoflow.errors import AuthError, TransferError, TransientTransferError
+from stratoflow.transfer import (
+    DataProvider,
+    FTPServer,
+    RetryPolicy,
+    SFTPServer,
+    StagingArea,
+    TransferHandler,
+)
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.auth.ssh import SSHAuth
+from stratoflow.transfer.secrets import Secret
+
+from ._ftp_server import FTPTestServer
+from ._sftp_server import SFTPTestServer
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
+from .test_faults import assert_staging_clean
+
+FILES = {
+    "a.nc": os.urandom(70_000),
+    "b.nc": os.urandom(300_000),
+    "c.nc": b"C" * 10,
+}
+CUT = 40_000  # where drop/truncate faults cut b.nc
+
+#: When the SFTP server hangs up, paramiko's read-ahead thread (``SFTPFile.prefetch``) may be
+#: sending a request and dies with EOFError; that thread is paramiko's, not ours, and the
+#: download itself fails cleanly in the caller (which is what these tests check). Only that
+#: thread's death is tolerated; any other exception in a thread still fails the test.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:Exception in thread .*\(_prefetch_thread\)"
+    ":pytest.PytestUnhandledThreadExceptionWarning"
+)
+PROVIDER = DataProvider(name="Flaky Partner")
+
+
+@dataclass
+class Remote:
+    """One server under test, seen through what the tests need."""
+
+    kind: str
+    port: int
+    password: str
+    #: file name -> fault actions, consumed in order (see the server modules)
+    faults: dict[str, list[str]]
+    #: file names the server was asked for, in order
+    asked: list[str]
+    handler: Callable[..., TransferHandler]
+    set_on_drop: Callable[[Callable[[str], None]], None]
+    ftp: FTPTestServer | None = None
+
+
+def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -> Remote:
+    def handler(
+        timeout: float = 5, retry: RetryPolicy = FAST_RETRY, **options: object
+    ) -> TransferHandler:
+        transfer = SFTPServer(
+            host="127.0.0.1",
+            port=server.port,
+            known_hosts=str(known_hosts),
+            timeout=timeout,
+            **options,  # type: ignore[arg-type]
+        )
+        auth = SSHAuth(username=SFTP_USER, password=Secret(password_ref))
+        return TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=retry)
+
+    def set_on_drop(callback: Callable[[str], None]) -> None:
+        server.faults.on_drop = callback
+
+    return Remote(
+        "sftp",
+        server.port,
+        SFTP_PASSWORD,
+        server.faults.queues,
+        server.faults.opened,
+        handler,
+        set_on_drop,
+    )
+
+
+def _ftp_remote(server: FTPTestServer, password_ref: str) -> Remote:
+    def handler(
+        timeout: float = 5, retry: RetryPolicy = FAST_RETRY, **options: object
+    ) -> TransferHandler:
+        transfer = FTPServer(host="127.0.0.1", port=server.port, timeout=timeout, **options)  # type: ignore[arg-type]
+        auth = FTPLoginAuth(user=FTP_USER, password=Secret(password_ref))
+        return TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=retry)
+
+    def set_on_drop(callback: Callable[[str], None]) -> None:
+        server.on_drop = callback
+
+    return Remote(
+        "ftp",
+        server.port,
+        FTP_PASSWORD,
+        server.faults,
+        server.retrieved,
+        handler,
+        set_on_drop,
+        ftp=server,
+    )
+
+
+@pytest.fixture
+def seeded(remote_root: Path) -> Path:
+    for name, data in FILES.items():
+        (remote_root / name).write_bytes(data)
+    return remote_root
+
+
+@pytest.fixture(params=["sftp", "ftp"])
+def remote(request: pytest.FixtureRequest, secrets_env: dict[str, str]) -> Remote:
+    if request.param == "sftp":
+        return _sftp_remote(
+            request.getfixturevalue("sftp_server"),
+            request.getfixturevalue("known_hosts"),
+            secrets_env["sftp"],
+        )
+    return _ftp_remote(request.getfixturevalue("ftp_test_server"), secrets_env["ftp"])
+
+
+def _chain_text(exc: BaseException | None) -> str:
+    """Messages and reprs of the whole exception chain, third-party causes included."""
+    parts: list[str] = []
+    while exc is not None:
+        parts += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(parts)
+
+
+def _staged(staging: StagingArea) -> dict[str, bytes]:
+    return {s.name: s.path.read_bytes() for s in staging.files()}
+
+
+# -- transient faults: retried, then the file arrives intact --
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [[f"drop:{CUT}"], [f"truncate:{CUT}"], [f"drop:{CUT}", f"truncate:{CUT}"]],
+    ids=["dropped", "truncated", "dropped-then-truncated"],
+)
+def test_cut_transfers_are_retried_and_the_file_arrives_intact(
+    faults: list[str],
+    remote: Remote,
+    seeded: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    remote.faults["b.nc"] = list(faults)
+    staging = StagingArea(tmp_path / "staging")
+    staged = remote.handler().fetch_new(staging)
+    assert {s.name: s.path.read_bytes() for s in staged} == FILES
+    assert remote.asked.count("b.nc") == len(faults) + 1
+    assert remote.faults["b.nc"] == []
+    assert_staging_clean(staging)
+    assert "retrying" in caplog.text
+
+
+def test_a_dropped_download_is_never_visible_as_a_staged_file(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """At the moment the server hangs up, b.nc exists only as a temp file in ``.partial/``."""
+    staging = StagingArea(tmp_path / "staging")
+    seen: dict[str, list[str]] = {}
+
+    def snapshot(_: str) -> None:
+        if seen:
+            return  # only the moment of the hang-up counts
+        seen["partial"] = sorted(p.name for p in (staging.root / ".partial").iterdir())
+        seen["staged"] = sorted(
+            p.name
+            for p in staging.root.rglob("*")
+            if p.is_file() and ".partial" not in p.parts and p.name != "manifest.json"
+        )
+
+    remote.set_on_drop(snapshot)
+    remote.faults["b.nc"] = [f"drop:{CUT}"]
+    with pytest.raises(
+        TransientTransferError, match=r"get b\.nc: the server closed the connection"
+    ):
+        remote.handler(retry=RetryPolicy(attempts=1)).fetch_new(staging)
+    assert seen["staged"] == ["a.nc"]  # complete, staged before b.nc was started
+    assert len(seen["partial"]) == 1 and seen["partial"][0].startswith("get-")
+    assert _staged(staging) == {"a.nc": FILES["a.nc"]}
+    assert_staging_clean(staging)
+    # the next run fetches only what is missing, intact
+    assert [s.name for s in remote.handler().fetch_new(staging)] == ["b.nc", "c.nc"]
+    assert _staged(staging) == FILES
+    assert_staging_clean(staging)
+
+
+def test_a_file_cut_short_but_reported_complete_is_not_staged(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """The server says the transfer succeeded; the size from the listing says otherwise."""
+    remote.faults["b.nc"] = [f"truncate:{CUT}"]
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransientTransferError, match=rf"b\.nc.*received {CUT} bytes"):
+        remote.handler(retry=RetryPolicy(attempts=1)).fetch_new(staging)
+    assert "b.nc" not in _staged(staging)
+    assert_staging_clean(staging)
+
+
+def test_a_server_that_stops_answering_times_out_and_the_retry_succeeds(
+    remote: Remote, seeded: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    remote.faults["c.nc"] = ["stall"]
+    staging = StagingArea(tmp_path / "staging")
+    staged = remote.handler(timeout=1.0).fetch_new(staging)
+    assert {s.name: s.path.read_bytes() for s in staged} == FILES
+    assert remote.asked.count("c.nc") == 2
+    assert "get c.nc: no answer within 1 s" in caplog.text
+    assert_staging_clean(staging)
+
+
+def test_a_server_that_never_answers_fails_after_the_retries(
+    remote: Remote, silent_port: int, tmp_path: Path
+) -> None:
+    """TCP connects, but no SSH banner / FTP greeting ever comes."""
+    remote.port = silent_port
+    if remote.kind == "sftp":
+        transfer: SFTPServer | FTPServer = SFTPServer(
+            host="127.0.0.1", port=silent_port, timeout=0.3, insecure_skip_host_key_check=True
+        )
+        auth: SSHAuth | FTPLoginAuth = SSHAuth(
+            username=SFTP_USER, password=Secret.from_value(remote.password)
+        )
+    else:
+        transfer = FTPServer(host="127.0.0.1", port=silent_port, timeout=0.3)
+        auth = FTPLoginAuth(user=FTP_USER, password=Secret.from_value(remote.password))
+    handler = TransferHandler(
+        transfer=transfer, auth=auth, provider=PROVIDER, retry=RetryPolicy(attempts=2, base=0.01)
+    )
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransientTransferError) as info:
+        handler.fetch_new(staging)
+    assert f"127.0.0.1:{silent_port}" in str(info.value)
+    assert remote.password not in _chain_text(info.value)
+    assert staging.files() == []
+    assert_staging_clean(staging)
+
+
+def test_a_persistent_cut_fails_cleanly_after_the_retries(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    remote.faults["b.nc"] = [f"drop:{CUT}"] * 10
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransientTransferError) as info:
+        remote.handler().fetch_new(staging)
+    assert "Flaky Partner" in str(info.value) and "b.nc" in str(info.value)
+    assert remote.asked.count("b.nc") == FAST_RETRY.attempts
+    assert "b.nc" not in _staged(staging)
+    assert_staging_clean(staging)
+
+
+def test_ftp_busy_reply_450_is_retried(
+    ftp_test_server: FTPTestServer,
+    seeded: Path,
+    secrets_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    remote = _ftp_remote(ftp_test_server, secrets_env["ftp"])
+    remote.faults["a.nc"] = ["450", "450"]
+    staging = StagingArea(tmp_path / "staging")
+    staged = remote.handler().fetch_new(staging)
+    assert {s.name: s.path.read_bytes() for s in staged} == FILES
+    assert remote.asked.count("a.nc") == 3
+    assert_staging_clean(staging)
+
+
+# -- permanent failures: at once, naming file and host, never the password --
+
+
+def _assert_permanent(
+    info: pytest.ExceptionInfo[TransferError], remote: Remote, name: str, why: str
+) -> None:
+    exc = info.value
+    assert not isinstance(exc, TransientTransferError | AuthError), repr(exc)
+    text = str(exc)
+    assert "Flaky Partner" in text and name in text, text
+    assert f"127.0.0.1:{remote.port}" in text, text
+    assert why.lower() in text.lower(), text
+    assert remote.password not in _chain_text(exc)
+
+
+def test_permission_denied_on_download_fails_at_once(
+    remote: Remote, seeded: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    locked = seeded / "locked"
+    locked.mkdir()
+    (locked / "secret.nc").write_bytes(b"not for you")
+    if remote.ftp is None:
+        remote.faults["secret.nc"] = ["denied"] * 5
+        why = "permission denied"
+    else:
+        # pyftpdlib's own permissions: list and enter, but not retrieve -> 550
+        remote.ftp.authorizer.override_perm(FTP_USER, str(locked), perm="el", recursive=True)
+        why = "550"
+    handler = remote.handler(recursive=True)
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransferError) as info:
+        handler.fetch_new(staging)
+    _assert_permanent(info, remote, "locked/secret.nc", why)
+    assert remote.asked.count("secret.nc") == 1  # no retry
+    assert "retrying" not in caplog.text
+    assert remote.password not in caplog.text
+    assert "secret.nc" not in _staged(staging)
+    assert_staging_clean(staging)
+
+
+def test_ftp_upload_refused_550_fails_at_once(
+    ftp_test_server: FTPTestServer,
+    seeded: Path,
+    secrets_env: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    remote = _ftp_remote(ftp_test_server, secrets_env["ftp"])
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    ftp_test_server.authorizer.override_perm(FTP_USER, str(outbox), perm="el", recursive=True)
+    export = tmp_path / "export.nc"
+    export.write_bytes(b"exported")
+    with pytest.raises(TransferError) as info:
+        remote.handler(remote_dir="/outbox").put(export)
+    _assert_permanent(info, remote, "export.nc", "550")
+    assert "retrying" not in caplog.text
+    assert list(outbox.iterdir()) == []
+
+
+# -- how the staging area makes a download visible --
+
+
+def test_staged_files_are_fsynced_under_a_temp_name_then_renamed(
+    remote: Remote, seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order of the real calls: write to ``.partial/get-*``, fsync it, rename it into place.
+
+    The calls are observed, not replaced: the spies call the real ``os`` functions.
+    """
+    events: list[tuple[str, str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"), ""))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", os.fspath(src), os.fspath(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    staging = StagingArea(tmp_path / "staging")
+    staged = remote.handler().fetch_new(staging)
+    monkeypatch.undo()
+    assert len(staged) == len(FILES)
+    partial = str((staging.root / ".partial").resolve())
+    for item in staged:
+        moves = [i for i, e in enumerate(events) if e[0] == "replace" and e[2] == str(item.path)]
+        assert len(moves) == 1, item.name
+        temp = events[moves[0]][1]
+        assert os.path.dirname(os.path.realpath(temp)) == partial
+        assert os.path.basename(temp).startswith("get-")
+        synced = [
+            i for i, e in enumerate(events) if e[0] == "fsync" and e[1] == os.path.realpath(temp)
+        ]
+        assert synced and synced[0] < moves[0], f"{item.name}: not fsynced before the rename"
+        assert item.path.read_bytes() == FILES[item.name]
