@@ -256,6 +256,9 @@ def run_test(
             t = t.astype(_NS)
     test = get_test(name)
     checked = test.check(params or {}, name)
+    spec = TestSpec(name, test, checked)
+    if test.pointwise:  # NaN/inf come out NaN by the test's own contract: no scan for them
+        return _execute(spec, QCInput(x, t, name), _NO_POINTS, False).probability
     # missing points as indices, not a mask: usually few, so setting them to NaN in the result
     # afterwards costs nothing, and a series without any costs one isfinite pass in all
     flags = np.isfinite(x)
@@ -264,5 +267,4 @@ def run_test(
     if has_missing and not np.isnan(x[missing]).all():  # infinities: copy, then NaN
         x = x.copy()
         x[missing] = np.nan
-    spec = TestSpec(name, test, checked)
     return _execute(spec, QCInput(x, t, name), missing, has_missing).probability

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from stratoflow.errors import QCConfigError
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_range
+from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_range, soft_range_at
 
 __all__ = ["gross_range", "range_by"]
 
@@ -38,7 +38,14 @@ _LIMITS = [
 ]
 
 
-@qc_test("gross_range", version="1.0", parameters=_LIMITS, validator=_limits_ordered, bounded=True)
+@qc_test(
+    "gross_range",
+    version="1.0",
+    parameters=_LIMITS,
+    validator=_limits_ordered,
+    bounded=True,
+    pointwise=True,
+)
 def gross_range(
     data: QCInput,
     *,
@@ -47,8 +54,23 @@ def gross_range(
     bad_min: float | None,
     bad_max: float | None,
 ) -> Probability:
-    """Plausible range with soft doubtful and hard bad limits."""
-    return soft_range(data.values, doubtful_min, doubtful_max, bad_min, bad_max)
+    """Plausible range with soft doubtful and hard bad limits.
+
+    Missing values (NaN, ±inf) come out NaN without a separate scan for them: a side without
+    limits gets the largest float as its bad limit, so every non-finite value falls among the
+    few points outside the limits, which are looked at one by one anyway.
+    """
+    if doubtful_min is None and bad_min is None:
+        bad_min = -_BIGGEST
+    if doubtful_max is None and bad_max is None:
+        bad_max = _BIGGEST
+    x = data.values
+    p, outside = soft_range_at(x, doubtful_min, doubtful_max, bad_min, bad_max)
+    p[outside[~np.isfinite(x[outside])]] = np.nan
+    return p
+
+
+_BIGGEST = float(np.finfo(np.float64).max)
 
 
 def _table_sorted(params: dict[str, Any], where: str) -> None:
