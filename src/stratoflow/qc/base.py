@@ -265,10 +265,11 @@ class QCTest:
     #: The function's result is already a probability in [0, 1] or NaN (it comes from
     #: :func:`soft_limit`/:func:`soft_range` or constants), so the framework need not clip it.
     bounded: bool = False
-    #: The result at a point depends only on the value there, and a non-finite value (NaN,
-    #: ±inf) gives NaN: the framework need not find and mask missing values before running it
-    #: on a plain array (:func:`~stratoflow.qc.run.run_test`), which saves a pass over the data.
-    pointwise: bool = False
+    #: The function treats non-finite values (NaN, ±inf) as missing by itself: NaN there in
+    #: the result, and other points judged as if those values were NaN. The framework then
+    #: need not find and mask missing values before running it on a plain array
+    #: (:func:`~stratoflow.qc.run.run_test`), which saves a pass over the data.
+    handles_nonfinite: bool = False
 
     def check(self, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         """Validated parameters with defaults filled, or :class:`QCConfigError`."""
@@ -289,14 +290,14 @@ def qc_test(
     validator: Callable[[dict[str, Any], str], None] | None = None,
     marks_missing: bool = False,
     bounded: bool = False,
-    pointwise: bool = False,
+    handles_nonfinite: bool = False,
 ) -> Callable[[TestFunction], QCTest]:
     """Declare a function as a QC test (see the module docstring).
 
     ``bounded=True`` promises that the function only returns probabilities in [0, 1] or NaN,
-    which spares the framework a clipping pass over the result. ``pointwise=True`` promises
-    that each point's result depends on its own value only and is NaN for a non-finite value
-    (see :attr:`QCTest.pointwise`).
+    which spares the framework a clipping pass over the result. ``handles_nonfinite=True``
+    promises that the function treats NaN and ±inf as missing itself
+    (see :attr:`QCTest.handles_nonfinite`).
     """
 
     def wrap(fn: TestFunction) -> QCTest:
@@ -309,7 +310,7 @@ def qc_test(
             marks_missing=marks_missing,
             doc=(fn.__doc__ or "").strip().split("\n")[0],
             bounded=bounded,
-            pointwise=pointwise,
+            handles_nonfinite=handles_nonfinite,
         )
 
     return wrap

@@ -257,7 +257,7 @@ def run_test(
     test = get_test(name)
     checked = test.check(params or {}, name)
     spec = TestSpec(name, test, checked)
-    if test.pointwise:  # NaN/inf come out NaN by the test's own contract: no scan for them
+    if test.handles_nonfinite:  # NaN/inf are missing by the test's own contract: no scan
         return _execute(spec, QCInput(x, t, name), _NO_POINTS, False).probability
     # missing points as indices, not a mask: usually few, so setting them to NaN in the result
     # afterwards costs nothing, and a series without any costs one isfinite pass in all

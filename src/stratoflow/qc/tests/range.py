@@ -44,7 +44,7 @@ _LIMITS = [
     parameters=_LIMITS,
     validator=_limits_ordered,
     bounded=True,
-    pointwise=True,
+    handles_nonfinite=True,
 )
 def gross_range(
     data: QCInput,

@@ -30,9 +30,15 @@ __all__ = ["jump", "rate_of_change"]
     ],
     validator=_ordered,
     bounded=True,
+    handles_nonfinite=True,
 )
 def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) -> Probability:
-    """Absolute rate of change from the previous point, in units per second."""
+    """Absolute rate of change from the previous point, in units per second.
+
+    Non-finite values (NaN, ±inf) are missing: NaN in the result, and the point after one
+    passes. They need no separate scan: their rates are NaN or infinite, so they are among
+    the few points beyond the limits.
+    """
     x = data.values
     rate = np.empty(x.shape)
     if x.size:
@@ -40,16 +46,23 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
     if x.size > 1:
         r = rate[1:]  # |x[i] - x[i-1]| / dt built in place: no temporaries of n points
         dt = _steps(data.time, r.view(np.int64))
-        np.subtract(x[1:], x[:-1], out=r)
+        with np.errstate(invalid="ignore"):  # inf - inf: a missing value, handled below
+            np.subtract(x[1:], x[:-1], out=r)
         np.abs(r, out=r)
         if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
             with np.errstate(divide="ignore", invalid="ignore"):
                 np.divide(r, dt, out=r)
     p, idx = soft_range_at(rate, None, doubtful, None, bad)
-    # next to a missing point the rate is NaN: not judged, passes (as in QARTOD). Such points
-    # are among the few soft_range_at selected, so fixing them needs no pass over all points.
-    nan_rate = idx[np.isnan(rate[idx]) & ~np.isnan(x[idx])]
-    p[nan_rate] = 1.0
+    # Next to a missing point (and for 0/0) the rate is not judged: passes, as in QARTOD. All
+    # such points are among the few soft_range_at selected: no pass over all points.
+    present = np.isfinite(x[idx])
+    after_missing = np.zeros(idx.size, dtype=bool)
+    has_previous = idx > 0
+    after_missing[has_previous] = ~np.isfinite(x[idx[has_previous] - 1])
+    p[idx[present & (after_missing | np.isnan(rate[idx]))]] = 1.0
+    p[idx[~present]] = np.nan
+    if x.size and not np.isfinite(x[0]):  # its rate was set to 0, never selected
+        p[0] = np.nan
     return p
 
 
