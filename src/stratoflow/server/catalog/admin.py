@@ -314,6 +314,19 @@ class QCConfigurationAdmin(admin.ModelAdmin[models.QCConfiguration]):
         )
 
 
+_VERSION_FIELDS: tuple[str, ...] = (
+    "configuration",
+    "name",
+    "version",
+    "created_at",
+    "created_by",
+    "comment",
+    "checksum",
+    "changes",
+    "text_shown",
+)
+
+
 @admin.register(models.QCConfigurationVersion)
 class QCConfigurationVersionAdmin(admin.ModelAdmin[models.QCConfigurationVersion]):
     """Versions are history: readable, never edited, added or deleted by hand."""
@@ -321,29 +334,8 @@ class QCConfigurationVersionAdmin(admin.ModelAdmin[models.QCConfigurationVersion
     list_display = ["name", "version", "created_at", "created_by", "comment", "configuration"]
     list_filter = ["name"]
     search_fields = ["name", "comment", "checksum"]
-    fields = [
-        "configuration",
-        "name",
-        "version",
-        "created_at",
-        "created_by",
-        "comment",
-        "checksum",
-        "changes",
-        "text_shown",
-    ]
-
-    readonly_fields = [
-        "configuration",
-        "name",
-        "version",
-        "created_at",
-        "created_by",
-        "comment",
-        "checksum",
-        "changes",
-        "text_shown",
-    ]
+    readonly_fields = _VERSION_FIELDS  # a version is a record: shown, never edited
+    fields = _VERSION_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
