@@ -129,3 +129,28 @@ def test_stuck_value_needs_min_points_on_coarse_data() -> None:
     p = run_test("stuck_value", x, t, {"doubtful_duration": 60, "bad_duration": 120})
     assert p[9] == 1 and p[10] == 1
     assert (p[20:26] == 0).all()
+
+
+def test_dimensionless_units_convert_only_between_mole_fractions() -> None:
+    """Percent RH and a mass mixing ratio in g/kg are dimensionless like ppm, but not ppm."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.qc import run_qc
+
+    t = np.datetime64("2017-01-21T17:00", "ns") + np.arange(50) * np.timedelta64(5, "s")
+    ds = make_dataset(
+        t,
+        {
+            "H2O_RelativeHumidity": (np.full(50, 45.0), {"units": "percent", "long_name": "RH"}),
+            "H2O_MixingRatio": (np.full(50, 3.2), {"units": "g kg-1", "long_name": "mass ratio"}),
+            "H2O_MoleFraction": (
+                5e-3 + 1e-5 * np.sin(np.arange(50.0)),
+                {"units": "mol mol-1", "long_name": "h2o"},
+            ),
+        },
+    )
+    result = run_qc(ds)
+    for name in ("H2O_RelativeHumidity", "H2O_MixingRatio"):
+        assert not result.variables[name].tests, name  # left unvalidated, reason recorded
+        assert "not convertible" in result.variables[name].skipped["*"]
+    assert result.variables["H2O_MoleFraction"].converted == "mol mol-1 -> ppm"
+    assert (result.flags["H2O_MoleFraction"] == 0).all()  # about 5000 ppm: good

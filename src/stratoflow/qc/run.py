@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -28,7 +29,7 @@ import xarray as xr
 from stratoflow.dataset import TIME, data_variables, flag_name, validate
 from stratoflow.errors import QCError, StratoflowError
 from stratoflow.flags import Flag
-from stratoflow.processing.units import convert, convertible
+from stratoflow.processing.units import convert, convertible, to_pint
 from stratoflow.qc.base import InputUnavailable, QCInput, get_test, sparse_flatnonzero
 from stratoflow.qc.config import QCConfig, TestSpec, as_config
 from stratoflow.qc.evaluation import ManualFlag
@@ -56,6 +57,28 @@ def _values(ds: xr.Dataset, name: str) -> tuple[FloatArray, npt.NDArray[np.bool_
     if missing.any() and not np.isnan(values[missing]).all():  # copy only if needed
         values = np.where(missing, np.nan, values)
     return values, missing
+
+
+_MOLE_FRACTION = re.compile(
+    r"^(pp[mbtq]v?|1e-?\d+|[nuµμp]?mol[ /]*(mol|mol-1|mol\^-1)(-1)?|[nuµμp]?mol\s+mol-1)$"
+)
+
+
+def _convertible_for_qc(units: str, target: str) -> bool:
+    """Whether ``units`` may be converted to a profile's ``target`` units for its tests.
+
+    Units of a physical dimension convert whenever pint says so (hPa -> Pa, degC -> K). For
+    dimensionless quantities the dimension says nothing: percent relative humidity, a mass
+    mixing ratio in g/kg and a mole fraction in ppm are all "dimensionless", yet converting
+    one into another is wrong. Those convert only between mole-fraction spellings
+    (ppm, ppbv, 1e-9, nmol/mol...).
+    """
+    if not convertible(units, target):
+        return False
+    if not to_pint(units)[1].dimensionless:
+        return True
+    spelled = [u.strip().lower().replace("**", "^") for u in (units, target)]
+    return all(_MOLE_FRACTION.match(u) for u in spelled)
 
 
 def _execute(
@@ -131,11 +154,7 @@ def run_qc(
         if profile.units is not None and units not in profile.units:
             # limits are in the profile's units: values in other units of the same quantity
             # are converted for the tests (hPa -> Pa, degC -> K, ppm -> ppb), never judged raw
-            # a bare "1" is any dimensionless number (a ratio, a count): never read as mol/mol
-            bare = units.strip() in ("", "1")
-            target = (
-                None if bare else next((u for u in profile.units if convertible(units, u)), None)
-            )
+            target = next((u for u in profile.units if _convertible_for_qc(units, u)), None)
             if target is None:
                 skipped[name]["*"] = (
                     f"units {units!r} not in {list(profile.units)} of profile "
