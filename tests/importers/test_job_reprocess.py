@@ -5,7 +5,8 @@ The manager's calibration is corrected to B. A dry run lists both files with wha
 touches nothing; re-processing makes version 2 of every series of both files (values moved as
 calibration B says, version 1 kept), the manual flag is replayed, the flights await review again
 and the export still sees the approved version; asking again does nothing. ``--flight`` limits
-the selection; a file whose staged copy was deleted is reported by name, not crashed on.
+the selection; a file whose staged copy was deleted is reported by name, not crashed on. Going
+back to calibration A restores version 1 instead of making a version 3.
 """
 
 from __future__ import annotations
@@ -362,21 +363,126 @@ def test_a_corrected_catalog_calibration_is_picked_up(
     np.testing.assert_allclose(series_arrays(v3)["value"] - series_arrays(v2)["value"], 3.0)
 
 
-def test_a_configuration_an_earlier_version_had_is_reported_not_applied(
+def test_going_back_to_an_earlier_configuration_restores_its_version(
     job: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Going back to calibration A: the catalog keeps version 1 and makes no new one, so the
-    current data (B) would stay; re-processing says so instead of pretending."""
+    """A -> B -> A: version 1 becomes current again (no row copied), the flight awaits review,
+    the restore is in its history with the task that did it; the export keeps what the PI
+    approved (version 2) until they approve again, then delivers version 1. Back and forth
+    (B, A again) restores each time, with a task of its own."""
+    from stratoflow.exporters.selection import Selection, select
+    from stratoflow.server.catalog.models import Flight, Series
+    from stratoflow.server.catalog.selectors import series_arrays, series_qc_flags
+    from stratoflow.server.review.models import ReviewEvent
+    from stratoflow.server.review.selectors import review_history, review_tasks
+    from stratoflow.server.review.services import flight_approve, flight_flag_range
+    from stratoflow.server.workflow.models import Task
+
+    flights = {f.identifier: f for f in Flight.objects.filter(identifier__in=FLIGHTS)}
     _recalibrate(job, 3.0)
     assert main(["job", "reprocess", "flights"]) == 0
+    # the PI approves version 2 and flags a range by hand while it is current
+    for row in flights.values():
+        flight_approve(row, user=None)
+    start = datetime(2024, 3, 1, 0, 1, tzinfo=UTC)
+    end = datetime(2024, 3, 1, 0, 2, tzinfo=UTC)
+    flight_flag_range(
+        flights["RP-A"], user=None, variables=["p"], start=start, end=end, flag=3, comment="spike"
+    )
+    v1 = Series.objects.get(flight__identifier="RP-A", variable="p", version=1)
+    before_restore = series_qc_flags(v1)
+    assert before_restore is not None and not (before_restore == 3).any()
+
     _recalibrate(job, 1.0)
     capsys.readouterr()
     before = _counts()
-    assert main(["job", "reprocess", "flights"]) == 1
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count("an earlier version of its series was made with this very configuration") == 2
-    assert "no run made" in out and _counts() == before
-    assert _versions("RP-A", "p") == [(1, False), (2, True)]
+    assert "import: 2 file(s) to re-process, 0 unchanged" in out
+    assert out.count("restore v1 (made with this configuration before)") == 2
+    assert out.count("processing[0].params.pre.parameters.offset.value: 3.0 -> 1.0") == 2
+    assert _counts() == before
+
+    assert main(["job", "reprocess", "flights", "--progress", "plain"]) == 0
+    out = capsys.readouterr().out
+    assert "import: 2 task(s) queued; 2 awaiting_review" in out and ": succeeded" in out
+    series, segments, runs, tasks = _counts()
+    assert (series, segments) == before[:2]  # nothing copied, nothing made
+    assert (runs, tasks) == (before[2] + 1, before[3] + 2)
+    for flight in FLIGHTS:
+        for variable in ("p", "T"):
+            assert _versions(flight, variable) == [(1, True), (2, False)]
+        restored = Series.objects.get(flight__identifier=flight, variable="p", version=1)
+        (entry,) = restored.provenance["restorations"]
+        assert entry["config_key"] == restored.provenance["config_key"]
+        assert {(r["variable"], r["version"]) for r in entry["replaced"]} == {("p", 2), ("T", 2)}
+        # awaiting review again, and the history says what was restored by which task
+        (task,) = review_tasks(flights[flight])
+        assert task.details["restored"] and task.details["reprocess"]["restore"] == [1]
+        event = ReviewEvent.objects.get(flight=flights[flight], action="restore")
+        assert event.task == task and event.user is None
+        assert event.details["run"] == task.run_id
+        assert {(r["variable"], r["version"]) for r in event.details["restored"]} == {
+            ("p", 1),
+            ("T", 1),
+        }
+        summary = review_history(flights[flight])[0]["summary"]
+        assert "restored" in summary and "p v1" in summary and "p v2" in summary
+        # the values are calibration A's again
+        assert series_arrays(restored)["value"][0] == pytest.approx(801.0)
+    # the manual flag set on version 2 is replayed onto version 1 (a new run, derived) ...
+    v1.refresh_from_db()
+    flags = series_qc_flags(v1)
+    assert flags is not None
+    times = series_arrays(v1)["time"]
+    inside = (times >= np.datetime64("2024-03-01T00:01:00")) & (
+        times <= np.datetime64("2024-03-01T00:02:00")
+    )
+    assert inside.sum() == 61 and (flags[inside] == 3).all()
+    a_event = ReviewEvent.objects.get(flight=flights["RP-A"], action="restore")
+    assert len(a_event.details["qc_runs"]) == 1  # only p had a manual flag since its run
+    b_event = ReviewEvent.objects.get(flight=flights["RP-B"], action="restore")
+    assert b_event.details["qc_runs"] == []
+
+    # ... the export still delivers the approved version 2, not the restored one ...
+    released = {item.flight.identifier: item for item in select(Selection(level="L1"))}
+    assert {v.series.version for item in released.values() for v in item.series} == {2}
+    # ... until the PI approves again: then version 1, with the replayed flags
+    flight_approve(flights["RP-A"], user=None)
+    released = {item.flight.identifier: item for item in select(Selection(level="L1"))}
+    assert {v.series.version for v in released["RP-A"].series} == {1}
+    assert {v.series.version for v in released["RP-B"].series} == {2}
+    p_a = next(v for v in released["RP-A"].series if v.series.variable == "p")
+    assert p_a.qc_run is not None and p_a.qc_run.pk == a_event.details["qc_runs"][0]
+
+    # asking again does nothing
+    after = _counts()
+    assert main(["job", "reprocess", "flights"]) == 0
+    assert "0 file(s) re-processed, 2 unchanged" in capsys.readouterr().out
+    assert _counts() == after
+
+    # back to B: version 2 is restored; back to A: version 1 again, each by a task of its own
+    for offset, current in ((3.0, 2), (1.0, 1)):
+        _recalibrate(job, offset)
+        assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+        assert capsys.readouterr().out.count(f"restore v{current} (made with") == 2
+        assert main(["job", "reprocess", "flights"]) == 0
+        assert "2 task(s) queued; 2 awaiting_review" in capsys.readouterr().out
+        for flight in FLIGHTS:
+            expected = [(1, current == 1), (2, current == 2)]
+            assert _versions(flight, "p") == expected == _versions(flight, "T")
+    assert _counts()[:2] == after[:2]
+    keys = sorted(Task.objects.filter(key__startswith="reprocess@").values_list("key", flat=True))
+    assert len(keys) == len(set(keys)) == 8  # B, A, B again, A again, for two files
+    assert (
+        Series.objects.get(flight__identifier="RP-A", variable="p", version=1).provenance[
+            "restorations"
+        ][-1]["replaced"][0]["version"]
+        == 2
+    )
+    assert len(v1.provenance["restorations"]) == 1
+    v1.refresh_from_db()
+    assert len(v1.provenance["restorations"]) == 2
 
 
 def test_the_plan_follows_reference_files(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Same bytes + same configuration = nothing new; a changed calibration (or reader option,
 level, reference file) makes a new version of the series from the same source row, and the
-earlier version stays, not current.
+earlier version stays, not current. Going back to the earlier configuration restores the
+earlier version (current again, nothing copied), unless a corrected file is current.
 """
 
 from __future__ import annotations
@@ -100,3 +101,141 @@ def test_series_stored_without_a_recorded_key_still_count_as_imported(tmp_path: 
     again = import_file(path, identity="old/flight.nc", qc=False, processing=_calibrated(1.0))
     assert not again.created and sorted(again.series_ids) == sorted(first.series_ids)
     assert Series.objects.count() == 2
+
+
+def _state(variable: str) -> list[tuple[int, bool]]:
+    from stratoflow.server.catalog.models import Series
+
+    rows = Series.objects.filter(variable=variable).order_by("version")
+    return [(s.version, s.is_current) for s in rows]
+
+
+def _rows() -> tuple[int, int, int]:
+    from stratoflow.server.catalog.models import Segment, Series, SourceFile
+
+    return SourceFile.objects.count(), Series.objects.count(), Segment.objects.count()
+
+
+def test_going_back_to_an_earlier_configuration_restores_its_version(tmp_path: Path) -> None:
+    """A -> B -> A: version 1 becomes current again, version 2 not; no row is copied, the
+    restore is recorded (provenance, review history), and importing A again is unchanged."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import QCRun, Series
+    from stratoflow.server.review.models import ReviewEvent
+
+    path = _file(tmp_path)
+    a = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
+    b = import_file(path, identity="portal/flight.nc", processing=_calibrated(3.0))
+    assert a.created and b.created and _state("p") == [(1, False), (2, True)]
+    rows, runs = _rows(), QCRun.objects.count()
+
+    back = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
+    assert back.restored and not back.created
+    assert sorted(back.series_ids) == sorted(a.series_ids)
+    assert back.result is not None
+    assert sorted(s.pk for s in back.result.superseded) == sorted(b.series_ids)
+    assert _state("p") == _state("T") == [(1, True), (2, False)]
+    assert _rows() == rows and QCRun.objects.count() == runs  # nothing copied, QC kept
+    for series in Series.objects.filter(pk__in=a.series_ids):
+        (entry,) = series.provenance["restorations"]
+        assert entry["config_key"] == series.provenance["config_key"]
+        assert sorted(r["id"] for r in entry["replaced"]) == sorted(b.series_ids)
+        assert series.qc_runs.filter(is_current=True).count() == 1
+    event = ReviewEvent.objects.get(action="restore")
+    assert event.user is None and event.task is None  # imported by hand, not by a job task
+    assert sorted(r["id"] for r in event.details["restored"]) == sorted(a.series_ids)
+    assert sorted(r["version"] for r in event.details["replaced"]) == [2, 2]
+
+    again = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
+    assert not again.created and not again.restored
+    assert ReviewEvent.objects.filter(action="restore").count() == 1
+
+    # and forward again: version 2 is restored, no version 3
+    forward = import_file(path, identity="portal/flight.nc", processing=_calibrated(3.0))
+    assert forward.restored and sorted(forward.series_ids) == sorted(b.series_ids)
+    assert _state("p") == [(1, False), (2, True)] and _rows() == rows
+
+
+def test_old_bytes_do_not_undo_a_corrected_file(tmp_path: Path) -> None:
+    """A corrected file (other bytes, same identity) is current: importing the old bytes
+    again restores nothing, as before there were restores."""
+    from stratoflow import write_dataset
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.review.models import ReviewEvent
+
+    path = _file(tmp_path)
+    old = path.read_bytes()
+    first = import_file(path, identity="portal/flight.nc", qc=False)
+    ds = make_dataset(
+        np.datetime64("2024-03-01T00:00:00", "ns") + np.arange(600) * np.timedelta64(1, "s"),
+        {
+            "p": (np.linspace(810.0, 910.0, 600), {"units": "hPa", "long_name": "pressure"}),
+            "T": (np.linspace(250.0, 260.0, 600), {"units": "K", "long_name": "temperature"}),
+        },
+        attrs={"flight_id": "reprocessing"},
+    )
+    write_dataset(ds, path, writer="netcdf")
+    corrected = import_file(path, identity="portal/flight.nc", qc=False)
+    assert corrected.created and _state("p") == [(1, False), (2, True)]
+    path.write_bytes(old)
+    again = import_file(path, identity="portal/flight.nc", qc=False)
+    assert not again.created and not again.restored
+    assert sorted(again.series_ids) == sorted(first.series_ids)
+    assert _state("p") == [(1, False), (2, True)]
+    assert not ReviewEvent.objects.filter(action="restore").exists()
+
+
+@pytest.mark.postgres
+def test_two_workers_restoring_at_once_restore_once(tmp_path: Path) -> None:
+    """Two imports of A racing while B is current: one restores, the other finds it done
+    (the source row lock serialises them), and the history has one restore."""
+    import threading
+
+    from django.db import connection, connections
+
+    from stratoflow import open_dataset
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.catalog.services import ImportResult, series_import
+    from stratoflow.server.review.models import ReviewEvent
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (PostgreSQL pass)")
+    path = _file(tmp_path)
+    a = import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(1.0))
+    import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(3.0))
+    rows = _rows()
+    # the file is read here, once: netCDF/HDF5 reads are not thread-safe; what races is the
+    # catalog's part, with configuration A as the first import recorded it
+    ds = open_dataset(path)
+    processing = Series.objects.get(pk=a.series_ids[0]).provenance["processing"]
+    barrier = threading.Barrier(2)
+    results: list[ImportResult] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(
+                series_import(
+                    ds,
+                    identity="portal/flight.nc",
+                    size=path.stat().st_size,
+                    processing=processing,
+                )
+            )
+        except BaseException as exc:  # reported below, with the thread's traceback
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sorted(r.restored for r in results) == [False, True]
+    assert not any(r.created for r in results)
+    assert _state("p") == _state("T") == [(1, True), (2, False)] and _rows() == rows
+    assert ReviewEvent.objects.filter(action="restore").count() == 1

@@ -2,11 +2,13 @@
 
 The data level is decided by the PI, not by the importer: a flight's data are released to L1
 or L2 by an *approve* :class:`~stratoflow.server.review.models.Decision`. What was released is
-what existed when the PI decided, so for ``L1``/``L2`` each variable is taken in the newest
-version created at or before the flight's latest decision, with the QC run and manual flags of
-that moment. Data reprocessed after the decision therefore stay out of exports until the PI
-approves again — and then come out as a new export version. A latest decision that rejects
-withdraws the flight. ``level="any"`` exports the current versions, reviewed or not.
+what existed when the PI decided, so for ``L1``/``L2`` each variable is taken in the version
+that was current at the flight's latest decision (the one created, or restored by the catalog,
+last before it), with the QC run and manual flags of that moment. Data reprocessed after the
+decision therefore stay out of exports until the PI approves again — and then come out as a new
+export version; so does an earlier version made current again after the decision (a restore).
+A latest decision that rejects withdraws the flight. ``level="any"`` exports the current
+versions, reviewed or not.
 
 Example::
 
@@ -114,8 +116,20 @@ def _latest_decision(flight: Flight) -> Decision | None:
     return flight.decisions.order_by("-created_at", "-id").first()
 
 
+def _made_current(series: Series, cutoff: datetime) -> datetime:
+    """When ``series`` last became current by ``cutoff``: created, or restored since (an
+    earlier version made current again, recorded in its provenance by the catalog)."""
+    times = [series.created_at]
+    for entry in series.provenance.get("restorations") or []:
+        at = datetime.fromisoformat(str(entry.get("at")))
+        if at <= cutoff:
+            times.append(at)
+    return max(times)
+
+
 def _versions(flight: Flight, selection: Selection, cutoff: datetime | None) -> list[Series]:
-    """Per variable the newest series (created by ``cutoff`` if given; else the current)."""
+    """Per variable the series current at ``cutoff`` (if given; else the current one): the
+    one created or restored last by then."""
     qs = flight.series.all()
     qs = qs.filter(is_current=True) if cutoff is None else qs.filter(created_at__lte=cutoff)
     if selection.variables:
@@ -124,7 +138,11 @@ def _versions(flight: Flight, selection: Selection, cutoff: datetime | None) -> 
         qs = qs.filter(deployment_id=selection.deployment)
     chosen: dict[str, Series] = {}
     for s in qs.order_by("variable", "-created_at", "-version", "-id"):
-        chosen.setdefault(s.variable, s)
+        best = chosen.get(s.variable)
+        if best is None or (
+            cutoff is not None and _made_current(s, cutoff) > _made_current(best, cutoff)
+        ):
+            chosen[s.variable] = s
     return sorted(chosen.values(), key=lambda s: s.pk)
 
 

@@ -53,6 +53,8 @@ class FileImport:
     flag_counts: dict[str, int] = field(default_factory=dict)
     result: ImportResult | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    #: an earlier version made the same way became current again (nothing created)
+    restored: bool = False
 
 
 def _instrument(ref: Component | str | None) -> Component | None:
@@ -280,6 +282,7 @@ def import_file(
     return FileImport(
         flight=flight,
         created=result.created,
+        restored=result.restored,
         series_ids=[s.pk for s in result.series],
         points=result.points,
         flag_counts=counts,

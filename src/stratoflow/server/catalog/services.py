@@ -5,7 +5,9 @@ unique (identity, checksum) of :class:`SourceFile` makes re-importing the same b
 even when two workers race (the loser's transaction fails on the constraint and it reports
 the winner's series as unchanged). The same bytes imported under another processing
 configuration are a new version of the series, from the same source row (see
-:func:`config_key`).
+:func:`config_key`); imported again under a configuration an *earlier* version was made with
+(A -> B -> A), that version is made current again (a *restore*: no rows copied, see
+:func:`series_import`).
 """
 
 from __future__ import annotations
@@ -60,12 +62,17 @@ SEGMENT_POINTS = 1_000_000
 
 @dataclass
 class ImportResult:
-    """What an import did: the source row, the series, and whether anything was created."""
+    """What an import did: the source row, the series, and whether anything was created.
+
+    ``restored``: nothing was created, but ``series`` (an earlier version made the same way)
+    became current again in place of ``superseded``.
+    """
 
     source: SourceFile
     series: list[Series]
     created: bool
     superseded: list[Series] = field(default_factory=list)
+    restored: bool = False
 
     @property
     def points(self) -> int:
@@ -182,14 +189,11 @@ def config_key(
 
 def _imported_as(source: SourceFile, level: str, key: str) -> list[Series] | None:
     """The series made from ``source`` under configuration ``key``, if it was imported so."""
-    found: list[Series] = []
-    for series in Series.objects.filter(source=source, level=level).order_by("id"):
-        p = series.provenance
-        stored = p.get("config_key") or config_key(  # series stored before keys were recorded
-            str(p.get("reader", "")), p.get("reader_options") or {}, level, p.get("processing", [])
-        )
-        if stored == key:
-            found.append(series)
+    found = [  # the key is recomputed for series stored before keys were recorded
+        series
+        for series in Series.objects.filter(source=source, level=level).order_by("id")
+        if _key_of(series) == key
+    ]
     return found or None
 
 
@@ -213,6 +217,14 @@ def series_import(
     new checksum is a corrected file, and known bytes under a changed configuration (another
     calibration, reader option, reference file) are re-processed data: either way the series
     become a new version and the old versions stay, not current.
+
+    Known bytes under a configuration an earlier, no longer current version was made with
+    (the PI went back from B to A) *restore* that version: it becomes current again and the
+    versions that replaced it stop being current, in one transaction under the same locks as
+    a new version (``ImportResult.restored``; see :func:`_restore` for what is recorded and
+    what the review and the exports then see). Only a version superseded by a re-processing
+    of the same bytes is restored: when a corrected file (other bytes) is current, importing
+    the old bytes again changes nothing, as before.
     ``instrument`` (and per-variable ``components``) link the series to the catalog; the
     deployment is the instrument's deployment covering the start of the data.
     """
@@ -226,17 +238,18 @@ def series_import(
         existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
         if existing is not None:
             same = _imported_as(existing, level, key)
-            if same is not None:
+            if same is not None and all(s.is_current for s in same):
                 return ImportResult(existing, same, created=False)
         try:
             with transaction.atomic():
                 if existing is not None:
-                    # Known bytes, new configuration. Lock the source row so that two workers
-                    # re-processing it the same new way cannot both create a version.
+                    # Known bytes, new (or earlier) configuration. Lock the source row so that
+                    # two workers re-processing it the same way cannot both create a version
+                    # or both restore one.
                     existing = SourceFile.objects.select_for_update().get(pk=existing.pk)
                     same = _imported_as(existing, level, key)
                     if same is not None:
-                        return ImportResult(existing, same, created=False)
+                        return _restore(existing, same, level, key)
                 return _import(
                     ds,
                     identity,
@@ -257,6 +270,81 @@ def series_import(
             if not SourceFile.objects.filter(identity=identity, checksum=checksum).exists():
                 raise
     raise ImportFailed(f"{identity}: could not be imported (concurrent imports kept colliding)")
+
+
+def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> ImportResult:
+    """Make ``same`` (made from ``source`` under ``key``) current again, if a re-processing
+    of the same bytes replaced it; else report it unchanged. Runs inside the caller's
+    transaction, with the source row locked.
+
+    The rows of the flight's versions of these variables are locked as :func:`_import` locks
+    them, and their state is read again under the lock. Nothing is copied: the restored
+    series keep their ids, segments and QC runs; their provenance gets a ``restorations``
+    entry (when, which versions it replaced, with which configuration) that the exports use to
+    tell which version was current when the PI decided
+    (:mod:`stratoflow.exporters.selection`). The review records the restore in the flight's
+    history and replays onto the restored version the manual flags set since its last QC run
+    (:func:`stratoflow.server.review.services.series_restore_record`); the QC runs are the
+    ones that version had, not re-run (QC is not part of the configuration key). An earlier
+    approval is not inherited: the exports keep delivering what the PI's latest decision
+    released, and the flight awaits review again (the import manager leaves the task
+    awaiting review, as for a new version).
+    """
+    from django.utils import timezone
+
+    from stratoflow.server.review.services import series_restore_record  # review builds on catalog
+
+    flights = {s.flight_id for s in same}
+    names = sorted({s.variable for s in same})
+    rows = {
+        r.pk: r
+        for r in Series.objects.select_for_update()
+        .filter(flight_id__in=flights, level=level, variable__in=names)
+        .order_by("pk")
+    }
+    mine = [rows[s.pk] for s in same]
+    replaced = [r for r in rows.values() if r.is_current and r.pk not in {s.pk for s in mine}]
+    if all(s.is_current for s in mine) or any(r.source_id != source.pk for r in replaced):
+        # unchanged, or a corrected file (other bytes) is current: the old bytes must not
+        # undo the correction
+        return ImportResult(source, mine, created=False)
+    entry = {
+        "at": timezone.now().isoformat(),
+        "config_key": key,
+        "replaced": [
+            {"id": r.pk, "variable": r.variable, "version": r.version, "config_key": _key_of(r)}
+            for r in sorted(replaced, key=lambda r: r.pk)
+        ],
+        "stratoflow_version": __version__,
+    }
+    Series.objects.filter(pk__in=[r.pk for r in replaced]).update(is_current=False)
+    for r in replaced:
+        r.is_current = False
+    for s in mine:
+        s.is_current = True
+        s.provenance = {
+            **s.provenance,
+            "restorations": [*(s.provenance.get("restorations") or []), entry],
+        }
+        s.save(update_fields=["is_current", "provenance"])
+    result = ImportResult(
+        source, mine, created=False, superseded=sorted(replaced, key=lambda r: r.pk), restored=True
+    )
+    series_restore_record(result)
+    return result
+
+
+def _key_of(series: Series) -> str:
+    p = series.provenance
+    return str(
+        p.get("config_key")
+        or config_key(
+            str(p.get("reader", "")),
+            p.get("reader_options") or {},
+            series.level,
+            p.get("processing", []),
+        )
+    )
 
 
 def _import(

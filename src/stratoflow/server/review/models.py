@@ -3,7 +3,8 @@
 Nothing here is edited in place: a new decision is a new row, so the history of who decided
 what, when and why is the table itself, and decisions can be replayed on reprocessed data.
 :class:`ReviewEvent` is the page's history: every action (re-evaluation, QC re-run, manual
-flag, approval, rejection, notification) with who, when, what (``details``) and why.
+flag, re-processing, approval, rejection, notification; and the system's restore of an earlier
+version) with who, when, what (``details``) and why.
 Access is by :class:`ReviewAssignment`: a PI reviews the platforms (aircraft/instruments) and
 projects assigned to them. :class:`ReviewDeadline` sets a job's review deadline (reminders).
 """
@@ -132,6 +133,8 @@ class ReviewEvent(models.Model):
         REJECT = "reject"
         NOTIFY = "notify"
         REMIND = "remind"
+        REPROCESS = "reprocess"
+        RESTORE = "restore"
 
     flight = models.ForeignKey(Flight, on_delete=models.PROTECT, related_name="review_events")
     task = models.ForeignKey(

@@ -257,6 +257,17 @@ def _summary(action: str, d: dict[str, Any]) -> str:
         return f"released to {d.get('level')}"
     if action == "reject":
         return "rejected"
+    if action == "reprocess":
+        runs = ", ".join(f"run {r.get('run')} {r.get('state')}" for r in d.get("runs") or [])
+        return f"re-processed {len(d.get('items') or [])} file(s) with the job's current " + (
+            f"configuration ({runs})" if runs else "configuration"
+        )
+    if action == "restore":
+
+        def versions(rows: Any) -> str:
+            return ", ".join(f"{r.get('variable')} v{r.get('version')}" for r in rows or [])
+
+        return f"restored {versions(d.get('restored'))} in place of {versions(d.get('replaced'))}"
     if action in ("notify", "remind"):
         return f"e-mail to {', '.join(d.get('recipients') or [])}"
     return kv(d)

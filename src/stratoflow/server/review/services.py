@@ -4,6 +4,11 @@ The PI can re-evaluate stored QC results with another method or thresholds (no t
 no re-import), re-run QC with another configuration on the stored values, flag a time range by
 hand (manual flags win over QC and are replayed on every later QC run of the same flight and
 variable, see :func:`replay_manual_flags`), and approve (release to L1, then L2) or reject.
+When the job's import configuration changed since the flight's data were imported (a corrected
+calibration, another clock reference), the PI can re-process the flight with it
+(:func:`flight_reprocess`, the service behind ``stratoflow job reprocess --flight``); going
+back to a configuration an earlier version was made with restores that version
+(:func:`series_restore_record` records it).
 Each action writes a :class:`~stratoflow.server.review.models.ReviewEvent`: who, when, what
 (``details``) and why (``reason``). QC results are never changed in place: each change stores
 a new current :class:`~stratoflow.server.catalog.models.QCRun` and the old ones stay.
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +32,16 @@ from stratoflow.qc import ManualFlag as QCManualFlag
 from stratoflow.qc import get_evaluation
 from stratoflow.qc.evaluation import apply_overrides
 from stratoflow.server.catalog.models import Flight, QCRun, Series
-from stratoflow.server.catalog.services import TestOutcome, qc_run_store
+from stratoflow.server.catalog.services import ImportResult, TestOutcome, qc_run_store
 from stratoflow.server.review.models import Decision, ManualFlag, ReviewEvent
 from stratoflow.server.review.selectors import current_series, latest_decision
 from stratoflow.server.review.stored import StoredQC, merge_source_flags, stored_qc
-from stratoflow.server.workflow.models import Task
+from stratoflow.server.workflow.models import Task, TaskManager
 from stratoflow.server.workflow.services import task_transition
+
+if TYPE_CHECKING:
+    from stratoflow.server.workflow.reprocess import ManagerPlan
+    from stratoflow.server.workflow.services import ReprocessReport
 
 __all__ = [
     "MANUAL_FLAG_CHOICES",
@@ -40,9 +49,12 @@ __all__ = [
     "flight_flag_range",
     "flight_reevaluate",
     "flight_reject",
+    "flight_reprocess",
+    "flight_reprocess_plan",
     "flight_rerun_qc",
     "replay_manual_flags",
     "review_event_record",
+    "series_restore_record",
 ]
 
 #: Flags a PI may set by hand.
@@ -362,3 +374,188 @@ def flight_reject(flight: Flight, *, user: User | None, reason: str) -> Decision
             reason=reason,
         )
     return decision
+
+
+def series_restore_record(result: ImportResult) -> ReviewEvent:
+    """Record that the catalog made an earlier version current again, and bring its flags up
+    to date; called by :func:`stratoflow.server.catalog.services.series_import` inside the
+    restoring transaction.
+
+    The restored version keeps its QC runs (QC is not part of the processing configuration,
+    so they are still what QC said of those values); only the PI's manual flags set since its
+    last QC run are replayed onto it, as a new run derived from that one, so the review page
+    shows what the PI decided meanwhile. The event names the restored and the replaced
+    versions and, when a re-processing task did it, that task (and so its run); its user is
+    None: the system did it on the job's behalf, the PI's own request is a ``reprocess``
+    event of its own (:func:`flight_reprocess`).
+
+    The restored version does not inherit any approval: the flight's task awaits review again
+    and the exports keep delivering what the latest decision released (for a flight approved
+    while the replaced version was current, that version) until the PI decides again, after
+    which they deliver the restored one.
+    """
+    from stratoflow.jobs.states import TaskState
+
+    restored = result.series
+    flight = restored[0].flight
+    key = str(restored[0].provenance.get("config_key", ""))
+    runs: list[int] = []
+    for series in restored:
+        run = series.qc_runs.filter(is_current=True).order_by("-created_at", "-id").first()
+        if run is None:
+            continue
+        newer = ManualFlag.objects.filter(
+            flight=flight, variable=series.variable, created_at__gt=run.created_at
+        )
+        if newer.exists():
+            params = get_evaluation(run.evaluation).check(dict(run.thresholds))
+            runs.append(_restore(stored_qc(series, run), run.evaluation, params, "restore").pk)
+    task = (
+        Task.objects.filter(
+            state=TaskState.RUNNING.value,
+            details__identity=result.source.identity,
+            details__reprocess__to=key,
+        )
+        .order_by("-id")
+        .first()
+    )
+    return review_event_record(
+        flight,
+        action=ReviewEvent.Action.RESTORE,
+        user=None,
+        task=task,
+        details={
+            "identity": result.source.identity,
+            "config_key": key,
+            "restored": [
+                {"id": s.pk, "variable": s.variable, "version": s.version} for s in restored
+            ],
+            "replaced": [
+                {"id": s.pk, "variable": s.variable, "version": s.version}
+                for s in result.superseded
+            ],
+            "qc_runs": runs,
+            "run": task.run_id if task is not None else None,
+        },
+        reason=f"re-processing run {task.run_id}" if task is not None else "",
+    )
+
+
+def _import_managers(flight: Flight) -> list[TaskManager]:
+    """The import managers that imported the flight's data (their settled tasks name it)."""
+    from stratoflow.server.workflow import managers as kinds
+
+    settled = [TaskState.DONE.value, TaskState.AWAITING_REVIEW.value]
+    ids = (
+        Task.objects.filter(details__flight=flight.identifier, state__in=settled)
+        .values_list("manager_id", flat=True)
+        .distinct()
+    )
+    rows = TaskManager.objects.filter(pk__in=list(ids)).select_related("job", "transfer__provider")
+    return [
+        m
+        for m in rows.order_by("job__name", "order", "id")
+        if hasattr(kinds.get(m.kind), "reprocess")
+    ]
+
+
+def flight_reprocess_plan(flight: Flight) -> list[tuple[TaskManager, ManagerPlan]]:
+    """What :func:`flight_reprocess` would do now: per import manager of the flight, the plan.
+
+    The same dry run as ``stratoflow job reprocess JOB --flight ID --dry-run``: each file is
+    read and its reference files resolved (no step runs, nothing is stored), so it costs a
+    file read per imported file of the flight. Raises
+    :class:`~stratoflow.errors.StratoflowError` when a manager cannot be planned (e.g. a
+    reference file cannot be fetched).
+    """
+    from stratoflow.server.workflow.reprocess import Selection
+    from stratoflow.server.workflow.services import job_reprocess
+
+    selection = Selection(flights=(flight.identifier,))
+    out: list[tuple[TaskManager, ManagerPlan]] = []
+    for manager in _import_managers(flight):
+        report = job_reprocess(manager.job, manager=manager.name, selection=selection, dry_run=True)
+        out.extend((manager, plan) for plan in report.plans)
+    return out
+
+
+def _executes_here() -> bool:
+    """Whether a request should run the re-processing itself (the embedded default) or leave
+    the run to the scheduler (``STRATOFLOW_EXECUTOR=celery``: workers do the tasks)."""
+    import os
+
+    from django.conf import settings
+
+    name = getattr(settings, "STRATOFLOW_EXECUTOR", None) or os.environ.get(
+        "STRATOFLOW_EXECUTOR", "inprocess"
+    )
+    return name != "celery"
+
+
+def flight_reprocess(
+    flight: Flight,
+    *,
+    user: User | None,
+    reason: str = "",
+    execute: bool | None = None,
+) -> list[ReprocessReport]:
+    """Re-process the flight's files with its import managers' current configuration.
+
+    The service behind ``stratoflow job reprocess JOB --flight ID``
+    (:func:`~stratoflow.server.workflow.services.job_reprocess`), once per import manager that
+    imported the flight and whose configuration would change its data: each such file makes
+    a new version of its series (or restores the earlier version made the same way), QC runs
+    with the manual flags replayed, and the flight awaits review again. ``execute`` None runs
+    the re-processing now with the embedded executor, or, with ``STRATOFLOW_EXECUTOR=celery``,
+    queues a run the scheduler hands to the workers. The PI's request is recorded in the
+    flight's history with what was planned and the runs made. Raises
+    :class:`~stratoflow.errors.ConfigError` when nothing would change.
+    """
+    from stratoflow.server.workflow.reprocess import Selection
+    from stratoflow.server.workflow.services import job_reprocess
+
+    execute = _executes_here() if execute is None else execute
+    plans = flight_reprocess_plan(flight)
+    todo = [manager for manager, plan in plans if plan.items]
+    if not todo:
+        blocked = [f"{b.identity}: {b.reason}" for _, plan in plans for b in plan.blocked]
+        raise ConfigError(
+            f"flight {flight.identifier}: nothing to re-process, its data were made with the "
+            "import managers' current configuration"
+            + (f"; cannot re-process {'; '.join(blocked)}" if blocked else "")
+        )
+    selection = Selection(flights=(flight.identifier,))
+    reports = [
+        job_reprocess(manager.job, manager=manager.name, selection=selection, execute=execute)
+        for manager in todo
+    ]
+    items = [
+        {
+            "manager": plan.manager,
+            "identity": item.identity,
+            "from": item.old_keys,
+            "to": item.new_key,
+            "restore": item.restore,
+            "changes": item.changes,
+        }
+        for report in reports
+        for plan in report.plans
+        for item in plan.items
+    ]
+    review_event_record(
+        flight,
+        action=ReviewEvent.Action.REPROCESS,
+        user=user,
+        details={
+            "items": items,
+            "blocked": [b.__dict__ for report in reports for b in report.blocked],
+            "runs": [
+                {"job": r.job, "run": r.run.run_id, "state": r.run.state}
+                for r in reports
+                if r.run is not None
+            ],
+            "queued": not execute,
+        },
+        reason=reason,
+    )
+    return reports

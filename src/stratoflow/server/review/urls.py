@@ -23,6 +23,7 @@ urlpatterns = [
     path("flight/<str:identifier>/evaluate", views.action_evaluate, name="evaluate"),
     path("flight/<str:identifier>/rerun", views.action_rerun, name="rerun"),
     path("flight/<str:identifier>/flag", views.action_flag, name="flag"),
+    path("flight/<str:identifier>/reprocess", views.action_reprocess, name="reprocess"),
     path("flight/<str:identifier>/approve", views.action_approve, name="approve"),
     path("flight/<str:identifier>/reject", views.action_reject, name="reject"),
 ]

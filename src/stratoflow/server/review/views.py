@@ -35,6 +35,7 @@ __all__ = [
     "action_evaluate",
     "action_flag",
     "action_reject",
+    "action_reprocess",
     "action_rerun",
     "flight_data",
     "flight_page",
@@ -137,10 +138,30 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "approve_form": forms.ApproveForm(auto_id="ap_%s"),
         "reject_form": forms.RejectForm(auto_id="rj_%s"),
         "data_url": reverse("review:flight_data", args=[flight.identifier]),
+        **_reprocess_context(flight),
     }
     response = render(request, "review/flight.html", context)
     response["Server-Timing"] = f"build;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
+
+
+def _reprocess_context(flight: Flight) -> dict[str, Any]:
+    """The dry run of re-processing the flight with its import managers' current
+    configuration: what would change (the button shows only then) and what cannot be done."""
+    try:
+        plans = services.flight_reprocess_plan(flight)
+    except StratoflowError as exc:
+        return {"reprocess": [], "reprocess_todo": False, "reprocess_error": str(exc)}
+    rows = [
+        {"job": manager.job.name, "manager": manager.name, "plan": plan}
+        for manager, plan in plans
+        if plan.items or plan.blocked
+    ]
+    return {
+        "reprocess": rows,
+        "reprocess_todo": any(plan.items for _, plan in plans),
+        "reprocess_error": "",
+    }
 
 
 def _current_config_yaml(series: list[Any]) -> str:
@@ -302,3 +323,30 @@ def action_reject(request: HttpRequest, identifier: str) -> HttpResponse:
         return "rejected"
 
     return _action(request, flight, forms.RejectForm(request.POST), do)
+
+
+@require_POST
+@reviewer_required
+def action_reprocess(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Re-process the flight's files with the job's current processing configuration.
+
+    Runs now with the embedded executor; with ``STRATOFLOW_EXECUTOR=celery`` the run is
+    queued for the scheduler and its workers (the message says which).
+    """
+    flight = _flight(request, identifier)
+    try:
+        reports = services.flight_reprocess(
+            flight, user=_user(request), reason=request.POST.get("reason", "").strip()
+        )
+    except StratoflowError as exc:
+        messages.error(request, str(exc))
+        return _back(flight)
+    files = sum(len(plan.items) for r in reports for plan in r.plans)
+    runs = [r.run for r in reports if r.run is not None]
+    done = ", ".join(f"run {run.run_id} {run.state}" for run in runs)
+    queued = any(run.state == "pending" for run in runs)
+    messages.success(
+        request,
+        f"{files} file(s) {'queued for re-processing' if queued else 're-processed'} ({done})",
+    )
+    return _back(flight)

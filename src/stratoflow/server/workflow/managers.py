@@ -91,11 +91,13 @@ class ImportManager:
             else None,
             instrument=options.get("instrument"),
         )
-        review = options.get("review", True) and result.created
+        # a restored earlier version is not approved by an earlier decision: review it again
+        review = options.get("review", True) and (result.created or result.restored)
         return {
             "state": TaskState.AWAITING_REVIEW if review else TaskState.DONE,
             "flight": result.flight,
             "created": result.created,
+            "restored": result.restored,
             "series": result.series_ids,
             "points": result.points,
             "flags": result.flag_counts,

@@ -11,10 +11,15 @@ reference files are resolved, no step runs). Each one becomes a task of a re-pro
 the catalog never imports the same bytes twice under one configuration, so this key is the
 identity of the version the task makes, and asking again queues nothing.
 
+A configuration that an *earlier* version of the file's series already had (the PI went back
+from B to A) is planned as a *restore* of that version (``PlanItem.restore``, "restore v1" in
+the listed changes): the task's import finds the version and makes it current again instead of
+making a new one (see :func:`stratoflow.server.catalog.services.series_import`). Its task key
+counts the restores of that version already done, so going back and forth between two
+configurations queues a task each time.
+
 What cannot be re-processed is said, never skipped in silence: a staged copy gone from the
-staging area (or changed), a file that cannot be read any more, and a configuration that an
-*earlier* version already had (the catalog keeps that version and makes no new one, so the
-current data would stay as they are).
+staging area (or changed), and a file that cannot be read any more.
 
 Example::
 
@@ -74,6 +79,8 @@ class PlanItem:
     new_key: str
     changes: list[str]
     task_key: str
+    #: versions made current again instead of a new one (empty: a new version is made)
+    restore: list[int] = field(default_factory=list)
 
     def unit(self) -> Unit:
         """The task to queue: (idempotency key, subject, details)."""
@@ -86,7 +93,12 @@ class PlanItem:
                 "sha256": self.sha256,
                 "size": self.size,
                 "flight": self.flight,
-                "reprocess": {"from": self.old_keys, "to": self.new_key, "changes": self.changes},
+                "reprocess": {
+                    "from": self.old_keys,
+                    "to": self.new_key,
+                    "changes": self.changes,
+                    "restore": self.restore,
+                },
             },
         )
 
@@ -115,13 +127,16 @@ class ManagerPlan:
     outside: int = 0
 
 
-def task_key(identity: str, sha256: str, new_key: str, failed: int) -> str:
+def task_key(identity: str, sha256: str, new_key: str, failed: int, restores: int = 0) -> str:
     """Idempotency key of a re-processing task (short enough for the column).
 
     The configuration comes first so that cutting an over-long identity never merges two
-    configurations; ``#n`` after ``n`` failed attempts lets a later request try again.
+    configurations; ``rN`` marks the N-th restore of the version made under it (A -> B -> A
+    -> B -> A restores twice, each a task of its own); ``#n`` after ``n`` failed attempts lets
+    a later request try again.
     """
-    base = f"reprocess@{new_key[:24]}@{sha256}@{identity}"[:290]
+    generation = f"r{restores}" if restores else ""
+    base = f"reprocess@{new_key[:24]}{generation}@{sha256}@{identity}"[:290]
     return base + (f"#{failed}" if failed else "")
 
 
@@ -243,7 +258,9 @@ def reprocess_plan(
         rows = list(
             Series.objects.filter(source=source)
             .order_by("id")
-            .values_list("is_current", "level", "provenance", "flight__identifier", "time_start")
+            .values_list(
+                "is_current", "level", "provenance", "flight__identifier", "time_start", "version"
+            )
         )
         current = [r for r in rows if r[0]]
         if not current:
@@ -298,17 +315,8 @@ def reprocess_plan(
             plan.unchanged.append(file.identity)
             continue
         earlier = [r for r in rows if not r[0] and _stored_key(r[2], r[1]) == planned.config_key]
-        if earlier:
-            plan.blocked.append(
-                Blocked(
-                    file.identity,
-                    flight,
-                    "an earlier version of its series was made with this very configuration; "
-                    "the catalog keeps that version and makes no new one, so the current "
-                    "version would stay",
-                )
-            )
-            continue
+        restore = sorted({int(r[5]) for r in earlier})
+        restores = max((len(r[2].get("restorations") or []) for r in earlier), default=0)
         old = current[0][2]
         old_tree = _canonical(
             str(old.get("reader", "")),
@@ -319,11 +327,16 @@ def reprocess_plan(
         new_tree = _canonical(
             planned.reader, planned.reader_options, planned.level, planned.processing
         )
+        generation = restores + 1 if restore else 0
         failed = Task.objects.filter(
             manager=manager,
-            key__startswith=task_key(file.identity, file.sha256, planned.config_key, 0),
+            key__startswith=task_key(file.identity, file.sha256, planned.config_key, 0, generation),
             state=TaskState.FAILED.value,
         ).count()
+        listed = changes(old_tree, new_tree) or ["configuration fingerprint differs"]
+        if restore:
+            versions = "/".join(f"v{v}" for v in restore)
+            listed = [f"restore {versions} (made with this configuration before)", *listed]
         plan.items.append(
             PlanItem(
                 identity=file.identity,
@@ -333,8 +346,11 @@ def reprocess_plan(
                 flight=flight,
                 old_keys=sorted(keys),
                 new_key=planned.config_key,
-                changes=changes(old_tree, new_tree) or ["configuration fingerprint differs"],
-                task_key=task_key(file.identity, file.sha256, planned.config_key, failed),
+                changes=listed,
+                task_key=task_key(
+                    file.identity, file.sha256, planned.config_key, failed, generation
+                ),
+                restore=restore,
             )
         )
     return plan
