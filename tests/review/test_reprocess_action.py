@@ -153,7 +153,10 @@ def test_nothing_changed_no_button_and_a_forged_request_changes_nothing(scene: S
 
     client = _client(scene.pi)
     page = client.get(URL).content.decode()
+    assert 'id="reprocess-check"' in page  # the dry run is only made on request
+    page = client.get(f"{URL}?reprocess=check").content.decode()
     assert 'id="reprocess-form"' not in page and "Processing changed since import" not in page
+    assert "nothing to re-process" in page
     before = _state()
     status, shown = _post(client)
     assert status == 200 and any("nothing to re-process" in m for m in shown)
@@ -172,7 +175,8 @@ def test_the_assigned_pi_reprocesses_with_the_changed_calibration(scene: Scene) 
     assert not review_tasks(scene.flight).exists()
     _recalibrate(scene, 3.0)
     client = _client(scene.pi)
-    page = client.get(URL).content.decode()
+    assert 'id="reprocess-form"' not in client.get(URL).content.decode()  # not checked yet
+    page = client.get(f"{URL}?reprocess=check").content.decode()
     assert 'id="reprocess-form"' in page
     assert "processing[0].params.pre.parameters.offset.value: 1.0 -&gt; 3.0" in page
     assert f"{FLIGHT}.nc" in page and "restores an earlier version" not in page
@@ -190,7 +194,7 @@ def test_the_assigned_pi_reprocesses_with_the_changed_calibration(scene: Scene) 
     assert event.details["queued"] is False
     assert [r["state"] for r in event.details["runs"]] == ["succeeded"]
     assert len(review_tasks(scene.flight)) == 1  # awaiting review again
-    page = client.get(URL).content.decode()
+    page = client.get(f"{URL}?reprocess=check").content.decode()
     assert 'id="reprocess-form"' not in page  # nothing would change any more
     assert "re-processed 1 file(s) with the job&#x27;s current configuration" in page
     assert "calibration corrected" in page
@@ -198,7 +202,7 @@ def test_the_assigned_pi_reprocesses_with_the_changed_calibration(scene: Scene) 
     # going back to A (by staff): version 1 is restored, not copied
     _recalibrate(scene, 1.0)
     admin = _client(scene.admin)
-    page = admin.get(URL).content.decode()
+    page = admin.get(f"{URL}?reprocess=check").content.decode()
     assert "restore v1 (made with this configuration before)" in page
     rows = _state()[1:3]
     status, shown = _post(admin)

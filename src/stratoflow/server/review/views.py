@@ -138,7 +138,11 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "approve_form": forms.ApproveForm(auto_id="ap_%s"),
         "reject_form": forms.RejectForm(auto_id="rj_%s"),
         "data_url": reverse("review:flight_data", args=[flight.identifier]),
-        **_reprocess_context(flight),
+        **(
+            _reprocess_context(flight)
+            if request.GET.get("reprocess") == "check"
+            else {"reprocess_checked": False}
+        ),
     }
     response = render(request, "review/flight.html", context)
     response["Server-Timing"] = f"build;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -147,11 +151,20 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
 
 def _reprocess_context(flight: Flight) -> dict[str, Any]:
     """The dry run of re-processing the flight with its import managers' current
-    configuration: what would change (the button shows only then) and what cannot be done."""
+    configuration: what would change (the button shows only then) and what cannot be done.
+
+    Only on request (``?reprocess=check``): the dry run reads the flight's files and may
+    fetch reference files from a provider, which no ordinary page view should wait for.
+    """
     try:
         plans = services.flight_reprocess_plan(flight)
     except StratoflowError as exc:
-        return {"reprocess": [], "reprocess_todo": False, "reprocess_error": str(exc)}
+        return {
+            "reprocess": [],
+            "reprocess_todo": False,
+            "reprocess_error": str(exc),
+            "reprocess_checked": True,
+        }
     rows = [
         {"job": manager.job.name, "manager": manager.name, "plan": plan}
         for manager, plan in plans
@@ -161,6 +174,7 @@ def _reprocess_context(flight: Flight) -> dict[str, Any]:
         "reprocess": rows,
         "reprocess_todo": any(plan.items for _, plan in plans),
         "reprocess_error": "",
+        "reprocess_checked": True,
     }
 
 
