@@ -574,8 +574,8 @@ def job_reprocess(
     new version of its series (the old one kept), QC runs with the PI's manual flags replayed,
     and the flight awaits review again; a file going back to a configuration it was made
     with before restores that earlier version instead (nothing copied, never pre-approved).
-    Files that cannot be re-processed are in the report and in the run's summary. Repeating the call queues nothing: the task keys name the file
-    and the new configuration.
+    Files that cannot be re-processed are in the report and in the run's summary. Repeating
+    the call queues nothing: the task keys name the file and the new configuration.
 
     Example::
 
