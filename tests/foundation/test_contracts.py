@@ -68,6 +68,23 @@ def test_validator_rejects_unknown_flag_codes() -> None:
         make_dataset(T, {"O3": ([1.0, 2.0, 3.0], {"units": "1e-9"})}, flags={"O3": [0, 5, 0]})
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int64", "uint16"])
+def test_validator_checks_flag_codes_of_any_integer_dtype(dtype: str) -> None:
+    """Codes outside 0..255 must not wrap into valid ones (260 % 256 == 4, a valid code)."""
+    good = xr.Dataset(
+        {
+            "O3": ("time", [1.0, 2.0, 3.0], {"units": "1e-9"}),
+            "O3_flag": ("time", np.array([0, 4, 7], dtype=dtype)),
+        },
+        coords={"time": T},
+    )
+    validate(good)
+    wrapped = 260 if np.iinfo(dtype).max >= 260 else -1
+    bad = good.assign(O3_flag=("time", np.array([0, wrapped, 7], dtype=dtype)))
+    with pytest.raises(errors.DatasetError, match=rf"outside the IAGOS scheme: \[{wrapped}\]"):
+        validate(bad)
+
+
 def test_make_dataset_links_flags_as_ancillary_variables() -> None:
     ds = make_dataset(T, {"O3": ([1.0, 2.0, 3.0], {"units": "1e-9"})}, flags={"O3": [0, 3, 7]})
     assert ds["O3"].attrs["ancillary_variables"] == "O3_flag"

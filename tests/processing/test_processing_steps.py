@@ -101,6 +101,18 @@ def test_basic_flags_order_times_and_flag_missing_and_impossible() -> None:
     assert physical_range("", "1") is None
 
 
+def test_basic_flags_honour_several_missing_values() -> None:
+    """``missing_value`` may be a list (CF allows a vector); each one is missing."""
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01", "2024-01-01T00:00:02"], "M8[ns]"),
+        {"p": (np.array([-999.0, 1000.0, -9999.0]), {"units": "hPa"})},
+    )
+    ds["p"].attrs["missing_value"] = np.array([-999.0, -9999.0])
+    out, report = basic_flags(ds)
+    assert out["p_flag"].values.tolist() == [int(Flag.MISSING), 4, int(Flag.MISSING)]
+    assert report["missing"]["p"] == 2
+
+
 def test_basic_flags_never_improve_existing_flags() -> None:
     ds = make_dataset(
         np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], dtype="M8[ns]"),

@@ -107,7 +107,7 @@ def basic_flags(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, Any]]:
             report["notes"].append(f"{what.replace('_', ' ')}: {report[what]}")
     updates: dict[str, xr.Variable] = {}
     for name in data_variables(ds):
-        var = ds[name]
+        var = ds.variables[name]  # the Variable: no DataArray built per variable
         values = np.asarray(var.values)
         if values.dtype.kind not in "fiu":
             continue
@@ -116,7 +116,9 @@ def basic_flags(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, Any]]:
         for attr in ("_FillValue", "missing_value"):
             fill = var.attrs.get(attr, var.encoding.get(attr))
             if fill is not None:
-                missing |= np.isin(values, np.atleast_1d(np.asarray(fill, dtype=values.dtype)))
+                fills = np.atleast_1d(np.asarray(fill, dtype=values.dtype)).ravel()
+                # one fill value (the usual case): a comparison, not a set lookup
+                missing |= values == fills[0] if fills.size == 1 else np.isin(values, fills)
         flags[missing] = int(Flag.MISSING)
         try:
             limits = physical_range(

@@ -396,7 +396,7 @@ def _import(
     names = data_variables(ds)
     columns: list[tuple[str, dict[str, Any], npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
     for name in names:
-        var = ds[name]
+        var = ds.variables[name]
         attributes = _jsonable({k: v for k, v in var.attrs.items()})
         values = _stored_values(np.asarray(var.values), attributes)
         columns.append((name, attributes, values, flags_of(ds, name)))
