@@ -390,23 +390,39 @@ def sparse_flatnonzero(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     return out
 
 
-def _not_inside(x: FloatArray, low: Any, high: Any) -> npt.NDArray[np.intp]:
+def _not_inside(
+    x: FloatArray, low: Any, high: Any, scratch: npt.NDArray[Any] | None = None
+) -> npt.NDArray[np.intp]:
     """Indices of the points not within ``[low, high]`` (None: unbounded), NaN included.
 
     One comparison per given side and an in-place negation: NaN compares false, so it lands
     in the (usually tiny) selection with the out-of-range points and costs no separate pass.
+    ``scratch`` (at least two bytes per point, contents destroyed) holds the comparison masks
+    instead of new arrays: a freshly allocated array of a million points can cost more in page
+    faults on this kind of VM than the comparisons themselves, and the caller's result array,
+    written afterwards anyway, is memory already paid for.
     """
+    n = x.size
+    if scratch is not None and scratch.flags.c_contiguous and scratch.nbytes >= 2 * n:
+        buf = scratch.reshape(-1).view(np.bool_)
+        a, b = buf[:n].reshape(x.shape), buf[n : 2 * n].reshape(x.shape)
+    else:
+        a, b = np.empty(x.shape, dtype=np.bool_), None
     with np.errstate(invalid="ignore"):
         if low is None and high is None:
-            inside = ~np.isnan(x)
-        elif low is None:
-            inside = np.less_equal(x, high)
+            np.isnan(x, out=a)
+            return sparse_flatnonzero(a)
+        if low is None:
+            np.less_equal(x, high, out=a)
         else:
-            inside = np.greater_equal(x, low)
+            np.greater_equal(x, low, out=a)
             if high is not None:
-                inside &= np.less_equal(x, high)
-    np.logical_not(inside, out=inside)
-    return sparse_flatnonzero(inside)
+                if b is None:
+                    b = np.empty(x.shape, dtype=np.bool_)
+                np.less_equal(x, high, out=b)
+                np.logical_and(a, b, out=a)
+    np.logical_not(a, out=a)
+    return sparse_flatnonzero(a)
 
 
 def _soft_selected(
@@ -447,11 +463,12 @@ def soft_range_at(
     missing value passes") without another pass over the whole array.
     """
     x = np.asarray(value, dtype=np.float64)
-    p = np.ones(x.shape, dtype=np.float32)
+    p = np.empty(x.shape, dtype=np.float32)
     upper = _limit_arrays(doubtful_max, bad_max, x.shape)
     lower = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
     low = None if lower[2] is None else np.negative(lower[2])
-    idx = _not_inside(x, low, upper[2])
+    idx = _not_inside(x, low, upper[2], scratch=p)  # the result's memory as scratch space
+    p.fill(1.0)
     if idx.size:
         p[idx] = _soft_selected(x, idx, upper, lower)
     return p, idx
