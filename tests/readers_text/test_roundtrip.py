@@ -134,3 +134,30 @@ def test_fuzzed_and_truncated_bytes_only_raise_reader_error(
         except ReaderError:
             return
         assert ds.sizes["time"] >= 1
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "nasa_ames_spec/1001.na",
+        "nasa_ames_spec/2160_ndacc.na",
+        "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_valid0.txt",
+        "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.ict",
+    ],
+)
+def test_utf8_byte_order_mark_changes_nothing(
+    shared_data: Path, tmp_path: Path, relative: str
+) -> None:
+    """A file saved by a Windows editor starts with a UTF-8 BOM: found and read the same."""
+    from stratoflow import open_dataset
+
+    original = shared_data / relative
+    marked = tmp_path / original.name
+    marked.write_bytes(b"\xef\xbb\xbf" + original.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = open_dataset(original), open_dataset(marked)  # reader found by sniffing
+    assert a.attrs["reader"] == b.attrs["reader"]
+    assert list(a.variables) == list(b.variables)
+    for name in a.variables:
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)

@@ -25,9 +25,23 @@ import xarray as xr
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, DatasetError, ReaderError
 
-__all__ = ["Reader", "check_options", "file_checksum"]
+__all__ = ["Reader", "check_options", "file_checksum", "without_bom"]
 
 PathLike = str | os.PathLike[str]
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(raw: bytes) -> bytes:
+    """``raw`` without a leading UTF-8 byte order mark.
+
+    Windows editors (Notepad, Excel's "CSV UTF-8") put one before the first line of a text
+    file; it is not part of the content, and a header parser would see it glued to the first
+    number. Line numbers do not change (the mark sits on line 1); the checksum of the file is
+    taken from its bytes as stored, mark included.
+    """
+    return raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
 
 
 def file_checksum(path: PathLike, chunk: int = 1 << 20) -> str:

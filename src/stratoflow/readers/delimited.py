@@ -214,10 +214,7 @@ class DelimitedReader(Reader):
     def _read(self, path: Path) -> xr.Dataset:
         cfg, preset = self._config_for(path)
         raw = path.read_bytes()
-        if cfg.line_ending == "\r\n" and raw.count(b"\n") != raw.count(b"\r\n"):
-            raise ReaderError("expected CRLF line endings, found bare LF", path=path)
-        if cfg.line_ending == "\n" and b"\r" in raw:
-            raise ReaderError("expected LF line endings, found CR", path=path)
+        self._check_line_endings(cfg, raw, path)
         if b"\x00" in raw:
             line = raw[: raw.index(b"\x00")].count(b"\n") + 1
             raise ReaderError("NUL byte in a text file", path=path, line=line)
@@ -275,6 +272,47 @@ class DelimitedReader(Reader):
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip
         return make_dataset(times, variables, flags=flags, attrs=attrs)
+
+    @staticmethod
+    def _check_line_endings(cfg: DelimitedConfig, raw: bytes, path: Path) -> None:
+        """Mixed line endings are an error; one convention throughout is read.
+
+        ``line_ending`` says what the instrument writes, but a file converted as a whole on
+        its way (FTP in ASCII mode, git, an editor) keeps every record intact, so a FAIRO log
+        with LF throughout reads exactly like the original. A file where both occur was
+        pieced together or damaged: the error names the first line that breaks the rule.
+        """
+        if cfg.line_ending is None:
+            return
+        lf, crlf, cr = raw.count(b"\n"), raw.count(b"\r\n"), raw.count(b"\r")
+        if crlf in (0, lf) and cr == crlf:  # one convention throughout
+            return
+        expected = "CRLF" if cfg.line_ending == "\r\n" else "LF"
+        if lf == 0:
+            raise ReaderError(f"lines end in bare CR, expected {expected}", path=path)
+        arr = np.frombuffer(raw, dtype=np.uint8)
+        ends = np.flatnonzero(arr == ord("\n"))
+        crlf_at = arr[np.maximum(ends - 1, 0)] == ord("\r")
+        crlf_at[ends == 0] = False
+        if 0 < crlf < lf:  # both kinds: point at the first line of the rarer one
+            rare_lf = 2 * crlf >= lf
+            odd = np.flatnonzero(~crlf_at if rare_lf else crlf_at)
+            line = int(odd[0]) + 1
+            raise ReaderError(
+                f"mixed line endings: {crlf} of {lf} lines end in CRLF, the others in bare LF; "
+                f"this one ends in {'bare LF' if rare_lf else 'CRLF'} "
+                f"(expected {expected} throughout)",
+                path=path,
+                line=line,
+            )
+        stray = np.flatnonzero(arr == ord("\r"))
+        after = np.append(arr, 0)[stray + 1]
+        stray = stray[after != ord("\n")]
+        raise ReaderError(
+            f"a CR inside a line (expected {expected} line endings)",
+            path=path,
+            line=int(np.count_nonzero(ends < stray[0])) + 1,
+        )
 
     def _check_field_counts(self, cfg: DelimitedConfig, raw: bytes, path: Path) -> None:
         """Every line must have as many separators as the column-name line (vectorised)."""
