@@ -19,7 +19,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from stratoflow.qc import QCInput, run_test, soft_limit, soft_range
-from stratoflow.qc.window import flat_windows, linked_runs
+from stratoflow.qc.window import NETWORK_MAX_WINDOW, centered_median_mad, flat_windows, linked_runs
 
 F64 = npt.NDArray[np.float64]
 BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
@@ -271,3 +271,29 @@ def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
         mask[-1] = True  # the tail after the last whole word
     np.testing.assert_array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
     np.testing.assert_array_equal(sparse_flatnonzero(mask[::2]), np.flatnonzero(mask[::2]))
+
+
+def _median_mad_every_window(a: F64, half: int, min_valid: int) -> tuple[F64, F64]:
+    """np.nanmedian over every truncated centred window: the plain definition."""
+    n, med, mad = a.size, np.full(a.size, np.nan), np.full(a.size, np.nan)
+    for i in range(n):
+        win = a[max(0, i - half) : i + half + 1]
+        win = win[~np.isnan(win)]
+        if win.size >= min_valid and win.size:
+            med[i] = np.median(win)
+            mad[i] = np.median(np.abs(win - med[i]))
+    return med, mad
+
+
+@pytest.mark.parametrize("window", [1, 3, 5, 9, 15, NETWORK_MAX_WINDOW, NETWORK_MAX_WINDOW + 2])
+@pytest.mark.parametrize(("seed", "n"), [(0, 0), (1, 4), (2, 300), (3, 2_000)])
+def test_window_median_and_mad_equal_every_window(window: int, seed: int, n: int) -> None:
+    """The selection network (NaN-free windows) and the sort (the rest) equal the definition,
+    ties (quantised data) and windows cut by NaN or the ends of the series included."""
+    x, _ = _data(seed, n)
+    x[~np.isfinite(x)] = np.nan  # the framework masks infinities before a test sees them
+    for min_valid in (1, 3, window):
+        got = centered_median_mad(x, window // 2, min_valid)
+        want = _median_mad_every_window(x, window // 2, min_valid)
+        np.testing.assert_array_equal(got[0], want[0], err_msg="median")
+        np.testing.assert_array_equal(got[1], want[1], err_msg="MAD")
