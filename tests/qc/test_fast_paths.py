@@ -297,3 +297,17 @@ def test_window_median_and_mad_equal_every_window(window: int, seed: int, n: int
         want = _median_mad_every_window(x, window // 2, min_valid)
         np.testing.assert_array_equal(got[0], want[0], err_msg="median")
         np.testing.assert_array_equal(got[1], want[1], err_msg="MAD")
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.05, 2.0])
+def test_missing_marks_exactly_the_fill_values_within_tolerance(tolerance: float) -> None:
+    x = np.array([-9999.0, -9998.96, 5.0, np.nan, 99999.0, 1e-320, 0.0, -0.0, 10.0, 7.9])
+    fills = [-9999.0, 99999.0, 0.0, 8.0]
+    p = run_test("missing", x, params={"fill_values": fills, "tolerance": tolerance})
+    with np.errstate(invalid="ignore"):
+        want = np.zeros(x.size, dtype=bool)
+        for fill in fills:
+            want |= np.abs(x - fill) <= tolerance
+    assert p.dtype == np.float32
+    np.testing.assert_array_equal(p == 0.0, want)
+    assert np.isnan(p[~want]).all()

@@ -25,9 +25,23 @@ __all__ = ["missing"]
     marks_missing=True,
 )
 def missing(data: QCInput, *, fill_values: list[float], tolerance: float) -> Probability:
-    """Mark fill values as missing (0 = missing; NaN elsewhere: no opinion on real values)."""
+    """Mark fill values as missing (0 = missing; NaN elsewhere: no opinion on real values).
+
+    An exact match (the default, ``tolerance`` 0) is one comparison pass per sentinel; with a
+    tolerance, the distance is built in one reused buffer.
+    """
     x = data.values
     hit = np.zeros(x.shape, dtype=bool)
+    match = np.empty(x.shape, dtype=bool)
+    distance = np.empty(x.shape) if tolerance > 0 and fill_values else None
     for fill in fill_values:  # a handful of sentinels, each a vectorised comparison
-        hit |= np.abs(x - fill) <= tolerance
-    return np.where(hit, 0.0, np.nan)
+        if distance is None:
+            np.equal(x, fill, out=match)  # == |x - fill| <= 0 for every float, NaN included
+        else:
+            np.subtract(x, fill, out=distance)
+            np.abs(distance, out=distance)
+            np.less_equal(distance, tolerance, out=match)
+        hit |= match
+    p = np.full(x.shape, np.nan, dtype=np.float32)
+    p[hit] = 0.0
+    return p
