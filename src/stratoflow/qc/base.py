@@ -347,10 +347,10 @@ def _soft(x: FloatArray, d: Any, b: Any) -> FloatArray:
     if b is None:
         out = np.full(x.shape, P_SUSPECT)
     elif isinstance(d, float) and isinstance(b, float):  # fixed limits: the same arithmetic,
-        width = b - d  # in place and without the per-point branches (a fixed per-call cost)
-        if width > 0:
+        span = b - d  # in place and without the per-point branches (a fixed per-call cost)
+        if span > 0:
             out = np.subtract(x, d)
-            np.divide(out, width, out=out)
+            np.divide(out, span, out=out)
             np.multiply(out, -0.5, out=out)  # 1 - 0.5 * frac, exactly
             np.add(out, 1.0, out=out)
             np.clip(out, P_SUSPECT, _BELOW_ONE, out=out)
