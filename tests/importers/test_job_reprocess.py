@@ -5,7 +5,8 @@ The manager's calibration is corrected to B. A dry run lists both files with wha
 touches nothing; re-processing makes version 2 of every series of both files (values moved as
 calibration B says, version 1 kept), the manual flag is replayed, the flights await review again
 and the export still sees the approved version; asking again does nothing. ``--flight`` limits
-the selection; a file whose staged copy was deleted is reported by name, not crashed on. Going
+the selection; a staged copy that was deleted is fetched again from the provider, and reported by
+name when the provider now has other bytes. Going
 back to calibration A restores version 1 instead of making a version 3.
 """
 
@@ -210,13 +211,24 @@ def test_flight_selection_and_a_missing_staged_copy(
     assert main(["job", "reprocess", "flights", "--since", "2024-03-04", "--dry-run"]) == 0
     assert "RP-B.nc (flight RP-B)" in (out := capsys.readouterr().out) and "RP-A.nc" not in out
 
-    staged = Path(Task.objects.get(subject__endswith="RP-A.nc").details["staged_path"])
+    # A staged copy cleaned away is fetched again from the provider (same bytes only) ...
+    subject = Task.objects.get(subject__endswith="RP-A.nc").subject
+    staged = Path(Task.objects.get(subject=subject).details["staged_path"])
     staged.unlink()
+    assert main(["job", "reprocess", "flights", "--flight", "RP-A", "--dry-run"]) == 0
+    assert "RP-A.nc (flight RP-A)" in capsys.readouterr().out
+    assert staged.is_file()
+    # ... but not when the provider now serves other bytes under that name: said, not guessed
+    staged.unlink()
+    portal = Path(job.managers.get(name="import").transfer.transfer_options["root"])
+    with (portal / "RP-A.nc").open("ab") as fh:
+        fh.write(b"\0")
     assert main(["job", "reprocess", "flights"]) == 1  # a file was left as it was: say so
     out = capsys.readouterr().out
     assert "1 file(s) re-processed" in out and "1 cannot be re-processed" in out
-    assert f"cannot re-process {Task.objects.get(subject__endswith='RP-A.nc').subject}" in out
-    assert str(staged) in out and "no longer in the staging area; put the file back there" in out
+    assert f"cannot re-process {subject}" in out and str(staged) in out
+    assert "could not be fetched again" in out and "the provider now serves other bytes" in out
+    assert "put the file back there" in out and not staged.exists()
     assert _versions("RP-B", "p") == [(1, False), (2, True)]
     assert _versions("RP-A", "p") == [(1, True)]
     # the run records what it could not do
@@ -517,6 +529,8 @@ def test_admin_action_queues_a_run_the_scheduler_executes(
 
     _recalibrate(job, 3.0)
     Path(Task.objects.get(subject__endswith="RP-A.nc").details["staged_path"]).unlink()
+    portal = Path(job.managers.get(name="import").transfer.transfer_options["root"])
+    (portal / "RP-A.nc").unlink()  # gone at the provider too: cannot be fetched again
     response = admin_client.post(
         "/admin/workflow/job/",
         {"action": "reprocess", "_selected_action": [job.pk]},
@@ -525,6 +539,7 @@ def test_admin_action_queues_a_run_the_scheduler_executes(
     page = response.content.decode().lower()  # the admin capitalises its messages
     assert "flights: 1 file(s) to re-process in run" in page
     assert "cannot re-process rp-a.nc: its staged copy" in page
+    assert "rp-a.nc: no longer offered" in page
     run = JobRun.objects.get(summary__has_key="reprocess")
     assert run.state == "pending" and Task.objects.filter(run=run, state="queued").count() == 1
     assert run in runs_due(timezone.now())

@@ -76,6 +76,26 @@ class TransferConformance:
             b"changed content, longer than before\n" * 20,
         ]
 
+    def test_refetch_puts_back_exactly_the_staged_bytes(
+        self, seeded: Path, handler: TransferHandler, staging: StagingArea
+    ) -> None:
+        """A staged copy cleaned away comes back from the provider only with the same bytes."""
+        copy = next(s for s in handler.fetch_new(staging) if s.name == "a.dat")
+        copy.path.unlink()
+        handler.refetch(copy.identity, copy.sha256, copy.path)
+        assert copy.path.read_bytes() == SEED["a.dat"]
+        # changed at the provider: refused, and nothing is left where the copy was
+        copy.path.unlink()
+        (seeded / "a.dat").write_bytes(b"corrected")
+        with pytest.raises(TransferError, match="now serves other bytes") as info:
+            handler.refetch(copy.identity, copy.sha256, copy.path)
+        assert handler.provider.name in str(info.value)
+        assert not copy.path.exists()
+        assert not [p for p in copy.path.parent.iterdir() if p.name.startswith(".refetch-")]
+        (seeded / "a.dat").unlink()
+        with pytest.raises(TransferError, match="no longer offered"):
+            handler.refetch(copy.identity, copy.sha256, copy.path)
+
     def test_put_round_trip_byte_for_byte(
         self, seeded: Path, handler: TransferHandler, tmp_path: Path
     ) -> None:

@@ -29,7 +29,7 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import RemoteItem, TransferType
 from stratoflow.transfer.provider import DataProvider
 from stratoflow.transfer.retry import RetryPolicy
-from stratoflow.transfer.staging import StagedFile, StagingArea
+from stratoflow.transfer.staging import StagedFile, StagingArea, write_verified
 
 __all__ = ["TransferHandler", "transfer_type_from_config"]
 
@@ -131,6 +131,32 @@ class TransferHandler:
                 self.auth, staging, retry=self.retry, provider=self.provider.name
             )
         )
+
+    def refetch(self, identity: str, sha256: str, path: str | Path) -> None:
+        """Download the item ``identity`` again into ``path``, if it still has these bytes.
+
+        Re-processing reads the exact bytes that were imported; when their staged copy was
+        cleaned away, the provider usually still has them. Raises
+        :class:`~stratoflow.errors.TransferError` (naming the provider) when the item is no
+        longer listed or its content changed (that is a new file, imported as such).
+        """
+        target = Path(path)
+
+        def run() -> None:
+            with self.transfer.connect(self.auth) as conn:
+                item = next((i for i in conn.list() if i.identity == identity), None)
+                if item is None:
+                    raise TransferError(f"{identity}: no longer offered")
+                if item.sha256 and item.sha256.lower() != sha256.lower():
+                    raise TransferError(
+                        f"{identity}: the provider now serves other bytes (SHA-256 "
+                        f"{item.sha256[:16]}..., imported {sha256[:16]}...)"
+                    )
+                write_verified(
+                    target, lambda sink: conn.get(item, sink), sha256=sha256, source=identity
+                )
+
+        self._named(lambda: self.retry.call(run, what=f"get {identity} again"))
 
     def put(self, source: str | Path, name: str | None = None) -> str:
         """Deliver a local file (an export) as ``name`` (default: its file name)."""

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from stratoflow.errors import TransferError, TransientTransferError
 
-__all__ = ["Sink", "StagedFile", "StagingArea"]
+__all__ = ["Sink", "StagedFile", "StagingArea", "write_verified"]
 
 PARTIAL = ".partial"
 MANIFEST = "manifest.json"
@@ -79,6 +79,35 @@ class _HashingFile:
         self.size += len(data)
         self.digest.update(data)
         return len(data)
+
+
+def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, source: str) -> None:
+    """Write a download to ``path`` only if its bytes have SHA-256 ``sha256``; else leave
+    ``path`` as it was and raise :class:`~stratoflow.errors.TransferError`.
+
+    For putting back a staged copy that was deleted (re-processing needs the exact bytes that
+    were imported): the download goes to a temporary file beside ``path``, is synced, checked
+    and only then renamed into place, so a failed or different download leaves nothing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".refetch-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            sink = _HashingFile(fh)
+            write(sink)
+            fh.flush()
+            os.fsync(fh.fileno())
+        digest = sink.digest.hexdigest()
+        if digest != sha256.lower():
+            raise TransferError(
+                f"{source}: the provider now serves other bytes (SHA-256 {digest[:16]}..., "
+                f"imported {sha256[:16]}...)"
+            )
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def _safe_name(name: str) -> str:

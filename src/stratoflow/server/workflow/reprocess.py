@@ -18,8 +18,10 @@ making a new one (see :func:`stratoflow.server.catalog.services.series_import`).
 counts the restores of that version already done, so going back and forth between two
 configurations queues a task each time.
 
-What cannot be re-processed is said, never skipped in silence: a staged copy gone from the
-staging area (or changed), and a file that cannot be read any more.
+A staged copy cleaned away from the staging area is fetched again from the provider through
+the manager's transfer handler, if the provider still serves the same bytes. What cannot be
+re-processed is said, never skipped in silence: a staged copy gone and not to be had again (or
+changed), and a file that cannot be read any more.
 
 Example::
 
@@ -37,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stratoflow.errors import StratoflowError
+from stratoflow.errors import ConfigError, StratoflowError, TransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
 
@@ -232,6 +234,24 @@ def changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _fetch_again(manager: TaskManager, file: _Imported, path: Path) -> str | None:
+    """Put a cleaned-away staged copy back from the provider; None if done, else why not.
+
+    Only the exact bytes that were imported are accepted (same SHA-256): a provider serving
+    other content under the same name has a corrected file, which a normal run imports as
+    new. A dry run fetches too: planning must read the file.
+    """
+    from stratoflow.server.workflow.transfers import build
+
+    if manager.transfer is None:
+        return "the manager has no transfer handler"
+    try:
+        build(manager.transfer).refetch(file.identity, file.sha256, path)
+    except (TransferError, ConfigError) as exc:
+        return str(exc)
+    return None
+
+
 def reprocess_plan(
     manager: TaskManager,
     selection: Selection,
@@ -276,13 +296,14 @@ def reprocess_plan(
             plan.outside += 1
             continue
         path = Path(file.staged_path)
-        if not path.is_file():
+        if not path.is_file() and (problem := _fetch_again(manager, file, path)):
             plan.blocked.append(
                 Blocked(
                     file.identity,
                     flight,
-                    f"its staged copy {path} is no longer in the staging area; put the file "
-                    f"back there (SHA-256 {file.sha256[:16]}...) to re-process it",
+                    f"its staged copy {path} is no longer in the staging area and could not be "
+                    f"fetched again ({problem}); put the file back there "
+                    f"(SHA-256 {file.sha256[:16]}...) to re-process it",
                 )
             )
             continue
