@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,7 +90,24 @@ def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, so
     and only then renamed into place, so a failed or different download leaves nothing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".refetch-")
+    with _download(path.parent, ".refetch-", write) as (tmp, _, digest):
+        if digest != sha256.lower():
+            raise TransferError(
+                f"{source}: the provider now serves other bytes (SHA-256 {digest[:16]}..., "
+                f"imported {sha256[:16]}...)"
+            )
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _download(
+    folder: Path, prefix: str, write: Callable[[Sink], None]
+) -> Iterator[tuple[Path, int, str]]:
+    """``write(sink)`` into a new file in ``folder``, synced; yields (path, size, SHA-256).
+
+    The file is removed on the way out unless the caller moved it away (renamed into place).
+    """
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=prefix)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -98,13 +115,7 @@ def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, so
             write(sink)
             fh.flush()
             os.fsync(fh.fileno())
-        digest = sink.digest.hexdigest()
-        if digest != sha256.lower():
-            raise TransferError(
-                f"{source}: the provider now serves other bytes (SHA-256 {digest[:16]}..., "
-                f"imported {sha256[:16]}...)"
-            )
-        os.replace(tmp, path)
+        yield tmp, sink.size, sink.digest.hexdigest()
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -193,28 +204,17 @@ class StagingArea:
         corrupted transfer) raises :class:`TransientTransferError` and stages nothing. Returns
         ``None`` when the content is already staged for this identity.
         """
-        fd, tmp_name = tempfile.mkstemp(dir=self._partial, prefix="get-")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                sink = _HashingFile(fh)
-                write(sink)
-                fh.flush()
-                os.fsync(fh.fileno())
-            digest = sink.digest.hexdigest()
-            if size is not None and sink.size != size:
+        with _download(self._partial, "get-", write) as (tmp, received, digest):
+            if size is not None and received != size:
                 raise TransientTransferError(
-                    f"{source or identity}: received {sink.size} bytes, expected {size} "
+                    f"{source or identity}: received {received} bytes, expected {size} "
                     "(transfer truncated)"
                 )
             if sha256 is not None and digest != sha256.lower():
                 raise TransientTransferError(
                     f"{source or identity}: SHA-256 mismatch (announced {sha256}, got {digest})"
                 )
-            return self._commit(tmp, identity, name, sink.size, digest, version, source, provider)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            return self._commit(tmp, identity, name, received, digest, version, source, provider)
 
     def _commit(
         self,
