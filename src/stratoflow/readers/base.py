@@ -41,7 +41,7 @@ def without_bom(raw: bytes) -> bytes:
     number. Line numbers do not change (the mark sits on line 1); the checksum of the file is
     taken from its bytes as stored, mark included.
     """
-    return raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    return raw.removeprefix(_UTF8_BOM)
 
 
 def file_checksum(path: PathLike, chunk: int = 1 << 20) -> str:
