@@ -19,6 +19,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from stratoflow.qc import QCInput, run_test, soft_limit, soft_range
+from stratoflow.qc.base import _WORDWISE_FROM, BLOCK
 from stratoflow.qc.window import NETWORK_MAX_WINDOW, centered_median_mad, flat_windows, linked_runs
 
 F64 = npt.NDArray[np.float64]
@@ -66,8 +67,13 @@ def _finite_or_nan(x: F64) -> F64:
     return np.where(np.isfinite(x), x, np.nan)
 
 
+# whole blocks of two-limit comparisons and a partial last one; the word-wise search for the
+# selected points (sizes from _WORDWISE_FROM up) with a tail that is no whole word
+_LARGE = [2 * BLOCK + 13, _WORDWISE_FROM + 5]
+
+
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 500])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 500, *_LARGE])
 def test_soft_range_equals_dense(seed: int, n: int) -> None:
     x, _ = _data(seed, n)
     x = _finite_or_nan(x)
@@ -260,10 +266,10 @@ def test_bounded_tests_return_probabilities(name: str) -> None:
     assert bool(((p >= 0) & (p <= 1) | np.isnan(p)).all())
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 8191, 8192, 8199, 100_003])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 8199, _WORDWISE_FROM - 1, _WORDWISE_FROM + 7])
 @pytest.mark.parametrize("density", [0.0, 0.0005, 0.01, 0.5, 1.0])
 def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
-    from stratoflow.qc.base import sparse_flatnonzero
+    from stratoflow.qc.base import _ALL_TRUE, _sparse_where, sparse_flatnonzero
 
     rng = np.random.default_rng(n)
     mask = rng.random(n) < density
@@ -271,6 +277,8 @@ def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
         mask[-1] = True  # the tail after the last whole word
     np.testing.assert_array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
     np.testing.assert_array_equal(sparse_flatnonzero(mask[::2]), np.flatnonzero(mask[::2]))
+    # the same search for False points, without a negated copy
+    np.testing.assert_array_equal(_sparse_where(~mask, _ALL_TRUE), np.flatnonzero(mask))
 
 
 def _median_mad_every_window(a: F64, half: int, min_valid: int) -> tuple[F64, F64]:

@@ -353,7 +353,8 @@ def _soft(x: FloatArray, d: Any, b: Any) -> FloatArray:
             np.divide(out, span, out=out)
             np.multiply(out, -0.5, out=out)  # 1 - 0.5 * frac, exactly
             np.add(out, 1.0, out=out)
-            np.clip(out, P_SUSPECT, _BELOW_ONE, out=out)
+            np.minimum(out, _BELOW_ONE, out=out)  # two ufuncs: np.clip costs more on few points
+            np.maximum(out, P_SUSPECT, out=out)
         else:
             out = np.full(x.shape, P_SUSPECT)
         out[x > b] = 0.0
@@ -385,20 +386,44 @@ def sparse_flatnonzero(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     Looks at the mask eight bytes at a time first and only expands the words that have a set
     byte; when many words do, it falls back to :func:`numpy.flatnonzero`.
     """
+    return _sparse_where(mask, np.uint64(0))
+
+
+_ALL_TRUE = np.uint64(0x0101010101010101)  # eight True bytes seen as one word
+# below this many points a plain flatnonzero is faster: the word-wise search costs about six
+# numpy calls more (measured: 20 against 9 us at 36,000 points, 132 against 202 at 10^6)
+_WORDWISE_FROM = 1 << 18
+
+
+def _sparse_where(mask: npt.NDArray[np.bool_], word: np.uint64) -> npt.NDArray[np.intp]:
+    """Indices of the bytes of ``mask`` that differ from those of ``word`` (all 0 or all 1).
+
+    Compares eight bytes at a time and expands only the words that differ, so looking for
+    the few False points of a mask (``word=_ALL_TRUE``) needs no negated copy of it.
+    """
     flat = mask.reshape(-1)
+    want_set = word == 0
     n = flat.size
     m = n - n % 8
-    if not flat.flags.c_contiguous or m < 8 * 1024:
-        return np.flatnonzero(flat)
-    words = flat[:m].view(np.uint64)
-    busy = np.flatnonzero(words != 0)
+    if not flat.flags.c_contiguous or m < _WORDWISE_FROM:
+        return np.flatnonzero(flat if want_set else ~flat)
+    busy = np.flatnonzero(flat[:m].view(np.uint64) != word)
     if busy.size > m // 64:  # more than 1 word in 8 busy: the plain scan is cheaper
-        return np.flatnonzero(flat)
-    k = np.flatnonzero(flat[:m].reshape(-1, 8)[busy])
+        return np.flatnonzero(flat if want_set else ~flat)
+    sub = flat[:m].reshape(-1, 8)[busy]
+    k = np.flatnonzero(sub if want_set else ~sub)
     out: npt.NDArray[np.intp] = busy[k >> 3] * 8 + (k & 7)
     if m < n:
-        out = np.concatenate((out, m + np.flatnonzero(flat[m:])))
+        rest = flat[m:]
+        out = np.concatenate((out, m + np.flatnonzero(rest if want_set else ~rest)))
     return out
+
+
+BLOCK = 1 << 16
+"""Points per block when a test compares each point with two limits: the block's values
+(512 KiB of float64) are still in the core's L2 cache for the second comparison, so the data
+comes from main memory once instead of twice. Measured on the 2-core CI VM at 10^6 points:
+0.82 ms blocked against 1.09 ms in two whole-array passes (2^15 and 2^17 are close behind)."""
 
 
 def _not_inside(
@@ -406,34 +431,43 @@ def _not_inside(
 ) -> npt.NDArray[np.intp]:
     """Indices of the points not within ``[low, high]`` (None: unbounded), NaN included.
 
-    One comparison per given side and an in-place negation: NaN compares false, so it lands
-    in the (usually tiny) selection with the out-of-range points and costs no separate pass.
-    ``scratch`` (at least two bytes per point, contents destroyed) holds the comparison masks
-    instead of new arrays: a freshly allocated array of a million points can cost more in page
-    faults on this kind of VM than the comparisons themselves, and the caller's result array,
-    written afterwards anyway, is memory already paid for.
+    One comparison per given side: NaN compares false, so it lands in the (usually tiny)
+    selection with the out-of-range points and costs no separate pass. ``scratch`` (at least
+    one byte per point, contents destroyed) holds the comparison mask instead of a new array:
+    a freshly allocated array of a million points can cost more in page faults on this kind
+    of VM than the comparisons themselves, and the caller's result array, written afterwards
+    anyway, is memory already paid for. With two fixed limits the data is compared in blocks
+    of :data:`BLOCK` points, both limits while the block is in cache.
     """
     n = x.size
-    if scratch is not None and scratch.flags.c_contiguous and scratch.nbytes >= 2 * n:
-        buf = scratch.reshape(-1).view(np.bool_)
-        a, b = buf[:n].reshape(x.shape), buf[n : 2 * n].reshape(x.shape)
+    if scratch is not None and scratch.flags.c_contiguous and scratch.nbytes >= n:
+        a = scratch.reshape(-1).view(np.bool_)[:n].reshape(x.shape)
     else:
-        a, b = np.empty(x.shape, dtype=np.bool_), None
-    with np.errstate(invalid="ignore"):
-        if low is None and high is None:
-            np.isnan(x, out=a)
-            return sparse_flatnonzero(a)
-        if low is None:
-            np.less_equal(x, high, out=a)
-        else:
-            np.greater_equal(x, low, out=a)
-            if high is not None:
-                if b is None:
-                    b = np.empty(x.shape, dtype=np.bool_)
-                np.less_equal(x, high, out=b)
-                np.logical_and(a, b, out=a)
-    np.logical_not(a, out=a)
-    return sparse_flatnonzero(a)
+        a = np.empty(x.shape, dtype=np.bool_)
+    if low is None and high is None:
+        np.isnan(x, out=a)
+        return _sparse_where(a, np.uint64(0))
+    if low is None:
+        np.less_equal(x, high, out=a)
+    elif high is None:
+        np.greater_equal(x, low, out=a)
+    elif isinstance(low, float) and isinstance(high, float) and x.flags.c_contiguous:
+        _inside_blocked(x.reshape(-1), low, high, a.reshape(-1))
+    else:
+        np.greater_equal(x, low, out=a)
+        np.logical_and(a, np.less_equal(x, high), out=a)
+    return _sparse_where(a, _ALL_TRUE)
+
+
+def _inside_blocked(x: FloatArray, low: float, high: float, out: npt.NDArray[np.bool_]) -> None:
+    """``out = (x >= low) & (x <= high)`` for 1-d ``x``, in blocks of :data:`BLOCK` points."""
+    other = np.empty(min(BLOCK, x.size), dtype=np.bool_)
+    for start in range(0, x.size, BLOCK):
+        xs = x[start : start + BLOCK]
+        a, b = out[start : start + BLOCK], other[: xs.size]
+        np.greater_equal(xs, low, out=a)
+        np.less_equal(xs, high, out=b)
+        np.logical_and(a, b, out=a)
 
 
 def _soft_selected(
@@ -453,8 +487,7 @@ def _soft_selected(
         if first is None:
             continue
         v = xs if sign > 0 else -xs
-        with np.errstate(invalid="ignore"):
-            sub = np.flatnonzero(v > _at(first, idx))
+        sub = np.flatnonzero(v > _at(first, idx))
         if not sub.size:
             continue
         at = idx[sub]
@@ -480,10 +513,13 @@ def soft_range_at(
     upper = _limit_arrays(doubtful_max, bad_max, x.shape)
     lower = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
     low = None if lower[2] is None else np.negative(lower[2])
-    idx = _not_inside(x, low, upper[2], scratch=p)  # the result's memory as scratch space
-    p.fill(1.0)
-    if idx.size:
-        p[idx] = _soft_selected(x, idx, upper, lower)
+    # one errstate for all steps (entering one costs about 2 us): comparisons with NaN and
+    # the arithmetic on selected NaN points must stay silent
+    with np.errstate(invalid="ignore", divide="ignore"):
+        idx = _not_inside(x, low, upper[2], scratch=p)  # the result's memory as scratch
+        p.fill(1.0)
+        if idx.size:
+            p[idx] = _soft_selected(x, idx, upper, lower)
     return p, idx
 
 
