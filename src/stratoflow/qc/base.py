@@ -407,11 +407,14 @@ def _sparse_where(mask: npt.NDArray[np.bool_], word: np.uint64) -> npt.NDArray[n
     m = n - n % 8
     if not flat.flags.c_contiguous or m < _WORDWISE_FROM:
         return np.flatnonzero(flat if want_set else ~flat)
-    busy = np.flatnonzero(flat[:m].view(np.uint64) != word)
+    words = flat[:m].view(np.uint64)
+    busy = np.flatnonzero(words != word)
     if busy.size > m // 64:  # more than 1 word in 8 busy: the plain scan is cheaper
         return np.flatnonzero(flat if want_set else ~flat)
-    sub = flat[:m].reshape(-1, 8)[busy]
-    k = np.flatnonzero(sub if want_set else ~sub)
+    sub = words[busy]  # gathered as words (a row gather of 8 bytes each is 10x slower)
+    if not want_set:
+        np.bitwise_xor(sub, word, out=sub)  # the differing bytes become 1, the others 0
+    k = np.flatnonzero(sub.view(np.bool_))
     out: npt.NDArray[np.intp] = busy[k >> 3] * 8 + (k & 7)
     if m < n:
         rest = flat[m:]
