@@ -370,13 +370,18 @@ def _soft(x: FloatArray, d: Any, b: Any) -> FloatArray:
 
 def _limit_arrays(doubtful: Any, bad: Any, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
     def norm(v: Any) -> Any:
-        if v is None:
-            return None
+        if v is None or isinstance(v, float):
+            return v  # the usual fixed limit: no 0-d array round trip (a per-call cost)
         a = np.asarray(v, dtype=np.float64)
         return float(a) if a.ndim == 0 else np.broadcast_to(a, shape)
 
     d, b = norm(doubtful), norm(bad)
-    first = d if b is None else (b if d is None else np.minimum(d, b))
+    if b is None or d is None:
+        first = d if b is None else b
+    elif isinstance(d, float) and isinstance(b, float):
+        first = min(d, b) if d == d and b == b else math.nan  # NaN wins, as in np.minimum
+    else:
+        first = np.minimum(d, b)
     return d, b, first
 
 
@@ -515,7 +520,7 @@ def soft_range_at(
     p = np.empty(x.shape, dtype=np.float32)
     upper = _limit_arrays(doubtful_max, bad_max, x.shape)
     lower = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
-    low = None if lower[2] is None else np.negative(lower[2])
+    low = None if lower[2] is None else -lower[2]
     # one errstate for all steps (entering one costs about 2 us): comparisons with NaN and
     # the arithmetic on selected NaN points must stay silent
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -543,8 +548,12 @@ def soft_limit(
     return soft_range_at(value, None, doubtful, None, bad)[0]
 
 
-def _negated(v: npt.ArrayLike | None) -> npt.NDArray[np.float64] | None:
-    return None if v is None else np.negative(np.asarray(v, dtype=np.float64))
+def _negated(v: npt.ArrayLike | None) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return -float(v)
+    return np.negative(np.asarray(v, dtype=np.float64))
 
 
 def soft_range(
