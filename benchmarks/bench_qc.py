@@ -338,6 +338,34 @@ def versus_ioos(n: int, saqc: dict[str, Any] | None, repeat: int) -> None:
         )
 
 
+def ratio_by_size(sizes: list[int], repeat: int) -> None:
+    """The shared tests against ioos_qc at several sizes: where fixed costs weigh.
+
+    A flight of a few hours is 10^4 to 10^5 points per variable; at that size both libraries
+    spend a good part of a call on fixed per-call work (parameter checks, allocations, numpy
+    call overhead) rather than on the points, so the ratio differs from the 10^6 one above.
+    """
+    from ioos_qc import qartod
+
+    print("\n== shared tests by size: ratio to ioos_qc (our time per call) ==")
+    print(f"  {'n':>10}" + "".join(f"{name:>22}" for name in SHARED))
+    for n in sizes:
+        x, t = series(n)
+        cells = []
+        for ours_name, ours_params, ioos_name, ioos_params in SHARED.values():
+            tt = t if ours_name in NEEDS_TIME else None
+            args = (x, t) if ours_name in NEEDS_TIME else (x,)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                (ours, _, _), (ref, _, _) = side_by_side(
+                    partial(run_test, ours_name, x, tt, ours_params),
+                    partial(getattr(qartod, ioos_name), *args, **ioos_params),
+                    repeat,
+                )
+            cells.append(f"{ref / ours:6.1f}x ({ours * 1e6:7.0f} us)")
+        print(f"  {n:>10,}" + "".join(f"{c:>22}" for c in cells))
+
+
 def _saqc_cells(
     name: str, ours: float, n: int, saqc: dict[str, Any], bad: npt.NDArray[np.bool_]
 ) -> str:
@@ -436,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     compare_n = args.compare_n or (20_000 if args.quick else 1_000_000)
     saqc = saqc_timings(compare_n, args.repeat) if args.with_saqc else None
     versus_ioos(compare_n, saqc, args.repeat)
+    ratio_by_size([2_000] if args.quick else [10_000, 100_000, 1_000_000], args.repeat)
     if not args.shared_only:
         reevaluation_per_flight()
         default_suite(sizes)
