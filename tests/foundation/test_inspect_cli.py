@@ -52,3 +52,25 @@ def test_warnings_are_one_readable_line(shared_data: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("stratoflow: warning: ")
     assert "trailing garbage" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["inspect", "qc"])
+def test_a_path_that_is_no_file_says_what_it_is(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ["--out", str(tmp_path / "out.nc")] if command == "qc" else []
+    cases = {
+        str(tmp_path): f"{tmp_path}: is a directory, not a file",
+        str(tmp_path / "nope.nc"): f"{tmp_path / 'nope.nc'}: no such file",
+        str(tmp_path / "nope.unknown"): f"{tmp_path / 'nope.unknown'}: no such file",
+        "": "no file given (the path is empty)",
+    }
+    for path, message in cases.items():
+        assert main([command, path, *out]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(message), err
+        assert ": :" not in err
+    for path in (str(tmp_path), str(tmp_path / "nope.nc")):  # a named reader says the same
+        assert main([command, path, "--reader", "iagos_netcdf", *out]) == 1
+        assert capsys.readouterr().err.strip().endswith(cases[path])
+    assert not (tmp_path / "out.nc").exists()
