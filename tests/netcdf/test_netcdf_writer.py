@@ -162,3 +162,37 @@ def test_renames_that_collide_are_refused(flight: xr.Dataset, tmp_path: Path) ->
     with pytest.raises(ConfigError, match="collide"):
         NetcdfWriter(layout="iagos", names={"CO": "O3_P1"}).write(flight, tmp_path / "x.nc")
     assert not list(tmp_path.iterdir())
+
+
+def test_source_names_are_made_cf_names_and_keep_their_text(
+    flight: xr.Dataset, tmp_path: Path
+) -> None:
+    """A source file's own variable names (accents, spaces, a digit first) are written as CF
+    names; a name chosen in the writer's configuration is refused instead (above)."""
+    renamed = flight.rename(
+        {
+            "O3": "Özone",
+            "O3_flag": "Özone_flag",
+            "O3_error": "Özone_error",
+            "CO": "2nd CO (ppb)",
+            "CO_flag": "2nd CO (ppb)_flag",
+        }
+    )
+    del renamed["Özone"].attrs["long_name"]
+    renamed["Özone"].attrs["ancillary_variables"] = "Özone_flag Özone_error"  # as a reader says
+    path = NetcdfWriter().write(renamed, tmp_path / "x.nc")
+    with xr.open_dataset(path) as back:
+        assert {"Ozone", "Ozone_flag", "Ozone_error", "v_2nd_CO_ppb", "v_2nd_CO_ppb_flag"} <= set(
+            back.data_vars
+        )
+        assert back["Ozone"].attrs["long_name"] == "Özone"
+        np.testing.assert_array_equal(back["Ozone"].values, flight["O3"].values)
+        np.testing.assert_array_equal(back["Ozone_flag"].values, flight["O3_flag"].values)
+        assert back["Ozone"].attrs["ancillary_variables"].split() == ["Ozone_flag", "Ozone_error"]
+    with pytest.raises(ConfigError, match="is not a CF name"):
+        NetcdfWriter(layout="iagos", names={"CO": "CO (ppb)"}).write(flight, tmp_path / "y.nc")
+    twins = flight.rename(
+        {"O3": "Özone", "O3_flag": "Özone_flag", "CO": "Ozone", "CO_flag": "Ozone_flag"}
+    )
+    with pytest.raises(ConfigError, match="collide"):
+        NetcdfWriter().write(twins, tmp_path / "z.nc")

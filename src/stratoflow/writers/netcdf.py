@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -217,6 +218,21 @@ _TIME_UNITS = (
 _NAME_OK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def cf_name(name: str) -> str:
+    """``name`` as a CF variable name: ASCII letters, digits and underscores, a letter first.
+
+    Source files name variables as their authors like ("Özone", "O3 (ppb)", "2nd inlet");
+    CF 1.8 section 2.3 wants the restricted form, which every netCDF tool reads. Accents are
+    dropped (``Özone`` -> ``Ozone``), runs of other characters become one underscore, and a
+    name that does not start with a letter gets ``v_`` in front.
+    """
+    if _NAME_OK.match(name):
+        return name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_")
+    return out if out[:1].isalpha() else "v_" + out
+
+
 def udunits(units: str) -> str:
     """A UDUNITS spelling of ``units`` (``ppb`` -> ``1e-9``); unknown spellings are kept."""
     return _UNITS.get(units.strip().lower(), units.strip())
@@ -389,8 +405,8 @@ class NetcdfWriter(Writer):
         base: dict[str, str] = {}
         table = {**IAGOS_NAMES, **self.names} if self.layout == "iagos" else {}
         names = [str(n) for n in ds.data_vars]
-        for name in names:
-            base[name] = table.get(name, name)
+        for name in names:  # a source file's own name made a CF one; a chosen one kept as is
+            base[name] = table[name] if name in table else cf_name(name)
         out: dict[str, str] = {}
         for name in names:
             stem = name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
@@ -407,9 +423,12 @@ class NetcdfWriter(Writer):
                     and stem_name in ds.data_vars
                 ):
                     out[name] = base[stem_name] + name[len(stem_name) :]
-        for name, new in out.items():
-            if not _NAME_OK.match(new):
+        for name, new in list(out.items()):
+            if _NAME_OK.match(new):
+                continue
+            if name in table:  # a name someone chose: say so rather than change it
                 raise ConfigError(f"netcdf writer: {new!r} (from {name!r}) is not a CF name")
+            out[name] = cf_name(new)  # a name from the source file (its long_name keeps it)
         if len(set(out.values())) != len(out):
             raise ConfigError(f"netcdf writer: renames collide: {sorted(out.values())}")
         return out
