@@ -128,12 +128,21 @@ def test_default_config_matches_iagos_and_cf_names() -> None:
         "lat": "latitude",
         "lon": "longitude",
         "baro_alt_AC": "altitude",
+        # names are matched ignoring case; standard names are not
+        "PRESSURE": "pressure",
+        "Pressure": "pressure",
+        "Static_Pressure": "pressure",
+        "Temperature": "temperature",
+        "GPS_latitude": "latitude",
+        "o3": "O3",
     }
     for name, profile in cases.items():
         found = cfg.profile_for(name, {})
         assert found is not None and found.name == profile, name
     assert cfg.profile_for("whatever", {"standard_name": "air_temperature"}) is not None
     assert cfg.profile_for("O3_P1_error", {}) is None  # companions are not measurements
+    assert cfg.profile_for("O3_P1_ERROR", {}) is None
+    assert cfg.profile_for("whatever", {"standard_name": "AIR_TEMPERATURE"}) is None
 
 
 def test_run_qc_flags_and_explains() -> None:

@@ -77,10 +77,15 @@ class Profile:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
 
     def matches(self, name: str, attrs: Mapping[str, Any]) -> bool:
-        """Whether the variable ``name`` with attributes ``attrs`` belongs to this profile."""
-        if any(fnmatch.fnmatchcase(name, pat) for pat in self.exclude):
+        """Whether the variable ``name`` with attributes ``attrs`` belongs to this profile.
+
+        Name patterns ignore case: files spell the same variable ``Pressure``, ``PRESSURE`` or
+        ``pressure``. Standard names are lower case by the CF rules and compared as they are.
+        """
+        lower = name.lower()
+        if any(fnmatch.fnmatchcase(lower, pat.lower()) for pat in self.exclude):
             return False
-        if any(fnmatch.fnmatchcase(name, pat) for pat in self.names):
+        if any(fnmatch.fnmatchcase(lower, pat.lower()) for pat in self.names):
             return True
         std = str(attrs.get("standard_name", ""))
         return bool(std) and any(fnmatch.fnmatchcase(std, pat) for pat in self.standard_names)
