@@ -10,6 +10,7 @@ import xarray as xr
 
 import stratoflow
 from stratoflow.cli import main
+from stratoflow.dataset import data_variables
 from stratoflow.flags import Flag
 from stratoflow.samples import generate_flight
 
@@ -46,3 +47,34 @@ def test_qc_text_output_and_config_errors(
     bad.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: high\n", "utf-8")
     assert main(["qc", str(flight_file), "--config", str(bad), "--out", str(out)]) == 1
     assert "O3.tests[0].bad_max: must be a number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_valid0.txt",
+        "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_valid1.txt",  # a variable named 'Özone'
+        "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.ict",
+        "fairo_raw/11_30_04.OMC",
+        "nasa_ames_spec/2160_ndacc.na",  # a sonde: 'Pressure', 'Temperature', 'GPS_latitude'
+        "fairo_raw/11_30_01.T_P",  # instrument housekeeping only: nothing matches a profile
+    ],
+)
+def test_qc_runs_on_every_kind_of_real_file(
+    relative: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever a reader reads, qc judges and writes: source names that are no CF names
+    (accents, spaces) are written as CF names, their text kept in long_name."""
+    source = shared_data / relative
+    read = stratoflow.open_dataset(source)
+    out = tmp_path / "out.nc"
+    assert main(["qc", str(source), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    judged, unmatched = set(summary["variables"]), set(summary["unmatched"])
+    assert judged | unmatched == set(data_variables(read)) and not judged & unmatched
+    assert bool(judged) == (not relative.endswith(".T_P"))
+    with xr.open_dataset(out) as ds:
+        long_names = {str(v.attrs.get("long_name")) for v in ds.data_vars.values()}
+        for name, counts in summary["variables"].items():
+            assert sum(counts["flags"].values()) == read.sizes["time"], name
+            assert name in ds.data_vars or any(name in text for text in long_names), name

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
+from stratoflow.dataset import data_variables
 from stratoflow.flags import Flag
 
 
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_qc(ds, config=args.config, evaluation=args.evaluation)
     out = write_dataset(result.to_dataset(ds, include_tests=args.tests), args.out, writer="netcdf")
     counts = result.counts()
+    # variables no profile of the configuration matched: said, not silently left out
+    unmatched = [n for n in data_variables(ds) if n not in result.variables]
     summary: dict[str, Any] = {
         "file": str(args.file),
         "out": str(out),
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for name in counts
         },
+        "unmatched": unmatched,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -61,4 +65,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'variable':<{width}}  " + "  ".join(f"{lab:>13}" for lab in labels))
     for name, c in counts.items():
         print(f"  {name:<{width}}  " + "  ".join(f"{c[lab]:>13}" for lab in labels))
+    if unmatched:
+        print(
+            f"  not judged, no profile of the configuration matches: {', '.join(unmatched)}"
+            "\n  (the shipped defaults are tuned for airliner data; give others with --config)"
+        )
     return 0
