@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _show_warning
     try:
         status: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
     except StratoflowError as exc:
         if args.debug:
             raise
@@ -82,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `stratoflow inspect F | head`: the reader left; not an error of ours
+        # stdout is gone: point it at devnull so the interpreter's final flush stays silent
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by the pipe
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,18 @@ def test_a_path_that_is_no_file_says_what_it_is(
         assert main([command, path, "--reader", "iagos_netcdf", *out]) == 1
         assert capsys.readouterr().err.strip().endswith(cases[path])
     assert not (tmp_path / "out.nc").exists()
+
+
+def test_a_closed_pipe_ends_the_command_quietly(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stratoflow inspect F | head -1`: the reader of the pipe leaves early; that is no error
+    of ours, so no traceback, and the shell's usual status for it (128 + SIGPIPE)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        status = main(["inspect", str(shared_data / "fairo_raw" / "11_30_01.T_P")])
+        monkeypatch.undo()
+    assert status == 141
+    assert "Traceback" not in capsys.readouterr().err
