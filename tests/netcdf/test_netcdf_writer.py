@@ -105,6 +105,9 @@ def test_real_iagos_file_round_trip(iagos_file: Path, tmp_path: Path) -> None:
     for layout, reader in (("cf", CfNetcdfReader()), ("iagos", IagosNetcdfReader())):
         back = reader.read(NetcdfWriter(layout=layout).write(ds, tmp_path / f"{layout}.nc"))
         _assert_same(ds, back, {str(n): str(n) for n in ds.data_vars})
+        # the layout, not an IAGOS_ name the converted file kept, decides the reader
+        named = NetcdfWriter(layout=layout).write(ds, tmp_path / f"IAGOS_{layout}.nc")
+        assert guess_reader(named) is type(reader)
 
 
 @pytest.mark.slow

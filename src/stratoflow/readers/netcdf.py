@@ -261,8 +261,8 @@ class CfNetcdfReader(Reader):
 class IagosNetcdfReader(Reader):
     """IAGOS L2 time-series netCDF (``IAGOS_timeseries_*_L2_*.nc4``) and IAGOS-layout files.
 
-    Recognised by the netCDF signature plus either an ``IAGOS_`` file name or a ``UTC_time``
-    variable (the layout that stratoflow's netCDF writer produces with ``layout="iagos"``).
+    Recognised by the netCDF signature plus a ``UTC_time`` variable (also the layout that
+    stratoflow's netCDF writer produces with ``layout="iagos"``).
     """
 
     name: ClassVar[str] = "iagos_netcdf"
@@ -276,19 +276,22 @@ class IagosNetcdfReader(Reader):
 
     @classmethod
     def guess_can_open(cls, path: str | os.PathLike[str]) -> bool:
-        """netCDF signature, and an IAGOS name or a ``UTC_time`` variable."""
+        """netCDF signature and a ``UTC_time`` variable.
+
+        The file name is not enough: a file converted to the CF layout may keep its
+        ``IAGOS_`` name. Only a file netCDF4 cannot open is claimed by its name, so that its
+        defect is reported by this reader.
+        """
         p = Path(path)
         if not _netcdf_magic_matches(p):
             return False
-        if p.name.upper().startswith("IAGOS_"):
-            return True
         try:
             import netCDF4
 
             with netCDF4.Dataset(p, "r") as nc:
                 return cls.time_variable in nc.variables
         except (OSError, RuntimeError, ValueError):
-            return False
+            return p.name.upper().startswith("IAGOS_")
 
     def _read(self, path: Path) -> xr.Dataset:
         raw, time_name = _open_raw(path, self.time_variable)
