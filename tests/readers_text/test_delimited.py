@@ -113,3 +113,49 @@ def test_mixed_or_broken_line_endings_are_errors(tmp_path: Path, body: bytes, me
 def test_unknown_preset() -> None:
     with pytest.raises(ConfigError, match="fairo_omc"):
         DelimitedReader(preset="nope")
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "iagos/IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4",  # flags, errors, process flags
+        "fairo_raw/11_30_04.OMC",  # a text column (State)
+        "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.ict",
+    ],
+)
+def test_our_csv_export_reads_back_as_it_was_written(
+    relative: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """`convert FILE x.csv` and reading x.csv: the same values, units, names and flags."""
+    from stratoflow import open_dataset, write_dataset
+    from stratoflow.dataset import data_variables
+
+    a = open_dataset(shared_data / relative)
+    for delimiter in (",", ";"):
+        path = write_dataset(a, tmp_path / "x.csv", writer="csv", delimiter=delimiter)
+        b = open_dataset(path)
+        assert b.attrs["file_format"] == "stratoflow CSV export"
+        assert b.attrs.get("pi") == a.attrs.get("pi")
+        assert list(b.data_vars) == list(a.data_vars)
+        assert data_variables(b) == data_variables(a)
+        np.testing.assert_array_equal(b["time"].values, a["time"].values)
+        for name, var in a.data_vars.items():
+            np.testing.assert_array_equal(b[name].values, var.values, err_msg=str(name))
+            for key in ("units", "long_name", "standard_name"):
+                assert b[name].attrs.get(key) == var.attrs.get(key), (name, key)
+
+
+def test_a_wrong_flag_code_in_our_csv_export_names_its_line(tmp_path: Path) -> None:
+    from stratoflow import write_dataset
+    from stratoflow.dataset import make_dataset
+
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    ds = make_dataset(
+        t, {"O3": (np.array([1.0, 2.0, 3.0]), {"units": "1e-9"})}, flags={"O3": [0, 2, 3]}
+    )
+    path = write_dataset(ds, tmp_path / "x.csv", writer="csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[-2] = lines[-2].rsplit(",", 1)[0] + ",9"  # the second record's flag: no such code
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ReaderError, match=rf"x\.csv: line {len(lines) - 1}: .*'O3_flag'.*'9'"):
+        DelimitedReader().read(path)

@@ -17,14 +17,15 @@ from hypothesis import strategies as st
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
-from stratoflow.readers import IcarttReader, NasaAmesReader
+from stratoflow.readers import DelimitedReader, IcarttReader, NasaAmesReader
 from stratoflow.readers.base import Reader
-from stratoflow.writers import IcarttWriter, NasaAmesWriter
+from stratoflow.writers import CsvWriter, IcarttWriter, NasaAmesWriter
 from stratoflow.writers.base import Writer
 
 FORMATS: list[tuple[type[Writer], type[Reader], str]] = [
     (NasaAmesWriter, NasaAmesReader, ".na"),
     (IcarttWriter, IcarttReader, ".ict"),
+    (CsvWriter, DelimitedReader, ".csv"),  # our own CSV export: units and flags from its header
 ]
 _NAMES = st.text("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789_", min_size=1, max_size=12).filter(
     lambda s: s[0].isalpha() and not s.endswith(("_flag", "_lod"))
@@ -107,10 +108,14 @@ def _sample(writer: type[Writer]) -> bytes:
         return writer().write(ds, Path(tmp) / "sample").read_bytes()
 
 
-SAMPLES = {NasaAmesReader: _sample(NasaAmesWriter), IcarttReader: _sample(IcarttWriter)}
+SAMPLES = {
+    NasaAmesReader: _sample(NasaAmesWriter),
+    IcarttReader: _sample(IcarttWriter),
+    DelimitedReader: _sample(CsvWriter),
+}
 
 
-@pytest.mark.parametrize("reader", [NasaAmesReader, IcarttReader])
+@pytest.mark.parametrize("reader", list(SAMPLES))
 @settings(max_examples=100, deadline=None)
 @given(
     cut=st.floats(0, 1),

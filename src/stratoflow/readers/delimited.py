@@ -19,6 +19,10 @@ preset            file
 ``fairo_dat``     ``*.DAT`` instrument state and valve flags (2 s): time ``DateTime``
 ================  ==========================================================================
 
+A file written by stratoflow's CSV writer (first line ``# stratoflow ... CSV export``) is
+recognised without options: its ``#`` header gives back the separator, the units, long and
+standard names, the flags (from the ``*_flag`` columns) and the dataset's attributes.
+
 Times are taken as UTC. Columns that are neither time nor numeric (FAIRO ``State``) are kept as
 text variables with units ``1``. A row with missing fields, a value that is not a number in a
 numeric column, a time that does not match the format or does not increase is an error naming
@@ -38,7 +42,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 import xarray as xr
 
-from stratoflow.dataset import make_dataset
+from stratoflow.dataset import FLAG_SUFFIX, make_dataset
 from stratoflow.errors import ConfigError, ReaderError
 from stratoflow.flags import Flag
 from stratoflow.readers.base import Reader
@@ -137,6 +141,103 @@ PRESETS: dict[str, DelimitedConfig] = {
 }
 
 
+_EXPORT_MARK = "# stratoflow "
+_NOT_RESTORED = frozenset({"source_file", "source_checksum", "reader", "file_format"})
+
+
+@dataclass(frozen=True)
+class _CsvExport:
+    """The ``#`` header of a file written by stratoflow's CSV writer, read back.
+
+    The writer puts the dataset's attributes, each column's units, long_name and standard_name,
+    and the flag code table in ``#`` lines above the column names. Read with the plain
+    delimited options, the comment lines would not parse and every column would lose its
+    units; with this, ``convert x.nc x.csv`` and reading ``x.csv`` give back the same values,
+    units and flags.
+    """
+
+    header_lines: int
+    separator: str
+    attrs: Mapping[str, str]
+    columns: Mapping[str, Mapping[str, str]]
+
+    @classmethod
+    def parse(cls, raw: bytes) -> _CsvExport | None:
+        text = raw[: 1 << 20].decode("utf-8", errors="replace").removeprefix("\ufeff")
+        if not (text.startswith(_EXPORT_MARK) and "CSV export" in text.split("\n", 1)[0]):
+            return None
+        lines = text.split("\n")
+        n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+        names = lines[n].rstrip("\r") if n < len(lines) else ""
+        separator = names[4] if names.startswith("time") and len(names) > 4 else ","
+        attrs: dict[str, str] = {}
+        columns: dict[str, dict[str, str]] = {}
+        in_columns = False
+        for line in lines[1:n]:
+            body = line.rstrip("\r")[1:]
+            if in_columns and body.startswith("   "):  # "#   NAME: units=...; long_name=..."
+                name, _, spec = body.strip().partition(": ")
+                columns[name] = dict(
+                    part.partition("=")[::2] for part in spec.split("; ") if "=" in part
+                )
+                continue
+            key, _, value = body.strip().partition(": ")
+            in_columns = key.rstrip(":") == "columns"
+            if key and not in_columns and key != "flags" and key not in _NOT_RESTORED:
+                attrs[key] = value
+        return cls(n, separator, attrs, columns)
+
+    def config(self) -> DelimitedConfig:
+        return DelimitedConfig(
+            separator=self.separator,
+            header_lines=self.header_lines,
+            time_column="time",
+            time_format="ISO8601",
+            units={k: v["units"] for k, v in self.columns.items() if v.get("units")},
+            long_names={k: v["long_name"] for k, v in self.columns.items() if "long_name" in v},
+        )
+
+    @staticmethod
+    def flag_columns(names: Sequence[str]) -> set[str]:
+        present = set(names)
+        return {n for n in present if n.endswith(FLAG_SUFFIX) and n[: -len(FLAG_SUFFIX)] in present}
+
+    def restore(
+        self,
+        frame: pd.DataFrame,
+        variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
+        flags: dict[str, npt.NDArray[np.uint8]],
+        attrs: dict[str, Any],
+        path: Path,
+        first: int,
+    ) -> None:
+        """Flags from the flag columns, standard names and the dataset's attributes."""
+        valid = np.array(sorted(int(f) for f in Flag))
+        with_flags = self.flag_columns(frame.columns)
+        for name in [n for n in flags if n + FLAG_SUFFIX not in with_flags]:
+            del flags[name]  # it had none when written (an error or a process-flag variable)
+        for column in sorted(with_flags):
+            name = column[: -len(FLAG_SUFFIX)]
+            if name not in variables:
+                continue
+            codes = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(float)
+            bad = ~np.isin(codes, valid)
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise ReaderError(
+                    f"column {column!r}: not a validity flag code: {frame[column].iloc[row]!r}",
+                    path=path,
+                    line=first + row,
+                )
+            flags[name] = codes.astype(np.uint8)
+        for name, (_, var_attrs) in variables.items():
+            for key in ("standard_name", "ancillary_variables"):
+                if key in self.columns.get(name, {}):
+                    var_attrs[key] = self.columns[name][key]
+        attrs.update(self.attrs)
+        attrs["file_format"] = "stratoflow CSV export"
+
+
 class DelimitedReader(Reader):
     """Delimited text with configurable layout; ``preset`` names a known instrument layout.
 
@@ -201,19 +302,24 @@ class DelimitedReader(Reader):
     def __repr__(self) -> str:
         return f"DelimitedReader(preset={self.preset!r})"
 
-    def _config_for(self, path: Path) -> tuple[DelimitedConfig, str | None]:
+    def _config_for(
+        self, path: Path, raw: bytes
+    ) -> tuple[DelimitedConfig, str | None, _CsvExport | None]:
         if self._auto:
+            export = _CsvExport.parse(raw)
+            if export is not None:
+                return export.config(), None, export
             name = path.name.upper()
             matches = [
                 n for n, c in PRESETS.items() if c.suffix and name.endswith(c.suffix.upper())
             ]
             if len(matches) == 1:
-                return PRESETS[matches[0]], matches[0]
-        return self.config, self.preset
+                return PRESETS[matches[0]], matches[0], None
+        return self.config, self.preset, None
 
     def _read(self, path: Path) -> xr.Dataset:
-        cfg, preset = self._config_for(path)
         raw = path.read_bytes()
+        cfg, preset, export = self._config_for(path, raw)
         self._check_line_endings(cfg, raw, path)
         if b"\x00" in raw:
             line = raw[: raw.index(b"\x00")].count(b"\n") + 1
@@ -249,6 +355,8 @@ class DelimitedReader(Reader):
                 line=first + row,
             )
         wanted = cfg.columns if cfg.columns is not None else tuple(frame.columns)
+        if export is not None:  # flag columns are the flags of their variable, not variables
+            wanted = tuple(n for n in wanted if n not in export.flag_columns(frame.columns))
         variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
         flags: dict[str, npt.NDArray[np.uint8]] = {}
         for name in wanted:
@@ -271,6 +379,8 @@ class DelimitedReader(Reader):
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip
+        if export is not None:
+            export.restore(frame, variables, flags, attrs, path, first)
         return make_dataset(times, variables, flags=flags, attrs=attrs)
 
     @staticmethod
