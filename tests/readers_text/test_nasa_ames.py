@@ -159,3 +159,27 @@ def test_registered_and_guessed(shared_data: Path) -> None:
     assert get_reader("nasa_ames") is NasaAmesReader
     assert NasaAmesReader.guess_can_open(shared_data / CARIBIC.format("valid0"))
     assert not NasaAmesReader.guess_can_open(shared_data / "fairo_raw/11_30_04.OMC")
+
+
+def test_a_text_variable_is_refused_naming_the_file_asked_for(tmp_path: Path) -> None:
+    """NASA Ames and ICARTT hold numbers only: the error names the variable and the output
+    file the user gave, not the hidden temporary file the writer fills first."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.errors import WriterError
+    from stratoflow.writers import IcarttWriter, NasaAmesWriter
+
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    ds = make_dataset(
+        t,
+        {
+            "O3": (np.array([1.0, 2.0]), {"units": "1e-9"}),
+            "State": (np.array(["M", "Z"]), {"units": "1"}),
+        },
+    )
+    for writer in (NasaAmesWriter(), IcarttWriter()):
+        target = tmp_path / f"out.{writer.name}"
+        with pytest.raises(WriterError) as info:
+            writer.write(ds, target)
+        assert str(info.value).startswith(f"{target}: ")
+        assert "'State'" in str(info.value) and ".part" not in str(info.value)
+        assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from typing import ClassVar
 import xarray as xr
 
 from stratoflow.dataset import validate
-from stratoflow.errors import StratoflowError, WriterError
+from stratoflow.errors import ConfigError, StratoflowError, WriterError
 
 __all__ = ["Writer"]
 
@@ -42,9 +42,12 @@ class Writer(ABC):
         try:
             self._write(ds, tmp)
             os.replace(tmp, target)
-        except StratoflowError:
+        except StratoflowError as exc:
             tmp.unlink(missing_ok=True)
-            raise
+            if not isinstance(exc, WriterError | ConfigError) or str(tmp) not in str(exc):
+                raise
+            # the user asked for ``target``; the hidden temporary file is ours to know about
+            raise type(exc)(str(exc).replace(str(tmp), str(target))) from exc
         except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
             raise WriterError(f"{target}: cannot write as {self.name}: {exc}") from exc
