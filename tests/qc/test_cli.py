@@ -47,6 +47,12 @@ def test_qc_text_output_and_config_errors(
     bad.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: high\n", "utf-8")
     assert main(["qc", str(flight_file), "--config", str(bad), "--out", str(out)]) == 1
     assert "O3.tests[0].bad_max: must be a number" in capsys.readouterr().err
+    only_o3 = tmp_path / "o3.yaml"
+    only_o3.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: 500\n", "utf-8")
+    assert main(["qc", str(flight_file), "--config", str(only_o3), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "not judged, no profile of the configuration matches: " in text and "CO" in text
+    assert "shipped defaults" not in text  # the user gave the configuration
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for name, c in counts.items():
         print(f"  {name:<{width}}  " + "  ".join(f"{c[lab]:>13}" for lab in labels))
     if unmatched:
-        print(
-            f"  not judged, no profile of the configuration matches: {', '.join(unmatched)}"
-            "\n  (the shipped defaults are tuned for airliner data; give others with --config)"
-        )
+        print(f"  not judged, no profile of the configuration matches: {', '.join(unmatched)}")
+        if not args.config:
+            print("  (the shipped defaults are tuned for airliner data; give others with --config)")
     return 0
