@@ -158,3 +158,33 @@ def test_a_data_column_named_like_a_time_column_stays_data(tmp_path: Path) -> No
     back = open_dataset(path)
     assert back["StopUTC"].attrs["units"] == back["O3"].attrs["units"] == "1e-9"  # ppb
     np.testing.assert_array_equal(back["StopUTC"].values, np.arange(5.0))
+
+
+def test_written_files_are_ascii_whatever_the_source_spelled(tmp_path: Path) -> None:
+    """ICARTT is ASCII: a source's 'Özone', 'µg m-3' and 'Zürich' are transliterated, the
+    short name made letters, digits and underscores; values and flags are unchanged."""
+    import warnings
+
+    import icartt
+
+    from stratoflow.dataset import make_dataset
+    from stratoflow.writers import IcarttWriter
+
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    ds = make_dataset(
+        t,
+        {"Özone (UV)": (np.array([1.5, np.nan, 3.0]), {"units": "µg m-3", "long_name": "Özone"})},
+        flags={"Özone (UV)": [0, 7, 2]},
+        attrs={"pi": "Müller, Jörg", "organisation": "ETH Zürich — IAC"},
+    )
+    path = IcarttWriter().write(ds, tmp_path / "x.ict")
+    raw = path.read_bytes()
+    assert raw.isascii()
+    assert b"Muller, Jorg" in raw and b"ETH Zurich - IAC" in raw and b"ug m-3" in raw
+    back = IcarttReader().read(path)
+    np.testing.assert_array_equal(back["Ozone_UV"].values, ds["Özone (UV)"].values)
+    np.testing.assert_array_equal(back["Ozone_UV_flag"].values, ds["Özone (UV)_flag"].values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = icartt.Dataset(str(path))
+    np.testing.assert_array_equal(np.asarray(ref.data["Ozone_UV"], dtype=float)[[0, 2]], [1.5, 3.0])

@@ -9,7 +9,9 @@ directory never sees a half-written file.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import unicodedata
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +21,39 @@ import xarray as xr
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, StratoflowError, WriterError
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "ascii_text", "plain_name"]
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# signs of units and typography whose decomposition is not ASCII, spelled the usual way
+_ASCII_SPECIAL = str.maketrans(
+    {"µ": "u", "μ": "u", "°": "deg", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'}
+)
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in ASCII for formats that allow nothing else (ICARTT): accents dropped
+    (``Özone`` -> ``Ozone``), ``µ`` -> ``u``, ``°`` -> ``deg``, other characters outside ASCII
+    become ``?``."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_ASCII_SPECIAL))
+    folded = "".join(c for c in text if not unicodedata.combining(c))
+    return folded.encode("ascii", "replace").decode("ascii")
+
+
+def plain_name(name: str) -> str:
+    """``name`` as a plain variable name: ASCII letters, digits and underscores, a letter first.
+
+    Source files name variables as their authors like ("Özone", "O3 (ppb)", "2nd inlet");
+    CF 1.8 section 2.3 and ICARTT want the restricted form, which every tool reads. Accents
+    are dropped (``Özone`` -> ``Ozone``), runs of other characters become one underscore, and
+    a name that does not start with a letter gets ``v_`` in front.
+    """
+    if _PLAIN_NAME.match(name):
+        return name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_")
+    return out if out[:1].isalpha() else "v_" + out
 
 
 class Writer(ABC):

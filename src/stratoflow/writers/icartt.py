@@ -20,7 +20,9 @@ from typing import ClassVar
 
 import xarray as xr
 
-from stratoflow.writers.base import Writer
+from stratoflow.dataset import FLAG_SUFFIX
+from stratoflow.errors import WriterError
+from stratoflow.writers.base import Writer, ascii_text, plain_name
 from stratoflow.writers.nasa_ames import columns_of, format_block, number
 
 __all__ = ["IcarttWriter"]
@@ -29,10 +31,34 @@ _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
 
 def _text(value: object, default: str = "N/A", *, comma: bool = True) -> str:
-    text = str(value).translate(_CONTROL).strip()
+    text = ascii_text(str(value)).translate(_CONTROL).strip()
     if not comma:
         text = text.replace(",", ";")
     return text or default
+
+
+def _plain_names(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """``ds`` with ICARTT short names: ASCII letters, digits and underscores.
+
+    ICARTT is ASCII throughout; a source's own spelling ('Özone (UV)') stays in the long name.
+    A flag variable follows its variable's new name.
+    """
+    renames: dict[str, str] = {}
+    for key in map(str, ds.data_vars):
+        stem = key.removesuffix(FLAG_SUFFIX)
+        if stem != key and stem in ds.data_vars:
+            renames[key] = plain_name(stem) + FLAG_SUFFIX
+        else:
+            renames[key] = plain_name(key)
+    if len(set(renames.values())) != len(renames):
+        raise WriterError(f"{path}: variable names collide as ICARTT names: {renames}")
+    changed = {k: v for k, v in renames.items() if k != v}
+    if not changed:
+        return ds
+    out = ds.copy()
+    for key in changed:
+        out[key].attrs.setdefault("long_name", key)
+    return out.rename(changed)
 
 
 class IcarttWriter(Writer):
@@ -64,7 +90,7 @@ class IcarttWriter(Writer):
         self.revision = revision
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
-        cols = columns_of(ds, path=path)
+        cols = columns_of(_plain_names(ds, path), path=path)
         nv = len(cols.names)
         missing, llod, ulod = (-float(d * cols.digits) for d in "987")
         rdate = max(dt.datetime.now(dt.UTC).date(), cols.date)
@@ -72,10 +98,11 @@ class IcarttWriter(Writer):
         def attr(key: str, option: str | None) -> str:
             return _text(option if option is not None else ds.attrs.get(key, "N/A"))
 
+        names = cols.names
         vnames = [
             f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, {name}, "
             f"{_text(a.get('long_name', name), name, comma=False)}"
-            for name, a in zip(cols.names, cols.attrs, strict=True)
+            for name, a in zip(names, cols.attrs, strict=True)
         ]
         scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
         scom = [s for s in scom if s]
@@ -99,7 +126,7 @@ class IcarttWriter(Writer):
             f"OTHER_COMMENTS: written by stratoflow from {attr('source_file', None)}",
             f"REVISION: {revision}",
             f"{revision}: {attr('revision_comment', None)}",
-            ", ".join(["Start_UTC", *cols.names]),
+            ", ".join(["Start_UTC", *names]),
         ]
         head = [
             attr("pi", self.pi),
@@ -120,4 +147,4 @@ class IcarttWriter(Writer):
             *ncom,
         ]
         text = "\n".join([f"{len(head) + 1}, 1001, V02_2016", *head]) + "\n"
-        path.write_text(text + format_block(cols, sep=",", missing=missing), encoding="utf-8")
+        path.write_text(text + format_block(cols, sep=",", missing=missing), encoding="ascii")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -43,7 +42,7 @@ from stratoflow import __version__
 from stratoflow.dataset import FLAG_SUFFIX, TIME, data_variables
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
-from stratoflow.writers.base import Writer
+from stratoflow.writers.base import Writer, plain_name
 
 __all__ = [
     "DEFAULT_STANDARD_NAMES",
@@ -216,21 +215,6 @@ _TIME_UNITS = (
     ("nanoseconds", 1),
 )
 _NAME_OK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def cf_name(name: str) -> str:
-    """``name`` as a CF variable name: ASCII letters, digits and underscores, a letter first.
-
-    Source files name variables as their authors like ("Özone", "O3 (ppb)", "2nd inlet");
-    CF 1.8 section 2.3 wants the restricted form, which every netCDF tool reads. Accents are
-    dropped (``Özone`` -> ``Ozone``), runs of other characters become one underscore, and a
-    name that does not start with a letter gets ``v_`` in front.
-    """
-    if _NAME_OK.match(name):
-        return name
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    out = re.sub(r"[^A-Za-z0-9_]+", "_", ascii_name).strip("_")
-    return out if out[:1].isalpha() else "v_" + out
 
 
 def udunits(units: str) -> str:
@@ -406,7 +390,7 @@ class NetcdfWriter(Writer):
         table = {**IAGOS_NAMES, **self.names} if self.layout == "iagos" else {}
         names = [str(n) for n in ds.data_vars]
         for name in names:  # a source file's own name made a CF one; a chosen one kept as is
-            base[name] = table[name] if name in table else cf_name(name)
+            base[name] = table[name] if name in table else plain_name(name)
         out: dict[str, str] = {}
         for name in names:
             stem = name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
@@ -428,7 +412,7 @@ class NetcdfWriter(Writer):
                 continue
             if name in table:  # a name someone chose: say so rather than change it
                 raise ConfigError(f"netcdf writer: {new!r} (from {name!r}) is not a CF name")
-            out[name] = cf_name(new)  # a name from the source file (its long_name keeps it)
+            out[name] = plain_name(new)  # a name from the source file (long_name keeps it)
         if len(set(out.values())) != len(out):
             raise ConfigError(f"netcdf writer: renames collide: {sorted(out.values())}")
         return out
