@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stratoflow import plugins
 from stratoflow.errors import ReaderError
-from stratoflow.readers.base import Reader, check_options, file_checksum, missing_file
+from stratoflow.readers.base import Reader, check_options, file_checksum, require_file
 from stratoflow.readers.delimited import DelimitedReader
 from stratoflow.readers.icartt import IcarttReader
 from stratoflow.readers.nasa_ames import NasaAmesReader
@@ -39,9 +39,7 @@ def get_reader(name: str) -> type[Reader]:
 
 def guess_reader(path: str | os.PathLike[str]) -> type[Reader]:
     """The installed reader that claims ``path`` with the highest priority."""
-    missing = missing_file(path)
-    if missing:
-        raise ReaderError(missing, path=path if str(path) else None)
+    require_file(path)
     candidates = [
         cls for cls in plugins.load_all("readers").values() if cls.guess_can_open(Path(path))
     ]

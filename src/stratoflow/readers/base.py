@@ -25,7 +25,7 @@ import xarray as xr
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, DatasetError, ReaderError
 
-__all__ = ["Reader", "check_options", "file_checksum", "missing_file", "without_bom"]
+__all__ = ["Reader", "check_options", "file_checksum", "require_file", "without_bom"]
 
 PathLike = str | os.PathLike[str]
 
@@ -44,20 +44,19 @@ def without_bom(raw: bytes) -> bytes:
     return raw.removeprefix(_UTF8_BOM)
 
 
-def missing_file(path: PathLike) -> str:
-    """Why ``path`` is not a readable file ("" when it is one), in words for an error message.
+def require_file(path: PathLike) -> None:
+    """Raise :class:`ReaderError` saying why ``path`` is not a readable file, if it is not.
 
     Checked before any reader guesses or parses, so an empty argument or a directory reads
     as what it is, not as "no reader recognises this file".
     """
     if not str(path):
-        return "no file given (the path is empty)"
+        raise ReaderError("no file given (the path is empty)")
     p = Path(path)
     if p.is_dir():
-        return "is a directory, not a file"
+        raise ReaderError("is a directory, not a file", path=path)
     if not p.is_file():
-        return "no such file"
-    return ""
+        raise ReaderError("no such file", path=path)
 
 
 def file_checksum(path: PathLike, chunk: int = 1 << 20) -> str:
@@ -114,10 +113,8 @@ class Reader(ABC):
 
     def read(self, path: PathLike) -> xr.Dataset:
         """Parse ``path`` into a validated standardized Dataset or raise ReaderError."""
+        require_file(path)
         p = Path(path)
-        missing = missing_file(path)
-        if missing:
-            raise ReaderError(missing, path=p if str(path) else None)
         try:
             ds = self._read(p)
             ds.attrs.setdefault("source_file", p.name)

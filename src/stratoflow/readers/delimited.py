@@ -45,7 +45,7 @@ import xarray as xr
 from stratoflow.dataset import FLAG_SUFFIX, make_dataset
 from stratoflow.errors import ConfigError, ReaderError
 from stratoflow.flags import Flag
-from stratoflow.readers.base import Reader
+from stratoflow.readers.base import Reader, without_bom
 
 __all__ = ["PRESETS", "DelimitedConfig", "DelimitedReader"]
 
@@ -141,7 +141,7 @@ PRESETS: dict[str, DelimitedConfig] = {
 }
 
 
-_EXPORT_MARK = "# stratoflow "
+_EXPORT_MARK = b"# stratoflow "
 _NOT_RESTORED = frozenset({"source_file", "source_checksum", "reader", "file_format"})
 
 
@@ -163,8 +163,11 @@ class _CsvExport:
 
     @classmethod
     def parse(cls, raw: bytes) -> _CsvExport | None:
-        text = raw[: 1 << 20].decode("utf-8", errors="replace").removeprefix("\ufeff")
-        if not (text.startswith(_EXPORT_MARK) and "CSV export" in text.split("\n", 1)[0]):
+        raw = without_bom(raw)
+        if not raw.startswith(_EXPORT_MARK):  # every delimited file is asked: bytes first
+            return None
+        text = raw[: 1 << 20].decode("utf-8", errors="replace")
+        if "CSV export" not in text.split("\n", 1)[0]:
             return None
         lines = text.split("\n")
         n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))

@@ -29,7 +29,7 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import RemoteItem, TransferType
 from stratoflow.transfer.provider import DataProvider
 from stratoflow.transfer.retry import RetryPolicy
-from stratoflow.transfer.staging import StagedFile, StagingArea, write_verified
+from stratoflow.transfer.staging import StagedFile, StagingArea, other_bytes, write_verified
 
 __all__ = ["TransferHandler", "transfer_type_from_config"]
 
@@ -148,10 +148,7 @@ class TransferHandler:
                 if item is None:
                     raise TransferError(f"{identity}: no longer offered")
                 if item.sha256 and item.sha256.lower() != sha256.lower():
-                    raise TransferError(
-                        f"{identity}: the provider now serves other bytes (SHA-256 "
-                        f"{item.sha256[:16]}..., imported {sha256[:16]}...)"
-                    )
+                    raise other_bytes(identity, item.sha256, sha256)
                 write_verified(
                     target, lambda sink: conn.get(item, sink), sha256=sha256, source=identity
                 )

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from stratoflow.errors import TransferError, TransientTransferError
 
-__all__ = ["Sink", "StagedFile", "StagingArea", "write_verified"]
+__all__ = ["Sink", "StagedFile", "StagingArea", "other_bytes", "write_verified"]
 
 PARTIAL = ".partial"
 MANIFEST = "manifest.json"
@@ -81,6 +81,14 @@ class _HashingFile:
         return len(data)
 
 
+def other_bytes(source: str, served: str, imported: str) -> TransferError:
+    """The error for a provider that now serves other content than was imported."""
+    return TransferError(
+        f"{source}: the provider now serves other bytes (SHA-256 {served[:16]}..., "
+        f"imported {imported[:16]}...)"
+    )
+
+
 def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, source: str) -> None:
     """Write a download to ``path`` only if its bytes have SHA-256 ``sha256``; else leave
     ``path`` as it was and raise :class:`~stratoflow.errors.TransferError`.
@@ -92,10 +100,7 @@ def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, so
     path.parent.mkdir(parents=True, exist_ok=True)
     with _download(path.parent, ".refetch-", write) as (tmp, _, digest):
         if digest != sha256.lower():
-            raise TransferError(
-                f"{source}: the provider now serves other bytes (SHA-256 {digest[:16]}..., "
-                f"imported {sha256[:16]}...)"
-            )
+            raise other_bytes(source, digest, sha256)
         os.replace(tmp, path)
 
 
