@@ -319,3 +319,91 @@ def test_missing_marks_exactly_the_fill_values_within_tolerance(tolerance: float
     assert p.dtype == np.float32
     np.testing.assert_array_equal(p == 0.0, want)
     assert np.isnan(p[~want]).all()
+
+
+def _to_flags_dense(p: npt.ArrayLike, missing: Any, good: float, bad: float) -> Any:
+    """to_flags written out with float64 comparisons and one mask per flag class."""
+    from stratoflow.flags import Flag
+
+    q = np.asarray(p, dtype=np.float64)
+    out = np.full(q.shape, int(Flag.NOT_VALIDATED), dtype=np.uint8)
+    with np.errstate(invalid="ignore"):
+        out[q >= good] = int(Flag.GOOD)
+        out[(q < good) & (q >= bad)] = int(Flag.LIMITED)
+        out[q < bad] = int(Flag.BAD)
+    if missing is not None:
+        out[np.asarray(missing, dtype=bool)] = int(Flag.MISSING)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("good", "bad"), [(1.0, 0.5), (0.9, 0.3), (0.7, 0.7), (0.1, 0.0), (1.0, 1.0), (1 / 3, 0.1)]
+)
+@pytest.mark.parametrize("n", [0, 5, 1_000, _WORDWISE_FROM + 13])
+def test_to_flags_equals_float64_masks(dtype: Any, good: float, bad: float, n: int) -> None:
+    from stratoflow.qc import Thresholds, to_flags
+
+    rng = np.random.default_rng(n)
+    p = rng.random(n).astype(dtype)
+    if n:
+        # values at, just below and just above each threshold in the array's own precision
+        edges = []
+        for v in (good, bad):
+            c = dtype(v)
+            edges += [c, np.nextafter(c, dtype(0)), np.nextafter(c, dtype(2))]
+        p[rng.choice(n, min(n, 60), replace=False)] = rng.choice(np.array(edges, dtype), min(n, 60))
+        p[rng.choice(n, n // 7, replace=False)] = np.nan
+    missing = rng.random(n) < 0.1
+    got = to_flags(p, missing, Thresholds(good, bad))
+    assert got.dtype == np.uint8
+    assert np.array_equal(got, _to_flags_dense(p, missing, good, bad))
+    assert np.array_equal(
+        to_flags(p, None, Thresholds(good, bad)), _to_flags_dense(p, None, good, bad)
+    )
+
+
+def test_to_flags_keeps_the_shape_and_reads_any_layout() -> None:
+    from stratoflow.qc import to_flags
+
+    p = np.array([[1.0, 0.7, np.nan], [0.2, 1.0, 0.5]], dtype=np.float32)
+    missing = np.array([[False, False, False], [False, True, False]])
+    want = _to_flags_dense(p, missing, 1.0, 0.5)
+    assert np.array_equal(to_flags(p, missing), want)
+    assert np.array_equal(to_flags(p.T, missing.T), want.T)  # not C-contiguous
+    assert np.array_equal(to_flags([1.0, 0.0, 0.75]), [0, 3, 2])  # a plain list
+    with pytest.raises(ValueError, match="broadcast"):
+        to_flags(p, missing[:, :2])
+
+
+@pytest.mark.parametrize("method", ["worst", "mean", "vote", "critical"])
+def test_evaluations_mark_no_opinion_and_missing(method: str) -> None:
+    """The common rules hold whether or not a method's NaN already says "no opinion"."""
+    from stratoflow.flags import Flag
+    from stratoflow.qc import get_evaluation
+    from stratoflow.qc.evaluation import TestInfo
+
+    rng = np.random.default_rng(3)
+    n = _WORDWISE_FROM + 5
+    stack = rng.choice(np.array([1.0, 0.9, 0.6, 0.4, 0.0, np.nan], np.float32), (3, n))
+    stack[:, 10:20] = np.nan  # no test has an opinion there
+    missing = rng.random(n) < 0.05
+    missing[15] = True
+    ev = get_evaluation(method)
+    prob, flags = ev(
+        stack, missing, [TestInfo("a"), TestInfo("b", False), TestInfo("c")], **ev.check({})
+    )
+    no_opinion = np.isnan(stack).all(axis=0)
+    assert (flags[no_opinion & ~missing] == int(Flag.NOT_VALIDATED)).all()
+    assert (flags[missing] == int(Flag.MISSING)).all()
+    assert not (flags[~missing & ~no_opinion] == int(Flag.NOT_VALIDATED)).any()
+    if prob is not None:
+        assert np.isnan(prob[missing]).all()
+    empty = ev(np.empty((0, 4), np.float32), np.array([0, 1, 0, 0], bool), [], **ev.check({}))[1]
+    assert empty.tolist() == [4, 7, 4, 4]
+
+
+def test_flag_codes_fit_the_arithmetic_of_to_flags() -> None:
+    from stratoflow.flags import Flag
+
+    assert (Flag.BAD, Flag.BAD - 1, Flag.BAD - 3) == (Flag.BAD, Flag.LIMITED, Flag.GOOD)

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from stratoflow.errors import PluginNotFound
 from stratoflow.flags import FLAG_DTYPE, Flag
-from stratoflow.qc.base import Param, check_parameters
+from stratoflow.qc.base import Param, check_parameters, sparse_flatnonzero
 from stratoflow.qc.mapper import Thresholds, to_flags
 
 __all__ = [
@@ -79,12 +79,19 @@ _THRESHOLDS = (
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A registered evaluation method with its declared parameters."""
+    """A registered evaluation method with its declared parameters.
+
+    ``nan_without_opinion=True`` promises that the method's combined probability is NaN at
+    every point where no test has an opinion (its flags there are then already
+    ``not_validated``, see :func:`~stratoflow.qc.mapper.to_flags`): the framework need not
+    look through the whole stack again to find those points.
+    """
 
     name: str
     version: str
     parameters: tuple[Param, ...]
     function: Method
+    nan_without_opinion: bool = False
 
     def check(self, given: Mapping[str, Any], where: str = "evaluation") -> dict[str, Any]:
         """Validated parameters with defaults, or :class:`~stratoflow.errors.QCConfigError`."""
@@ -97,11 +104,14 @@ class Evaluation:
     ) -> tuple[npt.NDArray[np.float32] | None, Flags]:
         """Combined probability (if the method has one) and flags, with the common rules."""
         prob, flags = self.function(stack, tests, **params)
-        no_opinion = np.isnan(stack).all(axis=0) if stack.shape[0] else np.ones(missing.shape, bool)
-        flags[no_opinion] = int(Flag.NOT_VALIDATED)
-        flags[missing] = int(Flag.MISSING)
+        if not stack.shape[0]:
+            flags[...] = int(Flag.NOT_VALIDATED)
+        elif prob is None or not self.nan_without_opinion:
+            flags[np.isnan(stack).all(axis=0)] = int(Flag.NOT_VALIDATED)
+        gone = sparse_flatnonzero(np.broadcast_to(missing, flags.shape))  # usually few points
+        flags[gone] = int(Flag.MISSING)
         if prob is not None:
-            prob[missing] = np.nan
+            prob[gone] = np.nan
         return prob, flags
 
 
@@ -116,7 +126,7 @@ def _worst(
     stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float
 ) -> tuple[npt.NDArray[np.float32], Flags]:
     p = _combine_worst(stack)
-    return p, to_flags(p, np.zeros(p.shape, bool), Thresholds(good, bad))
+    return p, to_flags(p, None, Thresholds(good, bad))
 
 
 def _mean(
@@ -128,7 +138,7 @@ def _mean(
         num = np.where(have, stack * w, 0).sum(axis=0)
         den = np.where(have, w, 0).sum(axis=0)
         p = np.where(den > 0, num / den, np.nan).astype(np.float32)
-    return p, to_flags(p, np.zeros(p.shape, bool), Thresholds(good, bad))
+    return p, to_flags(p, None, Thresholds(good, bad))
 
 
 def _vote(
@@ -156,8 +166,8 @@ def _critical(
     return None, flags
 
 
-WORST = Evaluation("worst", "1.0", _THRESHOLDS, _worst)
-MEAN = Evaluation("mean", "1.0", _THRESHOLDS, _mean)
+WORST = Evaluation("worst", "1.0", _THRESHOLDS, _worst, nan_without_opinion=True)
+MEAN = Evaluation("mean", "1.0", _THRESHOLDS, _mean, nan_without_opinion=True)
 VOTE = Evaluation("vote", "1.0", (*_THRESHOLDS, Param("k", "integer", default=2, minimum=1)), _vote)
 CRITICAL = Evaluation("critical", "1.0", _THRESHOLDS, _critical)
 

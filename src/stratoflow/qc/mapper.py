@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
 from stratoflow.flags import FLAG_DTYPE, QARTOD, Flag, cf_flag_attributes, to_qartod
-from stratoflow.qc.base import P_SUSPECT
+from stratoflow.qc.base import P_SUSPECT, sparse_flatnonzero
 
 __all__ = [
     "Thresholds",
@@ -45,18 +45,60 @@ class Thresholds:
 
 def to_flags(
     probability: npt.ArrayLike,
-    missing: npt.ArrayLike,
+    missing: npt.ArrayLike | None = None,
     thresholds: Thresholds = Thresholds(),
 ) -> npt.NDArray[np.uint8]:
-    """IAGOS validity flags from a combined probability and the missing-value mask."""
-    p = np.asarray(probability, dtype=np.float64)
-    out = np.full(p.shape, int(Flag.NOT_VALIDATED), dtype=FLAG_DTYPE)
+    """IAGOS validity flags from a combined probability and the missing-value mask.
+
+    ``missing`` (a mask of points without a value) may be None when there are none. The
+    thresholds are compared as float64 numbers whatever the dtype of ``probability``: a float32
+    probability is compared with each threshold rounded up to float32, which decides every
+    float32 value exactly as the float64 comparison does (and needs no float64 copy).
+
+    Two comparison passes decide good / limited / bad for every point at once (the flag is
+    ``3 - (p >= bad) - 2 (p >= good)`` with the IAGOS codes 0, 2, 3); NaN, which fails both
+    comparisons, is then found among the few points below ``bad``.
+    """
+    p = np.asarray(probability)
+    if p.dtype != np.float32:
+        p = np.asarray(p, dtype=np.float64)
+    flat = p.reshape(-1)
+    good = _threshold(thresholds.good, p.dtype)
+    bad = _threshold(thresholds.bad, p.dtype)
+    out = np.empty(flat.shape, dtype=FLAG_DTYPE)
+    above_bad = np.empty(flat.shape, dtype=np.bool_)
     with np.errstate(invalid="ignore"):
-        out[p >= thresholds.good] = int(Flag.GOOD)
-        out[(p < thresholds.good) & (p >= thresholds.bad)] = int(Flag.LIMITED)
-        out[p < thresholds.bad] = int(Flag.BAD)
-    out[np.asarray(missing, dtype=bool)] = int(Flag.MISSING)
-    return out
+        np.greater_equal(flat, good, out=out.view(np.bool_))
+        np.greater_equal(flat, bad, out=above_bad)
+    np.add(out, out, out=out)
+    np.add(out, above_bad.view(np.uint8), out=out)
+    np.subtract(_BAD_CODE, out, out=out)
+    low = sparse_flatnonzero(np.logical_not(above_bad, out=above_bad))  # bad or NaN: few
+    out[low[np.isnan(flat[low])]] = int(Flag.NOT_VALIDATED)
+    if missing is not None:
+        gone = np.broadcast_to(np.asarray(missing, dtype=bool), p.shape)
+        out[sparse_flatnonzero(gone)] = int(Flag.MISSING)
+    return out.reshape(p.shape)
+
+
+# 3 - (p >= bad) - 2 (p >= good) is 3, 2 or 0: the codes of bad, limited and good (a test
+# checks that the codes stay so)
+_BAD_CODE = np.uint8(Flag.BAD)
+
+
+def _threshold(value: float, dtype: np.dtype[Any]) -> Any:
+    """``value`` as a number of ``dtype`` that compares with its values as ``value`` does.
+
+    For float32 data: the smallest float32 not below ``value`` (``x >= value`` for a float32
+    ``x`` holds exactly when ``x >= that``; a plain cast could round down and let a value just
+    below the threshold through).
+    """
+    if dtype != np.float32:
+        return np.float64(value)
+    up = np.float32(value)
+    if float(up) < value:
+        up = np.nextafter(up, np.float32(np.inf))
+    return up
 
 
 _QARTOD_P = {
