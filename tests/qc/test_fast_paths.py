@@ -99,6 +99,70 @@ def test_soft_range_equals_dense(seed: int, n: int) -> None:
         _same(soft_limit(x, d_max, b_max), upper)
 
 
+@pytest.mark.parametrize("step_ns", [1_000_000_000, 4_000_000_000, 100_000_000, 333_333_333])
+@pytest.mark.parametrize("seed", range(3))
+def test_rate_of_change_in_blocks_equals_whole_array(
+    monkeypatch: pytest.MonkeyPatch, seed: int, step_ns: int
+) -> None:
+    """Long regular series are differenced in blocks: the same outcome as the rate array.
+
+    Small blocks and a zero size threshold put a few thousand points through several whole
+    blocks and a partial one; quantised values put many rates exactly at a limit, where the
+    selection (limit x step, less a margin) must still catch every rate beyond it.
+    """
+    from stratoflow.qc.tests import rate
+
+    n = 5_003
+    x, _ = _data(seed, n)
+    x[7] = -np.inf
+    x[-1] = np.nan
+    t = (np.arange(n, dtype=np.int64) * step_ns + 10**18).astype("datetime64[ns]")
+    limit = 1e9 / step_ns  # a difference of 1 is exactly the doubtful rate
+    params = {"doubtful": limit, "bad": 5 * limit}
+    whole = run_test("rate_of_change", x, t, params)
+    only_bad = run_test("rate_of_change", x, t, {"bad": limit})
+    monkeypatch.setattr(rate, "_BLOCKED_FROM", 0)
+    monkeypatch.setattr(rate, "BLOCK", 1_000)
+    assert rate._regular_step(t) == step_ns / 1e9
+    _same(run_test("rate_of_change", x, t, params), whole)
+    _same(run_test("rate_of_change", x, t, {"bad": limit}), only_bad)
+    # steps that differ but add up to the same span are irregular: the rate array is used
+    odd = t.copy()
+    odd[2_500] = odd[2_499]  # one step of 0 and one of twice the step
+    assert rate._regular_step(odd) is None
+    monkeypatch.setattr(rate, "_BLOCKED_FROM", 1 << 40)
+    irregular = run_test("rate_of_change", x, odd, params)
+    monkeypatch.setattr(rate, "_BLOCKED_FROM", 0)
+    _same(run_test("rate_of_change", x, odd, params), irregular)
+    assert rate._regular_step(t[:1]) is None
+    assert rate._regular_step(t[::-1]) is None
+
+
+@pytest.mark.parametrize(
+    ("step_ns", "limit"), [(700_000_000, 123.456), (100_000_000, 0.3), (333_333_333, 1 / 3)]
+)
+def test_rate_of_change_in_blocks_catches_rates_a_few_ulps_beyond_the_limit(
+    monkeypatch: pytest.MonkeyPatch, step_ns: int, limit: float
+) -> None:
+    """Differences within rounding of ``limit * step``: their rates fall on both sides.
+
+    (At 0.7 s and 123.456 per second, a difference the product does not exceed still has a
+    rate beyond the limit once divided: without the margin the blocks would miss it.)
+    """
+    from stratoflow.qc.tests import rate
+
+    base = limit * step_ns / 1e9
+    dx = base * (1 + np.arange(-40, 41) * 2.0**-52)
+    x = np.zeros(2 * dx.size)
+    x[1::2] = dx  # differences +dx and -dx, exactly
+    t = (np.arange(x.size, dtype=np.int64) * step_ns).astype("datetime64[ns]")
+    params = {"doubtful": limit, "bad": 3 * limit}
+    whole = run_test("rate_of_change", x, t, params)
+    assert (whole < 1).any() and (whole == 1).any()
+    monkeypatch.setattr(rate, "_BLOCKED_FROM", 0)
+    _same(run_test("rate_of_change", x, t, params), whole)
+
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 400])
 def test_rate_of_change_equals_dense(seed: int, n: int) -> None:

@@ -15,7 +15,17 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit, soft_range_at
+from stratoflow.qc.base import (
+    _ALL_TRUE,
+    BLOCK,
+    Param,
+    Probability,
+    QCInput,
+    _sparse_where,
+    qc_test,
+    soft_limit,
+    soft_range_at,
+)
 from stratoflow.qc.tests.spike import _ordered
 
 __all__ = ["jump", "rate_of_change"]
@@ -38,32 +48,150 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
     Non-finite values (NaN, ±inf) are missing: NaN in the result, and the point after one
     passes. They need no separate scan: their rates are NaN or infinite, so they are among
     the few points beyond the limits.
+
+    For long regular series no array of rates is built at all: a rate beyond the limit is a
+    difference beyond ``limit * step``, so each block of points is differenced and compared
+    while it is in cache, and only the few selected points get their rate (see
+    :data:`_BLOCKED_FROM`).
     """
     x = data.values
+    limited = doubtful is not None or bad is not None
+    big = x.size > _BLOCKED_FROM and x.ndim == 1 and x.flags.c_contiguous and limited
+    step = _regular_step(data.time) if big else None
+    if step is not None:
+        p, idx, rates = _regular(x, step, doubtful, bad)
+    else:
+        p, idx, rates = _irregular(x, data.time, doubtful, bad)
+    # Next to a missing point (and for 0/0) the rate is not judged: passes, as in QARTOD. All
+    # such points are among the few selected: no pass over all points.
+    present = np.isfinite(x[idx])
+    after_missing = np.zeros(idx.size, dtype=bool)
+    has_previous = idx > 0
+    after_missing[has_previous] = ~np.isfinite(x[idx[has_previous] - 1])
+    p[idx[present & (after_missing | np.isnan(rates))]] = 1.0
+    p[idx[~present]] = np.nan
+    if x.size and not np.isfinite(x[0]):  # the first point has no rate, never selected
+        p[0] = np.nan
+    return p
+
+
+_BLOCKED_FROM = 1 << 22
+"""Above this many points a series sampled at a fixed step is differenced in blocks.
+
+An array of 2^22 float64 rates is 32 MiB, the size from which glibc's allocator maps every
+allocation afresh: the kernel then zeroes and faults in the whole rate array on every call.
+Measured at 10^7 points: 23 ms in blocks against 38 ms with the rate array; below 2^22 the
+whole-array passes are 10 to 25 % faster (fewer numpy calls, and the array is reused memory).
+"""
+
+
+Selected = tuple[npt.NDArray[np.float32], npt.NDArray[np.intp], npt.NDArray[np.float64]]
+
+
+def _irregular(
+    x: npt.NDArray[np.float64],
+    time: npt.NDArray[np.datetime64],
+    doubtful: float | None,
+    bad: float | None,
+) -> Selected:
+    """Probabilities, the selected points and their rates, from an array of every rate."""
     rate = np.empty(x.shape)
     if x.size:
         rate[0] = 0.0  # the first point has no previous one: passes
     if x.size > 1:
         r = rate[1:]  # |x[i] - x[i-1]| / dt built in place: no temporaries of n points
-        dt = _steps(data.time, r.view(np.int64))
-        with np.errstate(invalid="ignore"):  # inf - inf: a missing value, handled below
+        dt = _steps(time, r.view(np.int64))
+        with np.errstate(invalid="ignore"):  # inf - inf: a missing value, handled above
             np.subtract(x[1:], x[:-1], out=r)
         np.abs(r, out=r)
         if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
             with np.errstate(divide="ignore", invalid="ignore"):
                 np.divide(r, dt, out=r)
     p, idx = soft_range_at(rate, None, doubtful, None, bad)
-    # Next to a missing point (and for 0/0) the rate is not judged: passes, as in QARTOD. All
-    # such points are among the few soft_range_at selected: no pass over all points.
-    present = np.isfinite(x[idx])
-    after_missing = np.zeros(idx.size, dtype=bool)
-    has_previous = idx > 0
-    after_missing[has_previous] = ~np.isfinite(x[idx[has_previous] - 1])
-    p[idx[present & (after_missing | np.isnan(rate[idx]))]] = 1.0
-    p[idx[~present]] = np.nan
-    if x.size and not np.isfinite(x[0]):  # its rate was set to 0, never selected
-        p[0] = np.nan
-    return p
+    return p, idx, rate[idx]
+
+
+# a difference within limit * step * (1 - this) is certainly a rate within the limit, whatever
+# the rounding of the division (a few units in the last place): the selection is a superset
+_MARGIN = 2.0**-40
+_BIGGEST = float(np.finfo(np.float64).max)
+
+
+def _regular(
+    x: npt.NDArray[np.float64], step: float, doubtful: float | None, bad: float | None
+) -> Selected:
+    """:func:`_irregular` for a fixed time step, without an array of rates.
+
+    Point ``i`` is selected when ``x[i] - x[i-1]`` lies outside ``[-c, c]`` (NaN included),
+    ``c`` the lower of the two limits times the step (a little less when the step is not one
+    second, so that no rate beyond the limit escapes through rounding). The selected points'
+    rates are then computed exactly as :func:`_irregular` does and judged by
+    :func:`soft_range_at`, which gives 1 to any that is within the limit after all.
+    """
+    limits = [v for v in (doubtful, bad) if v is not None]
+    n = x.size
+    p = np.empty(n, dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = min(limits) * step * (1.0 if step == 1.0 else 1.0 - _MARGIN)
+        c = min(c, _BIGGEST)  # an infinite difference must stay outside
+        inside = p.view(np.bool_)[:n]  # the result's memory as the mask: written over below
+        inside[0] = True  # the first point has no previous one: passes
+        _differences_within(x, c, inside[1:])
+        idx = _sparse_where(inside, _ALL_TRUE)
+        p.fill(1.0)
+        rates = np.abs(x[idx] - x[idx - 1])
+        if step != 1.0:
+            np.divide(rates, step, out=rates)
+        p[idx] = soft_range_at(rates, None, doubtful, None, bad)[0]
+    return p, idx, rates
+
+
+def _differences_within(x: npt.NDArray[np.float64], c: float, out: npt.NDArray[np.bool_]) -> None:
+    """``out = |x[1:] - x[:-1]| <= c``, in blocks of :data:`BLOCK` points kept in cache."""
+    m = x.size - 1
+    d = np.empty(min(BLOCK, m))
+    other = np.empty(min(BLOCK, m), dtype=np.bool_)
+    for start in range(0, m, BLOCK):
+        stop = min(start + BLOCK, m)
+        k = stop - start
+        a, b, ds = out[start:stop], other[:k], d[:k]
+        np.subtract(x[start + 1 : stop + 1], x[start:stop], out=ds)
+        np.greater_equal(ds, -c, out=a)
+        np.less_equal(ds, c, out=b)
+        np.logical_and(a, b, out=a)
+
+
+def _regular_step(time: npt.NDArray[np.datetime64]) -> float | None:
+    """The time step in seconds if every step is the same and positive, else None.
+
+    Steps are taken block by block in cache; the first block that differs ends the search.
+    """
+    ns = time.astype("datetime64[ns]", copy=False).view(np.int64).reshape(-1)
+    m = ns.size - 1
+    first = int(ns[1]) - int(ns[0]) if m >= 1 else 0
+    if first <= 0 or int(ns[-1]) - int(ns[0]) != m * first:
+        return None
+    d = np.empty(min(BLOCK, m), dtype=np.int64)
+    for start in range(0, m, BLOCK):
+        stop = min(start + BLOCK, m)
+        ds = d[: stop - start]
+        np.subtract(ns[start + 1 : stop + 1], ns[start:stop], out=ds)
+        if ds.max() > first:  # with the span checked above: no step differs
+            return None
+    return first / 1e9
+
+
+def _all_equal_first(steps: npt.NDArray[np.int64], span: int) -> bool:
+    """Whether every step equals the first, given their sum ``span`` (last - first time).
+
+    When no step exceeds the first and together they add up to ``m`` first steps, every step
+    is the first: one reduction (the maximum) instead of a minimum and a maximum.
+    """
+    return (
+        bool(steps.size)
+        and int(steps.max()) == int(steps[0])
+        and span == steps.size * int(steps[0])
+    )
 
 
 def _steps(
@@ -77,7 +205,7 @@ def _steps(
     """
     ns = time.astype("datetime64[ns]", copy=False).view(np.int64)
     np.subtract(ns[1:], ns[:-1], out=scratch)
-    if scratch.min() == scratch.max():  # two reductions, no mask of n points
+    if _all_equal_first(scratch, int(ns[-1]) - int(ns[0])):
         return float(scratch[0]) / 1e9
     out: npt.NDArray[np.float64] = scratch / 1e9
     return out
