@@ -333,7 +333,7 @@ def test_bounded_tests_return_probabilities(name: str) -> None:
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 8199, _WORDWISE_FROM - 1, _WORDWISE_FROM + 7])
 @pytest.mark.parametrize("density", [0.0, 0.0005, 0.01, 0.5, 1.0])
 def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
-    from stratoflow.qc.base import _ALL_TRUE, _sparse_where, sparse_flatnonzero
+    from stratoflow.qc.base import sparse_flatnonzero, sparse_flatzero
 
     rng = np.random.default_rng(n)
     mask = rng.random(n) < density
@@ -342,7 +342,7 @@ def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
     np.testing.assert_array_equal(sparse_flatnonzero(mask), np.flatnonzero(mask))
     np.testing.assert_array_equal(sparse_flatnonzero(mask[::2]), np.flatnonzero(mask[::2]))
     # the same search for False points, without a negated copy
-    np.testing.assert_array_equal(_sparse_where(~mask, _ALL_TRUE), np.flatnonzero(mask))
+    np.testing.assert_array_equal(sparse_flatzero(~mask), np.flatnonzero(mask))
 
 
 def _median_mad_every_window(a: F64, half: int, min_valid: int) -> tuple[F64, F64]:

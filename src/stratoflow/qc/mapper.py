@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
 from stratoflow.flags import FLAG_DTYPE, QARTOD, Flag, cf_flag_attributes, to_qartod
-from stratoflow.qc.base import P_SUSPECT, sparse_flatnonzero
+from stratoflow.qc.base import P_SUSPECT, sparse_flatnonzero, sparse_flatzero
 
 __all__ = [
     "Thresholds",
@@ -73,7 +73,7 @@ def to_flags(
     np.add(out, out, out=out)
     np.add(out, above_bad.view(np.uint8), out=out)
     np.subtract(_BAD_CODE, out, out=out)
-    low = sparse_flatnonzero(np.logical_not(above_bad, out=above_bad))  # bad or NaN: few
+    low = sparse_flatzero(above_bad)  # bad or NaN: few
     out[low[np.isnan(flat[low])]] = int(Flag.NOT_VALIDATED)
     if missing is not None:
         gone = np.broadcast_to(np.asarray(missing, dtype=bool), p.shape)

@@ -16,15 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.qc.base import (
-    _ALL_TRUE,
     BLOCK,
     Param,
     Probability,
     QCInput,
-    _sparse_where,
     qc_test,
     soft_limit,
     soft_range_at,
+    sparse_flatzero,
 )
 from stratoflow.qc.tests.spike import _ordered
 
@@ -101,7 +100,7 @@ def _irregular(
     if x.size > 1:
         r = rate[1:]  # |x[i] - x[i-1]| / dt built in place: no temporaries of n points
         dt = _steps(time, r.view(np.int64))
-        with np.errstate(invalid="ignore"):  # inf - inf: a missing value, handled above
+        with np.errstate(invalid="ignore"):  # inf - inf: a missing value, see the caller
             np.subtract(x[1:], x[:-1], out=r)
         np.abs(r, out=r)
         if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
@@ -137,7 +136,7 @@ def _regular(
         inside = p.view(np.bool_)[:n]  # the result's memory as the mask: written over below
         inside[0] = True  # the first point has no previous one: passes
         _differences_within(x, c, inside[1:])
-        idx = _sparse_where(inside, _ALL_TRUE)
+        idx = sparse_flatzero(inside)
         p.fill(1.0)
         rates = np.abs(x[idx] - x[idx - 1])
         if step != 1.0:
