@@ -113,8 +113,24 @@ def test_config_errors_name_the_key(config: dict[str, object], message: str) -> 
 def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "qc.yaml"
     path.write_text("O3:\n  tests: [\n", encoding="utf-8")
-    with pytest.raises(QCConfigError, match=r"qc\.yaml: line \d+"):
+    with pytest.raises(QCConfigError, match=r"qc\.yaml: line \d+") as info:
         qc.load_config(path)
+    assert str(info.value).count(str(path)) == 1  # named once
+
+
+def test_default_config_is_parsed_once_and_each_caller_owns_its_parameters() -> None:
+    first, second = qc.default_config(), qc.default_config()
+    assert first == second
+    i, j = next(
+        (i, j)
+        for i, profile in enumerate(first.profiles)
+        for j, spec in enumerate(profile.tests)
+        if spec.params
+    )
+    mine, theirs = first.profiles[i].tests[j].params, second.profiles[i].tests[j].params
+    assert mine is not theirs
+    mine.clear()  # type: ignore[attr-defined]
+    assert qc.default_config().profiles[i].tests[j].params == theirs != {}
 
 
 def test_default_config_matches_iagos_and_cf_names() -> None:
