@@ -471,3 +471,40 @@ def test_flag_codes_fit_the_arithmetic_of_to_flags() -> None:
     from stratoflow.flags import Flag
 
     assert (Flag.BAD, Flag.BAD - 1, Flag.BAD - 3) == (Flag.BAD, Flag.LIMITED, Flag.GOOD)
+
+
+@pytest.mark.parametrize(("good", "bad"), [(1.0, 0.5), (0.9, 0.3), (0.7, 0.7)])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_vote_and_critical_equal_float64_masks(good: float, bad: float, k: int) -> None:
+    """Row-by-row counting equals the obvious masks over the whole stack, compared in float64."""
+    from stratoflow.flags import Flag
+    from stratoflow.qc import get_evaluation
+    from stratoflow.qc.evaluation import TestInfo
+
+    rng = np.random.default_rng(k)
+    n = 3_000
+    values = [1.0, np.float32(good), np.nextafter(np.float32(good), np.float32(0)), 0.6]
+    values += [np.float32(bad), np.nextafter(np.float32(bad), np.float32(0)), 0.0, np.nan]
+    stack = rng.choice(np.array(values, dtype=np.float32), (4, n))
+    tests = [TestInfo("a"), TestInfo("b", critical=False), TestInfo("c"), TestInfo("d", False)]
+    missing = np.zeros(n, bool)
+    q = stack.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        not_good, is_bad = q < good, q < bad
+    no_opinion = np.isnan(q).all(axis=0)
+
+    want = np.full(n, int(Flag.GOOD), np.uint8)
+    want[not_good.sum(axis=0) >= k] = int(Flag.LIMITED)
+    want[is_bad.sum(axis=0) >= k] = int(Flag.BAD)
+    want[no_opinion] = int(Flag.NOT_VALIDATED)
+    vote = get_evaluation("vote")
+    got = vote(stack, missing, tests, **vote.check({"good": good, "bad": bad, "k": k}))[1]
+    np.testing.assert_array_equal(got, want)
+
+    want = np.full(n, int(Flag.GOOD), np.uint8)
+    want[not_good.any(axis=0)] = int(Flag.LIMITED)
+    want[is_bad[[0, 2]].any(axis=0)] = int(Flag.BAD)
+    want[no_opinion] = int(Flag.NOT_VALIDATED)
+    critical = get_evaluation("critical")
+    got = critical(stack, missing, tests, **critical.check({"good": good, "bad": bad}))[1]
+    np.testing.assert_array_equal(got, want)

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from stratoflow.errors import PluginNotFound
 from stratoflow.flags import FLAG_DTYPE, Flag
 from stratoflow.qc.base import Param, check_parameters, sparse_flatnonzero
-from stratoflow.qc.mapper import Thresholds, to_flags
+from stratoflow.qc.mapper import Thresholds, exact_threshold, to_flags
 
 __all__ = [
     "CRITICAL",
@@ -144,26 +144,40 @@ def _mean(
 def _vote(
     stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float, k: int
 ) -> tuple[None, Flags]:
-    with np.errstate(invalid="ignore"):
-        says_bad = (stack < bad).sum(axis=0)
-        says_not_good = (stack < good).sum(axis=0)
-    flags = np.full(stack.shape[1], int(Flag.GOOD), dtype=FLAG_DTYPE)
-    flags[says_not_good >= k] = int(Flag.LIMITED)
-    flags[says_bad >= k] = int(Flag.BAD)
+    says_bad = _count_below(stack, range(stack.shape[0]), bad)
+    says_not_good = _count_below(stack, range(stack.shape[0]), good)
+    # LIMITED (2) where k say "not good", BAD (3) where k say "bad" (then k say "not good" too)
+    flags = np.greater_equal(says_not_good, k).view(np.uint8) * np.uint8(Flag.LIMITED)
+    np.add(flags, np.greater_equal(says_bad, k).view(np.uint8), out=flags)
     return None, flags
 
 
 def _critical(
     stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float
 ) -> tuple[None, Flags]:
-    critical = np.array([t.critical for t in tests], dtype=bool)
-    with np.errstate(invalid="ignore"):
-        fails = stack < good
-        bad_critical = (stack[critical] < bad).any(axis=0)
-    flags = np.full(stack.shape[1], int(Flag.GOOD), dtype=FLAG_DTYPE)
-    flags[fails.any(axis=0)] = int(Flag.LIMITED)
-    flags[bad_critical] = int(Flag.BAD)
+    rows = range(stack.shape[0])
+    critical = [i for i in rows if tests[i].critical]
+    # LIMITED (2) where any test says "not good", BAD (3) where a critical one says "bad"
+    # (a value below bad is below good too); one row at a time: no tests x points masks
+    flags = np.minimum(_count_below(stack, rows, good), 1).astype(FLAG_DTYPE)
+    np.multiply(flags, np.uint8(Flag.LIMITED), out=flags)
+    np.add(flags, np.minimum(_count_below(stack, critical, bad), 1).astype(FLAG_DTYPE), out=flags)
     return None, flags
+
+
+def _count_below(stack: Stack, rows: Sequence[int], limit: float) -> npt.NDArray[np.uint16]:
+    """How many of the given tests put each point below ``limit`` (NaN: none), row by row.
+
+    ``limit`` is compared as in :func:`~stratoflow.qc.mapper.to_flags` (float32 results with
+    the limit rounded up to float32: the float64 decision).
+    """
+    count = np.zeros(stack.shape[1], dtype=np.uint16)
+    below = np.empty(stack.shape[1], dtype=np.bool_)
+    threshold = exact_threshold(limit, stack.dtype)
+    for i in rows:  # a handful of tests, each compared over all points at once
+        np.less(stack[i], threshold, out=below)
+        np.add(count, below.view(np.uint8), out=count)
+    return count
 
 
 WORST = Evaluation("worst", "1.0", _THRESHOLDS, _worst, nan_without_opinion=True)

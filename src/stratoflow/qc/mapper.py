@@ -23,6 +23,7 @@ from stratoflow.qc.base import P_SUSPECT, sparse_flatnonzero, sparse_flatzero
 __all__ = [
     "Thresholds",
     "cf_attributes",
+    "exact_threshold",
     "probability_from_qartod",
     "to_flags",
     "to_qartod",
@@ -63,8 +64,8 @@ def to_flags(
     if p.dtype != np.float32:
         p = np.asarray(p, dtype=np.float64)
     flat = p.reshape(-1)
-    good = _threshold(thresholds.good, p.dtype)
-    bad = _threshold(thresholds.bad, p.dtype)
+    good = exact_threshold(thresholds.good, p.dtype)
+    bad = exact_threshold(thresholds.bad, p.dtype)
     out = np.empty(flat.shape, dtype=FLAG_DTYPE)
     above_bad = np.empty(flat.shape, dtype=np.bool_)
     with np.errstate(invalid="ignore"):
@@ -86,7 +87,7 @@ def to_flags(
 _BAD_CODE = np.uint8(Flag.BAD)
 
 
-def _threshold(value: float, dtype: np.dtype[Any]) -> Any:
+def exact_threshold(value: float, dtype: np.dtype[Any]) -> Any:
     """``value`` as a number of ``dtype`` that compares with its values as ``value`` does.
 
     For float32 data: the smallest float32 not below ``value`` (``x >= value`` for a float32
