@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.flags import Flag
+from stratoflow.qc.mapper import exact_threshold
 from stratoflow.server.catalog.models import Flight, Series
 from stratoflow.server.review.models import ManualFlag
 from stratoflow.server.review.selectors import current_series
@@ -209,9 +210,9 @@ def qc_test_panel(flight: Flight, *, most: int = 8) -> list[dict[str, Any]]:
         tests = []
         for run in d.variable.tests:
             p = run.probability
-            with np.errstate(invalid="ignore"):
-                fired = p < good
-                n_bad = int((p < bad).sum())
+            with np.errstate(invalid="ignore"):  # decided as the evaluation decides them
+                fired = p < exact_threshold(good, p.dtype)
+                n_bad = int((p < exact_threshold(bad, p.dtype)).sum())
             finite = p[np.isfinite(p)]
             tests.append(
                 {
