@@ -119,7 +119,12 @@ def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_default_config_is_parsed_once_and_each_caller_owns_its_parameters() -> None:
-    first, second = qc.default_config(), qc.default_config()
+    from stratoflow.qc import config
+
+    first = qc.default_config()
+    parsed = config._default_data.cache_info().misses
+    second = qc.default_config()
+    assert config._default_data.cache_info().misses == parsed  # the YAML was not read again
     assert first == second
     i, j = next(
         (i, j)
