@@ -532,25 +532,22 @@ def _soft_fixed(
     point that is not NaN lies beyond a doubtful limit (it is the nearer limit of its side),
     so none keeps 1.
     """
-    frac: FloatArray | None = None
-    beyond_bad: npt.NDArray[np.bool_] | None = None
+    parts: list[tuple[FloatArray, npt.NDArray[np.bool_]]] = []  # per side: fraction, beyond bad
     for sign, (d, b, first) in ((1.0, upper), (-1.0, lower)):
         if first is None:
             continue
         if sign > 0:  # (x - d) / (b - d)
-            f = np.subtract(xs, d)
-            bad = np.greater(xs, b)
+            f, bad = np.subtract(xs, d), np.greater(xs, b)
         else:  # the negated side: (-x - d) / (b - d), with -x - d computed as -d - x (exact)
-            f = np.subtract(-d, xs)
-            bad = np.less(xs, -b)
+            f, bad = np.subtract(-d, xs), np.less(xs, -b)
         np.divide(f, b - d, out=f)
-        if frac is None or beyond_bad is None:
-            frac, beyond_bad = f, bad
-        else:
-            np.maximum(frac, f, out=frac)
-            np.logical_or(beyond_bad, bad, out=beyond_bad)
-    if frac is None or beyond_bad is None:  # no limit at all: only NaN was selected
+        parts.append((f, bad))
+    if not parts:  # no limit at all: only NaN was selected
         return np.where(np.isnan(xs), np.nan, 1.0)
+    frac, beyond_bad = parts[0]
+    for f, bad in parts[1:]:
+        np.maximum(frac, f, out=frac)
+        np.logical_or(beyond_bad, bad, out=beyond_bad)
     np.multiply(frac, -0.5, out=frac)  # 1 - 0.5 * frac, exactly as in _soft
     np.add(frac, 1.0, out=frac)
     np.minimum(frac, _BELOW_ONE, out=frac)

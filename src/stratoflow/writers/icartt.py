@@ -98,11 +98,10 @@ class IcarttWriter(Writer):
         def attr(key: str, option: str | None) -> str:
             return _text(option if option is not None else ds.attrs.get(key, "N/A"))
 
-        names = cols.names
         vnames = [
             f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, {name}, "
             f"{_text(a.get('long_name', name), name, comma=False)}"
-            for name, a in zip(names, cols.attrs, strict=True)
+            for name, a in zip(cols.names, cols.attrs, strict=True)
         ]
         scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
         scom = [s for s in scom if s]
@@ -126,7 +125,7 @@ class IcarttWriter(Writer):
             f"OTHER_COMMENTS: written by stratoflow from {attr('source_file', None)}",
             f"REVISION: {revision}",
             f"{revision}: {attr('revision_comment', None)}",
-            ", ".join(["Start_UTC", *names]),
+            ", ".join(["Start_UTC", *cols.names]),
         ]
         head = [
             attr("pi", self.pi),
