@@ -195,8 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         data = target.read_bytes()
         fault = portal.next_fault(name)
-        if fault == "503":
-            self._json(503, {"error": "busy"})
+        if fault in ("503", "404", "500"):
+            self._json(int(fault), {"error": "injected"})
             return
         if fault in ("drop", "truncate"):
             # Announce the full (or a larger) length, send part of it, hang up.

@@ -142,3 +142,39 @@ def test_unreachable_server_is_transient(tmp_path: Path) -> None:
     portal = Portal(root=tmp_path, url=f"http://127.0.0.1:{port}")
     with pytest.raises(TransientTransferError, match="ConnectError"):
         _handler(portal).fetch_new(StagingArea(tmp_path / "staging"))
+
+
+def test_one_failing_file_does_not_hold_back_the_others(
+    seeded: Path, portal_factory: Callable[..., Portal], tmp_path: Path
+) -> None:
+    """With ``on_failure`` a file that cannot be fetched is reported; the rest is staged.
+
+    a.nc: 404 (not retried); b.nc: dropped until the retries give up; after that the server
+    may be down, so c.nc (one 503) is tried once, not retried, and fails too; d.nc arrives.
+    """
+    (seeded / "d.nc").write_bytes(b"D" * 100)
+    portal = portal_factory(faults={"a.nc": ["404"], "b.nc": ["drop"] * 10, "c.nc": ["503"]})
+    staging = StagingArea(tmp_path / "staging")
+    failed: list[tuple[str, TransferError]] = []
+    staged = _handler(portal).fetch_new(
+        staging, on_failure=lambda item, exc: failed.append((item.identity, exc))
+    )
+    assert [s.name for s in staged] == ["d.nc"]
+    assert [name for name, _ in failed] == ["a.nc", "b.nc", "c.nc"]
+    assert not isinstance(failed[0][1], TransientTransferError) and "404" in str(failed[0][1])
+    assert isinstance(failed[1][1], TransientTransferError)
+    assert all(str(exc).startswith("provider 'Flaky DC'") for _, exc in failed)
+    requests = [portal.requests.count(f"GET /files/{n}.nc") for n in "abcd"]
+    assert requests == [1, FAST_RETRY.attempts, 1, 1]
+    assert_staging_clean(staging)
+    # the next fetch gets what failed, and only that
+    portal.faults.clear()
+    again = _handler(portal).fetch_new(staging, on_failure=lambda item, exc: failed.append(exc))
+    assert sorted(s.name for s in again) == ["a.nc", "b.nc", "c.nc"] and len(failed) == 3
+    # without on_failure the first failure stops the fetch, as before
+    (seeded / "e.nc").write_bytes(b"E")
+    (seeded / "f.nc").write_bytes(b"F")
+    portal.faults["e.nc"] = ["404"]
+    with pytest.raises(TransferError, match="404"):
+        _handler(portal).fetch_new(staging)
+    assert "f.nc" not in [s.name for s in staging.files()]

@@ -27,21 +27,22 @@ class MetadataManager:
     """Fetch new metadata files and import them into the catalog (kind ``metadata``)."""
 
     def collect(self, manager: TaskManager) -> Iterable[tuple[str, str, dict[str, Any]]]:
-        from stratoflow.server.workflow.transfers import fetch_new
+        from stratoflow.server.workflow.transfers import collect_files
 
         if manager.transfer is None:
             raise ConfigError(f"metadata manager {manager}: no transfer handler configured")
-        for staged in fetch_new(manager.transfer):
-            yield (
-                f"{staged.identity}@{staged.sha256}",
-                staged.identity,
-                {"identity": staged.identity, "staged_path": str(staged.path)},
-            )
+        return collect_files(
+            manager,
+            lambda staged: {"identity": staged.identity, "staged_path": str(staged.path)},
+        )
 
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
         from stratoflow.jobs.states import TaskState
         from stratoflow.server.catalog.metadata import metadata_import_file
+        from stratoflow.server.workflow.transfers import FETCH_ERROR, fetch_failure
 
+        if FETCH_ERROR in task.details:
+            return {"state": TaskState.DONE, **fetch_failure(manager, task)}
         report = metadata_import_file(
             Path(task.details["staged_path"]),
             who=f"job {manager.job.name}/{manager.name}",

@@ -24,20 +24,38 @@ Connections translate their library's exceptions into stratoflow's at the bounda
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from stratoflow.errors import ConfigError, TransferError
+from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import Sink, StagedFile, StagingArea
 
-__all__ = ["Connection", "RemoteItem", "TransferType", "failure_reason"]
+__all__ = ["Connection", "RemoteItem", "TransferType", "failure_reason", "printable"]
+
+
+def printable(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 shown as ``\\xNN`` escapes.
+
+    Python hands a file name it cannot decode over with surrogate escapes (PEP 383); such a
+    string cannot be stored in a database, logged to a UTF-8 file or printed. The escaped form
+    can, and still tells the operator which file it is.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that no decoding produced
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    return name
 
 
 def failure_reason(exc: BaseException, timeout: float) -> str:
@@ -158,14 +176,21 @@ class TransferType(ABC):
         *,
         retry: RetryPolicy | None = None,
         provider: str = "",
+        on_failure: Callable[[RemoteItem, TransferError], None] | None = None,
     ) -> list[StagedFile]:
         """Fetch every item not yet in ``staging``; return the newly staged files.
 
-        Each step is retried on transient errors with a fresh connection. An item whose
-        download keeps failing stops the run with the error; items staged before it stay staged
-        and are not fetched again next time.
+        Each step is retried on transient errors with a fresh connection. Without
+        ``on_failure`` an item whose download keeps failing stops the run with the error;
+        items staged before it stay staged and are not fetched again next time. With it, the
+        failure of one item (a 404, a checksum mismatch, a server error that outlasts the
+        retries) is handed to ``on_failure`` and the other items are still fetched: one bad
+        file must not hold back a day's data. Refused credentials always stop the run (every
+        item would fail alike); after an item gave up on transient errors the next items get
+        one attempt each until one succeeds, so a server that went down is not hammered.
         """
         policy = retry or RetryPolicy(attempts=1)
+        once = RetryPolicy(attempts=1)
         conn: Connection | None = None
 
         def connection() -> Connection:
@@ -197,14 +222,26 @@ class TransferType(ABC):
                 lambda: list(connection().list()), what=f"list {self.where}", on_retry=drop
             )
             staged: list[StagedFile] = []
+            degraded = False
             for item in items:
                 if staging.known(item.identity, version=item.version, sha256=item.sha256):
                     continue
-                result = policy.call(
-                    partial(fetch, item),
-                    what=f"get {self.where}: {item.identity}",
-                    on_retry=drop,
-                )
+                try:
+                    result = (once if degraded else policy).call(
+                        partial(fetch, item),
+                        what=f"get {self.where}: {item.identity}",
+                        on_retry=drop,
+                    )
+                except AuthError:
+                    raise
+                except TransferError as exc:
+                    if on_failure is None:
+                        raise
+                    degraded = isinstance(exc, TransientTransferError)
+                    drop()  # the connection may be in any state after a failure
+                    on_failure(item, exc)
+                    continue
+                degraded = False
                 if result is not None:
                     staged.append(result)
             return staged

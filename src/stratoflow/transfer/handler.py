@@ -124,11 +124,31 @@ class TransferHandler:
             lambda: self.retry.call(run, what=f"list {self.provider.name} {self.transfer.where}")
         )
 
-    def fetch_new(self, staging: StagingArea) -> builtins.list[StagedFile]:
-        """Stage every item not fetched before; return the newly staged files."""
+    def fetch_new(
+        self,
+        staging: StagingArea,
+        *,
+        on_failure: Callable[[RemoteItem, TransferError], None] | None = None,
+    ) -> builtins.list[StagedFile]:
+        """Stage every item not fetched before; return the newly staged files.
+
+        ``on_failure`` receives each item whose download failed (the error names the
+        provider), and the other items are still fetched; without it the first such failure
+        is raised (see :meth:`TransferType.fetch_new`).
+        """
+        prefix = f"provider {self.provider.name!r} ({self.transfer.where})"
+
+        def failed(item: RemoteItem, exc: TransferError) -> None:
+            assert on_failure is not None
+            on_failure(item, type(exc)(f"{prefix}: {exc}"))
+
         return self._named(
             lambda: self.transfer.fetch_new(
-                self.auth, staging, retry=self.retry, provider=self.provider.name
+                self.auth,
+                staging,
+                retry=self.retry,
+                provider=self.provider.name,
+                on_failure=failed if on_failure is not None else None,
             )
         )
 

@@ -3,6 +3,10 @@
 Items are the files under ``root`` matching ``pattern`` (a glob, e.g. ``*.nc``), optionally in
 sub-directories (``recursive``). The identity is the path relative to ``root``; the version
 marker is size and modification time, so an unchanged file is not even read again.
+
+A file name that is not valid UTF-8 (written by an old Windows or Latin-1 tool) is still
+fetched: its identity shows the undecodable bytes as ``\\xNN`` escapes, which every database,
+log and terminal accepts, while the file itself is opened by its real name.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from stratoflow.errors import TransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType, printable
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["LocalDirectory"]
@@ -65,11 +69,14 @@ class _LocalConnection(Connection):
             if not path.is_file() or path.name.startswith("."):
                 continue
             st = path.stat()
+            real = path.relative_to(self.root).as_posix()
+            shown = printable(real)
             yield RemoteItem(
-                identity=path.relative_to(self.root).as_posix(),
-                name=path.name,
+                identity=shown,
+                name=printable(path.name),
                 size=st.st_size,
                 version=f"{st.st_size}:{st.st_mtime_ns}",
+                location=real if shown != real else None,
             )
 
     def _path(self, identity: str) -> Path:
@@ -80,7 +87,7 @@ class _LocalConnection(Connection):
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
         try:
-            with self._path(item.identity).open("rb") as fh:
+            with self._path(item.location or item.identity).open("rb") as fh:
                 while block := fh.read(_CHUNK):
                     sink.write(block)
         except OSError as exc:

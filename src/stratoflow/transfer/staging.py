@@ -30,7 +30,14 @@ from typing import Any, Protocol
 
 from stratoflow.errors import TransferError, TransientTransferError
 
-__all__ = ["Sink", "StagedFile", "StagingArea", "other_bytes", "write_verified"]
+__all__ = [
+    "Sink",
+    "StagedFile",
+    "StagingArea",
+    "other_bytes",
+    "read_manifest",
+    "write_verified",
+]
 
 PARTIAL = ".partial"
 MANIFEST = "manifest.json"
@@ -131,6 +138,22 @@ def _safe_name(name: str) -> str:
     return base.lstrip(".") or "download"
 
 
+def read_manifest(root: str | os.PathLike[str]) -> list[StagedFile]:
+    """The files staged under ``root``, oldest first, read without opening the area.
+
+    Opening a :class:`StagingArea` clears its unfinished downloads; a worker that only needs
+    to know what arrived (while a driver may be downloading) reads the manifest instead.
+    """
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [StagedFile.from_record(Path(root), r) for r in data["files"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransferError(f"staging manifest {path} is damaged: {exc}") from exc
+
+
 class StagingArea:
     """A directory of fetched files plus the manifest of what was fetched.
 
@@ -153,14 +176,7 @@ class StagingArea:
     # -- manifest --
 
     def _load(self) -> list[StagedFile]:
-        path = self.root / MANIFEST
-        if not path.exists():
-            return []
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return [StagedFile.from_record(self.root, r) for r in data["files"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TransferError(f"staging manifest {path} is damaged: {exc}") from exc
+        return read_manifest(self.root)
 
     def _save(self) -> None:
         data = {"format": 1, "files": [e.to_record(self.root) for e in self._entries]}

@@ -52,26 +52,26 @@ class ImportManager:
     """Fetch new files, read them, import them, run QC; leave them awaiting review."""
 
     def collect(self, manager: TaskManager) -> Iterable[Unit]:
-        from stratoflow.server.workflow.transfers import fetch_new
+        from stratoflow.server.workflow.transfers import collect_files
 
         if manager.transfer is None:
             raise ConfigError(f"import manager {manager}: no transfer handler configured")
-        for staged in fetch_new(manager.transfer):
-            key = f"{staged.identity}@{staged.sha256}"
-            yield (
-                key,
-                staged.identity,
-                {
-                    "identity": staged.identity,
-                    "staged_path": str(staged.path),
-                    "sha256": staged.sha256,
-                    "size": staged.size,
-                },
-            )
+        return collect_files(
+            manager,
+            lambda staged: {
+                "identity": staged.identity,
+                "staged_path": str(staged.path),
+                "sha256": staged.sha256,
+                "size": staged.size,
+            },
+        )
 
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
         from stratoflow.importers.series import import_file
+        from stratoflow.server.workflow.transfers import FETCH_ERROR, fetch_failure
 
+        if FETCH_ERROR in task.details:
+            return {"state": TaskState.DONE, **fetch_failure(manager, task)}
         options = dict(manager.options)
         provider = manager.transfer.provider.name if manager.transfer else ""
         processing = options.get("processing") or ()

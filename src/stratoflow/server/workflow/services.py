@@ -439,6 +439,13 @@ def run_execute(
                 mreport.errors.append(f"collect failed: {exc}")
                 failed = True
                 impl = None
+            except Exception as exc:  # a bug fails this run cleanly instead of stranding it
+                log.error(
+                    "job %s, manager %s: collect crashed", job.name, manager.name, exc_info=exc
+                )
+                mreport.errors.append(f"collect failed: internal error: {exc!r}")
+                failed = True
+                impl = None
             mreport.states = _drive(run, manager, executor, progress)
             tasks = list(Task.objects.filter(run=run, manager=manager))
             for task in tasks:

@@ -10,13 +10,19 @@ through a transfer handler too, so a job names them the way it names its data: b
 a provider (:func:`fetch_matching`). They are staged apart, under
 ``settings.STAGING_DIR/.references/<row name>``, so that fetching them never turns them into
 new data files of the row's own import manager.
+
+A task manager that imports files collects through :func:`collect_files`: every staged file of
+its transfer handler that no task has taken yet (new ones, and those a crash left staged but
+not queued), plus one unit per item whose download failed, so that the failure is that file's
+task's and the other files are imported.
 """
 
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -24,13 +30,28 @@ from typing import Any
 from django.conf import settings
 
 from stratoflow.errors import ExportError, TransferError
+from stratoflow.server.workflow.models import Task, TaskManager
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.handler import TransferHandler
-from stratoflow.transfer.staging import Sink, StagedFile, StagingArea
+from stratoflow.transfer.staging import Sink, StagedFile, StagingArea, read_manifest
 
-__all__ = ["build", "deliver", "fetch_matching", "fetch_new"]
+__all__ = [
+    "FETCH_ERROR",
+    "build",
+    "collect_files",
+    "deliver",
+    "fetch_failure",
+    "fetch_matching",
+    "fetch_new",
+]
+
+#: The task detail that marks a unit whose file could not be fetched (the error message).
+FETCH_ERROR = "fetch_error"
+
+#: Task keys hold at most this many characters (``Task.key``).
+_KEY_LENGTH = 300
 
 
 def build(
@@ -61,9 +82,81 @@ def build(
     )
 
 
-def fetch_new(row: TransferHandlerRow) -> list[StagedFile]:
+def _staging_root(row: TransferHandlerRow) -> Path:
+    return Path(settings.STAGING_DIR) / row.name
+
+
+def fetch_new(
+    row: TransferHandlerRow,
+    *,
+    on_failure: Callable[[RemoteItem, TransferError], None] | None = None,
+) -> list[StagedFile]:
     """Fetch every remote item not fetched before into the row's staging area."""
-    return build(row).fetch_new(StagingArea(Path(settings.STAGING_DIR) / row.name))
+    return build(row).fetch_new(StagingArea(_staging_root(row)), on_failure=on_failure)
+
+
+def collect_files(
+    manager: TaskManager, details: Callable[[StagedFile], dict[str, Any]]
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The units (key, subject, details) of a file-importing task manager.
+
+    Fetches what is new, then yields every staged file of the manager's transfer handler that
+    no task of a manager on that handler has taken yet, keyed ``identity@sha256`` (so a file
+    staged by a run that died before queueing it is imported by the next run, and nothing is
+    imported twice), then one unit per item whose download failed, with :data:`FETCH_ERROR`
+    in its details. Such a unit's key carries the time, so every run that fails to fetch a
+    file says so; :func:`fetch_failure` is what its task does.
+    """
+    row = manager.transfer
+    assert row is not None
+    failures: list[tuple[RemoteItem, TransferError]] = []
+    fetch_new(row, on_failure=lambda item, exc: failures.append((item, exc)))
+    taken = set(Task.objects.filter(manager__transfer=row).values_list("key", flat=True))
+    for staged in read_manifest(_staging_root(row)):
+        key = f"{staged.identity}@{staged.sha256}"
+        if key[:_KEY_LENGTH] in taken or not staged.path.is_file():
+            continue
+        taken.add(key[:_KEY_LENGTH])
+        yield key, staged.identity, details(staged)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    for item, exc in failures:
+        yield (
+            f"{item.identity}@fetch-failed@{stamp}",
+            item.identity,
+            {
+                "identity": item.identity,
+                FETCH_ERROR: str(exc),
+                "version": item.version,
+                "sha256": item.sha256,
+            },
+        )
+
+
+def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
+    """Execute a unit whose file could not be fetched: fail with the fetch error.
+
+    Unless the file has been staged since (a later run or ``job retry`` fetched it, and its
+    own task imports it): then this task is done, so a retried run can succeed. "The file" is
+    the version that failed when the provider announces a version marker or checksum, else
+    any version staged after the failure.
+    """
+    row = manager.transfer
+    info = task.details
+    version, sha256 = info.get("version"), info.get("sha256")
+    failed_at = task.created_at.replace(microsecond=0)
+    if row is not None:
+        for staged in read_manifest(_staging_root(row)):
+            if staged.identity != info.get("identity"):
+                continue
+            if version is None and sha256 is None:
+                same = datetime.fromisoformat(staged.fetched_at) >= failed_at
+            else:
+                same = (version is not None and staged.version == version) or (
+                    sha256 is not None and staged.sha256 == sha256
+                )
+            if same:
+                return {"fetched_later": staged.fetched_at}
+    raise TransferError(str(info[FETCH_ERROR]))
 
 
 @contextmanager

@@ -1,0 +1,143 @@
+"""A job whose provider fails on some files: those files' tasks fail, the rest is imported.
+
+"A corrupt file fails its own task ... other tasks go on; nothing half-imported remains" holds
+for files that cannot even be fetched: a 404 or a server error on one file must not keep a
+day's other files out of the database, nor may a file name that is not UTF-8, or a bug while
+collecting, leave a run stuck in ``running``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import LazySettings
+
+from stratoflow.samples import write_sample_flights
+
+from ._portal import Portal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staging(tmp_path: Path, settings: LazySettings) -> Path:
+    settings.STAGING_DIR = tmp_path / "staging"
+    return settings.STAGING_DIR  # type: ignore[no-any-return]
+
+
+def _job(name: str, transfer_type: str, options: dict[str, Any]) -> Any:
+    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+
+    provider = DataProvider.objects.create(name=f"{name}-provider")
+    transfer = TransferHandler.objects.create(
+        name=f"{name}-transfer",
+        provider=provider,
+        transfer_type=transfer_type,
+        auth="none",
+        transfer_options=options,
+    )
+    job = Job.objects.create(name=name)
+    TaskManager.objects.create(
+        job=job,
+        name="import",
+        kind="import",
+        transfer=transfer,
+        options={"reader": "iagos_netcdf", "review": False},
+    )
+    return job
+
+
+def _tasks(job: Any) -> dict[str, Any]:
+    from stratoflow.server.workflow.models import Task
+
+    return {t.subject: t for t in Task.objects.filter(manager__job=job)}
+
+
+def test_a_file_the_portal_cannot_serve_fails_its_own_task_only(
+    remote_root: Path, portal_factory: Callable[..., Portal], staging: Path
+) -> None:
+    from stratoflow.server.catalog.models import SourceFile
+    from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
+
+    names = sorted(p.name for p in write_sample_flights(remote_root, 3))
+    portal = portal_factory(faults={names[0]: ["404"], names[1]: ["500"] * 10})
+    job = _job("portal-import", "http", {"base_url": portal.url, "list_path": "api/files"})
+
+    report = job_run(job)
+    assert report.state == "failed"
+    tasks = _tasks(job)
+    assert {n: tasks[n].state for n in names} == {
+        names[0]: "failed",
+        names[1]: "failed",
+        names[2]: "done",
+    }
+    assert "404" in tasks[names[0]].error and "portal-import-provider" in tasks[names[0]].error
+    assert "500" in tasks[names[1]].error
+    errors = report.managers[0].errors
+    assert len(errors) == 2 and all(any(n in e for n in names[:2]) for e in errors)
+    assert not any("collect failed" in e for e in errors)
+    assert list(SourceFile.objects.values_list("identity", flat=True)) == [names[2]]
+
+    # the provider recovers; retrying the run fetches and imports the two files
+    portal.faults.clear()
+    from stratoflow.server.workflow.models import JobRun
+
+    run = JobRun.objects.get(pk=report.run_id)
+    assert run_retry_failed(run) == 2
+    again = run_execute(run)
+    assert again.state == "succeeded", again.managers[0].errors
+    assert sorted(SourceFile.objects.values_list("identity", flat=True)) == names
+    # and a later run finds nothing new
+    assert job_run(job).managers[0].collected == 0
+
+
+def test_file_names_that_are_not_utf8_are_imported(tmp_path: Path, staging: Path) -> None:
+    from stratoflow.server.catalog.models import SourceFile
+    from stratoflow.server.workflow.services import job_run
+
+    folder = tmp_path / "incoming"
+    paths = write_sample_flights(folder, 2)
+    latin1 = os.fsencode(folder) + b"/Messfl\xfcge_" + os.fsencode(paths[0].name)
+    os.rename(paths[0], latin1)
+    job = _job("latin1", "local", {"root": str(folder), "pattern": "*.nc"})
+    report = job_run(job)
+    assert report.state == "succeeded", report.managers[0].errors
+    subjects = sorted(_tasks(job))
+    assert subjects == sorted([f"Messfl\\xfcge_{paths[0].name}", paths[1].name])
+    assert SourceFile.objects.count() == 2
+    assert job_run(job).managers[0].collected == 0  # the escaped identity is stable
+
+
+def test_a_file_staged_by_a_run_that_died_before_queueing_it_is_imported(
+    tmp_path: Path, staging: Path
+) -> None:
+    from stratoflow.server.catalog.models import SourceFile
+    from stratoflow.server.workflow.services import job_run
+    from stratoflow.server.workflow.transfers import fetch_new
+
+    folder = tmp_path / "incoming"
+    write_sample_flights(folder, 2)
+    job = _job("orphans", "local", {"root": str(folder), "pattern": "*.nc"})
+    row = job.managers.get().transfer
+    assert len(fetch_new(row)) == 2  # staged, then the process died: no task exists
+    report = job_run(job)
+    assert report.state == "succeeded" and report.managers[0].collected == 2
+    assert SourceFile.objects.count() == 2
+
+
+def test_an_unexpected_error_while_collecting_fails_the_run_cleanly(
+    tmp_path: Path, staging: Path
+) -> None:
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.services import job_run
+
+    # pathlib refuses an empty glob with a ValueError: a failure no stratoflow code expects
+    job = _job("broken", "local", {"root": str(tmp_path), "pattern": ""})
+    report = job_run(job)
+    assert report.state == "failed"
+    assert report.managers[0].errors[0].startswith("collect failed: internal error: ValueError")
+    assert list(JobRun.objects.filter(job=job).values_list("state", flat=True)) == ["failed"]
