@@ -124,6 +124,53 @@ def test_load_is_idempotent_and_a_changed_file_updates(
             "auth: ssh",
             "transfers[0].auth_options: auth 'ssh': invalid options: missing a required argument",
         ),
+        # wrong types are refused, not coerced ('no' is a true string) or crashed on
+        (
+            "    catch_up: {policy: all",
+            "    enabled: 'no'\n    catch_up: {policy: all",
+            "jobs[0].enabled: expected true or false, not 'no'",
+        ),
+        (
+            "    catch_up: {policy: all",
+            "    description: [a, b]\n    catch_up: {policy: all",
+            "jobs[0].description: expected a string",
+        ),
+        (
+            "{name: portal, concurrency: 2}",
+            "{name: portal, contact: null, url: [x]}",
+            "providers[0].url: expected a string",
+        ),
+        (
+            'auth_options: {token: "env:PORTAL_TOKEN"}',
+            "auth_options: abc",
+            "transfers[0].auth_options: expected a mapping, not str",
+        ),
+        (
+            'options: {base_url: "http://127.0.0.1:1/api/", list_path: files}',
+            "options: [a]",
+            "transfers[0].options: expected a mapping, not list",
+        ),
+        (
+            "list_path: files}",
+            "list_path: files, timeout: .nan}",
+            "option 'timeout' must be a finite number, not nan",
+        ),
+        ("list_path: files}", "list_path: 5}", "option 'list_path' must be a string, not 5"),
+        (
+            "concurrency: 3, options:",
+            "concurrency: 3, retry_delay: .inf, options:",
+            "jobs[0].managers[0].retry_delay: expected finite seconds >= 0, not inf",
+        ),
+        (
+            "concurrency: 3, options:",
+            "concurrency: 3, retry_delay: .nan, options:",
+            "jobs[0].managers[0].retry_delay: expected finite seconds >= 0, not nan",
+        ),
+        (
+            "  - name: export-flights\n",
+            "  - name: import-flights\n",
+            "jobs[1].name: 'import-flights' is defined twice (also at [0])",
+        ),
     ],
 )
 def test_errors_point_at_the_offending_key(

@@ -24,6 +24,8 @@ def test_good_options_pass() -> None:
     check_manager_options("import", GOOD_IMPORT)
     check_manager_options("import", {"qc": False})
     check_manager_options("export", {"level": "L2", "format": "nasa-ames", "valid_flags": ["good"]})
+    check_manager_options("export", {"writer": "nasa_ames", "format": "nasa-ames"})
+    check_manager_options("export", {"writer": "netcdf", "format": "iagos-netcdf"})
     check_manager_options("metadata", {})
     check_manager_options("a-site-kind", {"anything": 1})  # a site's own kind checks itself
 
@@ -41,6 +43,12 @@ def test_good_options_pass() -> None:
         ("export", {"format": "hdf5"}, "format: use one of netcdf"),
         ("export", {"valid_flags": ["fine"]}, "valid_flags: unknown flag 'fine'"),
         ("export", {"retry": {"attempts": 3, "bse": 1}}, "retry:"),
+        ("export", {"writer": "nasa-ames"}, "writer: use one of netcdf, nasa_ames"),
+        (
+            "export",
+            {"writer": "icartt", "format": "csv"},
+            "writer: 'icartt' writes icartt, not csv",
+        ),
         ("metadata", {"reader": "x"}, "reader: unknown option of 'metadata' managers"),
     ],
 )

@@ -41,18 +41,18 @@ from stratoflow.readers.base import file_checksum
 from stratoflow.server.catalog.models import Flight
 from stratoflow.server.exports.models import ExportRecord
 from stratoflow.server.workflow.models import Task, TaskManager
+from stratoflow.server.workflow.options import WRITER_FORMATS
 from stratoflow.transfer.retry import RetryPolicy
 
 __all__ = ["collect", "execute", "options_of"]
 
 Unit = tuple[str, str, dict[str, Any]]
-_WRITER_FORMATS = {"netcdf": "netcdf", "nasa_ames": "nasa-ames", "icartt": "icartt", "csv": "csv"}
 
 
 def options_of(manager: TaskManager) -> tuple[Selection, ExportOptions]:
     """The selection and export options configured on an export task manager."""
     raw: Mapping[str, Any] = manager.options
-    fmt = raw.get("format") or _WRITER_FORMATS.get(str(raw.get("writer", "netcdf")))
+    fmt = raw.get("format") or WRITER_FORMATS.get(str(raw.get("writer", "netcdf")))
     if fmt is None:
         raise ConfigError(f"export manager {manager}: unknown writer {raw.get('writer')!r}")
     try:

@@ -2,16 +2,19 @@
 
 Every component is built from, and saved to, a plain JSON-able dict, so the same definition can
 live in a YAML job file, a database row or a notebook. Options are the explicit keyword
-arguments of the component's ``__init__``; the signature is the schema, so a wrong option is
-reported before anything connects. Secret options hold references (``env:NAME``) in the dict
+arguments of the component's ``__init__``; the signature is the schema, names and types, so
+a wrong option (``port: "22"``, ``recursive: "yes"``, ``timeout: .nan``) is reported before
+anything connects. Secret options hold references (``env:NAME``) in the dict
 and :class:`~stratoflow.transfer.secrets.Secret` objects in the component.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import math
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from stratoflow.errors import ConfigError
 from stratoflow.transfer.secrets import Secret
@@ -34,7 +37,70 @@ def build(
         inspect.signature(cls).bind(**options)
     except TypeError as exc:
         raise ConfigError(f"{what}: invalid options: {exc}") from exc
+    try:
+        hints = get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be resolved: check names only
+        hints = {}
+    for key, value in options.items():
+        hint = hints.get(key)
+        if hint is not None and not _fits(value, hint):
+            raise ConfigError(f"{what}: option {key!r} must be {_describe(hint)}, not {value!r}")
     return cls(**options)
+
+
+def _fits(value: object, hint: Any) -> bool:
+    """Whether a plain config value fits a parameter annotation (JSON/YAML types only)."""
+    origin = get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, arg) for arg in get_args(hint))
+    if origin is Literal:
+        return value in get_args(hint)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok and math.isfinite(float(value))  # type: ignore[arg-type]
+    if hint is str:
+        return isinstance(value, str)
+    if origin is not None and isinstance(origin, type):
+        if issubclass(origin, Mapping):
+            return isinstance(value, Mapping)
+        if issubclass(origin, Sequence):
+            return isinstance(value, list | tuple)
+        return isinstance(value, origin)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True  # an annotation this check does not understand: the constructor decides
+
+
+def _describe(hint: Any) -> str:
+    """An annotation in words: ``str | None`` -> ``a string or null``."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(hint))
+    words = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a finite number",
+        str: "a string",
+        type(None): "null",
+    }
+    if hint in words:
+        return words[hint]
+    if origin is not None and isinstance(origin, type):
+        if issubclass(origin, Mapping):
+            return "a mapping"
+        if issubclass(origin, Sequence):
+            return "a list"
+    return getattr(hint, "__name__", str(hint))
 
 
 def dump(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,46 @@ def _str(data: Mapping[str, Any], key: str, where: _Where, default: str | None =
     if not isinstance(value, str) or (default is None and not value):
         raise (where / key).error(f"expected a non-empty string, not {value!r}")
     return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: _Where) -> str:
+    """An optional free text (description, contact): missing or null is empty."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise (where / key).error(f"expected a string, not {value!r}")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, where: _Where, default: bool) -> bool:
+    """A yes/no setting: YAML's true/false only, so ``enabled: 'no'`` is not taken as true."""
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise (where / key).error(f"expected true or false, not {value!r}")
+    return value
+
+
+def _options(data: Mapping[str, Any], key: str, where: _Where) -> dict[str, Any]:
+    """An optional mapping of plugin options (missing or null: none)."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise (where / key).error(f"expected a mapping, not {type(value).__name__}")
+    return dict(value)
+
+
+def _unique(items: list[Any], where: _Where) -> None:
+    """Two entries of one section with the same name would silently overwrite each other."""
+    seen: dict[object, int] = {}
+    for i, item in enumerate(items):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if name is None:
+            continue
+        if name in seen:
+            raise (where / i / "name").error(f"{name!r} is defined twice (also at [{seen[name]}])")
+        seen[name] = i
 
 
 def _int(data: Mapping[str, Any], key: str, where: _Where, default: int, low: int) -> int:
@@ -248,12 +289,16 @@ def jobs_load(path: Path) -> LoadReport:
 def _load(data: object) -> LoadReport:
     root = _mapping(data, _Where(""), _TOP) if data else {}
     report = LoadReport()
+    for section in ("providers", "transfers", "jobs"):
+        _unique(_list(root.get(section), _Where(section)), _Where(section))
     for i, item in enumerate(_list(root.get("providers"), _Where("providers"))):
         where = _Where("providers") / i
         spec = _mapping(item, where, _PROVIDER)
         name = _str(spec, "name", where)
         obj = DataProvider.objects.filter(name=name).first() or DataProvider(name=name)
-        values = {k: spec.get(k, "") for k in ("description", "contact", "url", "licence")}
+        values: dict[str, Any] = {
+            k: _text(spec, k, where) for k in ("description", "contact", "url", "licence")
+        }
         values["concurrency"] = _int(spec, "concurrency", where, 0, 0)
         _record(report, f"provider {name}", *_save(obj, values, where))
     for i, item in enumerate(_list(root.get("transfers"), _Where("transfers"))):
@@ -264,7 +309,7 @@ def _load(data: object) -> LoadReport:
         provider = DataProvider.objects.filter(name=provider_name).first()
         if provider is None:
             raise (where / "provider").error(f"no data provider named {provider_name!r}")
-        auth_options = dict(spec.get("auth_options") or {})
+        auth_options = _options(spec, "auth_options", where)
         check_secret_refs(
             auth_options, str(where / "auth_options"), secret_keys=_auth_secrets(spec)
         )
@@ -272,7 +317,7 @@ def _load(data: object) -> LoadReport:
         values = {
             "provider": provider,
             "transfer_type": _str(spec, "type", where),
-            "transfer_options": dict(spec.get("options") or {}),
+            "transfer_options": _options(spec, "options", where),
             "auth": _str(spec, "auth", where, "none"),
             "auth_options": auth_options,
         }
@@ -303,8 +348,8 @@ def _load_job(item: object, where: _Where, report: LoadReport) -> tuple[Job, lis
     name = _str(spec, "name", where)
     schedule_spec = spec.get("schedule")
     values: dict[str, Any] = {
-        "description": spec.get("description", ""),
-        "enabled": bool(spec.get("enabled", True)),
+        "description": _text(spec, "description", where),
+        "enabled": _bool(spec, "enabled", where, True),
         "order": _int(spec, "order", where, 0, -(10**9)),
         "frequency": Job.Frequency.ONCE,
         "interval": 1,
@@ -377,11 +422,13 @@ def _load_manager(job: Job, item: object, where: _Where, index: int, keep: set[s
         if transfer is None:
             raise (where / "transfer").error(f"no transfer named {transfer_name!r}")
     retry_delay = spec.get("retry_delay", 30.0)
-    if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float) or retry_delay < 0:
-        raise (where / "retry_delay").error(f"expected seconds >= 0, not {retry_delay!r}")
-    options = spec.get("options") or {}
-    if not isinstance(options, Mapping):
-        raise (where / "options").error("expected a mapping")
+    if (
+        isinstance(retry_delay, bool)
+        or not isinstance(retry_delay, int | float)
+        or not 0 <= retry_delay < math.inf  # also refuses .nan
+    ):
+        raise (where / "retry_delay").error(f"expected finite seconds >= 0, not {retry_delay!r}")
+    options = _options(spec, "options", where)
     check_secret_refs(options, str(where / "options"))
     values = {
         "kind": kind,

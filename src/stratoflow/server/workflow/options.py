@@ -15,7 +15,7 @@ from typing import Any
 
 from stratoflow.errors import ConfigError, StratoflowError
 
-__all__ = ["check_manager_options"]
+__all__ = ["WRITER_FORMATS", "check_manager_options"]
 
 _LEVELS = ("L0", "L1", "L2")
 _IMPORT = {
@@ -96,6 +96,10 @@ def _check_import(options: Mapping[str, Any]) -> None:
             )
 
 
+#: The older ``writer`` option (a writer plugin name) and the export format it means.
+WRITER_FORMATS = {"netcdf": "netcdf", "nasa_ames": "nasa-ames", "icartt": "icartt", "csv": "csv"}
+
+
 def _check_export(options: Mapping[str, Any]) -> None:
     from stratoflow.flags import Flag
     from stratoflow.transfer.retry import RetryPolicy
@@ -104,6 +108,16 @@ def _check_export(options: Mapping[str, Any]) -> None:
     formats = ("netcdf", "iagos-netcdf", "nasa-ames", "icartt", "csv")
     if options.get("format") is not None and options["format"] not in formats:
         raise ConfigError(f"format: use one of {', '.join(formats)}, not {options['format']!r}")
+    if options.get("writer") is not None:
+        writer = options["writer"]
+        if writer not in WRITER_FORMATS:
+            raise ConfigError(
+                f"writer: use one of {', '.join(WRITER_FORMATS)} (or 'format'), not {writer!r}"
+            )
+        fmt = options.get("format")
+        same = fmt in (WRITER_FORMATS[writer], "iagos-netcdf" if writer == "netcdf" else None)
+        if fmt is not None and not same:
+            raise ConfigError(f"writer: {writer!r} writes {WRITER_FORMATS[writer]}, not {fmt}")
     if options.get("level", "L1") not in ("L1", "L2"):
         raise ConfigError(f"level: use L1 or L2, not {options['level']!r}")
     for label in options.get("valid_flags") or []:
