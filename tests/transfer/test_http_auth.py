@@ -183,6 +183,43 @@ def test_oauth2_wrong_client_secret_is_an_auth_error(
     assert portal.tokens_issued == 0
 
 
+def test_oauth2_missing_secret_and_dead_token_endpoint_are_named_as_such(
+    portal_factory: Callable[..., Portal],
+    tmp_path: Path,
+    remote_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The error says what failed: the unset secret, or the token endpoint that is down.
+
+    Not "the listing is not JSON" (a SecretError is a ValueError) nor the listing URL.
+    """
+    import socket
+
+    from stratoflow.errors import SecretError, TransientTransferError
+
+    _seed(remote_root, count=1)
+    portal = portal_factory("oauth2")
+    monkeypatch.delenv("SF_TEST_UNSET_SECRET", raising=False)
+    auth = {
+        "method": "oauth2",
+        "token_url": f"{portal.url}/oauth/token",
+        "client_id": _portal.CLIENT_ID,
+        "client_secret": "env:SF_TEST_UNSET_SECRET",
+    }
+    with pytest.raises(SecretError, match="SF_TEST_UNSET_SECRET") as info:
+        _handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
+    assert "JSON" not in str(info.value)
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/oauth/token"
+    monkeypatch.setenv("SF_TEST_UNSET_SECRET", _portal.CLIENT_SECRET)
+    auth["token_url"] = dead
+    with pytest.raises(TransientTransferError) as failed:
+        _handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
+    assert f"POST {dead}: ConnectError" in str(failed.value)
+    assert _portal.CLIENT_SECRET not in str(failed.value)
+
+
 def _hash_auth(secrets_env: dict[str, str], *, skew: timedelta, correct: bool) -> HashTokenAuth:
     return HashTokenAuth(
         passphrase=Secret(secrets_env["passphrase"]),

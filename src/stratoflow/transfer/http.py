@@ -171,6 +171,13 @@ def _check(response: httpx.Response, what: str) -> None:
 
 def _translate(exc: httpx.HTTPError, what: str) -> TransferError:
     kind = type(exc).__name__
+    try:
+        failed = exc.request.url
+    except RuntimeError:  # no request attached
+        failed = None
+    if failed is not None and public_url(failed) not in what:
+        # The request that failed was another one (an OAuth2 token request made on the way)
+        what = f"{what}: {exc.request.method} {public_url(failed)}"
     if isinstance(exc, httpx.TransportError):
         return TransientTransferError(f"{what}: {kind}: {exc}")
     return TransferError(f"{what}: {kind}: {exc}")
@@ -196,10 +203,11 @@ class _HttpConnection(Connection):
         try:
             response = self.client.get(url)
             _check(response, what)
-            return response.json()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
-        except ValueError as exc:
+        try:
+            return response.json()
+        except ValueError as exc:  # only the body: a SecretError (a ValueError) is not this
             raise TransferError(f"{what}: the listing is not JSON") from exc
 
     def list(self) -> Iterator[RemoteItem]:
