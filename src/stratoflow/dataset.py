@@ -128,7 +128,8 @@ def make_dataset(
     data_vars: dict[str, Any] = {}
     for name, (values, var_attrs) in variables.items():
         data_vars[name] = xr.Variable((TIME,), np.asarray(values), dict(var_attrs))
-    for name, codes in (flags or {}).items():
+    flags = _keep_source_flag_columns(data_vars, flags or {})
+    for name, codes in flags.items():
         if name not in data_vars:
             raise DatasetError(f"flags given for unknown variable {name!r}")
         attrs_ = cf_flag_attributes()
@@ -143,6 +144,39 @@ def make_dataset(
         attrs=dict(attrs or {}),
     )
     return validate(ds)
+
+
+def _keep_source_flag_columns(
+    data_vars: dict[str, Any], flags: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Move a file's own ``<var>_flag`` column out of the way of ``<var>``'s validity flags.
+
+    ``<var>_flag`` is where a Dataset keeps the IAGOS validity flags of ``<var>``. A file may
+    have a column of that name with other codes (an instrument's status, a provider's own
+    scheme): it would be overwritten by the flags a reader sets, or break the contract. It is
+    kept, as ``<var>_flag_original`` (an ancillary variable of ``<var>``, so not measured data),
+    unless it already holds IAGOS codes and no other flags were given for ``<var>``. Returns
+    ``flags`` without entries for the moved columns (ancillary variables have no flags).
+    """
+    flags = dict(flags)
+    for name in [n for n in data_vars if n.endswith(FLAG_SUFFIX)]:
+        owner = name[: -len(FLAG_SUFFIX)]
+        if owner not in data_vars or owner.endswith(FLAG_SUFFIX):
+            continue
+        var = data_vars[name]
+        codes = np.asarray(var.values)
+        if owner not in flags and codes.dtype.kind in "ui" and not _invalid_codes(codes).any():
+            continue  # already validity flags
+        new = f"{name}_original"
+        while new in data_vars:
+            new += "_"
+        attrs = {**var.attrs, "original_name": name}
+        attrs.setdefault("comment", f"the file's own column {name!r}, not IAGOS validity flags")
+        data_vars[new] = xr.Variable(var.dims, var.values, attrs)
+        del data_vars[name]
+        flags.pop(name, None)
+        _add_ancillary(data_vars[owner].attrs, new)
+    return flags
 
 
 def _add_ancillary(attrs: dict[str, Any], name: str) -> None:
