@@ -147,7 +147,10 @@ def test_ebas_numflag_and_metadata(shared_data: Path) -> None:
     assert (flags[np.isclose(numflag, 0.999)] == Flag.MISSING).all()
     assert np.isnan(co.values[flags == Flag.MISSING]).all()
     assert ds["end_time"].attrs["units"] == "day since 2019-01-01 00:00:00"
-    assert str(ds["time"].values[1]) == "2019-01-01T01:00:00.028800000"
+    # 0.041667 days is 01:00:00.0288: six decimals of a day (86.4 ms) cannot say better, so
+    # the instants go back on the whole seconds they were written from
+    assert str(ds["time"].values[1]) == "2019-01-01T01:00:00.000000000"
+    assert (ds["time"].values.astype("datetime64[s]") == ds["time"].values).all()
 
 
 def test_ebas_flag_translation() -> None:
@@ -183,3 +186,39 @@ def test_a_text_variable_is_refused_naming_the_file_asked_for(tmp_path: Path) ->
         assert str(info.value).startswith(f"{target}: ")
         assert "'State'" in str(info.value) and ".part" not in str(info.value)
         assert list(tmp_path.iterdir()) == []
+
+
+def _ffi1001(path: Path, xname: str, rows: list[str], date: str = "2021 06 14") -> Path:
+    head = ["Doe, Jane", "Test Org", "test source", "test mission", "1 1", f"{date} 2021 06 15"]
+    lines = [*head, "0", xname, "1", "1", "-9999", "Ozone (ppb)", "0", "0"]
+    path.write_text("\n".join([f"{len(lines) + 1} 1001", *lines, *rows]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("xname", "rows", "first"),
+    [
+        ("Time in UT seconds from 0000 hours on the data date", ["3600 40", "3601 41"],
+         "2021-06-14T01:00:00"),
+        ("seconds since 2021-06-13 00:00:00", ["86400 40", "86401 41"], "2021-06-14T00:00:00"),
+        ("Time (seconds since 2021-06-14T10:00:00Z)", ["0 40", "1 41"], "2021-06-14T10:00:00"),
+        ("days since 2021-01-01", ["164.5 40", "164.50001157 41"], "2021-06-14T12:00:00"),
+        ("Fractional Julian day of year", ["165.5 40", "165.50001157 41"],
+         "2021-06-14T12:00:00"),
+        ("Julian Date (UT)", ["2459379.5 40", "2459379.50001157 41"], "2021-06-14T00:00:00"),
+        # days from DATE that a file calls "Julian days": 0.5 is not a day of the year
+        ("Julian day", ["0.5 40", "0.50001157 41"], "2021-06-14T12:00:00"),
+    ],
+)  # fmt: skip
+def test_time_counts_from_the_origin_its_name_gives(
+    tmp_path: Path, xname: str, rows: list[str], first: str
+) -> None:
+    ds = NasaAmesReader().read(_ffi1001(tmp_path / "t.na", xname, rows))
+    start = np.datetime64(first, "ns")
+    np.testing.assert_array_equal(ds["time"].values, [start, start + np.timedelta64(1, "s")])
+
+
+def test_a_time_origin_in_local_time_is_refused(tmp_path: Path) -> None:
+    path = _ffi1001(tmp_path / "t.na", "seconds since 2021-06-14 00:00:00 +02:00", ["0 1"])
+    with pytest.raises(ReaderError, match="local time; stratoflow needs UTC"):
+        NasaAmesReader().read(path)

@@ -175,7 +175,11 @@ def test_ndacc_values_equal_nappy(shared_data: Path, tmp_path: Path) -> None:
     x1 = np.asarray(ref["X"][0][1], dtype=np.float64)
     launch_ns = round(float(ref["A"][6][0]) * 3_600e9)
     expected = np.datetime64("2017-06-09", "ns") + launch_ns + np.rint(x1 * 1e9).astype(np.int64)
-    np.testing.assert_array_equal(ours["time"].values, expected)
+    # the launch time is written in hours (18.828889): its float error (4 us) is not a time
+    # anyone measured; the instants are snapped to the grid of X1 (0.1 s) instead
+    off = (ours["time"].values - expected).astype(np.int64)
+    assert np.abs(off).max() <= 5_000
+    assert (ours["time"].values.astype(np.int64) % 100_000_000 == 0).all()
     primary = [n for n in ours.data_vars if "nasa_ames_vname" in ours[n].attrs]
     assert len(primary) == 16
     for i, name in enumerate(primary):

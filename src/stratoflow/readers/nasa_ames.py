@@ -77,8 +77,11 @@ __all__ = [
     "locate_header",
     "parse_ffi1001_header",
     "parse_nasa_ames",
+    "snap_times",
+    "time_origin",
     "time_unit_of",
     "to_udunits",
+    "written_resolution",
 ]
 
 _SPLIT = re.compile(r"[,\s]+")
@@ -452,6 +455,61 @@ def time_unit_of(name: str) -> str | None:
     return min(found)[1] if found else None
 
 
+_SINCE = re.compile(
+    r"\bsince\s+(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ t]+(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?)?\s*(z|utc|gmt|\+0+:?0*)?(?![\w:+-])"
+)
+_DAY_OF_YEAR = re.compile(r"julian|day[\s_-]*of[\s_-]*(?:the[\s_-]*)?year|\bdoy\b")
+#: A Julian Date (days since -4712-01-01T12:00) at the Unix epoch.
+_JD_UNIX = 2440587.5
+
+
+def time_origin(
+    xname: str, date: dt.date, x: npt.NDArray[np.float64], *, path: object = None, line: int = 9
+) -> tuple[np.datetime64, float]:
+    """``(origin, value)``: the independent variable is ``value`` at ``origin``, midnight UTC
+    of DATE (and 0) unless XNAME says otherwise.
+
+    ``"seconds since 2021-06-13 12:00:00"`` counts from that instant (CF style);
+    ``"Fractional Julian day of year"``, ``"day of year"`` count days from the start of DATE's
+    year with 1 January as day 1 (values above a million are full Julian Dates, counted from
+    -4712-01-01 12:00; ``value`` is then DATE's, so offsets stay small and exact). Reading
+    such a column as an offset from DATE would shift every point.
+    """
+    low = xname.lower()
+    since = _SINCE.search(low)
+    if since is not None:
+        y, mo, d, hh, mm, ss, zone = since.groups()
+        offset = re.match(r"\s*[+-](\d{1,2})(?::?(\d{2}))?", low[since.end() :])
+        if zone is None and offset is not None and int(offset[1]) + int(offset[2] or 0):
+            raise ReaderError(
+                f"the independent variable {xname!r} counts from a local time; "
+                "stratoflow needs UTC",
+                path=path,
+                line=line,
+            )
+        try:
+            start = dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0))
+        except ValueError as exc:
+            raise ReaderError(
+                f"the independent variable {xname!r}: no such date ({exc})", path=path, line=line
+            ) from None
+        seconds = float(ss or 0)
+        return np.datetime64(start, "ns") + np.timedelta64(round(seconds * 1e9), "ns"), 0.0
+    finite = x[np.isfinite(x)]
+    if _DAY_OF_YEAR.search(low) and finite.size:
+        first = float(finite.min())
+        if first > 1e6:
+            midnight = np.datetime64(date, "ns")
+            days = (midnight - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+            return midnight, float(days) + _JD_UNIX
+        # Only when the first value is DATE's day of year: some files call days from DATE
+        # "Julian days" too, and 0.4 must not become 31 December of the year before.
+        if abs(int(first) - date.timetuple().tm_yday) <= 1:
+            return np.datetime64(dt.date(date.year, 1, 1), "ns") - np.timedelta64(1, "D"), 0.0
+    return np.datetime64(date, "ns"), 0.0
+
+
 def _time_unit(xname: str, override: str | None, path: object, *, ffi: int = 1001) -> str:
     unit = override if override is not None else time_unit_of(xname)
     if unit is not None:
@@ -465,25 +523,71 @@ def _time_unit(xname: str, override: str | None, path: object, *, ffi: int = 100
     )
 
 
+#: Grids (ns) a time read from a coarse unit may be snapped to, coarsest first.
+_GRIDS = (1_000_000_000, 100_000_000, 10_000_000, 1_000_000)
+
+
+def written_resolution(x: npt.NDArray[np.float64]) -> float:
+    """The step of the last decimal the values were written with (0.001 for ``12.345``).
+
+    Inferred from the numbers: the fewest decimals that reproduce every value (ten candidates,
+    each one vectorised pass).
+    """
+    finite = np.abs(x[np.isfinite(x)])
+    if not finite.size:
+        return 1.0
+    for decimals in range(0, 13):
+        scaled = finite * 10.0**decimals
+        # a decimal string parses to within half an ulp; scaling adds another
+        if (np.abs(scaled - np.rint(scaled)) <= 8 * np.finfo(float).eps * scaled).all():
+            return 10.0**-decimals
+    return 1e-13
+
+
+def snap_times(ns: npt.NDArray[np.int64], step_ns: float) -> npt.NDArray[np.int64]:
+    """Instants written as rounded fractions of a day (or hour) back on the clock's grid.
+
+    EBAS writes times as days with 6 decimals (86.4 ms): 00:01:00 comes back as 00:00:59.971.
+    When every instant lies within half a written step of the coarsest of 1 s, 0.1 s, 10 ms,
+    1 ms that is finer than the step allows, that grid is what was meant; otherwise the values
+    are kept as they are.
+    """
+    for grid in _GRIDS:
+        snapped = (ns + grid // 2) // grid * grid  # integer arithmetic: exact for any instant
+        if (np.abs(snapped - ns) < step_ns / 2).all():
+            return snapped
+    return ns
+
+
 def to_times(
-    x: npt.NDArray[np.float64], date: dt.date, unit: str, *, path: object, first_line: int
+    x: npt.NDArray[np.float64],
+    date: dt.date,
+    unit: str,
+    *,
+    path: object,
+    first_line: int,
+    origin: tuple[np.datetime64, float] | None = None,
 ) -> npt.NDArray[np.datetime64]:
-    """Offsets from midnight UTC of ``date`` in ``unit`` -> strictly increasing datetime64[ns]."""
-    ns = x * _NS[unit]
+    """Values in ``unit`` -> strictly increasing datetime64[ns]; ``origin`` is ``(instant,
+    value)`` as :func:`time_origin` gives it (default: offsets from midnight UTC of ``date``)."""
+    start, zero = (np.datetime64(date, "ns"), 0.0) if origin is None else origin
+    ns = (x - zero) * _NS[unit] if zero else x * _NS[unit]
     bad = ~np.isfinite(ns) | (np.abs(ns) > 4e18)
     if bad.any():
         raise ReaderError(
-            f"time value {x[np.argmax(bad)]!r} is not a valid offset",
+            f"time value {float(x[np.argmax(bad)])!r} is not a valid offset",
             path=path,
             line=first_line + int(np.argmax(bad)),
         )
-    times = np.datetime64(date, "ns") + np.rint(ns).astype(np.int64).astype("timedelta64[ns]")
+    instants = start.astype("datetime64[ns]").astype(np.int64) + np.rint(ns).astype(np.int64)
+    step = written_resolution(x) * _NS[unit]
+    times = snap_times(instants, step).astype("datetime64[ns]")
     if times.size > 1:
         steps = np.diff(times.view(np.int64))
         if (steps <= 0).any():
             i = int(np.argmax(steps <= 0)) + 1
             raise ReaderError(
-                f"time is not strictly increasing ({x[i - 1]!r} then {x[i]!r})",
+                f"time is not strictly increasing ({float(x[i - 1])!r} then {float(x[i])!r})",
                 path=path,
                 line=first_line + i,
             )
@@ -554,7 +658,10 @@ class NasaAmesReader(Reader):
         parsed = _parse_1001(raw, path)
         h = parsed.header
         unit = _time_unit(h.xname, self.time_unit, path, ffi=h.ffi)
-        times = to_times(parsed.independent, h.date, unit, path=path, first_line=h.data_line)
+        origin = time_origin(h.xname, h.date, parsed.independent, path=path)
+        times = to_times(
+            parsed.independent, h.date, unit, path=path, first_line=h.data_line, origin=origin
+        )
         columns = [
             Column(vname, parsed.values[:, i], h.vscal[i], h.vmiss[i])
             for i, vname in enumerate(h.vname)

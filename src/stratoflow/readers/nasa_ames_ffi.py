@@ -65,7 +65,10 @@ from stratoflow.readers.nasa_ames import (
     _split_vname,
     _unique,
     build_dataset,
+    snap_times,
+    time_origin,
     time_unit_of,
+    written_resolution,
 )
 
 __all__ = ["NasaAmesHeader", "parse_header", "read_nasa_ames"]
@@ -438,7 +441,9 @@ def read_nasa_ames(raw: bytes, *, path: Path, time_unit: str | None) -> xr.Datas
     block = _DataBlock(raw[h.data_offset :], first_line=h.data_line, path=path, encoding=h.encoding)
     one_d = h.ffi in (1001, 1010, 1020)
     series = _series_1d(h, block) if one_d else _series_blocks(h, block, path)
-    times = _times(series, unit, h, block)
+    origin, zero = time_origin(h.xname, h.date, series.x1, path=path, line=h.xname_line)
+    shift = int((origin - np.datetime64(h.date, "ns")).astype(np.int64))
+    times = _times(series, unit, h, block, shift, zero)
     attrs = {
         "independent_variables": "\n".join(h.xnames),
         **({"nasa_ames_preamble": "\n".join(h.preamble)} if h.preamble else {}),
@@ -661,16 +666,27 @@ def _block_starts(
 
 
 def _times(
-    s: _Series, unit: str, h: NasaAmesHeader, block: _DataBlock
+    s: _Series,
+    unit: str,
+    h: NasaAmesHeader,
+    block: _DataBlock,
+    shift: int = 0,
+    zero: float = 0.0,
 ) -> npt.NDArray[np.datetime64]:
-    ns = s.x1 * _NS[unit]
+    """X1 as instants; XNAME's own origin is ``shift`` ns after DATE's midnight, where X1 is
+    ``zero`` (see :func:`~stratoflow.readers.nasa_ames.time_origin`)."""
+    ns = (s.x1 - zero) * _NS[unit] if zero else s.x1 * _NS[unit]
     bad = ~np.isfinite(ns) | (np.abs(ns) > 4e18)
     if bad.any():
         i = int(np.argmax(bad))
         raise ReaderError(
-            f"time value {s.x1[i]!r} is not a valid offset", path=block.path, line=int(s.lines[i])
+            f"time value {float(s.x1[i])!r} is not a valid offset",
+            path=block.path,
+            line=int(s.lines[i]),
         )
-    total = s.base_ns + np.rint(ns).astype(np.int64)
+    total = snap_times(
+        s.base_ns + shift + np.rint(ns).astype(np.int64), written_resolution(s.x1) * _NS[unit]
+    )
     steps = np.diff(total)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
