@@ -205,3 +205,35 @@ def test_cf_reader_translates_stratoflow_flags_and_keeps_foreign_ones(tmp_path: 
     assert "CO_flag" not in ds
     np.testing.assert_array_equal(ds["CO_source_flag"].values, [1, 4])
     assert "CO_source_flag" in ds["CO"].attrs["ancillary_variables"]
+
+
+def test_cf_valid_range_masks_values_outside(tmp_path: Path) -> None:
+    """valid_min/valid_max/valid_range make values outside missing (xarray ignores them),
+    compared in the packed type (CF), flag variables excepted."""
+    path = tmp_path / "valid.nc"
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as nc:
+        nc.createDimension("time", 4)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.standard_name = "seconds since 2024-01-01 00:00:00", "time"
+        t[:] = [0, 1, 2, 3]
+        o3 = nc.createVariable("O3", "f4", ("time",))
+        o3.units, o3.valid_range = "1e-9", np.array([0, 500], dtype="f4")
+        o3[:] = [-5, 40, 600, 500]
+        co = nc.createVariable("CO", "i2", ("time",))
+        co.set_auto_maskandscale(False)
+        co.units, co.scale_factor, co.add_offset = "1e-9", 0.5, 100.0
+        co.valid_min = np.int16(0)  # packed: CO >= 100
+        co[:] = np.array([-2, 0, 10, 400], dtype="i2")  # 99, 100, 105, 300
+        rh = nc.createVariable("RH", "f4", ("time",))
+        rh.units, rh.valid_max = "percent", np.float32(100)
+        rh[:] = [50, 100, 100.5, 20]
+        st = nc.createVariable("status", "i1", ("time",))
+        st.units, st.valid_range = "1", np.array([0, 1], dtype="i1")
+        st.flag_values, st.flag_meanings = np.array([0, 1], dtype="i1"), "off on"
+        st[:] = [0, 1, 5, 1]
+    ds = CfNetcdfReader().read(path)
+    np.testing.assert_array_equal(ds["O3"].values, [np.nan, 40, np.nan, 500])
+    np.testing.assert_array_equal(ds["CO"].values, [np.nan, 100, 105, 300])
+    np.testing.assert_array_equal(ds["RH"].values, [50, 100, np.nan, 20])
+    np.testing.assert_array_equal(ds["status"].values, [0, 1, 5, 1])
+    assert ds["O3"].attrs["reader_outside_valid_range"] == 2

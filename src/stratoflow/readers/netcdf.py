@@ -19,7 +19,9 @@ Real files have quirks that a naive ``xarray.open_dataset`` turns into wrong dat
 * wrong ``axis`` attributes (IAGOS files swap X and Y on ``lon``/``lat``): dropped, the writer
   decides axes;
 * integer variables with a fill value: decoded to float with NaN where the fill value was, and
-  kept integer where no value is missing.
+  kept integer where no value is missing;
+* ``valid_min``/``valid_max``/``valid_range`` (which xarray does not apply): values outside
+  are missing, compared in the packed type as CF says, except on flag variables.
 
 Example::
 
@@ -194,6 +196,43 @@ def _integer_where_possible(var: xr.Variable) -> npt.NDArray[Any]:
     return values.astype(dtype)
 
 
+def _outside_valid_range(var: xr.Variable) -> npt.NDArray[np.bool_] | None:
+    """Where ``var`` lies outside its CF ``valid_*`` attributes (None: it has none).
+
+    CF states the limits in the packed type, before ``scale_factor``/``add_offset``; xarray has
+    unpacked the values already, so they are packed again to compare. Flag variables (with
+    ``flag_values``/``flag_meanings``) are left alone: their codes are translated, not masked.
+    """
+    a = var.attrs
+    if "flag_values" in a or "flag_meanings" in a or "flag_masks" in a:
+        return None
+    low = high = None
+    if "valid_range" in a:
+        bounds = np.asarray(a["valid_range"], dtype=np.float64).ravel()
+        if bounds.size == 2:
+            low, high = float(bounds[0]), float(bounds[1])
+    if "valid_min" in a:
+        low = float(np.asarray(a["valid_min"], dtype=np.float64).ravel()[0])
+    if "valid_max" in a:
+        high = float(np.asarray(a["valid_max"], dtype=np.float64).ravel()[0])
+    if low is None and high is None:
+        return None
+    values = np.asarray(var.values, dtype=np.float64)
+    scale = float(var.encoding.get("scale_factor", 1.0))
+    offset = float(var.encoding.get("add_offset", 0.0))
+    packed = (values - offset) / scale if (scale, offset) != (1.0, 0.0) else values
+    dtype = var.encoding.get("dtype")
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        packed = np.rint(packed)
+    outside = np.zeros(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            outside |= packed < low
+        if high is not None:
+            outside |= packed > high
+    return outside
+
+
 def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
     """The common part: time coordinate, numeric variables on it, clean attributes."""
     time_dim = raw[time_name].dims[0]
@@ -210,7 +249,14 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             units = str(clean.get("units", "")).strip()
             if units.lower() in {"", "none"}:
                 clean["units"] = "1"
-            data_vars[key] = xr.Variable((TIME,), _integer_where_possible(var), clean)
+            outside = _outside_valid_range(var)
+            if outside is not None and outside.any():
+                values = np.asarray(var.values, dtype=np.float64).copy()
+                values[outside] = np.nan
+                clean["reader_outside_valid_range"] = int(outside.sum())
+            else:
+                values = _integer_where_possible(var)
+            data_vars[key] = xr.Variable((TIME,), values, clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
             if var.attrs.get("cf_role") == "trajectory_id":
