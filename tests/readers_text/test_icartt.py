@@ -188,3 +188,18 @@ def test_written_files_are_ascii_whatever_the_source_spelled(tmp_path: Path) -> 
         warnings.simplefilter("ignore")
         ref = icartt.Dataset(str(path))
     np.testing.assert_array_equal(np.asarray(ref.data["Ozone_UV"], dtype=float)[[0, 2]], [1.5, 3.0])
+
+
+def test_a_zero_scale_factor_is_refused(tmp_path: Path) -> None:
+    from stratoflow import write_dataset
+    from stratoflow.dataset import make_dataset
+
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    ds = make_dataset(t, {"O3": (np.array([40.0, 41.0, 42.0]), {"units": "1e-9"})})
+    path = write_dataset(ds, tmp_path / "TEST-O3_B200_20210614_R0.ict", writer="icartt")
+    lines = path.read_text().splitlines()
+    at = lines.index("1") + 1  # NV = 1, then the scale factors
+    lines[at] = "0"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReaderError, match=rf"line {at + 1}: scale factor VSCAL\(1\) is 0"):
+        IcarttReader().read(path)

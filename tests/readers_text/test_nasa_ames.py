@@ -222,3 +222,12 @@ def test_a_time_origin_in_local_time_is_refused(tmp_path: Path) -> None:
     path = _ffi1001(tmp_path / "t.na", "seconds since 2021-06-14 00:00:00 +02:00", ["0 1"])
     with pytest.raises(ReaderError, match="local time; stratoflow needs UTC"):
         NasaAmesReader().read(path)
+
+
+@pytest.mark.parametrize("scale", ["0", "0.0", "nan", "inf"])
+def test_a_scale_factor_that_erases_the_column_is_refused(tmp_path: Path, scale: str) -> None:
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 40", "1 41"])
+    text = path.read_text().replace("\n1\n1\n-9999\n", f"\n1\n{scale}\n-9999\n")
+    path.write_text(text)
+    with pytest.raises(ReaderError, match=r"line 11: scale factor VSCAL\(1\) is .*non-zero"):
+        NasaAmesReader().read(path)

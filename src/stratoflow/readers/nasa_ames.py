@@ -256,6 +256,19 @@ class _Cursor:
         return value
 
 
+def check_scales(scales: list[float], what: str, cursor: Any) -> None:
+    """A scale factor of 0 (or inf, NaN) would turn a whole column into one value: refuse.
+
+    ``cursor`` is the header cursor, positioned just after the scale line (its ``error``
+    names file and line).
+    """
+    for i, scale in enumerate(scales):
+        if not np.isfinite(scale) or scale == 0:
+            raise cursor.error(
+                f"{what}({i + 1}) is {scale:g}: a scale factor must be a finite, non-zero number"
+            )
+
+
 def _date(values: list[int], cursor: _Cursor, what: str) -> dt.date:
     try:
         return dt.date(*values)
@@ -290,6 +303,7 @@ def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> F
     if not 1 <= nv <= _MAX_NV:
         raise cur.error(f"NV must be between 1 and {_MAX_NV}, found {nv}")
     vscal = cur.numbers(f"scale factors VSCAL (NV={nv})", nv, float)
+    check_scales(vscal, "scale factor VSCAL", cur)
     vmiss = cur.numbers(f"missing values VMISS (NV={nv})", nv, float)
     vname = [cur.next(f"variable name {i + 1} of {nv} (VNAME)") for i in range(nv)]
     hint = f"; does NV={nv} (line 10) match the number of variable names?"

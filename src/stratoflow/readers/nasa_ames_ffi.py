@@ -65,6 +65,7 @@ from stratoflow.readers.nasa_ames import (
     _split_vname,
     _unique,
     build_dataset,
+    check_scales,
     snap_times,
     time_origin,
     time_unit_of,
@@ -209,6 +210,7 @@ def parse_header(raw: bytes, *, path: object, skipped: int = 0) -> NasaAmesHeade
     xnames = tuple(cur.next(f"the name of independent variable X{i + 1}") for i in range(niv))
     nv = _count(cur, "the number of variables NV", 1)
     vscal = _numbers(cur, f"scale factors VSCAL (NV={nv})", nv, float)
+    check_scales(vscal, "scale factor VSCAL", cur)
     vmiss = _numbers(cur, f"missing values VMISS (NV={nv})", nv, float)
     vname = tuple(cur.next(f"variable name {i + 1} of {nv} (VNAME)") for i in range(nv))
     nauxv = nauxc = 0
@@ -222,6 +224,7 @@ def parse_header(raw: bytes, *, path: object, skipped: int = 0) -> NasaAmesHeade
             nauxc = _count(cur, "the number of text auxiliary variables NAUXC", 0, nauxv - 1)
         if nauxv - nauxc:
             ascal = _numbers(cur, f"scale factors ASCAL ({nauxv - nauxc})", nauxv - nauxc, float)
+            check_scales(ascal, "scale factor ASCAL", cur)
             amiss = _numbers(cur, f"missing values AMISS ({nauxv - nauxc})", nauxv - nauxc, float)
         if nauxc:
             _numbers(cur, f"the lengths LENA of the {nauxc} text variables", nauxc, int)
