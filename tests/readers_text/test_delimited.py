@@ -159,3 +159,43 @@ def test_a_wrong_flag_code_in_our_csv_export_names_its_line(tmp_path: Path) -> N
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ReaderError, match=rf"x\.csv: line {len(lines) - 1}: .*'O3_flag'.*'9'"):
         DelimitedReader().read(path)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"time,O3\n2024-01-01T00:00:00Z,40.5\n2024-01-01T00:00:01Z,41\n\n\n",
+        b"\xef\xbb\xbftime,O3\r\n2024-01-01T00:00:00Z,40.5\r\n2024-01-01T00:00:01Z,41\r\n\r\n",
+        b"time,O3\n2024-01-01T00:00:00Z,40.5\n2024-01-01T00:00:01Z,41\n \t\n",
+        b'"time","O3"\n"2024-01-01T00:00:00Z",40.5\n"2024-01-01T00:00:01Z",41\n',
+    ],
+    ids=["blank-lines-at-end", "bom-crlf-blank-at-end", "whitespace-line-at-end", "quoted"],
+)
+def test_harmless_variations_are_read(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(body)
+    ds = DelimitedReader().read(path)
+    np.testing.assert_array_equal(ds["O3"].values, [40.5, 41.0])
+    assert ds.sizes["time"] == 2
+
+
+def test_quoted_fields_may_hold_the_separator(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        'time,"O3, ppb",site\n'
+        '2024-01-01T00:00:00Z,40.5,"Frankfurt, DE"\n'
+        '2024-01-01T00:00:01Z,41,"say ""hi"""\n'
+    )
+    ds = DelimitedReader().read(path)
+    np.testing.assert_array_equal(ds["O3, ppb"].values, [40.5, 41.0])
+    assert list(ds["site"].values) == ["Frankfurt, DE", 'say "hi"']
+    path.write_text('time,O3\n2024-01-01T00:00:00Z,"40,5",1\n')
+    with pytest.raises(ReaderError, match="line 2: record has 3 fields"):
+        DelimitedReader().read(path)
+
+
+def test_a_blank_line_between_records_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("time,O3\n2024-01-01T00:00:00Z,40\n\n2024-01-01T00:00:01Z,41\n")
+    with pytest.raises(ReaderError, match="line 3: blank line between records"):
+        DelimitedReader().read(path)

@@ -52,6 +52,23 @@ __all__ = ["PRESETS", "DelimitedConfig", "DelimitedReader"]
 _EPOCH_UNITS = "seconds since 1970-01-01 00:00:00"
 
 
+def _without_trailing_blank_lines(raw: bytes) -> bytes:
+    """``raw`` ending with its last record's line break: later empty or blank lines dropped.
+
+    Only whole lines go: a last record's trailing separator or blank is a field.
+    """
+    end = len(raw)
+    while True:
+        j = end
+        while j > 0 and raw[j - 1] in b" \t":
+            j -= 1
+        if j == 0 or raw[j - 1] != ord("\n"):
+            break
+        end = j - 1 - (j > 1 and raw[j - 2] == ord("\r"))
+    ending = b"\r\n" if raw[end : end + 2] == b"\r\n" else b"\n"
+    return raw[:end] + ending if end < len(raw) else raw
+
+
 @dataclass(frozen=True)
 class DelimitedConfig:
     """All options of :class:`DelimitedReader`; a preset is one of these."""
@@ -327,6 +344,9 @@ class DelimitedReader(Reader):
         if b"\x00" in raw:
             line = raw[: raw.index(b"\x00")].count(b"\n") + 1
             raise ReaderError("NUL byte in a text file", path=path, line=line)
+        # Blank lines after the last record (an editor's or a logger's) end the table; a blank
+        # line between records is still an error naming it.
+        raw = _without_trailing_blank_lines(raw)
         first = cfg.header_lines + 2  # line number of the first record
         try:
             frame = pd.read_csv(
@@ -428,10 +448,21 @@ class DelimitedReader(Reader):
         )
 
     def _check_field_counts(self, cfg: DelimitedConfig, raw: bytes, path: Path) -> None:
-        """Every line must have as many separators as the column-name line (vectorised)."""
+        """Every line must have as many separators as the column-name line (vectorised).
+
+        Separators and line breaks inside double-quoted fields (``"O3, ppb"``) do not count:
+        a character is inside quotes when an odd number of quotes precede it (an escaped
+        ``""`` flips twice).
+        """
         arr = np.frombuffer(raw, dtype=np.uint8)
-        newlines = np.flatnonzero(arr == ord("\n"))
-        seps = np.flatnonzero(arr == ord(cfg.separator))
+        is_newline, is_sep = arr == ord("\n"), arr == ord(cfg.separator)
+        quotes = arr == ord('"')
+        if quotes.any():
+            quoted = (np.cumsum(quotes) % 2).astype(bool)
+            is_newline &= ~quoted
+            is_sep &= ~quoted
+        newlines = np.flatnonzero(is_newline)
+        seps = np.flatnonzero(is_sep)
         counts = np.bincount(np.searchsorted(newlines, seps), minlength=newlines.size + 1)
         lengths = np.diff(np.concatenate([[-1], newlines, [arr.size]])) - 1
         names = cfg.header_lines
@@ -439,6 +470,9 @@ class DelimitedReader(Reader):
         wrong = np.flatnonzero(counts[names : last + 1] != counts[names])
         if wrong.size:
             line = names + int(wrong[0])
+            cr = line < newlines.size and raw[newlines[line] - 1 : newlines[line]] == b"\r"
+            if lengths[line] <= cr:
+                raise ReaderError("blank line between records", path=path, line=line + 1)
             raise ReaderError(
                 f"record has {counts[line] + 1} fields, the column names line has "
                 f"{counts[names] + 1} (short or long row)",
