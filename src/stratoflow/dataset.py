@@ -126,9 +126,15 @@ def make_dataset(
     if times.dtype.kind != "M":
         raise DatasetError(f"time must be numpy datetime64 values in UTC, got dtype {times.dtype}")
     data_vars: dict[str, Any] = {}
+    flags = dict(flags or {})
     for name, (values, var_attrs) in variables.items():
+        if name == TIME:  # a column named like the coordinate (its time is another column)
+            name = _free(f"{TIME}_original", variables)
+            var_attrs = {**var_attrs, "original_name": TIME}
+            if TIME in flags:
+                flags[name] = flags.pop(TIME)
         data_vars[name] = xr.Variable((TIME,), np.asarray(values), dict(var_attrs))
-    flags = _keep_source_flag_columns(data_vars, flags or {})
+    flags = _keep_source_flag_columns(data_vars, flags)
     for name, codes in flags.items():
         if name not in data_vars:
             raise DatasetError(f"flags given for unknown variable {name!r}")
@@ -144,6 +150,14 @@ def make_dataset(
         attrs=dict(attrs or {}),
     )
     return validate(ds)
+
+
+def _free(name: str, taken: Mapping[str, Any]) -> str:
+    """``name``, or ``name_2``, ``name_3``... whichever is not taken."""
+    candidate, i = name, 2
+    while candidate in taken:
+        candidate, i = f"{name}_{i}", i + 1
+    return candidate
 
 
 def _keep_source_flag_columns(
@@ -167,9 +181,7 @@ def _keep_source_flag_columns(
         codes = np.asarray(var.values)
         if owner not in flags and codes.dtype.kind in "ui" and not _invalid_codes(codes).any():
             continue  # already validity flags
-        new = f"{name}_original"
-        while new in data_vars:
-            new += "_"
+        new = _free(f"{name}_original", data_vars)
         attrs = {**var.attrs, "original_name": name}
         attrs.setdefault("comment", f"the file's own column {name!r}, not IAGOS validity flags")
         data_vars[new] = xr.Variable(var.dims, var.values, attrs)

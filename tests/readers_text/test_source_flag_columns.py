@@ -68,3 +68,16 @@ def test_a_column_holding_validity_codes_is_still_read_as_flags() -> None:
     )
     np.testing.assert_array_equal(ds["O3_flag"].values, codes)
     assert "O3_flag_original" not in ds
+
+
+def test_a_column_named_time_that_is_not_the_time_is_kept(tmp_path: Path) -> None:
+    """``time`` is the coordinate's name; a data column of that name becomes time_original."""
+    from stratoflow.readers import DelimitedReader
+
+    path = tmp_path / "t.csv"
+    path.write_text("Start_UTC,time,O3\n2024-01-01T00:00:00Z,5,40\n2024-01-01T00:00:01Z,6,41\n")
+    ds = DelimitedReader(time_column="Start_UTC").read(path)
+    np.testing.assert_array_equal(ds["time_original"].values, [5.0, 6.0])
+    assert ds["time_original"].attrs["original_name"] == "time"
+    assert str(ds["time"].values[0]) == "2024-01-01T00:00:00.000000000"
+    assert sorted(data_variables(ds)) == ["O3", "time_original"]
