@@ -62,6 +62,28 @@ def test_cli_exports_and_reports_json(
     assert "resolution" in capsys.readouterr().err
 
 
+def test_cli_refuses_what_it_cannot_do_as_asked(
+    imported: Imported, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Options that would be ignored, a file as --out, a variable nobody stored: said so."""
+    approve(imported.identifier)
+    args = ["export", "--flight", imported.identifier, "--format", "csv"]
+    assert main([*args, "--out", str(tmp_path), "--aggregate", "majority"]) == 1
+    assert "--aggregate only applies to resampled exports" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path), "--valid", "good"]) == 1
+    assert "--valid only applies" in capsys.readouterr().err
+    afile = tmp_path / "exports.txt"
+    afile.write_text("keep me")
+    assert main([*args, "--out", str(afile)]) == 1
+    err = capsys.readouterr().err
+    assert "is a file" in err and "Traceback" not in err and afile.read_text() == "keep me"
+    assert main([*args, "--out", str(tmp_path / "o"), "--variables", "NOPE,O3_P1"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "o"), "--variables", "NOPE"]) == 1
+    err = capsys.readouterr().err
+    assert "no series of variable(s) NOPE" in err and "O3_P1" in err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["netcdf", "iagos-netcdf"])
 @pytest.mark.parametrize("resample", [None, "10s"])

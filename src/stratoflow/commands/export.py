@@ -62,13 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--aggregate",
         choices=["worst", "majority"],
-        default="worst",
-        help="flag of a resampled point: worst or majority of the contributing points",
+        help="with --resample: flag of a resampled point, worst (default) or majority of the "
+        "contributing points",
     )
     p.add_argument(
         "--valid",
-        default="good",
-        help="flags whose points enter resampled means, e.g. good,limited (good)",
+        help="with --resample: flags whose points enter resampled means, e.g. good,limited (good)",
     )
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--json", action="store_true", help="print the export records as JSON")
@@ -87,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     from stratoflow.server import setup
 
+    for flag in ("aggregate", "valid"):
+        if getattr(args, flag) is not None and not args.resample:
+            raise ConfigError(f"--{flag} only applies to resampled exports: add --resample")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; give the directory to write into")
     setup(migrate=True)
     from stratoflow.exporters.export import ExportOptions, export
     from stratoflow.exporters.selection import Selection
@@ -104,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     options = ExportOptions(
         format=args.format,
         resample=args.resample,
-        aggregate=args.aggregate,
-        valid_flags=_valid_flags(args.valid),
+        aggregate=args.aggregate or "worst",
+        valid_flags=_valid_flags(args.valid or "good"),
     )
     try:
         who = getpass.getuser()

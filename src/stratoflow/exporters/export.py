@@ -34,6 +34,7 @@ from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolutio
 from stratoflow.exporters.selection import FlightSelection, Selection, select
 from stratoflow.flags import Flag
 from stratoflow.readers.base import file_checksum
+from stratoflow.server.catalog.models import Series
 from stratoflow.server.exports.models import ExportRecord
 from stratoflow.server.workflow.models import Task, TransferHandler
 from stratoflow.writers import get_writer
@@ -187,7 +188,22 @@ def export(
     user: User | None = None,
 ) -> list[ExportRecord]:
     """Export every flight of ``selection`` (one file each) into ``directory``."""
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(f"{directory} is a file, not a directory to export into")
     items = select(selection)
+    if not items and selection.variables:
+        stored = set(
+            Series.objects.filter(variable__in=list(selection.variables))
+            .values_list("variable", flat=True)
+            .distinct()
+        )
+        unknown = [v for v in selection.variables if v not in stored]
+        if unknown:
+            known = sorted(set(Series.objects.values_list("variable", flat=True).distinct()))
+            raise ExportError(
+                f"no series of variable(s) {', '.join(unknown)} in the database; "
+                f"stored variables: {', '.join(known[:40]) or 'none'}"
+            )
     if not items:
         raise ExportError(
             f"nothing to export for {json.dumps(selection.to_dict())}: no flight with "
