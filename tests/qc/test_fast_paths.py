@@ -508,3 +508,15 @@ def test_vote_and_critical_equal_float64_masks(good: float, bad: float, k: int) 
     critical = get_evaluation("critical")
     got = critical(stack, missing, tests, **critical.check({"good": good, "bad": bad}))[1]
     np.testing.assert_array_equal(got, want)
+
+
+def test_vote_with_fewer_tests_than_k_needs_all_of_them() -> None:
+    """k=3 of 2 tests could never flag a point; both agreeing must flag it."""
+    from stratoflow.qc import get_evaluation
+    from stratoflow.qc.evaluation import TestInfo
+
+    vote = get_evaluation("vote")
+    stack = np.array([[0, 0, 1, 0.8], [0, 1, 1, 0.8]], dtype=np.float32)
+    tests = [TestInfo("gross_range"), TestInfo("spike")]
+    _, flags = vote(stack, np.zeros(4, bool), tests, **vote.check({"k": 3, "good": 0.9}))
+    assert flags.tolist() == [3, 0, 0, 2]

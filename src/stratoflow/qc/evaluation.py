@@ -12,6 +12,7 @@ Built-ins (entry-point group ``stratoflow.evaluations``):
 ``worst``       the lowest probability of any test (default; equals QARTOD's aggregate)
 ``mean``        the weighted mean probability (weights from the configuration)
 ``vote``        k-of-n: bad if at least ``k`` tests say bad, limited if ``k`` say not good
+                (all of them where fewer than ``k`` tests ran on a variable)
 ``critical``    IAGOS rule: a critical test saying bad -> bad; any other failure -> limited
 """
 
@@ -144,6 +145,9 @@ def _mean(
 def _vote(
     stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float, k: int
 ) -> tuple[None, Flags]:
+    # A variable with fewer tests than k (one configuration, many variables) needs all of its
+    # tests to agree: with k unreachable it could never be flagged at all.
+    k = max(1, min(k, stack.shape[0]))
     says_bad = _count_below(stack, range(stack.shape[0]), bad)
     says_not_good = _count_below(stack, range(stack.shape[0]), good)
     # LIMITED (2) where k say "not good", BAD (3) where k say "bad" (then k say "not good" too)
