@@ -253,6 +253,7 @@ def test_manual_flag_wins_and_stays_through_reevaluation_and_rerun(
         ({"variables": ["nope"]}, "variables"),
         ({"flag": "7"}, "flag"),
         ({"start": "yesterday"}, "start"),
+        ({"start": "2023-01-01 00:00:00", "end": "2023-01-02 00:00:00"}, "outside flight"),
     ],
 )
 def test_manual_flag_needs_a_comment_and_a_valid_range(

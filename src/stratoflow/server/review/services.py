@@ -269,6 +269,16 @@ def flight_flag_range(
         raise ConfigError(f"manual flag range ends ({end}) before it starts ({start})")
     if flag not in {int(f) for f in MANUAL_FLAG_CHOICES}:
         raise ConfigError(f"flag {flag} cannot be set by hand; use one of {MANUAL_FLAG_CHOICES}")
+    if (
+        flight.time_start is not None
+        and flight.time_end is not None
+        and (end < _aware(flight.time_start) or start > _aware(flight.time_end))
+    ):
+        raise ConfigError(
+            f"manual flag range {start.isoformat()} .. {end.isoformat()} lies outside flight "
+            f"{flight.identifier} ({_aware(flight.time_start).isoformat()} .. "
+            f"{_aware(flight.time_end).isoformat()}): no point would change"
+        )
     by_name = {s.variable: s for s in current_series(flight)}
     unknown = [v for v in variables if v not in by_name]
     if unknown or not variables:
