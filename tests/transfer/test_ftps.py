@@ -325,7 +325,7 @@ def test_config_round_trip_keeps_the_ca_file(pki: PKI) -> None:
     config = {
         "provider": {"name": "FTPS DC"},
         "transfer": {"type": "ftp", "host": "127.0.0.1", "tls": True, "ca_file": str(pki.ca)},
-        "auth": {"method": "ftp_login", "user": FTP_USER, "password": "env:SF_TEST_FTP_PW"},
+        "auth": {"method": "ftp_login", "username": FTP_USER, "password": "env:SF_TEST_FTP_PW"},
     }
     handler = TransferHandler.from_config(config)
     assert isinstance(handler.transfer, FTPServer)
