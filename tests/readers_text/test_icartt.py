@@ -203,3 +203,26 @@ def test_a_zero_scale_factor_is_refused(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ReaderError, match=rf"line {at + 1}: scale factor VSCAL\(1\) is 0"):
         IcarttReader().read(path)
+
+
+def test_rewriting_keeps_the_source_keywords_and_the_flight(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Read -> write -> read: LOCATION, UNCERTAINTY, revision comment... are the source's,
+    not N/A; a flight id survives in OTHER_COMMENTS; nothing is repeated on a second pass."""
+    from stratoflow import write_dataset
+
+    source = IcarttReader().read(shared_data / MERGE)
+    source.attrs["flight_id"] = "2017012117000101"
+    once = IcarttReader().read(
+        write_dataset(source, tmp_path / "ACT-once_B200_20170121_R0.ict", writer="icartt")
+    )
+    twice_path = write_dataset(once, tmp_path / "ACT-twice_B200_20170121_R0.ict", writer="icartt")
+    twice = IcarttReader().read(twice_path)
+    for key in ("icartt_location", "icartt_uncertainty", "icartt_dm_contact_info", "icartt_r0"):
+        assert source.attrs[key] and source.attrs[key] != "N/A"
+        assert once.attrs[key] == twice.attrs[key] == source.attrs[key]
+    assert once.attrs["flight"] == twice.attrs["flight"] == "2017012117000101"
+    text = twice_path.read_text()
+    assert text.count("flags are IAGOS validity codes") == 1
+    assert text.count("written by stratoflow from") == 1

@@ -262,4 +262,8 @@ class IcarttReader(Reader):
                 "source_file": path.name,
             }
         )
+        # stratoflow's ICARTT writer keeps the flight id in OTHER_COMMENTS ("flight X; ...")
+        found = re.match(r"\s*flight\s+([^;\s]+)\s*(?:;|$)", kw.get("OTHER_COMMENTS", ""))
+        if found:
+            attrs.setdefault("flight", found[1])
         return attrs

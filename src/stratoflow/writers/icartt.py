@@ -30,6 +30,10 @@ __all__ = ["IcarttWriter"]
 _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
 
+#: Attributes that name the flight, in order of preference (readers and importer use them).
+_FLIGHT_KEYS = ("flight_id", "flight", "flight_number")
+
+
 def _text(value: object, default: str = "N/A", *, comma: bool = True) -> str:
     text = ascii_text(str(value)).translate(_CONTROL).strip()
     if not comma:
@@ -80,7 +84,7 @@ class IcarttWriter(Writer):
         source: str | None = None,
         mission: str | None = None,
         platform: str | None = None,
-        revision: str = "R0",
+        revision: str | None = None,
     ) -> None:
         self.pi = pi
         self.organisation = organisation
@@ -98,6 +102,15 @@ class IcarttWriter(Writer):
         def attr(key: str, option: str | None) -> str:
             return _text(option if option is not None else ds.attrs.get(key, "N/A"))
 
+        def keyword(name: str, *fallbacks: str) -> str:
+            """An ICARTT keyword's value: the source file's own (read back as
+            ``icartt_<name>``), else the first of ``fallbacks`` present in the attributes."""
+            for key in (f"icartt_{name.lower()}", *fallbacks):
+                value = ds.attrs.get(key)
+                if value is not None and str(value).strip():
+                    return _text(value)
+            return "N/A"
+
         vnames = [
             f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, {name}, "
             f"{_text(a.get('long_name', name), name, comma=False)}"
@@ -105,26 +118,44 @@ class IcarttWriter(Writer):
         ]
         scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
         scom = [s for s in scom if s]
-        revision = _text(self.revision, "R0").split(",")[0].replace(":", " ")
+        given = self.revision or str(ds.attrs.get("revision") or "") or "R0"
+        revision = _text(given, "R0").split(",")[0].replace(":", " ").strip() or "R0"
+        flags_info = (
+            "flags are IAGOS validity codes (0 good, 2 limited, 3 bad, 4 not validated, 7 missing)"
+        )
+        data_info = keyword("DATA_INFO")
+        flight = next(
+            (str(ds.attrs[k]).strip() for k in _FLIGHT_KEYS if str(ds.attrs.get(k, "")).strip()),
+            "",
+        )
+        other = [f"flight {_text(flight)}"] if flight else []
+        if keyword("OTHER_COMMENTS") != "N/A":  # the source's, without what we add ourselves
+            other += [
+                part
+                for part in keyword("OTHER_COMMENTS").split("; ")
+                if not part.startswith(("flight ", "written by stratoflow from "))
+            ]
+        other.append(f"written by stratoflow from {attr('source_file', None)}")
+        if flags_info in data_info:
+            data_info = data_info.replace(f"; {flags_info}", "").replace(flags_info, "N/A")
         ncom = [
-            f"PI_CONTACT_INFO: {attr('pi_contact', None)}",
+            f"PI_CONTACT_INFO: {keyword('PI_CONTACT_INFO', 'pi_contact')}",
             f"PLATFORM: {attr('platform', self.platform)}",
-            "LOCATION: N/A",
-            "ASSOCIATED_DATA: N/A",
-            f"INSTRUMENT_INFO: {attr('instrument', None)}",
-            "DATA_INFO: flags are IAGOS validity codes (0 good, 2 limited, 3 bad, "
-            "4 not validated, 7 missing)",
-            "UNCERTAINTY: N/A",
+            f"LOCATION: {keyword('LOCATION', 'location')}",
+            f"ASSOCIATED_DATA: {keyword('ASSOCIATED_DATA')}",
+            f"INSTRUMENT_INFO: {keyword('INSTRUMENT_INFO', 'instrument')}",
+            f"DATA_INFO: {flags_info if data_info == 'N/A' else f'{data_info}; {flags_info}'}",
+            f"UNCERTAINTY: {keyword('UNCERTAINTY')}",
             f"ULOD_FLAG: {number(ulod)}",
-            "ULOD_VALUE: N/A",
+            f"ULOD_VALUE: {keyword('ULOD_VALUE')}",
             f"LLOD_FLAG: {number(llod)}",
-            "LLOD_VALUE: N/A",
-            "DM_CONTACT_INFO: N/A",
-            "PROJECT_INFO: N/A",
-            f"STIPULATIONS_ON_USE: {attr('license', None)}",
-            f"OTHER_COMMENTS: written by stratoflow from {attr('source_file', None)}",
+            f"LLOD_VALUE: {keyword('LLOD_VALUE')}",
+            f"DM_CONTACT_INFO: {keyword('DM_CONTACT_INFO')}",
+            f"PROJECT_INFO: {keyword('PROJECT_INFO', 'project')}",
+            f"STIPULATIONS_ON_USE: {keyword('STIPULATIONS_ON_USE', 'license', 'licence')}",
+            f"OTHER_COMMENTS: {'; '.join(other)}",
             f"REVISION: {revision}",
-            f"{revision}: {attr('revision_comment', None)}",
+            f"{revision}: {keyword(revision, 'revision_comment')}",
             ", ".join(["Start_UTC", *cols.names]),
         ]
         head = [

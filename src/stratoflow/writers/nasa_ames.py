@@ -121,9 +121,16 @@ def number(value: float) -> str:
 
 def format_block(columns: Columns, *, sep: str, missing: float) -> str:
     """The data block as text: shortest round-trip reprs, NaN written as ``missing``."""
-    frame = pd.DataFrame({"time": columns.seconds})
-    for i, data in enumerate(columns.values):
-        frame[str(i)] = np.where(np.isnan(data), missing, data) if data.dtype.kind == "f" else data
+    # one DataFrame from all columns at once: inserting 100+ columns one by one fragments it
+    frame = pd.DataFrame(
+        {
+            "time": columns.seconds,
+            **{
+                str(i): np.where(np.isnan(data), missing, data) if data.dtype.kind == "f" else data
+                for i, data in enumerate(columns.values)
+            },
+        }
+    )
     buffer = io.StringIO()
     frame.to_csv(buffer, sep=sep, header=False, index=False, lineterminator="\n")
     return buffer.getvalue()
