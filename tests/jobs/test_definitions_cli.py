@@ -278,3 +278,34 @@ def test_job_retry_requeues_and_reruns_failed_tasks(
     assert main(["job", "retry", "import-flights"]) == 0
     out = capsys.readouterr().out
     assert "1 task(s) queued again" in out and out.strip().endswith("succeeded")
+
+
+def test_job_list_and_show_tell_schedule_history_and_failures(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs_file.write_text(JOBS.replace("options: {tasks: 2}", "options: {tasks: 2, fail: [1]}"))
+    assert main(["job", "load", str(jobs_file)]) == 0
+    assert main(["job", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "import-flights: every day from 2026-03-27T02:30+01:00 (Europe/Berlin)" in out
+    assert "never run" in out and "every 2 weeks" in out
+    assert main(["job", "run", "import-flights", "--progress", "plain"]) == 1
+    capsys.readouterr()
+    assert main(["job", "show", "import-flights", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    (run,) = info["runs"]
+    assert run["state"] == "failed" and run["tasks"] == {"done": 1, "failed": 1}
+    assert run["failed"] == [
+        {"manager": "import", "subject": "noop #1",
+         "error": "noop task #1 fails permanently (as configured)"}
+    ]  # fmt: skip
+    assert [m["name"] for m in info["managers"]] == ["import"]
+    assert main(["job", "show", "import-flights"]) == 0
+    out = capsys.readouterr().out
+    assert "failed (1 done, 1 failed)" in out and "failed import/noop #1: noop task #1" in out
+    assert main(["job", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["import-flights"]["last_run"]["state"] == "failed"
+    assert rows["export-flights"]["last_run"] is None
+    assert main(["job", "show", "nope"]) == 1
+    assert "no job named 'nope'" in capsys.readouterr().err

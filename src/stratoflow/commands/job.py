@@ -8,6 +8,8 @@ Examples::
     2026-03-28T02:30:00+01:00
     2026-03-29T03:00:00+02:00
     2026-03-30T02:30:00+02:00
+    $ stratoflow job list                      # every job, its schedule and last run
+    $ stratoflow job show import-flights -n 5  # managers, next run, last 5 runs, failures
     $ stratoflow job run import-flights        # live progress on a terminal, log lines otherwise
     $ stratoflow job retry import-flights      # failed tasks of the latest failed run, again
     $ stratoflow job reprocess import-flights --flight F123 --dry-run
@@ -36,6 +38,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = actions.add_parser("load", help="create or update jobs from a YAML file")
     load.add_argument("file", type=Path)
     load.set_defaults(func=run_load)
+    lst = actions.add_parser("list", help="every job with its schedule and latest run")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    lst.set_defaults(func=run_list)
+    show = actions.add_parser(
+        "show", help="a job's managers, next run and run history with the failed tasks"
+    )
+    show.add_argument("name")
+    show.add_argument("-n", type=int, default=10, help="how many recent runs (default 10)")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=run_show)
     nxt = actions.add_parser("next", help="print the next run instants of a job")
     nxt.add_argument("name")
     nxt.add_argument("-n", type=int, default=10, help="how many (default 10)")
@@ -115,6 +127,130 @@ def run_load(args: argparse.Namespace) -> int:
         names = getattr(report, what)
         if names:
             print(f"{what}: {', '.join(names)}")
+    return 0
+
+
+def _schedule_text(job: Any) -> str:
+    """``every 6 hours from 2026-01-01T00:15+00:00 (UTC)``, or that it has none."""
+    from zoneinfo import ZoneInfo
+
+    if job.schedule is None:
+        return "no schedule (runs when asked)"
+    unit = {"hourly": "hour", "daily": "day", "weekly": "week"}.get(job.frequency, job.frequency)
+    every = f"every {unit}" if job.interval == 1 else f"every {job.interval} {unit}s"
+    if job.start is None:
+        return f"{every} ({job.timezone})"
+    start = job.start.astimezone(ZoneInfo(job.timezone)).isoformat(timespec="minutes")
+    return f"{every} from {start} ({job.timezone})"
+
+
+def _run_record(run: Any, *, failures: bool) -> dict[str, Any]:
+    from django.db.models import Count
+
+    from stratoflow.server.workflow.models import Task
+
+    record: dict[str, Any] = {
+        "run": run.pk,
+        "scheduled_for": run.scheduled_for.isoformat(),
+        "state": run.state,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+    tasks = Task.objects.filter(run=run)
+    counts = tasks.values_list("state").annotate(n=Count("id")).order_by("state")
+    record["tasks"] = {state: n for state, n in counts}
+    if failures:
+        record["failed"] = [
+            {"manager": t.manager.name, "subject": t.subject, "error": t.error}
+            for t in tasks.filter(state="failed").select_related("manager").order_by("id")[:50]
+        ]
+        record["errors"] = [
+            e
+            for m in (run.summary or {}).get("managers", [])
+            for e in m.get("errors", [])
+            if e.startswith("collect failed")
+        ]
+    return record
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Run ``stratoflow job list``."""
+    setup(migrate=True)
+    from stratoflow.server.workflow.models import Job
+
+    rows: list[dict[str, Any]] = []
+    for job in Job.objects.order_by("order", "name"):
+        last = job.runs.order_by("-scheduled_for").first()
+        nxt = job.next_occurrences(1) if job.enabled else []
+        rows.append(
+            {
+                "name": job.name,
+                "enabled": job.enabled,
+                "schedule": _schedule_text(job),
+                "next": nxt[0].isoformat() if nxt else None,
+                "last_run": _run_record(last, failures=False) if last else None,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no jobs (load some with `stratoflow job load FILE`)")
+    for row in rows:
+        latest = row["last_run"]
+        state = f"last run {latest['scheduled_for']} {latest['state']}" if latest else "never run"
+        off = "" if row["enabled"] else "  [disabled]"
+        print(f"{row['name']}{off}: {row['schedule']}; next {row['next'] or '-'}; {state}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Run ``stratoflow job show``."""
+    setup(migrate=True)
+    if args.n < 0:
+        raise ConfigError(f"-n must be >= 0, not {args.n}")
+    job = get_job(args.name)
+    nxt = job.next_occurrences(1) if job.enabled else []
+    info: dict[str, Any] = {
+        "name": job.name,
+        "description": job.description,
+        "enabled": job.enabled,
+        "schedule": _schedule_text(job),
+        "next": nxt[0].isoformat() if nxt else None,
+        "depends_on": list(job.depends_on.values_list("name", flat=True)),
+        "managers": [
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "order": m.order,
+                "transfer": m.transfer.name if m.transfer else None,
+            }
+            for m in job.managers.select_related("transfer").order_by("order", "id")
+        ],
+        "runs": [
+            _run_record(r, failures=True) for r in job.runs.order_by("-scheduled_for")[: args.n]
+        ],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    off = "" if job.enabled else " [disabled]"
+    print(f"job {job.name}{off}: {job.description}".rstrip(": "))
+    print(f"  schedule: {info['schedule']}; next run {info['next'] or '-'}")
+    if info["depends_on"]:
+        print(f"  depends on: {', '.join(info['depends_on'])}")
+    for m in info["managers"]:
+        via = f" via {m['transfer']}" if m["transfer"] else ""
+        print(f"  manager {m['order']}: {m['name']} ({m['kind']}){via}")
+    if not info["runs"]:
+        print("  no runs yet")
+    for r in info["runs"]:
+        counts = ", ".join(f"{n} {s}" for s, n in r["tasks"].items()) or "no tasks"
+        print(f"  run {r['run']} {r['scheduled_for']}: {r['state']} ({counts})")
+        for error in r["errors"]:
+            print(f"    {error}")
+        for t in r["failed"]:
+            print(f"    failed {t['manager']}/{t['subject']}: {t['error']}")
     return 0
 
 
