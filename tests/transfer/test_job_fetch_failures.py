@@ -141,3 +141,19 @@ def test_an_unexpected_error_while_collecting_fails_the_run_cleanly(
     assert report.state == "failed"
     assert report.managers[0].errors[0].startswith("collect failed: internal error: ValueError")
     assert list(JobRun.objects.filter(job=job).values_list("state", flat=True)) == ["failed"]
+
+
+def test_a_corrupt_file_is_named_as_the_provider_names_it(tmp_path: Path, staging: Path) -> None:
+    from stratoflow.server.workflow.services import job_run
+
+    folder = tmp_path / "incoming"
+    (good,) = write_sample_flights(folder / "2024", 1)
+    (folder / "2024" / "cut.nc").write_bytes(good.read_bytes()[:3000])
+    job = _job("corrupt", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True})
+    report = job_run(job)
+    assert report.state == "failed"
+    task = _tasks(job)["2024/cut.nc"]
+    assert task.error.startswith("2024/cut.nc: damaged or truncated netCDF file (3,000 bytes)")
+    assert f"(staged copy: {staging}" in task.error
+    assert report.managers[0].errors == [task.error]  # named once, by the provider's name
+    assert _tasks(job)[f"2024/{good.name}"].state == "done"

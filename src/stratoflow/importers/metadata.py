@@ -39,15 +39,16 @@ class MetadataManager:
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
         from stratoflow.jobs.states import TaskState
         from stratoflow.server.catalog.metadata import metadata_import_file
-        from stratoflow.server.workflow.transfers import FETCH_ERROR, fetch_failure
+        from stratoflow.server.workflow.transfers import FETCH_ERROR, as_fetched, fetch_failure
 
         if FETCH_ERROR in task.details:
             return {"state": TaskState.DONE, **fetch_failure(manager, task)}
-        report = metadata_import_file(
-            Path(task.details["staged_path"]),
-            who=f"job {manager.job.name}/{manager.name}",
-            identity=task.details["identity"],
-        )
+        with as_fetched(task.details["identity"], task.details["staged_path"]):
+            report = metadata_import_file(
+                Path(task.details["staged_path"]),
+                who=f"job {manager.job.name}/{manager.name}",
+                identity=task.details["identity"],
+            )
         return {
             "state": TaskState.DONE,
             "created": report.created,

@@ -170,9 +170,20 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
 def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
     """Open, find the time variable, and load everything with the time decoded unmasked."""
     _check_signature(path)
-    with xr.open_dataset(
-        path, engine="netcdf4", decode_times=False, decode_coords=False, decode_timedelta=False
-    ) as probe:
+    try:
+        probe = xr.open_dataset(
+            path, engine="netcdf4", decode_times=False, decode_coords=False, decode_timedelta=False
+        )
+    except OSError as exc:
+        # netCDF-C says "HDF error" or "Unknown file format" for a file cut short by a broken
+        # transfer or a full disk: say what that means for the user.
+        reason = exc.strerror or str(exc)
+        raise ReaderError(
+            f"damaged or truncated netCDF file ({path.stat().st_size:,} bytes): the netCDF "
+            f"library cannot open it ({reason})",
+            path=path,
+        ) from exc
+    with probe:
         time_name = _find_time(path, probe, time)
     with xr.open_dataset(
         path,

@@ -67,11 +67,16 @@ class ImportManager:
         )
 
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
-        from stratoflow.importers.series import import_file
-        from stratoflow.server.workflow.transfers import FETCH_ERROR, fetch_failure
+        from stratoflow.server.workflow.transfers import FETCH_ERROR, as_fetched, fetch_failure
 
         if FETCH_ERROR in task.details:
             return {"state": TaskState.DONE, **fetch_failure(manager, task)}
+        with as_fetched(task.details["identity"], task.details["staged_path"]):
+            return self._import(manager, task)
+
+    def _import(self, manager: TaskManager, task: Task) -> dict[str, Any]:
+        from stratoflow.importers.series import import_file
+
         options = dict(manager.options)
         provider = manager.transfer.provider.name if manager.transfer else ""
         processing = options.get("processing") or ()

@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
-from stratoflow.errors import ExportError, TransferError
+from stratoflow.errors import ExportError, StratoflowError, TransferError
 from stratoflow.server.workflow.models import Task, TaskManager
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
@@ -39,6 +39,7 @@ from stratoflow.transfer.staging import Sink, StagedFile, StagingArea, read_mani
 
 __all__ = [
     "FETCH_ERROR",
+    "as_fetched",
     "build",
     "collect_files",
     "deliver",
@@ -130,6 +131,25 @@ def collect_files(
                 "sha256": item.sha256,
             },
         )
+
+
+@contextmanager
+def as_fetched(identity: str, staged_path: str | Path) -> Iterator[None]:
+    """Errors inside name the file as the provider calls it, not by its staging path.
+
+    A reader names the file it opened, ``<staging>/<digest>/flight.nc``; the operator knows
+    ``incoming/2024/flight.nc``. The staged copy is still given, once, for inspection. The
+    error keeps its class (a transient failure stays retryable).
+    """
+    try:
+        yield
+    except StratoflowError as exc:
+        staged = str(staged_path)
+        text = str(exc)
+        if staged not in text or staged == identity:
+            raise
+        renamed = type(exc)(f"{text.replace(staged, identity)} (staged copy: {staged})")
+        raise renamed.with_traceback(exc.__traceback__) from exc
 
 
 def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
