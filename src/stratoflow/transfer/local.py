@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow.errors import TransferError
+from stratoflow.files import publish
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, printable
 from stratoflow.transfer.staging import Sink
@@ -111,6 +112,7 @@ class _LocalConnection(Connection):
                     with os.fdopen(fd, "wb") as out:
                         # Block by block (copyfileobj), so an export of any size needs 1 MiB.
                         shutil.copyfileobj(src, out, _CHUNK)
+                    publish(tmp)
                     os.replace(tmp, dest)
                 except BaseException:
                     Path(tmp).unlink(missing_ok=True)

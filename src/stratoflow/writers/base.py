@@ -20,6 +20,7 @@ import xarray as xr
 
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, StratoflowError, WriterError
+from stratoflow.files import publish
 
 __all__ = ["Writer", "ascii_text", "plain_name"]
 
@@ -75,6 +76,7 @@ class Writer(ABC):
         tmp = Path(tmp_name)
         try:
             self._write(ds, tmp)
+            publish(tmp)
             os.replace(tmp, target)
         except StratoflowError as exc:
             tmp.unlink(missing_ok=True)
