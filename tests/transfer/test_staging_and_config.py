@@ -167,3 +167,34 @@ def test_transfer_library_does_not_import_django() -> None:
     code = "import sys, stratoflow.transfer; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_local_copy_with_old_size_and_time_is_still_fetched(tmp_path: Path) -> None:
+    """``cp -p`` of a corrected file keeps size and mtime; the change time gives it away,
+    while a chmod or touch alone reads the file once and stages nothing new."""
+    import os
+    import time
+
+    from stratoflow.transfer import LocalDirectory
+    from stratoflow.transfer.auth.none import NoAuth
+
+    root = tmp_path / "in"
+    root.mkdir()
+    target = root / "flight.nc"
+    target.write_bytes(b"AAAA")
+    handler = TransferHandler(
+        transfer=LocalDirectory(root=str(root)), auth=NoAuth(), provider=DataProvider(name="p")
+    )
+    staging = StagingArea(tmp_path / "staging")
+    assert len(handler.fetch_new(staging)) == 1
+    before = target.stat()
+    corrected = tmp_path / "corrected.nc"
+    corrected.write_bytes(b"BBBB")  # same size
+    os.utime(corrected, ns=(before.st_atime_ns, before.st_mtime_ns))
+    time.sleep(0.03)  # the kernel stamps ctime from a coarse clock (one tick: 1-10 ms)
+    os.replace(corrected, target)  # mtime and size as before: only ctime differs
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (4, before.st_mtime_ns)
+    (again,) = handler.fetch_new(staging)
+    assert again.path.read_bytes() == b"BBBB"
+    target.chmod(0o600)
+    assert handler.fetch_new(staging) == []

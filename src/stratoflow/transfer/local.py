@@ -2,7 +2,10 @@
 
 Items are the files under ``root`` matching ``pattern`` (a glob, e.g. ``*.nc``), optionally in
 sub-directories (``recursive``). The identity is the path relative to ``root``; the version
-marker is size and modification time, so an unchanged file is not even read again.
+marker is size, modification and status-change time, so an unchanged file is not even read
+again, while a corrected file copied in with its old size and time (``cp -p``, ``rsync -t``)
+still is: the change time cannot be set back. A marker that changed with the content not (a
+``chmod``, a ``touch``) costs one read and checksum, and no new import.
 
 A file name that is not valid UTF-8 (written by an old Windows or Latin-1 tool) is still
 fetched: its identity shows the undecodable bytes as ``\\xNN`` escapes, which every database,
@@ -76,7 +79,7 @@ class _LocalConnection(Connection):
                 identity=shown,
                 name=printable(path.name),
                 size=st.st_size,
-                version=f"{st.st_size}:{st.st_mtime_ns}",
+                version=f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}",
                 location=real if shown != real else None,
             )
 
