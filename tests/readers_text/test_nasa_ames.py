@@ -231,3 +231,21 @@ def test_a_scale_factor_that_erases_the_column_is_refused(tmp_path: Path, scale:
     path.write_text(text)
     with pytest.raises(ReaderError, match=r"line 11: scale factor VSCAL\(1\) is .*non-zero"):
         NasaAmesReader().read(path)
+
+
+def test_records_wrapped_over_lines_are_read_as_nappy_reads_them(tmp_path: Path) -> None:
+    """Many variables: a writer wraps each record over several lines (nappy reads that)."""
+    head = ["Doe, Jane", "Test Org", "test source", "test mission", "1 1", "2021 06 14 2021 06 15"]
+    lines = [*head, "0", "Time (seconds from 0 UT)", "3", "1 1 1", "-9999 -9999 -9999"]
+    lines += ["Ozone (ppb)", "CO (ppb)", "H2O (ppm)", "0", "0"]
+    rows = ["0 40.0", " 100 5", "1 41.0", " 101 -9999"]
+    path = tmp_path / "wrapped.na"
+    path.write_text("\n".join([f"{len(lines) + 1} 1001", *lines, *rows]) + "\n")
+    ds = NasaAmesReader().read(path)
+    ref = _nappy(path)
+    np.testing.assert_array_equal(ds["CO"].values, np.asarray(ref["V"][1], float))
+    np.testing.assert_array_equal(ds["H2O"].values, [5.0, np.nan])
+    # a record that is really short is still named, at its line
+    path.write_text(path.read_text().replace(" 101 -9999\n", " 101\n"))
+    with pytest.raises(ReaderError, match="line 20"):
+        NasaAmesReader().read(path)

@@ -669,7 +669,25 @@ class NasaAmesReader(Reader):
             from stratoflow.readers.nasa_ames_ffi import read_nasa_ames
 
             return read_nasa_ames(raw, path=path, time_unit=self.time_unit)
-        parsed = _parse_1001(raw, path)
+        try:
+            parsed = _parse_1001(raw, path)
+        except ReaderError as exc:
+            if "values per data record" not in str(exc):
+                raise
+            # Records wrapped over several lines (many variables, a 132-column writer): the
+            # general reader takes a record as its numbers over lines, each record starting
+            # a line, and still names a short or long record. If it fails too, its message
+            # is the one that fits when the very first record was already split over lines,
+            # else the one-line reading's.
+            from stratoflow.readers.nasa_ames_ffi import read_nasa_ames
+
+            try:
+                return read_nasa_ames(raw, path=path, time_unit=self.time_unit)
+            except ReaderError as general:
+                first = parse_ffi1001_header(raw, path=path).data_line
+                if getattr(exc, "line", None) == first:
+                    raise
+                raise exc from general
         h = parsed.header
         unit = _time_unit(h.xname, self.time_unit, path, ffi=h.ffi)
         origin = time_origin(h.xname, h.date, parsed.independent, path=path)
