@@ -249,3 +249,11 @@ def test_records_wrapped_over_lines_are_read_as_nappy_reads_them(tmp_path: Path)
     path.write_text(path.read_text().replace(" 101 -9999\n", " 101\n"))
     with pytest.raises(ReaderError, match="line 20"):
         NasaAmesReader().read(path)
+
+
+def test_fortran_d_exponents_are_numbers(tmp_path: Path) -> None:
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 4.0D+01", "1 4.1d1", "2 .5D-1"])
+    np.testing.assert_array_equal(NasaAmesReader().read(path)["Ozone"].values, [40, 41, 0.05])
+    path.write_text(path.read_text().replace("4.1d1", "4.1dd"))
+    with pytest.raises(ReaderError, match="line 17: unexpected character b'd'"):
+        NasaAmesReader().read(path)

@@ -71,6 +71,7 @@ from stratoflow.readers.nasa_ames import (
     time_unit_of,
     written_resolution,
 )
+from stratoflow.readers.text_table import fortran_exponents
 
 __all__ = ["NasaAmesHeader", "parse_header", "read_nasa_ames"]
 
@@ -257,8 +258,11 @@ class _DataBlock:
     """The data section, tokenised once: values are taken from it by line and count."""
 
     def __init__(self, data: bytes, *, first_line: int, path: object, encoding: str) -> None:
+        raw = np.frombuffer(data, dtype=np.uint8)
+        arr = fortran_exponents(raw)
+        if arr is not raw:  # Fortran D exponents were changed to E
+            data = arr.tobytes()
         self.data, self.first_line, self.path, self.encoding = data, first_line, path, encoding
-        arr = np.frombuffer(data, dtype=np.uint8)
         self.newlines = np.flatnonzero(arr == ord("\n"))
         self.starts = np.concatenate([[0], self.newlines + 1])
         self.ends = np.concatenate([self.newlines, [len(data)]])

@@ -74,6 +74,33 @@ def _line_of(
     return np.searchsorted(newlines, positions).astype(np.intp)
 
 
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[list(b"0123456789")] = True
+_MANTISSA_END = _DIGIT.copy()
+_MANTISSA_END[ord(".")] = True
+_EXPONENT_START = _DIGIT.copy()
+_EXPONENT_START[list(b"+-")] = True
+
+
+def fortran_exponents(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Fortran's double-precision exponent ``1.5D+02`` (or ``d``) read as ``1.5E+02``.
+
+    Only a D between a mantissa (digit or point) and an exponent (sign or digit) is changed;
+    any other D stays and is reported as an unexpected character. Returns ``arr`` itself when
+    there is none (no copy).
+    """
+    d = np.flatnonzero((arr == ord("D")) | (arr == ord("d")))
+    if not d.size:
+        return arr
+    d = d[(d > 0) & (d < arr.size - 1)]
+    d = d[_MANTISSA_END[arr[d - 1]] & _EXPONENT_START[arr[d + 1]]]
+    if not d.size:
+        return arr
+    out = arr.copy()
+    out[d] = ord("E")
+    return out
+
+
 def parse_table(
     data: bytes,
     *,
@@ -96,6 +123,9 @@ def parse_table(
         if len(delimiter) != 1:
             raise ReaderError(f"delimiter must be one byte, got {delimiter!r}", path=path)
         allowed[delimiter[0]] = True
+    converted = fortran_exponents(arr)
+    if converted is not arr:
+        arr, data = converted, converted.tobytes()
     newlines = np.flatnonzero(arr == _NEWLINE)
     bad = np.flatnonzero(~allowed[arr])
     if bad.size:
