@@ -90,3 +90,19 @@ def test_a_closed_pipe_ends_the_command_quietly(
         monkeypatch.undo()
     assert status == 141
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_converted_file_is_shown_by_its_own_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "o3.csv"
+    source.write_text("time,O3\n2024-01-01T00:00:00Z,40\n2024-01-01T00:00:01Z,41\n")
+    assert main(["convert", "--format", "netcdf", str(source), str(tmp_path / "o3.nc")]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "o3.nc")]) == 0
+    assert capsys.readouterr().out.startswith("o3.nc  (reader: cf_netcdf, converted from o3.csv)")
+    assert main(["inspect", "--json", str(tmp_path / "o3.nc")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["file"], info["converted_from"]) == ("o3.nc", "o3.csv")
+    assert main(["inspect", "--json", str(source)]) == 0
+    assert "converted_from" not in json.loads(capsys.readouterr().out)

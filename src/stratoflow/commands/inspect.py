@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,10 +77,16 @@ def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
     summary = summarize(ds)
+    # the file inspected, not the original a converted file was made from (that is lineage)
+    origin = summary["file"]
+    summary["file"] = Path(args.file).name
+    if origin and origin != summary["file"]:
+        summary["converted_from"] = origin
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"{summary['file']}  (reader: {summary['reader']})")
+    made = f", converted from {origin}" if "converted_from" in summary else ""
+    print(f"{summary['file']}  (reader: {summary['reader']}{made})")
     print(f"  {summary['points']} time steps, {summary['time_start']} .. {summary['time_end']}")
     width = max((len(n) for n in summary["variables"]), default=8)
     for name, info in summary["variables"].items():
