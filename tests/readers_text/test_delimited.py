@@ -199,3 +199,32 @@ def test_a_blank_line_between_records_is_named(tmp_path: Path) -> None:
     path.write_text("time,O3\n2024-01-01T00:00:00Z,40\n\n2024-01-01T00:00:01Z,41\n")
     with pytest.raises(ReaderError, match="line 3: blank line between records"):
         DelimitedReader().read(path)
+
+
+def test_integers_beyond_float_precision_stay_exact(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "time,counter,O3\n2024-01-01T00:00:00Z,9007199254740993,40\n"
+        "2024-01-01T00:00:01Z,9007199254740995,41\n"
+    )
+    ds = DelimitedReader().read(path)
+    assert ds["counter"].dtype == np.int64
+    assert ds["counter"].values.tolist() == [9007199254740993, 9007199254740995]
+    assert ds["O3"].dtype == np.float64  # small integers stay numbers as before
+
+
+def test_an_empty_export_reads_back_empty(tmp_path: Path) -> None:
+    """Our CSV export of a selection without points is a valid (empty) file, not 'no data'."""
+    from stratoflow import write_dataset
+    from stratoflow.dataset import make_dataset
+
+    empty = make_dataset(
+        np.array([], dtype="datetime64[ns]"), {"O3": (np.array([], float), {"units": "1e-9"})}
+    )
+    back = DelimitedReader().read(write_dataset(empty, tmp_path / "e.csv", writer="csv"))
+    assert back.sizes["time"] == 0 and back["O3"].dtype == np.float64
+    assert back["O3"].attrs["units"] == "1e-9"
+    plain = tmp_path / "plain.csv"
+    plain.write_text("time,O3\n")
+    with pytest.raises(ReaderError, match="no data records"):
+        DelimitedReader().read(plain)

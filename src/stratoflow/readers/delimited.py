@@ -359,7 +359,7 @@ class DelimitedReader(Reader):
         frame = frame.loc[:, [not (str(c).startswith("Unnamed:") and (frame[c] == "").all())
                               for c in frame.columns]]  # fmt: skip
         frame.columns = [str(c).strip() for c in frame.columns]
-        if frame.empty:
+        if frame.empty and export is None:  # our own export of an empty selection is valid
             raise ReaderError("no data records", path=path, line=first)
         self._check_field_counts(cfg, raw, path)
         if cfg.time_column not in frame.columns:
@@ -511,11 +511,17 @@ class DelimitedReader(Reader):
             pd.to_numeric(stripped, errors="coerce"), dtype=np.float64
         )
         bad = np.isnan(numeric) & ~stripped.str.lower().isin(["nan", ""]).to_numpy()
-        if bad.all():
+        if bad.size and bad.all():
             return np.asarray(text, dtype=str)  # a text column (e.g. an instrument state)
         if bad.any():
             row = int(np.argmax(bad))
             raise ReaderError(
                 f"column {name!r}: not a number: {text.iloc[row]!r}", path=path, line=first + row
             )
+        if (np.abs(numeric) > 2.0**53).any() and stripped.str.fullmatch(r"[+-]?\d+").all():
+            # integers beyond float64's exact range (counters, ids): exact as int64, or refused
+            exact = np.asarray(pd.to_numeric(stripped))
+            if exact.dtype.kind not in "iu":
+                raise ReaderError(f"column {name!r}: integers beyond 64 bits", path=path)
+            return exact
         return numeric
