@@ -239,3 +239,28 @@ def test_cf_valid_range_masks_values_outside(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["RH"].values, [50, 100, np.nan, 20])
     np.testing.assert_array_equal(ds["status"].values, [0, 1, 5, 1])
     assert ds["O3"].attrs["reader_outside_valid_range"] == 2
+
+
+def test_what_is_not_read_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """2-D variables and sub-groups cannot be a time series here: listed, not silently lost."""
+    from stratoflow.cli import main
+
+    path = tmp_path / "groups.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        nc.createDimension("bin", 2)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "seconds since 2024-01-01"
+        t[:] = [0, 1, 2]
+        o3 = nc.createVariable("O3", "f4", ("time",))
+        o3.units = "1e-9"
+        o3[:] = [1, 2, 3]
+        nc.createVariable("spectrum", "f4", ("time", "bin"))[:] = np.ones((3, 2))
+        nc.createGroup("instrument").createGroup("raw")
+    ds = CfNetcdfReader().read(path)
+    assert ds.attrs["reader_skipped_variables"] == "spectrum"
+    assert ds.attrs["reader_skipped_groups"] == "/instrument /instrument/raw"
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "not read: variables spectrum (not one-dimensional on time)" in out
+    assert "not read: groups /instrument, /instrument/raw (only the root group is read)" in out

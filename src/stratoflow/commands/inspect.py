@@ -70,6 +70,11 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
         "time_start": str(times[0])[:23] + "Z" if times.size else None,
         "time_end": str(times[-1])[:23] + "Z" if times.size else None,
         "variables": variables,
+        "not_read": {
+            key: str(ds.attrs[f"reader_skipped_{key}"]).split()
+            for key in ("variables", "groups")
+            if ds.attrs.get(f"reader_skipped_{key}")
+        },
     }
 
 
@@ -92,4 +97,7 @@ def run(args: argparse.Namespace) -> int:
     for name, info in summary["variables"].items():
         flags = ", ".join(f"{k} {v}" for k, v in info["flags"].items() if v)
         print(f"  {name:<{width}}  [{info['units']}]  {info['valid_points']} valid  ({flags})")
+    why = {"variables": "not one-dimensional on time", "groups": "only the root group is read"}
+    for what, names in summary["not_read"].items():
+        print(f"  not read: {what} {', '.join(names)} ({why[what]})")
     return 0

@@ -185,6 +185,7 @@ def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
         ) from exc
     with probe:
         time_name = _find_time(path, probe, time)
+    groups = _groups(path)
     with xr.open_dataset(
         path,
         engine="netcdf4",
@@ -193,7 +194,24 @@ def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
         decode_timedelta=False,
         mask_and_scale={time_name: False},
     ) as raw:
-        return raw.load(), time_name
+        loaded = raw.load()
+    if groups:  # xarray reads the root group only: say what was left out
+        loaded.attrs["reader_skipped_groups"] = " ".join(groups)
+    return loaded, time_name
+
+
+def _groups(path: Path) -> list[str]:
+    """The sub-groups of a netCDF-4 file (paths such as ``/instrument/raw``)."""
+    import netCDF4
+
+    found: list[str] = []
+    with netCDF4.Dataset(path) as nc:
+        stack = list(nc.groups.values())
+        while stack:
+            group = stack.pop(0)
+            found.append(group.path)
+            stack.extend(group.groups.values())
+    return found
 
 
 def _integer_where_possible(var: xr.Variable) -> npt.NDArray[Any]:
