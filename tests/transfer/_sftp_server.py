@@ -124,10 +124,11 @@ class _Files(paramiko.SFTPServerInterface):
         return os.path.join(self.root, self.canonicalize(path).lstrip("/"))
 
     def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
-        real = self._real(path)
+        real = os.fsencode(self._real(path))
         try:
+            # names as the file system holds them: bytes, sent as they are (not always UTF-8)
             return [
-                paramiko.SFTPAttributes.from_stat(os.stat(os.path.join(real, name)), name)
+                paramiko.SFTPAttributes.from_stat(os.stat(os.path.join(real, name)), name)  # type: ignore[arg-type]
                 for name in os.listdir(real)
             ]
         except OSError as exc:

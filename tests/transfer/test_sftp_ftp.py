@@ -134,3 +134,18 @@ def test_ftp_recursive_listing(seeded: Path, ftp_server: int, secrets_env: dict[
     auth = FTPLoginAuth(user=FTP_USER, password=Secret(secrets_env["ftp"]))
     handler = TransferHandler(transfer=transfer, auth=auth, provider=DataProvider(name="FTP DC"))
     assert [i.identity for i in handler.list()] == ["2024/deep.nc", "flight.nc"]
+
+
+def test_a_file_name_that_is_not_utf8_is_named_in_the_error(
+    seeded: Path, sftp_server: SFTPTestServer, known_hosts: Path, secrets_env: dict[str, str]
+) -> None:
+    """paramiko cannot decode such a name: a clear TransferError, not a UnicodeDecodeError."""
+    import os
+
+    from stratoflow.errors import TransferError
+
+    os.close(os.open(os.fsencode(seeded) + b"/Messfl\xfcge.nc", os.O_CREAT | os.O_WRONLY))
+    auth = SSHAuth(username=SFTP_USER, password=Secret(secrets_env["sftp"]))
+    handler = _sftp(sftp_server, auth, known_hosts=str(known_hosts), pattern="*.nc")
+    with pytest.raises(TransferError, match=r"not UTF-8 \(b'Messfl\\xfcge.nc'\); rename"):
+        handler.list()

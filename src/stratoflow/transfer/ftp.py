@@ -187,6 +187,12 @@ class _FTPConnection(Connection):
             found = self._walk(self.root)
         except (TimeoutError, *_ERRORS) as exc:
             raise self._fail(exc, "list") from exc
+        except UnicodeDecodeError as exc:
+            raise TransferError(
+                f"{self.where}: list: the server sent a file name that is not UTF-8 "
+                f"({exc.object[max(0, exc.start - 20) : exc.end + 20]!r}); rename the file "
+                "on the server (ftplib decodes names as UTF-8)"
+            ) from exc
         yield from sorted(found, key=lambda item: item.identity)
 
     def _walk(self, directory: PurePosixPath) -> builtins.list[RemoteItem]:

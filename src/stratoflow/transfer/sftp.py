@@ -179,6 +179,12 @@ class _SFTPConnection(Connection):
             yield from sorted(self._walk(self.root), key=lambda item: item.identity)
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
             raise self._fail(exc, "list") from exc
+        except UnicodeDecodeError as exc:
+            raise TransferError(
+                f"{self.where}: list: the server sent a file name that is not UTF-8 "
+                f"({exc.object[max(0, exc.start - 20) : exc.end + 20]!r}); rename the file "
+                "on the server (paramiko decodes names as UTF-8)"
+            ) from exc
 
     def _walk(self, directory: PurePosixPath) -> builtins.list[RemoteItem]:
         found: builtins.list[RemoteItem] = []
