@@ -415,8 +415,8 @@ def _translate(
     if bad.any():
         first = int(np.argmax(bad))
         raise ReaderError(
-            f"flag variable {name!r}: value {values[first]!r} at index {first} is not one of "
-            f"its flag_values",
+            f"flag variable {name!r}: value {float(values[first]):g} at index {first} is not "
+            "one of its flag_values",
             path=path,
         )
     out = lut[np.clip(codes, 0, lut.size - 1)].astype(FLAG_DTYPE)
