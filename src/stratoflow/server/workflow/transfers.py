@@ -148,7 +148,10 @@ def as_fetched(identity: str, staged_path: str | Path) -> Iterator[None]:
         text = str(exc)
         if staged not in text or staged == identity:
             raise
-        renamed = type(exc)(f"{text.replace(staged, identity)} (staged copy: {staged})")
+        try:
+            renamed = type(exc)(f"{text.replace(staged, identity)} (staged copy: {staged})")
+        except TypeError:  # a subclass with another constructor: keep the error as it is
+            raise exc from None
         raise renamed.with_traceback(exc.__traceback__) from exc
 
 
