@@ -151,7 +151,9 @@ def as_fetched(identity: str, staged_path: str | Path) -> Iterator[None]:
         try:
             renamed = type(exc)(f"{text.replace(staged, identity)} (staged copy: {staged})")
         except TypeError:  # a subclass with another constructor: keep the error as it is
-            raise exc from None
+            renamed = None
+        if renamed is None:
+            raise
         raise renamed.with_traceback(exc.__traceback__) from exc
 
 
