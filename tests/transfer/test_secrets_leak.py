@@ -158,3 +158,12 @@ def test_auth_configs_hold_references_only(secrets_env: dict[str, str]) -> None:
     auth = auth_from_config({"method": "bearer", "token": secrets_env["bearer"]})
     assert auth.to_config() == {"method": "bearer", "token": "env:SF_TEST_BEARER"}
     assert _portal.BEARER not in repr(auth)
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed() -> None:
+    from stratoflow.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        auth_from_config({"method": "basic", "username": "u", "password": 90417263})
+    assert "90417263" not in str(info.value)
+    assert "must be a secret reference ('env:NAME' or 'file:/path')" in str(info.value)

@@ -44,7 +44,9 @@ def build(
     for key, value in options.items():
         hint = hints.get(key)
         if hint is not None and not _fits(value, hint):
-            raise ConfigError(f"{what}: option {key!r} must be {_describe(hint)}, not {value!r}")
+            # never echo what was given for a secret: it may be the pasted password
+            given = f"a value of type {type(value).__name__}" if key in secrets else repr(value)
+            raise ConfigError(f"{what}: option {key!r} must be {_describe(hint)}, not {given}")
     return cls(**options)
 
 
@@ -95,6 +97,8 @@ def _describe(hint: Any) -> str:
     }
     if hint in words:
         return words[hint]
+    if hint is Secret:
+        return "a secret reference ('env:NAME' or 'file:/path')"
     if origin is not None and isinstance(origin, type):
         if issubclass(origin, Mapping):
             return "a mapping"
