@@ -224,5 +224,9 @@ def test_rewriting_keeps_the_source_keywords_and_the_flight(
         assert once.attrs[key] == twice.attrs[key] == source.attrs[key]
     assert once.attrs["flight"] == twice.attrs["flight"] == "2017012117000101"
     text = twice_path.read_text()
+    assert "\nREVISION: R0\n" in text
+    source.attrs["revision"] = "3.1.0"  # a product version, not an ICARTT revision
+    product = write_dataset(source, tmp_path / "ACT-prod_B200_20170121_R0.ict", writer="icartt")
+    assert "\nREVISION: R0\n" in product.read_text()
     assert text.count("flags are IAGOS validity codes") == 1
     assert text.count("written by stratoflow from") == 1

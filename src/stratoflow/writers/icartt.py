@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -118,7 +119,9 @@ class IcarttWriter(Writer):
         ]
         scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
         scom = [s for s in scom if s]
-        given = self.revision or str(ds.attrs.get("revision") or "") or "R0"
+        # an ICARTT revision (R0, R1, RA...) read from the source, not any product "revision"
+        found = str(ds.attrs.get("revision") or "").strip()
+        given = self.revision or (found if re.fullmatch(r"R[A-Z0-9]{1,3}", found) else "R0")
         revision = _text(given, "R0").split(",")[0].replace(":", " ").strip() or "R0"
         flags_info = (
             "flags are IAGOS validity codes (0 good, 2 limited, 3 bad, 4 not validated, 7 missing)"
