@@ -264,3 +264,19 @@ def test_what_is_not_read_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "not read: variables spectrum (not one-dimensional on time)" in out
     assert "not read: groups /instrument, /instrument/raw (only the root group is read)" in out
+
+
+def test_packed_values_keep_their_decimals(tmp_path: Path) -> None:
+    """int16 with scale_factor: the unpacked floats are the data (not cast back to int)."""
+    path = tmp_path / "packed.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units = "seconds since 2024-01-01"
+        t[:] = [0, 1, 2]
+        o3 = nc.createVariable("O3", "i2", ("time",))
+        o3.units, o3.scale_factor, o3.add_offset = "1e-9", 0.01, 0.0
+        o3[:] = [40.12, 41.37, 42.0]
+    values = CfNetcdfReader().read(path)["O3"].values
+    assert values.dtype.kind == "f"
+    np.testing.assert_allclose(values, [40.12, 41.37, 42.0], atol=1e-9)

@@ -257,3 +257,15 @@ def test_fortran_d_exponents_are_numbers(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("4.1d1", "4.1dd"))
     with pytest.raises(ReaderError, match="line 17: unexpected character b'd'"):
         NasaAmesReader().read(path)
+
+
+def test_a_variable_counting_from_its_own_epoch_keeps_it(tmp_path: Path) -> None:
+    from stratoflow import write_dataset
+    from stratoflow.dataset import make_dataset
+
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    clock = (t.astype(np.int64) // 10**9).astype(float)
+    ds = make_dataset(t, {"HALO_Time": (clock, {"units": "seconds since 1970-01-01 00:00:00"})})
+    back = NasaAmesReader().read(write_dataset(ds, tmp_path / "c.na", writer="nasa_ames"))
+    assert back["HALO_Time"].attrs["units"] == "s since 1970-01-01 00:00:00"
+    np.testing.assert_array_equal(back["HALO_Time"].values, clock)

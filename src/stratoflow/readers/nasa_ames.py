@@ -784,7 +784,11 @@ def build_dataset(
             "scale_factor_original": col.scale,
             **extra,
         }
-        if "from the file reference point" in unit_text or "since" in unit_text.lower():
+        own = _SINCE.search(unit_text.lower())
+        if own is not None:  # its own reference: kept, not moved to the file's DATE
+            since = unit_text[own.start() : own.start() + len(own.group(0))].strip()
+            attrs["units"] = f"{to_udunits(unit_text.split()[0])} {since}"
+        elif "from the file reference point" in unit_text or "since" in unit_text.lower():
             attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {h.date} 00:00:00"
         if i < len(cf_units) and cf_units[i].strip("[] "):
             attrs["units"] = cf_units[i].strip("[] ")

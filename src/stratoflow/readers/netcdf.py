@@ -220,6 +220,10 @@ def _integer_where_possible(var: xr.Variable) -> npt.NDArray[Any]:
     dtype = var.encoding.get("dtype")
     if dtype is None or np.dtype(dtype).kind not in "iu" or values.dtype.kind != "f":
         return values
+    scale = float(var.encoding.get("scale_factor", 1.0))
+    offset = float(var.encoding.get("add_offset", 0.0))
+    if (scale, offset) != (1.0, 0.0):
+        return values  # packed: the unpacked values are the data, decimals and all
     if np.isnan(values).any():
         return values
     return values.astype(dtype)
