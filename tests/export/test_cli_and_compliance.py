@@ -106,3 +106,22 @@ def test_exported_netcdf_passes_compliance_checker(
         "low_priorities": [],
     }
     assert findings["acdd:1.3"]["high_priorities"] == []
+
+
+def test_a_flight_id_cannot_write_outside_the_export_directory(
+    imported: Imported, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The identifier comes from a data file; '../' in it must not name a folder."""
+    from stratoflow.server.catalog.models import Flight
+
+    evil = "../../escaped/flight"
+    Flight.objects.filter(identifier=imported.identifier).update(identifier=evil)
+    approve(evil)
+    out = tmp_path / "deep" / "out"
+    args = ["export", "--flight", evil, "--format", "csv", "--out", str(out), "--json"]
+    assert main(args) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    written = Path(item["file"])
+    assert written.parent == out and written.is_file()
+    assert written.name.startswith("_.._escaped_flight_L1_v1")
+    assert not (tmp_path / "escaped").exists()

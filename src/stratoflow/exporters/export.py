@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,9 @@ def _version(subject: str, fmt: str, digest: str) -> int:
 def _file_name(item: FlightSelection, options: ExportOptions, version: int) -> str:
     resolution = f"_{options.resample.replace(' ', '')}" if options.resample else ""
     suffix = get_writer(options.writer).suffix or ".dat"
-    return f"{item.flight.identifier}_{item.level}{resolution}_v{version}{suffix}"
+    # the identifier comes from a data file: never let it name a folder ("../", "/")
+    flight = re.sub(r"[^A-Za-z0-9._+-]", "_", item.flight.identifier).lstrip(".") or "flight"
+    return f"{flight}_{item.level}{resolution}_v{version}{suffix}"
 
 
 def export_one(
