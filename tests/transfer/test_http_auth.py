@@ -290,3 +290,23 @@ def test_upload_via_rest_round_trip(
     assert handler.put(export) == "IAGOS_export.nc"
     assert (remote_root / "IAGOS_export.nc").read_bytes() == payload
     assert "PUT /files/IAGOS_export.nc" in portal.requests
+
+
+@pytest.mark.parametrize("method", ["apikey_header", "apikey_query", "bearer"])
+def test_credentials_go_to_the_portal_origin_only(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    method: str,
+) -> None:
+    """A next link or download URL on another host must not receive the key or token."""
+    _seed(remote_root, count=1)
+    portal = portal_factory(method)
+    other = portal_factory(method)  # same credentials accepted: 200 would mean they leaked
+    auth = auth_from_config(AUTH_CASES[method](secrets_env))
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    with transfer.connect(auth) as conn:
+        client = conn.client  # type: ignore[attr-defined]
+        assert client.get(f"{portal.url}/api/files").status_code == 200
+        assert client.get(f"{other.url}/api/files").status_code == 401
+    assert other.refused == 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -183,16 +183,66 @@ def _translate(exc: httpx.HTTPError, what: str) -> TransferError:
     return TransferError(f"{what}: {kind}: {exc}")
 
 
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+class _SameOrigin(httpx.Auth):
+    """Credentials go to the portal's own origin only.
+
+    A listing's ``next`` link, a download URL or a redirect may point at another host (a
+    CDN, a mirror, or a hostile server): it gets the request without the token, key or
+    password. httpx drops ``Authorization`` on a cross-origin redirect but keeps any other
+    header (``X-API-Key``); :meth:`strip` (a request hook, run for redirects too) removes the
+    headers this auth added.
+    """
+
+    def __init__(self, inner: httpx.Auth, origin: tuple[str, str, int | None]) -> None:
+        self.inner, self.origin = inner, origin
+        self.requires_request_body = inner.requires_request_body
+        self.requires_response_body = inner.requires_response_body
+        self.added: set[str] = {"authorization"}
+        self.own: set[int] = set()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) != self.origin:
+            yield request
+            return
+        before = set(request.headers.keys())
+        flow = self.inner.auth_flow(request)
+        response: httpx.Response | None = None
+        while True:
+            try:
+                sent = flow.send(response) if response is not None else next(flow)
+            except StopIteration:
+                return
+            if sent is request:
+                self.added |= set(request.headers.keys()) - before
+            else:  # the auth's own request (an OAuth2 token request): sent as it made it
+                self.own.add(id(sent))
+            response = yield sent
+
+    def strip(self, request: httpx.Request) -> None:
+        if id(request) in self.own:
+            self.own.discard(id(request))
+            return
+        if _origin(request.url) != self.origin:
+            for name in self.added:
+                request.headers.pop(name, None)
+
+
 class _HttpConnection(Connection):
     def __init__(self, spec: HttpPortal, auth: httpx.Auth) -> None:
         self.spec = spec
         self.where = spec.where
+        guarded = _SameOrigin(auth, _origin(httpx.URL(spec.base_url)))
         self.client = httpx.Client(
             base_url=spec.base_url,
-            auth=auth,
+            auth=guarded,
             timeout=httpx.Timeout(spec.timeout),
             verify=spec.verify_tls,
             follow_redirects=True,
+            event_hooks={"request": [guarded.strip]},
         )
 
     def close(self) -> None:
