@@ -157,3 +157,21 @@ def test_a_corrupt_file_is_named_as_the_provider_names_it(tmp_path: Path, stagin
     assert f"(staged copy: {staging}" in task.error
     assert report.managers[0].errors == [task.error]  # named once, by the provider's name
     assert _tasks(job)[f"2024/{good.name}"].state == "done"
+
+
+def test_files_with_long_paths_sharing_a_prefix_are_both_imported(
+    tmp_path: Path, staging: Path
+) -> None:
+    """Keys (path@checksum) longer than the 300-character column must not collide."""
+    from stratoflow.server.catalog.models import SourceFile
+    from stratoflow.server.workflow.services import job_run
+
+    folder = tmp_path / "incoming"
+    deep = folder.joinpath(*["campaign-2024-instrument-raw-data-folder"] * 7)
+    paths = write_sample_flights(deep, 2)
+    assert all(len(str(p.relative_to(folder))) > 300 for p in paths)
+    job = _job("long", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True})
+    report = job_run(job)
+    assert report.state == "succeeded" and report.managers[0].collected == 2
+    assert SourceFile.objects.count() == 2
+    assert job_run(job).managers[0].collected == 0

@@ -9,6 +9,7 @@ Secrets never live here: transfer options hold references such as ``env:NAME``.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from django.conf import settings
@@ -278,6 +279,18 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.name} @ {self.scheduled_for:%Y-%m-%d %H:%M}Z"
+
+
+def fit_task_key(key: str) -> str:
+    """``key`` as stored (at most 300 characters, ``Task.key``), without collisions.
+
+    A long key (a deep path plus a checksum) is not cut: two files whose paths share the first
+    300 characters would get one key, and the second would never be imported. Its head is
+    kept readable and the rest replaced by a digest of the whole key.
+    """
+    if len(key) <= 300:
+        return key
+    return f"{key[:235]}~{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class Task(models.Model):

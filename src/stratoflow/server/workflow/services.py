@@ -46,7 +46,7 @@ from stratoflow.errors import ConfigError, StratoflowError, TaskError
 from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
 from stratoflow.server.workflow.leases import heartbeat, identity, lease_seconds
-from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager, fit_task_key
 
 if TYPE_CHECKING:
     from stratoflow.server.workflow.executors import Executor
@@ -289,7 +289,7 @@ def _queue(
                 Task.objects.create(
                     manager=manager,
                     run=run,
-                    key=(prefix + key)[:300],
+                    key=fit_task_key(prefix + key),
                     subject=subject[:500],
                     details=details,
                 )

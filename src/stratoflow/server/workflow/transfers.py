@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 
 from stratoflow.errors import ExportError, StratoflowError, TransferError
-from stratoflow.server.workflow.models import Task, TaskManager
+from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
@@ -50,9 +50,6 @@ __all__ = [
 
 #: The task detail that marks a unit whose file could not be fetched (the error message).
 FETCH_ERROR = "fetch_error"
-
-#: Task keys hold at most this many characters (``Task.key``).
-_KEY_LENGTH = 300
 
 
 def build(
@@ -115,9 +112,9 @@ def collect_files(
     taken = set(Task.objects.filter(manager__transfer=row).values_list("key", flat=True))
     for staged in read_manifest(_staging_root(row)):
         key = f"{staged.identity}@{staged.sha256}"
-        if key[:_KEY_LENGTH] in taken or not staged.path.is_file():
+        if fit_task_key(key) in taken or not staged.path.is_file():
             continue
-        taken.add(key[:_KEY_LENGTH])
+        taken.add(fit_task_key(key))
         yield key, staged.identity, details(staged)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     for item, exc in failures:
