@@ -84,3 +84,13 @@ def test_qc_runs_on_every_kind_of_real_file(
         for name, counts in summary["variables"].items():
             assert sum(counts["flags"].values()) == read.sizes["time"], name
             assert name in ds.data_vars or any(name in text for text in long_names), name
+
+
+def test_qc_refuses_to_overwrite_its_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "raw.csv"
+    source.write_text("time,O3\n2024-01-01T00:00:00Z,40\n2024-01-01T00:00:01Z,41\n")
+    assert main(["qc", str(source), "--out", str(tmp_path / "." / "raw.csv")]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert source.read_text().startswith("time,O3\n")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
 from stratoflow.dataset import data_variables
+from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
 
 
@@ -33,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     from stratoflow.qc import run_qc
 
+    target = Path(args.out)
+    if target.exists() and target.resolve() == Path(args.file).resolve():
+        raise ConfigError(f"--out {args.out} is the input file; write the result elsewhere")
     ds = open_dataset(args.file, reader=args.reader)
     result = run_qc(ds, config=args.config, evaluation=args.evaluation)
     out = write_dataset(result.to_dataset(ds, include_tests=args.tests), args.out, writer="netcdf")
