@@ -158,3 +158,15 @@ def test_job_clean_validates_the_schedule(make_job: MakeJob) -> None:
     with pytest.raises(ValidationError) as info:
         job.full_clean()
     assert "does not exist in Europe/Berlin" in info.value.message_dict["start"][0]
+
+
+def test_a_disabled_job_starts_no_pending_run(make_job: MakeJob) -> None:
+    from stratoflow.server.workflow.models import Job, JobRun
+    from stratoflow.server.workflow.scheduler import runs_due
+
+    job = make_job("paused", tasks=1)
+    JobRun.objects.create(job=job, scheduled_for=T0 - timedelta(hours=1))
+    Job.objects.filter(pk=job.pk).update(enabled=False)
+    assert runs_due(T0) == []
+    Job.objects.filter(pk=job.pk).update(enabled=True)
+    assert [r.job.name for r in runs_due(T0)] == ["paused"]

@@ -91,7 +91,9 @@ def runs_due(now: datetime) -> list[JobRun]:
     stale = timezone.now() - timedelta(seconds=lease_seconds())
     runs = list(
         JobRun.objects.filter(
-            Q(state=RunState.PENDING.value, scheduled_for__lte=now)
+            # a disabled job starts nothing (its pending runs wait until it is enabled); a run
+            # it had started and whose driver died is still finished
+            Q(state=RunState.PENDING.value, scheduled_for__lte=now, job__enabled=True)
             | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
         ).select_related("job")
     )
