@@ -167,6 +167,11 @@ def test_load_is_idempotent_and_a_changed_file_updates(
             "jobs[0].managers[0].retry_delay: expected finite seconds >= 0, not nan",
         ),
         (
+            "  - name: portal-http\n",
+            "  - name: ../../escape\n",
+            "transfers[0].name: a transfer name cannot start with '.'",
+        ),
+        (
             "  - name: export-flights\n",
             "  - name: import-flights\n",
             "jobs[1].name: 'import-flights' is defined twice (also at [0])",

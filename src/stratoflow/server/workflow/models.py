@@ -74,6 +74,11 @@ class TransferHandler(models.Model):
         from stratoflow.errors import StratoflowError
         from stratoflow.server.workflow.transfers import build
 
+        # the name is also its staging folder's: no separators, no leading dot ("..", "/x")
+        if not self.name or self.name.startswith(".") or any(c in self.name for c in "/\\\0"):
+            raise ValidationError(
+                {"name": "a transfer name cannot start with '.' or contain '/' or '\\'"}
+            )
         if self.provider_id is None:
             return  # the form reports the missing provider itself
         try:

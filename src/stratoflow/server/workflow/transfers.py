@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
-from stratoflow.errors import ExportError, StratoflowError, TransferError
+from stratoflow.errors import ConfigError, ExportError, StratoflowError, TransferError
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
@@ -81,7 +81,11 @@ def build(
 
 
 def _staging_root(row: TransferHandlerRow) -> Path:
-    return Path(settings.STAGING_DIR) / row.name
+    root = Path(settings.STAGING_DIR)
+    folder = root / row.name
+    if folder.resolve().parent != root.resolve():  # a row saved without clean(): no escape
+        raise ConfigError(f"transfer name {row.name!r} cannot be a staging folder name")
+    return folder
 
 
 def fetch_new(
