@@ -294,6 +294,12 @@ def test_job_list_and_show_tell_schedule_history_and_failures(
     out = capsys.readouterr().out
     assert "import-flights: every day from 2026-03-27T02:30+01:00 (Europe/Berlin)" in out
     assert "never run" in out and "every 2 weeks" in out
+    from stratoflow.commands.job import _schedule_text
+    from stratoflow.server.workflow.models import Job
+
+    once = Job.objects.get(name="export-flights")
+    once.frequency = "once"
+    assert _schedule_text(once) == "once at 2026-03-23T06:00+00:00 (UTC)"
     assert main(["job", "run", "import-flights", "--progress", "plain"]) == 1
     capsys.readouterr()
     assert main(["job", "show", "import-flights", "--json"]) == 0

@@ -138,10 +138,12 @@ def _schedule_text(job: Any) -> str:
         return "no schedule (runs when asked)"
     unit = {"hourly": "hour", "daily": "day", "weekly": "week"}.get(job.frequency, job.frequency)
     every = f"every {unit}" if job.interval == 1 else f"every {job.interval} {unit}s"
+    if job.frequency == "once":
+        every = "once"
     if job.start is None:
         return f"{every} ({job.timezone})"
     start = job.start.astimezone(ZoneInfo(job.timezone)).isoformat(timespec="minutes")
-    return f"{every} from {start} ({job.timezone})"
+    return f"{every} {'at' if every == 'once' else 'from'} {start} ({job.timezone})"
 
 
 def _run_record(run: Any, *, failures: bool) -> dict[str, Any]:
