@@ -298,7 +298,7 @@ def test_job_list_and_show_tell_schedule_history_and_failures(
     from stratoflow.server.workflow.models import Job
 
     once = Job.objects.get(name="export-flights")
-    once.frequency = "once"
+    once.frequency, once.interval = "once", 1
     assert _schedule_text(once) == "once at 2026-03-23T06:00+00:00 (UTC)"
     assert main(["job", "run", "import-flights", "--progress", "plain"]) == 1
     capsys.readouterr()
