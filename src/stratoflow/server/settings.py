@@ -18,8 +18,10 @@ STRATOFLOW_EXECUTOR            ``inprocess`` (default: tasks in threads of the r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,9 +43,17 @@ def _secret_key() -> str:
         return key
     path = HOME / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
+        # Written whole under a temporary name, then linked into place: processes starting
+        # together (a scheduler and its standby) never read a half-written key, and the one
+        # that loses the race reads the winner's instead of failing.
+        fd, tmp = tempfile.mkstemp(dir=HOME, prefix=".secret_key.")  # owner-only (0600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
