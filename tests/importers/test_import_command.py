@@ -111,3 +111,14 @@ def test_calibration_from_the_catalog_is_applied_and_recorded(tmp_path: Path) ->
     assert np.allclose(stored, expected, equal_nan=True)
     step = o3.provenance["processing"][0]
     assert step["step"] == "calibration" and step["params"]["pre"]["function"] == "linear"
+
+
+def test_a_flight_id_with_separators_becomes_a_safe_identifier(tmp_path: Path) -> None:
+    """The id names review pages and export files: '/' would break both."""
+    from stratoflow.importers.series import import_file
+
+    flight = generate_flight(seed=4, hours=0.1)
+    ds = flight.dataset
+    ds.attrs["flight_id"] = "../LH400/2024\\x"
+    path = write_dataset(ds, tmp_path / "slash.nc", writer="netcdf")
+    assert import_file(path, qc=False).flight == ".._LH400_2024_x"

@@ -120,7 +120,8 @@ def _flight_identifier(ds: xr.Dataset, identity: str) -> str:
     for key in ("flight_id", "flight", "flight_number", "identifier"):
         value = str(ds.attrs.get(key, "")).strip()
         if value:
-            return value
+            # it names pages (/review/flight/<id>) and files: no separators, no control chars
+            return re.sub(r"[/\\\x00-\x1f]", "_", value)
     return CONTAINER_SUFFIXES.sub("", identity.rsplit("/", 1)[-1])
 
 
