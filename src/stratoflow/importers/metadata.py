@@ -39,22 +39,22 @@ class MetadataManager:
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
         from stratoflow.jobs.states import TaskState
         from stratoflow.server.catalog.metadata import metadata_import_file
-        from stratoflow.server.workflow.transfers import FETCH_ERROR, as_fetched, fetch_failure
+        from stratoflow.server.workflow.transfers import execute_file
 
-        if FETCH_ERROR in task.details:
-            return {"state": TaskState.DONE, **fetch_failure(manager, task)}
-        with as_fetched(task.details["identity"], task.details["staged_path"]):
+        def work(path: Path) -> dict[str, Any]:
             report = metadata_import_file(
-                Path(task.details["staged_path"]),
+                path,
                 who=f"job {manager.job.name}/{manager.name}",
                 identity=task.details["identity"],
             )
-        return {
-            "state": TaskState.DONE,
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-        }
+            return {
+                "state": TaskState.DONE,
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            }
+
+        return execute_file(manager, task, work)
 
     def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
         totals: dict[str, int] = {"created": 0, "updated": 0, "unchanged": 0}

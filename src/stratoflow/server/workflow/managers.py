@@ -67,21 +67,18 @@ class ImportManager:
         )
 
     def execute(self, manager: TaskManager, task: Task) -> dict[str, Any]:
-        from stratoflow.server.workflow.transfers import FETCH_ERROR, as_fetched, fetch_failure
+        from stratoflow.server.workflow.transfers import execute_file
 
-        if FETCH_ERROR in task.details:
-            return {"state": TaskState.DONE, **fetch_failure(manager, task)}
-        with as_fetched(task.details["identity"], task.details["staged_path"]):
-            return self._import(manager, task)
+        return execute_file(manager, task, lambda path: self._import(manager, task, path))
 
-    def _import(self, manager: TaskManager, task: Task) -> dict[str, Any]:
+    def _import(self, manager: TaskManager, task: Task, path: Path) -> dict[str, Any]:
         from stratoflow.importers.series import import_file
 
         options = dict(manager.options)
         provider = manager.transfer.provider.name if manager.transfer else ""
         processing = options.get("processing") or ()
         result = import_file(
-            Path(task.details["staged_path"]),
+            path,
             identity=task.details["identity"],
             provider=provider,
             reader=options.get("reader"),

@@ -43,6 +43,7 @@ __all__ = [
     "build",
     "collect_files",
     "deliver",
+    "execute_file",
     "fetch_failure",
     "fetch_matching",
     "fetch_new",
@@ -156,6 +157,23 @@ def as_fetched(identity: str, staged_path: str | Path) -> Iterator[None]:
         if renamed is None:
             raise
         raise renamed.with_traceback(exc.__traceback__) from exc
+
+
+def execute_file(
+    manager: TaskManager, task: Task, work: Callable[[Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """Execute the task of a unit from :func:`collect_files`: ``work(staged_path)``.
+
+    Errors name the file as the provider does (:func:`as_fetched`); a unit whose download
+    failed does :func:`fetch_failure` instead.
+    """
+    from stratoflow.jobs.states import TaskState
+
+    if FETCH_ERROR in task.details:
+        return {"state": TaskState.DONE, **fetch_failure(manager, task)}
+    staged = task.details["staged_path"]
+    with as_fetched(task.details["identity"], staged):
+        return work(Path(staged))
 
 
 def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
