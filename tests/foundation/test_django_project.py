@@ -58,3 +58,42 @@ def test_plugin_page_lists_readers_with_descriptions(admin_client: Client, clien
     assert escape(get_reader("nasa_ames").description) in page
     assert "cannot be loaded" not in page
     assert client.get("/admin/plugins/").status_code == 302  # not for anonymous users
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_write_after_read_waits_for_another_writer() -> None:
+    """A transaction that reads and then writes waits for a concurrent writer instead of
+    failing at once with "database is locked" (a deferred SQLite transaction cannot wait)."""
+    import sqlite3
+    import threading
+
+    from django.contrib.auth.models import User
+    from django.db import connection, transaction
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite locking (the PostgreSQL pass uses row locks)")
+    User.objects.create(username="pi")
+    name = connection.settings_dict["NAME"]
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another process writing: an import, the scheduler, a second user
+        other = sqlite3.connect(name, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        holding.set()
+        release.wait(10)
+        other.execute("ROLLBACK")
+        other.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    try:
+        with transaction.atomic():
+            user = User.objects.get(username="pi")  # read first ...
+            user.first_name = "Ada"
+            user.save()  # ... then write
+    finally:
+        release.set()
+        thread.join()
+    assert User.objects.get(username="pi").first_name == "Ada"

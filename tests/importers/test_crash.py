@@ -105,7 +105,9 @@ def test_sigkill_mid_import_leaves_nothing_and_rerun_completes(tmp_path: Path) -
     deadline = time.monotonic() + 120
     try:
         while not _write_locked(db):
-            assert child.poll() is None, "the import finished before it could be killed"
+            if child.poll() is not None:
+                err = child.communicate()[1].decode()
+                pytest.fail(f"the import ended ({child.returncode}) before it was killed:\n{err}")
             assert time.monotonic() < deadline, "the import never started writing"
             time.sleep(0.002)
         assert child.poll() is None

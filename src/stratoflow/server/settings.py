@@ -110,8 +110,13 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(HOME / "stratoflow.sqlite3"),
             # WAL lets the web UI read while a job writes; a busy timeout instead of errors.
+            # IMMEDIATE: a transaction takes the write lock when it begins. A deferred one
+            # that has read first and then writes fails at once with "database is locked"
+            # when another process writes (SQLite cannot wait there without deadlocking), so
+            # a PI flagging in the web UI during an import would fail one side at random.
             "OPTIONS": {
                 "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
