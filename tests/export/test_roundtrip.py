@@ -174,3 +174,27 @@ def test_resampled_exports_agree_across_formats(
             back[name].values.astype(np.float64), reference[name].values.astype(np.float64)
         )
     np.testing.assert_array_equal(back["O3_P1_flag"].values, reference["O3_P1_flag"].values)
+
+
+def test_exporting_again_keeps_the_written_version_and_never_overwrites(
+    imported: Imported, tmp_path: Path
+) -> None:
+    from stratoflow.errors import ExportError
+    from stratoflow.server.exports.models import ExportRecord
+
+    approve(imported.identifier)
+    first = _export(tmp_path, imported.identifier, "netcdf")
+    content, stat = first.read_bytes(), first.stat()
+    again = _export(tmp_path, imported.identifier, "netcdf")  # same content: same v1 file
+    assert again == first and again.read_bytes() == content
+    assert again.stat().st_mtime_ns == stat.st_mtime_ns and again.stat().st_ino == stat.st_ino
+    records = ExportRecord.objects.filter(subject=imported.identifier)
+    assert records.count() == 2 and {r.sha256 for r in records} == {records[0].sha256}
+
+    first.write_bytes(
+        content[:-1] + bytes([content[-1] ^ 0xFF])
+    )  # edited (or another database's file) by someone
+    edited = first.read_bytes()
+    with pytest.raises(ExportError, match=r"already exists and is not the recorded export v1"):
+        _export(tmp_path, imported.identifier, "netcdf")
+    assert first.read_bytes() == edited and records.count() == 2

@@ -120,6 +120,29 @@ def _version(subject: str, fmt: str, digest: str) -> int:
     return int(latest["v"] or 0) + 1
 
 
+def _already_written(path: Path, subject: str, fmt: str, digest: str, version: int) -> bool:
+    """True when ``path`` is this very export, written before: it is kept, not rewritten.
+
+    A version names one content, and a file of that name may already have been handed on
+    (delivered, checksummed, cited): writing it again would give ``v1`` other bytes (a new
+    creation date). A file of that name that is *not* a recorded export of this content is
+    someone else's, or was edited: it is never overwritten.
+    """
+    if not path.exists() and not path.is_symlink():
+        return False
+    if path.is_file() and not path.is_symlink():
+        checksum = file_checksum(path)
+        if ExportRecord.objects.filter(
+            subject=subject, format=fmt, fingerprint=digest, sha256=checksum
+        ).exists():
+            return True
+    raise ExportError(
+        f"{path} already exists and is not the recorded export v{version} of flight {subject} "
+        f"({fmt}); stratoflow does not overwrite it: move it away or export into another "
+        "directory"
+    )
+
+
 def _file_name(item: FlightSelection, options: ExportOptions, version: int) -> str:
     resolution = f"_{options.resample.replace(' ', '')}" if options.resample else ""
     suffix = get_writer(options.writer).suffix or ".dat"
@@ -157,7 +180,8 @@ def export_one(
         ds.attrs["export_version"] = version
         ds.attrs["export_fingerprint"] = digest
         path = directory / _file_name(item, options, version)
-        write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
+        if not _already_written(path, item.flight.identifier, options.format, digest, version):
+            write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
         record = ExportRecord.objects.create(
             subject=item.flight.identifier,
             flight=item.flight,
