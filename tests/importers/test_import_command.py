@@ -122,3 +122,26 @@ def test_a_flight_id_with_separators_becomes_a_safe_identifier(tmp_path: Path) -
     ds.attrs["flight_id"] = "../LH400/2024\\x"
     path = write_dataset(ds, tmp_path / "slash.nc", writer="netcdf")
     assert import_file(path, qc=False).flight == ".._LH400_2024_x"
+
+
+def test_import_with_qc_after_a_no_qc_import_checks_the_series_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.catalog.models import QCRun, Series
+
+    path = _flight_file(tmp_path, seed=5)
+    assert main(["import", str(path), "--no-qc", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["created"] and sum(first["flags"].values()) == 0
+    assert QCRun.objects.count() == 0
+
+    assert main(["import", str(path), "--json"]) == 0  # unchanged file, QC asked for now
+    second = json.loads(capsys.readouterr().out)
+    assert not second["created"]
+    assert QCRun.objects.count() == Series.objects.count() > 0
+    assert second["flags"]["good"] > 0 and second["flags"]["bad"] > 0  # the sample has faults
+
+    assert main(["import", str(path), "--json"]) == 0  # checked already: nothing re-run
+    third = json.loads(capsys.readouterr().out)
+    assert QCRun.objects.count() == Series.objects.count()
+    assert third["flags"] == second["flags"]  # the current QC verdict, not zeros

@@ -34,6 +34,7 @@ from stratoflow.dataset import TIME
 from stratoflow.errors import ConfigError, ImportFailed
 from stratoflow.flags import count_flags
 from stratoflow.processing import basic_flags, run_steps
+from stratoflow.server.catalog.models import QCRun, Series
 from stratoflow.server.catalog.services import ImportResult, series_import
 
 if TYPE_CHECKING:
@@ -214,6 +215,20 @@ def _with_catalog_calibrations(
     return out
 
 
+def _without_qc(result: ImportResult) -> list[Series]:
+    """The imported series that still need QC: all new ones, and stored ones never checked.
+
+    A file first imported with ``qc=False`` (``--no-qc``) is unchanged when imported again;
+    that import asks for QC, so the series get it now instead of staying unchecked for good.
+    """
+    if result.created:
+        return list(result.series)
+    checked = set(
+        QCRun.objects.filter(series__in=result.series).values_list("series_id", flat=True)
+    )
+    return [s for s in result.series if s.pk not in checked]
+
+
 def import_file(
     path: Path,
     *,
@@ -227,7 +242,7 @@ def import_file(
     references: Mapping[str, Any] | None = None,
     instrument: Component | str | None = None,
 ) -> FileImport:
-    """Import ``path``; run QC on new series unless ``qc`` is False.
+    """Import ``path``; QC the new series (and stored ones never checked) unless ``qc`` is False.
 
     ``qc`` may be a mapping with ``config`` (a QC configuration) and ``evaluation`` (method
     name). ``processing`` is a list of ``{step, params}`` (see
@@ -267,17 +282,23 @@ def import_file(
             instrument=component,
         )
         counts = count_flags([])
-        if result.created and qc is not False:
+        runs: list[QCRun] = []
+        unchecked = _without_qc(result) if qc is not False else []
+        if unchecked:
             qc_options = dict(qc) if isinstance(qc, Mapping) else {}
             runs = qc_series(
-                result.series,
+                unchecked,
                 ds,
                 config=qc_options.get("config"),
                 evaluation=qc_options.get("evaluation"),  # None: the configuration's own
             )
-            for run in runs:
-                for name, n in run.flag_counts.items():
-                    counts[name] = counts.get(name, 0) + int(n)
+        checked = {s.pk for s in unchecked}
+        runs += QCRun.objects.filter(
+            series__in=[s for s in result.series if s.pk not in checked], is_current=True
+        )
+        for run in runs:
+            for name, n in run.flag_counts.items():
+                counts[name] = counts.get(name, 0) + int(n)
     flight = result.series[0].flight.identifier if result.series else ""
     return FileImport(
         flight=flight,
