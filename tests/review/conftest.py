@@ -7,6 +7,7 @@ stored columnar values and per-test probabilities as in production.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import LazySettings
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 
 from stratoflow import write_dataset
@@ -101,3 +103,12 @@ def review(tmp_path: Path, db: None) -> Review:
         finished_at=timezone.now() - timedelta(hours=1),
     )
     return Review(flight, path, task, job, admin, pi, project_pi, other_pi, nobody)
+
+
+def page_token(client: Client, flight: str) -> str:
+    """The review state the approve form of the flight's page carries (what the PI saw)."""
+    page = client.get(f"/review/flight/{flight}/").content.decode()
+    form = page[page.index('id="approve-form"') :]
+    match = re.search(r'name="reviewed" value="([0-9a-f]+)"', form[: form.index("</form>")])
+    assert match, "the approve form carries no reviewed state"
+    return match.group(1)

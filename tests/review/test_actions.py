@@ -16,7 +16,7 @@ from django.test import Client
 from stratoflow import open_dataset, write_dataset
 from stratoflow.flags import Flag
 
-from .conftest import Review, import_sample
+from .conftest import Review, import_sample, page_token
 
 pytestmark = pytest.mark.django_db
 
@@ -334,15 +334,20 @@ def test_approve_releases_to_l1_then_l2_and_closes_the_task(review: Review, clie
     from stratoflow.server.review.selectors import approved_flights
 
     client.force_login(review.pi)
-    early = _post(client, review, "approve", {"level": "L2"})
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    early = _post(
+        client, review, "approve", {"level": "L2", "reviewed": page_token(client, flight)}
+    )
     assert early == [f"flight {review.flight.identifier}: release to L1 before L2"]  # type: ignore[attr-defined]
     assert Decision.objects.count() == 0
-    assert _post(client, review, "approve", {"level": "L1", "reason": "fine"}) == ["released to L1"]
+    approve = {"level": "L1", "reason": "fine", "reviewed": page_token(client, flight)}
+    assert _post(client, review, "approve", approve) == ["released to L1"]
     review.task.refresh_from_db()  # type: ignore[attr-defined]
     assert review.task.state == "done"  # type: ignore[attr-defined]
     assert [f.identifier for f, _ in approved_flights("L1")] == [review.flight.identifier]  # type: ignore[attr-defined]
     assert list(approved_flights("L2")) == []
-    assert _post(client, review, "approve", {"level": "L2"}) == ["released to L2"]
+    approve = {"level": "L2", "reviewed": page_token(client, flight)}
+    assert _post(client, review, "approve", approve) == ["released to L2"]
     assert [f.identifier for f, _ in approved_flights("L2")] == [review.flight.identifier]  # type: ignore[attr-defined]
     decisions = list(Decision.objects.order_by("id").values_list("action", "level", "user"))
     assert decisions == [("approve", "L1", review.pi.pk), ("approve", "L2", review.pi.pk)]
@@ -402,7 +407,12 @@ def test_queue_filters_and_flag_counts(review: Review, client: Client) -> None:
     page = client.get("/review/").content.decode()
     assert f'<td class="num">{counts["bad"]}</td>' in page
     # once approved, the flight leaves the queue
-    _post(client, review, "approve", {"level": "L1"})
+    _post(
+        client,
+        review,
+        "approve",
+        {"level": "L1", "reviewed": page_token(client, flight.identifier)},
+    )
     assert not listed()
 
 

@@ -2,9 +2,11 @@
 
 The data level is decided by the PI, not by the importer: a flight's data are released to L1
 or L2 by an *approve* :class:`~stratoflow.server.review.models.Decision`. What was released is
-what existed when the PI decided, so for ``L1``/``L2`` each variable is taken in the version
-that was current at the flight's latest decision (the one created, or restored by the catalog,
-last before it), with the QC run and manual flags of that moment. Data reprocessed after the
+what the PI saw when deciding: the decision records, per variable, the series version, QC run
+and manual flags of the page it was made from (``Decision.reviewed``), and exports deliver
+exactly those. (A decision made before decisions recorded it falls back to time: each variable
+in the version that was current at the decision, the one created, or restored by the catalog,
+last before it, with the QC run and manual flags of that moment.) Data reprocessed after the
 decision therefore stay out of exports until the PI approves again — and then come out as a new
 export version; so does an earlier version made current again after the decision (a restore).
 A latest decision that rejects withdraws the flight. ``level="any"`` exports the current
@@ -158,6 +160,35 @@ def _with_flags(series: Series, flight: Flight, cutoff: datetime | None) -> Seri
     return SeriesVersion(series, run, tuple(manual.order_by("created_at", "id")))
 
 
+def _recorded(decision: Decision, selection: Selection) -> list[SeriesVersion] | None:
+    """The series versions, QC runs and manual flags ``decision`` recorded as reviewed
+    (:class:`~stratoflow.server.review.selectors.ReviewState`), filtered by ``selection``;
+    None for a decision that recorded none (made before decisions recorded it).
+
+    Exact ids, not times: what is exported is what the PI saw when approving, even if
+    another process committed a new version in the same instant.
+    """
+    rows = decision.reviewed.get("series") if isinstance(decision.reviewed, dict) else None
+    if not rows:
+        return None
+    if selection.variables:
+        rows = [r for r in rows if r.get("variable") in selection.variables]
+    series = Series.objects.filter(pk__in=[r["id"] for r in rows])
+    if selection.deployment is not None:
+        series = series.filter(deployment_id=selection.deployment)
+    by_id = {s.pk: s for s in series}
+    runs = QCRun.objects.in_bulk([r["qc_run"] for r in rows if r.get("qc_run") is not None])
+    manual = ManualFlag.objects.in_bulk([pk for r in rows for pk in r.get("manual_flags") or []])
+    out = []
+    for r in sorted(rows, key=lambda r: int(r["id"])):
+        if r["id"] not in by_id:
+            continue
+        flags = (manual[pk] for pk in r.get("manual_flags") or [] if pk in manual)
+        run = runs.get(r["qc_run"]) if r.get("qc_run") is not None else None
+        out.append(SeriesVersion(by_id[r["id"]], run, tuple(flags)))
+    return out
+
+
 def _flights(selection: Selection) -> list[Flight]:
     qs = Flight.objects.select_related("platform")
     if selection.flights:
@@ -198,14 +229,18 @@ def select(
             ):
                 continue
             cutoff = decision.created_at
-        series = _versions(flight, selection, cutoff)
-        if not series:
+        recorded = _recorded(decision, selection) if decision is not None else None
+        if recorded is None:
+            recorded = [
+                _with_flags(s, flight, cutoff) for s in _versions(flight, selection, cutoff)
+            ]
+        if not recorded:
             continue
         out.append(
             FlightSelection(
                 flight=flight,
                 level=decision.level if decision is not None else "any",
-                series=[_with_flags(s, flight, cutoff) for s in series],
+                series=recorded,
                 decision=decision,
             )
         )

@@ -110,10 +110,12 @@ class ManualFlagForm(forms.Form):
 
 
 class ApproveForm(forms.Form):
-    """Release to a data level."""
+    """Release to a data level: the state the page showed, which must still be current."""
 
     level = forms.ChoiceField(choices=[("L1", "L1 validated"), ("L2", "L2 final")])
     reason = forms.CharField(required=False, widget=forms.TextInput)
+    #: the ReviewState token of the page: what the PI saw and approves (see flight_approve)
+    reviewed = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
 
 class RejectForm(forms.Form):

@@ -36,6 +36,12 @@ class Decision(models.Model):
     reason = models.TextField(blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+    reviewed = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="what the decision is about: per series its version, QC run and manual "
+        "flags (a ReviewState); exports of an approval deliver exactly this",
+    )
 
     class Meta:
         ordering = ["-created_at"]

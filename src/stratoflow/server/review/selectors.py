@@ -7,6 +7,8 @@ sees nothing (the views answer 403).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,10 +18,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from stratoflow.jobs.states import TaskState
-from stratoflow.server.catalog.models import Flight, Platform, Series
+from stratoflow.server.catalog.models import Flight, Platform, QCRun, Series
 from stratoflow.server.review.models import (
     DEFAULT_DEADLINE_DAYS,
     Decision,
+    ManualFlag,
     ReviewAssignment,
     ReviewDeadline,
 )
@@ -27,11 +30,13 @@ from stratoflow.server.workflow.models import Task
 
 __all__ = [
     "QueueRow",
+    "ReviewState",
     "approved_flights",
     "can_review",
     "current_series",
     "deadline_days",
     "flight_flag_counts",
+    "flight_review_state",
     "flights_visible_to",
     "is_admin",
     "is_reviewer",
@@ -67,6 +72,55 @@ def approved_flights(level: str = "L1") -> Iterator[tuple[Flight, list[Series]]]
 def current_series(flight: Flight) -> list[Series]:
     """The flight's current series (one per variable and level), in import order."""
     return list(flight.series.filter(is_current=True).order_by("id"))
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """Exactly what the review page of a flight shows: per current series, its version, the
+    QC run that supplies its flags and the PI's manual flags on its variable.
+
+    ``token`` is a short digest of it. The approve form carries the token of the page the PI
+    looked at, so an approval is refused when anything changed since (a new version
+    imported, data re-processed, QC re-run or re-evaluated, a flag set by someone else), and
+    the decision records ``series`` so that exports deliver that state and no other.
+    """
+
+    series: tuple[dict[str, Any], ...]
+    token: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form a :class:`Decision` keeps (``reviewed``)."""
+        return {"token": self.token, "series": [dict(s) for s in self.series]}
+
+
+def flight_review_state(flight: Flight) -> ReviewState:
+    """The flight's :class:`ReviewState` now (three queries, whatever the flight's size)."""
+    series = current_series(flight)
+    runs: dict[int, int] = {}
+    for series_id, run_id in (
+        QCRun.objects.filter(series__in=series, is_current=True)
+        .order_by("created_at", "id")
+        .values_list("series_id", "id")
+    ):
+        runs[series_id] = run_id  # the newest current run, as the selectors read flags
+    manual: dict[str, list[int]] = {}
+    for variable, pk in (
+        ManualFlag.objects.filter(flight=flight).order_by("id").values_list("variable", "id")
+    ):
+        manual.setdefault(variable, []).append(pk)
+    rows = tuple(
+        {
+            "id": s.pk,
+            "variable": s.variable,
+            "level": s.level,
+            "version": s.version,
+            "qc_run": runs.get(s.pk),
+            "manual_flags": manual.get(s.variable, []),
+        }
+        for s in series
+    )
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:20]
+    return ReviewState(series=rows, token=digest)
 
 
 def is_admin(user: AnyUser) -> bool:

@@ -34,7 +34,11 @@ from stratoflow.qc.evaluation import apply_overrides
 from stratoflow.server.catalog.models import Flight, QCRun, Series
 from stratoflow.server.catalog.services import ImportResult, TestOutcome, qc_run_store
 from stratoflow.server.review.models import Decision, ManualFlag, ReviewEvent
-from stratoflow.server.review.selectors import current_series, latest_decision
+from stratoflow.server.review.selectors import (
+    current_series,
+    flight_review_state,
+    latest_decision,
+)
 from stratoflow.server.review.stored import StoredQC, merge_source_flags, stored_qc
 from stratoflow.server.workflow.models import Task, TaskManager
 from stratoflow.server.workflow.services import task_transition
@@ -333,32 +337,55 @@ def _close_review_tasks(flight: Flight) -> list[Task]:
 
 
 def flight_approve(
-    flight: Flight, *, user: User | None, level: str = "L1", reason: str = ""
+    flight: Flight,
+    *,
+    user: User | None,
+    level: str = "L1",
+    reason: str = "",
+    reviewed: str | None = None,
 ) -> Decision:
     """Release the flight's current data to ``level`` and close its review tasks.
 
     Data go to L1 first; L2 (final) needs the flight's latest decision to be an L1 release.
+    ``reviewed`` is the :class:`~stratoflow.server.review.selectors.ReviewState` token of the
+    page the PI approved from: when the flight's data or flags changed since (a new version
+    imported, re-processed, QC re-run...), the approval is refused and nothing changes, so a
+    PI never releases data they have not seen. None (scripts, the demo) approves what is
+    current now. The decision records that state; exports deliver exactly it.
     """
     if level not in ("L1", "L2"):
         raise ConfigError(f"data can be released to L1 or L2, not {level!r}")
-    if level == "L2":
-        last = latest_decision(flight)
-        if last is None or last.action != Decision.Action.APPROVE:
-            raise ConfigError(f"flight {flight.identifier}: release to L1 before L2")
     with transaction.atomic():
+        state = flight_review_state(flight)
+        if reviewed is not None and reviewed != state.token:
+            raise ConfigError(
+                f"flight {flight.identifier}: its data or flags changed since you opened the "
+                "page (a new version, a QC re-run or re-evaluation, or a manual flag); nothing "
+                "was released: review the current state, then approve again"
+            )
+        if level == "L2":
+            last = latest_decision(flight)
+            if last is None or last.action != Decision.Action.APPROVE:
+                raise ConfigError(f"flight {flight.identifier}: release to L1 before L2")
         decision = Decision.objects.create(
             flight=flight,
             action=Decision.Action.APPROVE,
             level=level,
             reason=reason,
             user=user,
+            reviewed=state.to_dict(),
         )
         tasks = _close_review_tasks(flight)
         review_event_record(
             flight,
             action=ReviewEvent.Action.APPROVE,
             user=user,
-            details={"level": level, "decision": decision.pk, "tasks": [t.pk for t in tasks]},
+            details={
+                "level": level,
+                "decision": decision.pk,
+                "tasks": [t.pk for t in tasks],
+                "reviewed": state.token,
+            },
             reason=reason,
         )
     return decision
@@ -374,6 +401,7 @@ def flight_reject(flight: Flight, *, user: User | None, reason: str) -> Decision
             action=Decision.Action.REJECT,
             reason=reason,
             user=user,
+            reviewed=flight_review_state(flight).to_dict(),
         )
         tasks = _close_review_tasks(flight)
         review_event_record(

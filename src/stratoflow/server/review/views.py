@@ -104,6 +104,9 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
     """The review page: plots, per-test panel, actions and history of one flight."""
     started = time.perf_counter()
     flight = _flight(request, identifier)
+    # read first: a change while the page is built makes the token stale (approval refused)
+    # rather than the page older than its token (approval of unseen data)
+    reviewed = selectors.flight_review_state(flight).token
     series = selectors.current_series(flight)
     variables = [s.variable for s in series]
     panel = plots.qc_test_panel(flight)
@@ -135,7 +138,7 @@ def flight_page(request: HttpRequest, identifier: str) -> HttpResponse:
             initial={"config": _current_config_yaml(series)}, auto_id="rr_%s"
         ),
         "flag_form": forms.ManualFlagForm(variables=variables, auto_id="mf_%s"),
-        "approve_form": forms.ApproveForm(auto_id="ap_%s"),
+        "approve_form": forms.ApproveForm(initial={"reviewed": reviewed}, auto_id="ap_%s"),
         "reject_form": forms.RejectForm(auto_id="rj_%s"),
         "data_url": reverse("review:flight_data", args=[flight.identifier]),
         **(
@@ -319,7 +322,11 @@ def action_approve(request: HttpRequest, identifier: str) -> HttpResponse:
 
     def do(data: dict[str, Any]) -> str:
         services.flight_approve(
-            flight, user=_user(request), level=data["level"], reason=data.get("reason", "")
+            flight,
+            user=_user(request),
+            level=data["level"],
+            reason=data.get("reason", ""),
+            reviewed=data["reviewed"],
         )
         return f"released to {data['level']}"
 
