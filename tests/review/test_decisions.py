@@ -110,3 +110,87 @@ def test_export_delivers_the_recorded_state_not_a_later_version(
     assert {v["qc_run"] for v in approved} == {r["qc_run"] for r in recorded["series"]}
     _correct_file(review, tmp_path)  # a new version after the approval: not released
     assert _exported(review) == approved
+
+
+def _approve(client: Client, review: Review, level: str = "L1") -> list[str]:
+    return _post(
+        client, review, "approve", {"level": level, "reviewed": _page_token(client, review)}
+    )
+
+
+def test_a_manual_flag_on_released_data_withdraws_the_release(
+    review: Review, client: Client
+) -> None:
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.review.models import Decision, ManualFlag, ReviewEvent
+
+    client.force_login(review.pi)
+    assert _approve(client, review) == ["released to L1"]
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    assert flight not in client.get("/review/").content.decode()
+    o3 = Series.objects.get(flight=review.flight, variable="O3_P1", is_current=True)
+    assert o3.time_start is not None
+    messages = _post(
+        client,
+        review,
+        "flag",
+        {
+            "variables": ["O3_P1"],
+            "start": o3.time_start.strftime("%Y-%m-%d %H:%M:%S"),
+            "end": o3.time_start.strftime("%Y-%m-%d %H:%M:%S"),
+            "flag": "3",
+            "comment": "inlet frozen",
+        },
+    )
+    assert messages[0] == "manual flag set on 1 variable(s)"
+    assert "release to L1 is withdrawn" in messages[1]
+    latest = Decision.objects.order_by("-created_at", "-id").first()
+    assert latest is not None and (latest.action, latest.user) == ("withdraw", review.pi)
+    assert "manual flag" in latest.reason
+    assert ReviewEvent.objects.filter(action="withdraw").count() == 1
+    # the database no longer says "released": no export, back in the queue, page says so
+    assert _exported(review) == []
+    assert f"/review/flight/{flight}/" in client.get("/review/").content.decode()
+    page = client.get(f"/review/flight/{flight}/").content.decode()
+    assert "release withdrawn by pi" in page
+    # L2 needs an L1 release of what is there now; approving again releases the flag too
+    assert "release to L1 before L2" in _approve(client, review, "L2")[0]
+    assert _approve(client, review) == ["released to L1"]
+    flag = ManualFlag.objects.get()
+    o3_export = next(v for v in _exported(review) if v["variable"] == "O3_P1")
+    assert o3_export["manual_flags"] == [flag.pk]
+    assert o3_export["qc_run"] == o3.qc_runs.get(is_current=True).pk
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [("evaluate", {"method": "critical"}), ("rerun", {"config": "", "method": ""})],
+)
+def test_reevaluating_or_rerunning_released_data_withdraws_the_release(
+    review: Review, client: Client, action: str, data: dict[str, str]
+) -> None:
+    from stratoflow.server.review.models import Decision
+
+    client.force_login(review.pi)
+    _approve(client, review)
+    assert _approve(client, review, "L2") == ["released to L2"]
+    messages = _post(client, review, action, data)
+    assert len(messages) == 2 and "release to L2 is withdrawn" in messages[1]
+    assert Decision.objects.order_by("-created_at", "-id")[0].action == "withdraw"
+    assert _exported(review, "L1") == [] and _exported(review, "L2") == []
+
+
+def test_changing_flags_of_unreleased_or_rejected_data_withdraws_nothing(
+    review: Review, client: Client
+) -> None:
+    from stratoflow.server.review.models import Decision
+
+    client.force_login(review.pi)
+    assert _post(client, review, "evaluate", {"method": "critical"}) == [
+        "re-evaluated 8 series with 'critical'"
+    ]
+    _post(client, review, "reject", {"reason": "zero drift"})
+    assert _post(client, review, "evaluate", {"method": "worst"}) == [
+        "re-evaluated 8 series with 'worst'"
+    ]
+    assert list(Decision.objects.values_list("action", flat=True)) == ["reject"]

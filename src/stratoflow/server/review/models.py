@@ -5,6 +5,7 @@ what, when and why is the table itself, and decisions can be replayed on reproce
 :class:`ReviewEvent` is the page's history: every action (re-evaluation, QC re-run, manual
 flag, re-processing, approval, rejection, notification; and the system's restore of an earlier
 version) with who, when, what (``details``) and why.
+A change of flags on released data withdraws the release (a ``withdraw`` decision).
 Access is by :class:`ReviewAssignment`: a PI reviews the platforms (aircraft/instruments) and
 projects assigned to them. :class:`ReviewDeadline` sets a job's review deadline (reminders).
 """
@@ -24,11 +25,17 @@ DEFAULT_DEADLINE_DAYS = 3
 
 
 class Decision(models.Model):
-    """A PI action on a flight's data: approve (release to a level) or reject."""
+    """A PI action on a flight's data: approve (release to a level) or reject.
+
+    ``withdraw`` is recorded when the PI changes the flags of released data (a manual flag,
+    a re-evaluation, a QC re-run): the release no longer says what the database holds, so
+    the flight leaves the exports and awaits review again until the PI approves anew.
+    """
 
     class Action(models.TextChoices):
         APPROVE = "approve"
         REJECT = "reject"
+        WITHDRAW = "withdraw"
 
     flight = models.ForeignKey(Flight, on_delete=models.PROTECT, related_name="decisions")
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -137,6 +144,7 @@ class ReviewEvent(models.Model):
         MANUAL_FLAG = "manual_flag"
         APPROVE = "approve"
         REJECT = "reject"
+        WITHDRAW = "withdraw"
         NOTIFY = "notify"
         REMIND = "remind"
         REPROCESS = "reprocess"

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.catalog.models import Flight, Platform, QCRun, Series
@@ -228,7 +228,8 @@ def review_queue(
     date_to: date | None = None,
     now: datetime | None = None,
 ) -> list[QueueRow]:
-    """Flights visible to ``user`` with tasks awaiting review, filtered, oldest first."""
+    """Flights visible to ``user`` with tasks awaiting review or whose release was withdrawn
+    (the PI changed their flags after approving), filtered, oldest first."""
     from django.utils import timezone
 
     now = now or timezone.now()
@@ -237,7 +238,13 @@ def review_queue(
         ident = str(task.details.get("flight", "")) if isinstance(task.details, dict) else ""
         if ident:
             tasks.setdefault(ident, []).append(task)
-    flights = flights_visible_to(user).filter(identifier__in=list(tasks)).select_related("platform")
+    latest = Decision.objects.filter(flight=OuterRef("pk")).order_by("-created_at", "-id")
+    flights = (
+        flights_visible_to(user)
+        .annotate(latest_action=Subquery(latest.values("action")[:1]))
+        .filter(Q(identifier__in=list(tasks)) | Q(latest_action=Decision.Action.WITHDRAW))
+        .select_related("platform")
+    )
     if platform:
         flights = flights.filter(platform__name=platform)
     if project:
@@ -250,7 +257,7 @@ def review_queue(
         flights = flights.filter(time_start__date__lte=date_to)
     rows = []
     for flight in flights.distinct().order_by("time_start", "identifier"):
-        mine = tasks[flight.identifier]
+        mine = tasks.get(flight.identifier, [])
         dues = [t.finished_at + timedelta(days=deadline_days(t)) for t in mine if t.finished_at]
         due = min(dues) if dues else None
         rows.append(
@@ -311,6 +318,8 @@ def _summary(action: str, d: dict[str, Any]) -> str:
         return f"released to {d.get('level')}"
     if action == "reject":
         return "rejected"
+    if action == "withdraw":
+        return f"release to {d.get('level')} withdrawn: flags changed, to review again"
     if action == "reprocess":
         runs = ", ".join(f"run {r.get('run')} {r.get('state')}" for r in d.get("runs") or [])
         return f"re-processed {len(d.get('items') or [])} file(s) with the job's current " + (

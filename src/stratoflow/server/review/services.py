@@ -4,6 +4,8 @@ The PI can re-evaluate stored QC results with another method or thresholds (no t
 no re-import), re-run QC with another configuration on the stored values, flag a time range by
 hand (manual flags win over QC and are replayed on every later QC run of the same flight and
 variable, see :func:`replay_manual_flags`), and approve (release to L1, then L2) or reject.
+Changing the flags of released data withdraws the release (the flight awaits review again and
+leaves the exports until approved anew), so exports never differ from what was approved.
 When the job's import configuration changed since the flight's data were imported (a corrected
 calibration, another clock reference), the PI can re-process the flight with it
 (:func:`flight_reprocess`, the service behind ``stratoflow job reprocess --flight``); going
@@ -83,6 +85,37 @@ def review_event_record(
         reason=reason,
         task=task,
     )
+
+
+def _withdraw_release(flight: Flight, *, user: User | None, cause: str) -> Decision | None:
+    """Withdraw the flight's release when the PI changed its flags (call inside the change's
+    transaction, after it); None when the flight was not released.
+
+    A release names the exact flags the PI approved, so after a change exports would either
+    deliver flags the database no longer holds or flags nobody approved. A demanding PI wants
+    neither: the release is withdrawn (a ``withdraw`` decision recording the new state), the
+    flight leaves the exports and is back in the review queue until approved again.
+    """
+    last = latest_decision(flight)
+    if last is None or last.action != Decision.Action.APPROVE:
+        return None
+    reason = f"{cause} after the release to {last.level}"
+    decision = Decision.objects.create(
+        flight=flight,
+        action=Decision.Action.WITHDRAW,
+        level="",
+        reason=reason,
+        user=user,
+        reviewed=flight_review_state(flight).to_dict(),
+    )
+    review_event_record(
+        flight,
+        action=ReviewEvent.Action.WITHDRAW,
+        user=user,
+        details={"level": last.level, "decision": decision.pk, "withdrawn": last.pk},
+        reason=reason,
+    )
+    return decision
 
 
 def _overrides(flight: Flight, variable: str) -> list[QCManualFlag]:
@@ -177,7 +210,8 @@ def flight_reevaluate(
 ) -> list[QCRun]:
     """Evaluate the stored test results of every QC'd series with ``method``/thresholds.
 
-    No test is re-run and nothing re-imported; manual flags still win. Raises
+    No test is re-run and nothing re-imported; manual flags still win. A released flight's
+    release is withdrawn (see :func:`_withdraw_release`). Raises
     :class:`~stratoflow.errors.ConfigError` (e.g. ``PluginNotFound``, ``QCConfigError``) for an
     unknown method or invalid thresholds.
     """
@@ -199,6 +233,7 @@ def flight_reevaluate(
             details={"method": method, "thresholds": params, "before": before},
             reason=reason,
         )
+        _withdraw_release(flight, user=user, cause="re-evaluation")
     return runs
 
 
@@ -214,7 +249,8 @@ def flight_rerun_qc(
 
     The tests run again on the stored values and source flags (nothing is re-imported); manual
     flags are replayed; the configuration is kept in each run (``qc_config``) so a later
-    re-evaluation knows each test's ``critical``/``weight``.
+    re-evaluation knows each test's ``critical``/``weight``. A released flight's release is
+    withdrawn (see :func:`_withdraw_release`).
     """
     from stratoflow.server.catalog.qc import qc_series
     from stratoflow.server.catalog.qc_configurations import qc_config_resolve
@@ -243,6 +279,7 @@ def flight_rerun_qc(
             details={"method": evaluation, "config": stored_config, "runs": [r.pk for r in runs]},
             reason=reason,
         )
+        _withdraw_release(flight, user=user, cause="QC re-run")
     return runs
 
 
@@ -264,7 +301,8 @@ def flight_flag_range(
 
     The flags are stored as :class:`~stratoflow.server.review.models.ManualFlag` rows and applied
     at once (a new QC run per affected series, same method and thresholds), and again on every
-    later QC run of the same flight and variable.
+    later QC run of the same flight and variable. A released flight's release is withdrawn: it
+    awaits review again (see :func:`_withdraw_release`).
     """
     if not comment.strip():
         raise ConfigError("a manual flag needs a comment saying why")
@@ -322,6 +360,7 @@ def flight_flag_range(
             },
             reason=comment,
         )
+        _withdraw_release(flight, user=user, cause="manual flag")
     return rows
 
 

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from stratoflow.errors import StratoflowError
 from stratoflow.server.catalog.models import Flight
 from stratoflow.server.review import forms, plots, selectors, services
-from stratoflow.server.review.models import ManualFlag
+from stratoflow.server.review.models import Decision, ManualFlag
 
 __all__ = [
     "action_approve",
@@ -245,10 +245,19 @@ def _action(
             for error in errors:
                 messages.error(request, f"{field}: {error}" if field != "__all__" else error)
         return _back(flight)
+    before = selectors.latest_decision(flight)
     try:
         messages.success(request, do(form.cleaned_data))
     except StratoflowError as exc:
         messages.error(request, str(exc))
+        return _back(flight)
+    after = selectors.latest_decision(flight)
+    if after is not None and after != before and after.action == Decision.Action.WITHDRAW:
+        messages.warning(
+            request,
+            f"the release to {before.level if before else '?'} is withdrawn: the flags changed, "
+            "so the flight leaves the exports and awaits your review again",
+        )
     return _back(flight)
 
 
