@@ -194,3 +194,39 @@ def test_changing_flags_of_unreleased_or_rejected_data_withdraws_nothing(
         "re-evaluated 8 series with 'worst'"
     ]
     assert list(Decision.objects.values_list("action", flat=True)) == ["reject"]
+
+
+def test_repeated_and_lowering_approvals_are_refused(review: Review, client: Client) -> None:
+    from stratoflow.server.review.models import Decision, ReviewEvent
+
+    client.force_login(review.pi)
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    assert _approve(client, review) == ["released to L1"]
+    again = _approve(client, review)
+    assert again == [f"flight {flight}: these data are already released to L1; nothing changed"]
+    assert _approve(client, review, "L2") == ["released to L2"]
+    for level in ("L2", "L1"):
+        refused = _approve(client, review, level)
+        assert len(refused) == 1 and f"flight {flight}: these data" in refused[0]
+    assert "not lowered to L1" in refused[0]
+    decisions = list(Decision.objects.order_by("id").values_list("action", "level"))
+    assert decisions == [("approve", "L1"), ("approve", "L2")]
+    assert ReviewEvent.objects.filter(action="approve").count() == 2
+    assert [v["id"] for v in _exported(review, "L2")] == [v["id"] for v in _exported(review)]
+
+
+def test_new_data_after_a_release_go_to_l1_before_l2(
+    review: Review, client: Client, tmp_path: Path
+) -> None:
+    from stratoflow.server.review.models import Decision
+
+    client.force_login(review.pi)
+    _approve(client, review)
+    released = _exported(review)
+    _correct_file(review, tmp_path)  # version 2 arrives after the L1 release
+    refused = _approve(client, review, "L2")
+    assert "changed since their release to L1" in refused[0]
+    assert Decision.objects.count() == 1 and _exported(review, "L2") == []
+    assert _exported(review) == released  # L1 keeps delivering the approved version
+    assert _approve(client, review) == ["released to L1"]  # the new version, at L1
+    assert _approve(client, review, "L2") == ["released to L2"]

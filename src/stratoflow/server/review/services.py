@@ -375,6 +375,38 @@ def _close_review_tasks(flight: Flight) -> list[Task]:
     return tasks
 
 
+def _check_release(flight: Flight, level: str, last: Decision | None, token: str) -> None:
+    """Refuse (:class:`ConfigError`) a release that repeats or lowers the flight's latest one
+    for the same state, or goes to L2 without an L1 release of that state.
+
+    Levels only go up for a given state of the data (L1 validated, then L2 final): a second
+    click must not add a decision (exports would count it as a new release), and an L1
+    approval must not silently take back an L2 release (a rejection does that, with a
+    reason). New data (another version, changed flags) start again at L1. A decision made
+    before decisions recorded their state (no token) is taken as of another state.
+    """
+    if last is None or last.action != Decision.Action.APPROVE:
+        if level == "L2":
+            raise ConfigError(f"flight {flight.identifier}: release to L1 before L2")
+        return
+    recorded = last.reviewed.get("token") if isinstance(last.reviewed, dict) else None
+    if recorded == token and last.level == level:
+        raise ConfigError(
+            f"flight {flight.identifier}: these data are already released to {level}; "
+            "nothing changed"
+        )
+    if recorded == token and last.level == "L2":
+        raise ConfigError(
+            f"flight {flight.identifier}: these data are released to L2 (final); a release is "
+            "not lowered to L1: reject them, with a reason, to withdraw it"
+        )
+    if level == "L2" and recorded is not None and recorded != token:
+        raise ConfigError(
+            f"flight {flight.identifier}: the data changed since their release to "
+            f"{last.level}; release the current data to L1 before L2"
+        )
+
+
 def flight_approve(
     flight: Flight,
     *,
@@ -385,7 +417,8 @@ def flight_approve(
 ) -> Decision:
     """Release the flight's current data to ``level`` and close its review tasks.
 
-    Data go to L1 first; L2 (final) needs the flight's latest decision to be an L1 release.
+    Data go to L1 first; L2 (final) needs the flight's latest decision to be an L1 release of
+    the same data; repeating or lowering a release is refused (see :func:`_check_release`).
     ``reviewed`` is the :class:`~stratoflow.server.review.selectors.ReviewState` token of the
     page the PI approved from: when the flight's data or flags changed since (a new version
     imported, re-processed, QC re-run...), the approval is refused and nothing changes, so a
@@ -402,10 +435,7 @@ def flight_approve(
                 "page (a new version, a QC re-run or re-evaluation, or a manual flag); nothing "
                 "was released: review the current state, then approve again"
             )
-        if level == "L2":
-            last = latest_decision(flight)
-            if last is None or last.action != Decision.Action.APPROVE:
-                raise ConfigError(f"flight {flight.identifier}: release to L1 before L2")
+        _check_release(flight, level, latest_decision(flight), state.token)
         decision = Decision.objects.create(
             flight=flight,
             action=Decision.Action.APPROVE,
