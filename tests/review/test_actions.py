@@ -107,6 +107,32 @@ def test_switching_back_to_worst_restores_the_import_flags(review: Review, clien
         assert np.array_equal(_flags(review, name), flags), name
 
 
+def test_leaving_vote_does_not_send_its_k_to_the_next_method(
+    review: Review, client: Client
+) -> None:
+    import json
+    import re
+
+    from stratoflow.server.catalog.models import QCRun
+
+    client.force_login(review.pi)
+    _post(client, review, "evaluate", {"method": "vote", "k": "1"})
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    page = client.get(f"/review/flight/{flight}/").content.decode()
+    form = page[page.index('id="evaluate-form"') :]
+    assert re.search(r'name="k" value="1"', form)  # the page offers vote's k
+    # what the form sends when the PI picks another method and leaves the fields as they are
+    sent = {"method": "worst", "good": "1.0", "bad": "0.5", "k": "1"}
+    assert _post(client, review, "evaluate", sent) == ["re-evaluated 8 series with 'worst'"]
+    run = QCRun.objects.get(series__variable="O3_P1", is_current=True)
+    assert (run.evaluation, run.thresholds) == ("worst", {"good": 1.0, "bad": 0.5})
+    # the page tells its script which method takes which parameter (k: vote only)
+    declared = re.search(r'data-parameters="([^"]+)"', form)
+    assert declared is not None
+    parameters = json.loads(declared.group(1).replace("&quot;", '"'))
+    assert "k" in parameters["vote"] and "k" not in parameters["worst"]
+
+
 def test_invalid_thresholds_change_nothing(review: Review, client: Client) -> None:
     from stratoflow.server.catalog.models import QCRun
 

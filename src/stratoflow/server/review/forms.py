@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 from django import forms
 
+from stratoflow.errors import StratoflowError
 from stratoflow.flags import Flag
-from stratoflow.qc import evaluation_names
+from stratoflow.qc import evaluation_names, get_evaluation
 from stratoflow.server.review.services import MANUAL_FLAG_CHOICES
 
 __all__ = [
@@ -44,14 +46,46 @@ class QueueFilterForm(forms.Form):
     date_to = forms.DateField(required=False, label="to")
 
 
+def _declared(method: str) -> set[str] | None:
+    """The parameter names evaluation ``method`` declares (None: it cannot be loaded)."""
+    try:
+        return {p.name for p in get_evaluation(method).parameters}
+    except StratoflowError:
+        return None
+
+
 class EvaluateForm(forms.Form):
-    """Another evaluation method or thresholds over the stored test results."""
+    """Another evaluation method or thresholds over the stored test results.
+
+    The page fills the fields with the current method's thresholds, so a PI leaving ``vote``
+    would still send its ``k``, which ``worst`` does not know (refused). A parameter the
+    chosen method does not declare is therefore dropped here, and the method select names
+    each method's parameters (``data-parameters``) so the page disables the others.
+    """
+
+    THRESHOLDS = ("good", "bad", "k")
 
     method = forms.ChoiceField(choices=_methods)
     good = forms.FloatField(required=False, min_value=0.0, max_value=1.0, help_text="p >= good")
     bad = forms.FloatField(required=False, min_value=0.0, max_value=1.0, help_text="p < bad")
     k = forms.IntegerField(required=False, min_value=1, help_text="vote: tests needed")
     reason = forms.CharField(required=False, widget=forms.TextInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        declared = {name: _declared(name) for name in evaluation_names()}
+        self.fields["method"].widget.attrs["data-parameters"] = json.dumps(
+            {name: sorted(p & set(self.THRESHOLDS)) for name, p in declared.items() if p}
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        declared = _declared(str(data.get("method", "")))
+        if declared is not None:
+            for name in self.THRESHOLDS:
+                if name not in declared:
+                    data[name] = None
+        return data
 
 
 class RerunForm(forms.Form):

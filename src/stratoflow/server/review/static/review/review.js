@@ -211,3 +211,25 @@
     });
   }
 }());
+
+/* The evaluation form: only the parameters the chosen method declares are sent (the method
+ * select lists them in data-parameters); the others are disabled, so leaving "vote" does not
+ * send its k to a method that has none. */
+(function () {
+  "use strict";
+  const method = document.getElementById("ev_method");
+  if (!method || !method.dataset.parameters) { return; }
+  const declared = JSON.parse(method.dataset.parameters);
+  function sync() {
+    const mine = declared[method.value] || [];
+    ["good", "bad", "k"].forEach(function (name) {
+      const input = document.getElementById("ev_" + name);
+      if (!input) { return; }
+      const off = mine.indexOf(name) < 0;
+      input.disabled = off;
+      if (input.parentElement) { input.parentElement.hidden = off; }
+    });
+  }
+  method.addEventListener("change", sync);
+  sync();
+}());
