@@ -120,3 +120,42 @@ def test_admin_form_rejects_a_dependency_cycle(
     )
     assert not form.is_valid()
     assert "dependency cycle: a -> b -> a" in form.errors["depends_on"]
+
+
+def test_dashboard_and_run_pages_are_for_operators_only(
+    make_job: MakeJob, django_user_model: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    from stratoflow.server.catalog.models import Platform
+    from stratoflow.server.review.models import ReviewAssignment
+    from stratoflow.server.workflow.services import job_run
+
+    report = job_run(make_job(tasks=2, fail=[1]))
+    pages = ["/", f"/runs/{report.run_id}/"]
+    client = Client()
+    for url in pages:  # anonymous: to the login page
+        r = client.get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/admin/login/"), url
+
+    plain = django_user_model.objects.create_user("plain", "plain@example.org", "pw-12345678")
+    client.force_login(plain)
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 403, url
+        assert b"noop task #1 fails" not in r.content
+
+    # a PI is sent to their review queue instead
+    pi = django_user_model.objects.create_user("pi", "pi@example.org", "pw-12345678")
+    ReviewAssignment.objects.create(user=pi, platform=Platform.objects.create(name="D-TEST"))
+    client.force_login(pi)
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 302 and r["Location"] == "/review/", url
+
+    # the permission opens them without staff status
+    plain.user_permissions.add(Permission.objects.get(codename="view_jobrun"))
+    plain = django_user_model.objects.get(pk=plain.pk)  # permission cache
+    client.force_login(plain)
+    for url in pages:
+        assert client.get(url).status_code == 200, url
