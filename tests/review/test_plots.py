@@ -93,3 +93,32 @@ def test_payload_window_and_budget(review: Review, client: Client) -> None:
     t = _decode(o3["t"], "<u4").astype(float) + t0
     assert o3["n_sent"] == o3["n_window"] == 76  # 5 minutes at 4 s, ends included
     assert t.min() >= start and t.max() <= end
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "nan"},
+        {"start": "inf"},
+        {"end": "-inf"},
+        {"budget": "nan"},
+        {"budget": "inf"},
+        {"start": "soon"},
+    ],
+)
+def test_non_finite_window_or_budget_is_a_400_not_a_500(
+    review: Review, client: Client, query: dict[str, str]
+) -> None:
+    client.force_login(review.pi)
+    flight = review.flight.identifier  # type: ignore[attr-defined]
+    r = client.get(f"/review/flight/{flight}/data", query)
+    (name, value), *_ = query.items()
+    assert r.status_code == 400
+    assert r.content.decode() == f"{name} must be a finite number, not '{value}'"
+
+
+def test_plot_payload_refuses_a_non_finite_window(review: Review) -> None:
+    from stratoflow.server.review.plots import plot_payload
+
+    with pytest.raises(ValueError, match="start_ms must be finite"):
+        plot_payload(review.flight, start_ms=float("nan"))  # type: ignore[arg-type]

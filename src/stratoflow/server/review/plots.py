@@ -110,8 +110,13 @@ def plot_payload(
 ) -> dict[str, Any]:
     """The arrays of every current series of ``flight`` in the window, decimated to ``budget``.
 
-    ``start_ms``/``end_ms``: the window in milliseconds since the Unix epoch (None: all).
+    ``start_ms``/``end_ms``: the window in milliseconds since the Unix epoch (None: all);
+    a NaN or infinite bound raises ``ValueError`` (it selects nothing sensible and the JSON
+    of the payload cannot carry it).
     """
+    for name, bound in (("start_ms", start_ms), ("end_ms", end_ms)):
+        if bound is not None and not np.isfinite(bound):
+            raise ValueError(f"plot window {name} must be finite, not {bound}")
     series = current_series(flight)
     decoded = [stored_qc(s) for s in series]
     alt_series = _altitude(series)

@@ -10,6 +10,7 @@ with a redirect to the flight's page (303), where the result shows in the histor
 from __future__ import annotations
 
 import gzip
+import math
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -20,7 +21,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -193,28 +200,46 @@ def _current_config_yaml(series: list[Any]) -> str:
     return ""
 
 
-def _float(value: str | None) -> float | None:
+class _BadParameter(ValueError):
+    """A query parameter that is not a finite number (answered with 400, its message)."""
+
+
+def _finite(request: HttpRequest, name: str) -> float | None:
+    """Query parameter ``name`` as a finite float, None when absent or empty.
+
+    ``float()`` accepts ``nan`` and ``inf``, which no time window or budget means; they used
+    to reach the arrays and the JSON encoder (HTTP 500), so they are refused like any text
+    that is not a number.
+    """
+    value = request.GET.get(name)
     if value in (None, ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return None
+        number = math.nan
+    if not math.isfinite(number):
+        raise _BadParameter(f"{name} must be a finite number, not {value!r}")
+    return number
 
 
 @require_GET
 @reviewer_required
 def flight_data(request: HttpRequest, identifier: str) -> HttpResponse:
-    """The plot arrays (see :func:`~stratoflow.server.review.plots.plot_payload`), gzipped."""
+    """The plot arrays (see :func:`~stratoflow.server.review.plots.plot_payload`), gzipped.
+
+    Query: ``start``/``end`` (ms since the Unix epoch) and ``budget`` (points per variable,
+    clamped to 200..50 000); anything but a finite number is answered with 400.
+    """
     started = time.perf_counter()
     flight = _flight(request, identifier)
-    budget = int(min(max(_float(request.GET.get("budget")) or 4000, 200), 50_000))
-    payload = plots.plot_payload(
-        flight,
-        start_ms=_float(request.GET.get("start")),
-        end_ms=_float(request.GET.get("end")),
-        budget=budget,
-    )
+    try:
+        start_ms, end_ms = _finite(request, "start"), _finite(request, "end")
+        budget_given = _finite(request, "budget")
+    except _BadParameter as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    budget = int(min(max(budget_given or 4000, 200), 50_000))
+    payload = plots.plot_payload(flight, start_ms=start_ms, end_ms=end_ms, budget=budget)
     body = plots.payload_json(payload)
     response = HttpResponse(content_type="application/json")
     if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 1024:
