@@ -239,3 +239,47 @@ def test_two_workers_restoring_at_once_restore_once(tmp_path: Path) -> None:
     assert not any(r.created for r in results)
     assert _state("p") == _state("T") == [(1, True), (2, False)] and _rows() == rows
     assert ReviewEvent.objects.filter(action="restore").count() == 1
+
+
+def test_the_same_file_at_another_level_replaces_its_version(tmp_path: Path) -> None:
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.review.selectors import current_series
+
+    path = _file(tmp_path)
+    other = write_dataset(
+        make_dataset(
+            np.datetime64("2024-03-01T00:00:00", "ns") + np.arange(600) * np.timedelta64(1, "s"),
+            {"O3": (np.linspace(40.0, 60.0, 600), {"units": "1e-9", "long_name": "ozone"})},
+            attrs={"flight_id": "reprocessing"},
+        ),
+        tmp_path / "ozone.nc",
+        writer="netcdf",
+    )
+    import_file(other, identity="portal/ozone.nc", qc=False, level="L2")  # another file
+    l1 = import_file(path, identity="portal/flight.nc", qc=False, level="L1")
+    l2 = import_file(path, identity="portal/flight.nc", qc=False, level="L2")
+    assert l2.created and l2.result is not None and l1.result is not None
+    assert l2.result.source.pk == l1.result.source.pk  # the same bytes, re-processed
+
+    def state() -> list[tuple[str, str, int, bool]]:
+        return list(
+            Series.objects.filter(source__identity="portal/flight.nc")
+            .order_by("variable", "level")
+            .values_list("variable", "level", "version", "is_current")
+        )
+
+    assert state() == [
+        ("T", "L1", 1, False),
+        ("T", "L2", 1, True),
+        ("p", "L1", 1, False),
+        ("p", "L2", 1, True),
+    ]
+    flight = Series.objects.get(pk=l2.series_ids[0]).flight
+    assert sorted(s.variable for s in current_series(flight)) == ["O3", "T", "p"]
+
+    # back to L1: its version is restored, the L2 one stops being current
+    back = import_file(path, identity="portal/flight.nc", qc=False, level="L1")
+    assert back.restored and sorted(back.series_ids) == sorted(l1.series_ids)
+    assert [row[3] for row in state()] == [True, False, True, False]
+    assert sorted(s.variable for s in current_series(flight)) == ["O3", "T", "p"]

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from stratoflow import __version__
 from stratoflow.dataset import TIME, data_variables, flags_of, validate
@@ -300,7 +301,9 @@ def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> Im
     rows = {
         r.pk: r
         for r in Series.objects.select_for_update()
-        .filter(flight_id__in=flights, level=level, variable__in=names)
+        .filter(
+            _superseded_scope(level, source.identity), flight_id__in=flights, variable__in=names
+        )
         .order_by("pk")
     }
     mine = [rows[s.pk] for s in same]
@@ -333,6 +336,20 @@ def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> Im
     )
     series_restore_record(result)
     return result
+
+
+def _superseded_scope(level: str, identity: str) -> Q:
+    """The series a new (or restored) version of ``identity``'s variables at ``level``
+    replaces, besides the flight and variable: every series at that level, and the file's own
+    series at any other level.
+
+    The level is part of the configuration key: the same file imported at L1, then at L2, is
+    the file re-processed, and must leave one current version per variable, not one per level
+    (both current showed every variable twice on the review page and let exports pick either).
+    Series of *other* files at other levels stay current: one flight may have data of several
+    levels from several files.
+    """
+    return Q(level=level) | Q(source__identity=identity)
 
 
 def _key_of(series: Series) -> str:
@@ -420,15 +437,17 @@ def _import(
             encode, [(c, start, stop) for c in range(len(columns)) for _, start, stop in bounds]
         )
         # One locking query over the earlier versions of these variables (a few columns only:
-        # a flight re-processed many times has many), one UPDATE for the ones superseded.
+        # a flight re-processed many times has many), one UPDATE for the ones superseded:
+        # those at this level, and those of this file at any level (_superseded_scope).
         latest: dict[str, int] = {}
         current: list[int] = []
-        for pk, variable, version, is_current in (
+        for pk, variable, version, is_current, row_level in (
             Series.objects.select_for_update()
-            .filter(flight=flight, level=level, variable__in=names)
-            .values_list("pk", "variable", "version", "is_current")
+            .filter(_superseded_scope(level, identity), flight=flight, variable__in=names)
+            .values_list("pk", "variable", "version", "is_current", "level")
         ):
-            latest[variable] = max(latest.get(variable, 0), version)
+            if row_level == level:  # versions are numbered per variable and level
+                latest[variable] = max(latest.get(variable, 0), version)
             if is_current:
                 current.append(pk)
         superseded = list(Series.objects.filter(pk__in=current).order_by("pk"))
