@@ -230,3 +230,17 @@ def test_new_data_after_a_release_go_to_l1_before_l2(
     assert _exported(review) == released  # L1 keeps delivering the approved version
     assert _approve(client, review) == ["released to L1"]  # the new version, at L1
     assert _approve(client, review, "L2") == ["released to L2"]
+
+
+def test_approved_flights_lists_the_released_versions_not_newer_ones(
+    review: Review, client: Client, tmp_path: Path
+) -> None:
+    from stratoflow.server.review.selectors import approved_flights
+
+    client.force_login(review.pi)
+    _approve(client, review)
+    released = [v["id"] for v in _exported(review)]
+    _correct_file(review, tmp_path)
+    ((flight, series),) = approved_flights("L1")
+    assert flight == review.flight and sorted(s.pk for s in series) == sorted(released)
+    assert list(approved_flights("L2")) == []

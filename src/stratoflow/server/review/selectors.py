@@ -56,17 +56,15 @@ def latest_decision(flight: Flight) -> Decision | None:
 
 
 def approved_flights(level: str = "L1") -> Iterator[tuple[Flight, list[Series]]]:
-    """Flights whose latest decision releases them to ``level``, with their current series."""
-    flights = Flight.objects.filter(decisions__action=Decision.Action.APPROVE).distinct()
-    for flight in flights.order_by("identifier"):
-        decision = latest_decision(flight)
-        if decision is None or decision.action != Decision.Action.APPROVE:
-            continue
-        if level == "L2" and decision.level != "L2":
-            continue
-        series = list(flight.series.filter(is_current=True).order_by("id"))
-        if series:
-            yield flight, series
+    """Flights whose latest decision releases them to ``level``, with the series versions it
+    released: what the exports deliver (:func:`stratoflow.exporters.selection.select`), not
+    the current series, which may be a newer version nobody approved yet."""
+    from stratoflow.exporters.selection import Selection, select  # exports build on review
+
+    if level not in ("L1", "L2"):
+        raise ValueError(f"data are released to L1 or L2, not {level!r}")
+    for item in select(Selection(level="L2" if level == "L2" else "L1")):
+        yield item.flight, [v.series for v in item.series]
 
 
 def current_series(flight: Flight) -> list[Series]:
