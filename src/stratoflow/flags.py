@@ -39,6 +39,7 @@ __all__ = [
     "QARTOD",
     "Flag",
     "cf_flag_attributes",
+    "combine_judgements",
     "count_flags",
     "from_qartod",
     "to_qartod",
@@ -138,6 +139,27 @@ def worst(flags: npt.ArrayLike, axis: int = 0) -> npt.NDArray[np.uint8]:
     severity = _SEVERITY_LUT[codes].max(axis=axis)
     out: npt.NDArray[np.uint8] = _FROM_SEVERITY[severity].astype(np.uint8)
     return out
+
+
+def combine_judgements(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """Combine two independent judgements of the same points (a provider's flags and ours).
+
+    ``not_validated`` means "this side has no opinion", not a verdict: where one side has not
+    validated a point, the other side's flag stands; where both judged it, the worse one wins
+    (:func:`worst`). So a provider's ``bad`` is never turned ``good`` by our QC, and a file
+    whose reader could only say ``not_validated`` still gets our QC's verdict.
+
+    >>> combine_judgements(np.array([4, 0, 3, 0, 4]), np.array([0, 4, 0, 2, 4])).tolist()
+    [0, 0, 3, 2, 4]
+    """
+    a = np.asarray(first).astype(np.int64)
+    b = np.asarray(second).astype(np.int64)
+    if a.shape != b.shape:
+        raise DatasetError(f"cannot combine flags of shapes {a.shape} and {b.shape}")
+    both = worst(np.stack([a, b]))
+    unjudged = int(Flag.NOT_VALIDATED)
+    out = np.where(a == unjudged, b, np.where(b == unjudged, a, both))
+    return out.astype(np.uint8)
 
 
 def count_flags(flags: npt.ArrayLike) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -94,3 +95,54 @@ def test_qc_refuses_to_overwrite_its_input(
     assert main(["qc", str(source), "--out", str(tmp_path / "." / "raw.csv")]) == 1
     assert "is the input file" in capsys.readouterr().err
     assert source.read_text().startswith("time,O3\n")
+
+
+@pytest.mark.parametrize("writer", ["netcdf", "nasa_ames"])
+def test_qc_keeps_the_files_own_flags(
+    writer: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file with flags of its own (the real IAGOS L2 file, a PI's 'erroneous' marks added;
+    the same data as NASA Ames flag columns): qc keeps them as <var>_provider_flag and never
+    writes a point the provider judged better than the provider did."""
+    real = stratoflow.open_dataset(
+        shared_data / "iagos/IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    )
+    ds = real[["O3_P1", "O3_P1_flag", "CO_P1", "CO_P1_flag"]]
+    marked = ds["O3_P1_flag"].values.copy()
+    marked[1000:1100] = Flag.BAD  # the PI's verdict on a stretch of good-looking data
+    marked[2000:2050] = Flag.LIMITED
+    ds["O3_P1_flag"].values[:] = marked
+    suffix = {"netcdf": ".nc", "nasa_ames": ".na"}[writer]
+    source = stratoflow.write_dataset(ds, tmp_path / f"provider{suffix}", writer=writer)
+    given = stratoflow.open_dataset(source)
+    np.testing.assert_array_equal(given["O3_P1_flag"].values, marked)  # the file carries them
+
+    out = tmp_path / "qc.nc"
+    assert main(["qc", str(source), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    back = stratoflow.open_dataset(out)
+    np.testing.assert_array_equal(back["O3_P1_provider_flag"].values, marked)
+    assert "O3_P1_provider_flag" in back["O3_P1"].attrs["ancillary_variables"].split()
+    final = back["O3_P1_flag"].values
+    assert set(final[1000:1100].tolist()) <= {Flag.BAD, Flag.MISSING}
+    assert Flag.GOOD not in final[2000:2050]
+    assert (final[marked == Flag.MISSING] == Flag.MISSING).all()
+    judged = marked != Flag.NOT_VALIDATED
+    severity = {0: 0, 4: 1, 2: 2, 3: 3, 7: 4}
+    rank = np.vectorize(severity.__getitem__)
+    assert (rank(final[judged]) >= rank(marked[judged])).all()
+    o3 = summary["variables"]["O3_P1"]
+    assert o3["flags"]["bad"] == int((final == Flag.BAD).sum())
+    assert o3["provider_flags"]["bad"] == 100
+    assert o3["qc_flags"]["bad"] < o3["flags"]["bad"]  # our tests alone do not see the PI's
+
+
+def test_qc_without_flags_in_the_file_writes_the_qc_verdict(
+    flight_file: Path, tmp_path: Path
+) -> None:
+    """Only a reader's 'not_validated' (no judgement) in the file: the QC verdict stands."""
+    out = tmp_path / "out.nc"
+    assert main(["qc", str(flight_file), "--out", str(out)]) == 0
+    back = stratoflow.open_dataset(out)
+    assert "O3_provider_flag" not in back.data_vars
+    assert Flag.GOOD in back["O3_flag"].values

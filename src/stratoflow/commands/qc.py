@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.dataset import data_variables
+from stratoflow.dataset import data_variables, flag_name
 from stratoflow.errors import ConfigError
-from stratoflow.flags import Flag
+from stratoflow.flags import Flag, count_flags
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "qc",
         help="run QC tests on a file and write it with flag variables",
         description="Read FILE, run the QC tests configured per variable, evaluate them and "
-        "write the data with <var>_flag variables (IAGOS validity flags, CF attributes).",
+        "write the data with <var>_flag variables (IAGOS validity flags, CF attributes). "
+        "Flags the file already has are kept as <var>_provider_flag, and <var>_flag combines "
+        "them with the QC verdict (the worse flag wins; not_validated defers to the other).",
     )
     p.add_argument("file", help="the file to read")
     p.add_argument("--config", help="QC configuration YAML (default: the shipped defaults)")
@@ -33,15 +35,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    from stratoflow.qc import run_qc
+    from stratoflow.qc import provider_flag_name, run_qc
 
     target = Path(args.out)
     if target.exists() and target.resolve() == Path(args.file).resolve():
         raise ConfigError(f"--out {args.out} is the input file; write the result elsewhere")
     ds = open_dataset(args.file, reader=args.reader)
     result = run_qc(ds, config=args.config, evaluation=args.evaluation)
-    out = write_dataset(result.to_dataset(ds, include_tests=args.tests), args.out, writer="netcdf")
-    counts = result.counts()
+    flagged = result.to_dataset(ds, include_tests=args.tests)
+    out = write_dataset(flagged, args.out, writer="netcdf")
+    # what was written: the QC verdict combined with the file's own flags, where it had some
+    counts = {name: count_flags(flagged[flag_name(name)].values) for name in result.flags}
+    qc_only = result.counts()
+    provider = {
+        name: provider_flag_name(name)
+        for name in result.flags
+        if provider_flag_name(name) in flagged.data_vars
+    }
     # variables no profile of the configuration matched: said, not silently left out
     unmatched = [n for n in data_variables(ds) if n not in result.variables]
     summary: dict[str, Any] = {
@@ -56,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
                 "skipped": dict(result.variables[name].skipped),
                 "units_converted": result.variables[name].converted or None,
                 "flags": counts[name],
+                "qc_flags": qc_only[name],
+                "provider_flags": (
+                    count_flags(flagged[provider[name]].values) if name in provider else None
+                ),
             }
             for name in counts
         },
@@ -70,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'variable':<{width}}  " + "  ".join(f"{lab:>13}" for lab in labels))
     for name, c in counts.items():
         print(f"  {name:<{width}}  " + "  ".join(f"{c[lab]:>13}" for lab in labels))
+    if provider:
+        print(
+            "  flags combine QC with the file's own flags, kept as " + ", ".join(provider.values())
+        )
     if unmatched:
         print(f"  not judged, no profile of the configuration matches: {', '.join(unmatched)}")
         if not args.config:

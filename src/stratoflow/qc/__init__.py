@@ -43,7 +43,7 @@ from stratoflow.qc.evaluation import (
     get_evaluation,
 )
 from stratoflow.qc.mapper import Thresholds, probability_from_qartod, to_flags
-from stratoflow.qc.result import QCResult, TestRun, VariableQC
+from stratoflow.qc.result import QCResult, TestRun, VariableQC, provider_flag_name
 from stratoflow.qc.run import run_qc, run_test
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "probability_from_qartod",
+    "provider_flag_name",
     "qc_test",
     "run_qc",
     "run_test",

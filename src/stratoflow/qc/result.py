@@ -25,11 +25,20 @@ import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import QCError
-from stratoflow.flags import FLAG_DTYPE, count_flags
+from stratoflow.flags import FLAG_DTYPE, combine_judgements, count_flags
 from stratoflow.qc.evaluation import ManualFlag, TestInfo, apply_overrides, get_evaluation
 from stratoflow.qc.mapper import cf_attributes
 
-__all__ = ["QCResult", "TestRun", "VariableQC"]
+__all__ = ["PROVIDER_FLAG_SUFFIX", "QCResult", "TestRun", "VariableQC", "provider_flag_name"]
+
+#: Suffix of the variable that keeps a source file's own flags of ``<var>`` after QC.
+PROVIDER_FLAG_SUFFIX = "_provider_flag"
+
+
+def provider_flag_name(variable: str) -> str:
+    """Name under which :meth:`QCResult.to_dataset` keeps the source's flags of ``variable``."""
+    return f"{variable}{PROVIDER_FLAG_SUFFIX}"
+
 
 _STORE_PREFIX = "qc__"
 
@@ -132,6 +141,16 @@ class QCResult:
     def to_dataset(self, dataset: xr.Dataset, *, include_tests: bool = False) -> xr.Dataset:
         """``dataset`` with a ``<var>_flag`` variable (CF attributes) for each QC'd variable.
 
+        A file may already carry flags for ``<var>`` (an IAGOS L2 file's validity flags, the
+        flag columns of a NASA Ames or ICARTT file): that is the provider's judgement and is
+        never dropped. It is kept unchanged as ``<var>_provider_flag`` (an ancillary variable
+        of ``<var>``), and ``<var>_flag`` becomes the combination of both judgements
+        (:func:`~stratoflow.flags.combine_judgements`: the worse flag wins where both judged a
+        point, ``not_validated`` on one side defers to the other), so a point the provider
+        called bad is never written as good. When the Dataset already has a
+        ``<var>_provider_flag`` (QC run again on our own output), that one is the provider's
+        and our earlier QC flags are replaced, not compounded.
+
         With ``include_tests``, each test's probability is added too, as ``<var>_qc_<label>``
         (float32, 1 good .. 0 bad), so a file shows why a point was flagged.
         """
@@ -144,9 +163,18 @@ class QCResult:
             var = self.variables[name]
             attrs = cf_attributes(name, self.method)
             attrs["qc_tests"] = " ".join(t.label for t in var.tests)
-            out[flag_name(name)] = xr.Variable((TIME,), flags.astype(FLAG_DTYPE), attrs)
-            present = str(out[name].attrs.get("ancillary_variables", "")).split()
             extra = [flag_name(name)]
+            provider = self._provider_flags(out, name)
+            final = flags
+            if provider is not None:
+                final = combine_judgements(provider, flags)
+                attrs["comment"] += (
+                    f"; combined with the provider's flags {provider_flag_name(name)} "
+                    "(worse flag wins where both judged a point; not_validated defers)"
+                )
+                extra.append(provider_flag_name(name))
+            out[flag_name(name)] = xr.Variable((TIME,), final.astype(FLAG_DTYPE), attrs)
+            present = str(out[name].attrs.get("ancillary_variables", "")).split()
             if include_tests:
                 for t in var.tests:
                     pname = f"{name}_qc_{t.label}"
@@ -155,6 +183,28 @@ class QCResult:
             new = [*present, *(e for e in extra if e not in present)]
             out[name].attrs["ancillary_variables"] = " ".join(new)
         return out
+
+    @staticmethod
+    def _provider_flags(out: xr.Dataset, name: str) -> npt.NDArray[np.uint8] | None:
+        """The flags the source gave ``name`` (moved to ``<name>_provider_flag`` in ``out``)."""
+        kept = provider_flag_name(name)
+        if kept in out.data_vars:
+            codes = np.asarray(out[kept].values)
+            if codes.dtype.kind not in "iu" or codes.shape != (out.sizes[TIME],):
+                raise QCError(
+                    f"{kept}: expected IAGOS validity flags of {name}, found "
+                    f"{codes.dtype} values of shape {codes.shape}; rename that variable"
+                )
+            return codes.astype(FLAG_DTYPE)
+        if flag_name(name) not in out.data_vars:
+            return None
+        codes = np.asarray(out[flag_name(name)].values).astype(FLAG_DTYPE)
+        attrs = dict(out[flag_name(name)].attrs)
+        attrs["long_name"] = f"validity flag of {name} as given by the source file"
+        attrs["units"] = "1"  # flag variable not named <var>_flag: the contract wants units
+        attrs["comment"] = "the provider's flags, kept unchanged by stratoflow QC"
+        out[kept] = xr.Variable((TIME,), codes, attrs)
+        return codes
 
     def to_store(self) -> xr.Dataset:
         """All per-test results, missing masks and flags as one columnar Dataset."""
