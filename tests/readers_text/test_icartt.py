@@ -230,3 +230,45 @@ def test_rewriting_keeps_the_source_keywords_and_the_flight(
     assert "\nREVISION: R0\n" in product.read_text()
     assert text.count("flags are IAGOS validity codes") == 1
     assert text.count("written by stratoflow from") == 1
+
+
+def _with_limits(shared_data: Path, target: Path) -> Path:
+    """The real merge with per-variable LLOD/ULOD lists and a marker of each kind."""
+    lines = (shared_data / MERGE).read_bytes().split(b"\r\n")
+    names = [c.strip().decode() for c in lines[135].split(b",")][1:]
+    o3, co2 = names.index("O3_MixingRatio"), names.index("CO2_MixingRatio_PICARRO")
+    llod = [b"1.5" if i == o3 else b"N/A" for i in range(len(names))]
+    ulod = [b"500" if i == co2 else b"N/A" for i in range(len(names))]
+    lines[lines.index(b"LLOD_VALUE: N/A")] = b"LLOD_VALUE: " + b", ".join(llod)
+    lines[lines.index(b"ULOD_VALUE: N/A")] = b"ULOD_VALUE: " + b", ".join(ulod)
+    for row, column, marker in ((137, o3 + 1, b" -888888"), (138, co2 + 1, b" -777777")):
+        fields = lines[row].split(b",")
+        fields[column] = marker
+        lines[row] = b",".join(fields)
+    target.write_bytes(b"\r\n".join(lines))
+    return target
+
+
+def test_detection_limits_survive_a_round_trip(shared_data: Path, tmp_path: Path) -> None:
+    """Per-variable LLOD/ULOD lists are written for the columns written (flags added, some
+    variables left out), as markers and limits that our reader and icartt read back."""
+    from stratoflow.writers import IcarttWriter
+
+    source = IcarttReader().read(_with_limits(shared_data, tmp_path / "lod.ict"))
+    o3, co2 = source["O3_MixingRatio"], source["CO2_MixingRatio_PICARRO"]
+    assert o3.attrs["llod_value"] == 1.5 and o3.values[1] == 1.5
+    assert co2.attrs["ulod_value"] == 500 and co2.values[2] == 500
+    subset = source.drop_vars(["JDAY", "JDAY_flag", "INDEX", "INDEX_flag"])
+    path = IcarttWriter().write(subset, tmp_path / "ACT-lod_B200_20170121_R0.ict")
+    back = IcarttReader().read(path)
+    for name in subset.data_vars:
+        np.testing.assert_array_equal(back[name].values, subset[name].values, err_msg=str(name))
+    for name in ("O3_MixingRatio", "CO2_MixingRatio_PICARRO"):
+        assert back[name].attrs.get("llod_value") == source[name].attrs.get("llod_value")
+        assert back[name].attrs.get("ulod_value") == source[name].attrs.get("ulod_value")
+        assert f"{name}_lod" in back[name].attrs["ancillary_variables"].split()
+    assert back["O3_MixingRatio_lod"].values.tolist()[:3] == [0, 1, 0]
+    assert back["CO2_MixingRatio_PICARRO_lod"].values.tolist()[:3] == [0, 0, 2]
+    assert "O3_MixingRatio_lod" not in path.read_text().splitlines()[-len(back["time"]) - 1]
+    ref = icartt.Dataset(str(path))  # the reference library accepts the header
+    assert len(ref.variables) == len(back.data_vars) - 2 + 1  # no _lod columns; + Start_UTC

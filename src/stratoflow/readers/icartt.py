@@ -14,7 +14,10 @@ information "below x". stratoflow keeps it as
 * the value: the limit itself when the file gives it, else NaN;
 * the flag: ``limited`` (2);
 * an ancillary variable ``<var>_lod`` (0 within limits, 1 below LLOD, 2 above ULOD), created only
-  for variables where a marker occurs, and named in ``ancillary_variables``.
+  for variables where a marker occurs, and named in ``ancillary_variables``;
+* the limits themselves as the variable's ``llod_value``/``ulod_value`` attributes (where the
+  file gives them), so that :class:`~stratoflow.writers.IcarttWriter` writes them back per
+  column, whatever columns it writes.
 
 Time: by default the start time (the independent variable). ``time_point="mid"`` or ``"stop"``
 uses a ``Mid_UTC``/``Stop_UTC`` variable, or start + half/one interval (DX) when there is none;
@@ -172,6 +175,11 @@ class IcarttReader(Reader):
             }
             if len(fields) > 2 and fields[2]:
                 attrs["icartt_standard_name"] = fields[2]
+            # this variable's own limits, so a writer can give them back in its own column order
+            if np.isfinite(llod[i]):
+                attrs["llod_value"] = llod[i]
+            if np.isfinite(ulod[i]):
+                attrs["ulod_value"] = ulod[i]
             flag = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(np.uint8)
             flag[below | above] = int(Flag.LIMITED)
             variables[name] = (values, attrs)

@@ -7,6 +7,13 @@ comma-separated values, ``Start_UTC`` in seconds from 0000 UTC of the date on li
 keywords. Missing is ``-9...9``; the LLOD/ULOD markers ``-8...8``/``-7...7`` have as many digits,
 so none of them can collide with a value.
 
+Detection limits: a ``<var>_lod`` marker variable (as :class:`~stratoflow.readers.IcarttReader`
+makes it) is written the ICARTT way, as LLOD/ULOD markers in ``<var>``'s column, and
+``LLOD_VALUE``/``ULOD_VALUE`` are built from each written column's ``llod_value``/``ulod_value``
+attribute: ``N/A`` when no column has one, else one entry per column (``N/A`` for columns
+without). The source file's own lists are never copied: they count the source's columns, not
+the ones written here, and the reader would refuse the mismatch.
+
 Example::
 
     >>> IcarttWriter(platform="NASA B200").write(ds, "flight.ict")   # doctest: +SKIP
@@ -14,17 +21,22 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import WriterError
+from stratoflow.readers.icartt import LOD_MEANINGS
 from stratoflow.writers.base import Writer, ascii_text, plain_name
-from stratoflow.writers.nasa_ames import columns_of, format_block, number
+from stratoflow.writers.nasa_ames import Columns, columns_of, format_block, number
 
 __all__ = ["IcarttWriter"]
 
@@ -66,6 +78,62 @@ def _plain_names(ds: xr.Dataset, path: Path) -> xr.Dataset:
     return out.rename(changed)
 
 
+_LOD_SUFFIX = "_lod"
+
+
+def _lod_markers(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, npt.NDArray[np.int64]]]:
+    """``ds`` without its detection-limit marker variables, and those markers per variable.
+
+    A marker variable is ``<var>_lod`` with the reader's ``flag_meanings`` and codes 0/1/2;
+    anything else of that name is ordinary data and written as such.
+    """
+    markers: dict[str, npt.NDArray[np.int64]] = {}
+    for key in map(str, ds.data_vars):
+        owner = key.removesuffix(_LOD_SUFFIX)
+        var = ds[key]
+        if owner == key or owner not in ds.data_vars or var.dtype.kind not in "iu":
+            continue
+        if str(var.attrs.get("flag_meanings", "")) != LOD_MEANINGS:
+            continue
+        codes = np.asarray(var.values).astype(np.int64)
+        if np.isin(codes, (0, 1, 2)).all():
+            markers[owner] = codes
+    if not markers:
+        return ds, markers
+    out = ds.drop_vars([f"{owner}{_LOD_SUFFIX}" for owner in markers])
+    for owner in markers:  # the markers go into the column itself: no separate variable
+        listed = str(out[owner].attrs.get("ancillary_variables", "")).split()
+        kept = [n for n in listed if n != f"{owner}{_LOD_SUFFIX}"]
+        out[owner].attrs["ancillary_variables"] = " ".join(kept)
+        if not kept:
+            del out[owner].attrs["ancillary_variables"]
+    return out, markers
+
+
+def _with_markers(
+    cols: Columns, markers: Mapping[str, npt.NDArray[np.int64]], llod: float, ulod: float
+) -> Columns:
+    """``cols`` with the LLOD/ULOD flag values written where a marker says so."""
+    if not markers:
+        return cols
+    values: list[npt.NDArray[Any]] = []
+    for name, data in zip(cols.names, cols.values, strict=True):
+        codes = markers.get(name)
+        if codes is not None:
+            data = np.where(codes == 1, llod, np.where(codes == 2, ulod, data))
+        values.append(data)
+    return dataclasses.replace(cols, values=values)
+
+
+def _limit_values(cols: Columns, key: str) -> str:
+    """LLOD_VALUE/ULOD_VALUE: ``N/A``, or one entry per written column (ICARTT 2.0)."""
+    limits = [cols_attr.get(key) for cols_attr in cols.attrs]
+    entries = [
+        number(float(v)) if v is not None and np.isfinite(float(v)) else "N/A" for v in limits
+    ]
+    return "N/A" if all(e == "N/A" for e in entries) else ", ".join(entries)
+
+
 class IcarttWriter(Writer):
     """Standardized Dataset -> ICARTT 2.0 FFI 1001.
 
@@ -95,9 +163,11 @@ class IcarttWriter(Writer):
         self.revision = revision
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
-        cols = columns_of(_plain_names(ds, path), path=path)
+        without, markers = _lod_markers(ds)
+        cols = columns_of(_plain_names(without, path), path=path)
         nv = len(cols.names)
         missing, llod, ulod = (-float(d * cols.digits) for d in "987")
+        cols = _with_markers(cols, {plain_name(k): v for k, v in markers.items()}, llod, ulod)
         rdate = max(dt.datetime.now(dt.UTC).date(), cols.date)
 
         def attr(key: str, option: str | None) -> str:
@@ -150,9 +220,9 @@ class IcarttWriter(Writer):
             f"DATA_INFO: {flags_info if data_info == 'N/A' else f'{data_info}; {flags_info}'}",
             f"UNCERTAINTY: {keyword('UNCERTAINTY')}",
             f"ULOD_FLAG: {number(ulod)}",
-            f"ULOD_VALUE: {keyword('ULOD_VALUE')}",
+            f"ULOD_VALUE: {_limit_values(cols, 'ulod_value')}",
             f"LLOD_FLAG: {number(llod)}",
-            f"LLOD_VALUE: {keyword('LLOD_VALUE')}",
+            f"LLOD_VALUE: {_limit_values(cols, 'llod_value')}",
             f"DM_CONTACT_INFO: {keyword('DM_CONTACT_INFO')}",
             f"PROJECT_INFO: {keyword('PROJECT_INFO', 'project')}",
             f"STIPULATIONS_ON_USE: {keyword('STIPULATIONS_ON_USE', 'license', 'licence')}",
