@@ -166,3 +166,37 @@ def test_utf8_byte_order_mark_changes_nothing(
     assert list(a.variables) == list(b.variables)
     for name in a.variables:
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+@pytest.mark.parametrize(("writer", "reader", "suffix"), FORMATS[:2])
+def test_ancillary_links_survive_a_round_trip(
+    writer: type[Writer], reader: type[Reader], suffix: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """The real IAGOS file's errors and process flags stay tied to their variable (not read
+    back as measured data with flags of their own), whatever the text format."""
+    from stratoflow.dataset import data_variables
+    from stratoflow.readers import IagosNetcdfReader
+
+    real = IagosNetcdfReader().read(
+        shared_data / "iagos/IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    )
+    names = ["O3_P1", "O3_P1_flag", "O3_P1_error", "O3_P1_process_flag", "CO_P1", "CO_P1_flag"]
+    ds = real[[*names, "CO_P1_error"]]  # CO_P1_process_flag left out: its link is dropped
+    assert set(ds["O3_P1"].attrs["ancillary_variables"].split()[1:]) == {
+        "O3_P1_error",
+        "O3_P1_process_flag",
+    }
+    back = reader().read(writer().write(ds, tmp_path / f"ACT-anc_B200_20190105_R0{suffix}"))
+    assert data_variables(back) == data_variables(ds) == ["O3_P1", "CO_P1"]
+    assert back["O3_P1"].attrs["ancillary_variables"] == ds["O3_P1"].attrs["ancillary_variables"]
+    assert back["CO_P1"].attrs["ancillary_variables"].split() == [
+        "CO_P1_flag",
+        "CO_P1_error",
+    ]
+    assert not {"O3_P1_error_flag", "O3_P1_process_flag_flag"} & set(back.data_vars)
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(back[name].values, ds[name].values, err_msg=str(name))
+    rewritten = reader().read(writer().write(back, tmp_path / f"again{suffix}"))
+    assert (
+        rewritten["O3_P1"].attrs["ancillary_variables"] == ds["O3_P1"].attrs["ancillary_variables"]
+    )

@@ -94,6 +94,36 @@ def _limits(text: str | None, nv: int, path: object) -> list[float]:
     return [v if (v := _number(p)) is not None else np.nan for p in parts]
 
 
+_ANCILLARY_PART = re.compile(r"(?:^|;\s*)ancillary variables:\s*([^;]*)")
+_ANCILLARY_ENTRY = re.compile(r"([A-Za-z][A-Za-z0-9_]*)\s*\(([A-Za-z0-9_ ]*)\)")
+
+
+def _restore_ancillary_links(
+    other_comments: str,
+    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
+    flags: dict[str, npt.NDArray[np.uint8]],
+) -> None:
+    """Ancillary links kept by stratoflow's writer in OTHER_COMMENTS, back on the variables.
+
+    ``ancillary variables: O3 (O3_flag O3_error), CO (CO_flag)``: ``O3_error`` is then an
+    ancillary variable of ``O3``, not data, and gets no validity flags of its own unless the
+    file has a ``O3_error_flag`` column.
+    """
+    found = _ANCILLARY_PART.search(other_comments)
+    if found is None:
+        return
+    for owner, listed in _ANCILLARY_ENTRY.findall(found.group(1)):
+        if owner not in variables:
+            continue
+        names = [n for n in listed.split() if n in variables and n != owner]
+        if not names:
+            continue
+        variables[owner][1]["ancillary_variables"] = " ".join(names)
+        for name in names:
+            if f"{name}_flag" not in variables:
+                flags.pop(name, None)
+
+
 class IcarttReader(Reader):
     """ICARTT FFI 1001 (v1.1 and v2.0) -> standardized Dataset.
 
@@ -193,6 +223,7 @@ class IcarttReader(Reader):
                     "flag_meanings": LOD_MEANINGS,
                 }
                 variables[f"{name}_lod"] = (lod, lod_attrs)
+        _restore_ancillary_links(kw.get("OTHER_COMMENTS", ""), variables, flags)
         flag_columns_to_flags(variables, flags)
         times = to_times(self._time_column(h, table, vfields, path), h.date, "s",
                          path=path, first_line=h.data_line)  # fmt: skip

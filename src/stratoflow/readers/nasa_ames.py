@@ -33,7 +33,8 @@ Conventions recognised from the normal comments:
   ``numflag`` columns hold the EBAS flags of the variables before them (see :func:`ebas_flags`);
   the ``Key: value`` metadata lines become attributes.
 * **stratoflow** (written by :class:`stratoflow.writers.nasa_ames.NasaAmesWriter`): like CARIBIC,
-  plus ``<var>_flag`` columns carrying IAGOS validity flags.
+  plus ``<var>_flag`` columns carrying IAGOS validity flags and a ``CF_AncillaryVariables:``
+  line tying error, process-flag and flag columns to their variable.
 
 Flags: missing values are ``missing``; everything else is ``not_validated`` (a file format says
 nothing about validation), except where EBAS flags or stratoflow flag columns say more.
@@ -765,6 +766,9 @@ def build_dataset(
     conv = _convention(h.scom + h.ncom)
     kv = _key_values(h.scom + h.ncom) if conv != "gaines-hipskind" else {}
     std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
+    links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
+    if conv == "stratoflow":  # structure of the file, not attributes of the dataset
+        kv = {k: v for k, v in kv.items() if not k.startswith("cf_")}
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
     flags: dict[str, npt.NDArray[np.uint8]] = {}
     taken: set[str] = set(extra_variables or {})
@@ -796,6 +800,8 @@ def build_dataset(
             attrs["standard_name"] = std_names[i].strip()
         if col.units is not None:
             attrs["units"] = col.units
+        if i < len(links) and links[i].strip():
+            attrs["ancillary_variables"] = links[i].strip()
         if conv == "ebas" and name.startswith("numflag"):
             codes = ebas_flags(values)
             for target in pending:
@@ -810,6 +816,7 @@ def build_dataset(
         variables[name] = (values, attrs)
         if not (conv == "ebas" and name == "end_time"):
             pending.append(name)
+    _no_flags_for_ancillaries(variables, flags)
     flag_columns_to_flags(variables, flags)
     variables.update(extra_variables or {})
     attrs = _attrs(h, conv, kv, path)
@@ -820,6 +827,29 @@ def build_dataset(
         if numflags:
             ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
     return ds
+
+
+def _tab_entries(ncom: tuple[str, ...], key: str) -> list[str]:
+    """The per-variable entries of a ``Key:\t<x>\t<v1>\t...`` normal comment ([] if none)."""
+    for line in ncom:
+        if line.startswith(f"{key}:"):
+            return line.partition(":")[2].strip().split("\t")[1:]
+    return []
+
+
+def _no_flags_for_ancillaries(
+    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
+    flags: dict[str, npt.NDArray[np.uint8]],
+) -> None:
+    """Drop the derived flags of ancillary variables (errors, process flags) named by others.
+
+    They are not measurements and had no validity flags when written; a flag column of their
+    own in the file (``<name>_flag``) still gives them back their flags.
+    """
+    for _, attrs in list(variables.values()):
+        for name in str(attrs.get("ancillary_variables", "")).split():
+            if name in variables and f"{name}_flag" not in variables:
+                flags.pop(name, None)
 
 
 def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:

@@ -36,9 +36,15 @@ from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import WriterError
 from stratoflow.readers.icartt import LOD_MEANINGS
 from stratoflow.writers.base import Writer, ascii_text, plain_name
-from stratoflow.writers.nasa_ames import Columns, columns_of, format_block, number
+from stratoflow.writers.nasa_ames import (
+    Columns,
+    ancillary_links,
+    columns_of,
+    format_block,
+    number,
+)
 
-__all__ = ["IcarttWriter"]
+__all__ = ["ANCILLARY_PREFIX", "IcarttWriter"]
 
 _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
@@ -75,7 +81,31 @@ def _plain_names(ds: xr.Dataset, path: Path) -> xr.Dataset:
     out = ds.copy()
     for key in changed:
         out[key].attrs.setdefault("long_name", key)
+    for key in map(str, out.data_vars):  # links follow the renamed variables
+        listed = str(out[key].attrs.get("ancillary_variables", "")).split()
+        if listed:
+            out[key].attrs["ancillary_variables"] = " ".join(renames.get(n, n) for n in listed)
     return out.rename(changed)
+
+
+#: OTHER_COMMENTS part naming each variable's ancillary variables (read back by IcarttReader):
+#: ``ancillary variables: O3 (O3_flag O3_error), CO (CO_flag)``
+ANCILLARY_PREFIX = "ancillary variables: "
+
+
+def _ancillary_comment(cols: Columns) -> list[str]:
+    """The OTHER_COMMENTS part that ties errors, process flags... to their variable.
+
+    ICARTT has no per-variable attribute for it, and OTHER_COMMENTS is the free-text keyword
+    both the spec and the icartt library accept; ICARTT names are plain, so the list parses
+    back unambiguously.
+    """
+    entries = [
+        f"{name} ({links})"
+        for name, links in zip(cols.names, ancillary_links(cols), strict=True)
+        if links
+    ]
+    return [ANCILLARY_PREFIX + ", ".join(entries)] if entries else []
 
 
 _LOD_SUFFIX = "_lod"
@@ -206,8 +236,9 @@ class IcarttWriter(Writer):
             other += [
                 part
                 for part in keyword("OTHER_COMMENTS").split("; ")
-                if not part.startswith(("flight ", "written by stratoflow from "))
+                if not part.startswith(("flight ", "written by stratoflow from ", ANCILLARY_PREFIX))
             ]
+        other += _ancillary_comment(cols)
         other.append(f"written by stratoflow from {attr('source_file', None)}")
         if flags_info in data_info:
             data_info = data_info.replace(f"; {flags_info}", "").replace(flags_info, "N/A")

@@ -10,6 +10,10 @@ Layout choices, so that a file round-trips through :class:`~stratoflow.readers.N
 * variable lines read ``name; long_name; [units]`` (the CARIBIC form) with UDUNITS units;
 * flag variables are written as ``<var>_flag`` columns holding IAGOS codes, which the reader
   turns back into flags;
+* standard names and ``ancillary_variables`` (which variable is the error, process flag...
+  of which) are kept in CARIBIC-style tab-separated normal comments ``CF_StandardNames:`` and
+  ``CF_AncillaryVariables:``, one entry per column after the independent variable, so the
+  reader ties an error variable to its variable again instead of taking it for data;
 * global attributes become ``key: value`` normal comments after a
   ``FileFormatVersionInfo: stratoflow NASA Ames 1001`` line; the last normal comment line
   holds the column names.
@@ -38,7 +42,14 @@ from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import WriterError
 from stratoflow.writers.base import Writer
 
-__all__ = ["Columns", "NasaAmesWriter", "columns_of", "format_block", "number"]
+__all__ = [
+    "Columns",
+    "NasaAmesWriter",
+    "ancillary_links",
+    "columns_of",
+    "format_block",
+    "number",
+]
 
 _HEADER_ATTRS = {
     "pi", "organisation", "source", "mission", "special_comments", "normal_comments",
@@ -136,6 +147,26 @@ def format_block(columns: Columns, *, sep: str, missing: float) -> str:
     return buffer.getvalue()
 
 
+def ancillary_links(cols: Columns) -> list[str]:
+    """Each written column's ``ancillary_variables``, restricted to columns written too.
+
+    A name that is not a column of the file (a variable left out of the export) would point
+    nowhere after reading, so it is dropped; an empty string means "no ancillary variables".
+    """
+    written = set(cols.names)
+    return [
+        " ".join(n for n in str(a.get("ancillary_variables", "")).split() if n in written)
+        for a in cols.attrs
+    ]
+
+
+def _tab_line(key: str, entries: list[str]) -> str | None:
+    """A CARIBIC-style ``Key:\ttime\tentry1\t...`` line, or None when every entry is empty."""
+    if not any(entries):
+        return None
+    return "\t".join([f"{key}:", "time", *(_FORBIDDEN.sub(" ", e).strip() for e in entries)])
+
+
 def _attr_lines(ds: xr.Dataset) -> list[str]:
     lines = []
     for key, value in ds.attrs.items():
@@ -186,8 +217,18 @@ class NasaAmesWriter(Writer):
             _clean(line, "", "") for line in str(ds.attrs.get("special_comments", "")).split("\n")
         ]
         scom = [line for line in scom if line]
+        standard = [str(a.get("standard_name", "")) for a in cols.attrs]
+        links = [
+            line
+            for line in (
+                _tab_line("CF_StandardNames", standard),
+                _tab_line("CF_AncillaryVariables", ancillary_links(cols)),
+            )
+            if line is not None
+        ]
         ncom = [
             "FileFormatVersionInfo: stratoflow NASA Ames 1001",
+            *links,
             *_attr_lines(ds),
             " ".join(["time", *cols.names]),
         ]
