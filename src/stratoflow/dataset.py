@@ -36,7 +36,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.errors import DatasetError
-from stratoflow.flags import FLAG_DTYPE, Flag, cf_flag_attributes
+from stratoflow.flags import FLAG_DTYPE, Flag, cf_flag_attributes, declares_iagos_flags
 
 __all__ = [
     "FLAG_SUFFIX",
@@ -169,8 +169,10 @@ def _keep_source_flag_columns(
     have a column of that name with other codes (an instrument's status, a provider's own
     scheme): it would be overwritten by the flags a reader sets, or break the contract. It is
     kept, as ``<var>_flag_original`` (an ancillary variable of ``<var>``, so not measured data),
-    unless it already holds IAGOS codes and no other flags were given for ``<var>``. Returns
-    ``flags`` without entries for the moved columns (ancillary variables have no flags).
+    unless it is IAGOS flags: integer IAGOS codes, no other flags given for ``<var>``, and no
+    ``flag_meanings`` of another scheme (codes 0, 2, 3, 4, 7 that mean cloud types are not
+    validity flags). Returns ``flags`` without entries for the moved columns (ancillary
+    variables have no flags).
     """
     flags = dict(flags)
     for name in [n for n in data_vars if n.endswith(FLAG_SUFFIX)]:
@@ -179,7 +181,12 @@ def _keep_source_flag_columns(
             continue
         var = data_vars[name]
         codes = np.asarray(var.values)
-        if owner not in flags and codes.dtype.kind in "ui" and not _invalid_codes(codes).any():
+        if (
+            owner not in flags
+            and codes.dtype.kind in "ui"
+            and not _invalid_codes(codes).any()
+            and declares_iagos_flags(var.attrs) is not False
+        ):
             continue  # already validity flags
         new = _free(f"{name}_original", data_vars)
         attrs = {**var.attrs, "original_name": name}

@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any
 
@@ -36,11 +37,13 @@ from stratoflow.errors import DatasetError
 
 __all__ = [
     "FLAG_DTYPE",
+    "FLAG_MEANINGS",
     "QARTOD",
     "Flag",
     "cf_flag_attributes",
     "combine_judgements",
     "count_flags",
+    "declares_iagos_flags",
     "from_qartod",
     "to_qartod",
     "worst",
@@ -139,6 +142,49 @@ def worst(flags: npt.ArrayLike, axis: int = 0) -> npt.NDArray[np.uint8]:
     severity = _SEVERITY_LUT[codes].max(axis=axis)
     out: npt.NDArray[np.uint8] = _FROM_SEVERITY[severity].astype(np.uint8)
     return out
+
+
+#: ``flag_meanings`` spellings of the IAGOS codes: stratoflow's labels and the IAGOS data
+#: centre's own (``erroneous``, ``missing_values``) as found in its files.
+FLAG_MEANINGS: dict[str, Flag] = {
+    "good": Flag.GOOD,
+    "limited": Flag.LIMITED,
+    "questionable": Flag.LIMITED,
+    "erroneous": Flag.BAD,
+    "bad": Flag.BAD,
+    "not_validated": Flag.NOT_VALIDATED,
+    "missing_values": Flag.MISSING,
+    "missing_value": Flag.MISSING,
+    "missing": Flag.MISSING,
+}
+
+
+def declares_iagos_flags(attrs: Mapping[str, Any]) -> bool | None:
+    """What a variable's CF attributes say about it holding IAGOS validity flags.
+
+    None when they say nothing (no ``flag_meanings``): only the values can tell. True when
+    ``flag_values``/``flag_meanings`` pair every code with its IAGOS meaning (any subset of
+    the scheme); False for any other scheme, even one whose codes happen to be 0, 2, 3, 4, 7
+    (a cloud type, an instrument state): its codes mean something else.
+
+    >>> declares_iagos_flags({"flag_values": [0, 2], "flag_meanings": "good limited"})
+    True
+    >>> declares_iagos_flags({"flag_values": [0, 2], "flag_meanings": "clear cirrus"})
+    False
+    """
+    meanings_attr = attrs.get("flag_meanings")
+    if meanings_attr is None:
+        return None
+    if isinstance(meanings_attr, str):
+        meanings = meanings_attr.split()
+    else:
+        meanings = [str(m) for m in np.atleast_1d(np.asarray(meanings_attr)).ravel()]
+    values = np.atleast_1d(np.asarray(attrs.get("flag_values", []))).ravel()
+    if not meanings or values.size != len(meanings) or values.dtype.kind not in "iuf":
+        return False
+    expected = [FLAG_MEANINGS.get(m.lower()) for m in meanings]
+    pairs = zip(expected, values.tolist(), strict=True)
+    return all(e is not None and float(v) == int(e) for e, v in pairs)
 
 
 def combine_judgements(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArray[np.uint8]:

@@ -280,3 +280,27 @@ def test_packed_values_keep_their_decimals(tmp_path: Path) -> None:
     values = CfNetcdfReader().read(path)["O3"].values
     assert values.dtype.kind == "f"
     np.testing.assert_allclose(values, [40.12, 41.37, 42.0], atol=1e-9)
+
+
+def test_iagos_reader_keeps_other_flag_variables_apart(iagos_file: Path, tmp_path: Path) -> None:
+    """Only <var>_validity_flag (and <var>_flag with IAGOS flag_meanings) become validity
+    flags: a cloud-type <var>_flag whose codes happen to be 0/2/3/4/7 stays a variable."""
+    from stratoflow.writers import NetcdfWriter
+
+    real = IagosNetcdfReader().read(iagos_file)
+    path = NetcdfWriter(layout="iagos").write(real, tmp_path / "IAGOS_extra.nc")
+    n = real.sizes["time"]
+    cloud_type = np.resize(np.array([0, 2, 3, 4, 7], dtype=np.int8), n)
+    with netCDF4.Dataset(path, "a") as nc:
+        for name in ("cloud_presence_P1_flag", "O3_P1_flag"):
+            var = nc.createVariable(name, "i1", ("UTC_time",))
+            var[:] = cloud_type
+            var.flag_values = np.array([0, 2, 3, 4, 7], dtype=np.int8)
+            var.flag_meanings = "clear cirrus cumulus stratus unknown"
+    back = IagosNetcdfReader().read(path)
+    assert "cloud_presence_P1_flag" not in back
+    np.testing.assert_array_equal(back["cloud_presence_P1_source_flag"].values, cloud_type)
+    np.testing.assert_array_equal(back["O3_P1_flag"].values, real["O3_P1_flag"].values)
+    np.testing.assert_array_equal(back["O3_P1_source_flag"].values, cloud_type)
+    assert "O3_P1_source_flag" in back["O3_P1"].attrs["ancillary_variables"].split()
+    assert data_variables(back) == data_variables(real)

@@ -81,3 +81,67 @@ def test_a_column_named_time_that_is_not_the_time_is_kept(tmp_path: Path) -> Non
     assert ds["time_original"].attrs["original_name"] == "time"
     assert str(ds["time"].values[0]) == "2024-01-01T00:00:00.000000000"
     assert sorted(data_variables(ds)) == ["O3", "time_original"]
+
+
+CODES_BY_CHANCE = np.array([0.0, 2.0, 3.0, 0.0, 4.0])  # a status whose codes are IAGOS ones
+
+
+def _foreign(tmp_path: Path, writer: str, name: str, column: np.ndarray) -> Path:
+    """A file as another provider writes it: no word that its flag columns are IAGOS codes."""
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(5) * np.timedelta64(1, "s")
+    ds = make_dataset(
+        t,
+        {
+            "O3": (O3, {"units": "1e-9", "long_name": "ozone"}),
+            "O3QQQQ": (column, {"units": "1", "long_name": "instrument status"}),
+        },
+    )
+    path = write_dataset(ds, tmp_path / name, writer=writer)
+    raw = path.read_bytes().replace(b"O3QQQQ", b"O3_flag")
+    raw = raw.replace(b"stratoflow NASA Ames 1001", b"CARIBIC_NAmes_v02")
+    raw = raw.replace(b"N/A; flags are IAGOS validity", b"N/A; flags are other validity")
+    raw = raw.replace(b"DATA_INFO: flags are IAGOS validity", b"DATA_INFO: flags are some valid")
+    assert b"IAGOS" not in raw and b"stratoflow NASA Ames" not in raw
+    path.write_bytes(raw)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("writer", "name"),
+    [("icartt", "TEST-O3_B200_20210614_R0.ict"), ("nasa_ames", "O3_20210614.na")],
+)
+def test_status_codes_that_merely_look_like_iagos_codes_are_kept(
+    tmp_path: Path, writer: str, name: str
+) -> None:
+    """0/2/3/4 beside an ozone gap that the column does not call missing: not IAGOS flags."""
+    ds = open_dataset(_foreign(tmp_path, writer, name, CODES_BY_CHANCE))
+    assert data_variables(ds) == ["O3"]
+    np.testing.assert_array_equal(ds["O3_flag_original"].values, CODES_BY_CHANCE)
+    assert ds["O3_flag"].values.tolist() == [4, 7, 4, 4, 4]  # the reader's own: no judgement
+    consistent = np.array([0.0, 7.0, 2.0, 3.0, 4.0])  # the IAGOS scheme: 7 exactly at the gap
+    ds = open_dataset(_foreign(tmp_path, writer, "2" + name, consistent))
+    np.testing.assert_array_equal(ds["O3_flag"].values, consistent)
+    assert "O3_flag_original" not in ds
+
+
+def test_a_column_with_another_schemes_meanings_is_not_validity_flags() -> None:
+    """flag_meanings decide over codes that happen to be IAGOS ones (a cloud type)."""
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    codes = np.array([0, 3, 7], dtype=np.uint8)
+    cloud = {
+        "units": "1",
+        "flag_values": np.array([0, 2, 3, 4, 7], dtype=np.uint8),
+        "flag_meanings": "clear cirrus cumulus stratus unknown",
+    }
+    ds = make_dataset(
+        t,
+        {"O3": (np.array([1.0, 2.0, np.nan]), {"units": "1e-9"}), "O3_flag": (codes, cloud)},
+    )
+    np.testing.assert_array_equal(ds["O3_flag_original"].values, codes)
+    assert "O3_flag" not in ds
+    iagos = {**cloud, "flag_meanings": "good limited erroneous not_validated missing_values"}
+    ds = make_dataset(
+        t,
+        {"O3": (np.array([1.0, 2.0, np.nan]), {"units": "1e-9"}), "O3_flag": (codes, iagos)},
+    )
+    np.testing.assert_array_equal(ds["O3_flag"].values, codes)

@@ -56,6 +56,10 @@ __all__ = ["IcarttReader"]
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^time_(start|stop|mid)$", re.IGNORECASE)
 _SECONDS = {"s", "sec", "secs", "second", "seconds", "seconds since midnight"}
+#: What stratoflow's ICARTT writer puts in DATA_INFO: its ``<var>_flag`` columns are IAGOS codes.
+IAGOS_FLAGS_NOTE = (
+    "flags are IAGOS validity codes (0 good, 2 limited, 3 bad, 4 not validated, 7 missing)"
+)
 LOD_MEANINGS = (
     "within_detection_limits below_lower_limit_of_detection above_upper_limit_of_detection"
 )
@@ -224,7 +228,8 @@ class IcarttReader(Reader):
                 }
                 variables[f"{name}_lod"] = (lod, lod_attrs)
         _restore_ancillary_links(kw.get("OTHER_COMMENTS", ""), variables, flags)
-        flag_columns_to_flags(variables, flags)
+        declared = IAGOS_FLAGS_NOTE in kw.get("DATA_INFO", "")  # stratoflow's writer says so
+        flag_columns_to_flags(variables, flags, declared=declared)
         times = to_times(self._time_column(h, table, vfields, path), h.date, "s",
                          path=path, first_line=h.data_line)  # fmt: skip
         ds = make_dataset(times, variables, flags=flags, attrs=self._attrs(h, kw, path))

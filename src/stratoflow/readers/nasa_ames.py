@@ -817,7 +817,7 @@ def build_dataset(
         if not (conv == "ebas" and name == "end_time"):
             pending.append(name)
     _no_flags_for_ancillaries(variables, flags)
-    flag_columns_to_flags(variables, flags)
+    flag_columns_to_flags(variables, flags, declared=conv == "stratoflow")
     variables.update(extra_variables or {})
     attrs = _attrs(h, conv, kv, path)
     attrs.update(extra_attrs or {})
@@ -866,15 +866,32 @@ def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:
 def flag_columns_to_flags(
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
     flags: dict[str, npt.NDArray[np.uint8]],
+    *,
+    declared: bool = False,
 ) -> None:
-    """Columns ``<var>_flag`` holding IAGOS codes (stratoflow's writers) become the flags."""
+    """Columns ``<var>_flag`` that are IAGOS validity flags become ``<var>``'s flags.
+
+    ``declared``: the file says its flag columns hold IAGOS codes (stratoflow's writers do);
+    then codes that fit the scheme are enough. Otherwise a ``<var>_flag`` column is the
+    provider's own (a status, another scheme) unless its values fit the IAGOS scheme as a
+    whole: IAGOS codes only, and ``missing`` (7) exactly where ``<var>`` has no value, as
+    every IAGOS file has it. A column of 0/2/3 status codes beside a variable with gaps is
+    therefore kept as data (``<var>_flag_original``, see
+    :func:`stratoflow.dataset.make_dataset`), not read as "limited" and "bad".
+    """
     valid = np.array([int(f) for f in Flag])
     for name in [n for n in variables if n.endswith("_flag") and n[:-5] in variables]:
         values = variables[name][0]
-        if np.isin(values, valid).all():
-            flags[name[:-5]] = values.astype(np.uint8)
-            del variables[name]
-            flags.pop(name, None)
+        if not np.isin(values, valid).all():
+            continue
+        if not declared:
+            owner = np.asarray(variables[name[:-5]][0])
+            no_value = np.isnan(owner) if owner.dtype.kind == "f" else np.zeros(owner.shape, bool)
+            if not np.array_equal(no_value, values == int(Flag.MISSING)):
+                continue
+        flags[name[:-5]] = values.astype(np.uint8)
+        del variables[name]
+        flags.pop(name, None)
 
 
 def _attrs(h: HeaderLike, conv: str, kv: dict[str, str], path: Path) -> dict[str, Any]:

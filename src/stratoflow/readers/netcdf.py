@@ -46,7 +46,7 @@ import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import ReaderError
-from stratoflow.flags import FLAG_DTYPE, Flag, cf_flag_attributes
+from stratoflow.flags import FLAG_DTYPE, FLAG_MEANINGS, Flag, cf_flag_attributes
 from stratoflow.readers.base import Reader
 
 __all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
@@ -74,17 +74,7 @@ _ENCODING_ATTRS = frozenset(
 )
 
 # IAGOS flag_meanings (as found in the files) -> stratoflow flag.
-_IAGOS_MEANINGS: dict[str, Flag] = {
-    "good": Flag.GOOD,
-    "limited": Flag.LIMITED,
-    "questionable": Flag.LIMITED,
-    "erroneous": Flag.BAD,
-    "bad": Flag.BAD,
-    "not_validated": Flag.NOT_VALIDATED,
-    "missing_values": Flag.MISSING,
-    "missing_value": Flag.MISSING,
-    "missing": Flag.MISSING,
-}
+_IAGOS_MEANINGS: dict[str, Flag] = FLAG_MEANINGS
 _VALIDITY_SUFFIX = "_validity_flag"
 _ANCILLARY_SUFFIXES = ("_process_flag", "_error", "_source_flag")
 _REGISTRATION = re.compile(r"\b([A-Z0-9]{1,2}-[A-Z0-9]{3,5})\b")
@@ -376,6 +366,8 @@ class IagosNetcdfReader(Reader):
         raw, time_name = _open_raw(path, self.time_variable)
         ds = _standardize(path, raw, time_name)
         ds = _translate_flags(path, ds, _VALIDITY_SUFFIX, strict=True)
+        # any other <var>_flag of the file is flags only if its flag_meanings say IAGOS ones
+        ds = _translate_flags(path, ds, "_flag", strict=False)
         _link_ancillaries(ds)
         ds.attrs.update(_flight_attrs(ds.attrs))
         return ds
@@ -460,6 +452,10 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
         attrs = cf_flag_attributes()
         attrs["long_name"] = f"validity flag of {base}"
         drop.append(key)
+        stray = flag_name(base)
+        if stray != key and stray in ds.data_vars:  # the file's own <var>_flag: kept aside
+            drop.append(stray)
+            new[f"{base}_source_flag"] = ds[stray].variable
         new[flag_name(base)] = xr.Variable((TIME,), codes, attrs)
     ds = ds.drop_vars(drop)
     for key, var in new.items():

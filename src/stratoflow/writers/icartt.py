@@ -34,7 +34,7 @@ import xarray as xr
 
 from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import WriterError
-from stratoflow.readers.icartt import LOD_MEANINGS
+from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS
 from stratoflow.writers.base import Writer, ascii_text, plain_name
 from stratoflow.writers.nasa_ames import (
     Columns,
@@ -223,9 +223,7 @@ class IcarttWriter(Writer):
         found = str(ds.attrs.get("revision") or "").strip()
         given = self.revision or (found if re.fullmatch(r"R[A-Z0-9]{1,3}", found) else "R0")
         revision = _text(given, "R0").split(",")[0].replace(":", " ").strip() or "R0"
-        flags_info = (
-            "flags are IAGOS validity codes (0 good, 2 limited, 3 bad, 4 not validated, 7 missing)"
-        )
+        flags_info = IAGOS_FLAGS_NOTE
         data_info = keyword("DATA_INFO")
         flight = next(
             (str(ds.attrs[k]).strip() for k in _FLIGHT_KEYS if str(ds.attrs.get(k, "")).strip()),
