@@ -32,6 +32,12 @@ def act_file(shared_data: Path) -> Path:
     return shared_data / ACT_NAME
 
 
+def _std(gas: str) -> dict[str, str]:
+    """The standard name a provider gives (the writer guesses none from short names)."""
+    names = {"ozone": "ozone", "co": "carbon_monoxide"}
+    return {"standard_name": f"mole_fraction_of_{names[gas]}_in_air"}
+
+
 def synthetic_flight(n: int = 500, *, step_ms: int = 4000, position: bool = True) -> xr.Dataset:
     """A small flight: O3/CO with flags, an error variable, and (optionally) lat/lon/alt."""
     rng = np.random.default_rng(42)
@@ -44,10 +50,16 @@ def synthetic_flight(n: int = 500, *, step_ms: int = 4000, position: bool = True
     o3_flags[::37] = 7
     co = rng.normal(110.0, 10.0, n)
     variables = {
-        "O3": (o3, {"units": "ppb", "long_name": "ozone mole fraction"}),
+        "O3": (o3, {"units": "ppb", "long_name": "ozone mole fraction", **_std("ozone")}),
         "O3_error": (np.abs(rng.normal(1.0, 0.1, n)), {"units": "ppb", "long_name": "O3 error"}),
-        "CO": (co, {"units": "ppb", "long_name": "carbon monoxide mole fraction"}),
-        "T": (rng.normal(220.0, 3.0, n), {"units": "K", "long_name": "air temperature"}),
+        "CO": (
+            co,
+            {"units": "ppb", "long_name": "carbon monoxide mole fraction", **_std("co")},
+        ),
+        "T": (
+            rng.normal(220.0, 3.0, n),
+            {"units": "K", "long_name": "air temperature", "standard_name": "air_temperature"},
+        ),
     }
     if position:
         variables["lat"] = (
@@ -58,7 +70,10 @@ def synthetic_flight(n: int = 500, *, step_ms: int = 4000, position: bool = True
             np.linspace(8.5, -83.0, n),
             {"units": "degree_east", "long_name": "longitude"},
         )
-        variables["alt"] = (np.linspace(100.0, 11000.0, n), {"units": "m", "long_name": "altitude"})
+        variables["alt"] = (
+            np.linspace(100.0, 11000.0, n),
+            {"units": "m", "long_name": "altitude", "standard_name": "altitude"},
+        )
     ds = make_dataset(
         times,
         variables,

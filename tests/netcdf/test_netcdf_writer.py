@@ -14,7 +14,7 @@ import xarray as xr
 from stratoflow.errors import ConfigError
 from stratoflow.readers import CfNetcdfReader, IagosNetcdfReader, guess_reader
 from stratoflow.writers import NetcdfWriter
-from stratoflow.writers.netcdf import DEFAULT_STANDARD_NAMES, STANDARD_NAMES
+from stratoflow.writers.netcdf import STANDARD_NAMES
 
 Check = Callable[[Path], dict[str, dict[str, list[str]]]]
 
@@ -151,7 +151,6 @@ def test_standard_names_exist_in_the_cf_table() -> None:
     table = Path(compliance_checker.__file__).parent / "data" / "cf-standard-name-table.xml"
     known = set(re.findall(r'<entry id="([^"]+)"', table.read_text()))
     assert known >= STANDARD_NAMES
-    assert set(DEFAULT_STANDARD_NAMES.values()) <= STANDARD_NAMES
 
 
 def test_options_are_checked() -> None:
@@ -199,3 +198,24 @@ def test_source_names_are_made_cf_names_and_keep_their_text(
     )
     with pytest.raises(ConfigError, match="collide"):
         NetcdfWriter().write(twins, tmp_path / "z.nc")
+
+
+def test_standard_names_are_never_guessed_from_short_names(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """FAIRO's 'p' is the cuvette pressure and 'T_C1' a cell temperature: a netCDF written
+    from the real log names no air_pressure or air_temperature; only a source's own standard
+    names are written, and a 'lat' that is not in degrees is no latitude."""
+    from stratoflow.readers import DelimitedReader
+
+    ds = DelimitedReader(preset="fairo_omc").read(shared_data / "fairo_raw/11_30_04.OMC")
+    assert "p" in ds and "O3" in ds and "standard_name" not in ds["p"].attrs
+    ds["lat"] = ds["p"].copy()  # a 'lat' in hPa: no position
+    ds["O3"].attrs["standard_name"] = "mole_fraction_of_ozone_in_air"  # the source's own
+    path = NetcdfWriter().write(ds, tmp_path / "omc.nc")
+    with xr.open_dataset(path) as back:
+        named = {str(n): v.attrs.get("standard_name") for n, v in back.data_vars.items()}
+        assert named["O3"] == "mole_fraction_of_ozone_in_air"
+        assert {n for n, s in named.items() if s and s != "status_flag"} == {"O3"}, named
+        assert back["lat"].attrs["units"] == "hPa"
+        assert back.attrs.get("featureType") is None

@@ -8,8 +8,9 @@ A standardized Dataset becomes a netCDF-4 file with
   feature type: a scalar ``trajectory`` id variable with ``cf_role``, and latitude, longitude
   and altitude as auxiliary coordinates of every variable;
 * units rewritten to UDUNITS spellings (``ppb`` -> ``1e-9``), standard names kept only where
-  they are in the CF table (a curated subset, see :data:`STANDARD_NAMES`), with defaults for the
-  usual suspects (O3, CO, H2O, T, p, lat, lon, alt);
+  they are in the CF table (a curated subset, see :data:`STANDARD_NAMES`); a standard name is
+  never guessed from a short name (``p`` may be a pressure, a probability or a pump state,
+  ``O3`` a mole fraction or a mass concentration): only the source's own is written;
 * flag variables with ``flag_values`` of the variable's own type and blank-separated
   ``flag_meanings``, named in ``ancillary_variables``;
 * ACDD global attributes from the Dataset's attributes (title, summary, keywords, platform,
@@ -45,7 +46,6 @@ from stratoflow.flags import Flag
 from stratoflow.writers.base import Writer, plain_name
 
 __all__ = [
-    "DEFAULT_STANDARD_NAMES",
     "IAGOS_NAMES",
     "STANDARD_NAMES",
     "NetcdfWriter",
@@ -98,23 +98,6 @@ STANDARD_NAMES = frozenset(
 )
 # Modifiers still current in CF (status_flag and number_of_observations are deprecated).
 _MODIFIERS = frozenset({"detection_minimum", "standard_error"})
-
-#: Standard names for common short variable names (used when a variable has none).
-DEFAULT_STANDARD_NAMES: dict[str, str] = {
-    "o3": "mole_fraction_of_ozone_in_air",
-    "co": "mole_fraction_of_carbon_monoxide_in_air",
-    "h2o": "mole_fraction_of_water_vapor_in_air",
-    "co2": "mole_fraction_of_carbon_dioxide_in_air",
-    "ch4": "mole_fraction_of_methane_in_air",
-    "t": "air_temperature",
-    "p": "air_pressure",
-    "lat": "latitude",
-    "latitude": "latitude",
-    "lon": "longitude",
-    "longitude": "longitude",
-    "alt": "altitude",
-    "altitude": "altitude",
-}
 
 #: IAGOS data-centre variable names for stratoflow short names (``layout="iagos"``).
 IAGOS_NAMES: dict[str, str] = {
@@ -232,7 +215,7 @@ def _standard_name(name: str, attrs: Mapping[str, Any]) -> str | None:
         if given[1:] == ["status_flag"]:
             return "status_flag"  # the deprecated modifier, as a standard name of its own
         return None  # an unknown modifier changes the meaning: better no standard name
-    return DEFAULT_STANDARD_NAMES.get(name.lower())
+    return None  # never guessed from the variable's name: a wrong one is worse than none
 
 
 def _attr_value(value: Any) -> Any:
@@ -269,14 +252,31 @@ def _encode_time(times: npt.NDArray[np.datetime64]) -> tuple[npt.NDArray[Any], s
     raise AssertionError("nanoseconds always divide")  # pragma: no cover
 
 
-def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...]) -> str | None:
+#: Units that say "an angle in degrees" (a ``lat``/``lon`` in them is a position).
+_DEGREES = {
+    "latitude": {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degn"},
+    "longitude": {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "dege"},
+}
+_PLAIN_DEGREES = {"degree", "degrees", "deg", "degs", "decimal degrees"}
+
+
+def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...], units: bool = False) -> str | None:
+    """The variable whose standard name is ``standard``, else one of ``names``.
+
+    With ``units``, a variable found by name only counts when its units say it is that
+    quantity (``lat`` in ``degrees_north`` or plain degrees): the writer then gives it the
+    standard name, and a ``lat`` that is something else must not become a latitude.
+    """
     for name in ds.data_vars:
         if str(ds[name].attrs.get("standard_name", "")).split()[:1] == [standard]:
             return str(name)
     lowered = {str(n).lower(): str(n) for n in ds.data_vars}
     for candidate in names:
         if candidate in lowered:
-            return lowered[candidate]
+            found = lowered[candidate]
+            unit = str(ds[found].attrs.get("units", "")).strip().lower()
+            if not units or unit in _DEGREES.get(standard, set()) | _PLAIN_DEGREES:
+                return found
     return None
 
 
@@ -322,8 +322,8 @@ class NetcdfWriter(Writer):
         """The Dataset as it will be written, and the per-variable netCDF encoding."""
         renames = self._renames(ds)
         time_name = "UTC_time" if self.layout == "iagos" else TIME
-        lat = _find(ds, "latitude", ("lat", "latitude"))
-        lon = _find(ds, "longitude", ("lon", "longitude"))
+        lat = _find(ds, "latitude", ("lat", "latitude"), units=True)
+        lon = _find(ds, "longitude", ("lon", "longitude"), units=True)
         alt = _find(ds, "altitude", ()) or _find(ds, "barometric_altitude", _ALT_NAMES)
         trajectory = lat is not None and lon is not None
         coords = [n for n in (lat, lon, alt) if n is not None] if trajectory else []
