@@ -34,7 +34,8 @@ def test_csv_header_and_time_format(flight: xr.Dataset, tmp_path: Path) -> None:
     assert "# platform: Aircraft, IAGOS-01, D-AIGT, Lufthansa" in header
     assert "# licence: CC-BY-4.0" in header
     assert any(
-        line.startswith("#   O3: units=ppb; long_name=ozone mole fraction") for line in header
+        line.startswith('#   O3: {"units": "ppb", "long_name": "ozone mole fraction"')
+        for line in header
     )
     assert "# flags: 0 good, 2 limited, 3 bad, 4 not_validated, 7 missing" in header
     first_row = text.splitlines()[len(header) + 1]
@@ -55,3 +56,47 @@ def test_iso_times_keep_sub_second_precision() -> None:
 def test_csv_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="delimiter"):
         CsvWriter(delimiter="|")
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "iagos/IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4",
+        "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_valid1.txt",  # 'Özone', umlauts
+        "fairo_raw/11_30_01.DAT",  # a text column (instrument state)
+    ],
+)
+def test_csv_round_trip_keeps_metadata_exactly(
+    relative: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """Every global and variable attribute of a real file, and text columns, read back as
+    written: '; ' in names, several lines, numbers, arrays, '01' as text."""
+    import stratoflow
+
+    ds = stratoflow.open_dataset(shared_data / relative)
+    ds.attrs["flight"] = "01"  # text that looks like a number
+    ds.attrs["comment"] = "first line; with a separator\n  second line "
+    name = next(str(n) for n in ds.data_vars if ds[n].dtype.kind == "f")
+    ds[name].attrs["long_name"] = "ozone; UV photometer (cell 1); [ppb]"
+    back = stratoflow.open_dataset(CsvWriter().write(ds, tmp_path / "x.csv"))
+    provenance = {"source_file", "source_checksum", "reader", "file_format", "delimited_preset"}
+    _same_attrs(
+        {k: v for k, v in back.attrs.items() if k not in provenance},
+        {k: v for k, v in ds.attrs.items() if k not in provenance},
+    )
+    assert list(back.data_vars) == list(ds.data_vars)
+    for var in ds.data_vars:
+        _same_attrs(dict(back[var].attrs), dict(ds[var].attrs))
+        assert back[var].dtype.kind == ds[var].dtype.kind or ds[var].dtype.kind in "iub", var
+        if ds[var].dtype.kind in "USO":
+            assert back[var].values.tolist() == ds[var].values.tolist()
+
+
+def _same_attrs(got: dict[str, object], want: dict[str, object]) -> None:
+    assert sorted(got) == sorted(want)
+    for key, value in want.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(got[key], value, err_msg=key)  # type: ignore[arg-type]
+            assert got[key].dtype == value.dtype, key  # type: ignore[attr-defined]
+        else:
+            assert got[key] == value and type(got[key]) is type(value), (key, got[key], value)

@@ -20,8 +20,9 @@ preset            file
 ================  ==========================================================================
 
 A file written by stratoflow's CSV writer (first line ``# stratoflow ... CSV export``) is
-recognised without options: its ``#`` header gives back the separator, the units, long and
-standard names, the flags (from the ``*_flag`` columns) and the dataset's attributes.
+recognised without options: its ``#`` header gives back the separator, every attribute of the
+dataset and of each column exactly as written (see :mod:`stratoflow.csv_metadata`), text
+columns as text, and the flags (from the ``*_flag`` columns).
 
 Times are taken as UTC. Columns that are neither time nor numeric (FAIRO ``State``) are kept as
 text variables with units ``1``. A row with missing fields, a value that is not a number in a
@@ -42,6 +43,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 import xarray as xr
 
+from stratoflow.csv_metadata import TEXT_MARK, decode, decode_attrs
 from stratoflow.dataset import FLAG_SUFFIX, make_dataset
 from stratoflow.errors import ConfigError, ReaderError
 from stratoflow.flags import Flag
@@ -175,8 +177,9 @@ class _CsvExport:
 
     header_lines: int
     separator: str
-    attrs: Mapping[str, str]
-    columns: Mapping[str, Mapping[str, str]]
+    attrs: Mapping[str, Any]
+    columns: Mapping[str, Mapping[str, Any]]
+    text_columns: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, raw: bytes) -> _CsvExport | None:
@@ -190,22 +193,30 @@ class _CsvExport:
         n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
         names = lines[n].rstrip("\r") if n < len(lines) else ""
         separator = names[4] if names.startswith("time") and len(names) > 4 else ","
-        attrs: dict[str, str] = {}
-        columns: dict[str, dict[str, str]] = {}
+        attrs: dict[str, Any] = {}
+        columns: dict[str, dict[str, Any]] = {}
+        text_columns: set[str] = set()
         in_columns = False
         for line in lines[1:n]:
             body = line.rstrip("\r")[1:]
-            if in_columns and body.startswith("   "):  # "#   NAME: units=...; long_name=..."
+            if in_columns and body.startswith("   "):  # "#   NAME: {json}" (or k=v; k=v)
                 name, _, spec = body.strip().partition(": ")
-                columns[name] = dict(
-                    part.partition("=")[::2] for part in spec.split("; ") if "=" in part
-                )
+                decoded = decode_attrs(spec)
+                if decoded is None:  # exports written before attributes were JSON
+                    decoded = dict(
+                        part.partition("=")[::2] for part in spec.split("; ") if "=" in part
+                    )
+                if decoded.pop(TEXT_MARK, False):
+                    text_columns.add(name)
+                columns[name] = decoded
                 continue
-            key, _, value = body.strip().partition(": ")
-            in_columns = key.rstrip(":") == "columns"
+            key, _, value = body[1:].partition(": ") if body[:1] == " " else ("", "", "")
+            if key.startswith('"'):
+                key = str(decode(key))
+            in_columns = key.rstrip(":") == "columns" and not value
             if key and not in_columns and key != "flags" and key not in _NOT_RESTORED:
-                attrs[key] = value
-        return cls(n, separator, attrs, columns)
+                attrs[key] = decode(value)
+        return cls(n, separator, attrs, columns, frozenset(text_columns))
 
     def config(self) -> DelimitedConfig:
         return DelimitedConfig(
@@ -251,9 +262,7 @@ class _CsvExport:
                 )
             flags[name] = codes.astype(np.uint8)
         for name, (_, var_attrs) in variables.items():
-            for key in ("standard_name", "ancillary_variables"):
-                if key in self.columns.get(name, {}):
-                    var_attrs[key] = self.columns[name][key]
+            var_attrs.update(self.columns.get(name, {}))  # every attribute, as written
         attrs.update(self.attrs)
         attrs["file_format"] = "stratoflow CSV export"
 
@@ -389,9 +398,11 @@ class DelimitedReader(Reader):
                 raise ReaderError(f"configured column {name!r} not found", path=path)
             attrs = {"long_name": cfg.long_names.get(name, name), "units": cfg.units.get(name, "1")}
             text = frame[name]
-            if name in cfg.datetime_columns:
+            if export is not None and name in export.text_columns:
+                values: npt.NDArray[Any] = np.asarray(text, dtype=str)  # "01" stays text
+            elif name in cfg.datetime_columns:
                 epoch_ns = self._times(cfg, text, path, first).view(np.int64)
-                values: npt.NDArray[Any] = epoch_ns / 1e9
+                values = epoch_ns / 1e9
                 attrs["units"] = _EPOCH_UNITS
             else:
                 values = self._numbers(cfg, text, name, path, first)

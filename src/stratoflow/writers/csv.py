@@ -25,6 +25,7 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the ve
 import xarray as xr
 
 from stratoflow import __version__
+from stratoflow.csv_metadata import TEXT_MARK, encode, encode_attrs, encode_key
 from stratoflow.dataset import FLAG_SUFFIX, TIME
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
@@ -44,12 +45,6 @@ def iso_times(times: npt.NDArray[np.datetime64]) -> npt.NDArray[np.str_]:
         np.datetime_as_string(ns.astype(f"datetime64[{unit}]"), unit=unit, timezone="UTC")
     )
     return text
-
-
-def _one_line(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        value = " ".join(str(v) for v in value.ravel())
-    return " ".join(str(value).split())
 
 
 class CsvWriter(Writer):
@@ -83,9 +78,16 @@ class CsvWriter(Writer):
             frame.to_csv(fh, index=False, sep=self.delimiter, na_rep="", lineterminator="\n")
 
     def _header(self, ds: xr.Dataset) -> list[str]:
+        """``#`` lines that give back every attribute exactly (see :mod:`stratoflow.csv_metadata`).
+
+        Global attributes are ``key: value`` lines, plain where plain text reads back the same;
+        each column's attributes are one JSON object, so a ``"; "`` in a long name, a newline,
+        a number or an array comes back as it was. Text columns are marked, so ``"01"`` stays
+        text. Flag columns are named only: their attributes are the CF flag attributes.
+        """
         lines = [f"stratoflow {__version__} CSV export; times are ISO 8601 UTC"]
         for key, value in ds.attrs.items():
-            lines.append(f"{key}: {_one_line(value)}")
+            lines.append(f"{encode_key(str(key))}: {encode(value)}")
         lines.append("columns:")
         lines.append(f"  {TIME}: time (UTC), ISO 8601")
         for name, var in ds.data_vars.items():
@@ -93,11 +95,10 @@ class CsvWriter(Writer):
             if key.endswith(FLAG_SUFFIX) and key[: -len(FLAG_SUFFIX)] in ds.data_vars:
                 lines.append(f"  {key}: validity flag of {key[: -len(FLAG_SUFFIX)]}")
                 continue
-            parts = [f"units={_one_line(var.attrs.get('units', ''))}"]
-            for attr in ("long_name", "standard_name", "ancillary_variables"):
-                if attr in var.attrs:
-                    parts.append(f"{attr}={_one_line(var.attrs[attr])}")
-            lines.append(f"  {key}: " + "; ".join(parts))
+            attrs = dict(var.attrs)
+            if var.dtype.kind in "USO":
+                attrs[TEXT_MARK] = True  # not an attribute: read back as text, not numbers
+            lines.append(f"  {key}: {encode_attrs(attrs)}")
         codes = ", ".join(f"{int(f)} {f.label}" for f in Flag)
         lines.append(f"flags: {codes}")
         return lines
