@@ -228,3 +228,35 @@ def test_an_empty_export_reads_back_empty(tmp_path: Path) -> None:
     plain.write_text("time,O3\n")
     with pytest.raises(ReaderError, match="no data records"):
         DelimitedReader().read(plain)
+
+
+def _decimal_comma_copy(shared_data: Path, target: Path) -> Path:
+    """The real OMC log as a European spreadsheet saves it: ';' between fields, '1,5'."""
+    lines = (shared_data / "fairo_raw/11_30_04.OMC").read_text().split("\n")
+    out = []
+    for line in lines:
+        fields = line.split("\t")
+        out.append(";".join(fields[:2] + [f.replace(".", ",") for f in fields[2:]]))
+    target.write_text("\n".join(out), newline="")
+    return target
+
+
+def test_decimal_comma_is_detected(shared_data: Path, tmp_path: Path) -> None:
+    original = DelimitedReader(preset="fairo_omc").read(shared_data / "fairo_raw/11_30_04.OMC")
+    path = _decimal_comma_copy(shared_data, tmp_path / "omc_de.csv")
+    ds = DelimitedReader(preset="fairo_omc", separator=";").read(path)
+    assert ds["O3"].dtype == np.float64 and ds["p"].dtype == np.float64
+    for name in original.data_vars:
+        np.testing.assert_array_equal(ds[name].values, original[name].values, err_msg=str(name))
+    explicit = DelimitedReader(preset="fairo_omc", separator=";", decimal=",").read(path)
+    np.testing.assert_array_equal(explicit["O3"].values, original["O3"].values)
+
+
+def test_decimal_comma_against_an_explicit_point_is_a_clear_error(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    path = _decimal_comma_copy(shared_data, tmp_path / "omc_de.csv")
+    reader = DelimitedReader(preset="fairo_omc", separator=";", decimal=".")
+    with pytest.raises(ReaderError, match=r"omc_de\.csv: line 2: column 'O3': ' 71,15' has a "
+                       r"decimal comma, but decimal='\.' was given"):  # fmt: skip
+        reader.read(path)

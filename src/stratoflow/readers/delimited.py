@@ -52,6 +52,8 @@ from stratoflow.readers.base import Reader, without_bom
 __all__ = ["PRESETS", "DelimitedConfig", "DelimitedReader"]
 
 _EPOCH_UNITS = "seconds since 1970-01-01 00:00:00"
+#: A number written with a decimal comma ("1,5", "-0,25", "3,1e-9"); no thousands separators.
+_DECIMAL_COMMA = r"[+-]?(?:\d+,\d*|,\d+)(?:[eE][+-]?\d+)?"
 
 
 def _without_trailing_blank_lines(raw: bytes) -> bytes:
@@ -271,7 +273,10 @@ class DelimitedReader(Reader):
     """Delimited text with configurable layout; ``preset`` names a known instrument layout.
 
     Options (each overrides the preset's value when given):
-        separator, decimal: field separator and decimal mark (one character each).
+        separator, decimal: field separator and decimal mark (one character each). When
+            ``decimal`` is not given and the separator is not ``,``, a column whose values
+            only parse with a decimal comma (``1,5``) is read with one; with ``decimal='.'``
+            given, such a value is an error naming the column and line.
         line_ending: ``"\\r\\n"`` or ``"\\n"`` to insist on one; ``None`` accepts both.
         header_lines: lines to skip before the line of column names.
         time_column, time_format: the UTC time column and its ``strptime`` format
@@ -314,6 +319,9 @@ class DelimitedReader(Reader):
             "columns": tuple(columns) if columns is not None else None,
         }  # fmt: skip
         self.preset = preset
+        # a decimal mark nobody chose may be detected: ';'-separated files from European
+        # spreadsheets write "1,5"; one that was chosen is enforced, with a clear error
+        self._decimal_chosen = decimal is not None
         # With no preset and no layout option, a file whose suffix belongs to exactly one preset
         # is read with that preset (``stratoflow inspect 11_30_04.OMC`` just works).
         self._auto = preset is None and all(v is None for v in given.values())
@@ -522,6 +530,24 @@ class DelimitedReader(Reader):
             pd.to_numeric(stripped, errors="coerce"), dtype=np.float64
         )
         bad = np.isnan(numeric) & ~stripped.str.lower().isin(["nan", ""]).to_numpy()
+        comma = (
+            bad.any()
+            and cfg.decimal == "."
+            and cfg.separator != ","
+            and bool(stripped[bad].str.fullmatch(_DECIMAL_COMMA).all())
+        )
+        if comma and self._decimal_chosen:
+            row = int(np.argmax(bad))
+            raise ReaderError(
+                f"column {name!r}: {text.iloc[row]!r} has a decimal comma, but decimal='.' "
+                "was given; pass decimal=',' to read such numbers",
+                path=path,
+                line=first + row,
+            )
+        if comma:  # every value that did not parse is a decimal-comma number: that is the mark
+            stripped = stripped.str.replace(",", ".", regex=False)
+            numeric = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=np.float64)
+            bad = np.isnan(numeric) & ~stripped.str.lower().isin(["nan", ""]).to_numpy()
         if bad.size and bad.all():
             return np.asarray(text, dtype=str)  # a text column (e.g. an instrument state)
         if bad.any():
