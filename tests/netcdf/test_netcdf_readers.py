@@ -304,3 +304,29 @@ def test_iagos_reader_keeps_other_flag_variables_apart(iagos_file: Path, tmp_pat
     np.testing.assert_array_equal(back["O3_P1_source_flag"].values, cloud_type)
     assert "O3_P1_source_flag" in back["O3_P1"].attrs["ancillary_variables"].split()
     assert data_variables(back) == data_variables(real)
+
+
+def test_a_time_holding_its_fill_value_is_named_as_such(iagos_file: Path, tmp_path: Path) -> None:
+    """A record whose UTC_time is the fill value (0) in the real IAGOS file: the error says
+    the record has no time, not that time goes backwards to midnight."""
+    broken = tmp_path / "IAGOS_time_fill.nc4"
+    broken.write_bytes(iagos_file.read_bytes())
+    with netCDF4.Dataset(broken, "a") as nc:
+        nc["UTC_time"].set_auto_mask(False)
+        nc["UTC_time"][100] = 0.0
+    with pytest.raises(
+        ReaderError,
+        match=r"IAGOS_time_fill\.nc4: time variable 'UTC_time' has no valid time in 1 "
+        r"record\(s\), the first at index 100 \(its fill value 0\)",
+    ):
+        IagosNetcdfReader().read(broken)
+    nan_time = tmp_path / "nan_time.nc"
+    times = np.array([0.0, 4.0, np.nan, 12.0])
+    xr.Dataset(
+        {"O3": ("time", [1.0, 2.0, 3.0, 4.0], {"units": "1e-9"})},
+        coords={"time": ("time", times, {"units": "seconds since 2024-01-01"})},
+    ).to_netcdf(nan_time, encoding={"time": {"_FillValue": None}})
+    with pytest.raises(ReaderError, match=r"no valid time in 1 record\(s\), the first at index 2"):
+        CfNetcdfReader().read(nan_time)
+    assert IagosNetcdfReader().read(iagos_file).sizes["time"] == 8088  # its 0 fill: no time
+

@@ -147,6 +147,7 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         attrs["calendar"] = calendar
     if attrs["units"] is None or " since " not in str(attrs["units"]):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
+    _check_time_gaps(path, var, name, values)
     plain = xr.Dataset({"t": xr.Variable(("t",), values, attrs)})
     decoded = xr.decode_cf(plain, decode_times=True)["t"].values
     if np.asarray(decoded).dtype.kind != "M":
@@ -155,6 +156,45 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
             path=path,
         )
     return np.asarray(decoded).astype("datetime64[ns]")
+
+
+def _check_time_gaps(path: Path, var: xr.Variable, name: str, values: npt.NDArray[Any]) -> None:
+    """Refuse records without a time, naming them, before they are decoded into nonsense.
+
+    The time coordinate is read unmasked (IAGOS files declare ``_FillValue = 0`` on a time
+    that really is 0 at the reference instant), so a record whose time *is* the fill value
+    would decode to an instant far before the flight and be reported as "time not
+    increasing". A fill value counts as a real time only where the times around it still
+    increase (the IAGOS case); NaN or infinite times are never times.
+    """
+    if values.dtype.kind not in "fiu" or not values.size:
+        return
+    numbers = values.astype(np.float64)
+    bad = ~np.isfinite(numbers)
+    fills = [
+        float(np.asarray(v).ravel()[0])
+        for v in (var.attrs.get(k, var.encoding.get(k)) for k in ("_FillValue", "missing_value"))
+        if v is not None and np.asarray(v).size
+    ]
+    hit = np.isin(numbers, fills) if fills else np.zeros(numbers.shape, dtype=bool)
+    if hit.any():
+        ordered = np.where(bad, 0.0, numbers)
+        steps_ok = numbers.size < 2 or bool((np.diff(ordered) > 0).all())
+        if not steps_ok:
+            bad |= hit
+    if bad.any():
+        first = int(np.argmax(bad))
+        what = (
+            f"its fill value {numbers[first]:g}"
+            if np.isfinite(numbers[first])
+            else f"{numbers[first]:g}"
+        )
+        raise ReaderError(
+            f"time variable {name!r} has no valid time in {int(bad.sum())} record(s), the first "
+            f"at index {first} ({what}): records without a time cannot be placed on the time "
+            "axis; remove them or fill in their times",
+            path=path,
+        )
 
 
 def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
