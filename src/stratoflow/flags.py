@@ -110,6 +110,19 @@ _QARTOD_LUT = _lookup({int(k): int(v) for k, v in _TO_QARTOD.items()})
 _FROM_QARTOD_LUT = _lookup({int(v): int(k) for k, v in _TO_QARTOD.items()})
 
 
+def _codes(flags: npt.ArrayLike, scheme: str) -> npt.NDArray[np.int64]:
+    """``flags`` as int64 codes; NaN, +-inf and fractions are no codes (refused, not cast)."""
+    values = np.asarray(flags)
+    if values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        safe = np.where(finite, values, 0.0)
+        odd = ~finite | (safe != np.round(safe))
+        if odd.any():
+            found = values[odd][:5].tolist()
+            raise DatasetError(f"{scheme} flag codes must be integers, found {found}")
+    return values.astype(np.int64)
+
+
 def _check(codes: npt.NDArray[Any], lut: npt.NDArray[np.int64], scheme: str) -> None:
     if codes.size and (codes.min() < 0 or codes.max() >= lut.size):
         raise DatasetError(f"{scheme} flag codes out of range: {np.unique(codes)[:10].tolist()}")
@@ -120,14 +133,14 @@ def _check(codes: npt.NDArray[Any], lut: npt.NDArray[np.int64], scheme: str) -> 
 
 def to_qartod(flags: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """Translate IAGOS validity flags to QARTOD codes."""
-    codes = np.asarray(flags).astype(np.int64)
+    codes = _codes(flags, "IAGOS")
     _check(codes, _QARTOD_LUT, "IAGOS")
     return _QARTOD_LUT[codes].astype(np.uint8)
 
 
 def from_qartod(flags: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """Translate QARTOD codes to IAGOS validity flags."""
-    codes = np.asarray(flags).astype(np.int64)
+    codes = _codes(flags, "QARTOD")
     _check(codes, _FROM_QARTOD_LUT, "QARTOD")
     return _FROM_QARTOD_LUT[codes].astype(np.uint8)
 
@@ -137,7 +150,7 @@ def worst(flags: npt.ArrayLike, axis: int = 0) -> npt.NDArray[np.uint8]:
 
     Severity: good < not_validated < limited < bad < missing.
     """
-    codes = np.asarray(flags).astype(np.int64)
+    codes = _codes(flags, "IAGOS")
     _check(codes, _SEVERITY_LUT, "IAGOS")
     severity = _SEVERITY_LUT[codes].max(axis=axis)
     out: npt.NDArray[np.uint8] = _FROM_SEVERITY[severity].astype(np.uint8)
@@ -198,8 +211,8 @@ def combine_judgements(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArr
     >>> combine_judgements(np.array([4, 0, 3, 0, 4]), np.array([0, 4, 0, 2, 4])).tolist()
     [0, 0, 3, 2, 4]
     """
-    a = np.asarray(first).astype(np.int64)
-    b = np.asarray(second).astype(np.int64)
+    a = _codes(first, "IAGOS")
+    b = _codes(second, "IAGOS")
     if a.shape != b.shape:
         raise DatasetError(f"cannot combine flags of shapes {a.shape} and {b.shape}")
     both = worst(np.stack([a, b]))
@@ -210,7 +223,7 @@ def combine_judgements(first: npt.ArrayLike, second: npt.ArrayLike) -> npt.NDArr
 
 def count_flags(flags: npt.ArrayLike) -> dict[str, int]:
     """Count points per flag class, by label, in the fixed order of :class:`Flag`."""
-    codes = np.asarray(flags).astype(np.int64).ravel()
+    codes = _codes(flags, "IAGOS").ravel()
     _check(codes, _SEVERITY_LUT, "IAGOS")
     counts = np.bincount(codes, minlength=8)
     return {flag.label: int(counts[int(flag)]) for flag in Flag}

@@ -330,3 +330,31 @@ def test_a_time_holding_its_fill_value_is_named_as_such(iagos_file: Path, tmp_pa
         CfNetcdfReader().read(nan_time)
     assert IagosNetcdfReader().read(iagos_file).sizes["time"] == 8088  # its 0 fill: no time
 
+
+def test_infinite_flags_are_an_error_where_flags_are_declared(
+    iagos_file: Path, tmp_path: Path
+) -> None:
+    """+-inf is no flag code: in a variable with IAGOS flag_meanings it is an error naming the
+    variable and index (no cast warning, no garbage code); without meanings it stays data."""
+    real = IagosNetcdfReader().read(iagos_file)[["O3_P1", "O3_P1_flag"]]
+    flags = real["O3_P1_flag"].values.astype(np.float64)
+    flags[5], flags[9] = np.inf, -np.inf
+    declared = {
+        "flag_values": np.array([0, 2, 3, 4, 7], dtype=np.int8),
+        "flag_meanings": "good limited bad not_validated missing",
+    }
+    for attrs, name in ((declared, "declared.nc"), ({"units": "1"}, "plain.nc")):
+        out = real.copy()
+        out["O3_P1_flag"] = ("time", flags, attrs)
+        out.to_netcdf(tmp_path / name)
+    with pytest.raises(ReaderError, match=r"declared\.nc: flag variable 'O3_P1_flag': value inf "
+                       r"at index 5 is not one of its flag_values"):  # fmt: skip
+        CfNetcdfReader().read(tmp_path / "declared.nc")
+    plain = CfNetcdfReader().read(tmp_path / "plain.nc")
+    np.testing.assert_array_equal(plain["O3_P1_source_flag"].values, flags)
+    from stratoflow.errors import DatasetError
+    from stratoflow.flags import worst
+
+    with pytest.raises(DatasetError, match=r"flag codes must be integers, found \[inf, -inf"):
+        worst(np.stack([flags, flags]))
+

@@ -46,7 +46,13 @@ import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import ReaderError
-from stratoflow.flags import FLAG_DTYPE, FLAG_MEANINGS, Flag, cf_flag_attributes
+from stratoflow.flags import (
+    FLAG_DTYPE,
+    FLAG_MEANINGS,
+    Flag,
+    cf_flag_attributes,
+    declares_iagos_flags,
+)
 from stratoflow.readers.base import Reader
 
 __all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
@@ -444,9 +450,11 @@ def _translate(
     """Stratoflow flags of a flag variable, and where the file gives no flag at all (fill)."""
     lut = _flag_lut(path, name, var.attrs)
     values = np.asarray(var.values, dtype=np.float64)
-    missing = np.isnan(values)
-    codes = np.where(missing, 0, values).astype(np.int64)
-    bad = (codes < 0) | (codes >= lut.size) | (codes != np.where(missing, 0, values))
+    missing = np.isnan(values)  # the fill value, decoded: no flag given
+    finite = np.isfinite(values)  # +-inf is no code either, but not "no flag": an error
+    codes = np.where(finite, values, 0).astype(np.int64)
+    bad = (codes < 0) | (codes >= lut.size) | (codes != np.where(finite, values, 0))
+    bad |= ~finite & ~missing
     bad |= ~missing & (lut[np.clip(codes, 0, lut.size - 1)] < 0)
     if bad.any():
         first = int(np.argmax(bad))
@@ -465,7 +473,10 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
 
     The translation goes through ``flag_meanings``, so a file whose codes differ from the IAGOS
     ones is still read right. ``strict`` (IAGOS files) makes unknown meanings an error; otherwise
-    such a flag is kept, renamed ``<var>_source_flag``, as an ordinary ancillary variable.
+    such a flag is kept, renamed ``<var>_source_flag``, as an ordinary ancillary variable. A
+    value that is no code (+-inf, a fraction, a code not in ``flag_values``) in a variable
+    whose meanings are the IAGOS ones is always an error naming variable and index; NaN (the
+    decoded fill value) means "no flag given".
     """
     new: dict[str, xr.Variable] = {}
     drop: list[str] = []
@@ -477,7 +488,9 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
         try:
             codes, no_flag = _translate(path, key, ds[key])
         except ReaderError:
-            if strict:
+            # a variable that declares IAGOS flags but holds a non-code (+-inf, 5) is broken,
+            # not someone else's scheme: an error naming it, in every reader
+            if strict or declares_iagos_flags(ds[key].attrs):
                 raise
             drop.append(key)
             attrs = dict(ds[key].attrs)
