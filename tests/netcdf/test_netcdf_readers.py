@@ -358,3 +358,27 @@ def test_infinite_flags_are_an_error_where_flags_are_declared(
     with pytest.raises(DatasetError, match=r"flag codes must be integers, found \[inf, -inf"):
         worst(np.stack([flags, flags]))
 
+
+def test_text_variables_are_written_read_or_refused_explicitly(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The FAIRO state column: netCDF keeps it (read back as text); NASA Ames and ICARTT
+    refuse it naming it, or leave it out when told and say so in the header."""
+    from stratoflow.errors import WriterError
+    from stratoflow.readers import DelimitedReader
+
+    ds = DelimitedReader(preset="fairo_dat").read(shared_data / "fairo_raw/11_30_01.DAT")
+    text = [str(n) for n in ds.data_vars if ds[n].dtype.kind == "U"]
+    assert text
+    back = CfNetcdfReader().read(stratoflow.write_dataset(ds, tmp_path / "dat.nc"))
+    for name in text:
+        assert back[name].values.tolist() == ds[name].values.tolist()
+    assert "reader_skipped_variables" not in back.attrs
+    for writer, name in (("nasa_ames", "dat.na"), ("icartt", "DAT-x_B200_20221116_R0.ict")):
+        listed = ", ".join(map(repr, text))
+        with pytest.raises(WriterError, match=f"text variables {listed} cannot be written in"):
+            stratoflow.write_dataset(ds, tmp_path / name, writer=writer)
+        path = stratoflow.write_dataset(ds, tmp_path / name, writer=writer, text_variables="drop")
+        assert " ".join(text) in path.read_text()
+        reread = stratoflow.open_dataset(path)
+        assert not set(text) & set(reread.data_vars)

@@ -3,8 +3,9 @@
 Two readers share one decoding path (:func:`_open_raw` and :func:`_standardize`):
 
 * :class:`CfNetcdfReader` (``cf_netcdf``) reads any netCDF file that has a time coordinate:
-  every one-dimensional numeric variable on that coordinate becomes a data variable; scalar
-  text variables (a flight id with ``cf_role``) become global attributes.
+  every one-dimensional numeric or text (string) variable on that coordinate becomes a data
+  variable; scalar text variables (a flight id with ``cf_role``) become global attributes;
+  anything else is named in ``reader_skipped_variables``.
 * :class:`IagosNetcdfReader` (``iagos_netcdf``) adds what an IAGOS L2 file means beyond CF:
   ``<var>_validity_flag`` variables become stratoflow flags ``<var>_flag`` (translated by their
   ``flag_meanings``, not by trusting the codes), ``<var>_process_flag`` and ``<var>_error`` stay
@@ -326,6 +327,14 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             else:
                 values = _integer_where_possible(var)
             data_vars[key] = xr.Variable((TIME,), values, clean)
+        elif var.dims == (time_dim,) and var.dtype.kind in "SUO":
+            # a text series (an instrument state): kept as text, as the other readers do
+            clean = _clean_attrs(var.attrs)
+            if str(clean.get("units", "")).strip().lower() in {"", "none"}:
+                clean["units"] = "1"
+            text = np.asarray(var.values)
+            text = np.char.decode(text, "utf-8", "replace") if text.dtype.kind == "S" else text
+            data_vars[key] = xr.Variable((TIME,), text.astype(str), clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
             if var.attrs.get("cf_role") == "trajectory_id":

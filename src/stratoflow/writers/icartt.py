@@ -38,7 +38,9 @@ from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS
 from stratoflow.writers.base import Writer, ascii_text, plain_name
 from stratoflow.writers.nasa_ames import (
     Columns,
+    TextPolicy,
     ancillary_links,
+    check_text_policy,
     columns_of,
     format_block,
     number,
@@ -91,6 +93,8 @@ def _plain_names(ds: xr.Dataset, path: Path) -> xr.Dataset:
 #: OTHER_COMMENTS part naming each variable's ancillary variables (read back by IcarttReader):
 #: ``ancillary variables: O3 (O3_flag O3_error), CO (CO_flag)``
 ANCILLARY_PREFIX = "ancillary variables: "
+#: OTHER_COMMENTS part naming text variables left out (``text_variables="drop"``).
+TEXT_LEFT_OUT = "text variables left out: "
 
 
 def _ancillary_comment(cols: Columns) -> list[str]:
@@ -169,6 +173,8 @@ class IcarttWriter(Writer):
 
     Options override the header values that otherwise come from the Dataset attributes
     (``pi``, ``organisation``, ``source``, ``mission``, ``platform``, ``revision``).
+    ``text_variables``: ``"error"`` (default) refuses a Dataset with text variables, naming
+    them; ``"drop"`` leaves them out and names them in OTHER_COMMENTS.
     """
 
     name: ClassVar[str] = "icartt"
@@ -184,7 +190,10 @@ class IcarttWriter(Writer):
         mission: str | None = None,
         platform: str | None = None,
         revision: str | None = None,
+        text_variables: TextPolicy = "error",
     ) -> None:
+        check_text_policy(self.name, text_variables)
+        self.text_variables: TextPolicy = text_variables
         self.pi = pi
         self.organisation = organisation
         self.source = source
@@ -194,7 +203,10 @@ class IcarttWriter(Writer):
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
         without, markers = _lod_markers(ds)
-        cols = columns_of(_plain_names(without, path), path=path)
+        cols = columns_of(
+            _plain_names(without, path), path=path, text_variables=self.text_variables,
+            fmt="ICARTT",
+        )  # fmt: skip
         nv = len(cols.names)
         missing, llod, ulod = (-float(d * cols.digits) for d in "987")
         cols = _with_markers(cols, {plain_name(k): v for k, v in markers.items()}, llod, ulod)
@@ -234,9 +246,13 @@ class IcarttWriter(Writer):
             other += [
                 part
                 for part in keyword("OTHER_COMMENTS").split("; ")
-                if not part.startswith(("flight ", "written by stratoflow from ", ANCILLARY_PREFIX))
+                if not part.startswith(
+                    ("flight ", "written by stratoflow from ", ANCILLARY_PREFIX, TEXT_LEFT_OUT)
+                )
             ]
         other += _ancillary_comment(cols)
+        if cols.left_out:
+            other.append(TEXT_LEFT_OUT + " ".join(cols.left_out))
         other.append(f"written by stratoflow from {attr('source_file', None)}")
         if flags_info in data_info:
             data_info = data_info.replace(f"; {flags_info}", "").replace(flags_info, "N/A")

@@ -31,7 +31,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,13 +39,15 @@ import pandas as pd  # type: ignore[import-untyped]
 import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
-from stratoflow.errors import WriterError
+from stratoflow.errors import ConfigError, WriterError
 from stratoflow.writers.base import Writer
 
 __all__ = [
     "Columns",
     "NasaAmesWriter",
+    "TextPolicy",
     "ancillary_links",
+    "check_text_policy",
     "columns_of",
     "format_block",
     "number",
@@ -69,6 +71,7 @@ class Columns:
     attrs: list[dict[str, Any]]
     values: list[npt.NDArray[Any]]
     digits: int  # the missing value is 9...9 with this many digits: >= 10x any value
+    left_out: tuple[str, ...] = ()  # text variables left out (``text_variables="drop"``)
 
     @property
     def dx(self) -> float:
@@ -86,8 +89,36 @@ def _clean(text: object, what: str, forbidden: str) -> str:
     return value or what
 
 
-def columns_of(ds: xr.Dataset, *, path: Path) -> Columns:
-    """Select the numeric variables of ``ds`` (flags after their variable) and check them."""
+TextPolicy = Literal["error", "drop"]
+
+
+def check_text_policy(writer: str, text_variables: str) -> None:
+    """Refuse an unknown ``text_variables`` option when the writer is configured."""
+    if text_variables not in ("error", "drop"):
+        raise ConfigError(
+            f"{writer} writer: text_variables must be 'error' or 'drop', got {text_variables!r}"
+        )
+
+
+def columns_of(
+    ds: xr.Dataset, *, path: Path, text_variables: TextPolicy = "error", fmt: str = "FFI 1001"
+) -> Columns:
+    """Select the numeric variables of ``ds`` (flags after their variable) and check them.
+
+    Text variables (an instrument state) cannot go into a format of numbers. They are an
+    error naming all of them (``text_variables="error"``), so nothing is lost unnoticed, or
+    are left out and listed in :attr:`Columns.left_out` for the header (``"drop"``).
+    """
+    text = [str(n) for n in ds.data_vars if ds[n].dtype.kind in "USO"]
+    if text and text_variables == "error":
+        raise WriterError(
+            f"{path}: text variables {', '.join(map(repr, text))} cannot be written in {fmt}, "
+            "which "
+            "holds numbers only: leave them out (writer option text_variables='drop', "
+            "named in the header), or write netCDF or CSV, which keep them"
+        )
+    if text:
+        ds = ds.drop_vars(text)
     times = ds[TIME].values.astype("datetime64[ns]")
     if times.size == 0:
         raise WriterError(f"{path}: the Dataset has no time steps; FFI 1001 needs records")
@@ -122,7 +153,7 @@ def columns_of(ds: xr.Dataset, *, path: Path) -> Columns:
     if biggest >= 1e290:
         raise WriterError(f"{path}: values up to {biggest:g} leave no room for a missing value")
     digits = max(4, math.floor(math.log10(biggest)) + 2 if biggest >= 1 else 4)
-    return Columns(date, seconds, names, attrs, values, digits)
+    return Columns(date, seconds, names, attrs, values, digits, tuple(text))
 
 
 def number(value: float) -> str:
@@ -183,7 +214,9 @@ class NasaAmesWriter(Writer):
     """Standardized Dataset -> NASA Ames FFI 1001 (one file, one volume).
 
     Options override the header lines that otherwise come from the Dataset attributes
-    ``pi``, ``organisation``, ``source`` and ``mission``.
+    ``pi``, ``organisation``, ``source`` and ``mission``. ``text_variables``: ``"error"``
+    (default) refuses a Dataset with text variables, naming them; ``"drop"`` leaves them out
+    and names them in a ``TextVariablesLeftOut:`` normal comment.
     """
 
     name: ClassVar[str] = "nasa_ames"
@@ -197,14 +230,17 @@ class NasaAmesWriter(Writer):
         organisation: str | None = None,
         source: str | None = None,
         mission: str | None = None,
+        text_variables: TextPolicy = "error",
     ) -> None:
+        check_text_policy(self.name, text_variables)
         self.originator = originator
         self.organisation = organisation
         self.source = source
         self.mission = mission
+        self.text_variables: TextPolicy = text_variables
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
-        cols = columns_of(ds, path=path)
+        cols = columns_of(ds, path=path, text_variables=self.text_variables, fmt="NASA Ames")
         nv = len(cols.names)
         today = dt.datetime.now(dt.UTC).date()
         rdate = max(today, cols.date)
@@ -229,6 +265,7 @@ class NasaAmesWriter(Writer):
         ncom = [
             "FileFormatVersionInfo: stratoflow NASA Ames 1001",
             *links,
+            *([f"TextVariablesLeftOut: {' '.join(cols.left_out)}"] if cols.left_out else []),
             *_attr_lines(ds),
             " ".join(["time", *cols.names]),
         ]

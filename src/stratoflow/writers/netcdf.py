@@ -13,6 +13,9 @@ A standardized Dataset becomes a netCDF-4 file with
   ``O3`` a mole fraction or a mass concentration): only the source's own is written;
 * flag variables with ``flag_values`` of the variable's own type and blank-separated
   ``flag_meanings``, named in ``ancillary_variables``;
+* text variables (an instrument state) as netCDF-4 string variables, which the netCDF readers
+  read back as text (the NASA Ames and ICARTT writers, whose formats hold numbers only,
+  refuse them unless told to leave them out);
 * ACDD global attributes from the Dataset's attributes (title, summary, keywords, platform,
   instrument, project, provider, licence, history of processing) plus computed geospatial and
   time coverage.
