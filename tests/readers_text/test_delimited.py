@@ -260,3 +260,20 @@ def test_decimal_comma_against_an_explicit_point_is_a_clear_error(
     with pytest.raises(ReaderError, match=r"omc_de\.csv: line 2: column 'O3': ' 71,15' has a "
                        r"decimal comma, but decimal='\.' was given"):  # fmt: skip
         reader.read(path)
+
+
+def test_a_csv_export_cut_short_is_an_error(shared_data: Path, tmp_path: Path) -> None:
+    """Cut at a line break (a broken transfer), an export still parses: the record count in
+    its header says it is short, even when nothing but the column names is left."""
+    from stratoflow import write_dataset
+
+    ds = DelimitedReader(preset="fairo_omc").read(shared_data / "fairo_raw/11_30_04.OMC")
+    raw = write_dataset(ds, tmp_path / "omc.csv", writer="csv").read_bytes()
+    names_end = raw.index(b"\ntime,") + 1
+    names_end = raw.index(b"\n", names_end) + 1
+    n = ds.sizes["time"]
+    for cut, found in ((names_end, 0), (raw.rindex(b"\n", 0, len(raw) - 1) + 1, n - 1)):
+        (tmp_path / "cut.csv").write_bytes(raw[:cut])
+        with pytest.raises(ReaderError, match=f"header says {n} records, the file has {found}"):
+            DelimitedReader().read(tmp_path / "cut.csv")
+    assert DelimitedReader().read(tmp_path / "omc.csv").sizes["time"] == n

@@ -182,6 +182,7 @@ class _CsvExport:
     attrs: Mapping[str, Any]
     columns: Mapping[str, Mapping[str, Any]]
     text_columns: frozenset[str] = frozenset()
+    records: int | None = None  # the number of data rows written (exports since it was added)
 
     @classmethod
     def parse(cls, raw: bytes) -> _CsvExport | None:
@@ -198,7 +199,8 @@ class _CsvExport:
         attrs: dict[str, Any] = {}
         columns: dict[str, dict[str, Any]] = {}
         text_columns: set[str] = set()
-        in_columns = False
+        in_columns = seen_columns = False
+        records: int | None = None
         for line in lines[1:n]:
             body = line.rstrip("\r")[1:]
             if in_columns and body.startswith("   "):  # "#   NAME: {json}" (or k=v; k=v)
@@ -216,9 +218,12 @@ class _CsvExport:
             if key.startswith('"'):
                 key = str(decode(key))
             in_columns = key.rstrip(":") == "columns" and not value
-            if key and not in_columns and key != "flags" and key not in _NOT_RESTORED:
+            seen_columns |= in_columns
+            if seen_columns and key == "records" and value.strip().isdigit():
+                records = int(value)
+            elif key and not in_columns and key != "flags" and key not in _NOT_RESTORED:
                 attrs[key] = decode(value)
-        return cls(n, separator, attrs, columns, frozenset(text_columns))
+        return cls(n, separator, attrs, columns, frozenset(text_columns), records)
 
     def config(self) -> DelimitedConfig:
         return DelimitedConfig(
@@ -378,6 +383,13 @@ class DelimitedReader(Reader):
         frame.columns = [str(c).strip() for c in frame.columns]
         if frame.empty and export is None:  # our own export of an empty selection is valid
             raise ReaderError("no data records", path=path, line=first)
+        if export is not None and export.records not in (None, len(frame)):
+            raise ReaderError(
+                f"the header says {export.records} records, the file has {len(frame)}: "
+                "truncated or damaged export",
+                path=path,
+                line=first + len(frame),
+            )
         self._check_field_counts(cfg, raw, path)
         if cfg.time_column not in frame.columns:
             raise ReaderError(

@@ -101,4 +101,6 @@ class CsvWriter(Writer):
             lines.append(f"  {key}: {encode_attrs(attrs)}")
         codes = ", ".join(f"{int(f)} {f.label}" for f in Flag)
         lines.append(f"flags: {codes}")
+        # the reader checks it: a file cut short at a line break still parses, silently short
+        lines.append(f"records: {ds.sizes[TIME]}")
         return lines
