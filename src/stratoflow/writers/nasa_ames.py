@@ -113,8 +113,7 @@ def columns_of(
     if text and text_variables == "error":
         raise WriterError(
             f"{path}: text variables {', '.join(map(repr, text))} cannot be written in {fmt}, "
-            "which "
-            "holds numbers only: leave them out (writer option text_variables='drop', "
+            "which holds numbers only: leave them out (writer option text_variables='drop', "
             "named in the header), or write netCDF or CSV, which keep them"
         )
     if text:
