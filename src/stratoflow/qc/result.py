@@ -25,7 +25,7 @@ import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import QCError
-from stratoflow.flags import FLAG_DTYPE, combine_judgements, count_flags
+from stratoflow.flags import FLAG_DTYPE, Flag, combine_judgements, count_flags
 from stratoflow.qc.evaluation import ManualFlag, TestInfo, apply_overrides, get_evaluation
 from stratoflow.qc.mapper import cf_attributes
 
@@ -147,7 +147,9 @@ class QCResult:
         of ``<var>``), and ``<var>_flag`` becomes the combination of both judgements
         (:func:`~stratoflow.flags.combine_judgements`: the worse flag wins where both judged a
         point, ``not_validated`` on one side defers to the other), so a point the provider
-        called bad is never written as good. When the Dataset already has a
+        called bad is never written as good. Flags that judge nothing (only not_validated
+        and missing, as readers derive them for formats without flags) are combined but not
+        kept separately. When the Dataset already has a
         ``<var>_provider_flag`` (QC run again on our own output), that one is the provider's
         and our earlier QC flags are replaced, not compounded.
 
@@ -164,10 +166,11 @@ class QCResult:
             attrs = cf_attributes(name, self.method)
             attrs["qc_tests"] = " ".join(t.label for t in var.tests)
             extra = [flag_name(name)]
-            provider = self._provider_flags(out, name)
+            provider, stored = self._provider_flags(out, name)
             final = flags
             if provider is not None:
                 final = combine_judgements(provider, flags)
+            if stored:
                 attrs["comment"] += (
                     f"; combined with the provider's flags {provider_flag_name(name)} "
                     "(worse flag wins where both judged a point; not_validated defers)"
@@ -185,8 +188,13 @@ class QCResult:
         return out
 
     @staticmethod
-    def _provider_flags(out: xr.Dataset, name: str) -> npt.NDArray[np.uint8] | None:
-        """The flags the source gave ``name`` (moved to ``<name>_provider_flag`` in ``out``)."""
+    def _provider_flags(out: xr.Dataset, name: str) -> tuple[npt.NDArray[np.uint8] | None, bool]:
+        """The flags the source gave ``name``, and whether ``<name>_provider_flag`` keeps them.
+
+        Flags that judge nothing (only ``not_validated`` and ``missing``, what a reader
+        derives for a format without flags) still take part in the combination, but are not
+        kept as a variable of their own: the combined flag already says all they say.
+        """
         kept = provider_flag_name(name)
         if kept in out.data_vars:
             codes = np.asarray(out[kept].values)
@@ -195,16 +203,18 @@ class QCResult:
                     f"{kept}: expected IAGOS validity flags of {name}, found "
                     f"{codes.dtype} values of shape {codes.shape}; rename that variable"
                 )
-            return codes.astype(FLAG_DTYPE)
+            return codes.astype(FLAG_DTYPE), True
         if flag_name(name) not in out.data_vars:
-            return None
+            return None, False
         codes = np.asarray(out[flag_name(name)].values).astype(FLAG_DTYPE)
+        if np.isin(codes, (int(Flag.NOT_VALIDATED), int(Flag.MISSING))).all():
+            return codes, False
         attrs = dict(out[flag_name(name)].attrs)
         attrs["long_name"] = f"validity flag of {name} as given by the source file"
         attrs["units"] = "1"  # flag variable not named <var>_flag: the contract wants units
         attrs["comment"] = "the provider's flags, kept unchanged by stratoflow QC"
         out[kept] = xr.Variable((TIME,), codes, attrs)
-        return codes
+        return codes, True
 
     def to_store(self) -> xr.Dataset:
         """All per-test results, missing masks and flags as one columnar Dataset."""
