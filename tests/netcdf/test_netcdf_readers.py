@@ -352,6 +352,13 @@ def test_infinite_flags_are_an_error_where_flags_are_declared(
         CfNetcdfReader().read(tmp_path / "declared.nc")
     plain = CfNetcdfReader().read(tmp_path / "plain.nc")
     np.testing.assert_array_equal(plain["O3_P1_source_flag"].values, flags)
+    csv = stratoflow.write_dataset(real, tmp_path / "flags.csv", writer="csv")  # declares them
+    lines = csv.read_text().split("\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("time,")) + 1
+    lines[first] = lines[first].rsplit(",", 1)[0] + ",inf"
+    csv.write_text("\n".join(lines))
+    with pytest.raises(ReaderError, match=rf"flags\.csv: line {first + 1}: column 'O3_P1_flag'"):
+        stratoflow.open_dataset(csv)
     from stratoflow.errors import DatasetError
     from stratoflow.flags import worst
 
