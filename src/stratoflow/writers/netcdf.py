@@ -257,10 +257,16 @@ def _encode_time(times: npt.NDArray[np.datetime64]) -> tuple[npt.NDArray[Any], s
 
 #: Units that say "an angle in degrees" (a ``lat``/``lon`` in them is a position).
 _DEGREES = {
-    "latitude": {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degn"},
-    "longitude": {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "dege"},
+    "latitude": {
+        *("degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degn"),
+        *("°n", "° n", "degrees n", "decimal degrees n"),
+    },
+    "longitude": {
+        *("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "dege"),
+        *("°e", "° e", "degrees e", "decimal degrees e"),
+    },
 }
-_PLAIN_DEGREES = {"degree", "degrees", "deg", "degs", "decimal degrees"}
+_PLAIN_DEGREES = {"degree", "degrees", "deg", "degs", "decimal degrees", "°"}
 
 
 def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...], units: bool = False) -> str | None:
