@@ -247,3 +247,36 @@ def test_a_run_held_by_a_live_driver_is_not_taken(make_job: MakeJob) -> None:
         run_execute(run)
     JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert run_execute(run).state == "succeeded"  # its driver went silent: resumed
+
+
+@pytest.mark.parametrize("how", ["cli", "retry", "api"])
+def test_a_bad_executor_name_leaves_no_run_behind(
+    how: str, make_job: MakeJob, settings: LazySettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`job run` with a mistyped STRATOFLOW_EXECUTOR used to leave a pending run (which the
+    scheduler would later execute) and a retried run stuck in running under this process."""
+    from stratoflow.cli import main
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
+
+    job = make_job(tasks=2, fail=[1])
+    if how == "cli":
+        settings.STRATOFLOW_EXECUTOR = "thredas"
+        assert main(["job", "run", job.name]) == 1
+        err = capsys.readouterr().err
+        assert "unknown STRATOFLOW_EXECUTOR 'thredas'" in err and "Traceback" not in err
+        assert not JobRun.objects.exists()
+    elif how == "retry":
+        run = JobRun.objects.get(pk=job_run(job).run_id)
+        assert run.state == "failed"
+        run_retry_failed(run)
+        settings.STRATOFLOW_EXECUTOR = "thredas"
+        with pytest.raises(ConfigError, match="thredas"):
+            run_execute(run)
+        run.refresh_from_db()
+        assert run.state == "pending"  # not taken: the scheduler or a retry can run it
+    else:
+        settings.STRATOFLOW_EXECUTOR = "thredas"
+        with pytest.raises(ConfigError, match="thredas"):
+            job_run(job)
+        assert not JobRun.objects.exists()

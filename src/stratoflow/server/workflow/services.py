@@ -410,13 +410,23 @@ def run_execute(
     from stratoflow.server.workflow import executors, managers, notify
 
     owner = owner or identity()
-    if not _take_run(run, owner):
+    # The executor first: a bad STRATOFLOW_EXECUTOR must fail before the run is taken, not
+    # leave it running under this process's name.
+    own_executor = executor is None
+    executor = executor or executors.default()
+    try:
+        taken = _take_run(run, owner)
+    except BaseException:
+        if own_executor:
+            executor.close()
+        raise
+    if not taken:
+        if own_executor:
+            executor.close()
         raise TaskError(f"run {run} is {run.state} and held by {run.owner or 'nobody'}")
     job = run.job
     beat = heartbeat()
     beat.hold_run(run.pk)
-    own_executor = executor is None
-    executor = executor or executors.default()
     report = RunReport(job=job.name, run_id=run.pk, state=run.state)
     failed = False
     # A re-processing run (see job_reprocess) was queued when it was made, for some managers.
@@ -501,13 +511,19 @@ def job_run(
         ).order_by("scheduled_for", "pk")
     )
     slot = scheduled_for or timezone.now()
+    # The executor before the run: a bad STRATOFLOW_EXECUTOR must not leave a pending run
+    # behind (the scheduler would pick it up later, as if someone had asked for it).
+    own = executor is None
+    executor = executor or executors.default(workers=workers)
     try:
         with transaction.atomic():
             run = JobRun.objects.create(job=job, scheduled_for=slot)
-    except IntegrityError:
-        raise TaskError(f"job {job.name!r} already has a run for {slot.isoformat()}") from None
-    own = executor is None
-    executor = executor or executors.default(workers=workers)
+    except BaseException as exc:
+        if own:
+            executor.close()
+        if isinstance(exc, IntegrityError):
+            raise TaskError(f"job {job.name!r} already has a run for {slot.isoformat()}") from None
+        raise
     try:
         resumed = []
         for old in abandoned:
@@ -615,6 +631,27 @@ def job_reprocess(
     report = ReprocessReport(job=job.name, plans=[plan for _, plan in plans])
     if dry_run or not any(plan.items for plan in report.plans):
         return report
+    own = executor is None
+    if execute and executor is None:
+        # made before the run: a bad STRATOFLOW_EXECUTOR must leave no run behind
+        executor = executors.default(workers=workers)
+    try:
+        return _reprocess_execute(job, plans, report, selection, execute, executor, progress)
+    finally:
+        if own and executor is not None:
+            executor.close()
+
+
+def _reprocess_execute(
+    job: Job,
+    plans: list[tuple[TaskManager, ManagerPlan]],
+    report: ReprocessReport,
+    selection: Selection,
+    execute: bool,
+    executor: Executor | None,
+    progress: Progress | None,
+) -> ReprocessReport:
+    """The run of :func:`job_reprocess`, its tasks queued as it is made; executed if asked."""
     # Executed here, the run is made running and ours, so that no scheduler takes it first.
     owner = identity() if execute else ""
     state = RunState.RUNNING if execute else RunState.PENDING
@@ -643,11 +680,5 @@ def job_reprocess(
     if not execute:
         report.run = RunReport(job=job.name, run_id=run.pk, state=run.state)
         return report
-    own = executor is None
-    executor = executor or executors.default(workers=workers)
-    try:
-        report.run = run_execute(run, executor=executor, owner=owner, progress=progress)
-    finally:
-        if own:
-            executor.close()
+    report.run = run_execute(run, executor=executor, owner=owner, progress=progress)
     return report
