@@ -8,7 +8,8 @@ except under ``CI=true``, where its absence is a failure.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,38 @@ def _run_compliance_checker(path: Path, report: Path) -> tuple[ComplianceFinding
         for name, checks in json.loads(report.read_text()).items()
     }
     return findings, result.stderr
+
+
+#: The lease time of child processes in multi-process tests (short: takeovers happen fast).
+CHILD_LEASE = "1.5"
+
+
+@pytest.fixture
+def child_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for child processes: the same (test) database, short leases, and their own
+    ``STRATOFLOW_HOME`` (``tmp_path/home``: staging under ``home/staging``)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL shared by several processes (PostgreSQL pass)")
+    s = connection.settings_dict
+    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    if s.get("PASSWORD"):
+        url = url.replace("@", f":{s['PASSWORD']}@", 1)
+    return {
+        **os.environ,
+        "STRATOFLOW_DATABASE_URL": url,
+        "STRATOFLOW_LEASE_SECONDS": CHILD_LEASE,
+        "STRATOFLOW_HOME": str(tmp_path / "home"),
+    }
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Child processes a test starts; those still alive at its end are killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)

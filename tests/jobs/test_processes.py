@@ -13,13 +13,12 @@ its completion is recorded once.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,26 +35,7 @@ pytestmark = [
 MakeJob = Callable[..., Any]
 Executions = Callable[[Path], dict[str, int]]
 HERE = Path(__file__).resolve().parent
-LEASE = "1.5"
-
-
-@pytest.fixture
-def child_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for child processes: the same (test) database, short leases."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL shared by several processes (PostgreSQL pass)")
-    s = connection.settings_dict
-    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    if s.get("PASSWORD"):
-        url = url.replace("@", f":{s['PASSWORD']}@", 1)
-    return {
-        **os.environ,
-        "STRATOFLOW_DATABASE_URL": url,
-        "STRATOFLOW_LEASE_SECONDS": LEASE,
-        "STRATOFLOW_HOME": str(tmp_path / "home"),
-    }
+LEASE = "1.5"  # the children's lease time (tests/conftest.py: CHILD_LEASE)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -64,16 +44,6 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_two_schedulers_run_each_occurrence_once_and_hand_over_on_sigkill(

@@ -45,6 +45,8 @@ class Portal:
     refused: int = 0
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: fault "hold" waits until this is set (at most 20 s): a download kept in progress
+    gate: threading.Event = field(default_factory=threading.Event)
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -212,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "stall":
             time.sleep(1.0)
+        if fault == "hold":
+            portal.gate.wait(20.0)
         self._send(200, data, "application/octet-stream")
 
     def do_PUT(self) -> None:

@@ -20,6 +20,9 @@ task's and the other files are imported.
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -48,6 +51,8 @@ __all__ = [
     "fetch_matching",
     "fetch_new",
 ]
+
+log = logging.getLogger("stratoflow.workflow")
 
 #: The task detail that marks a unit whose file could not be fetched (the error message).
 FETCH_ERROR = "fetch_error"
@@ -94,8 +99,17 @@ def fetch_new(
     *,
     on_failure: Callable[[RemoteItem, TransferError], None] | None = None,
 ) -> list[StagedFile]:
-    """Fetch every remote item not fetched before into the row's staging area."""
-    return build(row).fetch_new(StagingArea(_staging_root(row)), on_failure=on_failure)
+    """Fetch every remote item not fetched before into the row's staging area.
+
+    Under the staging area's exclusive lock (:func:`_exclusive`): two runs of one job at once
+    (the scheduler and ``stratoflow job run``, or two schedulers' drivers) would otherwise
+    clear each other's unfinished downloads and overwrite each other's manifest. The second
+    waits, then finds the first one's files staged and fetches nothing again.
+    """
+    handler = build(row)
+    root = _staging_root(row)
+    with _exclusive(root, what=f"transfer {row.name!r}"):
+        return handler.fetch_new(StagingArea(root), on_failure=on_failure)
 
 
 def collect_files(
@@ -204,16 +218,35 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
 
 
 @contextmanager
-def _exclusive(root: Path) -> Iterator[None]:
+def _exclusive(root: Path, *, what: str = "") -> Iterator[None]:
     """Hold an exclusive lock on ``root`` across processes (workers share the staging area).
 
     A :class:`StagingArea` clears its ``.partial`` folder when opened and rewrites its manifest
-    when a file arrives; two workers resolving the same references at once must take turns.
+    when a file arrives; two processes fetching into the same area at once must take turns.
+    A process that finds the area busy says so (naming the holder) and waits: the holder's
+    files are then staged, and the waiter fetches only what is still new. The lock is an
+    ``flock`` on ``<root>/.lock``: the kernel releases it when its holder dies, so a killed
+    process never leaves the area locked.
     """
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    with (root / ".lock").open("a+") as fh:
         try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read(200).strip() or "another process"
+            log.warning(
+                "staging area %s%s is in use by %s (another run fetching); waiting for it",
+                root,
+                f" of {what}" if what else "",
+                holder,
+            )
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+            fh.flush()
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
