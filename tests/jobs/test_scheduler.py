@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -170,3 +171,71 @@ def test_a_disabled_job_starts_no_pending_run(make_job: MakeJob) -> None:
     assert runs_due(T0) == []
     Job.objects.filter(pk=job.pk).update(enabled=True)
     assert [r.job.name for r in runs_due(T0)] == ["paused"]
+
+
+@pytest.mark.parametrize("interval", [10**7, 10**12])
+def test_a_huge_interval_is_refused_when_the_job_is_loaded(
+    interval: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.cli import main
+    from stratoflow.server.workflow.models import Job
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(
+        "jobs:\n  - name: forever\n    schedule: {frequency: daily, interval: "
+        f"{interval}, start: '2026-03-27T02:30'}}\n    managers: [{{name: a, kind: noop}}]\n"
+    )
+    assert main(["job", "load", str(jobs)]) == 1
+    err = capsys.readouterr().err
+    assert f"interval {interval} is too large" in err and "36525 days" in err
+    assert "Traceback" not in err and not Job.objects.exists()
+
+
+def test_one_unschedulable_job_is_logged_once_and_the_others_still_run(
+    make_job: MakeJob, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row saved before intervals were checked (or by hand in the database) used to raise
+    OverflowError from the scheduler's tick and end the scheduler loop for every job."""
+    from stratoflow.server.workflow.models import Job, JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    good = _hourly(make_job, "good", "latest")
+    bad = _hourly(make_job, "bad", "latest")
+    Job.objects.filter(pk=bad.pk).update(frequency="daily", interval=10**7)
+    clock = ManualClock(T0 + timedelta(seconds=5))
+    scheduler = Scheduler(clock=clock, holder="test", tick_seconds=0.01)
+    for _ in range(3):
+        scheduler.run(max_seconds=0.05)  # returns: the loop survived the bad job
+        clock.advance(timedelta(hours=1))
+    assert _slots(good) == ["22:00", "23:00", "00:00"]
+    assert not JobRun.objects.filter(job=bad).exists()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors  # said once while it lasts, not every tick
+    assert "job bad: cannot schedule" in errors[0] and "interval 10000000" in errors[0]
+
+
+def test_a_run_whose_driver_fails_unexpectedly_is_failed_and_the_loop_goes_on(
+    make_job: MakeJob, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreachable broker (a real Celery app on a loopback port nobody listens on) used to
+    escape the tick as a kombu error and stop the scheduler, leaving the run 'running'."""
+    from celery import Celery
+
+    from stratoflow.server.workflow.executors import CeleryExecutor
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    first = _hourly(make_job, "first", "latest")
+    second = _hourly(make_job, "second", "latest")
+    broker = Celery("unreachable", broker="redis://127.0.0.1:9/0", fixups=[])
+    broker.conf.update(broker_connection_timeout=1, broker_connection_max_retries=1)
+    executor = CeleryExecutor(queue="nowhere", app=broker)
+    clock = ManualClock(T0 + timedelta(seconds=5))
+    scheduler = Scheduler(clock=clock, holder="test", executor=executor, tick_seconds=0.01)
+    scheduler.run(max_seconds=0.5)
+    runs = {r.job.name: r for r in JobRun.objects.select_related("job")}
+    assert set(runs) == {first.name, second.name}  # the first failure did not stop the second
+    for run in runs.values():
+        assert run.state == "failed"
+        assert "the scheduler's driver failed" in run.summary["interrupted"]
+    assert any("its driver failed" in r.getMessage() for r in caplog.records)

@@ -51,6 +51,12 @@ FREQUENCIES: tuple[str, ...] = get_args(Frequency)
 
 _DAYS_PER_STEP = {"daily": 1, "weekly": 7}
 
+#: The longest period a schedule may have. Longer intervals are typing mistakes, and far
+#: longer ones cannot be computed at all (dates end in the year 9999): refused when the
+#: schedule is made, not found by the scheduler at run time.
+MAX_PERIOD = timedelta(days=36525)  # 100 years
+_HOURS_PER_STEP = {"hourly": 1, "daily": 24, "weekly": 168}
+
 
 def load_zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; :class:`ScheduleError` when it is unknown."""
@@ -148,6 +154,14 @@ class Schedule:
             raise ScheduleError(f"interval must be an integer >= 1, not {self.interval!r}")
         if self.interval < 1:
             raise ScheduleError(f"interval must be >= 1, not {self.interval}")
+        per_step = _HOURS_PER_STEP.get(self.frequency)
+        longest = int(MAX_PERIOD / timedelta(hours=1)) // per_step if per_step else 1
+        if per_step and self.interval > longest:
+            unit = {"hourly": "hours", "daily": "days", "weekly": "weeks"}[self.frequency]
+            raise ScheduleError(
+                f"interval {self.interval} is too large: a {self.frequency} schedule repeats "
+                f"at most every {longest} {unit} (100 years)"
+            )
         if self.frequency == "once" and self.interval != 1:
             raise ScheduleError("a 'once' schedule runs a single time: interval must be 1")
         zone = load_zone(self.timezone)
@@ -258,7 +272,13 @@ class Schedule:
             found = self._hourly(after)
         else:
             found = self._calendar(after)
-        for occ in found:
+        while True:
+            try:
+                occ = next(found)
+            except StopIteration:
+                return
+            except (OverflowError, ValueError):  # past the year 9999: no later instant exists
+                return
             if self.end is not None and occ > self.end:
                 return
             if occ > after:

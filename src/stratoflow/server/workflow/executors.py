@@ -17,12 +17,15 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
 from stratoflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 __all__ = ["CeleryExecutor", "Executor", "InProcessExecutor", "default"]
 
@@ -110,11 +113,12 @@ class InProcessExecutor:
 class CeleryExecutor:
     """Send each task id to the ``stratoflow.execute_task`` Celery task (see server.celery)."""
 
-    def __init__(self, queue: str | None = None) -> None:
-        from stratoflow.server.celery import app, queue_name
+    def __init__(self, queue: str | None = None, *, app: Celery | None = None) -> None:
+        """``app``: another Celery application than stratoflow's (e.g. another broker)."""
+        from stratoflow.server import celery
 
-        self._app = app()
-        self._queue = queue or queue_name()
+        self._app = app or celery.app()
+        self._queue = queue or celery.queue_name()
 
     def submit(self, task_ids: Sequence[int]) -> None:
         for task_id in task_ids:

@@ -16,13 +16,14 @@ job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratofl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import threading
 import time
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -138,6 +139,7 @@ class Scheduler:
         self._leader = False
         self._renewing = False
         self._reminders_at: datetime | None = None
+        self._problems: dict[str, str] = {}
         self.stop_event = threading.Event()
 
     @property
@@ -163,14 +165,38 @@ class Scheduler:
         if self._leader:
             self.is_leader()
 
+    def _problem(self, key: str, message: str, exc: BaseException | None = None) -> None:
+        """Log ``message`` as an error once while it persists (a broken job would otherwise
+        repeat its traceback every tick); :meth:`_solved` forgets it."""
+        if self._problems.get(key) == message:
+            return
+        self._problems[key] = message
+        log.error("%s", message, exc_info=exc)
+
+    def _solved(self, key: str) -> None:
+        if self._problems.pop(key, None) is not None:
+            log.info("%s: working again", key)
+
     def tick(self) -> list[JobRun]:
-        """Create due occurrences and execute due runs; return the runs executed."""
+        """Create due occurrences and execute due runs; return the runs executed.
+
+        One job that cannot be scheduled, or one run whose driver fails unexpectedly (an
+        unreachable broker, a bug), is logged and skipped: the other jobs go on. Such a run is
+        marked failed with the reason (:func:`~.services.run_interrupt`), not left running.
+        """
+        from stratoflow.server.workflow.services import run_execute, run_interrupt
+
         now = self.clock.now()
         for job in Job.objects.filter(enabled=True, start__isnull=False):
+            key = f"job {job.name}"
             try:
                 occurrences_create(job, now, grace=self.grace)
             except StratoflowError as exc:
-                log.error("job %s: cannot schedule: %s", job.name, exc)
+                self._problem(key, f"job {job.name}: cannot schedule: {exc}")
+            except Exception as exc:  # one broken job must not stop the others
+                self._problem(key, f"job {job.name}: cannot schedule: {exc!r}", exc)
+            else:
+                self._solved(key)
         executed = []
         edges = dependencies()
         for run in runs_due(now):
@@ -179,11 +205,15 @@ class Scheduler:
             if _blocked(run, edges):
                 continue
             try:
-                from stratoflow.server.workflow.services import run_execute
-
                 report = run_execute(run, executor=self.executor, owner=self.holder)
             except TaskError as exc:  # another process took it first
                 log.info("skipping %s: %s", run, exc)
+                continue
+            except Exception as exc:  # the next run, and the next tick, must still happen
+                log.error("run %s: its driver failed: %r", run, exc, exc_info=exc)
+                close_old_connections()
+                with contextlib.suppress(Exception):  # the database may be what failed
+                    run_interrupt(run, self.holder, f"the scheduler's driver failed: {exc!r}")
                 continue
             log.info("run %s finished: %s", run, report.state)
             executed.append(run)
@@ -215,11 +245,15 @@ class Scheduler:
             while not self.stop_event.is_set():
                 if deadline is not None and time.monotonic() > deadline:
                     break
-                if self.is_leader():
-                    try:
+                try:
+                    if self.is_leader():
                         self.tick()
-                    except StratoflowError as exc:
-                        log.error("scheduler tick failed: %s", exc)
+                    self._solved("scheduler tick")
+                except StratoflowError as exc:
+                    self._problem("scheduler tick", f"scheduler tick failed: {exc}")
+                except Exception as exc:  # e.g. the database went away: try again next tick
+                    self._problem("scheduler tick", f"scheduler tick failed: {exc!r}", exc)
+                    close_old_connections()
                 self.stop_event.wait(self.tick_seconds)
         finally:
             if self._leader:

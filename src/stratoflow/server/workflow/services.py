@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from stratoflow.errors import ConfigError, StratoflowError, TaskError
@@ -60,6 +60,7 @@ __all__ = [
     "job_reprocess",
     "job_run",
     "run_execute",
+    "run_interrupt",
     "run_retry_failed",
     "task_execute",
     "task_transition",
@@ -485,6 +486,47 @@ def run_execute(
         notify.run_failed(run, report)
     notify.review_awaiting(run)
     return report
+
+
+def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str] = ()) -> int:
+    """Mark ``run`` failed because its driver stopped before it finished; record ``reason``.
+
+    For a driver that cannot go on (terminated by a signal, or an unexpected error in the
+    scheduler): the run should not look ``running`` until its lease runs out, and its
+    unfinished tasks must not be lost. The tasks this process was running (``claims``, the
+    claim tokens it holds) are queued again at once, their results discarded if they still
+    arrive; queued ones stay queued. The run records ``summary["interrupted"]``, so the next
+    :func:`job_run` of the job resumes it and imports what it left. Only a run still running
+    under ``owner`` is changed. Returns how many tasks were queued again.
+    """
+    claims = list(claims)
+    with transaction.atomic():
+        locked = (
+            JobRun.objects.select_for_update()
+            .filter(pk=run.pk, state=RunState.RUNNING.value, owner=owner)
+            .first()
+        )
+        if locked is None:
+            return 0
+        requeued = 0
+        if claims:
+            requeued = Task.objects.filter(
+                run=locked, claim__in=claims, state=TaskState.RUNNING.value
+            ).update(
+                state=TaskState.QUEUED.value,
+                claim="",
+                lease_until=None,
+                dispatched_at=None,
+                attempts=Greatest(F("attempts") - 1, 0),
+            )
+        summary = dict(locked.summary) if isinstance(locked.summary, dict) else {}
+        summary["interrupted"] = reason
+        locked.summary = summary
+        locked.heartbeat_at = None
+        _run_transition(locked, RunState.FAILED)
+    run.refresh_from_db()
+    log.warning("run %s interrupted: %s", run, reason)
+    return requeued
 
 
 def job_run(
