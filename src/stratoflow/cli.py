@@ -21,6 +21,7 @@ from typing import TextIO
 
 from stratoflow import __version__
 from stratoflow.errors import StratoflowError
+from stratoflow.jobs.interrupt import Terminated
 
 __all__ = ["main"]
 
@@ -81,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"stratoflow {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated as exc:  # SIGTERM during a run (see stratoflow.jobs.interrupt)
+        print(
+            f"stratoflow {args.command}: {exc}; the unfinished run is marked interrupted "
+            "and its files are picked up by the next run",
+            file=sys.stderr,
+        )
+        return 143  # 128 + SIGTERM, what a shell reports for a process stopped by it
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ import argparse
 from datetime import timedelta
 
 from stratoflow.errors import ConfigError
+from stratoflow.jobs.interrupt import sigterm_raises
 from stratoflow.jobs.schedule import parse_instant
 from stratoflow.server import setup
 
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     if args.run and not args.dry_run:
         for job_run in runs:
-            report = run_execute(job_run)
+            with sigterm_raises():
+                report = run_execute(job_run)
             print(f"{job_run.scheduled_for.astimezone(schedule.zone).isoformat()}: {report.state}")
             status = status or (0 if report.state == "succeeded" else 1)
     return status

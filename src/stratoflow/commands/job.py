@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow.errors import ConfigError
+from stratoflow.jobs.interrupt import sigterm_raises
 from stratoflow.server import setup
 
 
@@ -172,6 +173,8 @@ def _run_record(run: Any, *, failures: bool) -> dict[str, Any]:
             for e in m.get("errors", [])
             if e.startswith("collect failed")
         ]
+        if (run.summary or {}).get("interrupted"):
+            record["errors"].insert(0, str(run.summary["interrupted"]))
     return record
 
 
@@ -282,11 +285,11 @@ def run_run(args: argparse.Namespace) -> int:
     job = get_job(args.name)
     live = args.progress == "live" or (args.progress == "auto" and sys.stdout.isatty())
     display = LiveProgress() if live else PlainProgress()
-    with display:
+    with sigterm_raises(), display:
         report = job_run(job, workers=args.workers, progress=display.update)
     for run in [*report.resumed, report]:
         if run is not report:
-            print(f"resumed run {run.run_id}, left unfinished by a process that died:")
+            print(f"resumed run {run.run_id}, left unfinished by a process that stopped or died:")
         for m in run.managers:
             states = ", ".join(f"{n} {s}" for s, n in sorted(m.states.items())) or "no tasks"
             print(f"{m.manager}: {m.collected} new task(s); {states}")
@@ -310,7 +313,8 @@ def run_retry(args: argparse.Namespace) -> int:
     print(f"run {failed.pk} ({failed.scheduled_for.isoformat()}): {count} task(s) queued again")
     if args.no_run:
         return 0
-    report = run_execute(failed)
+    with sigterm_raises():
+        report = run_execute(failed)
     print(f"run {report.run_id}: {report.state}")
     return 0 if report.state == "succeeded" else 1
 
@@ -334,7 +338,7 @@ def run_reprocess(args: argparse.Namespace) -> int:
     else:
         live = args.progress == "live" or (args.progress == "auto" and sys.stdout.isatty())
         display = LiveProgress() if live else PlainProgress()
-        with display:
+        with sigterm_raises(), display:
             report = job_reprocess(
                 job,
                 manager=args.manager,

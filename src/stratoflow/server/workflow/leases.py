@@ -70,6 +70,11 @@ class Heartbeat:
         with self._lock:
             self._claims.discard(token)
 
+    def claims(self) -> set[str]:
+        """The claim tokens of the tasks this process is executing now."""
+        with self._lock:
+            return set(self._claims)
+
     def hold_run(self, run_id: int) -> None:
         with self._lock:
             self._runs.add(run_id)

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -200,11 +200,25 @@ def task_execute(task_id: int, *, rng: random.Random | None = None) -> str:
                 outcome = impl.execute(manager, task)
         except Exception as exc:
             return _failed(task, token, manager, exc, rng)
+        except BaseException:  # Ctrl-C, SIGTERM (Terminated): not the task's failure
+            _release(task, token)
+            raise
         new_state = TaskState(outcome.pop("state", TaskState.DONE))
         _settle(task, token, new_state, details={**task.details, **outcome}, error="")
         return new_state.value
     finally:
         beat.drop_task(token)
+
+
+def _release(task: Task, token: str) -> None:
+    """Give a claimed task back (queued, the attempt not counted): its process is stopping."""
+    Task.objects.filter(pk=task.pk, claim=token, state=TaskState.RUNNING.value).update(
+        state=TaskState.QUEUED.value,
+        claim="",
+        lease_until=None,
+        dispatched_at=None,
+        attempts=Greatest(F("attempts") - 1, 0),
+    )
 
 
 def _failed(
@@ -468,6 +482,16 @@ def run_execute(
             if impl is not None:
                 mreport.details = impl.summarize(manager, tasks)
             report.managers.append(mreport)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            raise
+        # Ctrl-C or SIGTERM (Terminated): the run is not left "running" until its lease runs
+        # out, and its tasks are given back for the next run of the job (see job_run).
+        reason = str(exc) or type(exc).__name__
+        left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
+        log.warning("run %s interrupted (%s); %d running task(s) queued again", run, reason, left)
+        own_executor = False  # do not wait for task threads: the process is stopping
+        raise
     finally:
         beat.drop_run(run.pk)
         if own_executor:
@@ -519,6 +543,11 @@ def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str]
                 dispatched_at=None,
                 attempts=Greatest(F("attempts") - 1, 0),
             )
+        # handed to this process's executor but not started: they went with it, so the next
+        # driver hands them out at once instead of waiting a lease time for them
+        Task.objects.filter(
+            run=locked, state__in=[TaskState.QUEUED.value, TaskState.RETRYING.value]
+        ).update(dispatched_at=None)
         summary = dict(locked.summary) if isinstance(locked.summary, dict) else {}
         summary["interrupted"] = reason
         locked.summary = summary
@@ -527,6 +556,16 @@ def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str]
     run.refresh_from_db()
     log.warning("run %s interrupted: %s", run, reason)
     return requeued
+
+
+def _interrupted_runs(job: Job) -> list[JobRun]:
+    """Failed runs of ``job`` that were interrupted (:func:`run_interrupt`) with work left."""
+    left = [TaskState.QUEUED.value, TaskState.RETRYING.value, TaskState.RUNNING.value]
+    return list(
+        JobRun.objects.filter(job=job, state=RunState.FAILED.value, summary__has_key="interrupted")
+        .filter(Exists(Task.objects.filter(run=OuterRef("pk"), state__in=left)))
+        .order_by("scheduled_for", "pk")
+    )
 
 
 def job_run(
@@ -539,10 +578,12 @@ def job_run(
 ) -> RunReport:
     """Run ``job`` once for ``scheduled_for`` (default: now); a slot runs at most once.
 
-    Runs of the same job that a dead process left ``running`` (heartbeat older than the lease)
-    are resumed first, in slot order, as the scheduler would: their tasks are keyed to them, so
-    a new run would never pick up a file whose import was killed. Without this a user who
-    re-runs a job by hand after a crash would see "0 new tasks" and the file stay unimported.
+    Runs of the same job that a dead process left ``running`` (heartbeat older than the lease),
+    and runs whose process was stopped (SIGTERM, Ctrl-C: :func:`run_interrupt`) with tasks
+    left, are resumed first, in slot order, as the scheduler would: their tasks are keyed to
+    them, so a new run would never pick up a file whose import was cut short. Without this a
+    user who re-runs a job by hand after a crash would see "0 new tasks" and the file stay
+    unimported.
     """
     from stratoflow.server.workflow import executors
 
@@ -552,6 +593,14 @@ def job_run(
             job=job, state=RunState.RUNNING.value, heartbeat_at__lt=stale
         ).order_by("scheduled_for", "pk")
     )
+    check_run_transition(RunState.FAILED, RunState.PENDING)
+    for old in _interrupted_runs(job):
+        # conditional: another process resuming it at the same time gets nothing
+        if JobRun.objects.filter(pk=old.pk, state=RunState.FAILED.value).update(
+            state=RunState.PENDING.value, finished_at=None
+        ):
+            abandoned.append(old)
+    abandoned.sort(key=lambda r: (r.scheduled_for, r.pk))
     slot = scheduled_for or timezone.now()
     # The executor before the run: a bad STRATOFLOW_EXECUTOR must not leave a pending run
     # behind (the scheduler would pick it up later, as if someone had asked for it).

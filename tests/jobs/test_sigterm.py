@@ -1,0 +1,124 @@
+"""``stratoflow job run`` stopped by SIGTERM (a supervisor, ``kill``): a real process on the
+real PostgreSQL. The run must say at once that it was interrupted, not stay ``running`` until
+its lease runs out, and a re-run must finish the tasks it left instead of reporting nothing
+new."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import LazySettings
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.slow]
+
+MakeJob = Callable[..., Any]
+Executions = Callable[[Path], dict[str, int]]
+
+
+def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
+    make_job: MakeJob,
+    tmp_path: Path,
+    child_env: dict[str, str],
+    processes: list[subprocess.Popen[Any]],
+    executions: Executions,
+    settings: LazySettings,
+) -> None:
+    from stratoflow.server.workflow.models import JobRun, Task
+    from stratoflow.server.workflow.services import job_run
+
+    # a long lease, as in production: nothing may depend on it running out
+    settings.STRATOFLOW_LEASE_SECONDS = 60.0
+    env = {**child_env, "STRATOFLOW_LEASE_SECONDS": "60"}
+    job = make_job("stoppable", tasks=4, concurrency=2, sleep=3.0)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "stratoflow.cli", "job", "run", job.name, "--progress", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(child)
+    running = Task.objects.filter(manager__job=job, state="running")
+    deadline = time.monotonic() + 60
+    while running.count() < 2:
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the run never started its tasks"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=20)
+    assert child.returncode == 143, out + err
+    assert "terminated by SIGTERM" in err and "Traceback" not in err
+
+    run = JobRun.objects.get(job=job)
+    assert run.state == "failed"  # at once, not after the 60 s lease
+    assert run.summary["interrupted"] == "interrupted: terminated by SIGTERM"
+    tasks = Task.objects.filter(run=run)
+    assert sorted(tasks.values_list("state", flat=True)) == ["queued"] * 4
+    assert set(tasks.values_list("claim", flat=True)) == {""}
+    assert set(tasks.values_list("attempts", flat=True)) == {0}  # a stop is not an attempt
+
+    report = job_run(job)
+    assert [r.run_id for r in report.resumed] == [run.pk]
+    assert report.resumed[0].state == "succeeded"
+    run.refresh_from_db()
+    assert run.state == "succeeded" and "interrupted" not in run.summary
+    assert set(tasks.values_list("state", flat=True)) == {"done"}
+    counts = executions(tmp_path / "stoppable.log")
+    assert len(counts) == 8  # the resumed run's 4 tasks and the new run's own 4
+
+
+class _StopsTheProcess:
+    """A task kind whose second task is where the process is told to stop (as SIGTERM
+    raises :class:`Terminated` in the thread running it: the caller's, with one worker)."""
+
+    per_run = True
+    thread_safe = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def collect(self, manager: Any) -> Any:
+        return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(3))
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        from stratoflow.jobs.interrupt import Terminated
+
+        if task.details["number"] == 1 and not self.stopped:
+            self.stopped = True
+            raise Terminated("terminated by SIGTERM")
+        return {}
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow import managers
+    from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    managers.register("stops", _StopsTheProcess())
+    try:
+        job = Job.objects.create(name="stops")
+        TaskManager.objects.create(job=job, name="work", kind="stops")
+        with pytest.raises(Terminated):
+            job_run(job, workers=1)  # inline: the task runs in the driver's thread
+        run = JobRun.objects.get(job=job)
+        assert run.state == "failed" and "terminated by SIGTERM" in run.summary["interrupted"]
+        states = dict(Task.objects.filter(run=run).values_list("subject", "state"))
+        assert states == {"unit #0": "done", "unit #1": "queued", "unit #2": "queued"}
+        # the next run finishes what the stopped one left (and runs its own units)
+        report = job_run(job, workers=1)
+        assert [r.state for r in report.resumed] == ["succeeded"]
+        assert set(Task.objects.filter(run=run).values_list("state", flat=True)) == {"done"}
+    finally:
+        managers._KINDS.pop("stops", None)
