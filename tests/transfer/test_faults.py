@@ -15,6 +15,7 @@ import pytest
 from stratoflow.errors import TransferError, TransientTransferError
 from stratoflow.transfer import DataProvider, HttpPortal, RetryPolicy, StagingArea, TransferHandler
 from stratoflow.transfer.auth.none import NoAuth
+from stratoflow.transfer.staging import JOURNAL, MANIFEST
 
 from ._portal import Portal
 from .conftest import FAST_RETRY
@@ -52,7 +53,7 @@ def assert_staging_clean(staging: StagingArea) -> None:
     assert list((staging.root / ".partial").iterdir()) == []
     listed = {s.path: s for s in staging.files()}
     for path in staging.root.rglob("*"):
-        if path.is_file() and path.name != "manifest.json":
+        if path.is_file() and path.name not in (MANIFEST, JOURNAL):
             assert path in listed, f"{path} is in staging but not in the manifest"
             data = path.read_bytes()
             assert len(data) == listed[path].size

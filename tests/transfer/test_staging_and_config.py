@@ -12,7 +12,7 @@ import stratoflow.transfer as transfer_pkg
 from stratoflow import plugins
 from stratoflow.errors import ConfigError, PluginNotFound, TransferError, TransientTransferError
 from stratoflow.transfer import DataProvider, RetryPolicy, StagingArea, TransferHandler
-from stratoflow.transfer.staging import Sink
+from stratoflow.transfer.staging import JOURNAL, MANIFEST, Sink, read_manifest
 
 
 def _writer(*blocks: bytes, fail: bool = False) -> Callable[[Sink], None]:
@@ -41,7 +41,7 @@ def test_receive_is_atomic_and_records_checksum(tmp_path: Path) -> None:
     assert [s.identity for s in staging.files()] == ["x/a.nc"]
     assert list((tmp_path / ".partial").iterdir()) == []
     files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
-    assert files == ["a.nc", "manifest.json"]
+    assert [f for f in files if f not in (MANIFEST, JOURNAL)] == ["a.nc"]
 
 
 def test_same_content_is_not_staged_twice_new_content_is_a_version(tmp_path: Path) -> None:
@@ -198,3 +198,49 @@ def test_local_copy_with_old_size_and_time_is_still_fetched(tmp_path: Path) -> N
     assert again.path.read_bytes() == b"BBBB"
     target.chmod(0o600)
     assert handler.fetch_new(staging) == []
+
+
+def _bytes_written_by_this_thread() -> int:
+    with open("/proc/thread-self/io") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("wchar:"))
+
+
+def _stage(root: Path, n: int) -> int:
+    """Bytes this thread wrote to stage ``n`` one-byte files in a new area."""
+    staging = StagingArea(root)
+    before = _bytes_written_by_this_thread()
+    for i in range(n):
+        staging.receive(identity=f"in/{i:05d}.nc", name=f"{i:05d}.nc", write=_writer(b"%d" % i))
+    return _bytes_written_by_this_thread() - before
+
+
+@pytest.mark.skipif(
+    not Path("/proc/thread-self/io").exists(), reason="needs Linux's per-thread I/O counters"
+)
+def test_staging_many_files_writes_bytes_linear_in_their_number(tmp_path: Path) -> None:
+    """The manifest was rewritten whole for every arriving file: n files wrote O(n^2) bytes
+    (10 000 files: gigabytes). Counted by the kernel, not timed: the bytes written per file
+    stay a few hundred, four times as many files do not write more per file (the quadratic
+    manifest wrote four times as much per file)."""
+    small = _stage(tmp_path / "a", 1000) / 1000
+    assert small < 1000, small
+    large = _stage(tmp_path / "b", 4000) / 4000
+    assert large < 1000 and large < 2.5 * small, (small, large)
+    # nothing lost: reopened (which folds the journal) or read without opening, all are there
+    listed = read_manifest(tmp_path / "b")
+    assert len(listed) == 4000 and len({s.identity for s in listed}) == 4000
+    assert [s.identity for s in StagingArea(tmp_path / "b").files()] == [s.identity for s in listed]
+    assert not (tmp_path / "b" / JOURNAL).exists()  # folded into the snapshot when opened
+
+
+def test_a_journal_line_cut_short_by_a_kill_is_ignored_others_are_kept(tmp_path: Path) -> None:
+    staging = StagingArea(tmp_path)
+    for name in ("a", "b"):
+        staging.receive(identity=name, name=f"{name}.nc", write=_writer(name.encode()))
+    with (tmp_path / JOURNAL).open("a") as fh:
+        fh.write('{"path": "c')  # the process died while appending
+    assert [s.identity for s in read_manifest(tmp_path)] == ["a", "b"]
+    assert [s.identity for s in StagingArea(tmp_path).files()] == ["a", "b"]
+    (tmp_path / JOURNAL).write_text("not json\n")
+    with pytest.raises(TransferError, match="line 1 is damaged"):
+        read_manifest(tmp_path)

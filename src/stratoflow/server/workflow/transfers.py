@@ -221,7 +221,7 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
 def _exclusive(root: Path, *, what: str = "") -> Iterator[None]:
     """Hold an exclusive lock on ``root`` across processes (workers share the staging area).
 
-    A :class:`StagingArea` clears its ``.partial`` folder when opened and rewrites its manifest
+    A :class:`StagingArea` clears its ``.partial`` folder when opened and writes its manifest
     when a file arrives; two processes fetching into the same area at once must take turns.
     A process that finds the area busy says so (naming the holder) and waits: the holder's
     files are then staged, and the waiter fetches only what is still new. The lock is an
