@@ -320,3 +320,100 @@ def test_job_list_and_show_tell_schedule_history_and_failures(
     assert rows["export-flights"]["last_run"] is None
     assert main(["job", "show", "nope"]) == 1
     assert "no job named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(".nan", ".nan"), (".inf", ".inf"), ("[1, -.inf]", "-.inf")]
+)
+def test_options_that_are_not_finite_numbers_are_refused_naming_the_key(
+    value: str, shown: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.workflow.models import Job
+
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        f"jobs:\n  - name: nan\n    managers:\n"
+        f"      - {{name: work, kind: noop, options: {{tasks: 1, sleep: {value}}}}}\n"
+    )
+    assert main(["job", "load", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "jobs[0].managers[0].options.sleep" in err and f"{shown} is not a number" in err
+    assert "Traceback" not in err and not Job.objects.exists()
+
+
+@pytest.mark.parametrize("timeout", ["-5", "0", ".nan"])
+def test_a_transfer_timeout_must_be_positive_seconds(
+    timeout: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        "providers:\n  - {name: portal}\ntransfers:\n  - name: portal-http\n    provider: portal\n"
+        f"    type: http\n    options: {{base_url: 'http://127.0.0.1:1/', timeout: {timeout}}}\n"
+    )
+    assert main(["job", "load", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "transfers[0]" in err and "timeout" in err and "Traceback" not in err
+
+
+def test_transfer_types_refuse_a_timeout_that_is_not_positive() -> None:
+    from stratoflow.errors import ConfigError
+    from stratoflow.transfer.ftp import FTPServer
+    from stratoflow.transfer.http import HttpPortal
+    from stratoflow.transfer.sftp import SFTPServer
+
+    with pytest.raises(ConfigError, match=r"transfer 'http': timeout .* not -1"):
+        HttpPortal(base_url="http://127.0.0.1:1/", timeout=-1)
+    with pytest.raises(ConfigError, match=r"SFTP 127.0.0.1:22: timeout .* not 0"):
+        SFTPServer(host="127.0.0.1", timeout=0)
+    with pytest.raises(ConfigError, match=r"FTP 127.0.0.1:21: timeout .* not -0.5"):
+        FTPServer(host="127.0.0.1", timeout=-0.5)
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1", "0", "inf"])
+def test_a_bad_lease_time_is_a_clear_error_and_starts_no_run(
+    value: str,
+    jobs_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from stratoflow.server.workflow.models import JobRun
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    monkeypatch.setenv("STRATOFLOW_LEASE_SECONDS", value)
+    assert main(["job", "run", "import-flights"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"STRATOFLOW_LEASE_SECONDS must be a number of seconds > 0 (default 60), not {value!r}"
+        in err
+    )
+    assert "Traceback" not in err and not JobRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-03-27", "--to", "2099-01-01"], "--to 2099-01-01 is in the future"),
+        (["--from", "2019-02-30", "--to", "2019-03-02"], "--from '2019-02-30' is not an ISO"),
+        (["--from", "2026-03-27", "--to", "2026-02-29T10:00"], "(day is out of range for month)"),
+    ],
+)
+def test_backfill_refuses_future_and_impossible_instants(
+    args: list[str], message: str, jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.workflow.models import JobRun
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    capsys.readouterr()
+    assert main(["backfill", "import-flights", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not JobRun.objects.exists()
+
+
+def test_reprocess_refuses_an_impossible_date(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["job", "load", str(jobs_file)]) == 0
+    assert main(["job", "reprocess", "import-flights", "--since", "2019-02-30"]) == 1
+    err = capsys.readouterr().err
+    assert "--since '2019-02-30'" in err and "day is out of range" in err

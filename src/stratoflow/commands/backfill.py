@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``stratoflow backfill``."""
     setup(migrate=True)
+    from django.utils import timezone
+
     from stratoflow.commands.job import get_job
     from stratoflow.server.workflow.services import run_execute
     from stratoflow.server.workflow.slots import runs_backfill
@@ -49,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
     end = parse_instant(args.end, job.timezone, "--to")
     if end < start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    now = timezone.now()
+    if end > now:
+        # future slots are the scheduler's: a backfilled future run would run now, early
+        raise ConfigError(
+            f"--to {args.end} is in the future (now is "
+            f"{now.astimezone(schedule.zone).isoformat(timespec='seconds')}): backfill creates "
+            "missed runs only; the scheduler runs the coming ones"
+        )
     slots, runs = runs_backfill(job, start - timedelta(microseconds=1), end, dry_run=args.dry_run)
     verb = "would create" if args.dry_run else "created"
     print(f"{verb} {len(slots)} run(s):")

@@ -79,8 +79,10 @@ def parse_instant(text: str, timezone: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except (TypeError, ValueError) as exc:
+        # "2019-02-30" has the right shape but no such day: say which it was
+        reason = f" ({exc})" if "range" in str(exc) else ""
         raise ScheduleError(
-            f"{what} {text!r} is not an ISO 8601 date-time such as 2026-03-26T02:30"
+            f"{what} {text!r} is not an ISO 8601 date-time such as 2026-03-26T02:30{reason}"
         ) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=load_zone(timezone))

@@ -19,9 +19,22 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 from stratoflow.errors import ConfigError
 from stratoflow.transfer.secrets import Secret
 
-__all__ = ["build", "dump"]
+__all__ = ["build", "dump", "timeout_seconds"]
 
 T = TypeVar("T")
+
+
+def timeout_seconds(value: float, what: str) -> float:
+    """``value`` checked as a network timeout: finite seconds > 0.
+
+    A zero or negative timeout makes every request fail at once with a timeout error that
+    looks like a dead server; refused when the component is made, naming the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{what}: timeout must be a number of seconds > 0, not {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{what}: timeout must be finite seconds > 0, not {value!r}")
+    return float(value)
 
 
 def build(

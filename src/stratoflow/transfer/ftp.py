@@ -27,6 +27,7 @@ from typing import Any
 from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
+from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["FTPServer"]
@@ -70,7 +71,8 @@ class FTPServer(TransferType):
             raise ConfigError(f"FTP {host}:{port}: ca_file/insecure_skip_tls_verify need tls=true")
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
-        self.tls, self.passive, self.timeout = tls, passive, timeout
+        self.tls, self.passive = tls, passive
+        self.timeout = timeout_seconds(timeout, f"FTP {host}:{port}")
         self.ca_file, self.insecure_skip_tls_verify = ca_file, insecure_skip_tls_verify
 
     def options(self) -> dict[str, Any]:

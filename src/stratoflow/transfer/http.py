@@ -31,6 +31,7 @@ import httpx
 from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["HttpPortal", "public_url"]
@@ -128,7 +129,8 @@ class HttpPortal(TransferType):
             upload_method,
             upload_field,
         )
-        self.timeout, self.verify_tls = timeout, verify_tls
+        self.timeout = timeout_seconds(timeout, "transfer 'http'")
+        self.verify_tls = verify_tls
 
     def options(self) -> dict[str, Any]:
         return {

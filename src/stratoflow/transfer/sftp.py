@@ -26,6 +26,7 @@ import paramiko
 from stratoflow.errors import AuthError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
+from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["SFTPServer"]
@@ -74,7 +75,7 @@ class SFTPServer(TransferType):
         self.pattern, self.recursive = pattern, recursive
         self.known_hosts = known_hosts
         self.insecure_skip_host_key_check = insecure_skip_host_key_check
-        self.timeout = timeout
+        self.timeout = timeout_seconds(timeout, f"SFTP {host}:{port}")
 
     def options(self) -> dict[str, Any]:
         return {

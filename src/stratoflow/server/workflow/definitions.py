@@ -163,6 +163,20 @@ def _options(data: Mapping[str, Any], key: str, where: _Where) -> dict[str, Any]
     return dict(value)
 
 
+def _check_finite(value: object, where: _Where) -> None:
+    """Refuse ``.nan`` and ``.inf`` anywhere in options: JSON has no such numbers, so the
+    database refused the row with an IntegrityError traceback, far from the YAML line."""
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+        raise where.error(f"{shown} is not a number an option can have: give a finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_finite(v, where / str(k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_finite(v, where / i)
+
+
 def _unique(items: list[Any], where: _Where) -> None:
     """Two entries of one section with the same name would silently overwrite each other."""
     seen: dict[object, int] = {}
@@ -254,6 +268,9 @@ def _save(obj: Any, values: Mapping[str, Any], where: _Where) -> tuple[bool, boo
     except ValidationError as exc:
         key, messages = next(iter(exc.message_dict.items()))
         raise (where / key).error("; ".join(messages)) from None
+    for key, value in values.items():  # after the plugins' own checks, which say more
+        if isinstance(value, Mapping | list):
+            _check_finite(value, where / key)
     if changed:
         obj.save()
     return created, changed

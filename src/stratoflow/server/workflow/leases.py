@@ -16,6 +16,7 @@ scheduler clock: they are about whether a process is alive.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -28,6 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from stratoflow.errors import ConfigError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
 
@@ -37,11 +39,24 @@ log = logging.getLogger("stratoflow.workflow.leases")
 
 
 def lease_seconds() -> float:
-    """How long a lease lasts without renewal (``STRATOFLOW_LEASE_SECONDS``, default 60)."""
+    """How long a lease lasts without renewal (``STRATOFLOW_LEASE_SECONDS``, default 60).
+
+    A value that is not finite seconds > 0 raises :class:`~stratoflow.errors.ConfigError`
+    naming it: ``abc`` would otherwise be a ValueError traceback, and ``0``, ``-5`` or ``nan``
+    would make every lease expire at once (each task taken over while it runs).
+    """
     value = getattr(settings, "STRATOFLOW_LEASE_SECONDS", None) or os.environ.get(
         "STRATOFLOW_LEASE_SECONDS", "60"
     )
-    return float(value)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0) or isinstance(value, bool):
+        raise ConfigError(
+            f"STRATOFLOW_LEASE_SECONDS must be a number of seconds > 0 (default 60), not {value!r}"
+        )
+    return seconds
 
 
 def identity() -> str:
