@@ -185,9 +185,36 @@ def execute_file(
 
     if FETCH_ERROR in task.details:
         return {"state": TaskState.DONE, **fetch_failure(manager, task)}
+    newer = _newer_version(manager, task) if task.error else None
+    if newer is not None:
+        return {
+            "state": TaskState.SKIPPED,
+            "superseded_by": newer.sha256,
+            "note": f"failed before; the provider has since offered a new version of the file "
+            f"(fetched {newer.fetched_at}), imported by its own task",
+        }
     staged = task.details["staged_path"]
     with as_fetched(task.details["identity"], staged):
         return work(Path(staged))
+
+
+def _newer_version(manager: TaskManager, task: Task) -> StagedFile | None:
+    """The newest version of the task's file staged after the task's own, if any.
+
+    A task retried after failing (``job retry``) would read its staged copy again: if the
+    provider has since fixed the file, the retry's collect fetched the fixed version (its
+    version marker changed) as a new task, and the old copy is of no more use; reading it
+    would only fail the retried run again.
+    """
+    row = manager.transfer
+    identity, sha256 = task.details.get("identity"), task.details.get("sha256")
+    if row is None or not identity or not sha256:
+        return None
+    versions = [s for s in read_manifest(_staging_root(row)) if s.identity == identity]
+    mine = next((i for i, s in enumerate(versions) if s.sha256 == sha256), None)
+    if mine is None or mine == len(versions) - 1:
+        return None
+    return versions[-1]
 
 
 def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
