@@ -122,3 +122,64 @@ def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
         assert set(Task.objects.filter(run=run).values_list("state", flat=True)) == {"done"}
     finally:
         managers._KINDS.pop("stops", None)
+
+
+@pytest.mark.services
+def test_a_worker_stopped_by_sigterm_finishes_its_tasks_and_leaves_none_running(
+    make_job: MakeJob,
+    tmp_path: Path,
+    child_env: dict[str, str],
+    processes: list[subprocess.Popen[Any]],
+    executions: Executions,
+    settings: LazySettings,
+) -> None:
+    """Celery's warm shutdown: SIGTERM stops a worker taking new messages, lets the tasks it
+    runs finish (they are recorded) and puts the unstarted ones back (late acks); a second
+    worker does those. No task waits for a lease to run out."""
+    import threading
+    import uuid
+
+    from stratoflow.server.celery import app
+    from stratoflow.server.workflow.executors import CeleryExecutor
+    from stratoflow.server.workflow.models import Task
+    from stratoflow.server.workflow.services import job_run
+
+    settings.STRATOFLOW_LEASE_SECONDS = 60.0
+    queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
+    env = {**child_env, "STRATOFLOW_LEASE_SECONDS": "60", "STRATOFLOW_QUEUE": queue}
+    worker_args = [sys.executable, "-m", "stratoflow.cli", "worker", "--concurrency", "2"]
+    worker_args += ["--queue", queue, "--loglevel", "ERROR"]
+    first = subprocess.Popen(worker_args, env=env)
+    processes.append(first)
+    job = make_job("celery-stop", tasks=6, concurrency=2, sleep=2.0)
+    reports: list[Any] = []
+
+    def drive() -> None:
+        from django.db import connection
+
+        try:
+            reports.append(job_run(job, executor=CeleryExecutor(queue=queue)))
+        finally:
+            connection.close()  # this thread's own connection
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        running = Task.objects.filter(manager__job=job, state="running")
+        deadline = time.monotonic() + 60
+        while running.count() < 2:
+            assert time.monotonic() < deadline, "the worker never started its tasks"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+        assert not running.exists()  # finished before the worker left, not abandoned
+        processes.append(subprocess.Popen(worker_args, env=env))
+        driver.join(timeout=90)
+        assert not driver.is_alive()
+    finally:
+        with app().connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+    assert reports[0].state == "succeeded"
+    tasks = Task.objects.filter(manager__job=job)
+    assert set(tasks.values_list("state", flat=True)) == {"done"}
+    assert set(tasks.values_list("attempts", flat=True)) == {1}  # nothing ran twice
