@@ -488,8 +488,12 @@ def run_execute(
         # Ctrl-C or SIGTERM (Terminated): the run is not left "running" until its lease runs
         # out, and its tasks are given back for the next run of the job (see job_run).
         reason = str(exc) or type(exc).__name__
-        left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
-        log.warning("run %s interrupted (%s); %d running task(s) queued again", run, reason, left)
+        try:
+            left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
+        except Exception:  # e.g. the database is what went away: its lease still runs out
+            log.exception("run %s: could not record the interruption", run)
+        else:
+            log.warning("run %s interrupted (%s); %d task(s) queued again", run, reason, left)
         own_executor = False  # do not wait for task threads: the process is stopping
         raise
     finally:
@@ -609,11 +613,13 @@ def job_run(
     try:
         with transaction.atomic():
             run = JobRun.objects.create(job=job, scheduled_for=slot)
-    except BaseException as exc:
+    except IntegrityError:
         if own:
             executor.close()
-        if isinstance(exc, IntegrityError):
-            raise TaskError(f"job {job.name!r} already has a run for {slot.isoformat()}") from None
+        raise TaskError(f"job {job.name!r} already has a run for {slot.isoformat()}") from None
+    except BaseException:
+        if own:
+            executor.close()
         raise
     try:
         resumed = []
