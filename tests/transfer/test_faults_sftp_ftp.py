@@ -30,6 +30,7 @@ from stratoflow.transfer import (
 from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
 from stratoflow.transfer.auth.ssh import SSHAuth
 from stratoflow.transfer.secrets import Secret
+from stratoflow.transfer.staging import JOURNAL, MANIFEST
 
 from ._ftp_server import FTPTestServer
 from ._sftp_server import SFTPTestServer
@@ -191,7 +192,7 @@ def test_a_dropped_download_is_never_visible_as_a_staged_file(
         seen["staged"] = sorted(
             p.name
             for p in staging.root.rglob("*")
-            if p.is_file() and ".partial" not in p.parts and p.name != "manifest.json"
+            if p.is_file() and ".partial" not in p.parts and p.name not in (MANIFEST, JOURNAL)
         )
 
     remote.set_on_drop(snapshot)
