@@ -547,3 +547,91 @@ def test_admin_action_queues_a_run_the_scheduler_executes(
     assert report.state == "succeeded" and report.managers[0].states == {"awaiting_review": 1}
     assert _versions("RP-B", "p") == [(1, False), (2, True)]
     assert _versions("RP-A", "p") == [(1, True)]
+
+
+def _qc_text(bad_max: float) -> str:
+    """A QC configuration whose only profile checks ``T`` (250..260 K) against ``bad_max``."""
+    return (
+        "temperature:\n"
+        "  match: {name: [T]}\n"
+        "  units: [K]\n"
+        "  tests:\n"
+        "    - test: gross_range\n"
+        f"      bad_min: 0\n      doubtful_min: 1\n"
+        f"      doubtful_max: {bad_max - 1}\n      bad_max: {bad_max}\n"
+    )
+
+
+def _bad_t(flight: str) -> int:
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.catalog.selectors import series_qc_flags
+
+    series = Series.objects.get(flight__identifier=flight, variable="T", is_current=True)
+    flags = series_qc_flags(series)
+    assert flags is not None
+    return int((flags == 3).sum())
+
+
+def test_changed_qc_options_are_applied_by_reprocess(
+    job: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QC is not part of a series' configuration key (a new QC run, not a new version), yet a
+    job whose QC options or stored QC configuration changed must have its files QC'd anew by
+    ``job reprocess``: once per change, with the flights back in review and no new version."""
+    from stratoflow.server.catalog.models import QCConfiguration, QCRun, Series
+    from stratoflow.server.catalog.qc_configurations import qc_configuration_save
+    from stratoflow.server.review.selectors import review_tasks
+    from stratoflow.server.review.services import flight_approve
+
+    qc_configuration_save(QCConfiguration(name="t-limits", text=_qc_text(500.0)), user=None)
+    manager = job.managers.get(name="import")
+    manager.options = {**manager.options, "qc": {"config": "t-limits"}}
+    manager.save()
+    capsys.readouterr()
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "import: 2 file(s) to re-process, 0 unchanged" in out, out
+    assert "qc.config: default_qc.yaml" in out and "-> t-limits v1" in out
+    assert main(["job", "reprocess", "flights"]) == 0
+    assert "2 awaiting_review" in capsys.readouterr().out
+    series = Series.objects.count()
+    assert {_bad_t(f) for f in FLIGHTS} == {0}
+    for flight in Series.objects.filter(variable="T").values_list("flight", flat=True):
+        run = QCRun.objects.filter(series__flight=flight, is_current=True).first()
+        assert run is not None and run.config["qc_configuration"]["name"] == "t-limits"
+
+    # nothing changed since: nothing to do
+    from stratoflow.server.catalog.models import Flight
+
+    for row in Flight.objects.filter(identifier__in=FLIGHTS):
+        flight_approve(row, user=None)
+    assert main(["job", "reprocess", "flights"]) == 0
+    assert "0 file(s) re-processed, 2 unchanged" in capsys.readouterr().out
+
+    # a new version of the stored configuration: the values above 255 K are now bad
+    stored = QCConfiguration.objects.get(name="t-limits")
+    stored.text = _qc_text(255.0)
+    qc_configuration_save(stored, user=None)
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+    assert "qc.config: t-limits v1" in capsys.readouterr().out
+    assert main(["job", "reprocess", "flights"]) == 0
+    capsys.readouterr()
+    assert all(_bad_t(f) > 100 for f in FLIGHTS)
+    assert all(review_tasks(f).exists() for f in Flight.objects.filter(identifier__in=FLIGHTS))
+
+    # another evaluation method in the job's YAML options, reloaded: QC'd again
+    manager.refresh_from_db()
+    manager.options = {**manager.options, "qc": {"config": "t-limits", "evaluation": "vote"}}
+    manager.save()
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+    assert "qc.evaluation: worst -> vote" in capsys.readouterr().out
+    assert main(["job", "reprocess", "flights"]) == 0
+    capsys.readouterr()
+    assert set(
+        QCRun.objects.filter(is_current=True, series__variable="T").values_list(
+            "evaluation", flat=True
+        )
+    ) == {"vote"}
+    assert Series.objects.count() == series  # QC runs, never new versions
+    assert main(["job", "reprocess", "flights"]) == 0
+    assert "0 file(s) re-processed, 2 unchanged" in capsys.readouterr().out

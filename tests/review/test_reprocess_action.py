@@ -265,3 +265,30 @@ def test_with_celery_the_request_queues_a_run_for_the_scheduler(
     settings.STRATOFLOW_EXECUTOR = "inprocess"  # the scheduler's side, run here in-process
     assert run_execute(run).state == "succeeded"
     assert _versions() == [(1, False), (2, True)]
+
+
+def test_a_changed_qc_evaluation_is_offered_and_applied_by_the_page(scene: Scene) -> None:
+    """Only the job's QC option changed (QC is not in the configuration key): the page still
+    offers re-processing, and it makes a new QC run with the new method, no new version."""
+    from stratoflow.server.catalog.models import QCRun
+    from stratoflow.server.review.selectors import review_tasks
+    from stratoflow.server.review.services import flight_approve
+
+    flight_approve(scene.flight, user=scene.pi)
+    manager = scene.job.managers.get(name="import")
+    manager.options = {**manager.options, "qc": {"evaluation": "vote"}}
+    manager.full_clean()
+    manager.save()
+    client = _client(scene.pi)
+    page = client.get(f"{URL}?reprocess=check").content.decode()
+    assert 'id="reprocess-form"' in page
+    assert "qc.evaluation: worst -&gt; vote" in page
+    status, shown = _post(client, {"reason": "vote"})
+    assert status == 200 and any("1 file(s) re-processed" in m for m in shown), shown
+    assert _versions("p") == _versions("T") == [(1, True)]
+    assert set(QCRun.objects.filter(is_current=True).values_list("evaluation", flat=True)) == {
+        "vote"
+    }
+    assert len(review_tasks(scene.flight)) == 1
+    page = client.get(f"{URL}?reprocess=check").content.decode()
+    assert 'id="reprocess-form"' not in page

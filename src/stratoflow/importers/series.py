@@ -56,6 +56,8 @@ class FileImport:
     report: dict[str, Any] = field(default_factory=dict)
     #: an earlier version made the same way became current again (nothing created)
     restored: bool = False
+    #: stored series QC'd again because the QC settings changed (``requalify``)
+    requalified: bool = False
 
 
 def _instrument(ref: Component | str | None) -> Component | None:
@@ -241,8 +243,14 @@ def import_file(
     processing: Sequence[Mapping[str, Any]] = (),
     references: Mapping[str, Any] | None = None,
     instrument: Component | str | None = None,
+    requalify: bool = False,
 ) -> FileImport:
     """Import ``path``; QC the new series (and stored ones never checked) unless ``qc`` is False.
+
+    ``requalify`` (re-processing) also QCs the stored series whose last import QC was made
+    with other settings than ``qc`` now stands for (another configuration text or method): QC
+    is not part of a series' configuration key, so a changed ``qc`` option makes a new QC run
+    of the same version, not a new version.
 
     ``qc`` may be a mapping with ``config`` (a QC configuration) and ``evaluation`` (method
     name). ``processing`` is a list of ``{step, params}`` (see
@@ -251,9 +259,10 @@ def import_file(
     record of each step that used one names the file read (identity, checksum, how chosen).
     Re-importing the same bytes under the same identity creates nothing.
     """
-    from stratoflow.server.catalog.qc import qc_series
+    from stratoflow.server.catalog.qc import qc_outdated, qc_series, qc_settings
 
     options = dict(reader_options or {})
+    wanted = qc_settings(qc) if requalify else None
     ds = open_dataset(path, reader=reader, **options)
     component = _instrument(instrument)
     steps = _with_catalog_calibrations(processing, component, ds)
@@ -284,6 +293,9 @@ def import_file(
         counts = count_flags([])
         runs: list[QCRun] = []
         unchecked = _without_qc(result) if qc is not False else []
+        if wanted is not None:
+            ids = {s.pk for s in unchecked}
+            unchecked += [s for s in qc_outdated(result.series, wanted)[0] if s.pk not in ids]
         if unchecked:
             qc_options = dict(qc) if isinstance(qc, Mapping) else {}
             runs = qc_series(
@@ -304,6 +316,7 @@ def import_file(
         flight=flight,
         created=result.created,
         restored=result.restored,
+        requalified=wanted is not None and bool(unchecked) and not result.created,
         series_ids=[s.pk for s in result.series],
         points=result.points,
         flag_counts=counts,

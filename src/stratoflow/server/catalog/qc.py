@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,102 @@ from stratoflow.server.catalog.models import QCRun, Series
 from stratoflow.server.catalog.qc_configurations import qc_config_resolve
 from stratoflow.server.catalog.services import TestOutcome, qc_run_store
 
-__all__ = ["qc_series"]
+__all__ = ["QCSettings", "qc_import_runs", "qc_outdated", "qc_series", "qc_settings"]
+
+
+@dataclass(frozen=True)
+class QCSettings:
+    """Which QC an import would run: the configuration text (by checksum) and the method.
+
+    Two imports with equal settings give the same flags on the same values, so re-processing
+    compares these with the settings of each series' last import QC run to tell which files
+    a changed ``qc`` option or a new version of a stored configuration would flag otherwise.
+    """
+
+    checksum: str
+    evaluation: str
+    label: str
+
+    def changes(self, other: QCSettings | None) -> list[str]:
+        """``qc.config``/``qc.evaluation`` lines saying how ``other`` (the old) differs."""
+        if other is None:
+            return [f"qc: (never run) -> {self.label}, {self.evaluation}"]
+        lines = []
+        if other.checksum != self.checksum:
+            lines.append(f"qc.config: {other.label} -> {self.label}")
+        if other.evaluation != self.evaluation:
+            lines.append(f"qc.evaluation: {other.evaluation} -> {self.evaluation}")
+        return lines
+
+
+def _label(record: Mapping[str, Any]) -> str:
+    """A configuration record as people name it: ``name vN (checksum)``, a path, inline."""
+    checksum = str(record.get("checksum", ""))[:12]
+    if record.get("source") == "stored":
+        what = f"{record.get('name')} v{record.get('version')}"
+    elif record.get("source") == "file":
+        what = str(record.get("path"))
+    elif record.get("source") == "inline":
+        what = "inline"
+    else:
+        what = str(record.get("name") or record.get("source") or "unknown")
+    return f"{what} ({checksum})"
+
+
+def qc_settings(qc: Mapping[str, Any] | bool) -> QCSettings | None:
+    """The settings an import manager's ``qc`` option stands for now; None for ``false``.
+
+    Resolved as :func:`stratoflow.importers.series.import_file` resolves them (a stored name
+    means its latest version; no ``evaluation``: the configuration's own). Raises
+    :class:`~stratoflow.errors.QCConfigError` for a configuration that cannot be resolved.
+    """
+    if qc is False:
+        return None
+    options = dict(qc) if isinstance(qc, Mapping) else {}
+    resolved = qc_config_resolve(options.get("config"))
+    return QCSettings(
+        checksum=str(resolved.record.get("checksum", "")),
+        evaluation=str(options.get("evaluation") or resolved.config.evaluation),
+        label=_label(resolved.record),
+    )
+
+
+def _imported_run(series: Series) -> QCRun | None:
+    """The series' last QC run made by an import (the PI's re-evaluations are not)."""
+    return series.qc_runs.exclude(config__has_key="review").order_by("-created_at", "-id").first()
+
+
+def qc_outdated(
+    series: Sequence[Series], wanted: QCSettings | None
+) -> tuple[list[Series], QCSettings | None]:
+    """The series whose last import QC run was not made with ``wanted`` (or never made).
+
+    Also returns the old settings of the first of them, for listing what changed. A PI's
+    re-evaluation or QC re-run on the review page does not count: it is a decision on the
+    review page, and what the job's settings made is what a changed setting replaces.
+    """
+    if wanted is None:
+        return [], None
+    outdated: list[Series] = []
+    old: QCSettings | None = None
+    for s in series:
+        run = _imported_run(s)
+        record = run.config.get("qc_configuration") if run is not None else None
+        have = (
+            QCSettings(str(record.get("checksum", "")), run.evaluation, _label(record))
+            if run is not None and isinstance(record, Mapping)
+            else None
+        )
+        if have is None or (have.checksum, have.evaluation) != (wanted.checksum, wanted.evaluation):
+            if not outdated:
+                old = have
+            outdated.append(s)
+    return outdated, old
+
+
+def qc_import_runs(series: Sequence[Series]) -> int:
+    """How many import QC runs ``series`` have (a generation counter for task keys)."""
+    return QCRun.objects.filter(series__in=list(series)).exclude(config__has_key="review").count()
 
 
 def qc_series(

@@ -92,14 +92,19 @@ class ImportManager:
             if processing
             else None,
             instrument=options.get("instrument"),
+            requalify="reprocess" in task.details,
         )
-        # a restored earlier version is not approved by an earlier decision: review it again
-        review = options.get("review", True) and (result.created or result.restored)
+        # a restored earlier version is not approved by an earlier decision, nor are the
+        # flags of a new QC run: review them again
+        review = options.get("review", True) and (
+            result.created or result.restored or result.requalified
+        )
         return {
             "state": TaskState.AWAITING_REVIEW if review else TaskState.DONE,
             "flight": result.flight,
             "created": result.created,
             "restored": result.restored,
+            "requalified": result.requalified,
             "series": result.series_ids,
             "points": result.points,
             "flags": result.flag_counts,

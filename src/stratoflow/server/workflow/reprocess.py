@@ -18,6 +18,12 @@ making a new one (see :func:`stratoflow.server.catalog.services.series_import`).
 counts the restores of that version already done, so going back and forth between two
 configurations queues a task each time.
 
+QC is not in the key: its runs are stored apart from the values and re-run without a new
+version. A file whose key is unchanged but whose series' last import QC was made with other QC
+settings than the manager's ``qc`` option stands for now (another configuration text, e.g. a
+new version of a stored configuration, or another evaluation method) is planned as a QC-only
+item (``PlanItem.qc``): its task QCs the current version again and the flight awaits review.
+
 A staged copy cleaned away from the staging area is fetched again from the provider through
 the manager's transfer handler, if the provider still serves the same bytes. What cannot be
 re-processed is said, never skipped in silence: a staged copy gone and not to be had again (or
@@ -32,16 +38,21 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.errors import ConfigError, StratoflowError, TransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
+
+if TYPE_CHECKING:
+    from stratoflow.server.catalog.models import SourceFile
+    from stratoflow.server.catalog.qc import QCSettings
 
 __all__ = ["Blocked", "ManagerPlan", "PlanItem", "Selection", "reprocess_plan"]
 
@@ -83,6 +94,8 @@ class PlanItem:
     task_key: str
     #: versions made current again instead of a new one (empty: a new version is made)
     restore: list[int] = field(default_factory=list)
+    #: only the QC settings changed: the current version gets a new QC run, no new version
+    qc: bool = False
 
     def unit(self) -> Unit:
         """The task to queue: (idempotency key, subject, details)."""
@@ -100,6 +113,7 @@ class PlanItem:
                     "to": self.new_key,
                     "changes": self.changes,
                     "restore": self.restore,
+                    "qc": self.qc,
                 },
             },
         )
@@ -252,6 +266,55 @@ def _fetch_again(manager: TaskManager, file: _Imported, path: Path) -> str | Non
     return None
 
 
+def _requalify(
+    manager: TaskManager,
+    file: _Imported,
+    path: Path,
+    flight: str,
+    key: str,
+    wanted: QCSettings | None,
+    source: SourceFile,
+) -> PlanItem | None:
+    """The item that QCs the file's current series again, if the QC settings changed since.
+
+    QC is not in the configuration key (its runs are stored apart from the values), so an
+    unchanged key says nothing about QC: the settings of each series' last import QC run are
+    compared with what the manager's ``qc`` option stands for now. The task key names the
+    new settings and counts the import QC runs done, so a change back and forth queues a
+    task each time and asking twice queues one.
+    """
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.catalog.qc import qc_import_runs, qc_outdated
+
+    current = list(Series.objects.filter(source=source, is_current=True).order_by("id"))
+    outdated, old = qc_outdated(current, wanted)
+    if not outdated or wanted is None:
+        return None
+    fingerprint = hashlib.sha256(f"{wanted.checksum}:{wanted.evaluation}".encode()).hexdigest()
+    qc_key = f"{key[:12]}.qc{fingerprint[:8]}"
+    generation = qc_import_runs(current) + 1
+    failed = Task.objects.filter(
+        manager=manager,
+        key__startswith=task_key(file.identity, file.sha256, qc_key, 0, generation),
+        state=TaskState.FAILED.value,
+    ).count()
+    return PlanItem(
+        identity=file.identity,
+        sha256=file.sha256,
+        staged_path=str(path),
+        size=file.size,
+        flight=flight,
+        old_keys=[key],
+        new_key=key,
+        changes=[
+            f"QC again, same version ({len(outdated)} series)",
+            *wanted.changes(old),
+        ],
+        task_key=task_key(file.identity, file.sha256, qc_key, failed, generation),
+        qc=True,
+    )
+
+
 def reprocess_plan(
     manager: TaskManager,
     selection: Selection,
@@ -264,10 +327,12 @@ def reprocess_plan(
     """
     from stratoflow.importers.series import import_plan
     from stratoflow.server.catalog.models import Series, SourceFile
+    from stratoflow.server.catalog.qc import qc_settings
 
     options = dict(manager.options)
     level = str(options.get("level", "L0"))
     plan = ManagerPlan(manager=manager.name)
+    wanted = qc_settings(options.get("qc", {}))
     for file in _imported(manager):
         source = SourceFile.objects.filter(identity=file.identity, checksum=file.sha256).first()
         if source is None:
@@ -333,7 +398,12 @@ def reprocess_plan(
             continue
         keys = {_stored_key(r[2], r[1]): r for r in current}
         if planned.config_key in keys:
-            plan.unchanged.append(file.identity)
+            item = _requalify(manager, file, path, flight, planned.config_key, wanted, source)
+            if item is None:
+                plan.unchanged.append(file.identity)
+            else:
+                item.old_keys = sorted(keys)
+                plan.items.append(item)
             continue
         earlier = [r for r in rows if not r[0] and _stored_key(r[2], r[1]) == planned.config_key]
         restore = sorted({int(r[5]) for r in earlier})
