@@ -124,6 +124,27 @@ def test_admin_refuses_invalid_yaml_naming_the_key(admin_client: Client) -> None
 
 
 @pytest.mark.django_db
+def test_admin_refuses_yaml_that_contains_itself_or_explodes(admin_client: Client) -> None:
+    from stratoflow.server.catalog.models import QCConfiguration
+
+    for text, says in [
+        ("O3: &v\n  tests: [*v]\n", "contains itself"),
+        ("variables: &v {O3: *v}\n", "contains itself"),
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(
+                f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+                for p, c in zip("abcd", "bcde", strict=True)
+            )
+            + "O3:\n  tests:\n    - {test: missing, fill_values: *e}\n",
+            "billion laughs",
+        ),
+    ]:
+        page = html.unescape(_post(admin_client, ADD_URL, name="self", text=text))
+        assert "not valid YAML" in page and says in page, page[-2000:]
+    assert not QCConfiguration.objects.exists()
+
+
 def test_admin_add_and_change_keep_versions(admin_client: Client) -> None:
     from stratoflow.server.catalog.models import QCConfiguration, QCConfigurationVersion
 

@@ -417,3 +417,40 @@ def test_reprocess_refuses_an_impossible_date(
     assert main(["job", "reprocess", "import-flights", "--since", "2019-02-30"]) == 1
     err = capsys.readouterr().err
     assert "--since '2019-02-30'" in err and "day is out of range" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("options: {tasks: 2}", "options: &o {tasks: 2, again: [*o]}", "contains itself"),
+        (
+            "  - {name: portal, concurrency: 2}",
+            "  - &p {name: portal, concurrency: 2, x: *p}",
+            "contains itself",
+        ),
+        (
+            "options: {tasks: 2}",
+            "options: {tasks: 2, big: *l5}",
+            "billion laughs",
+        ),
+    ],
+)
+def test_yaml_that_contains_itself_or_explodes_is_refused(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, says: str
+) -> None:
+    """``job load`` says why, instead of a traceback (circular options reached the JSON
+    column) or expanding millions of values into a task manager's options."""
+    from stratoflow.server.workflow.models import Job
+
+    laughs = "\n".join(
+        ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 6)]
+    )
+    text = JOBS.replace(old, new, 1)
+    if "*l5" in new:
+        text = f"x-anchors:\n  {laughs.replace(chr(10), chr(10) + '  ')}\n" + text
+    jobs_file.write_text(text)
+    assert main(["job", "load", str(jobs_file)]) == 1
+    err = capsys.readouterr().err
+    assert "not valid YAML" in err and says in err and str(jobs_file) in err, err
+    assert not Job.objects.exists()

@@ -455,3 +455,31 @@ def test_queue_marks_overdue_reviews(review: Review, client: Client) -> None:
     assert "overdue</strong>" in client.get("/review/").content.decode()
     ReviewDeadline.objects.create(job=review.job, days=7)
     assert "overdue</strong>" not in client.get("/review/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("a: &x [*x]", "contains itself"),
+        ("variables: &v {O3: *v}", "contains itself"),
+        (
+            "\n".join(
+                ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+                + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 7)]
+            ),
+            "billion laughs",
+        ),
+    ],
+)
+def test_rerun_refuses_yaml_that_contains_itself_or_explodes(
+    review: Review, client: Client, text: str, says: str
+) -> None:
+    """A clear form error, never a server error (circular data reached json.dumps) or an
+    expansion to millions of values."""
+    from stratoflow.server.catalog.models import QCRun
+
+    client.force_login(review.pi)
+    before = QCRun.objects.count()
+    shown = _post(client, review, "rerun", {"config": text, "method": ""})
+    assert shown[0].startswith("config: not valid YAML") and says in shown[0], shown
+    assert QCRun.objects.count() == before and _events(review) == []

@@ -70,8 +70,10 @@ def _steps(path: Path | None) -> list[dict[str, Any]]:
         return []
     import yaml
 
+    from stratoflow.plain_yaml import load_plain_yaml
+
     try:
-        steps = yaml.safe_load(path.read_text())
+        steps = load_plain_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read processing steps: {exc}") from exc
     if not isinstance(steps, list):

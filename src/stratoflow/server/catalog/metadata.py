@@ -51,6 +51,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from stratoflow.errors import CatalogError
+from stratoflow.plain_yaml import load_plain_yaml
 from stratoflow.server.catalog.metadata_schema import FIELDS, REQUIRED, SECTIONS
 from stratoflow.server.catalog.models import (
     Aircraft,
@@ -459,7 +460,7 @@ def metadata_import_file(path: Path, *, who: str, identity: str | None = None) -
         book = read_workbook(raw, name=label)
         return metadata_import(book.doc, source=source, who=who, locate=book.locate, name=label)
     try:
-        doc = yaml.safe_load(raw) or {}
+        doc = load_plain_yaml(raw) or {}
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
     return metadata_import(doc, source=source, who=who)

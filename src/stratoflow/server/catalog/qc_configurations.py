@@ -42,6 +42,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from stratoflow.errors import QCConfigError
+from stratoflow.plain_yaml import load_plain_yaml
 from stratoflow.qc import QCConfig, parse_config
 from stratoflow.server.catalog.models import (
     QC_CONFIGURATION_NAME,
@@ -85,7 +86,7 @@ def _line_of(text: str, path: str) -> int | None:
     """The 1-based line of the deepest key of ``path`` (``O3.tests[1].bad_max``) in ``text``."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     line = None
     for index, key in _SEGMENT.findall(path):
@@ -105,7 +106,7 @@ def _line_of(text: str, path: str) -> int | None:
 @lru_cache(maxsize=64)
 def _parse(text: str) -> tuple[QCConfig, str]:
     try:
-        data = yaml.safe_load(text)
+        data = load_plain_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

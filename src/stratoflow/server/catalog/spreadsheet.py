@@ -69,6 +69,7 @@ from typing import Any
 import yaml
 
 from stratoflow.errors import CatalogError
+from stratoflow.plain_yaml import load_plain_yaml
 from stratoflow.server.catalog.metadata_schema import FIELDS, REQUIRED, FieldKind
 
 __all__ = ["SheetDocument", "read_csv_folder", "read_workbook", "write_template"]
@@ -214,7 +215,7 @@ def _mapping(value: Any) -> dict[str, Any]:
     if not isinstance(value, str):
         raise _Bad(f"expected a YAML/JSON mapping such as {{gain: {{value: 2}}}}, got {value!r}")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = load_plain_yaml(value)
     except yaml.YAMLError as exc:
         raise _Bad(f"not valid YAML/JSON: {exc}") from None
     if not isinstance(parsed, dict):

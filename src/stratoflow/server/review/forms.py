@@ -10,6 +10,7 @@ from django import forms
 
 from stratoflow.errors import StratoflowError
 from stratoflow.flags import Flag
+from stratoflow.plain_yaml import load_plain_yaml
 from stratoflow.qc import evaluation_names, get_evaluation
 from stratoflow.server.review.services import MANUAL_FLAG_CHOICES
 
@@ -106,7 +107,7 @@ class RerunForm(forms.Form):
         if not text.strip():
             return None
         try:
-            data = yaml.safe_load(text)
+            data = load_plain_yaml(text)
         except yaml.YAMLError as exc:
             raise forms.ValidationError(f"not valid YAML: {exc}") from exc
         if not isinstance(data, dict):

@@ -43,6 +43,7 @@ from stratoflow.errors import ConfigError, StratoflowError
 from stratoflow.jobs.catchup import POLICIES
 from stratoflow.jobs.graph import find_cycle
 from stratoflow.jobs.schedule import Schedule
+from stratoflow.plain_yaml import load_plain_yaml
 from stratoflow.server.workflow import managers
 from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
 
@@ -291,7 +292,7 @@ def _auth_secrets(spec: Mapping[str, Any]) -> tuple[str, ...] | None:
 def jobs_load(path: Path) -> LoadReport:
     """Create or update providers, transfers and jobs from the YAML file at ``path``."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_plain_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
