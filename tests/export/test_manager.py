@@ -175,3 +175,52 @@ def test_failed_upload_is_retried_and_never_recorded_as_delivered(
     assert hashlib.sha256(target.received[record.file_name]).hexdigest() == record.sha256
     assert record.version == 1
     assert _run(job).managers[0].collected == 0
+
+
+def test_retrying_an_older_failed_run_does_not_deliver_again(
+    imported: Imported, home: Path, tmp_path: Path, target: Target, capsys: Any
+) -> None:
+    """Run 1 fails to upload export v1; the PI approves corrected data and run 2 delivers
+    v2. ``job retry`` then re-queues run 1's task: its content (v1) is superseded by what
+    was delivered since, so it is skipped with a message, and nothing is uploaded again
+    (neither v1 over v2 nor v2 a second time)."""
+    from stratoflow.cli import main
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.exports.models import ExportRecord
+    from stratoflow.server.workflow.models import JobRun, Task
+
+    approve(imported.identifier)
+    job = _job(
+        "export-retry",
+        "http",
+        {"base_url": target.url, "upload_path": "upload/{name}"},
+        {"format": "icartt", "retry": {"attempts": 1}},
+    )
+    first = _run(job)
+    assert first.state == "failed"
+    (old_task,) = Task.objects.filter(manager__job=job, state="failed")
+
+    ds = open_dataset(imported.path)
+    ds["O3_P1"].values[7] = 50.5
+    corrected = tmp_path / "corrected.nc"
+    write_dataset(ds, corrected, writer="netcdf", layout="iagos")
+    import_file(corrected, identity=f"portal/{imported.path.name}")
+    approve(imported.identifier)
+    target.failing = False
+    second = _run(job)
+    assert second.state == "succeeded", second
+    (delivered,) = ExportRecord.objects.filter(state="delivered")
+    assert delivered.version == 2 and list(target.received) == [delivered.file_name]
+    requests = target.requests
+    capsys.readouterr()
+
+    assert JobRun.objects.get(pk=first.run_id).state == "failed"
+    assert main(["job", "retry", "export-retry"]) == 0
+    out = capsys.readouterr().out
+    assert ": succeeded" in out and "skipped" in out and "superseded" in out, out
+    assert target.requests == requests  # nothing uploaded again
+    assert list(target.received) == [delivered.file_name]
+    old_task.refresh_from_db()
+    assert old_task.state == "skipped", (old_task.state, old_task.error)
+    assert "superseded" in old_task.details["note"] and "v2" in old_task.details["note"]
+    assert ExportRecord.objects.filter(state="delivered").count() == 1

@@ -309,12 +309,17 @@ def run_retry(args: argparse.Namespace) -> int:
     failed = job.runs.filter(state="failed").order_by("-scheduled_for").first()
     if failed is None:
         raise ConfigError(f"job {job.name!r} has no failed run to retry")
+    from stratoflow.server.workflow.models import Task
+
+    retried = list(failed.tasks.filter(state="failed").values_list("pk", flat=True))
     count = run_retry_failed(failed)
     print(f"run {failed.pk} ({failed.scheduled_for.isoformat()}): {count} task(s) queued again")
     if args.no_run:
         return 0
     with sigterm_raises():
         report = run_execute(failed)
+    for task in Task.objects.filter(pk__in=retried, state="skipped").order_by("id"):
+        print(f"  skipped {task.subject}: {task.details.get('note', '')}")
     print(f"run {report.run_id}: {report.state}")
     return 0 if report.state == "succeeded" else 1
 

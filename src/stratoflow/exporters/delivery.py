@@ -6,11 +6,14 @@ to the manager's transfer handler yet. A flight is therefore re-exported exactly
 released data changed. A unit whose delivery failed is offered again by later runs (at most
 ``redeliveries`` times, default 3) under a new task key.
 
-``execute``: write the file into the manager's outbox (``<home>/exports/manager-<id>``),
-record it, upload it with the transfer handler (which retries transient failures itself,
-``retry`` option), and only then mark the record delivered. A failed upload marks the record
-``failed`` and fails the task — with the transient error class kept, so the task runner can
-retry the task later; a retried task re-uses the file it already wrote.
+``execute``: skip a task whose content is no longer the flight's released content, or was
+delivered since by another task (a retried older run must not deliver an older version over a
+newer one, nor a version twice); else write the file into the manager's outbox
+(``<home>/exports/manager-<id>``), record it, upload it with the transfer handler (which
+retries transient failures itself, ``retry`` option), and only then mark the record
+delivered. A failed upload marks the record ``failed`` and fails the task — with the
+transient error class kept, so the task runner can retry the task later; a retried task
+re-uses the file it already wrote.
 
 Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
 ``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
@@ -19,6 +22,7 @@ Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,8 @@ from stratoflow.transfer.retry import RetryPolicy
 __all__ = ["collect", "execute", "options_of"]
 
 Unit = tuple[str, str, dict[str, Any]]
+
+logger = logging.getLogger("stratoflow.workflow")
 
 
 def options_of(manager: TaskManager) -> tuple[Selection, ExportOptions]:
@@ -120,6 +126,49 @@ def _reusable(task: Task, digest: str, outbox: Path) -> ExportRecord | None:
     return None
 
 
+def _superseded(
+    manager: TaskManager, task: Task, subject: str, fmt: str, digest: str
+) -> dict[str, Any] | None:
+    """Skip a task whose content is no longer the flight's, or already delivered; else None.
+
+    A task names the content it was queued for (``fingerprint``). When it runs later (``job
+    retry`` of an older failed run, a task re-queued after its worker died) the flight may
+    have been released anew and a newer export version delivered since: exporting "the
+    flight" now would upload that newer version a second time, and the task's own (older)
+    content must never be delivered over it. The current content is collected and
+    delivered by its own task; this one is skipped, saying by what.
+    """
+    assert manager.transfer is not None
+    queued = task.details.get("fingerprint")
+    newest = (
+        ExportRecord.objects.filter(
+            subject=subject,
+            format=fmt,
+            transfer=manager.transfer,
+            state=ExportRecord.State.DELIVERED,
+        )
+        .order_by("-version", "-id")
+        .first()
+    )
+    since = (
+        f"export v{newest.version} ({newest.file_name}) was delivered at "
+        f"{newest.delivered_at.isoformat() if newest.delivered_at else '?'}"
+        if newest is not None
+        else "nothing of it delivered yet"
+    )
+    if queued and queued != digest:
+        note = (
+            f"superseded: flight {subject} was released with other content after this task "
+            f"was queued; {since}; its current content is exported by its own task"
+        )
+    elif digest in delivered_fingerprints([subject], manager.transfer):
+        note = f"superseded: this content of flight {subject} was delivered already; {since}"
+    else:
+        return None
+    logger.info("export task %s skipped: %s", task.key, note)
+    return {"state": TaskState.SKIPPED, "note": note, "superseded_by": digest}
+
+
 def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
     """Export one flight and deliver it; the record says ``delivered`` only after the upload."""
     from stratoflow.server.workflow.transfers import build
@@ -133,6 +182,9 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
         raise ExportError(f"flight {flight.identifier} is no longer released to {selection.level}")
     item = items[0]
     digest = fingerprint(item, selection, options)
+    stale = _superseded(manager, task, item.flight.identifier, options.format, digest)
+    if stale is not None:
+        return stale
     outbox = _outbox(manager)
     outbox.mkdir(parents=True, exist_ok=True)
     record = _reusable(task, digest, outbox)
