@@ -159,3 +159,73 @@ def test_dashboard_and_run_pages_are_for_operators_only(
     client.force_login(plain)
     for url in pages:
         assert client.get(url).status_code == 200, url
+
+
+def _form_data(page: str) -> dict[str, Any]:
+    """What a browser would submit for the first form of an admin change page, as is."""
+    from html.parser import HTMLParser
+
+    data: dict[str, Any] = {}
+
+    class Form(HTMLParser):
+        select: str | None = None
+        textarea: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            name = a.get("name")
+            if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return
+                data.setdefault(name, []).append(a.get("value") or "")
+            elif tag == "select" and name:
+                self.select = name
+                data.setdefault(name, [])
+            elif tag == "option" and self.select and "selected" in a:
+                data[self.select].append(a.get("value") or "")
+            elif tag == "textarea" and name:
+                self.textarea = name
+                data[name] = [""]
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "select":
+                self.select = None
+            if tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, text: str) -> None:
+            if self.textarea:
+                data[self.textarea][-1] += (
+                    text.lstrip("\n") if not data[self.textarea][-1] else text
+                )
+
+    Form().feed(page)
+    return data
+
+
+def test_admin_refuses_deleting_a_manager_with_history_from_the_job_page(
+    make_job: MakeJob, admin_client_csrf: Client
+) -> None:
+    """A tick in the job page's inline "delete" box would delete the manager's tasks with it:
+    refused with a message; the manager's own delete page lists what would be deleted."""
+    import html
+
+    from stratoflow.server.workflow.models import Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    job = make_job(tasks=2)
+    job_run(job)
+    manager = TaskManager.objects.get(job=job)
+    assert Task.objects.filter(manager=manager).count() == 2
+    url = f"/admin/workflow/job/{job.pk}/change/"
+    data = _form_data(admin_client_csrf.get(url).content.decode())
+    prefix = next(k for k in data if k.endswith("-0-id")).removesuffix("-0-id")
+    data[f"{prefix}-0-DELETE"] = ["on"]
+    response = admin_client_csrf.post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    page = html.unescape(response.content.decode())
+    assert f"manager {manager.name!r} has 2 task(s) of history" in page
+    assert Task.objects.filter(manager=manager).count() == 2
+
+    confirm = admin_client_csrf.get(f"/admin/workflow/taskmanager/{manager.pk}/delete/")
+    assert confirm.status_code == 200 and "Tasks: 2" in confirm.content.decode()

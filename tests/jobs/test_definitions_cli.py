@@ -454,3 +454,63 @@ def test_yaml_that_contains_itself_or_explodes_is_refused(
     err = capsys.readouterr().err
     assert "not valid YAML" in err and says in err and str(jobs_file) in err, err
     assert not Job.objects.exists()
+
+
+def test_renamed_or_dropped_managers_keep_their_task_history(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``renamed_from`` keeps a manager's tasks under its new name; a manager with tasks that
+    is no longer listed is removed only with ``--prune``, after a refusal that says what
+    would be deleted (the load used to delete it, and by cascade its history)."""
+    from stratoflow.server.workflow.models import Task, TaskManager
+
+    assert main(["job", "load", str(jobs_file)]) == 0
+    assert main(["job", "run", "import-flights"]) == 0
+    manager = TaskManager.objects.get(job__name="import-flights", name="import")
+    assert Task.objects.filter(manager=manager).count() == 2
+    capsys.readouterr()
+
+    renamed = JOBS.replace(
+        "{name: import, kind: noop,", "{name: fetch, renamed_from: import, kind: noop,"
+    )
+    jobs_file.write_text(renamed)
+    assert main(["job", "load", str(jobs_file)]) == 0
+    assert "updated: job import-flights" in capsys.readouterr().out
+    fetch = TaskManager.objects.get(job__name="import-flights", name="fetch")
+    assert fetch.pk == manager.pk and Task.objects.filter(manager=fetch).count() == 2
+    assert main(["job", "load", str(jobs_file)]) == 0  # idempotent, renamed_from stays
+    assert "unchanged: " in capsys.readouterr().out and Task.objects.count() == 2
+
+    dropped = renamed.replace(
+        "{name: fetch, renamed_from: import, kind: noop, concurrency: 3, options: {tasks: 2}}",
+        "{name: other, kind: noop}",
+    )
+    assert dropped != renamed
+    jobs_file.write_text(dropped)
+    assert main(["job", "load", str(jobs_file)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "jobs[0].managers: manager 'fetch' is no longer listed but has 2 task(s) in 1 run(s)" in err
+    )
+    assert "renamed_from" in err and "--prune" in err
+    assert Task.objects.filter(manager=fetch).count() == 2  # all or nothing: nothing changed
+    assert not TaskManager.objects.filter(name="other").exists()
+
+    assert main(["job", "load", "--prune", str(jobs_file)]) == 0
+    out = capsys.readouterr().out
+    assert "removed: manager import-flights/fetch (2 task(s) in 1 run(s)" in out, out
+    assert not Task.objects.exists()
+    assert TaskManager.objects.filter(job__name="import-flights", name="other").exists()
+
+
+def test_renamed_from_must_not_be_ambiguous(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["job", "load", str(jobs_file)]) == 0
+    jobs_file.write_text(
+        JOBS.replace(
+            "{name: notify, kind: noop,", "{name: notify, renamed_from: export, kind: noop,"
+        )
+    )
+    assert main(["job", "load", str(jobs_file)]) == 1
+    assert "managers[1].renamed_from: manager 'export' is listed too" in capsys.readouterr().err

@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     load = actions.add_parser("load", help="create or update jobs from a YAML file")
     load.add_argument("file", type=Path)
+    load.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove managers no longer listed even if they have task history (deleting it)",
+    )
     load.set_defaults(func=run_load)
     lst = actions.add_parser("list", help="every job with its schedule and latest run")
     lst.add_argument("--json", action="store_true", help="print JSON")
@@ -123,7 +128,7 @@ def run_load(args: argparse.Namespace) -> int:
     setup(migrate=True)
     from stratoflow.server.workflow.definitions import jobs_load
 
-    report = jobs_load(args.file)
+    report = jobs_load(args.file, prune=args.prune)
     for what in ("created", "updated", "removed", "unchanged"):
         names = getattr(report, what)
         if names:

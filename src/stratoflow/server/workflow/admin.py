@@ -47,9 +47,35 @@ def _options_help(field: forms.Field | None, db_field: Any) -> forms.Field | Non
     return field
 
 
+class TaskManagerFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """Refuses deleting, from the job's page, a manager that has task history.
+
+    Its tasks would go with it (what it imported or exported, which later runs and
+    re-processing rely on) after a mere tick in a checkbox, where ``job load`` refuses the
+    same without ``--prune``. The manager's own delete page lists what would be deleted and
+    asks for confirmation; renaming it keeps its tasks.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            manager = form.instance
+            deleting = getattr(form, "cleaned_data", {}).get("DELETE", False)
+            if not manager.pk or not self.can_delete or not deleting:
+                continue
+            count = manager.tasks.count()
+            if count:
+                raise forms.ValidationError(
+                    f"manager {manager.name!r} has {count} task(s) of history, which deleting "
+                    "it would delete too; rename it to keep them, or delete it from its own "
+                    "page (Task managers), which lists what would be deleted"
+                )
+
+
 class TaskManagerInline(admin.TabularInline[models.TaskManager, models.Job]):
     model = models.TaskManager
     extra = 0
+    formset = TaskManagerFormSet
 
     def formfield_for_dbfield(
         self, db_field: Any, request: HttpRequest, **kwargs: Any

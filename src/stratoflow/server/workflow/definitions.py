@@ -1,7 +1,11 @@
 """Job definitions in YAML files under version control: ``stratoflow job load FILE``.
 
 Loading is idempotent (the same file twice changes nothing) and a changed file updates the
-jobs it names; managers no longer listed are removed. Errors point at the offending key
+jobs it names. A manager's tasks are its history (what it imported or exported, which later
+runs rely on to not do it again, and re-processing uses), so a manager is never dropped with
+them by accident: ``renamed_from: <old name>`` renames a manager, keeping its tasks; a
+manager no longer listed is removed only if it has no tasks, or with ``prune`` (``job load
+--prune``), else the load is refused saying what would be deleted. Errors point at the offending key
 (``jobs[0].managers[1].kind: unknown kind 'imprt'``). Secrets appear only by reference:
 an auth option whose name says it is secret must be ``env:NAME`` or ``file:/path``.
 
@@ -79,6 +83,7 @@ _MANAGER = {
     "max_attempts",
     "retry_delay",
     "options",
+    "renamed_from",
 }
 
 
@@ -289,8 +294,12 @@ def _auth_secrets(spec: Mapping[str, Any]) -> tuple[str, ...] | None:
     return tuple(declared) if declared is not None else None
 
 
-def jobs_load(path: Path) -> LoadReport:
-    """Create or update providers, transfers and jobs from the YAML file at ``path``."""
+def jobs_load(path: Path, *, prune: bool = False) -> LoadReport:
+    """Create or update providers, transfers and jobs from the YAML file at ``path``.
+
+    ``prune`` allows removing managers no longer listed that have task history (deleting
+    their tasks); without it such a load is refused, all or nothing.
+    """
     try:
         data = load_plain_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -299,12 +308,12 @@ def jobs_load(path: Path) -> LoadReport:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     try:
         with transaction.atomic():
-            return _load(data or {})
+            return _load(data or {}, prune=prune)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _load(data: object) -> LoadReport:
+def _load(data: object, *, prune: bool = False) -> LoadReport:
     root = _mapping(data, _Where(""), _TOP) if data else {}
     report = LoadReport()
     for section in ("providers", "transfers", "jobs"):
@@ -343,7 +352,7 @@ def _load(data: object) -> LoadReport:
     deps: list[tuple[Job, list[str], _Where]] = []
     for i, item in enumerate(_list(root.get("jobs"), _Where("jobs"))):
         where = _Where("jobs") / i
-        job, names = _load_job(item, where, report)
+        job, names = _load_job(item, where, report, prune)
         deps.append((job, names, where / "depends_on"))
     for job, names, where in deps:
         found = {j.name: j for j in Job.objects.filter(name__in=names)}
@@ -361,7 +370,9 @@ def _load(data: object) -> LoadReport:
     return report
 
 
-def _load_job(item: object, where: _Where, report: LoadReport) -> tuple[Job, list[str]]:
+def _load_job(
+    item: object, where: _Where, report: LoadReport, prune: bool
+) -> tuple[Job, list[str]]:
     spec = _mapping(item, where, _JOB)
     name = _str(spec, "name", where)
     schedule_spec = spec.get("schedule")
@@ -410,26 +421,58 @@ def _load_job(item: object, where: _Where, report: LoadReport) -> tuple[Job, lis
             raise (where / "depends_on" / k).error("expected a job name")
         names.append(dep)
     keep: set[str] = set()
-    for k, mitem in enumerate(_list(spec.get("managers"), where / "managers")):
+    items = _list(spec.get("managers"), where / "managers")
+    listed = {m.get("name") for m in items if isinstance(m, Mapping)}
+    for k, mitem in enumerate(items):
         mwhere = where / "managers" / k
-        mchanged = _load_manager(job, mitem, mwhere, k, keep)
+        mchanged = _load_manager(job, mitem, mwhere, k, keep, listed)
         changed = changed or mchanged
-    stale = job.managers.exclude(name__in=keep)
+    stale = list(job.managers.exclude(name__in=keep).order_by("order", "id")) if job.pk else []
+    history = {m.pk: _history(m) for m in stale}
+    kept = [m for m in stale if history[m.pk]]
+    if kept and not prune:
+        raise (where / "managers").error(
+            "; ".join(
+                f"manager {m.name!r} is no longer listed but has {history[m.pk]}" for m in kept
+            )
+            + ". Removing it would delete that history. If it was renamed, give the new "
+            "manager 'renamed_from: <old name>' to keep its tasks; to delete the manager and "
+            "its tasks, load with --prune"
+        )
     for manager in stale:
-        report.removed.append(f"manager {job.name}/{manager.name}")
-    if stale.exists():
-        stale.delete()
+        what = f"manager {job.name}/{manager.name}"
+        report.removed.append(f"{what} ({history[manager.pk]})" if history[manager.pk] else what)
+        manager.delete()
         changed = True
     _record(report, f"job {name}", created, changed)
     return job, names
 
 
-def _load_manager(job: Job, item: object, where: _Where, index: int, keep: set[str]) -> bool:
+def _history(manager: TaskManager) -> str:
+    """``3 task(s) in 2 run(s), the last created 2026-03-01T02:30:00+00:00``; "" for none."""
+    tasks = manager.tasks.all()
+    count = tasks.count()
+    if not count:
+        return ""
+    runs = tasks.exclude(run=None).values("run").distinct().count()
+    last = tasks.order_by("-created_at").values_list("created_at", flat=True).first()
+    when = f", the last created {last.isoformat()}" if last else ""
+    return f"{count} task(s) in {runs} run(s){when}"
+
+
+def _load_manager(
+    job: Job, item: object, where: _Where, index: int, keep: set[str], listed: set[Any]
+) -> bool:
     spec = _mapping(item, where, _MANAGER)
     name = _str(spec, "name", where)
     if name in keep:
         raise (where / "name").error(f"manager {name!r} is listed twice")
     keep.add(name)
+    renamed_from = _text(spec, "renamed_from", where) or None
+    if renamed_from is not None and renamed_from in listed:
+        raise (where / "renamed_from").error(
+            f"manager {renamed_from!r} is listed too; a manager renamed from it cannot be"
+        )
     kind = _str(spec, "kind", where)
     if kind not in managers.known():
         raise (where / "kind").error(f"unknown kind {kind!r}; known: {', '.join(managers.known())}")
@@ -457,6 +500,20 @@ def _load_manager(job: Job, item: object, where: _Where, index: int, keep: set[s
         "retry_delay": float(retry_delay),
         "options": dict(options),
     }
-    obj = TaskManager.objects.filter(job=job, name=name).first() or TaskManager(job=job, name=name)
+    obj = TaskManager.objects.filter(job=job, name=name).first() if job.pk else None
+    old = (
+        TaskManager.objects.filter(job=job, name=renamed_from).first()
+        if renamed_from is not None and job.pk
+        else None
+    )
+    if obj is not None and old is not None:
+        raise (where / "renamed_from").error(
+            f"job {job.name!r} has both a manager {name!r} and {renamed_from!r}; rename "
+            f"or remove one of them first (in the admin), or drop 'renamed_from'"
+        )
+    if obj is None and old is not None:
+        obj, values["name"] = old, name  # the same row, so its tasks stay with it
+    if obj is None:
+        obj = TaskManager(job=job, name=name)
     created, changed = _save(obj, values, where)
     return created or changed
