@@ -51,6 +51,7 @@ def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
         assert child.poll() is None, child.communicate()
         assert time.monotonic() < deadline, "the run never started its tasks"
         time.sleep(0.05)
+    stopped = set(running.values_list("pk", flat=True))
     child.send_signal(signal.SIGTERM)
     out, err = child.communicate(timeout=20)
     assert child.returncode == 143, out + err
@@ -60,9 +61,13 @@ def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
     assert run.state == "failed"  # at once, not after the 60 s lease
     assert run.summary["interrupted"] == "interrupted: terminated by SIGTERM"
     tasks = Task.objects.filter(run=run)
-    assert sorted(tasks.values_list("state", flat=True)) == ["queued"] * 4
+    # the tasks running when the signal came are given back (normally the first two; on a
+    # loaded machine this test may only have seen the second pair running, the first done)
+    given_back = tasks.filter(pk__in=stopped)
+    assert set(given_back.values_list("state", flat=True)) == {"queued"}
+    assert set(given_back.values_list("attempts", flat=True)) == {0}  # a stop is no attempt
+    assert set(tasks.exclude(pk__in=stopped).values_list("state", flat=True)) <= {"queued", "done"}
     assert set(tasks.values_list("claim", flat=True)) == {""}
-    assert set(tasks.values_list("attempts", flat=True)) == {0}  # a stop is not an attempt
 
     report = job_run(job)
     assert [r.run_id for r in report.resumed] == [run.pk]
