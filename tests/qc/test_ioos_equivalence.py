@@ -188,3 +188,21 @@ def test_float32_input(seed: int) -> None:
         _all_four(x32, t), _all_four(x32.astype(np.float64), t), strict=True
     ):
         np.testing.assert_array_equal(ours32, ours64)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("suspect", "fail"), [(1.0, 5.0), (0.5, 0.5), (0.0, None)])
+def test_rate_of_change_when_time_steps_back(seed: int, suspect: float, fail: float | None) -> None:
+    """A step back in time is a rate like any other, ``|dx / dt|`` as in ioos_qc.
+
+    (Unsorted raw data reaches run_test; the rate used to be ``|dx| / dt``, negative for
+    such a step, so every point after one passed.)
+    """
+    x, _ = _series(seed, 600)
+    rng = np.random.default_rng(seed + 200)
+    steps = rng.choice([-3, -1, 1, 2, 4], x.size)  # whole seconds, never 0 (see below)
+    t = np.cumsum(steps).astype("datetime64[s]").astype("datetime64[ns]")
+    p = run_test("rate_of_change", x, t, params={"doubtful": suspect, "bad": fail})
+    ref = _ioos(qartod.rate_of_change_test, x, t, threshold=suspect, fail_threshold=fail)
+    np.testing.assert_array_equal(_qartod(p, x), ref)
+    assert (ref[1:][steps[1:] < 0] != 1).any()  # backward steps with a rate were judged

@@ -2,9 +2,11 @@
 
 ``rate_of_change`` equals ``ioos_qc.qartod.rate_of_change_test`` point by point (``doubtful`` =
 its ``threshold``, ``bad`` = its ``fail_threshold``): the rate of point ``i`` is
-``|x[i] - x[i-1]| / dt`` in units per second and judges point ``i``; the first point, and a point
-after a missing one, pass. (Time steps are exact float seconds; ioos_qc truncates them to whole
-seconds, which only differs for sub-second data.)
+``|(x[i] - x[i-1]) / dt|`` in units per second (a step back in time too) and judges point ``i``;
+the first point, and a point after a missing one, pass. (Time steps are exact float seconds;
+ioos_qc truncates them to whole seconds, which only differs for sub-second data. A repeated
+time stamp gives an infinite rate, bad unless the value repeats too: 0/0 passes; ioos_qc's
+masked division there compares ``|dx|`` as if the step were one second.)
 
 ``jump`` looks for a persistent shift of level: the difference between the means of the
 ``window`` points before and from point ``i``; only the point where the shift peaks is judged.
@@ -102,10 +104,10 @@ def _irregular(
         dt = _steps(time, r.view(np.int64))
         with np.errstate(invalid="ignore"):  # inf - inf: a missing value, see the caller
             np.subtract(x[1:], x[:-1], out=r)
-        np.abs(r, out=r)
         if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
             with np.errstate(divide="ignore", invalid="ignore"):
                 np.divide(r, dt, out=r)
+        np.abs(r, out=r)  # after dividing: a step back in time (dt < 0) is a rate too
     p, idx = soft_range_at(rate, None, doubtful, None, bad)
     return p, idx, rate[idx]
 
