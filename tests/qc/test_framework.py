@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 
 import stratoflow.qc as qc
 from stratoflow.dataset import make_dataset
@@ -116,6 +117,34 @@ def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(QCConfigError, match=r"qc\.yaml: line \d+") as info:
         qc.load_config(path)
     assert str(info.value).count(str(path)) == 1  # named once
+
+
+def test_yaml_numbers_in_exponent_notation_are_numbers(tmp_path: Path) -> None:
+    """``1e3`` is a number in YAML 1.2 and JSON; PyYAML (YAML 1.1) reads it as a string."""
+    path = tmp_path / "qc.yaml"
+    path.write_text(
+        "O3:\n  tests:\n    - test: gross_range\n      bad_min: -1.0e1\n"
+        "      doubtful_max: 1e3\n      bad_max: 2E+3\n"
+        "    - test: rate_of_change\n      doubtful: 2.5e-1\n",
+        encoding="utf-8",
+    )
+    tests = qc.load_config(path).profiles[0].tests
+    assert dict(tests[0].params) == {
+        "doubtful_min": None,
+        "doubtful_max": 1000.0,
+        "bad_min": -10.0,
+        "bad_max": 2000.0,
+    }
+    assert tests[1].params["doubtful"] == 0.25
+    path.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: 1e3x\n")
+    with pytest.raises(QCConfigError, match=r"O3\.tests\[0\]\.bad_max: must be a number"):
+        qc.load_config(path)
+
+
+def test_an_unquoted_yaml_date_is_refused_with_the_fix() -> None:
+    text = "O3:\n  tests:\n    - test: impossible_date\n      earliest: 2020-01-01\n"
+    with pytest.raises(QCConfigError, match="earliest: must be a string; quote the date"):
+        parse_config(yaml.safe_load(text))
 
 
 def test_default_config_is_parsed_once_and_each_caller_owns_its_parameters() -> None:

@@ -23,7 +23,9 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -79,6 +81,11 @@ _KIND_TEXT = {
 }
 
 
+# a number in exponent notation: YAML 1.2 and JSON read 1e3 as a number, PyYAML (YAML 1.1,
+# which wants a dot and a sign: 1.0e+3) as a string, so a config saying bad_max: 1e3 failed
+_EXPONENT = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$")
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -115,6 +122,8 @@ class Param:
                 return None
             raise QCConfigError(f"{key}: must be {_KIND_TEXT[self.kind]}, not null")
         if self.kind == "number":
+            if isinstance(value, str) and _EXPONENT.match(value):
+                value = float(value)  # 1e3 as PyYAML reads it: a string (YAML 1.1 wants 1.0e+3)
             if not _is_number(value) or not math.isfinite(value):
                 raise QCConfigError(f"{key}: must be a number")
             value = float(value)
@@ -127,6 +136,8 @@ class Param:
             if not isinstance(value, bool):
                 raise QCConfigError(f"{key}: must be true or false")
         elif self.kind == "string":
+            if isinstance(value, datetime.date):  # YAML reads an unquoted date as a date
+                raise QCConfigError(f"{key}: must be a string; quote the date: '{value}'")
             if not isinstance(value, str):
                 raise QCConfigError(f"{key}: must be a string")
             if self.choices is not None and value not in self.choices:
