@@ -263,16 +263,16 @@ def run_test(
 ) -> npt.NDArray[np.float32]:
     """Run one registered test on a plain array (notebook use); returns its probabilities.
 
-    ``time`` defaults to one point per second; non-finite values are masked as missing.
+    ``values`` is one-dimensional; non-finite values, and the masked points of a masked array
+    (what netCDF4 gives for fill values), are missing. ``time`` defaults to one point per
+    second; it may be ``datetime64`` of any unit, ISO strings, ``datetime`` or pandas
+    timestamps (time-zone aware ones are converted to UTC, naive ones are taken as UTC), or
+    numbers, which are seconds since 1970-01-01 (as in ioos_qc).
     """
-    x = np.asarray(values, dtype=np.float64)
+    x = _values_of(values)
     t: npt.NDArray[np.datetime64] | Callable[[], npt.NDArray[np.datetime64]]
-    if time is None:  # built only if the test asks for it
-        t = partial(_one_per_second, x.size)
-    else:
-        t = np.asarray(time)
-        if t.dtype != _NS:
-            t = t.astype(_NS)
+    # no time: one per second, built only if the test asks for it
+    t = partial(_one_per_second, x.size) if time is None else _time_of(time, x.size)
     test = get_test(name)
     checked = test.check(params or {}, name)
     spec = TestSpec(name, test, checked)
@@ -287,3 +287,58 @@ def run_test(
         x = x.copy()
         x[missing] = np.nan
     return _execute(spec, QCInput(x, t, name), missing, has_missing).probability
+
+
+def _values_of(values: npt.ArrayLike) -> FloatArray:
+    """``values`` as a 1-d float64 array, masked points (of a masked array) as NaN."""
+    try:
+        if np.ma.isMaskedArray(values):
+            mask = np.ma.getmaskarray(values)
+            x = np.array(np.ma.getdata(values), dtype=np.float64)  # a copy: NaN goes in
+            x[mask] = np.nan
+        else:
+            x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise QCError(f"values are not numbers: {exc}") from exc
+    if x.ndim != 1:
+        raise QCError(f"values must be one-dimensional, got shape {x.shape}")
+    return x
+
+
+# datetime64 units coarser than ns: converting them to ns can overflow (beyond 1677-2262)
+_COARSE_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us")
+
+
+def _time_of(time: npt.ArrayLike, n: int) -> npt.NDArray[np.datetime64]:
+    """``time`` as ``datetime64[ns]`` of ``n`` points, or :class:`QCError` saying why not."""
+    raw = np.asarray(time)
+    if raw.dtype == _NS:
+        t = raw
+    elif raw.dtype.kind == "M":
+        t = raw.astype(_NS)
+        if np.datetime_data(raw.dtype)[0] in _COARSE_UNITS:
+            wrapped = (t.astype(raw.dtype) != raw) & ~np.isnat(raw)  # silent int64 overflow
+            if wrapped.any():
+                first = raw[wrapped].reshape(-1)[0]
+                raise QCError(f"time {first} is outside the range of datetime64[ns] (1678-2261)")
+    else:
+        import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
+
+        numeric = raw.dtype.kind in "iufb"
+        try:
+            if numeric:  # seconds since 1970, as ioos_qc reads numbers
+                stamps = pd.to_datetime(raw.astype(np.float64).reshape(-1), unit="s", utc=True)
+            elif raw.dtype.kind in "SU":  # ISO strings ("Z" or an offset: to UTC)
+                text = raw.astype(str).reshape(-1)
+                stamps = pd.to_datetime(text, utc=True, format="ISO8601")
+            else:  # datetime objects, pandas timestamps (tz-aware: to UTC)
+                given = time if isinstance(time, pd.Index | pd.Series) else raw.reshape(-1)
+                stamps = pd.to_datetime(given, utc=True)
+            utc = pd.DatetimeIndex(stamps).tz_convert(None).as_unit("ns")
+        except (ValueError, TypeError, OverflowError) as exc:
+            reason = str(exc).split("\n", 1)[0]
+            raise QCError(f"time: not times within 1678-2261: {reason}") from exc
+        t = np.asarray(utc).reshape(raw.shape)
+    if t.shape != (n,):
+        raise QCError(f"time has shape {t.shape}, values {n} points: give one time per value")
+    return t

@@ -1,0 +1,132 @@
+"""run_test on the inputs notebooks and other tools hand it: masked arrays, times of every kind.
+
+Each of these was once judged silently wrong (a masked fill value judged as data, a time
+array of the wrong length ignored, times beyond 2262 wrapped round, epoch seconds read as
+nanoseconds) or failed with an unrelated numpy error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stratoflow.errors import QCError
+from stratoflow.qc import run_test
+
+RANGE = {"doubtful_min": 0.0, "doubtful_max": 8.0, "bad_min": -1.0, "bad_max": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("test", "params"),
+    [
+        ("gross_range", RANGE),  # handles NaN itself: no masking pass in run_test
+        ("rate_of_change", {"doubtful": 1.0, "bad": 3.0}),  # the same
+        ("spike", {"doubtful": 1.0, "bad": 3.0}),
+        ("hampel", {"window": 3}),
+    ],
+)
+def test_masked_points_of_a_masked_array_are_missing(test: str, params: dict[str, float]) -> None:
+    """netCDF4 hands fill values over as masked points: missing, not values of -9999."""
+    data = np.array([1.0, 2.0, -9999.0, 3.0, 4.0, 4.0, -9999.0, 5.0])
+    mask = data == -9999.0
+    masked = np.ma.masked_array(data, mask=mask)
+    expected = run_test(test, np.where(mask, np.nan, data), params=params)
+    got = run_test(test, masked, params=params)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[mask]).all()
+    assert np.ma.getdata(masked)[2] == -9999.0  # the caller's array is left alone
+
+
+def test_an_integer_masked_array_is_read_too() -> None:
+    masked = np.ma.masked_array(np.array([1, 2, 32767, 3], dtype=np.int16), mask=[0, 0, 1, 0])
+    got = run_test("gross_range", masked, params=RANGE)
+    np.testing.assert_array_equal(got, [1.0, 1.0, np.nan, 1.0])
+
+
+@pytest.mark.parametrize("values", [5.0, np.ones((3, 4))])
+def test_values_must_be_one_dimensional(values: object) -> None:
+    with pytest.raises(QCError, match="values must be one-dimensional"):
+        run_test("spike", values, params={"bad": 1.0})
+
+
+@pytest.mark.parametrize("test", ["gross_range", "hampel", "rate_of_change", "flat_line"])
+def test_time_must_give_one_time_per_value(test: str) -> None:
+    """A time array of another length was ignored by some tests and crashed others."""
+    params = {
+        "gross_range": RANGE,
+        "hampel": {},
+        "rate_of_change": {"bad": 1.0},
+        "flat_line": {"doubtful_duration": 2.0, "bad_duration": 4.0},
+    }[test]
+    t = np.datetime64("2024-01-01", "ns") + np.arange(5) * np.timedelta64(1, "s")
+    with pytest.raises(QCError, match="one time per value"):
+        run_test(test, np.arange(6.0), t, params)
+
+
+def test_times_beyond_the_nanosecond_range_are_refused() -> None:
+    """datetime64[D] of 2500 converted to ns wrapped round to 1915, silently."""
+    t = np.array(["2019-01-01", "2200-01-01", "2500-01-01"], dtype="datetime64[D]")
+    with pytest.raises(QCError, match="2500-01-01 is outside the range of datetime64"):
+        run_test("duplicate_time", np.arange(3.0), t)
+    with pytest.raises(QCError, match="not times within 1678-2261"):
+        run_test("duplicate_time", np.arange(3.0), np.array([0.0, 1.0, 1e12]))
+
+
+def _stamps() -> np.ndarray:
+    steps = np.array([0, 1, 2, 4, 4, 7, 8])  # irregular, with a repeated time
+    return np.datetime64("2024-03-31T00:59:58", "ns") + steps * np.timedelta64(1, "s")
+
+
+VALUES = np.array([1.0, 2.0, 5.0, 5.0, 7.0, 7.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "datetime64[s]",
+        "datetime64[us]",
+        "epoch seconds",
+        "epoch seconds (float)",
+        "ISO strings with Z",
+        "ISO strings with an offset",
+        "tz-aware pandas",
+        "tz-aware datetime objects",
+        "pandas Series",
+    ],
+)
+def test_times_in_other_forms_mean_the_same_utc_times(form: str) -> None:
+    """Epoch seconds as ioos_qc reads them; time-zone aware times converted to UTC."""
+    ns = _stamps()
+    utc = pd.DatetimeIndex(ns).tz_localize("UTC")
+    given: object = {
+        "datetime64[s]": ns.astype("datetime64[s]"),
+        "datetime64[us]": ns.astype("datetime64[us]"),
+        "epoch seconds": ns.astype("datetime64[s]").astype(np.int64),
+        "epoch seconds (float)": ns.astype(np.int64) / 1e9,
+        "ISO strings with Z": [f"{s}Z" for s in ns.astype("datetime64[s]").astype(str)],
+        "ISO strings with an offset": [
+            s.isoformat()
+            for s in utc.tz_convert("Europe/Berlin")  # crosses the DST change
+        ],
+        "tz-aware pandas": utc.tz_convert("Asia/Kolkata"),
+        "tz-aware datetime objects": [
+            s.to_pydatetime().astimezone(dt.timezone(dt.timedelta(hours=-5))) for s in utc
+        ],
+        "pandas Series": pd.Series(ns),
+    }[form]
+    for test, params in [
+        ("rate_of_change", {"doubtful": 1.0, "bad": 2.5}),
+        ("duplicate_time", {}),
+        ("impossible_date", {"earliest": "2024-03-31T00:59:59", "latest": "2024-03-31T01:00:04"}),
+    ]:
+        np.testing.assert_array_equal(
+            run_test(test, VALUES, given, params), run_test(test, VALUES, ns, params), test
+        )
+
+
+def test_times_that_are_not_times_say_so() -> None:
+    with pytest.raises(QCError, match="time: not times"):
+        run_test("rate_of_change", np.arange(3.0), ["a", "b", "c"], {"bad": 1.0})
