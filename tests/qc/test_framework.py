@@ -315,6 +315,24 @@ def test_window_tests_on_plain_arrays() -> None:
     assert jp[100] == 0 and np.nansum(jp < 1) == 1
 
 
+def test_impossible_date_limits_with_zones_and_beyond_the_ns_range() -> None:
+    """``Z`` and offsets mean UTC times (they were a numpy warning); a limit beyond 1677-2262
+    is clamped (1500 overflowed and was refused as 'latest: must be after earliest')."""
+    t = np.array(["1990-01-01T00:00", "2024-01-01T00:30", "2024-01-01T01:30"], "datetime64[ns]")
+    x = np.arange(3.0)
+    for limits in (
+        {"earliest": "2024-01-01T00:00:00Z", "latest": "2024-01-01T01:00:00Z"},
+        {"earliest": "2024-01-01T01:00:00+01:00", "latest": "2024-01-01T02:00:00+01:00"},
+    ):
+        assert run_test("impossible_date", x, t, limits).tolist() == [0, 1, 0]
+    assert run_test("impossible_date", x, t, {"earliest": "1500-01-01"}).tolist() == [1, 1, 1]
+    assert run_test(
+        "impossible_date", x, t, {"earliest": "2000-01-01", "latest": "3000-01-01"}
+    ).tolist() == [0, 1, 1]
+    with pytest.raises(QCConfigError, match="latest: must be after earliest"):
+        run_test("impossible_date", x, t, {"earliest": "2500-01-01", "latest": "2600-01-01"})
+
+
 def test_time_and_position_tests() -> None:
     t = np.array(
         [

@@ -63,12 +63,27 @@ def time_gap(data: QCInput, *, max_gap: float, max_steps: float) -> Probability:
 
 
 def _parse(value: str, key: str) -> np.datetime64:
+    """An ISO date/time or ``now``, as ``datetime64[ns]`` UTC.
+
+    ``Z`` or an offset (``+01:00``) is converted to UTC; without one the time is UTC. A date
+    beyond what ``datetime64[ns]`` holds (1677-2262) is clamped to that end: no time of the
+    data lies beyond it either, so the test is the same (``earliest: 1500-01-01`` overflowed
+    and was then refused as "latest: must be after earliest").
+    """
+    import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
+
     if value == "now":
         return np.datetime64("now", "ns")
     try:
-        return np.datetime64(value, "ns")
-    except ValueError as exc:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise QCConfigError(f"{key}: must be an ISO date/time or 'now', got {value!r}") from exc
+    if stamp is pd.NaT:
+        raise QCConfigError(f"{key}: must be an ISO date/time or 'now', got {value!r}")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    stamp = min(max(stamp, pd.Timestamp.min), pd.Timestamp.max)
+    return np.datetime64(stamp.as_unit("ns").value, "ns")
 
 
 def _dates(params: dict[str, Any], where: str) -> None:
