@@ -11,7 +11,7 @@ import yaml
 
 import stratoflow.qc as qc
 from stratoflow.dataset import make_dataset
-from stratoflow.errors import QCConfigError
+from stratoflow.errors import QCConfigError, QCError
 from stratoflow.flags import Flag
 from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test
 
@@ -241,6 +241,33 @@ def test_run_qc_flags_and_explains() -> None:
     manual = result.evaluate("critical", overrides=[override])
     assert (manual.flags["O3_P1"][50:61] == Flag.GOOD).all()
     assert manual.evaluate("worst").flags["O3_P1"][50] == Flag.GOOD  # overrides are kept
+
+
+def test_a_manual_flag_needs_a_time_range_that_does_not_end_before_it_starts() -> None:
+    """A reversed or NaT range flagged nothing, silently (the database refuses it too)."""
+    t = np.datetime64("2024-03-01T10:00:00", "ns")
+    with pytest.raises(QCError, match=r"O3_P1: ends \(.*\) before it starts"):
+        ManualFlag("O3_P1", t + np.timedelta64(8, "s"), t, Flag.BAD)
+    with pytest.raises(QCError, match="O3_P1: start: a time is needed"):
+        ManualFlag("O3_P1", np.datetime64("NaT"), t, Flag.BAD)
+    with pytest.raises(QCError, match="O3_P1: end: not a time"):
+        ManualFlag("O3_P1", t, "soon", Flag.BAD)
+
+
+def test_manual_flag_times_in_other_forms() -> None:
+    ds = _ds()
+    t = ds.time.values
+    expected = ManualFlag("O3_P1", t[2], t[4], Flag.BAD)
+    reference = run_qc(ds, overrides=[expected]).flags["O3_P1"]
+    assert reference[2:5].tolist() == [Flag.BAD] * 3 and reference[5] == Flag.GOOD
+    for start, end in [
+        (t[2].astype("datetime64[s]"), t[4].astype("datetime64[ms]")),
+        ("2024-03-01T10:00:08Z", "2024-03-01T11:00:16+01:00"),
+        ("2024-03-01T10:00:08", np.datetime64("2024-03-01T10:00:16")),
+    ]:
+        given = ManualFlag("O3_P1", start, end, Flag.BAD)  # type: ignore[arg-type]
+        assert given == expected
+        np.testing.assert_array_equal(run_qc(ds, overrides=[given]).flags["O3_P1"], reference)
 
 
 def test_mean_uses_weights_and_thresholds() -> None:

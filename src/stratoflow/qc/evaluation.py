@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from stratoflow.errors import PluginNotFound
+from stratoflow.errors import PluginNotFound, QCError
 from stratoflow.flags import FLAG_DTYPE, Flag
 from stratoflow.qc.base import Param, check_parameters, sparse_flatnonzero
 from stratoflow.qc.mapper import Thresholds, exact_threshold, to_flags
@@ -60,7 +60,14 @@ class TestInfo:
 
 @dataclass(frozen=True)
 class ManualFlag:
-    """A PI decision: points of ``variable`` in [start, end] get ``flag``, whatever QC said."""
+    """A PI decision: points of ``variable`` in [start, end] get ``flag``, whatever QC said.
+
+    ``start`` and ``end`` may be given as ``datetime64`` of any unit, ``datetime`` or ISO
+    strings (``Z`` or an offset: converted to UTC; none: UTC); they are kept as
+    ``datetime64[ns]``. A range that ends before it starts, or a missing time, is refused
+    (:class:`~stratoflow.errors.QCError`) instead of silently flagging nothing, as the
+    database refuses such a manual flag too.
+    """
 
     variable: str
     start: np.datetime64
@@ -68,6 +75,35 @@ class ManualFlag:
     flag: Flag
     who: str = ""
     why: str = ""
+
+    def __post_init__(self) -> None:
+        start = _instant(self.start, f"manual flag of {self.variable}: start")
+        end = _instant(self.end, f"manual flag of {self.variable}: end")
+        if end < start:
+            raise QCError(
+                f"manual flag of {self.variable}: ends ({end}) before it starts ({start})"
+            )
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+
+
+def _instant(value: Any, what: str) -> np.datetime64:
+    """One point in time as ``datetime64[ns]`` UTC, or :class:`QCError` naming ``what``."""
+    import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
+
+    try:
+        if isinstance(value, np.datetime64):
+            stamp = pd.Timestamp(value) if not np.isnat(value) else pd.NaT
+        else:
+            stamp = pd.Timestamp(value)
+        if stamp is not pd.NaT and stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        out = np.datetime64("NaT", "ns") if stamp is pd.NaT else stamp.as_unit("ns").to_datetime64()
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise QCError(f"{what}: not a time within 1678-2261: {value!r}") from exc
+    if np.isnat(out):
+        raise QCError(f"{what}: a time is needed, got {value!r}")
+    return out
 
 
 Method = Callable[..., tuple[npt.NDArray[np.float32] | None, Flags]]
