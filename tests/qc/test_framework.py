@@ -270,6 +270,20 @@ def test_manual_flag_times_in_other_forms() -> None:
         np.testing.assert_array_equal(run_qc(ds, overrides=[given]).flags["O3_P1"], reference)
 
 
+def test_a_manual_flag_leaves_points_without_a_value_missing() -> None:
+    """A PI's 'good' over a gap wrote good flags on NaN values (the review service kept
+    them missing; the library, used by the CLI and notebooks, did not)."""
+    ds = _ds()
+    t = ds.time.values
+    assert np.isnan(ds["O3_P1"].values[300:305]).all()
+    for flag in (Flag.GOOD, Flag.BAD):
+        result = run_qc(ds, overrides=[ManualFlag("O3_P1", t[290], t[310], flag)])
+        flags = result.flags["O3_P1"]
+        assert (flags[300:305] == Flag.MISSING).all()
+        assert (flags[290:300] == flag).all() and (flags[305:311] == flag).all()
+        assert (result.evaluate("critical").flags["O3_P1"][300:305] == Flag.MISSING).all()
+
+
 def test_mean_uses_weights_and_thresholds() -> None:
     stack = np.array([[1.0, 0.0, np.nan], [0.0, 0.0, np.nan]], dtype=np.float32)
     infos = [qc.TestInfo("a", weight=3.0), qc.TestInfo("b", weight=1.0)]

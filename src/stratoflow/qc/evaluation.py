@@ -5,7 +5,8 @@ variable (tests x points, float32, NaN = no opinion) and the missing-value mask,
 IAGOS validity flags. That is why switching method after a QC run is cheap. Every method gets
 the mapper thresholds ``good`` and ``bad`` (see :mod:`stratoflow.qc.mapper`); the common rules
 are applied by the framework afterwards: no value -> ``missing``, no test with an opinion ->
-``not_validated``, and manual PI flags win over everything (:class:`ManualFlag`).
+``not_validated``, and manual PI flags win over everything else (:class:`ManualFlag`; a
+point without a value stays ``missing`` whatever the PI set).
 
 Built-ins (entry-point group ``stratoflow.evaluations``):
 
@@ -246,7 +247,11 @@ def evaluation_names() -> list[str]:
 def apply_overrides(
     flags: Flags, time: npt.NDArray[np.datetime64], overrides: Sequence[ManualFlag]
 ) -> Flags:
-    """Manual PI flags win: each override sets its flag on its time range (in order)."""
+    """Manual PI flags win: each override sets its flag on its time range (in order).
+
+    Points without a value (``missing``) stay missing: a PI's ``good`` on a range with a
+    gap must not make the gap look like good data (the review service did the same).
+    """
     out = flags.copy()
     t = time.astype("datetime64[ns]")
     for o in overrides:  # a handful of PI decisions, each vectorised over the points
@@ -254,4 +259,6 @@ def apply_overrides(
         end = np.asarray(o.end).astype("datetime64[ns]")
         sel = (t >= start) & (t <= end)
         out[sel] = int(o.flag)
+    if overrides:
+        out[flags == int(Flag.MISSING)] = int(Flag.MISSING)  # no value stays no value
     return out
