@@ -130,3 +130,36 @@ def test_times_in_other_forms_mean_the_same_utc_times(form: str) -> None:
 def test_times_that_are_not_times_say_so() -> None:
     with pytest.raises(QCError, match="time: not times"):
         run_test("rate_of_change", np.arange(3.0), ["a", "b", "c"], {"bad": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("test", "params"),
+    [
+        ("rate_of_change", {"doubtful": 1.0, "bad": 3.0}),
+        ("flat_line", {"doubtful_duration": 2.0, "bad_duration": 3.0, "tolerance": 0.5}),
+        ("stuck_value", {"doubtful_duration": 2.0, "bad_duration": 3.0}),
+        ("low_variance", {"window": 3.0, "doubtful_std": 1.0, "bad_std": 0.5}),
+        ("time_gap", {"max_gap": 1.5, "max_steps": 1.0}),
+    ],
+)
+@pytest.mark.parametrize("where", [0, 3, 7, "all"])
+def test_tests_that_compute_with_time_refuse_a_missing_time(
+    test: str, params: dict[str, float], where: int | str
+) -> None:
+    """NaT is the smallest int64: its time steps wrapped round to nonsense (a jump of 8 at a
+    point without a time passed rate_of_change; flat_line flagged points at random)."""
+    x = np.array([1.0, 1.0, 1.0, 9.0, 1.0, 1.0, 1.0, 1.0])
+    t = np.datetime64("2024-01-01", "ns") + np.arange(8) * np.timedelta64(1, "s")
+    t[slice(None) if where == "all" else where] = np.datetime64("NaT")
+    first = 0 if where == "all" else where
+    with pytest.raises(QCError, match=rf"time is missing \(NaT\) at point {first}"):
+        run_test(test, x, t, params)
+
+
+def test_the_time_tests_judge_a_missing_time() -> None:
+    x = np.arange(4.0)
+    t = np.datetime64("2024-01-01", "ns") + np.arange(4) * np.timedelta64(1, "s")
+    t[2] = np.datetime64("NaT")
+    assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1]
+    assert run_test("impossible_date", x, t).tolist() == [1, 1, 0, 1]
+    assert run_test("spike", x, t, {"bad": 5.0}).tolist()[1:3] == [1, 1]  # time not used

@@ -45,6 +45,7 @@ __all__ = [
     "check_parameters",
     "get_test",
     "qc_test",
+    "require_times",
     "soft_limit",
     "soft_range",
     "soft_range_at",
@@ -250,6 +251,7 @@ class QCInput:
         ns = self.time.astype("datetime64[ns]").view(np.int64)
         if ns.size == 0:
             return np.empty(0)
+        require_times(ns, self.variable)
         out: FloatArray = (ns - ns[0]) / 1e9
         return out
 
@@ -258,6 +260,28 @@ class QCInput:
         if self.other is None:
             raise InputUnavailable(f"{self.variable}: needs variable {name!r}, none available")
         return self.other(name)
+
+
+_NAT = np.iinfo(np.int64).min  # NaT seen as int64
+
+
+def require_times(ns: npt.NDArray[np.int64], variable: str, *, first_only: bool = False) -> None:
+    """:class:`QCError` if a time (``datetime64[ns]`` seen as int64) is NaT.
+
+    For tests that compute with time steps: NaT is the smallest int64, so its steps wrap
+    round to nonsense (a rate of almost 0 next to it, any value passing). Only
+    ``duplicate_time`` and ``impossible_date`` judge such points (they give them 0). With
+    ``first_only`` just the first time is looked at: enough when every step is known to be
+    equal (a NaT among valid times makes the steps unequal).
+    """
+    if not ns.size:
+        return
+    if (ns[0] == _NAT) if first_only else (ns.min() == _NAT):
+        first = int(np.argmax(ns == _NAT))
+        raise QCError(
+            f"{variable}: time is missing (NaT) at point {first}; this test needs the time of "
+            "every point (duplicate_time and impossible_date flag such points)"
+        )
 
 
 TestFunction = Callable[..., Probability]

@@ -23,7 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
-from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, qc_test, soft_limit
+from stratoflow.qc.base import (
+    P_SUSPECT,
+    Param,
+    Probability,
+    QCInput,
+    qc_test,
+    require_times,
+    soft_limit,
+)
 from stratoflow.qc.window import centered_sums, flat_windows, linked_runs
 
 __all__ = ["flat_line", "low_variance", "stuck_value"]
@@ -41,8 +49,9 @@ def _median_step(data: QCInput, scratch: npt.NDArray[np.int64] | None = None) ->
     step = np.empty(ns.size - 1, dtype=np.int64) if scratch is None else scratch
     np.subtract(ns[1:], ns[:-1], out=step)
     if bool((step == step[0]).all()):
+        require_times(ns, data.variable, first_only=True)  # all NaT: equal steps of 0
         return float(step[0]) / 1e9
-    return float(np.median(np.diff(data.seconds())))
+    return float(np.median(np.diff(data.seconds())))  # seconds() refuses NaT
 
 
 def _durations(params: dict[str, Any], where: str) -> None:

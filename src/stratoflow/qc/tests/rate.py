@@ -23,6 +23,7 @@ from stratoflow.qc.base import (
     Probability,
     QCInput,
     qc_test,
+    require_times,
     soft_limit,
     soft_range_at,
     sparse_flatzero,
@@ -62,7 +63,7 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
     if step is not None:
         p, idx, rates = _regular(x, step, doubtful, bad)
     else:
-        p, idx, rates = _irregular(x, data.time, doubtful, bad)
+        p, idx, rates = _irregular(x, data.time, doubtful, bad, data.variable)
     # Next to a missing point (and for 0/0) the rate is not judged: passes, as in QARTOD. All
     # such points are among the few selected: no pass over all points.
     present = np.isfinite(x[idx])
@@ -94,6 +95,7 @@ def _irregular(
     time: npt.NDArray[np.datetime64],
     doubtful: float | None,
     bad: float | None,
+    variable: str = "",
 ) -> Selected:
     """Probabilities, the selected points and their rates, from an array of every rate."""
     rate = np.empty(x.shape)
@@ -101,7 +103,7 @@ def _irregular(
         rate[0] = 0.0  # the first point has no previous one: passes
     if x.size > 1:
         r = rate[1:]  # |x[i] - x[i-1]| / dt built in place: no temporaries of n points
-        dt = _steps(time, r.view(np.int64))
+        dt = _steps(time, r.view(np.int64), variable)
         with np.errstate(invalid="ignore"):  # inf - inf: a missing value, see the caller
             np.subtract(x[1:], x[:-1], out=r)
         if not (isinstance(dt, float) and dt == 1.0):  # 1 Hz: dividing by 1 changes nothing
@@ -196,7 +198,7 @@ def _all_equal_first(steps: npt.NDArray[np.int64], span: int) -> bool:
 
 
 def _steps(
-    time: npt.NDArray[np.datetime64], scratch: npt.NDArray[np.int64]
+    time: npt.NDArray[np.datetime64], scratch: npt.NDArray[np.int64], variable: str = ""
 ) -> float | npt.NDArray[np.float64]:
     """Time steps in seconds: one scalar for regular sampling (the usual case), else an array.
 
@@ -206,7 +208,11 @@ def _steps(
     """
     ns = time.astype("datetime64[ns]", copy=False).view(np.int64)
     np.subtract(ns[1:], ns[:-1], out=scratch)
-    if _all_equal_first(scratch, int(ns[-1]) - int(ns[0])):
+    regular = _all_equal_first(scratch, int(ns[-1]) - int(ns[0]))
+    # NaT: its steps wrap round (a rate of almost 0 beside it); among valid times it makes
+    # the steps unequal, so regular time needs only its first point looked at
+    require_times(ns, variable, first_only=regular)
+    if regular:
         return float(scratch[0]) / 1e9
     out: npt.NDArray[np.float64] = scratch / 1e9
     return out
