@@ -163,3 +163,22 @@ def test_the_time_tests_judge_a_missing_time() -> None:
     assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1]
     assert run_test("impossible_date", x, t).tolist() == [1, 1, 0, 1]
     assert run_test("spike", x, t, {"bad": 5.0}).tolist()[1:3] == [1, 1]  # time not used
+
+
+def test_a_fill_value_stored_as_float32_is_missing() -> None:
+    """-999.9 in a float32 variable is -999.9000244 in float64: it was judged bad, not missing."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.flags import Flag
+    from stratoflow.qc import run_qc
+
+    x = (60 + np.arange(50) * 0.1).astype(np.float32)
+    x[10] = np.float32(-999.9)
+    x[20] = np.float32(-9999)
+    assert run_test("missing", x, params={"fill_values": [-999.9, 1e300]})[10] == 0
+    near = {"fill_values": [-999.9], "tolerance": 1e-9}  # tolerance far below the rounding
+    assert run_test("missing", x, params=near)[10] == 0
+    assert np.isnan(np.delete(run_test("missing", x, params=near), 10)).all()
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(50) * np.timedelta64(4, "s")
+    ds = make_dataset(t, {"O3_P1": (x, {"units": "ppb", "long_name": "ozone"})})
+    flags = run_qc(ds).flags["O3_P1"]
+    assert flags[10] == flags[20] == Flag.MISSING

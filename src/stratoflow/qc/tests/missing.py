@@ -28,13 +28,15 @@ def missing(data: QCInput, *, fill_values: list[float], tolerance: float) -> Pro
     """Mark fill values as missing (0 = missing; NaN elsewhere: no opinion on real values).
 
     An exact match (the default, ``tolerance`` 0) is one comparison pass per sentinel; with a
-    tolerance, the distance is built in one reused buffer.
+    tolerance, the distance is built in one reused buffer. A sentinel that float32 cannot
+    hold exactly (-999.9) is also matched as float32 rounds it: data stored as float32 reach
+    the tests as float64, where -999.9f is -999.9000244..., not -999.9.
     """
     x = data.values
     hit = np.zeros(x.shape, dtype=bool)
     match = np.empty(x.shape, dtype=bool)
     distance = np.empty(x.shape) if tolerance > 0 and fill_values else None
-    for fill in fill_values:  # a handful of sentinels, each a vectorised comparison
+    for fill in _with_float32(fill_values):  # a handful of sentinels, each vectorised
         if distance is None:
             np.equal(x, fill, out=match)  # == |x - fill| <= 0 for every float, NaN included
         else:
@@ -45,3 +47,15 @@ def missing(data: QCInput, *, fill_values: list[float], tolerance: float) -> Pro
     p = np.full(x.shape, np.nan, dtype=np.float32)
     p[hit] = 0.0
     return p
+
+
+def _with_float32(fill_values: list[float]) -> list[float]:
+    """The sentinels, each followed by its float32 rounding where that differs."""
+    out: list[float] = []
+    with np.errstate(over="ignore"):  # beyond float32: no float32 data can hold it anyway
+        for fill in fill_values:
+            out.append(fill)
+            single = float(np.float32(fill))
+            if single != fill and np.isfinite(single) and single not in out:
+                out.append(single)
+    return out
