@@ -206,3 +206,52 @@ def test_rate_of_change_when_time_steps_back(seed: int, suspect: float, fail: fl
     ref = _ioos(qartod.rate_of_change_test, x, t, threshold=suspect, fail_threshold=fail)
     np.testing.assert_array_equal(_qartod(p, x), ref)
     assert (ref[1:][steps[1:] < 0] != 1).any()  # backward steps with a rate were judged
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_infinities_are_missing_as_ioos_qc_says_and_nan_is(seed: int) -> None:
+    """±inf is missing, exactly like NaN, for all four tests and their neighbours.
+
+    ioos_qc masks ±inf as invalid like NaN ("missing and masked data is flagged as MISSING"),
+    but then compares the masked array, whose comparisons read the data under the mask: an
+    inf comes out FAIL in gross_range and the point after it FAIL in rate_of_change, where a
+    NaN comes out MISSING and passes. That contradicts its own contract, so the reference is
+    ioos_qc on the same data with NaN in place of the infinities.
+    """
+    x, t = _irregular(seed, 2_000)
+    rng = np.random.default_rng(seed + 300)
+    where = rng.choice(np.flatnonzero(np.isfinite(x)), 40, replace=False)
+    with_inf = x.copy()
+    with_inf[where] = rng.choice([np.inf, -np.inf], where.size)
+    with_nan = np.where(np.isfinite(with_inf), with_inf, np.nan)
+    for test, params, reference in [
+        (
+            "gross_range",
+            {"doubtful_min": 20, "doubtful_max": 80, "bad_min": 0, "bad_max": 100},
+            (qartod.gross_range_test, {"fail_span": (0, 100), "suspect_span": (20, 80)}, False),
+        ),
+        (
+            "spike",
+            {"doubtful": 3, "bad": 10},
+            (qartod.spike_test, {"suspect_threshold": 3, "fail_threshold": 10}, False),
+        ),
+        (
+            "rate_of_change",
+            {"doubtful": 1, "bad": 5},
+            (qartod.rate_of_change_test, {"threshold": 1, "fail_threshold": 5}, True),
+        ),
+        (
+            "flat_line",
+            {"doubtful_duration": 8, "bad_duration": 20, "tolerance": 1.5},
+            (
+                qartod.flat_line_test,
+                {"suspect_threshold": 8, "fail_threshold": 20, "tolerance": 1.5},
+                True,
+            ),
+        ),
+    ]:
+        fn, kwargs, timed = reference
+        p = run_test(test, with_inf, t, params)
+        ours = to_qartod(to_flags(p, ~np.isfinite(with_inf), Thresholds()))
+        ref = _ioos(fn, with_nan, t, **kwargs) if timed else _ioos(fn, with_nan, **kwargs)
+        np.testing.assert_array_equal(ours, ref, test)
