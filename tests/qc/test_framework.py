@@ -95,6 +95,10 @@ def test_exported_surface() -> None:
             "O3.tests[0].colour: unknown parameter",
         ),
         ({"O3": {"tests": [{"test": "hampel", "window": 1}]}}, "O3.tests[0].window: must be >= 3"),
+        (  # the test could never judge a point: all NaN, silently
+            {"O3": {"tests": [{"test": "hampel", "window": 4, "min_valid": 6}]}},
+            "O3.tests[0].min_valid: must be <= the 5 points of the window, got 6",
+        ),
         ({"O3": {"tests": [{"test": "rule", "value": 1}]}}, "O3.tests[0].variable: required"),
         (
             {"O3": {"tests": [{"test": "missing", "critical": "yes"}]}},

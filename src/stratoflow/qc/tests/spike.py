@@ -66,17 +66,33 @@ def spike(data: QCInput, *, doubtful: float | None, bad: float | None, method: s
     return soft_limit(height, doubtful, bad)
 
 
+def _window_holds_min_valid(params: dict[str, Any], where: str) -> None:
+    _ordered(params, where)
+    points = 2 * (params["window"] // 2) + 1  # an even window is widened to be centred
+    if params["min_valid"] > points:
+        raise QCConfigError(
+            f"{where}.min_valid: must be <= the {points} points of the window, "
+            f"got {params['min_valid']} (the test could never judge a point)"
+        )
+
+
 @qc_test(
     "hampel",
     version="1.0",
     parameters=[
-        Param("window", "integer", default=11, minimum=3, doc="points in the centred window"),
+        Param(
+            "window",
+            "integer",
+            default=11,
+            minimum=3,
+            doc="points in the centred window (an even number is widened by one)",
+        ),
         Param("doubtful", "number", default=3.0, exclusive_minimum=0.0, doc="robust sigmas"),
         Param("bad", "number", default=6.0, exclusive_minimum=0.0, doc="robust sigmas"),
         Param("min_scale", "number", default=0.0, minimum=0.0, doc="floor of the sigma"),
         Param("min_valid", "integer", default=3, minimum=1),
     ],
-    validator=_ordered,
+    validator=_window_holds_min_valid,
     bounded=True,
 )
 def hampel(
