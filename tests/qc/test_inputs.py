@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stratoflow.errors import QCError
+from stratoflow.errors import QCConfigError, QCError
 from stratoflow.qc import run_test
 
 RANGE = {"doubtful_min": 0.0, "doubtful_max": 8.0, "bad_min": -1.0, "bad_max": 10.0}
@@ -182,3 +182,28 @@ def test_a_fill_value_stored_as_float32_is_missing() -> None:
     ds = make_dataset(t, {"O3_P1": (x, {"units": "ppb", "long_name": "ozone"})})
     flags = run_qc(ds).flags["O3_P1"]
     assert flags[10] == flags[20] == Flag.MISSING
+
+
+def test_numpy_scalars_are_numbers_integers_and_booleans() -> None:
+    """Parameters computed with numpy (np.float32 limits, np.int64 windows) were refused as
+    'must be a number'; they are stored as plain JSON numbers."""
+    import json
+
+    from stratoflow.qc import get_test
+
+    x = np.array([1.0, 1.0, 9.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(
+        run_test("spike", x, params={"doubtful": np.float32(1), "bad": np.int64(3)}),
+        run_test("spike", x, params={"doubtful": 1.0, "bad": 3.0}),
+    )
+    checked = get_test("hampel").check({"window": np.int64(5), "doubtful": np.float32(2.5)})
+    assert type(checked["window"]) is int and type(checked["doubtful"]) is float
+    flat = get_test("flat_line").check(
+        {"doubtful_duration": np.uint8(2), "bad_duration": 3, "whole_window": np.bool_(True)}
+    )
+    assert flat["whole_window"] is True
+    json.dumps(checked | flat)
+    with pytest.raises(QCConfigError, match=r"hampel\.window: must be an integer"):
+        run_test("hampel", x, params={"window": np.float64(5)})
+    with pytest.raises(QCConfigError, match=r"spike\.bad: must be a number"):
+        run_test("spike", x, params={"bad": np.bool_(True)})

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ _EXPONENT = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$")
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A real number, numpy scalars included (a limit computed with numpy is one)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,14 @@ class Param:
             value = float(value)
             self._bounds(value, key)
         elif self.kind == "integer":
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
                 raise QCConfigError(f"{key}: must be an integer")
+            value = int(value)  # numpy integers too: parameters are stored as JSON
             self._bounds(value, key)
         elif self.kind == "boolean":
-            if not isinstance(value, bool):
+            if not isinstance(value, bool | np.bool_):
                 raise QCConfigError(f"{key}: must be true or false")
+            value = bool(value)
         elif self.kind == "string":
             if isinstance(value, datetime.date):  # YAML reads an unquoted date as a date
                 raise QCConfigError(f"{key}: must be a string; quote the date: '{value}'")
