@@ -326,6 +326,22 @@ def test_store_round_trip_through_netcdf(tmp_path: Path) -> None:
     )
 
 
+def test_store_keeps_the_units_conversion(tmp_path: Path) -> None:
+    """The limits were applied to converted values: that is part of how a flag came about
+    (it was dropped by the store)."""
+    ds = _ds()
+    ds["air_press_AC"] = ds["air_press_AC"] / 100
+    ds["air_press_AC"].attrs.update(units="hPa", long_name="pressure")
+    result = run_qc(ds)
+    assert result.variables["air_press_AC"].converted == "hPa -> Pa"
+    path = tmp_path / "qc.nc"
+    result.to_store().to_netcdf(path)
+    with xr.open_dataset(path) as stored:
+        back = qc.QCResult.from_store(stored.load())
+    assert back.variables["air_press_AC"].converted == "hPa -> Pa"
+    assert back.variables["O3_P1"].converted == ""
+
+
 def test_to_dataset_adds_cf_flag_variables() -> None:
     ds = _ds()
     result = run_qc(ds)

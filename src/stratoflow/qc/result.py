@@ -223,7 +223,11 @@ class QCResult:
             data[f"{_STORE_PREFIX}{name}__missing"] = xr.Variable(
                 (TIME,),
                 var.missing.astype(np.uint8),
-                {"profile": var.profile, "skipped": json.dumps(dict(var.skipped))},
+                {
+                    "profile": var.profile,
+                    "skipped": json.dumps(dict(var.skipped)),
+                    "converted": var.converted,
+                },
             )
             for i, t in enumerate(var.tests):
                 data[f"{_STORE_PREFIX}{name}__{i:03d}"] = xr.Variable(
@@ -267,6 +271,7 @@ class QCResult:
                 np.asarray(m.values).astype(bool),
                 tuple(runs),
                 json.loads(str(m.attrs.get("skipped", "{}"))),
+                str(m.attrs.get("converted", "")),
             )
         method = str(store.attrs.get("qc_method", "worst"))
         params = json.loads(str(store.attrs.get("qc_params", "{}")))
