@@ -28,7 +28,37 @@ MAX_ALIAS_EXPANSION = 100_000
 
 # libyaml's parser when PyYAML was built with it: faster, and it limits the nesting depth
 # itself (the pure-Python composer recurses and would hit Python's recursion limit)
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LOADER(_SAFE):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word: a QC profile written twice, a
+    second ``tests:`` in one profile or a manager's ``options:`` given twice silently dropped
+    the first. Merge keys (``<<: *anchor``) may still be overridden.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the constructor below says so
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice (the first would be ignored)",
+                    key_node.start_mark,
+                )
+        out: dict[Any, Any] = super().construct_mapping(node, deep)
+        return out
 
 
 class UnsafeYAML(yaml.MarkedYAMLError):

@@ -145,6 +145,25 @@ def test_yaml_numbers_in_exponent_notation_are_numbers(tmp_path: Path) -> None:
         qc.load_config(path)
 
 
+def test_a_key_given_twice_in_a_yaml_file_is_refused(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys: the first ``tests:`` was dropped silently."""
+    path = tmp_path / "qc.yaml"
+    path.write_text(
+        "O3:\n  tests:\n    - test: spike\n      bad: 5\n"
+        "  tests:\n    - test: gross_range\n      bad_max: 500\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QCConfigError, match=r"(?s)qc\.yaml: line 5 .*key 'tests' twice"):
+        qc.load_config(path)
+    path.write_text(  # a merge key may be overridden: that is not a duplicate
+        "base: &limits\n  test: gross_range\n  bad_max: 500\n"
+        "O3:\n  tests:\n    - <<: *limits\n      bad_max: 900\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QCConfigError, match=r"base\.bad_max: unknown key"):  # loaded, checked
+        qc.load_config(path)
+
+
 def test_an_unquoted_yaml_date_is_refused_with_the_fix() -> None:
     text = "O3:\n  tests:\n    - test: impossible_date\n      earliest: 2020-01-01\n"
     with pytest.raises(QCConfigError, match="earliest: must be a string; quote the date"):
