@@ -207,3 +207,16 @@ def test_numpy_scalars_are_numbers_integers_and_booleans() -> None:
         run_test("hampel", x, params={"window": np.float64(5)})
     with pytest.raises(QCConfigError, match=r"spike\.bad: must be a number"):
         run_test("spike", x, params={"bad": np.bool_(True)})
+
+
+def test_qartod_flags_become_probabilities_or_a_clear_error() -> None:
+    """A masked flag (ioos_qc returns masked arrays) or NaN is no flag; 1.5 was read as 1,
+    and a NaN code failed with a numpy cast warning."""
+    from stratoflow.qc import probability_from_qartod
+
+    masked = np.ma.masked_array([1, 3, 4, 9], mask=[False, True, False, False])
+    np.testing.assert_array_equal(probability_from_qartod(masked), [1.0, np.nan, 0.0, np.nan])
+    np.testing.assert_array_equal(probability_from_qartod([1.0, np.nan, 3.0]), [1, np.nan, 0.5])
+    for bad in ([1.5], [np.inf], [300], ["pass"]):
+        with pytest.raises(QCConfigError, match="not QARTOD flags"):
+            probability_from_qartod(bad)

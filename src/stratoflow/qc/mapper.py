@@ -112,8 +112,23 @@ _QARTOD_P = {
 
 
 def probability_from_qartod(flags: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """Probability equivalent of QARTOD flags (to import results of QARTOD tools)."""
-    codes = np.asarray(flags).astype(np.int64)
+    """Probability equivalent of QARTOD flags (to import results of QARTOD tools).
+
+    A masked flag (ioos_qc returns masked arrays) or a NaN code is no flag: NaN, no opinion.
+    Codes must be whole numbers of the QARTOD scheme (1, 2, 3, 4, 9): 1.5 was read as 1.
+    """
+    given = np.ma.getdata(flags) if np.ma.isMaskedArray(flags) else flags
+    raw = np.asarray(given)
+    absent = np.ma.getmaskarray(flags) if np.ma.isMaskedArray(flags) else np.zeros(raw.shape, bool)
+    if raw.dtype.kind == "f":
+        absent = absent | np.isnan(raw)
+        with np.errstate(invalid="ignore"):
+            fractional = ~absent & ~(np.isfinite(raw) & (raw == np.round(raw)))
+        if fractional.any():
+            raise QCConfigError(f"not QARTOD flags: {np.unique(raw[fractional])[:10].tolist()}")
+    elif raw.dtype.kind not in "iub":
+        raise QCConfigError(f"not QARTOD flags: values of type {raw.dtype}")
+    codes = np.where(absent, int(QARTOD.NOT_EVALUATED), raw).astype(np.int64)
     unknown = ~np.isin(codes, list(_QARTOD_P))
     if unknown.any():
         raise QCConfigError(f"not QARTOD flags: {np.unique(codes[unknown])[:10].tolist()}")
