@@ -105,6 +105,15 @@ def test_exported_surface() -> None:
             "O3.tests[0].critical: must be true or false",
         ),
         ({"O3": {"match": {"nmae": "O3"}}}, "O3.match.nmae: unknown key"),
+        (  # a NaN weight made every mean NaN: all not_validated
+            {"O3": {"tests": [{"test": "spike", "bad": 1, "weight": float("nan")}]}},
+            "O3.tests[0].weight: must be a number",
+        ),
+        (
+            {"O3": {"tests": [{"test": "spike", "bad": 1, "weight": float("inf")}]}},
+            "O3.tests[0].weight: must be a number",
+        ),
+        ({"O3": {"tests": [{"test": "spike", "bad": 1, "weight": -1}]}}, "weight: must be >= 0"),
         ({"evaluation": {"method": "vote", "k": 0}}, "evaluation.k: must be >= 1"),
         ({"evaluation": {"method": "median"}}, "evaluation.method: unknown evaluation 'median'"),
     ],

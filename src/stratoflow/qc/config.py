@@ -42,7 +42,7 @@ import yaml
 
 from stratoflow.errors import PluginNotFound, QCConfigError
 from stratoflow.plain_yaml import load_plain_yaml
-from stratoflow.qc.base import QCTest, get_test
+from stratoflow.qc.base import Param, QCTest, get_test
 from stratoflow.qc.evaluation import get_evaluation
 
 __all__ = ["Profile", "QCConfig", "TestSpec", "default_config", "load_config", "parse_config"]
@@ -121,6 +121,9 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+_WEIGHT = Param("weight", "number", minimum=0.0)
+
+
 def _tests(value: Any, where: str) -> tuple[TestSpec, ...]:
     if not isinstance(value, list):
         raise QCConfigError(f"{where}: must be a list of tests")
@@ -145,9 +148,8 @@ def _tests(value: Any, where: str) -> tuple[TestSpec, ...]:
         critical = entry.get("critical", True)
         if not isinstance(critical, bool):
             raise QCConfigError(f"{key}.critical: must be true or false")
-        weight = entry.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise QCConfigError(f"{key}.weight: must be a number >= 0")
+        # finite: a NaN weight (YAML .nan) turned every mean into NaN, all not_validated
+        weight = _WEIGHT.check(entry.get("weight", 1.0), key)
         params = {k: v for k, v in entry.items() if k not in _TEST_KEYS}
         specs.append(TestSpec(label, test, test.check(params, key), critical, float(weight)))
     return tuple(specs)
