@@ -435,6 +435,10 @@ def test_time_and_position_tests() -> None:
     )
     x = np.arange(5.0)
     assert run_test("duplicate_time", x, t).tolist() == [1, 1, 0, 1, 1]
+    back = np.datetime64("2024-01-01", "ns") + np.array([0, 1, 5, 2, 3, 6]) * np.timedelta64(
+        1, "s"
+    )  # as documented: 2 and 3 s come after 5 s had been passed
+    assert run_test("duplicate_time", np.arange(6.0), back).tolist() == [1, 1, 1, 0, 0, 1]
     gaps = run_test("time_gap", x, t, {"max_gap": 60, "max_steps": 1})
     assert gaps.tolist() == [1, 1, 1, 0.5, 0.5]
     assert run_test("impossible_date", x, t, {"latest": "2025-01-01"}).tolist() == [1, 1, 1, 1, 0]

@@ -18,7 +18,11 @@ __all__ = ["duplicate_time", "impossible_date", "time_gap"]
 
 @qc_test("duplicate_time", version="1.0")
 def duplicate_time(data: QCInput) -> Probability:
-    """0 for a point whose time is not after the previous point's (duplicate or backwards)."""
+    """0 for a point whose time is not after every earlier point's (duplicate or backwards).
+
+    After a step back in time, every point until the series passes its earlier latest time
+    again is flagged (their times were already used), not only the first one; NaT is 0.
+    """
     t = data.time.astype("datetime64[ns]").view(np.int64)
     p = np.ones(t.shape)
     if t.size > 1:
