@@ -105,6 +105,16 @@ def test_exported_surface() -> None:
             "O3.tests[0].critical: must be true or false",
         ),
         ({"O3": {"match": {"nmae": "O3"}}}, "O3.match.nmae: unknown key"),
+        (  # a NaN limit let every point pass
+            {
+                "O3": {
+                    "tests": [
+                        {"test": "range_by", "by": "p", "table": [[1, 0, float("nan"), 0, 5]]}
+                    ]
+                }
+            },
+            "O3.tests[0].table[0]: must be a list of numbers",
+        ),
         (  # a NaN weight made every mean NaN: all not_validated
             {"O3": {"tests": [{"test": "spike", "bad": 1, "weight": float("nan")}]}},
             "O3.tests[0].weight: must be a number",
@@ -149,6 +159,14 @@ def test_yaml_numbers_in_exponent_notation_are_numbers(tmp_path: Path) -> None:
         "bad_max": 2000.0,
     }
     assert tests[1].params["doubtful"] == 0.25
+    path.write_text(
+        "O3:\n  tests:\n    - test: missing\n      fill_values: [1e20, -9999, 9.96921e36]\n"
+        "    - test: range_by\n      by: p\n      table: [[1e4, 0, 1e2, -1, 2e2]]\n",
+        encoding="utf-8",
+    )
+    tests = qc.load_config(path).profiles[0].tests
+    assert tests[0].params["fill_values"] == [1e20, -9999.0, 9.96921e36]
+    assert tests[1].params["table"] == [[1e4, 0.0, 100.0, -1.0, 200.0]]
     path.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: 1e3x\n")
     with pytest.raises(QCConfigError, match=r"O3\.tests\[0\]\.bad_max: must be a number"):
         qc.load_config(path)

@@ -88,6 +88,13 @@ _KIND_TEXT = {
 _EXPONENT = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$")
 
 
+def _exponent(value: Any) -> Any:
+    """A string in exponent notation (``1e3``, as PyYAML reads it) as its float; else as is."""
+    if isinstance(value, str) and _EXPONENT.match(value):
+        return float(value)
+    return value
+
+
 def _is_number(value: object) -> bool:
     """A real number, numpy scalars included (a limit computed with numpy is one)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
@@ -125,8 +132,7 @@ class Param:
                 return None
             raise QCConfigError(f"{key}: must be {_KIND_TEXT[self.kind]}, not null")
         if self.kind == "number":
-            if isinstance(value, str) and _EXPONENT.match(value):
-                value = float(value)  # 1e3 as PyYAML reads it: a string (YAML 1.1 wants 1.0e+3)
+            value = _exponent(value)
             if not _is_number(value) or not math.isfinite(value):
                 raise QCConfigError(f"{key}: must be a number")
             value = float(value)
@@ -148,6 +154,8 @@ class Param:
             if self.choices is not None and value not in self.choices:
                 raise QCConfigError(f"{key}: must be one of {', '.join(self.choices)}")
         elif self.kind == "numbers":
+            if isinstance(value, list | tuple):
+                value = [_exponent(v) for v in value]  # fill_values: [1e20, -9999]
             if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
                 raise QCConfigError(f"{key}: must be a list of numbers")
             value = [float(v) for v in value]
@@ -168,7 +176,12 @@ class Param:
             raise QCConfigError(f"{key}: must be a non-empty list of rows of numbers")
         rows: list[list[float]] = []
         for i, row in enumerate(value):
-            if not isinstance(row, list | tuple) or not all(_is_number(v) for v in row):
+            if isinstance(row, list | tuple):
+                row = [_exponent(v) for v in row]
+            # finite: a NaN limit lets every point pass, silently
+            if not isinstance(row, list | tuple) or not all(
+                _is_number(v) and math.isfinite(v) for v in row
+            ):
                 raise QCConfigError(f"{key}[{i}]: must be a list of numbers")
             if self.columns is not None and len(row) != self.columns:
                 raise QCConfigError(f"{key}[{i}]: must have {self.columns} numbers")
