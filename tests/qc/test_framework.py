@@ -302,6 +302,9 @@ def test_a_manual_flag_needs_a_time_range_that_does_not_end_before_it_starts() -
         ManualFlag("O3_P1", np.datetime64("NaT"), t, Flag.BAD)
     with pytest.raises(QCError, match="O3_P1: end: not a time"):
         ManualFlag("O3_P1", t, "soon", Flag.BAD)
+    with pytest.raises(QCError, match="O3_P1: 99 is not an IAGOS flag"):  # was written as is
+        ManualFlag("O3_P1", t, t, 99)  # type: ignore[arg-type]
+    assert ManualFlag("O3_P1", t, t, 3).flag is Flag.BAD  # type: ignore[arg-type]
 
 
 def test_manual_flag_times_in_other_forms() -> None:

@@ -84,8 +84,16 @@ class ManualFlag:
             raise QCError(
                 f"manual flag of {self.variable}: ends ({end}) before it starts ({start})"
             )
+        try:  # 99 ended up in the flags as it was, a code of no scheme
+            flag = Flag(int(self.flag))
+        except (TypeError, ValueError) as exc:
+            codes = ", ".join(f"{int(f)} {f.label}" for f in Flag)
+            raise QCError(
+                f"manual flag of {self.variable}: {self.flag!r} is not an IAGOS flag ({codes})"
+            ) from exc
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
+        object.__setattr__(self, "flag", flag)
 
 
 def _instant(value: Any, what: str) -> np.datetime64:
