@@ -337,6 +337,51 @@ def test_a_manual_flag_leaves_points_without_a_value_missing() -> None:
         assert (result.evaluate("critical").flags["O3_P1"][300:305] == Flag.MISSING).all()
 
 
+def _with_pressure_fill() -> xr.Dataset:
+    """Ozone of the upper troposphere with one pressure fill value (99999) and one NaN."""
+    n = 40
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(n) * np.timedelta64(4, "s")
+    o3 = np.full(n, 400.0)  # plausible at 200 hPa, too high near the ground
+    p = np.full(n, 20_000.0)
+    p[10], p[20] = 99_999.0, np.nan
+    o3_attrs = {"units": "ppb", "long_name": "ozone"}
+    p_attrs = {"units": "Pa", "long_name": "pressure"}
+    return make_dataset(t, {"O3_P1": (o3, o3_attrs), "air_press_AC": (p, p_attrs)})
+
+
+_FILLED_PRESSURE = {
+    "O3": {
+        "match": {"name": "O3_*"},
+        "tests": [
+            {
+                "test": "range_by",
+                "by": "pressure",
+                "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
+            },
+            {"test": "propagate", "source": "pressure"},
+        ],
+    },
+    "pressure": {
+        "match": {"name": "air_press_AC"},
+        "tests": [
+            {"test": "missing", "fill_values": [99_999]},
+            {"test": "gross_range", "bad_min": 10_000, "bad_max": 110_000},
+        ],
+    },
+}
+
+
+def test_another_variables_fill_value_is_missing_for_the_tests_that_read_it() -> None:
+    """Ozone's profile comes first, so range_by read pressure before pressure's fill values
+    were masked: 99999 Pa chose the near-ground limits and made 400 ppb bad."""
+    result = run_qc(_with_pressure_fill(), _FILLED_PRESSURE)
+    climatology = result.variables["O3_P1"].tests[0]
+    assert climatology.label == "range_by"
+    assert np.isnan(climatology.probability[[10, 20]]).all()  # no pressure: no opinion
+    assert climatology.probability[0] == 1.0
+    assert result.flags["air_press_AC"][10] == Flag.MISSING
+
+
 def test_mean_uses_weights_and_thresholds() -> None:
     stack = np.array([[1.0, 0.0, np.nan], [0.0, 0.0, np.nan]], dtype=np.float32)
     infos = [qc.TestInfo("a", weight=3.0), qc.TestInfo("b", weight=1.0)]

@@ -1,8 +1,9 @@
 """Running QC on a Dataset (or a plain array): the framework around the tests.
 
 :func:`run_qc` matches each variable to a profile of the configuration, masks its missing
-points, runs its tests in order (fill-value tests first extend the missing mask; propagation
-tests run last, once every source has its results), records each test's parameters, version
+points, runs its tests in order (the fill-value tests of every variable first, so that no test
+reads a fill value as a value, not even another variable's; propagation tests last, once every
+source has its results), records each test's parameters, version
 and runtime, and evaluates the results. A test that needs a variable the dataset does not have
 is skipped and the reason kept, so the default configuration works on any file.
 
@@ -231,9 +232,13 @@ def run_qc(
             results.setdefault(name, []).append(run)
         missing_of[name] = missing
 
-    for name, (_, specs) in plan.items():  # first pass: every test but propagation
-        results[name] = []
-        run_specs(name, [s for s in specs if s.test.name != "propagate"])
+    for name, (_, specs) in plan.items():  # fill values first, of every variable: no test
+        results[name] = []  # (of its own variable or of another, e.g. range_by's pressure)
+        run_specs(name, [s for s in specs if s.test.marks_missing])  # reads them as values
+    for name, (_, specs) in plan.items():  # then every test but propagation
+        run_specs(
+            name, [s for s in specs if not s.test.marks_missing and s.test.name != "propagate"]
+        )
     for name, (_, specs) in plan.items():  # then propagation, from complete sources
         propagation = [s for s in specs if s.test.name == "propagate"]
         if propagation:
