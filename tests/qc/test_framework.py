@@ -382,6 +382,45 @@ def test_another_variables_fill_value_is_missing_for_the_tests_that_read_it() ->
     assert result.flags["air_press_AC"][10] == Flag.MISSING
 
 
+def test_a_missing_source_value_is_not_propagated_as_bad() -> None:
+    """The fill-value test's 0 (= missing) was taken for the pressure's verdict: ozone bad
+    where the pressure had a fill value, though not where it was NaN."""
+    result = run_qc(_with_pressure_fill(), _FILLED_PRESSURE)
+    propagated = result.variables["O3_P1"].tests[1]
+    assert propagated.label == "propagate"
+    assert np.isnan(propagated.probability[[10, 20]]).all()
+    # no test can judge ozone there (its tests need the pressure): not validated, not bad
+    assert result.flags["O3_P1"][10] == result.flags["O3_P1"][20] == Flag.NOT_VALIDATED
+    ds = _with_pressure_fill()
+    ds["air_press_AC"].values[30] = 5_000.0  # a bad pressure still makes the ozone bad
+    assert run_qc(ds, _FILLED_PRESSURE).flags["O3_P1"][30] == Flag.BAD
+
+
+def test_propagation_does_not_chain_through_the_order_of_variables() -> None:
+    """A source's own propagation results are not passed on (the module's promise): whether
+    they were depended on which variable the dataset lists first."""
+    n = 20
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(n) * np.timedelta64(4, "s")
+    values = {name: np.full(n, 50.0) for name in ("A", "B", "C")}
+    values["C"][5] = 500.0
+    config = {
+        "a": {"match": {"name": "A"}, "tests": [{"test": "propagate", "source": "B"}]},
+        "b": {
+            "match": {"name": "B"},
+            "tests": [
+                {"test": "gross_range", "bad_max": 100},
+                {"test": "propagate", "source": "C"},
+            ],
+        },
+        "c": {"match": {"name": "C"}, "tests": [{"test": "gross_range", "bad_max": 100}]},
+    }
+    for order in (("A", "B", "C"), ("C", "B", "A"), ("B", "A", "C")):
+        ds = make_dataset(t, {k: (values[k], {"units": "1", "long_name": k}) for k in order})
+        flags = run_qc(ds, config).flags
+        assert flags["C"][5] == flags["B"][5] == Flag.BAD, order
+        assert flags["A"][5] == Flag.GOOD, order  # B's own tests passed point 5
+
+
 def test_mean_uses_weights_and_thresholds() -> None:
     stack = np.array([[1.0, 0.0, np.nan], [0.0, 0.0, np.nan]], dtype=np.float32)
     infos = [qc.TestInfo("a", weight=3.0), qc.TestInfo("b", weight=1.0)]

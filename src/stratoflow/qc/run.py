@@ -200,12 +200,17 @@ def run_qc(
     results: dict[str, list[TestRun]] = {}
     missing_of: dict[str, npt.NDArray[np.bool_]] = {}
 
+    # per variable, the results that judge its values: not its fill-value marks (a missing
+    # pressure is no bad pressure: its 0 there made the ozone bad) nor its own propagations
+    # (which would make the outcome depend on the order the variables come in)
+    judging: dict[str, list[npt.NDArray[np.float32]]] = {}
+
     def worst_of(name: str) -> FloatArray:
         src = resolve(name)
-        runs = results.get(src, [])
-        if not runs:
+        probs = judging.get(src, [])
+        if not probs:
             return np.full(time.shape, np.nan)
-        out: FloatArray = np.fmin.reduce(np.stack([r.probability for r in runs]), axis=0)
+        out: FloatArray = np.fmin.reduce(np.stack(probs), axis=0)
         return out.astype(np.float64)
 
     def run_specs(name: str, specs: Sequence[TestSpec]) -> None:
@@ -230,6 +235,8 @@ def run_qc(
                     values = np.where(newly, np.nan, values)
                     cache[name] = (values, missing)
             results.setdefault(name, []).append(run)
+            if not spec.test.marks_missing and spec.test.name != "propagate":
+                judging.setdefault(name, []).append(run.probability)
         missing_of[name] = missing
 
     for name, (_, specs) in plan.items():  # fill values first, of every variable: no test

@@ -2,7 +2,8 @@
 
 Ozone from a UV photometer is computed with the cell pressure: a bad pressure makes the ozone
 bad too. ``propagate`` copies the worst-case probability of the ``source`` variable's own tests
-(its propagation tests excepted, so there are no cycles), optionally capped at ``floor``:
+(its propagation tests excepted, so there are no cycles, and its fill-value tests: a missing
+source value is no opinion, not a bad one), optionally capped at ``floor``:
 ``floor: 0.75`` turns a bad source into a *limited* dependent. The runner runs propagation
 after every other test, so the source's results exist; the copied array is stored like any test
 result, so re-evaluation never needs the source again.
