@@ -220,3 +220,13 @@ def test_qartod_flags_become_probabilities_or_a_clear_error() -> None:
     for bad in ([1.5], [np.inf], [300], ["pass"]):
         with pytest.raises(QCConfigError, match="not QARTOD flags"):
             probability_from_qartod(bad)
+
+
+@pytest.mark.parametrize("test", ["impossible_date", "duplicate_time"])
+def test_tests_of_the_time_stamps_need_time_stamps(test: str) -> None:
+    """Without time, run_test made up one per second from 1970: impossible_date judged
+    those and called every point bad."""
+    with pytest.raises(QCError, match=f"{test}: judges the time stamps, so it needs them"):
+        run_test(test, np.arange(5.0))
+    t = np.datetime64("2024-01-01", "ns") + np.arange(5) * np.timedelta64(1, "s")
+    assert run_test(test, np.arange(5.0), t).tolist() == [1.0] * 5

@@ -323,6 +323,10 @@ class QCTest:
     #: need not find and mask missing values before running it on a plain array
     #: (:func:`~stratoflow.qc.run.run_test`), which saves a pass over the data.
     handles_nonfinite: bool = False
+    #: The test judges the time stamps themselves (impossible_date, duplicate_time): on a
+    #: plain array without time, :func:`~stratoflow.qc.run.run_test` refuses it instead of
+    #: judging the one-per-second grid from 1970 it makes up for the others.
+    judges_time: bool = False
 
     def check(self, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         """Validated parameters with defaults filled, or :class:`QCConfigError`."""
@@ -344,13 +348,15 @@ def qc_test(
     marks_missing: bool = False,
     bounded: bool = False,
     handles_nonfinite: bool = False,
+    judges_time: bool = False,
 ) -> Callable[[TestFunction], QCTest]:
     """Declare a function as a QC test (see the module docstring).
 
     ``bounded=True`` promises that the function only returns probabilities in [0, 1] or NaN,
     which spares the framework a clipping pass over the result. ``handles_nonfinite=True``
     promises that the function treats NaN and ±inf as missing itself
-    (see :attr:`QCTest.handles_nonfinite`).
+    (see :attr:`QCTest.handles_nonfinite`). ``judges_time=True`` marks a test of the time
+    stamps themselves (see :attr:`QCTest.judges_time`).
     """
 
     def wrap(fn: TestFunction) -> QCTest:
@@ -364,6 +370,7 @@ def qc_test(
             doc=(fn.__doc__ or "").strip().split("\n")[0],
             bounded=bounded,
             handles_nonfinite=handles_nonfinite,
+            judges_time=judges_time,
         )
 
     return wrap

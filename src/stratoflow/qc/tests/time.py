@@ -16,7 +16,7 @@ from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, qc_test
 __all__ = ["duplicate_time", "impossible_date", "time_gap"]
 
 
-@qc_test("duplicate_time", version="1.0")
+@qc_test("duplicate_time", version="1.0", judges_time=True)
 def duplicate_time(data: QCInput) -> Probability:
     """0 for a point whose time is not after every earlier point's (duplicate or backwards).
 
@@ -105,6 +105,7 @@ def _dates(params: dict[str, Any], where: str) -> None:
         Param("latest", "string", default="now", doc="ISO date or 'now'"),
     ],
     validator=_dates,
+    judges_time=True,
 )
 def impossible_date(data: QCInput, *, earliest: str, latest: str) -> Probability:
     """0 for times before ``earliest``, after ``latest`` or not a time at all."""
