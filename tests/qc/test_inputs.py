@@ -230,3 +230,56 @@ def test_tests_of_the_time_stamps_need_time_stamps(test: str) -> None:
         run_test(test, np.arange(5.0))
     t = np.datetime64("2024-01-01", "ns") + np.arange(5) * np.timedelta64(1, "s")
     assert run_test(test, np.arange(5.0), t).tolist() == [1.0] * 5
+
+
+@pytest.mark.parametrize(
+    ("test", "params"),
+    [
+        ("flat_line", {"doubtful_duration": 8.0, "bad_duration": 16.0, "tolerance": 0.5}),
+        ("stuck_value", {"doubtful_duration": 8.0, "bad_duration": 16.0, "min_points": 2}),
+        ("low_variance", {"window": 40.0, "doubtful_std": 0.5, "bad_std": 0.1}),
+        ("time_gap", {"max_gap": 10.0, "max_steps": 1.0}),
+        ("rate_of_change", {"doubtful": 0.2, "bad": 1.0}),
+    ],
+)
+def test_data_listed_newest_first_are_judged_as_in_time_order(
+    test: str, params: dict[str, float]
+) -> None:
+    """Many exports list the newest point first: negative time steps made flat_line and
+    stuck_value pass everything, low_variance judge nothing and time_gap miss every gap."""
+    rng = np.random.default_rng(8)
+    x = np.round(np.cumsum(rng.normal(0, 1, 80)), 1)
+    x[20:35] = x[20]  # stuck for a minute
+    seconds = np.arange(80) * 4
+    seconds[50:] += 120  # a gap of two minutes
+    t = np.datetime64("2024-01-01", "ns") + seconds * np.timedelta64(1, "s")
+    forward = run_test(test, x, t, params)
+    backward = run_test(test, x[::-1], t[::-1], params)
+    if test in ("flat_line", "time_gap", "rate_of_change"):  # judge a point by its past:
+        assert (forward < 1).any() and (backward < 1).any()  # another point, still judged
+    else:
+        np.testing.assert_array_equal(backward[::-1], forward)
+        assert (forward < 1).any()
+
+
+def test_ground_speed_of_fixes_listed_newest_first() -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.qc import run_qc
+
+    n = 30
+    t = np.datetime64("2024-01-01", "ns") + np.arange(n) * np.timedelta64(10, "s")
+    lat = 50 + np.arange(n) * 0.02  # about 220 m/s
+    lon = np.full(n, 8.0)
+    speed = {"test": "ground_speed", "lat": "lat", "lon": "lon"}
+    config = {"position": {"match": {"name": "lat"}, "tests": [speed]}}
+    attrs = {"units": "degree", "long_name": "position"}
+    ds = make_dataset(t, {"lat": (lat, attrs), "lon": (lon, attrs)})
+    assert (run_qc(ds, config).flags["lat"] == 0).all()
+    # newest first (run_qc only takes time order): the test itself, as run_qc calls it
+    from stratoflow.qc import get_test
+    from stratoflow.qc.base import QCInput
+
+    coords = {"latitude": lat[::-1], "longitude": lon[::-1]}
+    data = QCInput(lat[::-1], t[::-1], "lat", other=lambda name: coords[name])
+    p = get_test("ground_speed")(data, lat="latitude", lon="longitude", doubtful=330.0, bad=400.0)
+    assert (p == 1).all()  # every speed was infinite (bad): negative time steps

@@ -38,7 +38,7 @@ __all__ = ["flat_line", "low_variance", "stuck_value"]
 
 
 def _median_step(data: QCInput, scratch: npt.NDArray[np.int64] | None = None) -> float:
-    """Median time step in seconds.
+    """Median size of the time steps in seconds (data listed newest first have steps < 0).
 
     Regular sampling (every step equal, checked on the integer nanoseconds, in ``scratch`` if
     given) needs no sort; only irregular time pays for a median.
@@ -50,8 +50,8 @@ def _median_step(data: QCInput, scratch: npt.NDArray[np.int64] | None = None) ->
     np.subtract(ns[1:], ns[:-1], out=step)
     if bool((step == step[0]).all()):
         require_times(ns, data.variable, first_only=True)  # all NaT: equal steps of 0
-        return float(step[0]) / 1e9
-    return float(np.median(np.diff(data.seconds())))  # seconds() refuses NaT
+        return abs(float(step[0])) / 1e9  # the size of a step: newest-first data too
+    return float(np.median(np.abs(np.diff(data.seconds()))))  # seconds() refuses NaT
 
 
 def _durations(params: dict[str, Any], where: str) -> None:
@@ -206,7 +206,7 @@ def stuck_value(
     run = np.cumsum(breaks) - 1
     starts = np.flatnonzero(breaks)
     ends = np.concatenate((starts[1:], [v.size])) - 1
-    duration = s[ends] - s[starts]
+    duration = np.abs(s[ends] - s[starts])  # newest-first data: backwards in time
     scale = np.ones(starts.size)
     q = _typical_step(steps, tolerance)
     if q > 0 and plateau_factor > 1 and starts.size > 2:

@@ -67,7 +67,7 @@ def ground_speed(data: QCInput, *, lat: str, lon: str, doubtful: float, bad: flo
     fix = np.flatnonzero(~(np.isnan(la) | np.isnan(lo)))
     if fix.size > 1:
         dist = haversine(la[fix[:-1]], lo[fix[:-1]], la[fix[1:]], lo[fix[1:]])
-        dt = np.diff(data.seconds()[fix])
+        dt = np.abs(np.diff(data.seconds()[fix]))  # newest-first data: steps back in time
         with np.errstate(divide="ignore", invalid="ignore"):
             speed = np.where(dt > 0, dist / dt, np.where(dist > 0, np.inf, 0.0))
         p[fix[1:]] = soft_limit(speed, doubtful, bad)

@@ -59,9 +59,10 @@ def time_gap(data: QCInput, *, max_gap: float, max_steps: float) -> Probability:
     valid = np.flatnonzero(~np.isnan(data.values))
     if valid.size > 1:
         seconds = data.seconds()
-        step = float(np.median(np.diff(seconds))) if seconds.size > 1 else 0.0
+        # step sizes: data listed newest first step back in time, and have gaps too
+        step = float(np.median(np.abs(np.diff(seconds)))) if seconds.size > 1 else 0.0
         limit = max(max_gap, max_steps * step)
-        after_gap = valid[1:][np.diff(seconds[valid]) > limit]
+        after_gap = valid[1:][np.abs(np.diff(seconds[valid])) > limit]
         p[after_gap] = P_SUSPECT
     return p
 
