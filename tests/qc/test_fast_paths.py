@@ -494,8 +494,9 @@ def test_vote_and_critical_equal_float64_masks(good: float, bad: float, k: int) 
     no_opinion = np.isnan(q).all(axis=0)
 
     want = np.full(n, int(Flag.GOOD), np.uint8)
-    want[not_good.sum(axis=0) >= k] = int(Flag.LIMITED)
-    want[is_bad.sum(axis=0) >= k] = int(Flag.BAD)
+    need = np.clip((~np.isnan(q)).sum(axis=0), 1, k)  # k, or all the opinions if fewer
+    want[not_good.sum(axis=0) >= need] = int(Flag.LIMITED)
+    want[is_bad.sum(axis=0) >= need] = int(Flag.BAD)
     want[no_opinion] = int(Flag.NOT_VALIDATED)
     vote = get_evaluation("vote")
     got = vote(stack, missing, tests, **vote.check({"good": good, "bad": bad, "k": k}))[1]
@@ -520,3 +521,25 @@ def test_vote_with_fewer_tests_than_k_needs_all_of_them() -> None:
     tests = [TestInfo("gross_range"), TestInfo("spike")]
     _, flags = vote(stack, np.zeros(4, bool), tests, **vote.check({"k": 3, "good": 0.9}))
     assert flags.tolist() == [3, 0, 0, 2]
+
+
+def test_vote_where_fewer_than_k_tests_have_an_opinion_needs_all_of_those() -> None:
+    """The ends of a series have no spike opinion: with k=2 a value far beyond the gross
+    range passed there, while the same value in the middle was bad."""
+    from stratoflow.qc import get_evaluation, run_test
+    from stratoflow.qc.evaluation import TestInfo
+
+    x = np.array([5000.0, 50, 51, 52, 5000, 53, 54, 5000])
+    stack = np.stack(
+        [
+            run_test("gross_range", x, params={"bad_max": 1000}),
+            run_test("spike", x, params={"bad": 100}),
+        ]
+    )
+    vote = get_evaluation("vote")
+    tests = [TestInfo("gross_range"), TestInfo("spike")]
+    _, flags = vote(stack, np.zeros(x.size, bool), tests, **vote.check({"k": 2}))
+    assert flags.tolist() == [3, 0, 0, 0, 3, 0, 0, 3]  # the spike's neighbours: one vote
+    stack[:, 2] = np.nan  # no opinion at all: not validated
+    _, flags = vote(stack, np.zeros(x.size, bool), tests, **vote.check({"k": 2}))
+    assert flags[2] == 4

@@ -13,7 +13,7 @@ Built-ins (entry-point group ``stratoflow.evaluations``):
 ``worst``       the lowest probability of any test (default; equals QARTOD's aggregate)
 ``mean``        the weighted mean probability (weights from the configuration)
 ``vote``        k-of-n: bad if at least ``k`` tests say bad, limited if ``k`` say not good
-                (all of them where fewer than ``k`` tests ran on a variable)
+                (all of them where fewer than ``k`` tests have an opinion on a point)
 ``critical``    IAGOS rule: a critical test saying bad -> bad; any other failure -> limited
 """
 
@@ -191,14 +191,34 @@ def _vote(
     stack: Stack, tests: Sequence[TestInfo], *, good: float, bad: float, k: int
 ) -> tuple[None, Flags]:
     # A variable with fewer tests than k (one configuration, many variables) needs all of its
-    # tests to agree: with k unreachable it could never be flagged at all.
+    # tests to agree: with k unreachable it could never be flagged at all. The same holds
+    # point by point: where fewer than k tests have an opinion (a spike test at the ends of
+    # the series, a climatology where the pressure is missing), all of those must agree; a
+    # value far out of range at the first point passed, the same value in the middle not.
+    rows = range(stack.shape[0])
     k = max(1, min(k, stack.shape[0]))
-    says_bad = _count_below(stack, range(stack.shape[0]), bad)
-    says_not_good = _count_below(stack, range(stack.shape[0]), good)
+    says_bad = _count_below(stack, rows, bad)
+    says_not_good = _count_below(stack, rows, good)
+    need: Any = k
+    if k > 1:
+        silent = _count_nan(stack, rows)  # tests without an opinion, per point
+        most = int(silent.max(initial=0))
+        if stack.shape[0] - most < k:  # usually not: then k is the same everywhere
+            need = np.clip(stack.shape[0] - silent.astype(np.int64), 1, k)
     # LIMITED (2) where k say "not good", BAD (3) where k say "bad" (then k say "not good" too)
-    flags = np.greater_equal(says_not_good, k).view(np.uint8) * np.uint8(Flag.LIMITED)
-    np.add(flags, np.greater_equal(says_bad, k).view(np.uint8), out=flags)
+    flags = np.greater_equal(says_not_good, need).view(np.uint8) * np.uint8(Flag.LIMITED)
+    np.add(flags, np.greater_equal(says_bad, need).view(np.uint8), out=flags)
     return None, flags
+
+
+def _count_nan(stack: Stack, rows: Sequence[int]) -> npt.NDArray[np.uint16]:
+    """How many of the given tests have no opinion (NaN) on each point, row by row."""
+    count = np.zeros(stack.shape[1], dtype=np.uint16)
+    nan = np.empty(stack.shape[1], dtype=np.bool_)
+    for i in rows:
+        np.isnan(stack[i], out=nan)
+        np.add(count, nan.view(np.uint8), out=count)
+    return count
 
 
 def _critical(
