@@ -475,6 +475,16 @@ def test_store_keeps_the_units_conversion(tmp_path: Path) -> None:
     assert back.variables["O3_P1"].converted == ""
 
 
+def test_to_dataset_refuses_a_dataset_of_other_times() -> None:
+    """The same number of points was enough: another flight got these flags silently."""
+    ds = _ds()
+    result = run_qc(ds)
+    later = ds.assign_coords(time=ds.time.values + np.timedelta64(1, "D"))
+    with pytest.raises(QCError, match=r"QC result is for other times than the dataset \(point 0"):
+        result.to_dataset(later)
+    assert "O3_P1_flag" in result.to_dataset(ds)
+
+
 def test_to_dataset_adds_cf_flag_variables() -> None:
     ds = _ds()
     result = run_qc(ds)

@@ -157,6 +157,17 @@ class QCResult:
         (float32, 1 good .. 0 bad), so a file shows why a point was flagged.
         """
         out = dataset.copy()
+        if self.flags and TIME in out.coords and out.sizes[TIME] == self.time.size:
+            # the same number of points is not the same points: another flight's flags were
+            # attached without a word
+            theirs = np.asarray(out[TIME].values).astype("datetime64[ns]")
+            differ = theirs != np.asarray(self.time).astype("datetime64[ns]")
+            if differ.any():
+                i = int(np.argmax(differ))
+                raise QCError(
+                    f"the QC result is for other times than the dataset (point {i}: "
+                    f"{self.time[i]} in the result, {theirs[i]} in the dataset)"
+                )
         for name, flags in self.flags.items():
             if flags.shape != (out.sizes[TIME],):
                 raise QCError(
