@@ -307,6 +307,14 @@ def test_a_manual_flag_needs_a_time_range_that_does_not_end_before_it_starts() -
     assert ManualFlag("O3_P1", t, t, 3).flag is Flag.BAD  # type: ignore[arg-type]
 
 
+def test_a_manual_flag_for_a_variable_the_dataset_lacks_is_refused() -> None:
+    """It was dropped without a word (a misspelt name loses a PI decision)."""
+    ds = _ds()
+    t = ds.time.values
+    with pytest.raises(QCError, match="manual flags for 'O3': no such variable"):
+        run_qc(ds, overrides=[ManualFlag("O3", t[0], t[5], Flag.BAD)])
+
+
 def test_manual_flag_times_in_other_forms() -> None:
     ds = _ds()
     t = ds.time.values

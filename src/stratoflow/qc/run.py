@@ -135,6 +135,9 @@ def run_qc(
     Dataset (:func:`stratoflow.dataset.validate`); read files with ``stratoflow.open_dataset``.
     """
     ds = validate(ds)
+    unknown = sorted({o.variable for o in overrides} - {str(v) for v in ds.data_vars})
+    if unknown:  # a PI decision must not vanish over a misspelt name
+        raise QCError(f"manual flags for {', '.join(map(repr, unknown))}: no such variable")
     cfg = as_config(config)
     time = np.asarray(ds[TIME].values).astype("datetime64[ns]")
     names = list(variables) if variables is not None else data_variables(ds)
