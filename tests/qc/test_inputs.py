@@ -283,3 +283,21 @@ def test_ground_speed_of_fixes_listed_newest_first() -> None:
     data = QCInput(lat[::-1], t[::-1], "lat", other=lambda name: coords[name])
     p = get_test("ground_speed")(data, lat="latitude", lon="longitude", doubtful=330.0, bad=400.0)
     assert (p == 1).all()  # every speed was infinite (bad): negative time steps
+
+
+def test_a_dataset_with_times_beyond_2262_is_refused_not_wrapped() -> None:
+    """xarray keeps datetime64[s]: 2300 became 1715 in run_qc, and impossible_date then
+    called every point bad."""
+    import xarray as xr
+
+    from stratoflow.qc import run_qc
+
+    t = np.array(["2300-01-01T00:00:00", "2300-01-01T00:00:04"], dtype="datetime64[s]")
+    o3 = ("time", np.array([50.0, 51.0]), {"units": "ppb", "long_name": "ozone"})
+    ds = xr.Dataset({"O3_P1": o3}, coords={"time": t})
+    if ds["time"].dtype != np.dtype("datetime64[s]"):
+        pytest.skip("this xarray converts times to nanoseconds itself")
+    with pytest.raises(QCError, match="2300-01-01T00:00:00 is outside the range"):
+        run_qc(ds)
+    within = ds.assign_coords(time=t - np.timedelta64(300 * 365, "D"))
+    assert run_qc(within).flags["O3_P1"].tolist() == [0, 0]
