@@ -301,3 +301,15 @@ def test_a_dataset_with_times_beyond_2262_is_refused_not_wrapped() -> None:
         run_qc(ds)
     within = ds.assign_coords(time=t - np.timedelta64(300 * 365, "D"))
     assert run_qc(within).flags["O3_P1"].tolist() == [0, 0]
+
+
+def test_a_scalar_time_coordinate_gets_the_dataset_error() -> None:
+    import xarray as xr
+
+    from stratoflow.errors import DatasetError
+    from stratoflow.qc import run_qc
+
+    o3 = ("x", np.arange(3.0), {"units": "ppb", "long_name": "ozone"})
+    ds = xr.Dataset({"O3_P1": o3}, coords={"time": np.datetime64("2020-01-01", "s")})
+    with pytest.raises(DatasetError, match="dimensions must be exactly"):
+        run_qc(ds)

@@ -134,8 +134,9 @@ def run_qc(
     default). ``variables`` restricts QC to those names. ``ds`` must be a standardized
     Dataset (:func:`stratoflow.dataset.validate`); read files with ``stratoflow.open_dataset``.
     """
-    if TIME in ds.coords and ds[TIME].dtype.kind == "M":  # before validate's plain cast:
-        _time_of(ds[TIME].values, ds.sizes[TIME])  # 2300 in datetime64[s] wraps round to 1715
+    if TIME in ds.coords and ds[TIME].dims == (TIME,) and ds[TIME].dtype.kind == "M":
+        _time_of(ds[TIME].values, ds.sizes[TIME])  # before validate's plain cast: 2300 in
+        # datetime64[s] wraps round to 1715
     ds = validate(ds)
     unknown = sorted({o.variable for o in overrides} - {str(v) for v in ds.data_vars})
     if unknown:  # a PI decision must not vanish over a misspelt name
