@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 
@@ -34,10 +32,9 @@ def test_a_structure_containing_itself_is_refused_with_its_line(text: str) -> No
 
 
 def test_billion_laughs_is_refused_before_anything_is_built() -> None:
-    started = time.perf_counter()
+    # 387 million strings if expanded: built, this would exhaust the memory of the test run
     with pytest.raises(UnsafeYAML, match="billion laughs"):
-        load_plain_yaml(laughs(9))  # 387 million strings if expanded
-    assert time.perf_counter() - started < 2.0
+        load_plain_yaml(laughs(9))
 
 
 def test_plain_documents_and_modest_aliases_read_as_before() -> None:
@@ -50,3 +47,20 @@ def test_plain_documents_and_modest_aliases_read_as_before() -> None:
     deep = "[" * 20000 + "]" * 20000
     with pytest.raises(yaml.YAMLError):
         load_plain_yaml(deep)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("O3:\n  tests: [a]\n  units: ppb\n  tests: [b]\n", 4),
+        ("managers:\n  - name: m\n    options: {qc: false, qc: true}\n", 3),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_its_line(text: str, line: int) -> None:
+    with pytest.raises(yaml.YAMLError, match=rf"found the key .* twice.*\n.*line {line}"):
+        load_plain_yaml(text)
+
+
+def test_merge_keys_may_still_be_overridden() -> None:
+    text = "base: &b {min: 1, max: 2}\nO3:\n  <<: *b\n  max: 3\n"
+    assert load_plain_yaml(text)["O3"] == {"min": 1, "max": 3}
