@@ -255,5 +255,15 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
     if problems:
         raise DatasetError("not a standardized Dataset: " + "; ".join(problems))
     if ds[TIME].dtype != np.dtype("datetime64[ns]"):
-        ds = ds.assign_coords({TIME: ds[TIME].astype("datetime64[ns]")})
+        raw = np.asarray(ds[TIME].values)
+        ns = raw.astype("datetime64[ns]")
+        if raw.dtype.kind == "M":  # a coarser unit: the cast wraps silently beyond 1677-2262
+            wrapped = (ns.astype(raw.dtype) != raw) & ~np.isnat(raw)
+            if wrapped.any():
+                first = raw[wrapped].reshape(-1)[0]
+                raise DatasetError(
+                    f"time {first} is outside the range of datetime64[ns] (1678-2261); "
+                    f"{int(wrapped.sum())} time(s) would wrap round to other dates"
+                )
+        ds = ds.assign_coords({TIME: (ds[TIME].dims, ns, ds[TIME].attrs)})
     return ds

@@ -63,6 +63,19 @@ def test_validator_rejects_tz_aware_pandas_times() -> None:
         validate(ds)
 
 
+def test_validator_refuses_coarse_times_beyond_the_ns_range_instead_of_wrapping() -> None:
+    time = np.array(["2024-01-01T00:00:00", "2300-01-01T00:00:00"], dtype="datetime64[s]")
+    ds = xr.Dataset({"O3": ("time", [1.0, 2.0], {"units": "1e-9"})}, coords={"time": time})
+    with pytest.raises(errors.DatasetError, match=r"time 2300-01-01T00:00:00 is outside"):
+        validate(ds)  # a plain cast to ns made 2300 into 1715
+    ds = ds.isel(time=[0])
+    ds["time"].attrs["long_name"] = "time"
+    out = validate(ds)
+    assert out["time"].dtype == np.dtype("datetime64[ns]")
+    assert out["time"].values[0] == np.datetime64("2024-01-01T00:00:00", "ns")
+    assert out["time"].attrs["long_name"] == "time"
+
+
 def test_validator_rejects_unknown_flag_codes() -> None:
     with pytest.raises(errors.DatasetError, match="outside the IAGOS scheme"):
         make_dataset(T, {"O3": ([1.0, 2.0, 3.0], {"units": "1e-9"})}, flags={"O3": [0, 5, 0]})
