@@ -272,3 +272,14 @@ def test_detection_limits_survive_a_round_trip(shared_data: Path, tmp_path: Path
     assert "O3_MixingRatio_lod" not in path.read_text().splitlines()[-len(back["time"]) - 1]
     ref = icartt.Dataset(str(path))  # the reference library accepts the header
     assert len(ref.variables) == len(back.data_vars) - 2 + 1  # no _lod columns; + Start_UTC
+
+
+def test_bare_cr_line_ends_read_like_the_original(shared_data: Path, tmp_path: Path) -> None:
+    """Classic Mac OS line ends (CR only) are read, not reported as a truncated header."""
+    raw = (shared_data / MERGE).read_bytes()
+    path = tmp_path / "mac.ict"
+    path.write_bytes(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    ours, original = IcarttReader().read(path), IcarttReader().read(shared_data / MERGE)
+    np.testing.assert_array_equal(ours["time"].values, original["time"].values)
+    for var in original.data_vars:
+        np.testing.assert_array_equal(ours[var].values, original[var].values, err_msg=str(var))

@@ -269,3 +269,18 @@ def test_a_variable_counting_from_its_own_epoch_keeps_it(tmp_path: Path) -> None
     back = NasaAmesReader().read(write_dataset(ds, tmp_path / "c.na", writer="nasa_ames"))
     assert back["HALO_Time"].attrs["units"] == "s since 1970-01-01 00:00:00"
     np.testing.assert_array_equal(back["HALO_Time"].values, clock)
+
+
+@pytest.mark.parametrize("name", [CARIBIC.format("valid0"), EBAS, "nasa_ames_spec/2160_ndacc.na"])
+def test_bare_cr_line_ends_read_like_the_original(
+    tmp_path: Path, shared_data: Path, name: str
+) -> None:
+    """Classic Mac OS line ends (CR only): the same data, not "file ends inside the header"."""
+    raw = (shared_data / name).read_bytes()
+    path = tmp_path / "mac.na"
+    path.write_bytes(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    ours, original = NasaAmesReader().read(path), NasaAmesReader().read(shared_data / name)
+    assert NasaAmesReader.guess_can_open(path)
+    np.testing.assert_array_equal(ours["time"].values, original["time"].values)
+    for var in original.data_vars:
+        np.testing.assert_array_equal(ours[var].values, original[var].values, err_msg=str(var))

@@ -25,7 +25,14 @@ import xarray as xr
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, DatasetError, ReaderError
 
-__all__ = ["Reader", "check_options", "file_checksum", "require_file", "without_bom"]
+__all__ = [
+    "Reader",
+    "check_options",
+    "file_checksum",
+    "require_file",
+    "text_bytes",
+    "without_bom",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -42,6 +49,21 @@ def without_bom(raw: bytes) -> bytes:
     taken from its bytes as stored, mark included.
     """
     return raw.removeprefix(_UTF8_BOM)
+
+
+def text_bytes(raw: bytes) -> bytes:
+    """The bytes of a text file without a UTF-8 BOM, with bare-CR line ends read as LF.
+
+    Classic Mac OS software (and some instrument PCs exporting "for Mac") ends lines with a
+    bare CR; a parser that splits on LF would see the whole file as its first line and call
+    it truncated. Only a file with no LF at all is converted, byte for byte (CR -> LF), so
+    offsets and line numbers stay those of the file; a file mixing conventions is left to the
+    parser to report.
+    """
+    raw = without_bom(raw)
+    if b"\r" in raw and b"\n" not in raw:
+        return raw.replace(b"\r", b"\n")
+    return raw
 
 
 def require_file(path: PathLike) -> None:

@@ -41,7 +41,7 @@ import xarray as xr
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
-from stratoflow.readers.base import PathLike, Reader, without_bom
+from stratoflow.readers.base import PathLike, Reader, text_bytes
 from stratoflow.readers.nasa_ames import (
     Ffi1001Header,
     flag_columns_to_flags,
@@ -155,13 +155,13 @@ class IcarttReader(Reader):
         """True when the first line reads ``NLHEAD, 1001``, else decided by the suffix."""
         try:
             with open(path, "rb") as fh:
-                head = without_bom(fh.read(64))
+                head = text_bytes(fh.read(64))
         except OSError:
             head = b""
         return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
 
     def _read(self, path: Path) -> xr.Dataset:
-        raw = without_bom(path.read_bytes())
+        raw = text_bytes(path.read_bytes())
         h = parse_ffi1001_header(raw, path=path, icartt=True)
         if not h.ncom:
             raise ReaderError("ICARTT needs normal comments ending with the column names",

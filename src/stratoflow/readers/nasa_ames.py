@@ -62,7 +62,7 @@ import xarray as xr
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag, worst
-from stratoflow.readers.base import PathLike, Reader, without_bom
+from stratoflow.readers.base import PathLike, Reader, text_bytes
 from stratoflow.readers.text_table import parse_table
 
 __all__ = [
@@ -356,7 +356,7 @@ def locate_header(raw: bytes, *, path: object) -> tuple[int, int]:
 
 def parse_nasa_ames(path: PathLike) -> NasaAmesFile:
     """Parse a NASA Ames FFI 1001 file into its header and raw numeric arrays (no conventions)."""
-    return _parse_1001(without_bom(Path(path).read_bytes()), path)
+    return _parse_1001(text_bytes(Path(path).read_bytes()), path)
 
 
 def _parse_1001(raw: bytes, path: PathLike) -> NasaAmesFile:
@@ -658,13 +658,13 @@ class NasaAmesReader(Reader):
         """True when line 1 (or 2) reads ``NLHEAD FFI``, else decided by the suffix."""
         try:
             with open(path, "rb") as fh:
-                head = without_bom(fh.read(300))
+                head = text_bytes(fh.read(300))
         except OSError:
             head = b""
         return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
 
     def _read(self, path: Path) -> xr.Dataset:
-        raw = without_bom(path.read_bytes())
+        raw = text_bytes(path.read_bytes())
         skipped, ffi = locate_header(raw, path=path)
         if ffi != 1001 or skipped:
             from stratoflow.readers.nasa_ames_ffi import read_nasa_ames
