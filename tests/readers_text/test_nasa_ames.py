@@ -284,3 +284,15 @@ def test_bare_cr_line_ends_read_like_the_original(
     np.testing.assert_array_equal(ours["time"].values, original["time"].values)
     for var in original.data_vars:
         np.testing.assert_array_equal(ours[var].values, original[var].values, err_msg=str(var))
+
+
+@pytest.mark.parametrize(
+    ("dates", "what"),
+    [("21 06 14 2021 06 15", "data date DATE"), ("2021 06 14 21 06 15", "revision date RDATE")],
+)
+def test_a_two_digit_year_is_refused_not_wrapped(tmp_path: Path, dates: str, what: str) -> None:
+    """Year 21 is no date a time can have: numpy wrapped DATE to 1775 without a word."""
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 40", "1 41"])
+    path.write_text(path.read_text().replace("2021 06 14 2021 06 15", dates))
+    with pytest.raises(ReaderError, match=rf"line 7: {what} has year 21: .*two-digit year"):
+        NasaAmesReader().read(path)

@@ -270,11 +270,26 @@ def check_scales(scales: list[float], what: str, cursor: Any) -> None:
             )
 
 
+#: Years a time can have in a Dataset (datetime64[ns] spans 1677-09-21 to 2262-04-11).
+_YEARS = (1678, 2261)
+
+
 def _date(values: list[int], cursor: _Cursor, what: str) -> dt.date:
+    """A header date; a year outside datetime64[ns] (``21 06 13``) is refused, not wrapped.
+
+    numpy silently wraps such a date when converting to nanoseconds (year 21 became 1775).
+    """
     try:
-        return dt.date(*values)
+        date = dt.date(*values)
     except (ValueError, TypeError) as exc:
         raise cursor.error(f"invalid {what} {values}: {exc}") from None
+    if not _YEARS[0] <= date.year <= _YEARS[1]:
+        hint = " (a two-digit year? the year must be written in full)" if date.year < 100 else ""
+        raise cursor.error(
+            f"{what} has year {date.year}: out of the range {_YEARS[0]}-{_YEARS[1]} "
+            f"that times can take{hint}"
+        )
+    return date
 
 
 def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> Ffi1001Header:
