@@ -296,3 +296,41 @@ def test_a_two_digit_year_is_refused_not_wrapped(tmp_path: Path, dates: str, wha
     path.write_text(path.read_text().replace("2021 06 14 2021 06 15", dates))
     with pytest.raises(ReaderError, match=rf"line 7: {what} has year 21: .*two-digit year"):
         NasaAmesReader().read(path)
+
+
+def test_scale_and_missing_lines_wrapped_over_lines_are_read_as_nappy_reads_them(
+    tmp_path: Path,
+) -> None:
+    """120 variables: the writer wraps VSCAL and VMISS at 80 columns (nappy reads that)."""
+    import textwrap
+
+    nv = 120
+    head = ["Doe, Jane", "Org", "src", "mission", "1 1", "2021 06 14 2021 06 15", "0"]
+    head += ["Time (seconds from 0 UT)", str(nv)]
+    head += textwrap.wrap(" ".join(["1.0"] * (nv - 1) + ["2.0"]), 80)
+    head += textwrap.wrap(" ".join(["-9999.0"] * nv), 80)
+    head += [f"V{i} (ppb)" for i in range(nv)] + ["0", "0"]
+    rows = [" ".join([str(t)] + [str(t * 1000 + i) for i in range(nv)]) for t in range(3)]
+    rows[1] = rows[1].replace(" 1007 ", " -9999.0 ")
+    path = tmp_path / "wrapped.na"
+    path.write_text("\n".join([f"{len(head) + 1} 1001", *head, *rows]) + "\n")
+    ds = NasaAmesReader().read(path)
+    ref = _nappy(path)
+    for i in (0, 7, 119):
+        expected = np.asarray(ref["V"][i], float)
+        expected[expected == -9999.0] = np.nan
+        scale = 2.0 if i == 119 else 1.0
+        np.testing.assert_array_equal(ds[f"V{i}"].values, expected * scale)
+    assert np.isnan(ds["V7"].values[1])
+    # a list that really is short still names its line
+    path.write_text(path.read_text().replace("-9999.0\n", "\n", 1))
+    short = r"line 29: expected 120 missing values VMISS.*found 119 before 'V0"
+    with pytest.raises(ReaderError, match=short):
+        NasaAmesReader().read(path)
+
+
+def test_fortran_d_exponents_in_scale_and_missing_values(tmp_path: Path) -> None:
+    """A Fortran writer's ``0.1D+01`` in VSCAL/VMISS, as in the data block (was refused)."""
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 40", "1 -9999", "2 4.2D+01"])
+    path.write_text(path.read_text().replace("\n1\n1\n-9999\n", "\n1\n0.5D+00\n-0.9999D+04\n"))
+    np.testing.assert_array_equal(NasaAmesReader().read(path)["Ozone"].values, [20, np.nan, 21])

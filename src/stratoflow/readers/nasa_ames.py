@@ -86,6 +86,9 @@ __all__ = [
 ]
 
 _SPLIT = re.compile(r"[,\s]+")
+#: Fortran's double-precision exponent letter, between a mantissa and an exponent.
+_FORTRAN_D = re.compile(r"(?<=[\d.])[dD](?=[+-]?\d)")
+_WRAP = 60  # a list of numbers continues on the next line only when its line is this long
 _MAX_NV = 100_000
 _NS = {"s": 1_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _UNIT_NAMES = {"s": "second", "min": "minute", "h": "hour", "d": "day"}
@@ -236,15 +239,33 @@ class _Cursor:
             self.encoding = "latin-1"  # pre-UTF-8 files (e.g. umlauts in names): never fails
             return chunk.decode("latin-1")
 
-    def numbers(self, what: str, count: int | None, kind: type[int] | type[float]) -> list[Any]:
-        text = self.next(what)
-        tokens = [t for t in _SPLIT.split(text.strip()) if t]
-        if count is not None and len(tokens) != count:
-            raise self.error(f"expected {count} {what}, found {len(tokens)}: {text.strip()!r}")
-        try:
-            return [kind(t) for t in tokens]
-        except ValueError:
-            raise self.error(f"expected {what}, found {text.strip()!r}") from None
+    def numbers(
+        self, what: str, count: int | None, kind: type[int] | type[float], *, wrap: bool = False
+    ) -> list[Any]:
+        """The numbers of one header line (``wrap``: continued on the next lines while a long
+        line has given fewer than ``count``, as writers wrap VSCAL/VMISS of many variables).
+
+        Fortran's ``0.1D+01`` is read as ``0.1E+01``, as in the data block.
+        """
+        values: list[Any] = []
+        while True:
+            text = self.next(what)
+            tokens = [t for t in _SPLIT.split(text.strip()) if t]
+            try:
+                values += [kind(_FORTRAN_D.sub("E", t) if kind is float else t) for t in tokens]
+            except ValueError:
+                if values and count is not None:  # a wrapped list that ended too soon
+                    raise self.error(
+                        f"expected {count} {what}, found {len(values)} before {text.strip()[:80]!r}"
+                    ) from None
+                raise self.error(f"expected {what}, found {text.strip()[:80]!r}") from None
+            if not wrap or count is None or len(values) >= count:
+                break
+            if len(text) < _WRAP or not tokens:
+                break
+        if count is not None and len(values) != count:
+            raise self.error(f"expected {count} {what}, found {len(values)}: {text.strip()!r}")
+        return values
 
     def count(self, what: str, hint: str = "") -> int:
         text = self.next(what).strip()
@@ -318,9 +339,9 @@ def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> F
     nv = cur.count("the number of variables NV")
     if not 1 <= nv <= _MAX_NV:
         raise cur.error(f"NV must be between 1 and {_MAX_NV}, found {nv}")
-    vscal = cur.numbers(f"scale factors VSCAL (NV={nv})", nv, float)
+    vscal = cur.numbers(f"scale factors VSCAL (NV={nv})", nv, float, wrap=True)
     check_scales(vscal, "scale factor VSCAL", cur)
-    vmiss = cur.numbers(f"missing values VMISS (NV={nv})", nv, float)
+    vmiss = cur.numbers(f"missing values VMISS (NV={nv})", nv, float, wrap=True)
     vname = [cur.next(f"variable name {i + 1} of {nv} (VNAME)") for i in range(nv)]
     hint = f"; does NV={nv} (line 10) match the number of variable names?"
     nscoml = cur.count("the number of special comment lines NSCOML", hint)

@@ -75,7 +75,6 @@ from stratoflow.readers.text_table import fortran_exponents
 
 __all__ = ["NasaAmesHeader", "parse_header", "read_nasa_ames"]
 
-_WRAP = 60  # a list of numbers continues on the next line only when its line is this long
 _ALLOWED = np.zeros(256, dtype=bool)
 for _c in b"0123456789+-.eEnNaA \t\r\n":
     _ALLOWED[_c] = True
@@ -147,19 +146,7 @@ class NasaAmesHeader:
 
 def _numbers(cur: _Cursor, what: str, count: int, kind: type[int] | type[float]) -> list[Any]:
     """``count`` numbers from one line, or from several when a long line was wrapped."""
-    values: list[Any] = []
-    while len(values) < count:
-        text = cur.next(what)
-        tokens = [t for t in _SPLIT.split(text.strip()) if t]
-        try:
-            values += [kind(t) for t in tokens]
-        except ValueError:
-            raise cur.error(f"expected {what}, found {text.strip()[:80]!r}") from None
-        if len(text) < _WRAP or not tokens:
-            break
-    if len(values) != count:
-        raise cur.error(f"expected {count} {what}, found {len(values)}")
-    return values
+    return cur.numbers(what, count, kind, wrap=True)
 
 
 def _count(cur: _Cursor, what: str, low: int, high: int = _MAX_NV) -> int:
