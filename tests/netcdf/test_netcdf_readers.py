@@ -389,3 +389,38 @@ def test_text_variables_are_written_read_or_refused_explicitly(
         assert " ".join(text) in path.read_text()
         reread = stratoflow.open_dataset(path)
         assert not set(text) & set(reread.data_vars)
+
+
+def test_time_records_never_written_are_named_as_such(tmp_path: Path) -> None:
+    """A logger stopped after writing O3 but before the last time: netCDF gives that record
+    its default fill (no _FillValue declared). It was decoded into a pandas overflow message
+    telling the user to install cftime."""
+    path = tmp_path / "logger.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", None)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01 00:00:00"
+        o3 = nc.createVariable("O3", "f4", ("time",))
+        o3.units = "1e-9"
+        o3[:] = [40.0, 41.0, 42.0]
+        time[0:2] = [0.0, 4.0]
+    with pytest.raises(
+        ReaderError,
+        match=r"logger\.nc: time variable 'time' has no valid time in 1 record\(s\), the first "
+        r"at index 2 \(the netCDF default fill value 9\.96921e\+36: never written\)",
+    ):
+        CfNetcdfReader().read(path)
+
+
+def test_times_beyond_the_datetime_range_are_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "far.nc"
+    xr.Dataset(
+        {"O3": ("time", [1.0, 2.0], {"units": "1e-9"})},
+        coords={"time": ("time", [0.0, 1e9], {"units": "days since 2024-01-01"})},
+    ).to_netcdf(path, encoding={"time": {"_FillValue": None}})
+    with pytest.raises(
+        ReaderError,
+        match=r"far\.nc: time variable 'time': 'days since 2024-01-01' with values 0 to 1e\+09 "
+        r"gives instants outside the years 1678-2261",
+    ):
+        CfNetcdfReader().read(path)

@@ -156,7 +156,16 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
     _check_time_gaps(path, var, name, values)
     plain = xr.Dataset({"t": xr.Variable(("t",), values, attrs)})
-    decoded = xr.decode_cf(plain, decode_times=True)["t"].values
+    try:
+        decoded = xr.decode_cf(plain, decode_times=True)["t"].values
+    except (ValueError, OverflowError) as exc:  # pandas' OutOfBoundsDatetime is a ValueError
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        span = f" with values {finite.min():g} to {finite.max():g}" if finite.size else ""
+        raise ReaderError(
+            f"time variable {name!r}: {attrs['units']!r}{span} gives instants outside the "
+            "years 1678-2261 that a time can take (a fill value, or wrong units?)",
+            path=path,
+        ) from exc
     if np.asarray(decoded).dtype.kind != "M":
         raise ReaderError(
             f"time variable {name!r} uses calendar {calendar!r}, which has no UTC datetimes",
@@ -189,10 +198,17 @@ def _check_time_gaps(path: Path, var: xr.Variable, name: str, values: npt.NDArra
         steps_ok = numbers.size < 2 or bool((np.diff(ordered) > 0).all())
         if not steps_ok:
             bad |= hit
+    # Records never written (a logger that stopped between writing a variable and the time)
+    # hold the netCDF library's default fill when the file declares none: never a time.
+    default = None if fills else _default_fill(values.dtype)
+    unwritten = numbers == default if default is not None else np.zeros(numbers.shape, bool)
+    bad |= unwritten
     if bad.any():
         first = int(np.argmax(bad))
         what = (
-            f"its fill value {numbers[first]:g}"
+            f"the netCDF default fill value {numbers[first]:g}: never written"
+            if unwritten[first]
+            else f"its fill value {numbers[first]:g}"
             if np.isfinite(numbers[first])
             else f"{numbers[first]:g}"
         )
@@ -202,6 +218,15 @@ def _check_time_gaps(path: Path, var: xr.Variable, name: str, values: npt.NDArra
             "axis; remove them or fill in their times",
             path=path,
         )
+
+
+def _default_fill(dtype: np.dtype[Any]) -> float | None:
+    """netCDF-C's default fill value for ``dtype`` (None for types without one)."""
+    import netCDF4
+
+    code = f"{dtype.kind}{dtype.itemsize}"
+    value = netCDF4.default_fillvals.get(code)
+    return None if value is None else float(np.asarray(value, dtype=dtype))
 
 
 def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
