@@ -277,3 +277,29 @@ def test_a_csv_export_cut_short_is_an_error(shared_data: Path, tmp_path: Path) -
         with pytest.raises(ReaderError, match=f"header says {n} records, the file has {found}"):
             DelimitedReader().read(tmp_path / "cut.csv")
     assert DelimitedReader().read(tmp_path / "omc.csv").sizes["time"] == n
+
+
+def test_column_names_repeated_mid_file_are_skipped_and_said(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A logger restarted and appended to its file writes the column-name line again: the
+    records around it are read as in the original (line numbers still those of the file),
+    and inspect says which lines were left out. It was refused as a time not matching."""
+    from stratoflow.cli import main
+
+    source = shared_data / "fairo_raw/11_30_04.OMC"
+    original = DelimitedReader(preset="fairo_omc").read(source)
+    lines = source.read_bytes().split(b"\r\n")
+    path = tmp_path / "restarted.OMC"
+    path.write_bytes(b"\r\n".join([*lines[:10], lines[0], *lines[10:]]))
+    ds = DelimitedReader(preset="fairo_omc").read(path)
+    np.testing.assert_array_equal(ds["time"].values, original["time"].values)
+    np.testing.assert_array_equal(ds["O3"].values, original["O3"].values)
+    assert ds.attrs["reader_skipped_lines"] == "11"
+    assert main(["inspect", str(path)]) == 0
+    assert "not read: lines 11 (the column names repeated)" in capsys.readouterr().out
+    # a defect after the repeated names is still named at its line in the file
+    lines[20] = lines[20].replace(b"\t 7", b"\tx7", 1)
+    path.write_bytes(b"\r\n".join([*lines[:10], lines[0], *lines[10:]]))
+    with pytest.raises(ReaderError, match=r"restarted\.OMC: line 22: column 'O3': not a number"):
+        DelimitedReader(preset="fairo_omc").read(path)

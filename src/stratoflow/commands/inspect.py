@@ -72,7 +72,7 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
         "variables": variables,
         "not_read": {
             key: str(ds.attrs[f"reader_skipped_{key}"]).split()
-            for key in ("variables", "groups")
+            for key in ("variables", "groups", "lines")
             if ds.attrs.get(f"reader_skipped_{key}")
         },
     }
@@ -97,7 +97,11 @@ def run(args: argparse.Namespace) -> int:
     for name, info in summary["variables"].items():
         flags = ", ".join(f"{k} {v}" for k, v in info["flags"].items() if v)
         print(f"  {name:<{width}}  [{info['units']}]  {info['valid_points']} valid  ({flags})")
-    why = {"variables": "not one-dimensional on time", "groups": "only the root group is read"}
+    why = {
+        "variables": "not one-dimensional on time",
+        "groups": "only the root group is read",
+        "lines": "the column names repeated",
+    }
     for what, names in summary["not_read"].items():
         print(f"  not read: {what} {', '.join(names)} ({why[what]})")
     return 0

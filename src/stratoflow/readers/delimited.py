@@ -265,7 +265,7 @@ class _CsvExport:
                 raise ReaderError(
                     f"column {column!r}: not a validity flag code: {frame[column].iloc[row]!r}",
                     path=path,
-                    line=first + row,
+                    line=first + int(frame.index[row]),
                 )
             flags[name] = codes.astype(np.uint8)
         for name, (_, var_attrs) in variables.items():
@@ -378,6 +378,10 @@ class DelimitedReader(Reader):
             )  # fmt: skip
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ReaderError(f"not a {cfg.separator!r}-separated table: {exc}", path=path) from exc
+        repeated = self._repeated_header_rows(frame)
+        if repeated.any():  # a logger restarted and appended: its column names again
+            skipped_lines = first + np.flatnonzero(repeated)
+            frame = frame.loc[~repeated]  # the index keeps each record's row (line numbers)
         frame = frame.loc[:, [not (str(c).startswith("Unnamed:") and (frame[c] == "").all())
                               for c in frame.columns]]  # fmt: skip
         frame.columns = [str(c).strip() for c in frame.columns]
@@ -404,7 +408,7 @@ class DelimitedReader(Reader):
             raise ReaderError(
                 f"time {frame[cfg.time_column].iloc[row]!r} does not increase",
                 path=path,
-                line=first + row,
+                line=first + int(frame.index[row]),
             )
         wanted = cfg.columns if cfg.columns is not None else tuple(frame.columns)
         if export is not None:  # flag columns are the flags of their variable, not variables
@@ -433,9 +437,22 @@ class DelimitedReader(Reader):
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip
+        if repeated.any():
+            attrs["reader_skipped_lines"] = " ".join(str(n) for n in skipped_lines)
         if export is not None:
             export.restore(frame, variables, flags, attrs, path, first)
         return make_dataset(times, variables, flags=flags, attrs=attrs)
+
+    @staticmethod
+    def _repeated_header_rows(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        """Rows that repeat the column-name line (blank where a column has no name)."""
+        same = np.ones(len(frame), dtype=bool)
+        for column in frame.columns:
+            name = "" if str(column).startswith("Unnamed:") else str(column).strip()
+            same &= (frame[column].str.strip() == name).to_numpy()
+        if len(frame.columns) < 2 or not any(str(c).strip() for c in frame.columns):
+            same[:] = False
+        return same
 
     @staticmethod
     def _check_line_endings(cfg: DelimitedConfig, raw: bytes, path: Path) -> None:
@@ -522,11 +539,11 @@ class DelimitedReader(Reader):
             raise ReaderError(
                 f"time {text.iloc[row]!r} does not match format {cfg.time_format!r}",
                 path=path,
-                line=first + row,
+                line=first + int(text.index[row]),
             ) from exc
         if parsed.isna().any():
             row = int(np.argmax(parsed.isna().to_numpy()))
-            raise ReaderError("empty time", path=path, line=first + row)
+            raise ReaderError("empty time", path=path, line=first + int(text.index[row]))
         out: npt.NDArray[np.datetime64] = np.asarray(
             parsed.dt.tz_localize(None).to_numpy(), dtype="datetime64[ns]"
         )
@@ -554,7 +571,7 @@ class DelimitedReader(Reader):
                 f"column {name!r}: {text.iloc[row]!r} has a decimal comma, but decimal='.' "
                 "was given; pass decimal=',' to read such numbers",
                 path=path,
-                line=first + row,
+                line=first + int(text.index[row]),
             )
         if comma:  # every value that did not parse is a decimal-comma number: that is the mark
             stripped = stripped.str.replace(",", ".", regex=False)
@@ -565,7 +582,9 @@ class DelimitedReader(Reader):
         if bad.any():
             row = int(np.argmax(bad))
             raise ReaderError(
-                f"column {name!r}: not a number: {text.iloc[row]!r}", path=path, line=first + row
+                f"column {name!r}: not a number: {text.iloc[row]!r}",
+                path=path,
+                line=first + int(text.index[row]),
             )
         if (np.abs(numeric) > 2.0**53).any() and stripped.str.fullmatch(r"[+-]?\d+").all():
             # integers beyond float64's exact range (counters, ids): exact as int64, or refused
