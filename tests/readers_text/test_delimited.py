@@ -303,3 +303,16 @@ def test_column_names_repeated_mid_file_are_skipped_and_said(
     path.write_bytes(b"\r\n".join([*lines[:10], lines[0], *lines[10:]]))
     with pytest.raises(ReaderError, match=r"restarted\.OMC: line 22: column 'O3': not a number"):
         DelimitedReader(preset="fairo_omc").read(path)
+
+
+def test_a_latin1_log_is_read(shared_data: Path, tmp_path: Path) -> None:
+    """A German instrument PC writes its code page: 'Küvette' in Latin-1 was refused as
+    "'utf-8' codec can't decode byte 0xfc"."""
+    source = shared_data / "fairo_raw/11_30_04.OMC"
+    path = tmp_path / "latin1.OMC"
+    path.write_bytes(source.read_bytes().replace(b"Cuevette", "Küvette".encode("latin-1")))
+    ds = DelimitedReader(preset="fairo_omc").read(path)
+    original = DelimitedReader(preset="fairo_omc").read(source)
+    np.testing.assert_array_equal(ds["Küvette"].values, original["Cuevette"].values)
+    assert ds.attrs["file_encoding"] == "latin-1"
+

@@ -73,6 +73,21 @@ def _without_trailing_blank_lines(raw: bytes) -> bytes:
     return raw[:end] + ending if end < len(raw) else raw
 
 
+def _encoding(raw: bytes) -> str:
+    """``utf-8``, or ``latin-1`` when the bytes are not UTF-8.
+
+    Instrument PCs running German or French Windows write ``°C`` or ``Küvette`` in their
+    code page; Latin-1 decodes any byte, so such a file is read instead of refused.
+    """
+    if not (np.frombuffer(raw, dtype=np.uint8) >= 0x80).any():
+        return "utf-8"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
 @dataclass(frozen=True)
 class DelimitedConfig:
     """All options of :class:`DelimitedReader`; a preset is one of these."""
@@ -370,11 +385,12 @@ class DelimitedReader(Reader):
         # line between records is still an error naming it.
         raw = _without_trailing_blank_lines(raw)
         first = cfg.header_lines + 2  # line number of the first record
+        encoding = _encoding(raw)
         try:
             frame = pd.read_csv(
                 io.BytesIO(raw), sep=cfg.separator, decimal=cfg.decimal,
                 skiprows=cfg.header_lines, header=0, dtype=str, na_filter=False,
-                engine="c", skip_blank_lines=False, encoding="utf-8",
+                engine="c", skip_blank_lines=False, encoding=encoding,
             )  # fmt: skip
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ReaderError(f"not a {cfg.separator!r}-separated table: {exc}", path=path) from exc
@@ -437,6 +453,8 @@ class DelimitedReader(Reader):
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip
+        if encoding != "utf-8":
+            attrs["file_encoding"] = encoding
         if repeated.any():
             attrs["reader_skipped_lines"] = " ".join(str(n) for n in skipped_lines)
         if export is not None:
