@@ -316,3 +316,12 @@ def test_a_latin1_log_is_read(shared_data: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds["Küvette"].values, original["Cuevette"].values)
     assert ds.attrs["file_encoding"] == "latin-1"
 
+
+def test_a_record_with_an_extra_field_names_its_line(shared_data: Path, tmp_path: Path) -> None:
+    """A shifted record with one field too many: our message, not pandas' tokenizer's."""
+    lines = (shared_data / "fairo_raw/11_30_04.OMC").read_bytes().split(b"\r\n")
+    lines[10] = b"\t" + lines[10]
+    path = tmp_path / "shifted.OMC"
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(ReaderError, match=r"line 11: record has 20 fields, the column names"):
+        DelimitedReader(preset="fairo_omc").read(path)

@@ -393,6 +393,8 @@ class DelimitedReader(Reader):
                 engine="c", skip_blank_lines=False, encoding=encoding,
             )  # fmt: skip
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            if isinstance(exc, pd.errors.ParserError):  # a long row: say so, naming its line
+                self._check_field_counts(cfg, raw, path)
             raise ReaderError(f"not a {cfg.separator!r}-separated table: {exc}", path=path) from exc
         repeated = self._repeated_header_rows(frame)
         if repeated.any():  # a logger restarted and appended: its column names again
