@@ -283,3 +283,34 @@ def test_bare_cr_line_ends_read_like_the_original(shared_data: Path, tmp_path: P
     np.testing.assert_array_equal(ours["time"].values, original["time"].values)
     for var in original.data_vars:
         np.testing.assert_array_equal(ours[var].values, original[var].values, err_msg=str(var))
+
+
+def _hours(raw: bytes) -> bytes:
+    """The merge with its UTC column written in hours (17.0 for 61200 s), as some files do."""
+    head, _, data = raw.partition(b"\r\n61")
+    lines = (b"61" + data).split(b"\r\n")
+    out = []
+    for line in lines:
+        seconds, sep, rest = line.partition(b",")
+        out.append(f"{float(seconds) / 3600:.8f}".encode() + sep + rest if sep else line)
+    return head.replace(b"\r\nUTC,s\r\n", b"\r\nUTC,hours\r\n") + b"\r\n" + b"\r\n".join(out)
+
+
+def test_the_units_of_the_independent_variable_are_applied(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Time in hours was read as seconds (17.0 h became 00:00:17): now as it says; a
+    non-time independent variable is refused instead of read as seconds."""
+    original = IcarttReader().read(shared_data / MERGE)
+    path = tmp_path / "hours.ict"
+    path.write_bytes(_hours((shared_data / MERGE).read_bytes()))
+    ours = IcarttReader().read(path)
+    offset = np.abs(ours["time"].values - original["time"].values)
+    assert offset.max() < np.timedelta64(1, "ms")
+    np.testing.assert_array_equal(ours["O3_MixingRatio"].values, original["O3_MixingRatio"].values)
+    altitude = _edit(shared_data / MERGE, tmp_path / "alt.ict", b"\r\nUTC,s\r\n", b"\r\nUTC,m\r\n")
+    with pytest.raises(ReaderError, match=r"line 9: the independent variable 'UTC' is in 'm'"):
+        IcarttReader().read(altitude)
+    days = _edit(shared_data / MERGE, tmp_path / "d.ict", b"\r\nUTC,s\r\n", b"\r\nUTC,days\r\n")
+    with pytest.raises(ReaderError, match=r"line 9: .*starts at 61207, not within the data date"):
+        IcarttReader().read(days)

@@ -46,6 +46,8 @@ from stratoflow.readers.nasa_ames import (
     Ffi1001Header,
     flag_columns_to_flags,
     parse_ffi1001_header,
+    time_origin,
+    time_unit_of,
     to_times,
     to_udunits,
 )
@@ -55,6 +57,7 @@ __all__ = ["IcarttReader"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^time_(start|stop|mid)$", re.IGNORECASE)
+_DAY_FRACTION = {"min": 1 / 1440, "h": 1 / 24, "d": 1.0}
 _SECONDS = {"s", "sec", "secs", "second", "seconds", "seconds since midnight"}
 #: What stratoflow's ICARTT writer puts in DATA_INFO: its ``<var>_flag`` columns are IAGOS codes.
 IAGOS_FLAGS_NOTE = (
@@ -230,8 +233,9 @@ class IcarttReader(Reader):
         _restore_ancillary_links(kw.get("OTHER_COMMENTS", ""), variables, flags)
         declared = IAGOS_FLAGS_NOTE in kw.get("DATA_INFO", "")  # stratoflow's writer says so
         flag_columns_to_flags(variables, flags, declared=declared)
-        times = to_times(self._time_column(h, table, vfields, path), h.date, "s",
-                         path=path, first_line=h.data_line)  # fmt: skip
+        x = self._time_column(h, table, vfields, path)
+        unit, origin = self._time_unit(xfields, h, x, path)
+        times = to_times(x, h.date, unit, path=path, first_line=h.data_line, origin=origin)
         ds = make_dataset(times, variables, flags=flags, attrs=self._attrs(h, kw, path))
         ds.attrs["icartt_independent_variable"] = xfields[0]
         ds["time"].attrs["time_point"] = self.time_point
@@ -257,6 +261,41 @@ class IcarttReader(Reader):
                     path=path,
                     line=line,
                 )
+
+    @staticmethod
+    def _time_unit(
+        xfields: list[str], h: Ffi1001Header, x: npt.NDArray[np.float64], path: Path
+    ) -> tuple[str, tuple[np.datetime64, float]]:
+        """Unit and origin of the independent variable, from its units field.
+
+        ICARTT says seconds from 0 UTC of the data date; files that write hours, minutes or
+        days (or ``seconds since <instant>``) say so there and are read as they say. Anything
+        else (``Altitude, m``) is no time: refused, not read as seconds.
+        """
+        unit_text = xfields[1] if len(xfields) > 1 and xfields[1] else "seconds"
+        unit = "s" if unit_text.lower() in _SECONDS else time_unit_of(unit_text)
+        if unit is None:
+            raise ReaderError(
+                f"the independent variable {xfields[0]!r} is in {unit_text!r}, not a time: "
+                "ICARTT FFI 1001 counts seconds from 0 UTC of the data date",
+                path=path,
+                line=9,
+            )
+        origin = time_origin(f"{xfields[0]} {unit_text}", h.date, x, path=path)
+        finite = x[np.isfinite(x)]
+        if unit != "s" and finite.size and origin == (np.datetime64(h.date, "ns"), 0.0):
+            # DATE is the UTC date the data begin: a first value a day or more after it
+            # (121.5 'days') is ambiguous (day of year? days from DATE?): not guessed
+            first = float(finite[0])
+            if not 0 <= first * _DAY_FRACTION[unit] < 1:
+                raise ReaderError(
+                    f"the independent variable {xfields[0]!r} ({unit_text}) starts at {first:g}, "
+                    f"not within the data date {h.date}: is it a day of the year? Name it "
+                    "'day of year' or give 'seconds since <date>'",
+                    path=path,
+                    line=9,
+                )
+        return unit, origin
 
     def _time_column(
         self,
