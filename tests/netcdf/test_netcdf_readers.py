@@ -424,3 +424,21 @@ def test_times_beyond_the_datetime_range_are_a_clear_error(tmp_path: Path) -> No
         r"gives instants outside the years 1678-2261",
     ):
         CfNetcdfReader().read(path)
+
+
+def test_a_packed_time_coordinate_is_unpacked(tmp_path: Path) -> None:
+    """CF allows scale_factor/add_offset on time too: they were ignored (an hour off here)."""
+    path = tmp_path / "packed_time.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        time = nc.createVariable("time", "i2", ("time",))
+        time.set_auto_maskandscale(False)
+        time.units = "hours since 2024-01-01 00:00:00"
+        time.scale_factor = 0.5
+        time.add_offset = 1.0
+        time[:] = np.array([0, 1, 2], dtype="i2")
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0, 42.0]
+    ours = CfNetcdfReader().read(path)
+    with xr.open_dataset(path) as ref:
+        np.testing.assert_array_equal(ours["time"].values, ref["time"].values)
+    assert str(ours["time"].values[1]) == "2024-01-01T01:30:00.000000000"

@@ -155,6 +155,10 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     if attrs["units"] is None or " since " not in str(attrs["units"]):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
     _check_time_gaps(path, var, name, values)
+    scale, offset = (var.attrs.get(k, var.encoding.get(k)) for k in ("scale_factor", "add_offset"))
+    if scale is not None or offset is not None:  # packed times: unpacked, though not masked
+        values = values * (1.0 if scale is None else float(np.asarray(scale).ravel()[0]))
+        values = values + (0.0 if offset is None else float(np.asarray(offset).ravel()[0]))
     plain = xr.Dataset({"t": xr.Variable(("t",), values, attrs)})
     try:
         decoded = xr.decode_cf(plain, decode_times=True)["t"].values
