@@ -442,3 +442,40 @@ def test_a_packed_time_coordinate_is_unpacked(tmp_path: Path) -> None:
     with xr.open_dataset(path) as ref:
         np.testing.assert_array_equal(ours["time"].values, ref["time"].values)
     assert str(ours["time"].values[1]) == "2024-01-01T01:30:00.000000000"
+
+
+def test_a_series_in_a_group_is_read_with_the_group_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Everything in /flight, nothing in the root: the error said only "no time coordinate";
+    now it names the groups, and ``group`` reads one (with the file's global attributes)."""
+    from stratoflow.cli import main
+
+    path = tmp_path / "grouped.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.title = "grouped flight"
+        flight = nc.createGroup("flight")
+        flight.createDimension("time", 3)
+        t = flight.createVariable("time", "f8", ("time",))
+        t.units = "seconds since 2024-01-01"
+        t[:] = [0, 1, 2]
+        o3 = flight.createVariable("O3", "f4", ("time",))
+        o3.units = "1e-9"
+        o3[:] = [40, 41, 42]
+        nc.createGroup("housekeeping")
+    with pytest.raises(
+        ReaderError,
+        match=r"no time coordinate .* in the root group; the file has groups /flight, "
+        r"/housekeeping: read one with the option group='<path>'",
+    ):
+        CfNetcdfReader().read(path)
+    ds = CfNetcdfReader(group="/flight").read(path)
+    with xr.open_dataset(path, group="flight") as ref:
+        np.testing.assert_array_equal(ds["O3"].values, ref["O3"].values)
+        np.testing.assert_array_equal(ds["time"].values, ref["time"].values)
+    assert ds.attrs["title"] == "grouped flight"
+    assert ds.attrs["reader_skipped_groups"] == "/housekeeping"
+    with pytest.raises(ReaderError, match=r"no group 'nope' in the file \(its groups: /flight"):
+        CfNetcdfReader(group="nope").read(path)
+    assert main(["inspect", str(path), "--reader", "cf_netcdf", "-o", "group=/flight"]) == 0
+    assert "O3" in capsys.readouterr().out

@@ -233,12 +233,21 @@ def _default_fill(dtype: np.dtype[Any]) -> float | None:
     return None if value is None else float(np.asarray(value, dtype=dtype))
 
 
-def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
+def _open_raw(path: Path, time: str | None, group: str | None = None) -> tuple[xr.Dataset, str]:
     """Open, find the time variable, and load everything with the time decoded unmasked."""
     _check_signature(path)
+    groups = _groups(path) if group is not None else []
+    if group is not None and group.strip("/") not in [g.strip("/") for g in groups]:
+        found = ", ".join(groups) or "none"
+        raise ReaderError(f"no group {group!r} in the file (its groups: {found})", path=path)
     try:
         probe = xr.open_dataset(
-            path, engine="netcdf4", decode_times=False, decode_coords=False, decode_timedelta=False
+            path,
+            engine="netcdf4",
+            decode_times=False,
+            decode_coords=False,
+            decode_timedelta=False,
+            group=group,
         )
     except OSError as exc:
         # netCDF-C says "HDF error" or "Unknown file format" for a file cut short by a broken
@@ -249,9 +258,21 @@ def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
             f"library cannot open it ({reason})",
             path=path,
         ) from exc
+    groups = groups or _groups(path)
     with probe:
-        time_name = _find_time(path, probe, time)
-    groups = _groups(path)
+        try:
+            time_name = _find_time(path, probe, time)
+        except ReaderError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            if group is not None:
+                raise ReaderError(f"{reason} in group {group!r}", path=path) from exc
+            if groups:  # the data may well be in a group: say which
+                raise ReaderError(
+                    f"{reason} in the root group; the file has groups {', '.join(groups)}: "
+                    "read one with the option group='<path>'",
+                    path=path,
+                ) from exc
+            raise
     with xr.open_dataset(
         path,
         engine="netcdf4",
@@ -259,10 +280,17 @@ def _open_raw(path: Path, time: str | None) -> tuple[xr.Dataset, str]:
         decode_coords=False,
         decode_timedelta=False,
         mask_and_scale={time_name: False},
+        group=group,
     ) as raw:
         loaded = raw.load()
-    if groups:  # xarray reads the root group only: say what was left out
-        loaded.attrs["reader_skipped_groups"] = " ".join(groups)
+    # xarray reads one group only: say what was left out
+    chosen = "/" + group.strip("/") if group is not None else ""
+    if chosen:  # the file's global attributes still describe the data of a group
+        with xr.open_dataset(path, engine="netcdf4", decode_times=False) as root:
+            loaded.attrs = {**root.attrs, **loaded.attrs, "netcdf_group": chosen}
+    skipped = [g for g in groups if g != chosen and not chosen.startswith(g + "/")]
+    if skipped:
+        loaded.attrs["reader_skipped_groups"] = " ".join(skipped)
     return loaded, time_name
 
 
@@ -392,7 +420,7 @@ class CfNetcdfReader(Reader):
 
     ``time`` names the time variable when the file has several candidates (default: the first
     coordinate variable with ``<unit> since <date>`` units, ``standard_name = time`` or
-    ``axis = T``).
+    ``axis = T``). ``group`` reads a netCDF-4 group (``"/flight"``) instead of the root group.
     """
 
     name: ClassVar[str] = "cf_netcdf"
@@ -401,11 +429,12 @@ class CfNetcdfReader(Reader):
     suffixes: ClassVar[tuple[str, ...]] = _SUFFIXES
     priority: ClassVar[int] = 0
 
-    def __init__(self, *, time: str | None = None) -> None:
+    def __init__(self, *, time: str | None = None, group: str | None = None) -> None:
         self.time = time
+        self.group = group
 
     def _read(self, path: Path) -> xr.Dataset:
-        raw, time_name = _open_raw(path, self.time)
+        raw, time_name = _open_raw(path, self.time, self.group)
         ds = _translate_flags(path, _standardize(path, raw, time_name), "_flag", strict=False)
         _link_ancillaries(ds)
         return ds
