@@ -479,3 +479,24 @@ def test_a_series_in_a_group_is_read_with_the_group_option(
         CfNetcdfReader(group="nope").read(path)
     assert main(["inspect", str(path), "--reader", "cf_netcdf", "-o", "group=/flight"]) == 0
     assert "O3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("file_format", ["NETCDF4", "NETCDF3_CLASSIC"])
+def test_values_never_written_are_missing_not_1e37(tmp_path: Path, file_format: str) -> None:
+    """A logger wrote the times but stopped before the last O3/CO values: netCDF fills them
+    with its default (9.97e36), which xarray leaves as data without a declared _FillValue.
+    They were read as 9.97e36 ppb; netCDF4 itself masks them, as stratoflow now does."""
+    path = tmp_path / "logger.nc"
+    with netCDF4.Dataset(path, "w", format=file_format) as nc:
+        nc.createDimension("time", None)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01 00:00:00"
+        time[0:3] = [0.0, 4.0, 8.0]
+        nc.createVariable("O3", "f4", ("time",))[0:2] = [40.0, 41.0]
+        nc.createVariable("CO", "f8", ("time",))[0:1] = [100.0]
+    ds = CfNetcdfReader().read(path)
+    with netCDF4.Dataset(path) as ref:
+        for name in ("O3", "CO"):
+            expected = np.ma.filled(ref[name][:].astype(np.float64), np.nan)
+            np.testing.assert_array_equal(ds[name].values, expected)
+    assert ds["CO"].attrs["reader_unwritten_values"] == 2

@@ -323,6 +323,25 @@ def _integer_where_possible(var: xr.Variable) -> npt.NDArray[Any]:
     return values.astype(dtype)
 
 
+def _unwritten(var: xr.Variable, values: npt.NDArray[Any]) -> npt.NDArray[np.bool_] | None:
+    """Where a float variable holds netCDF's default fill because it was never written.
+
+    A logger that stops between writing the time and a variable leaves the netCDF default
+    fill (9.97e36) there; xarray masks only a declared ``_FillValue``, so without one those
+    records would be read as 9.97e36 ppb. Only float variables without a declared fill value
+    or ``missing_value`` are looked at: 9.97e36 is no measurement (None when there is none).
+    """
+    declared = ("_FillValue", "missing_value")
+    if any(k in var.attrs or k in var.encoding for k in declared) or values.dtype.kind != "f":
+        return None
+    stored = np.dtype(var.encoding.get("dtype", values.dtype))
+    default = _default_fill(stored) if stored.kind == "f" else None
+    if default is None:
+        return None
+    hit = np.asarray(values == default)
+    return hit if hit.any() else None
+
+
 def _outside_valid_range(var: xr.Variable) -> npt.NDArray[np.bool_] | None:
     """Where ``var`` lies outside its CF ``valid_*`` attributes (None: it has none).
 
@@ -383,6 +402,10 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
                 clean["reader_outside_valid_range"] = int(outside.sum())
             else:
                 values = _integer_where_possible(var)
+            unwritten = _unwritten(var, values)
+            if unwritten is not None:
+                values = np.where(unwritten, np.nan, values).astype(values.dtype)
+                clean["reader_unwritten_values"] = int(unwritten.sum())
             data_vars[key] = xr.Variable((TIME,), values, clean)
         elif var.dims == (time_dim,) and var.dtype.kind in "SUO":
             # a text series (an instrument state): kept as text, as the other readers do
