@@ -500,3 +500,28 @@ def test_values_never_written_are_missing_not_1e37(tmp_path: Path, file_format: 
             expected = np.ma.filled(ref[name][:].astype(np.float64), np.nan)
             np.testing.assert_array_equal(ds[name].values, expected)
     assert ds["CO"].attrs["reader_unwritten_values"] == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "meanings"),
+    [
+        ("0 2 3 4 7", "good limited erroneous not_validated missing_values"),
+        ("0, 2, 3, 4, 7", "good, limited, erroneous, not_validated, missing_values"),
+    ],
+)
+def test_flag_attributes_written_as_text_are_read(
+    iagos_file: Path, tmp_path: Path, values: str, meanings: str
+) -> None:
+    """flag_values as a text attribute leaked "ValueError: invalid literal for int()"; comma-
+    separated flag_meanings were refused as the unknown meaning 'good,'."""
+    path = tmp_path / "IAGOS_text_flags.nc4"
+    path.write_bytes(iagos_file.read_bytes())
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["O3_P1_validity_flag"].flag_values = values
+        nc["O3_P1_validity_flag"].flag_meanings = meanings
+    ours, original = IagosNetcdfReader().read(path), IagosNetcdfReader().read(iagos_file)
+    np.testing.assert_array_equal(ours["O3_P1_flag"].values, original["O3_P1_flag"].values)
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["O3_P1_validity_flag"].flag_values = "a b c d e"
+    with pytest.raises(ReaderError, match=r"'O3_P1_validity_flag': flag_values 'a b c d e' are"):
+        IagosNetcdfReader().read(path)

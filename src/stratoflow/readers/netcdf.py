@@ -101,7 +101,20 @@ def _text(value: Any) -> Any:
 
 
 def _clean_attrs(attrs: Mapping[Hashable, Any]) -> dict[str, Any]:
-    return {str(k): _text(v) for k, v in attrs.items() if str(k) not in _ENCODING_ATTRS}
+    clean = {str(k): _text(v) for k, v in attrs.items() if str(k) not in _ENCODING_ATTRS}
+    # flag attributes written as text ("0 2 3 4 7", "good, limited"): read as CF means them
+    meanings = clean.get("flag_meanings")
+    if isinstance(meanings, str) and "," in meanings:
+        clean["flag_meanings"] = " ".join(meanings.replace(",", " ").split())
+    codes = clean.get("flag_values")
+    if isinstance(codes, str):
+        try:
+            numbers = np.array([float(c) for c in codes.replace(",", " ").split()])
+        except ValueError:
+            return clean  # not numbers: _flag_lut names the variable and its flag_values
+        whole = numbers.size and (numbers == np.rint(numbers)).all()
+        clean["flag_values"] = numbers.astype(np.int64) if whole else numbers
+    return clean
 
 
 def _check_signature(path: Path) -> None:
@@ -511,7 +524,13 @@ class IagosNetcdfReader(Reader):
 
 def _flag_lut(path: Path, name: str, attrs: Mapping[str, Any]) -> npt.NDArray[np.int64]:
     """Lookup table file code -> stratoflow flag, built from flag_values/flag_meanings."""
-    values = np.atleast_1d(np.asarray(attrs.get("flag_values", []))).astype(np.int64)
+    try:
+        values = np.atleast_1d(np.asarray(attrs.get("flag_values", []))).astype(np.int64)
+    except ValueError:
+        raise ReaderError(
+            f"flag variable {name!r}: flag_values {attrs.get('flag_values')!r} are not numbers",
+            path=path,
+        ) from None
     meanings = str(attrs.get("flag_meanings", "")).split()
     if not values.size or len(meanings) != values.size:
         raise ReaderError(
