@@ -314,3 +314,24 @@ def test_the_units_of_the_independent_variable_are_applied(
     days = _edit(shared_data / MERGE, tmp_path / "d.ict", b"\r\nUTC,s\r\n", b"\r\nUTC,days\r\n")
     with pytest.raises(ReaderError, match=r"line 9: .*starts at 61207, not within the data date"):
         IcarttReader().read(days)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"), [("Time_Start", "Time_Stop"), ("UTC_Start", "UTC_Stop")]
+)
+def test_mid_time_from_a_v2_stop_variable(
+    shared_data: Path, tmp_path: Path, start: str, stop: str
+) -> None:
+    """time_point='mid' took only Stop_UTC: with ICARTT 2.0's Time_Stop it fell back to
+    start + DX/2 (wrong where DX is not the averaging interval) or refused the file."""
+    raw = (shared_data / FLAGS).read_bytes().rstrip(b"\x00\r\n") + b"\r\n"  # no NUL line
+    (tmp_path / "v1.ict").write_bytes(raw)
+    original = IcarttReader(time_point="mid").read(tmp_path / "v1.ict")  # from its Mid_UTC
+    for old, new in ((b"Start_UTC", start.encode()), (b"Stop_UTC", stop.encode()),
+                     (b"Mid_UTC", b"Centre_T")):  # fmt: skip
+        raw = raw.replace(old, new)
+    path = tmp_path / "v2.ict"
+    path.write_bytes(raw)
+    ours = IcarttReader(time_point="mid").read(path)
+    np.testing.assert_array_equal(ours["time"].values, original["time"].values)
+    assert ours[stop].attrs["units"] == "seconds since 2017-03-08 00:00:00"

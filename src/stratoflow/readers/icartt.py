@@ -56,7 +56,7 @@ from stratoflow.readers.text_table import parse_table, strip_trailing_nul
 __all__ = ["IcarttReader"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
-_TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^time_(start|stop|mid)$", re.IGNORECASE)
+_TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^(time|utc)_(start|stop|mid)$", re.IGNORECASE)
 _DAY_FRACTION = {"min": 1 / 1440, "h": 1 / 24, "d": 1.0}
 _SECONDS = {"s", "sec", "secs", "second", "seconds", "seconds since midnight"}
 #: What stratoflow's ICARTT writer puts in DATA_INFO: its ``<var>_flag`` columns are IAGOS codes.
@@ -308,11 +308,20 @@ class IcarttReader(Reader):
         if self.time_point == "start":
             return start
         lower = [f[0].lower() for f in vfields]
-        for wanted in (f"{self.time_point}_utc", f"time_{self.time_point}"):
-            if wanted in lower:
-                return table[:, lower.index(wanted) + 1]
-        if self.time_point == "mid" and "stop_utc" in lower:
-            return (start + table[:, lower.index("stop_utc") + 1]) / 2
+
+        def column(point: str) -> int | None:
+            """The column of Mid_UTC, Time_Mid or UTC_Mid (or Stop_...), if there is one."""
+            for wanted in (f"{point}_utc", f"time_{point}", f"utc_{point}"):
+                if wanted in lower:
+                    return lower.index(wanted) + 1
+            return None
+
+        own = column(self.time_point)
+        if own is not None:
+            return table[:, own]
+        stop = column("stop")
+        if self.time_point == "mid" and stop is not None:
+            return (start + table[:, stop]) / 2
         if h.dx > 0:
             return start + (h.dx / 2 if self.time_point == "mid" else h.dx)
         raise ReaderError(
