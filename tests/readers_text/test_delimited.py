@@ -325,3 +325,23 @@ def test_a_record_with_an_extra_field_names_its_line(shared_data: Path, tmp_path
     path.write_bytes(b"\r\n".join(lines))
     with pytest.raises(ReaderError, match=r"line 11: record has 20 fields, the column names"):
         DelimitedReader(preset="fairo_omc").read(path)
+
+
+def test_local_standard_time_is_moved_to_utc(shared_data: Path, tmp_path: Path) -> None:
+    """An instrument PC kept on CET all year (no daylight saving): there was no way to say
+    so, and its times were taken as UTC, an hour late."""
+    source = shared_data / "fairo_raw/11_30_04.OMC"
+    utc = DelimitedReader(preset="fairo_omc").read(source)
+    local = DelimitedReader(preset="fairo_omc", utc_offset="+01:00").read(source)
+    np.testing.assert_array_equal(local["time"].values, utc["time"].values - np.timedelta64(1, "h"))
+    np.testing.assert_array_equal(local["O3"].values, utc["O3"].values)
+    assert local.attrs["time_moved_from_utc_offset"] == "+01:00"
+    west = DelimitedReader(preset="fairo_omc", utc_offset="UTC-0530").read(source)
+    shift = np.timedelta64(5 * 60 + 30, "m")
+    np.testing.assert_array_equal(west["time"].values, utc["time"].values + shift)
+    with pytest.raises(ConfigError, match="zone names are not accepted"):
+        DelimitedReader(preset="fairo_omc", utc_offset="Europe/Berlin")
+    zoned = tmp_path / "zoned.csv"
+    zoned.write_text("time,O3\n2022-11-16T11:30:04+01:00,40\n")
+    with pytest.raises(ReaderError, match=r"line 2: time .* carries its own zone"):
+        DelimitedReader(utc_offset="+01:00").read(zoned)

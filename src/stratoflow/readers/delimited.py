@@ -33,6 +33,7 @@ the line; nothing is returned partially.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,6 +74,24 @@ def _without_trailing_blank_lines(raw: bytes) -> bytes:
     return raw[:end] + ending if end < len(raw) else raw
 
 
+_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?")
+_OWN_ZONE = r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\s*$"
+
+
+def _utc_offset(text: str | None) -> np.timedelta64 | None:
+    """``"+01:00"`` (``"+1"``, ``"UTC+0100"``) -> the offset; ConfigError for anything else."""
+    if text is None:
+        return None
+    match = _OFFSET.fullmatch(text.strip())
+    if match is None or int(match[2]) > 14 or int(match[3] or 0) >= 60:
+        raise ConfigError(
+            f"utc_offset must be a fixed offset such as '+01:00', got {text!r} (zone names "
+            "are not accepted: daylight-saving time makes their local times ambiguous)"
+        )
+    minutes = int(match[2]) * 60 + int(match[3] or 0)
+    return np.timedelta64(-minutes if match[1] == "-" else minutes, "m")
+
+
 def _encoding(raw: bytes) -> str:
     """``utf-8``, or ``latin-1`` when the bytes are not UTF-8.
 
@@ -103,6 +122,7 @@ class DelimitedConfig:
     long_names: Mapping[str, str] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None
     suffix: str = ""
+    utc_offset: str | None = None
 
 
 _FAIRO = DelimitedConfig(separator="\t", line_ending="\r\n", time_format="%d.%m.%y %H:%M:%S.%f")
@@ -304,6 +324,11 @@ class DelimitedReader(Reader):
         datetime_columns: further timestamp columns, kept as seconds since 1970.
         units, long_names: per column; columns without units get ``"1"``.
         columns: keep only these columns (besides time).
+        utc_offset: the fixed offset from UTC (``"+01:00"``) of timestamps written in local
+            standard time without a zone (an instrument PC kept on CET all year); the time
+            and datetime columns are moved to UTC. Zone names are refused: their
+            daylight-saving jumps make local times ambiguous. Timestamps that carry their
+            own zone (``Z``, ``+02:00``) with this option given are an error.
     """
 
     name: ClassVar[str] = "delimited"
@@ -325,6 +350,7 @@ class DelimitedReader(Reader):
         units: Mapping[str, str] | None = None,
         long_names: Mapping[str, str] | None = None,
         columns: Sequence[str] | None = None,
+        utc_offset: str | None = None,
     ) -> None:
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"unknown delimited preset {preset!r}; known: {sorted(PRESETS)}")
@@ -337,6 +363,7 @@ class DelimitedReader(Reader):
             "units": dict(units) if units is not None else None,
             "long_names": dict(long_names) if long_names is not None else None,
             "columns": tuple(columns) if columns is not None else None,
+            "utc_offset": utc_offset,
         }  # fmt: skip
         self.preset = preset
         # a decimal mark nobody chose may be detected: ';'-separated files from European
@@ -355,6 +382,7 @@ class DelimitedReader(Reader):
             )
         if cfg.header_lines < 0:
             raise ConfigError("header_lines must not be negative")
+        self._offset = _utc_offset(cfg.utc_offset)
 
     def __repr__(self) -> str:
         return f"DelimitedReader(preset={self.preset!r})"
@@ -457,6 +485,8 @@ class DelimitedReader(Reader):
                  "delimited_preset": preset or ""}  # fmt: skip
         if encoding != "utf-8":
             attrs["file_encoding"] = encoding
+        if self._offset is not None:
+            attrs["time_moved_from_utc_offset"] = str(cfg.utc_offset)
         if repeated.any():
             attrs["reader_skipped_lines"] = " ".join(str(n) for n in skipped_lines)
         if export is not None:
@@ -567,6 +597,17 @@ class DelimitedReader(Reader):
         out: npt.NDArray[np.datetime64] = np.asarray(
             parsed.dt.tz_localize(None).to_numpy(), dtype="datetime64[ns]"
         )
+        if self._offset is not None:  # local standard time -> UTC
+            zoned = text.str.contains(_OWN_ZONE).to_numpy()
+            if zoned.any():
+                row = int(np.argmax(zoned))
+                raise ReaderError(
+                    f"time {text.iloc[row]!r} carries its own zone, and utc_offset="
+                    f"{cfg.utc_offset!r} was given: drop one",
+                    path=path,
+                    line=first + int(text.index[row]),
+                )
+            out = out - self._offset.astype("timedelta64[ns]")
         return out
 
     def _numbers(
