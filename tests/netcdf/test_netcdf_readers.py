@@ -525,3 +525,24 @@ def test_flag_attributes_written_as_text_are_read(
         nc["O3_P1_validity_flag"].flag_values = "a b c d e"
     with pytest.raises(ReaderError, match=r"'O3_P1_validity_flag': flag_values 'a b c d e' are"):
         IagosNetcdfReader().read(path)
+
+
+@pytest.mark.parametrize(
+    ("units", "reason"),
+    [
+        ("seconds since flight start", "Unable to parse date string 'flight start'"),
+        ("months since 2024-01-01", "'months since' units only allowed for '360_day'"),
+        ("days since 0000-01-01 00:00:00", "zero not allowed as a reference year"),
+    ],
+)
+def test_undecodable_time_units_say_why(tmp_path: Path, units: str, reason: str) -> None:
+    """xarray's message ("... or installing cftime") hid the reason; cftime's is given."""
+    path = tmp_path / "units.nc"
+    xr.Dataset(
+        {"O3": ("time", [1.0, 2.0], {"units": "1e-9"})},
+        coords={"time": ("time", [0.0, 1.0], {"units": units})},
+    ).to_netcdf(path, encoding={"time": {"_FillValue": None}})
+    with pytest.raises(
+        ReaderError, match=rf"time variable 'time': units '{units}' .* cannot be decoded: {reason}"
+    ):
+        CfNetcdfReader().read(path)

@@ -176,19 +176,44 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     try:
         decoded = xr.decode_cf(plain, decode_times=True)["t"].values
     except (ValueError, OverflowError) as exc:  # pandas' OutOfBoundsDatetime is a ValueError
-        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-        span = f" with values {finite.min():g} to {finite.max():g}" if finite.size else ""
-        raise ReaderError(
-            f"time variable {name!r}: {attrs['units']!r}{span} gives instants outside the "
-            "years 1678-2261 that a time can take (a fill value, or wrong units?)",
-            path=path,
-        ) from exc
+        raise _undecodable_time(path, name, values, attrs) from exc
     if np.asarray(decoded).dtype.kind != "M":
         raise ReaderError(
             f"time variable {name!r} uses calendar {calendar!r}, which has no UTC datetimes",
             path=path,
         )
     return np.asarray(decoded).astype("datetime64[ns]")
+
+
+def _undecodable_time(
+    path: Path, name: str, values: npt.NDArray[Any], attrs: Mapping[str, Any]
+) -> ReaderError:
+    """Why xarray could not decode a time (its own message only says to install cftime).
+
+    cftime, which netCDF4 uses, tells units it cannot read (``months since``, ``seconds since
+    flight start``, year 0 in the standard calendar) from instants it can compute but that
+    lie outside the datetime64 range (a fill value, wrong units).
+    """
+    import cftime
+
+    units, calendar = str(attrs["units"]), str(attrs.get("calendar", "standard"))
+    try:
+        cftime.num2date(values[:1], units, calendar)
+    except ValueError as exc:
+        return ReaderError(
+            f"time variable {name!r}: units {units!r} (calendar {calendar!r}) cannot be "
+            f"decoded: {exc}",
+            path=path,
+        )
+    except OverflowError:
+        pass
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    span = f" with values {finite.min():g} to {finite.max():g}" if finite.size else ""
+    return ReaderError(
+        f"time variable {name!r}: {units!r}{span} gives instants outside the years "
+        "1678-2261 that a time can take (a fill value, or wrong units?)",
+        path=path,
+    )
 
 
 def _check_time_gaps(path: Path, var: xr.Variable, name: str, values: npt.NDArray[Any]) -> None:
