@@ -62,3 +62,21 @@ def test_convert_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     assert status == 1
     assert "unknown reader 'no_such_reader'" in capsys.readouterr().err
+
+
+def test_convert_passes_reader_options(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """inspect took reader options, convert did not: a log in local standard time (or a
+    NASA Ames file whose time unit must be given) could be inspected but not converted."""
+    from stratoflow.readers import DelimitedReader
+
+    source = shared_data / "fairo_raw/11_30_04.OMC"
+    out = tmp_path / "omc.nc"
+    args = ["convert", str(source), str(out), "--format", "netcdf"]
+    assert main([*args, "-o", "preset=fairo_omc", "-o", "utc_offset=+01:00"]) == 0
+    expected = DelimitedReader(preset="fairo_omc", utc_offset="+01:00").read(source)
+    back = CfNetcdfReader().read(out)
+    np.testing.assert_array_equal(back["time"].values, expected["time"].values)
+    assert main([*args, "-o", "no_such_option=1"]) == 1
+    assert "no_such_option" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import argparse
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
+from stratoflow.commands.inspect import parse_options
 from stratoflow.dataset import TIME, data_variables
 
 __all__ = ["FORMATS", "convert", "register"]
@@ -40,13 +41,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("output", help="the file to write (replaced atomically)")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
     p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    p.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="reader option (repeatable), as for inspect: e.g. -o time_unit=h, "
+        "-o preset=fairo_omc, -o group=/flight",
+    )
     p.set_defaults(func=run)
 
 
-def convert(source: str, target: str, fmt: str, reader: str | None = None) -> str:
+def convert(
+    source: str,
+    target: str,
+    fmt: str,
+    reader: str | None = None,
+    reader_options: dict[str, Any] | None = None,
+) -> str:
     """Convert ``source`` to ``target`` in format ``fmt``; returns a one-line summary."""
     writer, options = FORMATS[fmt]
-    ds = open_dataset(source, reader=reader)
+    ds = open_dataset(source, reader=reader, **(reader_options or {}))
     path = write_dataset(ds, target, writer=writer, **options)
     return (
         f"{source} ({ds.attrs.get('reader')}) -> {path} ({fmt}): "
@@ -56,5 +72,6 @@ def convert(source: str, target: str, fmt: str, reader: str | None = None) -> st
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    print(convert(args.input, args.output, args.format, reader=args.reader))
+    options = parse_options(args.option)
+    print(convert(args.input, args.output, args.format, reader=args.reader, reader_options=options))
     return 0
