@@ -324,7 +324,7 @@ def test_scale_and_missing_lines_wrapped_over_lines_are_read_as_nappy_reads_them
     assert np.isnan(ds["V7"].values[1])
     # a list that really is short still names its line
     path.write_text(path.read_text().replace("-9999.0\n", "\n", 1))
-    short = r"line 29: expected 120 missing values VMISS.*found 119 before 'V0"
+    short = r"line 17: expected 120 missing values VMISS.*found 119"
     with pytest.raises(ReaderError, match=short):
         NasaAmesReader().read(path)
 
@@ -334,3 +334,16 @@ def test_fortran_d_exponents_in_scale_and_missing_values(tmp_path: Path) -> None
     path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 40", "1 -9999", "2 4.2D+01"])
     path.write_text(path.read_text().replace("\n1\n1\n-9999\n", "\n1\n0.5D+00\n-0.9999D+04\n"))
     np.testing.assert_array_equal(NasaAmesReader().read(path)["Ozone"].values, [20, np.nan, 21])
+
+
+def test_a_long_scale_line_one_value_short_is_named_at_its_line(tmp_path: Path) -> None:
+    """Since VSCAL may wrap, a long VSCAL line one value short must not swallow VMISS."""
+    nv = 40
+    head = ["Doe, Jane", "Org", "src", "mission", "1 1", "2021 06 14 2021 06 15", "0"]
+    head += ["Time (seconds from 0 UT)", str(nv), " ".join(["1.0"] * (nv - 1))]
+    head += [" ".join(["-9999.0"] * nv), *[f"V{i} (ppb)" for i in range(nv)], "0", "0"]
+    rows = [" ".join([str(t)] + ["1"] * nv) for t in range(2)]
+    path = tmp_path / "short.na"
+    path.write_text("\n".join([f"{len(head) + 1} 1001", *head, *rows]) + "\n")
+    with pytest.raises(ReaderError, match=r"line 11: expected 40 scale factors VSCAL.*found 39"):
+        NasaAmesReader().read(path)

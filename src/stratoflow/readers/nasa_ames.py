@@ -248,9 +248,17 @@ class _Cursor:
         Fortran's ``0.1D+01`` is read as ``0.1E+01``, as in the data block.
         """
         values: list[Any] = []
+        first_line, first_text = self.line + 1, ""
         while True:
             text = self.next(what)
+            first_text = first_text or text
             tokens = [t for t in _SPLIT.split(text.strip()) if t]
+            if values and count is not None and len(values) + len(tokens) > count:
+                # the next list (VMISS after VSCAL), not a continuation: the first line is short
+                raise self.error(
+                    f"expected {count} {what}, found {len(values)}: {first_text.strip()[:80]!r}",
+                    line=first_line,
+                )
             try:
                 values += [kind(_FORTRAN_D.sub("E", t) if kind is float else t) for t in tokens]
             except ValueError:
