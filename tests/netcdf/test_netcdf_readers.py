@@ -546,3 +546,53 @@ def test_undecodable_time_units_say_why(tmp_path: Path, units: str, reason: str)
         ReaderError, match=rf"time variable 'time': units '{units}' .* cannot be decoded: {reason}"
     ):
         CfNetcdfReader().read(path)
+
+
+def _with_attribute(path: Path, key: str, value: str) -> Path:
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01"
+        time[:] = [0.0, 1.0, 2.0]
+        o3 = nc.createVariable("O3", "f4", ("time",))
+        o3.units = "1e-9"
+        o3[:] = [40.0, 41.0, 42.0]
+        o3.setncattr(key, value)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("missing_value", "41", "missing_value is the text '41', not a number"),
+        ("scale_factor", "2", "scale_factor is the text '2', not a number"),
+        ("valid_max", "n/a", "valid_max 'n/a' is not a number"),
+    ],
+)
+def test_numeric_attributes_written_as_text_are_named(
+    tmp_path: Path, key: str, value: str, message: str
+) -> None:
+    """A text missing_value was silently ignored (41 stayed data); a text scale_factor leaked
+    numpy's UFuncTypeError; a text valid_max a float() ValueError."""
+    path = _with_attribute(tmp_path / "text_attrs.nc", key, value)
+    with pytest.raises(ReaderError, match=rf"text_attrs\.nc: variable 'O3': {message}"):
+        CfNetcdfReader().read(path)
+
+
+def test_a_valid_range_written_as_text_is_applied(tmp_path: Path) -> None:
+    path = _with_attribute(tmp_path / "range.nc", "valid_range", "0 41")
+    np.testing.assert_array_equal(CfNetcdfReader().read(path)["O3"].values, [40.0, 41.0, np.nan])
+
+
+def test_a_text_variable_keeps_its_text_fill_value(tmp_path: Path) -> None:
+    """A char variable's _FillValue is text, as CF allows: not refused with the check above."""
+    path = tmp_path / "state.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 2)
+        nc.createDimension("strlen", 2)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01"
+        time[:] = [0.0, 1.0]
+        state = nc.createVariable("state", "S1", ("time", "strlen"), fill_value=b"-")
+        state[:] = netCDF4.stringtochar(np.array(["MS", "ZE"], "S2"))
+    assert CfNetcdfReader().read(path)["state"].values.tolist() == ["MS", "ZE"]

@@ -298,6 +298,7 @@ def _open_raw(path: Path, time: str | None, group: str | None = None) -> tuple[x
         ) from exc
     groups = groups or _groups(path)
     with probe:
+        _check_packing_attributes(path, probe)
         try:
             time_name = _find_time(path, probe, time)
         except ReaderError as exc:
@@ -380,7 +381,47 @@ def _unwritten(var: xr.Variable, values: npt.NDArray[Any]) -> npt.NDArray[np.boo
     return hit if hit.any() else None
 
 
-def _outside_valid_range(var: xr.Variable) -> npt.NDArray[np.bool_] | None:
+_PACKING = ("scale_factor", "add_offset", "missing_value", "_FillValue")
+
+
+def _check_packing_attributes(path: Path, ds: xr.Dataset) -> None:
+    """Refuse packing and fill attributes written as text, naming variable and attribute.
+
+    xarray ignores a text ``missing_value`` (its values stay data) and fails on a text
+    ``scale_factor`` with a numpy type error; CF requires the variable's own type.
+    """
+    for name, var in ds.variables.items():
+        stored = np.dtype(var.encoding.get("dtype", var.dtype))  # as stored, before decoding
+        if stored.kind in "SUO":
+            continue  # a text variable's fill value is text (CF allows it)
+        for key in _PACKING:
+            value = var.attrs.get(key, var.encoding.get(key))
+            if isinstance(value, str | bytes) or (
+                isinstance(value, np.ndarray) and value.dtype.kind in "SUO"
+            ):
+                raise ReaderError(
+                    f"variable {str(name)!r}: {key} is the text {value!r}, not a number of the "
+                    "variable's type as CF requires: fix the attribute",
+                    path=path,
+                )
+
+
+def _limit(path: Path, var_name: str, key: str, value: Any) -> npt.NDArray[np.float64]:
+    """A ``valid_*`` attribute as numbers (a numeric text such as ``"0 100"`` is read too)."""
+    try:
+        if isinstance(value, str | bytes):
+            text = value.decode() if isinstance(value, bytes) else value
+            numbers = np.array([float(v) for v in text.replace(",", " ").split()])
+        else:
+            numbers = np.asarray(value, dtype=np.float64).ravel()
+    except (ValueError, UnicodeDecodeError):
+        numbers = np.array([])
+    if not numbers.size:
+        raise ReaderError(f"variable {var_name!r}: {key} {value!r} is not a number", path=path)
+    return numbers
+
+
+def _outside_valid_range(var: xr.Variable, name: str, path: Path) -> npt.NDArray[np.bool_] | None:
     """Where ``var`` lies outside its CF ``valid_*`` attributes (None: it has none).
 
     CF states the limits in the packed type, before ``scale_factor``/``add_offset``; xarray has
@@ -392,13 +433,13 @@ def _outside_valid_range(var: xr.Variable) -> npt.NDArray[np.bool_] | None:
         return None
     low = high = None
     if "valid_range" in a:
-        bounds = np.asarray(a["valid_range"], dtype=np.float64).ravel()
+        bounds = _limit(path, name, "valid_range", a["valid_range"])
         if bounds.size == 2:
             low, high = float(bounds[0]), float(bounds[1])
     if "valid_min" in a:
-        low = float(np.asarray(a["valid_min"], dtype=np.float64).ravel()[0])
+        low = float(_limit(path, name, "valid_min", a["valid_min"])[0])
     if "valid_max" in a:
-        high = float(np.asarray(a["valid_max"], dtype=np.float64).ravel()[0])
+        high = float(_limit(path, name, "valid_max", a["valid_max"])[0])
     if low is None and high is None:
         return None
     values = np.asarray(var.values, dtype=np.float64)
@@ -433,7 +474,7 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             units = str(clean.get("units", "")).strip()
             if units.lower() in {"", "none"}:
                 clean["units"] = "1"
-            outside = _outside_valid_range(var)
+            outside = _outside_valid_range(var, key, path)
             if outside is not None and outside.any():
                 values = np.asarray(var.values, dtype=np.float64).copy()
                 values[outside] = np.nan
