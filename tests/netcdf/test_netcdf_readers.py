@@ -596,3 +596,18 @@ def test_a_text_variable_keeps_its_text_fill_value(tmp_path: Path) -> None:
         state = nc.createVariable("state", "S1", ("time", "strlen"), fill_value=b"-")
         state[:] = netCDF4.stringtochar(np.array(["MS", "ZE"], "S2"))
     assert CfNetcdfReader().read(path)["state"].values.tolist() == ["MS", "ZE"]
+
+
+def test_a_missing_text_value_is_empty_not_nan(tmp_path: Path) -> None:
+    """A string variable's missing_value is masked by xarray to NaN, which became 'nan'."""
+    path = tmp_path / "label.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 3)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01"
+        time[:] = [0.0, 1.0, 2.0]
+        label = nc.createVariable("label", str, ("time",))
+        label.missing_value = "none"
+        for i, text in enumerate(["a", "none", "b"]):
+            label[i] = text
+    assert CfNetcdfReader().read(path)["label"].values.tolist() == ["a", "", "b"]

@@ -493,6 +493,8 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
                 clean["units"] = "1"
             text = np.asarray(var.values)
             text = np.char.decode(text, "utf-8", "replace") if text.dtype.kind == "S" else text
+            if text.dtype.kind == "O":  # a masked element (missing_value) is NaN: no text
+                text = np.where(np.asarray(var.isnull()), "", text)
             data_vars[key] = xr.Variable((TIME,), text.astype(str), clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
