@@ -611,3 +611,20 @@ def test_a_missing_text_value_is_empty_not_nan(tmp_path: Path) -> None:
         for i, text in enumerate(["a", "none", "b"]):
             label[i] = text
     assert CfNetcdfReader().read(path)["label"].values.tolist() == ["a", "", "b"]
+
+
+def test_older_iagos_val_flags_are_validity_flags(iagos_file: Path, tmp_path: Path) -> None:
+    """Older IAGOS files (v2) name validity flags ``<var>_val``: they stayed data variables and
+    the series had no flags. With or without flag_meanings they are read like v3's."""
+    old = tmp_path / "IAGOS_timeseries_v2.nc4"
+    old.write_bytes(iagos_file.read_bytes())
+    with netCDF4.Dataset(old, "a") as nc:
+        for name in [n for n in nc.variables if n.endswith("_validity_flag")]:
+            nc.renameVariable(name, name.replace("_validity_flag", "_val"))
+        nc["O3_P1_val"].delncattr("flag_meanings")
+        nc["O3_P1_val"].delncattr("flag_values")
+    ours, v3 = IagosNetcdfReader().read(old), IagosNetcdfReader().read(iagos_file)
+    assert sorted(ours.data_vars) == sorted(v3.data_vars)
+    for name in v3.data_vars:
+        np.testing.assert_array_equal(ours[name].values, v3[name].values, err_msg=str(name))
+    assert ours["O3_P1"].attrs["ancillary_variables"] == v3["O3_P1"].attrs["ancillary_variables"]

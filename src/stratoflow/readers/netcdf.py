@@ -7,10 +7,11 @@ Two readers share one decoding path (:func:`_open_raw` and :func:`_standardize`)
   variable; scalar text variables (a flight id with ``cf_role``) become global attributes;
   anything else is named in ``reader_skipped_variables``.
 * :class:`IagosNetcdfReader` (``iagos_netcdf``) adds what an IAGOS L2 file means beyond CF:
-  ``<var>_validity_flag`` variables become stratoflow flags ``<var>_flag`` (translated by their
-  ``flag_meanings``, not by trusting the codes), ``<var>_process_flag`` and ``<var>_error`` stay
-  as ancillary variables of ``<var>``, and the flight metadata (platform, airports, departure and
-  arrival times) become standard global attributes.
+  ``<var>_validity_flag`` variables (``<var>_val`` in older IAGOS files) become stratoflow
+  flags ``<var>_flag`` (translated by their ``flag_meanings``, not by trusting the codes),
+  ``<var>_process_flag`` and ``<var>_error`` stay as ancillary variables of ``<var>``, and the
+  flight metadata (platform, airports, departure and arrival times) become standard global
+  attributes.
 
 Real files have quirks that a naive ``xarray.open_dataset`` turns into wrong data, handled here:
 
@@ -83,6 +84,8 @@ _ENCODING_ATTRS = frozenset(
 # IAGOS flag_meanings (as found in the files) -> stratoflow flag.
 _IAGOS_MEANINGS: dict[str, Flag] = FLAG_MEANINGS
 _VALIDITY_SUFFIX = "_validity_flag"
+#: Validity flags of older IAGOS files (v2: ``baro_alt_AC_val``), IAGOS codes.
+_OLD_VALIDITY_SUFFIX = "_val"
 _ANCILLARY_SUFFIXES = ("_process_flag", "_error", "_source_flag")
 _REGISTRATION = re.compile(r"\b([A-Z0-9]{1,2}-[A-Z0-9]{3,5})\b")
 
@@ -583,11 +586,34 @@ class IagosNetcdfReader(Reader):
         raw, time_name = _open_raw(path, self.time_variable)
         ds = _standardize(path, raw, time_name)
         ds = _translate_flags(path, ds, _VALIDITY_SUFFIX, strict=True)
+        ds = _old_validity_flags(path, ds)
         # any other <var>_flag of the file is flags only if its flag_meanings say IAGOS ones
         ds = _translate_flags(path, ds, "_flag", strict=False)
         _link_ancillaries(ds)
         ds.attrs.update(_flight_attrs(ds.attrs))
         return ds
+
+
+def _old_validity_flags(path: Path, ds: xr.Dataset) -> xr.Dataset:
+    """``<var>_val`` of older IAGOS files: validity flags like ``<var>_validity_flag``.
+
+    With ``flag_meanings`` they are translated by them (strictly); without, they are read as
+    IAGOS codes when every value is one (or the fill value), else left alone as data.
+    """
+    valid = [float(f) for f in Flag]
+    for name in [str(n) for n in ds.data_vars if str(n).endswith(_OLD_VALIDITY_SUFFIX)]:
+        base = name[: -len(_OLD_VALIDITY_SUFFIX)]
+        if base not in ds.data_vars or flag_name(base) in ds.data_vars:
+            continue
+        var = ds.variables[name]
+        if "flag_meanings" not in var.attrs:
+            values = np.asarray(var.values, dtype=np.float64)
+            if not np.isin(values[~np.isnan(values)], valid).all():
+                continue
+            iagos = cf_flag_attributes()
+            var.attrs.update(flag_values=iagos["flag_values"], flag_meanings=iagos["flag_meanings"])
+        ds = _translate_flags(path, ds, _OLD_VALIDITY_SUFFIX, strict=True, only=name)
+    return ds
 
 
 def _flag_lut(path: Path, name: str, attrs: Mapping[str, Any]) -> npt.NDArray[np.int64]:
@@ -645,7 +671,9 @@ def _translate(
     return out, missing
 
 
-def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -> xr.Dataset:
+def _translate_flags(
+    path: Path, ds: xr.Dataset, suffix: str, *, strict: bool, only: str | None = None
+) -> xr.Dataset:
     """Turn ``<var><suffix>`` variables into stratoflow ``<var>_flag`` variables.
 
     The translation goes through ``flag_meanings``, so a file whose codes differ from the IAGOS
@@ -660,7 +688,7 @@ def _translate_flags(path: Path, ds: xr.Dataset, suffix: str, *, strict: bool) -
     for name in list(ds.data_vars):
         key = str(name)
         base = key[: -len(suffix)]
-        if not key.endswith(suffix) or base not in ds.data_vars:
+        if not key.endswith(suffix) or base not in ds.data_vars or only not in (None, key):
             continue
         try:
             codes, no_flag = _translate(path, key, ds[key])
@@ -703,7 +731,11 @@ def _link_ancillaries(ds: xr.Dataset) -> None:
             continue
         # Names of translated flags are replaced; names of absent variables are dropped.
         listed = [
-            flag_name(n[: -len(_VALIDITY_SUFFIX)]) if n.endswith(_VALIDITY_SUFFIX) else n
+            flag_name(n[: -len(_VALIDITY_SUFFIX)])
+            if n.endswith(_VALIDITY_SUFFIX)
+            else flag_name(n[: -len(_OLD_VALIDITY_SUFFIX)])
+            if n.endswith(_OLD_VALIDITY_SUFFIX) and n not in ds.data_vars
+            else n
             for n in str(ds[base].attrs.get("ancillary_variables", "")).split()
         ]
         listed = [n for n in dict.fromkeys(listed) if n in ds.data_vars]
