@@ -347,3 +347,14 @@ def test_a_long_scale_line_one_value_short_is_named_at_its_line(tmp_path: Path) 
     path.write_text("\n".join([f"{len(head) + 1} 1001", *head, *rows]) + "\n")
     with pytest.raises(ReaderError, match=r"line 11: expected 40 scale factors VSCAL.*found 39"):
         NasaAmesReader().read(path)
+
+
+def test_a_time_restarting_at_midnight_says_so(tmp_path: Path) -> None:
+    """A flight across midnight written as time of day (86395 then 0): refused, as before,
+    but the message says what is wrong instead of only "not strictly increasing"."""
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["86390 40", "86395 41", "0 42"])
+    with pytest.raises(ReaderError, match=r"line 18: .*86395.0 then 0.0\): it starts again at "):
+        NasaAmesReader().read(path)
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["30 40", "20 41"])
+    with pytest.raises(ReaderError, match=r"\(30.0 then 20.0\)$"):
+        NasaAmesReader().read(path)

@@ -645,8 +645,16 @@ def to_times(
         steps = np.diff(times.view(np.int64))
         if (steps <= 0).any():
             i = int(np.argmax(steps <= 0)) + 1
+            back = -int(steps[i - 1])
+            hint = (
+                ": it starts again at midnight, but times past midnight must continue beyond "
+                "one day from DATE (86400 s, 24 h)"
+                if 20 * _NS["h"] <= back <= _NS["d"]
+                else ""
+            )
             raise ReaderError(
-                f"time is not strictly increasing ({float(x[i - 1])!r} then {float(x[i])!r})",
+                f"time is not strictly increasing ({float(x[i - 1])!r} then {float(x[i])!r})"
+                + hint,
                 path=path,
                 line=first_line + i,
             )
