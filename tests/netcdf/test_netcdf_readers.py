@@ -628,3 +628,16 @@ def test_older_iagos_val_flags_are_validity_flags(iagos_file: Path, tmp_path: Pa
     for name in v3.data_vars:
         np.testing.assert_array_equal(ours[name].values, v3[name].values, err_msg=str(name))
     assert ours["O3_P1"].attrs["ancillary_variables"] == v3["O3_P1"].attrs["ancillary_variables"]
+
+
+def test_a_calendar_name_with_blanks_or_capitals_is_read(tmp_path: Path) -> None:
+    """'standard ' (a writer's padding) was refused by cftime as an unknown calendar."""
+    path = tmp_path / "calendar.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 2)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2024-01-01"
+        time.calendar = "Standard "
+        time[:] = [0.0, 1.0]
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    assert str(CfNetcdfReader().read(path)["time"].values[1]) == "2024-01-01T00:00:01.000000000"

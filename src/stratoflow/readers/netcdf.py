@@ -166,7 +166,8 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     values = np.asarray(var.values)
     attrs = {"units": var.attrs.get("units", var.encoding.get("units"))}
     calendar = var.attrs.get("calendar", var.encoding.get("calendar"))
-    if calendar is not None:
+    if calendar is not None:  # "Gregorian", "standard " as some writers spell them
+        calendar = str(_text(calendar)).strip().lower()
         attrs["calendar"] = calendar
     if attrs["units"] is None or " since " not in str(attrs["units"]):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
