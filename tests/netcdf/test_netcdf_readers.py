@@ -641,3 +641,19 @@ def test_a_calendar_name_with_blanks_or_capitals_is_read(tmp_path: Path) -> None
         time[:] = [0.0, 1.0]
         nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
     assert str(CfNetcdfReader().read(path)["time"].values[1]) == "2024-01-01T00:00:01.000000000"
+
+
+def test_a_reference_zone_written_as_utc_plus_n_is_refused(tmp_path: Path) -> None:
+    """'since 2024-01-01 00:00:00 UTC+1' was read POSIX-style as UTC-1: two hours off what
+    the writer (on CET) meant. Ambiguous, so refused; '+01:00' is read."""
+    path = tmp_path / "zone.nc"
+    units = "seconds since 2024-01-01 00:00:00 UTC+1"
+    xr.Dataset(
+        {"O3": ("time", [1.0, 2.0], {"units": "1e-9"})},
+        coords={"time": ("time", [0.0, 1.0], {"units": units})},
+    ).to_netcdf(path, encoding={"time": {"_FillValue": None}})
+    with pytest.raises(ReaderError, match=r"zone as 'UTC\+1', which is ambiguous"):
+        CfNetcdfReader().read(path)
+    with netCDF4.Dataset(path, "a") as nc:
+        nc["time"].units = "seconds since 2024-01-01 00:00:00 +01:00"
+    assert str(CfNetcdfReader().read(path)["time"].values[0]) == "2023-12-31T23:00:00.000000000"

@@ -171,6 +171,14 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         attrs["calendar"] = calendar
     if attrs["units"] is None or " since " not in str(attrs["units"]):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
+    zone = _NAMED_OFFSET.search(str(attrs["units"]))
+    if zone is not None:
+        raise ReaderError(
+            f"time variable {name!r}: units {attrs['units']!r} give the reference time zone as "
+            f"{zone.group(0).strip()!r}, which is ambiguous (POSIX reads 'UTC+1' as one hour "
+            "west of UTC, people as one hour east): write the offset as '+01:00'",
+            path=path,
+        )
     _check_time_gaps(path, var, name, values)
     scale, offset = (var.attrs.get(k, var.encoding.get(k)) for k in ("scale_factor", "add_offset"))
     if scale is not None or offset is not None:  # packed times: unpacked, though not masked
@@ -187,6 +195,10 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
             path=path,
         )
     return np.asarray(decoded).astype("datetime64[ns]")
+
+
+#: "UTC+1", "GMT-5" after the reference time: the sign means opposite things to POSIX and people.
+_NAMED_OFFSET = re.compile(r"\b(?:UTC|GMT)\s*[+-]\s*\d", re.IGNORECASE)
 
 
 def _undecodable_time(
