@@ -218,8 +218,10 @@ def test_time_counts_from_the_origin_its_name_gives(
     np.testing.assert_array_equal(ds["time"].values, [start, start + np.timedelta64(1, "s")])
 
 
-def test_a_time_origin_in_local_time_is_refused(tmp_path: Path) -> None:
-    path = _ffi1001(tmp_path / "t.na", "seconds since 2021-06-14 00:00:00 +02:00", ["0 1"])
+@pytest.mark.parametrize("zone", ["+02:00", "UTC+1", "GMT-5"])
+def test_a_time_origin_in_local_time_is_refused(tmp_path: Path, zone: str) -> None:
+    """'UTC+1' / 'GMT-5' were taken as UTC (only a bare '+02:00' was seen as local)."""
+    path = _ffi1001(tmp_path / "t.na", f"seconds since 2021-06-14 00:00:00 {zone}", ["0 1"])
     with pytest.raises(ReaderError, match="local time; stratoflow needs UTC"):
         NasaAmesReader().read(path)
 

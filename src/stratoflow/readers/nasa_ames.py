@@ -539,7 +539,8 @@ def time_origin(
     since = _SINCE.search(low)
     if since is not None:
         y, mo, d, hh, mm, ss, zone = since.groups()
-        offset = re.match(r"\s*[+-](\d{1,2})(?::?(\d{2}))?", low[since.end() :])
+        # "+01:00", and "UTC+1" / "GMT-5" (whose sign POSIX and people read oppositely)
+        offset = re.match(r"\s*(?:utc|gmt)?\s*[+-](\d{1,2})(?::?(\d{2}))?", low[since.end() :])
         if zone is None and offset is not None and int(offset[1]) + int(offset[2] or 0):
             raise ReaderError(
                 f"the independent variable {xname!r} counts from a local time; "
