@@ -335,3 +335,18 @@ def test_mid_time_from_a_v2_stop_variable(
     ours = IcarttReader(time_point="mid").read(path)
     np.testing.assert_array_equal(ours["time"].values, original["time"].values)
     assert ours[stop].attrs["units"] == "seconds since 2017-03-08 00:00:00"
+
+
+def test_a_keyword_given_twice_keeps_both_values(shared_data: Path, tmp_path: Path) -> None:
+    """A second OTHER_COMMENTS line replaced the first: its text was lost."""
+    raw = (shared_data / FLAGS).read_bytes()
+    first = b"\nDATA_INFO: N/A\n"
+    assert first in raw
+    raw = raw.replace(first, b"\nDATA_INFO: N/A\nOTHER_COMMENTS: written first\n", 1)
+    raw = raw.replace(b"50, 1001", b"51, 1001", 1).replace(b"\n25\n", b"\n26\n", 1)
+    path = tmp_path / "twice.ict"
+    path.write_bytes(raw)
+    with pytest.warns(TrailingGarbageWarning):
+        ds = IcarttReader().read(path)
+    text = ds.attrs["icartt_other_comments"]
+    assert text.startswith("written first\nThese flags were created") and "Flight Comments" in text

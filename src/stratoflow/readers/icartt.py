@@ -76,7 +76,9 @@ def _keywords(ncom: tuple[str, ...]) -> dict[str, str]:
         match = _KEYWORD.match(line)
         if match and not line[:1].isspace():
             last = match.group(1)
-            out[last] = match.group(2).strip()
+            value = match.group(2).strip()
+            # a keyword given twice (two OTHER_COMMENTS lines) keeps both, in order
+            out[last] = f"{out[last]}\n{value}".strip() if last in out else value
         elif last is not None:
             out[last] = (out[last] + "\n" + line.strip()).strip()
     return out
