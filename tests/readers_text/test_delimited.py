@@ -345,3 +345,14 @@ def test_local_standard_time_is_moved_to_utc(shared_data: Path, tmp_path: Path) 
     zoned.write_text("time,O3\n2022-11-16T11:30:04+01:00,40\n")
     with pytest.raises(ReaderError, match=r"line 2: time .* carries its own zone"):
         DelimitedReader(utc_offset="+01:00").read(zoned)
+
+
+def test_a_utf16_table_is_read(shared_data: Path, tmp_path: Path) -> None:
+    """Excel's "Unicode Text" is UTF-16 with a BOM: refused as "NUL byte in a text file"."""
+    source = shared_data / "fairo_raw/11_30_04.OMC"
+    path = tmp_path / "unicode.OMC"
+    path.write_bytes(source.read_bytes().decode("ascii").encode("utf-16"))
+    ds = DelimitedReader(preset="fairo_omc").read(path)
+    original = DelimitedReader(preset="fairo_omc").read(source)
+    np.testing.assert_array_equal(ds["time"].values, original["time"].values)
+    np.testing.assert_array_equal(ds["O3"].values, original["O3"].values)

@@ -92,6 +92,21 @@ def _utc_offset(text: str | None) -> np.timedelta64 | None:
     return np.timedelta64(-minutes if match[1] == "-" else minutes, "m")
 
 
+def _utf16_as_utf8(raw: bytes, path: Path) -> bytes:
+    """A UTF-16 file (Excel's "Unicode Text", marked by its BOM) as UTF-8; others unchanged.
+
+    UTF-16 puts a NUL byte beside every ASCII character: read as bytes, such a file was
+    refused as "NUL byte in a text file".
+    """
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw
+    try:
+        return raw.decode("utf-16").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReaderError(f"starts with a UTF-16 byte order mark but is not UTF-16: {exc}",
+                          path=path) from exc  # fmt: skip
+
+
 def _encoding(raw: bytes) -> str:
     """``utf-8``, or ``latin-1`` when the bytes are not UTF-8.
 
@@ -403,7 +418,7 @@ class DelimitedReader(Reader):
         return self.config, self.preset, None
 
     def _read(self, path: Path) -> xr.Dataset:
-        raw = path.read_bytes()
+        raw = _utf16_as_utf8(path.read_bytes(), path)
         cfg, preset, export = self._config_for(path, raw)
         self._check_line_endings(cfg, raw, path)
         if b"\x00" in raw:
