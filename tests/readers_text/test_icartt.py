@@ -350,3 +350,10 @@ def test_a_keyword_given_twice_keeps_both_values(shared_data: Path, tmp_path: Pa
         ds = IcarttReader().read(path)
     text = ds.attrs["icartt_other_comments"]
     assert text.startswith("written first\nThese flags were created") and "Flight Comments" in text
+
+
+def test_a_dos_end_of_file_mark_is_not_data(shared_data: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dos.ict"
+    path.write_bytes((shared_data / MERGE).read_bytes() + b"\x1a")
+    ours, original = IcarttReader().read(path), IcarttReader().read(shared_data / MERGE)
+    np.testing.assert_array_equal(ours["O3_MixingRatio"].values, original["O3_MixingRatio"].values)

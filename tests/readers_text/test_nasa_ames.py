@@ -360,3 +360,12 @@ def test_a_time_restarting_at_midnight_says_so(tmp_path: Path) -> None:
     path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["30 40", "20 41"])
     with pytest.raises(ReaderError, match=r"\(30.0 then 20.0\)$"):
         NasaAmesReader().read(path)
+
+
+def test_a_dos_end_of_file_mark_is_not_data(tmp_path: Path, shared_data: Path) -> None:
+    """Old DOS software ends a file with Ctrl-Z: refused as "unexpected character b'\\x1a'"."""
+    source = shared_data / CARIBIC.format("valid0")
+    path = tmp_path / "dos.na"
+    path.write_bytes(source.read_bytes() + b"\x1a")
+    ours, original = NasaAmesReader().read(path), NasaAmesReader().read(source)
+    np.testing.assert_array_equal(ours["Ozone"].values, original["Ozone"].values)

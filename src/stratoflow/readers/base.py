@@ -58,9 +58,14 @@ def text_bytes(raw: bytes) -> bytes:
     bare CR; a parser that splits on LF would see the whole file as its first line and call
     it truncated. Only a file with no LF at all is converted, byte for byte (CR -> LF), so
     offsets and line numbers stay those of the file; a file mixing conventions is left to the
-    parser to report.
+    parser to report. A DOS end-of-file mark (Ctrl-Z) after the last line is dropped.
     """
     raw = without_bom(raw)
+    end = len(raw)
+    while end and raw[end - 1] in b" \t\r\n":  # only the trailing blanks are looked at
+        end -= 1
+    if end and raw[end - 1] == 0x1A:  # DOS end-of-file mark (Ctrl-Z) after the last line
+        raw = raw[: end - 1] + raw[end:]
     if b"\r" in raw and b"\n" not in raw:
         return raw.replace(b"\r", b"\n")
     return raw
