@@ -12,6 +12,9 @@ Faults apply to downloads (``RETR``), in order, one per request
 ``server.retrieved`` lists every file name asked for with ``RETR``, so tests can count attempts.
 Permanent refusals need no fault: pyftpdlib's own per-directory permissions
 (``server.authorizer.override_perm``) answer 550 as a production server would.
+
+``without=("MLSD", "MLST")`` makes a server that does not know those commands (it answers
+``500 Command not understood``), like vsftpd and many older data-centre servers.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ with warnings.catch_warnings():
 class FTPTestServer:
     """``with FTPTestServer(root, user, password) as server:`` -> ``server.port``."""
 
-    def __init__(self, root: Path, user: str, password: str) -> None:
+    def __init__(
+        self, root: Path, user: str, password: str, *, without: tuple[str, ...] = ()
+    ) -> None:
         self.faults: dict[str, list[str]] = {}
         self.retrieved: list[str] = []
         #: Called (in the server's thread) just before a ``drop`` hangs up.
@@ -45,7 +50,12 @@ class FTPTestServer:
         handler = type(
             "Handler",
             (_FaultyHandler,),
-            {"authorizer": self.authorizer, "timeout": 10, "auth_failed_timeout": 0.01},
+            {
+                "authorizer": self.authorizer,
+                "timeout": 10,
+                "auth_failed_timeout": 0.01,
+                "proto_cmds": {k: v for k, v in FTPHandler.proto_cmds.items() if k not in without},
+            },
         )
         handler.test_server = self
         self._server = PyFTPServer(("127.0.0.1", 0), handler)

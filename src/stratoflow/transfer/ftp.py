@@ -1,8 +1,12 @@
 """FTP and FTPS (ftplib): list, get, put.
 
 Listing uses ``MLSD`` (RFC 3659: machine-readable size and modification time); the version
-marker is size+modify. ``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data
-channel too (``PROT P``). Uploads go to a temporary name and are renamed into place.
+marker is size+modify. Servers without ``MLSD`` (vsftpd, many older ones) answer it with
+``500``/``501``/``502``; their ``LIST`` output (Unix ``ls -l`` or DOS style) is parsed instead,
+with the modification time from ``MDTM``, so the marker is the same either way.
+
+``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data channel too
+(``PROT P``). Uploads go to a temporary name and are renamed into place.
 
 The server's certificate is always verified, host name included, before the password is sent.
 Data centres often run FTPS with a certificate from their own CA: ``ca_file`` names a PEM file
@@ -18,6 +22,7 @@ from __future__ import annotations
 import builtins
 import ftplib
 import logging
+import re
 import ssl
 from collections.abc import Iterator
 from fnmatch import fnmatch
@@ -36,6 +41,31 @@ log = logging.getLogger(__name__)
 _ERRORS = (ftplib.Error, OSError, EOFError)
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
 _NAME_MISMATCH = frozenset({62, 64})
+#: Replies of a server that does not know a command (or its ``OPTS``).
+_UNKNOWN_COMMAND = ("500", "501", "502", "504")
+#: ``-rw-r--r--   1 owner group  1234 Nov 29 10:30 name`` (the group column is optional)
+_UNIX_LINE = re.compile(
+    r"^(?P<type>[-dlbcps])\S{9}\S*\s+\d+\s+\S+(?:\s+\S+)?\s+(?P<size>\d+)\s+"
+    r"(?P<date>[A-Za-z]{3}\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4}))\s(?P<name>.+)$"
+)
+#: ``11-29-26  10:30AM       <DIR>          name`` (IIS)
+_DOS_LINE = re.compile(
+    r"^(?P<date>\d{2}-\d{2}-\d{2,4}\s+\d{1,2}:\d{2}\s*[AaPp][Mm])\s+"
+    r"(?P<size><DIR>|\d+)\s+(?P<name>.+)$"
+)
+
+
+def _parse_list_line(line: str) -> tuple[str, str, int | None, str] | None:
+    """``(name, kind, size, date)`` of one ``LIST`` line (kind ``file``/``dir``/``link``)."""
+    if m := _UNIX_LINE.match(line):
+        kind = {"-": "file", "d": "dir", "l": "link"}.get(m["type"], "other")
+        name = m["name"].split(" -> ", 1)[0] if kind == "link" else m["name"]
+        return name, kind, int(m["size"]), m["date"]
+    if m := _DOS_LINE.match(line):
+        if m["size"] == "<DIR>":
+            return m["name"], "dir", None, m["date"]
+        return m["name"], "file", int(m["size"]), m["date"]
+    return None
 
 
 class FTPServer(TransferType):
@@ -170,6 +200,8 @@ class _FTPConnection(Connection):
         self.spec, self.ftp = spec, ftp
         self.where = spec.where
         self.root = PurePosixPath(spec.remote_dir)
+        #: Whether the server knows MLSD (None: not asked yet).
+        self._mlsd: bool | None = None
 
     def close(self) -> None:
         try:
@@ -199,22 +231,78 @@ class _FTPConnection(Connection):
 
     def _walk(self, directory: PurePosixPath) -> builtins.list[RemoteItem]:
         found: builtins.list[RemoteItem] = []
-        for name, facts in self.ftp.mlsd(str(directory), facts=["type", "size", "modify"]):
-            kind = facts.get("type", "")
+        for name, kind, size, modify in self._entries(directory):
             path = directory / name
             if kind == "dir" and self.spec.recursive:
                 found.extend(self._walk(path))
             elif kind == "file" and fnmatch(name, self.spec.pattern) and not name.startswith("."):
-                size = int(facts["size"]) if facts.get("size", "").isdigit() else None
                 found.append(
                     RemoteItem(
                         identity=path.relative_to(self.root).as_posix(),
                         name=name,
                         size=size,
-                        version=f"{facts.get('size')}:{facts.get('modify')}",
+                        version=f"{'' if size is None else size}:{modify}",
                     )
                 )
         return found
+
+    def _entries(
+        self, directory: PurePosixPath
+    ) -> builtins.list[tuple[str, str, int | None, str | None]]:
+        """``(name, kind, size, modify)`` of each entry, by MLSD or else by LIST."""
+        if self._mlsd is not False:
+            try:
+                facts = builtins.list(
+                    self.ftp.mlsd(str(directory), facts=["type", "size", "modify"])
+                )
+            except ftplib.error_perm as exc:
+                if self._mlsd or not str(exc).startswith(_UNKNOWN_COMMAND):
+                    raise
+                log.info("%s: the server does not support MLSD (%s); using LIST", self.where, exc)
+                self._mlsd = False
+            else:
+                self._mlsd = True
+                return [
+                    (
+                        name,
+                        fact.get("type", ""),
+                        int(fact["size"]) if fact.get("size", "").isdigit() else None,
+                        fact.get("modify"),
+                    )
+                    for name, fact in facts
+                ]
+        return self._list_entries(directory)
+
+    def _list_entries(
+        self, directory: PurePosixPath
+    ) -> builtins.list[tuple[str, str, int | None, str | None]]:
+        lines: builtins.list[str] = []
+        self.ftp.retrlines(f"LIST {directory}", lines.append)
+        entries: builtins.list[tuple[str, str, int | None, str | None]] = []
+        for line in lines:
+            parsed = _parse_list_line(line)
+            if parsed is None:
+                if line.strip() and not line.lower().startswith("total"):
+                    log.warning("%s: cannot read LIST line %r; skipped", self.where, line)
+                continue
+            name, kind, size, date = parsed
+            if name in (".", "..") or (kind != "dir" and not fnmatch(name, self.spec.pattern)):
+                continue
+            path = directory / name
+            if kind == "link":  # a link to a file has a size; to a directory, not
+                try:
+                    size, kind = self.ftp.size(str(path)), "file"
+                except ftplib.error_perm:
+                    continue
+            if kind == "file":
+                try:
+                    modify = self.ftp.sendcmd(f"MDTM {path}").split()[-1]
+                except ftplib.error_perm:  # no MDTM: the listing's own (coarser) date
+                    modify = " ".join(date.split())
+                entries.append((name, kind, size, modify))
+            elif kind == "dir":
+                entries.append((name, kind, None, None))
+        return entries
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
         try:

@@ -1,0 +1,62 @@
+"""Listings as real servers produce them: FTP servers without MLSD, SFTP servers that report
+symbolic links as links (OpenSSH), directories that vanish while they are being listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stratoflow.transfer import DataProvider, FTPServer, StagingArea, TransferHandler
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.secrets import Secret
+
+from ._ftp_server import FTPTestServer
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER
+
+PROVIDER = DataProvider(name="Old FTP DC")
+
+
+def _ftp(port: int, **options: object) -> TransferHandler:
+    transfer = FTPServer(host="127.0.0.1", port=port, timeout=5, **options)  # type: ignore[arg-type]
+    auth = FTPLoginAuth(username=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+    return TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+
+
+def test_ftp_server_without_mlsd_is_listed_with_list(remote_root: Path, tmp_path: Path) -> None:
+    """vsftpd and many older servers answer MLSD with ``500 Unknown command``: LIST is used."""
+    (remote_root / "flight 1.nc").write_bytes(b"A" * 1234)
+    (remote_root / "notes.txt").write_bytes(b"ignored")
+    sub = remote_root / "2024"
+    sub.mkdir()
+    (sub / "deep.nc").write_bytes(b"deeper")
+    with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=("MLSD", "MLST")) as server:
+        handler = _ftp(server.port, pattern="*.nc", recursive=True)
+        items = handler.list()
+        assert [(i.identity, i.name, i.size) for i in items] == [
+            ("2024/deep.nc", "deep.nc", 6),
+            ("flight 1.nc", "flight 1.nc", 1234),
+        ]
+        assert all(i.version for i in items)
+        staging = StagingArea(tmp_path / "staging")
+        staged = handler.fetch_new(staging)
+        assert {s.name: s.path.read_bytes() for s in staged} == {
+            "deep.nc": b"deeper",
+            "flight 1.nc": b"A" * 1234,
+        }
+        # unchanged files are recognised by their version marker: nothing fetched again
+        before = len(server.retrieved)
+        assert handler.fetch_new(staging) == []
+        assert len(server.retrieved) == before
+        # a changed file is fetched again
+        (remote_root / "flight 1.nc").write_bytes(b"B" * 1235)
+        assert [s.name for s in handler.fetch_new(staging)] == ["flight 1.nc"]
+
+
+def test_ftp_listing_same_marker_with_and_without_mlsd(remote_root: Path) -> None:
+    """A server that gains or loses MLSD (an upgrade) must not make every file look new."""
+    (remote_root / "a.nc").write_bytes(b"A" * 10)
+    seen = []
+    for without in ((), ("MLSD", "MLST")):  # one at a time: pyftpdlib has one global loop
+        with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=without) as server:
+            seen += _ftp(server.port).list()
+    assert len(seen) == 2 and seen[0] == seen[1]
