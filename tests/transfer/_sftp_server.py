@@ -12,6 +12,11 @@ Faults are injected per file name, in order, when a client opens the file for re
 - ``denied``  opening fails with "permission denied" (SSH_FX_PERMISSION_DENIED)
 
 ``server.opened`` lists every file name opened for reading, so tests can count attempts.
+
+Like OpenSSH's ``sftp-server``, a directory listing reports a symbolic link as a link (its
+``lstat``), and ``LSTAT`` does not follow links while ``STAT`` does. ``faults.on_list`` is
+called with the path of each directory the client is about to list (before it is read), so a
+test can remove it at that moment.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Faults:
     release: threading.Event = field(default_factory=threading.Event)
     #: Called (in the server's thread) just before a ``drop`` hangs up.
     on_drop: Callable[[str], None] | None = None
+    #: Called (in the server's thread) with the path of a directory about to be listed.
+    on_list: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next(self, name: str) -> str | None:
@@ -125,10 +132,13 @@ class _Files(paramiko.SFTPServerInterface):
 
     def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
         real = os.fsencode(self._real(path))
+        if self.faults.on_list is not None:
+            self.faults.on_list(self._real(path))
         try:
-            # names as the file system holds them: bytes, sent as they are (not always UTF-8)
+            # names as the file system holds them: bytes, sent as they are (not always UTF-8);
+            # links as links (lstat), as OpenSSH's sftp-server does
             return [
-                paramiko.SFTPAttributes.from_stat(os.stat(os.path.join(real, name)), name)  # type: ignore[arg-type]
+                paramiko.SFTPAttributes.from_stat(os.lstat(os.path.join(real, name)), name)  # type: ignore[arg-type]
                 for name in os.listdir(real)
             ]
         except OSError as exc:
@@ -140,7 +150,11 @@ class _Files(paramiko.SFTPServerInterface):
         except OSError as exc:
             return ParamikoSFTPServer.convert_errno(exc.errno)
 
-    lstat = stat
+    def lstat(self, path: str) -> paramiko.SFTPAttributes | int:
+        try:
+            return paramiko.SFTPAttributes.from_stat(os.lstat(self._real(path)))
+        except OSError as exc:
+            return ParamikoSFTPServer.convert_errno(exc.errno)
 
     def open(self, path: str, flags: int, attr: paramiko.SFTPAttributes) -> _Handle | int:
         real = self._real(path)

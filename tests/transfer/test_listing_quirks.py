@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratoflow.transfer import DataProvider, FTPServer, StagingArea, TransferHandler
+from stratoflow.transfer import DataProvider, FTPServer, SFTPServer, StagingArea, TransferHandler
 from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.auth.ssh import SSHAuth
 from stratoflow.transfer.secrets import Secret
 
 from ._ftp_server import FTPTestServer
-from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER
+from ._sftp_server import SFTPTestServer
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
 
 PROVIDER = DataProvider(name="Old FTP DC")
 
@@ -60,3 +62,46 @@ def test_ftp_listing_same_marker_with_and_without_mlsd(remote_root: Path) -> Non
         with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=without) as server:
             seen += _ftp(server.port).list()
     assert len(seen) == 2 and seen[0] == seen[1]
+
+
+def _sftp(server: SFTPTestServer, known_hosts: Path, **options: object) -> TransferHandler:
+    transfer = SFTPServer(
+        host="127.0.0.1",
+        port=server.port,
+        known_hosts=str(known_hosts),
+        timeout=5,
+        **options,  # type: ignore[arg-type]
+    )
+    auth = SSHAuth(username=SFTP_USER, password=Secret.from_value(SFTP_PASSWORD))
+    return TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+
+
+def test_sftp_symbolic_links_to_files_are_fetched(
+    remote_root: Path, sftp_server: SFTPTestServer, known_hosts: Path, tmp_path: Path
+) -> None:
+    """OpenSSH lists a link as a link; a link to a file is a file to fetch ("latest.nc").
+
+    A dangling link is no file; a link to a directory is not descended into (as ``find``
+    does not), so a link back up the tree cannot make the listing endless.
+    """
+    (remote_root / "a.nc").write_bytes(b"A")
+    data = remote_root / "data"
+    data.mkdir()
+    (data / "real.nc").write_bytes(b"real data")
+    (remote_root / "latest.nc").symlink_to("data/real.nc")
+    (remote_root / "gone.nc").symlink_to("data/removed.nc")
+    (remote_root / "mirror").symlink_to("data")
+    (data / "loop").symlink_to("..")
+    handler = _sftp(sftp_server, known_hosts, pattern="*.nc", recursive=True)
+    items = handler.list()
+    assert [(i.identity, i.size) for i in items] == [
+        ("a.nc", 1),
+        ("data/real.nc", 9),
+        ("latest.nc", 9),
+    ]
+    staged = handler.fetch_new(StagingArea(tmp_path / "staging"))
+    assert {s.identity: s.path.read_bytes() for s in staged} == {
+        "a.nc": b"A",
+        "data/real.nc": b"real data",
+        "latest.nc": b"real data",
+    }

@@ -188,10 +188,25 @@ class _SFTPConnection(Connection):
             ) from exc
 
     def _walk(self, directory: PurePosixPath) -> builtins.list[RemoteItem]:
+        """The matching files under ``directory``.
+
+        A symbolic link (servers such as OpenSSH list links as links) counts as what it
+        points to when that is a file; links to directories are not followed (as ``find``
+        does not), so a link up the tree cannot make the walk endless.
+        """
         found: builtins.list[RemoteItem] = []
         for attr in self.sftp.listdir_attr(str(directory)):
             path = directory / attr.filename
             mode = attr.st_mode or 0
+            if statmod.S_ISLNK(mode) and fnmatch(attr.filename, self.spec.pattern):
+                try:
+                    attr = self.sftp.stat(str(path))  # the target
+                except FileNotFoundError:  # a dangling link
+                    continue
+                attr.filename = path.name
+                if not statmod.S_ISREG(attr.st_mode or 0):
+                    continue
+                mode = attr.st_mode or 0
             if statmod.S_ISDIR(mode):
                 if self.spec.recursive:
                     found.extend(self._walk(path))
