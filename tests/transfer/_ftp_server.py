@@ -44,6 +44,9 @@ class FTPTestServer:
         self.retrieved: list[str] = []
         #: Called (in the server's thread) just before a ``drop`` hangs up.
         self.on_drop: Callable[[str], None] | None = None
+        #: Called (in the server's thread) with the argument of a listing command (MLSD,
+        #: LIST, NLST) before the server reads the directory.
+        self.on_list: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -94,6 +97,8 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         # Here, before pyftpdlib checks permissions, so that refused requests count too.
         if cmd.upper() == "RETR":
             self.test_server.asked_for(arg.rstrip("/").rsplit("/", 1)[-1])
+        if cmd.upper() in ("MLSD", "LIST", "NLST") and self.test_server.on_list is not None:
+            self.test_server.on_list(arg)
         return super().pre_process_command(line, cmd, arg)
 
     def ftp_RETR(self, file: str) -> Any:  # noqa: N802 (pyftpdlib names its commands so)

@@ -4,8 +4,12 @@ symbolic links as links (OpenSSH), directories that vanish while they are being 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+
+from stratoflow.errors import TransferError
 from stratoflow.transfer import DataProvider, FTPServer, SFTPServer, StagingArea, TransferHandler
 from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
 from stratoflow.transfer.auth.ssh import SSHAuth
@@ -105,3 +109,56 @@ def test_sftp_symbolic_links_to_files_are_fetched(
         "data/real.nc": b"real data",
         "latest.nc": b"real data",
     }
+
+
+def test_sftp_directory_that_vanishes_while_listing_is_skipped(
+    remote_root: Path, sftp_server: SFTPTestServer, known_hosts: Path
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"A")
+    for sub in ("2024", "2025"):
+        (remote_root / sub).mkdir()
+        (remote_root / sub / f"{sub}.nc").write_bytes(sub.encode())
+
+    def remove(path: str) -> None:  # the provider cleans up 2024/ just as we get to it
+        if path.endswith("2024"):
+            shutil.rmtree(path, ignore_errors=True)
+
+    sftp_server.faults.on_list = remove
+    handler = _sftp(sftp_server, known_hosts, recursive=True)
+    assert [i.identity for i in handler.list()] == ["2025/2025.nc", "a.nc"]
+    # the directory to fetch from itself missing is still an error
+    with pytest.raises(TransferError, match="list"):
+        _sftp(sftp_server, known_hosts, remote_dir="/2024").list()
+
+
+def test_ftp_directory_that_vanishes_while_listing_is_skipped(
+    remote_root: Path, ftp_test_server: FTPTestServer
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"A")
+    for sub in ("2024", "2025"):
+        (remote_root / sub).mkdir()
+        (remote_root / sub / f"{sub}.nc").write_bytes(sub.encode())
+
+    def remove(arg: str) -> None:
+        if arg.endswith("2024"):
+            shutil.rmtree(remote_root / arg.lstrip("/"), ignore_errors=True)
+
+    ftp_test_server.on_list = remove
+    handler = _ftp(ftp_test_server.port, recursive=True)
+    assert [i.identity for i in handler.list()] == ["2025/2025.nc", "a.nc"]
+    with pytest.raises(TransferError, match="550"):
+        _ftp(ftp_test_server.port, remote_dir="/2024").list()
+
+
+def test_ftp_unreadable_directory_still_fails_the_listing(
+    remote_root: Path, ftp_test_server: FTPTestServer
+) -> None:
+    """Only a directory that is gone is skipped; one we may not read is an error to act on."""
+    (remote_root / "a.nc").write_bytes(b"A")
+    (remote_root / "private").mkdir()
+    (remote_root / "private" / "p.nc").write_bytes(b"P")
+    ftp_test_server.authorizer.override_perm(
+        FTP_USER, str(remote_root / "private"), perm="", recursive=True
+    )
+    with pytest.raises(TransferError, match="550"):
+        _ftp(ftp_test_server.port, recursive=True).list()

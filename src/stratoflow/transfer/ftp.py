@@ -234,7 +234,7 @@ class _FTPConnection(Connection):
         for name, kind, size, modify in self._entries(directory):
             path = directory / name
             if kind == "dir" and self.spec.recursive:
-                found.extend(self._walk(path))
+                found.extend(self._walk_sub(directory, name))
             elif kind == "file" and fnmatch(name, self.spec.pattern) and not name.startswith("."):
                 found.append(
                     RemoteItem(
@@ -245,6 +245,18 @@ class _FTPConnection(Connection):
                     )
                 )
         return found
+
+    def _walk_sub(self, parent: PurePosixPath, name: str) -> builtins.list[RemoteItem]:
+        """``_walk`` of a sub-directory; one that vanished since its parent was listed (the
+        provider cleaning up) is skipped. FTP says 550 (or 501) for a missing directory and
+        for one we may not read alike: the parent, listed again, tells which it was."""
+        try:
+            return self._walk(parent / name)
+        except ftplib.error_perm:
+            if any(entry[0] == name for entry in self._entries(parent)):
+                raise
+            log.info("%s: directory %s vanished while listing; skipped", self.where, parent / name)
+            return []
 
     def _entries(
         self, directory: PurePosixPath

@@ -192,10 +192,18 @@ class _SFTPConnection(Connection):
 
         A symbolic link (servers such as OpenSSH list links as links) counts as what it
         points to when that is a file; links to directories are not followed (as ``find``
-        does not), so a link up the tree cannot make the walk endless.
+        does not), so a link up the tree cannot make the walk endless. A sub-directory that
+        disappears before it is listed (the provider cleaning up) is skipped.
         """
         found: builtins.list[RemoteItem] = []
-        for attr in self.sftp.listdir_attr(str(directory)):
+        try:
+            entries = self.sftp.listdir_attr(str(directory))
+        except FileNotFoundError:
+            if directory == self.root:
+                raise
+            log.info("%s: directory %s vanished while listing; skipped", self.where, directory)
+            return found
+        for attr in entries:
             path = directory / attr.filename
             mode = attr.st_mode or 0
             if statmod.S_ISLNK(mode) and fnmatch(attr.filename, self.spec.pattern):
