@@ -116,7 +116,15 @@ class TransferError(StratoflowError):
 
 
 class TransientTransferError(TransferError):
-    """A transfer failure that is worth retrying (timeout, 5xx, connection reset)."""
+    """A transfer failure that is worth retrying (timeout, 5xx, connection reset).
+
+    ``retry_after`` is how many seconds the server asked us to wait (HTTP ``Retry-After``
+    on a 429 or 503), when it said so.
+    """
+
+    def __init__(self, *args: object, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class AuthError(TransferError):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -47,6 +48,8 @@ class Portal:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: fault "hold" waits until this is set (at most 20 s): a download kept in progress
     gate: threading.Event = field(default_factory=threading.Event)
+    #: file name -> (time until which it is refused, HTTP status, Retry-After as a date?)
+    busy: dict[str, tuple[float, int, bool]] = field(default_factory=dict)
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -196,7 +199,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "no such file"})
             return
         data = target.read_bytes()
+        with portal.lock:
+            busy = portal.busy.get(name)
+        if busy is not None and time.time() < busy[0]:
+            self._busy(*busy)  # still busy: the same answer, the same Retry-After
+            return
         fault = portal.next_fault(name)
+        if fault is not None and fault.startswith(("retry-after:", "retry-date:")):
+            # "retry-after:429:N": refused with Retry-After: N (seconds), or as an HTTP-date
+            # ("retry-date:503:N"), and refused again when asked before those N seconds
+            kind, code, seconds = fault.split(":")
+            busy = (int(time.time()) + int(seconds), int(code), kind == "retry-date")
+            with portal.lock:
+                portal.busy[name] = busy
+            self._busy(*busy)
+            return
         if fault in ("503", "404", "500"):
             self._json(int(fault), {"error": "injected"})
             return
@@ -217,6 +234,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "hold":
             portal.gate.wait(20.0)
         self._send(200, data, "application/octet-stream")
+
+    def _busy(self, until: float, code: int, as_date: bool) -> None:
+        body = b'{"error": "busy"}'
+        self.send_response(code)
+        wait = formatdate(until, usegmt=True) if as_date else str(int(until - time.time()) + 1)
+        self.send_header("Retry-After", wait)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_PUT(self) -> None:
         routed = self._route()

@@ -32,6 +32,7 @@ from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTr
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.config import timeout_seconds
+from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["HttpPortal", "public_url"]
@@ -167,7 +168,11 @@ def _check(response: httpx.Response, what: str) -> None:
     if code in (401, 403):
         raise AuthError(f"{what}: HTTP {code}: the server refused the credentials")
     if code in (408, 425, 429) or code >= 500:
-        raise TransientTransferError(f"{what}: HTTP {code}")
+        wait = retry_after_seconds(
+            response.headers.get("Retry-After"), response.headers.get("Date")
+        )
+        after = "" if wait is None else f" (the server asks to retry after {wait:.0f} s)"
+        raise TransientTransferError(f"{what}: HTTP {code}{after}", retry_after=wait)
     raise TransferError(f"{what}: HTTP {code}")
 
 

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from stratoflow.errors import AuthError, ConfigError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.secrets import Secret
 
 __all__ = ["OAuth2ClientCredentials"]
@@ -108,7 +109,10 @@ class OAuth2ClientCredentials(ConnectionHandler):
                 f"{where} refused client {self.client_id!r} (HTTP {response.status_code})"
             )
         if response.status_code >= 500 or response.status_code == 429:
-            raise TransientTransferError(f"{where}: HTTP {response.status_code}")
+            wait = retry_after_seconds(
+                response.headers.get("Retry-After"), response.headers.get("Date")
+            )
+            raise TransientTransferError(f"{where}: HTTP {response.status_code}", retry_after=wait)
         if response.status_code != 200:
             raise AuthError(f"{where}: unexpected HTTP {response.status_code}")
         try:

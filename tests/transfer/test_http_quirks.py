@@ -1,0 +1,55 @@
+"""The portal behaving as real data portals do: rate limits with ``Retry-After``, redirects,
+compressed and chunked bodies, odd file names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stratoflow.errors import TransientTransferError
+from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
+from stratoflow.transfer.auth.none import NoAuth
+
+from ._portal import Portal
+from .conftest import FAST_RETRY
+from .test_faults import assert_staging_clean
+
+PROVIDER = DataProvider(name="Busy DC")
+
+
+def _handler(portal: Portal, **options: object) -> TransferHandler:
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5, **options)  # type: ignore[arg-type]
+    return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
+
+
+@pytest.mark.parametrize(
+    "fault", ["retry-after:429:1", "retry-date:503:2"], ids=["429-seconds", "503-http-date"]
+)
+def test_retry_after_is_honoured(
+    fault: str, portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """The backoff (10-50 ms here) would use up every attempt while the server is busy."""
+    (remote_root / "a.nc").write_bytes(b"A" * 100)
+    portal = portal_factory(faults={"a.nc": [fault]})
+    staging = StagingArea(tmp_path / "staging")
+    started = time.monotonic()
+    staged = _handler(portal).fetch_new(staging)
+    assert [s.name for s in staged] == ["a.nc"]
+    assert portal.requests.count("GET /files/a.nc") == 2  # refused once, then served
+    assert time.monotonic() - started >= 0.9
+    assert_staging_clean(staging)
+
+
+def test_retry_after_longer_than_max_retry_after_gives_up_at_once(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Asked to come back in an hour, the run does not hammer the server until it gives up."""
+    (remote_root / "a.nc").write_bytes(b"A" * 100)
+    portal = portal_factory(faults={"a.nc": ["retry-after:429:3600"]})
+    with pytest.raises(TransientTransferError, match=r"HTTP 429 \(the server asks to retry after"):
+        _handler(portal).fetch_new(StagingArea(tmp_path / "staging"))
+    assert portal.requests.count("GET /files/a.nc") == 1
