@@ -9,6 +9,7 @@ specifications, independently of stratoflow's client code.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -48,6 +49,10 @@ class Portal:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: fault "hold" waits until this is set (at most 20 s): a download kept in progress
     gate: threading.Event = field(default_factory=threading.Event)
+    #: serve ``*.gz`` files with ``Content-Encoding: gzip`` (Apache's ``AddEncoding``)
+    gz_as_encoding: bool = False
+    #: compress downloads on the fly for clients that accept gzip (nginx ``gzip on``)
+    compress: bool = False
     #: file name -> (time until which it is refused, HTTP status, Retry-After as a date?)
     busy: dict[str, tuple[float, int, bool]] = field(default_factory=dict)
     url: str = ""
@@ -233,6 +238,18 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(1.0)
         if fault == "hold":
             portal.gate.wait(20.0)
+        accepted = self.headers.get("Accept-Encoding", "")
+        if (portal.gz_as_encoding and name.endswith(".gz")) or (
+            portal.compress and "gzip" in accepted
+        ):
+            body = data if name.endswith(".gz") else gzip.compress(data)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self._send(200, data, "application/octet-stream")
 
     def _busy(self, until: float, code: int, as_date: bool) -> None:

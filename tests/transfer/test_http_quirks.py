@@ -4,6 +4,8 @@ compressed and chunked bodies, odd file names.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,3 +55,32 @@ def test_retry_after_longer_than_max_retry_after_gives_up_at_once(
     with pytest.raises(TransientTransferError, match=r"HTTP 429 \(the server asks to retry after"):
         _handler(portal).fetch_new(StagingArea(tmp_path / "staging"))
     assert portal.requests.count("GET /files/a.nc") == 1
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["announced", "unannounced"])
+def test_a_gz_file_served_with_content_encoding_gzip_is_staged_as_stored(
+    checksums: bool, portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Apache's ``AddEncoding x-gzip .gz`` labels a stored ``.gz`` file as gzip-*encoded*.
+
+    The file to stage is the ``.gz`` file (its size and checksum are in the listing), not
+    its decompressed content under a ``.gz`` name.
+    """
+    stored = gzip.compress(b"flight data\n" * 5000)
+    (remote_root / "flight.nc.gz").write_bytes(stored)
+    portal = portal_factory(gz_as_encoding=True)
+    staging = StagingArea(tmp_path / "staging")
+    options = {"sha256_field": "sha256"} if checksums else {"size_field": None}
+    [staged] = _handler(portal, **options).fetch_new(staging)
+    assert staged.path.read_bytes() == stored
+    assert staged.sha256 == hashlib.sha256(stored).hexdigest()
+
+
+def test_a_portal_that_compresses_on_the_fly_still_gives_the_file(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    data = b"x" * 100_000
+    (remote_root / "a.nc").write_bytes(data)
+    portal = portal_factory(compress=True)
+    [staged] = _handler(portal, sha256_field="sha256").fetch_new(StagingArea(tmp_path / "s"))
+    assert staged.path.read_bytes() == data

@@ -4,7 +4,8 @@ Portals differ in shape, so the shape is configuration: where the listing is
 (``list_path``), where the items are in its JSON (``items_path``, a dotted path such as
 ``data.files``), where the link to the next page is (``next_path``), and which item fields
 hold the identity, file name, download URL, size, version marker and SHA-256. Downloads are
-streamed straight into the staging area; uploads (exports) are a PUT or POST of the file,
+streamed straight into the staging area, byte for byte as the portal stores the file (no
+``Content-Encoding`` is asked for or undone); uploads (exports) are a PUT or POST of the file,
 streamed from disk in chunks (never loaded whole).
 
 Errors are translated at the boundary: 401/403 -> :class:`AuthError`; timeouts, dropped
@@ -38,6 +39,7 @@ from stratoflow.transfer.staging import Sink
 __all__ = ["HttpPortal", "public_url"]
 
 _CHUNK = 1 << 16
+_AS_STORED = {"Accept-Encoding": "identity"}
 _MISSING = object()
 
 
@@ -317,9 +319,12 @@ class _HttpConnection(Connection):
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
         what = f"GET {public_url(url)}"
         try:
-            with self.client.stream("GET", url) as response:
+            # The file as the portal stores it: a server asked for no encoding does not
+            # compress on the fly, and a stored ``.gz`` labelled ``Content-Encoding: gzip``
+            # (Apache's AddEncoding) stays the .gz file whose size and checksum are listed.
+            with self.client.stream("GET", url, headers=_AS_STORED) as response:
                 _check(response, what)
-                for block in response.iter_bytes(_CHUNK):
+                for block in response.iter_raw(_CHUNK):
                     sink.write(block)
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
