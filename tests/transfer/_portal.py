@@ -210,6 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._busy(*busy)  # still busy: the same answer, the same Retry-After
             return
         fault = portal.next_fault(name)
+        if fault is not None and fault.startswith("redirect:"):
+            # "redirect:<location>": 302 to a relative path or to another origin
+            self.send_response(302)
+            self.send_header("Location", fault.removeprefix("redirect:"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if fault is not None and fault.startswith(("retry-after:", "retry-date:")):
             # "retry-after:429:N": refused with Retry-After: N (seconds), or as an HTTP-date
             # ("retry-date:503:N"), and refused again when asked before those N seconds

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.errors import TransientTransferError
+from stratoflow.errors import AuthError, TransientTransferError
 from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
 from stratoflow.transfer.auth.none import NoAuth
 
+from . import _portal
 from ._portal import Portal
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, SECRET_VALUES
 from .test_faults import assert_staging_clean
 
 PROVIDER = DataProvider(name="Busy DC")
@@ -84,3 +85,57 @@ def test_a_portal_that_compresses_on_the_fly_still_gives_the_file(
     portal = portal_factory(compress=True)
     [staged] = _handler(portal, sha256_field="sha256").fetch_new(StagingArea(tmp_path / "s"))
     assert staged.path.read_bytes() == data
+
+
+REDIRECT_AUTH = {
+    "basic": lambda s: {"method": "basic", "username": _portal.USER, "password": s["basic"]},
+    "bearer": lambda s: {"method": "bearer", "token": s["bearer"]},
+    "apikey_header": lambda s: {"method": "apikey", "key": s["apikey"]},
+    "apikey_query": lambda s: {
+        "method": "apikey",
+        "key": s["apikey"],
+        "location": "query",
+        "param": "api_key",
+    },
+    "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
+}
+
+
+def _auth_handler(portal: Portal, auth: dict[str, object]) -> TransferHandler:
+    return TransferHandler.from_config(
+        {
+            "provider": {"name": "Moving DC"},
+            "transfer": {"type": "http", "base_url": portal.url, "list_path": "api/files"},
+            "auth": auth,
+            "retry": FAST_RETRY.to_config(),
+        }
+    )
+
+
+@pytest.mark.parametrize("mode", sorted(REDIRECT_AUTH))
+def test_redirects_keep_credentials_on_the_origin_and_never_carry_them_off(
+    mode: str,
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"A" * 10)
+    (remote_root / "b.nc").write_bytes(b"B" * 10)
+    (remote_root / "moved.dat").write_bytes(b"M" * 10)
+    portal = portal_factory(mode)
+    other = portal_factory(mode)  # accepts the same credentials: 200 would mean they leaked
+    portal.faults = {
+        "a.nc": ["redirect:/files/moved.dat"],  # same origin, another path: still authorised
+        "b.nc": [f"redirect:{other.url}/files/b.nc"],  # another origin
+    }
+    handler = _auth_handler(portal, REDIRECT_AUTH[mode](secrets_env))
+    staging = StagingArea(tmp_path / "s")
+    with pytest.raises(
+        AuthError, match=rf"b\.nc: redirected to {other.url}/files/b\.nc: HTTP 401: another origin"
+    ) as info:
+        handler.fetch_new(staging)
+    assert [(s.name, s.path.read_bytes()) for s in staging.files()] == [("a.nc", b"M" * 10)]
+    assert other.refused >= 1 and "GET /files/b.nc" in other.requests
+    for secret in SECRET_VALUES:
+        assert secret not in str(info.value)

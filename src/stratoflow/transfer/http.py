@@ -40,6 +40,7 @@ __all__ = ["HttpPortal", "public_url"]
 
 _CHUNK = 1 << 16
 _AS_STORED = {"Accept-Encoding": "identity"}
+_MAX_REDIRECTS = 20
 _MISSING = object()
 
 
@@ -163,11 +164,19 @@ class HttpPortal(TransferType):
         return _HttpConnection(self, auth.http_auth())
 
 
-def _check(response: httpx.Response, what: str) -> None:
+def _check(response: httpx.Response, what: str, asked: httpx.URL | None = None) -> None:
     code = response.status_code
     if code < 400:
         return
+    final = public_url(response.request.url)
+    if final not in what:  # the answer came from where a redirect led
+        what = f"{what}: redirected to {final}"
     if code in (401, 403):
+        if asked is not None and _origin(asked) != _origin(response.request.url):
+            raise AuthError(
+                f"{what}: HTTP {code}: another origin asks for credentials; they are sent to "
+                "the portal's own origin only"
+            )
         raise AuthError(f"{what}: HTTP {code}: the server refused the credentials")
     if code in (408, 425, 429) or code >= 500:
         wait = retry_after_seconds(
@@ -257,15 +266,37 @@ class _HttpConnection(Connection):
     def close(self) -> None:
         self.client.close()
 
-    def _get_json(self, url: httpx.URL) -> Any:
+    def _open(self, url: httpx.URL, headers: dict[str, str] | None = None) -> httpx.Response:
+        """GET ``url``, following redirects hop by hop; the response is streamed (close it).
+
+        httpx follows redirects inside one authenticated request, so credentials that live
+        in the URL (an API key or hash token as query parameters) were lost on the first
+        hop, even to another path of the portal. Here each hop is a request of its own: on
+        the portal's origin the auth signs it anew, on another origin it goes without.
+        """
+        request = self.client.build_request("GET", url, headers=headers)
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self.client.send(request, stream=True, follow_redirects=False)
+            if response.next_request is None:
+                return response
+            response.close()
+            request = response.next_request
+        raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+
+    def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.URL]:
+        """The JSON document at ``url`` and the URL it came from (after redirects)."""
         what = f"GET {public_url(url)}"
         try:
-            response = self.client.get(url)
-            _check(response, what)
+            response = self._open(url)
+            try:
+                response.read()
+            finally:
+                response.close()
+            _check(response, what, url)
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
         try:
-            return response.json()
+            return response.json(), response.request.url
         except ValueError as exc:  # only the body: a SecretError (a ValueError) is not this
             raise TransferError(f"{what}: the listing is not JSON") from exc
 
@@ -275,7 +306,7 @@ class _HttpConnection(Connection):
         seen: set[str] = set()
         while url is not None and str(url) not in seen:
             seen.add(str(url))
-            page = self._get_json(url)
+            page, url = self._get_json(url)  # links are relative to where the page came from
             items = dig(page, spec.items_path)
             if not isinstance(items, list):
                 raise TransferError(
@@ -322,10 +353,13 @@ class _HttpConnection(Connection):
             # The file as the portal stores it: a server asked for no encoding does not
             # compress on the fly, and a stored ``.gz`` labelled ``Content-Encoding: gzip``
             # (Apache's AddEncoding) stays the .gz file whose size and checksum are listed.
-            with self.client.stream("GET", url, headers=_AS_STORED) as response:
-                _check(response, what)
+            response = self._open(url, headers=_AS_STORED)
+            try:
+                _check(response, what, url)
                 for block in response.iter_raw(_CHUNK):
                     sink.write(block)
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
 
