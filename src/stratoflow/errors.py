@@ -19,7 +19,9 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     ├── WriterError                          a Dataset cannot be written in a format
     ├── TransferError                        talking to an external system failed
     │   ├── TransientTransferError           worth retrying (timeouts, 5xx, resets)
-    │   └── AuthError                        credentials refused (401/403, host key); never retried
+    │   ├── AuthError                        credentials refused (401/403, host key); never retried
+    │   └── StagingError                     the local staging area cannot take a file (disk
+    │                                        full, no permission); never retried
     ├── ImportFailed                         the importer could not store a Dataset
     ├── QCError                              a QC test failed to run
     ├── ExportError                          the exporter could not assemble/deliver a Dataset
@@ -50,6 +52,7 @@ __all__ = [
     "ReaderError",
     "ScheduleError",
     "SecretError",
+    "StagingError",
     "StratoflowError",
     "TaskError",
     "TransferError",
@@ -129,6 +132,13 @@ class TransientTransferError(TransferError):
 
 class AuthError(TransferError):
     """The external system refused the credentials or could not be authenticated."""
+
+
+class StagingError(TransferError):
+    """A fetched file cannot be written to the local staging area (disk full, permissions).
+
+    Not the provider's fault and not cured by downloading again: a fetch stops at once.
+    """
 
 
 class ImportFailed(StratoflowError):

@@ -31,7 +31,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
+from stratoflow.errors import (
+    AuthError,
+    ConfigError,
+    StagingError,
+    TransferError,
+    TransientTransferError,
+)
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
@@ -185,9 +191,10 @@ class TransferType(ABC):
         items staged before it stay staged and are not fetched again next time. With it, the
         failure of one item (a 404, a checksum mismatch, a server error that outlasts the
         retries) is handed to ``on_failure`` and the other items are still fetched: one bad
-        file must not hold back a day's data. Refused credentials always stop the run (every
-        item would fail alike); after an item gave up on transient errors the next items get
-        one attempt each until one succeeds, so a server that went down is not hammered.
+        file must not hold back a day's data. Refused credentials and a staging area that
+        cannot take files (disk full) always stop the run (every item would fail alike);
+        after an item gave up on transient errors the next items get one attempt each until
+        one succeeds, so a server that went down is not hammered.
         """
         policy = retry or RetryPolicy(attempts=1)
         once = RetryPolicy(attempts=1)
@@ -232,8 +239,8 @@ class TransferType(ABC):
                         what=f"get {self.where}: {item.identity}",
                         on_retry=drop,
                     )
-                except AuthError:
-                    raise
+                except (AuthError, StagingError):
+                    raise  # every item would fail alike
                 except TransferError as exc:
                     if on_failure is None:
                         raise

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from stratoflow.errors import TransferError, TransientTransferError
+from stratoflow.errors import StagingError, TransferError, TransientTransferError
 
 __all__ = [
     "JOURNAL",
@@ -85,15 +85,22 @@ class StagedFile:
 
 
 class _HashingFile:
-    """Writes to a file while counting bytes and hashing them."""
+    """Writes to a file while counting bytes and hashing them.
 
-    def __init__(self, fh: Any) -> None:
-        self._fh = fh
+    A failed local write (disk full) is a :class:`StagingError`, not an ``OSError``: the
+    protocol code around the sink treats ``OSError`` as a network failure worth retrying.
+    """
+
+    def __init__(self, fh: Any, folder: Path) -> None:
+        self._fh, self._folder = fh, folder
         self.size = 0
         self.digest = hashlib.sha256()
 
     def write(self, data: bytes, /) -> int:
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise _local_failure(self._folder, exc) from exc
         self.size += len(data)
         self.digest.update(data)
         return len(data)
@@ -130,18 +137,37 @@ def _download(
 
     The file is removed on the way out unless the caller moved it away (renamed into place).
     """
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=prefix)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=prefix)
+    except OSError as exc:
+        raise _local_failure(folder, exc) from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            sink = _HashingFile(fh)
+        fh = os.fdopen(fd, "wb")
+        sink = _HashingFile(fh, folder)
+        try:
             write(sink)
-            fh.flush()
-            os.fsync(fh.fileno())
+            try:
+                fh.flush()  # a full disk may show only now
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _local_failure(folder, exc) from exc
+        finally:
+            try:
+                fh.close()
+            except OSError as exc:  # what a failed write left in the buffer
+                raise _local_failure(folder, exc) from exc
         yield tmp, sink.size, sink.digest.hexdigest()
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _local_failure(folder: Path, exc: OSError) -> StagingError:
+    return StagingError(
+        f"staging area {folder.parent if folder.name == PARTIAL else folder}: cannot write: "
+        f"{exc.strerror or exc} (a local problem: free space or fix permissions there)"
+    )
 
 
 def _safe_name(name: str) -> str:
@@ -291,6 +317,22 @@ class StagingArea:
         corrupted transfer) raises :class:`TransientTransferError` and stages nothing. Returns
         ``None`` when the content is already staged for this identity.
         """
+        try:
+            return self._receive(identity, name, write, size, sha256, version, source, provider)
+        except StagingError as exc:
+            raise StagingError(f"{source or identity}: {exc}") from exc
+
+    def _receive(
+        self,
+        identity: str,
+        name: str,
+        write: Callable[[Sink], None],
+        size: int | None,
+        sha256: str | None,
+        version: str | None,
+        source: str,
+        provider: str,
+    ) -> StagedFile | None:
         with _download(self._partial, "get-", write) as (tmp, received, digest):
             if size is not None and received != size:
                 raise TransientTransferError(
@@ -301,7 +343,12 @@ class StagingArea:
                 raise TransientTransferError(
                     f"{source or identity}: SHA-256 mismatch (announced {sha256}, got {digest})"
                 )
-            return self._commit(tmp, identity, name, received, digest, version, source, provider)
+            try:
+                return self._commit(
+                    tmp, identity, name, received, digest, version, source, provider
+                )
+            except OSError as exc:  # moving the file into place, recording it
+                raise _local_failure(self.root, exc) from exc
 
     def _commit(
         self,
