@@ -49,6 +49,8 @@ class Portal:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: fault "hold" waits until this is set (at most 20 s): a download kept in progress
     gate: threading.Event = field(default_factory=threading.Event)
+    #: pages overlap by one item (page-number paging while a file is added at the front)
+    overlap: bool = False
     #: serve ``*.gz`` files with ``Content-Encoding: gzip`` (Apache's ``AddEncoding``)
     gz_as_encoding: bool = False
     #: compress downloads on the fly for clients that accept gzip (nginx ``gzip on``)
@@ -172,7 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(404, {"error": "no data"})
                 return
             names = sorted(p.name for p in portal.root.iterdir() if p.is_file())
-            chunk = names[(page - 1) * portal.page_size : page * portal.page_size]
+            start = (page - 1) * portal.page_size
+            if portal.overlap and page > 1:
+                start -= 1  # the last item of the previous page once more
+            chunk = names[start : page * portal.page_size]
             items = []
             for name in chunk:
                 with (portal.root / name).open("rb") as fh:

@@ -139,3 +139,17 @@ def test_redirects_keep_credentials_on_the_origin_and_never_carry_them_off(
     assert other.refused >= 1 and "GET /files/b.nc" in other.requests
     for secret in SECRET_VALUES:
         assert secret not in str(info.value)
+
+
+def test_an_item_listed_twice_is_fetched_once(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Page-number paging while files arrive repeats items across pages."""
+    for i in range(5):
+        (remote_root / f"f{i}.nc").write_bytes(b"F" * (1000 + i))
+    portal = portal_factory(overlap=True)
+    handler = _handler(portal)
+    assert len(handler.list()) == 7  # f1 and f3 twice
+    staged = handler.fetch_new(StagingArea(tmp_path / "s"))
+    assert sorted(s.name for s in staged) == [f"f{i}.nc" for i in range(5)]
+    assert all(portal.requests.count(f"GET /files/f{i}.nc") == 1 for i in range(5))

@@ -230,7 +230,11 @@ class TransferType(ABC):
             )
             staged: list[StagedFile] = []
             degraded = False
+            seen: set[str] = set()
             for item in items:
+                if item.identity in seen:  # listed twice (pages that overlap): fetched once
+                    continue
+                seen.add(item.identity)
                 if staging.known(item.identity, version=item.version, sha256=item.sha256):
                     continue
                 try:
