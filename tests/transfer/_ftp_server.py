@@ -42,6 +42,8 @@ class FTPTestServer:
     ) -> None:
         self.faults: dict[str, list[str]] = {}
         self.retrieved: list[str] = []
+        #: the argument of every REST command (a download resumed at that offset)
+        self.rests: list[str] = []
         #: Called (in the server's thread) just before a ``drop`` hangs up.
         self.on_drop: Callable[[str], None] | None = None
         #: Called (in the server's thread) with the argument of a listing command (MLSD,
@@ -97,6 +99,8 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         # Here, before pyftpdlib checks permissions, so that refused requests count too.
         if cmd.upper() == "RETR":
             self.test_server.asked_for(arg.rstrip("/").rsplit("/", 1)[-1])
+        if cmd.upper() == "REST":
+            self.test_server.rests.append(arg)
         if cmd.upper() in ("MLSD", "LIST", "NLST") and self.test_server.on_list is not None:
             self.test_server.on_list(arg)
         return super().pre_process_command(line, cmd, arg)

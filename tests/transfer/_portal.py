@@ -49,6 +49,10 @@ class Portal:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: fault "hold" waits until this is set (at most 20 s): a download kept in progress
     gate: threading.Event = field(default_factory=threading.Event)
+    #: answer ``Range`` requests (206, with a strong ETag and ``If-Range``), as most do
+    ranges: bool = False
+    #: the ``Range`` header of each file request, in order (None: the whole file)
+    range_requests: list[str | None] = field(default_factory=list)
     #: pages overlap by one item (page-number paging while a file is added at the front)
     overlap: bool = False
     #: serve ``*.gz`` files with ``Content-Encoding: gzip`` (Apache's ``AddEncoding``)
@@ -234,10 +238,19 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("503", "404", "500"):
             self._json(int(fault), {"error": "injected"})
             return
-        if fault in ("drop", "truncate"):
+        etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+        with portal.lock:
+            portal.range_requests.append(self.headers.get("Range"))
+        if fault in ("drop", "truncate", "drop-and-change"):
             # Announce the full (or a larger) length, send part of it, hang up.
+            # "drop-and-change": and the file is replaced by a new version of the same size
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
+            if portal.ranges:
+                self.send_header("ETag", etag)
+            if fault == "drop-and-change":
+                target.write_bytes(bytes(255 - b for b in data))
+                fault = "drop"
             announced = len(data) if fault == "drop" else len(data) + 100
             sent = data[: len(data) // 2] if fault == "drop" else data
             self.send_header("Content-Length", str(announced))
@@ -250,6 +263,29 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(1.0)
         if fault == "hold":
             portal.gate.wait(20.0)
+        wanted = self.headers.get("Range", "")
+        if portal.ranges and wanted.startswith("bytes=") and wanted.endswith("-"):
+            start = int(wanted.removeprefix("bytes=").removesuffix("-"))
+            if self.headers.get("If-Range", etag) == etag:  # the same version: the rest
+                if start >= len(data):
+                    self._json(416, {"error": "range not satisfiable"})
+                    return
+                self.send_response(206)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("ETag", etag)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                self.wfile.write(data[start:])
+                return
+        if portal.ranges:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         accepted = self.headers.get("Accept-Encoding", "")
         if (portal.gz_as_encoding and name.endswith(".gz")) or (
             portal.compress and "gzip" in accepted

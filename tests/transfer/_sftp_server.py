@@ -42,6 +42,8 @@ class Faults:
     release: threading.Event = field(default_factory=threading.Event)
     #: Called (in the server's thread) just before a ``drop`` hangs up.
     on_drop: Callable[[str], None] | None = None
+    #: (file name, offset of the first read) for every file opened for reading
+    first_reads: list[tuple[str, int]] = field(default_factory=list)
     #: Called (in the server's thread) with the path of a directory about to be listed.
     on_list: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,8 +90,14 @@ class _Handle(paramiko.SFTPHandle):
     faults: Faults | None = None
     sock: socket.socket | None = None
     served = 0
+    read_yet = False
 
     def read(self, offset: int, length: int) -> bytes | int:
+        if not self.read_yet and self.faults is not None:
+            self.read_yet = True
+            with self.faults.lock:
+                name = os.path.basename(self.filename)  # type: ignore[attr-defined]
+                self.faults.first_reads.append((name, offset))
         kind, _, arg = (self.fault or "").partition(":")
         if kind == "gone":
             return paramiko.SFTP_FAILURE

@@ -12,8 +12,9 @@ primitives:
 
 On top of these the base class builds :meth:`TransferType.fetch_new`: list, skip what the
 staging area already holds, download the rest atomically, retry transient failures with a fresh
-connection. A new protocol is one module implementing the primitives (fsspec does the same with
-``ls``/``_open``).
+connection, resuming a cut download where it stopped (``get_from(item, sink, offset)``, by
+default a fresh ``get``). A new protocol is one module implementing the primitives (fsspec
+does the same with ``ls``/``_open``).
 
 Connections translate their library's exceptions into stratoflow's at the boundary:
 :class:`~stratoflow.errors.AuthError` (refused credentials, host key),
@@ -41,7 +42,7 @@ from stratoflow.errors import (
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
-from stratoflow.transfer.staging import Sink, StagedFile, StagingArea
+from stratoflow.transfer.staging import ResumedSink, Sink, StagedFile, StagingArea
 
 __all__ = ["Connection", "RemoteItem", "TransferType", "failure_reason", "printable"]
 
@@ -111,6 +112,16 @@ class Connection(ABC):
     @abstractmethod
     def get(self, item: RemoteItem, sink: Sink) -> None:
         """Write the item's bytes to ``sink``."""
+
+    def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
+        """Write the item's bytes from ``offset`` on: ``sink`` holds the first ``offset``.
+
+        For a download cut short and resumed. The default starts over (``sink.restart()``,
+        then :meth:`get`); a protocol that can start mid-file overrides it, and restarts the
+        sink itself when the server sends the whole file after all.
+        """
+        sink.restart()
+        self.get(item, sink)
 
     @abstractmethod
     def put(self, source: Path, name: str) -> str:
@@ -222,6 +233,7 @@ class TransferType(ABC):
                 version=item.version,
                 source=f"{self.where}: {item.identity}",
                 provider=provider,
+                resume=lambda sink, offset: connection().get_from(item, sink, offset),
             )
 
         try:
@@ -244,8 +256,10 @@ class TransferType(ABC):
                         on_retry=drop,
                     )
                 except (AuthError, StagingError):
+                    staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
                     raise  # every item would fail alike
                 except TransferError as exc:
+                    staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
                     if on_failure is None:
                         raise
                     degraded = isinstance(exc, TransientTransferError)

@@ -33,7 +33,7 @@ from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTr
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
 from stratoflow.transfer.config import timeout_seconds
-from stratoflow.transfer.staging import Sink
+from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["FTPServer"]
 
@@ -303,7 +303,7 @@ class _FTPConnection(Connection):
             path = directory / name
             if kind == "link":  # a link to a file has a size; to a directory, not
                 try:
-                    size, kind = self.ftp.size(str(path)), "file"
+                    size, kind = self._size(path), "file"
                 except ftplib.error_perm:
                     continue
             if kind == "file":
@@ -316,9 +316,42 @@ class _FTPConnection(Connection):
                 entries.append((name, kind, None, None))
         return entries
 
+    def _size(self, path: PurePosixPath) -> int | None:
+        """``SIZE`` (RFC 3659), asked in binary mode (many servers refuse it in ASCII mode)."""
+        self.ftp.voidcmd("TYPE I")
+        return self.ftp.size(str(path))
+
     def get(self, item: RemoteItem, sink: Sink) -> None:
         try:
             self.ftp.retrbinary(f"RETR {self.root / item.identity}", sink.write)
+        except (TimeoutError, *_ERRORS) as exc:
+            raise self._fail(exc, f"get {item.identity}") from exc
+
+    def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
+        """``REST offset`` then ``RETR`` (RFC 3659), unless the file changed since it was
+        listed or the server does not restart transfers: then from the start."""
+        path = self.root / item.identity
+        try:
+            size = self._size(path)
+        except ftplib.error_perm:
+            size = None
+        except (TimeoutError, *_ERRORS) as exc:
+            raise self._fail(exc, f"get {item.identity}") from exc
+        if item.version is None or size is None or not item.version.startswith(f"{size}:"):
+            sink.restart()
+            self.get(item, sink)
+            return
+        try:
+            self.ftp.retrbinary(f"RETR {path}", sink.write, rest=offset)
+        except (ftplib.error_perm, ftplib.error_reply) as exc:
+            if not str(exc).startswith(_UNKNOWN_COMMAND) and not isinstance(
+                exc, ftplib.error_reply
+            ):
+                raise self._fail(exc, f"get {item.identity}") from exc
+            # REST unknown to this server (or not answered 350): no restarts here
+            log.info("%s: get %s: cannot resume (%s); from the start", self.where, path, exc)
+            sink.restart()
+            self.get(item, sink)
         except (TimeoutError, *_ERRORS) as exc:
             raise self._fail(exc, f"get {item.identity}") from exc
 

@@ -34,7 +34,7 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
-from stratoflow.transfer.staging import Sink
+from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["HttpPortal", "public_url"]
 
@@ -135,6 +135,8 @@ class HttpPortal(TransferType):
         )
         self.timeout = timeout_seconds(timeout, "transfer 'http'")
         self.verify_tls = verify_tls
+        #: download URL -> ETag or Last-Modified of the file last fetched there (for resuming)
+        self._validators: dict[str, str] = {}
 
     def options(self) -> dict[str, Any]:
         return {
@@ -199,6 +201,13 @@ def _translate(exc: httpx.HTTPError, what: str) -> TransferError:
     if isinstance(exc, httpx.TransportError):
         return TransientTransferError(f"{what}: {kind}: {exc}")
     return TransferError(f"{what}: {kind}: {exc}")
+
+
+def _range_start(response: httpx.Response) -> int | None:
+    """The first byte of a 206 answer (``Content-Range: bytes 1000-1999/2000``)."""
+    unit, _, spec = response.headers.get("Content-Range", "").partition(" ")
+    first = spec.partition("-")[0]
+    return int(first) if unit == "bytes" and first.isdigit() else None
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -356,12 +365,60 @@ class _HttpConnection(Connection):
             response = self._open(url, headers=_AS_STORED)
             try:
                 _check(response, what, url)
+                self._remember_validator(url, response)
                 for block in response.iter_raw(_CHUNK):
                     sink.write(block)
             finally:
                 response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
+
+    def _remember_validator(self, url: httpx.URL, response: httpx.Response) -> None:
+        """Keep what identifies this version of the file, to resume it with ``If-Range``."""
+        etag = response.headers.get("ETag")
+        validator = etag if etag and not etag.startswith("W/") else None
+        validator = validator or response.headers.get("Last-Modified")
+        if validator:
+            self.spec._validators[str(url)] = validator
+
+    def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
+        """A ``Range`` request for the rest, guarded by ``If-Range`` (RFC 9110 §13.1.5).
+
+        Only the same version of the file is continued: the server answers the whole file
+        (200) when its ETag or date changed, and then the sink starts over. Without such a
+        validator, a download is resumed only when the listing announces a checksum.
+        """
+        url = httpx.URL(item.location or self.client.base_url.join(item.identity))
+        validator = self.spec._validators.get(str(url))
+        if validator is None and item.sha256 is None:
+            sink.restart()
+            self.get(item, sink)
+            return
+        headers = {**_AS_STORED, "Range": f"bytes={offset}-"}
+        if validator is not None:
+            headers["If-Range"] = validator
+        what = f"GET {public_url(url)}"
+        try:
+            response = self._open(url, headers=headers)
+            try:
+                if response.status_code != 416:  # 416: nothing after offset (file shrank?)
+                    _check(response, what, url)
+                    if response.status_code == 206 and _range_start(response) == offset:
+                        for block in response.iter_raw(_CHUNK):
+                            sink.write(block)
+                        return
+                    if response.status_code == 200:  # the whole file (a new version)
+                        sink.restart()
+                        self._remember_validator(url, response)
+                        for block in response.iter_raw(_CHUNK):
+                            sink.write(block)
+                        return
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise _translate(exc, what) from exc
+        sink.restart()  # a range we did not ask for, or none at all: from the start
+        self.get(item, sink)
 
     def put(self, source: Path, name: str) -> str:
         spec = self.spec

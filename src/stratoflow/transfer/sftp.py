@@ -27,7 +27,7 @@ from stratoflow.errors import AuthError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
 from stratoflow.transfer.config import timeout_seconds
-from stratoflow.transfer.staging import Sink
+from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["SFTPServer"]
 
@@ -232,8 +232,24 @@ class _SFTPConnection(Connection):
         return found
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
+        self._read(item, sink, 0)
+
+    def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
+        """Read on from ``offset``, unless the file changed since it was listed."""
+        try:
+            attr = self.sftp.stat(str(self.root / item.identity))
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, f"get {item.identity}") from exc
+        if item.version is None or f"{attr.st_size}:{attr.st_mtime}" != item.version:
+            sink.restart()
+            offset = 0
+        self._read(item, sink, offset)
+
+    def _read(self, item: RemoteItem, sink: Sink, offset: int) -> None:
         try:
             with self.sftp.open(str(self.root / item.identity), "rb") as remote:
+                if offset:
+                    remote.seek(offset)
                 remote.prefetch()
                 while block := remote.read(_CHUNK):
                     sink.write(block)

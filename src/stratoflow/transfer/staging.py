@@ -41,6 +41,7 @@ from stratoflow.errors import StagingError, TransferError, TransientTransferErro
 __all__ = [
     "JOURNAL",
     "MANIFEST",
+    "ResumedSink",
     "Sink",
     "StagedFile",
     "StagingArea",
@@ -58,6 +59,13 @@ class Sink(Protocol):
     """Where a transfer type writes downloaded bytes."""
 
     def write(self, data: bytes, /) -> int: ...
+
+
+class ResumedSink(Sink, Protocol):
+    """A sink that already holds the first bytes of a file (a download being resumed)."""
+
+    def restart(self) -> None:
+        """Drop what the sink holds: the server sends the file from its start after all."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,22 @@ class _HashingFile:
         self._fh, self._folder = fh, folder
         self.size = 0
         self.digest = hashlib.sha256()
+
+    def restart(self) -> None:
+        try:
+            self._fh.seek(0)
+            self._fh.truncate()
+        except OSError as exc:
+            raise _local_failure(self._folder, exc) from exc
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def take_over(self, fh: Any) -> None:
+        """Count and hash what ``fh`` (open for update) already holds; append after it."""
+        fh.seek(0)
+        while block := fh.read(1 << 20):
+            self.size += len(block)
+            self.digest.update(block)
 
     def write(self, data: bytes, /) -> int:
         try:
@@ -161,6 +185,56 @@ def _download(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def _resumable(
+    path: Path,
+    write: Callable[[Sink], None],
+    resume: Callable[[ResumedSink, int], None],
+) -> Iterator[tuple[Path, int, str]]:
+    """Like :func:`_download`, into ``path``; when ``path`` holds the first bytes of the file
+    (an earlier attempt was cut), ``resume(sink, offset)`` fetches the rest.
+
+    When the transfer fails transiently, ``path`` keeps what arrived, for the next attempt;
+    on any other failure, and when the caller is done with it, it is removed.
+    """
+    folder = path.parent
+    keep = False
+    try:
+        try:
+            fh = path.open("r+b") if path.exists() else path.open("w+b")
+        except OSError as exc:
+            raise _local_failure(folder, exc) from exc
+        sink = _HashingFile(fh, folder)
+        try:
+            try:
+                sink.take_over(fh)
+            except OSError as exc:
+                raise _local_failure(folder, exc) from exc
+            if sink.size:
+                resume(sink, sink.size)
+            else:
+                write(sink)
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _local_failure(folder, exc) from exc
+        except TransientTransferError:
+            keep = sink.size > 0
+            raise
+        finally:
+            try:
+                fh.close()
+            except OSError as exc:
+                keep = False
+                raise _local_failure(folder, exc) from exc
+        yield path, sink.size, sink.digest.hexdigest()
+    finally:
+        if not keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _local_failure(folder: Path, exc: OSError) -> StagingError:
@@ -310,15 +384,24 @@ class StagingArea:
         version: str | None = None,
         source: str = "",
         provider: str = "",
+        resume: Callable[[ResumedSink, int], None] | None = None,
     ) -> StagedFile | None:
         """Download via ``write(sink)`` and stage the result atomically.
 
         ``size``/``sha256`` are what the remote side announced; a mismatch (a truncated or
         corrupted transfer) raises :class:`TransientTransferError` and stages nothing. Returns
         ``None`` when the content is already staged for this identity.
+
+        With ``resume``, a download cut by a transient failure keeps what arrived, and the
+        next call for the same item (identity, version marker, checksum) continues with
+        ``resume(sink, offset)`` instead of starting over (a large file over a flaky link
+        otherwise never arrives); ``resume`` must make sure the file is still the same.
+        :meth:`forget_partial` drops the kept bytes when the caller gives up.
         """
         try:
-            return self._receive(identity, name, write, size, sha256, version, source, provider)
+            return self._receive(
+                identity, name, write, size, sha256, version, source, provider, resume
+            )
         except StagingError as exc:
             raise StagingError(f"{source or identity}: {exc}") from exc
 
@@ -332,8 +415,14 @@ class StagingArea:
         version: str | None,
         source: str,
         provider: str,
+        resume: Callable[[ResumedSink, int], None] | None = None,
     ) -> StagedFile | None:
-        with _download(self._partial, "get-", write) as (tmp, received, digest):
+        download = (
+            _download(self._partial, "get-", write)
+            if resume is None
+            else _resumable(self._partial_path(identity, version, sha256), write, resume)
+        )
+        with download as (tmp, received, digest):
             if size is not None and received != size:
                 raise TransientTransferError(
                     f"{source or identity}: received {received} bytes, expected {size} "
@@ -349,6 +438,21 @@ class StagingArea:
                 )
             except OSError as exc:  # moving the file into place, recording it
                 raise _local_failure(self.root, exc) from exc
+
+    def _partial_path(self, identity: str, version: str | None, sha256: str | None) -> Path:
+        """Where the first bytes of this version of the item wait to be resumed.
+
+        Without a version marker the protocol's ``get_from`` is what tells whether the file
+        is still the same (HTTP ``If-Range``), or it starts over.
+        """
+        key = hashlib.sha256(f"{identity}\0{version}\0{sha256}".encode()).hexdigest()
+        return self._partial / f"get-resume-{key[:32]}"
+
+    def forget_partial(
+        self, identity: str, *, version: str | None = None, sha256: str | None = None
+    ) -> None:
+        """Drop the bytes kept to resume this item (the caller gave up on it)."""
+        self._partial_path(identity, version, sha256).unlink(missing_ok=True)
 
     def _commit(
         self,

@@ -38,7 +38,13 @@ from stratoflow.server.workflow.models import TransferHandler as TransferHandler
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.handler import TransferHandler
-from stratoflow.transfer.staging import Sink, StagedFile, StagingArea, read_manifest
+from stratoflow.transfer.staging import (
+    ResumedSink,
+    Sink,
+    StagedFile,
+    StagingArea,
+    read_manifest,
+)
 
 __all__ = [
     "FETCH_ERROR",
@@ -309,6 +315,9 @@ class _MatchingConnection(Connection):
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
         self.inner.get(item, sink)
+
+    def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
+        self.inner.get_from(item, sink, offset)
 
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)

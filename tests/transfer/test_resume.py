@@ -1,0 +1,122 @@
+"""A download cut short is resumed where it stopped (HTTP ``Range``, SFTP offset, FTP ``REST``),
+never stitched from two versions of a file, and nothing is kept once the run gives up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stratoflow.errors import TransientTransferError
+from stratoflow.transfer import (
+    DataProvider,
+    FTPServer,
+    HttpPortal,
+    RetryPolicy,
+    SFTPServer,
+    StagingArea,
+    TransferHandler,
+)
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.auth.none import NoAuth
+from stratoflow.transfer.auth.ssh import SSHAuth
+from stratoflow.transfer.secrets import Secret
+
+from ._ftp_server import FTPTestServer
+from ._portal import Portal
+from ._sftp_server import SFTPTestServer
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
+from .test_faults import assert_staging_clean
+
+BIG = os.urandom(3 << 20)
+CUT = 1 << 20
+PROVIDER = DataProvider(name="Flaky Link DC")
+
+
+def _http(portal: Portal, retry: RetryPolicy = FAST_RETRY, **options: object) -> TransferHandler:
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5, **options)  # type: ignore[arg-type]
+    return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=retry)
+
+
+def test_http_download_cut_short_is_resumed_with_a_range_request(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(ranges=True, faults={"big.nc": ["drop"]})
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal).fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    first, second = portal.range_requests
+    assert first is None
+    assert second is not None and second.startswith("bytes=") and second != "bytes=0-"
+    assert_staging_clean(staging)
+
+
+def test_http_resume_never_stitches_two_versions(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """The file changed after the cut: If-Range makes the server send the new one whole."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(ranges=True, faults={"big.nc": ["drop-and-change"]})
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal).fetch_new(staging)
+    assert staged.path.read_bytes() == (remote_root / "big.nc").read_bytes() != BIG
+    assert_staging_clean(staging)
+
+
+def test_http_portal_without_ranges_starts_over(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(faults={"big.nc": ["drop", "drop"]})
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal, sha256_field="sha256").fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    assert_staging_clean(staging)
+
+
+def test_nothing_is_kept_when_the_run_gives_up(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(ranges=True, faults={"big.nc": ["drop"] * 2})
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransientTransferError):
+        _http(portal, retry=RetryPolicy(attempts=1)).fetch_new(staging)
+    assert_staging_clean(staging)
+
+
+def test_sftp_download_cut_short_is_resumed_at_its_offset(
+    remote_root: Path, sftp_server: SFTPTestServer, known_hosts: Path, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    sftp_server.faults.queues["big.nc"] = [f"drop:{CUT}"]
+    transfer = SFTPServer(
+        host="127.0.0.1", port=sftp_server.port, known_hosts=str(known_hosts), timeout=5
+    )
+    auth = SSHAuth(username=SFTP_USER, password=Secret.from_value(SFTP_PASSWORD))
+    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = handler.fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    (_, first), (_, second) = sftp_server.faults.first_reads
+    assert first == 0 and 0 < second <= CUT
+    assert_staging_clean(staging)
+
+
+def test_ftp_download_cut_short_is_resumed_with_rest(
+    remote_root: Path, ftp_test_server: FTPTestServer, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    ftp_test_server.faults["big.nc"] = [f"drop:{CUT}"]
+    transfer = FTPServer(host="127.0.0.1", port=ftp_test_server.port, timeout=5)
+    auth = FTPLoginAuth(username=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = handler.fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    assert len(ftp_test_server.rests) == 1 and 0 < int(ftp_test_server.rests[0]) <= CUT
+    assert_staging_clean(staging)
