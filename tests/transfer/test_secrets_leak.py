@@ -167,3 +167,17 @@ def test_a_secret_of_the_wrong_type_is_not_echoed() -> None:
         auth_from_config({"method": "basic", "username": "u", "password": 90417263})
     assert "90417263" not in str(info.value)
     assert "must be a secret reference ('env:NAME' or 'file:/path')" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://alice:hunter2@portal.example/api/", "ftp://alice:hunter2@portal.example/"],
+)
+def test_a_password_in_the_portal_url_is_refused_without_echoing_it(url: str) -> None:
+    """The URL is stored with the configuration (database row, YAML): no credentials in it."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.transfer import HttpPortal
+
+    with pytest.raises(ConfigError) as info:
+        HttpPortal(base_url=url)
+    assert "hunter2" not in str(info.value)

@@ -122,7 +122,21 @@ class HttpPortal(TransferType):
                 f"transfer 'http': upload_method must be PUT or POST, not {upload_method!r}"
             )
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"transfer 'http': base_url must be an http(s) URL, not {base_url!r}")
+            scheme = base_url.partition(":")[0] if ":" in base_url else base_url[:0]
+            raise ConfigError(
+                "transfer 'http': base_url must be an http(s) URL"
+                + (f", not a {scheme!r} URL" if scheme.isalnum() else "")
+            )
+        try:
+            userinfo = httpx.URL(base_url).userinfo
+        except httpx.InvalidURL:
+            raise ConfigError("transfer 'http': base_url is not a valid URL") from None
+        if userinfo:
+            # A configuration is stored (database row, YAML file): never a password in it.
+            raise ConfigError(
+                "transfer 'http': base_url must not carry a user name or password "
+                "(user:password@host); use auth method 'basic' with a secret reference"
+            )
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.list_path, self.items_path, self.next_path = list_path, items_path, next_path
         self.id_field, self.name_field, self.url_field = id_field, name_field, url_field
