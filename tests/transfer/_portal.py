@@ -53,6 +53,9 @@ class Portal:
     ranges: bool = False
     #: the ``Range`` header of each file request, in order (None: the whole file)
     range_requests: list[str | None] = field(default_factory=list)
+    #: page with an opaque cursor (``{"next_cursor": ...}``, asked as ``?cursor=``) instead
+    #: of a next link
+    cursor: bool = False
     #: pages overlap by one item (page-number paging while a file is added at the front)
     overlap: bool = False
     #: serve ``*.gz`` files with ``Content-Encoding: gzip`` (Apache's ``AddEncoding``)
@@ -174,6 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
         portal = self.server.portal
         if path == "/api/files":
             page = int((query.get("page") or ["1"])[0])
+            if portal.cursor:  # an opaque token: the page number, disguised
+                token = (query.get("cursor") or [""])[0]
+                page = int(base64.urlsafe_b64decode(token).decode()[5:]) if token else 1
             if not portal.root.is_dir():
                 self._json(404, {"error": "no data"})
                 return
@@ -197,6 +203,10 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
             more = page * portal.page_size < len(names)
+            if portal.cursor:
+                token = base64.urlsafe_b64encode(f"page-{page + 1}".encode()).decode()
+                self._json(200, {"items": items, "next_cursor": token if more else ""})
+                return
             self._json(
                 200, {"items": items, "next": f"/api/files?page={page + 1}" if more else None}
             )

@@ -153,3 +153,18 @@ def test_an_item_listed_twice_is_fetched_once(
     staged = handler.fetch_new(StagingArea(tmp_path / "s"))
     assert sorted(s.name for s in staged) == [f"f{i}.nc" for i in range(5)]
     assert all(portal.requests.count(f"GET /files/f{i}.nc") == 1 for i in range(5))
+
+
+def test_cursor_paginated_listing(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """``{"items": [...], "next_cursor": "cGFnZS0y"}``, the next page at ``?cursor=cGFnZS0y``."""
+    for i in range(5):
+        (remote_root / f"f{i}.nc").write_bytes(b"F" * i)
+    portal = portal_factory(cursor=True)
+    handler = _handler(portal, next_path="next_cursor", cursor_param="cursor")
+    assert [i.name for i in handler.list()] == [f"f{i}.nc" for i in range(5)]
+    assert len(handler.fetch_new(StagingArea(tmp_path / "s"))) == 5
+    assert HttpPortal.from_config(handler.transfer.to_config()).options()["cursor_param"] == (
+        "cursor"
+    )

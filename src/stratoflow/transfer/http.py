@@ -2,7 +2,9 @@
 
 Portals differ in shape, so the shape is configuration: where the listing is
 (``list_path``), where the items are in its JSON (``items_path``, a dotted path such as
-``data.files``), where the link to the next page is (``next_path``), and which item fields
+``data.files``), where the link to the next page is (``next_path``; with ``cursor_param`` the
+value there is an opaque cursor, sent as that query parameter of the listing URL for the next
+page, as in ``{"next_page_token": "..."}`` -> ``files?page_token=...``), and which item fields
 hold the identity, file name, download URL, size, version marker and SHA-256. Downloads are
 streamed straight into the staging area, byte for byte as the portal stores the file (no
 ``Content-Encoding`` is asked for or undone); uploads (exports) are a PUT or POST of the file,
@@ -104,6 +106,7 @@ class HttpPortal(TransferType):
         list_path: str = "",
         items_path: str | None = "items",
         next_path: str | None = "next",
+        cursor_param: str | None = None,
         id_field: str = "id",
         name_field: str | None = "name",
         url_field: str | None = "url",
@@ -139,6 +142,7 @@ class HttpPortal(TransferType):
             )
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.list_path, self.items_path, self.next_path = list_path, items_path, next_path
+        self.cursor_param = cursor_param
         self.id_field, self.name_field, self.url_field = id_field, name_field, url_field
         self.download_path, self.size_field = download_path, size_field
         self.version_field, self.sha256_field = version_field, sha256_field
@@ -158,6 +162,7 @@ class HttpPortal(TransferType):
             "list_path": self.list_path,
             "items_path": self.items_path,
             "next_path": self.next_path,
+            "cursor_param": self.cursor_param,
             "id_field": self.id_field,
             "name_field": self.name_field,
             "url_field": self.url_field,
@@ -325,7 +330,8 @@ class _HttpConnection(Connection):
 
     def list(self) -> Iterator[RemoteItem]:
         spec = self.spec
-        url: httpx.URL | None = self.client.base_url.join(spec.list_path)
+        first = self.client.base_url.join(spec.list_path)
+        url: httpx.URL | None = first
         seen: set[str] = set()
         while url is not None and str(url) not in seen:
             seen.add(str(url))
@@ -338,7 +344,12 @@ class _HttpConnection(Connection):
             for entry in items:
                 yield self._item(entry, url)
             following = dig(page, spec.next_path) if spec.next_path else None
-            url = url.join(following) if isinstance(following, str) and following else None
+            if following is None or following == "" or isinstance(following, bool):
+                url = None  # the last page
+            elif spec.cursor_param:  # an opaque cursor for the listing URL
+                url = first.copy_set_param(spec.cursor_param, str(following))
+            else:
+                url = url.join(following) if isinstance(following, str) else None
 
     def _item(self, entry: Any, page: httpx.URL) -> RemoteItem:
         spec = self.spec
