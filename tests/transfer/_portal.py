@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -401,13 +402,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class PortalServer:
-    """Runs a :class:`Portal` on 127.0.0.1 in a thread (``with PortalServer(portal):``)."""
+    """Runs a :class:`Portal` on 127.0.0.1 (or ``host="::1"``) in a thread
+    (``with PortalServer(portal):``)."""
 
-    def __init__(self, portal: Portal) -> None:
+    def __init__(self, portal: Portal, host: str = "127.0.0.1") -> None:
         self.portal = portal
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        server = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        self.httpd = (server if ":" in host else _Server)((host, 0), _Handler)
         self.httpd.portal = portal
-        portal.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        shown = f"[{host}]" if ":" in host else host
+        portal.url = f"http://{shown}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}
         )

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from stratoflow.errors import AuthError, TransientTransferError
+from stratoflow.errors import AuthError, TransferError, TransientTransferError
 from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
 from stratoflow.transfer.auth.none import NoAuth
 
 from . import _portal
-from ._portal import Portal
+from ._portal import Portal, PortalServer
 from .conftest import FAST_RETRY, SECRET_VALUES
 from .test_faults import assert_staging_clean
 
@@ -168,3 +169,21 @@ def test_cursor_paginated_listing(
     assert HttpPortal.from_config(handler.transfer.to_config()).options()["cursor_param"] == (
         "cursor"
     )
+
+
+def test_portal_on_ipv6_loopback_is_named_as_a_valid_url(remote_root: Path, tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    (remote_root / "a.nc").write_bytes(b"A")
+    try:
+        server = PortalServer(Portal(root=remote_root, faults={"a.nc": ["404"]}), host="::1")
+    except OSError as exc:
+        pytest.skip(f"cannot listen on ::1: {exc}")
+    with server as portal:
+        assert portal.url.startswith("http://[::1]:")
+        handler = _handler(portal)
+        assert handler.transfer.where == f"{portal.url}/"
+        with pytest.raises(TransferError) as info:
+            handler.fetch_new(StagingArea(tmp_path / "s"))
+        assert f"GET {portal.url}/files/a.nc: HTTP 404" in str(info.value)
+        assert [s.name for s in handler.fetch_new(StagingArea(tmp_path / "s"))] == ["a.nc"]

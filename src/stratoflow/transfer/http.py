@@ -50,7 +50,8 @@ def public_url(url: httpx.URL | str) -> str:
     """``url`` without user info, query string and fragment: safe for messages and logs."""
     u = httpx.URL(url)
     port = f":{u.port}" if u.port is not None else ""
-    return f"{u.scheme}://{u.host}{port}{u.path}"
+    host = f"[{u.host}]" if ":" in u.host else u.host  # an IPv6 address (RFC 3986)
+    return f"{u.scheme}://{host}{port}{u.path}"
 
 
 class _RedactQueries(logging.Filter):
