@@ -38,7 +38,13 @@ class FTPTestServer:
     """``with FTPTestServer(root, user, password) as server:`` -> ``server.port``."""
 
     def __init__(
-        self, root: Path, user: str, password: str, *, without: tuple[str, ...] = ()
+        self,
+        root: Path,
+        user: str,
+        password: str,
+        *,
+        without: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
     ) -> None:
         self.faults: dict[str, list[str]] = {}
         self.retrieved: list[str] = []
@@ -63,7 +69,7 @@ class FTPTestServer:
             },
         )
         handler.test_server = self
-        self._server = PyFTPServer(("127.0.0.1", 0), handler)
+        self._server = PyFTPServer((host, 0), handler)
         self.port: int = self._server.address[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve)

@@ -227,10 +227,12 @@ class SFTPTestServer:
         *,
         passwords: dict[str, str],
         keys: dict[str, paramiko.PKey],
+        host: str = "127.0.0.1",
     ) -> None:
         self.root, self.host_key = root, host_key
         self.passwords, self.keys = passwords, keys
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, 0), family=family)
         self.sock.settimeout(0.1)
         self.port: int = self.sock.getsockname()[1]
         self.faults = Faults()

@@ -7,9 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import paramiko
 import pytest
 
-from stratoflow.errors import TransferError
+from stratoflow.errors import AuthError, TransferError
 from stratoflow.transfer import DataProvider, FTPServer, SFTPServer, StagingArea, TransferHandler
 from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
 from stratoflow.transfer.auth.ssh import SSHAuth
@@ -162,3 +163,35 @@ def test_ftp_unreadable_directory_still_fails_the_listing(
     )
     with pytest.raises(TransferError, match="550"):
         _ftp(ftp_test_server.port, recursive=True).list()
+
+
+def test_sftp_and_ftp_servers_on_ipv6_loopback_are_named_as_valid_urls(
+    remote_root: Path, host_key: paramiko.PKey, tmp_path: Path
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"A")
+    try:
+        ftp = FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, host="::1")
+    except OSError as exc:
+        pytest.skip(f"cannot listen on ::1: {exc}")
+    with ftp:
+        transfer = FTPServer(host="::1", port=ftp.port, timeout=5)
+        assert transfer.where == f"ftp://[::1]:{ftp.port}/"
+        missing = FTPServer(host="::1", port=ftp.port, remote_dir="/missing", timeout=5)
+        login = FTPLoginAuth(username=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+        handler = TransferHandler(transfer=missing, auth=login, provider=PROVIDER)
+        with pytest.raises(TransferError, match=rf"ftp://\[::1\]:{ftp.port}/missing: list"):
+            handler.list()
+    with SFTPTestServer(
+        remote_root, host_key, passwords={SFTP_USER: SFTP_PASSWORD}, keys={}, host="::1"
+    ) as sftp:
+        hosts = paramiko.HostKeys()
+        hosts.add(f"[::1]:{sftp.port}", host_key.get_name(), host_key)
+        hosts.save(str(tmp_path / "known_hosts6"))
+        sftp_transfer = SFTPServer(
+            host="::1", port=sftp.port, known_hosts=str(tmp_path / "known_hosts6"), timeout=5
+        )
+        assert sftp_transfer.where == f"sftp://[::1]:{sftp.port}/."
+        auth = SSHAuth(username=SFTP_USER, password=Secret.from_value("wrong"))
+        wrong = TransferHandler(transfer=sftp_transfer, auth=auth, provider=PROVIDER)
+        with pytest.raises(AuthError, match=rf"SFTP \[::1\]:{sftp.port}: user 'bob' was refused"):
+            wrong.list()

@@ -44,7 +44,19 @@ from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import ResumedSink, Sink, StagedFile, StagingArea
 
-__all__ = ["Connection", "RemoteItem", "TransferType", "failure_reason", "printable"]
+__all__ = [
+    "Connection",
+    "RemoteItem",
+    "TransferType",
+    "failure_reason",
+    "host_port",
+    "printable",
+]
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` for messages and URLs; an IPv6 address in brackets (``[::1]:22``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def printable(name: str) -> str:

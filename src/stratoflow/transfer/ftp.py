@@ -31,7 +31,13 @@ from typing import Any
 
 from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
+from stratoflow.transfer.base import (
+    Connection,
+    RemoteItem,
+    TransferType,
+    failure_reason,
+    host_port,
+)
 from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.staging import ResumedSink, Sink
 
@@ -98,11 +104,13 @@ class FTPServer(TransferType):
     ) -> None:
         if (ca_file is not None or insecure_skip_tls_verify) and not tls:
             # Certificate options on a plain connection would silently protect nothing.
-            raise ConfigError(f"FTP {host}:{port}: ca_file/insecure_skip_tls_verify need tls=true")
+            raise ConfigError(
+                f"FTP {host_port(host, port)}: ca_file/insecure_skip_tls_verify need tls=true"
+            )
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.tls, self.passive = tls, passive
-        self.timeout = timeout_seconds(timeout, f"FTP {host}:{port}")
+        self.timeout = timeout_seconds(timeout, f"FTP {host_port(host, port)}")
         self.ca_file, self.insecure_skip_tls_verify = ca_file, insecure_skip_tls_verify
 
     def options(self) -> dict[str, Any]:
@@ -122,7 +130,7 @@ class FTPServer(TransferType):
     @property
     def where(self) -> str:
         scheme = "ftps" if self.tls else "ftp"
-        return f"{scheme}://{self.host}:{self.port}/{self.remote_dir.lstrip('/')}"
+        return f"{scheme}://{host_port(self.host, self.port)}/{self.remote_dir.lstrip('/')}"
 
     def _tls_context(self, where: str) -> ssl.SSLContext:
         """Verify chain and host name; trust only ``ca_file`` when given."""
@@ -153,7 +161,7 @@ class FTPServer(TransferType):
 
     def connect(self, auth: ConnectionHandler) -> Connection:
         login = auth.ftp_login()
-        where = f"{'FTPS' if self.tls else 'FTP'} {self.host}:{self.port}"
+        where = f"{'FTPS' if self.tls else 'FTP'} {host_port(self.host, self.port)}"
         ftp: ftplib.FTP = (
             ftplib.FTP_TLS(context=self._tls_context(where), timeout=self.timeout)
             if self.tls

@@ -25,7 +25,13 @@ import paramiko
 
 from stratoflow.errors import AuthError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType, failure_reason
+from stratoflow.transfer.base import (
+    Connection,
+    RemoteItem,
+    TransferType,
+    failure_reason,
+    host_port,
+)
 from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.staging import ResumedSink, Sink
 
@@ -75,7 +81,7 @@ class SFTPServer(TransferType):
         self.pattern, self.recursive = pattern, recursive
         self.known_hosts = known_hosts
         self.insecure_skip_host_key_check = insecure_skip_host_key_check
-        self.timeout = timeout_seconds(timeout, f"SFTP {host}:{port}")
+        self.timeout = timeout_seconds(timeout, f"SFTP {host_port(host, port)}")
 
     def options(self) -> dict[str, Any]:
         return {
@@ -91,7 +97,7 @@ class SFTPServer(TransferType):
 
     @property
     def where(self) -> str:
-        return f"sftp://{self.host}:{self.port}/{self.remote_dir.lstrip('/')}"
+        return f"sftp://{host_port(self.host, self.port)}/{self.remote_dir.lstrip('/')}"
 
     def connect(self, auth: ConnectionHandler) -> Connection:
         login = auth.ssh_login()
@@ -110,10 +116,10 @@ class SFTPServer(TransferType):
             except OSError as exc:
                 client.close()
                 raise AuthError(
-                    f"SFTP {self.host}:{self.port}: cannot read known_hosts {known} "
+                    f"SFTP {host_port(self.host, self.port)}: cannot read known_hosts {known} "
                     f"({exc.strerror}); add the server's host key there"
                 ) from exc
-        where = f"SFTP {self.host}:{self.port}"
+        where = f"SFTP {host_port(self.host, self.port)}"
         try:
             client.connect(
                 self.host,
