@@ -181,3 +181,51 @@ def test_a_password_in_the_portal_url_is_refused_without_echoing_it(url: str) ->
     with pytest.raises(ConfigError) as info:
         HttpPortal(base_url=url)
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["bearer", "apikey_header"])
+def test_a_secret_with_a_line_break_is_never_echoed(
+    method: str,
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A secret from the environment often ends with a newline (a Kubernetes secret made
+    from a file, an ``.env`` file): it is stripped, as for ``file:`` secrets. A line break
+    inside a secret cannot go into a header: the error says so without showing the value.
+    """
+    (remote_root / "f.nc").write_bytes(b"data")
+    portal = portal_factory(method)
+    name = "SF_TEST_BEARER" if method == "bearer" else "SF_TEST_API_KEY"
+    value = _portal.BEARER if method == "bearer" else _portal.API_KEY
+    auth = (
+        {"method": "bearer", "token": secrets_env["bearer"]}
+        if method == "bearer"
+        else {"method": "apikey", "key": secrets_env["apikey"]}
+    )
+    config = {
+        "provider": {"name": "Leak DC"},
+        "transfer": {"type": "http", "base_url": portal.url, "list_path": "api/files"},
+        "auth": auth,
+        "retry": FAST_RETRY.to_config(),
+    }
+    monkeypatch.setenv(name, value + "\n")
+    staged = TransferHandler.from_config(config).fetch_new(StagingArea(tmp_path / "a"))
+    assert [s.name for s in staged] == ["f.nc"]
+
+    monkeypatch.setenv(name, value + "\nX-Injected: 1")
+    before = len(portal.requests)
+    with pytest.raises(StratoflowError) as info:
+        TransferHandler.from_config(config).fetch_new(StagingArea(tmp_path / "b"))
+    assert "header" in str(info.value)
+    assert len(portal.requests) == before  # never sent, and not retried
+    texts = [caplog.text]
+    exc: BaseException | None = info.value
+    while exc is not None:
+        texts += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    for text in texts:
+        assert value not in text, text[:300]

@@ -25,13 +25,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import httpx
 
-from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
+from stratoflow.errors import (
+    AuthError,
+    ConfigError,
+    SecretError,
+    TransferError,
+    TransientTransferError,
+)
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.config import timeout_seconds
@@ -43,6 +50,7 @@ __all__ = ["HttpPortal", "public_url"]
 _CHUNK = 1 << 16
 _AS_STORED = {"Accept-Encoding": "identity"}
 _MAX_REDIRECTS = 20
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a header value
 _MISSING = object()
 
 
@@ -234,6 +242,22 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
+def _refuse_control_characters(request: httpx.Request, names: set[str]) -> None:
+    """A credential header with a line break or control character cannot be sent.
+
+    h11 refuses it with an error that quotes the whole header, credential included, which
+    would end up in logs, retries and task notes; this says which header, not its value.
+    """
+    for name in names:
+        value = request.headers.get(name)
+        if value is not None and _CONTROL.search(value):
+            raise SecretError(
+                f"{request.method} {public_url(request.url)}: the credentials cannot be sent: "
+                f"header {name!r} would hold a line break or control character; check the "
+                "secret's value"
+            )
+
+
 class _SameOrigin(httpx.Auth):
     """Credentials go to the portal's own origin only.
 
@@ -265,6 +289,7 @@ class _SameOrigin(httpx.Auth):
                 return
             if sent is request:
                 self.added |= set(request.headers.keys()) - before
+                _refuse_control_characters(request, self.added)
             else:  # the auth's own request (an OAuth2 token request): sent as it made it
                 self.own.add(id(sent))
             response = yield sent

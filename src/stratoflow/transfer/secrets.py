@@ -2,7 +2,8 @@
 
 A configuration (YAML job definition, database row, ``to_config()`` output) holds only a
 *reference* to a secret: ``env:NAME`` (an environment variable) or ``file:/path`` (the file's
-content, trailing newline stripped, as written by Docker/Kubernetes secret mounts). The value is
+content, as written by Docker/Kubernetes secret mounts); a trailing newline is stripped from
+both (a variable filled from such a file, or from an ``.env`` file, often has one). The value is
 read when a connection is opened, so rotating a secret needs no configuration change, and a
 leaked configuration leaks nothing.
 
@@ -72,7 +73,7 @@ class Secret:
             value = os.environ.get(target)
             if value is None:
                 raise SecretError(f"secret {self._ref}: environment variable {target} is not set")
-            return value
+            return value.rstrip("\r\n")
         try:
             return Path(target).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
