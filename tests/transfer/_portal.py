@@ -270,6 +270,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if fault in ("chunked", "chunked-cut"):
+            # No Content-Length: chunked transfer coding; "chunked-cut" hangs up before the
+            # last chunk (a body cut short that no length announced)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            pieces = [data[i : i + 10_000] for i in range(0, len(data), 10_000)]
+            for piece in pieces[: len(pieces) // 2] if fault == "chunked-cut" else pieces:
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            if fault == "chunked":
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.close_connection = True
+            self.wfile.flush()
+            return
         if fault == "stall":
             time.sleep(1.0)
         if fault == "hold":

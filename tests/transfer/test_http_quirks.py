@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from stratoflow.errors import AuthError, TransferError, TransientTransferError
-from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
+from stratoflow.transfer import (
+    DataProvider,
+    HttpPortal,
+    RetryPolicy,
+    StagingArea,
+    TransferHandler,
+)
 from stratoflow.transfer.auth.none import NoAuth
 
 from . import _portal
@@ -187,3 +194,25 @@ def test_portal_on_ipv6_loopback_is_named_as_a_valid_url(remote_root: Path, tmp_
             handler.fetch_new(StagingArea(tmp_path / "s"))
         assert f"GET {portal.url}/files/a.nc: HTTP 404" in str(info.value)
         assert [s.name for s in handler.fetch_new(StagingArea(tmp_path / "s"))] == ["a.nc"]
+
+
+def test_chunked_bodies_without_a_length(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Whole, or cut before the last chunk: with no size anywhere, the cut one is not staged."""
+    data = os.urandom(95_000)
+    (remote_root / "a.nc").write_bytes(data)
+    (remote_root / "b.nc").write_bytes(data[::-1])
+    portal = portal_factory(faults={"a.nc": ["chunked"], "b.nc": ["chunked-cut"]})
+    staging = StagingArea(tmp_path / "staging")
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", size_field=None)
+    once = TransferHandler(
+        transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=RetryPolicy(attempts=1)
+    )
+    with pytest.raises(TransientTransferError, match=r"b\.nc"):
+        once.fetch_new(staging)
+    assert {s.name: s.path.read_bytes() for s in staging.files()} == {"a.nc": data}
+    assert_staging_clean(staging)
+    portal.faults["b.nc"] = ["chunked-cut", "chunked"]
+    assert [s.name for s in _handler(portal, size_field=None).fetch_new(staging)] == ["b.nc"]
+    assert {s.name: s.path.read_bytes() for s in staging.files()}["b.nc"] == data[::-1]
