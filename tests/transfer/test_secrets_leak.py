@@ -229,3 +229,21 @@ def test_a_secret_with_a_line_break_is_never_echoed(
         exc = exc.__cause__ or exc.__context__
     for text in texts:
         assert value not in text, text[:300]
+
+
+def test_an_ftp_password_with_a_line_break_is_a_secret_error(
+    ftp_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ftplib refuses a command with a line break with a bare ValueError (not translated)."""
+    monkeypatch.setenv("SF_TEST_FTP_PW", "pw-ftp-Vd27\nQUIT")
+    handler = TransferHandler.from_config(
+        {
+            "provider": {"name": "Leak DC"},
+            "transfer": {"type": "ftp", "host": "127.0.0.1", "port": ftp_server, "timeout": 5},
+            "auth": {"method": "ftp_login", "username": FTP_USER, "password": "env:SF_TEST_FTP_PW"},
+            "retry": FAST_RETRY.to_config(),
+        }
+    )
+    with pytest.raises(SecretError, match="line break") as info:
+        handler.list()
+    assert "pw-ftp-Vd27" not in str(info.value)

@@ -29,7 +29,13 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from stratoflow.errors import AuthError, ConfigError, TransferError, TransientTransferError
+from stratoflow.errors import (
+    AuthError,
+    ConfigError,
+    SecretError,
+    TransferError,
+    TransientTransferError,
+)
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
@@ -162,6 +168,12 @@ class FTPServer(TransferType):
     def connect(self, auth: ConnectionHandler) -> Connection:
         login = auth.ftp_login()
         where = f"{'FTPS' if self.tls else 'FTP'} {host_port(self.host, self.port)}"
+        for what, value in (("user name", login.user), ("password", login.password)):
+            if "\r" in value or "\n" in value:  # ftplib: a bare ValueError, mid-login
+                raise SecretError(
+                    f"{where}: the {what} holds a line break and cannot be sent; check the "
+                    "secret's value"
+                )
         ftp: ftplib.FTP = (
             ftplib.FTP_TLS(context=self._tls_context(where), timeout=self.timeout)
             if self.tls
