@@ -4,6 +4,7 @@ never stitched from two versions of a file, and nothing is kept once the run giv
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,12 @@ def test_nothing_is_kept_when_the_run_gives_up(
     assert_staging_clean(staging)
 
 
+# paramiko's read-ahead thread dies with EOFError when the server hangs up (see the same mark
+# in test_faults_sftp_ftp.py); the download itself fails cleanly in the caller
+@pytest.mark.filterwarnings(
+    r"ignore:Exception in thread .*\(_prefetch_thread\)"
+    ":pytest.PytestUnhandledThreadExceptionWarning"
+)
 def test_sftp_download_cut_short_is_resumed_at_its_offset(
     remote_root: Path, sftp_server: SFTPTestServer, known_hosts: Path, tmp_path: Path
 ) -> None:
@@ -120,3 +127,26 @@ def test_ftp_download_cut_short_is_resumed_with_rest(
     assert staged.path.read_bytes() == BIG
     assert len(ftp_test_server.rests) == 1 and 0 < int(ftp_test_server.rests[0]) <= CUT
     assert_staging_clean(staging)
+
+
+@pytest.mark.filterwarnings(
+    r"ignore:Exception in thread .*\(_prefetch_thread\)"
+    ":pytest.PytestUnhandledThreadExceptionWarning"
+)
+def test_sftp_connection_closes_quietly_after_the_server_hung_up(
+    remote_root: Path, sftp_server: SFTPTestServer, known_hosts: Path, tmp_path: Path
+) -> None:
+    """Closing right after the server hung up (what a retry does) raised EOFError from
+    paramiko now and then, which ended the whole fetch instead of retrying."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    transfer = SFTPServer(
+        host="127.0.0.1", port=sftp_server.port, known_hosts=str(known_hosts), timeout=5
+    )
+    auth = SSHAuth(username=SFTP_USER, password=Secret.from_value(SFTP_PASSWORD))
+    [item] = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER).list()
+    for _ in range(8):  # the race is lost often, not always
+        sftp_server.faults.queues["big.nc"] = [f"drop:{CUT}"]
+        conn = transfer.connect(auth)
+        with pytest.raises(TransientTransferError):
+            conn.get(item, io.BytesIO())
+        conn.close()

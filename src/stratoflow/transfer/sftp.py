@@ -171,8 +171,15 @@ class _SFTPConnection(Connection):
         self.root = PurePosixPath(spec.remote_dir)
 
     def close(self) -> None:
-        self.sftp.close()
-        self.client.close()
+        """Close; a server that already hung up makes paramiko's channel close raise (it
+        still tries to say goodbye), which must not replace the error that is being
+        handled, nor stop the retry that reconnects."""
+        try:
+            self.sftp.close()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("%s: closing a dead connection: %s", self.where, failure_reason(exc, 0))
+        finally:
+            self.client.close()
 
     def _fail(self, exc: BaseException, what: str) -> TransferError:
         if isinstance(exc, FileNotFoundError | PermissionError):
