@@ -119,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # the answer to HEAD has headers only (RFC 9110)
+            self.wfile.write(body)
 
     def _json(self, code: int, payload: object) -> None:
         self._send(code, json.dumps(payload).encode())
@@ -169,6 +170,26 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             {"access_token": token, "token_type": "Bearer", "expires_in": portal.token_lifetime},
         )
+
+    def do_HEAD(self) -> None:
+        """The headers of a file download (ETag, Last-Modified, length), without the body."""
+        routed = self._route()
+        if routed is None:
+            return
+        path, _ = routed
+        target = self.server.portal.root / unquote(path.removeprefix("/files/"))
+        if not path.startswith("/files/") or not target.is_file():
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = target.read_bytes()
+        self.send_response(200)
+        if self.server.portal.ranges:
+            self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
+        self.send_header("Last-Modified", self.date_time_string(int(target.stat().st_mtime)))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
 
     def do_GET(self) -> None:
         routed = self._route()

@@ -216,3 +216,23 @@ def test_chunked_bodies_without_a_length(
     portal.faults["b.nc"] = ["chunked-cut", "chunked"]
     assert [s.name for s in _handler(portal, size_field=None).fetch_new(staging)] == ["b.nc"]
     assert {s.name: s.path.read_bytes() for s in staging.files()}["b.nc"] == data[::-1]
+
+
+def test_without_a_version_in_the_listing_the_etag_spares_unchanged_files(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A listing with names only: a HEAD per file (its ETag) instead of downloading every
+    file again on every run; a changed ETag is a new version."""
+    for i in range(3):
+        (remote_root / f"f{i}.nc").write_bytes(os.urandom(50_000))
+    portal = portal_factory(ranges=True)
+    handler = _handler(portal, size_field=None)
+    staging = StagingArea(tmp_path / "staging")
+    assert len(handler.fetch_new(staging)) == 3
+    downloads = [r for r in portal.requests if r.startswith("GET /files/")]
+    assert handler.fetch_new(staging) == []
+    assert [r for r in portal.requests if r.startswith("GET /files/")] == downloads
+    (remote_root / "f1.nc").write_bytes(b"new version")
+    assert [s.name for s in handler.fetch_new(staging)] == ["f1.nc"]
+    assert [s.path.read_bytes() for s in staging.versions("f1.nc")][-1] == b"new version"
+    assert len(staging.versions("f1.nc")) == 2

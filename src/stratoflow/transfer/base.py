@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -125,6 +125,14 @@ class Connection(ABC):
     def get(self, item: RemoteItem, sink: Sink) -> None:
         """Write the item's bytes to ``sink``."""
 
+    def version_of(self, item: RemoteItem) -> str | None:
+        """A version marker for an item whose listing gave none (``None``: not known).
+
+        Asked before downloading such an item, so that an unchanged file is not downloaded
+        again on every run only to find the same bytes. The default knows none.
+        """
+        return None
+
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         """Write the item's bytes from ``offset`` on: ``sink`` holds the first ``offset``.
 
@@ -198,6 +206,15 @@ class TransferType(ABC):
     def connect(self, auth: ConnectionHandler) -> Connection:
         """Open a connection authenticated by ``auth``."""
 
+    @staticmethod
+    def _version_of(conn: Callable[[], Connection], item: RemoteItem) -> str | None:
+        try:
+            return conn().version_of(item)
+        except AuthError:
+            raise
+        except TransferError:  # the download says what is wrong, if anything
+            return None
+
     def fetch_new(
         self,
         auth: ConnectionHandler,
@@ -259,6 +276,8 @@ class TransferType(ABC):
                 if item.identity in seen:  # listed twice (pages that overlap): fetched once
                     continue
                 seen.add(item.identity)
+                if item.version is None and item.sha256 is None:
+                    item = replace(item, version=self._version_of(connection, item))
                 if staging.known(item.identity, version=item.version, sha256=item.sha256):
                     continue
                 try:

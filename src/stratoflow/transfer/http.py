@@ -320,7 +320,9 @@ class _HttpConnection(Connection):
     def close(self) -> None:
         self.client.close()
 
-    def _open(self, url: httpx.URL, headers: dict[str, str] | None = None) -> httpx.Response:
+    def _open(
+        self, url: httpx.URL, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> httpx.Response:
         """GET ``url``, following redirects hop by hop; the response is streamed (close it).
 
         httpx follows redirects inside one authenticated request, so credentials that live
@@ -328,7 +330,7 @@ class _HttpConnection(Connection):
         hop, even to another path of the portal. Here each hop is a request of its own: on
         the portal's origin the auth signs it anew, on another origin it goes without.
         """
-        request = self.client.build_request("GET", url, headers=headers)
+        request = self.client.build_request(method, url, headers=headers)
         for _ in range(_MAX_REDIRECTS + 1):
             response = self.client.send(request, stream=True, follow_redirects=False)
             if response.next_request is None:
@@ -423,6 +425,29 @@ class _HttpConnection(Connection):
                 response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
+
+    def version_of(self, item: RemoteItem) -> str | None:
+        """The download's ETag (or Last-Modified and length), from a HEAD request.
+
+        For listings that name files only: one small request instead of downloading every
+        file again on every run. ``None`` when the portal tells neither (or refuses HEAD).
+        """
+        url = httpx.URL(item.location or self.client.base_url.join(item.identity))
+        what = f"HEAD {public_url(url)}"
+        try:
+            response = self._open(url, headers=_AS_STORED, method="HEAD")
+            response.close()
+            _check(response, what, url)
+        except httpx.HTTPError as exc:
+            raise _translate(exc, what) from exc
+        if response.status_code != 200:
+            return None
+        etag = response.headers.get("ETag")
+        if etag:
+            return f"etag:{etag}"
+        modified = response.headers.get("Last-Modified")
+        length = response.headers.get("Content-Length")
+        return f"modified:{modified}:{length}" if modified and length else None
 
     def _remember_validator(self, url: httpx.URL, response: httpx.Response) -> None:
         """Keep what identifies this version of the file, to resume it with ``If-Range``."""

@@ -319,6 +319,9 @@ class _MatchingConnection(Connection):
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         self.inner.get_from(item, sink, offset)
 
+    def version_of(self, item: RemoteItem) -> str | None:
+        return self.inner.version_of(item)
+
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)
 
