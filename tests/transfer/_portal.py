@@ -57,6 +57,9 @@ class Portal:
     #: page with an opaque cursor (``{"next_cursor": ...}``, asked as ``?cursor=``) instead
     #: of a next link
     cursor: bool = False
+    #: the status of every HEAD request (e.g. 403, as S3 answers HEAD on a URL signed for
+    #: GET), or None to answer it properly
+    head_status: int | None = None
     #: pages overlap by one item (page-number paging while a file is added at the front)
     overlap: bool = False
     #: serve ``*.gz`` files with ``Content-Encoding: gzip`` (Apache's ``AddEncoding``)
@@ -184,6 +187,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = target.read_bytes()
+        if self.server.portal.head_status is not None:
+            self.send_response(self.server.portal.head_status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         if self.server.portal.ranges:
             self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:20] + '"')

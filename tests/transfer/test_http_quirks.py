@@ -236,3 +236,14 @@ def test_without_a_version_in_the_listing_the_etag_spares_unchanged_files(
     assert [s.name for s in handler.fetch_new(staging)] == ["f1.nc"]
     assert [s.path.read_bytes() for s in staging.versions("f1.nc")][-1] == b"new version"
     assert len(staging.versions("f1.nc")) == 2
+
+
+@pytest.mark.parametrize("status", [403, 405, 500])
+def test_a_portal_refusing_head_still_gets_its_files_fetched(
+    status: int, portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """S3 answers HEAD on a URL signed for GET with 403; others 405: then no version."""
+    (remote_root / "a.nc").write_bytes(b"A" * 100)
+    portal = portal_factory(head_status=status)
+    [staged] = _handler(portal, size_field=None).fetch_new(StagingArea(tmp_path / "s"))
+    assert staged.path.read_bytes() == b"A" * 100 and staged.version is None

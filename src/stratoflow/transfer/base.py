@@ -210,8 +210,6 @@ class TransferType(ABC):
     def _version_of(conn: Callable[[], Connection], item: RemoteItem) -> str | None:
         try:
             return conn().version_of(item)
-        except AuthError:
-            raise
         except TransferError:  # the download says what is wrong, if anything
             return None
 
