@@ -16,7 +16,7 @@ import argparse
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.inspect import parse_options
+from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 
 __all__ = ["FORMATS", "convert", "register"]
@@ -40,16 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("input", help="the file to read")
     p.add_argument("output", help="the file to write (replaced atomically)")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
-    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
-    p.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="reader option (repeatable), as for inspect: e.g. -o time_unit=h, "
-        "-o preset=fairo_omc, -o group=/flight",
-    )
+    add_reader_arguments(p)
     p.set_defaults(func=run)
 
 

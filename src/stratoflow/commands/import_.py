@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stratoflow.commands.inspect import parse_options
+from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.errors import ConfigError
 from stratoflow.server import setup
 
@@ -22,15 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-commands to the CLI."""
     p = sub.add_parser("import", help="import a data file into the database")
     p.add_argument("file", help="the file to import")
-    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
-    p.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="reader option (repeatable), e.g. -o preset=fairo_omc",
-    )
+    add_reader_arguments(p)
     p.add_argument("--provider", default="", help="data provider name recorded as provenance")
     p.add_argument("--identity", help="source identity (default: the file name)")
     p.add_argument("--level", default="L0", choices=["L0", "L1", "L2"], help="data level (L0)")

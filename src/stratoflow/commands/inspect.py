@@ -20,6 +20,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-command to the CLI."""
     p = sub.add_parser("inspect", help="read a file and summarise the standardized Dataset")
     p.add_argument("file", help="the file to read")
+    add_reader_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def add_reader_arguments(p: argparse.ArgumentParser) -> None:
+    """``--reader`` and ``-o KEY=VALUE``: every command that reads a file takes the same."""
     p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
     p.add_argument(
         "-o",
@@ -28,10 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="reader option (repeatable); VALUE is parsed as JSON when it can be, "
-        "e.g. -o preset=fairo_omc -o header_lines=2",
+        "e.g. -o preset=fairo_omc -o header_lines=2 -o time_unit=h -o group=/flight",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=run)
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:
