@@ -151,3 +151,57 @@ def test_pipeline_rejects_unknown_steps_and_records_parameters() -> None:
     assert records == [
         {"step": "shift_time", "params": {"offset_s": 60}, "result": {"offset_s": 60.0}}
     ]
+
+
+def test_calibration_coefficients_follow_their_units_through_pint() -> None:
+    import pint
+
+    ureg = pint.UnitRegistry()
+    ureg.define("ppb = 1e-9")  # pint has ppm, not ppb
+    time = np.array([_t(0)])
+    # an offset is a difference: 0.5 degC added to a temperature in K is 0.5 K
+    warm = CalibrationPoint(
+        _t(0), "linear", {"offset": {"value": 0.5, "units": "degC"}, "slope": {"value": 1.0}}
+    )
+    expected = ureg.Quantity(0.5, "delta_degC").to("K").magnitude + 250.0
+    assert calibrate(time, [250.0], units="K", pre=warm).tolist() == pytest.approx([expected])
+    # c2 in ppm-1 applied to data in ppb: c2 x^2 must come out in ppb
+    poly = CalibrationPoint(
+        _t(0),
+        "polynomial",
+        {
+            "c0": {"value": 0.002, "units": "ppm"},
+            "c1": {"value": 1.0},
+            "c2": {"value": 0.01, "units": "ppm-1"},
+        },
+    )
+    x = ureg.Quantity(40.0, "ppb")
+    y = ureg.Quantity(0.002, "ppm") + x + ureg.Quantity(0.01, "1/ppm") * x**2
+    assert calibrate(time, [40.0], units="ppb", pre=poly).tolist() == pytest.approx(
+        [y.to("ppb").magnitude]
+    )
+    # a coefficient left out is zero, not the next one moved down
+    gap = CalibrationPoint(_t(0), "polynomial", {"c0": {"value": 1}, "c2": {"value": 2}})
+    assert calibrate(time, [3.0], units="1", pre=gap).tolist() == [19.0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"value": "abc"}, "'factor': value 'abc' is not a number"),
+        ({"value": float("nan")}, "'factor': value nan is not finite"),
+        (3.0, "'factor' must be"),
+        ({"value": 1.0, "units": "m"}, "cannot multiply"),
+    ],
+)
+def test_calibration_refuses_nonsense_coefficients(spec: object, message: str) -> None:
+    point = CalibrationPoint(_t(0), "factor", {"factor": spec})  # type: ignore[dict-item]
+    with pytest.raises(ConfigError, match=message):
+        calibrate(np.array([_t(0)]), [1.0], units="ppb", pre=point)
+
+
+def test_calibration_refuses_post_before_pre() -> None:
+    pre = CalibrationPoint(_t(10), "factor", {"factor": {"value": 1.0}})
+    post = CalibrationPoint(_t(0), "factor", {"factor": {"value": 2.0}})
+    with pytest.raises(ConfigError, match="earlier than pre-calibration"):
+        calibrate(np.array([_t(5)]), [1.0], units="1", pre=pre, post=post)

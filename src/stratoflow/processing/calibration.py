@@ -9,7 +9,8 @@ span), so a point measured halfway through is calibrated halfway between the two
 calibration its coefficients apply unchanged.
 
 Function types (``x`` raw value, ``y`` calibrated value, coefficients converted to the
-variable's units with :mod:`stratoflow.processing.units` first):
+variable's units with :mod:`stratoflow.processing.units` first: ``c_i`` in ``units**(1 - i)``,
+offsets as differences, so ``0.5 degC`` added to a temperature in ``K`` is ``0.5 K``):
 
 =============  =====================================  ===========================
 ``linear``     ``y = offset + slope * x``             ``offset`` (var units), ``slope``
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.errors import ConfigError
-from stratoflow.processing.units import convert
+from stratoflow.processing.units import convert_coefficient
 
 __all__ = ["CalibrationPoint", "calibrate"]
 
@@ -56,25 +57,45 @@ class CalibrationPoint:
         """Polynomial coefficients ``c0, c1, ...`` with ``c0`` in ``units`` (``1`` = none)."""
         params = self.parameters
 
-        def value(name: str, to: str | None) -> float:
+        def value(name: str, power: int) -> float:
             if name not in params:
                 raise ConfigError(f"{self.function} calibration lacks parameter {name!r}")
             spec = params[name]
-            raw = float(spec["value"])
+            if not isinstance(spec, Mapping) or "value" not in spec:
+                raise ConfigError(
+                    f"{self.function} calibration parameter {name!r} must be "
+                    f"{{value, units}}, got {spec!r}"
+                )
+            try:
+                raw = float(spec["value"])
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"{self.function} calibration parameter {name!r}: value "
+                    f"{spec['value']!r} is not a number"
+                ) from exc
+            if not np.isfinite(raw):
+                raise ConfigError(
+                    f"{self.function} calibration parameter {name!r}: value {raw} is not finite"
+                )
             given = str(spec.get("units", "") or "")
-            if to is None or not given or given == "1":
-                return raw
-            return float(convert([raw], given, to)[0])
+            if not given or given == "1":
+                return raw  # no units: already in the variable's units (slope: a ratio)
+            # c_i * x**i must come out in the variable's units: c_i in units**(1 - i)
+            return convert_coefficient(raw, given, units, power)
 
         if self.function == "linear":
-            return np.array([value("offset", units), value("slope", None)])
+            return np.array([value("offset", 0), value("slope", 1)])
         if self.function == "factor":
-            return np.array([0.0, value("factor", None)])
+            return np.array([0.0, value("factor", 1)])
         if self.function == "polynomial":
-            names = sorted((n for n in params if n[1:].isdigit()), key=lambda n: int(n[1:]))
-            if not names:
+            powers = {int(n[1:]): n for n in params if n[:1] == "c" and n[1:].isdigit()}
+            if not powers:
                 raise ConfigError("polynomial calibration needs coefficients c0, c1, ...")
-            return np.array([value(n, units if i == 0 else None) for i, n in enumerate(names)])
+            # a coefficient left out is zero: {c0, c2} is c0 + c2 x^2, not c0 + c2 x
+            coef = np.zeros(max(powers) + 1)
+            for p, n in powers.items():
+                coef[p] = value(n, p)
+            return coef
         raise ConfigError(f"unknown calibration function {self.function!r}; known {FUNCTIONS}")
 
 
@@ -99,6 +120,10 @@ def calibrate(
         assert only is not None
         coef = only.coefficients(units)[:, None] * np.ones(x.size)
     else:
+        if post.time < pre.time:
+            raise ConfigError(
+                f"post-calibration ({post.time}) is earlier than pre-calibration ({pre.time})"
+            )
         c_pre, c_post = pre.coefficients(units), post.coefficients(units)
         n = max(c_pre.size, c_post.size)
         c_pre, c_post = _pad(c_pre, n), _pad(c_post, n)

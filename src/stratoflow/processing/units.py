@@ -25,7 +25,7 @@ import pint
 
 from stratoflow.errors import ConfigError
 
-__all__ = ["convert", "convertible", "to_pint"]
+__all__ = ["convert", "convert_coefficient", "convertible", "to_pint"]
 
 _REGISTRY: Any = pint.UnitRegistry()
 for _definition in (
@@ -88,3 +88,36 @@ def convert(values: npt.ArrayLike, from_units: str, to_units: str) -> npt.NDArra
     except pint.errors.PintError as exc:
         raise ConfigError(f"cannot convert {from_units!r} to {to_units!r}: {exc}") from exc
     return np.asarray(out, dtype=np.float64)
+
+
+def convert_coefficient(value: float, given: str, data_units: str, power: int) -> float:
+    """A calibration coefficient ``c`` (in ``given``) such that ``c * x**power`` is in
+    ``data_units`` when ``x`` is: i.e. ``c`` expressed in ``data_units**(1 - power)``.
+
+    Coefficients are *differences*, never absolute readings: an offset of ``0.5 degC`` added
+    to a temperature in ``K`` is ``0.5 K``, not ``273.65 K``, so offset units (degC) are taken
+    as their deltas. Example::
+
+        >>> convert_coefficient(0.5, "degC", "K", 0)
+        0.5
+        >>> round(convert_coefficient(0.01, "ppm-1", "ppb", 2), 12)
+        1e-05
+    """
+    (g_scale, g_unit), (d_scale, d_unit) = to_pint(given), to_pint(data_units)
+    try:
+        zero_base = _REGISTRY.Quantity(0.0, d_unit).to_base_units()
+        if zero_base.magnitude != 0:  # offset unit (degC): its size as a difference
+            one_base = _REGISTRY.Quantity(1.0, d_unit).to_base_units()
+            d_scale *= float(one_base.magnitude - zero_base.magnitude)
+            d_unit = zero_base.units
+        if power == 0:
+            # a difference: the offset of the unit conversion cancels
+            zero, one = convert([0.0, value], given, data_units)
+            return float(one - zero)
+        target = d_unit ** (1 - power)
+        quantity = _REGISTRY.Quantity(value * g_scale, g_unit)
+        return float(quantity.to(target).magnitude / d_scale ** (1 - power))
+    except pint.errors.PintError as exc:
+        raise ConfigError(
+            f"coefficient in {given!r} cannot multiply x**{power} in {data_units!r}: {exc}"
+        ) from exc
