@@ -18,7 +18,10 @@ Method (:func:`estimate_offset`):
    there is no Python loop over shifts. Each series is centred first to avoid cancellation.
 3. Shifts whose overlap is below ``min_overlap`` (a fraction of the shorter series) or beyond
    ``max_offset`` are excluded: small overlaps give large chance correlations.
-4. The best shift is refined below one step by fitting a parabola through the correlation at
+4. A best correlation below ``min_correlation`` is refused: unrelated or noisy series always
+   have *some* best shift, and returning it would be a confident wrong offset. A constant
+   signal is refused outright.
+5. The best shift is refined below one step by fitting a parabola through the correlation at
    the peak and its two neighbours.
 
 The result is ``offset = instrument clock - reference clock``; :func:`shift_time` subtracts it
@@ -68,12 +71,19 @@ def _seconds(time: npt.ArrayLike, origin: np.int64) -> npt.NDArray[np.float64]:
 
 
 def _grid(
-    t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], step: float
+    t: npt.NDArray[np.float64], v: npt.NDArray[np.float64], step: float, what: str
 ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     ok = np.isfinite(v) & np.isfinite(t)
     t, v = t[ok], v[ok]
     if t.size < 3:
-        raise ConfigError("clock synchronisation needs at least 3 valid values in each series")
+        raise ConfigError(f"clock synchronisation needs at least 3 valid values in the {what}")
+    if np.ptp(v) == 0:
+        raise ConfigError(
+            f"clock synchronisation: the {what} signal is constant ({v[0]:g}); "
+            "no time shift can be told from another"
+        )
+    order = np.argsort(t, kind="stable")  # readers may hand over unordered records
+    t, v = t[order], v[order]
     grid = np.arange(t[0], t[-1] + step / 2, step)
     values = np.interp(grid, t, v)
     # mask grid points inside gaps longer than twice the typical sampling interval
@@ -93,6 +103,7 @@ def estimate_offset(
     max_offset_s: float = 3 * 3600.0,
     step_s: float | None = None,
     min_overlap: float = 0.5,
+    min_correlation: float = 0.8,
 ) -> ClockOffset:
     """Offset (seconds) of the clock of ``time`` against the clock of ``reference_time``.
 
@@ -106,11 +117,11 @@ def estimate_offset(
     origin = ref_t[0].astype(np.int64)
     rt, it = _seconds(ref_t, origin), _seconds(ins_t, origin)
     if step_s is None:
-        step_s = float(min(np.median(np.diff(rt)), np.median(np.diff(it))))
+        step_s = float(min(np.median(np.diff(np.sort(rt))), np.median(np.diff(np.sort(it)))))
     if not step_s > 0:
         raise ConfigError(f"clock synchronisation step must be positive, got {step_s}")
-    r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s)
-    i0, x, mx = _grid(it, np.asarray(values, dtype=np.float64), step_s)
+    r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s, "reference")
+    i0, x, mx = _grid(it, np.asarray(values, dtype=np.float64), step_s, "instrument")
 
     def corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.asarray(signal.correlate(a, b, mode="full", method="fft"))
@@ -131,6 +142,12 @@ def estimate_offset(
         raise ConfigError(
             "clock synchronisation: the series do not overlap enough within "
             f"±{max_offset_s:g} s (min_overlap {min_overlap:g})"
+        )
+    if pearson[best] < min_correlation:
+        raise ConfigError(
+            f"clock synchronisation: the best correlation is {pearson[best]:.3f} (at "
+            f"{offsets[best]:g} s), below min_correlation {min_correlation:g}; the series do "
+            "not share a signal well enough for a trustworthy offset"
         )
     refine = 0.0
     if 0 < best < pearson.size - 1 and np.isfinite(pearson[best - 1 : best + 2]).all():

@@ -1,0 +1,68 @@
+"""Clock synchronisation on synthetic series whose true offset is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from stratoflow.errors import ConfigError
+from stratoflow.processing import estimate_offset
+
+T0 = np.datetime64("2022-11-16T08:00:00", "ns")
+
+
+def _times(seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.datetime64]:
+    return T0 + np.rint(seconds * 1e9).astype("timedelta64[ns]")
+
+
+def _walk(seed: int = 1) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    grid = np.arange(0.0, 20000.0)
+    return grid, np.cumsum(np.random.default_rng(seed).normal(size=grid.size))
+
+
+@pytest.mark.parametrize("true", [1440.0, -1440.0, 3.0, -8.0])
+def test_offset_of_either_sign_matches_numpy_cross_correlation(true: float) -> None:
+    grid, walk = _walk()
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 4.0)
+    found = estimate_offset(
+        _times(rt), np.interp(rt, grid, walk), _times(it), np.interp(it - true, grid, walk)
+    )
+    # independent: brute-force numpy correlation of the two series on a 1 s grid
+    inst = np.interp(rt, it, np.interp(it - true, grid, walk))
+    ref = np.interp(rt, grid, walk)
+    lags = np.arange(-2000, 2001)
+    score = [
+        np.corrcoef(
+            inst[max(k, 0) : inst.size + min(k, 0)], ref[max(-k, 0) : ref.size - max(k, 0)]
+        )[0, 1]
+        for k in lags
+    ]
+    assert found.offset_s == pytest.approx(float(lags[int(np.argmax(score))]), abs=1.0)
+    assert found.offset_s == pytest.approx(true, abs=1.0)
+
+
+def test_unrelated_series_are_refused_not_given_a_confident_offset() -> None:
+    rng = np.random.default_rng(2)
+    rt, it = np.arange(0.0, 5000.0), np.arange(0.0, 5000.0, 2.0)
+    with pytest.raises(ConfigError, match="below min_correlation"):
+        estimate_offset(_times(rt), rng.normal(size=rt.size), _times(it), rng.normal(size=it.size))
+
+
+def test_constant_signal_is_refused_with_its_reason() -> None:
+    rt = np.arange(0.0, 5000.0)
+    with pytest.raises(ConfigError, match="reference signal is constant"):
+        estimate_offset(_times(rt), np.ones(rt.size), _times(rt), np.arange(rt.size) % 7.0)
+
+
+def test_unordered_reference_records_give_the_same_offset() -> None:
+    grid, walk = _walk(3)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 2.0)
+    order = np.random.default_rng(4).permutation(rt.size)
+    found = estimate_offset(
+        _times(rt[order]),
+        np.interp(rt, grid, walk)[order],
+        _times(it),
+        np.interp(it - 60.0, grid, walk),
+    )
+    assert found.offset_s == pytest.approx(60.0, abs=1.0)
