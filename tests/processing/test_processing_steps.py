@@ -205,3 +205,65 @@ def test_calibration_refuses_post_before_pre() -> None:
     post = CalibrationPoint(_t(0), "factor", {"factor": {"value": 2.0}})
     with pytest.raises(ConfigError, match="earlier than pre-calibration"):
         calibrate(np.array([_t(5)]), [1.0], units="1", pre=pre, post=post)
+
+
+def _one_point() -> xr.Dataset:
+    return make_dataset(
+        np.array(["2024-01-01T00:00:00"], "M8[ns]"), {"p": (np.array([1.0]), {"units": "hPa"})}
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            {"step": "shift_time", "params": {"offset": 60}},
+            r"\(shift_time\): unknown param.*'offset'",
+        ),
+        ({"step": "shift_time", "params": {"offset_s": float("nan")}}, "'offset_s' must be finite"),
+        ({"step": "shift_time", "params": {"offset_s": "soon"}}, "'offset_s' must be a number"),
+        ({"step": "shift_time", "params": [1]}, r"\(shift_time\): params must be a mapping"),
+        (
+            {"step": "merge", "params": {"streams": [], "tolerance_s": "x"}},
+            r"\(merge\): 'tolerance_s' must be a number",
+        ),
+        ({"step": "merge", "params": {"streams": "ozone"}}, "'streams' must be a list"),
+        (
+            {
+                "step": "clock_sync",
+                "params": {"variable": "p", "reference": "a", "reference_variables": "p"},
+            },
+            r"\(clock_sync\): 'reference_variables' must be a list",
+        ),
+        (
+            {
+                "step": "clock_sync",
+                "params": {
+                    "variable": "p",
+                    "reference": "a",
+                    "reference_variables": ["p"],
+                    "min_overlap": None,
+                },
+            },
+            "'min_overlap' is required",
+        ),
+        (
+            {"step": "calibration", "params": {"variable": "p", "pre": "2024-01-01"}},
+            r"\(calibration\): 'pre' must be",
+        ),
+    ],
+)
+def test_pipeline_parameters_are_checked_and_named(step: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run_steps(_one_point(), [step], references={"a": _one_point()})
+
+
+def test_pipeline_records_resolved_defaults() -> None:
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], "M8[ns]"),
+        {"p": (np.array([1.0, 2.0]), {"units": "hPa"})},
+    )
+    _, records = run_steps(
+        ds, [{"step": "merge", "params": {"streams": ["a"]}}], references={"a": ds}
+    )
+    assert records[0]["params"] == {"streams": ["a"], "tolerance_s": 10.0}

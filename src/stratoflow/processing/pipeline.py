@@ -40,8 +40,50 @@ from stratoflow.processing.units import convert
 __all__ = ["STEPS", "Step", "run_steps"]
 
 Step = Callable[
-    [xr.Dataset, Mapping[str, Any], Mapping[str, xr.Dataset]], tuple[xr.Dataset, dict[str, Any]]
+    [xr.Dataset, dict[str, Any], Mapping[str, xr.Dataset]], tuple[xr.Dataset, dict[str, Any]]
 ]
+
+
+#: the parameters each step understands; anything else is a typo, refused before running
+PARAMS: dict[str, frozenset[str]] = {
+    "units": frozenset({"variables"}),
+    "calibration": frozenset({"variable", "pre", "post"}),
+    "clock_sync": frozenset(
+        {
+            "variable",
+            "reference",
+            "reference_variables",
+            "reference_variable",
+            "reference_time",
+            "max_offset_s",
+            "min_overlap",
+            "min_correlation",
+        }
+    ),
+    "shift_time": frozenset({"offset_s"}),
+    "merge": frozenset({"streams", "tolerance_s"}),
+}
+
+
+def _number(
+    params: dict[str, Any], key: str, default: float | None = None, *, low: float | None = None
+) -> float:
+    """``params[key]`` as a finite float (``default`` when absent, then recorded in params)."""
+    raw = params.get(key, default)
+    if raw is None:
+        raise ConfigError(f"{key!r} is required (a number)")
+    if isinstance(raw, bool):
+        raise ConfigError(f"{key!r} must be a number, got {raw!r}")
+    try:
+        number = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key!r} must be a number, got {raw!r}") from exc
+    if not np.isfinite(number):
+        raise ConfigError(f"{key!r} must be finite, got {raw!r}")
+    if low is not None and number < low:
+        raise ConfigError(f"{key!r} must be at least {low:g}, got {raw!r}")
+    params[key] = number  # the resolved value, default included, goes into the provenance
+    return number
 
 
 def _variable(ds: xr.Dataset, params: Mapping[str, Any], key: str = "variable") -> str:
@@ -52,7 +94,7 @@ def _variable(ds: xr.Dataset, params: Mapping[str, Any], key: str = "variable") 
 
 
 def _units(
-    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+    ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     targets = params.get("variables")
     if not isinstance(targets, Mapping) or not targets:
@@ -69,9 +111,14 @@ def _units(
 
 
 def _calibration(
-    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+    ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     name = _variable(ds, params)
+    for key in ("pre", "post"):
+        if params.get(key) is not None and not isinstance(params[key], Mapping):
+            raise ConfigError(
+                f"{key!r} must be {{time, function, parameters}}, got {params[key]!r}"
+            )
     pre = CalibrationPoint.from_mapping(params["pre"]) if params.get("pre") else None
     post = CalibrationPoint.from_mapping(params["post"]) if params.get("post") else None
     units = str(ds[name].attrs.get("units", "1"))
@@ -103,11 +150,14 @@ def _clock_of(ref: xr.Dataset, variable: str | None) -> npt.NDArray[np.datetime6
 
 
 def _clock_sync(
-    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+    ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
     name = _variable(ds, params)
     ref = _reference(refs, params)
     names = params.get("reference_variables") or [params.get("reference_variable")]
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        # a bare string would be iterated letter by letter
+        raise ConfigError(f"'reference_variables' must be a list of names, got {names!r}")
     for n in names:
         _variable(ref, {"reference_variable": n}, "reference_variable")
     signal = np.sum([np.asarray(ref[n].values, dtype=np.float64) for n in names], axis=0)
@@ -116,28 +166,29 @@ def _clock_sync(
         signal,
         ds[TIME].values,
         ds[name].values,
-        max_offset_s=float(params.get("max_offset_s", 3 * 3600.0)),
-        min_overlap=float(params.get("min_overlap", 0.5)),
+        max_offset_s=_number(params, "max_offset_s", 3 * 3600.0, low=0.0),
+        min_overlap=_number(params, "min_overlap", 0.5, low=0.0),
+        min_correlation=_number(params, "min_correlation", 0.8, low=-1.0),
     )
     return shift_time(ds, found.offset_s), found.as_dict()
 
 
 def _shift_time(
-    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+    ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
-    try:
-        offset = float(params["offset_s"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError("shift_time needs a numeric 'offset_s'") from exc
+    offset = _number(params, "offset_s")
     return shift_time(ds, offset), {"offset_s": offset}
 
 
 def _merge(
-    ds: xr.Dataset, params: Mapping[str, Any], refs: Mapping[str, xr.Dataset]
+    ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
-    names = list(params.get("streams") or [])
+    names = params.get("streams") or []
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError(f"'streams' must be a list of reference names, got {names!r}")
     streams = {"main": ds, **{n: _reference(refs, {"reference": n}) for n in names}}
-    merged = merge_streams(streams, tolerance_s=float(params.get("tolerance_s", 10.0)))
+    tolerance = _number(params, "tolerance_s", 10.0, low=0.0)
+    merged = merge_streams(streams, tolerance_s=tolerance)
     merged.attrs = dict(ds.attrs)
     return merged, {"variables": len(data_variables(merged))}
 
@@ -164,9 +215,20 @@ def run_steps(
         if not isinstance(spec, Mapping) or "step" not in spec:
             raise ConfigError(f"processing step {i}: must be a mapping with 'step', got {spec!r}")
         name = str(spec["step"])
-        params = dict(spec.get("params") or {})
         if name not in STEPS:
             raise ConfigError(f"processing step {i}: unknown step {name!r}; known {sorted(STEPS)}")
+        raw = spec.get("params") or {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(
+                f"processing step {i} ({name}): params must be a mapping, got {raw!r}"
+            )
+        params = dict(raw)
+        unknown = sorted(set(params) - PARAMS.get(name, set(params)))
+        if unknown:
+            raise ConfigError(
+                f"processing step {i} ({name}): unknown parameter(s) {unknown}; "
+                f"known {sorted(PARAMS[name])}"
+            )
         try:
             ds, result = STEPS[name](ds, params, refs)
         except ConfigError as exc:
