@@ -267,3 +267,14 @@ def test_pipeline_records_resolved_defaults() -> None:
         ds, [{"step": "merge", "params": {"streams": ["a"]}}], references={"a": ds}
     )
     assert records[0]["params"] == {"streams": ["a"], "tolerance_s": 10.0}
+
+
+def test_merge_takes_a_one_sample_stream_and_names_an_empty_one() -> None:
+    t = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:02", "2024-01-01T00:00:04"], "M8[ns]")
+    main = make_dataset(t, {"p": (np.array([1.0, 2.0, 3.0]), {"units": "hPa"})})
+    single = make_dataset(t[1:2], {"o": (np.array([5.0]), {"units": "ppb"})})
+    merged = merge_streams({"main": main, "ozone": single})
+    np.testing.assert_array_equal(merged["o"].values, [np.nan, 5.0, np.nan])
+    empty = make_dataset(t[:0], {"o": (np.array([]), {"units": "ppb"})})
+    with pytest.raises(ConfigError, match="stream 'ozone' has no time stamps"):
+        merge_streams({"main": main, "ozone": empty})

@@ -32,9 +32,13 @@ def resample_onto(
     src = ds[TIME].values.astype("datetime64[ns]").astype(np.int64)
     dst = np.asarray(time, dtype="datetime64[ns]").astype(np.int64)
     tol = int(tolerance_s * 1e9)
-    right = np.clip(np.searchsorted(src, dst), 1, max(src.size - 1, 1))
-    left = right - 1
-    exact = src[np.clip(np.searchsorted(src, dst), 0, src.size - 1)] == dst
+    if src.size == 0:
+        raise ConfigError("cannot resample a stream without time stamps onto another time base")
+    # neighbours left/right of each target; a one-sample stream is its own neighbour
+    right = np.clip(np.searchsorted(src, dst), min(1, src.size - 1), src.size - 1)
+    left = np.maximum(right - 1, 0)
+    at = np.clip(np.searchsorted(src, dst), 0, src.size - 1)
+    exact = src[at] == dst
     near = (np.abs(dst - src[left]) <= tol) & (np.abs(src[right] - dst) <= tol)
     inside = (dst >= src[0]) & (dst <= src[-1])
     ok = (near & inside) | exact
@@ -47,7 +51,7 @@ def resample_onto(
         v[~ok] = np.nan
         f = flags_of(ds, name)
         flags = worst(np.stack([f[left], f[right]])).astype(FLAG_DTYPE)
-        flags = np.where(exact, f[np.clip(np.searchsorted(src, dst), 0, src.size - 1)], flags)
+        flags = np.where(exact, f[at], flags)
         flags[~ok] = int(Flag.MISSING)
         attrs = {k: v_ for k, v_ in ds[name].attrs.items() if k != "ancillary_variables"}
         out[name] = (v, flags.astype(FLAG_DTYPE), attrs)
@@ -76,6 +80,8 @@ def merge_streams(
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
     flags: dict[str, npt.NDArray[np.uint8]] = {}
     for stream, ds in streams.items():
+        if ds.sizes.get(TIME, 0) == 0:
+            raise ConfigError(f"stream {stream!r} has no time stamps: nothing to merge")
         for name, (values, f, attrs) in resample_onto(ds, base, tolerance_s=tolerance_s).items():
             key = f"{stream}_{name}" if prefix or seen[name] > 1 else name
             variables[key] = (values, {**attrs, "source_stream": stream})
