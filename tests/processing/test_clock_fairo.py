@@ -66,12 +66,16 @@ def test_pipeline_step_syncs_and_records_provenance(shared_data: Path) -> None:
     shift = (tp["time"].values[0] - synced["time"].values[0]) / np.timedelta64(1, "s")
     assert abs(shift - truth) < 2.0
     assert records[0]["result"]["offset_s"] == pytest.approx(shift, abs=1e-6)
+    # provenance names the reference file and what of it was used, and the resolved defaults
+    assert records[0]["result"]["reference_source"]["source_file"] == "11_30_01.HAL"
+    assert records[0]["result"]["reference_variables"] == ["Stat_Press", "Dyn_Press"]
+    assert records[0]["params"]["min_overlap"] == 0.5
     assert synced["p_Inlet"].attrs["units"] == "Pa"
     assert synced["p_Inlet"].values[0] == pytest.approx(tp["p_Inlet"].values[0] * 100)
     # the merged stream: ozone on the housekeeping time base, aircraft clock
     omc = DelimitedReader(preset="fairo_omc").read(folder / "11_30_04.OMC")
     omc_sync = {"step": "clock_sync", "params": {**steps[0]["params"], "variable": "p"}}  # type: ignore[dict-item]
-    merged, _ = run_steps(
+    merged, merge_records = run_steps(
         synced,
         [
             {"step": "shift_time", "params": {"offset_s": 0.0}},
@@ -79,6 +83,7 @@ def test_pipeline_step_syncs_and_records_provenance(shared_data: Path) -> None:
         ],
         references={"ozone": run_steps(omc, [omc_sync], references={"aircraft": hal})[0]},
     )
+    assert merge_records[1]["result"]["stream_sources"]["ozone"]["source_file"] == "11_30_04.OMC"
     assert "O3" in merged and "p_Inlet" in merged and merged.sizes["time"] == tp.sizes["time"]
     assert np.isfinite(merged["O3"].values).mean() > 0.9
 

@@ -278,3 +278,20 @@ def test_merge_takes_a_one_sample_stream_and_names_an_empty_one() -> None:
     empty = make_dataset(t[:0], {"o": (np.array([]), {"units": "ppb"})})
     with pytest.raises(ConfigError, match="stream 'ozone' has no time stamps"):
         merge_streams({"main": main, "ozone": empty})
+
+
+def test_calibration_step_records_the_coefficients_applied() -> None:
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00"], "M8[ns]"), {"o3": (np.array([40.0]), {"units": "ppb"})}
+    )
+    pre = {
+        "time": "2023-12-01T00:00:00Z",
+        "function": "linear",
+        "parameters": {"offset": {"value": 0.002, "units": "ppm"}, "slope": {"value": 1.1}},
+    }
+    out, records = run_steps(
+        ds, [{"step": "calibration", "params": {"variable": "o3", "pre": pre}}]
+    )
+    assert out["o3"].values[0] == pytest.approx(2.0 + 1.1 * 40.0)
+    assert records[0]["result"]["units"] == "ppb"
+    assert records[0]["result"]["coefficients"]["pre"] == pytest.approx([2.0, 1.1])

@@ -126,7 +126,25 @@ def _calibration(
     ds[name] = ds[name].copy(
         data=calibrate(ds[TIME].values, ds[name].values, units=units, pre=pre, post=post)
     )
-    return ds, {"drift": pre is not None and post is not None}
+    return ds, {
+        "drift": pre is not None and post is not None,
+        "units": units,
+        # the coefficients c0, c1, ... actually applied, in the variable's units
+        "coefficients": {
+            key: point.coefficients(units).tolist()
+            for key, point in (("pre", pre), ("post", post))
+            if point is not None
+        },
+    }
+
+
+#: global attributes that identify a reference's source file, kept in the provenance
+_SOURCE_ATTRS = ("source_file", "source_checksum", "provider", "platform", "flight")
+
+
+def _source_of(ds: xr.Dataset) -> dict[str, Any]:
+    """The identity of ``ds``'s source (file name, checksum...), JSON-able, for provenance."""
+    return {k: str(ds.attrs[k]) for k in _SOURCE_ATTRS if k in ds.attrs}
 
 
 def _reference(refs: Mapping[str, xr.Dataset], params: Mapping[str, Any]) -> xr.Dataset:
@@ -170,7 +188,12 @@ def _clock_sync(
         min_overlap=_number(params, "min_overlap", 0.5, low=0.0),
         min_correlation=_number(params, "min_correlation", 0.8, low=-1.0),
     )
-    return shift_time(ds, found.offset_s), found.as_dict()
+    result: dict[str, Any] = {
+        **found.as_dict(),
+        "reference_variables": [str(n) for n in names],
+        "reference_source": _source_of(ref),
+    }
+    return shift_time(ds, found.offset_s), result
 
 
 def _shift_time(
@@ -190,7 +213,10 @@ def _merge(
     tolerance = _number(params, "tolerance_s", 10.0, low=0.0)
     merged = merge_streams(streams, tolerance_s=tolerance)
     merged.attrs = dict(ds.attrs)
-    return merged, {"variables": len(data_variables(merged))}
+    return merged, {
+        "variables": len(data_variables(merged)),
+        "stream_sources": {n: _source_of(streams[n]) for n in names},
+    }
 
 
 STEPS: dict[str, Step] = {
