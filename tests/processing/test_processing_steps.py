@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -295,3 +297,17 @@ def test_calibration_step_records_the_coefficients_applied() -> None:
     assert out["o3"].values[0] == pytest.approx(2.0 + 1.1 * 40.0)
     assert records[0]["result"]["units"] == "ppb"
     assert records[0]["result"]["coefficients"]["pre"] == pytest.approx([2.0, 1.1])
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2024-01-01T02:00:00+02:00",
+        "2024-01-01T00:00:00Z",
+        "2023-12-31T19:00:00-05:00",
+        datetime.datetime(2024, 1, 1, 2, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+    ],
+)
+def test_calibration_time_with_a_utc_offset_is_taken_in_utc(when: object) -> None:
+    point = CalibrationPoint.from_mapping({"time": when, "function": "factor"})
+    assert point.time == np.datetime64("2024-01-01T00:00:00", "ns")

@@ -21,6 +21,7 @@ offsets as differences, so ``0.5 degC`` added to a temperature in ``K`` is ``0.5
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,24 @@ __all__ = ["CalibrationPoint", "calibrate"]
 FUNCTIONS = ("linear", "factor", "polynomial")
 
 
+def _utc(value: object) -> np.datetime64:
+    """A calibration time as naive UTC ``datetime64[ns]``: ISO strings with any UTC offset
+    (``Z``, ``+02:00``) and the ``datetime``/``date`` objects YAML turns timestamps into."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time())
+    else:
+        text = str(value).strip()
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return np.datetime64(text, "ns")  # e.g. nanoseconds; naive: taken as UTC
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return np.datetime64(moment, "ns")
+
+
 @dataclass(frozen=True)
 class CalibrationPoint:
     """One calibration: when, which function, coefficients ``name -> {value, units}``."""
@@ -48,10 +67,12 @@ class CalibrationPoint:
     def from_mapping(cls, spec: Mapping[str, Any]) -> CalibrationPoint:
         """From ``{"time": ISO, "function": ..., "parameters": {...}}`` (a stored calibration)."""
         try:
-            time = np.datetime64(str(spec["time"]).replace("+00:00", "").rstrip("Z"), "ns")
+            time = _utc(spec["time"])
             return cls(time, str(spec["function"]), dict(spec.get("parameters") or {}))
-        except (KeyError, ValueError) as exc:
-            raise ConfigError(f"calibration {dict(spec)!r} needs time and function") from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"calibration {dict(spec)!r} needs time (ISO 8601) and function"
+            ) from exc
 
     def coefficients(self, units: str) -> npt.NDArray[np.float64]:
         """Polynomial coefficients ``c0, c1, ...`` with ``c0`` in ``units`` (``1`` = none)."""
