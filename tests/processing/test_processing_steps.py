@@ -311,3 +311,9 @@ def test_calibration_step_records_the_coefficients_applied() -> None:
 def test_calibration_time_with_a_utc_offset_is_taken_in_utc(when: object) -> None:
     point = CalibrationPoint.from_mapping({"time": when, "function": "factor"})
     assert point.time == np.datetime64("2024-01-01T00:00:00", "ns")
+
+
+@pytest.mark.parametrize("offset", [1e12, -1e12, 9.2e9, -9.2e9])
+def test_shift_time_refuses_offsets_that_overflow_the_time_axis(offset: float) -> None:
+    with pytest.raises(ConfigError, match=r"(not a usable time shift|leaves the range)"):
+        run_steps(_one_point(), [{"step": "shift_time", "params": {"offset_s": offset}}])

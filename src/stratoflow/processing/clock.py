@@ -165,7 +165,15 @@ def estimate_offset(
 
 def shift_time(ds: xr.Dataset, offset_s: float) -> xr.Dataset:
     """``ds`` on the reference clock: ``offset_s`` (instrument - reference) subtracted."""
-    shift = np.timedelta64(round(offset_s * _NS), "ns")
-    out = ds.assign_coords({TIME: ds[TIME].values - shift})
+    if not (np.isfinite(offset_s) and abs(offset_s) * _NS < 2.0**62):
+        raise ConfigError(f"clock offset {offset_s!r} s is not a usable time shift")
+    shift = np.int64(round(offset_s * _NS))
+    before = np.asarray(ds[TIME].values, dtype="datetime64[ns]").astype(np.int64)
+    with np.errstate(over="ignore"):
+        after = before - shift
+    # int64 nanoseconds wrap around silently instead of overflowing
+    if after.size and ((after > before).any() if shift > 0 else (after < before).any()):
+        raise ConfigError(f"shifting by {offset_s!r} s leaves the range of datetime64[ns]")
+    out = ds.assign_coords({TIME: after.astype("datetime64[ns]")})
     out[TIME].attrs.update(ds[TIME].attrs)
     return validate(out)
