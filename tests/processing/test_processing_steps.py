@@ -317,3 +317,10 @@ def test_calibration_time_with_a_utc_offset_is_taken_in_utc(when: object) -> Non
 def test_shift_time_refuses_offsets_that_overflow_the_time_axis(offset: float) -> None:
     with pytest.raises(ConfigError, match=r"(not a usable time shift|leaves the range)"):
         run_steps(_one_point(), [{"step": "shift_time", "params": {"offset_s": offset}}])
+
+
+def test_units_step_names_the_variable_and_refuses_non_string_targets() -> None:
+    with pytest.raises(ConfigError, match=r"\(units\): variable 'p': cannot convert 'hPa' to 'K'"):
+        run_steps(_one_point(), [{"step": "units", "params": {"variables": {"p": "K"}}}])
+    with pytest.raises(ConfigError, match="target units of 'p' must be a string"):
+        run_steps(_one_point(), [{"step": "units", "params": {"variables": {"p": 100}}}])

@@ -104,7 +104,13 @@ def _units(
     for name, to in targets.items():
         _variable(ds, {"variable": name})
         given = str(ds[name].attrs.get("units", ""))
-        ds[name] = ds[name].copy(data=convert(ds[name].values, given, str(to)))
+        if not isinstance(to, str):
+            raise ConfigError(f"target units of {name!r} must be a string, got {to!r}")
+        try:
+            converted = convert(ds[name].values, given, to)
+        except ConfigError as exc:
+            raise ConfigError(f"variable {name!r}: {exc}") from exc
+        ds[name] = ds[name].copy(data=converted)
         ds[name].attrs["units"] = str(to)
         done[name] = [given, str(to)]
     return ds, {"converted": done}
