@@ -42,6 +42,8 @@ def test_offset_recovered_within_sampling_interval(
     assert median_interval == pytest.approx(interval_s, abs=0.1)
     assert abs(found.offset_s - truth) < interval_s
     assert found.correlation > 0.9 and found.overlap_s > 25 * 60
+    # the aircraft-paired truth does not drift over the file: neither does the estimate
+    assert found.drift_s is not None and abs(found.drift_s) < interval_s
 
 
 def test_pipeline_step_syncs_and_records_provenance(shared_data: Path) -> None:

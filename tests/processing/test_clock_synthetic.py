@@ -66,3 +66,21 @@ def test_unordered_reference_records_give_the_same_offset() -> None:
         np.interp(it - 60.0, grid, walk),
     )
     assert found.offset_s == pytest.approx(60.0, abs=1.0)
+
+
+def test_drifting_clock_is_refused_and_a_steady_one_reports_its_drift() -> None:
+    grid, walk = _walk(5)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 4.0)
+    drift = 60.0 + (it - it[0]) / (it[-1] - it[0]) * 120.0  # 60 s at take-off, 180 s at landing
+    inst = np.interp(it - drift, grid, walk)
+    with pytest.raises(ConfigError, match="instrument clock drifts"):
+        estimate_offset(_times(rt), np.interp(rt, grid, walk), _times(it), inst)
+    # the halves are estimated independently: their difference is about half the total drift
+    found = estimate_offset(
+        _times(rt), np.interp(rt, grid, walk), _times(it), inst, max_drift_s=None
+    )
+    assert found.drift_s == pytest.approx(60.0, abs=5.0)
+    steady = estimate_offset(
+        _times(rt), np.interp(rt, grid, walk), _times(it), np.interp(it - 60.0, grid, walk)
+    )
+    assert steady.drift_s is not None and abs(steady.drift_s) < 1.0

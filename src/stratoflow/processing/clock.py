@@ -31,7 +31,7 @@ that logs both clocks (which is what a test should use to check it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -54,14 +54,17 @@ class ClockOffset:
     correlation: float
     overlap_s: float
     step_s: float
+    #: offset on the second half of the instrument series minus on the first (None: unknown)
+    drift_s: float | None = None
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         """JSON-able form, for provenance."""
         return {
             "offset_s": self.offset_s,
             "correlation": self.correlation,
             "overlap_s": self.overlap_s,
             "step_s": self.step_s,
+            "drift_s": self.drift_s,
         }
 
 
@@ -104,12 +107,63 @@ def estimate_offset(
     step_s: float | None = None,
     min_overlap: float = 0.5,
     min_correlation: float = 0.8,
+    max_drift_s: float | None = 5.0,
 ) -> ClockOffset:
     """Offset (seconds) of the clock of ``time`` against the clock of ``reference_time``.
 
     ``values`` and ``reference_values`` must record a shared signal (e.g. pressure); their
-    units need not match, since correlation ignores scale and offset.
+    units need not match, since correlation ignores scale and offset. The offset is estimated
+    again on each half of the instrument series: their difference is ``drift_s``, and a drift
+    beyond ``max_drift_s`` (None: not checked) is refused, since one offset for a drifting
+    clock is wrong at both ends.
     """
+
+    def run(t: npt.ArrayLike, v: npt.ArrayLike, step: float | None) -> ClockOffset:
+        return _estimate(
+            reference_time,
+            reference_values,
+            t,
+            v,
+            max_offset_s=max_offset_s,
+            step_s=step,
+            min_overlap=min_overlap,
+            min_correlation=min_correlation,
+        )
+
+    whole = run(time, values, step_s)
+    ins_t = np.asarray(time, dtype="datetime64[ns]")
+    v = np.asarray(values, dtype=np.float64)
+    valid = np.flatnonzero(~np.isnat(ins_t) & np.isfinite(v))
+    if valid.size < 12:
+        return whole
+    order = valid[np.argsort(ins_t[valid], kind="stable")]
+    halves = (order[: order.size // 2], order[order.size // 2 :])
+    try:
+        first, second = (run(ins_t[h], v[h], whole.step_s) for h in halves)
+    except ConfigError:
+        return whole  # a half alone is too short or too flat to tell: drift unknown
+    drift = second.offset_s - first.offset_s
+    if max_drift_s is not None and abs(drift) > max_drift_s:
+        raise ConfigError(
+            f"clock synchronisation: the instrument clock drifts: offset {first.offset_s:.1f} s "
+            f"in the first half, {second.offset_s:.1f} s in the second ({drift:+.1f} s, more "
+            f"than max_drift_s {max_drift_s:g}); one offset ({whole.offset_s:.1f} s) would be "
+            "wrong at both ends. Synchronise shorter pieces, or raise max_drift_s"
+        )
+    return replace(whole, drift_s=drift)
+
+
+def _estimate(
+    reference_time: npt.ArrayLike,
+    reference_values: npt.ArrayLike,
+    time: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    max_offset_s: float,
+    step_s: float | None,
+    min_overlap: float,
+    min_correlation: float,
+) -> ClockOffset:
     ref_t = np.asarray(reference_time, dtype="datetime64[ns]")
     ins_t = np.asarray(time, dtype="datetime64[ns]")
     if ref_t.size < 3 or ins_t.size < 3:
