@@ -84,3 +84,23 @@ def test_drifting_clock_is_refused_and_a_steady_one_reports_its_drift() -> None:
         _times(rt), np.interp(rt, grid, walk), _times(it), np.interp(it - 60.0, grid, walk)
     )
     assert steady.drift_s is not None and abs(steady.drift_s) < 1.0
+
+
+def test_missing_time_stamps_are_skipped_not_read_as_year_minus_292_billion() -> None:
+    grid, walk = _walk(6)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 2.0)
+    ref_times, ins_times = _times(rt), _times(it)
+    ref_times[[0, 500]] = np.datetime64("NaT")  # e.g. aircraft time NaN in a few records
+    ins_times[7] = np.datetime64("NaT")
+    found = estimate_offset(
+        ref_times, np.interp(rt, grid, walk), ins_times, np.interp(it + 30.0, grid, walk)
+    )
+    assert found.offset_s == pytest.approx(-30.0, abs=1.0)
+
+
+def test_time_stamps_spanning_centuries_are_refused_before_allocating() -> None:
+    rt = np.arange(0.0, 100.0)
+    ref_times = _times(rt)
+    ref_times[-1] = np.datetime64("2200-01-01T00:00:00", "ns")
+    with pytest.raises(ConfigError, match="reference spans"):
+        estimate_offset(ref_times, np.sin(rt), _times(rt), np.sin(rt))

@@ -44,6 +44,8 @@ from stratoflow.errors import ConfigError
 __all__ = ["ClockOffset", "estimate_offset", "shift_time"]
 
 _NS = 1_000_000_000
+#: grid points per series at most (a month at 1 Hz is 2.6 million)
+_MAX_GRID = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ class ClockOffset:
 
 
 def _seconds(time: npt.ArrayLike, origin: np.int64) -> npt.NDArray[np.float64]:
-    ns = np.asarray(time, dtype="datetime64[ns]").astype(np.int64)
-    return (ns - origin).astype(np.float64) / _NS
+    stamps = np.asarray(time, dtype="datetime64[ns]")
+    seconds = (stamps.astype(np.int64) - origin).astype(np.float64) / _NS
+    return np.where(np.isnat(stamps), np.nan, seconds)  # NaT: a missing stamp, not year -292e9
 
 
 def _grid(
@@ -87,6 +90,12 @@ def _grid(
         )
     order = np.argsort(t, kind="stable")  # readers may hand over unordered records
     t, v = t[order], v[order]
+    if (t[-1] - t[0]) / step > _MAX_GRID:
+        raise ConfigError(
+            f"clock synchronisation: the {what} spans {t[-1] - t[0]:.0f} s, "
+            f"{(t[-1] - t[0]) / step:.0f} steps of {step:g} s; more than {_MAX_GRID} "
+            "(time stamps far off, or a step too fine)"
+        )
     grid = np.arange(t[0], t[-1] + step / 2, step)
     values = np.interp(grid, t, v)
     # mask grid points inside gaps longer than twice the typical sampling interval
@@ -168,10 +177,18 @@ def _estimate(
     ins_t = np.asarray(time, dtype="datetime64[ns]")
     if ref_t.size < 3 or ins_t.size < 3:
         raise ConfigError("clock synchronisation needs at least 3 values in each series")
-    origin = ref_t[0].astype(np.int64)
+    valid_ref = ref_t[~np.isnat(ref_t)]
+    if valid_ref.size < 3 or np.count_nonzero(~np.isnat(ins_t)) < 3:
+        raise ConfigError("clock synchronisation needs at least 3 time stamps in each series")
+    origin = valid_ref.min().astype(np.int64)
     rt, it = _seconds(ref_t, origin), _seconds(ins_t, origin)
     if step_s is None:
-        step_s = float(min(np.median(np.diff(np.sort(rt))), np.median(np.diff(np.sort(it)))))
+        step_s = float(
+            min(
+                np.median(np.diff(np.sort(rt[np.isfinite(rt)]))),
+                np.median(np.diff(np.sort(it[np.isfinite(it)]))),
+            )
+        )
     if not step_s > 0:
         raise ConfigError(f"clock synchronisation step must be positive, got {step_s}")
     r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s, "reference")
