@@ -104,3 +104,63 @@ def test_time_stamps_spanning_centuries_are_refused_before_allocating() -> None:
     ref_times[-1] = np.datetime64("2200-01-01T00:00:00", "ns")
     with pytest.raises(ConfigError, match="reference spans"):
         estimate_offset(ref_times, np.sin(rt), _times(rt), np.sin(rt))
+
+
+@pytest.mark.parametrize(
+    ("units", "epoch_shift_s"),
+    [
+        ("seconds since 2022-11-16 08:00:00", 0.0),
+        ("seconds since 2022-11-16 08:00:00 UTC", 0.0),
+        ("seconds since 2022-11-16T08:00:00Z", 0.0),
+        ("s since 2022-11-16 10:00:00 +02:00", 0.0),
+        ("seconds since 2022-11-16 09:00:00", 3600.0),
+    ],
+)
+def test_reference_clock_epochs_in_udunits_spellings(units: str, epoch_shift_s: float) -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import run_steps
+
+    grid, walk = _walk(7)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 2.0)
+    reference = make_dataset(
+        _times(rt) + np.timedelta64(5, "s"),  # the reference's own logging clock: unused
+        {
+            "p": (np.interp(rt, grid, walk), {"units": "hPa"}),
+            "clock": (rt, {"units": units}),
+        },
+    )
+    instrument = make_dataset(
+        _times(it), {"p_in": (np.interp(it - 40.0, grid, walk), {"units": "hPa"})}
+    )
+    params = {"variable": "p_in", "reference": "ac", "reference_variables": ["p"]}
+    _, records = run_steps(
+        instrument,
+        [{"step": "clock_sync", "params": {**params, "reference_time": "clock"}}],
+        references={"ac": reference},
+    )
+    assert records[0]["result"]["offset_s"] == pytest.approx(40.0 - epoch_shift_s, abs=1.0)
+
+
+@pytest.mark.parametrize(
+    ("reference_time", "message"),
+    [("clock", "epoch of 'seconds since yesterday' not understood"), ("nope", "not a variable")],
+)
+def test_reference_clock_errors_name_the_variable(reference_time: str, message: str) -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import run_steps
+
+    rt = np.arange(0.0, 100.0)
+    reference = make_dataset(
+        _times(rt),
+        {
+            "p": (np.sin(rt / 10), {"units": "hPa"}),
+            "clock": (rt, {"units": "seconds since yesterday"}),
+        },
+    )
+    params = {"variable": "p", "reference": "ac", "reference_variables": ["p"]}
+    with pytest.raises(ConfigError, match=message):
+        run_steps(
+            reference,
+            [{"step": "clock_sync", "params": {**params, "reference_time": reference_time}}],
+            references={"ac": reference},
+        )

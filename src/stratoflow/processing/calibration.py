@@ -32,12 +32,12 @@ import numpy.typing as npt
 from stratoflow.errors import ConfigError
 from stratoflow.processing.units import convert_coefficient
 
-__all__ = ["CalibrationPoint", "calibrate"]
+__all__ = ["CalibrationPoint", "calibrate", "utc_time"]
 
 FUNCTIONS = ("linear", "factor", "polynomial")
 
 
-def _utc(value: object) -> np.datetime64:
+def utc_time(value: object) -> np.datetime64:
     """A calibration time as naive UTC ``datetime64[ns]``: ISO strings with any UTC offset
     (``Z``, ``+02:00``) and the ``datetime``/``date`` objects YAML turns timestamps into."""
     if isinstance(value, dt.datetime):
@@ -67,7 +67,7 @@ class CalibrationPoint:
     def from_mapping(cls, spec: Mapping[str, Any]) -> CalibrationPoint:
         """From ``{"time": ISO, "function": ..., "parameters": {...}}`` (a stored calibration)."""
         try:
-            time = _utc(spec["time"])
+            time = utc_time(spec["time"])
             return cls(time, str(spec["function"]), dict(spec.get("parameters") or {}))
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(

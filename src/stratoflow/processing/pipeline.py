@@ -23,6 +23,7 @@ step               params
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ import xarray as xr
 
 from stratoflow.dataset import TIME, data_variables, validate
 from stratoflow.errors import ConfigError
-from stratoflow.processing.calibration import CalibrationPoint, calibrate
+from stratoflow.processing.calibration import CalibrationPoint, calibrate, utc_time
 from stratoflow.processing.clock import estimate_offset, shift_time
 from stratoflow.processing.merge import merge_streams
 from stratoflow.processing.units import convert
@@ -164,13 +165,26 @@ def _reference(refs: Mapping[str, xr.Dataset], params: Mapping[str, Any]) -> xr.
 def _clock_of(ref: xr.Dataset, variable: str | None) -> npt.NDArray[np.datetime64]:
     if not variable:
         return np.asarray(ref[TIME].values, dtype="datetime64[ns]")
+    if variable not in ref.variables:
+        raise ConfigError(
+            f"reference_time {variable!r} is not a variable of the reference; "
+            f"it has {sorted(map(str, ref.variables))}"
+        )
     var = ref[variable]
     units = str(var.attrs.get("units", ""))
     if var.dtype.kind == "M":
         return np.asarray(var.values, dtype="datetime64[ns]")
-    if not units.startswith("seconds since "):
+    match = re.fullmatch(r"\s*(?:seconds?|secs?|s)\s+since\s+(.+?)\s*", units)
+    if match is None:
         raise ConfigError(f"reference_time {variable!r} must be 'seconds since ...', got {units}")
-    epoch = np.datetime64(units.removeprefix("seconds since ").strip().replace(" ", "T"), "ns")
+    # UDUNITS epochs: "2022-11-16 00:00:00", "... UTC", "...Z", "... +02:00"
+    text = re.sub(r"\s*(UTC|GMT)$", "", match[1], flags=re.IGNORECASE)
+    text = re.sub(r"\s+(?=[+-]\d\d:?\d\d$)", "", text)
+    try:
+        epoch = utc_time(text)
+    except ValueError as exc:
+        message = f"reference_time {variable!r}: epoch of {units!r} not understood"
+        raise ConfigError(message) from exc
     return epoch + np.rint(np.asarray(var.values) * 1e9).astype("timedelta64[ns]")
 
 
