@@ -324,3 +324,26 @@ def test_units_step_names_the_variable_and_refuses_non_string_targets() -> None:
         run_steps(_one_point(), [{"step": "units", "params": {"variables": {"p": "K"}}}])
     with pytest.raises(ConfigError, match="target units of 'p' must be a string"):
         run_steps(_one_point(), [{"step": "units", "params": {"variables": {"p": 100}}}])
+
+
+@pytest.mark.parametrize(
+    ("given", "target", "value"),
+    [
+        ("Celsius", "K", -56.5),
+        ("deg_C", "degF", 15.0),
+        ("degrees_C", "K", 0.0),
+        ("degree_C", "Kelvin", 20.0),
+        ("degrees_Celsius", "degree_K", -40.0),
+        ("Fahrenheit", "deg_C", 212.0),
+        ("degree_F", "K", 32.0),
+        ("10^-9", "ppm", 40.0),
+        ("hPa", "mbar", 1013.25),
+        ("Pa", "hPa", 25000.0),
+        ("ppbv", "nmol mol-1", 40.0),
+        ("1e-9", "ppb", 40.0),
+    ],
+)
+def test_udunits_spellings_convert_as_cf_units_does(given: str, target: str, value: float) -> None:
+    cf_units = pytest.importorskip("cf_units")
+    expected = cf_units.Unit(given).convert(value, cf_units.Unit(target))
+    assert convert([value], given, target).tolist() == pytest.approx([expected])

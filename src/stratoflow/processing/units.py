@@ -36,7 +36,16 @@ for _definition in (
     "degree_east = degree = degrees_east = degree_E",
 ):
     _REGISTRY.define(_definition)
+# UDUNITS names of the temperature scales pint spells otherwise (offset units: a wrong guess
+# here would shift every value, so these are aliases of pint's own, never new definitions)
+for _alias in (
+    "@alias degree_Celsius = Celsius = deg_C = degree_C = degrees_C = degrees_Celsius",
+    "@alias kelvin = Kelvin = degree_K = degrees_K = deg_K",
+    "@alias degree_Fahrenheit = Fahrenheit = degree_F = degrees_F = deg_F",
+):
+    _REGISTRY.define(_alias)
 
+_POWER_OF_TEN = re.compile(r"^10\^(-?\d+)$")
 _TOKEN = re.compile(r"^([A-Za-z_%]+)(\^?-?\d+)?$")
 
 
@@ -56,6 +65,10 @@ def to_pint(units: str) -> tuple[float, Any]:
         except ValueError:
             pass
         else:
+            continue
+        power = _POWER_OF_TEN.match(token)
+        if power is not None:  # UDUNITS "10^-9"
+            scale *= 10.0 ** int(power[1])
             continue
         match = _TOKEN.match(token)
         if match is None:
