@@ -164,3 +164,14 @@ def test_reference_clock_errors_name_the_variable(reference_time: str, message: 
             [{"step": "clock_sync", "params": {**params, "reference_time": reference_time}}],
             references={"ac": reference},
         )
+
+
+@pytest.mark.parametrize("samples", [3, 5, 10, 20])
+def test_a_handful_of_samples_is_refused_not_matched_anywhere(samples: int) -> None:
+    # 3 samples of a random walk correlated 0.99 with a stretch 5234 s away from the truth
+    grid, walk = _walk(1)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(5000.0, 5000.0 + 4 * samples, 4.0)
+    with pytest.raises(ConfigError, match="min_samples 30"):
+        estimate_offset(
+            _times(rt), np.interp(rt, grid, walk), _times(it), np.interp(it - 60.0, grid, walk)
+        )

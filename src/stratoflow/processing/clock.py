@@ -17,7 +17,8 @@ Method (:func:`estimate_offset`):
    masked series (:func:`scipy.signal.correlate`), so the cost is O(n log n), not O(n^2), and
    there is no Python loop over shifts. Each series is centred first to avoid cancellation.
 3. Shifts whose overlap is below ``min_overlap`` (a fraction of the shorter series) or beyond
-   ``max_offset`` are excluded: small overlaps give large chance correlations.
+   ``max_offset``, or that hold fewer than ``min_samples`` samples of the coarser series, are
+   excluded: small overlaps give large chance correlations.
 4. A best correlation below ``min_correlation`` is refused: unrelated or noisy series always
    have *some* best shift, and returning it would be a confident wrong offset. A constant
    signal is refused outright.
@@ -116,6 +117,7 @@ def estimate_offset(
     step_s: float | None = None,
     min_overlap: float = 0.5,
     min_correlation: float = 0.8,
+    min_samples: float = 30,
     max_drift_s: float | None = 5.0,
 ) -> ClockOffset:
     """Offset (seconds) of the clock of ``time`` against the clock of ``reference_time``.
@@ -137,6 +139,7 @@ def estimate_offset(
             step_s=step,
             min_overlap=min_overlap,
             min_correlation=min_correlation,
+            min_samples=min_samples,
         )
 
     whole = run(time, values, step_s)
@@ -172,6 +175,7 @@ def _estimate(
     step_s: float | None,
     min_overlap: float,
     min_correlation: float,
+    min_samples: float,
 ) -> ClockOffset:
     ref_t = np.asarray(reference_time, dtype="datetime64[ns]")
     ins_t = np.asarray(time, dtype="datetime64[ns]")
@@ -182,13 +186,12 @@ def _estimate(
         raise ConfigError("clock synchronisation needs at least 3 time stamps in each series")
     origin = valid_ref.min().astype(np.int64)
     rt, it = _seconds(ref_t, origin), _seconds(ins_t, origin)
+    intervals = (
+        float(np.median(np.diff(np.sort(rt[np.isfinite(rt)])))),
+        float(np.median(np.diff(np.sort(it[np.isfinite(it)])))),
+    )
     if step_s is None:
-        step_s = float(
-            min(
-                np.median(np.diff(np.sort(rt[np.isfinite(rt)]))),
-                np.median(np.diff(np.sort(it[np.isfinite(it)]))),
-            )
-        )
+        step_s = min(intervals)
     if not step_s > 0:
         raise ConfigError(f"clock synchronisation step must be positive, got {step_s}")
     r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s, "reference")
@@ -206,13 +209,19 @@ def _estimate(
         var = (n * sxx - sx * sx) * (n * syy - sy * sy)
         pearson = (n * sxy - sx * sy) / np.sqrt(np.where(var > 0, var, np.nan))
     shortest = min(mx.sum(), mr.sum())
-    usable = (n >= min_overlap * shortest) & (np.abs(offsets) <= max_offset_s)
+    # samples of the coarser series in the overlap: a handful of points correlates well with
+    # almost any stretch of a smooth reference, so a short overlap gives a confident wrong peak
+    samples = n * step_s / max(max(intervals), step_s)
+    usable = (
+        (n >= min_overlap * shortest) & (samples >= min_samples) & (np.abs(offsets) <= max_offset_s)
+    )
     pearson = np.where(usable & np.isfinite(pearson), pearson, -np.inf)
     best = int(np.argmax(pearson))
     if not np.isfinite(pearson[best]):
         raise ConfigError(
             "clock synchronisation: the series do not overlap enough within "
-            f"±{max_offset_s:g} s (min_overlap {min_overlap:g})"
+            f"±{max_offset_s:g} s (min_overlap {min_overlap:g}, min_samples {min_samples:g}; "
+            f"at most {float(samples.max()):.0f} samples of the coarser series overlap)"
         )
     if pearson[best] < min_correlation:
         raise ConfigError(

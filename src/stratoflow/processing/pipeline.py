@@ -15,7 +15,8 @@ step               params
 ``clock_sync``     ``variable``; ``reference`` (name), ``reference_variables`` (summed, e.g.
                    static + dynamic pressure), optional ``reference_time`` (a variable of the
                    reference holding its own clock as "seconds since ..."), ``max_offset_s``,
-                   ``min_overlap``, ``min_correlation``, ``max_drift_s``
+                   ``min_overlap``, ``min_correlation``, ``max_drift_s``,
+                   ``min_samples``
 ``shift_time``     ``offset_s`` (instrument clock - reference clock)
 ``merge``          ``streams`` (reference names), ``tolerance_s``
 =================  ==========================================================================
@@ -60,6 +61,7 @@ PARAMS: dict[str, frozenset[str]] = {
             "min_overlap",
             "min_correlation",
             "max_drift_s",
+            "min_samples",
         }
     ),
     "shift_time": frozenset({"offset_s"}),
@@ -209,6 +211,7 @@ def _clock_sync(
         min_overlap=_number(params, "min_overlap", 0.5, low=0.0),
         min_correlation=_number(params, "min_correlation", 0.8, low=-1.0),
         max_drift_s=_number(params, "max_drift_s", 5.0, low=0.0),
+        min_samples=_number(params, "min_samples", 30, low=3),
     )
     result: dict[str, Any] = {
         **found.as_dict(),
