@@ -175,3 +175,14 @@ def test_a_handful_of_samples_is_refused_not_matched_anywhere(samples: int) -> N
         estimate_offset(
             _times(rt), np.interp(rt, grid, walk), _times(it), np.interp(it - 60.0, grid, walk)
         )
+
+
+def test_a_periodic_signal_is_refused_as_ambiguous() -> None:
+    rt, it = np.arange(1000.0, 15000.0), np.arange(3000.0, 9000.0, 4.0)
+    with pytest.raises(ConfigError, match="ambiguous"):
+        estimate_offset(
+            _times(rt),
+            np.sin(2 * np.pi * rt / 600),
+            _times(it),
+            np.sin(2 * np.pi * (it - 60.0) / 600),
+        )

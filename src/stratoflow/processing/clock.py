@@ -19,9 +19,10 @@ Method (:func:`estimate_offset`):
 3. Shifts whose overlap is below ``min_overlap`` (a fraction of the shorter series) or beyond
    ``max_offset``, or that hold fewer than ``min_samples`` samples of the coarser series, are
    excluded: small overlaps give large chance correlations.
-4. A best correlation below ``min_correlation`` is refused: unrelated or noisy series always
-   have *some* best shift, and returning it would be a confident wrong offset. A constant
-   signal is refused outright.
+4. A second peak within ``peak_margin`` of the best, separated from it by a dip (periodic
+   signals), is refused as ambiguous. A best correlation below ``min_correlation`` is
+   refused: unrelated or noisy series always have *some* best shift, and returning it would
+   be a confident wrong offset. A constant signal is refused outright.
 5. The best shift is refined below one step by fitting a parabola through the correlation at
    the peak and its two neighbours.
 
@@ -107,6 +108,14 @@ def _grid(
     return float(grid[0]), (values - values[mask > 0].mean()) * mask, mask
 
 
+def _run_ids(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Number of the contiguous run of True each element belongs to (False: of the last)."""
+    starts = np.zeros(mask.size, dtype=np.int64)
+    starts[1:] = (mask[1:] & ~mask[:-1]).astype(np.int64)
+    starts[0] = int(mask[0])
+    return np.cumsum(starts)
+
+
 def estimate_offset(
     reference_time: npt.ArrayLike,
     reference_values: npt.ArrayLike,
@@ -118,6 +127,7 @@ def estimate_offset(
     min_overlap: float = 0.5,
     min_correlation: float = 0.8,
     min_samples: float = 30,
+    peak_margin: float = 0.02,
     max_drift_s: float | None = 5.0,
 ) -> ClockOffset:
     """Offset (seconds) of the clock of ``time`` against the clock of ``reference_time``.
@@ -140,6 +150,7 @@ def estimate_offset(
             min_overlap=min_overlap,
             min_correlation=min_correlation,
             min_samples=min_samples,
+            peak_margin=peak_margin,
         )
 
     whole = run(time, values, step_s)
@@ -176,6 +187,7 @@ def _estimate(
     min_overlap: float,
     min_correlation: float,
     min_samples: float,
+    peak_margin: float,
 ) -> ClockOffset:
     ref_t = np.asarray(reference_time, dtype="datetime64[ns]")
     ins_t = np.asarray(time, dtype="datetime64[ns]")
@@ -228,6 +240,18 @@ def _estimate(
             f"clock synchronisation: the best correlation is {pearson[best]:.3f} (at "
             f"{offsets[best]:g} s), below min_correlation {min_correlation:g}; the series do "
             "not share a signal well enough for a trustworthy offset"
+        )
+    # a second peak almost as good, separated from the best by a dip, makes the offset a coin
+    # toss (periodic signals, flat stretches): contiguous runs of near-best shifts are counted
+    near = pearson >= pearson[best] - peak_margin
+    runs = _run_ids(near)
+    if runs[-1] > 1:
+        rival = int(np.argmax(np.where(near & (runs != runs[best]), pearson, -np.inf)))
+        raise ConfigError(
+            f"clock synchronisation: ambiguous: correlation {pearson[best]:.3f} at "
+            f"{offsets[best]:g} s and {pearson[rival]:.3f} at {offsets[rival]:g} s "
+            f"(within peak_margin {peak_margin:g}); narrow max_offset_s or use a signal "
+            "with more structure"
         )
     refine = 0.0
     if 0 < best < pearson.size - 1 and np.isfinite(pearson[best - 1 : best + 2]).all():

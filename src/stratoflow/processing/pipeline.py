@@ -16,7 +16,7 @@ step               params
                    static + dynamic pressure), optional ``reference_time`` (a variable of the
                    reference holding its own clock as "seconds since ..."), ``max_offset_s``,
                    ``min_overlap``, ``min_correlation``, ``max_drift_s``,
-                   ``min_samples``
+                   ``min_samples``, ``peak_margin``
 ``shift_time``     ``offset_s`` (instrument clock - reference clock)
 ``merge``          ``streams`` (reference names), ``tolerance_s``
 =================  ==========================================================================
@@ -62,6 +62,7 @@ PARAMS: dict[str, frozenset[str]] = {
             "min_correlation",
             "max_drift_s",
             "min_samples",
+            "peak_margin",
         }
     ),
     "shift_time": frozenset({"offset_s"}),
@@ -212,6 +213,7 @@ def _clock_sync(
         min_correlation=_number(params, "min_correlation", 0.8, low=-1.0),
         max_drift_s=_number(params, "max_drift_s", 5.0, low=0.0),
         min_samples=_number(params, "min_samples", 30, low=3),
+        peak_margin=_number(params, "peak_margin", 0.02, low=0.0),
     )
     result: dict[str, Any] = {
         **found.as_dict(),
