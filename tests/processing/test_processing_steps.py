@@ -347,3 +347,26 @@ def test_udunits_spellings_convert_as_cf_units_does(given: str, target: str, val
     cf_units = pytest.importorskip("cf_units")
     expected = cf_units.Unit(given).convert(value, cf_units.Unit(target))
     assert convert([value], given, target).tolist() == pytest.approx([expected])
+
+
+def test_units_and_calibration_leave_declared_fill_values_alone() -> None:
+    time = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], "M8[ns]")
+    ds = make_dataset(
+        time,
+        {
+            "o3": (np.array([40.0, -9999.0]), {"units": "ppb", "_FillValue": -9999.0}),
+            "p": (np.array([250.0, -9999.0]), {"units": "hPa", "missing_value": -9999.0}),
+        },
+    )
+    factor = {"time": "2024-01-01", "function": "factor", "parameters": {"factor": {"value": 1.1}}}
+    out, _ = run_steps(
+        ds,
+        [
+            {"step": "calibration", "params": {"variable": "o3", "pre": factor}},
+            {"step": "units", "params": {"variables": {"o3": "ppm", "p": "Pa"}}},
+        ],
+    )
+    assert out["o3"].values.tolist() == pytest.approx([0.044, -9999.0])
+    assert out["p"].values.tolist() == [25000.0, -9999.0]
+    _, report = basic_flags(out)
+    assert report["missing"] == {"o3": 1, "p": 1}

@@ -98,6 +98,23 @@ def _variable(ds: xr.Dataset, params: Mapping[str, Any], key: str = "variable") 
     return name
 
 
+def _keep_fills(ds: xr.Dataset, name: str, new: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``new`` with the declared fill values of ``name`` (``_FillValue``, ``missing_value``)
+    left as they were: a converted or calibrated -9999 hPa is no longer recognisable as missing
+    (-999900 Pa; -9.999 ppm of ozone would even pass as a value)."""
+    var = ds.variables[name]
+    old = np.asarray(var.values)
+    fills = [var.attrs.get(a, var.encoding.get(a)) for a in ("_FillValue", "missing_value")]
+    declared = np.concatenate(
+        [np.atleast_1d(np.asarray(f, dtype=np.float64)).ravel() for f in fills if f is not None]
+        or [np.empty(0)]
+    )
+    declared = declared[np.isfinite(declared)]
+    if not declared.size or old.dtype.kind not in "fiu":
+        return new
+    return np.where(np.isin(old, declared), old, new)
+
+
 def _units(
     ds: xr.Dataset, params: dict[str, Any], refs: Mapping[str, xr.Dataset]
 ) -> tuple[xr.Dataset, dict[str, Any]]:
@@ -115,6 +132,7 @@ def _units(
             converted = convert(ds[name].values, given, to)
         except ConfigError as exc:
             raise ConfigError(f"variable {name!r}: {exc}") from exc
+        converted = _keep_fills(ds, name, converted)
         ds[name] = ds[name].copy(data=converted)
         ds[name].attrs["units"] = str(to)
         done[name] = [given, str(to)]
@@ -134,9 +152,9 @@ def _calibration(
     post = CalibrationPoint.from_mapping(params["post"]) if params.get("post") else None
     units = str(ds[name].attrs.get("units", "1"))
     ds = ds.copy()
-    ds[name] = ds[name].copy(
-        data=calibrate(ds[TIME].values, ds[name].values, units=units, pre=pre, post=post)
-    )
+    calibrated = calibrate(ds[TIME].values, ds[name].values, units=units, pre=pre, post=post)
+    calibrated = _keep_fills(ds, name, calibrated)
+    ds[name] = ds[name].copy(data=calibrated)
     return ds, {
         "drift": pre is not None and post is not None,
         "units": units,
