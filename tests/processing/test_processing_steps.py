@@ -370,3 +370,9 @@ def test_units_and_calibration_leave_declared_fill_values_alone() -> None:
     assert out["p"].values.tolist() == [25000.0, -9999.0]
     _, report = basic_flags(out)
     assert report["missing"] == {"o3": 1, "p": 1}
+
+
+def test_pipeline_refuses_keys_beside_step_and_params() -> None:
+    ds = _one_point()
+    with pytest.raises(ConfigError, match=r"step 0 \(merge\): unknown key\(s\) \['parms'\]"):
+        run_steps(ds, [{"step": "merge", "parms": {"tolerance_s": 1}}], references={"a": ds})

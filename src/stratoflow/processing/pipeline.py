@@ -288,6 +288,11 @@ def run_steps(
         name = str(spec["step"])
         if name not in STEPS:
             raise ConfigError(f"processing step {i}: unknown step {name!r}; known {sorted(STEPS)}")
+        extra = sorted(map(str, set(spec) - {"step", "params"}))
+        if extra:  # e.g. 'parms': its parameters would be silently replaced by defaults
+            raise ConfigError(
+                f"processing step {i} ({name}): unknown key(s) {extra}; use 'step' and 'params'"
+            )
         raw = spec.get("params") or {}
         if not isinstance(raw, Mapping):
             raise ConfigError(
