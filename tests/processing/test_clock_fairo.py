@@ -71,7 +71,8 @@ def test_pipeline_step_syncs_and_records_provenance(shared_data: Path) -> None:
     # provenance names the reference file and what of it was used, and the resolved defaults
     assert records[0]["result"]["reference_source"]["source_file"] == "11_30_01.HAL"
     assert records[0]["result"]["reference_variables"] == ["Stat_Press", "Dyn_Press"]
-    assert records[0]["params"]["min_overlap"] == 0.5
+    assert records[0]["result"]["defaults"]["min_overlap"] == 0.5
+    assert records[0]["params"] == steps[0]["params"]
     assert synced["p_Inlet"].attrs["units"] == "Pa"
     assert synced["p_Inlet"].values[0] == pytest.approx(tp["p_Inlet"].values[0] * 100)
     # the merged stream: ozone on the housekeeping time base, aircraft clock

@@ -268,7 +268,10 @@ def test_pipeline_records_resolved_defaults() -> None:
     _, records = run_steps(
         ds, [{"step": "merge", "params": {"streams": ["a"]}}], references={"a": ds}
     )
-    assert records[0]["params"] == {"streams": ["a"], "tolerance_s": 10.0}
+    # the params stay as configured (the import's config key fingerprints them); the
+    # defaults used are recorded with the result
+    assert records[0]["params"] == {"streams": ["a"]}
+    assert records[0]["result"]["defaults"] == {"tolerance_s": 10.0}
 
 
 def test_merge_takes_a_one_sample_stream_and_names_an_empty_one() -> None:

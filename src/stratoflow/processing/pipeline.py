@@ -2,8 +2,9 @@
 
 A processing configuration is a list of ``{step: name, params: {...}}``; :func:`run_steps`
 applies them in order to a standardized Dataset and returns, next to the result, one record
-per step with its fully resolved parameters and what it found (e.g. the estimated clock
-offset), which the importer stores in every series' provenance. Steps are pure functions of
+per step with its parameters as configured (the import's config key fingerprints them), and
+in its result the defaults it used and what it found (e.g. the estimated clock offset),
+which the importer stores in every series' provenance. Steps are pure functions of
 the Dataset, their parameters and named *reference* Datasets (e.g. the aircraft's own data
 for clock synchronisation, or further instrument streams to merge).
 
@@ -87,7 +88,7 @@ def _number(
         raise ConfigError(f"{key!r} must be finite, got {raw!r}")
     if low is not None and number < low:
         raise ConfigError(f"{key!r} must be at least {low:g}, got {raw!r}")
-    params[key] = number  # the resolved value, default included, goes into the provenance
+    params[key] = number  # resolved: run_steps records the defaults used with the result
     return number
 
 
@@ -305,9 +306,15 @@ def run_steps(
                 f"processing step {i} ({name}): unknown parameter(s) {unknown}; "
                 f"known {sorted(PARAMS[name])}"
             )
+        given = dict(params)
         try:
             ds, result = STEPS[name](ds, params, refs)
         except ConfigError as exc:
             raise ConfigError(f"processing step {i} ({name}): {exc}") from exc
-        records.append({"step": name, "params": params, "result": result})
+        # defaults the step filled in go with what it found, not with its params: the params
+        # are the configuration as written, which the import's config key fingerprints
+        defaults = {k: v for k, v in params.items() if k not in given}
+        if defaults:
+            result = {**result, "defaults": defaults}
+        records.append({"step": name, "params": given, "result": result})
     return validate(ds), records
