@@ -200,3 +200,24 @@ def test_ancillary_links_survive_a_round_trip(
     assert (
         rewritten["O3_P1"].attrs["ancillary_variables"] == ds["O3_P1"].attrs["ancillary_variables"]
     )
+
+
+@pytest.mark.parametrize(("writer", "reader", "suffix"), FORMATS[:2])
+def test_float32_gap_next_to_large_values_stays_a_gap(
+    writer: type[Writer], reader: type[Reader], suffix: str, tmp_path: Path
+) -> None:
+    # values above 2**24 make the missing value 999999999, which float32 rounds to 1e9
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    values = np.array([1.5e7, np.nan, 0.1], dtype=np.float32)
+    ds = make_dataset(t, {"N": (values, {"units": "m-3", "long_name": "number"})})
+    path = writer().write(ds, tmp_path / f"out{suffix}")
+    back = reader().read(path)
+    np.testing.assert_array_equal(back["N"].values.astype(np.float32), values)
+    if writer is NasaAmesWriter:
+        na = nappy.openNAFile(str(path))
+        na.readData()
+        assert na.V[0][1] == float(na.VMISS[0])
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert np.isnan(icartt.Dataset(str(path)).data["N"][1])

@@ -160,16 +160,27 @@ def number(value: float) -> str:
     return repr(float(value))
 
 
+def _missing_as(data: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
+    """``data`` with NaN replaced by ``missing``, in a float type that holds ``missing`` exactly.
+
+    A float32 column above 2**24 (1.5e7) gets a missing value of nine digits, which float32
+    rounds (999999999 -> 1e9): written as is, a gap would read back as a value. Such a column
+    is written as float64, whose shortest repr still reads back to the same float32.
+    """
+    if data.dtype.kind != "f":
+        return data
+    if float(data.dtype.type(missing)) != missing:
+        data = data.astype(np.float64)
+    return np.where(np.isnan(data), missing, data)
+
+
 def format_block(columns: Columns, *, sep: str, missing: float) -> str:
     """The data block as text: shortest round-trip reprs, NaN written as ``missing``."""
     # one DataFrame from all columns at once: inserting 100+ columns one by one fragments it
     frame = pd.DataFrame(
         {
             "time": columns.seconds,
-            **{
-                str(i): np.where(np.isnan(data), missing, data) if data.dtype.kind == "f" else data
-                for i, data in enumerate(columns.values)
-            },
+            **{str(i): _missing_as(data, missing) for i, data in enumerate(columns.values)},
         }
     )
     buffer = io.StringIO()
