@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from stratoflow.errors import ConfigError
-from stratoflow.readers import CfNetcdfReader, IagosNetcdfReader, guess_reader
+from stratoflow.readers import CfNetcdfReader, IagosNetcdfReader, NasaAmesReader, guess_reader
 from stratoflow.writers import NetcdfWriter
 from stratoflow.writers.netcdf import STANDARD_NAMES
 
@@ -219,3 +219,28 @@ def test_standard_names_are_never_guessed_from_short_names(
         assert {n for n, s in named.items() if s and s != "status_flag"} == {"O3"}, named
         assert back["lat"].attrs["units"] == "hPa"
         assert back.attrs.get("featureType") is None
+
+
+@pytest.mark.slow
+def test_compliance_real_ndacc_sonde(shared_data: Path, compliance: Check, tmp_path: Path) -> None:
+    """A real ozonesonde (NASA Ames 2160): its position is named ``GPS_latitude`` and
+    ``GPS_longitude`` (degrees north/east) and its height is in ``gpm``; the CF checker
+    found a latitude and a longitude without standard_name and units UDUNITS does not know."""
+    ds = NasaAmesReader().read(shared_data / "nasa_ames_spec" / "2160_ndacc.na")
+    path = NetcdfWriter().write(ds, tmp_path / "sonde.nc")
+    findings = compliance(path)
+    assert not any(findings["cf:1.8"].values()), findings["cf:1.8"]
+    with xr.open_dataset(path) as back:
+        assert back["GPS_latitude"].attrs["standard_name"] == "latitude"
+        assert back["GPS_longitude"].attrs["standard_name"] == "longitude"
+        assert back["Geopotential_height"].attrs["units"] == "m"
+
+
+def test_an_uncertainty_in_degrees_north_is_no_latitude(
+    make_flight: Callable[..., xr.Dataset],
+) -> None:
+    ds = make_flight(position=False)
+    t = ds["time"]
+    ds["lat_gps_error"] = (t.dims, np.full(t.size, 0.01), {"units": "degrees_north"})
+    out, _ = NetcdfWriter().to_cf(ds)
+    assert "standard_name" not in out["lat_gps_error"].attrs

@@ -157,6 +157,7 @@ _UNITS = {
     "per mil": "1e-3",
     "permil": "1e-3",
     "mach": "1",
+    "gpm": "m",  # geopotential metre: a geopotential height in m (CF geopotential_height)
 }
 _VERTICAL = frozenset({"altitude", "barometric_altitude", "height", "height_above_mean_sea_level"})
 _LAT_UNITS, _LON_UNITS = "degrees_north", "degrees_east"
@@ -267,6 +268,12 @@ _DEGREES = {
     },
 }
 _PLAIN_DEGREES = {"degree", "degrees", "deg", "degs", "decimal degrees", "°"}
+#: The units by which CF itself recognises a latitude or longitude.
+_CF_UNITS = {
+    "latitude": {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen", "degreesn"},
+    "longitude": {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"},
+}
+_NOT_POSITION = ("_error", "_err", "_std", "_stddev", "_uncertainty", "_flag")
 
 
 def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...], units: bool = False) -> str | None:
@@ -286,6 +293,14 @@ def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...], units: bool = F
             unit = str(ds[found].attrs.get("units", "")).strip().lower()
             if not units or unit in _DEGREES.get(standard, set()) | _PLAIN_DEGREES:
                 return found
+    if units and standard in _CF_UNITS:
+        # CF 4.1/4.2: units of degrees_north (east) alone make a variable a latitude
+        # (longitude), whatever its name ("GPS_latitude"); left unnamed, the CF checker
+        # finds a latitude without standard_name. An uncertainty of it is no position.
+        for name in ds.data_vars:
+            unit = str(ds[name].attrs.get("units", "")).strip().lower()
+            if unit in _CF_UNITS[standard] and not str(name).lower().endswith(_NOT_POSITION):
+                return str(name)
     return None
 
 
