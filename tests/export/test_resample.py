@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
@@ -18,6 +20,7 @@ from stratoflow.exporters.resample import (
     synchronise,
 )
 from stratoflow.flags import Flag
+from stratoflow.readers import DelimitedReader
 
 CODES = np.array([0, 2, 3, 4, 7], dtype=np.uint8)
 SEVERITY = {0: 0, 4: 1, 2: 2, 3: 3, 7: 4}
@@ -177,3 +180,13 @@ def test_resampled_dataset_is_standardized_and_described() -> None:
     assert out["O3_std"].attrs["units"] == "1e-9"
     assert out["O3_count"].dtype == np.int32 and out["O3_flag"].dtype == np.uint8
     assert (np.diff(out["time"].values) == np.timedelta64(10, "s")).all()
+
+
+def test_text_variables_are_refused_by_name(shared_data: Path) -> None:
+    """The real FAIRO state log has a text column (``State``: MS, ZE...): no mean exists."""
+    ds = DelimitedReader(preset="fairo_dat").read(shared_data / "fairo_raw" / "11_30_01.DAT")
+    with pytest.raises(ConfigError, match=r"'State' hold text .*native resolution"):
+        resample_dataset(ds, "10s")
+    numeric = resample_dataset(ds.drop_vars("State"), "10s")
+    first, last = ds["time"].values[[0, -1]].astype("datetime64[s]").astype(np.int64) // 10
+    assert numeric.sizes["time"] == last - first + 1

@@ -273,6 +273,15 @@ def resample_dataset(
     positions is useless.
     """
     step64 = parse_resolution(step)
+    text = [name for name in data_variables(ds) if ds[name].dtype.kind not in "fiub"]
+    if text:
+        # an instrument state ('MS', 'ZE'...) has no mean: say so instead of numpy's
+        # "could not convert string to float"
+        raise ConfigError(
+            f"cannot resample: variables {', '.join(map(repr, text))} hold text "
+            f"({', '.join(str(ds[n].dtype) for n in text)}), which has no mean; leave them "
+            "out of the selection or export at the native resolution"
+        )
     valid = tuple(int(f) for f in valid_flags)
     coord_valid = (
         tuple(int(f) for f in coordinate_flags)
