@@ -146,6 +146,17 @@ def test_synchronise_puts_series_on_the_union_of_times() -> None:
     assert same is not None and kept["a"][1] is f
 
 
+def test_synchronise_leaves_text_gaps_empty() -> None:
+    """A state series (stored text, as the FAIRO ``State``) on another time base: its gaps
+    were filled with NaN and became the text ``"nan"``, which netCDF and CSV then wrote."""
+    t1 = np.array([0, 2], dtype="datetime64[s]").astype("datetime64[ns]")
+    t2 = np.array([1, 2], dtype="datetime64[s]").astype("datetime64[ns]")
+    f = np.zeros(2, dtype=np.uint8)
+    _, out = synchronise({"state": (t1, np.array(["MS", "ZE"]), f), "o3": (t2, np.ones(2), f)})
+    assert out["state"][0].tolist() == ["MS", "", "ZE"]
+    assert out["state"][1].tolist() == [0, 7, 0]
+
+
 def test_options_are_checked() -> None:
     assert parse_resolution("1min") == np.timedelta64(60, "s")
     assert parse_resolution("4 s") == np.timedelta64(4, "s")

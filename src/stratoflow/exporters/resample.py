@@ -239,7 +239,11 @@ def synchronise(
     out: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.uint8]]] = {}
     for name, (t, v, f) in items:
         where = np.searchsorted(union, np.asarray(t).astype("datetime64[ns]").view(np.int64))
-        values = np.full(union.size, np.nan, dtype=np.result_type(np.asarray(v).dtype, np.float64))
+        v = np.asarray(v)
+        if v.dtype.kind in "fiub":
+            values = np.full(union.size, np.nan, dtype=np.result_type(v.dtype, np.float64))
+        else:  # text (an instrument state): a gap is empty text, not the text "nan"
+            values = np.full(union.size, "", dtype=v.dtype if v.dtype.kind in "US" else object)
         codes = np.full(union.size, int(Flag.MISSING), dtype=FLAG_DTYPE)
         values[where] = v
         codes[where] = f
