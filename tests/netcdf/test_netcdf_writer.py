@@ -244,3 +244,23 @@ def test_an_uncertainty_in_degrees_north_is_no_latitude(
     ds["lat_gps_error"] = (t.dims, np.full(t.size, 0.01), {"units": "degrees_north"})
     out, _ = NetcdfWriter().to_cf(ds)
     assert "standard_name" not in out["lat_gps_error"].attrs
+
+
+@pytest.mark.slow
+def test_integer_variables_are_written_in_cf_types(
+    make_flight: Callable[..., xr.Dataset], compliance: Check, tmp_path: Path
+) -> None:
+    """int64 (any integer CSV column) and unsigned counters are no CF-1.8 types (2.2)."""
+    ds = make_flight(position=False)
+    n = ds.sizes["time"]
+    ds["counts"] = ("time", np.arange(n, dtype=np.int64), {"units": "1", "long_name": "c"})
+    ds["raw"] = ("time", np.full(n, 65535, dtype=np.uint16), {"units": "1", "long_name": "r"})
+    ds["big"] = ("time", np.full(n, 2**40, dtype=np.int64), {"units": "1", "long_name": "b"})
+    path = NetcdfWriter().write(ds, tmp_path / "ints.nc")
+    assert not any(compliance(path)["cf:1.8"].values())
+    back = CfNetcdfReader().read(path)
+    for name in ("counts", "raw", "big"):
+        np.testing.assert_array_equal(back[name].values, ds[name].values, err_msg=name)
+    ds["huge"] = ("time", np.full(n, 2**60, dtype=np.int64), {"units": "1"})
+    with pytest.raises(ConfigError, match=r"'huge'.*2\*\*53"):
+        NetcdfWriter().to_cf(ds)

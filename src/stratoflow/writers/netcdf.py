@@ -479,6 +479,7 @@ class NetcdfWriter(Writer):
             attrs["flag_meanings"] = " ".join(labels[Flag(c)] for c in codes)
             attrs["coverage_content_type"] = "qualityInformation"
             return attrs, values
+        values = _cf_numbers(values, key)
         if "flag_values" in var.attrs:
             values, attrs = _categorical(values, var.attrs, attrs)
         else:
@@ -595,6 +596,29 @@ class NetcdfWriter(Writer):
         if alt is not None and "geospatial_vertical_min" in attrs:
             attrs["geospatial_vertical_positive"] = "up"
         return attrs
+
+
+def _cf_numbers(values: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
+    """``values`` in a CF-1.8 type (byte, short, int, float, double: CF 2.2).
+
+    Integers come from CSV columns (int64) or instruments (uint16 counters); CF-1.8 knows
+    neither unsigned nor 64-bit types and the checker reports them. Unsigned bytes and shorts
+    widen to the next signed type; wider integers become int32 when their values fit, else
+    float64, which holds every integer below 2**53 exactly.
+    """
+    if values.dtype.kind not in "iu" or values.dtype in (np.int8, np.int16, np.int32):
+        return values
+    if values.dtype in (np.uint8, np.uint16):
+        return values.astype(np.int16 if values.dtype == np.uint8 else np.int32)
+    info = np.iinfo(np.int32)
+    if not values.size or (values.min() >= info.min and values.max() <= info.max):
+        return values.astype(np.int32)
+    if np.abs(values.astype(np.float64)).max() < 2.0**53:
+        return values.astype(np.float64)
+    raise ConfigError(
+        f"netcdf writer: variable {name!r} holds integers beyond 2**53, which CF-1.8 "
+        "(no 64-bit integers) cannot store exactly"
+    )
 
 
 def _categorical(
