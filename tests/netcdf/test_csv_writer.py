@@ -100,3 +100,28 @@ def _same_attrs(got: dict[str, object], want: dict[str, object]) -> None:
             assert got[key].dtype == value.dtype, key  # type: ignore[attr-defined]
         else:
             assert got[key] == value and type(got[key]) is type(value), (key, got[key], value)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_a_hash_in_text_is_data_for_pandas(tmp_path: Path, delimiter: str) -> None:
+    """pandas skips the header with ``comment="#"`` (as the module docstring says), which also
+    cut an unquoted text field at its "#": ``"#3"`` became NaN and ``"a # b"`` ``"a "``."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.readers import DelimitedReader
+
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    state = np.array(["#3", "a # b", ""])
+    ds = make_dataset(
+        t,
+        {
+            "O3": (np.array([1.5, np.nan, 3.0]), {"units": "1e-9", "long_name": "ozone"}),
+            "state": (state, {"units": "1", "long_name": "state"}),
+        },
+    )
+    path = CsvWriter(delimiter=delimiter).write(ds, tmp_path / "hash.csv")
+    back = pd.read_csv(path, comment="#", sep=delimiter, keep_default_na=False, na_values=[""])
+    assert back["state"].fillna("").tolist() == state.tolist()
+    np.testing.assert_array_equal(back["O3"].to_numpy(float), ds["O3"].values)
+    ours = DelimitedReader().read(path)
+    assert ours["state"].values.tolist() == state.tolist()
+    np.testing.assert_array_equal(ours["O3"].values, ds["O3"].values)

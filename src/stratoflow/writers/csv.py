@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,10 +73,27 @@ class CsvWriter(Writer):
         for name, var in ds.data_vars.items():
             columns[str(name)] = np.asarray(var.values)
         frame = pd.DataFrame(columns)
+        # A "#" in a text field would start a comment for readers told to skip the header
+        # (pandas' ``comment="#"``), cutting the row there; quoted, it is data. The column
+        # names stay as they are (quoted names would hide the delimiter from sniffers).
+        hashed = any(
+            (np.char.find(np.asarray(v).astype(str), "#") >= 0).any()
+            for name, v in columns.items()
+            if name != TIME and np.asarray(v).dtype.kind in "USO"
+        )
         with open(path, "w", encoding="utf-8", newline="") as fh:
             if self.header:
                 fh.writelines(f"# {line}\n" for line in self._header(ds))
-            frame.to_csv(fh, index=False, sep=self.delimiter, na_rep="", lineterminator="\n")
+            csv.writer(fh, delimiter=self.delimiter, lineterminator="\n").writerow(columns)
+            frame.to_csv(
+                fh,
+                header=False,
+                index=False,
+                sep=self.delimiter,
+                na_rep="",
+                lineterminator="\n",
+                quoting=csv.QUOTE_NONNUMERIC if hashed else csv.QUOTE_MINIMAL,
+            )
 
     def _header(self, ds: xr.Dataset) -> list[str]:
         """``#`` lines that give back every attribute exactly (see :mod:`stratoflow.csv_metadata`).
