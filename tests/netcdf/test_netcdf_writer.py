@@ -264,3 +264,16 @@ def test_integer_variables_are_written_in_cf_types(
     ds["huge"] = ("time", np.full(n, 2**60, dtype=np.int64), {"units": "1"})
     with pytest.raises(ConfigError, match=r"'huge'.*2\*\*53"):
         NetcdfWriter().to_cf(ds)
+
+
+@pytest.mark.parametrize(("layout", "name"), [("cf", "trajectory"), ("iagos", "UTC_time")])
+def test_a_variable_named_like_a_written_coordinate_is_refused(
+    make_flight: Callable[..., xr.Dataset], tmp_path: Path, layout: str, name: str
+) -> None:
+    """The trajectory id silently replaced a variable called ``trajectory``; a ``UTC_time``
+    variable replaced the IAGOS layout's time coordinate, making a file no reader opens."""
+    ds = make_flight(position=True)
+    ds[name] = ("time", np.arange(ds.sizes["time"], dtype=float), {"units": "1"})
+    with pytest.raises(ConfigError, match=f"'{name}'.*rename it"):
+        NetcdfWriter(layout=layout).write(ds, tmp_path / "out.nc")  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())

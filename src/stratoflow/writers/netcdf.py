@@ -350,6 +350,15 @@ class NetcdfWriter(Writer):
         lon = _find(ds, "longitude", ("lon", "longitude"), units=True)
         alt = _find(ds, "altitude", ()) or _find(ds, "barometric_altitude", _ALT_NAMES)
         trajectory = lat is not None and lon is not None
+        reserved = {time_name: "the time coordinate"}
+        if trajectory:
+            reserved["trajectory"] = "the trajectory identifier (CF discrete sampling geometry)"
+        for key, new in renames.items():
+            if new in reserved:  # written over by (or over) that variable otherwise
+                raise ConfigError(
+                    f"netcdf writer: variable {key!r} would be written as {new!r}, the name of "
+                    f"{reserved[new]} in this layout; rename it before writing"
+                )
         coords = [n for n in (lat, lon, alt) if n is not None] if trajectory else []
         times = np.asarray(ds[TIME].values)
         offsets, units = _encode_time(times)
