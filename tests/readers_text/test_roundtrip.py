@@ -221,3 +221,13 @@ def test_float32_gap_next_to_large_values_stays_a_gap(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert np.isnan(icartt.Dataset(str(path)).data["N"][1])
+
+
+def test_a_variable_named_start_utc_is_refused_in_icartt(tmp_path: Path) -> None:
+    """It was written as a second ``Start_UTC`` column, a file our reader then refused."""
+    from stratoflow.errors import WriterError
+
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    ds = make_dataset(t, {"Start_UTC": (np.array([1.0, 2.0]), {"units": "s"})})
+    with pytest.raises(WriterError, match=r"out\.ict: variable 'Start_UTC'.*rename it"):
+        IcarttWriter().write(ds, tmp_path / "out.ict")

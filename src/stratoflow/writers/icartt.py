@@ -207,6 +207,11 @@ class IcarttWriter(Writer):
             _plain_names(without, path), path=path, text_variables=self.text_variables,
             fmt="ICARTT",
         )  # fmt: skip
+        if "Start_UTC" in cols.names:
+            raise WriterError(
+                f"{path}: variable 'Start_UTC' would repeat the name of ICARTT's time column; "
+                "rename it before writing"
+            )
         nv = len(cols.names)
         missing, llod, ulod = (-float(d * cols.digits) for d in "987")
         cols = _with_markers(cols, {plain_name(k): v for k, v in markers.items()}, llod, ulod)
