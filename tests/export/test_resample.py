@@ -201,3 +201,23 @@ def test_text_variables_are_refused_by_name(shared_data: Path) -> None:
     numeric = resample_dataset(ds.drop_vars("State"), "10s")
     first, last = ds["time"].values[[0, -1]].astype("datetime64[s]").astype(np.int64) // 10
     assert numeric.sizes["time"] == last - first + 1
+
+
+def test_longitudes_across_the_antimeridian_average_on_the_right_side() -> None:
+    """179.5 and -179.5 degrees east average to 180, not to 0 (the other side of the Earth);
+    bins away from the antimeridian stay the plain mean, as pandas computes it."""
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(8) * np.timedelta64(1, "s")
+    lon = np.array([179.0, 179.5, -179.5, -178.0, 10.0, 11.0, np.nan, 12.5])
+    ds = make_dataset(
+        t,
+        {
+            "lon": (lon, {"units": "degrees_east", "long_name": "longitude"}),
+            "lat": (np.zeros(8), {"units": "degrees_north", "long_name": "latitude"}),
+        },
+    )
+    out = resample_dataset(ds, "4s", coordinates=("lon", "lat"))
+    unwrapped = np.array([179.0, 179.5, 180.5, 182.0])
+    assert out["lon"].values[0] == pytest.approx(unwrapped.mean() - 360.0)
+    assert out["lon_std"].values[0] == pytest.approx(unwrapped.std(ddof=1))
+    assert out["lon"].values[1] == pd.Series(lon[4:]).mean()
+    assert out["lon_count"].values.tolist() == [4, 3]

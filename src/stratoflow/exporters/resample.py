@@ -251,6 +251,39 @@ def synchronise(
     return union.view("datetime64[ns]"), out
 
 
+def _is_longitude(name: str, attrs: Mapping[str, Any]) -> bool:
+    units = str(attrs.get("units", "")).strip().lower()
+    return (
+        str(attrs.get("standard_name", "")) == "longitude"
+        or units in ("degrees_east", "degree_east", "degrees_e", "degree_e")
+        or (name.lower() in ("lon", "longitude") and units.startswith("deg"))
+    )
+
+
+def _unwrap_longitudes(
+    bins: npt.NDArray[np.int64],
+    lon: npt.NDArray[np.float64],
+    valid: npt.NDArray[np.bool_],
+    n_bins: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Longitudes made continuous in bins that cross the antimeridian, and those bins.
+
+    A flight over the Pacific goes from 179.9 to -179.9 degrees: the plain mean of such a bin
+    is near 0, the other side of the Earth. In a bin whose valid longitudes span more than
+    180 degrees the negative ones get +360 before averaging (the caller wraps the mean back
+    to [-180, 180)); every other bin is averaged exactly as before (and as pandas does).
+    """
+    ok = valid & np.isfinite(lon)
+    lo = np.full(n_bins, np.inf)
+    hi = np.full(n_bins, -np.inf)
+    np.minimum.at(lo, bins[ok], lon[ok])
+    np.maximum.at(hi, bins[ok], lon[ok])
+    across = hi - lo > 180.0
+    if not across.any():
+        return lon, across
+    return np.where(across[bins] & (lon < 0), lon + 360.0, lon), across
+
+
 def _cell_methods(method: str, step: np.timedelta64) -> str:
     seconds = step / np.timedelta64(1, "s")
     interval = f"{seconds:g} s"
@@ -311,15 +344,15 @@ def resample_dataset(
     bins, lo, hi = _bins(times.view(np.int64), first, step_ns, n_bins)  # shared by all
     for name in data_variables(ds):
         var = ds[name]
-        result = _aggregate(
-            bins,
-            np.asarray(var.values, dtype=np.float64)[lo:hi],
-            flags_of(ds, name)[lo:hi],
-            n_bins,
-            tables[name in coordinate_names],
-            aggregate,
-            ddof,
-        )
+        values = np.asarray(var.values, dtype=np.float64)[lo:hi]
+        codes = flags_of(ds, name)[lo:hi]
+        table = tables[name in coordinate_names]
+        across = None
+        if _is_longitude(name, var.attrs):
+            values, across = _unwrap_longitudes(bins, values, table[codes], n_bins)
+        result = _aggregate(bins, values, codes, n_bins, table, aggregate, ddof)
+        if across is not None:
+            result.mean[across] = (result.mean[across] + 180.0) % 360.0 - 180.0
         base = {
             k: v
             for k, v in var.attrs.items()
