@@ -13,7 +13,9 @@ included, and says nothing about how many points made a mean or how good they we
   (ties go to the worse flag); ``missing`` when no point contributed;
 * bins are ``[origin + k * step, origin + (k + 1) * step)``, labelled by their left edge, with
   the origin at midnight of the first day — pandas' and xarray's defaults (``closed="left"``,
-  ``label="left"``, ``origin="start_day"``), so results can be compared with either.
+  ``label="left"``, ``origin="start_day"``), so results can be compared with either;
+* a longitude bin that crosses the antimeridian is averaged on the continuous side
+  (179.5 and -179.5 give 180, not 0); every other bin is the plain mean.
 
 Everything is vectorised: one bin index per point, then ``np.bincount`` sums per bin (values,
 squared deviations, and one combined ``bin * 8 + flag`` histogram for the flags). No Python
