@@ -35,9 +35,16 @@ _ARRAY, _SCALAR = "__ndarray__", "__numpy__"
 
 
 def _jsonable(value: Any) -> Any:
+    # datetime64/timedelta64 as their integer count of the dtype's unit: ``.item()`` gives
+    # datetime.date/timedelta (or int for ns), which JSON cannot hold, and the dtype (kept
+    # alongside) turns the count back into the same value
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "Mm":
+            return {_ARRAY: value.dtype.str, "values": value.view(np.int64).tolist()}
         return {_ARRAY: value.dtype.str, "values": value.tolist()}
     if isinstance(value, np.generic):
+        if value.dtype.kind in "Mm":
+            return {_SCALAR: value.dtype.str, "value": int(value.view(np.int64))}
         return {_SCALAR: value.dtype.str, "value": value.item()}
     if isinstance(value, str | bool | int | float) or value is None:
         return value
@@ -49,9 +56,15 @@ def _jsonable(value: Any) -> Any:
 def _from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if _ARRAY in value:
-            return np.asarray(value["values"], dtype=np.dtype(value[_ARRAY]))
+            dtype = np.dtype(value[_ARRAY])
+            if dtype.kind in "Mm":
+                return np.asarray(value["values"], dtype=np.int64).view(dtype)
+            return np.asarray(value["values"], dtype=dtype)
         if _SCALAR in value:
-            return np.dtype(value[_SCALAR]).type(value["value"])
+            dtype = np.dtype(value[_SCALAR])
+            if dtype.kind in "Mm":
+                return np.array(value["value"], dtype=np.int64).view(dtype)[()]
+            return dtype.type(value["value"])
         return {k: _from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_json(v) for v in value]

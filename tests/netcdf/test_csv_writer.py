@@ -125,3 +125,28 @@ def test_a_hash_in_text_is_data_for_pandas(tmp_path: Path, delimiter: str) -> No
     ours = DelimitedReader().read(path)
     assert ours["state"].values.tolist() == state.tolist()
     np.testing.assert_array_equal(ours["O3"].values, ds["O3"].values)
+
+
+def test_datetime_attributes_read_back_exactly(tmp_path: Path) -> None:
+    """A numpy datetime64/timedelta64 attribute stopped the CSV export with "Object of type
+    date is not JSON serializable", naming neither the attribute nor what to do."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.readers import DelimitedReader
+
+    t = np.datetime64("2024-03-01T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    odd = {
+        "calibrated": np.datetime64("2024-02-01"),
+        "offset": np.timedelta64(1500, "ms"),
+        "stamps": np.array(["2024-01-01T00:00:00.5", "NaT"], dtype="datetime64[ms]"),
+    }
+    ds = make_dataset(
+        t,
+        {"O3": (np.array([1.0, 2.0]), {"units": "1e-9", **odd})},
+        attrs={"made": odd["calibrated"]},
+    )
+    back = DelimitedReader().read(CsvWriter().write(ds, tmp_path / "dates.csv"))
+    assert back.attrs["made"] == odd["calibrated"]
+    for key, value in odd.items():
+        got = back["O3"].attrs[key]
+        assert got.dtype == value.dtype, key
+        np.testing.assert_array_equal(got, value, err_msg=key)
