@@ -277,3 +277,17 @@ def test_a_variable_named_like_a_written_coordinate_is_refused(
     with pytest.raises(ConfigError, match=f"'{name}'.*rename it"):
         NetcdfWriter(layout=layout).write(ds, tmp_path / "out.nc")  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir())
+
+
+def test_half_float_attributes_are_written_as_float32(
+    make_flight: Callable[..., xr.Dataset], tmp_path: Path
+) -> None:
+    """netCDF has no 16-bit floats: a float16 attribute stopped the write with netCDF4's
+    "illegal data type for attribute b'resolution'"."""
+    ds = make_flight(position=False)
+    name = str(next(iter(ds.data_vars)))
+    ds[name].attrs["resolution"] = np.float16(0.5)
+    ds.attrs["scales"] = np.array([0.25, 2.0], dtype=np.float16)
+    with xr.open_dataset(NetcdfWriter().write(ds, tmp_path / "half.nc")) as back:
+        assert back[name].attrs["resolution"] == np.float32(0.5)
+        np.testing.assert_array_equal(back.attrs["scales"], [0.25, 2.0])

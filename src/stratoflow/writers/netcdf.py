@@ -226,6 +226,8 @@ def _attr_value(value: Any) -> Any:
     """Attribute values netCDF can store: strings, numbers, numeric arrays."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value)).lower()
+    if isinstance(value, np.floating | np.ndarray) and np.asarray(value).dtype == np.float16:
+        return np.asarray(value, dtype=np.float32)[()]  # netCDF has no half floats
     if isinstance(value, str | int | float | np.integer | np.floating):
         return value
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
