@@ -231,3 +231,19 @@ def test_a_variable_named_start_utc_is_refused_in_icartt(tmp_path: Path) -> None
     ds = make_dataset(t, {"Start_UTC": (np.array([1.0, 2.0]), {"units": "s"})})
     with pytest.raises(WriterError, match=r"out\.ict: variable 'Start_UTC'.*rename it"):
         IcarttWriter().write(ds, tmp_path / "out.ict")
+
+
+@pytest.mark.parametrize(("writer", "reader", "suffix"), FORMATS[:2])
+def test_boolean_variables_are_written_as_numbers(
+    writer: type[Writer], reader: type[Reader], suffix: str, tmp_path: Path
+) -> None:
+    """They were written as True/False, a data block no reader (ours, nappy, icartt) parses."""
+    t = np.datetime64("2024-01-01T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    on = np.array([True, False, True])
+    ds = make_dataset(t, {"pump_on": (on, {"units": "1", "long_name": "pump running"})})
+    path = writer().write(ds, tmp_path / f"out{suffix}")
+    np.testing.assert_array_equal(reader().read(path)["pump_on"].values, on.astype(float))
+    if writer is NasaAmesWriter:
+        na = nappy.openNAFile(str(path))
+        na.readData()
+        assert list(na.V[0]) == [1, 0, 1]

@@ -167,6 +167,8 @@ def _missing_as(data: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
     rounds (999999999 -> 1e9): written as is, a gap would read back as a value. Such a column
     is written as float64, whose shortest repr still reads back to the same float32.
     """
+    if data.dtype.kind == "b":  # numbers, not pandas' True/False, which no reader parses
+        return data.astype(np.uint8)
     if data.dtype.kind != "f":
         return data
     if float(data.dtype.type(missing)) != missing:
