@@ -291,3 +291,15 @@ def test_half_float_attributes_are_written_as_float32(
     with xr.open_dataset(NetcdfWriter().write(ds, tmp_path / "half.nc")) as back:
         assert back[name].attrs["resolution"] == np.float32(0.5)
         np.testing.assert_array_equal(back.attrs["scales"], [0.25, 2.0])
+
+
+def test_half_float_variables_are_written_as_float32(
+    make_flight: Callable[..., xr.Dataset], tmp_path: Path
+) -> None:
+    """A float16 variable stopped the write with netCDF4's "Illegal primitive data type"."""
+    ds = make_flight(position=False)
+    n = ds.sizes["time"]
+    half = np.where(np.arange(n) % 3 == 0, np.nan, np.arange(n) / 4).astype(np.float16)
+    ds["half"] = ("time", half, {"units": "1", "long_name": "h"})
+    back = CfNetcdfReader().read(NetcdfWriter().write(ds, tmp_path / "half.nc"))
+    np.testing.assert_array_equal(back["half"].values, half.astype(np.float32))

@@ -617,6 +617,8 @@ def _cf_numbers(values: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     widen to the next signed type; wider integers become int32 when their values fit, else
     float64, which holds every integer below 2**53 exactly.
     """
+    if values.dtype == np.float16:  # no half floats in netCDF; float32 holds each exactly
+        return values.astype(np.float32)
     if values.dtype.kind not in "iu" or values.dtype in (np.int8, np.int16, np.int32):
         return values
     if values.dtype in (np.uint8, np.uint16):
