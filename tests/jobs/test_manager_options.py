@@ -38,6 +38,16 @@ def test_good_options_pass() -> None:
         ("import", {"level": "L3"}, "level: use one of L0, L1, L2"),
         ("import", {"processing": [{"step": "clok_sync"}]}, "processing[0].step: unknown step"),
         ("import", {"processing": {"step": "units"}}, "processing: must be a list"),
+        (
+            "import",
+            {"processing": [{"step": "units"}, {"step": "clock_sync", "parms": {}}]},
+            "processing[1].parms: unknown key; use step, params",
+        ),
+        (
+            "import",
+            {"processing": [{"step": "clock_sync", "params": {"variabel": "p"}}]},
+            "processing[0].params.variabel: unknown parameter of step 'clock_sync'; known:",
+        ),
         ("import", {"qc": {"evaluation": "best"}}, "qc.evaluation: no evaluation method 'best'"),
         ("import", {"qc": {"confg": "x"}}, "qc.confg: unknown key"),
         ("export", {"format": "hdf5"}, "format: use one of netcdf"),

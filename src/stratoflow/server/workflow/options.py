@@ -52,7 +52,7 @@ def _known(options: Mapping[str, Any], known: Mapping[str, str] | set[str], kind
 
 def _check_import(options: Mapping[str, Any]) -> None:
     from stratoflow import plugins
-    from stratoflow.processing.pipeline import STEPS
+    from stratoflow.processing.pipeline import PARAMS, STEPS
     from stratoflow.qc.evaluation import evaluation_names
 
     _known(options, _IMPORT, "import")
@@ -76,8 +76,19 @@ def _check_import(options: Mapping[str, Any]) -> None:
                 f"processing[{i}].step: unknown step {spec['step']!r}; known: "
                 f"{', '.join(sorted(STEPS))}"
             )
-        if not isinstance(spec.get("params") or {}, Mapping):
+        extra = sorted(map(str, set(spec) - {"step", "params"}))
+        if extra:  # e.g. 'parms': the step would run with its defaults
+            raise ConfigError(f"processing[{i}].{extra[0]}: unknown key; use step, params")
+        params = spec.get("params") or {}
+        if not isinstance(params, Mapping):
             raise ConfigError(f"processing[{i}].params: must be a mapping")
+        known = PARAMS.get(spec["step"])
+        unknown = sorted(map(str, set(params) - known)) if known is not None else []
+        if unknown:
+            raise ConfigError(
+                f"processing[{i}].params.{unknown[0]}: unknown parameter of step "
+                f"{spec['step']!r}; known: {', '.join(sorted(known or ()))}"
+            )
     references = options.get("references") or {}
     if not isinstance(references, Mapping):
         raise ConfigError("references: must map names to {pattern, ...} or {path}")
