@@ -41,6 +41,7 @@ from stratoflow.flags import FLAG_DTYPE, Flag, cf_flag_attributes, declares_iago
 __all__ = [
     "FLAG_SUFFIX",
     "TIME",
+    "as_ns",
     "data_variables",
     "flag_name",
     "flags_of",
@@ -255,15 +256,28 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
     if problems:
         raise DatasetError("not a standardized Dataset: " + "; ".join(problems))
     if ds[TIME].dtype != np.dtype("datetime64[ns]"):
-        raw = np.asarray(ds[TIME].values)
-        ns = raw.astype("datetime64[ns]")
-        if raw.dtype.kind == "M":  # a coarser unit: the cast wraps silently beyond 1677-2262
-            wrapped = (ns.astype(raw.dtype) != raw) & ~np.isnat(raw)
-            if wrapped.any():
-                first = raw[wrapped].reshape(-1)[0]
-                raise DatasetError(
-                    f"time {first} is outside the range of datetime64[ns] (1678-2261); "
-                    f"{int(wrapped.sum())} time(s) would wrap round to other dates"
-                )
+        ns = as_ns(np.asarray(ds[TIME].values))
         ds = ds.assign_coords({TIME: (ds[TIME].dims, ns, ds[TIME].attrs)})
     return ds
+
+
+#: datetime64 units whose cast to ns can overflow (finer ones only lose digits)
+_COARSER_THAN_NS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us")
+
+
+def as_ns(raw: npt.NDArray[Any]) -> npt.NDArray[np.datetime64]:
+    """``raw`` (datetime64 of any unit) as ``datetime64[ns]``, or :class:`DatasetError`.
+
+    numpy's cast from a coarser unit wraps silently beyond 1677-2262 (2300 becomes 1715),
+    so the cast is checked by casting back.
+    """
+    ns = raw.astype("datetime64[ns]")
+    if raw.dtype.kind == "M" and np.datetime_data(raw.dtype)[0] in _COARSER_THAN_NS:
+        wrapped = (ns.astype(raw.dtype) != raw) & ~np.isnat(raw)
+        if wrapped.any():
+            first = raw[wrapped].reshape(-1)[0]
+            raise DatasetError(
+                f"time {first} is outside the range of datetime64[ns] (1678-2261); "
+                f"{int(wrapped.sum())} time(s) would wrap round to other dates"
+            )
+    return ns

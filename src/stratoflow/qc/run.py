@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-from stratoflow.dataset import TIME, data_variables, flag_name, validate
-from stratoflow.errors import QCError, StratoflowError
+from stratoflow.dataset import TIME, as_ns, data_variables, flag_name, validate
+from stratoflow.errors import DatasetError, QCError, StratoflowError
 from stratoflow.flags import Flag
 from stratoflow.processing.units import convert, convertible, to_pint
 from stratoflow.qc.base import InputUnavailable, QCInput, get_test, sparse_flatnonzero
@@ -325,22 +325,16 @@ def _values_of(values: npt.ArrayLike) -> FloatArray:
     return x
 
 
-# datetime64 units coarser than ns: converting them to ns can overflow (beyond 1677-2262)
-_COARSE_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us")
-
-
 def _time_of(time: npt.ArrayLike, n: int) -> npt.NDArray[np.datetime64]:
     """``time`` as ``datetime64[ns]`` of ``n`` points, or :class:`QCError` saying why not."""
     raw = np.asarray(time)
     if raw.dtype == _NS:
         t = raw
     elif raw.dtype.kind == "M":
-        t = raw.astype(_NS)
-        if np.datetime_data(raw.dtype)[0] in _COARSE_UNITS:
-            wrapped = (t.astype(raw.dtype) != raw) & ~np.isnat(raw)  # silent int64 overflow
-            if wrapped.any():
-                first = raw[wrapped].reshape(-1)[0]
-                raise QCError(f"time {first} is outside the range of datetime64[ns] (1678-2261)")
+        try:
+            t = as_ns(raw)
+        except DatasetError as exc:
+            raise QCError(str(exc)) from None
     else:
         import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
 
