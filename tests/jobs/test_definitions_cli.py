@@ -389,6 +389,17 @@ def test_a_bad_lease_time_is_a_clear_error_and_starts_no_run(
     assert "Traceback" not in err and not JobRun.objects.exists()
 
 
+def test_the_heartbeat_thread_outlives_an_invalid_lease_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process's heartbeat thread, started by an earlier run, reads the setting on every
+    beat: a command refusing a bad value must not kill it (it died with a ConfigError)."""
+    from stratoflow.server.workflow.leases import DEFAULT_LEASE_SECONDS, Heartbeat
+
+    monkeypatch.setenv("STRATOFLOW_LEASE_SECONDS", "0")
+    assert Heartbeat()._next_wait() == DEFAULT_LEASE_SECONDS / 3
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -36,6 +36,8 @@ from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
 __all__ = ["Heartbeat", "heartbeat", "identity", "lease_acquire", "lease_release", "lease_seconds"]
 
 log = logging.getLogger("stratoflow.workflow.leases")
+#: seconds a lease lasts when ``STRATOFLOW_LEASE_SECONDS`` is not set
+DEFAULT_LEASE_SECONDS = 60.0
 
 
 def lease_seconds() -> float:
@@ -46,7 +48,7 @@ def lease_seconds() -> float:
     would make every lease expire at once (each task taken over while it runs).
     """
     value = getattr(settings, "STRATOFLOW_LEASE_SECONDS", None) or os.environ.get(
-        "STRATOFLOW_LEASE_SECONDS", "60"
+        "STRATOFLOW_LEASE_SECONDS", str(DEFAULT_LEASE_SECONDS)
     )
     try:
         seconds = float(value)
@@ -134,9 +136,19 @@ class Heartbeat:
         """Seconds between beats: a third of the lease time unless fixed."""
         return self._interval if self._interval is not None else lease_seconds() / 3
 
+    def _next_wait(self) -> float:
+        """:attr:`interval`, or the default one when the lease setting has become invalid:
+        the thread outlives the command that started it (it serves the whole process), and
+        dying over a setting that command refuses anyway would stop every lease renewal."""
+        try:
+            return self.interval
+        except ConfigError as exc:
+            log.error("heartbeat: %s; beating every %.0f s", exc, DEFAULT_LEASE_SECONDS / 3)
+            return DEFAULT_LEASE_SECONDS / 3
+
     def _loop(self) -> None:
         try:
-            while not self._stop.wait(self.interval):
+            while not self._stop.wait(self._next_wait()):
                 try:
                     self.beat()
                 except Exception:  # a missed beat is survivable; the next one retries
