@@ -18,8 +18,9 @@ import numpy.typing as npt
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from stratoflow.errors import QCError
 from stratoflow.qc import QCInput, run_test, soft_limit, soft_range
-from stratoflow.qc.base import _WORDWISE_FROM, BLOCK
+from stratoflow.qc.base import _WORDWISE_FROM, BLOCK, TimeAxis
 from stratoflow.qc.window import NETWORK_MAX_WINDOW, centered_median_mad, flat_windows, linked_runs
 
 F64 = npt.NDArray[np.float64]
@@ -252,6 +253,59 @@ def test_flat_line_equals_dense(seed: int, n: int, whole: bool) -> None:
     _same(p, expected)
 
 
+def _stuck_dense(
+    x: F64, t: npt.NDArray[np.datetime64], d: float, b: float, tol: float, k: int, f: float
+) -> F64:
+    """stuck_value written out run by run: every valid point, every run, in a Python loop."""
+    if not x.size:
+        return np.empty(0)
+    secs = (t.view(np.int64) - t.view(np.int64)[0]) / 1e9
+    idx = [i for i in range(x.size) if not np.isnan(x[i])]
+    out = np.full(x.size, np.nan)
+    steps = [abs(x[idx[j + 1]] - x[idx[j]]) for j in range(len(idx) - 1)]
+    runs: list[list[int]] = []
+    for j in range(len(idx)):
+        if j == 0 or steps[j - 1] > tol:
+            runs.append([])
+        runs[-1].append(j)
+    moving = [s for s in steps if s > tol]
+    quantised = len(steps) >= 20 and 0 < len(moving) <= 0.8 * len(steps)
+    q = float(np.median(moving)) if quantised else 0.0
+    for r, run in enumerate(runs):
+        duration = abs(secs[idx[run[-1]]] - secs[idx[run[0]]]) if len(run) >= k else 0.0
+        if q > 0 and f > 1 and len(runs) > 2:
+            entry = steps[run[0] - 1] if r > 0 else 0.0
+            leave = steps[run[-1]] if r < len(runs) - 1 else 0.0
+            if entry <= 2 * q and leave <= 2 * q:
+                duration /= f
+        for j in run:
+            out[idx[j]] = _soft_dense(np.array([duration]), d, b)[0]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 400])
+@pytest.mark.parametrize(("tol", "k", "f"), [(0.0, 5, 5.0), (1.5, 2, 1.0), (2.5, 3, 3.0)])
+def test_stuck_value_equals_dense(seed: int, n: int, tol: float, k: int, f: float) -> None:
+    """Only runs of ``min_points`` values or more are computed; the outcome is every run's."""
+    x, t = _data(seed, n)
+    if seed >= 4:  # continuous data with a few stuck stretches: the plateau rule stays off
+        x = np.sin(np.arange(n) / 7.0) * 30 + np.random.default_rng(seed).normal(0, 1, n)
+        for s in range(0, n - 30, 97):
+            x[s : s + 12 + s % 19] = x[s]
+        if seed == 5:
+            t = t[::-1].copy()  # newest first: durations go backwards in time
+    params = {
+        "doubtful_duration": 6,
+        "bad_duration": 15,
+        "tolerance": tol,
+        "min_points": k,
+        "plateau_factor": f,
+    }
+    p = run_test("stuck_value", x, t, params)
+    _same(p, _stuck_dense(_finite_or_nan(x), t, 6, 15, tol, k, f))
+
+
 def test_flat_line_whole_window_flags_the_start_of_a_stuck_period() -> None:
     x = np.sin(np.arange(200.0))
     x[50:100] = 3.0
@@ -299,6 +353,26 @@ def test_time_given_as_a_function_is_built_once_and_only_when_used() -> None:
     assert calls == []
     assert data.time is data.time and calls == [1]
     assert data.seconds().tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_shared_time_axis_derives_seconds_and_step_once_and_read_only() -> None:
+    """Every test of a QC run shares one TimeAxis: seconds are computed once, for all of them,
+    and no test can change them under the next one; a missing time is still refused, naming
+    the variable that asked."""
+    t = (np.array([0, 2, 3, 7]) * 1_000_000_000).astype("datetime64[ns]")
+    axis = TimeAxis(t)
+    a, b = QCInput(np.zeros(4), axis, "O3"), QCInput(np.ones(4), axis, "CO")
+    assert a.seconds() is b.seconds()
+    assert a.seconds().tolist() == [0.0, 2.0, 3.0, 7.0]
+    with pytest.raises(ValueError, match="read-only"):
+        a.seconds()[0] = 5.0
+    assert b.median_step() == 2.0 and TimeAxis(t[::-1].copy()).median_step() == 2.0
+    assert TimeAxis(t[:2] + np.timedelta64(5, "s")).median_step() == 2.0  # regular: no sort
+    nat = t.copy()
+    nat[2] = np.datetime64("NaT")
+    shared = TimeAxis(nat)
+    with pytest.raises(QCError, match=r"CO: time is missing \(NaT\) at point 2"):
+        QCInput(np.ones(4), shared, "CO").seconds()
 
 
 BOUNDED_PARAMS: dict[str, dict[str, Any]] = {

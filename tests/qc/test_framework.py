@@ -582,3 +582,38 @@ def test_time_and_position_tests() -> None:
     assert result.flags["lat"][3] == Flag.BAD  # |lat| > 90
     assert result.flags["lon"][4] == Flag.BAD  # 12 degrees in 10 s
     assert result.flags["lon"][1] == Flag.GOOD
+
+
+def test_a_test_of_the_time_stamps_runs_once_per_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """impossible_date judges the time alone: one run serves every variable, each variable's
+    own missing points still NaN in its copy, and no variable's copy changes another's."""
+    from stratoflow.qc.tests import time as time_tests
+
+    ds = _ds()
+    t = ds["time"].values.copy()
+    t[7] = np.datetime64("1990-01-01T00:00:00", "ns")  # before MOZAIC: impossible
+    ds = ds.assign_coords(time=t).sortby("time")
+    cfg = parse_config(
+        {
+            "common": {"tests": [{"test": "impossible_date"}]},
+            "O3": {"match": {"name": ["O3_*"]}, "tests": [{"test": "gross_range", "bad_max": 1e4}]},
+            "pressure": {"match": {"name": ["air_press_*"]}, "tests": []},
+        }
+    )
+    calls = []
+    parse = time_tests._parse
+    monkeypatch.setattr(time_tests, "_parse", lambda v, k: calls.append(v) or parse(v, k))
+    result = run_qc(ds, cfg)
+    assert len(calls) == 2  # earliest and latest of the one run, not of every variable
+    by_var = {
+        name: next(r.probability for r in v.tests if r.test == "impossible_date")
+        for name, v in result.variables.items()
+    }
+    assert set(by_var) == {"O3_P1", "air_press_AC"}
+    o3, p = by_var["O3_P1"], by_var["air_press_AC"]
+    assert o3 is not p
+    assert o3[0] == p[0] == 0.0  # the 1990 time, sorted first
+    missing = np.isnan(ds["O3_P1"].values)
+    assert missing.any()
+    assert np.isnan(o3[missing]).all() and (p[missing] == 1.0).all()
+    assert (o3[~missing][1:] == 1.0).all()

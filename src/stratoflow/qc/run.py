@@ -31,7 +31,7 @@ from stratoflow.dataset import TIME, as_ns, data_variables, flag_name, validate
 from stratoflow.errors import DatasetError, QCError, StratoflowError
 from stratoflow.flags import Flag
 from stratoflow.processing.units import convert, convertible, to_pint
-from stratoflow.qc.base import InputUnavailable, QCInput, get_test, sparse_flatnonzero
+from stratoflow.qc.base import InputUnavailable, QCInput, TimeAxis, get_test, sparse_flatnonzero
 from stratoflow.qc.config import QCConfig, TestSpec, as_config
 from stratoflow.qc.evaluation import ManualFlag
 from stratoflow.qc.result import QCResult, TestRun, VariableQC
@@ -87,11 +87,24 @@ def _execute(
     data: QCInput,
     missing: npt.NDArray[np.bool_] | npt.NDArray[np.intp],
     has_missing: bool = True,
+    of_time: dict[tuple[str, str], npt.NDArray[np.float32]] | None = None,
 ) -> TestRun:
-    """Run one test and record it; ``missing`` (a mask or indices) is set to NaN in the result."""
+    """Run one test and record it; ``missing`` (a mask or indices) is set to NaN in the result.
+
+    ``of_time`` keeps the outcomes of tests that judge the time stamps alone (the same for
+    every variable of a dataset): such a test runs once per QC run, and each variable gets a
+    copy with its own missing points.
+    """
     start = _time.perf_counter()
+    memo = of_time if spec.test.judges_time else None
+    key = (spec.test.name, repr(sorted(spec.params.items())))
     try:
-        raw = spec.test(data, **spec.params)
+        if memo is not None and key in memo:
+            raw = memo[key].copy()
+        else:
+            raw = spec.test(data, **spec.params)
+            if memo is not None:
+                memo[key] = np.array(raw, dtype=np.float32)  # its own copy: raw gets masked
     except StratoflowError:
         raise
     except (ValueError, TypeError, ArithmeticError, IndexError, MemoryError) as exc:
@@ -143,6 +156,8 @@ def run_qc(
         raise QCError(f"manual flags for {', '.join(map(repr, unknown))}: no such variable")
     cfg = as_config(config)
     time = np.asarray(ds[TIME].values).astype("datetime64[ns]")
+    axis = TimeAxis(time)  # seconds and median step: once for every test and variable
+    of_time: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
     names = list(variables) if variables is not None else data_variables(ds)
     plan: dict[str, tuple[str, tuple[TestSpec, ...]]] = {}
     skipped: dict[str, dict[str, str]] = {}
@@ -226,11 +241,11 @@ def run_qc(
             attrs["units"] = convert_to[name][1]
         for spec in specs:
             if spec.test.marks_missing:  # fill values are written in the file's own units
-                data = QCInput(values, time, name, dict(ds[name].attrs), other, worst_of)
+                data = QCInput(values, axis, name, dict(ds[name].attrs), other, worst_of)
             else:
-                data = QCInput(in_profile_units(name), time, name, attrs, other, worst_of)
+                data = QCInput(in_profile_units(name), axis, name, attrs, other, worst_of)
             try:
-                run = _execute(spec, data, missing)
+                run = _execute(spec, data, missing, of_time=of_time)
             except InputUnavailable as exc:
                 skipped[name][spec.label] = str(exc)
                 continue

@@ -29,29 +29,11 @@ from stratoflow.qc.base import (
     Probability,
     QCInput,
     qc_test,
-    require_times,
     soft_limit,
 )
 from stratoflow.qc.window import centered_sums, flat_windows, linked_runs
 
 __all__ = ["flat_line", "low_variance", "stuck_value"]
-
-
-def _median_step(data: QCInput, scratch: npt.NDArray[np.int64] | None = None) -> float:
-    """Median size of the time steps in seconds (data listed newest first have steps < 0).
-
-    Regular sampling (every step equal, checked on the integer nanoseconds, in ``scratch`` if
-    given) needs no sort; only irregular time pays for a median.
-    """
-    if data.time.size < 2:
-        return float("nan")
-    ns = data.time.astype("datetime64[ns]", copy=False).view(np.int64)
-    step = np.empty(ns.size - 1, dtype=np.int64) if scratch is None else scratch
-    np.subtract(ns[1:], ns[:-1], out=step)
-    if bool((step == step[0]).all()):
-        require_times(ns, data.variable, first_only=True)  # all NaT: equal steps of 0
-        return abs(float(step[0])) / 1e9  # the size of a step: newest-first data too
-    return float(np.median(np.abs(np.diff(data.seconds()))))  # seconds() refuses NaT
 
 
 def _durations(params: dict[str, Any], where: str) -> None:
@@ -93,11 +75,10 @@ def flat_line(
     p = np.ones(x.shape, dtype=np.float32)
     if x.size < 3:
         return p
-    scratch = np.empty(x.size - 1)  # time steps, then data steps: one buffer of n points
-    step = _median_step(data, scratch.view(np.int64))
+    step = data.median_step()
     if not step > 0:
         return p
-    runs = linked_runs(x, tolerance, scratch)
+    runs = linked_runs(x, tolerance, np.empty(x.size - 1))
     for duration, prob in ((doubtful_duration, P_SUSPECT), (bad_duration, 0.0)):
         count = int(np.floor(duration / step))
         if count < 0 or count + 1 > x.size:
@@ -129,7 +110,7 @@ def low_variance(
 ) -> Probability:
     """Standard deviation over a centred window of ``window`` seconds below a limit."""
     x = data.values
-    step = _median_step(data)
+    step = data.median_step()
     if not step > 0:
         return np.full(x.shape, np.nan)
     half = max(1, round(window / step) // 2)
@@ -196,28 +177,41 @@ def stuck_value(
     where repeated values only come from a stuck sensor, are judged with the durations given.
     """
     x = data.values
-    p = np.full(x.shape, np.nan)
-    idx = np.flatnonzero(~np.isnan(x))
+    valid = ~np.isnan(x)
+    p = np.where(valid, np.float32(1.0), np.float32(np.nan))
+    idx = np.flatnonzero(valid)
     if idx.size == 0:
         return p
-    v, s = x[idx], data.seconds()[idx]
+    seconds = data.seconds()  # refuses a missing time, whether or not a run is long
+    v = x[idx] if idx.size < x.size else x
     steps = np.abs(np.diff(v))
-    breaks = np.concatenate(([True], steps > tolerance))
-    run = np.cumsum(breaks) - 1
-    starts = np.flatnonzero(breaks)
-    ends = np.concatenate((starts[1:], [v.size])) - 1
-    duration = np.abs(s[ends] - s[starts])  # newest-first data: backwards in time
-    scale = np.ones(starts.size)
+    # a run starts at the first value and after every step beyond the tolerance
+    starts = np.flatnonzero(steps > tolerance)
+    starts += 1
+    starts = np.concatenate(([0], starts))
+    lengths = np.diff(starts, append=v.size)
+    # only runs of min_points values or more can fail; on continuous data there are few or
+    # none, so the work below is on those runs, not on every point
+    long = np.flatnonzero(lengths >= min_points)
+    if long.size == 0:
+        return p
+    first, size = starts[long], lengths[long]
+    last = first + size - 1
+    duration = np.abs(seconds[idx[last]] - seconds[idx[first]])  # newest first: backwards
     q = _typical_step(steps, tolerance)
     if q > 0 and plateau_factor > 1 and starts.size > 2:
         # step into each run (from the previous value) and out of it (to the next value);
         # the ends of the series give no evidence either way
-        entry = np.concatenate(([0.0], steps[starts[1:] - 1]))
-        leave = np.concatenate((steps[ends[:-1]], [0.0]))
+        entry = np.where(first > 0, steps[np.maximum(first - 1, 0)], 0.0)
+        leave = np.where(last < v.size - 1, steps[np.minimum(last, steps.size - 1)], 0.0)
         plateau = (entry <= 2 * q) & (leave <= 2 * q)
-        scale[plateau] = plateau_factor
-    duration[ends - starts + 1 < min_points] = 0.0
-    p[idx] = soft_limit(duration / scale, doubtful_duration, bad_duration)[run]
+        duration[plateau] /= plateau_factor
+    prob = soft_limit(duration, doubtful_duration, bad_duration)
+    # the positions of every point of the long runs, run after run: first[k] + 0..size[k]-1
+    before = np.cumsum(size) - size
+    where = np.arange(int(size.sum()))
+    where += np.repeat(first - before, size)
+    p[idx[where]] = np.repeat(prob, size)
     return p
 
 

@@ -23,8 +23,8 @@ def duplicate_time(data: QCInput) -> Probability:
     After a step back in time, every point until the series passes its earlier latest time
     again is flagged (their times were already used), not only the first one; NaT is 0.
     """
-    t = data.time.astype("datetime64[ns]").view(np.int64)
-    p = np.ones(t.shape)
+    t = data.time.astype("datetime64[ns]", copy=False).view(np.int64)
+    p = np.ones(t.shape, dtype=np.float32)
     if t.size > 1:
         running_max = np.maximum.accumulate(t)
         p[1:][t[1:] <= running_max[:-1]] = 0.0
@@ -55,13 +55,11 @@ def time_gap(data: QCInput, *, max_gap: float, max_steps: float) -> Probability:
     every step is an hour, and only several missing hours are a gap). The gap is measured
     between valid values, so a run of missing values counts as a gap.
     """
-    p = np.ones(data.values.shape)
+    p = np.ones(data.values.shape, dtype=np.float32)
     valid = np.flatnonzero(~np.isnan(data.values))
     if valid.size > 1:
         seconds = data.seconds()
-        # step sizes: data listed newest first step back in time, and have gaps too
-        step = float(np.median(np.abs(np.diff(seconds)))) if seconds.size > 1 else 0.0
-        limit = max(max_gap, max_steps * step)
+        limit = max(max_gap, max_steps * data.median_step())
         after_gap = valid[1:][np.abs(np.diff(seconds[valid])) > limit]
         p[after_gap] = P_SUSPECT
     return p
@@ -110,7 +108,9 @@ def _dates(params: dict[str, Any], where: str) -> None:
 )
 def impossible_date(data: QCInput, *, earliest: str, latest: str) -> Probability:
     """0 for times before ``earliest``, after ``latest`` or not a time at all."""
-    t = data.time.astype("datetime64[ns]")
-    lo, hi = _parse(earliest, "earliest"), _parse(latest, "latest")
-    ok = (t >= lo) & (t <= hi) & ~np.isnat(t)
-    return np.where(ok, 1.0, 0.0)
+    ns = data.time.astype("datetime64[ns]", copy=False).view(np.int64)
+    lo, hi = (_parse(v, k).view(np.int64) for v, k in ((earliest, "earliest"), (latest, "latest")))
+    # NaT is the smallest int64, below any earliest date (clamped to 1677 at the latest): out
+    ok = np.greater_equal(ns, lo)
+    ok &= np.less_equal(ns, hi)
+    return ok.astype(np.float32)
