@@ -11,6 +11,7 @@ candidate.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from stratoflow.errors import QCError
 from stratoflow.qc import QCInput, run_test, soft_limit, soft_range
-from stratoflow.qc.base import _WORDWISE_FROM, BLOCK, TimeAxis
+from stratoflow.qc.base import _WORDWISE_FROM, BLOCK, TimeAxis, get_test
 from stratoflow.qc.window import NETWORK_MAX_WINDOW, centered_median_mad, flat_windows, linked_runs
 
 F64 = npt.NDArray[np.float64]
@@ -306,6 +307,31 @@ def test_stuck_value_equals_dense(seed: int, n: int, tol: float, k: int, f: floa
     _same(p, _stuck_dense(_finite_or_nan(x), t, 6, 15, tol, k, f))
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [0, 1, 2, 500, *_LARGE])
+def test_range_by_equals_dense(seed: int, n: int) -> None:
+    """Limits are interpolated only outside the table's inner envelope; the outcome is that of
+    interpolating every point, NaN where the ``by`` variable is missing."""
+    x, _ = _data(seed, n)
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(5_000, 110_000, n)  # beyond the first and last rows too
+    z[rng.choice(n, n // 10, replace=False)] = np.nan
+    table = [
+        [15000, 20, 110, 0, 160],
+        [30000, 35, 90, 10, 120],
+        [60000, 45, 70, 40, 75],  # an inner envelope of [45, 70]: many points outside it
+        [105000, 25, 95, 25, 130],  # a bad limit equal to a doubtful one
+    ]
+    x[: min(n, 6)] = [45.0, 70.0, 44.0, 71.0, np.inf, -np.inf][: min(n, 6)]
+    t = np.asarray(table, dtype=np.float64)
+    expected = soft_range(_finite_or_nan(x), *(np.interp(z, t[:, 0], t[:, c]) for c in range(1, 5)))
+    expected[np.isnan(z)] = np.nan
+    data = QCInput(
+        _finite_or_nan(x), lambda: np.empty(0, "datetime64[ns]"), "O3", other=lambda _: z
+    )
+    _same(get_test("range_by")(data, by="pressure", table=table), expected)
+
+
 def test_flat_line_whole_window_flags_the_start_of_a_stuck_period() -> None:
     x = np.sin(np.arange(200.0))
     x[50:100] = 3.0
@@ -443,6 +469,29 @@ def test_window_median_and_mad_equal_every_window(window: int, seed: int, n: int
         want = _median_mad_every_window(x, window // 2, min_valid)
         np.testing.assert_array_equal(got[0], want[0], err_msg="median")
         np.testing.assert_array_equal(got[1], want[1], err_msg="MAD")
+
+
+@pytest.mark.parametrize("window", [9, 31])
+def test_hampel_in_chunks_equals_the_whole_series(
+    window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks with their neighbours give every point the window of the whole series: NaN runs
+    and spikes across chunk edges, and both the network and the sorting path."""
+    chunk = 257  # small chunks, so that the dense reference stays quick
+    monkeypatch.setattr(importlib.import_module("stratoflow.qc.tests.spike"), "CHUNK", chunk)
+    n = 2 * chunk + 11
+    x, t = _data(3, n)
+    x[~np.isfinite(x)] = np.nan
+    for edge in (chunk, 2 * chunk):
+        x[edge - 3 : edge + 2] = np.nan
+        x[edge + 4] += 500.0
+        x[edge - 6] -= 500.0
+    params = {"window": window, "doubtful": 3.0, "bad": 6.0, "min_scale": 0.5, "min_valid": 3}
+    med, mad = _median_mad_every_window(x, window // 2, 3)
+    scale = np.maximum(1.4826 * mad, 0.5)
+    score = np.abs(x - med) / scale
+    score[np.isnan(med)] = np.nan
+    _same(run_test("hampel", x, t, params), soft_limit(score, 3.0, 6.0))
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 0.05, 2.0])

@@ -30,6 +30,7 @@ from stratoflow.qc.base import (
     QCInput,
     qc_test,
     soft_limit,
+    sparse_flatnonzero,
 )
 from stratoflow.qc.window import centered_sums, flat_windows, linked_runs
 
@@ -185,21 +186,21 @@ def stuck_value(
     seconds = data.seconds()  # refuses a missing time, whether or not a run is long
     v = x[idx] if idx.size < x.size else x
     steps = np.abs(np.diff(v))
-    # a run starts at the first value and after every step beyond the tolerance
-    starts = np.flatnonzero(steps > tolerance)
-    starts += 1
-    starts = np.concatenate(([0], starts))
-    lengths = np.diff(starts, append=v.size)
-    # only runs of min_points values or more can fail; on continuous data there are few or
-    # none, so the work below is on those runs, not on every point
-    long = np.flatnonzero(lengths >= min_points)
-    if long.size == 0:
+    # a run of repeated values is a stretch of steps within the tolerance, from step a to
+    # step b - 1: values a..b. Its edges are the few places where "small" changes, so the
+    # work is on the stretches, not on every point (continuous data have few or none).
+    small = np.less_equal(steps, tolerance).view(np.int8)
+    edges = sparse_flatnonzero(np.diff(small, prepend=np.int8(0), append=np.int8(0)) != 0)
+    first, size = edges[0::2], edges[1::2] - edges[0::2] + 1
+    long = size >= min_points  # shorter runs pass (two equal hourly means are no evidence)
+    if not long.any():
         return p
-    first, size = starts[long], lengths[long]
+    first, size = first[long], size[long]
     last = first + size - 1
     duration = np.abs(seconds[idx[last]] - seconds[idx[first]])  # newest first: backwards
     q = _typical_step(steps, tolerance)
-    if q > 0 and plateau_factor > 1 and starts.size > 2:
+    runs = steps.size + 1 - int(np.count_nonzero(small))  # each step beyond ends a run
+    if q > 0 and plateau_factor > 1 and runs > 2:
         # step into each run (from the previous value) and out of it (to the next value);
         # the ends of the series give no evidence either way
         entry = np.where(first > 0, steps[np.maximum(first - 1, 0)], 0.0)

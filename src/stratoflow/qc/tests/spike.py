@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
 from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
@@ -102,11 +103,39 @@ def hampel(
 
     ``min_scale`` (data units) keeps quantised data (integer ppb) with a MAD of 0 from
     turning every 1-unit wiggle into a spike.
+
+    The series is judged in chunks of :data:`CHUNK` points, each with the ``window // 2``
+    neighbours its edge windows need: every point sees exactly the window it would see in the
+    whole series, and the dozen temporaries per point stay in cache instead of being n-point
+    arrays of fresh memory (which made 10^7 points cost 17x as much as 10^6).
     """
-    med, mad = centered_median_mad(data.values, window // 2, min_valid)
+    x = data.values
+    half = window // 2
+    out = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, x.size, CHUNK):
+        stop = min(x.size, start + CHUNK)
+        lo, hi = max(0, start - half), min(x.size, stop + half)
+        med, mad = centered_median_mad(x[lo:hi], half, min_valid)
+        core = slice(start - lo, stop - lo)
+        score = _robust_score(x[start:stop], med[core], mad[core], min_scale)
+        out[start:stop] = soft_limit(score, doubtful, bad)
+    return out
+
+
+CHUNK = 1 << 16
+"""Points per chunk of :func:`hampel` (512 KiB of float64 per temporary)."""
+
+
+def _robust_score(
+    x: npt.NDArray[np.float64],
+    med: npt.NDArray[np.float64],
+    mad: npt.NDArray[np.float64],
+    min_scale: float,
+) -> npt.NDArray[np.float64]:
+    """``|x - median|`` in robust sigmas; NaN where the point or its window's median is."""
     scale = np.maximum(1.4826 * mad, min_scale)
-    dev = np.abs(data.values - med)
+    dev = np.abs(x - med)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(scale > 0, dev / scale, np.where(dev > 0, np.inf, 0.0))
-    score[np.isnan(med) | np.isnan(data.values)] = np.nan
-    return soft_limit(score, doubtful, bad)
+    score[np.isnan(med) | np.isnan(x)] = np.nan
+    return score
