@@ -97,14 +97,14 @@ def _execute(
     """
     start = _time.perf_counter()
     memo = of_time if spec.test.judges_time else None
-    key = (spec.test.name, repr(sorted(spec.params.items())))
     try:
-        if memo is not None and key in memo:
-            raw = memo[key].copy()
-        else:
+        if memo is None:
             raw = spec.test(data, **spec.params)
-            if memo is not None:
-                memo[key] = np.array(raw, dtype=np.float32)  # its own copy: raw gets masked
+        else:
+            key = (spec.test.name, repr(sorted(spec.params.items())))
+            if key not in memo:  # its own copy: the result is masked per variable
+                memo[key] = np.array(spec.test(data, **spec.params), dtype=np.float32)
+            raw = memo[key].copy()
     except StratoflowError:
         raise
     except (ValueError, TypeError, ArithmeticError, IndexError, MemoryError) as exc:
