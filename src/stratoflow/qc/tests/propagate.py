@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test
+from stratoflow.qc.base import InputUnavailable, Param, Probability, QCInput, qc_test
 
 __all__ = ["propagate"]
 
@@ -35,7 +35,10 @@ __all__ = ["propagate"]
 )
 def propagate(data: QCInput, *, source: str, floor: float) -> Probability:
     """The source's worst-case probability, never lower than ``floor``."""
-    if data.worst_of is None:
-        return np.full(data.values.shape, np.nan)
+    if data.worst_of is None:  # run_test: one array, no other variable's results to copy
+        raise InputUnavailable(
+            f"{data.variable}: copies the test results of {source!r}, another variable of a "
+            "dataset; run it with run_qc, which has them"
+        )
     worst = data.worst_of(source)
     return np.where(np.isnan(worst), np.nan, np.maximum(worst, floor))
