@@ -19,6 +19,7 @@ Built-ins (entry-point group ``stratoflow.evaluations``):
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,11 +64,12 @@ class TestInfo:
 class ManualFlag:
     """A PI decision: points of ``variable`` in [start, end] get ``flag``, whatever QC said.
 
-    ``start`` and ``end`` may be given as ``datetime64`` of any unit, ``datetime`` or ISO
-    strings (``Z`` or an offset: converted to UTC; none: UTC); they are kept as
-    ``datetime64[ns]``. A range that ends before it starts, or a missing time, is refused
-    (:class:`~stratoflow.errors.QCError`) instead of silently flagging nothing, as the
-    database refuses such a manual flag too.
+    ``start`` and ``end`` may be given as ``datetime64`` of any unit, ``datetime``, pandas
+    timestamps or ISO strings (``Z`` or an offset: converted to UTC; none: UTC); they are kept
+    as ``datetime64[ns]``. A number is refused: pandas would read it as nanoseconds since
+    1970, so a PI decision meant for a flight would land on 1970-01-01. A range that ends
+    before it starts, or a missing time, is refused (:class:`~stratoflow.errors.QCError`)
+    instead of silently flagging nothing, as the database refuses such a manual flag too.
     """
 
     variable: str
@@ -100,6 +102,13 @@ def _instant(value: Any, what: str) -> np.datetime64:
     """One point in time as ``datetime64[ns]`` UTC, or :class:`QCError` naming ``what``."""
     import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the venv
 
+    if isinstance(value, numbers.Number | np.number | np.bool_) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "biufc"
+    ):
+        raise QCError(
+            f"{what}: a time is needed (datetime64, datetime, pandas Timestamp or ISO string), "
+            f"not a number: {value!r}"
+        )
     try:
         if isinstance(value, np.datetime64):
             stamp = pd.Timestamp(value) if not np.isnat(value) else pd.NaT
