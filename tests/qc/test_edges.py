@@ -8,14 +8,18 @@ call without what the test needs returned an answer that looked like a result.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
+import xarray as xr
 
-from stratoflow.errors import QCError
+from stratoflow.errors import QCConfigError, QCError
 from stratoflow.flags import Flag
-from stratoflow.qc import ManualFlag, run_test
+from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test
 
 
 def test_propagate_without_a_source_is_refused_not_nan() -> None:
@@ -43,3 +47,68 @@ def test_a_manual_flag_takes_every_real_time() -> None:
         "2024-03-01T10:00:00Z",
     ):
         assert ManualFlag("O3_P1", given, given, Flag.BAD).start == want  # type: ignore[arg-type]
+
+
+# --- rule with bits: status words of every integer width and sign, and what is no word ---
+
+_T0 = np.datetime64("2024-03-01T10:00:00", "ns")
+
+
+def _with_status(status: npt.NDArray[Any]) -> xr.Dataset:
+    n = status.size
+    return xr.Dataset(
+        {
+            "O3_P1": ("time", np.full(n, 40.0), {"units": "ppb"}),
+            "status": ("time", status, {"units": "1", "long_name": "instrument status"}),
+        },
+        coords={"time": _T0 + np.arange(n).astype("timedelta64[s]")},
+    )
+
+
+def _bit_rule(bits: int, value: float = 0, op: str = "!=") -> dict[str, Any]:
+    rule = {"test": "rule", "variable": "status", "op": op, "value": value, "bits": bits}
+    return {"O3": {"match": {"name": "O3_P1"}, "tests": [rule]}}
+
+
+def _rule_probability(status: npt.NDArray[Any], bits: int, **kw: Any) -> npt.NDArray[Any]:
+    result = run_qc(_with_status(status), _bit_rule(bits, **kw))
+    return result.variables["O3_P1"].tests[0].probability
+
+
+def test_rule_reads_uint64_status_words_beyond_int64_exactly() -> None:
+    """Words with the top bit set went through int64 (a warning and garbage) and float64 (the
+    low bits of 2^63 + 1 lost)."""
+    status = np.array([0, 1, 2**63, 2**63 + 1, 2**64 - 1, 2**53 + 1], dtype=np.uint64)
+    np.testing.assert_array_equal(_rule_probability(status, 1), [1, 0, 1, 0, 0, 0])
+    np.testing.assert_array_equal(_rule_probability(status, 2**63), [1, 1, 0, 0, 0, 1])
+    high = _rule_probability(status, 2**63 + 1, value=2**63, op="==")  # exact comparison
+    np.testing.assert_array_equal(high, [1, 1, 0, 1, 1, 1])
+
+
+def test_rule_reads_a_signed_status_word_as_the_bits_of_its_own_width() -> None:
+    """netCDF classic has no unsigned types: a 16-bit register with bit 15 set is stored as a
+    negative short; its bits are what the instrument set."""
+    status = np.array([0, -32768, -1, 1, 0x4000], dtype=np.int16)
+    np.testing.assert_array_equal(_rule_probability(status, 0x8000), [1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(_rule_probability(status, 0x10000), [1, 1, 1, 1, 1])
+
+
+def test_rule_reads_whole_float_status_words_and_skips_missing_ones() -> None:
+    status = np.array([0.0, 1.0, np.nan, 2.0**63, 3.0])
+    p = _rule_probability(status, 1)
+    np.testing.assert_array_equal(p[[0, 1, 3, 4]], [1, 0, 1, 0])
+    assert np.isnan(p[2])
+
+
+@pytest.mark.parametrize("bad", [-1.0, -9999.0, 5.5, 1e30, 2.0**64])
+def test_rule_refuses_a_float_that_is_no_status_word(bad: float) -> None:
+    """-1 went through int64 with every bit set (the rule fired), 5.5 was cut to 5, 1e30 was
+    a cast warning and garbage."""
+    status = np.array([0.0, 1.0, bad, 3.0])
+    with pytest.raises(QCError, match=rf"O3_P1: .*'status'.*{re.escape(repr(bad))} at point 2"):
+        _rule_probability(status, 1)
+
+
+def test_rule_refuses_bits_beyond_64() -> None:
+    with pytest.raises(QCConfigError, match=r"O3.tests\[0\].bits: .*2\^64"):
+        parse_config(_bit_rule(2**64))

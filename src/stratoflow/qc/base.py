@@ -289,7 +289,9 @@ class QCInput:
     ``values`` is float64 with NaN at every already-missing point; ``time`` is
     ``datetime64[ns]``. ``other(name)`` returns another variable (NaN where missing), found by
     dataset name or QC profile name (``"pressure"``); ``worst_of(name)`` the worst-case
-    probability of another variable's tests (used by flag propagation).
+    probability of another variable's tests (used by flag propagation); ``stored(name)``
+    another variable as the dataset stores it, in its own dtype, for tests that need its exact
+    values (status bit words: float64 cannot hold a uint64 word beyond 2^53).
 
     ``time`` may be given as a zero-argument function that builds it: it is then built on
     first use, so a test that never looks at time (gross range, spike) does not pay a pass
@@ -298,7 +300,7 @@ class QCInput:
     run, which then derives seconds and the median step once for all of them.
     """
 
-    __slots__ = ("_axis", "attrs", "other", "values", "variable", "worst_of")
+    __slots__ = ("_axis", "attrs", "other", "stored", "values", "variable", "worst_of")
 
     def __init__(
         self,
@@ -308,6 +310,7 @@ class QCInput:
         attrs: Mapping[str, Any] | None = None,
         other: Resolver | None = None,
         worst_of: Resolver | None = None,
+        stored: Callable[[str], npt.NDArray[Any]] | None = None,
     ) -> None:
         self.values = values
         self._axis = time if isinstance(time, TimeAxis) else TimeAxis(time)
@@ -315,6 +318,7 @@ class QCInput:
         self.attrs: Mapping[str, Any] = {} if attrs is None else attrs
         self.other = other
         self.worst_of = worst_of
+        self.stored = stored
 
     @property
     def time(self) -> TimeArray:

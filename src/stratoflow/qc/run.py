@@ -218,6 +218,9 @@ def run_qc(
     def other(name: str) -> FloatArray:
         return in_profile_units(resolve(name))
 
+    def stored(name: str) -> npt.NDArray[Any]:
+        return np.asarray(ds[resolve(name)].values)
+
     results: dict[str, list[TestRun]] = {}
     missing_of: dict[str, npt.NDArray[np.bool_]] = {}
 
@@ -241,9 +244,9 @@ def run_qc(
             attrs["units"] = convert_to[name][1]
         for spec in specs:
             if spec.test.marks_missing:  # fill values are written in the file's own units
-                data = QCInput(values, axis, name, dict(ds[name].attrs), other, worst_of)
+                data = QCInput(values, axis, name, dict(ds[name].attrs), other, worst_of, stored)
             else:
-                data = QCInput(in_profile_units(name), axis, name, attrs, other, worst_of)
+                data = QCInput(in_profile_units(name), axis, name, attrs, other, worst_of, stored)
             try:
                 run = _execute(spec, data, missing, of_time=of_time)
             except InputUnavailable as exc:

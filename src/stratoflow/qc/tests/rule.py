@@ -9,7 +9,13 @@ word. "Ozone is not a measurement while the valve is not in *measure*" becomes::
       value: 1                     # 1 = measure
       outcome: 0                   # probability where the rule fires (0 = bad)
 
-With ``bits``, the comparison is made on ``int(variable) & bits`` (status words).
+With ``bits``, the comparison is made on ``variable & bits``, the variable read as unsigned
+64-bit status words: an integer variable as stored (a signed one as the bits of its own width,
+since netCDF classic has no unsigned types and a 16-bit register with bit 15 set arrives as a
+negative short), a float variable only where it holds whole numbers from 0 to 2^64 - 1. Any
+other float (negative, fractional, beyond 64 bits) has no bits to test: the test stops with
+:class:`~stratoflow.errors.QCError` naming it rather than guessing (an undeclared sentinel such
+as -9999 is declared with a ``missing`` test on the status variable).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from stratoflow.errors import QCConfigError, QCError
 from stratoflow.qc.base import Param, Probability, QCInput, qc_test
 
 __all__ = ["rule"]
@@ -33,10 +41,19 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": operator.ge,
 }
 
+_WORD_END = 2**64  # one past the largest 64-bit status word
+Words = npt.NDArray[np.uint64]
+
+
+def _check(params: dict[str, Any], where: str) -> None:
+    bits = params["bits"]
+    if bits is not None and bits >= _WORD_END:
+        raise QCConfigError(f"{where}.bits: must be below 2^64 (a 64-bit status word), got {bits}")
+
 
 @qc_test(
     "rule",
-    version="1.0",
+    version="1.1",
     parameters=[
         Param("variable", "string", doc="the variable (or profile) the rule looks at"),
         Param("op", "string", default="!=", choices=tuple(_OPS)),
@@ -44,6 +61,7 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
         Param("bits", "integer", default=None, nullable=True, minimum=0, doc="status bit mask"),
         Param("outcome", "number", default=0.0, minimum=0.0, maximum=1.0),
     ],
+    validator=_check,
 )
 def rule(
     data: QCInput, *, variable: str, op: str, value: float, bits: int | None, outcome: float
@@ -51,11 +69,33 @@ def rule(
     """``outcome`` where ``variable <op> value`` holds, 1 where it does not, NaN without it."""
     other = data.get(variable)
     present = ~np.isnan(other)
+    lhs: Any = other
+    rhs: Any = value
     if bits is not None:
-        lhs: Any = np.where(present, other, 0).astype(np.int64) & bits
-    else:
-        lhs = other
-    fires = _OPS[op](lhs, value) & present
+        lhs = _words(data, variable, other, present) & np.uint64(bits)
+        if value == int(value) and 0 <= value < _WORD_END:
+            rhs = np.uint64(int(value))  # compared exactly, not as float64 beyond 2^53
+    fires = _OPS[op](lhs, rhs) & present
     p = np.where(fires, outcome, 1.0)
     p[~present] = np.nan
     return p
+
+
+def _words(data: QCInput, variable: str, other: npt.NDArray[Any], present: Any) -> Words:
+    """The status words of ``variable`` as uint64 (0 where missing), or :class:`QCError`."""
+    raw = data.stored(variable) if data.stored is not None else None
+    if raw is not None and raw.dtype.kind in "iu" and raw.shape == other.shape:
+        if raw.dtype.kind == "i":  # two's complement of its own width, not sign-extended
+            raw = raw.view(raw.dtype.str.replace("i", "u"))
+        return raw.astype(np.uint64)
+    x = np.where(present, other, 0.0)
+    whole = (x >= 0) & (x < float(_WORD_END)) & (x == np.floor(x))
+    if not whole.all():
+        i = int(np.argmin(whole))
+        raise QCError(
+            f"{data.variable}: rule on the status bits of {variable!r}: value {float(x[i])!r} "
+            f"at point {i} is no status word (a whole number from 0 to 2^64 - 1); if it means "
+            "'no data', declare it with a missing test on that variable"
+        )
+    words: Words = x.astype(np.uint64)
+    return words
