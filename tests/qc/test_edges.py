@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from stratoflow.dataset import make_dataset
 from stratoflow.errors import QCConfigError, QCError
 from stratoflow.flags import Flag
 from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test
@@ -112,3 +113,101 @@ def test_rule_refuses_a_float_that_is_no_status_word(bad: float) -> None:
 def test_rule_refuses_bits_beyond_64() -> None:
     with pytest.raises(QCConfigError, match=r"O3.tests\[0\].bits: .*2\^64"):
         parse_config(_bit_rule(2**64))
+
+
+# --- sentinels of variables QC reads without judging them ---
+
+
+def _ozone_with(name: str, other: npt.NDArray[np.float64]) -> xr.Dataset:
+    n = other.size
+    t = _T0 + np.arange(n).astype("timedelta64[s]")
+    return make_dataset(
+        t,
+        {
+            "O3_P1": (np.full(n, 400.0), {"units": "ppb"}),
+            name: (other, {"units": "Pa" if name.startswith("p") else "1"}),
+        },
+    )
+
+
+_SENTINELS = {"test": "missing", "id": "sentinels", "fill_values": [-9999, 9.99e36]}
+
+
+def test_a_sentinel_of_a_variable_without_profile_is_missing_for_a_rule_reading_it() -> None:
+    """The valve's -9999 (no profile matches 'valve') made the rule fire: ozone bad where
+    the valve state was unknown. The configuration's common fill-value tests now hold for
+    every variable a test reads, whether or not a profile matches it."""
+    valve = np.array([1.0, 1.0, -9999.0, 1.0, 0.0])
+    rule = {"test": "rule", "variable": "valve", "op": "!=", "value": 1}
+    config = {
+        "common": {"tests": [_SENTINELS]},
+        "O3": {"match": {"name": "O3_P1"}, "tests": [rule]},
+    }
+    result = run_qc(_ozone_with("valve", valve), config)
+    p = result.variables["O3_P1"].tests[1].probability
+    assert np.isnan(p[2])  # no valve state: no opinion
+    np.testing.assert_array_equal(p[[0, 1, 3, 4]], [1, 1, 1, 0])
+    assert result.flags["O3_P1"][2] == Flag.NOT_VALIDATED
+    assert "valve" not in result.flags  # read, not judged
+
+
+def test_a_sentinel_of_a_variable_without_profile_does_not_choose_range_by_limits() -> None:
+    """9.99e36 Pa chose the near-ground limits and made 400 ppb of ozone bad."""
+    p = np.array([20_000.0, 9.99e36, 20_000.0])
+    climatology = {
+        "test": "range_by",
+        "by": "p_raw",
+        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
+    }
+    config = {
+        "common": {"tests": [_SENTINELS]},
+        "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
+    }
+    got = run_qc(_ozone_with("p_raw", p), config).variables["O3_P1"].tests[1].probability
+    assert np.isnan(got[1]) and got[0] == got[2] == 1.0
+    # without a declaration the value is data: nothing is guessed
+    del config["common"]
+    assert run_qc(_ozone_with("p_raw", p), config).variables["O3_P1"].tests[0].probability[1] == 0
+
+
+def test_an_input_left_out_of_variables_keeps_its_profiles_fill_values() -> None:
+    """With variables=['O3_P1'] the pressure profile was not found at all (range_by by
+    'pressure' skipped), and a pressure named directly was read with its fill value 99999."""
+    n = 6
+    p = np.full(n, 20_000.0)
+    p[2] = 99_999.0
+    ds = _ozone_with("p_static", p)
+    climatology = {
+        "test": "range_by",
+        "by": "pressure",
+        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
+    }
+    config = {
+        "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
+        "pressure": {
+            "match": {"name": "p_static"},
+            "tests": [{"test": "missing", "fill_values": [99_999]}],
+        },
+    }
+    whole = run_qc(ds, config).variables["O3_P1"]
+    alone = run_qc(ds, config, variables=["O3_P1"]).variables["O3_P1"]
+    assert not alone.skipped
+    np.testing.assert_array_equal(alone.tests[0].probability, whole.tests[0].probability)
+    assert np.isnan(alone.tests[0].probability[2])
+    config["O3"]["tests"][0]["by"] = "p_static"  # named directly: the same
+    direct = run_qc(ds, config, variables=["O3_P1"]).variables["O3_P1"]
+    np.testing.assert_array_equal(direct.tests[0].probability, whole.tests[0].probability)
+
+
+def test_propagation_from_a_source_left_out_of_variables_is_skipped_with_the_reason() -> None:
+    """Its results do not exist in this run: all NaN read as 'the source had no opinion'."""
+    p = np.array([20_000.0, 1.0, 20_000.0])
+    config = {
+        "O3": {"match": {"name": "O3_P1"}, "tests": [{"test": "propagate", "source": "pressure"}]},
+        "pressure": {
+            "match": {"name": "p_static"},
+            "tests": [{"test": "gross_range", "bad_min": 5}],
+        },
+    }
+    alone = run_qc(_ozone_with("p_static", p), config, variables=["O3_P1"]).variables["O3_P1"]
+    assert "p_static" in alone.skipped["propagate"] and "variables" in alone.skipped["propagate"]

@@ -144,7 +144,9 @@ def run_qc(
 
     ``config``: a :class:`~stratoflow.qc.config.QCConfig`, a YAML path or plain data (None: the
     shipped defaults). ``evaluation``: method name (None: the configuration's, ``worst`` by
-    default). ``variables`` restricts QC to those names. ``ds`` must be a standardized
+    default). ``variables`` restricts QC to those names; the tests still read the other
+    variables as in a whole run. A variable a test reads without any profile matching it has
+    the fill values of the ``common`` fill-value tests masked. ``ds`` must be a standardized
     Dataset (:func:`stratoflow.dataset.validate`); read files with ``stratoflow.open_dataset``.
     """
     if TIME in ds.coords and ds[TIME].dims == (TIME,) and ds[TIME].dtype.kind == "M":
@@ -159,12 +161,16 @@ def run_qc(
     axis = TimeAxis(time)  # seconds and median step: once for every test and variable
     of_time: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
     names = list(variables) if variables is not None else data_variables(ds)
-    plan: dict[str, tuple[str, tuple[TestSpec, ...]]] = {}
-    skipped: dict[str, dict[str, str]] = {}
-    convert_to: dict[str, tuple[str, str]] = {}
     for name in names:
         if name not in ds.data_vars:
             raise QCError(f"no variable {name!r} in the dataset")
+    # every profiled variable is planned, those left out of ``variables`` too: the tests run
+    # only on ``names``, but another variable's tests read the others as they would in a
+    # whole run (found by profile name, fill values masked, in the profile's units)
+    plan: dict[str, tuple[str, tuple[TestSpec, ...]]] = {}
+    skipped: dict[str, dict[str, str]] = {}
+    convert_to: dict[str, tuple[str, str]] = {}
+    for name in [*names, *(n for n in data_variables(ds) if n not in names)]:
         var = ds[name]
         if var.dims != (TIME,) or var.dtype.kind not in "fiu":
             continue
@@ -188,6 +194,7 @@ def run_qc(
         plan[name] = (profile.name, (*cfg.common, *profile.tests))
 
     by_profile = {prof: name for name, (prof, _) in reversed(list(plan.items()))}
+    inputs = {name: plan.pop(name) for name in list(plan) if name not in names}
     cache: dict[str, tuple[FloatArray, npt.NDArray[np.bool_]]] = {}
 
     def load(name: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
@@ -215,8 +222,29 @@ def run_qc(
             converted[name] = hit
         return hit[1]
 
+    masked = set(plan)  # their fill-value tests run before any other test
+
+    def as_input(name: str) -> str:
+        """``resolve``, with the fill values of a variable QC reads but does not judge masked.
+
+        Its profile's fill-value tests, or, if no profile matches it, the configuration's
+        common ones: a sentinel of a valve state or a raw pressure must not fire a rule or
+        choose range_by's limits. Only declared values are masked; nothing is guessed.
+        """
+        src = resolve(name)
+        if src not in masked:
+            masked.add(src)
+            values, missing = load(src)
+            for spec in inputs[src][1] if src in inputs else cfg.common:
+                if spec.test.marks_missing:
+                    data = QCInput(values, time, src, dict(ds[src].attrs))
+                    newly = _execute(spec, data, missing).probability == 0
+                    missing, values = missing | newly, np.where(newly, np.nan, values)
+            cache[src] = (values, missing)
+        return src
+
     def other(name: str) -> FloatArray:
-        return in_profile_units(resolve(name))
+        return in_profile_units(as_input(name))
 
     def stored(name: str) -> npt.NDArray[Any]:
         return np.asarray(ds[resolve(name)].values)
@@ -231,6 +259,11 @@ def run_qc(
 
     def worst_of(name: str) -> FloatArray:
         src = resolve(name)
+        if src not in plan:  # all NaN would read as "the source had no opinion"
+            raise InputUnavailable(
+                f"needs the test results of {name!r} ({src}), which this run does not check "
+                "(no profile matches it, or it was left out of variables=)"
+            )
         probs = judging.get(src, [])
         if not probs:
             return np.full(time.shape, np.nan)

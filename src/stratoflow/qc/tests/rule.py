@@ -15,7 +15,8 @@ since netCDF classic has no unsigned types and a 16-bit register with bit 15 set
 negative short), a float variable only where it holds whole numbers from 0 to 2^64 - 1. Any
 other float (negative, fractional, beyond 64 bits) has no bits to test: the test stops with
 :class:`~stratoflow.errors.QCError` naming it rather than guessing (an undeclared sentinel such
-as -9999 is declared with a ``missing`` test on the status variable).
+as -9999 is declared with a ``missing`` test in the status variable's profile, or in
+``common`` if no profile matches it).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _words(data: QCInput, variable: str, other: npt.NDArray[Any], present: Any) 
         raise QCError(
             f"{data.variable}: rule on the status bits of {variable!r}: value {float(x[i])!r} "
             f"at point {i} is no status word (a whole number from 0 to 2^64 - 1); if it means "
-            "'no data', declare it with a missing test on that variable"
+            "'no data', declare it in a missing test (of its profile, or common)"
         )
     words: Words = x.astype(np.uint64)
     return words
