@@ -211,3 +211,19 @@ def test_propagation_from_a_source_left_out_of_variables_is_skipped_with_the_rea
     }
     alone = run_qc(_ozone_with("p_static", p), config, variables=["O3_P1"]).variables["O3_P1"]
     assert "p_static" in alone.skipped["propagate"] and "variables" in alone.skipped["propagate"]
+
+
+# --- configuration ---
+
+
+def test_a_profile_test_id_equal_to_a_common_one_is_refused() -> None:
+    """Both ran as 'gross_range' on one variable: the file's O3_P1_qc_gross_range kept only
+    the second, and the stored outcomes had two tests of one name."""
+    config = {
+        "common": {"tests": [{"test": "gross_range", "bad_max": 5}]},
+        "O3": {"tests": [{"test": "missing"}, {"test": "gross_range", "bad_max": 100}]},
+    }
+    with pytest.raises(QCConfigError, match=r"O3.tests\[1\].id: .*'gross_range'.*common"):
+        parse_config(config)
+    config["O3"]["tests"][1]["id"] = "range"  # type: ignore[index]
+    assert [s.label for s in parse_config(config).profiles[0].tests] == ["missing", "range"]

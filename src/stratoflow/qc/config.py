@@ -191,6 +191,14 @@ def parse_config(data: Any) -> QCConfig:
                 f"{name}.match.{sorted(bad)[0]}: unknown key (name, standard_name, exclude)"
             )
         units = body.get("units")
+        tests = _tests(body.get("tests", []), f"{name}.tests")
+        shared = {spec.label for spec in common}
+        for i, spec in enumerate(tests):  # both run on the variable: one result hid the other
+            if spec.label in shared:
+                raise QCConfigError(
+                    f"{name}.tests[{i}].id: {spec.label!r} is also the id of a common test; "
+                    "give one of them another 'id'"
+                )
         profiles.append(
             Profile(
                 name=name,
@@ -199,7 +207,7 @@ def parse_config(data: Any) -> QCConfig:
                     match.get("standard_name", []), f"{name}.match.standard_name"
                 ),
                 units=None if units is None else _strings(units, f"{name}.units"),
-                tests=_tests(body.get("tests", []), f"{name}.tests"),
+                tests=tests,
                 exclude=_strings(
                     match.get("exclude", list(DEFAULT_EXCLUDE)), f"{name}.match.exclude"
                 ),
