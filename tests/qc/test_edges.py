@@ -227,3 +227,9 @@ def test_a_profile_test_id_equal_to_a_common_one_is_refused() -> None:
         parse_config(config)
     config["O3"]["tests"][1]["id"] = "range"  # type: ignore[index]
     assert [s.label for s in parse_config(config).profiles[0].tests] == ["missing", "range"]
+
+
+def test_an_unknown_key_of_common_is_refused() -> None:
+    """'common: {test: [...]}' (a typo of tests) ran no common test, silently."""
+    with pytest.raises(QCConfigError, match=r"common.test: unknown key \(use tests\)"):
+        parse_config({"common": {"test": [{"test": "impossible_date"}]}})

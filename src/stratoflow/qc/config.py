@@ -171,6 +171,9 @@ def parse_config(data: Any) -> QCConfig:
     common: tuple[TestSpec, ...] = ()
     if "common" in top:
         c = _mapping(top["common"], "common")
+        unknown = set(c) - {"tests"}
+        if unknown:  # a typo (test: for tests:) ran no common test at all
+            raise QCConfigError(f"common.{sorted(map(str, unknown))[0]}: unknown key (use tests)")
         common = _tests(c.get("tests", []), "common.tests")
     profiles = []
     for name, raw in top.items():
