@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import xarray as xr
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import QCConfigError, QCError
 from stratoflow.flags import Flag
-from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test
+from stratoflow.qc import ManualFlag, parse_config, run_qc, run_test, window
 
 
 def test_propagate_without_a_source_is_refused_not_nan() -> None:
@@ -233,3 +234,27 @@ def test_an_unknown_key_of_common_is_refused() -> None:
     """'common: {test: [...]}' (a typo of tests) ran no common test, silently."""
     with pytest.raises(QCConfigError, match=r"common.test: unknown key \(use tests\)"):
         parse_config({"common": {"test": [{"test": "impossible_date"}]}})
+
+
+# --- windows ---
+
+
+def test_long_hampel_windows_are_sorted_in_chunks_of_bounded_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows longer than the selection network's are sorted by chunks; a chunk was a fixed
+    2^18 windows whatever their length: 2 GB at peak for a 5-minute window (301 points) of
+    1 Hz data. Now a chunk holds a bounded number of values (lowered here to see it)."""
+    x = np.random.default_rng(1).normal(size=20_000)
+    x[::97] = np.nan
+    expected = window.centered_median_mad(x, 50)
+    monkeypatch.setattr(window, "_SORT_CHUNK_VALUES", 1 << 16, raising=False)
+    tracemalloc.start()
+    try:
+        got = window.centered_median_mad(x, 50)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"  # 20,000 x 101 floats are 16 MB a copy
