@@ -258,3 +258,22 @@ def test_long_hampel_windows_are_sorted_in_chunks_of_bounded_memory(
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"  # 20,000 x 101 floats are 16 MB a copy
+
+
+def test_a_hampel_window_longer_than_the_data_costs_no_more_than_the_data() -> None:
+    """Every window was padded to its full length with NaN and sorted as such: a 20,001-point
+    window on 500 points sorted 10^7 values (a day's window on a short file ran out of memory)
+    to get the medians of the whole series."""
+    x = np.random.default_rng(2).normal(size=500)
+    whole = window.centered_median_mad(x, 499)  # already covers every point from every point
+    tracemalloc.start()
+    try:
+        got = window.centered_median_mad(x, 10_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got[0], whole[0])
+    np.testing.assert_array_equal(got[1], whole[1])
+    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MB"
+    p = run_test("hampel", x, params={"window": 2**70})  # any length: the same answer
+    np.testing.assert_array_equal(p, run_test("hampel", x, params={"window": 999}))

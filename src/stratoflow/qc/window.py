@@ -193,6 +193,9 @@ def centered_median_mad(
     by the ends of the series, are sorted (:func:`_nanmedian_rows`).
     """
     n = a.size
+    # a window reaching past both ends from every point holds the whole series: wider ones
+    # only add padding to sort (a day's window on a short file ran out of memory)
+    half = min(half, max(n - 1, 0))
     w = 2 * half + 1
     padded = np.concatenate((np.full(half, np.nan), a, np.full(half, np.nan)))
     med = np.full(n, np.nan)
