@@ -277,3 +277,17 @@ def test_a_hampel_window_longer_than_the_data_costs_no_more_than_the_data() -> N
     assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MB"
     p = run_test("hampel", x, params={"window": 2**70})  # any length: the same answer
     np.testing.assert_array_equal(p, run_test("hampel", x, params={"window": 999}))
+
+
+@pytest.mark.parametrize(
+    ("test", "key"),
+    [
+        ({"test": "gross_range", "bad_max": 10**400}, r"O3.tests\[0\].bad_max"),
+        ({"test": "missing", "fill_values": [10**400]}, r"O3.tests\[0\].fill_values"),
+        ({"test": "range_by", "by": "p", "table": [[10**400, 0, 1, -1, 2]]}, r"table\[0\]"),
+    ],
+)
+def test_an_integer_beyond_float_is_refused_naming_the_key(test: dict[str, Any], key: str) -> None:
+    """YAML reads a 400-digit number as an int: float() of it raised a bare OverflowError."""
+    with pytest.raises(QCConfigError, match=key):
+        parse_config({"O3": {"tests": [test]}})

@@ -98,8 +98,17 @@ def _exponent(value: Any) -> Any:
 
 
 def _is_number(value: object) -> bool:
-    """A real number, numpy scalars included (a limit computed with numpy is one)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    """A real number float can hold, numpy scalars included (a limit computed with numpy is one).
+
+    YAML reads a 400-digit number as an int, which float() refuses with OverflowError.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
