@@ -291,3 +291,10 @@ def test_an_integer_beyond_float_is_refused_naming_the_key(test: dict[str, Any],
     """YAML reads a 400-digit number as an int: float() of it raised a bare OverflowError."""
     with pytest.raises(QCConfigError, match=key):
         parse_config({"O3": {"tests": [test]}})
+
+
+def test_variables_given_as_one_name_is_that_variable() -> None:
+    """A str is a sequence of names too: 'O3_P1' was read as 'O', '3', ... and refused with
+    "no variable 'O' in the dataset"."""
+    ds = _ozone_with("p_static", np.full(5, 20_000.0))
+    assert list(run_qc(ds, variables="O3_P1").flags) == ["O3_P1"]

@@ -144,7 +144,7 @@ def run_qc(
 
     ``config``: a :class:`~stratoflow.qc.config.QCConfig`, a YAML path or plain data (None: the
     shipped defaults). ``evaluation``: method name (None: the configuration's, ``worst`` by
-    default). ``variables`` restricts QC to those names; the tests still read the other
+    default). ``variables`` (names, or one name) restricts QC to them; tests still read the other
     variables as in a whole run. A variable a test reads without any profile matching it has
     the fill values of the ``common`` fill-value tests masked. ``ds`` must be a standardized
     Dataset (:func:`stratoflow.dataset.validate`); read files with ``stratoflow.open_dataset``.
@@ -160,6 +160,8 @@ def run_qc(
     time = np.asarray(ds[TIME].values).astype("datetime64[ns]")
     axis = TimeAxis(time)  # seconds and median step: once for every test and variable
     of_time: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
+    if isinstance(variables, str):  # one name, not a sequence of one-letter names
+        variables = [variables]
     names = list(variables) if variables is not None else data_variables(ds)
     for name in names:
         if name not in ds.data_vars:
