@@ -298,3 +298,15 @@ def test_variables_given_as_one_name_is_that_variable() -> None:
     "no variable 'O' in the dataset"."""
     ds = _ozone_with("p_static", np.full(5, 20_000.0))
     assert list(run_qc(ds, variables="O3_P1").flags) == ["O3_P1"]
+
+
+_LOW_VARIANCE = {"doubtful_std": 0.1, "bad_std": 0.01}
+
+
+def test_a_low_variance_window_longer_than_the_data_is_the_whole_series() -> None:
+    """A window of 1e30 s failed with 'Python int too large to convert to C long'."""
+    x = np.random.default_rng(3).normal(size=50)
+    whole = run_test("low_variance", x, params={"window": 99, **_LOW_VARIANCE})
+    for longer in (1e6, 1e30, 1e308):
+        got = run_test("low_variance", x, params={"window": longer, **_LOW_VARIANCE})
+        np.testing.assert_array_equal(got, whole)

@@ -114,7 +114,9 @@ def low_variance(
     step = data.median_step()
     if not step > 0:
         return np.full(x.shape, np.nan)
-    half = max(1, round(window / step) // 2)
+    # a window beyond both ends from every point holds the whole series: cut to it (1e30 s
+    # overflowed the index arithmetic); windows are truncated at the ends anyway
+    half = max(1, round(min(window / step, 2.0 * x.size + 1)) // 2)
     count, total, squares = centered_sums(x, half)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (squares - total * total / count) / (count - 1)
