@@ -310,3 +310,16 @@ def test_a_low_variance_window_longer_than_the_data_is_the_whole_series() -> Non
     for longer in (1e6, 1e30, 1e308):
         got = run_test("low_variance", x, params={"window": longer, **_LOW_VARIANCE})
         np.testing.assert_array_equal(got, whole)
+
+
+def test_a_low_variance_window_that_can_never_hold_min_valid_values_is_skipped() -> None:
+    """3 s at 1 Hz is 3 points, fewer than min_valid 5: every point was NaN, so the test
+    looked run and content while it never judged anything."""
+    x = np.random.default_rng(4).normal(size=50)
+    with pytest.raises(QCError, match=r"window of 3 s .* 3 points .* min_valid 5"):
+        run_test("low_variance", x, params={"window": 3, **_LOW_VARIANCE})
+    test = {"test": "low_variance", "window": 3, **_LOW_VARIANCE}
+    config = {"O3": {"match": {"name": "O3_P1"}, "tests": [test]}}
+    ds = make_dataset(_T0 + np.arange(50).astype("timedelta64[s]"), {"O3_P1": (x, {"units": "1"})})
+    result = run_qc(ds, config).variables["O3_P1"]
+    assert "min_valid 5" in result.skipped["low_variance"] and not result.tests

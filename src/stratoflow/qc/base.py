@@ -68,7 +68,8 @@ _BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
 
 
 class InputUnavailable(QCError):
-    """A test needs another variable (or its results) that this dataset does not have.
+    """A test needs another variable (or its results) that this dataset does not have, or
+    cannot judge this dataset at all (a window too short for its sampling).
 
     The runner records the test as skipped with this message instead of failing the run.
     """

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from stratoflow.errors import QCConfigError
 from stratoflow.qc.base import (
     P_SUSPECT,
+    InputUnavailable,
     Param,
     Probability,
     QCInput,
@@ -117,6 +118,12 @@ def low_variance(
     # a window beyond both ends from every point holds the whole series: cut to it (1e30 s
     # overflowed the index arithmetic); windows are truncated at the ends anyway
     half = max(1, round(min(window / step, 2.0 * x.size + 1)) // 2)
+    if 2 * half + 1 < min_valid:  # all NaN would look like a test that found nothing wrong
+        raise InputUnavailable(
+            f"{data.variable}: low_variance window of {window:g} s holds {2 * half + 1} points "
+            f"at this series' median step of {step:g} s, fewer than min_valid {min_valid}: "
+            "it could never judge a point"
+        )
     count, total, squares = centered_sums(x, half)
     with np.errstate(invalid="ignore", divide="ignore"):
         var = (squares - total * total / count) / (count - 1)
