@@ -323,3 +323,12 @@ def test_a_low_variance_window_that_can_never_hold_min_valid_values_is_skipped()
     ds = make_dataset(_T0 + np.arange(50).astype("timedelta64[s]"), {"O3_P1": (x, {"units": "1"})})
     result = run_qc(ds, config).variables["O3_P1"]
     assert "min_valid 5" in result.skipped["low_variance"] and not result.tests
+
+
+@pytest.mark.parametrize("flag", [3.7, 2.5, np.float32(0.5), True])
+def test_a_manual_flag_code_must_be_a_whole_flag_code(flag: object) -> None:
+    """int() cut 3.7 to 3 (bad) and 2.5 to 2 (limited): a PI decision nobody made."""
+    t = np.datetime64("2024-03-01T10:00:00", "ns")
+    with pytest.raises(QCError, match=r"manual flag of O3_P1: .* is not an IAGOS flag"):
+        ManualFlag("O3_P1", t, t, flag)  # type: ignore[arg-type]
+    assert ManualFlag("O3_P1", t, t, np.float64(3.0)).flag is Flag.BAD  # type: ignore[arg-type]

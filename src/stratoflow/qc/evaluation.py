@@ -87,8 +87,10 @@ class ManualFlag:
                 f"manual flag of {self.variable}: ends ({end}) before it starts ({start})"
             )
         try:  # 99 ended up in the flags as it was, a code of no scheme
+            if isinstance(self.flag, bool | np.bool_) or int(self.flag) != self.flag:
+                raise ValueError("not a whole number")  # int() cut 3.7 to 3 (bad)
             flag = Flag(int(self.flag))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             codes = ", ".join(f"{int(f)} {f.label}" for f in Flag)
             raise QCError(
                 f"manual flag of {self.variable}: {self.flag!r} is not an IAGOS flag ({codes})"
