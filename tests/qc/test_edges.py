@@ -332,3 +332,10 @@ def test_a_manual_flag_code_must_be_a_whole_flag_code(flag: object) -> None:
     with pytest.raises(QCError, match=r"manual flag of O3_P1: .* is not an IAGOS flag"):
         ManualFlag("O3_P1", t, t, flag)  # type: ignore[arg-type]
     assert ManualFlag("O3_P1", t, t, np.float64(3.0)).flag is Flag.BAD  # type: ignore[arg-type]
+
+
+def test_a_test_id_that_cannot_name_a_file_variable_is_refused() -> None:
+    """'a/b' passed the configuration and stopped the export of <var>_qc_a/b (netCDF)."""
+    config = {"O3": {"tests": [{"test": "gross_range", "bad_max": 3, "id": "a/b"}]}}
+    with pytest.raises(QCConfigError, match=r"O3.tests\[0\].id: .*'/'"):
+        parse_config(config)

@@ -142,6 +142,8 @@ def _tests(value: Any, where: str) -> tuple[TestSpec, ...]:
         label = entry.get("id", name)
         if not isinstance(label, str) or not label:
             raise QCConfigError(f"{key}.id: must be a non-empty string")
+        if "/" in label:  # found only when a file with <var>_qc_<id> was written
+            raise QCConfigError(f"{key}.id: must not contain '/' (it names <var>_qc_<id> in files)")
         if label in seen:
             raise QCConfigError(f"{key}.id: duplicate test id {label!r}; give each an 'id'")
         seen.add(label)
