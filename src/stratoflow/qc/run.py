@@ -239,7 +239,7 @@ def run_qc(
             values, missing = load(src)
             for spec in inputs[src][1] if src in inputs else cfg.common:
                 if spec.test.marks_missing:
-                    data = QCInput(values, time, src, dict(ds[src].attrs))
+                    data = QCInput(values, axis, src, dict(ds[src].attrs))
                     newly = _execute(spec, data, missing).probability == 0
                     missing, values = missing | newly, np.where(newly, np.nan, values)
             cache[src] = (values, missing)
