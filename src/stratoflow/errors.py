@@ -16,6 +16,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     │   └── CatalogError                     catalog metadata breaks a rule (overlap, cycle, key)
     ├── DatasetError (ValueError)            a Dataset breaks the standardized-Dataset contract
     ├── ReaderError                          a file cannot be parsed (names file, line, defect)
+    ├── TimeUnitsError (ValueError)          a '<unit> since <date>' string cannot be read as UTC;
+    │                                        callers add the file/variable it came from
     ├── WriterError                          a Dataset cannot be written in a format
     ├── TransferError                        talking to an external system failed
     │   ├── TransientTransferError           worth retrying (timeouts, 5xx, resets)
@@ -55,6 +57,7 @@ __all__ = [
     "StagingError",
     "StratoflowError",
     "TaskError",
+    "TimeUnitsError",
     "TransferError",
     "TransientTransferError",
     "WriterError",
@@ -108,6 +111,12 @@ class ReaderError(StratoflowError):
         super().__init__(prefix + message)
         self.path = path
         self.line = line
+
+
+class TimeUnitsError(StratoflowError, ValueError):
+    """A CF/UDUNITS time units string (``seconds since 2024-01-01 00:00:00 +01:00``) cannot be
+    turned into a UTC reference instant. The message names the string and the defect; the
+    reader or step that met it re-raises it with the file or variable."""
 
 
 class WriterError(StratoflowError):

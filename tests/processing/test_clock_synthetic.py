@@ -114,6 +114,12 @@ def test_time_stamps_spanning_centuries_are_refused_before_allocating() -> None:
         ("seconds since 2022-11-16T08:00:00Z", 0.0),
         ("s since 2022-11-16 10:00:00 +02:00", 0.0),
         ("seconds since 2022-11-16 09:00:00", 3600.0),
+        # 'SINCE' in capitals, '+0200' without a colon, hours-only offsets and units other
+        # than seconds were refused as not understood
+        ("Seconds SINCE 2022-11-16 08:00:00", 0.0),
+        ("seconds since 2022-11-16 10:00:00 +0200", 0.0),
+        ("seconds since 2022-11-16 03:00:00 -05", 0.0),
+        ("ms since 2022-11-16 08:00:00", 0.0),
     ],
 )
 def test_reference_clock_epochs_in_udunits_spellings(units: str, epoch_shift_s: float) -> None:
@@ -126,7 +132,7 @@ def test_reference_clock_epochs_in_udunits_spellings(units: str, epoch_shift_s: 
         _times(rt) + np.timedelta64(5, "s"),  # the reference's own logging clock: unused
         {
             "p": (np.interp(rt, grid, walk), {"units": "hPa"}),
-            "clock": (rt, {"units": units}),
+            "clock": (rt * (1000.0 if units.startswith("ms") else 1.0), {"units": units}),
         },
     )
     instrument = make_dataset(
@@ -143,7 +149,10 @@ def test_reference_clock_epochs_in_udunits_spellings(units: str, epoch_shift_s: 
 
 @pytest.mark.parametrize(
     ("reference_time", "message"),
-    [("clock", "epoch of 'seconds since yesterday' not understood"), ("nope", "not a variable")],
+    [
+        ("clock", "'clock': time units 'seconds since yesterday': reference 'yesterday' is not"),
+        ("nope", "not a variable"),
+    ],
 )
 def test_reference_clock_errors_name_the_variable(reference_time: str, message: str) -> None:
     from stratoflow.dataset import make_dataset
@@ -162,6 +171,32 @@ def test_reference_clock_errors_name_the_variable(reference_time: str, message: 
         run_steps(
             reference,
             [{"step": "clock_sync", "params": {**params, "reference_time": reference_time}}],
+            references={"ac": reference},
+        )
+
+
+@pytest.mark.parametrize(
+    ("units", "defect"),
+    [
+        ("seconds since 2022-11-16 09:00:00 UTC+1", r"zone 'UTC\+1' is ambiguous"),
+        ("seconds since 2022-11-16 09:00:00 CET", r"zone 'CET' is not understood"),
+        ("months since 2022-11-16", "count months, whose length varies"),
+    ],
+)
+def test_a_reference_clock_in_an_ambiguous_zone_is_refused(units: str, defect: str) -> None:
+    """'UTC+1' was refused only as 'not understood'; the defect is now named."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import run_steps
+
+    rt = np.arange(0.0, 100.0)
+    reference = make_dataset(
+        _times(rt), {"p": (np.sin(rt / 10), {"units": "hPa"}), "clock": (rt, {"units": units})}
+    )
+    params = {"variable": "p", "reference": "ac", "reference_variables": ["p"]}
+    with pytest.raises(ConfigError, match=rf"reference_time 'clock': .*{defect}"):
+        run_steps(
+            reference,
+            [{"step": "clock_sync", "params": {**params, "reference_time": "clock"}}],
             references={"ac": reference},
         )
 

@@ -317,6 +317,33 @@ def test_the_units_of_the_independent_variable_are_applied(
 
 
 @pytest.mark.parametrize(
+    "units",
+    [
+        b"seconds since 2017-01-21 01:00:00 +01:00",
+        b"seconds since 2017-01-20T19:00:00-0500",
+        b"Seconds SINCE 2017-01-21 00:00:00",
+    ],
+)
+def test_a_reference_with_an_iso_offset_is_read_in_utc(
+    shared_data: Path, tmp_path: Path, units: bytes
+) -> None:
+    """'+01:00' was refused as local time and 'SINCE' was not seen (times from 0 UTC of
+    DATE by chance here; any other reference would have been ignored)."""
+    original = IcarttReader().read(shared_data / MERGE)
+    new = b"\r\nUTC," + units + b"\r\n"
+    path = _edit(shared_data / MERGE, tmp_path / "z.ict", b"\r\nUTC,s\r\n", new)
+    np.testing.assert_array_equal(IcarttReader().read(path)["time"], original["time"])
+
+
+def test_a_reference_in_an_ambiguous_zone_is_refused(shared_data: Path, tmp_path: Path) -> None:
+    units = b"seconds since 2017-01-21 01:00:00 UTC+1\r\n"
+    path = _edit(shared_data / MERGE, tmp_path / "z.ict", b"\r\nUTC,s\r\n", b"\r\nUTC," + units)
+    with pytest.raises(ReaderError, match=r"zone 'UTC\+1' is ambiguous") as info:
+        IcarttReader().read(path)
+    assert str(info.value).startswith(f"{path}: line 9: the independent variable")
+
+
+@pytest.mark.parametrize(
     ("start", "stop"), [("Time_Start", "Time_Stop"), ("UTC_Start", "UTC_Stop")]
 )
 def test_mid_time_from_a_v2_stop_variable(

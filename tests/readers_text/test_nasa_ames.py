@@ -218,11 +218,60 @@ def test_time_counts_from_the_origin_its_name_gives(
     np.testing.assert_array_equal(ds["time"].values, [start, start + np.timedelta64(1, "s")])
 
 
-@pytest.mark.parametrize("zone", ["+02:00", "UTC+1", "GMT-5"])
-def test_a_time_origin_in_local_time_is_refused(tmp_path: Path, zone: str) -> None:
-    """'UTC+1' / 'GMT-5' were taken as UTC (only a bare '+02:00' was seen as local)."""
-    path = _ffi1001(tmp_path / "t.na", f"seconds since 2021-06-14 00:00:00 {zone}", ["0 1"])
-    with pytest.raises(ReaderError, match="local time; stratoflow needs UTC"):
+@pytest.mark.parametrize(
+    ("xname", "first"),
+    [
+        ("seconds since 2021-06-14 00:00:00 +02:00", "2021-06-13T22:00:00"),
+        ("seconds since 2021-06-14T00:00:00+0200", "2021-06-13T22:00:00"),
+        ("Time (seconds since 2021-06-14 00:00:00 -05)", "2021-06-14T05:00:00"),
+        ("seconds since 2021-06-14 00:00:00 UTC", "2021-06-14T00:00:00"),
+        ("Seconds SINCE 2021-06-14 10:00:00", "2021-06-14T10:00:00"),
+        ("seconds  Since  2021-06-14T10:00:00Z", "2021-06-14T10:00:00"),
+    ],
+)
+def test_a_time_origin_with_an_iso_offset_is_converted_to_utc(
+    tmp_path: Path, xname: str, first: str
+) -> None:
+    """An ISO offset ('+02:00') was refused as local time, and 'SINCE' in capitals was not
+    seen at all: the times were read as offsets from midnight of DATE."""
+    ds = NasaAmesReader().read(_ffi1001(tmp_path / "t.na", xname, ["0 40", "1 41"]))
+    start = np.datetime64(first, "ns")
+    np.testing.assert_array_equal(ds["time"].values, [start, start + np.timedelta64(1, "s")])
+
+
+@pytest.mark.parametrize(
+    ("zone", "defect"),
+    [
+        ("UTC+1", r"zone 'UTC\+1' is ambiguous"),
+        ("GMT-5", r"zone 'GMT-5' is ambiguous"),
+        ("CET", r"zone 'CET' is not understood"),
+    ],
+)
+def test_a_time_origin_in_an_ambiguous_zone_is_refused(
+    tmp_path: Path, zone: str, defect: str
+) -> None:
+    """'UTC+1' / 'GMT-5' were taken as UTC; POSIX and people read their sign oppositely."""
+    xname = f"seconds since 2021-06-14 00:00:00 {zone}"
+    path = _ffi1001(tmp_path / "t.na", xname, ["0 1"])
+    with pytest.raises(ReaderError, match=defect) as info:
+        NasaAmesReader().read(path)
+    assert str(info.value).startswith(f"{path}: line 9: the independent variable {xname!r}")
+
+
+@pytest.mark.parametrize(
+    "units", ["hours since 2021-06-14 02:00:00 +02:00", "Hours SINCE 2021-06-14 00:00:00 Z"]
+)
+def test_a_variable_counting_from_its_own_reference_keeps_it_in_utc(
+    tmp_path: Path, units: str
+) -> None:
+    """The zone of a variable's own reference ('+02:00') was dropped, two hours off, and
+    'SINCE' was not seen (the count was moved to midnight of DATE)."""
+    path = _ffi1001(tmp_path / "t.na", "seconds from 0 hours", ["0 1", "1 2"])
+    path.write_text(path.read_text().replace("Ozone (ppb)", f"Launch ({units})"))
+    ds = NasaAmesReader().read(path)
+    assert ds["Launch"].attrs["units"] == "hour since 2021-06-14 00:00:00"
+    path.write_text(path.read_text().replace(units, "hours since 2021-06-14 01:00:00 UTC+1"))
+    with pytest.raises(ReaderError, match=r"variable 'Launch': .*'UTC\+1' is ambiguous"):
         NasaAmesReader().read(path)
 
 

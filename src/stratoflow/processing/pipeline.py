@@ -25,7 +25,6 @@ step               params
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,11 +33,12 @@ import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.dataset import TIME, data_variables, validate
-from stratoflow.errors import ConfigError
-from stratoflow.processing.calibration import CalibrationPoint, calibrate, utc_time
+from stratoflow.errors import ConfigError, TimeUnitsError
+from stratoflow.processing.calibration import CalibrationPoint, calibrate
 from stratoflow.processing.clock import estimate_offset, shift_time
 from stratoflow.processing.merge import merge_streams
 from stratoflow.processing.units import convert
+from stratoflow.timeunits import parse_time_units
 
 __all__ = ["STEPS", "Step", "run_steps"]
 
@@ -196,18 +196,20 @@ def _clock_of(ref: xr.Dataset, variable: str | None) -> npt.NDArray[np.datetime6
     units = str(var.attrs.get("units", ""))
     if var.dtype.kind == "M":
         return np.asarray(var.values, dtype="datetime64[ns]")
-    match = re.fullmatch(r"\s*(?:seconds?|secs?|s)\s+since\s+(.+?)\s*", units)
-    if match is None:
-        raise ConfigError(f"reference_time {variable!r} must be 'seconds since ...', got {units}")
-    # UDUNITS epochs: "2022-11-16 00:00:00", "... UTC", "...Z", "... +02:00"
-    text = re.sub(r"\s*(UTC|GMT)$", "", match[1], flags=re.IGNORECASE)
-    text = re.sub(r"\s+(?=[+-]\d\d:?\d\d$)", "", text)
     try:
-        epoch = utc_time(text)
-    except ValueError as exc:
-        message = f"reference_time {variable!r}: epoch of {units!r} not understood"
-        raise ConfigError(message) from exc
-    return epoch + np.rint(np.asarray(var.values) * 1e9).astype("timedelta64[ns]")
+        parsed = parse_time_units(units)
+        epoch = parsed.epoch
+    except TimeUnitsError as exc:
+        raise ConfigError(f"reference_time {variable!r}: {exc}") from None
+    if parsed.ns is None:
+        raise ConfigError(
+            f"reference_time {variable!r}: units {units!r} count {parsed.unit}, whose length "
+            "varies; a clock counts seconds (or ms, min, h, days)"
+        )
+    clock: npt.NDArray[np.datetime64] = epoch + np.rint(np.asarray(var.values) * parsed.ns).astype(
+        "timedelta64[ns]"
+    )
+    return clock
 
 
 def _clock_sync(

@@ -60,10 +60,11 @@ import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.dataset import make_dataset
-from stratoflow.errors import ReaderError
+from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import Flag, worst
 from stratoflow.readers.base import PathLike, Reader, text_bytes
 from stratoflow.readers.text_table import parse_table
+from stratoflow.timeunits import TimeUnits, find_time_units
 
 __all__ = [
     "FFIS",
@@ -514,13 +515,23 @@ def time_unit_of(name: str) -> str | None:
     return min(found)[1] if found else None
 
 
-_SINCE = re.compile(
-    r"\bsince\s+(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[ t]+(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?)?\s*(z|utc|gmt|\+0+:?0*)?(?![\w:+-])"
-)
 _DAY_OF_YEAR = re.compile(r"julian|day[\s_-]*of[\s_-]*(?:the[\s_-]*)?year|\bdoy\b")
 #: A Julian Date (days since -4712-01-01T12:00) at the Unix epoch.
 _JD_UNIX = 2440587.5
+
+
+def _own_reference(
+    text: str, what: str, *, path: object, line: int | None = None
+) -> TimeUnits | None:
+    """The ``<unit> since <date>`` in a name or units text, its reference checked to be a UTC
+    instant (:mod:`stratoflow.timeunits`); None when the text has none."""
+    try:
+        found = find_time_units(text)
+        if found is not None:
+            _ = found.epoch  # raises when the reference lies outside the datetime64 range
+    except TimeUnitsError as exc:
+        raise ReaderError(f"{what}: {exc}", path=path, line=line) from None
+    return found
 
 
 def time_origin(
@@ -529,33 +540,18 @@ def time_origin(
     """``(origin, value)``: the independent variable is ``value`` at ``origin``, midnight UTC
     of DATE (and 0) unless XNAME says otherwise.
 
-    ``"seconds since 2021-06-13 12:00:00"`` counts from that instant (CF style);
-    ``"Fractional Julian day of year"``, ``"day of year"`` count days from the start of DATE's
-    year with 1 January as day 1 (values above a million are full Julian Dates, counted from
-    -4712-01-01 12:00; ``value`` is then DATE's, so offsets stay small and exact). Reading
-    such a column as an offset from DATE would shift every point.
+    ``"seconds since 2021-06-13 12:00:00"`` counts from that instant (CF style; a zone such
+    as ``+02:00`` is converted to UTC, ``UTC+1`` refused as ambiguous: see
+    :mod:`stratoflow.timeunits`); ``"Fractional Julian day of year"``, ``"day of year"``
+    count days from the start of DATE's year with 1 January as day 1 (values above a million
+    are full Julian Dates, counted from -4712-01-01 12:00; ``value`` is then DATE's, so
+    offsets stay small and exact). Reading such a column as an offset from DATE would shift
+    every point.
     """
     low = xname.lower()
-    since = _SINCE.search(low)
+    since = _own_reference(xname, f"the independent variable {xname!r}", path=path, line=line)
     if since is not None:
-        y, mo, d, hh, mm, ss, zone = since.groups()
-        # "+01:00", and "UTC+1" / "GMT-5" (whose sign POSIX and people read oppositely)
-        offset = re.match(r"\s*(?:utc|gmt)?\s*[+-](\d{1,2})(?::?(\d{2}))?", low[since.end() :])
-        if zone is None and offset is not None and int(offset[1]) + int(offset[2] or 0):
-            raise ReaderError(
-                f"the independent variable {xname!r} counts from a local time; "
-                "stratoflow needs UTC",
-                path=path,
-                line=line,
-            )
-        try:
-            start = dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0))
-        except ValueError as exc:
-            raise ReaderError(
-                f"the independent variable {xname!r}: no such date ({exc})", path=path, line=line
-            ) from None
-        seconds = float(ss or 0)
-        return np.datetime64(start, "ns") + np.timedelta64(round(seconds * 1e9), "ns"), 0.0
+        return since.epoch, 0.0
     finite = x[np.isfinite(x)]
     if _DAY_OF_YEAR.search(low) and finite.size:
         first = float(finite.min())
@@ -841,10 +837,9 @@ def build_dataset(
             "scale_factor_original": col.scale,
             **extra,
         }
-        own = _SINCE.search(unit_text.lower())
+        own = _own_reference(unit_text, f"variable {name!r}", path=path)
         if own is not None:  # its own reference: kept, not moved to the file's DATE
-            since = unit_text[own.start() : own.start() + len(own.group(0))].strip()
-            attrs["units"] = f"{to_udunits(unit_text.split()[0])} {since}"
+            attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {own.utc_reference}"
         elif "from the file reference point" in unit_text or "since" in unit_text.lower():
             attrs["units"] = f"{to_udunits(unit_text.split()[0])} since {h.date} 00:00:00"
         if i < len(cf_units) and cf_units[i].strip("[] "):

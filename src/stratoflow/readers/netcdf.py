@@ -47,7 +47,7 @@ import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.dataset import TIME, flag_name
-from stratoflow.errors import ReaderError
+from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import (
     FLAG_DTYPE,
     FLAG_MEANINGS,
@@ -56,6 +56,7 @@ from stratoflow.flags import (
     declares_iagos_flags,
 )
 from stratoflow.readers.base import Reader
+from stratoflow.timeunits import is_time_units, parse_time_units
 
 __all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
 
@@ -132,7 +133,7 @@ def _check_signature(path: Path) -> None:
 def _is_time_variable(var: xr.Variable) -> bool:
     units = str(var.attrs.get("units", ""))
     return (
-        " since " in units
+        is_time_units(units)
         or var.attrs.get("standard_name") == "time"
         or str(var.attrs.get("axis", "")).upper() == "T"
     )
@@ -152,7 +153,7 @@ def _find_time(path: Path, raw: xr.Dataset, preferred: str | None) -> str:
         candidates = [
             str(name)
             for name, var in raw.variables.items()
-            if var.ndim == 1 and " since " in str(var.attrs.get("units", ""))
+            if var.ndim == 1 and is_time_units(str(var.attrs.get("units", "")))
         ]
     if not candidates:
         raise ReaderError(
@@ -169,16 +170,16 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     if calendar is not None:  # "Gregorian", "standard " as some writers spell them
         calendar = str(_text(calendar)).strip().lower()
         attrs["calendar"] = calendar
-    if attrs["units"] is None or " since " not in str(attrs["units"]):
+    if attrs["units"] is None or not is_time_units(str(attrs["units"])):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
-    zone = _NAMED_OFFSET.search(str(attrs["units"]))
-    if zone is not None:
-        raise ReaderError(
-            f"time variable {name!r}: units {attrs['units']!r} give the reference time zone as "
-            f"{zone.group(0).strip()!r}, which is ambiguous (POSIX reads 'UTC+1' as one hour "
-            "west of UTC, people as one hour east): write the offset as '+01:00'",
-            path=path,
-        )
+    units = str(attrs["units"])
+    try:
+        parsed = parse_time_units(units)
+    except TimeUnitsError as exc:
+        raise ReaderError(f"time variable {name!r}: {exc}", path=path) from None
+    # the zone is applied here, after decoding (see stratoflow.timeunits for why not by
+    # cftime/xarray); the date stays as written, for the calendar to read
+    attrs["units"] = f"{parsed.unit} since {parsed.reference}"
     _check_time_gaps(path, var, name, values)
     scale, offset = (var.attrs.get(k, var.encoding.get(k)) for k in ("scale_factor", "add_offset"))
     if scale is not None or offset is not None:  # packed times: unpacked, though not masked
@@ -188,17 +189,14 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     try:
         decoded = xr.decode_cf(plain, decode_times=True)["t"].values
     except (ValueError, OverflowError) as exc:  # pandas' OutOfBoundsDatetime is a ValueError
-        raise _undecodable_time(path, name, values, attrs) from exc
+        raise _undecodable_time(path, name, values, {**attrs, "units": units}) from exc
     if np.asarray(decoded).dtype.kind != "M":
         raise ReaderError(
             f"time variable {name!r} uses calendar {calendar!r}, which has no UTC datetimes",
             path=path,
         )
-    return np.asarray(decoded).astype("datetime64[ns]")
-
-
-#: "UTC+1", "GMT-5" after the reference time: the sign means opposite things to POSIX and people.
-_NAMED_OFFSET = re.compile(r"\b(?:UTC|GMT)\s*[+-]\s*\d", re.IGNORECASE)
+    utc = np.asarray(decoded).astype("datetime64[ns]") - parsed.offset
+    return np.asarray(utc, dtype="datetime64[ns]")
 
 
 def _undecodable_time(
