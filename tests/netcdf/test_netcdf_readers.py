@@ -692,3 +692,38 @@ def test_a_reference_time_with_an_iso_offset_is_read_in_utc(
     assert str(times[0]) == f"{first}.000000000"
     step = np.timedelta64(1, "h" if units.lower().startswith("hours") else "s")
     assert times[1] - times[0] == step
+
+
+def _empty(path: Path, kind: str) -> Path:
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.title = "nothing written"
+        if kind == "no variables":
+            return path
+        nc.createDimension("UTC_time", None if kind == "no records" else 2)
+        time = nc.createVariable("UTC_time", "i4", ("UTC_time",))
+        time.units = "seconds since 2024-01-01 00:00:00"
+        if kind == "no records":
+            nc.createVariable("O3_P1", "f4", ("UTC_time",)).units = "1e-9"
+        else:
+            time[:] = [0, 1]
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "defect"),
+    [
+        ("no variables", "an empty netCDF file: it holds no variables"),
+        ("no records", "an empty netCDF file: the time variable 'UTC_time' has no records"),
+        ("time only", "no data: no variable of the file lies along the time variable 'UTC_time'"),
+    ],
+)
+@pytest.mark.parametrize("reader", [CfNetcdfReader, IagosNetcdfReader])
+def test_an_empty_file_is_refused_naming_the_defect(
+    tmp_path: Path, kind: str, defect: str, reader: type[CfNetcdfReader]
+) -> None:
+    """A file created and never written was read as an empty Dataset (a flight without
+    data for the importer); now it is a ReaderError naming the file and what is missing."""
+    path = _empty(tmp_path / "empty.nc", kind)
+    with pytest.raises(ReaderError, match=defect) as info:
+        reader().read(path)
+    assert str(info.value).startswith(f"{path}: ")

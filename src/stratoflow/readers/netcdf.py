@@ -312,6 +312,8 @@ def _open_raw(path: Path, time: str | None, group: str | None = None) -> tuple[x
         ) from exc
     groups = groups or _groups(path)
     with probe:
+        if not probe.variables and not groups:
+            raise ReaderError("an empty netCDF file: it holds no variables", path=path)
         _check_packing_attributes(path, probe)
         try:
             time_name = _find_time(path, probe, time)
@@ -475,6 +477,14 @@ def _outside_valid_range(var: xr.Variable, name: str, path: Path) -> npt.NDArray
 def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
     """The common part: time coordinate, numeric variables on it, clean attributes."""
     time_dim = raw[time_name].dims[0]
+    if not raw.sizes[time_dim]:
+        # a logger that created the file and never wrote a record: an empty Dataset would be
+        # imported as a flight without data (or fail later, far from the file)
+        raise ReaderError(
+            f"an empty netCDF file: the time variable {time_name!r} has no records "
+            f"(dimension {str(time_dim)!r} has length 0)",
+            path=path,
+        )
     times = _decode_time(path, raw[time_name].variable, time_name)
     data_vars: dict[str, xr.Variable] = {}
     attrs = _clean_attrs(raw.attrs)
@@ -518,6 +528,12 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
                 attrs.setdefault(key, str(text).strip())
         else:
             skipped.append(key)
+    if not data_vars:
+        others = f" (only {', '.join(skipped)}, not on it)" if skipped else ""
+        raise ReaderError(
+            f"no data: no variable of the file lies along the time variable {time_name!r}{others}",
+            path=path,
+        )
     if skipped:
         attrs["reader_skipped_variables"] = " ".join(skipped)
     time_attrs = {"standard_name": "time", "long_name": "time (UTC)"}
