@@ -347,6 +347,29 @@ def test_local_standard_time_is_moved_to_utc(shared_data: Path, tmp_path: Path) 
         DelimitedReader(utc_offset="+01:00").read(zoned)
 
 
+def test_utc_offset_leaves_the_utc_clock_of_a_log_alone(shared_data: Path, tmp_path: Path) -> None:
+    """utc_offset moved every time column: the HAL log's aircraft clock (HALO_Time, UTC)
+    became an hour off along with the PC's local V25_Time, and clock_sync against it with
+    it. Columns in utc_columns (HALO_Time in the preset) stay as they are."""
+    source = shared_data / "fairo_raw/11_30_01.HAL"
+    utc = DelimitedReader(preset="fairo_hal").read(source)
+    local = DelimitedReader(preset="fairo_hal", utc_offset="+01:00").read(source)
+    np.testing.assert_array_equal(local["time"].values, utc["time"].values - np.timedelta64(1, "h"))
+    np.testing.assert_array_equal(local["HALO_Time"].values, utc["HALO_Time"].values)
+    assert local.attrs["time_kept_in_utc"] == "HALO_Time"
+    # without the preset's word for it, both columns are local time and both move
+    both = DelimitedReader(preset="fairo_hal", utc_offset="+01:00", utc_columns=()).read(source)
+    np.testing.assert_array_equal(both["HALO_Time"].values, utc["HALO_Time"].values - 3600)
+    path = tmp_path / "log.csv"
+    path.write_text("pc,gps,O3\n2022-11-16 12:30:00,2022-11-16 11:30:05,40\n")
+    options = {"time_column": "pc", "datetime_columns": ["gps"], "utc_offset": "+01:00"}
+    ds = DelimitedReader(**options, utc_columns=["gps"]).read(path)
+    assert str(ds["time"].values[0]) == "2022-11-16T11:30:00.000000000"
+    assert ds["gps"].values[0] == np.datetime64("2022-11-16T11:30:05", "s").astype(int)
+    with pytest.raises(ConfigError, match=r"utc_columns \['O3'\] are not time columns"):
+        DelimitedReader(**options, utc_columns=["O3"])
+
+
 def test_a_utf16_table_is_read(shared_data: Path, tmp_path: Path) -> None:
     """Excel's "Unicode Text" is UTF-16 with a BOM: refused as "NUL byte in a text file"."""
     source = shared_data / "fairo_raw/11_30_04.OMC"

@@ -138,6 +138,7 @@ class DelimitedConfig:
     columns: tuple[str, ...] | None = None
     suffix: str = ""
     utc_offset: str | None = None
+    utc_columns: tuple[str, ...] = ()
 
 
 _FAIRO = DelimitedConfig(separator="\t", line_ending="\r\n", time_format="%d.%m.%y %H:%M:%S.%f")
@@ -165,6 +166,7 @@ PRESETS: dict[str, DelimitedConfig] = {
         _FAIRO,
         time_column="V25_Time",
         datetime_columns=("HALO_Time",),
+        utc_columns=("HALO_Time",),  # the aircraft's clock is UTC whatever the PC's is
         suffix=".HAL",
         units={
             "Lat": "degree_north",
@@ -341,9 +343,13 @@ class DelimitedReader(Reader):
         columns: keep only these columns (besides time).
         utc_offset: the fixed offset from UTC (``"+01:00"``) of timestamps written in local
             standard time without a zone (an instrument PC kept on CET all year); the time
-            and datetime columns are moved to UTC. Zone names are refused: their
-            daylight-saving jumps make local times ambiguous. Timestamps that carry their
-            own zone (``Z``, ``+02:00``) with this option given are an error.
+            and datetime columns are moved to UTC, except ``utc_columns``. Zone names are
+            refused: their daylight-saving jumps make local times ambiguous. Timestamps that
+            carry their own zone (``Z``, ``+02:00``) with this option given are an error.
+        utc_columns: time or datetime columns that are UTC already, which ``utc_offset``
+            leaves alone: a log often carries the PC's local clock beside a UTC clock (GPS,
+            the aircraft's: ``HALO_Time`` in the ``fairo_hal`` preset), and moving that one
+            too would put it an offset off.
     """
 
     name: ClassVar[str] = "delimited"
@@ -366,6 +372,7 @@ class DelimitedReader(Reader):
         long_names: Mapping[str, str] | None = None,
         columns: Sequence[str] | None = None,
         utc_offset: str | None = None,
+        utc_columns: Sequence[str] | None = None,
     ) -> None:
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"unknown delimited preset {preset!r}; known: {sorted(PRESETS)}")
@@ -379,6 +386,7 @@ class DelimitedReader(Reader):
             "long_names": dict(long_names) if long_names is not None else None,
             "columns": tuple(columns) if columns is not None else None,
             "utc_offset": utc_offset,
+            "utc_columns": tuple(utc_columns) if utc_columns is not None else None,
         }  # fmt: skip
         self.preset = preset
         # a decimal mark nobody chose may be detected: ';'-separated files from European
@@ -398,6 +406,12 @@ class DelimitedReader(Reader):
         if cfg.header_lines < 0:
             raise ConfigError("header_lines must not be negative")
         self._offset = _utc_offset(cfg.utc_offset)
+        stray = sorted(set(cfg.utc_columns) - {cfg.time_column, *cfg.datetime_columns})
+        if stray:
+            raise ConfigError(
+                f"utc_columns {stray} are not time columns (time_column {cfg.time_column!r}, "
+                f"datetime_columns {list(cfg.datetime_columns)})"
+            )
 
     def __repr__(self) -> str:
         return f"DelimitedReader(preset={self.preset!r})"
@@ -462,7 +476,7 @@ class DelimitedReader(Reader):
                 path=path,
                 line=cfg.header_lines + 1,
             )
-        times = self._times(cfg, frame[cfg.time_column], path, first)
+        times = self._times(cfg, frame[cfg.time_column], path, first, cfg.time_column)
         steps = np.diff(times.view(np.int64))
         if (steps <= 0).any():
             row = int(np.argmax(steps <= 0)) + 1
@@ -486,7 +500,7 @@ class DelimitedReader(Reader):
             if export is not None and name in export.text_columns:
                 values: npt.NDArray[Any] = np.asarray(text, dtype=str)  # "01" stays text
             elif name in cfg.datetime_columns:
-                epoch_ns = self._times(cfg, text, path, first).view(np.int64)
+                epoch_ns = self._times(cfg, text, path, first, name).view(np.int64)
                 values = epoch_ns / 1e9
                 attrs["units"] = _EPOCH_UNITS
             else:
@@ -502,6 +516,9 @@ class DelimitedReader(Reader):
             attrs["file_encoding"] = encoding
         if self._offset is not None:
             attrs["time_moved_from_utc_offset"] = str(cfg.utc_offset)
+            kept = [n for n in cfg.utc_columns if n == cfg.time_column or n in variables]
+            if kept:
+                attrs["time_kept_in_utc"] = " ".join(kept)
         if repeated.any():
             attrs["reader_skipped_lines"] = " ".join(str(n) for n in skipped_lines)
         if export is not None:
@@ -594,7 +611,7 @@ class DelimitedReader(Reader):
             )
 
     def _times(
-        self, cfg: DelimitedConfig, text: pd.Series, path: Path, first: int
+        self, cfg: DelimitedConfig, text: pd.Series, path: Path, first: int, name: str
     ) -> npt.NDArray[np.datetime64]:
         try:
             parsed = pd.to_datetime(text.str.strip(), format=cfg.time_format, utc=True)
@@ -612,7 +629,7 @@ class DelimitedReader(Reader):
         out: npt.NDArray[np.datetime64] = np.asarray(
             parsed.dt.tz_localize(None).to_numpy(), dtype="datetime64[ns]"
         )
-        if self._offset is not None:  # local standard time -> UTC
+        if self._offset is not None and name not in cfg.utc_columns:  # local time -> UTC
             zoned = text.str.contains(_OWN_ZONE).to_numpy()
             if zoned.any():
                 row = int(np.argmax(zoned))
