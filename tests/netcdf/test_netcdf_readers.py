@@ -727,3 +727,53 @@ def test_an_empty_file_is_refused_naming_the_defect(
     with pytest.raises(ReaderError, match=defect) as info:
         reader().read(path)
     assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("calendar", "why"),
+    [
+        ("noleap", "a model calendar"),
+        ("360_day", "a model calendar"),
+        ("all_leap", "a model calendar"),
+        ("julian", "the Julian calendar"),
+        # was 'instants outside the years 1678-2261' for times of 2024, hiding the reason
+        ("tai", "International Atomic Time"),
+        ("utc", "counts leap seconds"),
+        ("none", "no calendar at all"),
+    ],
+)
+def test_a_calendar_without_utc_instants_is_refused_naming_it(
+    tmp_path: Path, calendar: str, why: str
+) -> None:
+    path = tmp_path / "calendar.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 2)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units = "days since 2024-02-28 00:00:00"
+        time.calendar = calendar
+        time[:] = [0.0, 1.0]
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    with pytest.raises(
+        ReaderError, match=rf"time variable 'time' uses calendar '{calendar}' \({why}"
+    ) as info:
+        CfNetcdfReader().read(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("calendar", ["standard", "gregorian", "proleptic_gregorian"])
+def test_real_calendars_are_read_as_cftime_reads_them(tmp_path: Path, calendar: str) -> None:
+    """A reference before 1582 is a Julian date in the standard calendar, a Gregorian one in
+    the proleptic: ten days apart in 2020. The zone is applied on top."""
+    import cftime
+
+    units, days = "days since 1500-01-01 00:00:00", np.array([190000.0, 190001.0])
+    path = tmp_path / "calendar.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 2)
+        time = nc.createVariable("time", "f8", ("time",))
+        time.units, time.calendar = f"{units} -02:00", calendar
+        time[:] = days
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    expected = cftime.num2date(days, units, calendar, only_use_python_datetimes=True)
+    shifted = np.array(expected, dtype="datetime64[ns]") + np.timedelta64(2, "h")
+    np.testing.assert_array_equal(CfNetcdfReader().read(path)["time"].values, shifted)

@@ -172,6 +172,13 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         attrs["calendar"] = calendar
     if attrs["units"] is None or not is_time_units(str(attrs["units"])):
         raise ReaderError(f"time variable {name!r} has no '<unit> since <date>' units", path=path)
+    if calendar is not None and calendar not in _REAL_CALENDARS:
+        why = _NOT_UTC.get(calendar, "not a CF calendar")
+        raise ReaderError(
+            f"time variable {name!r} uses calendar {calendar!r} ({why}), so its times are no "
+            "UTC instants; stratoflow reads 'standard' (or 'gregorian', 'proleptic_gregorian')",
+            path=path,
+        )
     units = str(attrs["units"])
     try:
         parsed = parse_time_units(units)
@@ -197,6 +204,20 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         )
     utc = np.asarray(decoded).astype("datetime64[ns]") - parsed.offset
     return np.asarray(utc, dtype="datetime64[ns]")
+
+
+#: CF calendars whose dates are those of the real (Gregorian) calendar: times in UTC
+_REAL_CALENDARS = frozenset({"standard", "gregorian", "proleptic_gregorian"})
+_MODEL = "a model calendar: its dates are not those of real days"
+#: why the other CF calendars have no UTC reading (decoding them gave cftime objects, or for
+#: 'tai' instants shifted by the leap seconds and a misleading "outside 1678-2261")
+_NOT_UTC = {
+    **dict.fromkeys(("noleap", "365_day", "all_leap", "366_day", "360_day"), _MODEL),
+    "julian": "the Julian calendar, whose dates now run 13 days behind the Gregorian ones",
+    "tai": "International Atomic Time, ahead of UTC by the leap seconds",
+    "utc": "counts leap seconds, which a UTC datetime without them cannot hold",
+    "none": "no calendar at all",
+}
 
 
 def _undecodable_time(
