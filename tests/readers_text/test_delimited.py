@@ -379,3 +379,14 @@ def test_a_utf16_table_is_read(shared_data: Path, tmp_path: Path) -> None:
     original = DelimitedReader(preset="fairo_omc").read(source)
     np.testing.assert_array_equal(ds["time"].values, original["time"].values)
     np.testing.assert_array_equal(ds["O3"].values, original["O3"].values)
+
+
+@pytest.mark.parametrize("time_format", ["%H:%M:%S", "%d.%m. %H:%M:%S", "%Y %H:%M"])
+def test_a_time_format_without_a_whole_date_is_refused(tmp_path: Path, time_format: str) -> None:
+    """'%H:%M:%S' read every record as 1900-01-01 (pandas' default date), silently."""
+    with pytest.raises(ConfigError, match=rf"time_format '{time_format}' has no whole date"):
+        DelimitedReader(time_format=time_format)
+    path = tmp_path / "t.csv"
+    path.write_text("time,O3\n2022-075 11:30:00,40\n2022-075 11:30:01,41\n")
+    ds = DelimitedReader(time_format="%Y-%j %H:%M:%S").read(path)
+    assert str(ds["time"].values[0]) == "2022-03-16T11:30:00.000000000"

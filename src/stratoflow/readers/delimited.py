@@ -92,6 +92,20 @@ def _utc_offset(text: str | None) -> np.timedelta64 | None:
     return np.timedelta64(-minutes if match[1] == "-" else minutes, "m")
 
 
+def _check_time_format(time_format: str) -> None:
+    """ConfigError for a ``strptime`` format without a whole date (``"%H:%M:%S"``): pandas
+    fills in what is missing from 1 January 1900, so every record would be dated then."""
+    if time_format.upper() == "ISO8601" or "%c" in time_format:
+        return
+    year = re.search(r"%[YyGx]", time_format)
+    day = re.search(r"%[djx]|%[VUW].*%[aAuw]|%[aAuw].*%[VUW]", time_format)
+    if year is None or day is None:
+        raise ConfigError(
+            f"time_format {time_format!r} has no whole date (a year and a day of it): the "
+            "missing parts would be taken from 1 January 1900 for every record"
+        )
+
+
 def _utf16_as_utf8(raw: bytes, path: Path) -> bytes:
     """A UTF-16 file (Excel's "Unicode Text", marked by its BOM) as UTF-8; others unchanged.
 
@@ -406,6 +420,7 @@ class DelimitedReader(Reader):
         if cfg.header_lines < 0:
             raise ConfigError("header_lines must not be negative")
         self._offset = _utc_offset(cfg.utc_offset)
+        _check_time_format(cfg.time_format)
         stray = sorted(set(cfg.utc_columns) - {cfg.time_column, *cfg.datetime_columns})
         if stray:
             raise ConfigError(
