@@ -390,3 +390,24 @@ def test_a_time_format_without_a_whole_date_is_refused(tmp_path: Path, time_form
     path.write_text("time,O3\n2022-075 11:30:00,40\n2022-075 11:30:01,41\n")
     ds = DelimitedReader(time_format="%Y-%j %H:%M:%S").read(path)
     assert str(ds["time"].values[0]) == "2022-03-16T11:30:00.000000000"
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "message"),
+    [
+        # the zone-less stamp is 08:00:05 UTC if local (+02:00), read as 10:00:05 UTC: it
+        # still increases, so the two-hour jump went unnoticed
+        (["2022-03-27T10:00:00+02:00", "2022-03-27T10:00:05"], 3, "has no zone"),
+        (["2022-03-27T10:00:00", "2022-03-27T10:00:05-05"], 3, "has zone"),
+    ],
+)
+def test_a_time_column_mixing_zoned_and_zone_less_stamps_is_refused(
+    tmp_path: Path, rows: list[str], line: int, message: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("time,O3\n" + "".join(f"{r},40\n" for r in rows))
+    with pytest.raises(ReaderError, match=rf"line {line}: time '{rows[1]}' {message}"):
+        DelimitedReader().read(path)
+    path.write_text("time,O3\n" + "".join(f"{r[:19]}-05,40\n" for r in rows))
+    ds = DelimitedReader().read(path)  # one zone throughout: read, in UTC
+    assert str(ds["time"].values[0]) == "2022-03-27T15:00:00.000000000"  # 10:00 at -05

@@ -75,7 +75,8 @@ def _without_trailing_blank_lines(raw: bytes) -> bytes:
 
 
 _OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?")
-_OWN_ZONE = r"(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)\s*$"
+#: a timestamp that ends in its own zone: a time of day, then Z, UTC, GMT or an offset
+_OWN_ZONE = r"\d:\d{2}(?::\d{2}(?:[.,]\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
 
 
 def _utc_offset(text: str | None) -> np.timedelta64 | None:
@@ -644,8 +645,19 @@ class DelimitedReader(Reader):
         out: npt.NDArray[np.datetime64] = np.asarray(
             parsed.dt.tz_localize(None).to_numpy(), dtype="datetime64[ns]"
         )
+        zoned = text.str.contains(_OWN_ZONE).to_numpy()
+        if zoned.any() and not zoned.all():
+            # zone-less stamps are taken as UTC: beside zoned ones they are most likely local
+            # times, and a jump by the offset that happens to increase would go unnoticed
+            row = int(np.argmax(zoned != zoned[0]))
+            raise ReaderError(
+                f"time {text.iloc[row]!r} {'has' if zoned[row] else 'has no'} zone, and the "
+                f"first time {text.iloc[0]!r} {'has none' if zoned[row] else 'has one'}: a "
+                f"column {name!r} that mixes the two cannot be put on one clock",
+                path=path,
+                line=first + int(text.index[row]),
+            )
         if self._offset is not None and name not in cfg.utc_columns:  # local time -> UTC
-            zoned = text.str.contains(_OWN_ZONE).to_numpy()
             if zoned.any():
                 row = int(np.argmax(zoned))
                 raise ReaderError(
