@@ -31,7 +31,7 @@ import numpy as np
 
 from stratoflow.errors import TimeUnitsError
 
-__all__ = ["TimeUnits", "find_time_units", "is_time_units", "parse_time_units"]
+__all__ = ["TimeUnits", "find_time_units", "is_time_units", "parse_time_units", "zone_offset"]
 
 #: nanoseconds per unit, for the UDUNITS spellings of fixed-length time units (months and
 #: years are not fixed: their length depends on the calendar, so they have none)
@@ -154,32 +154,40 @@ def _units(unit: str, reference: str, text: str) -> TimeUnits:
     fraction = int((match["frac"] or "").ljust(9, "0")[:9])
     wall = np.datetime64(moment, "us") + np.timedelta64(fraction // 1000, "us")
     written = moment.isoformat(sep=" ") + (f".{match['frac']}" if match["frac"] else "")
-    offset = np.timedelta64(_zone_minutes(match["zone"], text), "m").astype("timedelta64[ns]")
+    offset = _zone_offset(match["zone"], f"time units {text!r}: ")
     return TimeUnits(unit.lower(), wall, fraction % 1000, written, offset, text)
 
 
-def _zone_minutes(zone: str, text: str) -> int:
-    """Minutes east of UTC of the zone after the reference time (see the module docstring)."""
+def zone_offset(zone: str) -> np.timedelta64:
+    """The offset east of UTC (``timedelta64[ns]``) of a zone written on its own, by the
+    same rules as after a reference time: ``"UTC"`` 0, ``"+01:00"`` one hour, ``"UTC+1"``
+    and ``"CET"`` a :class:`TimeUnitsError`."""
+    return _zone_offset(zone, "")
+
+
+def _zone_offset(zone: str, prefix: str) -> np.timedelta64:
+    """Offset east of UTC of the zone after a reference time (see the module docstring);
+    ``prefix`` starts an error message (what the zone belongs to)."""
     match = _ZONE.fullmatch(zone)
     if match is None:
         raise TimeUnitsError(
-            f"time units {text!r}: zone {zone.strip()!r} is not understood; write the "
-            "reference in UTC or with an ISO offset such as '+01:00'"
+            f"{prefix}zone {zone.strip()!r} is not understood; write UTC or an ISO offset "
+            "such as '+01:00'"
         )
     if match["oh"] is None:
-        return 0  # nothing, or Z/UTC/GMT/UT alone
+        return np.timedelta64(0, "ns")  # nothing, or Z/UTC/GMT/UT alone
     hours, minutes = int(match["oh"]), int(match["om"] or 0)
     if hours > 14 or minutes > 59:
-        raise TimeUnitsError(f"time units {text!r}: zone offset {zone.strip()!r} is not an offset")
+        raise TimeUnitsError(f"{prefix}zone offset {zone.strip()!r} is not an offset")
     size = hours * 60 + minutes
     if size and match["name"] is not None:
         raise TimeUnitsError(
-            f"time units {text!r}: zone {zone.strip()!r} is ambiguous (POSIX reads 'UTC+1' as "
+            f"{prefix}zone {zone.strip()!r} is ambiguous (POSIX reads 'UTC+1' as "
             "one hour west of UTC, ISO 8601 and most people as one hour east); write the "
             "offset alone, e.g. '+01:00'"
         )
     if size and not match["sign"]:
         raise TimeUnitsError(
-            f"time units {text!r}: zone offset {zone.strip()!r} has no sign; write e.g. '+01:00'"
+            f"{prefix}zone offset {zone.strip()!r} has no sign; write e.g. '+01:00'"
         )
-    return -size if match["sign"] == "-" else size
+    return np.timedelta64((-size if match["sign"] == "-" else size) * 60_000_000_000, "ns")

@@ -418,3 +418,38 @@ def test_a_dos_end_of_file_mark_is_not_data(tmp_path: Path, shared_data: Path) -
     path.write_bytes(source.read_bytes() + b"\x1a")
     ours, original = NasaAmesReader().read(path), NasaAmesReader().read(source)
     np.testing.assert_array_equal(ours["Ozone"].values, original["Ozone"].values)
+
+
+def _ebas_in(shared_data: Path, target: Path, zone: str) -> Path:
+    raw = (shared_data / EBAS).read_bytes()
+    line = b"Timezone:                     UTC\r\n"
+    assert line in raw
+    target.write_bytes(raw.replace(line, f"Timezone:                     {zone}\r\n".encode()))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("zone", "defect"),
+    [
+        ("CET", "zone 'CET' is not understood"),
+        ("UTC+1", r"zone 'UTC\+1' is ambiguous"),
+        ("+01:00", "EBAS files give times in UTC"),
+    ],
+)
+def test_an_ebas_file_in_another_zone_than_utc_is_refused(
+    shared_data: Path, tmp_path: Path, zone: str, defect: str
+) -> None:
+    """EBAS 'Timezone:' was ignored: a file saying CET was read as UTC, an hour off."""
+    path = _ebas_in(shared_data, tmp_path / "zone.nas", zone)
+    with pytest.raises(
+        ReaderError, match=rf"EBAS metadata 'Timezone: {re.escape(zone)}': .*{defect}"
+    ):
+        NasaAmesReader().read(path)
+
+
+@pytest.mark.parametrize("zone", ["GMT", "UTC+00:00", "Z"])
+def test_an_ebas_file_in_utc_by_another_name_is_read(
+    shared_data: Path, tmp_path: Path, zone: str
+) -> None:
+    ours = NasaAmesReader().read(_ebas_in(shared_data, tmp_path / "zone.nas", zone))
+    np.testing.assert_array_equal(ours["time"], NasaAmesReader().read(shared_data / EBAS)["time"])

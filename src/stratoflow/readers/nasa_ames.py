@@ -64,7 +64,7 @@ from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import Flag, worst
 from stratoflow.readers.base import PathLike, Reader, text_bytes
 from stratoflow.readers.text_table import parse_table
-from stratoflow.timeunits import TimeUnits, find_time_units
+from stratoflow.timeunits import TimeUnits, find_time_units, zone_offset
 
 __all__ = [
     "FFIS",
@@ -818,6 +818,8 @@ def build_dataset(
     links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
     if conv == "stratoflow":  # structure of the file, not attributes of the dataset
         kv = {k: v for k, v in kv.items() if not k.startswith("cf_")}
+    if conv == "ebas":
+        _check_ebas_timezone(kv.get("timezone", "UTC"), path)
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
     flags: dict[str, npt.NDArray[np.uint8]] = {}
     taken: set[str] = set(extra_variables or {})
@@ -875,6 +877,24 @@ def build_dataset(
         if numflags:
             ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
     return ds
+
+
+def _check_ebas_timezone(zone: str, path: Path) -> None:
+    """EBAS times are UTC and say so (``Timezone: UTC``); any other zone is refused.
+
+    The times were read as UTC whatever the line said. EBAS_1.1 allows only UTC, so a file
+    that says otherwise is not one EBAS wrote, and its local times are not guessed at.
+    """
+    try:
+        offset = zone_offset(zone)
+    except TimeUnitsError as exc:
+        raise ReaderError(f"EBAS metadata 'Timezone: {zone}': {exc}", path=path) from None
+    if offset:
+        raise ReaderError(
+            f"EBAS metadata 'Timezone: {zone}': EBAS files give times in UTC; local times "
+            "are not read (convert the file to UTC)",
+            path=path,
+        )
 
 
 def _tab_entries(ncom: tuple[str, ...], key: str) -> list[str]:
