@@ -147,57 +147,35 @@ def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, so
     and only then renamed into place, so a failed or different download leaves nothing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _download(path.parent, ".refetch-", write) as (tmp, _, digest):
+    with _download(_new_file(path.parent, ".refetch-"), write) as (tmp, _, digest):
         if digest != sha256.lower():
             raise other_bytes(source, digest, sha256)
         os.replace(tmp, path)
 
 
-@contextlib.contextmanager
-def _download(
-    folder: Path, prefix: str, write: Callable[[Sink], None]
-) -> Iterator[tuple[Path, int, str]]:
-    """``write(sink)`` into a new file in ``folder``, synced; yields (path, size, SHA-256).
-
-    The file is removed on the way out unless the caller moved it away (renamed into place).
-    """
+def _new_file(folder: Path, prefix: str) -> Path:
+    """A new empty file in ``folder`` with a unique name starting with ``prefix``."""
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=prefix)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix)
+        os.close(fd)
     except OSError as exc:
         raise _local_failure(folder, exc) from exc
-    tmp = Path(tmp_name)
-    try:
-        fh = os.fdopen(fd, "wb")
-        sink = _HashingFile(fh, folder)
-        try:
-            write(sink)
-            try:
-                fh.flush()  # a full disk may show only now
-                os.fsync(fh.fileno())
-            except OSError as exc:
-                raise _local_failure(folder, exc) from exc
-        finally:
-            try:
-                fh.close()
-            except OSError as exc:  # what a failed write left in the buffer
-                raise _local_failure(folder, exc) from exc
-        yield tmp, sink.size, sink.digest.hexdigest()
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    return Path(name)
 
 
 @contextlib.contextmanager
-def _resumable(
+def _download(
     path: Path,
     write: Callable[[Sink], None],
-    resume: Callable[[ResumedSink, int], None],
+    resume: Callable[[ResumedSink, int], None] | None = None,
 ) -> Iterator[tuple[Path, int, str]]:
-    """Like :func:`_download`, into ``path``; when ``path`` holds the first bytes of the file
-    (an earlier attempt was cut), ``resume(sink, offset)`` fetches the rest.
+    """``write(sink)`` into ``path``, synced; yields (path, size, SHA-256).
 
-    When the transfer fails transiently, ``path`` keeps what arrived, for the next attempt;
-    on any other failure, and when the caller is done with it, it is removed.
+    With ``resume``, ``path`` may hold the first bytes of the file (an earlier attempt was
+    cut): ``resume(sink, offset)`` fetches the rest, and when the transfer fails transiently
+    ``path`` keeps what arrived, for the next attempt. Otherwise ``path`` is removed on the way
+    out unless the caller moved it away (renamed into place). Local write failures, including
+    those a full disk shows only at flush or close, are :class:`StagingError`.
     """
     folder = path.parent
     keep = False
@@ -209,25 +187,26 @@ def _resumable(
         sink = _HashingFile(fh, folder)
         try:
             try:
-                sink.take_over(fh)
+                if resume is not None:
+                    sink.take_over(fh)
             except OSError as exc:
                 raise _local_failure(folder, exc) from exc
-            if sink.size:
+            if sink.size and resume is not None:
                 resume(sink, sink.size)
             else:
                 write(sink)
             try:
-                fh.flush()
+                fh.flush()  # a full disk may show only now
                 os.fsync(fh.fileno())
             except OSError as exc:
                 raise _local_failure(folder, exc) from exc
         except TransientTransferError:
-            keep = sink.size > 0
+            keep = resume is not None and sink.size > 0
             raise
         finally:
             try:
                 fh.close()
-            except OSError as exc:
+            except OSError as exc:  # what a failed write left in the buffer
                 keep = False
                 raise _local_failure(folder, exc) from exc
         yield path, sink.size, sink.digest.hexdigest()
@@ -417,11 +396,12 @@ class StagingArea:
         provider: str,
         resume: Callable[[ResumedSink, int], None] | None = None,
     ) -> StagedFile | None:
-        download = (
-            _download(self._partial, "get-", write)
+        path = (
+            _new_file(self._partial, "get-")
             if resume is None
-            else _resumable(self._partial_path(identity, version, sha256), write, resume)
+            else self._partial_path(identity, version, sha256)
         )
+        download = _download(path, write, resume)
         with download as (tmp, received, digest):
             if size is not None and received != size:
                 raise TransientTransferError(
