@@ -299,6 +299,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if fault == "half-hold":
+            # Send the first half of the file, then nothing until the gate opens (at most
+            # 20 s): a download in progress that the client can be killed in the middle of
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if portal.ranges:
+                self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            portal.gate.wait(20.0)
+            self.close_connection = True
+            return
         if fault in ("chunked", "chunked-cut"):
             # No Content-Length: chunked transfer coding; "chunked-cut" hangs up before the
             # last chunk (a body cut short that no length announced)

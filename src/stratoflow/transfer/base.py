@@ -267,6 +267,7 @@ class TransferType(ABC):
             items = policy.call(
                 lambda: list(connection().list()), what=f"list {self.where}", on_retry=drop
             )
+            staging.keep_partials_of([item.identity for item in items])
             staged: list[StagedFile] = []
             degraded = False
             seen: set[str] = set()

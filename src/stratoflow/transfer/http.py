@@ -238,6 +238,18 @@ def _range_start(response: httpx.Response) -> int | None:
     return int(first) if unit == "bytes" and first.isdigit() else None
 
 
+def _validator_of(version: str | None) -> str | None:
+    """The ``If-Range`` validator in a version marker from ``version_of`` (a strong ETag or a
+    Last-Modified date): what lets another run resume a download that a killed one began."""
+    if version is None:
+        return None
+    if version.startswith("etag:") and not version.startswith("etag:W/"):
+        return version.removeprefix("etag:")
+    if version.startswith("modified:"):
+        return version.removeprefix("modified:").rpartition(":")[0] or None
+    return None
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -464,7 +476,7 @@ class _HttpConnection(Connection):
         validator, a download is resumed only when the listing announces a checksum.
         """
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
-        validator = self.spec._validators.get(str(url))
+        validator = self.spec._validators.get(str(url)) or _validator_of(item.version)
         if validator is None and item.sha256 is None:
             sink.restart()
             self.get(item, sink)

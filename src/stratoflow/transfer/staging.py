@@ -7,6 +7,15 @@ rename within one file system is atomic). A failed or interrupted transfer leave
 possibly a temp file in ``.partial/``, which the next run removes; a reader is therefore never
 handed a partial file.
 
+A resumable download (the protocol can continue mid-file) is the exception: it is written to
+``.partial/get-resume-<key>`` and every few MiB a checkpoint beside it
+(``get-resume-<key>.state``) records the item's identity and version marker and the size and
+SHA-256 of the bytes written so far. A process that is killed (or interrupted) mid-download
+leaves both behind, and the next run continues from the checkpoint when the provider still
+offers the same version, after checking that the kept bytes still have the checkpoint's
+digest (a torn write after a crash is caught there and the download starts over). When the
+version marker changed, the kept bytes are discarded.
+
 The manifest records every staged file: identity at the provider, version marker (mtime+size,
 ETag), size and SHA-256. An item whose identity and version (or announced checksum) are
 recorded is not fetched again; a downloaded file whose identity and checksum are recorded is
@@ -26,11 +35,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +60,12 @@ __all__ = [
     "write_verified",
 ]
 
+log = logging.getLogger(__name__)
+
 PARTIAL = ".partial"
+RESUMABLE = "get-resume-"
+#: Bytes between two checkpoints of a resumable download (what a crash can cost at most).
+CHECKPOINT = 1 << 20
 MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"
 
@@ -99,10 +114,25 @@ class _HashingFile:
     protocol code around the sink treats ``OSError`` as a network failure worth retrying.
     """
 
-    def __init__(self, fh: Any, folder: Path) -> None:
+    def __init__(
+        self, fh: Any, folder: Path, checkpoint: Callable[[int, str], None] | None = None
+    ) -> None:
         self._fh, self._folder = fh, folder
         self.size = 0
         self.digest = hashlib.sha256()
+        self._checkpoint = checkpoint
+        self._next_checkpoint = CHECKPOINT
+
+    def save(self) -> None:
+        """Record (size, SHA-256) of what the file holds, for a later process to resume."""
+        if self._checkpoint is None:
+            return
+        try:
+            self._fh.flush()  # the checkpoint must never claim bytes still in our buffer
+            self._checkpoint(self.size, self.digest.hexdigest())
+        except OSError as exc:
+            raise _local_failure(self._folder, exc) from exc
+        self._next_checkpoint = self.size + CHECKPOINT
 
     def restart(self) -> None:
         try:
@@ -112,13 +142,17 @@ class _HashingFile:
             raise _local_failure(self._folder, exc) from exc
         self.size = 0
         self.digest = hashlib.sha256()
+        self._next_checkpoint = CHECKPOINT
 
-    def take_over(self, fh: Any) -> None:
-        """Count and hash what ``fh`` (open for update) already holds; append after it."""
+    def take_over(self, fh: Any, limit: int) -> None:
+        """Count and hash the first ``limit`` bytes ``fh`` (open for update) holds; drop the
+        rest (written after the last checkpoint) and append after them."""
         fh.seek(0)
-        while block := fh.read(1 << 20):
+        while self.size < limit and (block := fh.read(min(1 << 20, limit - self.size))):
             self.size += len(block)
             self.digest.update(block)
+        fh.truncate()
+        self._next_checkpoint = self.size + CHECKPOINT
 
     def write(self, data: bytes, /) -> int:
         try:
@@ -127,6 +161,8 @@ class _HashingFile:
             raise _local_failure(self._folder, exc) from exc
         self.size += len(data)
         self.digest.update(data)
+        if self._checkpoint is not None and self.size >= self._next_checkpoint:
+            self.save()
         return len(data)
 
 
@@ -168,14 +204,18 @@ def _download(
     path: Path,
     write: Callable[[Sink], None],
     resume: Callable[[ResumedSink, int], None] | None = None,
+    state: _ResumeState | None = None,
 ) -> Iterator[tuple[Path, int, str]]:
     """``write(sink)`` into ``path``, synced; yields (path, size, SHA-256).
 
     With ``resume``, ``path`` may hold the first bytes of the file (an earlier attempt was
-    cut): ``resume(sink, offset)`` fetches the rest, and when the transfer fails transiently
-    ``path`` keeps what arrived, for the next attempt. Otherwise ``path`` is removed on the way
-    out unless the caller moved it away (renamed into place). Local write failures, including
-    those a full disk shows only at flush or close, are :class:`StagingError`.
+    cut): ``resume(sink, offset)`` fetches the rest. Which bytes count is ``state``'s
+    checkpoint: the bytes after it are dropped, and when the bytes before it no longer have its
+    digest the download starts over. When the transfer fails transiently or the process is
+    interrupted, ``path`` keeps what arrived and ``state`` records it, for the next attempt or
+    run. Otherwise ``path`` (and ``state``) are removed on the way out unless the caller moved
+    ``path`` away (renamed into place). Local write failures, including those a full disk
+    shows only at flush or close, are :class:`StagingError`.
     """
     folder = path.parent
     keep = False
@@ -184,11 +224,18 @@ def _download(
             fh = path.open("r+b") if path.exists() else path.open("w+b")
         except OSError as exc:
             raise _local_failure(folder, exc) from exc
-        sink = _HashingFile(fh, folder)
+        sink = _HashingFile(fh, folder, None if state is None else state.save)
         try:
             try:
-                if resume is not None:
-                    sink.take_over(fh)
+                if state is not None and state.kept is not None:
+                    sink.take_over(fh, state.kept[0])
+                    if (sink.size, sink.digest.hexdigest()) != state.kept:
+                        log.warning(
+                            "%s: kept bytes changed since the checkpoint; starting over", path
+                        )
+                        sink.restart()
+                else:
+                    fh.truncate(0)
             except OSError as exc:
                 raise _local_failure(folder, exc) from exc
             if sink.size and resume is not None:
@@ -200,8 +247,16 @@ def _download(
                 os.fsync(fh.fileno())
             except OSError as exc:
                 raise _local_failure(folder, exc) from exc
-        except TransientTransferError:
-            keep = resume is not None and sink.size > 0
+        except BaseException as exc:
+            # Kept for a later attempt: what a transient failure or an interruption (Ctrl-C,
+            # SIGTERM) cut; never what a definite failure (404, disk full) left.
+            interrupted = isinstance(exc, TransientTransferError) or not isinstance(exc, Exception)
+            keep = state is not None and resume is not None and interrupted and sink.size > 0
+            if keep:
+                try:
+                    sink.save()
+                except StagingError:
+                    keep = False
             raise
         finally:
             try:
@@ -214,6 +269,42 @@ def _download(
         if not keep:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            if state is not None:
+                state.drop()
+
+
+class _ResumeState:
+    """The checkpoint of a resumable download: ``<partial>.state``, a small JSON record.
+
+    ``kept`` is (size, SHA-256) of the first bytes the partial file holds for this version of
+    the item, or ``None`` when there is nothing to resume (no checkpoint, another identity, or
+    the provider's version marker or checksum changed: then the old bytes are dropped).
+    """
+
+    def __init__(self, path: Path, identity: str, version: str | None, sha256: str | None):
+        self.path = path.with_name(path.name + ".state")
+        self.marker = {"identity": identity, "version": version, "sha256": sha256}
+        self.kept: tuple[int, str] | None = None
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+            if {k: record.get(k) for k in self.marker} == self.marker:
+                self.kept = (int(record["size"]), str(record["prefix_sha256"]))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("%s: unreadable resume checkpoint; the download starts over", self.path)
+        if self.kept is None:
+            path.unlink(missing_ok=True)
+            self.drop()
+
+    def save(self, size: int, digest: str) -> None:
+        record = {**self.marker, "size": size, "prefix_sha256": digest}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, self.path)  # a reader sees the old checkpoint or the new, never half
+
+    def drop(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _local_failure(folder: Path, exc: OSError) -> StagingError:
@@ -296,7 +387,8 @@ class StagingArea:
         self._partial = self.root / PARTIAL
         self._partial.mkdir(parents=True, exist_ok=True)
         for leftover in self._partial.iterdir():  # from a process killed mid-download
-            leftover.unlink(missing_ok=True)
+            if not leftover.name.startswith(RESUMABLE) or leftover.name.endswith(".tmp"):
+                leftover.unlink(missing_ok=True)  # resumable downloads wait for the next run
         self._lock = threading.Lock()
         self._entries: list[StagedFile] = self._load()
         self._journal_lines = 0
@@ -396,12 +488,12 @@ class StagingArea:
         provider: str,
         resume: Callable[[ResumedSink, int], None] | None = None,
     ) -> StagedFile | None:
-        path = (
-            _new_file(self._partial, "get-")
-            if resume is None
-            else self._partial_path(identity, version, sha256)
-        )
-        download = _download(path, write, resume)
+        if resume is None:
+            download = _download(_new_file(self._partial, "get-"), write)
+        else:
+            path = self._partial_path(identity)
+            state = _ResumeState(path, identity, version, sha256)
+            download = _download(path, write, resume, state)
         with download as (tmp, received, digest):
             if size is not None and received != size:
                 raise TransientTransferError(
@@ -419,20 +511,31 @@ class StagingArea:
             except OSError as exc:  # moving the file into place, recording it
                 raise _local_failure(self.root, exc) from exc
 
-    def _partial_path(self, identity: str, version: str | None, sha256: str | None) -> Path:
-        """Where the first bytes of this version of the item wait to be resumed.
+    def _partial_path(self, identity: str) -> Path:
+        """Where the first bytes of the item wait to be resumed (with a checkpoint beside
+        them that says which version they are of: see :class:`_ResumeState`).
 
         Without a version marker the protocol's ``get_from`` is what tells whether the file
         is still the same (HTTP ``If-Range``), or it starts over.
         """
-        key = hashlib.sha256(f"{identity}\0{version}\0{sha256}".encode()).hexdigest()
-        return self._partial / f"get-resume-{key[:32]}"
+        key = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
+        return self._partial / f"{RESUMABLE}{key[:32]}"
 
     def forget_partial(
         self, identity: str, *, version: str | None = None, sha256: str | None = None
     ) -> None:
         """Drop the bytes kept to resume this item (the caller gave up on it)."""
-        self._partial_path(identity, version, sha256).unlink(missing_ok=True)
+        path = self._partial_path(identity)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".state").unlink(missing_ok=True)
+
+    def keep_partials_of(self, identities: Collection[str]) -> None:
+        """Drop the bytes kept to resume items other than ``identities`` (the provider no
+        longer offers them), so that ``.partial/`` does not fill up with orphans."""
+        wanted = {self._partial_path(i).name for i in identities}
+        for path in self._partial.glob(f"{RESUMABLE}*"):
+            if path.name.removesuffix(".state") not in wanted:
+                path.unlink(missing_ok=True)
 
     def _commit(
         self,
