@@ -68,6 +68,10 @@ class Portal:
     compress: bool = False
     #: file name -> (time until which it is refused, HTTP status, Retry-After as a date?)
     busy: dict[str, tuple[float, int, bool]] = field(default_factory=dict)
+    #: file name -> the ``Content-Disposition`` header its downloads are sent with
+    disposition: dict[str, str] = field(default_factory=dict)
+    #: list items by number only (no name), downloaded from ``/download?id=<number>``
+    by_id: bool = False
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -222,6 +226,17 @@ class _Handler(BaseHTTPRequestHandler):
             for name in chunk:
                 with (portal.root / name).open("rb") as fh:
                     digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                if portal.by_id:
+                    number = names.index(name)
+                    items.append(
+                        {
+                            "id": str(number),
+                            "size": (portal.root / name).stat().st_size,
+                            "sha256": digest,
+                            "url": f"/download?id={number}",
+                        }
+                    )
+                    continue
                 items.append(
                     {
                         "id": name,
@@ -244,7 +259,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/files/"):
             self._file(unquote(path.removeprefix("/files/")))
             return
+        if path == "/download" and portal.by_id:
+            names = sorted(p.name for p in portal.root.iterdir() if p.is_file())
+            number = int((query.get("id") or ["-1"])[0])
+            if 0 <= number < len(names):
+                self._file(names[number])
+                return
         self._json(404, {"error": "not found"})
+
+    def end_headers(self) -> None:
+        for key, value in getattr(self, "extra_headers", {}).items():
+            self.send_header(key, value)
+        self.extra_headers: dict[str, str] = {}
+        super().end_headers()
 
     def _file(self, name: str) -> None:
         portal = self.server.portal
@@ -252,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not target.is_file():
             self._json(404, {"error": "no such file"})
             return
+        if name in portal.disposition:
+            self.extra_headers = {"Content-Disposition": portal.disposition[name]}
         data = target.read_bytes()
         with portal.lock:
             busy = portal.busy.get(name)

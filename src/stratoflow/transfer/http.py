@@ -23,6 +23,8 @@ Example config::
 
 from __future__ import annotations
 
+import email.message
+import email.utils
 import logging
 import os
 import re
@@ -43,9 +45,9 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.config import timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
-from stratoflow.transfer.staging import ResumedSink, Sink
+from stratoflow.transfer.staging import NamingSink, ResumedSink, Sink
 
-__all__ = ["HttpPortal", "public_url"]
+__all__ = ["HttpPortal", "public_url", "served_name"]
 
 _CHUNK = 1 << 16
 _AS_STORED = {"Accept-Encoding": "identity"}
@@ -229,6 +231,35 @@ def _translate(exc: httpx.HTTPError, what: str) -> TransferError:
     if isinstance(exc, httpx.TransportError):
         return TransientTransferError(f"{what}: {kind}: {exc}")
     return TransferError(f"{what}: {kind}: {exc}")
+
+
+def served_name(disposition: str | None) -> str | None:
+    """The file name in a ``Content-Disposition`` header (RFC 6266), ``None`` if it has none.
+
+    ``filename*`` (RFC 8187: ``UTF-8''M%C3%A4rz.nc``, any charset) is preferred to the plain
+    ``filename``, as RFC 6266 §4.3 asks. The stdlib's MIME parameter parser does the parsing;
+    the name is *not* safe to use as a path: the staging area sanitises it.
+    """
+    if not disposition:
+        return None
+    header = email.message.Message()
+    header["Content-Disposition"] = disposition
+    plain = extended = None
+    for key, value in header.get_params(header="content-disposition", failobj=[])[1:]:
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):  # filename*, decoded from its charset
+            extended = email.utils.collapse_rfc2231_value(value)
+        else:
+            plain = value
+    return extended or plain or None
+
+
+def _note_name(response: httpx.Response, sink: Sink) -> None:
+    """Tell the sink the file name the server gave the download, if it takes one."""
+    name = served_name(response.headers.get("Content-Disposition"))
+    if name and isinstance(sink, NamingSink):
+        sink.served_as(name)
 
 
 def _range_start(response: httpx.Response) -> int | None:
@@ -431,6 +462,7 @@ class _HttpConnection(Connection):
             try:
                 _check(response, what, url)
                 self._remember_validator(url, response)
+                _note_name(response, sink)
                 for block in response.iter_raw(_CHUNK):
                     sink.write(block)
             finally:
@@ -491,12 +523,14 @@ class _HttpConnection(Connection):
                 if response.status_code != 416:  # 416: nothing after offset (file shrank?)
                     _check(response, what, url)
                     if response.status_code == 206 and _range_start(response) == offset:
+                        _note_name(response, sink)
                         for block in response.iter_raw(_CHUNK):
                             sink.write(block)
                         return
                     if response.status_code == 200:  # the whole file (a new version)
                         sink.restart()
                         self._remember_validator(url, response)
+                        _note_name(response, sink)
                         for block in response.iter_raw(_CHUNK):
                             sink.write(block)
                         return

@@ -44,13 +44,14 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from stratoflow.errors import StagingError, TransferError, TransientTransferError
 
 __all__ = [
     "JOURNAL",
     "MANIFEST",
+    "NamingSink",
     "ResumedSink",
     "Sink",
     "StagedFile",
@@ -74,6 +75,15 @@ class Sink(Protocol):
     """Where a transfer type writes downloaded bytes."""
 
     def write(self, data: bytes, /) -> int: ...
+
+
+@runtime_checkable
+class NamingSink(Sink, Protocol):
+    """A sink that takes the file name the server gave the download (HTTP
+    ``Content-Disposition``): the staged file is named so when the listing's name tells no
+    format (``/download?id=123``). The name is sanitised where it is used."""
+
+    def served_as(self, name: str, /) -> None: ...
 
 
 class ResumedSink(Sink, Protocol):
@@ -115,13 +125,21 @@ class _HashingFile:
     """
 
     def __init__(
-        self, fh: Any, folder: Path, checkpoint: Callable[[int, str], None] | None = None
+        self,
+        fh: Any,
+        folder: Path,
+        checkpoint: Callable[[int, str, str | None], None] | None = None,
     ) -> None:
         self._fh, self._folder = fh, folder
         self.size = 0
         self.digest = hashlib.sha256()
         self._checkpoint = checkpoint
         self._next_checkpoint = CHECKPOINT
+        #: the file name the server gave (see :class:`NamingSink`)
+        self.served: str | None = None
+
+    def served_as(self, name: str, /) -> None:
+        self.served = name
 
     def save(self) -> None:
         """Record (size, SHA-256) of what the file holds, for a later process to resume."""
@@ -129,7 +147,7 @@ class _HashingFile:
             return
         try:
             self._fh.flush()  # the checkpoint must never claim bytes still in our buffer
-            self._checkpoint(self.size, self.digest.hexdigest())
+            self._checkpoint(self.size, self.digest.hexdigest(), self.served)
         except OSError as exc:
             raise _local_failure(self._folder, exc) from exc
         self._next_checkpoint = self.size + CHECKPOINT
@@ -183,7 +201,7 @@ def write_verified(path: Path, write: Callable[[Sink], None], *, sha256: str, so
     and only then renamed into place, so a failed or different download leaves nothing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _download(_new_file(path.parent, ".refetch-"), write) as (tmp, _, digest):
+    with _download(_new_file(path.parent, ".refetch-"), write) as (tmp, _, digest, _):
         if digest != sha256.lower():
             raise other_bytes(source, digest, sha256)
         os.replace(tmp, path)
@@ -205,8 +223,9 @@ def _download(
     write: Callable[[Sink], None],
     resume: Callable[[ResumedSink, int], None] | None = None,
     state: _ResumeState | None = None,
-) -> Iterator[tuple[Path, int, str]]:
-    """``write(sink)`` into ``path``, synced; yields (path, size, SHA-256).
+) -> Iterator[tuple[Path, int, str, str | None]]:
+    """``write(sink)`` into ``path``, synced; yields (path, size, SHA-256, the file name the
+    server gave or ``None``).
 
     With ``resume``, ``path`` may hold the first bytes of the file (an earlier attempt was
     cut): ``resume(sink, offset)`` fetches the rest. Which bytes count is ``state``'s
@@ -229,6 +248,7 @@ def _download(
             try:
                 if state is not None and state.kept is not None:
                     sink.take_over(fh, state.kept[0])
+                    sink.served = state.served
                     if (sink.size, sink.digest.hexdigest()) != state.kept:
                         log.warning(
                             "%s: kept bytes changed since the checkpoint; starting over", path
@@ -264,7 +284,7 @@ def _download(
             except OSError as exc:  # what a failed write left in the buffer
                 keep = False
                 raise _local_failure(folder, exc) from exc
-        yield path, sink.size, sink.digest.hexdigest()
+        yield path, sink.size, sink.digest.hexdigest(), sink.served
     finally:
         if not keep:
             with contextlib.suppress(FileNotFoundError):
@@ -285,10 +305,13 @@ class _ResumeState:
         self.path = path.with_name(path.name + ".state")
         self.marker = {"identity": identity, "version": version, "sha256": sha256}
         self.kept: tuple[int, str] | None = None
+        self.served: str | None = None
         try:
             record = json.loads(self.path.read_text(encoding="utf-8"))
             if {k: record.get(k) for k in self.marker} == self.marker:
                 self.kept = (int(record["size"]), str(record["prefix_sha256"]))
+                served = record.get("served")
+                self.served = served if isinstance(served, str) else None
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -297,8 +320,8 @@ class _ResumeState:
             path.unlink(missing_ok=True)
             self.drop()
 
-    def save(self, size: int, digest: str) -> None:
-        record = {**self.marker, "size": size, "prefix_sha256": digest}
+    def save(self, size: int, digest: str, served: str | None) -> None:
+        record = {**self.marker, "size": size, "prefix_sha256": digest, "served": served}
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, self.path)  # a reader sees the old checkpoint or the new, never half
@@ -314,9 +337,35 @@ def _local_failure(folder: Path, exc: OSError) -> StagingError:
     )
 
 
-def _safe_name(name: str) -> str:
+#: Longest file name in the staging area (file systems allow 255 bytes; a hostile or odd
+#: name must not make the write fail as if the disk were the problem)
+_MAX_NAME = 120
+
+
+def _clean_name(name: str) -> str:
+    """``name`` made safe to create in a staging folder, or ``""`` when nothing is left.
+
+    Only the last path component, only ASCII letters, digits and ``._+-`` (so no separator,
+    control character or shell surprise), no leading dot (no ``..``, no hidden file), and at
+    most :data:`_MAX_NAME` characters, keeping a short extension (the reader goes by it).
+    """
     base = re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("\\", "/").rsplit("/", 1)[-1])
-    return base.lstrip(".") or "download"
+    base = base.lstrip(".")
+    if len(base) > _MAX_NAME:
+        stem, dot, suffix = base.rpartition(".")
+        keep = f"{dot}{suffix}" if dot and stem and len(suffix) <= 16 else ""
+        base = base[: _MAX_NAME - len(keep)] + keep
+    return base
+
+
+def _stage_name(listed: str, served: str | None) -> str:
+    """The staged file's name: the listed one, unless it has no extension (it tells no
+    format, e.g. a portal id) and the server named the file; ``download`` when neither
+    leaves a usable name."""
+    name = _clean_name(listed)
+    if served is not None and "." not in name:
+        name = _clean_name(served) or name
+    return name or "download"
 
 
 def _journal_records(path: Path) -> list[dict[str, Any]]:
@@ -494,7 +543,7 @@ class StagingArea:
             path = self._partial_path(identity)
             state = _ResumeState(path, identity, version, sha256)
             download = _download(path, write, resume, state)
-        with download as (tmp, received, digest):
+        with download as (tmp, received, digest, served):
             if size is not None and received != size:
                 raise TransientTransferError(
                     f"{source or identity}: received {received} bytes, expected {size} "
@@ -506,7 +555,15 @@ class StagingArea:
                 )
             try:
                 return self._commit(
-                    tmp, identity, name, received, digest, version, source, provider
+                    tmp,
+                    identity,
+                    _stage_name(name, served),
+                    name,
+                    received,
+                    digest,
+                    version,
+                    source,
+                    provider,
                 )
             except OSError as exc:  # moving the file into place, recording it
                 raise _local_failure(self.root, exc) from exc
@@ -541,6 +598,7 @@ class StagingArea:
         self,
         tmp: Path,
         identity: str,
+        filename: str,
         name: str,
         size: int,
         digest: str,
@@ -558,7 +616,7 @@ class StagingArea:
                     return None
             dest_dir = self.root / digest[:16]
             dest_dir.mkdir(exist_ok=True)
-            dest = dest_dir / _safe_name(name)
+            dest = dest_dir / filename
             os.replace(tmp, dest)
             staged = StagedFile(
                 path=dest,
