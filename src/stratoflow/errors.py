@@ -22,6 +22,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     ├── TransferError                        talking to an external system failed
     │   ├── TransientTransferError           worth retrying (timeouts, 5xx, resets)
     │   ├── AuthError                        credentials refused (401/403, host key); never retried
+    │   ├── GoneError                        the provider no longer has the item (404/410,
+    │   │                                    FTP 550, SFTP no such file); never retried
     │   └── StagingError                     the local staging area cannot take a file (disk
     │                                        full, no permission); never retried
     ├── ImportFailed                         the importer could not store a Dataset
@@ -46,6 +48,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "ExportError",
+    "GoneError",
     "IllegalTransition",
     "ImportFailed",
     "PluginNotFound",
@@ -141,6 +144,13 @@ class TransientTransferError(TransferError):
 
 class AuthError(TransferError):
     """The external system refused the credentials or could not be authenticated."""
+
+
+class GoneError(TransferError):
+    """The provider does not have the item (any more): HTTP 404/410, FTP 550, SFTP "no such
+    file". Downloading again cannot help; a fresh listing tells whether it was deleted (gone at
+    the provider) or is still listed with a broken link.
+    """
 
 
 class StagingError(TransferError):

@@ -8,6 +8,7 @@ Faults apply to downloads (``RETR``), in order, one per request
 - ``truncate:N``  only the first N bytes are sent, and the server reports success (226)
 - ``stall``  the server never answers the ``RETR`` (the client's timeout has to fire)
 - ``450``  a transient refusal ("450 file busy")
+- ``vanish``  the file is deleted just before the ``RETR`` is served (the server's own 550)
 
 ``server.retrieved`` lists every file name asked for with ``RETR``, so tests can count attempts.
 Permanent refusals need no fault: pyftpdlib's own per-directory permissions
@@ -116,6 +117,8 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         kind, _, arg = (fault or "").partition(":")
         if kind == "stall":
             return None  # no reply at all
+        if kind == "vanish":
+            os.remove(file)
         if kind == "450":
             self.respond("450 File busy, try again later.")
             return None

@@ -276,8 +276,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _file(self, name: str) -> None:
         portal = self.server.portal
         target = portal.root / name
+        with portal.lock:  # "vanish", "vanish-410": deleted after it was listed
+            queue = portal.faults.get(name)
+            vanish = queue.pop(0) if queue and queue[0].startswith("vanish") else None
+        if vanish is not None:
+            target.unlink(missing_ok=True)
         if not target.is_file():
-            self._json(404, {"error": "no such file"})
+            self._json(410 if vanish == "vanish-410" else 404, {"error": "no such file"})
             return
         if name in portal.disposition:
             self.extra_headers = {"Content-Disposition": portal.disposition[name]}

@@ -10,6 +10,7 @@ Faults are injected per file name, in order, when a client opens the file for re
 - ``truncate:N``  the file ends after N bytes (reads past that return end-of-file)
 - ``stall``  the first read is not answered until the server stops (or ``stall_seconds``)
 - ``denied``  opening fails with "permission denied" (SSH_FX_PERMISSION_DENIED)
+- ``vanish``  the file is deleted just before it is opened (the server's own "no such file")
 
 ``server.opened`` lists every file name opened for reading, so tests can count attempts.
 
@@ -171,6 +172,8 @@ class _Files(paramiko.SFTPServerInterface):
             fault = self.faults.next(os.path.basename(real))
             if fault == "denied":
                 return paramiko.SFTP_PERMISSION_DENIED
+            if fault == "vanish":
+                os.remove(real)
         try:
             fd = os.open(real, flags | getattr(os, "O_BINARY", 0), 0o644)
         except OSError as exc:

@@ -24,6 +24,7 @@ Connections translate their library's exceptions into stratoflow's at the bounda
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from typing import Any, ClassVar, Self
 from stratoflow.errors import (
     AuthError,
     ConfigError,
+    GoneError,
     StagingError,
     TransferError,
     TransientTransferError,
@@ -43,6 +45,8 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import ResumedSink, Sink, StagedFile, StagingArea
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Connection",
@@ -213,6 +217,35 @@ class TransferType(ABC):
         except TransferError:  # the download says what is wrong, if anything
             return None
 
+    def _confirm_gone(
+        self,
+        conn: Callable[[], Connection],
+        item: RemoteItem,
+        exc: GoneError,
+        policy: RetryPolicy,
+        drop: Callable[[], None],
+    ) -> TransferError:
+        """What a download answered "not found" means, from a fresh listing.
+
+        Not listed any more: the provider deleted it after it was listed, a
+        :class:`GoneError` saying "gone at provider" (downloading again cannot help). Still
+        listed: a broken link or a file we may not read (FTP says 550 for both), a plain
+        :class:`TransferError`. A listing that keeps failing transiently decides nothing: a
+        :class:`TransientTransferError`, so the item is tried again later.
+        """
+        drop()  # the connection may be in any state after a failure
+        try:
+            listed = policy.call(
+                lambda: any(i.identity == item.identity for i in conn().list()),
+                what=f"list {self.where}",
+                on_retry=drop,
+            )
+        except TransientTransferError as failure:
+            return TransientTransferError(f"{exc}; a fresh listing to confirm it failed: {failure}")
+        if listed:
+            return TransferError(f"{exc} (the provider still lists it)")
+        return GoneError(f"{item.identity}: gone at provider: deleted after it was listed ({exc})")
+
     def fetch_new(
         self,
         auth: ConnectionHandler,
@@ -232,7 +265,9 @@ class TransferType(ABC):
         file must not hold back a day's data. Refused credentials and a staging area that
         cannot take files (disk full) always stop the run (every item would fail alike);
         after an item gave up on transient errors the next items get one attempt each until
-        one succeeds, so a server that went down is not hammered.
+        one succeeds, so a server that went down is not hammered. An item the provider deleted
+        between listing and download (its "not found" confirmed by a fresh listing) is a
+        :class:`GoneError` for ``on_failure``; without it, it is skipped with a warning.
         """
         policy = retry or RetryPolicy(attempts=1)
         once = RetryPolicy(attempts=1)
@@ -288,10 +323,18 @@ class TransferType(ABC):
                 except (AuthError, StagingError):
                     staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
                     raise  # every item would fail alike
-                except TransferError as exc:
+                except TransferError as failure:
                     staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
+                    exc = failure
+                    if isinstance(failure, GoneError):
+                        exc = self._confirm_gone(connection, item, failure, policy, drop)
+                        if isinstance(exc, GoneError) and on_failure is None:
+                            log.warning("%s: %s", self.where, exc)
+                            continue
                     if on_failure is None:
-                        raise
+                        if exc is failure:
+                            raise
+                        raise exc from failure
                     degraded = isinstance(exc, TransientTransferError)
                     drop()  # the connection may be in any state after a failure
                     on_failure(item, exc)

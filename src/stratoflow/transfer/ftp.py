@@ -32,6 +32,7 @@ from typing import Any
 from stratoflow.errors import (
     AuthError,
     ConfigError,
+    GoneError,
     SecretError,
     TransferError,
     TransientTransferError,
@@ -229,7 +230,11 @@ class _FTPConnection(Connection):
         except _ERRORS:
             self.ftp.close()
 
-    def _fail(self, exc: BaseException, what: str) -> TransferError:
+    def _fail(self, exc: BaseException, what: str, *, file: bool = False) -> TransferError:
+        """The stratoflow error for ``exc``; ``file``: while downloading a file, where 550
+        says it is not there (or not readable: a fresh listing tells, see ``fetch_new``)."""
+        if file and isinstance(exc, ftplib.error_perm) and str(exc).startswith("550"):
+            return GoneError(f"{self.where}: {what}: {exc}")
         if isinstance(exc, ftplib.error_perm):
             return TransferError(f"{self.where}: {what}: {exc}")
         return TransientTransferError(
@@ -345,7 +350,7 @@ class _FTPConnection(Connection):
         try:
             self.ftp.retrbinary(f"RETR {self.root / item.identity}", sink.write)
         except (TimeoutError, *_ERRORS) as exc:
-            raise self._fail(exc, f"get {item.identity}") from exc
+            raise self._fail(exc, f"get {item.identity}", file=True) from exc
 
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         """``REST offset`` then ``RETR`` (RFC 3659), unless the file changed since it was
@@ -367,7 +372,7 @@ class _FTPConnection(Connection):
             if not str(exc).startswith(_UNKNOWN_COMMAND) and not isinstance(
                 exc, ftplib.error_reply
             ):
-                raise self._fail(exc, f"get {item.identity}") from exc
+                raise self._fail(exc, f"get {item.identity}", file=True) from exc
             # REST unknown to this server (or not answered 350): no restarts here
             log.info("%s: get %s: cannot resume (%s); from the start", self.where, path, exc)
             sink.restart()

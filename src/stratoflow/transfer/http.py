@@ -37,6 +37,7 @@ import httpx
 from stratoflow.errors import (
     AuthError,
     ConfigError,
+    GoneError,
     SecretError,
     TransferError,
     TransientTransferError,
@@ -196,7 +197,11 @@ class HttpPortal(TransferType):
         return _HttpConnection(self, auth.http_auth())
 
 
-def _check(response: httpx.Response, what: str, asked: httpx.URL | None = None) -> None:
+def _check(
+    response: httpx.Response, what: str, asked: httpx.URL | None = None, *, file: bool = False
+) -> None:
+    """Raise the stratoflow error for an HTTP error status; ``file``: the answer to a file
+    download, where 404/410 mean the portal does not have the file (:class:`GoneError`)."""
     code = response.status_code
     if code < 400:
         return
@@ -216,6 +221,8 @@ def _check(response: httpx.Response, what: str, asked: httpx.URL | None = None) 
         )
         after = "" if wait is None else f" (the server asks to retry after {wait:.0f} s)"
         raise TransientTransferError(f"{what}: HTTP {code}{after}", retry_after=wait)
+    if file and code in (404, 410):
+        raise GoneError(f"{what}: HTTP {code}: the portal does not have the file")
     raise TransferError(f"{what}: HTTP {code}")
 
 
@@ -460,7 +467,7 @@ class _HttpConnection(Connection):
             # (Apache's AddEncoding) stays the .gz file whose size and checksum are listed.
             response = self._open(url, headers=_AS_STORED)
             try:
-                _check(response, what, url)
+                _check(response, what, url, file=True)
                 self._remember_validator(url, response)
                 _note_name(response, sink)
                 for block in response.iter_raw(_CHUNK):
@@ -521,7 +528,7 @@ class _HttpConnection(Connection):
             response = self._open(url, headers=headers)
             try:
                 if response.status_code != 416:  # 416: nothing after offset (file shrank?)
-                    _check(response, what, url)
+                    _check(response, what, url, file=True)
                     if response.status_code == 206 and _range_start(response) == offset:
                         _note_name(response, sink)
                         for block in response.iter_raw(_CHUNK):

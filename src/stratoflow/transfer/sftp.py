@@ -23,7 +23,7 @@ from typing import Any
 
 import paramiko
 
-from stratoflow.errors import AuthError, TransferError, TransientTransferError
+from stratoflow.errors import AuthError, GoneError, TransferError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
@@ -181,7 +181,11 @@ class _SFTPConnection(Connection):
         finally:
             self.client.close()
 
-    def _fail(self, exc: BaseException, what: str) -> TransferError:
+    def _fail(self, exc: BaseException, what: str, *, file: bool = False) -> TransferError:
+        """The stratoflow error for ``exc``; ``file``: while downloading a file, where "no
+        such file" means the server does not have it (any more)."""
+        if file and isinstance(exc, FileNotFoundError):
+            return GoneError(f"{self.where}: {what}: {exc.strerror or exc}")
         if isinstance(exc, FileNotFoundError | PermissionError):
             return TransferError(f"{self.where}: {what}: {exc.strerror or exc}")
         return TransientTransferError(
@@ -252,7 +256,7 @@ class _SFTPConnection(Connection):
         try:
             attr = self.sftp.stat(str(self.root / item.identity))
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._fail(exc, f"get {item.identity}") from exc
+            raise self._fail(exc, f"get {item.identity}", file=True) from exc
         if item.version is None or f"{attr.st_size}:{attr.st_mtime}" != item.version:
             sink.restart()
             offset = 0
@@ -267,7 +271,7 @@ class _SFTPConnection(Connection):
                 while block := remote.read(_CHUNK):
                     sink.write(block)
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._fail(exc, f"get {item.identity}") from exc
+            raise self._fail(exc, f"get {item.identity}", file=True) from exc
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             # paramiko's read() reports a lost connection as end of file: a short file that

@@ -32,7 +32,13 @@ from typing import Any
 
 from django.conf import settings
 
-from stratoflow.errors import ConfigError, ExportError, StratoflowError, TransferError
+from stratoflow.errors import (
+    ConfigError,
+    ExportError,
+    GoneError,
+    StratoflowError,
+    TransferError,
+)
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
@@ -48,6 +54,7 @@ from stratoflow.transfer.staging import (
 
 __all__ = [
     "FETCH_ERROR",
+    "GONE",
     "as_fetched",
     "build",
     "collect_files",
@@ -62,6 +69,8 @@ log = logging.getLogger("stratoflow.workflow")
 
 #: The task detail that marks a unit whose file could not be fetched (the error message).
 FETCH_ERROR = "fetch_error"
+#: The outcome of a unit whose file the provider deleted after listing it.
+GONE = "gone at provider"
 
 
 def build(
@@ -149,6 +158,7 @@ def collect_files(
             {
                 "identity": item.identity,
                 FETCH_ERROR: str(exc),
+                "gone": isinstance(exc, GoneError),
                 "version": item.version,
                 "sha256": item.sha256,
             },
@@ -230,7 +240,15 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
     own task imports it): then this task is done, so a retried run can succeed. "The file" is
     the version that failed when the provider announces a version marker or checksum, else
     any version staged after the failure.
+
+    A file the provider deleted after listing it (:class:`~stratoflow.errors.GoneError`,
+    confirmed by a listing when it was fetched) is asked for in a fresh listing once more:
+    still not there, the task is skipped with the outcome :data:`GONE` instead of failing on
+    every retry (no download can help); listed again, it fails as before (the next run
+    fetches it). A listing that fails transiently leaves the task to be retried.
     """
+    from stratoflow.jobs.states import TaskState
+
     row = manager.transfer
     info = task.details
     version, sha256 = info.get("version"), info.get("sha256")
@@ -247,6 +265,15 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
                 )
             if same:
                 return {"fetched_later": staged.fetched_at}
+    if row is not None and info.get("gone"):
+        identity = info.get("identity")
+        if all(item.identity != identity for item in build(row).list()):
+            return {
+                "state": TaskState.SKIPPED,
+                "outcome": GONE,
+                "note": f"{identity}: the provider deleted the file after listing it and no "
+                f"longer lists it ({info[FETCH_ERROR]})",
+            }
     raise TransferError(str(info[FETCH_ERROR]))
 
 
