@@ -10,6 +10,14 @@ re-queued when their leases expire). Nothing is ever run twice because
 - a run is taken with a conditional UPDATE (pending, or running with a silent driver);
 - a task is claimed with a conditional UPDATE (see :mod:`~stratoflow.server.workflow.services`).
 
+Runs a driver left unfinished are resumed here too, not only by the next manual ``job run``:
+those left ``running`` by a dead process (heartbeat older than the lease) and those failed as
+interrupted (SIGTERM, Ctrl-C, a failing driver: :func:`~.services.run_interrupt`) with tasks
+left, of enabled jobs. Each is resumed automatically once (the run records
+``summary["resumed_by_scheduler"]``): a run that stops its driver every time (a file that
+crashes the process, a broker that is down) is then left failed as interrupted, naming the
+``job run`` that resumes it, instead of being resumed tick after tick.
+
 Which slots are due comes from :func:`stratoflow.jobs.due` (the catch-up policy) with the
 job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratoflow.jobs.Clock`.
 """
@@ -24,14 +32,14 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from stratoflow.errors import StratoflowError, TaskError
 from stratoflow.jobs.catchup import DEFAULT_GRACE, due
 from stratoflow.jobs.clock import Clock, SystemClock
 from stratoflow.jobs.graph import run_order
-from stratoflow.jobs.states import RUN_TERMINAL, RunState
+from stratoflow.jobs.states import RUN_TERMINAL, RunState, TaskState, check_run_transition
 from stratoflow.server.workflow.executors import Executor
 from stratoflow.server.workflow.leases import (
     heartbeat,
@@ -40,7 +48,7 @@ from stratoflow.server.workflow.leases import (
     lease_release,
     lease_seconds,
 )
-from stratoflow.server.workflow.models import Job, JobRun
+from stratoflow.server.workflow.models import Job, JobRun, Task
 
 __all__ = ["Scheduler", "dependencies", "occurrences_create", "runs_due"]
 
@@ -49,6 +57,9 @@ log = logging.getLogger("stratoflow.scheduler")
 LEASE_NAME = "scheduler"
 #: How often the active scheduler looks for reviews past their deadline.
 REMINDER_CHECK = timedelta(minutes=15)
+#: The key of ``JobRun.summary`` that marks a run the scheduler resumed (see the docstring).
+RESUMED = "resumed_by_scheduler"
+_LEFT = [TaskState.QUEUED.value, TaskState.RETRYING.value, TaskState.RUNNING.value]
 
 
 def dependencies() -> dict[int, list[int]]:
@@ -84,19 +95,33 @@ def occurrences_create(
 
 
 def runs_due(now: datetime) -> list[JobRun]:
-    """Runs to execute now: pending ones whose slot came, and running ones whose driver died.
+    """Runs to execute now: pending ones whose slot came, running ones whose driver died, and
+    interrupted ones with tasks left that the scheduler has not resumed yet.
 
     Ordered by slot, then with every job after the jobs it depends on; a run waits while a
     dependency has an unfinished run for the same or an earlier slot.
     """
     stale = timezone.now() - timedelta(seconds=lease_seconds())
-    runs = list(
-        JobRun.objects.filter(
+    runs: list[JobRun] = list(
+        JobRun.objects.annotate(
+            left=Exists(Task.objects.filter(run=OuterRef("pk"), state__in=_LEFT))
+        )
+        .filter(
             # a disabled job starts nothing (its pending runs wait until it is enabled); a run
             # it had started and whose driver died is still finished
             Q(state=RunState.PENDING.value, scheduled_for__lte=now, job__enabled=True)
             | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
-        ).select_related("job")
+            | (
+                Q(
+                    state=RunState.FAILED.value,
+                    summary__has_key="interrupted",
+                    job__enabled=True,
+                    left=True,
+                )
+                & ~Q(summary__has_key=RESUMED)
+            )
+        )
+        .select_related("job")
     )
     edges = dependencies()
     rank = {
@@ -177,6 +202,58 @@ class Scheduler:
         if self._problems.pop(key, None) is not None:
             log.info("%s: working again", key)
 
+    def take_over(self, run: JobRun) -> bool:
+        """Make ``run`` (interrupted, or running with a dead driver) ours to resume, once.
+
+        Conditional, so a manual ``job run`` resuming it at the same time, or another
+        scheduler, gets it at most once between them. The run is marked :data:`RESUMED`; one
+        the scheduler had resumed before is not taken: a run left running again is failed as
+        interrupted (naming the command that resumes it), one failed again stays failed.
+        False when the run is not (or no longer) to be resumed by this scheduler.
+        """
+        now = timezone.now()
+        summary = dict(run.summary) if isinstance(run.summary, dict) else {}
+        if run.state == RunState.FAILED:
+            if RESUMED in summary or "interrupted" not in summary:
+                return False
+            check_run_transition(RunState.FAILED, RunState.PENDING)
+            summary[RESUMED] = {"after": summary["interrupted"], "at": now.isoformat()}
+            won = JobRun.objects.filter(
+                pk=run.pk, state=RunState.FAILED.value, summary__has_key="interrupted"
+            ).update(state=RunState.PENDING.value, finished_at=None, summary=summary)
+        elif run.state == RunState.RUNNING:
+            stale = now - timedelta(seconds=lease_seconds())
+            dead = JobRun.objects.filter(
+                pk=run.pk, state=RunState.RUNNING.value, owner=run.owner, heartbeat_at__lt=stale
+            )
+            if RESUMED in summary:
+                summary["interrupted"] = (
+                    f"its driver {run.owner} stopped (no heartbeat since "
+                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S}Z) after the scheduler had resumed "
+                    f"the run once already; not resumed again automatically: `stratoflow job "
+                    f"run {run.job.name}` resumes it"
+                )
+                check_run_transition(RunState.RUNNING, RunState.FAILED)
+                if dead.update(
+                    state=RunState.FAILED.value,
+                    finished_at=now,
+                    heartbeat_at=None,
+                    summary=summary,
+                ):
+                    log.error("run %s: %s", run, summary["interrupted"])
+                return False
+            summary[RESUMED] = {
+                "after": f"its driver {run.owner} stopped (no heartbeat)",
+                "at": now.isoformat(),
+            }
+            won = dead.update(owner=self.holder, heartbeat_at=now, summary=summary)
+        else:
+            return run.state == RunState.PENDING
+        run.refresh_from_db()
+        if won:
+            log.warning("run %s: resuming it (%s)", run, summary[RESUMED]["after"])
+        return bool(won)
+
     def tick(self) -> list[JobRun]:
         """Create due occurrences and execute due runs; return the runs executed.
 
@@ -202,7 +279,7 @@ class Scheduler:
         for run in runs_due(now):
             if self.stop_event.is_set() or not self.is_leader():
                 break
-            if _blocked(run, edges):
+            if _blocked(run, edges) or not self.take_over(run):
                 continue
             try:
                 report = run_execute(run, executor=self.executor, owner=self.holder)

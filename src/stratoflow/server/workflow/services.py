@@ -523,7 +523,8 @@ def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str]
     scheduler): the run should not look ``running`` until its lease runs out, and its
     unfinished tasks must not be lost. The tasks this process was running (``claims``, the
     claim tokens it holds) are queued again at once, their results discarded if they still
-    arrive; queued ones stay queued. The run records ``summary["interrupted"]``, so the next
+    arrive; queued ones stay queued. The run records ``summary["interrupted"]``, so the
+    scheduler (once, see :mod:`~stratoflow.server.workflow.scheduler`) or the next
     :func:`job_run` of the job resumes it and imports what it left. Only a run still running
     under ``owner`` is changed. Returns how many tasks were queued again.
     """

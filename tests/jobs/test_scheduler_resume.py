@@ -1,0 +1,168 @@
+"""The scheduler resumes runs a stopped or dead driver left, once, on the real database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import LazySettings
+from django.utils import timezone
+
+MakeJob = Callable[..., Any]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class _StopsOnce:
+    """A task kind whose second unit is where the process is told to stop (SIGTERM raises
+    :class:`Terminated` in the thread running it: the driver's own, with one worker)."""
+
+    per_run = True
+    thread_safe = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def collect(self, manager: Any) -> Any:
+        return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(3))
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        from stratoflow.jobs.interrupt import Terminated
+
+        if task.details["number"] == 1 and not self.stopped:
+            self.stopped = True
+            raise Terminated("terminated by SIGTERM")
+        return {}
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture
+def stops_once() -> Any:
+    from stratoflow.server.workflow import managers
+
+    kind = _StopsOnce()
+    managers.register("stops-once", kind)
+    yield kind
+    managers._KINDS.pop("stops-once", None)
+
+
+def test_the_scheduler_resumes_a_run_interrupted_by_sigterm(stops_once: Any) -> None:
+    """``job run`` stopped by SIGTERM marks its run failed as interrupted; only the next manual
+    ``job run``/``job retry`` used to finish its tasks: the scheduler left them queued."""
+    from stratoflow.jobs import ManualClock
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    job = Job.objects.create(name="stopped")
+    TaskManager.objects.create(job=job, name="work", kind="stops-once")
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    run = JobRun.objects.get(job=job)
+    assert run.state == "failed" and "interrupted" in run.summary
+    executed = Scheduler(clock=ManualClock(timezone.now()), holder="sched").tick()
+    assert [r.pk for r in executed] == [run.pk]
+    run.refresh_from_db()
+    assert run.state == "succeeded" and "interrupted" not in run.summary
+    assert set(Task.objects.filter(run=run).values_list("state", flat=True)) == {"done"}
+
+
+def test_a_disabled_jobs_interrupted_run_waits(stops_once: Any) -> None:
+    from stratoflow.jobs import ManualClock
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import Job, JobRun, TaskManager
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    job = Job.objects.create(name="paused")
+    TaskManager.objects.create(job=job, name="work", kind="stops-once")
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    Job.objects.filter(pk=job.pk).update(enabled=False)
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    assert scheduler.tick() == []
+    assert JobRun.objects.get(job=job).state == "failed"
+    Job.objects.filter(pk=job.pk).update(enabled=True)
+    assert len(scheduler.tick()) == 1
+    assert JobRun.objects.get(job=job).state == "succeeded"
+
+
+def test_a_run_whose_driver_keeps_failing_is_resumed_once_not_in_a_loop(
+    make_job: MakeJob, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A driver that fails (a real Celery app on a loopback port nobody listens on) interrupts
+    its run; the scheduler resumes it once, then leaves it for ``job run``/``job retry``."""
+    from celery import Celery
+
+    from stratoflow.jobs import ManualClock
+    from stratoflow.server.workflow.executors import CeleryExecutor
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    job = make_job("unlucky", tasks=1)
+    broker = Celery("unreachable", broker="redis://127.0.0.1:9/0", fixups=[])
+    broker.conf.update(broker_connection_timeout=1, broker_connection_max_retries=1)
+    executor = CeleryExecutor(queue="nowhere", app=broker)
+    run = JobRun.objects.create(job=job, scheduled_for=timezone.now() - timedelta(minutes=1))
+    clock = ManualClock(timezone.now())
+    scheduler = Scheduler(clock=clock, holder="sched", executor=executor, tick_seconds=0.01)
+    scheduler.run(max_seconds=1.0)
+    run.refresh_from_db()
+    assert run.state == "failed" and "the scheduler's driver failed" in run.summary["interrupted"]
+    failures = [r for r in caplog.records if "its driver failed" in r.getMessage()]
+    assert len(failures) == 2  # its own start, and one resumption: no loop
+    # a person can still finish it
+    report = job_run(job, workers=1)
+    assert [r.state for r in report.resumed] == ["succeeded"]
+
+
+def test_a_run_abandoned_twice_by_dead_drivers_is_failed_not_resumed_again(
+    make_job: MakeJob, settings: LazySettings, tmp_path: Any
+) -> None:
+    """A run left ``running`` by a dead process is taken over once (marked so); left again by
+    the scheduler that took it over, it is failed as interrupted for a person to look at,
+    instead of every standby scheduler in turn resuming (and perhaps dying of) it."""
+    from stratoflow.jobs import ManualClock
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    settings.STRATOFLOW_LEASE_SECONDS = 30
+    job = make_job("orphan", tasks=2)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = JobRun.objects.create(
+        job=job,
+        scheduled_for=long_ago,
+        state="running",
+        owner="dead-host:1:x",
+        heartbeat_at=long_ago,
+        started_at=long_ago,
+    )
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    assert [r.pk for r in scheduler.tick()] == [run.pk]
+    run.refresh_from_db()
+    assert run.state == "succeeded"
+
+    # the same again, but the scheduler that took it over died too (its marker is there)
+    other = JobRun.objects.create(
+        job=job,
+        scheduled_for=long_ago + timedelta(seconds=1),
+        state="running",
+        owner="dead-host:1:x",
+        heartbeat_at=long_ago,
+        started_at=long_ago,
+    )
+    taken = scheduler.take_over(other)
+    assert taken
+    JobRun.objects.filter(pk=other.pk).update(owner="dead-host:2:y", heartbeat_at=long_ago)
+    assert scheduler.tick() == []
+    other.refresh_from_db()
+    assert other.state == "failed"
+    assert "resumed the run once already" in other.summary["interrupted"]
+    assert "stratoflow job run orphan" in other.summary["interrupted"]
+    assert (tmp_path / "orphan.log").read_text().count("\n") == 2  # only the first run's tasks
