@@ -27,6 +27,7 @@ which managers it concerns in ``summary["reprocess"]``, so a resumed run does ju
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import random
 import threading
@@ -57,6 +58,7 @@ __all__ = [
     "Progress",
     "ReprocessReport",
     "RunReport",
+    "driving_run",
     "job_reprocess",
     "job_run",
     "run_execute",
@@ -77,6 +79,18 @@ Progress = Callable[[str, dict[str, int], float], None]
 check_task_transition(TaskState.QUEUED, TaskState.RUNNING)
 check_task_transition(TaskState.RETRYING, TaskState.RUNNING)
 check_task_transition(TaskState.RUNNING, TaskState.QUEUED)
+
+#: The run the current thread drives (:func:`run_execute`); what it holds is named by it.
+_DRIVING: contextvars.ContextVar[JobRun | None] = contextvars.ContextVar(
+    "stratoflow_driving", default=None
+)
+
+
+def driving_run() -> JobRun | None:
+    """The run the calling thread is driving now, if any (for messages naming who waits on
+    whom, such as the staging lock's holder)."""
+    return _DRIVING.get()
+
 
 _SERIAL = threading.Lock()
 _NO_LOCK = contextlib.nullcontext()
@@ -442,6 +456,7 @@ def run_execute(
     job = run.job
     beat = heartbeat()
     beat.hold_run(run.pk)
+    driving = _DRIVING.set(run)
     report = RunReport(job=job.name, run_id=run.pk, state=run.state)
     failed = False
     # A re-processing run (see job_reprocess) was queued when it was made, for some managers.
@@ -497,6 +512,7 @@ def run_execute(
         own_executor = False  # do not wait for task threads: the process is stopping
         raise
     finally:
+        _DRIVING.reset(driving)
         beat.drop_run(run.pk)
         if own_executor:
             executor.close()

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +38,7 @@ from stratoflow.errors import (
     ConfigError,
     ExportError,
     GoneError,
+    StagingError,
     StratoflowError,
     TransferError,
 )
@@ -277,6 +280,37 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
     raise TransferError(str(info[FETCH_ERROR]))
 
 
+#: seconds a run waits for a staging area another run holds (``STRATOFLOW_STAGING_LOCK_SECONDS``)
+DEFAULT_STAGING_LOCK_SECONDS = 1800.0
+
+
+def staging_lock_seconds() -> float:
+    """How long a fetch waits for the staging area's lock (``STRATOFLOW_STAGING_LOCK_SECONDS``,
+    setting or environment, default 1800); not finite seconds > 0 is a ConfigError naming it."""
+    value = getattr(settings, "STRATOFLOW_STAGING_LOCK_SECONDS", None) or os.environ.get(
+        "STRATOFLOW_STAGING_LOCK_SECONDS", str(DEFAULT_STAGING_LOCK_SECONDS)
+    )
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0) or isinstance(value, bool):
+        raise ConfigError(
+            "STRATOFLOW_STAGING_LOCK_SECONDS must be a number of seconds > 0 (default 1800), "
+            f"not {value!r}"
+        )
+    return seconds
+
+
+def _who() -> str:
+    """This process, and the run its thread drives if any: what a waiter is told."""
+    from stratoflow.server.workflow.services import driving_run
+
+    me = f"process {os.getpid()} on {socket.gethostname()}"
+    run = driving_run()
+    return f"{me} (run {run.pk} of job {run.job.name!r})" if run is not None else me
+
+
 @contextmanager
 def _exclusive(root: Path, *, what: str = "") -> Iterator[None]:
     """Hold an exclusive lock on ``root`` across processes (workers share the staging area).
@@ -286,26 +320,47 @@ def _exclusive(root: Path, *, what: str = "") -> Iterator[None]:
     A process that finds the area busy says so (naming the holder) and waits: the holder's
     files are then staged, and the waiter fetches only what is still new. The lock is an
     ``flock`` on ``<root>/.lock``: the kernel releases it when its holder dies, so a killed
-    process never leaves the area locked.
+    process never leaves the area locked. A holder that hangs (a stalled download) would keep
+    every later run waiting forever: the wait is bounded by :func:`staging_lock_seconds`, then
+    :class:`~stratoflow.errors.StagingError` names the waiting run and the holder (process,
+    host, run and job as it wrote them into the lock file).
     """
     root.mkdir(parents=True, exist_ok=True)
+    limit = staging_lock_seconds()
+    area = f"staging area {root}{f' of {what}' if what else ''}"
     with (root / ".lock").open("a+") as fh:
+
+        def holder() -> str:
+            fh.seek(0)
+            return fh.read(300).strip() or "another process"
+
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read(200).strip() or "another process"
             log.warning(
-                "staging area %s%s is in use by %s (another run fetching); waiting for it",
-                root,
-                f" of {what}" if what else "",
-                holder,
+                "%s is in use by %s (another run fetching); waiting for it (at most %g s)",
+                area,
+                holder(),
+                limit,
             )
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            deadline, pause = time.monotonic() + limit, 0.05
+            while True:
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+                pause = min(pause * 2, 1.0)
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StagingError(
+                            f"{_who()}: {area} is still held by {holder()} after {limit:g} s "
+                            "(STRATOFLOW_STAGING_LOCK_SECONDS); its fetch may be hung: stop "
+                            "that process (its lock goes with it) or raise the limit"
+                        ) from None
         try:
             fh.seek(0)
             fh.truncate()
-            fh.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+            fh.write(f"{_who()}\n")
             fh.flush()
             yield
         finally:
