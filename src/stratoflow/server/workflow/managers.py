@@ -51,6 +51,9 @@ class ManagerKind(Protocol):
 class ImportManager:
     """Fetch new files, read them, import them, run QC; leave them awaiting review."""
 
+    #: a staged file is the transfer handler's: one task for it among all managers on it
+    transfer_wide = True
+
     def collect(self, manager: TaskManager) -> Iterable[Unit]:
         from stratoflow.server.workflow.transfers import collect_files
 

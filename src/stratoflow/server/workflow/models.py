@@ -306,6 +306,18 @@ class Task(models.Model):
         JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     key = models.CharField(max_length=300, help_text="idempotency key")
+    # Set for a kind whose units belong to the transfer handler rather than the manager
+    # (a file fetched from a source is imported once, whichever of the managers on that
+    # source queues it): unique with ``key``, so managers collecting at once cannot both
+    # queue one file; a check before inserting would leave them a window between them.
+    transfer = models.ForeignKey(
+        TransferHandler,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the source whose unit this is, for kinds whose keys are per source",
+    )
     subject = models.CharField(max_length=500, help_text="what the task works on")
     state = models.CharField(
         max_length=20,
@@ -329,7 +341,14 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["manager", "key"], name="unique_task_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["manager", "key"], name="unique_task_key"),
+            models.UniqueConstraint(
+                fields=["transfer", "key"],
+                condition=models.Q(transfer__isnull=False),
+                name="unique_task_transfer_key",
+            ),
+        ]
         indexes = [models.Index(fields=["run", "manager", "state"], name="task_run_manager_state")]
 
     def __str__(self) -> str:

@@ -309,8 +309,18 @@ def _queue(
     *,
     per_run: bool,
 ) -> int:
-    """Persist one queued task per new unit (key, subject, details); known keys are skipped."""
+    """Persist one queued task per new unit (key, subject, details); known keys are skipped.
+
+    Known to the manager, or for a kind that declares ``transfer_wide`` (its units are its
+    transfer handler's files, :mod:`~stratoflow.server.workflow.transfers`) to any manager on
+    the same transfer handler: the database refuses the second row, so two managers
+    collecting from one source at once queue each file once between them.
+    """
+    from stratoflow.server.workflow import managers
+
     prefix = f"{run.scheduled_for:%Y%m%dT%H%M%S.%fZ}/" if per_run else ""
+    wide = getattr(managers.get(manager.kind), "transfer_wide", False)
+    transfer = manager.transfer if wide else None
     queued = 0
     for key, subject, details in units:
         try:
@@ -318,6 +328,7 @@ def _queue(
                 Task.objects.create(
                     manager=manager,
                     run=run,
+                    transfer=transfer,
                     key=fit_task_key(prefix + key),
                     subject=subject[:500],
                     details=details,
