@@ -3,7 +3,8 @@
 Start as many as you like against one database: exactly one is active (it holds the lease
 row, renewed by heartbeat); the others wait and take over within about one lease time
 (``STRATOFLOW_LEASE_SECONDS``, default 60) when it dies. SIGTERM/SIGINT stop it cleanly and
-hand the lease over at once.
+hand the lease over at once, after the runs under way finished (each run executes in a driver
+thread of its own, so a long run does not hold up the others' start times).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scheduler", help="run the scheduler (one active per database)")
     p.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
     p.add_argument("--workers", type=int, default=4, help="in-process task threads (default 4)")
+    p.add_argument(
+        "--drivers",
+        type=int,
+        default=4,
+        help="runs executed at once, each in its own thread, beside the ticking (default 4)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every run")
     p.set_defaults(func=run)
 
@@ -33,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.verbose:  # the settings' LOGGING keeps stratoflow at WARNING otherwise
         logging.getLogger("stratoflow").setLevel(logging.INFO)
-    scheduler = Scheduler(executor=default(workers=args.workers), tick_seconds=args.tick)
+    scheduler = Scheduler(
+        executor=default(workers=args.workers), tick_seconds=args.tick, drivers=args.drivers
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         scheduler.stop_event.set()

@@ -1,5 +1,11 @@
 """The scheduler: exactly one active per database; it creates due occurrences and runs them.
 
+The loop (:meth:`Scheduler.run`) hands each due run to a driver thread (at most ``drivers``
+at once, one run per job at a time) and goes on ticking: a long run neither delays the start
+of other jobs' runs nor keeps the scheduler from creating occurrences on time (with catch-up
+``latest`` or ``skip``, a slot first seen late is dropped). :meth:`Scheduler.tick` alone runs
+the due runs in the calling thread, one after the other, and returns them (tests, scripts).
+
 Every scheduler process loops: try to take (or renew) the ``scheduler`` lease row; the holder
 ticks, the others wait. The holder renews the lease from its heartbeat thread even while a
 long run executes; when it dies, the lease expires and a waiting scheduler takes over within
@@ -29,13 +35,15 @@ import logging
 import smtplib
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from stratoflow.errors import StratoflowError, TaskError
+from stratoflow.errors import ConfigError, StratoflowError, TaskError
 from stratoflow.jobs.catchup import DEFAULT_GRACE, due
 from stratoflow.jobs.clock import Clock, SystemClock
 from stratoflow.jobs.graph import run_order
@@ -154,8 +162,15 @@ class Scheduler:
         holder: str | None = None,
         tick_seconds: float = 1.0,
         grace: timedelta = DEFAULT_GRACE,
+        drivers: int = 4,
     ) -> None:
+        if drivers < 1:
+            raise ConfigError(f"a scheduler needs at least 1 driver thread, not {drivers}")
         self.clock = clock or SystemClock()
+        self.drivers = drivers
+        self._pool: ThreadPoolExecutor | None = None
+        #: runs handed to driver threads and not yet harvested: run id -> (job id, future)
+        self._inflight: dict[int, tuple[int, Future[JobRun | None]]] = {}
         self.holder = holder or identity()
         self.tick_seconds = tick_seconds
         self.grace = grace
@@ -176,7 +191,12 @@ class Scheduler:
         return self._executor
 
     def close(self) -> None:
-        """Stop the executor this scheduler created (its threads and connections)."""
+        """Wait for the runs in driver threads, then stop the threads and the executor this
+        scheduler created (their connections too)."""
+        self._drain()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._executor is not None and self._own_executor:
             self._executor.close()
             self._executor = None
@@ -255,14 +275,35 @@ class Scheduler:
         return bool(won)
 
     def tick(self) -> list[JobRun]:
-        """Create due occurrences and execute due runs; return the runs executed.
+        """Create due occurrences and execute due runs here, in turn; return those executed.
 
         One job that cannot be scheduled, or one run whose driver fails unexpectedly (an
         unreachable broker, a bug), is logged and skipped: the other jobs go on. Such a run is
         marked failed with the reason (:func:`~.services.run_interrupt`), not left running.
         """
-        from stratoflow.server.workflow.services import run_execute, run_interrupt
+        now = self._schedule()
+        executed = []
+        for run in self._startable(now):
+            if self._drive(run) is not None:
+                executed.append(run)
+        self._remind(now)
+        return executed
 
+    def _tick_dispatching(self) -> list[JobRun]:
+        """:meth:`tick` of the loop: due runs go to driver threads; return those finished."""
+        now = self._schedule()
+        executed = self._harvest()
+        for run in self._startable(now):
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.drivers, thread_name_prefix="stratoflow-run")
+            self.executor  # noqa: B018  # made here, not by two driver threads at once
+            future = self._pool.submit(self._drive_in_thread, run)
+            self._inflight[run.pk] = (run.job_id, future)
+        self._remind(now)
+        return executed
+
+    def _schedule(self) -> datetime:
+        """Create the due occurrences of every scheduled job; return "now"."""
         now = self.clock.now()
         for job in Job.objects.filter(enabled=True, start__isnull=False):
             key = f"job {job.name}"
@@ -274,28 +315,67 @@ class Scheduler:
                 self._problem(key, f"job {job.name}: cannot schedule: {exc!r}", exc)
             else:
                 self._solved(key)
-        executed = []
+        return now
+
+    def _startable(self, now: datetime) -> Iterator[JobRun]:
+        """Due runs that may start now, taken over where they are resumed (:meth:`take_over`).
+
+        Not one whose job has a run in a driver thread (a job's runs go in slot order), nor
+        more than the free driver threads, nor one waiting for a dependency.
+        """
         edges = dependencies()
         for run in runs_due(now):
-            if self.stop_event.is_set() or not self.is_leader():
-                break
+            if self.stop_event.is_set() or len(self._inflight) >= self.drivers:
+                return
+            busy = {job_id for job_id, _ in self._inflight.values()}
+            if run.pk in self._inflight or run.job_id in busy:
+                continue
+            if not self.is_leader():
+                return
             if _blocked(run, edges) or not self.take_over(run):
                 continue
-            try:
-                report = run_execute(run, executor=self.executor, owner=self.holder)
-            except TaskError as exc:  # another process took it first
-                log.info("skipping %s: %s", run, exc)
-                continue
-            except Exception as exc:  # the next run, and the next tick, must still happen
-                log.error("run %s: its driver failed: %r", run, exc, exc_info=exc)
-                close_old_connections()
-                with contextlib.suppress(Exception):  # the database may be what failed
-                    run_interrupt(run, self.holder, f"the scheduler's driver failed: {exc!r}")
-                continue
-            log.info("run %s finished: %s", run, report.state)
-            executed.append(run)
-        self._remind(now)
+            yield run
+
+    def _drive(self, run: JobRun) -> JobRun | None:
+        """Execute ``run``; None when another process had it or its driver failed."""
+        from stratoflow.server.workflow.services import run_execute, run_interrupt
+
+        try:
+            report = run_execute(run, executor=self.executor, owner=self.holder)
+        except TaskError as exc:  # another process took it first
+            log.info("skipping %s: %s", run, exc)
+            return None
+        except Exception as exc:  # the next run, and the next tick, must still happen
+            log.error("run %s: its driver failed: %r", run, exc, exc_info=exc)
+            close_old_connections()
+            with contextlib.suppress(Exception):  # the database may be what failed
+                run_interrupt(run, self.holder, f"the scheduler's driver failed: {exc!r}")
+            return None
+        log.info("run %s finished: %s", run, report.state)
+        return run
+
+    def _drive_in_thread(self, run: JobRun) -> JobRun | None:
+        try:
+            return self._drive(run)
+        finally:
+            connection.close()  # an idle driver thread holds no connection
+
+    def _harvest(self) -> list[JobRun]:
+        """Forget the runs whose driver threads finished; return those that were executed."""
+        executed = []
+        for run_id, (_, future) in list(self._inflight.items()):
+            if future.done():
+                del self._inflight[run_id]
+                run = future.result()
+                if run is not None:
+                    executed.append(run)
         return executed
+
+    def _drain(self) -> None:
+        """Wait for every run in a driver thread (a stopping scheduler lets them finish)."""
+        for _, future in list(self._inflight.values()):
+            future.result()
+        self._harvest()
 
     def _remind(self, now: datetime) -> None:
         """Every REMINDER_CHECK, remind PIs of reviews past their deadline (by email)."""
@@ -324,7 +404,7 @@ class Scheduler:
                     break
                 try:
                     if self.is_leader():
-                        self.tick()
+                        self._tick_dispatching()
                     self._solved("scheduler tick")
                 except StratoflowError as exc:
                     self._problem("scheduler tick", f"scheduler tick failed: {exc}")
@@ -333,6 +413,7 @@ class Scheduler:
                     close_old_connections()
                 self.stop_event.wait(self.tick_seconds)
         finally:
+            self._drain()  # its leadership is renewed meanwhile (by the heartbeat)
             if self._leader:
                 lease_release(LEASE_NAME, self.holder)
                 self._leader = False
