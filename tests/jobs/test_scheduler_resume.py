@@ -166,3 +166,38 @@ def test_a_run_abandoned_twice_by_dead_drivers_is_failed_not_resumed_again(
     assert "resumed the run once already" in other.summary["interrupted"]
     assert "stratoflow job run orphan" in other.summary["interrupted"]
     assert (tmp_path / "orphan.log").read_text().count("\n") == 2  # only the first run's tasks
+
+
+def test_a_bad_executor_setting_takes_no_run_over(
+    make_job: MakeJob, settings: LazySettings
+) -> None:
+    """The executor used to be made after the run was taken over (marked resumed, owned by
+    the scheduler): a bad STRATOFLOW_EXECUTOR left it so, and once the setting was fixed the
+    run counted as resumed already and was failed instead of finished."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.jobs import ManualClock
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import RESUMED, Scheduler
+
+    settings.STRATOFLOW_LEASE_SECONDS = 30
+    job = make_job("orphan", tasks=2)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = JobRun.objects.create(
+        job=job,
+        scheduled_for=long_ago,
+        state="running",
+        owner="dead-host:1:x",
+        heartbeat_at=long_ago,
+        started_at=long_ago,
+    )
+    settings.STRATOFLOW_EXECUTOR = "bogus"
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    with pytest.raises(ConfigError, match="unknown STRATOFLOW_EXECUTOR 'bogus'"):
+        scheduler.tick()
+    run.refresh_from_db()
+    assert (run.state, run.owner, RESUMED in run.summary) == ("running", "dead-host:1:x", False)
+    settings.STRATOFLOW_EXECUTOR = "inprocess"
+    assert [r.pk for r in scheduler.tick()] == [run.pk]
+    run.refresh_from_db()
+    assert run.state == "succeeded"
+    scheduler.close()

@@ -283,6 +283,7 @@ class Scheduler:
         """
         now = self._schedule()
         executed = []
+        self.executor  # noqa: B018  # a bad STRATOFLOW_EXECUTOR fails before a run is taken
         for run in self._startable(now):
             if self._drive(run) is not None:
                 executed.append(run)
@@ -293,10 +294,12 @@ class Scheduler:
         """:meth:`tick` of the loop: due runs go to driver threads; return those finished."""
         now = self._schedule()
         executed = self._harvest()
+        # made here, not by two driver threads at once; and a bad STRATOFLOW_EXECUTOR fails
+        # before a run is taken over
+        self.executor  # noqa: B018
         for run in self._startable(now):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.drivers, thread_name_prefix="stratoflow-run")
-            self.executor  # noqa: B018  # made here, not by two driver threads at once
             future = self._pool.submit(self._drive_in_thread, run)
             self._inflight[run.pk] = (run.job_id, future)
         self._remind(now)
