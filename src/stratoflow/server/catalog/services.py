@@ -52,6 +52,7 @@ __all__ = [
     "TestOutcome",
     "config_key",
     "deployment_add",
+    "flight_lock",
     "installation_add",
     "qc_run_store",
     "series_import",
@@ -152,6 +153,23 @@ def _flight(ds: xr.Dataset, identity: str) -> Flight:
         },
     )
     return flight
+
+
+def flight_lock(flight_ids: Iterable[int]) -> None:
+    """Lock the rows of the flights ``flight_ids`` until the caller's transaction ends (in
+    pk order, so two lockers never deadlock); call inside ``transaction.atomic``.
+
+    The one lock that serialises what the PI's review decides on a flight (approval,
+    rejection) with everything that changes what the review page shows of it: a new or
+    restored series version, a QC run, a manual flag. Taken first by each of them, before
+    they read or write: PostgreSQL's read committed isolation otherwise lets an approval
+    check the state, a flag commit, and the approval release a state that is no longer the
+    flight's, with the flag's withdrawal of the release missed (it ran before the release
+    existed). SQLite serialises writing transactions itself (there it is a no-op).
+    """
+    ids = sorted(set(flight_ids))
+    if ids:
+        list(Flight.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
 
 
 def config_key(
@@ -297,6 +315,7 @@ def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> Im
     from stratoflow.server.review.services import series_restore_record  # review builds on catalog
 
     flights = {s.flight_id for s in same}
+    flight_lock(flights)
     names = sorted({s.variable for s in same})
     rows = {
         r.pk: r
@@ -394,6 +413,7 @@ def _import(
             attributes=_jsonable(dict(ds.attrs)),
         )
     flight = _flight(ds, identity)
+    flight_lock([flight.pk])
     times = ds[TIME].values
     deployment = (
         deployment_at(instrument, _datetime(times[0]))
@@ -589,6 +609,7 @@ def qc_run_store(
             f"{series}: QC flags have {flags.shape[0]} points, series has {series.n_points}"
         )
     with transaction.atomic():
+        flight_lock([series.flight_id])
         QCRun.objects.filter(series=series, is_current=True).update(is_current=False)
         run = QCRun.objects.create(
             series=series,

@@ -34,7 +34,12 @@ from stratoflow.qc import ManualFlag as QCManualFlag
 from stratoflow.qc import get_evaluation
 from stratoflow.qc.evaluation import apply_overrides
 from stratoflow.server.catalog.models import Flight, QCRun, Series
-from stratoflow.server.catalog.services import ImportResult, TestOutcome, qc_run_store
+from stratoflow.server.catalog.services import (
+    ImportResult,
+    TestOutcome,
+    flight_lock,
+    qc_run_store,
+)
 from stratoflow.server.review.models import Decision, ManualFlag, ReviewEvent
 from stratoflow.server.review.selectors import (
     current_series,
@@ -218,9 +223,10 @@ def flight_reevaluate(
     evaluation = get_evaluation(method)
     given = {key: v for key, v in {"good": good, "bad": bad, "k": k}.items() if v is not None}
     params = evaluation.check(given, "evaluation")
-    before = _counts(flight)
     runs = []
     with transaction.atomic():
+        flight_lock([flight.pk])  # before reading: see flight_lock
+        before = _counts(flight)
         for s in current_series(flight):
             stored = stored_qc(s)
             if stored.run is None or not stored.variable.tests:
@@ -267,6 +273,12 @@ def flight_rerun_qc(
     except ValueError as exc:  # series of different time bases cannot be QC'd together
         raise ConfigError(f"flight {flight.identifier}: cannot re-run QC: {exc}") from exc
     with transaction.atomic():
+        flight_lock([flight.pk])  # before reading: see flight_lock
+        if [s.pk for s in current_series(flight)] != [s.pk for s in series]:
+            raise ConfigError(
+                f"flight {flight.identifier}: a new version of its data arrived while QC was "
+                "being prepared; nothing was re-run: re-run QC on the current data"
+            )
         runs = qc_series(series, ds, config=config, evaluation=evaluation)
         stored_config = dict(config) if config is not None else None
         for run in runs:  # qc_series recorded the configuration it used (qc_config)
@@ -321,14 +333,15 @@ def flight_flag_range(
             f"{flight.identifier} ({_aware(flight.time_start).isoformat()} .. "
             f"{_aware(flight.time_end).isoformat()}): no point would change"
         )
-    by_name = {s.variable: s for s in current_series(flight)}
-    unknown = [v for v in variables if v not in by_name]
-    if unknown or not variables:
-        raise ConfigError(
-            f"flight {flight.identifier} has no variable(s) {unknown or '(none given)'}; "
-            f"known: {sorted(by_name)}"
-        )
     with transaction.atomic():
+        flight_lock([flight.pk])  # before reading: see flight_lock
+        by_name = {s.variable: s for s in current_series(flight)}
+        unknown = [v for v in variables if v not in by_name]
+        if unknown or not variables:
+            raise ConfigError(
+                f"flight {flight.identifier} has no variable(s) {unknown or '(none given)'}; "
+                f"known: {sorted(by_name)}"
+            )
         rows = [
             ManualFlag.objects.create(
                 flight=flight,
@@ -428,6 +441,9 @@ def flight_approve(
     if level not in ("L1", "L2"):
         raise ConfigError(f"data can be released to L1 or L2, not {level!r}")
     with transaction.atomic():
+        # the state is checked and the decision recorded under the lock every writer of
+        # versions, QC runs and manual flags takes first: nothing lands in between
+        flight_lock([flight.pk])
         state = flight_review_state(flight)
         if reviewed is not None and reviewed != state.token:
             raise ConfigError(
@@ -465,6 +481,7 @@ def flight_reject(flight: Flight, *, user: User | None, reason: str) -> Decision
     if not reason.strip():
         raise ConfigError("a rejection needs a reason")
     with transaction.atomic():
+        flight_lock([flight.pk])  # the recorded state is the one rejected: see flight_lock
         decision = Decision.objects.create(
             flight=flight,
             action=Decision.Action.REJECT,

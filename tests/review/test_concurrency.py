@@ -1,0 +1,192 @@
+"""An approval and a change of the flags racing on PostgreSQL: whichever wins, a release
+never stands on flags its page did not show.
+
+Two real threads (two database connections) with the interleaving forced: one of them is held
+inside its transaction, after its check of the state, at a hook; the other is started and
+the held one is let go only once the other has either finished or is waiting for a lock
+(seen in ``pg_locks``). Without a lock shared by both, the other finishes first, and the
+release then names a state that is no longer the flight's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from .conftest import Review
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+#: How long a held thread waits for the test to let it go before failing (a safety net
+#: against a hung test, never part of the interleaving).
+HOLD_S = 60.0
+
+
+def _require_postgres() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (PostgreSQL pass)")
+
+
+def _thread(target: Callable[[], Any], errors: list[BaseException]) -> threading.Thread:
+    from django.db import connections
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # reported by the test, with the thread's traceback
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _finished_or_waiting_for_a_lock(thread: threading.Thread) -> None:
+    """Return once ``thread`` has finished or a backend waits for a lock (polled: the
+    condition decides, not the time)."""
+    from django.db import connection
+
+    deadline = threading.Event()
+    timer = threading.Timer(HOLD_S, deadline.set)
+    timer.start()
+    try:
+        while not deadline.is_set():
+            if not thread.is_alive():
+                return
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    return
+            thread.join(0.01)
+        pytest.fail("the second thread neither finished nor waited for a lock")
+    finally:
+        timer.cancel()
+
+
+def _flag(review: Review) -> Callable[[], Any]:
+    from stratoflow.flags import Flag
+    from stratoflow.server.review.services import flight_flag_range
+
+    flight = review.flight
+    start = flight.time_start + timedelta(minutes=5)  # type: ignore[attr-defined]
+
+    def run() -> Any:
+        return flight_flag_range(
+            flight,  # type: ignore[arg-type]
+            user=review.pi,
+            variables=["O3_P1"],
+            start=start,
+            end=start + timedelta(minutes=5),
+            flag=int(Flag.BAD),
+            comment="spike seen by a colleague",
+        )
+
+    return run
+
+
+def _release_matches_the_flags(review: Review) -> None:
+    """The invariant: a flight whose latest decision is a release has exactly the released
+    state (else the flag change must have withdrawn it)."""
+    from stratoflow.server.review.models import Decision
+    from stratoflow.server.review.selectors import flight_review_state, latest_decision
+
+    last = latest_decision(review.flight)  # type: ignore[arg-type]
+    assert last is not None
+    if last.action == Decision.Action.APPROVE:
+        assert last.reviewed["token"] == flight_review_state(review.flight).token, (  # type: ignore[arg-type]
+            "the flight stays released with flags its approval never saw"
+        )
+
+
+def test_a_flag_set_while_an_approval_is_being_decided_withdraws_it(
+    review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The approval has checked the state and is closing the tasks when a flag arrives."""
+    from stratoflow.server.review import services
+    from stratoflow.server.review.models import Decision, ManualFlag
+    from stratoflow.server.review.selectors import flight_review_state
+
+    _require_postgres()
+    token = flight_review_state(review.flight).token  # type: ignore[arg-type]
+    checked, go = threading.Event(), threading.Event()
+    original = services._close_review_tasks
+
+    def held(flight: Any) -> Any:
+        checked.set()
+        assert go.wait(HOLD_S)
+        return original(flight)
+
+    monkeypatch.setattr(services, "_close_review_tasks", held)
+    errors: list[BaseException] = []
+    approving = _thread(
+        lambda: services.flight_approve(
+            review.flight,  # type: ignore[arg-type]
+            user=review.pi,
+            reviewed=token,
+        ),
+        errors,
+    )
+    assert checked.wait(HOLD_S)
+    flagging = _thread(_flag(review), errors)
+    _finished_or_waiting_for_a_lock(flagging)
+    go.set()
+    approving.join(HOLD_S)
+    flagging.join(HOLD_S)
+    assert not errors, errors
+    assert ManualFlag.objects.count() == 1
+    decisions = Decision.objects.filter(flight=review.flight).order_by("id")
+    actions = list(decisions.values_list("action", flat=True))
+    assert actions == [Decision.Action.APPROVE, Decision.Action.WITHDRAW]
+    _release_matches_the_flags(review)
+
+
+def test_an_approval_while_a_flag_is_being_set_is_refused(
+    review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flag is stored (not yet committed) when the PI approves the page they saw."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.server.review import services
+    from stratoflow.server.review.models import Decision, ManualFlag
+    from stratoflow.server.review.selectors import flight_review_state
+
+    _require_postgres()
+    token = flight_review_state(review.flight).token  # type: ignore[arg-type]
+    stored, go = threading.Event(), threading.Event()
+    original = services._withdraw_release
+
+    def held(flight: Any, **kwargs: Any) -> Any:
+        out = original(flight, **kwargs)  # nothing released yet: nothing withdrawn
+        stored.set()
+        assert go.wait(HOLD_S)
+        return out
+
+    monkeypatch.setattr(services, "_withdraw_release", held)
+    errors: list[BaseException] = []
+    flagging = _thread(_flag(review), errors)
+    assert stored.wait(HOLD_S)
+    approving = _thread(
+        lambda: services.flight_approve(
+            review.flight,  # type: ignore[arg-type]
+            user=review.pi,
+            reviewed=token,
+        ),
+        errors,
+    )
+    _finished_or_waiting_for_a_lock(approving)
+    go.set()
+    flagging.join(HOLD_S)
+    approving.join(HOLD_S)
+    assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
+    assert "changed since you opened the page" in str(errors[0])
+    assert ManualFlag.objects.count() == 1
+    assert not Decision.objects.filter(flight=review.flight).exists()
+    review.task.refresh_from_db()  # type: ignore[attr-defined]
+    assert review.task.state == "awaiting_review"  # type: ignore[attr-defined]
