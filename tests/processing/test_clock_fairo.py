@@ -103,3 +103,39 @@ def test_no_overlap_is_an_error(shared_data: Path) -> None:
             hal["Dyn_Press"].values,
             max_offset_s=60,
         )
+
+
+@pytest.mark.parametrize(
+    ("preset", "name", "variable", "interval_s"),
+    [("fairo_tp", "11_30_01.T_P", "p_Inlet", 2.0), ("fairo_omc", "11_30_04.OMC", "p", 4.0)],
+)
+def test_drift_correction_on_a_steady_clock_finds_no_drift(
+    shared_data: Path, preset: str, name: str, variable: str, interval_s: float
+) -> None:
+    """The FAIRO clock does not drift over the file: asked to correct a drift, the clock model
+    is flat and maps every record within a sampling interval of the aircraft-paired truth."""
+    folder = shared_data / "fairo_raw"
+    hal = DelimitedReader(preset="fairo_hal").read(folder / "11_30_01.HAL")
+    instrument = DelimitedReader(preset=preset).read(folder / name)
+    _, truth = _hal_truth(hal)
+    steps = [
+        {
+            "step": "clock_sync",
+            "params": {
+                "variable": variable,
+                "reference": "aircraft",
+                "reference_variables": ["Stat_Press", "Dyn_Press"],
+                "reference_time": "HALO_Time",
+                "max_offset_s": 3600,
+                "drift": "correct",
+            },
+        }
+    ]
+    synced, records = run_steps(instrument, steps, references={"aircraft": hal})
+    result = records[0]["result"]
+    assert abs(result["drift_s_per_hour"]) < interval_s  # under a sampling interval an hour
+    assert result["segments_used"] == result["segments_tried"] == 6
+    assert abs(result["intercept_s"] - truth) < interval_s
+    shift = (instrument["time"].values - synced["time"].values) / np.timedelta64(1, "s")
+    assert np.abs(shift - truth).max() < interval_s
+    assert result["reference_source"]["source_file"] == "11_30_01.HAL"

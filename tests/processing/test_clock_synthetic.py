@@ -221,3 +221,108 @@ def test_a_periodic_signal_is_refused_as_ambiguous() -> None:
             _times(it),
             np.sin(2 * np.pi * (it - 60.0) / 600),
         )
+
+
+def _drifting(
+    slope: float, seed: int = 5, offset: float = 1440.0
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Reference on its clock, instrument values and instrument clock times, the instrument's
+    offset growing linearly: ``offset + slope * (t - t[0])``; returns (rt, it, inst values)."""
+    grid, walk = _walk(seed)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 4.0)
+    return rt, it, np.interp(it - (offset + slope * (it - it[0])), grid, walk)
+
+
+@pytest.mark.parametrize("slope", [0.002, -0.004, 0.0])
+def test_a_linear_drift_is_recovered_and_corrected(slope: float) -> None:
+    """7.2 s/h fast, 14.4 s/h slow, none: the line is recovered and the corrected time stamps
+    are the reference clock's, over the whole flight."""
+    import xarray as xr
+
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import correct_drift, estimate_drift
+
+    grid, walk = _walk(5)
+    rt, it, inst = _drifting(slope)
+    model = estimate_drift(_times(rt), np.interp(rt, grid, walk), _times(it), inst)
+    assert model.slope == pytest.approx(slope, abs=5e-5)  # under 0.2 s/h
+    assert model.intercept_s == pytest.approx(1440.0, abs=0.5)
+    assert model.origin_ns == _times(it[:1]).astype(np.int64)[0]
+    assert len(model.segments) >= 4 and model.residual_s < 1.0
+    ds = make_dataset(_times(it), {"p": (inst, {"units": "hPa"})})
+    corrected = correct_drift(ds, model)
+    truth = _times(it - (1440.0 + slope * (it - it[0])))
+    error_s = (corrected["time"].values - truth).astype(np.int64) / 1e9
+    assert np.abs(error_s).max() < 0.5
+    assert isinstance(corrected, xr.Dataset) and np.array_equal(corrected["p"].values, inst)
+
+
+def test_drift_correction_in_the_pipeline_records_the_clock_model() -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import run_steps
+
+    grid, walk = _walk(5)
+    rt, it, inst = _drifting(0.008)  # the drift the check refuses above: 112 s over the flight
+    ds = make_dataset(_times(it), {"p": (inst, {"units": "hPa"})})
+    aircraft = make_dataset(_times(rt), {"P": (np.interp(rt, grid, walk), {"units": "hPa"})})
+    params = {"variable": "p", "reference": "aircraft", "reference_variables": ["P"]}
+    with pytest.raises(ConfigError, match="instrument clock drifts"):
+        run_steps(ds, [{"step": "clock_sync", "params": params}], references={"aircraft": aircraft})
+    steps = [{"step": "clock_sync", "params": {**params, "drift": "correct"}}]
+    synced, records = run_steps(ds, steps, references={"aircraft": aircraft})
+    result = records[0]["result"]
+    assert result["drift"] == "correct"
+    assert result["slope"] == pytest.approx(0.008, abs=5e-5)
+    assert result["intercept_s"] == pytest.approx(1440.0, abs=0.5)
+    assert result["segments_used"] >= 4 and result["segments_tried"] == 6
+    assert result["defaults"] == pytest.approx(
+        {
+            "segments": 6,
+            "max_residual_s": 2.0,
+            "max_offset_s": 10800.0,
+            "min_overlap": 0.5,
+            "min_correlation": 0.8,
+            "min_samples": 30,
+            "peak_margin": 0.02,
+        }
+    )
+    # within a quarter of the instrument's 4 s sampling interval, from take-off to landing
+    truth = _times(it - (1440.0 + 0.008 * (it - it[0])))
+    assert np.abs((synced["time"].values - truth).astype(np.int64)).max() < 1e9
+
+
+def test_a_clock_that_jumps_is_refused_not_fitted_with_a_line() -> None:
+    """The clock was reset mid-flight (+40 s): the segment offsets are a step, not a line."""
+    from stratoflow.processing import estimate_drift
+
+    grid, walk = _walk(5)
+    rt, it = np.arange(1000.0, 15000.0), np.arange(1000.0, 15000.0, 4.0)
+    offset = np.where(it < 8000.0, 1440.0, 1480.0)
+    inst = np.interp(it - offset, grid, walk)
+    with pytest.raises(ConfigError, match="do not lie on a line"):
+        estimate_drift(_times(rt), np.interp(rt, grid, walk), _times(it), inst)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"drift": "fix"}, "'drift' must be 'check' or 'correct'"),
+        ({"drift": "correct", "segments": 2}, "'segments' must be at least 3"),
+        ({"drift": "correct", "segments": 4.5}, "'segments' must be a whole number"),
+    ],
+)
+def test_drift_parameters_are_checked(params: dict[str, object], message: str) -> None:
+    from stratoflow.dataset import make_dataset
+    from stratoflow.processing import run_steps
+
+    grid, walk = _walk(5)
+    rt, it, inst = _drifting(0.0)
+    ds = make_dataset(_times(it), {"p": (inst, {"units": "hPa"})})
+    aircraft = make_dataset(_times(rt), {"P": (np.interp(rt, grid, walk), {"units": "hPa"})})
+    base = {"variable": "p", "reference": "aircraft", "reference_variables": ["P"]}
+    with pytest.raises(ConfigError, match=message):
+        run_steps(
+            ds,
+            [{"step": "clock_sync", "params": {**base, **params}}],
+            references={"aircraft": aircraft},
+        )

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from stratoflow.processing.basic import basic_flags, physical_range
 from stratoflow.processing.calibration import CalibrationPoint, calibrate
-from stratoflow.processing.clock import ClockOffset, estimate_offset, shift_time
+from stratoflow.processing.clock import (
+    ClockDrift,
+    ClockOffset,
+    correct_drift,
+    estimate_drift,
+    estimate_offset,
+    shift_time,
+)
 from stratoflow.processing.merge import merge_streams, resample_onto
 from stratoflow.processing.pipeline import STEPS, run_steps
 from stratoflow.processing.units import convert, convertible
@@ -17,11 +24,14 @@ from stratoflow.processing.units import convert, convertible
 __all__ = [
     "STEPS",
     "CalibrationPoint",
+    "ClockDrift",
     "ClockOffset",
     "basic_flags",
     "calibrate",
     "convert",
     "convertible",
+    "correct_drift",
+    "estimate_drift",
     "estimate_offset",
     "merge_streams",
     "physical_range",

@@ -29,6 +29,13 @@ Method (:func:`estimate_offset`):
 The result is ``offset = instrument clock - reference clock``; :func:`shift_time` subtracts it
 from the instrument's time axis. The estimate uses only the two time series: never a record
 that logs both clocks (which is what a test should use to check it).
+
+A drifting clock (its offset grows over the flight) has no single offset. On request
+(:func:`estimate_drift`) the offset is estimated as above on several consecutive segments of
+the instrument series, a straight line ``offset = intercept + slope * (t - t0)`` is fitted to
+them robustly (Theil-Sen, :func:`scipy.stats.theilslopes`, so one segment matched to the
+wrong stretch cannot tilt it), the fit is refused when the segments do not lie on it, and
+:func:`correct_drift` maps each instrument time stamp to the reference clock with that line.
 """
 
 from __future__ import annotations
@@ -38,12 +45,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
-from scipy import signal
+from scipy import signal, stats
 
 from stratoflow.dataset import TIME, validate
 from stratoflow.errors import ConfigError
 
-__all__ = ["ClockOffset", "estimate_offset", "shift_time"]
+__all__ = [
+    "ClockDrift",
+    "ClockOffset",
+    "correct_drift",
+    "estimate_drift",
+    "estimate_offset",
+    "shift_time",
+]
 
 _NS = 1_000_000_000
 #: grid points per series at most (a month at 1 Hz is 2.6 million)
@@ -69,6 +83,44 @@ class ClockOffset:
             "overlap_s": self.overlap_s,
             "step_s": self.step_s,
             "drift_s": self.drift_s,
+        }
+
+
+@dataclass(frozen=True)
+class ClockDrift:
+    """A linear model of a drifting instrument clock: at instrument time ``t`` the offset
+    (instrument - reference) is ``intercept_s + slope * (t - origin_ns)``.
+
+    ``segments`` holds, per segment whose offset could be estimated, its mean instrument time
+    (ISO 8601), offset and correlation; ``residual_s`` is the largest distance of those
+    offsets from the line.
+    """
+
+    #: instrument time (nanoseconds since 1970) the line's ``intercept_s`` applies at
+    origin_ns: int
+    intercept_s: float
+    slope: float
+    residual_s: float
+    segments: tuple[tuple[str, float, float], ...]
+    tried: int
+
+    def offset_at(self, time: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The modelled offset (seconds) at instrument times ``time``."""
+        elapsed = _seconds(time, np.int64(self.origin_ns))
+        return self.intercept_s + self.slope * elapsed
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able form, for provenance."""
+        return {
+            "drift": "correct",
+            "origin": str(np.datetime64(self.origin_ns, "ns")),
+            "intercept_s": self.intercept_s,
+            "slope": self.slope,
+            "drift_s_per_hour": self.slope * 3600.0,
+            "residual_s": self.residual_s,
+            "segments_used": len(self.segments),
+            "segments_tried": self.tried,
+            "segments": [{"time": t, "offset_s": o, "correlation": c} for t, o, c in self.segments],
         }
 
 
@@ -176,6 +228,122 @@ def estimate_offset(
     return replace(whole, drift_s=drift)
 
 
+def estimate_drift(
+    reference_time: npt.ArrayLike,
+    reference_values: npt.ArrayLike,
+    time: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    segments: int = 6,
+    max_residual_s: float = 2.0,
+    max_slope: float = 0.01,
+    max_offset_s: float = 3 * 3600.0,
+    step_s: float | None = None,
+    min_overlap: float = 0.5,
+    min_correlation: float = 0.8,
+    min_samples: float = 30,
+    peak_margin: float = 0.02,
+) -> ClockDrift:
+    """A linear clock model of the instrument clock of ``time`` against ``reference_time``.
+
+    The valid instrument records, in time order, are cut into ``segments`` pieces of equal
+    count; each piece's offset is estimated as by :func:`estimate_offset` (the same
+    ``max_offset_s`` ... ``peak_margin``; a piece whose offset cannot be told is left out),
+    searched within ``max_slope`` times the series' duration of the whole series' offset. A
+    Theil-Sen line through the offsets at each piece's mean time is the model. Refused
+    (:class:`~stratoflow.errors.ConfigError`) when fewer than 3 pieces (or fewer than half
+    of them) give an offset, when any of those lies more than ``max_residual_s`` from the line
+    (the drift is not linear, or a piece matched the wrong stretch), or when the slope exceeds
+    ``max_slope`` (seconds per second: 0.01 is 36 s an hour, beyond any quartz clock; time
+    stamps that far off are a broken log, not drift).
+    """
+    if not (isinstance(segments, int) and segments >= 3):
+        raise ConfigError(
+            f"clock drift: 'segments' must be an integer of at least 3, got {segments!r}"
+        )
+    ins_t = np.asarray(time, dtype="datetime64[ns]")
+    v = np.asarray(values, dtype=np.float64)
+    valid = np.flatnonzero(~np.isnat(ins_t) & np.isfinite(v))
+    if valid.size < 3 * segments:
+        raise ConfigError(
+            f"clock drift: {valid.size} valid instrument values cannot be cut into {segments} "
+            "segments of at least 3"
+        )
+    order = valid[np.argsort(ins_t[valid], kind="stable")]
+    origin = ins_t[order[0]].astype(np.int64)
+    span = float(_seconds(ins_t[order[-1]], origin))
+
+    def estimate(piece: npt.NDArray[np.intp], centre: float, window: float) -> ClockOffset:
+        """The offset of ``piece`` (record indices) searched within ``centre ± window``."""
+        shifted = ins_t[piece] - np.timedelta64(round(centre * _NS), "ns")
+        found = _estimate(
+            reference_time,
+            reference_values,
+            shifted,
+            v[piece],
+            max_offset_s=window,
+            step_s=step,
+            min_overlap=min_overlap,
+            min_correlation=min_correlation,
+            min_samples=min_samples,
+            peak_margin=peak_margin,
+        )
+        return replace(found, offset_s=centre + found.offset_s)
+
+    # The whole series' offset (the mean one) centres every segment's search: a clock within
+    # max_slope is never further from it than max_slope * span, and a short segment searched
+    # over the full ±max_offset_s finds chance matches on a smooth reference far away.
+    step = step_s
+    try:
+        whole = estimate(order, 0.0, max_offset_s)
+        centre, window, step = whole.offset_s, max(max_slope * span, 5 * whole.step_s), whole.step_s
+    except ConfigError:  # a strong drift smears the mean offset's peak: search everywhere
+        centre, window = 0.0, max_offset_s
+    found: list[tuple[float, float, float]] = []  # (mean time s since origin, offset, corr)
+    for piece in np.array_split(order, segments):
+        try:
+            est = estimate(piece, centre, window)
+        except ConfigError:
+            continue  # this piece alone is too short, flat or ambiguous: left out, counted
+        found.append((float(_seconds(ins_t[piece], origin).mean()), est.offset_s, est.correlation))
+    if len(found) < max(3, (segments + 1) // 2):
+        raise ConfigError(
+            f"clock drift: the offset could be estimated on only {len(found)} of {segments} "
+            "segments of the instrument series (too short, flat or ambiguous pieces); a line "
+            "through so few is no clock model: use fewer segments or a longer series"
+        )
+    t, offsets, corr = (np.array(c) for c in zip(*found, strict=True))
+    fit = stats.theilslopes(offsets, t)
+    slope, intercept = float(fit.slope), float(fit.intercept)
+    residuals = offsets - (intercept + slope * t)
+    worst = int(np.argmax(np.abs(residuals)))
+    if abs(residuals[worst]) > max_residual_s:
+        raise ConfigError(
+            f"clock drift: the segment offsets do not lie on a line: the segment at "
+            f"{t[worst]:.0f} s has offset {offsets[worst]:.2f} s, {residuals[worst]:+.2f} s from "
+            f"the fitted {intercept:.2f} s {slope * 3600:+.3f} s/h (max_residual_s "
+            f"{max_residual_s:g}); the drift is not linear or a segment matched the wrong "
+            "stretch: synchronise shorter pieces, or raise max_residual_s"
+        )
+    if abs(slope) > max_slope:
+        raise ConfigError(
+            f"clock drift: the fitted drift {slope * 3600:+.1f} s/h (slope {slope:.4g}) exceeds "
+            f"max_slope {max_slope:g}: no clock drifts that fast; check the time stamps"
+        )
+    stamp = np.datetime64(int(origin), "ns")
+    return ClockDrift(
+        origin_ns=int(origin),
+        intercept_s=intercept,
+        slope=slope,
+        residual_s=float(np.abs(residuals).max()),
+        segments=tuple(
+            (str(stamp + np.timedelta64(round(a * _NS), "ns")), float(o), float(c))
+            for a, o, c in zip(t, offsets, corr, strict=True)
+        ),
+        tried=segments,
+    )
+
+
 def _estimate(
     reference_time: npt.ArrayLike,
     reference_values: npt.ArrayLike,
@@ -265,6 +433,26 @@ def _estimate(
         overlap_s=float(n[best] * step_s),
         step_s=step_s,
     )
+
+
+def correct_drift(ds: xr.Dataset, drift: ClockDrift) -> xr.Dataset:
+    """``ds`` on the reference clock: each time stamp less the modelled offset at it.
+
+    The line's slope is far below 1 (:func:`estimate_drift` bounds it), so the mapping keeps
+    the order of the time stamps.
+    """
+    before = np.asarray(ds[TIME].values, dtype="datetime64[ns]")
+    correction = drift.offset_at(before)
+    if (
+        not np.isfinite(correction[~np.isnat(before)]).all()
+        or (np.abs(correction[np.isfinite(correction)]) * _NS >= 2.0**62).any()
+    ):
+        raise ConfigError(f"clock drift model {drift.as_dict()} gives no usable time shift")
+    after = before.astype(np.int64) - np.rint(np.nan_to_num(correction) * _NS).astype(np.int64)
+    after = np.where(np.isnat(before), before.astype(np.int64), after)
+    out = ds.assign_coords({TIME: after.astype("datetime64[ns]")})
+    out[TIME].attrs.update(ds[TIME].attrs)
+    return validate(out)
 
 
 def shift_time(ds: xr.Dataset, offset_s: float) -> xr.Dataset:

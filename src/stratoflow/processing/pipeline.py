@@ -17,7 +17,10 @@ step               params
                    static + dynamic pressure), optional ``reference_time`` (a variable of the
                    reference holding its own clock as "seconds since ..."), ``max_offset_s``,
                    ``min_overlap``, ``min_correlation``, ``max_drift_s``,
-                   ``min_samples``, ``peak_margin``
+                   ``min_samples``, ``peak_margin``; ``drift``: ``check`` (default: one
+                   offset, a drift beyond ``max_drift_s`` refused) or ``correct`` (a linear
+                   clock model fitted on ``segments`` pieces, refused beyond
+                   ``max_residual_s``, see :func:`~stratoflow.processing.clock.estimate_drift`)
 ``shift_time``     ``offset_s`` (instrument clock - reference clock)
 ``merge``          ``streams`` (reference names), ``tolerance_s``
 =================  ==========================================================================
@@ -35,7 +38,7 @@ import xarray as xr
 from stratoflow.dataset import TIME, data_variables, validate
 from stratoflow.errors import ConfigError, TimeUnitsError
 from stratoflow.processing.calibration import CalibrationPoint, calibrate
-from stratoflow.processing.clock import estimate_offset, shift_time
+from stratoflow.processing.clock import correct_drift, estimate_drift, estimate_offset, shift_time
 from stratoflow.processing.merge import merge_streams
 from stratoflow.processing.units import convert
 from stratoflow.timeunits import parse_time_units
@@ -64,6 +67,9 @@ PARAMS: dict[str, frozenset[str]] = {
             "max_drift_s",
             "min_samples",
             "peak_margin",
+            "drift",
+            "segments",
+            "max_residual_s",
         }
     ),
     "shift_time": frozenset({"offset_s"}),
@@ -224,24 +230,38 @@ def _clock_sync(
     for n in names:
         _variable(ref, {"reference_variable": n}, "reference_variable")
     signal = np.sum([np.asarray(ref[n].values, dtype=np.float64) for n in names], axis=0)
-    found = estimate_offset(
+    mode = params.get("drift", "check")
+    if mode not in ("check", "correct"):
+        raise ConfigError(f"'drift' must be 'check' or 'correct', got {mode!r}")
+    series = (
         _clock_of(ref, params.get("reference_time")),
         signal,
         ds[TIME].values,
         ds[name].values,
-        max_offset_s=_number(params, "max_offset_s", 3 * 3600.0, low=0.0),
-        min_overlap=_number(params, "min_overlap", 0.5, low=0.0),
-        min_correlation=_number(params, "min_correlation", 0.8, low=-1.0),
-        max_drift_s=_number(params, "max_drift_s", 5.0, low=0.0),
-        min_samples=_number(params, "min_samples", 30, low=3),
-        peak_margin=_number(params, "peak_margin", 0.02, low=0.0),
     )
-    result: dict[str, Any] = {
-        **found.as_dict(),
-        "reference_variables": [str(n) for n in names],
-        "reference_source": _source_of(ref),
+    common = {
+        "max_offset_s": _number(params, "max_offset_s", 3 * 3600.0, low=0.0),
+        "min_overlap": _number(params, "min_overlap", 0.5, low=0.0),
+        "min_correlation": _number(params, "min_correlation", 0.8, low=-1.0),
+        "min_samples": _number(params, "min_samples", 30, low=3),
+        "peak_margin": _number(params, "peak_margin", 0.02, low=0.0),
     }
-    return shift_time(ds, found.offset_s), result
+    about = {"reference_variables": [str(n) for n in names], "reference_source": _source_of(ref)}
+    if mode == "correct":
+        segments = _number(params, "segments", 6, low=3)
+        if segments != int(segments):
+            raise ConfigError(f"'segments' must be a whole number, got {params['segments']!r}")
+        model = estimate_drift(
+            *series,
+            segments=int(segments),
+            max_residual_s=_number(params, "max_residual_s", 2.0, low=0.0),
+            **common,
+        )
+        return correct_drift(ds, model), {**model.as_dict(), **about}
+    found = estimate_offset(
+        *series, max_drift_s=_number(params, "max_drift_s", 5.0, low=0.0), **common
+    )
+    return shift_time(ds, found.offset_s), {**found.as_dict(), **about}
 
 
 def _shift_time(
