@@ -303,3 +303,116 @@ def test_half_float_variables_are_written_as_float32(
     ds["half"] = ("time", half, {"units": "1", "long_name": "h"})
     back = CfNetcdfReader().read(NetcdfWriter().write(ds, tmp_path / "half.nc"))
     np.testing.assert_array_equal(back["half"].values, half.astype(np.float32))
+
+
+def _two_latitudes(
+    make_flight: Callable[..., xr.Dataset], names: tuple[str, str], **extra: dict[str, str]
+) -> xr.Dataset:
+    """A flight with two latitude-like variables (and two longitudes), in the order given."""
+    ds = make_flight(position=False)
+    t = ds["time"]
+    n = t.size
+    for i, name in enumerate(names):
+        lat = np.linspace(50.0, 48.0, n) + 0.001 * i
+        attrs = {"units": "degrees_north", "long_name": f"{name} latitude", **extra.get(name, {})}
+        ds[name] = (t.dims, lat, attrs)
+        lon_name = name.replace("lat", "lon")
+        lon_attrs = {"units": "degrees_east", "long_name": f"{lon_name} longitude"}
+        if "axis" in extra.get(name, {}):
+            lon_attrs["axis"] = "X"
+        if extra.get(name, {}).get("standard_name") == "latitude":
+            lon_attrs["standard_name"] = "longitude"
+        ds[lon_name] = (t.dims, np.linspace(8.0, 11.0, n) + 0.001 * i, lon_attrs)
+    return ds
+
+
+@pytest.mark.parametrize("layout", ["cf", "iagos"])
+@pytest.mark.parametrize(
+    ("names", "extra", "chosen"),
+    [
+        # the aircraft's lat and a sub-instrument's: the name decides
+        (("lat", "lat_sub"), {}, "lat"),
+        (("lat_sub", "lat"), {}, "lat"),
+        # two GPS receivers: the one declared the trajectory's axis / standard name decides
+        (("lat_gps1", "lat_gps2"), {"lat_gps2": {"axis": "Y"}}, "lat_gps2"),
+        (("lat_gps2", "lat_gps1"), {"lat_gps2": {"axis": "Y"}}, "lat_gps2"),
+        (("lat_ins", "lat_gps"), {"lat_gps": {"standard_name": "latitude"}}, "lat_gps"),
+        (("lat_gps", "lat_ins"), {"lat_gps": {"standard_name": "latitude"}}, "lat_gps"),
+    ],
+)
+def test_the_trajectory_position_among_several_is_chosen_by_meaning_not_order(
+    make_flight: Callable[..., xr.Dataset],
+    tmp_path: Path,
+    layout: str,
+    names: tuple[str, str],
+    extra: dict[str, dict[str, str]],
+    chosen: str,
+) -> None:
+    """Two degrees_north variables: the first in the dataset's order was the latitude, so
+    the trajectory depended on how the variables happened to be ordered."""
+    ds = _two_latitudes(make_flight, names, **extra)
+    writer = NetcdfWriter(layout=layout)  # type: ignore[arg-type]
+    renames = writer._renames(ds)
+    path = writer.write(ds, tmp_path / "two.nc")
+    with xr.open_dataset(path) as back:
+        coordinates = back["O3" if layout == "cf" else "O3_P1"].encoding["coordinates"].split()
+        assert coordinates[1:3] == [renames[chosen], renames[chosen.replace("lat", "lon")]]
+        assert back[renames[chosen]].attrs["standard_name"] == "latitude"
+        np.testing.assert_array_equal(back.attrs["geospatial_lat_max"], ds[chosen].values.max())
+
+
+@pytest.mark.parametrize("layout", ["cf", "iagos"])
+def test_an_ambiguous_position_is_refused_unless_named(
+    make_flight: Callable[..., xr.Dataset], tmp_path: Path, layout: str
+) -> None:
+    ds = _two_latitudes(make_flight, ("lat_gps1", "lat_gps2"))
+    ambiguous = r"2 variables could be the latitude.*'lat_gps1', 'lat_gps2'.*latitude="
+    with pytest.raises(ConfigError, match=ambiguous):
+        NetcdfWriter(layout=layout).write(ds, tmp_path / "two.nc")  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+    writer = NetcdfWriter(layout=layout, latitude="lat_gps2", longitude="lon_gps2")  # type: ignore[arg-type]
+    out, _ = writer.to_cf(ds)
+    assert out["lat_gps2"].attrs["standard_name"] == "latitude"
+    assert out["lat_gps2"].attrs["axis"] == "Y" and "axis" not in out["lat_gps1"].attrs
+    assert out["lon_gps2"].attrs["axis"] == "X" and "axis" not in out["lon_gps1"].attrs
+    assert out.attrs["geospatial_lat_max"] == float(ds["lat_gps2"].values.max())
+    with pytest.raises(ConfigError, match=r"latitude variable 'GPS_LAT' .*not in the dataset"):
+        NetcdfWriter(layout=layout, latitude="GPS_LAT").to_cf(ds)  # type: ignore[arg-type]
+
+
+def test_an_uncertainty_with_the_standard_name_of_latitude_is_no_position(
+    make_flight: Callable[..., xr.Dataset],
+) -> None:
+    """``latitude standard_error`` starts with ``latitude``: it was taken as the trajectory's
+    latitude, and its standard name overwritten with ``latitude``."""
+    ds = make_flight(position=True)
+    t = ds["time"]
+    ds["gps_unc"] = (
+        t.dims,
+        np.full(t.size, 0.01),
+        {"units": "degrees_north", "standard_name": "latitude standard_error"},
+    )
+    ds = ds[["gps_unc", *[n for n in ds.data_vars if n != "gps_unc"]]]  # first in order
+    out, _ = NetcdfWriter().to_cf(ds)
+    assert out["gps_unc"].attrs["standard_name"] == "latitude standard_error"
+    assert out["O3"].attrs["coordinates"].split()[1:3] == ["lat", "lon"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["cf", "iagos"])
+def test_a_named_position_among_several_passes_the_checker_and_survives_a_round_trip(
+    make_flight: Callable[..., xr.Dataset], compliance: Check, tmp_path: Path, layout: str
+) -> None:
+    """The other latitude of the file (a GPS's) is still a latitude by its units: without a
+    standard name or axis the CF checker flagged it. Read back (the reader drops ``axis``),
+    the file is written again with the same position, without naming it again."""
+    ds = _two_latitudes(make_flight, ("lat_gps1", "lat_gps2"))
+    writer = NetcdfWriter(layout=layout, latitude="lat_gps2", longitude="lon_gps2")  # type: ignore[arg-type]
+    path = writer.write(ds, tmp_path / "two.nc")
+    assert not any(compliance(path)["cf:1.8"].values()), compliance(path)["cf:1.8"]
+    reader = CfNetcdfReader() if layout == "cf" else IagosNetcdfReader()
+    again, _ = NetcdfWriter(layout=layout).to_cf(reader.read(path))  # type: ignore[arg-type]
+    assert again["O3" if layout == "cf" else "O3_P1"].attrs["coordinates"].split()[1:3] == [
+        "lat_gps2",
+        "lon_gps2",
+    ]

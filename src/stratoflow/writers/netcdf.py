@@ -276,34 +276,84 @@ _CF_UNITS = {
     "longitude": {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", "degreese"},
 }
 _NOT_POSITION = ("_error", "_err", "_std", "_stddev", "_uncertainty", "_flag")
+#: The position axes: CF ``axis`` value and the names that say which it is.
+_POSITION = {"latitude": ("Y", ("lat", "latitude")), "longitude": ("X", ("lon", "longitude"))}
 
 
-def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...], units: bool = False) -> str | None:
-    """The variable whose standard name is ``standard``, else one of ``names``.
-
-    With ``units``, a variable found by name only counts when its units say it is that
-    quantity (``lat`` in ``degrees_north`` or plain degrees): the writer then gives it the
-    standard name, and a ``lat`` that is something else must not become a latitude.
-    """
+def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...]) -> str | None:
+    """The variable whose standard name is ``standard``, else one of ``names``."""
     for name in ds.data_vars:
         if str(ds[name].attrs.get("standard_name", "")).split()[:1] == [standard]:
             return str(name)
     lowered = {str(n).lower(): str(n) for n in ds.data_vars}
     for candidate in names:
         if candidate in lowered:
-            found = lowered[candidate]
-            unit = str(ds[found].attrs.get("units", "")).strip().lower()
-            if not units or unit in _DEGREES.get(standard, set()) | _PLAIN_DEGREES:
-                return found
-    if units and standard in _CF_UNITS:
-        # CF 4.1/4.2: units of degrees_north (east) alone make a variable a latitude
-        # (longitude), whatever its name ("GPS_latitude"); left unnamed, the CF checker
-        # finds a latitude without standard_name. An uncertainty of it is no position.
-        for name in ds.data_vars:
-            unit = str(ds[name].attrs.get("units", "")).strip().lower()
-            if unit in _CF_UNITS[standard] and not str(name).lower().endswith(_NOT_POSITION):
-                return str(name)
+            return lowered[candidate]
     return None
+
+
+def _in_degrees(name: str, attrs: Mapping[str, Any], standard: str) -> bool:
+    """Whether the units of ``name`` make it a ``standard`` (latitude or longitude).
+
+    CF 4.1/4.2: units of degrees_north (east) alone make a variable a latitude (longitude),
+    whatever its name ("GPS_latitude"); left unnamed, the CF checker finds a latitude without
+    standard_name. Plain degrees do only under the position's own name (``lat``), and a
+    ``lat`` in other units (hPa) is no position. An uncertainty of it is none either, nor a
+    variable whose standard name says it is something else.
+    """
+    unit = str(attrs.get("units", "")).strip().lower()
+    if str(attrs.get("standard_name", "")).strip() not in ("", standard):
+        return False
+    if name.lower() in _POSITION[standard][1]:
+        return unit in _DEGREES[standard] | _PLAIN_DEGREES
+    return unit in _CF_UNITS[standard] and not name.lower().endswith(_NOT_POSITION)
+
+
+def _position(ds: xr.Dataset, standard: str, given: str | None) -> str | None:
+    """The variable the file's trajectory uses as ``standard`` (latitude or longitude).
+
+    ``given`` (the writer's ``latitude``/``longitude`` option) wins. Otherwise the candidates
+    are the variables whose standard name is exactly ``standard`` (not a ``standard_error``
+    of it); failing those, the variables whose units make them one (:func:`_in_degrees`). An
+    aircraft file may hold two (the aircraft's and a GPS or sub-instrument's): they are
+    narrowed to the one with CF ``axis`` Y (X), then to the one ACDD calls the ``coordinate``
+    (``coverage_content_type``: a file this writer wrote, read back by a reader that drops
+    ``axis``), then to the one named ``lat``/``latitude`` (``lon``/``longitude``); when that
+    leaves more than one, the choice would depend on the variables' order, and the writer
+    refuses, naming them. The file marks its choice (``axis``) and gives the other latitudes
+    their standard name too (CF takes their units for a latitude's anyway).
+    """
+    axis, names = _POSITION[standard]
+    if given is not None:
+        if given not in ds.data_vars:
+            raise ConfigError(
+                f"netcdf writer: the {standard} variable {given!r} (option {standard}) is not "
+                f"in the dataset; its variables: {sorted(map(str, ds.data_vars))}"
+            )
+        return given
+    candidates = [
+        str(n)
+        for n in ds.data_vars
+        if str(ds[n].attrs.get("standard_name", "")).strip() == standard
+    ]
+    if not candidates:
+        candidates = [str(n) for n in ds.data_vars if _in_degrees(str(n), ds[n].attrs, standard)]
+    preferences = (
+        [n for n in candidates if str(ds[n].attrs.get("axis", "")).strip().upper() == axis],
+        [n for n in candidates if ds[n].attrs.get("coverage_content_type") == "coordinate"],
+        [n for n in candidates if n.lower() in names],
+    )
+    for preferred in preferences:
+        if len(candidates) > 1 and (subset := [n for n in candidates if n in preferred]):
+            candidates = subset
+    if len(candidates) > 1:
+        raise ConfigError(
+            f"netcdf writer: {len(candidates)} variables could be the {standard} of the "
+            f"trajectory: {sorted(candidates)} (none of them alone has axis={axis!r}, "
+            f"coverage_content_type 'coordinate' or the name {names[0]!r}/{names[1]!r}); "
+            f"name the one to use with the writer option {standard}=..."
+        )
+    return candidates[0] if candidates else None
 
 
 def _now() -> str:
@@ -318,7 +368,9 @@ class NetcdfWriter(Writer):
     """Write CF-1.8/ACDD-1.3 netCDF-4 (``layout="cf"``) or the IAGOS layout (``"iagos"``).
 
     ``complevel`` is the zlib level (0 = uncompressed); ``names`` adds or overrides variable
-    renames of the IAGOS layout (default :data:`IAGOS_NAMES`).
+    renames of the IAGOS layout (default :data:`IAGOS_NAMES`). ``latitude``/``longitude`` name
+    the trajectory's position variables when the dataset has several candidates (see
+    :func:`_position` for how they are chosen otherwise).
     """
 
     name: ClassVar[str] = "netcdf"
@@ -326,7 +378,13 @@ class NetcdfWriter(Writer):
     suffix: ClassVar[str] = ".nc"
 
     def __init__(
-        self, *, layout: Layout = "cf", complevel: int = 1, names: Mapping[str, str] | None = None
+        self,
+        *,
+        layout: Layout = "cf",
+        complevel: int = 1,
+        names: Mapping[str, str] | None = None,
+        latitude: str | None = None,
+        longitude: str | None = None,
     ) -> None:
         if layout not in ("cf", "iagos"):
             raise ConfigError(f"netcdf writer: unknown layout {layout!r} (use 'cf' or 'iagos')")
@@ -335,6 +393,7 @@ class NetcdfWriter(Writer):
         self.layout: Layout = layout
         self.complevel = complevel
         self.names = dict(names or {})
+        self.latitude, self.longitude = latitude, longitude
 
     def __repr__(self) -> str:
         return f"NetcdfWriter(layout={self.layout!r}, complevel={self.complevel})"
@@ -348,8 +407,8 @@ class NetcdfWriter(Writer):
         """The Dataset as it will be written, and the per-variable netCDF encoding."""
         renames = self._renames(ds)
         time_name = "UTC_time" if self.layout == "iagos" else TIME
-        lat = _find(ds, "latitude", ("lat", "latitude"), units=True)
-        lon = _find(ds, "longitude", ("lon", "longitude"), units=True)
+        lat = _position(ds, "latitude", self.latitude)
+        lon = _position(ds, "longitude", self.longitude)
         alt = _find(ds, "altitude", ()) or _find(ds, "barometric_altitude", _ALT_NAMES)
         trajectory = lat is not None and lon is not None
         reserved = {time_name: "the time coordinate"}
@@ -389,11 +448,21 @@ class NetcdfWriter(Writer):
             attrs, values = self._variable(ds, key, var, renames, measured, coords)
             if key == lat:
                 attrs.update(standard_name="latitude", units=_LAT_UNITS)
+                if trajectory:  # the one the trajectory uses, among several latitudes
+                    attrs.update(axis="Y")
             elif key == lon:
                 attrs.update(standard_name="longitude", units=_LON_UNITS)
+                if trajectory:
+                    attrs.update(axis="X")
             elif key == alt and trajectory:
                 attrs.setdefault("positive", "up")
                 attrs.update(axis="Z")
+            elif "standard_name" not in attrs:
+                # another latitude (a GPS's): CF takes its units for a latitude's, and a
+                # latitude without standard name or axis is a finding of the CF checker
+                for standard in _POSITION:
+                    if _in_degrees(key, var.attrs, standard):
+                        attrs["standard_name"] = standard
             enc: dict[str, Any] = {**compress}
             if values.dtype.kind == "f":
                 enc["_FillValue"] = np.nan
