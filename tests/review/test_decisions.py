@@ -244,3 +244,26 @@ def test_approved_flights_lists_the_released_versions_not_newer_ones(
     ((flight, series),) = approved_flights("L1")
     assert flight == review.flight and sorted(s.pk for s in series) == sorted(released)
     assert list(approved_flights("L2")) == []
+
+
+def test_l2_over_an_l1_release_that_recorded_no_state_is_refused(review: Review) -> None:
+    """An L1 release made before decisions recorded their state may be of other data (the
+    exports take the versions current at its time); L2 went through on top of it, releasing
+    as final data that never were at L1."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.server.review.models import Decision
+    from stratoflow.server.review.services import flight_approve
+
+    flight = review.flight
+    Decision.objects.create(flight=flight, action="approve", level="L1", reviewed={})
+    with pytest.raises(ConfigError, match="does not record which data it released"):
+        flight_approve(flight, user=review.pi, level="L2")  # type: ignore[arg-type]
+    assert Decision.objects.count() == 1
+    flight_approve(flight, user=review.pi, level="L1")  # type: ignore[arg-type]
+    flight_approve(flight, user=review.pi, level="L2")  # type: ignore[arg-type]
+    assert list(Decision.objects.order_by("id").values_list("level", flat=True)) == [
+        "L1",
+        "L1",
+        "L2",
+    ]
+

@@ -413,7 +413,13 @@ def _check_release(flight: Flight, level: str, last: Decision | None, token: str
             f"flight {flight.identifier}: these data are released to L2 (final); a release is "
             "not lowered to L1: reject them, with a reason, to withdraw it"
         )
-    if level == "L2" and recorded is not None and recorded != token:
+    if level == "L2" and recorded is None:
+        raise ConfigError(
+            f"flight {flight.identifier}: its release to {last.level} does not record which "
+            "data it released (made before decisions recorded it); release the current data "
+            "to L1 before L2"
+        )
+    if level == "L2" and recorded != token:
         raise ConfigError(
             f"flight {flight.identifier}: the data changed since their release to "
             f"{last.level}; release the current data to L1 before L2"
