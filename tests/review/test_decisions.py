@@ -267,3 +267,29 @@ def test_l2_over_an_l1_release_that_recorded_no_state_is_refused(review: Review)
         "L2",
     ]
 
+
+def test_reevaluating_a_flight_without_qc_results_changes_nothing(
+    review: Review, tmp_path: Path
+) -> None:
+    """Nothing to re-evaluate (no series has stored test results): the re-evaluation
+    recorded an event and withdrew the release, though no flag had changed."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.importers import import_file
+    from stratoflow.server.catalog.models import Flight
+    from stratoflow.server.review.models import Decision, ReviewEvent
+    from stratoflow.server.review.services import flight_approve, flight_reevaluate
+
+    ds = open_dataset(review.path)
+    ds.attrs["flight_id"] = "no-qc"
+    path = write_dataset(ds, tmp_path / "no_qc.nc", writer="netcdf", layout="iagos")
+    flight = Flight.objects.get(
+        identifier=import_file(path, identity="portal/no_qc", qc=False).flight
+    )
+    flight_approve(flight, user=review.pi)
+    events = ReviewEvent.objects.filter(flight=flight).count()
+    with pytest.raises(ConfigError, match="no series with QC test results to re-evaluate"):
+        flight_reevaluate(flight, user=review.pi, method="critical")
+    assert list(Decision.objects.filter(flight=flight).values_list("action", flat=True)) == [
+        "approve"
+    ]
+    assert ReviewEvent.objects.filter(flight=flight).count() == events

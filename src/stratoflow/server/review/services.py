@@ -218,7 +218,8 @@ def flight_reevaluate(
     No test is re-run and nothing re-imported; manual flags still win. A released flight's
     release is withdrawn (see :func:`_withdraw_release`). Raises
     :class:`~stratoflow.errors.ConfigError` (e.g. ``PluginNotFound``, ``QCConfigError``) for an
-    unknown method or invalid thresholds.
+    unknown method or invalid thresholds, and when no series has stored test results
+    (nothing would change).
     """
     evaluation = get_evaluation(method)
     given = {key: v for key, v in {"good": good, "bad": bad, "k": k}.items() if v is not None}
@@ -232,6 +233,11 @@ def flight_reevaluate(
             if stored.run is None or not stored.variable.tests:
                 continue
             runs.append(_restore(stored, method, params, "reevaluate"))
+        if not runs:  # no flag changed: nothing to record, no release to withdraw
+            raise ConfigError(
+                f"flight {flight.identifier}: no series with QC test results to re-evaluate "
+                "(imported without QC?); re-run QC instead"
+            )
         review_event_record(
             flight,
             action=ReviewEvent.Action.REEVALUATE,
