@@ -150,3 +150,20 @@ def test_datetime_attributes_read_back_exactly(tmp_path: Path) -> None:
         got = back["O3"].attrs[key]
         assert got.dtype == value.dtype, key
         np.testing.assert_array_equal(got, value, err_msg=key)
+
+
+def test_a_boolean_column_is_written_as_numbers_our_reader_reads_back(tmp_path: Path) -> None:
+    """pandas wrote True/False, which our CSV reader read back as text ('True'), not the
+    1/0 the NASA Ames and ICARTT writers write for the same column."""
+    from stratoflow.dataset import make_dataset
+    from stratoflow.readers import guess_reader
+
+    t = np.datetime64("2024-03-01T12:00:00", "ns") + np.arange(4) * np.timedelta64(1, "s")
+    valve = np.array([True, False, False, True])
+    ds = make_dataset(t, {"valve_open": (valve, {"units": "1", "long_name": "inlet valve"})})
+    path = CsvWriter().write(ds, tmp_path / "valve.csv")
+    assert _read(path)["valve_open"].tolist() == [1, 0, 0, 1]
+    back = guess_reader(path)().read(path)
+    assert back["valve_open"].dtype.kind in "iuf"
+    np.testing.assert_array_equal(back["valve_open"].values, valve.astype(np.uint8))
+    assert back["valve_open"].attrs["long_name"] == "inlet valve"

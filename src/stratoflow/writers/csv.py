@@ -71,7 +71,9 @@ class CsvWriter(Writer):
     def _write(self, ds: xr.Dataset, path: Path) -> None:
         columns: dict[str, Any] = {TIME: iso_times(np.asarray(ds[TIME].values))}
         for name, var in ds.data_vars.items():
-            columns[str(name)] = np.asarray(var.values)
+            values = np.asarray(var.values)
+            # 1/0 as the other text writers write them: pandas' True/False reads back as text
+            columns[str(name)] = values.astype(np.uint8) if values.dtype.kind == "b" else values
         frame = pd.DataFrame(columns)
         # A "#" in a text field would start a comment for readers told to skip the header
         # (pandas' ``comment="#"``), cutting the row there; quoted, it is data. The column
