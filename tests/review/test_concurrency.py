@@ -190,3 +190,42 @@ def test_an_approval_while_a_flag_is_being_set_is_refused(
     assert not Decision.objects.filter(flight=review.flight).exists()
     review.task.refresh_from_db()  # type: ignore[attr-defined]
     assert review.task.state == "awaiting_review"  # type: ignore[attr-defined]
+
+
+def test_two_approvals_at_once_release_once(
+    review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double click (or two PIs) on PostgreSQL: the second approval checked the latest
+    decision before the first committed, and both released the same data."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.server.review import services
+    from stratoflow.server.review.models import Decision
+    from stratoflow.server.review.selectors import flight_review_state
+
+    _require_postgres()
+    token = flight_review_state(review.flight).token  # type: ignore[arg-type]
+    checked, go = threading.Event(), threading.Event()
+    original = services._close_review_tasks
+
+    def held(flight: Any) -> Any:
+        if not checked.is_set():  # only the first approval is held
+            checked.set()
+            assert go.wait(HOLD_S)
+        return original(flight)
+
+    monkeypatch.setattr(services, "_close_review_tasks", held)
+    errors: list[BaseException] = []
+
+    def approve() -> None:
+        services.flight_approve(review.flight, user=review.pi, reviewed=token)  # type: ignore[arg-type]
+
+    first = _thread(approve, errors)
+    assert checked.wait(HOLD_S)
+    second = _thread(approve, errors)
+    _finished_or_waiting_for_a_lock(second)
+    go.set()
+    first.join(HOLD_S)
+    second.join(HOLD_S)
+    assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
+    assert "already released to L1" in str(errors[0])
+    assert Decision.objects.filter(flight=review.flight).count() == 1
