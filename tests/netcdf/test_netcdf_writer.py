@@ -416,3 +416,18 @@ def test_a_named_position_among_several_passes_the_checker_and_survives_a_round_
         "lat_gps2",
         "lon_gps2",
     ]
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_a_position_not_in_degrees_is_refused_not_relabelled(
+    make_flight: Callable[..., xr.Dataset], given: bool
+) -> None:
+    """The chosen latitude's units were overwritten with degrees_north: a GPS latitude in
+    radians (named by the option, or by its standard name) became a wrong position."""
+    ds = make_flight(position=True)
+    t = ds["time"]
+    attrs = {"units": "radian"} if given else {"units": "radian", "standard_name": "latitude"}
+    ds["gps_lat"] = (t.dims, np.deg2rad(ds["lat"].values), attrs)
+    writer = NetcdfWriter(latitude="gps_lat") if given else NetcdfWriter()
+    with pytest.raises(ConfigError, match=r"latitude variable 'gps_lat' is in 'radian', not deg"):
+        writer.to_cf(ds)

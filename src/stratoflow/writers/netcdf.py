@@ -330,6 +330,7 @@ def _position(ds: xr.Dataset, standard: str, given: str | None) -> str | None:
                 f"netcdf writer: the {standard} variable {given!r} (option {standard}) is not "
                 f"in the dataset; its variables: {sorted(map(str, ds.data_vars))}"
             )
+        _check_degrees(ds, given, standard)
         return given
     candidates = [
         str(n)
@@ -353,7 +354,21 @@ def _position(ds: xr.Dataset, standard: str, given: str | None) -> str | None:
             f"coverage_content_type 'coordinate' or the name {names[0]!r}/{names[1]!r}); "
             f"name the one to use with the writer option {standard}=..."
         )
+    if candidates:
+        _check_degrees(ds, candidates[0], standard)
     return candidates[0] if candidates else None
+
+
+def _check_degrees(ds: xr.Dataset, name: str, standard: str) -> None:
+    """Refuse a position in units other than degrees: the writer labels it ``degrees_north``
+    (``degrees_east``), which would make radians or metres (a named GPS column, a standard
+    name on projected coordinates) silently wrong. No units at all are taken as degrees."""
+    unit = str(ds[name].attrs.get("units", "")).strip().lower()
+    if unit and unit not in _DEGREES[standard] | _PLAIN_DEGREES | _CF_UNITS[standard]:
+        raise ConfigError(
+            f"netcdf writer: the {standard} variable {name!r} is in {unit!r}, not degrees; "
+            "convert it (processing step 'units') before writing"
+        )
 
 
 def _now() -> str:
