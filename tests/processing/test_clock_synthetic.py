@@ -309,6 +309,8 @@ def test_a_clock_that_jumps_is_refused_not_fitted_with_a_line() -> None:
         ({"drift": "fix"}, "'drift' must be 'check' or 'correct'"),
         ({"drift": "correct", "segments": 2}, "'segments' must be at least 3"),
         ({"drift": "correct", "segments": 4.5}, "'segments' must be a whole number"),
+        ({"drift": "correct", "max_drift_s": 10}, "max_drift_s apply only with drift: check"),
+        ({"segments": 4}, "segments apply only with drift: correct"),
     ],
 )
 def test_drift_parameters_are_checked(params: dict[str, object], message: str) -> None:

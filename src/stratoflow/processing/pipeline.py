@@ -233,6 +233,13 @@ def _clock_sync(
     mode = params.get("drift", "check")
     if mode not in ("check", "correct"):
         raise ConfigError(f"'drift' must be 'check' or 'correct', got {mode!r}")
+    other = {"check": ("segments", "max_residual_s"), "correct": ("max_drift_s",)}[mode]
+    unused = [key for key in other if key in params]
+    if unused:  # silently ignored, the user would believe a bound holds that does not
+        raise ConfigError(
+            f"parameter(s) {', '.join(unused)} apply only with drift: "
+            f"{'correct' if mode == 'check' else 'check'}, not with drift: {mode}"
+        )
     series = (
         _clock_of(ref, params.get("reference_time")),
         signal,
