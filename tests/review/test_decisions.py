@@ -293,3 +293,28 @@ def test_reevaluating_a_flight_without_qc_results_changes_nothing(
         "approve"
     ]
     assert ReviewEvent.objects.filter(flight=flight).count() == events
+
+
+def test_a_qc_rerun_of_data_replaced_meanwhile_is_refused(
+    review: Review, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new version is imported while the re-run reads the flight's values (outside any
+    lock: it is the slow part): QC ran on the replaced version and stored runs of series no
+    longer current, withdrawing the release for flags nobody sees."""
+    from stratoflow.errors import ConfigError
+    from stratoflow.server.catalog import selectors as catalog
+    from stratoflow.server.catalog.models import QCRun
+    from stratoflow.server.review.services import flight_rerun_qc
+
+    original = catalog.flight_dataset
+
+    def read_then_replaced(*args: Any, **kwargs: Any) -> Any:
+        ds = original(*args, **kwargs)
+        _correct_file(review, tmp_path)  # version 2 lands after the read
+        return ds
+
+    monkeypatch.setattr(catalog, "flight_dataset", read_then_replaced)
+    runs = QCRun.objects.count()
+    with pytest.raises(ConfigError, match="a new version of its data arrived"):
+        flight_rerun_qc(review.flight, user=review.pi)  # type: ignore[arg-type]
+    assert QCRun.objects.count() == runs + 8  # only the new version's own QC
