@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from stratoflow.errors import ConfigError, ReaderError
+from stratoflow.flags import Flag
 from stratoflow.readers import DelimitedReader
 
 FILES = {
@@ -411,3 +412,26 @@ def test_a_time_column_mixing_zoned_and_zone_less_stamps_is_refused(
     path.write_text("time,O3\n" + "".join(f"{r[:19]}-05,40\n" for r in rows))
     ds = DelimitedReader().read(path)  # one zone throughout: read, in UTC
     assert str(ds["time"].values[0]) == "2022-03-27T15:00:00.000000000"  # 10:00 at -05
+
+
+def test_a_blank_in_a_datetime_column_is_a_missing_value(shared_data: Path, tmp_path: Path) -> None:
+    """One record without an aircraft clock stamp (HALO_Time) made the whole HAL log
+    unreadable ('empty time'); it is a missing value now, as in a numeric column. A blank
+    in the time column itself is still an error, naming the column."""
+    source = shared_data / "fairo_raw/11_30_01.HAL"
+    lines = source.read_bytes().split(b"\r\n")
+    fields = lines[5].split(b"\t")
+    fields[2] = b""  # HALO_Time of the fifth record
+    lines[5] = b"\t".join(fields)
+    path = tmp_path / "blank.HAL"
+    path.write_bytes(b"\r\n".join(lines))
+    ours, original = (DelimitedReader(preset="fairo_hal").read(p) for p in (path, source))
+    halo = ours["HALO_Time"].values
+    assert np.isnan(halo[4]) and ours["HALO_Time_flag"].values[4] == Flag.MISSING
+    np.testing.assert_array_equal(np.delete(halo, 4), np.delete(original["HALO_Time"].values, 4))
+    np.testing.assert_array_equal(ours["time"].values, original["time"].values)
+    fields[1] = b""  # and now V25_Time, the time column
+    lines[5] = b"\t".join(fields)
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(ReaderError, match=r"line 6: empty time in the time column 'V25_Time'"):
+        DelimitedReader(preset="fairo_hal").read(path)

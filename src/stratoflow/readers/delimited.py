@@ -516,8 +516,12 @@ class DelimitedReader(Reader):
             if export is not None and name in export.text_columns:
                 values: npt.NDArray[Any] = np.asarray(text, dtype=str)  # "01" stays text
             elif name in cfg.datetime_columns:
-                epoch_ns = self._times(cfg, text, path, first, name).view(np.int64)
-                values = epoch_ns / 1e9
+                # a blank is a missing value (the aircraft feed dropped a record), as in a
+                # numeric column; only the time column itself must be complete
+                blank = (text.str.strip() == "").to_numpy()
+                epoch_ns = self._times(cfg, text[~blank], path, first, name).view(np.int64)
+                values = np.full(blank.size, np.nan)
+                values[~blank] = epoch_ns / 1e9
                 attrs["units"] = _EPOCH_UNITS
             else:
                 values = self._numbers(cfg, text, name, path, first)
@@ -641,7 +645,11 @@ class DelimitedReader(Reader):
             ) from exc
         if parsed.isna().any():
             row = int(np.argmax(parsed.isna().to_numpy()))
-            raise ReaderError("empty time", path=path, line=first + int(text.index[row]))
+            raise ReaderError(
+                f"empty time in the time column {name!r}",
+                path=path,
+                line=first + int(text.index[row]),
+            )
         out: npt.NDArray[np.datetime64] = np.asarray(
             parsed.dt.tz_localize(None).to_numpy(), dtype="datetime64[ns]"
         )
