@@ -337,11 +337,14 @@ def test_local_standard_time_is_moved_to_utc(shared_data: Path, tmp_path: Path) 
     np.testing.assert_array_equal(local["time"].values, utc["time"].values - np.timedelta64(1, "h"))
     np.testing.assert_array_equal(local["O3"].values, utc["O3"].values)
     assert local.attrs["time_moved_from_utc_offset"] == "+01:00"
-    west = DelimitedReader(preset="fairo_omc", utc_offset="UTC-0530").read(source)
+    west = DelimitedReader(preset="fairo_omc", utc_offset="-0530").read(source)
     shift = np.timedelta64(5 * 60 + 30, "m")
     np.testing.assert_array_equal(west["time"].values, utc["time"].values + shift)
     with pytest.raises(ConfigError, match="zone names are not accepted"):
         DelimitedReader(preset="fairo_omc", utc_offset="Europe/Berlin")
+    # as in a time units string: POSIX reads 'UTC-0530' as 5:30 *east* of UTC
+    with pytest.raises(ConfigError, match=r"utc_offset 'UTC-0530': zone 'UTC-0530' is ambiguous"):
+        DelimitedReader(preset="fairo_omc", utc_offset="UTC-0530")
     zoned = tmp_path / "zoned.csv"
     zoned.write_text("time,O3\n2022-11-16T11:30:04+01:00,40\n")
     with pytest.raises(ReaderError, match=r"line 2: time .* carries its own zone"):

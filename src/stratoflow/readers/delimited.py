@@ -46,9 +46,10 @@ import xarray as xr
 
 from stratoflow.csv_metadata import TEXT_MARK, decode, decode_attrs
 from stratoflow.dataset import FLAG_SUFFIX, make_dataset
-from stratoflow.errors import ConfigError, ReaderError
+from stratoflow.errors import ConfigError, ReaderError, TimeUnitsError
 from stratoflow.flags import Flag
 from stratoflow.readers.base import Reader, without_bom
+from stratoflow.timeunits import zone_offset
 
 __all__ = ["PRESETS", "DelimitedConfig", "DelimitedReader"]
 
@@ -74,23 +75,24 @@ def _without_trailing_blank_lines(raw: bytes) -> bytes:
     return raw[:end] + ending if end < len(raw) else raw
 
 
-_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?")
 #: a timestamp that ends in its own zone: a time of day, then Z, UTC, GMT or an offset
 _OWN_ZONE = r"\d:\d{2}(?::\d{2}(?:[.,]\d*)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$"
 
 
 def _utc_offset(text: str | None) -> np.timedelta64 | None:
-    """``"+01:00"`` (``"+1"``, ``"UTC+0100"``) -> the offset; ConfigError for anything else."""
+    """``"+01:00"`` (``"+0100"``, ``"-05"``) -> the offset; ConfigError for anything else.
+
+    Read like the zone of a time units string (:func:`stratoflow.timeunits.zone_offset`), so
+    ``"UTC+1"`` is refused as ambiguous here too (POSIX reads its sign the other way)."""
     if text is None:
         return None
-    match = _OFFSET.fullmatch(text.strip())
-    if match is None or int(match[2]) > 14 or int(match[3] or 0) >= 60:
+    try:
+        return zone_offset(text)
+    except TimeUnitsError as exc:
         raise ConfigError(
-            f"utc_offset must be a fixed offset such as '+01:00', got {text!r} (zone names "
-            "are not accepted: daylight-saving time makes their local times ambiguous)"
-        )
-    minutes = int(match[2]) * 60 + int(match[3] or 0)
-    return np.timedelta64(-minutes if match[1] == "-" else minutes, "m")
+            f"utc_offset {text!r}: {exc} (zone names are not accepted: daylight-saving time "
+            "makes their local times ambiguous)"
+        ) from None
 
 
 def _check_time_format(time_format: str) -> None:
@@ -359,8 +361,9 @@ class DelimitedReader(Reader):
         utc_offset: the fixed offset from UTC (``"+01:00"``) of timestamps written in local
             standard time without a zone (an instrument PC kept on CET all year); the time
             and datetime columns are moved to UTC, except ``utc_columns``. Zone names are
-            refused: their daylight-saving jumps make local times ambiguous. Timestamps that
-            carry their own zone (``Z``, ``+02:00``) with this option given are an error.
+            refused: their daylight-saving jumps make local times ambiguous; so is
+            ``"UTC+1"``, whose sign POSIX reads the other way. Timestamps that carry their
+            own zone (``Z``, ``+02:00``) with this option given are an error.
         utc_columns: time or datetime columns that are UTC already, which ``utc_offset``
             leaves alone: a log often carries the PC's local clock beside a UTC clock (GPS,
             the aircraft's: ``HALO_Time`` in the ``fairo_hal`` preset), and moving that one
@@ -674,7 +677,7 @@ class DelimitedReader(Reader):
                     path=path,
                     line=first + int(text.index[row]),
                 )
-            out = out - self._offset.astype("timedelta64[ns]")
+            out = out - self._offset
         return out
 
     def _numbers(
