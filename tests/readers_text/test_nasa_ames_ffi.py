@@ -471,3 +471,39 @@ def test_inspect_prints_each_spec_file_sensibly(
         assert status == 0, err
         assert "(reader: nasa_ames)" in out
         assert ("4929 time steps" if name == "2160_ndacc" else "3 time steps") in out
+
+
+@pytest.mark.parametrize(
+    ("launch_time", "launch"),
+    [
+        ("Launch time [hours since 2017-06-08 12:00:00]", "2017-06-08T18:30:00"),
+        ("Launch time [hours since 2017-06-09 03:00:00 +02:00]", "2017-06-09T07:30:00"),
+    ],
+)
+def test_a_launch_time_with_its_own_reference_counts_from_it(
+    tmp_path: Path, launch_time: str, launch: str
+) -> None:
+    """'hours since <date>' on the launch time was read as hours from midnight of DATE: the
+    soundings were 12 h late for a reference of 12:00 the day before."""
+    levels = [(0.0, 820.0, 480.0), (1.0, 819.0, 470.0)]
+    raw = _ndacc_like([("A", 6.5, "x", levels), ("B", 7.5, "y", levels)])
+    old = b"Launch time [decimal UT hours from 0 hours on day given by DATE]"
+    path = tmp_path / "own.na"
+    path.write_bytes(raw.replace(old, launch_time.encode()))
+    ds = NasaAmesReader().read(path)
+    first = np.datetime64(launch, "ns")
+    second = first + np.timedelta64(1, "h")
+    one = np.timedelta64(1, "s")
+    np.testing.assert_array_equal(ds["time"].values, [first, first + one, second, second + one])
+    reference = np.datetime64(launch, "ns") - np.timedelta64(6 * 60 + 30, "m")
+    expected = f"hour since {str(reference).replace('T', ' ')[:19]}"
+    assert ds["Launch_time"].attrs["units"] == expected
+
+
+def test_a_launch_time_in_an_ambiguous_zone_is_refused(tmp_path: Path) -> None:
+    raw = _ndacc_like([("A", 6.5, "x", [(0.0, 820.0, 480.0), (1.0, 819.0, 470.0)])])
+    old = b"Launch time [decimal UT hours from 0 hours on day given by DATE]"
+    path = tmp_path / "zone.na"
+    path.write_bytes(raw.replace(old, b"Launch time [hours since 2017-06-09 00:00:00 UTC+2]"))
+    with pytest.raises(ReaderError, match=r"line 10: auxiliary variable .*'UTC\+2' is ambiguous"):
+        NasaAmesReader().read(path)

@@ -62,6 +62,7 @@ from stratoflow.readers.nasa_ames import (
     _Cursor,
     _date,
     _identifier,
+    _own_reference,
     _split_vname,
     _unique,
     build_dataset,
@@ -543,7 +544,7 @@ def _series_blocks(h: NasaAmesHeader, block: _DataBlock, path: Path) -> _Series:
     for i in range(h.nauxc):
         text = np.array([t[i] for t in text_aux])
         per_block.append((h.aname[nnum + i], np.where(text == h.amiss_text[i], "", text)))
-    start_units = _start_units(h)
+    start_units = _start_units(h, path)
     extra_vars, attrs = _block_values(per_block, counts, columns, start_units)
     x2_key = "aux_" + _identifier(_split_vname(h.xnames[1], "")[0]).lower()[:48]
     if re.search(r"station|site", h.xnames[1], re.IGNORECASE) and x2_key in attrs:
@@ -600,13 +601,16 @@ def _start_aux(h: NasaAmesHeader) -> int | None:
     return next((i for i, a in enumerate(h.aname) if _REFERENCE.search(a)), None)
 
 
-def _start_units(h: NasaAmesHeader) -> dict[str, str]:
+def _start_units(h: NasaAmesHeader, path: Path) -> dict[str, str]:
     """UDUNITS of the start-time auxiliary (``hour since 2017-06-09 00:00:00``), when known."""
     found = _start_aux(h)
     unit = None if found is None else time_unit_of(h.aname[found])
     if found is None or unit is None:
         return {}
-    return {h.aname[found]: f"{_UNIT_NAMES[unit]} since {h.date} 00:00:00"}
+    name = h.aname[found]
+    own = _own_reference(name, f"auxiliary variable {name!r}", path=path, line=h.xname_line)
+    since = f"{h.date} 00:00:00" if own is None else own.utc_reference
+    return {name: f"{_UNIT_NAMES[unit]} since {since}"}
 
 
 def _block_starts(
@@ -656,6 +660,10 @@ def _block_starts(
             f"record block {k + 1} has no start time ({name!r} is missing)", path=path
         )
     offsets: npt.NDArray[np.int64] = np.rint(start * _NS[unit]).astype(np.int64)
+    # 'Launch time [hours since 2017-06-08 12:00:00 +02:00]' counts from its own reference
+    own = _own_reference(name, f"auxiliary variable {name!r}", path=path, line=h.xname_line)
+    if own is not None:
+        offsets += int((own.epoch - np.datetime64(h.date, "ns")).astype(np.int64))
     return offsets
 
 
