@@ -15,7 +15,8 @@ step               params
 ``calibration``    ``variable``, ``pre``/``post``: ``{time, function, parameters}``
 ``clock_sync``     ``variable``; ``reference`` (name), ``reference_variables`` (summed, e.g.
                    static + dynamic pressure), optional ``reference_time`` (a variable of the
-                   reference holding its own clock as "seconds since ..."), ``max_offset_s``,
+                   reference holding its own clock as "seconds since <date>[ zone]", read
+                   by :mod:`stratoflow.timeunits`), ``max_offset_s``,
                    ``min_overlap``, ``min_correlation``, ``max_drift_s``,
                    ``min_samples``, ``peak_margin``; ``drift``: ``check`` (default: one
                    offset, a drift beyond ``max_drift_s`` refused) or ``correct`` (a linear
