@@ -709,6 +709,15 @@ def _empty(path: Path, kind: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("reader", [CfNetcdfReader, IagosNetcdfReader])
+def test_a_file_of_zero_bytes_is_called_empty(tmp_path: Path, reader: type[CfNetcdfReader]) -> None:
+    """It was 'not a netCDF file (no netCDF or HDF5 signature)': true, but not the defect."""
+    path = tmp_path / "IAGOS_timeseries_empty.nc"
+    path.write_bytes(b"")
+    with pytest.raises(ReaderError, match=r"empty\.nc: an empty file \(0 bytes\), not a netCDF"):
+        reader().read(path)
+
+
 @pytest.mark.parametrize(
     ("kind", "defect"),
     [

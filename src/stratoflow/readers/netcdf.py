@@ -124,6 +124,8 @@ def _clean_attrs(attrs: Mapping[Hashable, Any]) -> dict[str, Any]:
 def _check_signature(path: Path) -> None:
     with open(path, "rb") as fh:
         head = fh.read(8)
+    if not head:  # a transfer that created the file and wrote nothing
+        raise ReaderError("an empty file (0 bytes), not a netCDF file", path=path)
     if not any(head.startswith(m) for m in NETCDF_MAGIC):
         raise ReaderError(
             "not a netCDF file (no netCDF or HDF5 signature in the first bytes)", path=path
