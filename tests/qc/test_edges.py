@@ -339,3 +339,30 @@ def test_a_test_id_that_cannot_name_a_file_variable_is_refused() -> None:
     config = {"O3": {"tests": [{"test": "gross_range", "bad_max": 3, "id": "a/b"}]}}
     with pytest.raises(QCConfigError, match=r"O3.tests\[0\].id: .*'/'"):
         parse_config(config)
+
+
+def test_a_variable_in_units_its_profile_cannot_take_is_no_input_for_other_tests() -> None:
+    """A pressure in 'V' (a raw sensor voltage) is not validated, but range_by read its 2.5
+    as 2.5 Pa, chose the limits of the stratosphere and judged the ozone with them."""
+    n = 6
+    t = _T0 + np.arange(n).astype("timedelta64[s]")
+    ds = make_dataset(
+        t,
+        {
+            "O3_P1": (np.full(n, 400.0), {"units": "ppb"}),
+            "air_press_AC": (np.full(n, 2.5), {"units": "V"}),
+        },
+    )
+    climatology = {
+        "test": "range_by",
+        "by": "pressure",
+        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
+    }
+    config = {
+        "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
+        "pressure": {"match": {"name": "air_press_AC"}, "units": ["Pa"], "tests": []},
+    }
+    result = run_qc(ds, config)
+    assert not result.variables["O3_P1"].tests
+    reason = result.variables["O3_P1"].skipped["range_by"]
+    assert "air_press_AC" in reason and "'V'" in reason

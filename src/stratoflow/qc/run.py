@@ -246,7 +246,13 @@ def run_qc(
         return src
 
     def other(name: str) -> FloatArray:
-        return in_profile_units(as_input(name))
+        src = as_input(name)
+        if "*" in skipped.get(src, {}):  # its numbers are not in its profile's units
+            raise InputUnavailable(
+                f"needs {name!r}, but {src} is in units "
+                f"{str(ds[src].attrs.get('units', ''))!r} its profile cannot take"
+            )
+        return in_profile_units(src)
 
     def stored(name: str) -> npt.NDArray[Any]:
         return np.asarray(ds[resolve(name)].values)
