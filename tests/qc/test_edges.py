@@ -366,3 +366,15 @@ def test_a_variable_in_units_its_profile_cannot_take_is_no_input_for_other_tests
     assert not result.variables["O3_P1"].tests
     reason = result.variables["O3_P1"].skipped["range_by"]
     assert "air_press_AC" in reason and "'V'" in reason
+
+
+def test_a_manual_flag_on_a_variable_qc_does_not_check_is_refused_not_dropped() -> None:
+    """The valve exists but no profile matches it: its PI flag vanished without a word (only
+    misspelt names were refused)."""
+    ds = _ozone_with("valve", np.ones(5))
+    flag = ManualFlag("valve", _T0, _T0, Flag.BAD)
+    with pytest.raises(QCError, match=r"manual flags for 'valve': .*not checked"):
+        run_qc(ds, overrides=[flag])
+    result = run_qc(ds)
+    with pytest.raises(QCError, match=r"manual flags for 'valve'"):
+        result.evaluate("worst", overrides=[flag])

@@ -104,6 +104,12 @@ class QCResult:
         overrides: Sequence[ManualFlag] = (),
     ) -> QCResult:
         """Evaluate stored per-test results with ``method`` (validated ``params``)."""
+        unchecked = sorted({o.variable for o in overrides} - set(variables))
+        if unchecked:  # the PI decision would vanish: no flags of that variable to apply it to
+            raise QCError(
+                f"manual flags for {', '.join(map(repr, unchecked))}: variable not checked by "
+                "this QC run (no profile matches it, or it was left out of variables=)"
+            )
         evaluation = get_evaluation(method)
         checked = evaluation.check(params or {}, "evaluation")
         flags: dict[str, npt.NDArray[np.uint8]] = {}
