@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from stratoflow import open_dataset
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import QCConfigError, QCError
 from stratoflow.flags import Flag
@@ -102,13 +104,33 @@ def test_rule_reads_whole_float_status_words_and_skips_missing_ones() -> None:
     assert np.isnan(p[2])
 
 
-@pytest.mark.parametrize("bad", [-1.0, -9999.0, 5.5, 1e30, 2.0**64])
+@pytest.mark.parametrize("bad", [5.5, -0.5, 1e30, 2.0**64, -1e30])
 def test_rule_refuses_a_float_that_is_no_status_word(bad: float) -> None:
-    """-1 went through int64 with every bit set (the rule fired), 5.5 was cut to 5, 1e30 was
-    a cast warning and garbage."""
+    """5.5 was cut to 5, 1e30 was a cast warning and garbage."""
     status = np.array([0.0, 1.0, bad, 3.0])
     with pytest.raises(QCError, match=rf"O3_P1: .*'status'.*{re.escape(repr(bad))} at point 2"):
         _rule_probability(status, 1)
+
+
+def test_rule_reads_a_short_status_word_made_float_by_its_fill_values(tmp_path: Path) -> None:
+    """netCDF classic: a 16-bit register with bit 15 set is a negative short; with a
+    _FillValue in use it is read as float32, -32768.0. Refused as no status word, it is now
+    the register's bits, as in the file without fill values."""
+    t = _T0 + np.arange(5).astype("timedelta64[s]")
+    status = np.array([0.0, -32768.0, np.nan, 1.0, -1.0])
+    ds = make_dataset(
+        t, {"O3_P1": (np.full(5, 40.0), {"units": "ppb"}), "status": (status, {"units": "1"})}
+    )
+    ds["status"].encoding.update({"dtype": np.dtype("int16"), "_FillValue": np.int16(32767)})
+    path = tmp_path / "status.nc"
+    ds.to_netcdf(path, format="NETCDF3_CLASSIC")
+    read = open_dataset(path)
+    assert read["status"].dtype.kind == "f"  # what the rule gets
+    p = run_qc(read, _bit_rule(0x8000)).variables["O3_P1"].tests[0].probability
+    np.testing.assert_array_equal(p[[0, 1, 3, 4]], [1, 0, 1, 0])
+    assert np.isnan(p[2])
+    low = run_qc(read, _bit_rule(1)).variables["O3_P1"].tests[0].probability
+    np.testing.assert_array_equal(low[[0, 1, 3, 4]], [1, 1, 0, 0])
 
 
 def test_rule_refuses_bits_beyond_64() -> None:

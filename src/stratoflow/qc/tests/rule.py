@@ -12,11 +12,14 @@ word. "Ozone is not a measurement while the valve is not in *measure*" becomes::
 With ``bits``, the comparison is made on ``variable & bits``, the variable read as unsigned
 64-bit status words: an integer variable as stored (a signed one as the bits of its own width,
 since netCDF classic has no unsigned types and a 16-bit register with bit 15 set arrives as a
-negative short), a float variable only where it holds whole numbers from 0 to 2^64 - 1. Any
-other float (negative, fractional, beyond 64 bits) has no bits to test: the test stops with
-:class:`~stratoflow.errors.QCError` naming it rather than guessing (an undeclared sentinel such
-as -9999 is declared with a ``missing`` test in the status variable's profile, or in
-``common`` if no profile matches it).
+negative short), a float variable where it holds whole numbers from -2^63 to 2^64 - 1. A
+negative float is read as two's complement too: it is how a signed integer variable arrives
+once its fill values made it float (a short status word with a ``_FillValue`` reads as
+float32); bits within the register are the same whatever its width. Any other float
+(fractional, beyond 64 bits) has no bits to test: the test stops with
+:class:`~stratoflow.errors.QCError` naming it rather than guessing. An undeclared sentinel such
+as -9999 is a word like any other: declare it with a ``missing`` test in the status variable's
+profile, or in ``common`` if no profile matches it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 _WORD_END = 2**64  # one past the largest 64-bit status word
+_SIGNED_END = 2.0**63  # -2^63 is the smallest signed 64-bit word
 Words = npt.NDArray[np.uint64]
 
 
@@ -90,13 +94,16 @@ def _words(data: QCInput, variable: str, other: npt.NDArray[Any], present: Any) 
             raw = raw.view(raw.dtype.str.replace("i", "u"))
         return raw.astype(np.uint64)
     x = np.where(present, other, 0.0)
-    whole = (x >= 0) & (x < float(_WORD_END)) & (x == np.floor(x))
+    whole = (x >= -_SIGNED_END) & (x < float(_WORD_END)) & (x == np.floor(x))
     if not whole.all():
         i = int(np.argmin(whole))
         raise QCError(
             f"{data.variable}: rule on the status bits of {variable!r}: value {float(x[i])!r} "
-            f"at point {i} is no status word (a whole number from 0 to 2^64 - 1); if it means "
-            "'no data', declare it in a missing test (of its profile, or common)"
+            f"at point {i} is no status word (a whole number from -2^63 to 2^64 - 1); if it "
+            "means 'no data', declare it in a missing test (of its profile, or common)"
         )
-    words: Words = x.astype(np.uint64)
+    negative = x < 0  # a signed word made float by its fill values: two's complement
+    words: Words = np.where(negative, 0.0, x).astype(np.uint64)
+    if negative.any():
+        words[negative] = x[negative].astype(np.int64).view(np.uint64)
     return words
