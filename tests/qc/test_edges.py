@@ -400,3 +400,11 @@ def test_a_manual_flag_on_a_variable_qc_does_not_check_is_refused_not_dropped() 
     result = run_qc(ds)
     with pytest.raises(QCError, match=r"manual flags for 'valve'"):
         result.evaluate("worst", overrides=[flag])
+
+
+def test_a_profile_unit_pint_does_not_know_is_refused_at_load() -> None:
+    """'ppbb' was accepted; at run time every ozone variable was left unvalidated ('units
+    not convertible'), file after file."""
+    with pytest.raises(QCConfigError, match=r"O3.units\[1\]: units 'ppbb' are not understood"):
+        parse_config({"O3": {"units": ["ppb", "ppbb"]}})
+    assert parse_config({"O3": {"units": "ppb"}}).profiles[0].units == ("ppb",)

@@ -40,8 +40,9 @@ from typing import Any
 
 import yaml
 
-from stratoflow.errors import PluginNotFound, QCConfigError
+from stratoflow.errors import ConfigError, PluginNotFound, QCConfigError
 from stratoflow.plain_yaml import load_plain_yaml
+from stratoflow.processing.units import to_pint
 from stratoflow.qc.base import Param, QCTest, get_test
 from stratoflow.qc.evaluation import get_evaluation
 
@@ -195,7 +196,12 @@ def parse_config(data: Any) -> QCConfig:
             raise QCConfigError(
                 f"{name}.match.{sorted(bad)[0]}: unknown key (name, standard_name, exclude)"
             )
-        units = body.get("units")
+        units = None if body.get("units") is None else _strings(body["units"], f"{name}.units")
+        for i, unit in enumerate(units or ()):  # a typo left every matched variable unchecked
+            try:
+                to_pint(unit)
+            except ConfigError as exc:
+                raise QCConfigError(f"{name}.units[{i}]: {exc}") from exc
         tests = _tests(body.get("tests", []), f"{name}.tests")
         shared = {spec.label for spec in common}
         for i, spec in enumerate(tests):  # both run on the variable: one result hid the other
@@ -211,7 +217,7 @@ def parse_config(data: Any) -> QCConfig:
                 standard_names=_strings(
                     match.get("standard_name", []), f"{name}.match.standard_name"
                 ),
-                units=None if units is None else _strings(units, f"{name}.units"),
+                units=units,
                 tests=tests,
                 exclude=_strings(
                     match.get("exclude", list(DEFAULT_EXCLUDE)), f"{name}.match.exclude"
