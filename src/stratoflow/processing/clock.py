@@ -317,20 +317,22 @@ def estimate_drift(
     slope, intercept = float(fit.slope), float(fit.intercept)
     residuals = offsets - (intercept + slope * t)
     worst = int(np.argmax(np.abs(residuals)))
+    stamp = np.datetime64(int(origin), "ns")
     if abs(residuals[worst]) > max_residual_s:
+        at = (stamp + np.timedelta64(round(t[worst]), "s")).astype("datetime64[s]")
         raise ConfigError(
-            f"clock drift: the segment offsets do not lie on a line: the segment at "
-            f"{t[worst]:.0f} s has offset {offsets[worst]:.2f} s, {residuals[worst]:+.2f} s from "
-            f"the fitted {intercept:.2f} s {slope * 3600:+.3f} s/h (max_residual_s "
-            f"{max_residual_s:g}); the drift is not linear or a segment matched the wrong "
-            "stretch: synchronise shorter pieces, or raise max_residual_s"
+            f"clock drift: the segment offsets do not lie on a line: the segment around "
+            f"{at} (instrument clock) has offset {offsets[worst]:.2f} s, "
+            f"{residuals[worst]:+.2f} s from the fitted {intercept:.2f} s "
+            f"{slope * 3600:+.3f} s/h (max_residual_s {max_residual_s:g}); the drift is not "
+            "linear or a segment matched the wrong stretch: synchronise shorter pieces, or "
+            "raise max_residual_s"
         )
     if abs(slope) > max_slope:
         raise ConfigError(
             f"clock drift: the fitted drift {slope * 3600:+.1f} s/h (slope {slope:.4g}) exceeds "
             f"max_slope {max_slope:g}: no clock drifts that fast; check the time stamps"
         )
-    stamp = np.datetime64(int(origin), "ns")
     return ClockDrift(
         origin_ns=int(origin),
         intercept_s=intercept,
