@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from .conftest import Review
@@ -71,7 +72,7 @@ def _finished_or_waiting_for_a_lock(thread: threading.Thread) -> None:
         timer.cancel()
 
 
-def _flag(review: Review) -> Callable[[], Any]:
+def _flag(review: Review, variable: str = "O3_P1") -> Callable[[], Any]:
     from stratoflow.flags import Flag
     from stratoflow.server.review.services import flight_flag_range
 
@@ -82,7 +83,7 @@ def _flag(review: Review) -> Callable[[], Any]:
         return flight_flag_range(
             flight,  # type: ignore[arg-type]
             user=review.pi,
-            variables=["O3_P1"],
+            variables=[variable],
             start=start,
             end=start + timedelta(minutes=5),
             flag=int(Flag.BAD),
@@ -229,3 +230,52 @@ def test_two_approvals_at_once_release_once(
     assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
     assert "already released to L1" in str(errors[0])
     assert Decision.objects.filter(flight=review.flight).count() == 1
+
+
+def test_a_flag_set_while_qc_stores_its_run_is_applied_to_that_run(
+    review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QC outside an import's transaction (re-qualifying stored series) read the manual
+    flags, then stored its run: a flag set in between was stored under the QC's run, which
+    became the current one without it."""
+    from stratoflow.flags import Flag
+    from stratoflow.server.catalog import qc
+    from stratoflow.server.catalog.selectors import flight_dataset
+    from stratoflow.server.review.selectors import current_series
+    from stratoflow.server.review.stored import stored_qc
+
+    _require_postgres()
+    series = current_series(review.flight)  # type: ignore[arg-type]
+    ds = flight_dataset(review.flight, series=series, use_qc_flags=False)  # type: ignore[arg-type]
+    first = series[0]
+    read, go = threading.Event(), threading.Event()
+    original = qc.qc_run_store
+
+    def held(s: Any, **kwargs: Any) -> Any:
+        if not read.is_set():  # the first series: its manual flags have been read
+            read.set()
+            assert go.wait(HOLD_S)
+        return original(s, **kwargs)
+
+    monkeypatch.setattr(qc, "qc_run_store", held)
+    errors: list[BaseException] = []
+    checking = _thread(lambda: qc.qc_series(series, ds), errors)
+    assert read.wait(HOLD_S)
+    flagging = _thread(_flag(review, first.variable), errors)
+    _finished_or_waiting_for_a_lock(flagging)
+    go.set()
+    checking.join(HOLD_S)
+    flagging.join(HOLD_S)
+    assert not errors, errors
+    stored = stored_qc(current_series(review.flight)[0])  # type: ignore[arg-type]
+    start = review.flight.time_start + timedelta(minutes=5)  # type: ignore[attr-defined]
+    t = stored.time.astype("datetime64[ns]")
+    inside = (t >= np.datetime64(start.replace(tzinfo=None), "ns")) & (
+        t <= np.datetime64((start + timedelta(minutes=5)).replace(tzinfo=None), "ns")
+    )
+    assert inside.any()
+    assert stored.run is not None and stored.run.pk == max(
+        r.pk for r in first.qc_runs.all()
+    )  # the flag's own run, derived from the QC's, is the current one
+    flagged = stored.flags[inside]
+    assert ((flagged == int(Flag.BAD)) | (flagged == int(Flag.MISSING))).all()

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from django.db import transaction
 
 from stratoflow.dataset import TIME, flags_of
 from stratoflow.flags import FLAG_DTYPE, Flag, worst
 from stratoflow.qc.run import run_qc
 from stratoflow.server.catalog.models import QCRun, Series
 from stratoflow.server.catalog.qc_configurations import qc_config_resolve
-from stratoflow.server.catalog.services import TestOutcome, qc_run_store
+from stratoflow.server.catalog.services import TestOutcome, flight_lock, qc_run_store
 
 __all__ = ["QCSettings", "qc_import_runs", "qc_outdated", "qc_series", "qc_settings"]
 
@@ -171,21 +172,25 @@ def qc_series(
                 )
                 for t in vqc.tests
             ]
-        # the PI's manual flags on this flight and variable win, in every new version
-        flags = replay_manual_flags(s, flags.astype(FLAG_DTYPE), ds[TIME].values)
-        runs.append(
-            qc_run_store(
-                s,
-                flags=flags.astype(FLAG_DTYPE),
-                evaluation=result.method,
-                thresholds=dict(result.params),
-                config={
-                    "profile": vqc.profile if vqc else None,
-                    "skipped": dict(vqc.skipped) if vqc else {},
-                    "units_converted": vqc.converted if vqc else "",
-                    **used,
-                },
-                outcomes=outcomes,
+        with transaction.atomic():
+            # the PI's manual flags on this flight and variable win, in every new version;
+            # read under the flight's lock, so a flag set meanwhile waits for this run and is
+            # then applied to it, instead of being stored under it (see flight_lock)
+            flight_lock([s.flight_id])
+            flags = replay_manual_flags(s, flags.astype(FLAG_DTYPE), ds[TIME].values)
+            runs.append(
+                qc_run_store(
+                    s,
+                    flags=flags.astype(FLAG_DTYPE),
+                    evaluation=result.method,
+                    thresholds=dict(result.params),
+                    config={
+                        "profile": vqc.profile if vqc else None,
+                        "skipped": dict(vqc.skipped) if vqc else {},
+                        "units_converted": vqc.converted if vqc else "",
+                        **used,
+                    },
+                    outcomes=outcomes,
+                )
             )
-        )
     return runs
