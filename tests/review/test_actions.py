@@ -483,3 +483,50 @@ def test_rerun_refuses_yaml_that_contains_itself_or_explodes(
     shown = _post(client, review, "rerun", {"config": text, "method": ""})
     assert shown[0].startswith("config: not valid YAML") and says in shown[0], shown
     assert QCRun.objects.count() == before and _events(review) == []
+
+
+def test_a_manual_flag_on_data_after_the_first_file_of_the_flight_is_accepted(
+    review: Review, tmp_path: Path
+) -> None:
+    """The range was checked against the flight's times, which are those of the flight's
+    first imported file and never extended: a second instrument's data recorded after them
+    (same flight) could not be flagged ("no point would change")."""
+    from datetime import timedelta
+
+    from stratoflow.dataset import make_dataset
+    from stratoflow.errors import ConfigError
+    from stratoflow.importers import import_file
+    from stratoflow.server.review.services import flight_flag_range
+
+    flight = review.flight
+    end = np.datetime64(flight.time_end.replace(tzinfo=None), "ns")  # type: ignore[attr-defined]
+    times = end + np.timedelta64(10, "m") + np.arange(600) * np.timedelta64(1, "s")
+    later = make_dataset(
+        times,
+        {"H2O_extra": (np.linspace(10.0, 20.0, times.size), {"units": "1e-6"})},
+        attrs={"flight_id": flight.identifier},  # type: ignore[attr-defined]
+    )
+    path = write_dataset(later, tmp_path / "hygrometer.nc", writer="netcdf")
+    import_file(path, identity="portal/hygrometer.nc", qc=False)
+    start = flight.time_end + timedelta(minutes=12)  # type: ignore[attr-defined]
+    rows = flight_flag_range(
+        flight,  # type: ignore[arg-type]
+        user=review.pi,
+        variables=["H2O_extra"],
+        start=start,
+        end=start + timedelta(minutes=2),
+        flag=int(Flag.BAD),
+        comment="hygrometer icing",
+    )
+    assert len(rows) == 1
+    # a range outside every chosen variable's data still changes nothing, and is refused
+    with pytest.raises(ConfigError, match=r"outside flight \S+'s data of H2O_extra"):
+        flight_flag_range(
+            flight,  # type: ignore[arg-type]
+            user=review.pi,
+            variables=["H2O_extra"],
+            start=start - timedelta(hours=6),
+            end=start - timedelta(hours=5),
+            flag=int(Flag.BAD),
+            comment="before the hygrometer ran",
+        )

@@ -329,16 +329,6 @@ def flight_flag_range(
         raise ConfigError(f"manual flag range ends ({end}) before it starts ({start})")
     if flag not in {int(f) for f in MANUAL_FLAG_CHOICES}:
         raise ConfigError(f"flag {flag} cannot be set by hand; use one of {MANUAL_FLAG_CHOICES}")
-    if (
-        flight.time_start is not None
-        and flight.time_end is not None
-        and (end < _aware(flight.time_start) or start > _aware(flight.time_end))
-    ):
-        raise ConfigError(
-            f"manual flag range {start.isoformat()} .. {end.isoformat()} lies outside flight "
-            f"{flight.identifier} ({_aware(flight.time_start).isoformat()} .. "
-            f"{_aware(flight.time_end).isoformat()}): no point would change"
-        )
     with transaction.atomic():
         flight_lock([flight.pk])  # before reading: see flight_lock
         by_name = {s.variable: s for s in current_series(flight)}
@@ -347,6 +337,20 @@ def flight_flag_range(
             raise ConfigError(
                 f"flight {flight.identifier} has no variable(s) {unknown or '(none given)'}; "
                 f"known: {sorted(by_name)}"
+            )
+        # the chosen variables' own data, not the flight's times: those are the first
+        # imported file's, and another instrument's data of the flight may go beyond them
+        spans = [
+            (_aware(s.time_start), _aware(s.time_end))
+            for s in (by_name[v] for v in variables)
+            if s.time_start is not None and s.time_end is not None
+        ]
+        if spans and all(end < first or start > last for first, last in spans):
+            first, last = min(a for a, _ in spans), max(b for _, b in spans)
+            raise ConfigError(
+                f"manual flag range {start.isoformat()} .. {end.isoformat()} lies outside "
+                f"flight {flight.identifier}'s data of {', '.join(variables)} "
+                f"({first.isoformat()} .. {last.isoformat()}): no point would change"
             )
         rows = [
             ManualFlag.objects.create(
