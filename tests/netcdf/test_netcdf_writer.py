@@ -431,3 +431,21 @@ def test_a_position_not_in_degrees_is_refused_not_relabelled(
     writer = NetcdfWriter(latitude="gps_lat") if given else NetcdfWriter()
     with pytest.raises(ConfigError, match=r"latitude variable 'gps_lat' is in 'radian', not deg"):
         writer.to_cf(ds)
+
+
+@pytest.mark.parametrize("key", ["flight_id", "flight", "flight_number"])
+def test_the_trajectory_is_named_after_the_flight_whatever_the_attribute(
+    make_flight: Callable[..., xr.Dataset], key: str
+) -> None:
+    """Readers, the catalog and the samples name the flight ``flight_id`` (the ICARTT writer
+    and the importer read all three): the netCDF writer read only ``flight``, so the CF
+    trajectory id became the source file's name (or 'flight') and the ACDD id 'dataset'."""
+    ds = make_flight(position=True)
+    for other in ("flight_id", "flight", "flight_number"):
+        ds.attrs.pop(other, None)
+    ds.attrs[key] = "LH123-20240301"
+    ds.attrs["source_file"] = "raw_0042.dat"
+    out, _ = NetcdfWriter().to_cf(ds)
+    assert str(out["trajectory"].values) == "LH123-20240301"
+    assert out.attrs["id"] == "LH123-20240301"
+    assert "LH123-20240301" in out.attrs["title"]

@@ -371,6 +371,16 @@ def _check_degrees(ds: xr.Dataset, name: str, standard: str) -> None:
         )
 
 
+#: Attributes that name the flight, in order of preference (as the importer and the ICARTT
+#: writer read them): readers, the catalog and the samples write ``flight_id``.
+_FLIGHT_KEYS = ("flight_id", "flight", "flight_number")
+
+
+def _flight_name(attrs: Mapping[Hashable, Any]) -> str:
+    """The flight's name from ``attrs`` ('' when none names it)."""
+    return next((str(attrs[k]).strip() for k in _FLIGHT_KEYS if str(attrs.get(k, "")).strip()), "")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -495,7 +505,7 @@ class NetcdfWriter(Writer):
 
         attrs = self._globals(ds, times, lat, lon, alt, trajectory)
         if trajectory:
-            flight = str(ds.attrs.get("flight") or ds.attrs.get("source_file") or "flight")
+            flight = _flight_name(ds.attrs) or str(ds.attrs.get("source_file") or "flight")
             variables["trajectory"] = xr.Variable(
                 (),
                 np.array(flight, dtype=object),
@@ -625,7 +635,7 @@ class NetcdfWriter(Writer):
             attrs["license"] = attrs.pop("licence")
         measured = data_variables(ds)
         platform = str(attrs.get("platform", "")).strip()
-        flight = str(attrs.get("flight", "")).strip()
+        flight = _flight_name(ds.attrs)
         what = ", ".join(measured[:8]) or "measurements"
         attrs.setdefault(
             "title",
@@ -651,7 +661,7 @@ class NetcdfWriter(Writer):
         attrs.setdefault("keywords", ", ".join(keywords) or "atmosphere")
         attrs.setdefault("license", "unknown: ask the data provider")
         attrs.setdefault("naming_authority", "org.stratoflow")
-        attrs.setdefault("id", str(attrs.get("flight") or attrs.get("source_file") or "dataset"))
+        attrs.setdefault("id", flight or str(attrs.get("source_file") or "dataset"))
         attrs.setdefault("institution", str(attrs.get("provider", "unknown")))
         attrs.setdefault("creator_name", str(attrs.get("provider", "unknown")))
         attrs.setdefault("publisher_name", str(attrs.get("provider", "unknown")))
