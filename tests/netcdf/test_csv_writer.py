@@ -167,3 +167,24 @@ def test_a_boolean_column_is_written_as_numbers_our_reader_reads_back(tmp_path: 
     assert back["valve_open"].dtype.kind in "iuf"
     np.testing.assert_array_equal(back["valve_open"].values, valve.astype(np.uint8))
     assert back["valve_open"].attrs["long_name"] == "inlet valve"
+
+
+@pytest.mark.parametrize("error", [IndexError("bug"), KeyboardInterrupt()])
+def test_a_write_that_fails_unexpectedly_leaves_no_partial_file(
+    flight: xr.Dataset, tmp_path: Path, error: BaseException
+) -> None:
+    """Only the errors a writer expects (ValueError, OSError...) removed the hidden
+    temporary file: a bug (IndexError) or an interrupt left a '.flight.csv.*.part' file in
+    the output directory, which a delivery of that directory would pick up."""
+    from typing import ClassVar
+
+    class Broken(CsvWriter):
+        name: ClassVar[str] = "broken"
+
+        def _write(self, ds: xr.Dataset, path: Path) -> None:
+            path.write_text("half a file")
+            raise error
+
+    with pytest.raises(type(error)):
+        Broken().write(flight, tmp_path / "flight.csv")
+    assert list(tmp_path.iterdir()) == []

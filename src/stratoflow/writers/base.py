@@ -87,6 +87,11 @@ class Writer(ABC):
         except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
             raise WriterError(f"{target}: cannot write as {self.name}: {exc}") from exc
+        except BaseException:
+            # a writer's bug or an interrupt: no half-written file is left for a delivery of
+            # the directory to pick up
+            tmp.unlink(missing_ok=True)
+            raise
         return target
 
     @abstractmethod
