@@ -449,3 +449,23 @@ def test_the_trajectory_is_named_after_the_flight_whatever_the_attribute(
     assert str(out["trajectory"].values) == "LH123-20240301"
     assert out.attrs["id"] == "LH123-20240301"
     assert "LH123-20240301" in out.attrs["title"]
+
+
+def test_an_altitude_uncertainty_is_no_vertical_coordinate(
+    make_flight: Callable[..., xr.Dataset],
+) -> None:
+    """``altitude standard_error`` (as this writer writes an altitude's error, read back)
+    starts with ``altitude``: first in the variables' order, it became the trajectory's
+    vertical coordinate, with axis Z."""
+    ds = make_flight(position=True)
+    t = ds["time"]
+    ds["alt_error"] = (
+        t.dims,
+        np.full(t.size, 3.0),
+        {"units": "m", "standard_name": "altitude standard_error"},
+    )
+    ds = ds[["alt_error", *[n for n in ds.data_vars if n != "alt_error"]]]
+    out, _ = NetcdfWriter().to_cf(ds)
+    assert out["O3"].attrs["coordinates"].split() == ["time", "lat", "lon", "alt"]
+    assert "axis" not in out["alt_error"].attrs
+    assert out.attrs["geospatial_vertical_max"] == float(ds["alt"].values.max())

@@ -281,9 +281,13 @@ _POSITION = {"latitude": ("Y", ("lat", "latitude")), "longitude": ("X", ("lon", 
 
 
 def _find(ds: xr.Dataset, standard: str, names: tuple[str, ...]) -> str | None:
-    """The variable whose standard name is ``standard``, else one of ``names``."""
+    """The variable whose standard name is ``standard``, else one of ``names``.
+
+    Exactly ``standard``: ``altitude standard_error`` is the uncertainty of an altitude, not
+    one (this writer writes it so for an altitude's ``_error`` variable).
+    """
     for name in ds.data_vars:
-        if str(ds[name].attrs.get("standard_name", "")).split()[:1] == [standard]:
+        if str(ds[name].attrs.get("standard_name", "")).strip() == standard:
             return str(name)
     lowered = {str(n).lower(): str(n) for n in ds.data_vars}
     for candidate in names:
