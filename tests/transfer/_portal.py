@@ -72,6 +72,8 @@ class Portal:
     disposition: dict[str, str] = field(default_factory=dict)
     #: list items by number only (no name), downloaded from ``/download?id=<number>``
     by_id: bool = False
+    #: the most bytes one 206 answer carries (0: no limit), as CDNs that cap ranges do
+    range_cap: int = 0
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -374,13 +376,16 @@ class _Handler(BaseHTTPRequestHandler):
                 if start >= len(data):
                     self._json(416, {"error": "range not satisfiable"})
                     return
+                end = (
+                    len(data) if not portal.range_cap else min(len(data), start + portal.range_cap)
+                )
                 self.send_response(206)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("ETag", etag)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.send_header("Content-Length", str(len(data) - start))
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+                self.send_header("Content-Length", str(end - start))
                 self.end_headers()
-                self.wfile.write(data[start:])
+                self.wfile.write(data[start:end])
                 return
         if portal.ranges:
             self.send_response(200)

@@ -150,3 +150,21 @@ def test_sftp_connection_closes_quietly_after_the_server_hung_up(
         with pytest.raises(TransientTransferError):
             conn.get(item, io.BytesIO())
         conn.close()
+
+
+def test_http_resume_from_a_server_that_caps_ranges_fetches_every_part(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A 206 that stops short of the end (``bytes 1572864-1835007/3145728``) is one part: the
+    rest is asked for. Taking it for the whole rest staged a cut file when the listing gave
+    no size or checksum to catch it."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    cap = 256 << 10
+    portal = portal_factory(ranges=True, range_cap=cap, faults={"big.nc": ["drop"]})
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal, size_field=None).fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    first, *parts = portal.range_requests
+    assert first is None
+    assert parts == [f"bytes={n}-" for n in range(len(BIG) // 2, len(BIG), cap)]
+    assert_staging_clean(staging)

@@ -269,11 +269,17 @@ def _note_name(response: httpx.Response, sink: Sink) -> None:
         sink.served_as(name)
 
 
-def _range_start(response: httpx.Response) -> int | None:
-    """The first byte of a 206 answer (``Content-Range: bytes 1000-1999/2000``)."""
-    unit, _, spec = response.headers.get("Content-Range", "").partition(" ")
-    first = spec.partition("-")[0]
-    return int(first) if unit == "bytes" and first.isdigit() else None
+def _content_range(response: httpx.Response) -> tuple[int, int, int | None] | None:
+    """First byte, last byte and total length (``None``: ``*``, not known) of a 206 answer
+    (``Content-Range: bytes 1000-1999/2000``); ``None`` when it has no such header."""
+    unit, _, spec = response.headers.get("Content-Range", "").strip().partition(" ")
+    span, _, total = spec.partition("/")
+    first, _, last = span.partition("-")
+    if unit != "bytes" or not first.isdigit() or not last.isdigit() or int(last) < int(first):
+        return None
+    if not (total.isdigit() or total == "*"):
+        return None
+    return int(first), int(last), int(total) if total.isdigit() else None
 
 
 def _validator_of(version: str | None) -> str | None:
@@ -525,15 +531,32 @@ class _HttpConnection(Connection):
             headers["If-Range"] = validator
         what = f"GET {public_url(url)}"
         try:
-            response = self._open(url, headers=headers)
-            try:
-                if response.status_code != 416:  # 416: nothing after offset (file shrank?)
+            while True:
+                headers["Range"] = f"bytes={offset}-"
+                response = self._open(url, headers=headers)
+                try:
+                    if response.status_code == 416:  # nothing after offset (file shrank?)
+                        break
                     _check(response, what, url, file=True)
-                    if response.status_code == 206 and _range_start(response) == offset:
+                    span = _content_range(response)
+                    if response.status_code == 206 and span is not None and span[0] == offset:
                         _note_name(response, sink)
+                        received = 0
                         for block in response.iter_raw(_CHUNK):
                             sink.write(block)
-                        return
+                            received += len(block)
+                        first, last, total = span
+                        if received != last - first + 1:
+                            raise TransientTransferError(
+                                f"{what}: the server sent {received} bytes for the range "
+                                f"{first}-{last}"
+                            )
+                        if total is None or last + 1 >= total:
+                            return
+                        # A part short of the end (servers and CDNs that cap the size of a
+                        # range): ask for the rest, else the file would be staged cut short.
+                        offset = last + 1
+                        continue
                     if response.status_code == 200:  # the whole file (a new version)
                         sink.restart()
                         self._remember_validator(url, response)
@@ -541,8 +564,9 @@ class _HttpConnection(Connection):
                         for block in response.iter_raw(_CHUNK):
                             sink.write(block)
                         return
-            finally:
-                response.close()
+                    break
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
         sink.restart()  # a range we did not ask for, or none at all: from the start
