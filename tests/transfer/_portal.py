@@ -74,6 +74,8 @@ class Portal:
     by_id: bool = False
     #: the most bytes one 206 answer carries (0: no limit), as CDNs that cap ranges do
     range_cap: int = 0
+    #: answer ``Range`` whatever ``If-Range`` says (a server that ignores it)
+    ignore_if_range: bool = False
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -372,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = self.headers.get("Range", "")
         if portal.ranges and wanted.startswith("bytes=") and wanted.endswith("-"):
             start = int(wanted.removeprefix("bytes=").removesuffix("-"))
-            if self.headers.get("If-Range", etag) == etag:  # the same version: the rest
+            if portal.ignore_if_range or self.headers.get("If-Range", etag) == etag:
                 if start >= len(data):
                     self._json(416, {"error": "range not satisfiable"})
                     return

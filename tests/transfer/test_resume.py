@@ -168,3 +168,18 @@ def test_http_resume_from_a_server_that_caps_ranges_fetches_every_part(
     assert first is None
     assert parts == [f"bytes={n}-" for n in range(len(BIG) // 2, len(BIG), cap)]
     assert_staging_clean(staging)
+
+
+def test_http_resume_never_stitches_two_versions_when_the_server_ignores_if_range(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """The server answers the Range of its new version despite If-Range; the part's ETag is
+    not the one asked for, so the download starts over instead of appending it."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(
+        ranges=True, ignore_if_range=True, faults={"big.nc": ["drop-and-change"]}
+    )
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal, size_field=None).fetch_new(staging)
+    assert staged.path.read_bytes() == (remote_root / "big.nc").read_bytes() != BIG
+    assert_staging_clean(staging)

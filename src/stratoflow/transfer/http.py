@@ -294,6 +294,22 @@ def _validator_of(version: str | None) -> str | None:
     return None
 
 
+def _same_version(response: httpx.Response, validator: str | None) -> bool:
+    """Whether a 206 answer is of the version we hold the start of.
+
+    A server that ignores ``If-Range`` sends the asked range of whatever it has now; the
+    part's own ETag (or Last-Modified) then differs from the validator, and appending it
+    would stitch two versions into one file.
+    """
+    if validator is None:
+        return True  # resumed on the strength of the listed checksum, checked at the end
+    if validator.startswith(('"', "W/")):
+        etag = response.headers.get("ETag")
+        return etag is None or etag == validator
+    modified = response.headers.get("Last-Modified")
+    return modified is None or modified == validator
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -539,7 +555,12 @@ class _HttpConnection(Connection):
                         break
                     _check(response, what, url, file=True)
                     span = _content_range(response)
-                    if response.status_code == 206 and span is not None and span[0] == offset:
+                    if (
+                        response.status_code == 206
+                        and span is not None
+                        and span[0] == offset
+                        and _same_version(response, validator)
+                    ):
                         _note_name(response, sink)
                         received = 0
                         for block in response.iter_raw(_CHUNK):
