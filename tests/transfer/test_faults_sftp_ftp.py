@@ -390,3 +390,24 @@ def test_staged_files_are_fsynced_under_a_temp_name_then_renamed(
         ]
         assert synced and synced[0] < moves[0], f"{item.name}: not fsynced before the rename"
         assert item.path.read_bytes() == FILES[item.name]
+
+
+def test_a_resumed_download_of_a_file_rewritten_with_the_same_size_starts_over(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """The file is replaced (same size, new content, new time) while the download is cut:
+    continuing from the old bytes would stitch two versions; the marker says it changed."""
+    new = bytes(255 - b for b in FILES["b.nc"])
+
+    def rewrite(_: str) -> None:
+        target = seeded / "b.nc"
+        target.write_bytes(new)
+        stamp = target.stat().st_mtime + 120
+        os.utime(target, (stamp, stamp))
+
+    remote.set_on_drop(rewrite)
+    remote.faults["b.nc"] = [f"drop:{CUT}"]
+    staging = StagingArea(tmp_path / "staging")
+    remote.handler().fetch_new(staging)
+    assert _staged(staging)["b.nc"] == new
+    assert_staging_clean(staging)

@@ -354,15 +354,21 @@ class _FTPConnection(Connection):
 
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         """``REST offset`` then ``RETR`` (RFC 3659), unless the file changed since it was
-        listed or the server does not restart transfers: then from the start."""
+        listed or the server does not restart transfers: then from the start.
+
+        "Changed" is the listing's marker, size and modification time: a file rewritten with
+        the same size (a corrected value) would otherwise be continued from the old bytes.
+        A server that tells neither ``SIZE`` nor ``MDTM`` cannot show that; it starts over.
+        """
         path = self.root / item.identity
         try:
             size = self._size(path)
+            modify = self.ftp.sendcmd(f"MDTM {path}").split()[-1]
         except ftplib.error_perm:
-            size = None
+            size = modify = None
         except (TimeoutError, *_ERRORS) as exc:
             raise self._fail(exc, f"get {item.identity}") from exc
-        if item.version is None or size is None or not item.version.startswith(f"{size}:"):
+        if size is None or modify is None or item.version != f"{size}:{modify}":
             sink.restart()
             self.get(item, sink)
             return
