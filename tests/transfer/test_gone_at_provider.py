@@ -116,22 +116,11 @@ def test_sftp_ftp_file_deleted_after_listing_is_gone_at_provider(
 # -- the job: the task of a file gone at the provider ends as such --
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
-    remote_root: Path,
-    portal_factory: Callable[..., Portal],
-    tmp_path: Path,
-    settings: LazySettings,
-) -> None:
+def _job(portal: Portal) -> Any:
     from stratoflow.server.workflow.models import DataProvider as ProviderRow
-    from stratoflow.server.workflow.models import Job, Task, TaskManager
+    from stratoflow.server.workflow.models import Job, TaskManager
     from stratoflow.server.workflow.models import TransferHandler as TransferRow
-    from stratoflow.server.workflow.services import job_run
-    from stratoflow.server.workflow.transfers import GONE
 
-    settings.STAGING_DIR = tmp_path / "staging"
-    names = sorted(p.name for p in write_sample_flights(remote_root, 2))
-    portal = portal_factory(faults={names[0]: ["vanish"]})
     provider = ProviderRow.objects.create(name="tidy-provider")
     row = TransferRow.objects.create(
         name="tidy-transfer",
@@ -148,10 +137,63 @@ def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
         transfer=row,
         options={"reader": "iagos_netcdf", "review": False},
     )
+    return job
+
+
+def _tasks(job: Any) -> dict[str, Any]:
+    from stratoflow.server.workflow.models import Task
+
+    return {t.subject: t for t in Task.objects.filter(manager__job=job)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
+    remote_root: Path,
+    portal_factory: Callable[..., Portal],
+    tmp_path: Path,
+    settings: LazySettings,
+) -> None:
+    from stratoflow.server.workflow.services import job_run
+    from stratoflow.server.workflow.transfers import GONE
+
+    settings.STAGING_DIR = tmp_path / "staging"
+    names = sorted(p.name for p in write_sample_flights(remote_root, 2))
+    portal = portal_factory(faults={names[0]: ["vanish"]})
+    job = _job(portal)
     report = job_run(job)
     assert report.state == "succeeded", report.managers[0].errors
-    tasks = {t.subject: t for t in Task.objects.filter(manager__job=job)}
+    tasks = _tasks(job)
     gone = tasks[names[0]]
     assert gone.state == "skipped" and gone.details["outcome"] == GONE
     assert names[0] in gone.details["note"] and "404" in gone.details["note"]
     assert tasks[names[1]].state == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_ends_the_task_of_a_file_deleted_since_it_failed_as_gone(
+    remote_root: Path,
+    portal_factory: Callable[..., Portal],
+    tmp_path: Path,
+    settings: LazySettings,
+) -> None:
+    """404 while still listed fails the task; the provider then deletes the file: the retry
+    sees that (fresh listing) instead of failing with the old 404 again and again."""
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
+    from stratoflow.server.workflow.transfers import GONE
+
+    settings.STAGING_DIR = tmp_path / "staging"
+    names = sorted(p.name for p in write_sample_flights(remote_root, 2))
+    portal = portal_factory(faults={names[0]: ["404"]})
+    job = _job(portal)
+    report = job_run(job)
+    assert report.state == "failed"
+    failed = _tasks(job)[names[0]]
+    assert failed.state == "failed" and "still lists it" in failed.error
+    (remote_root / names[0]).unlink()  # the provider cleans up
+    run = JobRun.objects.get(pk=report.run_id)
+    assert run_retry_failed(run) == 1
+    again = run_execute(run)
+    assert again.state == "succeeded", again.managers[0].errors
+    task = _tasks(job)[names[0]]
+    assert task.state == "skipped" and task.details["outcome"] == GONE

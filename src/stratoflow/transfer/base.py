@@ -335,6 +335,8 @@ class TransferType(ABC):
                         if exc is failure:
                             raise
                         raise exc from failure
+                    if exc is not failure:
+                        exc.__cause__ = failure  # what the server answered, for the caller
                     degraded = isinstance(exc, TransientTransferError)
                     drop()  # the connection may be in any state after a failure
                     on_failure(item, exc)

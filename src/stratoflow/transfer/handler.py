@@ -140,7 +140,9 @@ class TransferHandler:
 
         def failed(item: RemoteItem, exc: TransferError) -> None:
             assert on_failure is not None
-            on_failure(item, type(exc)(f"{prefix}: {exc}"))
+            named = type(exc)(f"{prefix}: {exc}")
+            named.__cause__ = exc  # the chain tells what the server answered
+            on_failure(item, named)
 
         return self._named(
             lambda: self.transfer.fetch_new(

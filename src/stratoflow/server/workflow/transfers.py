@@ -162,10 +162,22 @@ def collect_files(
                 "identity": item.identity,
                 FETCH_ERROR: str(exc),
                 "gone": isinstance(exc, GoneError),
+                "not_found": _answered_not_found(exc),
                 "version": item.version,
                 "sha256": item.sha256,
             },
         )
+
+
+def _answered_not_found(exc: BaseException) -> bool:
+    """Whether the provider answered "not found" (404/410, 550, no such file) for the file,
+    even if it still listed it then (see ``TransferType.fetch_new``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, GoneError):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 @contextmanager
@@ -244,11 +256,11 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
     the version that failed when the provider announces a version marker or checksum, else
     any version staged after the failure.
 
-    A file the provider deleted after listing it (:class:`~stratoflow.errors.GoneError`,
-    confirmed by a listing when it was fetched) is asked for in a fresh listing once more:
-    still not there, the task is skipped with the outcome :data:`GONE` instead of failing on
-    every retry (no download can help); listed again, it fails as before (the next run
-    fetches it). A listing that fails transiently leaves the task to be retried.
+    A file the provider answered "not found" for (:class:`~stratoflow.errors.GoneError`:
+    HTTP 404/410, FTP 550, SFTP no such file) is looked for in a fresh listing: not listed
+    (deleted after it was listed, or since), the task is skipped with the outcome
+    :data:`GONE` instead of failing on every retry (no download can help); still listed, it
+    fails as before. A listing that fails transiently leaves the task to be retried.
     """
     from stratoflow.jobs.states import TaskState
 
@@ -268,14 +280,14 @@ def fetch_failure(manager: TaskManager, task: Task) -> dict[str, Any]:
                 )
             if same:
                 return {"fetched_later": staged.fetched_at}
-    if row is not None and info.get("gone"):
+    if row is not None and (info.get("gone") or info.get("not_found")):
         identity = info.get("identity")
         if all(item.identity != identity for item in build(row).list()):
             return {
                 "state": TaskState.SKIPPED,
                 "outcome": GONE,
-                "note": f"{identity}: the provider deleted the file after listing it and no "
-                f"longer lists it ({info[FETCH_ERROR]})",
+                "note": f"{identity}: the provider answered that it does not have the file, "
+                f"and no longer lists it ({info[FETCH_ERROR]})",
             }
     raise TransferError(str(info[FETCH_ERROR]))
 
