@@ -337,6 +337,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if fault == "trickle":
+            # A byte every 0.1 s (for at most 20 s): never silent long enough for a timeout
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            deadline = time.monotonic() + 20
+            for i in range(len(data)):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    break
+                time.sleep(0.1)
+            self.close_connection = True
+            return
         if fault == "half-hold":
             # Send the first half of the file, then nothing until the gate opens (at most
             # 20 s): a download in progress that the client can be killed in the middle of

@@ -247,3 +247,26 @@ def test_a_portal_refusing_head_still_gets_its_files_fetched(
     portal = portal_factory(head_status=status)
     [staged] = _handler(portal, size_field=None).fetch_new(StagingArea(tmp_path / "s"))
     assert staged.path.read_bytes() == b"A" * 100 and staged.version is None
+
+
+def test_a_server_that_trickles_bytes_is_given_up_as_too_slow(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A byte now and then is never a timeout; it took hours. Below min_speed over the
+    timeout window, the download fails (transiently) and nothing is staged."""
+    (remote_root / "slow.nc").write_bytes(b"x" * 50_000)
+    portal = portal_factory(faults={"slow.nc": ["trickle"]})
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=1, min_speed=1024)
+    handler = TransferHandler(
+        transfer=transfer,
+        auth=NoAuth(),
+        provider=DataProvider(name="Slow DC"),
+        retry=RetryPolicy(attempts=1),
+    )
+    staging = StagingArea(tmp_path / "staging")
+    started = time.monotonic()
+    with pytest.raises(TransientTransferError, match=r"slow\.nc: the server sends too slowly"):
+        handler.fetch_new(staging)
+    assert time.monotonic() - started < 10
+    assert staging.files() == []
+    assert list((staging.root / ".partial").iterdir()) == []

@@ -25,13 +25,14 @@ Connections translate their library's exceptions into stratoflow's at the bounda
 from __future__ import annotations
 
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 from stratoflow.errors import (
     AuthError,
@@ -44,7 +45,13 @@ from stratoflow.errors import (
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
-from stratoflow.transfer.staging import ResumedSink, Sink, StagedFile, StagingArea
+from stratoflow.transfer.staging import (
+    NamingSink,
+    ResumedSink,
+    Sink,
+    StagedFile,
+    StagingArea,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,44 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
         detail = f": {exc}" if str(exc).strip(" :") else ""
         return f"the server closed the connection ({type(exc).__name__}{detail})"
     return f"{type(exc).__name__}: {exc}"
+
+
+class _Paced:
+    """A sink that gives up on a download the server sends too slowly.
+
+    A protocol's timeout bounds each wait for data, so a server that trickles a few bytes
+    just before every timeout (overloaded, or hostile) held a download, and the staging
+    area's lock with it, for hours. As curl's ``--speed-limit``/``--speed-time``: fewer than
+    ``min_speed`` bytes per second over ``window`` seconds, counted from the first byte, is a
+    :class:`TransientTransferError` (retried; a resumable download goes on where it was).
+    """
+
+    def __init__(self, sink: Sink, min_speed: float, window: float, what: str) -> None:
+        self.sink, self.min_speed, self.window, self.what = sink, min_speed, window, what
+        self._since: float | None = None
+        self._bytes = 0
+
+    def write(self, data: bytes, /) -> int:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        self._bytes += len(data)
+        elapsed = now - self._since
+        if elapsed >= self.window:
+            if self._bytes < self.min_speed * elapsed:
+                raise TransientTransferError(
+                    f"{self.what}: the server sends too slowly: {self._bytes} bytes in "
+                    f"{elapsed:.0f} s (min_speed is {self.min_speed:g} bytes/s)"
+                )
+            self._since, self._bytes = now, 0
+        return self.sink.write(data)
+
+    def restart(self) -> None:  # only called when wrapping a ResumedSink (get_from)
+        cast(ResumedSink, self.sink).restart()
+
+    def served_as(self, name: str, /) -> None:
+        if isinstance(self.sink, NamingSink):
+            self.sink.served_as(name)
 
 
 @dataclass(frozen=True)
@@ -210,6 +255,11 @@ class TransferType(ABC):
     def connect(self, auth: ConnectionHandler) -> Connection:
         """Open a connection authenticated by ``auth``."""
 
+    def pace(self) -> tuple[float, float] | None:
+        """(bytes per second, over how many seconds) below which a download is given up as
+        too slow (see :class:`_Paced`); ``None``: no floor (the default)."""
+        return None
+
     @staticmethod
     def _version_of(conn: Callable[[], Connection], item: RemoteItem) -> str | None:
         try:
@@ -285,17 +335,31 @@ class TransferType(ABC):
                 conn.close()
                 conn = None
 
+        pace = self.pace()
+
+        def paced(sink: Sink, item: RemoteItem) -> Sink:
+            if pace is None:
+                return sink
+            return _Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
+
+        def paced_resume(sink: ResumedSink, item: RemoteItem) -> ResumedSink:
+            if pace is None:
+                return sink
+            return _Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
+
         def fetch(item: RemoteItem) -> StagedFile | None:
             return staging.receive(
                 identity=item.identity,
                 name=item.name,
-                write=lambda sink: connection().get(item, sink),
+                write=lambda sink: connection().get(item, paced(sink, item)),
                 size=item.size,
                 sha256=item.sha256,
                 version=item.version,
                 source=f"{self.where}: {item.identity}",
                 provider=provider,
-                resume=lambda sink, offset: connection().get_from(item, sink, offset),
+                resume=lambda sink, offset: connection().get_from(
+                    item, paced_resume(sink, item), offset
+                ),
             )
 
         try:

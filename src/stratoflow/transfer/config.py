@@ -37,6 +37,15 @@ def timeout_seconds(value: float, what: str) -> float:
     return float(value)
 
 
+def min_speed_bytes(value: float, what: str) -> float:
+    """``value`` checked as a download speed floor: finite bytes per second >= 0 (0: none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{what}: min_speed must be bytes per second >= 0, not {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{what}: min_speed must be finite bytes per second >= 0, not {value!r}")
+    return float(value)
+
+
 def build(
     cls: type[T], config: Mapping[str, Any], *, what: str, secrets: tuple[str, ...] = ()
 ) -> T:

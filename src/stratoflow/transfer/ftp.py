@@ -45,7 +45,7 @@ from stratoflow.transfer.base import (
     failure_reason,
     host_port,
 )
-from stratoflow.transfer.config import timeout_seconds
+from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["FTPServer"]
@@ -108,6 +108,7 @@ class FTPServer(TransferType):
         insecure_skip_tls_verify: bool = False,
         passive: bool = True,
         timeout: float = 30.0,
+        min_speed: float = 1024.0,
     ) -> None:
         if (ca_file is not None or insecure_skip_tls_verify) and not tls:
             # Certificate options on a plain connection would silently protect nothing.
@@ -118,6 +119,7 @@ class FTPServer(TransferType):
         self.pattern, self.recursive = pattern, recursive
         self.tls, self.passive = tls, passive
         self.timeout = timeout_seconds(timeout, f"FTP {host_port(host, port)}")
+        self.min_speed = min_speed_bytes(min_speed, f"FTP {host_port(host, port)}")
         self.ca_file, self.insecure_skip_tls_verify = ca_file, insecure_skip_tls_verify
 
     def options(self) -> dict[str, Any]:
@@ -132,7 +134,11 @@ class FTPServer(TransferType):
             "insecure_skip_tls_verify": self.insecure_skip_tls_verify,
             "passive": self.passive,
             "timeout": self.timeout,
+            "min_speed": self.min_speed,
         }
+
+    def pace(self) -> tuple[float, float] | None:
+        return (self.min_speed, self.timeout) if self.min_speed else None
 
     @property
     def where(self) -> str:

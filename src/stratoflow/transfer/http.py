@@ -44,7 +44,7 @@ from stratoflow.errors import (
 )
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
-from stratoflow.transfer.config import timeout_seconds
+from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.staging import NamingSink, ResumedSink, Sink
 
@@ -130,6 +130,7 @@ class HttpPortal(TransferType):
         upload_method: Literal["PUT", "POST"] = "PUT",
         upload_field: str | None = None,
         timeout: float = 30.0,
+        min_speed: float = 1024.0,
         verify_tls: bool = True,
     ) -> None:
         if upload_method not in ("PUT", "POST"):
@@ -164,6 +165,7 @@ class HttpPortal(TransferType):
             upload_field,
         )
         self.timeout = timeout_seconds(timeout, "transfer 'http'")
+        self.min_speed = min_speed_bytes(min_speed, "transfer 'http'")
         self.verify_tls = verify_tls
         #: download URL -> ETag or Last-Modified of the file last fetched there (for resuming)
         self._validators: dict[str, str] = {}
@@ -186,8 +188,12 @@ class HttpPortal(TransferType):
             "upload_method": self.upload_method,
             "upload_field": self.upload_field,
             "timeout": self.timeout,
+            "min_speed": self.min_speed,
             "verify_tls": self.verify_tls,
         }
+
+    def pace(self) -> tuple[float, float] | None:
+        return (self.min_speed, self.timeout) if self.min_speed else None
 
     @property
     def where(self) -> str:
@@ -492,7 +498,8 @@ class _HttpConnection(Connection):
                 _check(response, what, url, file=True)
                 self._remember_validator(url, response)
                 _note_name(response, sink)
-                for block in response.iter_raw(_CHUNK):
+                # as it arrives (not re-chunked): the sink sees how fast the server sends
+                for block in response.iter_raw():
                     sink.write(block)
             finally:
                 response.close()
@@ -563,7 +570,7 @@ class _HttpConnection(Connection):
                     ):
                         _note_name(response, sink)
                         received = 0
-                        for block in response.iter_raw(_CHUNK):
+                        for block in response.iter_raw():
                             sink.write(block)
                             received += len(block)
                         first, last, total = span
@@ -582,7 +589,7 @@ class _HttpConnection(Connection):
                         sink.restart()
                         self._remember_validator(url, response)
                         _note_name(response, sink)
-                        for block in response.iter_raw(_CHUNK):
+                        for block in response.iter_raw():
                             sink.write(block)
                         return
                     break

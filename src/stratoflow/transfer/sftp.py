@@ -32,7 +32,7 @@ from stratoflow.transfer.base import (
     failure_reason,
     host_port,
 )
-from stratoflow.transfer.config import timeout_seconds
+from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["SFTPServer"]
@@ -76,12 +76,14 @@ class SFTPServer(TransferType):
         known_hosts: str | None = None,
         insecure_skip_host_key_check: bool = False,
         timeout: float = 30.0,
+        min_speed: float = 1024.0,
     ) -> None:
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.known_hosts = known_hosts
         self.insecure_skip_host_key_check = insecure_skip_host_key_check
         self.timeout = timeout_seconds(timeout, f"SFTP {host_port(host, port)}")
+        self.min_speed = min_speed_bytes(min_speed, f"SFTP {host_port(host, port)}")
 
     def options(self) -> dict[str, Any]:
         return {
@@ -93,7 +95,11 @@ class SFTPServer(TransferType):
             "known_hosts": self.known_hosts,
             "insecure_skip_host_key_check": self.insecure_skip_host_key_check,
             "timeout": self.timeout,
+            "min_speed": self.min_speed,
         }
+
+    def pace(self) -> tuple[float, float] | None:
+        return (self.min_speed, self.timeout) if self.min_speed else None
 
     @property
     def where(self) -> str:
