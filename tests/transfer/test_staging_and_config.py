@@ -36,6 +36,8 @@ def test_receive_is_atomic_and_records_checksum(tmp_path: Path) -> None:
         staging.receive(identity="x/b.nc", name="b.nc", write=_writer(b"ab", fail=True))
     with pytest.raises(TransientTransferError, match="truncated"):
         staging.receive(identity="x/c.nc", name="c.nc", write=_writer(b"ab"), size=10)
+    with pytest.raises(TransientTransferError, match=r"received 4 bytes, expected 2 \(more than"):
+        staging.receive(identity="x/e.nc", name="e.nc", write=_writer(b"ab", b"cd"), size=2)
     with pytest.raises(TransientTransferError, match="SHA-256 mismatch"):
         staging.receive(identity="x/d.nc", name="d.nc", write=_writer(b"ab"), sha256="0" * 64)
     assert [s.identity for s in staging.files()] == ["x/a.nc"]

@@ -545,9 +545,13 @@ class StagingArea:
             download = _download(path, write, resume, state)
         with download as (tmp, received, digest, served):
             if size is not None and received != size:
+                why = (
+                    "transfer truncated"
+                    if received < size
+                    else "more than announced: the file changed since it was listed?"
+                )
                 raise TransientTransferError(
-                    f"{source or identity}: received {received} bytes, expected {size} "
-                    "(transfer truncated)"
+                    f"{source or identity}: received {received} bytes, expected {size} ({why})"
                 )
             if sha256 is not None and digest != sha256.lower():
                 raise TransientTransferError(
