@@ -316,6 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("503", "404", "500"):
             self._json(int(fault), {"error": "injected"})
             return
+        if fault in ("202", "204"):  # "being prepared, come back later"; "no content"
+            self._json(int(fault), {"status": "preparing"} if fault == "202" else {})
+            return
         etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
         with portal.lock:
             portal.range_requests.append(self.headers.get("Range"))

@@ -270,3 +270,35 @@ def test_a_server_that_trickles_bytes_is_given_up_as_too_slow(
     assert time.monotonic() - started < 10
     assert staging.files() == []
     assert list((staging.root / ".partial").iterdir()) == []
+
+
+def test_a_portal_preparing_the_file_is_asked_again_and_its_note_never_staged(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """202 Accepted ("being prepared") is no file: retried, and its JSON body is not staged
+    in its place (the listing gives no size to catch it)."""
+    (remote_root / "made.nc").write_bytes(b"the real file")
+    portal = portal_factory(faults={"made.nc": ["202"]})
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", size_field=None, timeout=5)
+    handler = TransferHandler(
+        transfer=transfer, auth=NoAuth(), provider=DataProvider(name="Lazy DC"), retry=FAST_RETRY
+    )
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = handler.fetch_new(staging)
+    assert staged.path.read_bytes() == b"the real file"
+    assert portal.requests.count("GET /files/made.nc") == 2
+
+
+def test_a_204_answer_to_a_download_is_not_staged_as_an_empty_file(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "empty.nc").write_bytes(b"data")
+    portal = portal_factory(faults={"empty.nc": ["204"]})
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", size_field=None, timeout=5)
+    handler = TransferHandler(
+        transfer=transfer, auth=NoAuth(), provider=DataProvider(name="Odd DC"), retry=FAST_RETRY
+    )
+    staging = StagingArea(tmp_path / "staging")
+    with pytest.raises(TransferError, match=r"HTTP 204: the answer does not carry the file"):
+        handler.fetch_new(staging)
+    assert staging.files() == []

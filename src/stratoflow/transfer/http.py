@@ -275,6 +275,27 @@ def _note_name(response: httpx.Response, sink: Sink) -> None:
         sink.served_as(name)
 
 
+def _is_the_file(response: httpx.Response, what: str) -> None:
+    """Refuse a success answer to a download that does not carry the file.
+
+    Only 200 (and 203, the same through a proxy) does. A portal that prepares files on
+    demand answers 202 Accepted with a note in the body until it is ready (transient: come
+    back later); 204, a redirect without a ``Location`` or another 2xx/3xx is no file at all.
+    Their bodies were staged as the data file, undetected when the listing gave no size.
+    """
+    code = response.status_code
+    if code in (200, 203):
+        return
+    if code == 202:
+        wait = retry_after_seconds(
+            response.headers.get("Retry-After"), response.headers.get("Date")
+        )
+        raise TransientTransferError(
+            f"{what}: HTTP 202: the portal is preparing the file", retry_after=wait
+        )
+    raise TransferError(f"{what}: HTTP {code}: the answer does not carry the file")
+
+
 def _content_range(response: httpx.Response) -> tuple[int, int, int | None] | None:
     """First byte, last byte and total length (``None``: ``*``, not known) of a 206 answer
     (``Content-Range: bytes 1000-1999/2000``); ``None`` when it has no such header."""
@@ -496,6 +517,7 @@ class _HttpConnection(Connection):
             response = self._open(url, headers=_AS_STORED)
             try:
                 _check(response, what, url, file=True)
+                _is_the_file(response, what)
                 self._remember_validator(url, response)
                 _note_name(response, sink)
                 # as it arrives (not re-chunked): the sink sees how fast the server sends
