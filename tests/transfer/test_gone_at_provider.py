@@ -6,6 +6,7 @@ a file that is still listed (a broken link, an unreadable file) still fails.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from stratoflow.samples import write_sample_flights
 from stratoflow.transfer import (
     DataProvider,
     HttpPortal,
+    LocalDirectory,
     RemoteItem,
     StagingArea,
     TransferHandler,
@@ -197,3 +199,15 @@ def test_a_retry_ends_the_task_of_a_file_deleted_since_it_failed_as_gone(
     assert again.state == "succeeded", again.managers[0].errors
     task = _tasks(job)[names[0]]
     assert task.state == "skipped" and task.details["outcome"] == GONE
+
+
+def test_a_local_file_deleted_after_listing_is_gone(tmp_path: Path) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "a.nc").write_bytes(b"a")
+    transfer = LocalDirectory(root=str(folder))
+    with transfer.connect(NoAuth()) as conn:
+        [item] = conn.list()
+        (folder / "a.nc").unlink()
+        with pytest.raises(GoneError, match=r"cannot read a\.nc"):
+            conn.get(item, io.BytesIO())

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stratoflow.errors import TransferError
+from stratoflow.errors import GoneError, TransferError
 from stratoflow.files import publish
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, printable
@@ -94,6 +94,8 @@ class _LocalConnection(Connection):
             with self._path(item.location or item.identity).open("rb") as fh:
                 while block := fh.read(_CHUNK):
                     sink.write(block)
+        except FileNotFoundError as exc:  # deleted since it was listed
+            raise GoneError(f"{self.where}: cannot read {item.identity}: {exc.strerror}") from exc
         except OSError as exc:
             raise TransferError(
                 f"{self.where}: cannot read {item.identity}: {exc.strerror}"
