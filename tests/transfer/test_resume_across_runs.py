@@ -6,6 +6,7 @@ over when the kept bytes no longer have the checkpoint's digest; a reader never 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -30,33 +31,41 @@ PROVIDER = DataProvider(name="Crashy DC")
 
 #: A run of its own: fetch everything the portal offers into a staging area.
 _RUN = """
-import sys
+import json, sys
 from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
 from stratoflow.transfer.auth.none import NoAuth
-url, root, sha = sys.argv[1:4]
-transfer = HttpPortal(base_url=url, list_path="api/files", timeout=30,
-                      sha256_field="sha256" if sha == "1" else None)
+url, root, options = sys.argv[1:4]
+transfer = HttpPortal(base_url=url, list_path="api/files", timeout=30, **json.loads(options))
 TransferHandler(transfer=transfer, auth=NoAuth(), provider=DataProvider(name="Crashy DC")
                 ).fetch_new(StagingArea(root))
 """
 
 
-def _handler(portal: Portal, *, sha: bool) -> TransferHandler:
-    transfer = HttpPortal(
-        base_url=portal.url,
-        list_path="api/files",
-        timeout=5,
-        sha256_field="sha256" if sha else None,
-    )
+#: How the portal's listing is read: what tells the version of a file
+MARKERS = {
+    "listed-checksum": {"sha256_field": "sha256"},
+    "etag-from-head": {},
+    "listed-version": {"version_field": "modified"},
+}
+
+
+def _markers(sha: bool | str) -> dict[str, str]:
+    if isinstance(sha, str):
+        return MARKERS[sha]
+    return MARKERS["listed-checksum" if sha else "etag-from-head"]
+
+
+def _handler(portal: Portal, *, sha: bool | str) -> TransferHandler:
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5, **_markers(sha))
     return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
 
 
-def _killed_mid_download(portal: Portal, root: Path, *, sha: bool) -> None:
+def _killed_mid_download(portal: Portal, root: Path, *, sha: bool | str) -> None:
     """Start a run in another process and SIGKILL it once its first checkpoint is written."""
     src = str(Path(stratoflow.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": src}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN, portal.url, str(root), "1" if sha else "0"], env=env
+        [sys.executable, "-c", _RUN, portal.url, str(root), json.dumps(_markers(sha))], env=env
     )
     try:
         deadline = time.monotonic() + 30
@@ -74,7 +83,7 @@ def _killed_mid_download(portal: Portal, root: Path, *, sha: bool) -> None:
 def killed(
     portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
 ) -> Callable[..., tuple[Portal, Path]]:
-    def start(*, sha: bool) -> tuple[Portal, Path]:
+    def start(*, sha: bool | str) -> tuple[Portal, Path]:
         (remote_root / "big.nc").write_bytes(BIG)
         portal = portal_factory(ranges=True, faults={"big.nc": ["half-hold"]})
         root = tmp_path / "staging"
@@ -85,10 +94,12 @@ def killed(
     return start
 
 
-@pytest.mark.parametrize("sha", [True, False], ids=["listed-checksum", "etag-from-head"])
+@pytest.mark.parametrize("sha", sorted(MARKERS))
 def test_a_download_killed_mid_file_is_resumed_by_the_next_run(
-    killed: Callable[..., tuple[Portal, Path]], sha: bool
+    killed: Callable[..., tuple[Portal, Path]], sha: str
 ) -> None:
+    """With a listed checksum, with the ETag of a HEAD request as version marker, and with
+    the portal's own version field (the ETag the killed run received is kept for If-Range)."""
     portal, root = killed(sha=sha)
     staging = StagingArea(root)  # a new run: the kept bytes survive opening the area
     assert staging.files() == []  # nothing half-downloaded was staged

@@ -46,8 +46,8 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import (
-    NamingSink,
     ResumedSink,
+    ServedSink,
     Sink,
     StagedFile,
     StagingArea,
@@ -138,8 +138,16 @@ class _Paced:
         cast(ResumedSink, self.sink).restart()
 
     def served_as(self, name: str, /) -> None:
-        if isinstance(self.sink, NamingSink):
+        if isinstance(self.sink, ServedSink):
             self.sink.served_as(name)
+
+    def validated_by(self, validator: str, /) -> None:
+        if isinstance(self.sink, ServedSink):
+            self.sink.validated_by(validator)
+
+    @property
+    def validator(self) -> str | None:
+        return getattr(self.sink, "validator", None)
 
 
 @dataclass(frozen=True)

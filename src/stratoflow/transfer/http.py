@@ -46,7 +46,7 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType
 from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
-from stratoflow.transfer.staging import NamingSink, ResumedSink, Sink
+from stratoflow.transfer.staging import ResumedSink, ServedSink, Sink
 
 __all__ = ["HttpPortal", "public_url", "served_name"]
 
@@ -167,8 +167,6 @@ class HttpPortal(TransferType):
         self.timeout = timeout_seconds(timeout, "transfer 'http'")
         self.min_speed = min_speed_bytes(min_speed, "transfer 'http'")
         self.verify_tls = verify_tls
-        #: download URL -> ETag or Last-Modified of the file last fetched there (for resuming)
-        self._validators: dict[str, str] = {}
 
     def options(self) -> dict[str, Any]:
         return {
@@ -268,10 +266,21 @@ def served_name(disposition: str | None) -> str | None:
     return extended or plain or None
 
 
+def _note_validator(response: httpx.Response, sink: Sink) -> None:
+    """Tell the sink what identifies this version of the file (a strong ETag, else
+    Last-Modified), so that a cut download is resumed with ``If-Range``: kept with the bytes,
+    it serves the next attempt and the next run alike."""
+    etag = response.headers.get("ETag")
+    validator = etag if etag and not etag.startswith("W/") else None
+    validator = validator or response.headers.get("Last-Modified")
+    if validator and isinstance(sink, ServedSink):
+        sink.validated_by(validator)
+
+
 def _note_name(response: httpx.Response, sink: Sink) -> None:
     """Tell the sink the file name the server gave the download, if it takes one."""
     name = served_name(response.headers.get("Content-Disposition"))
-    if name and isinstance(sink, NamingSink):
+    if name and isinstance(sink, ServedSink):
         sink.served_as(name)
 
 
@@ -518,7 +527,7 @@ class _HttpConnection(Connection):
             try:
                 _check(response, what, url, file=True)
                 _is_the_file(response, what)
-                self._remember_validator(url, response)
+                _note_validator(response, sink)
                 _note_name(response, sink)
                 # as it arrives (not re-chunked): the sink sees how fast the server sends
                 for block in response.iter_raw():
@@ -550,23 +559,17 @@ class _HttpConnection(Connection):
         length = response.headers.get("Content-Length")
         return f"modified:{modified}:{length}" if modified and length else None
 
-    def _remember_validator(self, url: httpx.URL, response: httpx.Response) -> None:
-        """Keep what identifies this version of the file, to resume it with ``If-Range``."""
-        etag = response.headers.get("ETag")
-        validator = etag if etag and not etag.startswith("W/") else None
-        validator = validator or response.headers.get("Last-Modified")
-        if validator:
-            self.spec._validators[str(url)] = validator
-
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         """A ``Range`` request for the rest, guarded by ``If-Range`` (RFC 9110 §13.1.5).
 
         Only the same version of the file is continued: the server answers the whole file
-        (200) when its ETag or date changed, and then the sink starts over. Without such a
-        validator, a download is resumed only when the listing announces a checksum.
+        (200) when its ETag or date changed, and then the sink starts over. The validator is
+        the one the server gave with the bytes held (kept by the staging area with them, so a
+        later run has it too), else the HEAD version marker's. Without one, a download is
+        resumed only when the listing announces a checksum.
         """
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
-        validator = self.spec._validators.get(str(url)) or _validator_of(item.version)
+        validator = sink.validator or _validator_of(item.version)
         if validator is None and item.sha256 is None:
             sink.restart()
             self.get(item, sink)
@@ -609,7 +612,7 @@ class _HttpConnection(Connection):
                         continue
                     if response.status_code == 200:  # the whole file (a new version)
                         sink.restart()
-                        self._remember_validator(url, response)
+                        _note_validator(response, sink)
                         _note_name(response, sink)
                         for block in response.iter_raw():
                             sink.write(block)

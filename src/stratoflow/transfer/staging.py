@@ -51,8 +51,8 @@ from stratoflow.errors import StagingError, TransferError, TransientTransferErro
 __all__ = [
     "JOURNAL",
     "MANIFEST",
-    "NamingSink",
     "ResumedSink",
+    "ServedSink",
     "Sink",
     "StagedFile",
     "StagingArea",
@@ -78,16 +78,26 @@ class Sink(Protocol):
 
 
 @runtime_checkable
-class NamingSink(Sink, Protocol):
-    """A sink that takes the file name the server gave the download (HTTP
-    ``Content-Disposition``): the staged file is named so when the listing's name tells no
-    format (``/download?id=123``). The name is sanitised where it is used."""
+class ServedSink(Sink, Protocol):
+    """A sink that takes what the server says about the file it sends.
+
+    Its name (HTTP ``Content-Disposition``): the staged file is named so when the listing's
+    name tells no format (``/download?id=123``); it is sanitised where it is used. Its
+    validator (a strong ETag or Last-Modified): kept with the bytes of a resumable download,
+    so that another attempt or run can ask for the rest of *that* version (``If-Range``).
+    """
 
     def served_as(self, name: str, /) -> None: ...
+
+    def validated_by(self, validator: str, /) -> None: ...
 
 
 class ResumedSink(Sink, Protocol):
     """A sink that already holds the first bytes of a file (a download being resumed)."""
+
+    @property
+    def validator(self) -> str | None:
+        """The validator the server gave for the bytes held (see :class:`ServedSink`)."""
 
     def restart(self) -> None:
         """Drop what the sink holds: the server sends the file from its start after all."""
@@ -128,18 +138,22 @@ class _HashingFile:
         self,
         fh: Any,
         folder: Path,
-        checkpoint: Callable[[int, str, str | None], None] | None = None,
+        checkpoint: Callable[[int, str, str | None, str | None], None] | None = None,
     ) -> None:
         self._fh, self._folder = fh, folder
         self.size = 0
         self.digest = hashlib.sha256()
         self._checkpoint = checkpoint
         self._next_checkpoint = CHECKPOINT
-        #: the file name the server gave (see :class:`NamingSink`)
+        #: the file name and the validator the server gave (see :class:`ServedSink`)
         self.served: str | None = None
+        self.validator: str | None = None
 
     def served_as(self, name: str, /) -> None:
         self.served = name
+
+    def validated_by(self, validator: str, /) -> None:
+        self.validator = validator
 
     def save(self) -> None:
         """Record (size, SHA-256) of what the file holds, for a later process to resume."""
@@ -147,7 +161,7 @@ class _HashingFile:
             return
         try:
             self._fh.flush()  # the checkpoint must never claim bytes still in our buffer
-            self._checkpoint(self.size, self.digest.hexdigest(), self.served)
+            self._checkpoint(self.size, self.digest.hexdigest(), self.served, self.validator)
         except OSError as exc:
             raise _local_failure(self._folder, exc) from exc
         self._next_checkpoint = self.size + CHECKPOINT
@@ -160,6 +174,7 @@ class _HashingFile:
             raise _local_failure(self._folder, exc) from exc
         self.size = 0
         self.digest = hashlib.sha256()
+        self.validator = None  # what comes next is whatever version the server has now
         self._next_checkpoint = CHECKPOINT
 
     def take_over(self, fh: Any, limit: int) -> None:
@@ -248,7 +263,7 @@ def _download(
             try:
                 if state is not None and state.kept is not None:
                     sink.take_over(fh, state.kept[0])
-                    sink.served = state.served
+                    sink.served, sink.validator = state.served, state.validator
                     if (sink.size, sink.digest.hexdigest()) != state.kept:
                         log.warning(
                             "%s: kept bytes changed since the checkpoint; starting over", path
@@ -306,12 +321,14 @@ class _ResumeState:
         self.marker = {"identity": identity, "version": version, "sha256": sha256}
         self.kept: tuple[int, str] | None = None
         self.served: str | None = None
+        self.validator: str | None = None
         try:
             record = json.loads(self.path.read_text(encoding="utf-8"))
             if {k: record.get(k) for k in self.marker} == self.marker:
                 self.kept = (int(record["size"]), str(record["prefix_sha256"]))
-                served = record.get("served")
+                served, validator = record.get("served"), record.get("validator")
                 self.served = served if isinstance(served, str) else None
+                self.validator = validator if isinstance(validator, str) else None
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -320,8 +337,14 @@ class _ResumeState:
             path.unlink(missing_ok=True)
             self.drop()
 
-    def save(self, size: int, digest: str, served: str | None) -> None:
-        record = {**self.marker, "size": size, "prefix_sha256": digest, "served": served}
+    def save(self, size: int, digest: str, served: str | None, validator: str | None) -> None:
+        record = {
+            **self.marker,
+            "size": size,
+            "prefix_sha256": digest,
+            "served": served,
+            "validator": validator,
+        }
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, self.path)  # a reader sees the old checkpoint or the new, never half
