@@ -9,8 +9,9 @@ handed a partial file.
 
 A resumable download (the protocol can continue mid-file) is the exception: it is written to
 ``.partial/get-resume-<key>`` and every few MiB a checkpoint beside it
-(``get-resume-<key>.state``) records the item's identity and version marker and the size and
-SHA-256 of the bytes written so far. A process that is killed (or interrupted) mid-download
+(``get-resume-<key>.state``) records the item's identity and version marker, the size and
+SHA-256 of the bytes written so far, and what the server said of them (file name, ETag or
+Last-Modified for ``If-Range``). A process that is killed (or interrupted) mid-download
 leaves both behind, and the next run continues from the checkpoint when the provider still
 offers the same version, after checking that the kept bytes still have the checkpoint's
 digest (a torn write after a crash is caught there and the download starts over). When the
