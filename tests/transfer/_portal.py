@@ -372,11 +372,14 @@ class _Handler(BaseHTTPRequestHandler):
             portal.gate.wait(20.0)
             self.close_connection = True
             return
-        if fault in ("chunked", "chunked-cut"):
+        if fault in ("chunked", "chunked-cut", "chunked-no-end"):
             # No Content-Length: chunked transfer coding; "chunked-cut" hangs up before the
-            # last chunk (a body cut short that no length announced)
+            # last chunk (a body cut short that no length announced); "chunked-no-end" sends
+            # every byte, then hangs up instead of sending the closing chunk
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
+            if portal.ranges:
+                self.send_header("ETag", etag)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             pieces = [data[i : i + 10_000] for i in range(0, len(data), 10_000)]
@@ -397,6 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(wanted.removeprefix("bytes=").removesuffix("-"))
             if portal.ignore_if_range or self.headers.get("If-Range", etag) == etag:
                 if start >= len(data):
+                    self.extra_headers = {"Content-Range": f"bytes */{len(data)}"}
                     self._json(416, {"error": "range not satisfiable"})
                     return
                 end = (

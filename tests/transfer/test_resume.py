@@ -183,3 +183,17 @@ def test_http_resume_never_stitches_two_versions_when_the_server_ignores_if_rang
     [staged] = _http(portal, size_field=None).fetch_new(staging)
     assert staged.path.read_bytes() == (remote_root / "big.nc").read_bytes() != BIG
     assert_staging_clean(staging)
+
+
+def test_http_download_cut_after_its_last_byte_is_not_fetched_again(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Every byte arrived, then the connection broke before the closing chunk: the resume
+    asks for the rest, the server answers 416 'bytes */<length>' = what is held, done."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    portal = portal_factory(ranges=True, faults={"big.nc": ["chunked-no-end"]})
+    staging = StagingArea(tmp_path / "staging")
+    [staged] = _http(portal, size_field=None).fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    assert portal.range_requests == [None, f"bytes={len(BIG)}-"]
+    assert_staging_clean(staging)

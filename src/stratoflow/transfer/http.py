@@ -305,6 +305,13 @@ def _is_the_file(response: httpx.Response, what: str) -> None:
     raise TransferError(f"{what}: HTTP {code}: the answer does not carry the file")
 
 
+def _complete_length(response: httpx.Response) -> int | None:
+    """The length of the file in a 416 answer (``Content-Range: bytes */2000``)."""
+    unit, _, spec = response.headers.get("Content-Range", "").strip().partition(" ")
+    span, _, total = spec.partition("/")
+    return int(total) if unit == "bytes" and span == "*" and total.isdigit() else None
+
+
 def _content_range(response: httpx.Response) -> tuple[int, int, int | None] | None:
     """First byte, last byte and total length (``None``: ``*``, not known) of a 206 answer
     (``Content-Range: bytes 1000-1999/2000``); ``None`` when it has no such header."""
@@ -583,8 +590,10 @@ class _HttpConnection(Connection):
                 headers["Range"] = f"bytes={offset}-"
                 response = self._open(url, headers=headers)
                 try:
-                    if response.status_code == 416:  # nothing after offset (file shrank?)
-                        break
+                    if response.status_code == 416:  # nothing after offset
+                        if _complete_length(response) == offset and sink.validator is not None:
+                            return  # the bytes held are the whole file: only the end was lost
+                        break  # the file shrank, or the server does not say: from the start
                     _check(response, what, url, file=True)
                     span = _content_range(response)
                     if (
