@@ -7,13 +7,17 @@ value there is an opaque cursor, sent as that query parameter of the listing URL
 page, as in ``{"next_page_token": "..."}`` -> ``files?page_token=...``), and which item fields
 hold the identity, file name, download URL, size, version marker and SHA-256. Downloads are
 streamed straight into the staging area, byte for byte as the portal stores the file (no
-``Content-Encoding`` is asked for or undone); uploads (exports) are a PUT or POST of the file,
-streamed from disk in chunks (never loaded whole).
+``Content-Encoding`` is asked for or undone); a file whose listed name has no extension (a
+portal id) is staged under the name the server gives it in ``Content-Disposition``. A cut
+download is resumed with ``Range`` and ``If-Range``, in the same run or the next. Uploads
+(exports) are a PUT or POST of the file, streamed from disk in chunks (never loaded whole).
 
-Errors are translated at the boundary: 401/403 -> :class:`AuthError`; timeouts, dropped
-connections, truncated bodies, 408/429/5xx -> :class:`TransientTransferError`; other
-failures -> :class:`TransferError`. URLs in messages never carry a query string (where API keys
-and hash tokens live); a filter on the ``httpx`` logger removes them from its log lines too.
+Errors are translated at the boundary: 401/403 -> :class:`AuthError`; 404/410 for a file ->
+:class:`GoneError`; timeouts, dropped connections, truncated bodies, a body trickled slower
+than ``min_speed`` bytes/s, 202 (file being prepared), 408/429/5xx ->
+:class:`TransientTransferError`; other failures -> :class:`TransferError`. URLs in messages
+never carry a query string (where API keys and hash tokens live); a filter on the ``httpx``
+logger removes them from its log lines too.
 
 Example config::
 
