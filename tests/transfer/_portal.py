@@ -76,6 +76,8 @@ class Portal:
     range_cap: int = 0
     #: answer ``Range`` whatever ``If-Range`` says (a server that ignores it)
     ignore_if_range: bool = False
+    #: send the listing a byte every 0.1 s (never silent long enough for a timeout)
+    trickle_listing: bool = False
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -134,7 +136,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, code: int, payload: object) -> None:
-        self._send(code, json.dumps(payload).encode())
+        body = json.dumps(payload).encode()
+        if not (self.server.portal.trickle_listing and self.path.startswith("/api/files")):
+            self._send(code, body)
+            return
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for i in range(min(len(body), 200)):  # at most 20 s
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                break
+            time.sleep(0.1)
+        self.close_connection = True
 
     def _route(self) -> tuple[str, dict[str, list[str]]] | None:
         portal = self.server.portal

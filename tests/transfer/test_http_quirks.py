@@ -302,3 +302,21 @@ def test_a_204_answer_to_a_download_is_not_staged_as_an_empty_file(
     with pytest.raises(TransferError, match=r"HTTP 204: the answer does not carry the file"):
         handler.fetch_new(staging)
     assert staging.files() == []
+
+
+def test_a_listing_the_server_trickles_is_given_up_as_too_slow(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"a")
+    portal = portal_factory(trickle_listing=True)
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=1, min_speed=100)
+    handler = TransferHandler(
+        transfer=transfer,
+        auth=NoAuth(),
+        provider=DataProvider(name="Slow DC"),
+        retry=RetryPolicy(attempts=1),
+    )
+    started = time.monotonic()
+    with pytest.raises(TransientTransferError, match=r"api/files: the server sends too slowly"):
+        handler.fetch_new(StagingArea(tmp_path / "staging"))
+    assert time.monotonic() - started < 10

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Connection",
+    "Paced",
     "RemoteItem",
     "TransferType",
     "failure_reason",
@@ -104,7 +105,7 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class _Paced:
+class Paced:
     """A sink that gives up on a download the server sends too slowly.
 
     A protocol's timeout bounds each wait for data, so a server that trickles a few bytes
@@ -265,7 +266,7 @@ class TransferType(ABC):
 
     def pace(self) -> tuple[float, float] | None:
         """(bytes per second, over how many seconds) below which a download is given up as
-        too slow (see :class:`_Paced`); ``None``: no floor (the default)."""
+        too slow (see :class:`Paced`); ``None``: no floor (the default)."""
         return None
 
     @staticmethod
@@ -348,12 +349,12 @@ class TransferType(ABC):
         def paced(sink: Sink, item: RemoteItem) -> Sink:
             if pace is None:
                 return sink
-            return _Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
+            return Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
 
         def paced_resume(sink: ResumedSink, item: RemoteItem) -> ResumedSink:
             if pace is None:
                 return sink
-            return _Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
+            return Paced(sink, *pace, what=f"{self.where}: get {item.identity}")
 
         def fetch(item: RemoteItem) -> StagedFile | None:
             return staging.receive(

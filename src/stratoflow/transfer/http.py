@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import email.message
 import email.utils
+import io
+import json
 import logging
 import os
 import re
@@ -47,7 +49,7 @@ from stratoflow.errors import (
     TransientTransferError,
 )
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, Paced, RemoteItem, TransferType
 from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.staging import ResumedSink, ServedSink, Sink
@@ -461,17 +463,22 @@ class _HttpConnection(Connection):
     def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.URL]:
         """The JSON document at ``url`` and the URL it came from (after redirects)."""
         what = f"GET {public_url(url)}"
+        body = io.BytesIO()
+        pace = self.spec.pace()  # a listing trickled byte by byte must not hang the run
+        sink = body if pace is None else Paced(body, *pace, what=what)
         try:
             response = self._open(url)
             try:
-                response.read()
+                for block in response.iter_bytes():
+                    sink.write(block)
             finally:
                 response.close()
             _check(response, what, url)
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
         try:
-            return response.json(), response.request.url
+            text = body.getvalue().decode(response.encoding or "utf-8")
+            return json.loads(text), response.request.url
         except ValueError as exc:  # only the body: a SecretError (a ValueError) is not this
             raise TransferError(f"{what}: the listing is not JSON") from exc
 
