@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.errors import TransferError
+from stratoflow.errors import GoneError, TransferError
 from stratoflow.transfer import StagingArea, TransferHandler
 
 SEED = {
@@ -93,7 +93,7 @@ class TransferConformance:
         assert not copy.path.exists()
         assert not [p for p in copy.path.parent.iterdir() if p.name.startswith(".refetch-")]
         (seeded / "a.dat").unlink()
-        with pytest.raises(TransferError, match="no longer offered"):
+        with pytest.raises(GoneError, match="no longer offered"):
             handler.refetch(copy.identity, copy.sha256, copy.path)
 
     def test_put_round_trip_byte_for_byte(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from stratoflow import plugins
-from stratoflow.errors import ConfigError, TransferError
+from stratoflow.errors import ConfigError, GoneError, TransferError
 from stratoflow.transfer.auth import auth_from_config
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import RemoteItem, TransferType
@@ -168,7 +168,7 @@ class TransferHandler:
             with self.transfer.connect(self.auth) as conn:
                 item = next((i for i in conn.list() if i.identity == identity), None)
                 if item is None:
-                    raise TransferError(f"{identity}: no longer offered")
+                    raise GoneError(f"{identity}: no longer offered")
                 if item.sha256 and item.sha256.lower() != sha256.lower():
                     raise other_bytes(identity, item.sha256, sha256)
                 write_verified(
