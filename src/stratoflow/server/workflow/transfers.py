@@ -396,6 +396,9 @@ class _Matching(TransferType):
     def where(self) -> str:
         return self.inner.where
 
+    def pace(self) -> tuple[float, float] | None:
+        return self.inner.pace()  # a trickling server must not hold the references either
+
     def connect(self, auth: ConnectionHandler) -> Connection:
         return _MatchingConnection(self.inner.connect(auth), self.pattern)
 
