@@ -9,6 +9,8 @@ Faults apply to downloads (``RETR``), in order, one per request
 - ``stall``  the server never answers the ``RETR`` (the client's timeout has to fire)
 - ``450``  a transient refusal ("450 file busy")
 - ``vanish``  the file is deleted just before the ``RETR`` is served (the server's own 550)
+- ``hold:N``  the first N bytes go over the data connection, and the transfer is never
+  confirmed (the client waits for the reply until its timeout): a download in progress
 
 ``server.retrieved`` lists every file name asked for with ``RETR``, so tests can count attempts.
 Permanent refusals need no fault: pyftpdlib's own per-directory permissions
@@ -101,6 +103,7 @@ class FTPTestServer:
 class _FaultyHandler(FTPHandler):  # type: ignore[misc]
     test_server: FTPTestServer
     _hang_up = False
+    _hold = False
 
     def pre_process_command(self, line: str, cmd: str, arg: str) -> Any:
         # Here, before pyftpdlib checks permissions, so that refused requests count too.
@@ -122,9 +125,11 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         if kind == "450":
             self.respond("450 File busy, try again later.")
             return None
-        if kind in ("drop", "truncate"):
+        if kind in ("drop", "truncate", "hold"):
             with open(file, "rb") as fh:
                 head = fh.read(int(arg))
+            if kind == "hold":
+                self._hold = True
             if kind == "drop":
                 self._hang_up = True
                 if self.test_server.on_drop is not None:
@@ -134,6 +139,9 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         return super().ftp_RETR(file)
 
     def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
+        if self._hold and resp.startswith("226"):
+            self._hold = False
+            return  # never confirmed
         if self._hang_up and resp.startswith("226"):
             self.close()  # the data went out; the confirmation never comes
             return

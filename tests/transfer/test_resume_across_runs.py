@@ -18,12 +18,21 @@ from pathlib import Path
 import pytest
 
 import stratoflow
-from stratoflow.transfer import DataProvider, HttpPortal, StagingArea, TransferHandler
+from stratoflow.transfer import (
+    DataProvider,
+    FTPServer,
+    HttpPortal,
+    StagingArea,
+    TransferHandler,
+)
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
 from stratoflow.transfer.auth.none import NoAuth
+from stratoflow.transfer.secrets import Secret
 from stratoflow.transfer.staging import CHECKPOINT, ResumedSink, Sink
 
+from ._ftp_server import FTPTestServer
 from ._portal import Portal
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER
 from .test_faults import assert_staging_clean
 
 BIG = os.urandom(3 << 20)
@@ -62,11 +71,15 @@ def _handler(portal: Portal, *, sha: bool | str) -> TransferHandler:
 
 def _killed_mid_download(portal: Portal, root: Path, *, sha: bool | str) -> None:
     """Start a run in another process and SIGKILL it once its first checkpoint is written."""
+    command = [sys.executable, "-c", _RUN, portal.url, str(root), json.dumps(_markers(sha))]
+    _run_and_kill(command, root)
+    portal.gate.set()  # let the server's handler end
+
+
+def _run_and_kill(command: list[str], root: Path) -> None:
     src = str(Path(stratoflow.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": src}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN, portal.url, str(root), json.dumps(_markers(sha))], env=env
-    )
+    proc = subprocess.Popen(command, env=env)
     try:
         deadline = time.monotonic() + 30
         while not list((root / ".partial").glob("*.state")):
@@ -76,7 +89,6 @@ def _killed_mid_download(portal: Portal, root: Path, *, sha: bool | str) -> None
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(10)
-    portal.gate.set()  # let the server's handler end
 
 
 @pytest.fixture
@@ -201,3 +213,36 @@ def test_kept_bytes_of_an_item_no_longer_offered_are_dropped(
     [staged] = _handler(portal, sha=True).fetch_new(StagingArea(staging.root))
     assert staged.identity == "other.nc"
     assert list((staging.root / ".partial").iterdir()) == []
+
+
+_FTP_RUN = """
+import sys
+from stratoflow.transfer import DataProvider, FTPServer, StagingArea, TransferHandler
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.secrets import Secret
+port, root, user, password = sys.argv[1:5]
+TransferHandler(
+    transfer=FTPServer(host="127.0.0.1", port=int(port), timeout=30),
+    auth=FTPLoginAuth(username=user, password=Secret.from_value(password)),
+    provider=DataProvider(name="Crashy DC"),
+).fetch_new(StagingArea(root))
+"""
+
+
+def test_an_ftp_download_killed_mid_file_is_resumed_by_the_next_run(
+    ftp_test_server: FTPTestServer, remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "big.nc").write_bytes(BIG)
+    ftp_test_server.faults["big.nc"] = [f"hold:{len(BIG) // 2}"]
+    root = tmp_path / "staging"
+    args = [str(ftp_test_server.port), str(root), FTP_USER, FTP_PASSWORD]
+    _run_and_kill([sys.executable, "-c", _FTP_RUN, *args], root)
+    transfer = FTPServer(host="127.0.0.1", port=ftp_test_server.port, timeout=5)
+    auth = FTPLoginAuth(username=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
+    staging = StagingArea(root)
+    [staged] = handler.fetch_new(staging)
+    assert staged.path.read_bytes() == BIG
+    [rest] = ftp_test_server.rests
+    assert int(rest) >= CHECKPOINT
+    assert_staging_clean(staging)
