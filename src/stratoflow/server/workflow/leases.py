@@ -43,20 +43,26 @@ DEFAULT_LEASE_SECONDS = 60.0
 def lease_seconds() -> float:
     """How long a lease lasts without renewal (``STRATOFLOW_LEASE_SECONDS``, default 60).
 
-    A value that is not finite seconds > 0 raises :class:`~stratoflow.errors.ConfigError`
-    naming it: ``abc`` would otherwise be a ValueError traceback, and ``0``, ``-5`` or ``nan``
-    would make every lease expire at once (each task taken over while it runs).
+    ``0``, ``-5`` or ``nan`` would make every lease expire at once (each task taken over while
+    it runs), so they are refused (see :func:`seconds_setting`).
     """
-    value = getattr(settings, "STRATOFLOW_LEASE_SECONDS", None) or os.environ.get(
-        "STRATOFLOW_LEASE_SECONDS", str(DEFAULT_LEASE_SECONDS)
-    )
+    return seconds_setting("STRATOFLOW_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
+
+
+def seconds_setting(name: str, default: float) -> float:
+    """A duration setting: the Django setting ``name``, else the environment variable, else
+    ``default``. A value that is not finite seconds > 0 raises
+    :class:`~stratoflow.errors.ConfigError` naming the setting (``abc`` would otherwise be a
+    ValueError traceback deep inside a run).
+    """
+    value = getattr(settings, name, None) or os.environ.get(name, str(default))
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0) or isinstance(value, bool):
         raise ConfigError(
-            f"STRATOFLOW_LEASE_SECONDS must be a number of seconds > 0 (default 60), not {value!r}"
+            f"{name} must be a number of seconds > 0 (default {default:g}), not {value!r}"
         )
     return seconds
 

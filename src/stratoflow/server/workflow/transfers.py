@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import math
 import os
 import socket
 import time
@@ -42,6 +41,7 @@ from stratoflow.errors import (
     StratoflowError,
     TransferError,
 )
+from stratoflow.server.workflow.leases import seconds_setting
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
@@ -298,20 +298,9 @@ DEFAULT_STAGING_LOCK_SECONDS = 1800.0
 
 def staging_lock_seconds() -> float:
     """How long a fetch waits for the staging area's lock (``STRATOFLOW_STAGING_LOCK_SECONDS``,
-    setting or environment, default 1800); not finite seconds > 0 is a ConfigError naming it."""
-    value = getattr(settings, "STRATOFLOW_STAGING_LOCK_SECONDS", None) or os.environ.get(
-        "STRATOFLOW_STAGING_LOCK_SECONDS", str(DEFAULT_STAGING_LOCK_SECONDS)
-    )
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0) or isinstance(value, bool):
-        raise ConfigError(
-            "STRATOFLOW_STAGING_LOCK_SECONDS must be a number of seconds > 0 (default 1800), "
-            f"not {value!r}"
-        )
-    return seconds
+    setting or environment, default 1800; checked by
+    :func:`~stratoflow.server.workflow.leases.seconds_setting`)."""
+    return seconds_setting("STRATOFLOW_STAGING_LOCK_SECONDS", DEFAULT_STAGING_LOCK_SECONDS)
 
 
 def _who() -> str:
