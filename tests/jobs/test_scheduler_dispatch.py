@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import LazySettings
 from django.db import connection
 
 from stratoflow.jobs import ManualClock
@@ -66,15 +67,61 @@ def test_a_long_run_does_not_hold_up_other_jobs_or_their_fire_times(
             clock.set(T0 + timedelta(hours=hour, seconds=5))
             _wait(lambda h=hour: done.count() == 1 + h, 2, f"the quick job's slot +{hour} h")
         assert slow_run.get().state == "running"  # all of it happened beside the slow run
+        _wait(lambda: slow_run.get().state == "succeeded", 10, "the slow run to finish")
     finally:
         scheduler.stop_event.set()
         thread.join(30)
     assert not thread.is_alive()
-    # stopping waited for the slow run instead of abandoning it
-    assert list(slow_run.values_list("state", flat=True)) == ["succeeded"]
     slots = sorted(done.values_list("scheduled_for", flat=True))
     assert slots == [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
     # every run's task ran once: no fire time started twice
     assert set(executions(tmp_path / "quick.log").values()) == {1}
     assert len(executions(tmp_path / "quick.log")) == 3
     assert len(executions(tmp_path / "slow.log")) == 1
+
+
+def test_a_stopped_scheduler_interrupts_its_runs_and_the_next_one_resumes_them(
+    make_job: MakeJob, settings: LazySettings
+) -> None:
+    """SIGTERM (the stop event) used to leave a long run going until the supervisor killed
+    the process; its run then waited a lease time as 'running' and its resumption counted
+    as the one automatic resumption. Now it is interrupted at once, its tasks given back,
+    and the next scheduler resumes it even when it had been resumed before."""
+    from stratoflow.server.workflow.models import JobRun, Task
+    from stratoflow.server.workflow.scheduler import RESUMED, Scheduler
+
+    settings.STRATOFLOW_LEASE_SECONDS = 60  # nothing may wait for a lease to run out
+    job = _scheduled(make_job, "long", "once", sleep=1.0)
+    job.managers.update(options={**job.managers.get().options, "tasks": 4}, concurrency=1)
+    scheduler = Scheduler(clock=ManualClock(T0 + timedelta(seconds=5)), holder="first")
+
+    def loop() -> None:
+        try:
+            scheduler.run(max_seconds=60)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    tasks = Task.objects.filter(manager__job=job)
+    try:
+        _wait(lambda: tasks.filter(state="running").exists(), 10, "the run's first task")
+        # as if it had been resumed once already (by this scheduler, after another died)
+        run = JobRun.objects.get(job=job)
+        JobRun.objects.filter(pk=run.pk).update(summary={RESUMED: {"after": "test"}})
+    finally:
+        scheduler.stop_event.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    run.refresh_from_db()
+    assert run.state == "failed"
+    assert run.summary["interrupted"] == "interrupted: the scheduler driving it stopped"
+    assert RESUMED not in run.summary
+    assert tasks.filter(state="queued").exists() and not tasks.filter(state="running").exists()
+
+    following = Scheduler(clock=ManualClock(T0 + timedelta(seconds=6)), holder="second")
+    assert [r.pk for r in following.tick()] == [run.pk]
+    following.close()
+    run.refresh_from_db()
+    assert run.state == "succeeded"
+    assert set(tasks.values_list("state", flat=True)) == {"done"}

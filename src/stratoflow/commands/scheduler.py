@@ -3,8 +3,9 @@
 Start as many as you like against one database: exactly one is active (it holds the lease
 row, renewed by heartbeat); the others wait and take over within about one lease time
 (``STRATOFLOW_LEASE_SECONDS``, default 60) when it dies. SIGTERM/SIGINT stop it cleanly and
-hand the lease over at once, after the runs under way finished (each run executes in a driver
-thread of its own, so a long run does not hold up the others' start times).
+hand the lease over at once: the runs under way are interrupted (their tasks given back, see
+``stratoflow job run``) and the next active scheduler resumes them. Each run executes in a
+driver thread of its own, so a long run does not hold up the others' start times.
 """
 
 from __future__ import annotations

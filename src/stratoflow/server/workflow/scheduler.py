@@ -5,6 +5,9 @@ at once, one run per job at a time) and goes on ticking: a long run neither dela
 of other jobs' runs nor keeps the scheduler from creating occurrences on time (with catch-up
 ``latest`` or ``skip``, a slot first seen late is dropped). :meth:`Scheduler.tick` alone runs
 the due runs in the calling thread, one after the other, and returns them (tests, scripts).
+Setting :attr:`Scheduler.stop_event` (SIGTERM) interrupts the runs under way at their next
+wait (:func:`~.services.run_interrupt`); they are resumed by the next scheduler, and such an
+interruption does not count as the run's one automatic resumption.
 
 Every scheduler process loops: try to take (or renew) the ``scheduler`` lease row; the holder
 ticks, the others wait. The holder renews the lease from its heartbeat thread even while a
@@ -47,6 +50,7 @@ from stratoflow.errors import ConfigError, StratoflowError, TaskError
 from stratoflow.jobs.catchup import DEFAULT_GRACE, due
 from stratoflow.jobs.clock import Clock, SystemClock
 from stratoflow.jobs.graph import run_order
+from stratoflow.jobs.interrupt import Terminated
 from stratoflow.jobs.states import RUN_TERMINAL, RunState, TaskState, check_run_transition
 from stratoflow.server.workflow.executors import Executor
 from stratoflow.server.workflow.leases import (
@@ -344,9 +348,16 @@ class Scheduler:
         from stratoflow.server.workflow.services import run_execute, run_interrupt
 
         try:
-            report = run_execute(run, executor=self.executor, owner=self.holder)
+            report = run_execute(
+                run, executor=self.executor, owner=self.holder, stop=self.stop_event
+            )
         except TaskError as exc:  # another process took it first
             log.info("skipping %s: %s", run, exc)
+            return None
+        except Terminated:
+            # interrupted because this scheduler stops, not for anything the run did: the
+            # next scheduler resumes it, whether or not it had been resumed before
+            self._forget_resumed(run)
             return None
         except Exception as exc:  # the next run, and the next tick, must still happen
             log.error("run %s: its driver failed: %r", run, exc, exc_info=exc)
@@ -356,6 +367,12 @@ class Scheduler:
             return None
         log.info("run %s finished: %s", run, report.state)
         return run
+
+    def _forget_resumed(self, run: JobRun) -> None:
+        run.refresh_from_db()
+        summary = dict(run.summary) if isinstance(run.summary, dict) else {}
+        if run.state == RunState.FAILED and summary.pop(RESUMED, None) is not None:
+            JobRun.objects.filter(pk=run.pk, state=RunState.FAILED.value).update(summary=summary)
 
     def _drive_in_thread(self, run: JobRun) -> JobRun | None:
         try:

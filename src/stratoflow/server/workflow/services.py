@@ -378,8 +378,13 @@ def _drive(
     manager: TaskManager,
     executor: Executor,
     progress: Progress | None,
+    stop: threading.Event | None = None,
 ) -> dict[str, int]:
-    """Dispatch the run's tasks of ``manager`` until all settled; return the state counts."""
+    """Dispatch the run's tasks of ``manager`` until all settled; return the state counts.
+
+    ``stop`` set (the scheduler driving it is stopping) raises :class:`Terminated` here, in
+    the driver's thread, as SIGTERM does in ``job run``'s: the run is then interrupted.
+    """
     started = time.monotonic()
     mine = Task.objects.filter(run=run, manager=manager)
     pause = 0.01
@@ -390,6 +395,10 @@ def _drive(
             progress(manager.name, counts, time.monotonic() - started)
         if all(state in _SETTLED_OR_REVIEW for state in counts):
             return counts
+        if stop is not None and stop.is_set():
+            from stratoflow.jobs.interrupt import Terminated
+
+            raise Terminated("the scheduler driving it stopped")
         now = timezone.now()
         # A message that was handed out but never claimed (lost with a dead worker) is handed
         # out again after a lease time; a duplicate is harmless (the claim is conditional).
@@ -445,8 +454,13 @@ def run_execute(
     executor: Executor | None = None,
     owner: str | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
-    """Execute (or resume) ``run``: every manager in order collects, then executes its tasks."""
+    """Execute (or resume) ``run``: every manager in order collects, then executes its tasks.
+
+    ``stop``: when set, the run is interrupted (:func:`run_interrupt`) at the next point its
+    driver waits, and :class:`~stratoflow.jobs.interrupt.Terminated` raised.
+    """
     from stratoflow.server.workflow import executors, managers, notify
 
     owner = owner or identity()
@@ -497,7 +511,7 @@ def run_execute(
                 mreport.errors.append(f"collect failed: internal error: {exc!r}")
                 failed = True
                 impl = None
-            mreport.states = _drive(run, manager, executor, progress)
+            mreport.states = _drive(run, manager, executor, progress, stop)
             tasks = list(Task.objects.filter(run=run, manager=manager))
             for task in tasks:
                 if task.state == TaskState.FAILED:
