@@ -280,3 +280,28 @@ def test_a_bad_executor_name_leaves_no_run_behind(
         with pytest.raises(ConfigError, match="thredas"):
             job_run(job)
         assert not JobRun.objects.exists()
+
+
+def test_a_driver_sitting_out_a_backoff_does_not_poll_the_database_all_the_time(
+    make_job: MakeJob,
+) -> None:
+    """While its only unfinished task waited seconds (up to an hour) for its retry, the
+    driver looked at the database about 20 times a second (an UPDATE and three queries each
+    time: on SQLite each UPDATE takes the write lock every other writer needs)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stratoflow.server.workflow.models import Task
+    from stratoflow.server.workflow.services import job_run
+
+    job = make_job(tasks=1, retry_delay=3.0, transient={"0": 1})  # waits 1.5 to 3 s
+    with CaptureQueriesContext(connection) as queries:
+        started = time.monotonic()
+        report = job_run(job, workers=1)
+        waited = time.monotonic() - started
+    assert report.state == "succeeded"
+    task = Task.objects.get(manager__job=job)
+    assert (task.state, task.attempts) == ("done", 2)
+    assert waited >= 1.5
+    # one look a second while waiting (a handful of queries each), not twenty
+    assert len(queries) < 40 + 10 * waited, len(queries)

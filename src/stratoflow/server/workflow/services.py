@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -94,6 +94,9 @@ def driving_run() -> JobRun | None:
 
 _SERIAL = threading.Lock()
 _NO_LOCK = contextlib.nullcontext()
+
+#: Seconds between a driver's looks while its tasks only wait for their retry backoff.
+_BACKOFF_POLL = 1.0
 
 _SETTLED = (TaskState.DONE, TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED)
 _SETTLED_OR_REVIEW = frozenset(s.value for s in (*_SETTLED, TaskState.AWAITING_REVIEW))
@@ -421,8 +424,17 @@ def _drive(
             pause = 0.01
         else:
             wait = getattr(executor, "wait", time.sleep)
-            wait(pause)
             pause = min(pause * 2, 0.05)
+            if set(counts) - _SETTLED_OR_REVIEW == {TaskState.RETRYING.value}:
+                # only backoffs to sit out (up to an hour): look again when the first ends,
+                # at least every second (progress, a stop), not 20 times a second
+                soonest = mine.filter(state=TaskState.RETRYING.value).aggregate(
+                    at=Min("next_attempt_at")
+                )["at"]
+                left = (soonest - now).total_seconds() if soonest is not None else 0.0
+                wait(min(max(left, pause), _BACKOFF_POLL))
+            else:
+                wait(pause)
 
 
 def _take_run(run: JobRun, owner: str) -> bool:
