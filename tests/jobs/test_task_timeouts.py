@@ -124,3 +124,34 @@ def test_a_hung_task_does_not_hold_its_run_forever(
     # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
     # which ends the task the same way ("worker stopped") - what matters is that it ends
     assert all("timed out" in e or "worker stopped" in e for _, e in states)
+
+
+@pytest.mark.postgres
+def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
+    make_job: MakeJob, settings: Any
+) -> None:
+    """The run failed the task after its timeout, but closing the executor joined the task's
+    thread without a bound: ``job run`` (and a stopping scheduler) waited for as long as the
+    task hung, possibly forever."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from stratoflow.server.workflow.services import job_run
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the threaded executor (PostgreSQL pass)")
+
+    settings.STRATOFLOW_LEASE_SECONDS = 0.6
+    job = make_job(tasks=1, max_attempts=1, sleep=12.0)
+    job.managers.update(timeout=1)
+    started = time.monotonic()
+    report = job_run(job)
+    took = time.monotonic() - started
+    assert report.state == "failed"
+    assert took < 9, f"job_run returned after {took:.1f} s, held by the hung task's thread"
+    # let the abandoned thread end before the test database goes away
+    for thread in threading.enumerate():
+        if thread.name.startswith("stratoflow-task-"):
+            thread.join(20)

@@ -102,11 +102,30 @@ class InProcessExecutor:
         self._finished.wait(timeout)
         self._finished.clear()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the threads; wait at most ``timeout`` seconds for them.
+
+        A thread still busy then runs a task its driver has given up on (past its manager's
+        timeout: the task was re-queued or failed, and its late result will be discarded) and
+        may never return; waiting for it held ``job run`` and a stopping scheduler forever.
+        It is a daemon thread, and is left to finish or to end with the process.
+        """
         for _ in self._threads:
             self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        busy = []
         for thread in self._threads:
-            thread.join()
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            if thread.is_alive():
+                busy.append(thread.name)
+        if busy:
+            log.warning(
+                "not waiting for %d task thread(s) still busy after %g s (%s): a task past "
+                "its timeout, whose result is discarded",
+                len(busy),
+                timeout,
+                ", ".join(busy),
+            )
         self._threads = []
 
 
