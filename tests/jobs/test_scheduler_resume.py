@@ -202,3 +202,23 @@ def test_a_bad_executor_setting_takes_no_run_over(
     run.refresh_from_db()
     assert run.state == "succeeded"
     scheduler.close()
+
+
+def test_a_job_run_stopped_while_resuming_leaves_no_pending_run_behind(stops_once: Any) -> None:
+    """``job run`` makes its own run, then resumes the interrupted ones first: stopped during
+    that, its own run stayed pending, and the scheduler started it later as if asked to."""
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import Job, JobRun, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    job = Job.objects.create(name="stopped-twice")
+    TaskManager.objects.create(job=job, name="work", kind="stops-once")
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    first = JobRun.objects.get(job=job)
+    stops_once.stopped = False  # the resumption is stopped too
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    assert list(JobRun.objects.filter(job=job).values_list("pk", "state")) == [
+        (first.pk, "failed")
+    ]

@@ -677,11 +677,18 @@ def job_run(
         raise
     try:
         resumed = []
-        for old in abandoned:
-            try:
-                resumed.append(run_execute(old, executor=executor, progress=progress))
-            except TaskError:  # another driver took it over meanwhile: it is in good hands
-                continue
+        try:
+            for old in abandoned:
+                try:
+                    resumed.append(run_execute(old, executor=executor, progress=progress))
+                except TaskError:  # another driver took it over meanwhile: in good hands
+                    continue
+        except BaseException:
+            # stopped (SIGTERM, Ctrl-C) or failed before the run asked for began: it must not
+            # stay pending for the scheduler to start later, as if it had been asked for again
+            with contextlib.suppress(Exception):  # the database may be what failed
+                JobRun.objects.filter(pk=run.pk, state=RunState.PENDING.value).delete()
+            raise
         report = run_execute(run, executor=executor, progress=progress)
         report.resumed = resumed
         return report
