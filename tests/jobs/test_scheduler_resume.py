@@ -219,6 +219,4 @@ def test_a_job_run_stopped_while_resuming_leaves_no_pending_run_behind(stops_onc
     stops_once.stopped = False  # the resumption is stopped too
     with pytest.raises(Terminated):
         job_run(job, workers=1)
-    assert list(JobRun.objects.filter(job=job).values_list("pk", "state")) == [
-        (first.pk, "failed")
-    ]
+    assert list(JobRun.objects.filter(job=job).values_list("pk", "state")) == [(first.pk, "failed")]
