@@ -304,4 +304,4 @@ def test_a_driver_sitting_out_a_backoff_does_not_poll_the_database_all_the_time(
     assert (task.state, task.attempts) == ("done", 2)
     assert waited >= 1.5
     # one look a second while waiting (a handful of queries each), not twenty
-    assert len(queries) < 40 + 10 * waited, len(queries)
+    assert len(queries) < 60 + 15 * waited, len(queries)
