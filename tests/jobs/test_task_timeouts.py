@@ -155,3 +155,113 @@ def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
     for thread in threading.enumerate():
         if thread.name.startswith("stratoflow-task-"):
             thread.join(20)
+
+
+class _OneAtATime:
+    """A kind that is not thread-safe (the default), like the netCDF imports: its tasks take
+    turns in a process. Each takes 0.5 s, but the first to run ``first`` seconds."""
+
+    per_run = True
+
+    def __init__(self, count: int = 4, first: float = 0.5) -> None:
+        self.count, self.first, self.started = count, first, 0
+
+    def collect(self, manager: Any) -> Any:
+        return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(self.count))
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        import time
+
+        self.started += 1  # one at a time: no lock needed
+        time.sleep(self.first if self.started == 1 else 0.5)
+        return {}
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.postgres
+def test_waiting_for_its_turn_does_not_count_against_a_tasks_timeout(settings: Any) -> None:
+    """Four tasks of 0.5 s that take turns, with a timeout of 1.2 s each: the third and
+    fourth were claimed at once with the others and timed out while still waiting."""
+    from django.db import connection
+
+    from stratoflow.server.workflow import leases, managers
+    from stratoflow.server.workflow.models import Job, Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the threaded executor (PostgreSQL pass)")
+    settings.STRATOFLOW_LEASE_SECONDS = 0.6
+    # the process's heartbeat thread may be in a wait timed by an earlier test's lease: a
+    # fresh one beats every 0.2 s from the start
+    leases.heartbeat().stop()
+    leases._heartbeat = None
+    managers.register("one-at-a-time", _OneAtATime())
+    try:
+        job = Job.objects.create(name="turns")
+        TaskManager.objects.create(
+            job=job, name="work", kind="one-at-a-time", concurrency=4, max_attempts=1, timeout=1
+        )
+        report = job_run(job, workers=4)
+    finally:
+        managers._KINDS.pop("one-at-a-time", None)
+    errors = list(Task.objects.exclude(state="done").values_list("subject", "error"))
+    assert report.state == "succeeded", errors
+
+
+@pytest.mark.postgres
+def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
+    """The turn a hung task holds is never given back (its thread cannot be stopped): the
+    tasks waiting for it end with a retryable timeout instead of waiting with it forever."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from stratoflow.server.workflow import leases, managers
+    from stratoflow.server.workflow.models import Job, Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the threaded executor (PostgreSQL pass)")
+    settings.STRATOFLOW_LEASE_SECONDS = 0.6
+    leases.heartbeat().stop()
+    leases._heartbeat = None
+    managers.register("one-at-a-time", _OneAtATime(count=2, first=12.0))
+    try:
+        job = Job.objects.create(name="hung-turn")
+        TaskManager.objects.create(
+            job=job, name="work", kind="one-at-a-time", concurrency=2, max_attempts=1, timeout=1
+        )
+        started = time.monotonic()
+        report = job_run(job, workers=2)
+        took = time.monotonic() - started
+        errors = sorted(Task.objects.values_list("error", flat=True))
+        # failed within 2 s, then 5 s for the executor's threads; not after the hung 12 s
+        assert report.state == "failed" and took < 9.5, (took, errors)
+        hung, waiter = sorted(errors, key=lambda e: "waited for its turn" in e)
+        assert "timed out" in hung or "worker stopped" in hung
+        assert "waited for its turn behind another task of this process" in waiter
+    finally:
+        managers._KINDS.pop("one-at-a-time", None)
+        for thread in threading.enumerate():  # the hung one, before the database goes away
+            if thread.name.startswith("stratoflow-task-"):
+                thread.join(20)
+
+
+def test_a_task_whose_worker_died_waiting_for_its_turn_fails_when_its_attempts_are_spent(
+    make_job: MakeJob,
+) -> None:
+    """A task waiting for its turn has no deadline yet (NULL): NOT (deadline < now) is not
+    true for it in SQL, so a spent one was queued again instead of failed, forever."""
+    from stratoflow.server.workflow.models import Task
+    from stratoflow.server.workflow.services import tasks_requeue_expired
+
+    task = _running_task(make_job, max_attempts=1)
+    Task.objects.filter(pk=task.pk).update(
+        deadline_at=None, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert tasks_requeue_expired() == 0
+    task.refresh_from_db()
+    assert task.state == "failed" and "worker stopped" in task.error

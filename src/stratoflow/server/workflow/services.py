@@ -33,7 +33,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -93,6 +93,8 @@ def driving_run() -> JobRun | None:
 
 
 _SERIAL = threading.Lock()
+#: when the task holding _SERIAL passes its timeout (time.monotonic), None while free
+_serial_deadline: float | None = None
 _NO_LOCK = contextlib.nullcontext()
 
 #: Seconds between a driver's looks while its tasks only wait for their retry backoff.
@@ -159,14 +161,18 @@ def _claim(task_id: int, token: str) -> Task | None:
     ready = Q(state=TaskState.QUEUED.value) | Q(
         state=TaskState.RETRYING.value, next_attempt_at__lte=now
     )
-    timeout = Task.objects.filter(pk=task_id).values_list("manager__timeout", flat=True).first()
-    if timeout is None:
+    found = Task.objects.filter(pk=task_id).values_list("manager__timeout", "manager__kind").first()
+    if found is None:
         return None
+    timeout, kind = found
+    # a kind that takes turns gets its deadline when its turn comes (_serial_turn): the wait
+    # for it is not the task's time
+    deadline = None if _takes_turns(kind) else now + timedelta(seconds=timeout)
     taken = Task.objects.filter(ready, pk=task_id).update(
         state=TaskState.RUNNING.value,
         claim=token,
         lease_until=now + timedelta(seconds=lease_seconds()),
-        deadline_at=now + timedelta(seconds=timeout),
+        deadline_at=deadline,
         started_at=now,
         attempts=F("attempts") + 1,
     )
@@ -212,8 +218,8 @@ def task_execute(task_id: int, *, rng: random.Random | None = None) -> str:
             impl = managers.get(manager.kind)
             # netCDF4/HDF5 and friends are not thread-safe: kinds run one at a time per
             # process unless they declare ``thread_safe = True`` (scale out with processes).
-            lock = _NO_LOCK if getattr(impl, "thread_safe", False) else _SERIAL
-            with lock:
+            turn = _serial_turn(task, token, manager) if _takes_turns(manager.kind) else _NO_LOCK
+            with turn:
                 outcome = impl.execute(manager, task)
         except Exception as exc:
             return _failed(task, token, manager, exc, rng)
@@ -225,6 +231,45 @@ def task_execute(task_id: int, *, rng: random.Random | None = None) -> str:
         return new_state.value
     finally:
         beat.drop_task(token)
+
+
+def _takes_turns(kind: str) -> bool:
+    """True for a kind whose tasks run one at a time per process (not ``thread_safe``)."""
+    from stratoflow.server.workflow import managers
+
+    try:
+        return not getattr(managers.get(kind), "thread_safe", False)
+    except ConfigError:
+        return False  # an unknown kind fails its task at once, in its turn or not
+
+
+@contextlib.contextmanager
+def _serial_turn(task: Task, token: str, manager: TaskManager) -> Iterator[None]:
+    """Wait for this process's one-at-a-time turn, then count the task's timeout from there.
+
+    The claimed task's lease is renewed while it waits (it has no deadline yet), so waiting
+    behind the others' turns never times it out. Behind a task that hangs past its own
+    timeout (whose thread keeps the turn, since a thread cannot be stopped), the wait ends
+    with a :class:`TimeoutError`, retried like any transient failure.
+    """
+    global _serial_deadline
+    while not _SERIAL.acquire(timeout=0.2):
+        holder = _serial_deadline
+        if holder is not None and time.monotonic() > holder + lease_seconds():
+            raise TimeoutError(
+                f"waited for its turn behind another task of this process (kind "
+                f"{manager.kind!r}, one at a time) that is past its timeout: it hangs"
+            )
+    try:
+        now = timezone.now()
+        _serial_deadline = time.monotonic() + manager.timeout
+        Task.objects.filter(pk=task.pk, claim=token, state=TaskState.RUNNING.value).update(
+            started_at=now, deadline_at=now + timedelta(seconds=manager.timeout)
+        )
+        yield
+    finally:
+        _serial_deadline = None
+        _SERIAL.release()
 
 
 def _release(task: Task, token: str) -> None:
@@ -287,7 +332,7 @@ def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | N
         state=TaskState.FAILED.value,
         error="timed out: still running past its manager's timeout on every attempt",
         **closed,
-    ) + query.filter(spent & ~timed_out).update(
+    ) + query.filter(spent, Q(deadline_at__isnull=True) | Q(deadline_at__gte=now)).update(
         state=TaskState.FAILED.value,
         error="abandoned: its worker stopped (crashed or was killed) on every attempt",
         **closed,
