@@ -3,6 +3,7 @@
 A task's lease is renewed by its process's heartbeat only until the task's deadline (claim
 time + the manager's ``timeout``); once the lease has expired, the task is queued again until
 it has used ``max_attempts``, then it fails with the reason — it never holds a slot forever.
+For a kind whose tasks take turns in a process, the deadline counts from its turn.
 """
 
 from __future__ import annotations
