@@ -220,3 +220,44 @@ def test_a_job_run_stopped_while_resuming_leaves_no_pending_run_behind(stops_onc
     with pytest.raises(Terminated):
         job_run(job, workers=1)
     assert list(JobRun.objects.filter(job=job).values_list("pk", "state")) == [(first.pk, "failed")]
+
+
+def test_a_person_resuming_a_run_gives_the_scheduler_its_one_resumption_back(
+    stops_once: Any, make_job: MakeJob
+) -> None:
+    """The scheduler's mark that it resumed a run once stayed through ``job run``, ``job
+    retry`` and the dashboard's retry: cut short again after a person asked for it, the run
+    was left for a person again instead of being resumed."""
+    from stratoflow.jobs import ManualClock
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import Job, JobRun, TaskManager
+    from stratoflow.server.workflow.scheduler import RESUMED, Scheduler
+    from stratoflow.server.workflow.services import job_run, run_retry_failed
+
+    job = Job.objects.create(name="again")
+    TaskManager.objects.create(job=job, name="work", kind="stops-once")
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    run = JobRun.objects.get(job=job)
+    marked = {**run.summary, RESUMED: {"after": "an earlier stop"}}
+    JobRun.objects.filter(pk=run.pk).update(summary=marked)  # the scheduler's resumption spent
+    stops_once.stopped = False
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)  # a person resumes it, and it is cut short again
+    run.refresh_from_db()
+    assert run.state == "failed" and RESUMED not in run.summary
+    assert [r.pk for r in Scheduler(clock=ManualClock(timezone.now()), holder="s").tick()] == [
+        run.pk
+    ]
+    run.refresh_from_db()
+    assert run.state == "succeeded"
+
+    other = JobRun.objects.create(
+        job=make_job("retried", tasks=1),
+        scheduled_for=timezone.now(),
+        state="failed",
+        summary={"interrupted": "x", RESUMED: {"after": "y"}},
+    )
+    run_retry_failed(other)
+    other.refresh_from_db()
+    assert other.state == "pending" and RESUMED not in other.summary

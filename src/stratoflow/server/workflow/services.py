@@ -698,9 +698,10 @@ def job_run(
     )
     check_run_transition(RunState.FAILED, RunState.PENDING)
     for old in _interrupted_runs(job):
-        # conditional: another process resuming it at the same time gets nothing
+        # conditional: another process resuming it at the same time gets nothing; a person
+        # resumes it, so the scheduler may resume it once again should it be cut short again
         if JobRun.objects.filter(pk=old.pk, state=RunState.FAILED.value).update(
-            state=RunState.PENDING.value, finished_at=None
+            state=RunState.PENDING.value, finished_at=None, summary=_without_resumed(old)
         ):
             abandoned.append(old)
     abandoned.sort(key=lambda r: (r.scheduled_for, r.pk))
@@ -759,9 +760,18 @@ def run_retry_failed(run: JobRun) -> int:
             next_attempt_at=None,
             attempts=0,
         )
+        locked.summary = _without_resumed(locked)  # asked for again: see job_run
         _run_transition(locked, RunState.PENDING)
     run.refresh_from_db()
     return count
+
+
+def _without_resumed(run: JobRun) -> dict[str, Any]:
+    """``run.summary`` without the scheduler's mark that it resumed the run once."""
+    from stratoflow.server.workflow.scheduler import RESUMED
+
+    summary = run.summary if isinstance(run.summary, dict) else {}
+    return {key: value for key, value in summary.items() if key != RESUMED}
 
 
 @dataclass
