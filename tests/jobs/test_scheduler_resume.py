@@ -65,7 +65,9 @@ def test_the_scheduler_resumes_a_run_interrupted_by_sigterm(stops_once: Any) -> 
         job_run(job, workers=1)
     run = JobRun.objects.get(job=job)
     assert run.state == "failed" and "interrupted" in run.summary
-    executed = Scheduler(clock=ManualClock(timezone.now()), holder="sched").tick()
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    executed = scheduler.tick()
+    scheduler.close()
     assert [r.pk for r in executed] == [run.pk]
     run.refresh_from_db()
     assert run.state == "succeeded" and "interrupted" not in run.summary
@@ -89,6 +91,7 @@ def test_a_disabled_jobs_interrupted_run_waits(stops_once: Any) -> None:
     assert JobRun.objects.get(job=job).state == "failed"
     Job.objects.filter(pk=job.pk).update(enabled=True)
     assert len(scheduler.tick()) == 1
+    scheduler.close()
     assert JobRun.objects.get(job=job).state == "succeeded"
 
 
@@ -162,6 +165,7 @@ def test_a_run_abandoned_twice_by_dead_drivers_is_failed_not_resumed_again(
     assert taken
     JobRun.objects.filter(pk=other.pk).update(owner="dead-host:2:y", heartbeat_at=long_ago)
     assert scheduler.tick() == []
+    scheduler.close()
     other.refresh_from_db()
     assert other.state == "failed"
     assert "resumed the run once already" in other.summary["interrupted"]
@@ -246,9 +250,9 @@ def test_a_person_resuming_a_run_gives_the_scheduler_its_one_resumption_back(
         job_run(job, workers=1)  # a person resumes it, and it is cut short again
     run.refresh_from_db()
     assert run.state == "failed" and RESUMED not in run.summary
-    assert [r.pk for r in Scheduler(clock=ManualClock(timezone.now()), holder="s").tick()] == [
-        run.pk
-    ]
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="s")
+    assert [r.pk for r in scheduler.tick()] == [run.pk]
+    scheduler.close()
     run.refresh_from_db()
     assert run.state == "succeeded"
 

@@ -147,13 +147,14 @@ def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
     settings.STRATOFLOW_LEASE_SECONDS = 0.6
     job = make_job(tasks=1, max_attempts=1, sleep=12.0)
     job.managers.update(timeout=1)
+    before = set(threading.enumerate())
     started = time.monotonic()
     report = job_run(job)
     took = time.monotonic() - started
     assert report.state == "failed"
     assert took < 9, f"job_run returned after {took:.1f} s, held by the hung task's thread"
     # let the abandoned thread end before the test database goes away
-    for thread in threading.enumerate():
+    for thread in set(threading.enumerate()) - before:
         if thread.name.startswith("stratoflow-task-"):
             thread.join(20)
 
@@ -230,6 +231,7 @@ def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
     leases.heartbeat().stop()
     leases._heartbeat = None
     managers.register("one-at-a-time", _OneAtATime(count=2, first=12.0))
+    before = set(threading.enumerate())
     try:
         job = Job.objects.create(name="hung-turn")
         TaskManager.objects.create(
@@ -246,8 +248,8 @@ def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
         assert "waited for its turn behind another task of this process" in waiter
     finally:
         managers._KINDS.pop("one-at-a-time", None)
-        for thread in threading.enumerate():  # the hung one, before the database goes away
-            if thread.name.startswith("stratoflow-task-"):
+        for thread in set(threading.enumerate()) - before:  # the hung one, before the
+            if thread.name.startswith("stratoflow-task-"):  # test database goes away
                 thread.join(20)
 
 
