@@ -30,7 +30,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     ├── QCError                              a QC test failed to run
     ├── ExportError                          the exporter could not assemble/deliver a Dataset
     └── TaskError                            task/job orchestration failed
-        └── IllegalTransition                a state change the state machine forbids
+        ├── IllegalTransition                a state change the state machine forbids
+        └── TaskWaitTimeout                  a task waited too long for its turn; retried
 
 Example::
 
@@ -60,6 +61,7 @@ __all__ = [
     "StagingError",
     "StratoflowError",
     "TaskError",
+    "TaskWaitTimeout",
     "TimeUnitsError",
     "TransferError",
     "TransientTransferError",
@@ -178,3 +180,10 @@ class TaskError(StratoflowError):
 
 class IllegalTransition(TaskError):
     """A task or run was asked to move to a state its state machine forbids."""
+
+
+class TaskWaitTimeout(TaskError, TimeoutError):
+    """A task gave up waiting for its turn (behind one that hangs); worth another attempt.
+
+    A :class:`TimeoutError` too, so it is retried like other transient failures.
+    """

@@ -43,7 +43,7 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from stratoflow.errors import ConfigError, StratoflowError, TaskError
+from stratoflow.errors import ConfigError, StratoflowError, TaskError, TaskWaitTimeout
 from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
 from stratoflow.server.workflow.leases import heartbeat, identity, lease_seconds
@@ -250,13 +250,13 @@ def _serial_turn(task: Task, token: str, manager: TaskManager) -> Iterator[None]
     The claimed task's lease is renewed while it waits (it has no deadline yet), so waiting
     behind the others' turns never times it out. Behind a task that hangs past its own
     timeout (whose thread keeps the turn, since a thread cannot be stopped), the wait ends
-    with a :class:`TimeoutError`, retried like any transient failure.
+    with :class:`~stratoflow.errors.TaskWaitTimeout`, retried like any transient failure.
     """
     global _serial_deadline
     while not _SERIAL.acquire(timeout=0.2):
         holder = _serial_deadline
         if holder is not None and time.monotonic() > holder + lease_seconds():
-            raise TimeoutError(
+            raise TaskWaitTimeout(
                 f"waited for its turn behind another task of this process (kind "
                 f"{manager.kind!r}, one at a time) that is past its timeout: it hangs"
             )
