@@ -124,6 +124,34 @@ def test_only_one_scheduler_is_active_and_a_standby_takes_over(
     assert SchedulerLease.objects.get().holder == "b"
 
 
+def test_a_stopping_scheduler_gives_its_lease_up_even_when_its_heartbeat_beats_meanwhile(
+    settings: LazySettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat renews the lease of a scheduler that believes it leads. A stopping one
+    released the lease and only then cleared that belief: a beat in between took the lease
+    back, and the standby waited a whole lease time for a scheduler that had stopped."""
+    from django.utils import timezone
+
+    from stratoflow.server.workflow import scheduler as scheduler_module
+    from stratoflow.server.workflow.models import SchedulerLease
+    from stratoflow.server.workflow.scheduler import Scheduler
+
+    settings.STRATOFLOW_LEASE_SECONDS = 600
+    stopping = Scheduler(clock=ManualClock(T0), holder="stopping")
+    assert stopping.is_leader()
+    release = scheduler_module.lease_release
+
+    def release_then_beat(name: str, holder: str) -> None:
+        release(name, holder)
+        stopping._renew()  # the heartbeat's beat, right after the release
+
+    monkeypatch.setattr(scheduler_module, "lease_release", release_then_beat)
+    stopping.stop_event.set()
+    stopping.run(max_seconds=5)
+    assert SchedulerLease.objects.get().expires_at <= timezone.now()
+    assert Scheduler(clock=ManualClock(T0), holder="standby").is_leader()
+
+
 def test_next_occurrences_and_one_off_jobs(make_job: MakeJob) -> None:
     from stratoflow.server.workflow.scheduler import Scheduler
 

@@ -181,6 +181,9 @@ class Scheduler:
         self._executor = executor
         self._own_executor = executor is None
         self._leader = False
+        #: held while the heartbeat renews the lease and while a stopping scheduler gives it
+        #: up: a beat between the release and clearing ``_leader`` took the lease back
+        self._lease_lock = threading.RLock()
         self._renewing = False
         self._reminders_at: datetime | None = None
         self._problems: dict[str, str] = {}
@@ -211,8 +214,9 @@ class Scheduler:
         return self._leader
 
     def _renew(self) -> None:
-        if self._leader:
-            self.is_leader()
+        with self._lease_lock:
+            if self._leader:
+                self.is_leader()
 
     def _problem(self, key: str, message: str, exc: BaseException | None = None) -> None:
         """Log ``message`` as an error once while it persists (a broken job would otherwise
@@ -434,7 +438,8 @@ class Scheduler:
                 self.stop_event.wait(self.tick_seconds)
         finally:
             self._drain()  # its leadership is renewed meanwhile (by the heartbeat)
-            if self._leader:
-                lease_release(LEASE_NAME, self.holder)
-                self._leader = False
+            with self._lease_lock:  # no beat may take the lease back once it is given up
+                if self._leader:
+                    self._leader = False
+                    lease_release(LEASE_NAME, self.holder)
             self.close()
