@@ -60,6 +60,38 @@ def test_heartbeat_stops_renewing_a_task_past_its_deadline(make_job: MakeJob) ->
     beat.drop_task("worker-1")
 
 
+def test_heartbeat_renews_only_a_run_this_process_still_owns(make_job: MakeJob) -> None:
+    """A driver that went silent, and whose run another scheduler took over, kept beating for
+    it: the run looked alive even after its new driver died, and nobody resumed it."""
+    from stratoflow.server.workflow.leases import Heartbeat
+    from stratoflow.server.workflow.models import JobRun
+
+    job = make_job("beats", tasks=1)
+    old = timezone.now() - timedelta(hours=1)
+    run = JobRun.objects.create(
+        job=job,
+        state="running",
+        owner="first",
+        heartbeat_at=old,
+        started_at=old,
+        scheduled_for=old,
+    )
+    beat = Heartbeat(interval=3600)  # beats only when called
+    beat.hold_run(run.pk, "first")
+    beat.beat()
+    run.refresh_from_db()
+    assert run.heartbeat_at > old  # its own run: renewed
+    JobRun.objects.filter(pk=run.pk).update(owner="second", heartbeat_at=old)  # taken over
+    beat.beat()
+    run.refresh_from_db()
+    assert run.heartbeat_at == old  # no longer its run: left to the new owner
+    JobRun.objects.filter(pk=run.pk).update(owner="first", state="failed")
+    beat.beat()
+    run.refresh_from_db()
+    assert run.heartbeat_at == old  # ended: nothing to keep alive
+    beat.drop_run(run.pk)
+
+
 def test_timed_out_task_is_retried_then_failed_with_the_reason(make_job: MakeJob) -> None:
     from stratoflow.server.workflow.models import Task
     from stratoflow.server.workflow.services import _claim, _settle, tasks_requeue_expired

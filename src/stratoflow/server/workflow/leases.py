@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from stratoflow.errors import ConfigError
-from stratoflow.jobs.states import TaskState
+from stratoflow.jobs.states import RunState, TaskState
 from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
 
 __all__ = ["Heartbeat", "heartbeat", "identity", "lease_acquire", "lease_release", "lease_seconds"]
@@ -78,7 +78,7 @@ class Heartbeat:
     def __init__(self, interval: float | None = None) -> None:
         self._interval = interval
         self._claims: set[str] = set()
-        self._runs: set[int] = set()
+        self._runs: dict[int, str] = {}  # run id -> the owner this process drives it as
         self._extra: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -98,14 +98,15 @@ class Heartbeat:
         with self._lock:
             return set(self._claims)
 
-    def hold_run(self, run_id: int) -> None:
+    def hold_run(self, run_id: int, owner: str) -> None:
+        """Keep the run's heartbeat going while it is running under ``owner``."""
         with self._lock:
-            self._runs.add(run_id)
+            self._runs[run_id] = owner
         self._ensure_started()
 
     def drop_run(self, run_id: int) -> None:
         with self._lock:
-            self._runs.discard(run_id)
+            self._runs.pop(run_id, None)
 
     def also(self, renew: Callable[[], None]) -> None:
         """Call ``renew`` on every beat too (e.g. the scheduler's leadership lease)."""
@@ -116,7 +117,7 @@ class Heartbeat:
     def beat(self) -> None:
         """Renew everything held now."""
         with self._lock:
-            claims, runs, extra = list(self._claims), list(self._runs), list(self._extra)
+            claims, runs, extra = list(self._claims), dict(self._runs), list(self._extra)
         now = timezone.now()
         if claims:
             # a task past its deadline is no longer renewed: it is abandoned (see
@@ -124,8 +125,13 @@ class Heartbeat:
             Task.objects.filter(claim__in=claims, state=TaskState.RUNNING.value).filter(
                 Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)
             ).update(lease_until=now + timedelta(seconds=lease_seconds()))
-        if runs:
-            JobRun.objects.filter(pk__in=runs).update(heartbeat_at=now)
+        # only a run this process still owns: one another scheduler took over (this driver had
+        # gone silent) would otherwise look alive while its new driver is dead
+        for owner in set(runs.values()):
+            ids = [run for run, by in runs.items() if by == owner]
+            JobRun.objects.filter(pk__in=ids, owner=owner, state=RunState.RUNNING.value).update(
+                heartbeat_at=now
+            )
         for renew in extra:
             renew()
 

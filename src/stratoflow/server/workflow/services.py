@@ -537,7 +537,7 @@ def run_execute(
         raise TaskError(f"run {run} is {run.state} and held by {run.owner or 'nobody'}")
     job = run.job
     beat = heartbeat()
-    beat.hold_run(run.pk)
+    beat.hold_run(run.pk, owner)
     driving = _DRIVING.set(run)
     report = RunReport(job=job.name, run_id=run.pk, state=run.state)
     failed = False
