@@ -66,6 +66,27 @@ def test_scheduler_down_for_ten_hours_behaves_per_policy(
     assert _slots(job)[-1] == "11:00"  # back to normal
 
 
+def test_a_scheduler_whose_clock_lags_does_not_move_the_watermark_back(
+    make_job: MakeJob,
+) -> None:
+    """A standby on a host whose clock is hours behind set the job's watermark back to its
+    "now"; a slot the leader had dropped (catch-up cap) was then created as it came round on
+    that clock: a run nobody scheduled."""
+    from stratoflow.server.workflow.scheduler import occurrences_create
+
+    job = _hourly(make_job, "lagging", "all", cap=3)
+    leader_now = datetime(2026, 3, 29, 10, 20, tzinfo=UTC)
+    occurrences_create(job, leader_now)  # catch-up 'all' capped at 3: 08:00 to 10:00
+    created = sorted(job.runs.values_list("scheduled_for", flat=True))
+    assert [s.strftime("%H:%M") for s in created] == ["08:00", "09:00", "10:00"]
+    lagging = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)
+    assert occurrences_create(job, lagging) == []
+    job.refresh_from_db()
+    assert job.scheduled_until == leader_now
+    assert occurrences_create(job, lagging + timedelta(minutes=31)) == []  # 07:00 dropped
+    assert sorted(job.runs.values_list("scheduled_for", flat=True)) == created
+
+
 def test_dependencies_run_first_and_cycles_are_rejected(make_job: MakeJob) -> None:
     from stratoflow.errors import ConfigError
     from stratoflow.server.workflow.definitions import dependencies_set

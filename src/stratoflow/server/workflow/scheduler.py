@@ -101,8 +101,13 @@ def occurrences_create(
         JobRun.objects.bulk_create(
             [JobRun(job=job, scheduled_for=slot) for slot in slots], ignore_conflicts=True
         )
-        Job.objects.filter(pk=job.pk).update(scheduled_until=now)
-    job.scheduled_until = now
+        # never backwards: a scheduler whose clock lags (a standby on another host) would
+        # hand the next one slots it already created or dropped on purpose
+        Job.objects.filter(pk=job.pk).filter(
+            Q(scheduled_until__isnull=True) | Q(scheduled_until__lt=now)
+        ).update(scheduled_until=now)
+    if job.scheduled_until is None or job.scheduled_until < now:
+        job.scheduled_until = now
     return slots
 
 
