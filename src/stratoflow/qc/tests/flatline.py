@@ -194,7 +194,8 @@ def stuck_value(
         return p
     seconds = data.seconds()  # refuses a missing time, whether or not a run is long
     v = x[idx] if idx.size < x.size else x
-    steps = np.abs(np.diff(v))
+    steps = np.diff(v)
+    np.abs(steps, out=steps)  # in place: at 10^7 points every fresh array costs 80 MB
     # a run of repeated values is a stretch of steps within the tolerance, from step a to
     # step b - 1: values a..b. Its edges are the few places where "small" changes, so the
     # work is on the stretches, not on every point (continuous data have few or none).
