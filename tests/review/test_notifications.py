@@ -57,8 +57,12 @@ def smtp_server(settings: LazySettings) -> Iterator[_Inbox]:
     try:
         yield inbox
     finally:
-        server.close()
-        asyncio.run_coroutine_threadsafe(server.wait_closed(), loop).result(10)
+
+        async def shut() -> None:  # in the loop's own thread: asyncio objects are not
+            server.close()  # thread-safe (closing from here failed a teardown now and then)
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
