@@ -18,35 +18,10 @@ import pytest
 
 from stratoflow.samples import write_sample_flights
 
+from ._helpers import import_job, portal_options
 from ._portal import Portal
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.slow]
-
-
-def _job(name: str, url: str) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    provider = DataProvider.objects.create(name=f"{name}-provider")
-    transfer = TransferHandler.objects.create(
-        name=f"{name}-transfer",
-        provider=provider,
-        transfer_type="http",
-        transfer_options={
-            "base_url": url,
-            "list_path": "api/files",
-            "version_field": "modified",
-            "sha256_field": "sha256",
-        },
-    )
-    job = Job.objects.create(name=name)
-    TaskManager.objects.create(
-        job=job,
-        name="import",
-        kind="import",
-        transfer=transfer,
-        options={"reader": "iagos_netcdf", "review": False},
-    )
-    return job
 
 
 def _job_run(name: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -72,7 +47,9 @@ def test_two_runs_of_one_job_at_once_fetch_and_import_each_file_once(
     names = sorted(p.name for p in write_sample_flights(remote_root, 3))
     # the first download is held until the second run is under way (or 15 s passed)
     portal = portal_factory(faults={names[0]: ["hold"]})
-    job = _job("twice", portal.url)
+    job = import_job(
+        "twice", "http", portal_options(portal.url, version_field="modified", sha256_field="sha256")
+    )
     staging = Path(child_env["STRATOFLOW_HOME"]) / "staging" / "twice-transfer"
 
     first = _job_run(job.name, child_env)

@@ -26,6 +26,7 @@ from stratoflow.transfer import (
 )
 from stratoflow.transfer.auth.none import NoAuth
 
+from ._helpers import import_job, portal_options, tasks_by_subject
 from ._portal import Portal
 from .conftest import FAST_RETRY
 from .test_faults import assert_staging_clean
@@ -118,36 +119,6 @@ def test_sftp_ftp_file_deleted_after_listing_is_gone_at_provider(
 # -- the job: the task of a file gone at the provider ends as such --
 
 
-def _job(portal: Portal) -> Any:
-    from stratoflow.server.workflow.models import DataProvider as ProviderRow
-    from stratoflow.server.workflow.models import Job, TaskManager
-    from stratoflow.server.workflow.models import TransferHandler as TransferRow
-
-    provider = ProviderRow.objects.create(name="tidy-provider")
-    row = TransferRow.objects.create(
-        name="tidy-transfer",
-        provider=provider,
-        transfer_type="http",
-        auth="none",
-        transfer_options={"base_url": portal.url, "list_path": "api/files"},
-    )
-    job = Job.objects.create(name="tidy")
-    TaskManager.objects.create(
-        job=job,
-        name="import",
-        kind="import",
-        transfer=row,
-        options={"reader": "iagos_netcdf", "review": False},
-    )
-    return job
-
-
-def _tasks(job: Any) -> dict[str, Any]:
-    from stratoflow.server.workflow.models import Task
-
-    return {t.subject: t for t in Task.objects.filter(manager__job=job)}
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
     remote_root: Path,
@@ -161,10 +132,10 @@ def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
     settings.STAGING_DIR = tmp_path / "staging"
     names = sorted(p.name for p in write_sample_flights(remote_root, 2))
     portal = portal_factory(faults={names[0]: ["vanish"]})
-    job = _job(portal)
+    job = import_job("tidy", "http", portal_options(portal.url))
     report = job_run(job)
     assert report.state == "succeeded", report.managers[0].errors
-    tasks = _tasks(job)
+    tasks = tasks_by_subject(job)
     gone = tasks[names[0]]
     assert gone.state == "skipped" and gone.details["outcome"] == GONE
     assert names[0] in gone.details["note"] and "404" in gone.details["note"]
@@ -187,17 +158,17 @@ def test_a_retry_ends_the_task_of_a_file_deleted_since_it_failed_as_gone(
     settings.STAGING_DIR = tmp_path / "staging"
     names = sorted(p.name for p in write_sample_flights(remote_root, 2))
     portal = portal_factory(faults={names[0]: ["404"]})
-    job = _job(portal)
+    job = import_job("tidy", "http", portal_options(portal.url))
     report = job_run(job)
     assert report.state == "failed"
-    failed = _tasks(job)[names[0]]
+    failed = tasks_by_subject(job)[names[0]]
     assert failed.state == "failed" and "still lists it" in failed.error
     (remote_root / names[0]).unlink()  # the provider cleans up
     run = JobRun.objects.get(pk=report.run_id)
     assert run_retry_failed(run) == 1
     again = run_execute(run)
     assert again.state == "succeeded", again.managers[0].errors
-    task = _tasks(job)[names[0]]
+    task = tasks_by_subject(job)[names[0]]
     assert task.state == "skipped" and task.details["outcome"] == GONE
 
 

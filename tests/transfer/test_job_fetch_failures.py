@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import LazySettings
 
 from stratoflow.samples import write_sample_flights
 
+from ._helpers import import_job, portal_options, tasks_by_subject
 from ._portal import Portal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,34 +29,6 @@ def staging(tmp_path: Path, settings: LazySettings) -> Path:
     return settings.STAGING_DIR  # type: ignore[no-any-return]
 
 
-def _job(name: str, transfer_type: str, options: dict[str, Any]) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    provider = DataProvider.objects.create(name=f"{name}-provider")
-    transfer = TransferHandler.objects.create(
-        name=f"{name}-transfer",
-        provider=provider,
-        transfer_type=transfer_type,
-        auth="none",
-        transfer_options=options,
-    )
-    job = Job.objects.create(name=name)
-    TaskManager.objects.create(
-        job=job,
-        name="import",
-        kind="import",
-        transfer=transfer,
-        options={"reader": "iagos_netcdf", "review": False},
-    )
-    return job
-
-
-def _tasks(job: Any) -> dict[str, Any]:
-    from stratoflow.server.workflow.models import Task
-
-    return {t.subject: t for t in Task.objects.filter(manager__job=job)}
-
-
 def test_a_file_the_portal_cannot_serve_fails_its_own_task_only(
     remote_root: Path, portal_factory: Callable[..., Portal], staging: Path
 ) -> None:
@@ -65,11 +37,11 @@ def test_a_file_the_portal_cannot_serve_fails_its_own_task_only(
 
     names = sorted(p.name for p in write_sample_flights(remote_root, 3))
     portal = portal_factory(faults={names[0]: ["404"], names[1]: ["500"] * 10})
-    job = _job("portal-import", "http", {"base_url": portal.url, "list_path": "api/files"})
+    job = import_job("portal-import", "http", portal_options(portal.url))
 
     report = job_run(job)
     assert report.state == "failed"
-    tasks = _tasks(job)
+    tasks = tasks_by_subject(job)
     assert {n: tasks[n].state for n in names} == {
         names[0]: "failed",
         names[1]: "failed",
@@ -103,10 +75,10 @@ def test_file_names_that_are_not_utf8_are_imported(tmp_path: Path, staging: Path
     paths = write_sample_flights(folder, 2)
     latin1 = os.fsencode(folder) + b"/Messfl\xfcge_" + os.fsencode(paths[0].name)
     os.rename(paths[0], latin1)
-    job = _job("latin1", "local", {"root": str(folder), "pattern": "*.nc"})
+    job = import_job("latin1", "local", {"root": str(folder), "pattern": "*.nc"})
     report = job_run(job)
     assert report.state == "succeeded", report.managers[0].errors
-    subjects = sorted(_tasks(job))
+    subjects = sorted(tasks_by_subject(job))
     assert subjects == sorted([f"Messfl\\xfcge_{paths[0].name}", paths[1].name])
     assert SourceFile.objects.count() == 2
     assert job_run(job).managers[0].collected == 0  # the escaped identity is stable
@@ -121,7 +93,7 @@ def test_a_file_staged_by_a_run_that_died_before_queueing_it_is_imported(
 
     folder = tmp_path / "incoming"
     write_sample_flights(folder, 2)
-    job = _job("orphans", "local", {"root": str(folder), "pattern": "*.nc"})
+    job = import_job("orphans", "local", {"root": str(folder), "pattern": "*.nc"})
     row = job.managers.get().transfer
     assert len(fetch_new(row)) == 2  # staged, then the process died: no task exists
     report = job_run(job)
@@ -136,7 +108,7 @@ def test_an_unexpected_error_while_collecting_fails_the_run_cleanly(
     from stratoflow.server.workflow.services import job_run
 
     # pathlib refuses an empty glob with a ValueError: a failure no stratoflow code expects
-    job = _job("broken", "local", {"root": str(tmp_path), "pattern": ""})
+    job = import_job("broken", "local", {"root": str(tmp_path), "pattern": ""})
     report = job_run(job)
     assert report.state == "failed"
     assert report.managers[0].errors[0].startswith("collect failed: internal error: ValueError")
@@ -149,14 +121,16 @@ def test_a_corrupt_file_is_named_as_the_provider_names_it(tmp_path: Path, stagin
     folder = tmp_path / "incoming"
     (good,) = write_sample_flights(folder / "2024", 1)
     (folder / "2024" / "cut.nc").write_bytes(good.read_bytes()[:3000])
-    job = _job("corrupt", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True})
+    job = import_job(
+        "corrupt", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True}
+    )
     report = job_run(job)
     assert report.state == "failed"
-    task = _tasks(job)["2024/cut.nc"]
+    task = tasks_by_subject(job)["2024/cut.nc"]
     assert task.error.startswith("2024/cut.nc: damaged or truncated netCDF file (3,000 bytes)")
     assert f"(staged copy: {staging}" in task.error
     assert report.managers[0].errors == [task.error]  # named once, by the provider's name
-    assert _tasks(job)[f"2024/{good.name}"].state == "done"
+    assert tasks_by_subject(job)[f"2024/{good.name}"].state == "done"
 
 
 def test_files_with_long_paths_sharing_a_prefix_are_both_imported(
@@ -170,7 +144,7 @@ def test_files_with_long_paths_sharing_a_prefix_are_both_imported(
     deep = folder.joinpath(*["campaign-2024-instrument-raw-data-folder"] * 7)
     paths = write_sample_flights(deep, 2)
     assert all(len(str(p.relative_to(folder))) > 300 for p in paths)
-    job = _job("long", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True})
+    job = import_job("long", "local", {"root": str(folder), "pattern": "*.nc", "recursive": True})
     report = job_run(job)
     assert report.state == "succeeded" and report.managers[0].collected == 2
     assert SourceFile.objects.count() == 2

@@ -6,35 +6,15 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import LazySettings
 
 from stratoflow.samples import write_sample_flights
 
+from ._helpers import import_job
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _job(folder: Path) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    provider = DataProvider.objects.create(name="fixer")
-    transfer = TransferHandler.objects.create(
-        name="fixer-local",
-        provider=provider,
-        transfer_type="local",
-        transfer_options={"root": str(folder), "pattern": "*.nc"},
-    )
-    job = Job.objects.create(name="fixer")
-    TaskManager.objects.create(
-        job=job,
-        name="import",
-        kind="import",
-        transfer=transfer,
-        options={"reader": "iagos_netcdf", "review": False},
-    )
-    return job
 
 
 @pytest.mark.parametrize("how", ["api", "cli"])
@@ -53,7 +33,13 @@ def test_retry_after_the_provider_fixed_a_corrupt_file_imports_the_fixed_file(
     (folder / good[0].name).write_bytes(good[0].read_bytes())
     broken = folder / good[1].name
     broken.write_bytes(good[1].read_bytes()[:500])  # cut short at the provider
-    job = _job(folder)
+    job = import_job(
+        "fixer",
+        "local",
+        {"root": str(folder), "pattern": "*.nc"},
+        provider="fixer",
+        transfer="fixer-local",
+    )
 
     first = job_run(job)
     assert first.state == "failed"

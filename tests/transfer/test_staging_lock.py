@@ -23,35 +23,10 @@ from django.utils import timezone
 
 from stratoflow.samples import write_sample_flights
 
+from ._helpers import import_job, portal_options
 from ._portal import Portal
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _job(name: str, url: str) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    provider = DataProvider.objects.create(name=f"{name}-provider")
-    transfer = TransferHandler.objects.create(
-        name=f"{name}-transfer",
-        provider=provider,
-        transfer_type="http",
-        transfer_options={
-            "base_url": url,
-            "list_path": "api/files",
-            "version_field": "modified",
-            "sha256_field": "sha256",
-        },
-    )
-    job = Job.objects.create(name=name)
-    TaskManager.objects.create(
-        job=job,
-        name="import",
-        kind="import",
-        transfer=transfer,
-        options={"reader": "iagos_netcdf", "review": False},
-    )
-    return job
 
 
 def test_a_run_behind_a_hung_holder_gives_up_naming_both(
@@ -67,7 +42,9 @@ def test_a_run_behind_a_hung_holder_gives_up_naming_both(
     settings.STAGING_DIR = tmp_path / "staging"
     names = sorted(p.name for p in write_sample_flights(remote_root, 2))
     portal = portal_factory(faults={names[0]: ["hold"]})  # the download hangs until the gate
-    job = _job("hung", portal.url)
+    job = import_job(
+        "hung", "http", portal_options(portal.url, version_field="modified", sha256_field="sha256")
+    )
     first_slot = timezone.now() - timedelta(minutes=1)
     reports: list[Any] = []
 
