@@ -1,13 +1,32 @@
 """Set-up the transfer tests share: a job whose import manager fetches through a transfer
-stored in the database.
+stored in the database, and the authentication configurations the portal enforces.
 
 Kept here, beside the servers (``_portal``, ``_sftp_server``, ``_ftp_server``), so that every
-test builds a job the same way and a change to the models is made once.
+test builds a job or an authenticated handler the same way and a change to the models or
+to the auth settings is made once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from . import _portal
+
+#: For each method the portal enforces (``Portal.auth``): the ``auth`` configuration that
+#: passes it, given the secret references of the ``secrets_env`` fixture.
+AUTH_CASES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
+    "basic": lambda s: {"method": "basic", "username": _portal.USER, "password": s["basic"]},
+    "bearer": lambda s: {"method": "bearer", "token": s["bearer"]},
+    "apikey_header": lambda s: {"method": "apikey", "key": s["apikey"]},
+    "apikey_query": lambda s: {
+        "method": "apikey",
+        "key": s["apikey"],
+        "location": "query",
+        "param": "api_key",
+    },
+    "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
+}
 
 
 def portal_options(url: str, **extra: object) -> dict[str, Any]:

@@ -22,9 +22,11 @@ from stratoflow.transfer import (
 )
 from stratoflow.transfer.auth.hashtoken import HashTokenAuth, hash_token
 from stratoflow.transfer.auth.oauth2 import OAuth2ClientCredentials
+from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.secrets import Secret
 
 from . import _portal
+from ._helpers import AUTH_CASES
 from ._portal import Portal
 from .conftest import FAST_RETRY
 
@@ -54,18 +56,29 @@ def _handler(portal: Portal, auth: dict[str, Any]) -> TransferHandler:
     )
 
 
-AUTH_CASES = {
-    "basic": lambda s: {"method": "basic", "username": _portal.USER, "password": s["basic"]},
-    "bearer": lambda s: {"method": "bearer", "token": s["bearer"]},
-    "apikey_header": lambda s: {"method": "apikey", "key": s["apikey"]},
-    "apikey_query": lambda s: {
-        "method": "apikey",
-        "key": s["apikey"],
-        "location": "query",
-        "param": "api_key",
-    },
-    "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
-}
+def _direct(portal: Portal, auth: Any, retry: RetryPolicy | None = FAST_RETRY) -> TransferHandler:
+    """A handler built from objects (not configuration): the portal's listing, ``auth``."""
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
+    return TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=retry)
+
+
+def _oauth2_config(portal: Portal, client_secret: str) -> dict[str, Any]:
+    """The ``auth`` configuration of the portal's OAuth2 client with ``client_secret``."""
+    return {
+        "method": "oauth2",
+        "token_url": f"{portal.url}/oauth/token",
+        "client_id": _portal.CLIENT_ID,
+        "client_secret": client_secret,
+    }
+
+
+def _oauth2(portal: Portal, secrets_env: dict[str, str]) -> OAuth2ClientCredentials:
+    """The portal's OAuth2 client with the right secret, as an object (its state is checked)."""
+    return OAuth2ClientCredentials(
+        token_url=f"{portal.url}/oauth/token",
+        client_id=_portal.CLIENT_ID,
+        client_secret=Secret(secrets_env["oauth2"]),
+    )
 
 
 @pytest.mark.parametrize("mode", sorted(AUTH_CASES))
@@ -109,12 +122,7 @@ def test_oauth2_token_is_fetched_once_and_reused(
 ) -> None:
     _seed(remote_root)
     portal = portal_factory("oauth2")
-    auth = {
-        "method": "oauth2",
-        "token_url": f"{portal.url}/oauth/token",
-        "client_id": _portal.CLIENT_ID,
-        "client_secret": secrets_env["oauth2"],
-    }
+    auth = _oauth2_config(portal, secrets_env["oauth2"])
     assert len(_handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))) == 5
     assert portal.tokens_issued == 1
 
@@ -128,14 +136,8 @@ def test_oauth2_refreshes_mid_transfer_when_the_server_expires_tokens(
     # Tokens die after 2 requests although they announce an hour: the server is the judge.
     _seed(remote_root, count=7)
     portal = portal_factory("oauth2", token_uses=2)
-    auth = OAuth2ClientCredentials(
-        token_url=f"{portal.url}/oauth/token",
-        client_id=_portal.CLIENT_ID,
-        client_secret=Secret(secrets_env["oauth2"]),
-    )
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
-    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
-    staged = handler.fetch_new(StagingArea(tmp_path / "s"))
+    auth = _oauth2(portal, secrets_env)
+    staged = _direct(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
     assert sorted(s.name for s in staged) == [f"flight_{i}.nc" for i in range(7)]
     # 4 listing pages + 7 HEADs (no version marker listed) + 7 files = 18 authorised requests
     # at 2 per token -> at least 9 tokens
@@ -153,15 +155,8 @@ def test_oauth2_refreshes_before_announced_expiry(
     # client knows it without being refused first.
     _seed(remote_root, count=3)
     portal = portal_factory("oauth2", token_lifetime=1)
-    auth = OAuth2ClientCredentials(
-        token_url=f"{portal.url}/oauth/token",
-        client_id=_portal.CLIENT_ID,
-        client_secret=Secret(secrets_env["oauth2"]),
-    )
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
-    TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER).fetch_new(
-        StagingArea(tmp_path / "s")
-    )
+    handler = _direct(portal, _oauth2(portal, secrets_env), retry=None)  # the default policy
+    handler.fetch_new(StagingArea(tmp_path / "s"))
     assert portal.refused == 0
     # two listing pages, three HEADs (the listing has no version marker), three files
     assert portal.tokens_issued == 2 + 3 + 3
@@ -174,12 +169,7 @@ def test_oauth2_wrong_client_secret_is_an_auth_error(
     portal = portal_factory("oauth2")
     bad = tmp_path / "bad_secret"
     bad.write_text("nope")
-    auth = {
-        "method": "oauth2",
-        "token_url": f"{portal.url}/oauth/token",
-        "client_id": _portal.CLIENT_ID,
-        "client_secret": f"file:{bad}",
-    }
+    auth = _oauth2_config(portal, f"file:{bad}")
     with pytest.raises(AuthError, match="token endpoint"):
         _handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
     assert portal.tokens_issued == 0
@@ -202,12 +192,7 @@ def test_oauth2_missing_secret_and_dead_token_endpoint_are_named_as_such(
     _seed(remote_root, count=1)
     portal = portal_factory("oauth2")
     monkeypatch.delenv("SF_TEST_UNSET_SECRET", raising=False)
-    auth = {
-        "method": "oauth2",
-        "token_url": f"{portal.url}/oauth/token",
-        "client_id": _portal.CLIENT_ID,
-        "client_secret": "env:SF_TEST_UNSET_SECRET",
-    }
+    auth = _oauth2_config(portal, "env:SF_TEST_UNSET_SECRET")
     with pytest.raises(SecretError, match="SF_TEST_UNSET_SECRET") as info:
         _handler(portal, auth).fetch_new(StagingArea(tmp_path / "s"))
     assert "JSON" not in str(info.value)
@@ -238,11 +223,9 @@ def test_hashtoken_stale_timestamp_is_refused(
 ) -> None:
     _seed(remote_root, count=1)
     portal = portal_factory("hashtoken")
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
     stale = _hash_auth(secrets_env, skew=-timedelta(hours=1), correct=False)
-    handler = TransferHandler(transfer=transfer, auth=stale, provider=PROVIDER, retry=FAST_RETRY)
     with pytest.raises(AuthError, match="401"):
-        handler.fetch_new(StagingArea(tmp_path / "s"))
+        _direct(portal, stale).fetch_new(StagingArea(tmp_path / "s"))
     assert portal.refused == 1
 
 
@@ -256,10 +239,8 @@ def test_hashtoken_corrects_clock_skew_from_the_server_date(
 ) -> None:
     _seed(remote_root, count=3)
     portal = portal_factory("hashtoken")
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5)
     auth = _hash_auth(secrets_env, skew=skew, correct=True)
-    handler = TransferHandler(transfer=transfer, auth=auth, provider=PROVIDER, retry=FAST_RETRY)
-    assert len(handler.fetch_new(StagingArea(tmp_path / "s"))) == 3
+    assert len(_direct(portal, auth).fetch_new(StagingArea(tmp_path / "s"))) == 3
     assert portal.refused == 1  # only the first request; the offset is kept afterwards
     assert abs(auth.clock_offset + skew) < timedelta(seconds=5)
 

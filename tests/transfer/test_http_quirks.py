@@ -24,7 +24,7 @@ from stratoflow.transfer import (
 )
 from stratoflow.transfer.auth.none import NoAuth
 
-from . import _portal
+from ._helpers import AUTH_CASES
 from ._portal import Portal, PortalServer
 from .conftest import FAST_RETRY, SECRET_VALUES
 from .test_faults import assert_staging_clean
@@ -95,20 +95,6 @@ def test_a_portal_that_compresses_on_the_fly_still_gives_the_file(
     assert staged.path.read_bytes() == data
 
 
-REDIRECT_AUTH = {
-    "basic": lambda s: {"method": "basic", "username": _portal.USER, "password": s["basic"]},
-    "bearer": lambda s: {"method": "bearer", "token": s["bearer"]},
-    "apikey_header": lambda s: {"method": "apikey", "key": s["apikey"]},
-    "apikey_query": lambda s: {
-        "method": "apikey",
-        "key": s["apikey"],
-        "location": "query",
-        "param": "api_key",
-    },
-    "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
-}
-
-
 def _auth_handler(portal: Portal, auth: dict[str, object]) -> TransferHandler:
     return TransferHandler.from_config(
         {
@@ -120,7 +106,7 @@ def _auth_handler(portal: Portal, auth: dict[str, object]) -> TransferHandler:
     )
 
 
-@pytest.mark.parametrize("mode", sorted(REDIRECT_AUTH))
+@pytest.mark.parametrize("mode", sorted(AUTH_CASES))
 def test_redirects_keep_credentials_on_the_origin_and_never_carry_them_off(
     mode: str,
     portal_factory: Callable[..., Portal],
@@ -137,7 +123,7 @@ def test_redirects_keep_credentials_on_the_origin_and_never_carry_them_off(
         "a.nc": ["redirect:/files/moved.dat"],  # same origin, another path: still authorised
         "b.nc": [f"redirect:{other.url}/files/b.nc"],  # another origin
     }
-    handler = _auth_handler(portal, REDIRECT_AUTH[mode](secrets_env))
+    handler = _auth_handler(portal, AUTH_CASES[mode](secrets_env))
     staging = StagingArea(tmp_path / "s")
     with pytest.raises(
         AuthError, match=rf"b\.nc: redirected to {other.url}/files/b\.nc: HTTP 401: another origin"
