@@ -40,7 +40,6 @@ r = import_file(Path(sys.argv[1]), qc=False)
 print("created" if r.created else "unchanged", len(r.series_ids), r.points)
 """
 
-LEASE = "1.5"
 CLI = (sys.executable, "-m", "stratoflow.cli")
 TABLES = ("catalog_sourcefile", "catalog_series", "catalog_segment", "catalog_flight")
 
@@ -167,7 +166,7 @@ def _orm_counts() -> tuple[int, ...]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("recovery", ["scheduler", "job run by hand"])
 def test_sigkill_of_a_job_task_mid_import_on_postgres(
-    tmp_path: Path, settings: Any, recovery: str
+    tmp_path: Path, settings: Any, recovery: str, child_env: dict[str, str]
 ) -> None:
     """The same on PostgreSQL, through a real job task run by ``stratoflow job run``.
 
@@ -177,8 +176,6 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
     job again by hand, which resumes the abandoned run first. A further run of the job finds
     nothing new, and importing the file again finds it unchanged.
     """
-    from django.db import connection
-
     from stratoflow.importers.series import import_file
     from stratoflow.server.workflow.models import (
         DataProvider,
@@ -191,21 +188,10 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
     from stratoflow.server.workflow.scheduler import Scheduler
     from stratoflow.server.workflow.services import job_run
 
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL shared by two processes (PostgreSQL pass)")
-    s = connection.settings_dict
-    url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    if s.get("PASSWORD"):
-        url = url.replace("@", f":{s['PASSWORD']}@", 1)
-    home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "STRATOFLOW_DATABASE_URL": url,
-        "STRATOFLOW_HOME": str(home),
-        "STRATOFLOW_LEASE_SECONDS": LEASE,
-    }
-    settings.STAGING_DIR = home / "staging"
-    settings.STRATOFLOW_LEASE_SECONDS = float(LEASE)
+    env = child_env  # the test database, short leases, home = tmp_path/home
+    lease = float(env["STRATOFLOW_LEASE_SECONDS"])
+    settings.STAGING_DIR = Path(env["STRATOFLOW_HOME"]) / "staging"
+    settings.STRATOFLOW_LEASE_SECONDS = lease
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     _big_file(incoming / "big.nc", n=100_000, variables=30)
@@ -259,7 +245,7 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
         finally:
             scheduler.close()
     else:  # the user re-runs the job once the dead driver's lease has expired
-        time.sleep(float(LEASE) + 0.5)
+        time.sleep(lease + 0.5)
         rerun = subprocess.run(
             [*CLI, "job", "run", "crash-import", "--workers", "1", "--progress", "plain"],
             env=env,
