@@ -24,34 +24,15 @@ from stratoflow import write_dataset
 from stratoflow.cli import main
 from stratoflow.dataset import make_dataset
 
+from ._helpers import calibrated, write_pressure_flight
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FLIGHTS = {"RP-A": "2024-03-01T00:00:00", "RP-B": "2024-03-05T00:00:00"}
 
 
-def _calibration(offset: float) -> list[dict[str, Any]]:
-    pre = {
-        "time": "2024-01-01T00:00:00",
-        "function": "linear",
-        "parameters": {
-            "offset": {"value": offset, "units": "hPa"},
-            "slope": {"value": 1.0, "units": "1"},
-        },
-    }
-    return [{"step": "calibration", "params": {"variable": "p", "pre": pre}}]
-
-
 def _write(folder: Path, flight: str, start: str) -> Path:
-    t = np.datetime64(start, "ns") + np.arange(300) * np.timedelta64(1, "s")
-    ds = make_dataset(
-        t,
-        {
-            "p": (np.linspace(800.0, 900.0, 300), {"units": "hPa", "long_name": "pressure"}),
-            "T": (np.linspace(250.0, 260.0, 300), {"units": "K", "long_name": "temperature"}),
-        },
-        attrs={"flight_id": flight},
-    )
-    return write_dataset(ds, folder / f"{flight}.nc", writer="netcdf")
+    return write_pressure_flight(folder / f"{flight}.nc", flight, start, 300)
 
 
 @pytest.fixture
@@ -79,7 +60,7 @@ def job(tmp_path: Path, settings: LazySettings) -> Any:
         name="import",
         kind="import",
         transfer=transfer,
-        options={"processing": _calibration(1.0)},
+        options={"processing": calibrated(1.0)},
     )
     report = job_run(job, workers=1)
     assert report.state == "succeeded", report
@@ -89,7 +70,7 @@ def job(tmp_path: Path, settings: LazySettings) -> Any:
 
 def _recalibrate(job: Any, offset: float) -> None:
     manager = job.managers.get(name="import")
-    manager.options = {**manager.options, "processing": _calibration(offset)}
+    manager.options = {**manager.options, "processing": calibrated(offset)}
     manager.full_clean()
     manager.save()
 
@@ -302,7 +283,7 @@ def test_the_plan_gives_the_key_an_import_stores(tmp_path: Path) -> None:
     from stratoflow.server.catalog.models import Series
 
     path = _write(tmp_path, "RP-K", "2024-04-01T00:00:00")
-    for processing in ([], _calibration(2.0)):
+    for processing in ([], calibrated(2.0)):
         planned = import_plan(path, identity="k/RP-K.nc", processing=processing, level="L1")
         result = import_file(
             path, identity="k/RP-K.nc", processing=processing, level="L1", qc=False

@@ -9,7 +9,6 @@ earlier version (current again, nothing copied), unless a corrected file is curr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,32 +16,13 @@ import pytest
 from stratoflow import write_dataset
 from stratoflow.dataset import make_dataset
 
+from ._helpers import calibrated, write_pressure_flight
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _calibrated(offset: float) -> list[dict[str, Any]]:
-    pre = {
-        "time": "2024-01-01T00:00:00",
-        "function": "linear",
-        "parameters": {
-            "offset": {"value": offset, "units": "hPa"},
-            "slope": {"value": 1.0, "units": "1"},
-        },
-    }
-    return [{"step": "calibration", "params": {"variable": "p", "pre": pre}}]
-
-
 def _file(tmp_path: Path) -> Path:
-    t = np.datetime64("2024-03-01T00:00:00", "ns") + np.arange(600) * np.timedelta64(1, "s")
-    ds = make_dataset(
-        t,
-        {
-            "p": (np.linspace(800.0, 900.0, 600), {"units": "hPa", "long_name": "pressure"}),
-            "T": (np.linspace(250.0, 260.0, 600), {"units": "K", "long_name": "temperature"}),
-        },
-        attrs={"flight_id": "reprocessing"},
-    )
-    return write_dataset(ds, tmp_path / "flight.nc", writer="netcdf")
+    return write_pressure_flight(tmp_path / "flight.nc", "reprocessing", "2024-03-01T00:00:00", 600)
 
 
 def test_changed_calibration_makes_a_new_version_same_configuration_does_not(
@@ -53,9 +33,9 @@ def test_changed_calibration_makes_a_new_version_same_configuration_does_not(
     from stratoflow.server.catalog.selectors import series_arrays
 
     path = _file(tmp_path)
-    first = import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(1.0))
+    first = import_file(path, identity="portal/flight.nc", qc=False, processing=calibrated(1.0))
     assert first.created and len(first.series_ids) == 2
-    again = import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(1.0))
+    again = import_file(path, identity="portal/flight.nc", qc=False, processing=calibrated(1.0))
     assert not again.created and sorted(again.series_ids) == sorted(first.series_ids)
     assert (SourceFile.objects.count(), Series.objects.count(), Segment.objects.count()) == (
         1,
@@ -63,7 +43,7 @@ def test_changed_calibration_makes_a_new_version_same_configuration_does_not(
         2,
     )
 
-    recal = import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(3.0))
+    recal = import_file(path, identity="portal/flight.nc", qc=False, processing=calibrated(3.0))
     assert recal.created and set(recal.series_ids).isdisjoint(first.series_ids)
     assert SourceFile.objects.count() == 1  # the same bytes: one source row, two imports of it
     p = Series.objects.filter(variable="p").order_by("version")
@@ -78,7 +58,7 @@ def test_changed_calibration_makes_a_new_version_same_configuration_does_not(
     # re-importing either configuration again creates nothing
     for offset, expected in ((3.0, recal.series_ids), (1.0, first.series_ids)):
         result = import_file(
-            path, identity="portal/flight.nc", qc=False, processing=_calibrated(offset)
+            path, identity="portal/flight.nc", qc=False, processing=calibrated(offset)
         )
         assert not result.created and sorted(result.series_ids) == sorted(expected)
     assert Series.objects.count() == 4
@@ -94,11 +74,11 @@ def test_series_stored_without_a_recorded_key_still_count_as_imported(tmp_path: 
     from stratoflow.server.catalog.models import Series
 
     path = _file(tmp_path)
-    first = import_file(path, identity="old/flight.nc", qc=False, processing=_calibrated(1.0))
+    first = import_file(path, identity="old/flight.nc", qc=False, processing=calibrated(1.0))
     for series in Series.objects.all():
         series.provenance = {k: v for k, v in series.provenance.items() if k != "config_key"}
         series.save(update_fields=["provenance"])
-    again = import_file(path, identity="old/flight.nc", qc=False, processing=_calibrated(1.0))
+    again = import_file(path, identity="old/flight.nc", qc=False, processing=calibrated(1.0))
     assert not again.created and sorted(again.series_ids) == sorted(first.series_ids)
     assert Series.objects.count() == 2
 
@@ -124,12 +104,12 @@ def test_going_back_to_an_earlier_configuration_restores_its_version(tmp_path: P
     from stratoflow.server.review.models import ReviewEvent
 
     path = _file(tmp_path)
-    a = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
-    b = import_file(path, identity="portal/flight.nc", processing=_calibrated(3.0))
+    a = import_file(path, identity="portal/flight.nc", processing=calibrated(1.0))
+    b = import_file(path, identity="portal/flight.nc", processing=calibrated(3.0))
     assert a.created and b.created and _state("p") == [(1, False), (2, True)]
     rows, runs = _rows(), QCRun.objects.count()
 
-    back = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
+    back = import_file(path, identity="portal/flight.nc", processing=calibrated(1.0))
     assert back.restored and not back.created
     assert sorted(back.series_ids) == sorted(a.series_ids)
     assert back.result is not None
@@ -146,12 +126,12 @@ def test_going_back_to_an_earlier_configuration_restores_its_version(tmp_path: P
     assert sorted(r["id"] for r in event.details["restored"]) == sorted(a.series_ids)
     assert sorted(r["version"] for r in event.details["replaced"]) == [2, 2]
 
-    again = import_file(path, identity="portal/flight.nc", processing=_calibrated(1.0))
+    again = import_file(path, identity="portal/flight.nc", processing=calibrated(1.0))
     assert not again.created and not again.restored
     assert ReviewEvent.objects.filter(action="restore").count() == 1
 
     # and forward again: version 2 is restored, no version 3
-    forward = import_file(path, identity="portal/flight.nc", processing=_calibrated(3.0))
+    forward = import_file(path, identity="portal/flight.nc", processing=calibrated(3.0))
     assert forward.restored and sorted(forward.series_ids) == sorted(b.series_ids)
     assert _state("p") == [(1, False), (2, True)] and _rows() == rows
 
@@ -159,22 +139,13 @@ def test_going_back_to_an_earlier_configuration_restores_its_version(tmp_path: P
 def test_old_bytes_do_not_undo_a_corrected_file(tmp_path: Path) -> None:
     """A corrected file (other bytes, same identity) is current: importing the old bytes
     again restores nothing, as before there were restores."""
-    from stratoflow import write_dataset
     from stratoflow.importers.series import import_file
     from stratoflow.server.review.models import ReviewEvent
 
     path = _file(tmp_path)
     old = path.read_bytes()
     first = import_file(path, identity="portal/flight.nc", qc=False)
-    ds = make_dataset(
-        np.datetime64("2024-03-01T00:00:00", "ns") + np.arange(600) * np.timedelta64(1, "s"),
-        {
-            "p": (np.linspace(810.0, 910.0, 600), {"units": "hPa", "long_name": "pressure"}),
-            "T": (np.linspace(250.0, 260.0, 600), {"units": "K", "long_name": "temperature"}),
-        },
-        attrs={"flight_id": "reprocessing"},
-    )
-    write_dataset(ds, path, writer="netcdf")
+    write_pressure_flight(path, "reprocessing", "2024-03-01T00:00:00", 600, p=(810.0, 910.0))
     corrected = import_file(path, identity="portal/flight.nc", qc=False)
     assert corrected.created and _state("p") == [(1, False), (2, True)]
     path.write_bytes(old)
@@ -202,8 +173,8 @@ def test_two_workers_restoring_at_once_restore_once(tmp_path: Path) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL (PostgreSQL pass)")
     path = _file(tmp_path)
-    a = import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(1.0))
-    import_file(path, identity="portal/flight.nc", qc=False, processing=_calibrated(3.0))
+    a = import_file(path, identity="portal/flight.nc", qc=False, processing=calibrated(1.0))
+    import_file(path, identity="portal/flight.nc", qc=False, processing=calibrated(3.0))
     rows = _rows()
     # the file is read here, once: netCDF/HDF5 reads are not thread-safe; what races is the
     # catalog's part, with configuration A as the first import recorded it

@@ -1,0 +1,48 @@
+"""Set-up the import tests share: a flight file of pressure and temperature, and the
+processing configuration that calibrates its pressure.
+
+The re-processing tests (one file through ``import_file``, a job through ``stratoflow job
+reprocess``) turn on the same calibration and the same kind of file; written once, a change to
+the calibration step's parameters or to the dataset builder is made once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stratoflow import write_dataset
+from stratoflow.dataset import make_dataset
+
+
+def calibrated(offset: float) -> list[dict[str, Any]]:
+    """Processing of one step: ``p`` calibrated linearly (``offset`` hPa, slope 1) from a
+    calibration dated 2024-01-01 given in the configuration (not the catalog)."""
+    pre = {
+        "time": "2024-01-01T00:00:00",
+        "function": "linear",
+        "parameters": {
+            "offset": {"value": offset, "units": "hPa"},
+            "slope": {"value": 1.0, "units": "1"},
+        },
+    }
+    return [{"step": "calibration", "params": {"variable": "p", "pre": pre}}]
+
+
+def write_pressure_flight(
+    path: Path, flight: str, start: str, n: int, p: tuple[float, float] = (800.0, 900.0)
+) -> Path:
+    """A netCDF flight ``flight`` of ``n`` 1 Hz points from ``start``: ``p`` rising linearly
+    over the range ``p`` (hPa), ``T`` from 250 to 260 K."""
+    t = np.datetime64(start, "ns") + np.arange(n) * np.timedelta64(1, "s")
+    ds = make_dataset(
+        t,
+        {
+            "p": (np.linspace(p[0], p[1], n), {"units": "hPa", "long_name": "pressure"}),
+            "T": (np.linspace(250.0, 260.0, n), {"units": "K", "long_name": "temperature"}),
+        },
+        attrs={"flight_id": flight},
+    )
+    return write_dataset(ds, path, writer="netcdf")
