@@ -10,6 +10,8 @@ from django.conf import LazySettings
 from stratoflow.cli import main
 from stratoflow.errors import CatalogError
 
+from ._helpers import metadata_job
+
 METADATA = """
 projects:
   - {name: IAGOS, kind: infrastructure}
@@ -125,25 +127,13 @@ def test_metadata_manager_kind_in_a_job_and_cli(
 ) -> None:
     from stratoflow.server.catalog.models import Component
     from stratoflow.server.workflow.managers import get
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
     folder = tmp_path / "metadata"
     folder.mkdir()
     (folder / "fleet.yaml").write_text(METADATA)
-    provider = DataProvider.objects.create(name="instrument PIs")
-    transfer = TransferHandler.objects.create(
-        name="metadata-folder",
-        provider=provider,
-        transfer_type="local",
-        auth="none",
-        transfer_options={"root": str(folder), "pattern": "*.yaml"},
-    )
-    job = Job.objects.create(name="metadata-then-series")
-    TaskManager.objects.create(
-        job=job, name="instruments", kind="metadata", order=1, transfer=transfer
-    )
+    job = metadata_job(folder, "*.yaml")
     assert get("metadata") is not None
     report = job_run(job)
     assert report.state != "failed", report

@@ -26,6 +26,7 @@ from django.conf import LazySettings
 from stratoflow.cli import main
 from stratoflow.errors import CatalogError
 
+from ._helpers import metadata_job
 from .test_metadata_import import METADATA
 
 Sheets = dict[str, list[list[Any]]]
@@ -386,7 +387,6 @@ def test_cli_template_and_job_import_workbooks(
 ) -> None:
     from stratoflow.server.catalog.metadata import FIELDS, REQUIRED
     from stratoflow.server.catalog.models import Calibration, Component
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
     from stratoflow.server.workflow.services import job_run
 
     template = tmp_path / "template.xlsx"
@@ -418,18 +418,7 @@ def test_cli_template_and_job_import_workbooks(
     filled.save(folder / "fleet.xlsx")
 
     settings.STAGING_DIR = tmp_path / "staging"
-    provider = DataProvider.objects.create(name="instrument PIs")
-    transfer = TransferHandler.objects.create(
-        name="metadata-folder",
-        provider=provider,
-        transfer_type="local",
-        auth="none",
-        transfer_options={"root": str(folder), "pattern": "*.xlsx"},
-    )
-    job = Job.objects.create(name="metadata-then-series")
-    TaskManager.objects.create(
-        job=job, name="instruments", kind="metadata", order=1, transfer=transfer
-    )
+    job = metadata_job(folder, "*.xlsx")
     report = job_run(job)
     assert report.state != "failed", report
     assert Component.objects.count() == 2 and Calibration.objects.count() == 2

@@ -1,0 +1,31 @@
+"""Set-up the catalog tests share: a job whose metadata manager reads a local folder.
+
+A metadata file (YAML or the spreadsheet) reaches the catalog through a job as well as
+through ``stratoflow import-metadata``; the tests of both formats build that job the same
+way, here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def metadata_job(folder: Path, pattern: str) -> Any:
+    """The job ``metadata-then-series``: one metadata manager (``instruments``, first) over
+    the files of ``folder`` matching ``pattern``, from the provider ``instrument PIs``.
+    Needs the database."""
+    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+
+    transfer = TransferHandler.objects.create(
+        name="metadata-folder",
+        provider=DataProvider.objects.create(name="instrument PIs"),
+        transfer_type="local",
+        auth="none",
+        transfer_options={"root": str(folder), "pattern": pattern},
+    )
+    job = Job.objects.create(name="metadata-then-series")
+    TaskManager.objects.create(
+        job=job, name="instruments", kind="metadata", order=1, transfer=transfer
+    )
+    return job
