@@ -628,16 +628,22 @@ def test_older_iagos_val_flags_are_validity_flags(iagos_file: Path, tmp_path: Pa
     assert ours["O3_P1"].attrs["ancillary_variables"] == v3["O3_P1"].attrs["ancillary_variables"]
 
 
-def test_a_calendar_name_with_blanks_or_capitals_is_read(tmp_path: Path) -> None:
-    """'standard ' (a writer's padding) was refused by cftime as an unknown calendar."""
-    path = tmp_path / "calendar.nc"
+def _calendar_file(path: Path, units: str, calendar: str, times: list[float] | np.ndarray) -> Path:
+    """Two records of O3 along a time variable with ``units``, ``calendar`` and ``times``."""
     with netCDF4.Dataset(path, "w") as nc:
         nc.createDimension("time", 2)
         time = nc.createVariable("time", "f8", ("time",))
-        time.units = "seconds since 2024-01-01"
-        time.calendar = "Standard "
-        time[:] = [0.0, 1.0]
+        time.units, time.calendar = units, calendar
+        time[:] = times
         nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    return path
+
+
+def test_a_calendar_name_with_blanks_or_capitals_is_read(tmp_path: Path) -> None:
+    """'standard ' (a writer's padding) was refused by cftime as an unknown calendar."""
+    path = _calendar_file(
+        tmp_path / "calendar.nc", "seconds since 2024-01-01", "Standard ", [0.0, 1.0]
+    )
     assert str(CfNetcdfReader().read(path)["time"].values[1]) == "2024-01-01T00:00:01.000000000"
 
 
@@ -754,14 +760,8 @@ def test_an_empty_file_is_refused_naming_the_defect(
 def test_a_calendar_without_utc_instants_is_refused_naming_it(
     tmp_path: Path, calendar: str, why: str
 ) -> None:
-    path = tmp_path / "calendar.nc"
-    with netCDF4.Dataset(path, "w") as nc:
-        nc.createDimension("time", 2)
-        time = nc.createVariable("time", "f8", ("time",))
-        time.units = "days since 2024-02-28 00:00:00"
-        time.calendar = calendar
-        time[:] = [0.0, 1.0]
-        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    units = "days since 2024-02-28 00:00:00"
+    path = _calendar_file(tmp_path / "calendar.nc", units, calendar, [0.0, 1.0])
     with pytest.raises(
         ReaderError, match=rf"time variable 'time' uses calendar '{calendar}' \({why}"
     ) as info:
@@ -776,13 +776,7 @@ def test_real_calendars_are_read_as_cftime_reads_them(tmp_path: Path, calendar: 
     import cftime
 
     units, days = "days since 1500-01-01 00:00:00", np.array([190000.0, 190001.0])
-    path = tmp_path / "calendar.nc"
-    with netCDF4.Dataset(path, "w") as nc:
-        nc.createDimension("time", 2)
-        time = nc.createVariable("time", "f8", ("time",))
-        time.units, time.calendar = f"{units} -02:00", calendar
-        time[:] = days
-        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    path = _calendar_file(tmp_path / "calendar.nc", f"{units} -02:00", calendar, days)
     expected = cftime.num2date(days, units, calendar, only_use_python_datetimes=True)
     shifted = np.array(expected, dtype="datetime64[ns]") + np.timedelta64(2, "h")
     np.testing.assert_array_equal(CfNetcdfReader().read(path)["time"].values, shifted)
