@@ -72,6 +72,29 @@ def _finished_or_waiting_for_a_lock(thread: threading.Thread) -> None:
         timer.cancel()
 
 
+def _race(
+    first: Callable[[], Any], second: Callable[[], Any], held: threading.Event, go: threading.Event
+) -> list[BaseException]:
+    """Run ``first`` until it is ``held`` at its hook, then ``second`` until it has finished
+    or waits for a lock, then let ``first`` go; both are joined. Returns what either raised."""
+    errors: list[BaseException] = []
+    holder = _thread(first, errors)
+    assert held.wait(HOLD_S)
+    other = _thread(second, errors)
+    _finished_or_waiting_for_a_lock(other)
+    go.set()
+    holder.join(HOLD_S)
+    other.join(HOLD_S)
+    return errors
+
+
+def _approve(review: Review, token: str) -> Callable[[], Any]:
+    """The PI's approval of the page they saw (state ``token``)."""
+    from stratoflow.server.review import services
+
+    return lambda: services.flight_approve(review.flight, user=review.pi, reviewed=token)  # type: ignore[arg-type]
+
+
 def _flag(review: Review, variable: str = "O3_P1") -> Callable[[], Any]:
     from stratoflow.flags import Flag
     from stratoflow.server.review.services import flight_flag_range
@@ -126,21 +149,7 @@ def test_a_flag_set_while_an_approval_is_being_decided_withdraws_it(
         return original(flight)
 
     monkeypatch.setattr(services, "_close_review_tasks", held)
-    errors: list[BaseException] = []
-    approving = _thread(
-        lambda: services.flight_approve(
-            review.flight,  # type: ignore[arg-type]
-            user=review.pi,
-            reviewed=token,
-        ),
-        errors,
-    )
-    assert checked.wait(HOLD_S)
-    flagging = _thread(_flag(review), errors)
-    _finished_or_waiting_for_a_lock(flagging)
-    go.set()
-    approving.join(HOLD_S)
-    flagging.join(HOLD_S)
+    errors = _race(_approve(review, token), _flag(review), checked, go)
     assert not errors, errors
     assert ManualFlag.objects.count() == 1
     decisions = Decision.objects.filter(flight=review.flight).order_by("id")
@@ -170,21 +179,7 @@ def test_an_approval_while_a_flag_is_being_set_is_refused(
         return out
 
     monkeypatch.setattr(services, "_withdraw_release", held)
-    errors: list[BaseException] = []
-    flagging = _thread(_flag(review), errors)
-    assert stored.wait(HOLD_S)
-    approving = _thread(
-        lambda: services.flight_approve(
-            review.flight,  # type: ignore[arg-type]
-            user=review.pi,
-            reviewed=token,
-        ),
-        errors,
-    )
-    _finished_or_waiting_for_a_lock(approving)
-    go.set()
-    flagging.join(HOLD_S)
-    approving.join(HOLD_S)
+    errors = _race(_flag(review), _approve(review, token), stored, go)
     assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
     assert "changed since you opened the page" in str(errors[0])
     assert ManualFlag.objects.count() == 1
@@ -215,18 +210,7 @@ def test_two_approvals_at_once_release_once(
         return original(flight)
 
     monkeypatch.setattr(services, "_close_review_tasks", held)
-    errors: list[BaseException] = []
-
-    def approve() -> None:
-        services.flight_approve(review.flight, user=review.pi, reviewed=token)  # type: ignore[arg-type]
-
-    first = _thread(approve, errors)
-    assert checked.wait(HOLD_S)
-    second = _thread(approve, errors)
-    _finished_or_waiting_for_a_lock(second)
-    go.set()
-    first.join(HOLD_S)
-    second.join(HOLD_S)
+    errors = _race(_approve(review, token), _approve(review, token), checked, go)
     assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
     assert "already released to L1" in str(errors[0])
     assert Decision.objects.filter(flight=review.flight).count() == 1
@@ -258,14 +242,7 @@ def test_a_flag_set_while_qc_stores_its_run_is_applied_to_that_run(
         return original(s, **kwargs)
 
     monkeypatch.setattr(qc, "qc_run_store", held)
-    errors: list[BaseException] = []
-    checking = _thread(lambda: qc.qc_series(series, ds), errors)
-    assert read.wait(HOLD_S)
-    flagging = _thread(_flag(review, first.variable), errors)
-    _finished_or_waiting_for_a_lock(flagging)
-    go.set()
-    checking.join(HOLD_S)
-    flagging.join(HOLD_S)
+    errors = _race(lambda: qc.qc_series(series, ds), _flag(review, first.variable), read, go)
     assert not errors, errors
     stored = stored_qc(current_series(review.flight)[0])  # type: ignore[arg-type]
     start = review.flight.time_start + timedelta(minutes=5)  # type: ignore[attr-defined]
