@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from stratoflow import write_dataset
+from stratoflow import open_dataset, write_dataset
 from stratoflow.samples import generate_flight
 
 PASSWORD = "correct horse battery staple"
@@ -66,6 +66,18 @@ def import_sample(path: Path) -> object:
 
     result = import_file(path, identity=f"portal/{path.name}")
     return Flight.objects.get(identifier=result.flight)
+
+
+def import_corrected(review: Review, tmp_path: Path) -> object:
+    """The provider sends a corrected file of the review's flight (same identity, other
+    bytes: CO_P1[5] = 99), imported as above: a new version of its series. Returns the
+    Flight."""
+    ds = open_dataset(review.path)
+    ds["CO_P1"].values[5] = 99.0
+    corrected = tmp_path / "corrected" / review.path.name
+    corrected.parent.mkdir()
+    write_dataset(ds, corrected, writer="netcdf", layout="iagos")
+    return import_sample(corrected)
 
 
 @pytest.fixture

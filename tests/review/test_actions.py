@@ -16,7 +16,7 @@ from django.test import Client
 from stratoflow import open_dataset, write_dataset
 from stratoflow.flags import Flag
 
-from .conftest import Review, import_sample, page_token
+from .conftest import Review, import_corrected, page_token
 
 pytestmark = pytest.mark.django_db
 
@@ -315,12 +315,7 @@ def test_manual_flags_are_replayed_on_a_new_version_of_the_data(
         {"variables": ["O3_P1"], "start": start, "end": end, "flag": "2", "comment": "drift"},
     )
     # the provider sends a corrected file: same identity, other bytes -> version 2
-    ds = open_dataset(review.path)
-    ds["CO_P1"].values[5] = 99.0
-    corrected = tmp_path / "corrected" / review.path.name
-    corrected.parent.mkdir()
-    write_dataset(ds, corrected, writer="netcdf", layout="iagos")
-    import_sample(corrected)
+    import_corrected(review, tmp_path)
     o3 = Series.objects.get(flight=review.flight, variable="O3_P1", is_current=True)
     assert o3.version == 2
     flags = _flags(review, "O3_P1")

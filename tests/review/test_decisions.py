@@ -13,7 +13,7 @@ from django.test import Client
 
 from stratoflow import open_dataset, write_dataset
 
-from .conftest import Review, import_sample, page_token
+from .conftest import Review, import_corrected, page_token
 
 pytestmark = pytest.mark.django_db
 
@@ -38,16 +38,6 @@ def _exported(review: Review, level: str = "L1") -> list[dict[str, Any]]:
     return items[0].versions() if items else []
 
 
-def _correct_file(review: Review, tmp_path: Path) -> None:
-    """The provider sends a corrected file: same identity, other bytes -> version 2."""
-    ds = open_dataset(review.path)
-    ds["CO_P1"].values[5] = 99.0
-    corrected = tmp_path / "corrected" / review.path.name
-    corrected.parent.mkdir()
-    write_dataset(ds, corrected, writer="netcdf", layout="iagos")
-    import_sample(corrected)
-
-
 def test_approval_from_a_page_older_than_a_new_version_is_refused(
     review: Review, client: Client, tmp_path: Path
 ) -> None:
@@ -56,7 +46,7 @@ def test_approval_from_a_page_older_than_a_new_version_is_refused(
 
     client.force_login(review.pi)
     stale = _page_token(client, review)
-    _correct_file(review, tmp_path)  # imported while the PI looks at version 1
+    import_corrected(review, tmp_path)  # imported while the PI looks at version 1
     messages = _post(client, review, "approve", {"level": "L1", "reviewed": stale})
     assert len(messages) == 1 and "changed since you opened the page" in messages[0]
     assert "nothing was released" in messages[0]
@@ -108,7 +98,7 @@ def test_export_delivers_the_recorded_state_not_a_later_version(
     recorded = Decision.objects.get().reviewed
     assert sorted(r["id"] for r in recorded["series"]) == sorted(v["id"] for v in approved)
     assert {v["qc_run"] for v in approved} == {r["qc_run"] for r in recorded["series"]}
-    _correct_file(review, tmp_path)  # a new version after the approval: not released
+    import_corrected(review, tmp_path)  # a new version after the approval: not released
     assert _exported(review) == approved
 
 
@@ -223,7 +213,7 @@ def test_new_data_after_a_release_go_to_l1_before_l2(
     client.force_login(review.pi)
     _approve(client, review)
     released = _exported(review)
-    _correct_file(review, tmp_path)  # version 2 arrives after the L1 release
+    import_corrected(review, tmp_path)  # version 2 arrives after the L1 release
     refused = _approve(client, review, "L2")
     assert "changed since their release to L1" in refused[0]
     assert Decision.objects.count() == 1 and _exported(review, "L2") == []
@@ -240,7 +230,7 @@ def test_approved_flights_lists_the_released_versions_not_newer_ones(
     client.force_login(review.pi)
     _approve(client, review)
     released = [v["id"] for v in _exported(review)]
-    _correct_file(review, tmp_path)
+    import_corrected(review, tmp_path)
     ((flight, series),) = approved_flights("L1")
     assert flight == review.flight and sorted(s.pk for s in series) == sorted(released)
     assert list(approved_flights("L2")) == []
@@ -310,7 +300,7 @@ def test_a_qc_rerun_of_data_replaced_meanwhile_is_refused(
 
     def read_then_replaced(*args: Any, **kwargs: Any) -> Any:
         ds = original(*args, **kwargs)
-        _correct_file(review, tmp_path)  # version 2 lands after the read
+        import_corrected(review, tmp_path)  # version 2 lands after the read
         return ds
 
     monkeypatch.setattr(catalog, "flight_dataset", read_then_replaced)
