@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -261,6 +262,20 @@ def test_an_unknown_key_of_common_is_refused() -> None:
 # --- windows ---
 
 
+T = TypeVar("T")
+
+
+def _with_peak(compute: Callable[[], T]) -> tuple[T, int]:
+    """``compute()`` and the peak of the memory Python allocated meanwhile (bytes)."""
+    tracemalloc.start()
+    try:
+        got = compute()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return got, peak
+
+
 def test_long_hampel_windows_are_sorted_in_chunks_of_bounded_memory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -271,12 +286,7 @@ def test_long_hampel_windows_are_sorted_in_chunks_of_bounded_memory(
     x[::97] = np.nan
     expected = window.centered_median_mad(x, 50)
     monkeypatch.setattr(window, "_SORT_CHUNK_VALUES", 1 << 16, raising=False)
-    tracemalloc.start()
-    try:
-        got = window.centered_median_mad(x, 50)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    got, peak = _with_peak(lambda: window.centered_median_mad(x, 50))
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MB"  # 20,000 x 101 floats are 16 MB a copy
@@ -288,12 +298,7 @@ def test_a_hampel_window_longer_than_the_data_costs_no_more_than_the_data() -> N
     to get the medians of the whole series."""
     x = np.random.default_rng(2).normal(size=500)
     whole = window.centered_median_mad(x, 499)  # already covers every point from every point
-    tracemalloc.start()
-    try:
-        got = window.centered_median_mad(x, 10_000)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    got, peak = _with_peak(lambda: window.centered_median_mad(x, 10_000))
     np.testing.assert_array_equal(got[0], whole[0])
     np.testing.assert_array_equal(got[1], whole[1])
     assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MB"
