@@ -32,9 +32,17 @@ from .test_faults import assert_staging_clean
 PROVIDER = DataProvider(name="Busy DC")
 
 
-def _handler(portal: Portal, **options: object) -> TransferHandler:
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5, **options)  # type: ignore[arg-type]
-    return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
+def _handler(
+    portal: Portal,
+    *,
+    provider: DataProvider = PROVIDER,
+    retry: RetryPolicy = FAST_RETRY,
+    **options: object,
+) -> TransferHandler:
+    """The portal's files without auth; ``options`` are HttpPortal's (timeout 5 s unless
+    given)."""
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", **{"timeout": 5, **options})  # type: ignore[arg-type]
+    return TransferHandler(transfer=transfer, auth=NoAuth(), provider=provider, retry=retry)
 
 
 @pytest.mark.parametrize(
@@ -242,13 +250,8 @@ def test_a_server_that_trickles_bytes_is_given_up_as_too_slow(
     timeout window, the download fails (transiently) and nothing is staged."""
     (remote_root / "slow.nc").write_bytes(b"x" * 50_000)
     portal = portal_factory(faults={"slow.nc": ["trickle"]})
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=1, min_speed=1024)
-    handler = TransferHandler(
-        transfer=transfer,
-        auth=NoAuth(),
-        provider=DataProvider(name="Slow DC"),
-        retry=RetryPolicy(attempts=1),
-    )
+    slow, once = DataProvider(name="Slow DC"), RetryPolicy(attempts=1)
+    handler = _handler(portal, provider=slow, retry=once, timeout=1, min_speed=1024)
     staging = StagingArea(tmp_path / "staging")
     started = time.monotonic()
     with pytest.raises(TransientTransferError, match=r"slow\.nc: the server sends too slowly"):
@@ -265,10 +268,7 @@ def test_a_portal_preparing_the_file_is_asked_again_and_its_note_never_staged(
     in its place (the listing gives no size to catch it)."""
     (remote_root / "made.nc").write_bytes(b"the real file")
     portal = portal_factory(faults={"made.nc": ["202"]})
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", size_field=None, timeout=5)
-    handler = TransferHandler(
-        transfer=transfer, auth=NoAuth(), provider=DataProvider(name="Lazy DC"), retry=FAST_RETRY
-    )
+    handler = _handler(portal, provider=DataProvider(name="Lazy DC"), size_field=None)
     staging = StagingArea(tmp_path / "staging")
     [staged] = handler.fetch_new(staging)
     assert staged.path.read_bytes() == b"the real file"
@@ -280,10 +280,7 @@ def test_a_204_answer_to_a_download_is_not_staged_as_an_empty_file(
 ) -> None:
     (remote_root / "empty.nc").write_bytes(b"data")
     portal = portal_factory(faults={"empty.nc": ["204"]})
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", size_field=None, timeout=5)
-    handler = TransferHandler(
-        transfer=transfer, auth=NoAuth(), provider=DataProvider(name="Odd DC"), retry=FAST_RETRY
-    )
+    handler = _handler(portal, provider=DataProvider(name="Odd DC"), size_field=None)
     staging = StagingArea(tmp_path / "staging")
     with pytest.raises(TransferError, match=r"HTTP 204: the answer does not carry the file"):
         handler.fetch_new(staging)
@@ -295,13 +292,8 @@ def test_a_listing_the_server_trickles_is_given_up_as_too_slow(
 ) -> None:
     (remote_root / "a.nc").write_bytes(b"a")
     portal = portal_factory(trickle_listing=True)
-    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=1, min_speed=100)
-    handler = TransferHandler(
-        transfer=transfer,
-        auth=NoAuth(),
-        provider=DataProvider(name="Slow DC"),
-        retry=RetryPolicy(attempts=1),
-    )
+    slow, once = DataProvider(name="Slow DC"), RetryPolicy(attempts=1)
+    handler = _handler(portal, provider=slow, retry=once, timeout=1, min_speed=100)
     started = time.monotonic()
     with pytest.raises(TransientTransferError, match=r"api/files: the server sends too slowly"):
         handler.fetch_new(StagingArea(tmp_path / "staging"))
