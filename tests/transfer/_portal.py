@@ -140,11 +140,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not (self.server.portal.trickle_listing and self.path.startswith("/api/files")):
             self._send(code, body)
             return
+        self._trickle(code, "application/json", body)
+
+    def _trickle(self, code: int, ctype: str, body: bytes) -> None:
+        """Answer ``body`` a byte every 0.1 s (for at most 20 s): never silent long enough
+        for a timeout, yet far too slow."""
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        for i in range(min(len(body), 200)):  # at most 20 s
+        deadline = time.monotonic() + 20
+        for i in range(len(body)):
+            if time.monotonic() > deadline:
+                break
             try:
                 self.wfile.write(body[i : i + 1])
                 self.wfile.flush()
@@ -358,22 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if fault == "trickle":
-            # A byte every 0.1 s (for at most 20 s): never silent long enough for a timeout
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            deadline = time.monotonic() + 20
-            for i in range(len(data)):
-                if time.monotonic() > deadline:
-                    break
-                try:
-                    self.wfile.write(data[i : i + 1])
-                    self.wfile.flush()
-                except OSError:  # the client gave up
-                    break
-                time.sleep(0.1)
-            self.close_connection = True
+            self._trickle(200, "application/octet-stream", data)
             return
         if fault == "half-hold":
             # Send the first half of the file, then nothing until the gate opens (at most
