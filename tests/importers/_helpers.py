@@ -1,5 +1,5 @@
-"""Set-up the import tests share: a flight file of pressure and temperature, and the
-processing configuration that calibrates its pressure.
+"""Set-up the import tests share: a flight file of pressure and temperature, the processing
+configuration that calibrates its pressure, and a calibrated instrument in the catalog.
 
 The re-processing tests (one file through ``import_file``, a job through ``stratoflow job
 reprocess``) turn on the same calibration and the same kind of file; written once, a change to
@@ -46,3 +46,43 @@ def write_pressure_flight(
         attrs={"flight_id": flight},
     )
     return write_dataset(ds, path, writer="netcdf")
+
+
+def catalog_instrument(
+    instrument: str,
+    component_class: str,
+    *,
+    aircraft: str,
+    deployed: str,
+    calibrated: str,
+    offset: float,
+    units: str,
+) -> None:
+    """Put in the catalog the ``instrument`` (``type/serial``, of ``component_class``),
+    deployed on ``aircraft`` from the date ``deployed``, with one linear calibration dated
+    ``calibrated``: ``offset`` in ``units``, slope 1. Needs the database."""
+    from stratoflow.server.catalog.metadata import metadata_import
+
+    kind, serial = instrument.rsplit("/", 1)
+    metadata_import(
+        {
+            "aircraft": [{"registration": aircraft}],
+            "component_types": [{"name": kind}],
+            "component_classes": [{"name": component_class}],
+            "components": [{"type": kind, "class": component_class, "serial": serial}],
+            "deployments": [{"instrument": instrument, "aircraft": aircraft, "start": deployed}],
+            "calibrations": [
+                {
+                    "component": instrument,
+                    "time": calibrated,
+                    "function": "linear",
+                    "parameters": {
+                        "offset": {"value": offset, "units": units},
+                        "slope": {"value": 1.0, "units": "1"},
+                    },
+                }
+            ],
+        },
+        source="test",
+        who="test",
+    )

@@ -12,6 +12,8 @@ from stratoflow import open_dataset, write_dataset
 from stratoflow.cli import main
 from stratoflow.samples import generate_flight
 
+from ._helpers import catalog_instrument
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -68,34 +70,18 @@ def test_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_calibration_from_the_catalog_is_applied_and_recorded(tmp_path: Path) -> None:
     from stratoflow.importers.series import import_file
-    from stratoflow.server.catalog.metadata import metadata_import
     from stratoflow.server.catalog.selectors import series_arrays
 
     path = _flight_file(tmp_path, seed=4)
     raw = open_dataset(path)
-    metadata_import(
-        {
-            "aircraft": [{"registration": "D-TEST"}],
-            "component_types": [{"name": "O3 photometer"}],
-            "component_classes": [{"name": "instrument"}],
-            "components": [{"type": "O3 photometer", "class": "instrument", "serial": "7"}],
-            "deployments": [
-                {"instrument": "O3 photometer/7", "aircraft": "D-TEST", "start": "2000-01-01"}
-            ],
-            "calibrations": [
-                {
-                    "component": "O3 photometer/7",
-                    "time": "1999-12-31T00:00:00Z",
-                    "function": "linear",
-                    "parameters": {
-                        "offset": {"value": 2000.0, "units": "1e-12"},
-                        "slope": {"value": 1.0, "units": "1"},
-                    },
-                }
-            ],
-        },
-        source="test",
-        who="test",
+    catalog_instrument(
+        "O3 photometer/7",
+        "instrument",
+        aircraft="D-TEST",
+        deployed="2000-01-01",
+        calibrated="1999-12-31T00:00:00Z",
+        offset=2000.0,
+        units="1e-12",
     )
     result = import_file(
         path,

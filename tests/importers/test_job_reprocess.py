@@ -24,7 +24,7 @@ from stratoflow import write_dataset
 from stratoflow.cli import main
 from stratoflow.dataset import make_dataset
 
-from ._helpers import calibrated, write_pressure_flight
+from ._helpers import calibrated, catalog_instrument, write_pressure_flight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -299,33 +299,17 @@ def test_a_corrected_catalog_calibration_is_picked_up(
     job: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Calibrations taken from the catalog: correcting the calibration row is a change too."""
-    from stratoflow.server.catalog.metadata import metadata_import
     from stratoflow.server.catalog.models import Calibration, Series
     from stratoflow.server.catalog.selectors import series_arrays
 
-    metadata_import(
-        {
-            "aircraft": [{"registration": "D-REPR"}],
-            "component_types": [{"name": "pressure sensor"}],
-            "component_classes": [{"name": "sensor"}],
-            "components": [{"type": "pressure sensor", "class": "sensor", "serial": "1"}],
-            "deployments": [
-                {"instrument": "pressure sensor/1", "aircraft": "D-REPR", "start": "2024-01-01"}
-            ],
-            "calibrations": [
-                {
-                    "component": "pressure sensor/1",
-                    "time": "2023-12-31T00:00:00Z",
-                    "function": "linear",
-                    "parameters": {
-                        "offset": {"value": 1.0, "units": "hPa"},
-                        "slope": {"value": 1.0, "units": "1"},
-                    },
-                }
-            ],
-        },
-        source="test",
-        who="test",
+    catalog_instrument(
+        "pressure sensor/1",
+        "sensor",
+        aircraft="D-REPR",
+        deployed="2024-01-01",
+        calibrated="2023-12-31T00:00:00Z",
+        offset=1.0,
+        units="hPa",
     )
     manager = job.managers.get(name="import")
     manager.options = {
