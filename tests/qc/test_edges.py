@@ -175,14 +175,21 @@ def test_a_sentinel_of_a_variable_without_profile_is_missing_for_a_rule_reading_
     assert "valve" not in result.flags  # read, not judged
 
 
+def _ozone_range_by(by: str) -> dict[str, Any]:
+    """A range_by test of ozone against the pressure ``by`` (Pa): at 150 hPa doubtful
+    outside 0..1500, bad outside -10..3000; at 1000 hPa 0..100 and -10..200. A new dict
+    for each caller (tests change their configurations)."""
+    return {
+        "test": "range_by",
+        "by": by,
+        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
+    }
+
+
 def test_a_sentinel_of_a_variable_without_profile_does_not_choose_range_by_limits() -> None:
     """9.99e36 Pa chose the near-ground limits and made 400 ppb of ozone bad."""
     p = np.array([20_000.0, 9.99e36, 20_000.0])
-    climatology = {
-        "test": "range_by",
-        "by": "p_raw",
-        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
-    }
+    climatology = _ozone_range_by("p_raw")
     config = {
         "common": {"tests": [_SENTINELS]},
         "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
@@ -201,11 +208,7 @@ def test_an_input_left_out_of_variables_keeps_its_profiles_fill_values() -> None
     p = np.full(n, 20_000.0)
     p[2] = 99_999.0
     ds = _ozone_with("p_static", p)
-    climatology = {
-        "test": "range_by",
-        "by": "pressure",
-        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
-    }
+    climatology = _ozone_range_by("pressure")
     config = {
         "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
         "pressure": {
@@ -380,11 +383,7 @@ def test_a_variable_in_units_its_profile_cannot_take_is_no_input_for_other_tests
             "air_press_AC": (np.full(n, 2.5), {"units": "V"}),
         },
     )
-    climatology = {
-        "test": "range_by",
-        "by": "pressure",
-        "table": [[15_000, 0, 1_500, -10, 3_000], [100_000, 0, 100, -10, 200]],
-    }
+    climatology = _ozone_range_by("pressure")
     config = {
         "O3": {"match": {"name": "O3_P1"}, "tests": [climatology]},
         "pressure": {"match": {"name": "air_press_AC"}, "units": ["Pa"], "tests": []},
