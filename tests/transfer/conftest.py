@@ -8,6 +8,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from django.conf import LazySettings
 
 from stratoflow.transfer import RetryPolicy
 
@@ -53,6 +54,14 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, st
         "sftp": "env:SF_TEST_SFTP_PW",
         "ftp": "env:SF_TEST_FTP_PW",
     }
+
+
+@pytest.fixture
+def staging_dir(tmp_path: Path, settings: LazySettings) -> Path:
+    """The server's staging folder (``settings.STAGING_DIR``), ``tmp_path/staging``: where
+    jobs and stored transfers stage (not the ``staging`` StagingArea of conformance.py)."""
+    settings.STAGING_DIR = tmp_path / "staging"
+    return settings.STAGING_DIR  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import LazySettings
 
 from stratoflow.errors import GoneError, TransferError
 from stratoflow.samples import write_sample_flights
@@ -121,15 +120,11 @@ def test_sftp_ftp_file_deleted_after_listing_is_gone_at_provider(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
-    remote_root: Path,
-    portal_factory: Callable[..., Portal],
-    tmp_path: Path,
-    settings: LazySettings,
+    remote_root: Path, portal_factory: Callable[..., Portal], staging_dir: Path
 ) -> None:
     from stratoflow.server.workflow.services import job_run
     from stratoflow.server.workflow.transfers import GONE
 
-    settings.STAGING_DIR = tmp_path / "staging"
     names = sorted(p.name for p in write_sample_flights(remote_root, 2))
     portal = portal_factory(faults={names[0]: ["vanish"]})
     job = import_job("tidy", "http", portal_options(portal.url))
@@ -144,10 +139,7 @@ def test_the_task_of_a_file_gone_at_provider_is_skipped_not_failed(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_ends_the_task_of_a_file_deleted_since_it_failed_as_gone(
-    remote_root: Path,
-    portal_factory: Callable[..., Portal],
-    tmp_path: Path,
-    settings: LazySettings,
+    remote_root: Path, portal_factory: Callable[..., Portal], staging_dir: Path
 ) -> None:
     """404 while still listed fails the task; the provider then deletes the file: the retry
     sees that (fresh listing) instead of failing with the old 404 again and again."""
@@ -155,7 +147,6 @@ def test_a_retry_ends_the_task_of_a_file_deleted_since_it_failed_as_gone(
     from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
     from stratoflow.server.workflow.transfers import GONE
 
-    settings.STAGING_DIR = tmp_path / "staging"
     names = sorted(p.name for p in write_sample_flights(remote_root, 2))
     portal = portal_factory(faults={names[0]: ["404"]})
     job = import_job("tidy", "http", portal_options(portal.url))

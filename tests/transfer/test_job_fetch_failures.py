@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.conf import LazySettings
 
 from stratoflow.samples import write_sample_flights
 
@@ -23,14 +22,8 @@ from ._portal import Portal
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def staging(tmp_path: Path, settings: LazySettings) -> Path:
-    settings.STAGING_DIR = tmp_path / "staging"
-    return settings.STAGING_DIR  # type: ignore[no-any-return]
-
-
 def test_a_file_the_portal_cannot_serve_fails_its_own_task_only(
-    remote_root: Path, portal_factory: Callable[..., Portal], staging: Path
+    remote_root: Path, portal_factory: Callable[..., Portal], staging_dir: Path
 ) -> None:
     from stratoflow.server.catalog.models import SourceFile
     from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
@@ -67,7 +60,7 @@ def test_a_file_the_portal_cannot_serve_fails_its_own_task_only(
     assert job_run(job).managers[0].collected == 0
 
 
-def test_file_names_that_are_not_utf8_are_imported(tmp_path: Path, staging: Path) -> None:
+def test_file_names_that_are_not_utf8_are_imported(tmp_path: Path, staging_dir: Path) -> None:
     from stratoflow.server.catalog.models import SourceFile
     from stratoflow.server.workflow.services import job_run
 
@@ -85,7 +78,7 @@ def test_file_names_that_are_not_utf8_are_imported(tmp_path: Path, staging: Path
 
 
 def test_a_file_staged_by_a_run_that_died_before_queueing_it_is_imported(
-    tmp_path: Path, staging: Path
+    tmp_path: Path, staging_dir: Path
 ) -> None:
     from stratoflow.server.catalog.models import SourceFile
     from stratoflow.server.workflow.services import job_run
@@ -102,7 +95,7 @@ def test_a_file_staged_by_a_run_that_died_before_queueing_it_is_imported(
 
 
 def test_an_unexpected_error_while_collecting_fails_the_run_cleanly(
-    tmp_path: Path, staging: Path
+    tmp_path: Path, staging_dir: Path
 ) -> None:
     from stratoflow.server.workflow.models import JobRun
     from stratoflow.server.workflow.services import job_run
@@ -115,7 +108,9 @@ def test_an_unexpected_error_while_collecting_fails_the_run_cleanly(
     assert list(JobRun.objects.filter(job=job).values_list("state", flat=True)) == ["failed"]
 
 
-def test_a_corrupt_file_is_named_as_the_provider_names_it(tmp_path: Path, staging: Path) -> None:
+def test_a_corrupt_file_is_named_as_the_provider_names_it(
+    tmp_path: Path, staging_dir: Path
+) -> None:
     from stratoflow.server.workflow.services import job_run
 
     folder = tmp_path / "incoming"
@@ -128,13 +123,13 @@ def test_a_corrupt_file_is_named_as_the_provider_names_it(tmp_path: Path, stagin
     assert report.state == "failed"
     task = tasks_by_subject(job)["2024/cut.nc"]
     assert task.error.startswith("2024/cut.nc: damaged or truncated netCDF file (3,000 bytes)")
-    assert f"(staged copy: {staging}" in task.error
+    assert f"(staged copy: {staging_dir}" in task.error
     assert report.managers[0].errors == [task.error]  # named once, by the provider's name
     assert tasks_by_subject(job)[f"2024/{good.name}"].state == "done"
 
 
 def test_files_with_long_paths_sharing_a_prefix_are_both_imported(
-    tmp_path: Path, staging: Path
+    tmp_path: Path, staging_dir: Path
 ) -> None:
     """Keys (path@checksum) longer than the 300-character column must not collide."""
     from stratoflow.server.catalog.models import SourceFile

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.conf import LazySettings
 
 from stratoflow.errors import TransientTransferError
 
@@ -16,15 +15,11 @@ from ._portal import Portal
 
 @pytest.mark.django_db
 def test_a_reference_the_server_trickles_is_given_up_as_too_slow(
-    remote_root: Path,
-    portal_factory: Callable[..., Portal],
-    tmp_path: Path,
-    settings: LazySettings,
+    remote_root: Path, portal_factory: Callable[..., Portal], staging_dir: Path
 ) -> None:
     from stratoflow.server.workflow.models import DataProvider, TransferHandler
     from stratoflow.server.workflow.transfers import fetch_matching
 
-    settings.STAGING_DIR = tmp_path / "staging"
     (remote_root / "ref.nc").write_bytes(b"r" * 50_000)
     portal = portal_factory(faults={"ref.nc": ["trickle"] * 4})
     row = TransferHandler.objects.create(

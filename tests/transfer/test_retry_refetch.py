@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-from django.conf import LazySettings
 
 from stratoflow.samples import write_sample_flights
 
@@ -19,14 +18,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("how", ["api", "cli"])
 def test_retry_after_the_provider_fixed_a_corrupt_file_imports_the_fixed_file(
-    how: str, tmp_path: Path, settings: LazySettings, capsys: pytest.CaptureFixture[str]
+    how: str, tmp_path: Path, staging_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from stratoflow.cli import main
     from stratoflow.server.catalog.models import SourceFile
     from stratoflow.server.workflow.models import JobRun, Task
     from stratoflow.server.workflow.services import job_run, run_execute, run_retry_failed
 
-    settings.STAGING_DIR = tmp_path / "staging"
     good = write_sample_flights(tmp_path / "samples", 2)
     folder = tmp_path / "incoming"
     folder.mkdir()
