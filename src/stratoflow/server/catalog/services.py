@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -100,11 +101,21 @@ def _datetime(value: np.datetime64) -> datetime:
     )
 
 
+#: How a non-finite number is stored in JSON, which has no NaN or infinity (PostgreSQL's
+#: ``jsonb`` and SQLite's ``json_valid`` refuse the bare tokens Python's json writes).
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def _jsonable(value: Any) -> Any:
+    """``value`` as JSON can hold it: numpy scalars and arrays as Python values, and NaN or
+    infinity (a ``valid_min = NaN`` attribute, a step parameter) as the strings JSON parsers
+    use for them, not the bare tokens that made the database refuse the whole import."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[repr(value)]
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
