@@ -50,3 +50,44 @@ def test_non_finite_attributes_are_stored_not_refused(tmp_path: Path) -> None:
     assert o3.attributes["actual_min"] == "NaN"
     assert o3.attributes["range"] == [0.0, "Infinity"]
     assert SourceFile.objects.get().attributes["max_altitude"] == "-Infinity"
+
+
+def _caribic(shared_data: Path) -> Path:
+    return shared_data / "caribic_nasa_ames" / "OM_20200304_591_CPT_MUC_V01_valid0.txt"
+
+
+def test_a_corrected_file_that_renames_a_variable_replaces_the_old_name(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The provider's corrected file calls ``Ozone`` ``O3``: the old ``Ozone`` series (the
+    uncorrected values) used to stay current beside the new ``O3`` one, so the review page
+    and the exports showed the flight's ozone twice, once uncorrected."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series
+
+    path = tmp_path / "OM_591.txt"
+    original = _caribic(shared_data).read_bytes()
+    path.write_bytes(original)
+    first = import_file(path, qc=False)
+    assert first.created and set(Series.objects.values_list("variable", flat=True)) == {"Ozone"}
+
+    renamed = original.replace(b"\nOzone; Ozone", b"\nO3; Ozone").replace(b"\tOzone\r", b"\tO3\r")
+    path.write_bytes(renamed.replace(b"47.34", b"47.35"))  # and one value corrected
+    assert set(open_dataset(path).data_vars) == {"O3", "O3_flag"}
+    second = import_file(path, qc=False)
+    assert second.created and second.result is not None
+    current = Series.objects.filter(is_current=True)
+    assert list(current.values_list("variable", "version")) == [("O3", 1)]
+    assert [s.variable for s in second.result.superseded] == ["Ozone"]
+    assert Series.objects.get(variable="Ozone").is_current is False
+
+    # the same flight's series of *other* files are not touched by this file's correction
+    other = tmp_path / "OM_591_other.txt"
+    other.write_bytes(original.replace(b"47.49", b"47.48"))
+    import_file(other, qc=False)
+    path.write_bytes(renamed)
+    import_file(path, qc=False)
+    assert sorted(current.values_list("variable", "version", "source__identity")) == [
+        ("O3", 2, "OM_591.txt"),
+        ("Ozone", 2, "OM_591_other.txt"),
+    ]

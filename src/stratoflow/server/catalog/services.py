@@ -413,6 +413,7 @@ def _import(
     from stratoflow.server.catalog.selectors import deployment_at
 
     reader = str(ds.attrs.get("reader", ""))
+    corrected = source is None  # new bytes: all the identity's earlier content is replaced
     if source is None:
         source = SourceFile.objects.create(
             identity=identity,
@@ -424,7 +425,16 @@ def _import(
             attributes=_jsonable(dict(ds.attrs)),
         )
     flight = _flight(ds, identity)
-    flight_lock([flight.pk])
+    names = data_variables(ds)
+    # A corrected file also replaces the identity's current series it no longer has (a
+    # variable renamed or dropped, the flight identifier corrected): left current, the old
+    # bytes' values stayed on the review page and in the exports beside the new ones.
+    vanished = (
+        Q(source__identity=identity, is_current=True) & ~Q(flight=flight, variable__in=names)
+        if corrected
+        else Q(pk__in=[])
+    )
+    flight_lock([flight.pk, *Series.objects.filter(vanished).values_list("flight_id", flat=True)])
     times = ds[TIME].values
     deployment = (
         deployment_at(instrument, _datetime(times[0]))
@@ -442,7 +452,6 @@ def _import(
         "config_key": key,
         "stratoflow_version": __version__,
     }
-    names = data_variables(ds)
     columns: list[tuple[str, dict[str, Any], npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
     for name in names:
         var = ds.variables[name]
@@ -472,12 +481,16 @@ def _import(
         # those at this level, and those of this file at any level (_superseded_scope).
         latest: dict[str, int] = {}
         current: list[int] = []
-        for pk, variable, version, is_current, row_level in (
+        for pk, variable, version, is_current, row_level, row_flight in (
             Series.objects.select_for_update()
-            .filter(_superseded_scope(level, identity), flight=flight, variable__in=names)
-            .values_list("pk", "variable", "version", "is_current", "level")
+            .filter(
+                (_superseded_scope(level, identity) & Q(flight=flight, variable__in=names))
+                | vanished
+            )
+            .values_list("pk", "variable", "version", "is_current", "level", "flight_id")
         ):
-            if row_level == level:  # versions are numbered per variable and level
+            if row_level == level and row_flight == flight.pk and variable in names:
+                # versions are numbered per variable and level
                 latest[variable] = max(latest.get(variable, 0), version)
             if is_current:
                 current.append(pk)
