@@ -91,3 +91,37 @@ def test_a_corrected_file_that_renames_a_variable_replaces_the_old_name(
         ("O3", 2, "OM_591.txt"),
         ("Ozone", 2, "OM_591_other.txt"),
     ]
+
+
+def test_the_same_file_under_another_name_is_recognised(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A renamed copy (another folder, another naming scheme) used to be a new source whose
+    series were a second, identical version of every variable, awaiting review again."""
+    from stratoflow.cli import main
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series, SourceFile
+
+    original = _caribic(shared_data)
+    first = import_file(original, qc=False)
+    copy = tmp_path / "OM_591_renamed.txt"
+    copy.write_bytes(original.read_bytes())
+
+    again = import_file(copy, qc=False)
+    assert not again.created and again.series_ids == first.series_ids
+    assert f"the same bytes as {original.name!r}" in " ".join(again.report["notes"])
+    assert SourceFile.objects.count() == 1
+    assert list(Series.objects.values_list("version", "is_current")) == [(1, True)]
+    assert main(["import", str(copy), "--no-qc"]) == 0
+    assert "1 series unchanged" in capsys.readouterr().out
+
+    # once the original name has a corrected file, the old bytes under a new name do not
+    # undo the correction; the same bytes made another way are still a new version
+    corrected = tmp_path / "corrected.txt"
+    corrected.write_bytes(original.read_bytes().replace(b"47.34", b"47.35"))
+    import_file(corrected, identity=original.name, qc=False)
+    late = tmp_path / "OM_591_late_copy.txt"
+    late.write_bytes(original.read_bytes())
+    assert not import_file(late, qc=False).created
+    assert list(Series.objects.filter(is_current=True).values_list("version")) == [(2,)]
+    assert import_file(late, qc=False, level="L1").created

@@ -312,6 +312,11 @@ def import_file(
             for name, n in run.flag_counts.items():
                 counts[name] = counts.get(name, 0) + int(n)
     flight = result.series[0].flight.identifier if result.series else ""
+    if result.source.identity != (identity or path.name):
+        report["notes"] = [
+            *report.get("notes", []),
+            f"the same bytes as {result.source.identity!r}, imported already: nothing new",
+        ]
     return FileImport(
         flight=flight,
         created=result.created,

@@ -387,7 +387,9 @@ class SourceFile(models.Model):
     """A file as received from a provider; identity + checksum make an import idempotent."""
 
     identity = models.CharField(max_length=500, help_text="provider and remote name of the file")
-    checksum = models.CharField(max_length=64, help_text="SHA-256 of the bytes")
+    checksum = models.CharField(
+        max_length=64, db_index=True, help_text="SHA-256 of the bytes"
+    )  # indexed: an import looks for the same bytes under another name
     size = models.BigIntegerField()
     provider = models.CharField(max_length=200, blank=True)
     reader = models.CharField(max_length=100)

@@ -244,7 +244,9 @@ def series_import(
 
     ``identity`` names the source (provider + remote name); together with the checksum the
     reader recorded and the processing configuration (:func:`config_key`) it makes the import
-    idempotent: the same bytes imported the same way create nothing. A known identity with a
+    idempotent: the same bytes imported the same way create nothing, under another identity
+    too (a renamed file: ``ImportResult.source`` is then the source first imported with those
+    bytes, whose series are reported unchanged, or restored as below). A known identity with a
     new checksum is a corrected file, and known bytes under a changed configuration (another
     calibration, reader option, reference file) are re-processed data: either way the series
     become a new version and the old versions stay, not current.
@@ -267,6 +269,8 @@ def series_import(
     key = config_key(str(ds.attrs.get("reader", "")), options, level, processing)
     for _ in range(2):  # a second round only after losing a race to create the source row
         existing = SourceFile.objects.filter(identity=identity, checksum=checksum).first()
+        if existing is None:
+            existing = _twin(checksum, level, key)
         if existing is not None:
             same = _imported_as(existing, level, key)
             if same is not None and all(s.is_current for s in same):
@@ -281,6 +285,8 @@ def series_import(
                     same = _imported_as(existing, level, key)
                     if same is not None:
                         return _restore(existing, same, level, key)
+                    if existing.identity != identity:
+                        existing = None  # the twin's series are gone: import as any new file
                 return _import(
                     ds,
                     identity,
@@ -301,6 +307,20 @@ def series_import(
             if not SourceFile.objects.filter(identity=identity, checksum=checksum).exists():
                 raise
     raise ImportFailed(f"{identity}: could not be imported (concurrent imports kept colliding)")
+
+
+def _twin(checksum: str, level: str, key: str) -> SourceFile | None:
+    """The source these bytes were already imported from, the same way, under another name.
+
+    A provider that renames a file (a new naming scheme, a copy in another folder, a
+    ``.nc4`` published as ``.nc``) delivers nothing new: imported as a new source, its
+    series became a second version of every variable, identical values awaiting the PI's
+    review again. The twin's series stand for it instead (see :func:`series_import`).
+    """
+    for twin in SourceFile.objects.filter(checksum=checksum).order_by("id"):
+        if _imported_as(twin, level, key) is not None:
+            return twin
+    return None
 
 
 def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> ImportResult:
