@@ -125,3 +125,36 @@ def test_the_same_file_under_another_name_is_recognised(
     assert not import_file(late, qc=False).created
     assert list(Series.objects.filter(is_current=True).values_list("version")) == [(2,)]
     assert import_file(late, qc=False, level="L1").created
+
+
+def _span(identifier: str) -> tuple[str, str]:
+    from stratoflow.server.catalog.models import Flight
+
+    flight = Flight.objects.get(identifier=identifier)
+    assert flight.time_start is not None and flight.time_end is not None
+    return flight.time_start.isoformat(), flight.time_end.isoformat()
+
+
+def test_the_flight_span_follows_its_files_over_midnight_and_corrections(
+    tmp_path: Path,
+) -> None:
+    """The flight's span was the first file's for good: a second file of the flight over
+    midnight did not extend it, nor did a corrected file with the clock put right move it."""
+    from stratoflow.importers.series import import_file
+
+    first = _file(tmp_path / "part1.nc", {"O3": 40.0})  # 23:50:00 - 00:09:59
+    import_file(first, qc=False)
+    assert _span("variants") == ("2024-03-01T23:50:00+00:00", "2024-03-02T00:09:59+00:00")
+
+    second = open_dataset(first)[["O3"]].rename(O3="CO")
+    second = second.assign_coords(time=second["time"] + np.timedelta64(15, "m"))
+    write_dataset(second, tmp_path / "part2.nc", writer="netcdf")
+    import_file(tmp_path / "part2.nc", qc=False)
+    assert _span("variants") == ("2024-03-01T23:50:00+00:00", "2024-03-02T00:24:59+00:00")
+
+    # part 1 corrected: its clock was 5 minutes late
+    fixed = open_dataset(first)[["O3"]]
+    fixed = fixed.assign_coords(time=fixed["time"] - np.timedelta64(5, "m"))
+    write_dataset(fixed, tmp_path / "part1_fixed.nc", writer="netcdf")
+    import_file(tmp_path / "part1_fixed.nc", identity="part1.nc", qc=False)
+    assert _span("variants") == ("2024-03-01T23:45:00+00:00", "2024-03-02T00:24:59+00:00")

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 
 from stratoflow import __version__
 from stratoflow.dataset import TIME, data_variables, flags_of, validate
@@ -384,6 +384,7 @@ def _restore(source: SourceFile, same: list[Series], level: str, key: str) -> Im
     result = ImportResult(
         source, mine, created=False, superseded=sorted(replaced, key=lambda r: r.pk), restored=True
     )
+    _flight_spans_update(flights)
     series_restore_record(result)
     return result
 
@@ -555,7 +556,29 @@ def _import(
             )
         )
         _segments_store(segments)  # rows go out as their blobs are ready
+    _flight_spans_update({flight.pk, *(old.flight_id for old in superseded)})
     return ImportResult(source, created, created=True, superseded=superseded)
+
+
+def _flight_spans_update(flight_ids: Iterable[int]) -> None:
+    """Set each flight's time span to that of its current series (call with the flights
+    locked, after a version changed).
+
+    The span was taken from the first file imported and never changed: a later file of the
+    flight starting earlier or ending later (the instrument switched on before take-off, a
+    flight over midnight delivered in parts), or a corrected file with the clock put right,
+    left the flight listed at the first file's times, and searched for by the wrong date.
+    """
+    spans = (
+        Series.objects.filter(flight_id__in=set(flight_ids), is_current=True)
+        .values("flight_id")
+        .annotate(start=Min("time_start"), end=Max("time_end"))
+    )
+    for span in spans:
+        if span["start"] is not None:
+            Flight.objects.filter(pk=span["flight_id"]).update(
+                time_start=span["start"], time_end=span["end"]
+            )
 
 
 def _segments_store(segments: Iterable[Segment]) -> None:
