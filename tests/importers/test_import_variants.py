@@ -158,3 +158,24 @@ def test_the_flight_span_follows_its_files_over_midnight_and_corrections(
     write_dataset(fixed, tmp_path / "part1_fixed.nc", writer="netcdf")
     import_file(tmp_path / "part1_fixed.nc", identity="part1.nc", qc=False)
     assert _span("variants") == ("2024-03-01T23:45:00+00:00", "2024-03-02T00:24:59+00:00")
+
+
+def test_flight_metadata_of_a_real_iagos_file_is_stored_whole(shared_data: Path) -> None:
+    """IAGOS names airports "FRA, Frankfurt, Germany": the flight kept "FRA, Frank", which
+    the review pages showed and the exports wrote into every file of the flight."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Flight, Series
+    from stratoflow.server.catalog.selectors import flight_dataset
+
+    path = shared_data / "iagos" / "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    ds = open_dataset(path)
+    import_file(path, qc=False)
+    flight = Flight.objects.get(identifier=ds.attrs["flight"])
+    assert (flight.departure_airport, flight.arrival_airport) == (
+        "FRA, Frankfurt, Germany",
+        "DTW, Detroit, United States",
+    )
+    assert flight.platform is not None and flight.platform.name == ds.attrs["platform"]
+    stored = flight_dataset(flight, series=list(Series.objects.filter(variable="O3_P1")))
+    assert stored.attrs["departure_airport"] == ds.attrs["departure_airport"]
+    assert stored["O3_P1"].attrs["units"] == ds["O3_P1"].attrs["units"]

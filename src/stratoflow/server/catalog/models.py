@@ -368,8 +368,9 @@ class Flight(models.Model):
 
     identifier = models.CharField(max_length=100, unique=True)
     platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.PROTECT)
-    departure_airport = models.CharField(max_length=10, blank=True)
-    arrival_airport = models.CharField(max_length=10, blank=True)
+    # as the file names the airport: IAGOS writes "FRA, Frankfurt, Germany", not a bare code
+    departure_airport = models.CharField(max_length=200, blank=True)
+    arrival_airport = models.CharField(max_length=200, blank=True)
     time_start = models.DateTimeField(null=True, blank=True)
     time_end = models.DateTimeField(null=True, blank=True)
 

@@ -157,8 +157,8 @@ def _flight(ds: xr.Dataset, identity: str) -> Flight:
         identifier=_flight_identifier(ds, identity)[:100],
         defaults={
             "platform": platform,
-            "departure_airport": str(ds.attrs.get("departure_airport", ""))[:10],
-            "arrival_airport": str(ds.attrs.get("arrival_airport", ""))[:10],
+            "departure_airport": str(ds.attrs.get("departure_airport", ""))[:200],
+            "arrival_airport": str(ds.attrs.get("arrival_airport", ""))[:200],
             "time_start": _datetime(times[0]) if times.size else None,
             "time_end": _datetime(times[-1]) if times.size else None,
         },
