@@ -179,3 +179,27 @@ def test_flight_metadata_of_a_real_iagos_file_is_stored_whole(shared_data: Path)
     stored = flight_dataset(flight, series=list(Series.objects.filter(variable="O3_P1")))
     assert stored.attrs["departure_airport"] == ds.attrs["departure_airport"]
     assert stored["O3_P1"].attrs["units"] == ds["O3_P1"].attrs["units"]
+
+
+def test_what_the_database_cannot_hold_fails_the_file_by_name_on_every_database(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """NASA Ames units are free text: an over-long one made PostgreSQL refuse the file with a
+    bare DataError naming neither file nor variable (SQLite stored it). Now both databases
+    refuse the file before writing anything, saying where the defect is; nothing of it
+    remains, and the next file imports normally."""
+    from stratoflow.errors import ImportFailed
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Flight, QCRun, Segment, Series, SourceFile
+
+    original = _caribic(shared_data)
+    wordy = "ppb: mole fraction in dry air " + "after the correction of the scrubber offset " * 2
+    path = tmp_path / "OM_591_wordy.txt"
+    path.write_bytes(original.read_bytes().replace(b"\t[1e-9]", f"\t[{wordy}]".encode()))
+    assert open_dataset(path)["Ozone"].attrs["units"] == wordy.strip()
+    with pytest.raises(ImportFailed, match=r"OM_591_wordy\.txt: variable 'Ozone': units is 1"):
+        import_file(path)
+    tables = (SourceFile, Flight, Series, Segment, QCRun)
+    assert [model.objects.count() for model in tables] == [0] * len(tables)
+
+    assert import_file(original).created and QCRun.objects.count() == 1

@@ -262,6 +262,7 @@ def series_import(
     deployment is the instrument's deployment covering the start of the data.
     """
     ds = validate(ds)
+    _check_storable(ds, identity)
     checksum = str(ds.attrs.get("source_checksum", ""))
     if not checksum:
         raise ImportFailed(f"{identity}: dataset has no source_checksum (not from a reader?)")
@@ -307,6 +308,27 @@ def series_import(
             if not SourceFile.objects.filter(identity=identity, checksum=checksum).exists():
                 raise
     raise ImportFailed(f"{identity}: could not be imported (concurrent imports kept colliding)")
+
+
+def _check_storable(ds: xr.Dataset, identity: str) -> None:
+    """Refuse, naming the file and the defect, what the catalog's columns cannot hold.
+
+    Checked before anything is written, the same on every database: PostgreSQL refused an
+    over-long variable name or units string (NASA Ames and ICARTT units are free text) with
+    a bare DataError naming neither file nor variable, while SQLite stored them.
+    """
+    limits = {
+        "variable name": Series._meta.get_field("variable").max_length or 0,
+        "units": Series._meta.get_field("units").max_length or 0,
+    }
+    for name in data_variables(ds):
+        texts = {"variable name": name, "units": str(ds.variables[name].attrs.get("units", ""))}
+        for what, text in texts.items():
+            if len(text) > limits[what]:
+                raise ImportFailed(
+                    f"{identity}: variable {name[:60]!r}: {what} is {len(text)} characters "
+                    f"long, the catalog holds at most {limits[what]}"
+                )
 
 
 def _twin(checksum: str, level: str, key: str) -> SourceFile | None:
