@@ -203,3 +203,21 @@ def test_what_the_database_cannot_hold_fails_the_file_by_name_on_every_database(
     assert [model.objects.count() for model in tables] == [0] * len(tables)
 
     assert import_file(original).created and QCRun.objects.count() == 1
+
+
+@pytest.mark.parametrize("units", ["#/cm3", "--", "()"])
+def test_units_pint_cannot_parse_do_not_crash_the_import(
+    shared_data: Path, tmp_path: Path, units: str
+) -> None:
+    """Particle counts in "#/cm3", "--" for no units: pint's parser raised a TokenError or
+    an AssertionError from the basic flags' physical range check, and the import crashed.
+    Units nobody can convert simply get no physical range check."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series
+
+    path = tmp_path / "OM_591_units.txt"
+    raw = _caribic(shared_data).read_bytes()
+    path.write_bytes(raw.replace(b"\t[1e-9]", f"\t[{units}]".encode()))
+    assert open_dataset(path)["Ozone"].attrs["units"] == units
+    assert import_file(path).created
+    assert Series.objects.get(variable="Ozone").units == units

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,11 @@ def to_pint(units: str) -> tuple[float, Any]:
         return scale, _REGISTRY.parse_units("*".join(factors) or "dimensionless")
     except (pint.errors.PintError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"units {units!r} are not understood: {exc}") from exc
+    except (TokenError, AssertionError) as exc:
+        # pint's parser tokenises units as Python: unbalanced brackets ("#/cm3", "ppb)")
+        # raise tokenize's TokenError, empty ones ("()", "--") fail an assertion; both
+        # escaped as a crash of the whole import instead of "units not understood"
+        raise ConfigError(f"units {units!r} are not understood: cannot parse them") from exc
 
 
 def convertible(from_units: str, to_units: str) -> bool:
