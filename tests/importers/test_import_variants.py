@@ -221,3 +221,46 @@ def test_units_pint_cannot_parse_do_not_crash_the_import(
     assert open_dataset(path)["Ozone"].attrs["units"] == units
     assert import_file(path).created
     assert Series.objects.get(variable="Ozone").units == units
+
+
+def test_the_same_file_under_two_names_imported_at_once_is_stored_once(
+    shared_data: Path,
+) -> None:
+    """Two tasks import one file fetched from two folders at the same moment: both found no
+    earlier import of the bytes, and the second made a second, identical version. The one
+    that waits for the flight's lock now finds the other's import and stores nothing."""
+    import threading
+
+    from django.db import connection, connections
+
+    from stratoflow.server.catalog.models import Series, SourceFile
+    from stratoflow.server.catalog.services import ImportResult, series_import
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (PostgreSQL pass)")
+    path = _caribic(shared_data)
+    ds = open_dataset(path)  # read once: what races is the catalog's part
+    barrier = threading.Barrier(2)
+    results: list[ImportResult] = []
+    errors: list[BaseException] = []
+
+    def worker(folder: str) -> None:
+        try:
+            barrier.wait()
+            results.append(
+                series_import(ds, identity=f"{folder}/{path.name}", size=path.stat().st_size)
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(f,)) for f in ("incoming", "archive")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sorted(r.created for r in results) == [False, True]
+    assert SourceFile.objects.count() == 1
+    assert list(Series.objects.values_list("variable", "version")) == [("Ozone", 1)]

@@ -302,12 +302,19 @@ def series_import(
                     source=existing,
                     key=key,
                 )
+        except _TwinImported:
+            continue  # next round finds it and reports its series unchanged
         except IntegrityError:
             # Someone created the source row concurrently; if they imported it the same way,
             # theirs stands (next round reports it unchanged), otherwise ours is a new version.
             if not SourceFile.objects.filter(identity=identity, checksum=checksum).exists():
                 raise
     raise ImportFailed(f"{identity}: could not be imported (concurrent imports kept colliding)")
+
+
+class _TwinImported(Exception):
+    """The same bytes, under another name, were imported while this import waited for the
+    flight's lock (two tasks of a job fetching one file from two folders)."""
 
 
 def _check_storable(ds: xr.Dataset, identity: str) -> None:
@@ -478,6 +485,8 @@ def _import(
         else Q(pk__in=[])
     )
     flight_lock([flight.pk, *Series.objects.filter(vanished).values_list("flight_id", flat=True)])
+    if corrected and _twin(checksum, level, key) is not None:
+        raise _TwinImported  # rolls this import back; see series_import
     times = ds[TIME].values
     deployment = (
         deployment_at(instrument, _datetime(times[0]))
