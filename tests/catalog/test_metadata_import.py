@@ -142,3 +142,32 @@ def test_metadata_manager_kind_in_a_job_and_cli(
     assert main(["import-metadata", str(folder / "fleet.yaml"), "--json"]) == 0
     out = capsys.readouterr().out
     assert '"created": {}' in out and '"calibrations": 2' in out
+
+
+@pytest.mark.django_db
+def test_unquoted_serial_numbers_are_kept_as_written(tmp_path: Path) -> None:
+    """YAML 1.1 reads an unquoted ``0354`` as the octal number 236 and ``007`` as 7: the
+    component was catalogued under a serial nobody wrote, and a data file naming the
+    instrument 'O3 photometer/0354' found nothing (or another component)."""
+    from stratoflow.importers.series import _instrument
+    from stratoflow.server.catalog.metadata import metadata_import_file
+    from stratoflow.server.catalog.models import Aircraft, Component
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "aircraft:\n  - {registration: D-AIGT, serial_number: 0354}\n"
+        "component_types: [{name: O3 photometer, units: 1e-9}]\n"
+        "component_classes: [{name: sensor}]\n"
+        "components:\n"
+        "  - {type: O3 photometer, class: sensor, serial: 0354, notes: no}\n"
+        "  - {type: O3 photometer, class: sensor, serial: 007, name: 12:30}\n"
+    )
+    metadata_import_file(path, who="test")
+    found = Component.objects.order_by("serial_number")
+    assert [(c.serial_number, c.name, c.notes) for c in found] == [
+        ("007", "12:30", ""),
+        ("0354", "", "no"),
+    ]
+    assert Aircraft.objects.get().serial_number == "0354"
+    assert _instrument("O3 photometer/0354") == found[1]
+    assert not metadata_import_file(path, who="test").changed

@@ -461,6 +461,38 @@ def metadata_import_file(path: Path, *, who: str, identity: str | None = None) -
         return metadata_import(book.doc, source=source, who=who, locate=book.locate, name=label)
     try:
         doc = load_plain_yaml(raw) or {}
+        if isinstance(doc, dict):  # checked safe above: the same document, scalars as text
+            doc = _text_as_written(doc, yaml.load(raw, Loader=yaml.BaseLoader))
     except yaml.YAMLError as exc:
         raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
     return metadata_import(doc, source=source, who=who)
+
+
+def _text_as_written(doc: dict[str, Any], written: Any) -> dict[str, Any]:
+    """``doc`` with its text fields as the file spells them, not as YAML 1.1 reads them.
+
+    Unquoted, a serial number ``0354`` is the octal number 236, ``007`` is 7, ``0x1F`` 31,
+    ``12:30`` 750 and ``no`` False: the catalog got a component the data files' instrument
+    references never name (or, worse, another component's serial). ``written`` is the same
+    document loaded with every scalar as a string; fields of kind ``text`` take their value
+    from it wherever YAML made something else of them.
+    """
+    out = dict(doc)
+    for section, kinds in FIELDS.items():
+        entries, texts = doc.get(section), (written or {}).get(section)
+        if not isinstance(entries, list) or not isinstance(texts, list):
+            continue
+        fixed: list[Any] = []
+        for entry, text in zip(entries, texts, strict=False):  # same document: same lengths
+            if isinstance(entry, dict) and isinstance(text, dict):
+                entry = {  # a value from a merge key (<<) is not in ``text``: kept as read
+                    key: text[key]
+                    if kinds.get(key) == "text"
+                    and not isinstance(value, str | None)
+                    and isinstance(text.get(key), str)
+                    else value
+                    for key, value in entry.items()
+                }
+            fixed.append(entry)
+        out[section] = fixed
+    return out
