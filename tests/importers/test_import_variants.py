@@ -264,3 +264,28 @@ def test_the_same_file_under_two_names_imported_at_once_is_stored_once(
     assert sorted(r.created for r in results) == [False, True]
     assert SourceFile.objects.count() == 1
     assert list(Series.objects.values_list("variable", "version")) == [("Ozone", 1)]
+
+
+def test_long_file_names_that_differ_at_the_end_are_two_flights(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """EBAS names end with the data level: cut to the flight column's 100 characters, the
+    level-1 and level-2 files of one instrument and year fell on one flight, and whichever
+    came second superseded the other's series."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Flight, Series
+
+    (lev2,) = (shared_data / "ebas_nasa_ames").glob("*.lev2.nas")
+    assert len(lev2.stem) > 100
+    lev1 = tmp_path / lev2.name.replace(".lev2.", ".lev1.")
+    raw = lev2.read_bytes()
+    level = b"Data level:                   "
+    lev1.write_bytes(raw.replace(level + b"2", level + b"1"))
+    assert lev1.read_bytes() != raw
+
+    first, second = import_file(lev2, qc=False), import_file(lev1, qc=False)
+    assert first.flight != second.flight
+    assert Flight.objects.count() == 2
+    assert all(len(f) <= 100 for f in (first.flight, second.flight))
+    assert not Series.objects.filter(is_current=False).exists()
+    assert import_file(lev1, qc=False).flight == second.flight  # the same flight again

@@ -134,8 +134,23 @@ def _flight_identifier(ds: xr.Dataset, identity: str) -> str:
         value = str(ds.attrs.get(key, "")).strip()
         if value:
             # it names pages (/review/flight/<id>) and files: no separators, no control chars
-            return re.sub(r"[/\\\x00-\x1f]", "_", value)
-    return CONTAINER_SUFFIXES.sub("", identity.rsplit("/", 1)[-1])
+            return _fitting(re.sub(r"[/\\\x00-\x1f]", "_", value))
+    return _fitting(CONTAINER_SUFFIXES.sub("", identity.rsplit("/", 1)[-1]))
+
+
+def _fitting(identifier: str) -> str:
+    """``identifier`` as the flight column holds it: unchanged when it fits, else its start
+    and a digest of the whole.
+
+    Cut to the column's length, names that differ only at the end fell on one flight: EBAS
+    names the station, period, instrument, then the level last (``...GB12L_Picarro.lev1``
+    and ``.lev2``), so a level-1 file's series became a new version of the level-2 file's.
+    """
+    limit = Flight._meta.get_field("identifier").max_length or 100
+    if len(identifier) <= limit:
+        return identifier
+    digest = hashlib.sha256(identifier.encode()).hexdigest()[:12]
+    return f"{identifier[: limit - len(digest) - 1]}~{digest}"
 
 
 def _stored_values(values: npt.NDArray[Any], attributes: dict[str, Any]) -> npt.NDArray[Any]:
@@ -154,7 +169,7 @@ def _flight(ds: xr.Dataset, identity: str) -> Flight:
         platform, _ = Platform.objects.get_or_create(name=name[:100])
     times = ds[TIME].values
     flight, _ = Flight.objects.get_or_create(
-        identifier=_flight_identifier(ds, identity)[:100],
+        identifier=_flight_identifier(ds, identity),
         defaults={
             "platform": platform,
             "departure_airport": str(ds.attrs.get("departure_airport", ""))[:200],
