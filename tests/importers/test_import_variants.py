@@ -289,3 +289,21 @@ def test_long_file_names_that_differ_at_the_end_are_two_flights(
     assert all(len(f) <= 100 for f in (first.flight, second.flight))
     assert not Series.objects.filter(is_current=False).exists()
     assert import_file(lev1, qc=False).flight == second.flight  # the same flight again
+
+
+def test_a_file_with_only_a_time_column_fails_and_leaves_nothing(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A FAIRO log cut down to its time column was "created" with no series, leaving a
+    source row and an empty flight, and was "created" again at every import."""
+    from stratoflow.errors import ImportFailed
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Flight, SourceFile
+
+    lines = (shared_data / "fairo_raw" / "11_30_01.DAT").read_bytes().split(b"\r\n")
+    path = tmp_path / "11_30_01.DAT"
+    path.write_bytes(b"\r\n".join(b"\t".join(line.split(b"\t")[:2]) for line in lines))
+    assert not list(open_dataset(path, reader="delimited", preset="fairo_dat").data_vars)
+    with pytest.raises(ImportFailed, match=r"11_30_01\.DAT: no measured variable"):
+        import_file(path, reader="delimited", reader_options={"preset": "fairo_dat"})
+    assert SourceFile.objects.count() == Flight.objects.count() == 0

@@ -333,12 +333,16 @@ class _TwinImported(Exception):
 
 
 def _check_storable(ds: xr.Dataset, identity: str) -> None:
-    """Refuse, naming the file and the defect, what the catalog's columns cannot hold.
+    """Refuse, naming the file and the defect, what the catalog cannot hold: nothing, or
+    names too long for its columns.
 
     Checked before anything is written, the same on every database: PostgreSQL refused an
     over-long variable name or units string (NASA Ames and ICARTT units are free text) with
     a bare DataError naming neither file nor variable, while SQLite stored them.
     """
+    if not data_variables(ds):
+        # stored, it made a source row and a flight with no series, "created" at every import
+        raise ImportFailed(f"{identity}: no measured variable to store (only the time axis)")
     limits = {
         "variable name": Series._meta.get_field("variable").max_length or 0,
         "units": Series._meta.get_field("units").max_length or 0,
