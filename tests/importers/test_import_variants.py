@@ -307,3 +307,43 @@ def test_a_file_with_only_a_time_column_fails_and_leaves_nothing(
     with pytest.raises(ImportFailed, match=r"11_30_01\.DAT: no measured variable"):
         import_file(path, reader="delimited", reader_options={"preset": "fairo_dat"})
     assert SourceFile.objects.count() == Flight.objects.count() == 0
+
+
+_THREADS = """
+import sys, threading
+from stratoflow import open_dataset
+
+errors = []
+def read():
+    try:
+        for _ in range(3):
+            open_dataset(sys.argv[1])
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=read) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("errors:", errors)
+"""
+
+
+def test_netcdf_files_read_by_several_threads_at_once_do_not_crash_the_process(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Imports run in threads (the scheduler's driver threads, a thread pool executor):
+    reading the IAGOS file in four threads at once killed the process with a segmentation
+    fault or "double free or corruption" (netCDF-C/HDF5 are not thread-safe). Run in a
+    child process, so that a crash fails this test instead of ending the test session."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "threads.py"
+    script.write_text(_THREADS)
+    path = shared_data / "iagos" / "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    done = subprocess.run(
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "errors: []" in done.stdout

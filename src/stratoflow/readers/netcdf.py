@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -308,8 +309,23 @@ def _default_fill(dtype: np.dtype[Any]) -> float | None:
     return None if value is None else float(np.asarray(value, dtype=dtype))
 
 
+#: Held while this module calls into netCDF-C/HDF5, which are not thread-safe: files read at
+#: once by several threads of one process (the scheduler's driver threads, a thread pool
+#: executor) crashed it with a segmentation fault or "double free or corruption" (xarray's
+#: own locking does not cover the attribute reads). Re-entrant: a read opens several times.
+_LIBRARY_LOCK = threading.RLock()
+
+
 def _open_raw(path: Path, time: str | None, group: str | None = None) -> tuple[xr.Dataset, str]:
-    """Open, find the time variable, and load everything with the time decoded unmasked."""
+    """Open, find the time variable, and load everything with the time decoded unmasked
+    (under :data:`_LIBRARY_LOCK`: nothing of the file is read after it returns)."""
+    with _LIBRARY_LOCK:
+        return _open_raw_locked(path, time, group)
+
+
+def _open_raw_locked(
+    path: Path, time: str | None, group: str | None = None
+) -> tuple[xr.Dataset, str]:
     _check_signature(path)
     groups = _groups(path) if group is not None else []
     if group is not None and group.strip("/") not in [g.strip("/") for g in groups]:
@@ -377,7 +393,7 @@ def _groups(path: Path) -> list[str]:
     import netCDF4
 
     found: list[str] = []
-    with netCDF4.Dataset(path) as nc:
+    with _LIBRARY_LOCK, netCDF4.Dataset(path) as nc:
         stack = list(nc.groups.values())
         while stack:
             group = stack.pop(0)
@@ -627,7 +643,7 @@ class IagosNetcdfReader(Reader):
         try:
             import netCDF4
 
-            with netCDF4.Dataset(p, "r") as nc:
+            with _LIBRARY_LOCK, netCDF4.Dataset(p, "r") as nc:
                 return cls.time_variable in nc.variables
         except (OSError, RuntimeError, ValueError):
             return p.name.upper().startswith("IAGOS_")
