@@ -347,3 +347,20 @@ def test_netcdf_files_read_by_several_threads_at_once_do_not_crash_the_process(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "errors: []" in done.stdout
+
+
+def test_a_text_column_with_a_blank_cell_is_still_text(shared_data: Path, tmp_path: Path) -> None:
+    """One FAIRO record without an instrument state made the State column "numeric": the
+    file failed with "line 2: column 'State': not a number: 'MS'", pointing at a good line.
+    The blank is stored as an empty state, the rest as written."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Series
+    from stratoflow.server.catalog.selectors import series_arrays
+
+    lines = (shared_data / "fairo_raw" / "11_30_01.DAT").read_bytes().split(b"\r\n")
+    lines[50] = lines[50].replace(b"\tMS\t", b"\t\t")
+    path = tmp_path / "11_30_01.DAT"
+    path.write_bytes(b"\r\n".join(lines))
+    assert import_file(path, reader="delimited", reader_options={"preset": "fairo_dat"}).created
+    state = series_arrays(Series.objects.get(variable="State"))["value"]
+    assert state[49] == "" and state[48] == state[50] == "MS"

@@ -708,8 +708,11 @@ class DelimitedReader(Reader):
             stripped = stripped.str.replace(",", ".", regex=False)
             numeric = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=np.float64)
             bad = np.isnan(numeric) & ~stripped.str.lower().isin(["nan", ""]).to_numpy()
-        if bad.size and bad.all():
-            return np.asarray(text, dtype=str)  # a text column (e.g. an instrument state)
+        blank = (stripped == "").to_numpy()
+        if bad.any() and (bad | blank).all():
+            # a text column (e.g. an instrument state), blanks where a record has no state:
+            # a blank once made it "numeric" and the file failed on its first word
+            return np.asarray(text, dtype=str)
         if bad.any():
             row = int(np.argmax(bad))
             raise ReaderError(
