@@ -364,3 +364,22 @@ def test_a_text_column_with_a_blank_cell_is_still_text(shared_data: Path, tmp_pa
     assert import_file(path, reader="delimited", reader_options={"preset": "fairo_dat"}).created
     state = series_arrays(Series.objects.get(variable="State"))["value"]
     assert state[49] == "" and state[48] == state[50] == "MS"
+
+
+def test_what_the_reader_warned_about_is_in_the_import_notes_and_provenance(
+    shared_data: Path,
+) -> None:
+    """The ACT-America flag file ends with NUL bytes; the reader reads it with a warning,
+    which went to the log of whatever process ran the import: neither the import's notes
+    nor the stored series' provenance said the file had trailing garbage."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.readers.text_table import TrailingGarbageWarning
+    from stratoflow.server.catalog.models import Series
+
+    path = shared_data / "icartt" / "ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict"
+    with pytest.warns(TrailingGarbageWarning):
+        result = import_file(path, qc=False)
+    (note,) = [n for n in result.report["notes"] if "trailing garbage" in n]
+    assert note.startswith("read: line ") and "NUL bytes" in note
+    stored = Series.objects.get(pk=result.series_ids[0]).provenance["processing"][-1]
+    assert note in stored["result"]["notes"]

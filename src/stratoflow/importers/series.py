@@ -19,6 +19,7 @@ no trace in the database, and the error names the file and the defect.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -231,6 +232,24 @@ def _without_qc(result: ImportResult) -> list[Series]:
     return [s for s in result.series if s.pk not in checked]
 
 
+def _read_noting_warnings(
+    path: Path, reader: str | None, options: Mapping[str, Any]
+) -> tuple[xr.Dataset, list[str]]:
+    """Read ``path``; what the reader warned about becomes import notes as well.
+
+    A reader that reads a file despite a defect (NUL bytes after the last ICARTT record)
+    warns; the warning went to the log of whichever process ran the import, and the series'
+    provenance and the import's notes said nothing of it. Warnings still propagate.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = open_dataset(path, reader=reader, **options)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    prefix = f"{path}: "
+    return ds, [f"read: {str(w.message).removeprefix(prefix)}" for w in caught]
+
+
 def import_file(
     path: Path,
     *,
@@ -263,7 +282,7 @@ def import_file(
 
     options = dict(reader_options or {})
     wanted = qc_settings(qc) if requalify else None
-    ds = open_dataset(path, reader=reader, **options)
+    ds, read_notes = _read_noting_warnings(path, reader, options)
     component = _instrument(instrument)
     steps = _with_catalog_calibrations(processing, component, ds)
     records: list[dict[str, Any]] = []
@@ -278,6 +297,7 @@ def import_file(
             if used:
                 record["references"] = {n: infos[n] for n in sorted(used)}
     ds, report = basic_flags(ds)
+    report["notes"] = [*read_notes, *report.get("notes", [])]
     records.append({"step": "basic_flags", "params": {}, "result": report})
     with transaction.atomic():
         result = series_import(
