@@ -385,22 +385,23 @@ def test_what_the_reader_warned_about_is_in_the_import_notes_and_provenance(
     assert note in stored["result"]["notes"]
 
 
-def test_a_corrected_flight_number_moves_the_file_to_the_right_flight(
+def test_same_named_files_of_different_flights_both_stay_current(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    """The provider corrects the flight number in the header (591 -> 592): the corrected
-    file's series are flight 592's, and flight 591 no longer shows the file's old series as
-    current (they stayed, so the file's data was on two flights)."""
+    """``stratoflow import`` names a file by its base name: the same name in two flights'
+    folders is two files, not a corrected one. A corrected file replaces only its own
+    flight's series, so flight 592's file does not take flight 591's data off the record."""
     from stratoflow.importers.series import import_file
     from stratoflow.server.catalog.models import Series
 
-    path = tmp_path / "OM_591.txt"
     original = _caribic(shared_data).read_bytes()
-    path.write_bytes(original)
-    assert import_file(path, qc=False).flight == "591"
-    path.write_bytes(original.replace(b"FlightNo: 591", b"FlightNo: 592"))
-    corrected = import_file(path, qc=False)
-    assert corrected.flight == "592" and corrected.result is not None
-    assert [s.flight.identifier for s in corrected.result.superseded] == ["591"]
-    current = Series.objects.filter(is_current=True)
-    assert list(current.values_list("flight__identifier", "variable")) == [("592", "Ozone")]
+    for flight in (b"591", b"592"):
+        folder = tmp_path / flight.decode()
+        folder.mkdir()
+        (folder / "OM.txt").write_bytes(original.replace(b"FlightNo: 591", b"FlightNo: " + flight))
+        import_file(folder / "OM.txt", qc=False)
+    current = Series.objects.filter(is_current=True).order_by("flight__identifier")
+    assert list(current.values_list("flight__identifier", "variable")) == [
+        ("591", "Ozone"),
+        ("592", "Ozone"),
+    ]

@@ -495,15 +495,18 @@ def _import(
         )
     flight = _flight(ds, identity)
     names = data_variables(ds)
-    # A corrected file also replaces the identity's current series it no longer has (a
-    # variable renamed or dropped, the flight identifier corrected): left current, the old
-    # bytes' values stayed on the review page and in the exports beside the new ones.
+    # A corrected file also replaces the flight's current series of the identity that it no
+    # longer has (a variable renamed or dropped): left current, the old bytes' values stayed
+    # on the review page and in the exports beside the new ones. Series of the identity on
+    # *other* flights stay: ``stratoflow import`` names a file by its base name, and
+    # same-named files of different flights (``data.nc`` in one folder per flight) are not
+    # versions of one another.
     vanished = (
-        Q(source__identity=identity, is_current=True) & ~Q(flight=flight, variable__in=names)
+        Q(source__identity=identity, is_current=True, flight=flight) & ~Q(variable__in=names)
         if corrected
         else Q(pk__in=[])
     )
-    flight_lock([flight.pk, *Series.objects.filter(vanished).values_list("flight_id", flat=True)])
+    flight_lock([flight.pk])
     if corrected and _twin(checksum, level, key) is not None:
         raise _TwinImported  # rolls this import back; see series_import
     times = ds[TIME].values
@@ -552,15 +555,15 @@ def _import(
         # those at this level, and those of this file at any level (_superseded_scope).
         latest: dict[str, int] = {}
         current: list[int] = []
-        for pk, variable, version, is_current, row_level, row_flight in (
+        for pk, variable, version, is_current, row_level in (
             Series.objects.select_for_update()
             .filter(
                 (_superseded_scope(level, identity) & Q(flight=flight, variable__in=names))
                 | vanished
             )
-            .values_list("pk", "variable", "version", "is_current", "level", "flight_id")
+            .values_list("pk", "variable", "version", "is_current", "level")
         ):
-            if row_level == level and row_flight == flight.pk and variable in names:
+            if row_level == level and variable in names:
                 # versions are numbered per variable and level
                 latest[variable] = max(latest.get(variable, 0), version)
             if is_current:
