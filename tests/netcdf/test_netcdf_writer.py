@@ -469,3 +469,34 @@ def test_an_altitude_uncertainty_is_no_vertical_coordinate(
     assert out["O3"].attrs["coordinates"].split() == ["time", "lat", "lon", "alt"]
     assert "axis" not in out["alt_error"].attrs
     assert out.attrs["geospatial_vertical_max"] == float(ds["alt"].values.max())
+
+
+def test_the_vertical_extent_of_a_real_merge_in_km_is_labelled_km(
+    shared_data: Path, compliance: Check, tmp_path: Path
+) -> None:
+    """ACT-America's altitudes (GPS_ALT, ALTP) are in km: the ACDD vertical extent was their
+    km numbers labelled ``m``, placing a flight up to 6.9 km as one that stayed below 7 m.
+    The extent is in the vertical coordinate's own units, as the ACDD checker wants it."""
+    from stratoflow.readers import IcarttReader
+
+    ds = IcarttReader().read(shared_data / "icartt/ACTAMERICA-mrg05-b200_merge_20170121_R0.ict")
+    path = NetcdfWriter().write(ds, tmp_path / "act.nc")
+    with xr.open_dataset(path) as back:
+        (vertical,) = [n for n in back.variables if back[n].attrs.get("axis") == "Z"]
+        assert back[vertical].attrs["units"] == "km"
+        assert back.attrs["geospatial_vertical_units"] == "km"
+        assert back.attrs["geospatial_vertical_min"] == np.nanmin(back[vertical].values)
+        assert back.attrs["geospatial_vertical_max"] == np.nanmax(back[vertical].values)
+    findings = compliance(path)["acdd:1.3"]
+    assert not [f for fs in findings.values() for f in fs if "vertical_extents" in f], findings
+
+
+def test_a_vertical_coordinate_in_no_length_unit_keeps_its_unit(
+    make_flight: Callable[..., xr.Dataset],
+) -> None:
+    """An altitude whose units are not metres is never labelled metres."""
+    ds = make_flight(position=True)
+    ds["alt"].attrs["units"] = "ft"
+    out, _ = NetcdfWriter().to_cf(ds)
+    assert out.attrs["geospatial_vertical_units"] == "ft"
+    assert out.attrs["geospatial_vertical_max"] == float(ds["alt"].values.max())

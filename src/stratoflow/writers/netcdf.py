@@ -698,6 +698,8 @@ class NetcdfWriter(Writer):
                 continue
             values = np.asarray(ds[name].values, dtype=np.float64)
             finite = values[np.isfinite(values)]
+            if axis == "vertical":
+                unit = _vertical_units(str(ds[name].attrs.get("units", "")))
             if finite.size:
                 attrs[f"geospatial_{axis}_min"] = float(finite.min())
                 attrs[f"geospatial_{axis}_max"] = float(finite.max())
@@ -705,6 +707,16 @@ class NetcdfWriter(Writer):
         if alt is not None and "geospatial_vertical_min" in attrs:
             attrs["geospatial_vertical_positive"] = "up"
         return attrs
+
+
+def _vertical_units(units: str) -> str:
+    """The units of ``geospatial_vertical_min/max``: the vertical coordinate's own.
+
+    The extents are its minimum and maximum as they stand, and ACDD checkers compare them
+    with its values (compliance-checker's ``geospatial_vertical_extents_match``); an altitude
+    in km (ICARTT merges) labelled ``m`` put a flight up to 6.9 km below 7 m.
+    """
+    return udunits(units) if units.strip() else "m"
 
 
 def _cf_numbers(values: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
