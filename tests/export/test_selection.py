@@ -207,3 +207,58 @@ def test_exported_names_resolve() -> None:
 
     for name in exporters.__all__:
         assert getattr(exporters, name) is not None, name
+
+
+def test_a_revised_icartt_export_is_named_and_headed_as_icartt_revision(
+    imported: Imported, tmp_path: Path
+) -> None:
+    """ICARTT 2.0 names a file ``dataID_locationID_YYYYMMDD_R#.ict`` and counts revisions
+    from R0 in the header. Exports were named ``<flight>_L1_v1.ict`` (read by the icartt
+    library as data ID ``<flight>`` measured at location ``L1``) and a re-released flight
+    went out as v2 still saying ``REVISION: R0``, indistinguishable from the first delivery."""
+    import icartt
+
+    from stratoflow.exporters.export import ExportOptions, export
+    from stratoflow.exporters.selection import Selection
+    from stratoflow.server.catalog.models import Flight
+
+    flight = Flight.objects.select_related("platform").get(identifier=imported.identifier)
+    selection = Selection(flights=(imported.identifier,))
+    approve(imported.identifier)
+    (first,) = export(selection, ExportOptions(format="icartt"), tmp_path / "1")
+    _reprocess(imported, tmp_path)
+    approve(imported.identifier)
+    (second,) = export(selection, ExportOptions(format="icartt"), tmp_path / "2")
+    assert (first.version, second.version) == (1, 2)
+    day = flight.time_start.strftime("%Y%m%d")
+    for record, directory, revision in ((first, "1", "R0"), (second, "2", "R1")):
+        path = tmp_path / directory / record.file_name
+        platform = flight.platform.name.replace("_", "-")
+        assert path.name == f"{imported.identifier}-L1_{platform}_{day}_{revision}.ict"
+        ict = icartt.Dataset(str(path))  # warns (an error here) on a name ICARTT forbids
+        assert ict.makeFileName() == path.name  # the library's own rule, from the header
+        lines = path.read_text().splitlines()
+        assert f"REVISION: {revision}" in lines
+        assert any(
+            line.startswith(f"{revision}: stratoflow export v{record.version}") for line in lines
+        )
+        assert open_dataset(path).attrs["revision"] == revision
+
+
+def test_an_icartt_revision_given_as_option_names_the_file_as_its_header_does(
+    imported: Imported, tmp_path: Path
+) -> None:
+    """The writer option ``revision`` sets the header's REVISION; the file name follows it
+    (one revision in the header and another in the name would be two answers)."""
+    import icartt
+
+    from stratoflow.exporters.export import ExportOptions, export
+    from stratoflow.exporters.selection import Selection
+
+    approve(imported.identifier)
+    options = ExportOptions(format="icartt", writer_options={"revision": "R5"})
+    (record,) = export(Selection(flights=(imported.identifier,)), options, tmp_path)
+    path = tmp_path / record.file_name
+    assert path.name.endswith("_R5.ict")
+    assert "REVISION: R5" in path.read_text().splitlines()
+    assert icartt.Dataset(str(path)).makeFileName() == path.name

@@ -3,7 +3,9 @@
 The record keeps what is needed to make the same file again (selection, series and QC-run
 versions, writer and options, resampling) and its SHA-256. The ``fingerprint`` identifies the
 *content*; a new fingerprint for the same flight and format is a new export ``version`` (and
-the file name says so: ``<flight>_<level>[_<resolution>]_v<version><suffix>``).
+the file name says so: ``<flight>_<level>[_<resolution>]_v<version><suffix>``; ICARTT files
+are named as ICARTT prescribes, ``<flight>-<level>[-<resolution>]_<platform>_<YYYYMMDD>_R<n>.ict``
+with revision ``R<version - 1>``).
 
 Example::
 
@@ -21,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from xarray import Dataset
 
 from stratoflow import write_dataset
 from stratoflow.commands.convert import FORMATS
@@ -39,6 +43,7 @@ from stratoflow.server.catalog.models import Series
 from stratoflow.server.exports.models import ExportRecord
 from stratoflow.server.workflow.models import Task, TransferHandler
 from stratoflow.writers import get_writer
+from stratoflow.writers.icartt import icartt_revision
 
 __all__ = [
     "ExportOptions",
@@ -143,12 +148,45 @@ def _already_written(path: Path, subject: str, fmt: str, digest: str, version: i
     )
 
 
-def _file_name(item: FlightSelection, options: ExportOptions, version: int) -> str:
+def _file_name(item: FlightSelection, options: ExportOptions, version: int, ds: Dataset) -> str:
     resolution = f"_{options.resample.replace(' ', '')}" if options.resample else ""
     suffix = get_writer(options.writer).suffix or ".dat"
     # the identifier comes from a data file: never let it name a folder ("../", "/")
     flight = re.sub(r"[^A-Za-z0-9._+-]", "_", item.flight.identifier).lstrip(".") or "flight"
+    if options.writer == "icartt":
+        revision = icartt_revision(options.all_writer_options().get("revision"), ds.attrs)
+        return _icartt_name(item, flight, resolution, revision, ds[TIME].values[0], suffix)
     return f"{flight}_{item.level}{resolution}_v{version}{suffix}"
+
+
+def _icartt_name(
+    item: FlightSelection,
+    flight: str,
+    resolution: str,
+    revision: str,
+    first: np.datetime64,
+    suffix: str,
+) -> str:
+    """``dataID_locationID_YYYYMMDD_R#.ict``, the file name ICARTT 2.0 (2.1.1) prescribes.
+
+    Archives and the icartt library take the data ID and location (platform) from the name,
+    the date (line 7's, the UTC day of the first record) and the revision (the header's
+    REVISION: R0 = export v1, unless the writer option ``revision`` says otherwise);
+    ``<flight>_L1_v1.ict`` read as data ID ``<flight>`` measured at location ``L1``, without
+    a date or revision. Underscores separate the fields, so the fields themselves use
+    hyphens. Like ``v<version>``, the revision counts distinct contents of the flight in the
+    format (another variable selection is one too), which keeps every file name unique.
+    """
+
+    def part(text: str, default: str) -> str:
+        return re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-") or default
+
+    data_id = "-".join(
+        [part(flight, "flight"), item.level, *([part(resolution, "")] if resolution else [])]
+    )
+    platform = item.flight.platform.name if item.flight.platform is not None else ""
+    day = str(first.astype("datetime64[D]")).replace("-", "")
+    return f"{data_id}_{part(platform, 'NA')}_{day}_{part(revision, 'R0')}{suffix}"
 
 
 def export_one(
@@ -179,7 +217,7 @@ def export_one(
         version = _version(item.flight.identifier, options.format, digest)
         ds.attrs["export_version"] = version
         ds.attrs["export_fingerprint"] = digest
-        path = directory / _file_name(item, options, version)
+        path = directory / _file_name(item, options, version, ds)
         if not _already_written(path, item.flight.identifier, options.format, digest, version):
             write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
         record = ExportRecord.objects.create(

@@ -46,7 +46,7 @@ from stratoflow.writers.nasa_ames import (
     number,
 )
 
-__all__ = ["ANCILLARY_PREFIX", "IcarttWriter"]
+__all__ = ["ANCILLARY_PREFIX", "IcarttWriter", "export_revision", "icartt_revision"]
 
 _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
@@ -168,6 +168,34 @@ def _limit_values(cols: Columns, key: str) -> str:
     return "N/A" if all(e == "N/A" for e in entries) else ", ".join(entries)
 
 
+def export_revision(version: object) -> str | None:
+    """The ICARTT revision of export version ``version`` (1 -> ``R0``), None when there is
+    none. ICARTT numbers revisions from R0, the first release; exports count from v1."""
+    if version is None or isinstance(version, bool):
+        return None
+    try:
+        number = int(str(version))
+    except ValueError:
+        return None
+    return f"R{number - 1}" if number >= 1 else None
+
+
+def icartt_revision(option: str | None, attrs: Mapping[Any, Any]) -> str:
+    """The ICARTT revision (R0, R1, RA...) a file of a Dataset with ``attrs`` is written as.
+
+    The writer option ``revision``; else an export's own version (v1 is R0, v2 R1: a revised
+    delivery must say it is one, and the exporter's file name says so too); else the
+    source's, not any product "revision"; else R0.
+    """
+    found = str(attrs.get("revision") or "").strip()
+    given = (
+        option
+        or export_revision(attrs.get("export_version"))
+        or (found if re.fullmatch(r"R[A-Z0-9]{1,3}", found) else "R0")
+    )
+    return _text(given, "R0").split(",")[0].replace(":", " ").strip() or "R0"
+
+
 class IcarttWriter(Writer):
     """Standardized Dataset -> ICARTT 2.0 FFI 1001.
 
@@ -236,10 +264,14 @@ class IcarttWriter(Writer):
         ]
         scom = [_text(s, "") for s in str(ds.attrs.get("special_comments", "")).split("\n")]
         scom = [s for s in scom if s]
-        # an ICARTT revision (R0, R1, RA...) read from the source, not any product "revision"
-        found = str(ds.attrs.get("revision") or "").strip()
-        given = self.revision or (found if re.fullmatch(r"R[A-Z0-9]{1,3}", found) else "R0")
-        revision = _text(given, "R0").split(",")[0].replace(":", " ").strip() or "R0"
+        revision = icartt_revision(self.revision, ds.attrs)
+        exported = export_revision(ds.attrs.get("export_version"))
+        revision_comment = keyword(revision, "revision_comment")
+        if exported is not None and not self.revision and revision_comment == "N/A":
+            revision_comment = _text(
+                f"stratoflow export v{ds.attrs['export_version']}"
+                + (f" ({ds.attrs['series_versions']})" if ds.attrs.get("series_versions") else "")
+            )
         flags_info = IAGOS_FLAGS_NOTE
         data_info = keyword("DATA_INFO")
         flight = next(
@@ -278,7 +310,7 @@ class IcarttWriter(Writer):
             f"STIPULATIONS_ON_USE: {keyword('STIPULATIONS_ON_USE', 'license', 'licence')}",
             f"OTHER_COMMENTS: {'; '.join(other)}",
             f"REVISION: {revision}",
-            f"{revision}: {keyword(revision, 'revision_comment')}",
+            f"{revision}: {revision_comment}",
             ", ".join(["Start_UTC", *cols.names]),
         ]
         head = [
