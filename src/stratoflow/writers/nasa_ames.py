@@ -171,7 +171,9 @@ def _missing_as(data: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
         return data.astype(np.uint8)
     if data.dtype.kind != "f":
         return data
-    if float(data.dtype.type(missing)) != missing:
+    # beyond float32's range (a column next to one of values up to 1e200) the cast gives
+    # inf: compare against the type's range instead of casting and warning of an overflow
+    if abs(missing) > float(np.finfo(data.dtype).max) or float(data.dtype.type(missing)) != missing:
         data = data.astype(np.float64)
     return np.where(np.isnan(data), missing, data)
 
