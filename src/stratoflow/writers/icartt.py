@@ -42,8 +42,8 @@ from stratoflow.writers.nasa_ames import (
     ancillary_links,
     check_text_policy,
     columns_of,
-    format_block,
     number,
+    write_block,
 )
 
 __all__ = ["ANCILLARY_PREFIX", "IcarttWriter", "export_revision", "icartt_revision"]
@@ -332,4 +332,4 @@ class IcarttWriter(Writer):
             *ncom,
         ]
         text = "\n".join([f"{len(head) + 1}, 1001, V02_2016", *head]) + "\n"
-        path.write_text(text + format_block(cols, sep=",", missing=missing), encoding="ascii")
+        write_block(cols, path, text, sep=",", missing=missing, encoding="ascii")

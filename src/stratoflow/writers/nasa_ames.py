@@ -26,7 +26,6 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -49,8 +48,8 @@ __all__ = [
     "ancillary_links",
     "check_text_policy",
     "columns_of",
-    "format_block",
     "number",
+    "write_block",
 ]
 
 _HEADER_ATTRS = {
@@ -178,8 +177,19 @@ def _missing_as(data: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
     return np.where(np.isnan(data), missing, data)
 
 
-def format_block(columns: Columns, *, sep: str, missing: float) -> str:
-    """The data block as text: shortest round-trip reprs, NaN written as ``missing``."""
+_CHUNK_VALUES = 20_000
+
+
+def write_block(
+    columns: Columns, path: Path, header: str, *, sep: str, missing: float, encoding: str
+) -> None:
+    """Write ``header`` and then the data block to ``path``: shortest round-trip reprs, NaN
+    written as ``missing``.
+
+    The block goes straight into the file, in pandas' chunks: built as one string first (and
+    joined to the header), a long high-rate flight was held in memory three times over, as
+    text several times the size of its numbers.
+    """
     # one DataFrame from all columns at once: inserting 100+ columns one by one fragments it
     frame = pd.DataFrame(
         {
@@ -187,9 +197,17 @@ def format_block(columns: Columns, *, sep: str, missing: float) -> str:
             **{str(i): _missing_as(data, missing) for i, data in enumerate(columns.values)},
         }
     )
-    buffer = io.StringIO()
-    frame.to_csv(buffer, sep=sep, header=False, index=False, lineterminator="\n")
-    return buffer.getvalue()
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        fh.write(header)
+        frame.to_csv(
+            fh,
+            sep=sep,
+            header=False,
+            index=False,
+            lineterminator="\n",
+            # each value of a chunk is a Python string while it is formatted: ~20000 at a time
+            chunksize=max(1, _CHUNK_VALUES // frame.shape[1]),
+        )
 
 
 def ancillary_links(cols: Columns) -> list[str]:
@@ -309,5 +327,4 @@ class NasaAmesWriter(Writer):
         ]
         nlhead = len(head) + 1
         text = "\n".join([f"{nlhead} 1001", *head]) + "\n"
-        block = format_block(cols, sep=" ", missing=float("9" * cols.digits))
-        path.write_text(text + block, encoding="utf-8")
+        write_block(cols, path, text, sep=" ", missing=float("9" * cols.digits), encoding="utf-8")
