@@ -411,3 +411,26 @@ def test_a_resumed_download_of_a_file_rewritten_with_the_same_size_starts_over(
     remote.handler().fetch_new(staging)
     assert _staged(staging)["b.nc"] == new
     assert_staging_clean(staging)
+
+
+def test_a_refused_upload_leaves_no_partial_file_at_the_partner(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """An upload the server refuses after the data went up (FTP: the drop box allows storing
+    and deleting but not renaming; SFTP: the name is taken by a folder) failed with the
+    hidden ``.<name>.part`` left in the partner's folder, where pickup scripts that take
+    every file found a half-delivered export. It is removed while the connection works."""
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(50_000))
+    if remote.ftp is not None:
+        remote.ftp.authorizer.override_perm(FTP_USER, str(outbox), perm="elwd", recursive=True)
+    else:
+        (outbox / "export.nc").mkdir()
+        (outbox / "export.nc" / "keep").write_bytes(b"someone's")
+    with pytest.raises(TransferError, match=r"export\.nc"):
+        remote.handler(remote_dir="/outbox").put(export)
+    assert sorted(p.name for p in outbox.iterdir()) == (
+        [] if remote.ftp is not None else ["export.nc"]
+    )

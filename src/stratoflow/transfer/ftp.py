@@ -20,6 +20,7 @@ connection.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ftplib
 import logging
 import re
@@ -408,5 +409,10 @@ class _FTPConnection(Connection):
                 self.ftp.storbinary(f"STOR {tmp}", fh)
             self.ftp.rename(str(tmp), str(dest))
         except (TimeoutError, *_ERRORS) as exc:
+            if isinstance(exc, ftplib.Error):
+                # The server answered (quota full, rename refused): the connection still
+                # works, so the partial upload is removed, not left at the partner's.
+                with contextlib.suppress(TimeoutError, *_ERRORS):
+                    self.ftp.delete(str(tmp))
             raise self._fail(exc, f"put {name}") from exc
         return dest.relative_to(self.root).as_posix()

@@ -309,5 +309,11 @@ class _SFTPConnection(Connection):
                     self.sftp.remove(str(dest))
                 self.sftp.rename(str(tmp), str(dest))
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            channel = self.sftp.get_channel()
+            if channel is not None and not channel.closed and not isinstance(exc, TimeoutError):
+                # The server answered (disk full, rename refused): the connection still
+                # works, so the partial upload is removed, not left at the partner's.
+                with contextlib.suppress(TimeoutError, OSError, EOFError, paramiko.SSHException):
+                    self.sftp.remove(str(tmp))
             raise self._fail(exc, f"put {name}") from exc
         return dest.relative_to(self.root).as_posix()
