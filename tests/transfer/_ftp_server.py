@@ -18,6 +18,9 @@ Permanent refusals need no fault: pyftpdlib's own per-directory permissions
 
 ``without=("MLSD", "MLST")`` makes a server that does not know those commands (it answers
 ``500 Command not understood``), like vsftpd and many older data-centre servers.
+
+``server.no_overwrite = True`` makes ``RNTO`` onto an existing file fail with 550, as IIS and
+ProFTPD (``AllowOverwrite off``, its default) answer.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class FTPTestServer:
         #: Called (in the server's thread) with the argument of a listing command (MLSD,
         #: LIST, NLST) before the server reads the directory.
         self.on_list: Callable[[str], None] | None = None
+        #: Refuse to rename onto an existing file (550), like IIS and ProFTPD's default.
+        self.no_overwrite = False
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -137,6 +142,13 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
             self.push_dtp_data(head, cmd="RETR")
             return file
         return super().ftp_RETR(file)
+
+    def ftp_RNTO(self, path: str) -> Any:  # noqa: N802
+        if self.test_server.no_overwrite and self._rnfr and os.path.exists(path):
+            self._rnfr = None
+            self.respond("550 File exists.")
+            return None
+        return super().ftp_RNTO(path)
 
     def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
         if self._hold and resp.startswith("226"):

@@ -434,3 +434,22 @@ def test_a_refused_upload_leaves_no_partial_file_at_the_partner(
     assert sorted(p.name for p in outbox.iterdir()) == (
         [] if remote.ftp is not None else ["export.nc"]
     )
+
+
+def test_ftp_delivers_again_to_a_server_that_does_not_rename_over_a_file(
+    ftp_test_server: FTPTestServer, seeded: Path, secrets_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Delivering a name that is already there (a task retried after its upload went through
+    but before it was recorded; a corrected file of the same name) to a server that refuses
+    to rename onto an existing file (IIS; ProFTPD's default ``AllowOverwrite off``) failed
+    for good with 550, where SFTP replaces the file. FTP replaces it the same way now."""
+    remote = _ftp_remote(ftp_test_server, secrets_env["ftp"])
+    ftp_test_server.no_overwrite = True
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    remote.handler(remote_dir="/outbox").put(export)
+    assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
+    assert (outbox / "export.nc").read_bytes() == export.read_bytes()

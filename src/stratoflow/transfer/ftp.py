@@ -407,7 +407,14 @@ class _FTPConnection(Connection):
             with fh:
                 # storbinary sends 8 KiB blocks as it reads them: the file is never held whole.
                 self.ftp.storbinary(f"STOR {tmp}", fh)
-            self.ftp.rename(str(tmp), str(dest))
+            try:
+                self.ftp.rename(str(tmp), str(dest))
+            except ftplib.error_perm:
+                # Servers that do not rename onto an existing file (IIS; ProFTPD's default
+                # AllowOverwrite off): the name is replaced as SFTP does, removed first.
+                with contextlib.suppress(ftplib.error_perm):
+                    self.ftp.delete(str(dest))
+                self.ftp.rename(str(tmp), str(dest))
         except (TimeoutError, *_ERRORS) as exc:
             if isinstance(exc, ftplib.Error):
                 # The server answered (quota full, rename refused): the connection still
