@@ -500,3 +500,27 @@ def test_a_vertical_coordinate_in_no_length_unit_keeps_its_unit(
     out, _ = NetcdfWriter().to_cf(ds)
     assert out.attrs["geospatial_vertical_units"] == "ft"
     assert out.attrs["geospatial_vertical_max"] == float(ds["alt"].values.max())
+
+
+def test_the_time_coverage_holds_every_record_to_the_sub_second(
+    tmp_path: Path, compliance: Check
+) -> None:
+    """A flight starting at 10:00:00.25 and ending at 10:00:09.75 was said to cover
+    10:00:00Z-10:00:09Z (9 s): its last record lay outside the declared coverage."""
+    from stratoflow.dataset import make_dataset
+
+    times = np.datetime64("2024-05-01T10:00:00.25", "ns") + np.arange(20) * np.timedelta64(
+        500, "ms"
+    )
+    ds = make_dataset(times, {"O3": (np.arange(20.0), {"units": "1e-9", "long_name": "ozone"})})
+    path = NetcdfWriter().write(ds, tmp_path / "subsecond.nc")
+    with xr.open_dataset(path) as back:
+        assert back.attrs["time_coverage_start"] == "2024-05-01T10:00:00.250Z"
+        assert back.attrs["time_coverage_end"] == "2024-05-01T10:00:09.750Z"
+        assert back.attrs["time_coverage_duration"] == "PT9.5S"
+        start = np.datetime64(back.attrs["time_coverage_start"].rstrip("Z"), "ns")
+        end = np.datetime64(back.attrs["time_coverage_end"].rstrip("Z"), "ns")
+        assert start == back["time"].values[0] and end == back["time"].values[-1]
+    findings = [f for c in compliance(path).values() for fs in c.values() for f in fs]
+    written = ("time_coverage_start", "time_coverage_end", "time_coverage_duration")
+    assert not [f for f in findings if any(key in f for key in written)], findings

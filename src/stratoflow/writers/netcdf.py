@@ -47,6 +47,7 @@ from stratoflow.dataset import FLAG_SUFFIX, TIME, data_variables
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
 from stratoflow.writers.base import Writer, plain_name
+from stratoflow.writers.csv import iso_times
 
 __all__ = [
     "IAGOS_NAMES",
@@ -390,7 +391,9 @@ def _now() -> str:
 
 
 def _iso(t: np.datetime64) -> str:
-    return str(t.astype("datetime64[s]")) + "Z"
+    """``t`` in ISO 8601 UTC at the coarsest exact precision: cut to whole seconds, a
+    coverage ending at 10:00:00.75 ended before the file's last record."""
+    return str(iso_times(np.array([t]))[0])
 
 
 class NetcdfWriter(Writer):
@@ -687,8 +690,10 @@ class NetcdfWriter(Writer):
         if times.size:
             attrs["time_coverage_start"] = _iso(times[0])
             attrs["time_coverage_end"] = _iso(times[-1])
-            seconds = int((times[-1] - times[0]) / np.timedelta64(1, "s"))
-            attrs["time_coverage_duration"] = f"PT{seconds}S"
+            span = int((times[-1] - times[0]) / np.timedelta64(1, "ns"))
+            seconds, ns = divmod(span, 1_000_000_000)
+            fraction = f".{ns:09d}".rstrip("0") if ns else ""
+            attrs["time_coverage_duration"] = f"PT{seconds}{fraction}S"
         for axis, name, unit in (
             ("lat", lat, _LAT_UNITS),
             ("lon", lon, _LON_UNITS),
