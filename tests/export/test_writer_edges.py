@@ -63,3 +63,24 @@ def test_text_writers_stream_the_data_block_instead_of_holding_the_file_as_text(
         assert peak < 1.5 * size, (writer, peak, size)
         back = open_dataset(path)
         np.testing.assert_array_equal(back["v7"].values, ds["v7"].values)
+
+
+def test_icartt_keeps_the_standard_names_of_its_source(tmp_path: Path) -> None:
+    """ICARTT 2.0 variable lines are ``name, units, standard name, long name``. The writer
+    put the short name in the standard-name field whatever the source said, so reading an
+    ICARTT file and writing it again replaced its standard names by short names."""
+    times = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:05"], dtype="datetime64[ns]")
+    ds = make_dataset(
+        times,
+        {"O3": (np.array([41.5, 42.0]), {"units": "1e-9", "long_name": "ozone"})},
+        attrs={"flight_id": "F1"},
+    )
+    first = write_dataset(ds, tmp_path / "TEST-O3_B200_20240101_R0.ict", writer="icartt")
+    text = first.read_text().replace("O3, 1e-9, O3, ozone", "O3, 1e-9, Ozone_InSitu_ppbv, ozone")
+    source = tmp_path / "SRC-O3_B200_20240101_R0.ict"
+    source.write_text(text)
+    read = open_dataset(source)
+    assert read["O3"].attrs["icartt_standard_name"] == "Ozone_InSitu_ppbv"
+    again = write_dataset(read, tmp_path / "AGAIN-O3_B200_20240101_R0.ict", writer="icartt")
+    assert "O3, 1e-9, Ozone_InSitu_ppbv, ozone" in again.read_text().splitlines()
+    assert open_dataset(again)["O3"].attrs["icartt_standard_name"] == "Ozone_InSitu_ppbv"

@@ -257,8 +257,11 @@ class IcarttWriter(Writer):
                     return _text(value)
             return "N/A"
 
+        # the standard name a source ICARTT file gave (read back as icartt_standard_name) is
+        # kept; without one the short name stands in, as the ICARTT 2.0 examples do
         vnames = [
-            f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, {name}, "
+            f"{name}, {_text(a.get('units', '1'), '1', comma=False)}, "
+            f"{_text(a.get('icartt_standard_name', name), name, comma=False)}, "
             f"{_text(a.get('long_name', name), name, comma=False)}"
             for name, a in zip(cols.names, cols.attrs, strict=True)
         ]
