@@ -84,3 +84,24 @@ def test_icartt_keeps_the_standard_names_of_its_source(tmp_path: Path) -> None:
     again = write_dataset(read, tmp_path / "AGAIN-O3_B200_20240101_R0.ict", writer="icartt")
     assert "O3, 1e-9, Ozone_InSitu_ppbv, ozone" in again.read_text().splitlines()
     assert open_dataset(again)["O3"].attrs["icartt_standard_name"] == "Ozone_InSitu_ppbv"
+
+
+def test_nasa_ames_keeps_multi_line_attributes_such_as_the_export_history(
+    tmp_path: Path,
+) -> None:
+    """An export's ``history`` names, one line each, the series versions and QC runs that
+    went out; the NASA Ames writer left out every attribute of several lines, so the file
+    said nothing of its provenance (nor kept the IAGOS ``summary``)."""
+    times = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:04"], dtype="datetime64[ns]")
+    history = "O3 v2: f.nc read by iagos_netcdf, QC run 7 (auto)\n\nexported by stratoflow 1.0"
+    ds = make_dataset(
+        times,
+        {"O3": (np.array([41.5, 42.0]), {"units": "1e-9", "long_name": "ozone"})},
+        attrs={"flight_id": "F1", "history": history, "summary": "first line\r\nsecond line"},
+    )
+    back = open_dataset(write_dataset(ds, tmp_path / "history.na", writer="nasa_ames"))
+    assert back.attrs["history"].split(" | ") == [
+        "O3 v2: f.nc read by iagos_netcdf, QC run 7 (auto)",
+        "exported by stratoflow 1.0",
+    ]
+    assert back.attrs["summary"] == "first line | second line"

@@ -230,14 +230,24 @@ def _tab_line(key: str, entries: list[str]) -> str | None:
     return "\t".join([f"{key}:", "time", *(_FORBIDDEN.sub(" ", e).strip() for e in entries)])
 
 
+#: Joins the lines of a multi-line attribute on its one ``key: value`` line.
+LINE_JOIN = " | "
+
+
 def _attr_lines(ds: xr.Dataset) -> list[str]:
+    """``key: value`` normal comments, one per global attribute.
+
+    A value of several lines (an export's ``history``: which series versions and QC runs
+    went out; a source's ``summary``) was left out, losing the provenance of the file; its
+    lines are now joined with :data:`LINE_JOIN`, blank ones dropped.
+    """
     lines = []
     for key, value in ds.attrs.items():
         if key in _HEADER_ATTRS or not isinstance(value, str | int | float | np.number):
             continue
-        text = str(value)
-        if "\n" in text or "\r" in text or ":" in key or not key.strip():
+        if ":" in key or not key.strip():
             continue
+        text = LINE_JOIN.join(line.strip() for line in str(value).splitlines() if line.strip())
         lines.append(f"{key}: {_clean(text, '', '')}")
     return lines
 
