@@ -349,6 +349,59 @@ def test_netcdf_files_read_by_several_threads_at_once_do_not_crash_the_process(
     assert "errors: []" in done.stdout
 
 
+_WRITE_THREADS = """
+import os, sys, threading
+from stratoflow import open_dataset, write_dataset
+
+ds = open_dataset(sys.argv[1])
+errors = []
+def read():
+    try:
+        for _ in range(3):
+            open_dataset(sys.argv[1])
+    except BaseException as exc:
+        errors.append(repr(exc))
+def write(i):
+    try:
+        for k in range(3):
+            write_dataset(ds, os.path.join(sys.argv[2], f"{i}_{k}.nc"), writer="netcdf")
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=read) for _ in range(2)]
+threads += [threading.Thread(target=write, args=(i,)) for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("errors:", errors)
+"""
+
+
+def test_netcdf_files_written_beside_reads_in_other_threads_do_not_crash_the_process(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """An export writing netCDF while an import read one in another thread (the scheduler
+    runs jobs in driver threads) killed the process with a segmentation fault: the writer did
+    not hold the lock the readers take around netCDF-C/HDF5. In a child process, as above."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "write_threads.py"
+    script.write_text(_WRITE_THREADS)
+    out = tmp_path / "out"
+    out.mkdir()
+    path = shared_data / "iagos" / "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
+    done = subprocess.run(
+        [sys.executable, str(script), str(path), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "errors: []" in done.stdout
+    assert len(list(out.glob("*.nc"))) == 6
+
+
 def test_a_text_column_with_a_blank_cell_is_still_text(shared_data: Path, tmp_path: Path) -> None:
     """One FAIRO record without an instrument state made the State column "numeric": the
     file failed with "line 2: column 'State': not a number: 'MS'", pointing at a good line.

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,6 +55,7 @@ from stratoflow.flags import (
     cf_flag_attributes,
     declares_iagos_flags,
 )
+from stratoflow.netcdf_library import LIBRARY_LOCK
 from stratoflow.readers.base import Reader
 from stratoflow.timeunits import is_time_units, parse_time_units
 
@@ -309,17 +309,10 @@ def _default_fill(dtype: np.dtype[Any]) -> float | None:
     return None if value is None else float(np.asarray(value, dtype=dtype))
 
 
-#: Held while this module calls into netCDF-C/HDF5, which are not thread-safe: files read at
-#: once by several threads of one process (the scheduler's driver threads, a thread pool
-#: executor) crashed it with a segmentation fault or "double free or corruption" (xarray's
-#: own locking does not cover the attribute reads). Re-entrant: a read opens several times.
-_LIBRARY_LOCK = threading.RLock()
-
-
 def _open_raw(path: Path, time: str | None, group: str | None = None) -> tuple[xr.Dataset, str]:
     """Open, find the time variable, and load everything with the time decoded unmasked
-    (under :data:`_LIBRARY_LOCK`: nothing of the file is read after it returns)."""
-    with _LIBRARY_LOCK:
+    (under :data:`LIBRARY_LOCK`: nothing of the file is read after it returns)."""
+    with LIBRARY_LOCK:
         return _open_raw_locked(path, time, group)
 
 
@@ -393,7 +386,7 @@ def _groups(path: Path) -> list[str]:
     import netCDF4
 
     found: list[str] = []
-    with _LIBRARY_LOCK, netCDF4.Dataset(path) as nc:
+    with LIBRARY_LOCK, netCDF4.Dataset(path) as nc:
         stack = list(nc.groups.values())
         while stack:
             group = stack.pop(0)
@@ -643,7 +636,7 @@ class IagosNetcdfReader(Reader):
         try:
             import netCDF4
 
-            with _LIBRARY_LOCK, netCDF4.Dataset(p, "r") as nc:
+            with LIBRARY_LOCK, netCDF4.Dataset(p, "r") as nc:
                 return cls.time_variable in nc.variables
         except (OSError, RuntimeError, ValueError):
             return p.name.upper().startswith("IAGOS_")

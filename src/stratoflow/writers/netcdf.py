@@ -46,6 +46,7 @@ from stratoflow import __version__
 from stratoflow.dataset import FLAG_SUFFIX, TIME, data_variables
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
+from stratoflow.netcdf_library import LIBRARY_LOCK
 from stratoflow.writers.base import Writer, plain_name
 from stratoflow.writers.csv import iso_times
 
@@ -432,7 +433,8 @@ class NetcdfWriter(Writer):
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
         out, encoding = self.to_cf(ds)
-        out.to_netcdf(path, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        with LIBRARY_LOCK:  # netCDF-C/HDF5: one file at a time per process (see the module)
+            out.to_netcdf(path, format="NETCDF4", engine="netcdf4", encoding=encoding)
 
     # The conversion is public so that callers (and tests) can inspect what would be written.
     def to_cf(self, ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
