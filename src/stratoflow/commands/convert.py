@@ -13,11 +13,13 @@ Example::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
+from stratoflow.errors import ConfigError
 
 __all__ = ["FORMATS", "convert", "register"]
 
@@ -53,6 +55,10 @@ def convert(
 ) -> str:
     """Convert ``source`` to ``target`` in format ``fmt``; returns a one-line summary."""
     writer, options = FORMATS[fmt]
+    output = Path(target)
+    # checked before reading: the writer replaces its target, and the input would be lost
+    if output.exists() and Path(source).exists() and output.samefile(source):
+        raise ConfigError(f"{target}: the output is the input file; write the result elsewhere")
     ds = open_dataset(source, reader=reader, **(reader_options or {}))
     path = write_dataset(ds, target, writer=writer, **options)
     return (
