@@ -33,3 +33,31 @@ def test_convert_refuses_to_write_over_its_input(
             "write the result elsewhere"
         )
     assert source.read_text() == CSV
+
+
+@pytest.mark.parametrize("command", ["convert", "qc"])
+def test_an_output_path_that_cannot_be_a_file_says_why(
+    command: str, source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory given as output, or a file used as a folder: one line, no traceback, and
+    no temporary file named in it or left behind."""
+    folder = source.parent / "results"
+    folder.mkdir()
+    cases = {
+        folder: f"{folder}: is a directory, not a file",
+        source / "out.nc": f"{source / 'out.nc'}: {source} is a file, not a directory",
+        source / "sub" / "out.nc": f"{source / 'sub' / 'out.nc'}: {source} is a file, not a "
+        "directory",
+    }
+    for target, message in cases.items():
+        argv = (
+            ["convert", str(source), str(target), "--format", "netcdf"]
+            if command == "convert"
+            else ["qc", str(source), "--out", str(target)]
+        )
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == f"stratoflow {command}: error: {message}"
+    assert sorted(p.name for p in source.parent.iterdir()) == ["o3.csv", "results"]
+    assert list(folder.iterdir()) == []
+    assert source.read_text() == CSV

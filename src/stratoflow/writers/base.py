@@ -57,6 +57,22 @@ def plain_name(name: str) -> str:
     return out if out[:1].isalpha() else "v_" + out
 
 
+def _check_target(target: Path) -> None:
+    """Raise :class:`WriterError` when ``target`` cannot be a file: it is a directory, or a
+    part of its folder path is a file.
+
+    Said in the user's terms before any temporary file exists; found later, the failing
+    rename or mkdir would name our hidden temporary file or a parent, not the mistake.
+    """
+    if target.is_dir():
+        raise WriterError(f"{target}: is a directory, not a file")
+    for parent in target.parents:
+        if parent.exists():  # the nearest existing folder; the rest is created
+            if not parent.is_dir():
+                raise WriterError(f"{target}: {parent} is a file, not a directory")
+            return
+
+
 class Writer(ABC):
     """Base class of all writers: set ``name``, ``description``, ``suffix``; implement _write."""
 
@@ -68,10 +84,14 @@ class Writer(ABC):
         """Write ``ds`` to ``path`` atomically and return the path."""
         target = Path(path)
         ds = validate(ds)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
-        )
+        _check_target(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+        except OSError as exc:  # permission denied, read-only file system, disk full
+            raise WriterError(f"{target}: cannot write: {exc.strerror or exc}") from exc
         os.close(fd)
         tmp = Path(tmp_name)
         try:
