@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
+from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import data_variables, flag_name
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag, count_flags
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("file", help="the file to read")
     p.add_argument("--config", help="QC configuration YAML (default: the shipped defaults)")
     p.add_argument("--evaluation", help="evaluation method: worst, mean, vote, critical, ...")
-    p.add_argument("--reader", help="reader name (guessed from the file when omitted)")
+    add_reader_arguments(p)
     p.add_argument("--out", required=True, help="netCDF file to write")
     p.add_argument("--tests", action="store_true", help="also write each test's probabilities")
     p.add_argument("--json", action="store_true", help="print the flag counts as JSON")
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.out)
     if target.exists() and target.resolve() == Path(args.file).resolve():
         raise ConfigError(f"--out {args.out} is the input file; write the result elsewhere")
-    ds = open_dataset(args.file, reader=args.reader)
+    ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
     result = run_qc(ds, config=args.config, evaluation=args.evaluation)
     flagged = result.to_dataset(ds, include_tests=args.tests)
     out = write_dataset(flagged, args.out, writer="netcdf")
