@@ -7,10 +7,22 @@ import argparse
 from stratoflow.server import setup
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0-65535, checked here so a typo is a usage error
+    (exit status 2), not a traceback from deep inside the server's bind()."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-commands to the CLI."""
     p = sub.add_parser("serve", help="serve the web UI on 127.0.0.1 (admin at /admin/)")
-    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.set_defaults(func=serve)
     m = sub.add_parser(
