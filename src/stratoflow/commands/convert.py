@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from stratoflow import open_dataset, write_dataset
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError
+from stratoflow.writers import get_writer
 
 __all__ = ["FORMATS", "convert", "register"]
 
@@ -43,6 +45,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("output", help="the file to write (replaced atomically)")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
     add_reader_arguments(p)
+    p.add_argument(
+        "-w",
+        "--writer-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="writer option (repeatable), parsed like -o; e.g. -w text_variables=drop to leave "
+        "text columns out of ICARTT and NASA Ames, which hold numbers only",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,9 +63,18 @@ def convert(
     fmt: str,
     reader: str | None = None,
     reader_options: dict[str, Any] | None = None,
+    writer_options: dict[str, Any] | None = None,
 ) -> str:
-    """Convert ``source`` to ``target`` in format ``fmt``; returns a one-line summary."""
-    writer, options = FORMATS[fmt]
+    """Convert ``source`` to ``target`` in format ``fmt``; returns a one-line summary.
+
+    ``writer_options`` add to (and may override) the options the format name stands for.
+    """
+    writer, fixed = FORMATS[fmt]
+    options = {**fixed, **(writer_options or {})}
+    try:  # checked before reading, like reader options: a typo fails fast, by name
+        inspect.signature(get_writer(writer)).bind(**options)
+    except TypeError as exc:
+        raise ConfigError(f"writer {writer!r}: invalid options: {exc}") from exc
     output = Path(target)
     # checked before reading: the writer replaces its target, and the input would be lost
     if output.exists() and Path(source).exists() and output.samefile(source):
@@ -69,6 +89,13 @@ def convert(
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    options = parse_options(args.option)
-    print(convert(args.input, args.output, args.format, reader=args.reader, reader_options=options))
+    summary = convert(
+        args.input,
+        args.output,
+        args.format,
+        reader=args.reader,
+        reader_options=parse_options(args.option),
+        writer_options=parse_options(args.writer_option, "writer option"),
+    )
+    print(summary)
     return 0

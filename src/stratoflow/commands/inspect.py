@@ -39,13 +39,13 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_options(items: list[str]) -> dict[str, Any]:
+def parse_options(items: list[str], what: str = "reader option") -> dict[str, Any]:
     """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (JSON values where they parse)."""
     options: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"reader option {item!r} is not KEY=VALUE")
+            raise ConfigError(f"{what} {item!r} is not KEY=VALUE")
         try:
             options[key.strip()] = json.loads(value)
         except ValueError:
