@@ -26,11 +26,17 @@ __all__ = ["parse_instant", "register"]
 
 
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 date or time; without a zone it is UTC."""
+    """An ISO 8601 date or time; without a zone it is UTC.
+
+    An argparse type: its :class:`argparse.ArgumentTypeError` is what argparse shows after
+    the option's name (any other error it replaces by "invalid parse_instant value").
+    """
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ConfigError(f"{text!r} is not an ISO 8601 date/time: {exc}") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date/time such as 2019-01-05 or 2019-01-05T10:37: {exc}"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
