@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any
 
 from stratoflow.errors import StratoflowError
+
+if TYPE_CHECKING:  # imported where used: ``stratoflow --help`` need not load xarray and pandas
+    import xarray as xr
 
 __all__ = ["StratoflowError", "__version__", "open_dataset", "write_dataset"]
 

@@ -70,7 +70,11 @@ def _show_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    parser = build_parser()
+    try:  # Ctrl-C while the command modules (numpy, xarray, ...) load: no traceback either
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not args.debug:
         warnings.showwarning = _show_warning
