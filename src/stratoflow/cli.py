@@ -12,11 +12,15 @@ stderr and exit status 1 — no traceback; ``--debug`` shows it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import TextIO
 
 from stratoflow import __version__
@@ -68,6 +72,48 @@ def _show_warning(
     print(f"stratoflow: warning: {message}", file=file or sys.stderr)
 
 
+#: After Ctrl-C, how long a command may take to unwind (remove its partial files, close the
+#: ones it reads) before it is stopped. A library lock left held by the interrupt (xarray's
+#: file manager, when Ctrl-C lands between its acquire and its ``try``) makes the close that
+#: follows wait forever: without this limit one Ctrl-C (or ``kill -INT``) could hang the command.
+INTERRUPT_GRACE_SECONDS = 10.0
+
+
+def _stop_after_grace() -> None:
+    message = f"interrupted (clean-up did not finish in {INTERRUPT_GRACE_SECONDS:g} s; stopped)"
+    os.write(sys.stderr.fileno(), message.encode() + b"\n")
+    os._exit(130)
+
+
+@contextlib.contextmanager
+def _bounded_interrupt() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt as usual and starts a timer that ends the process if the
+    unwinding hangs; the timer is cancelled when the command returns, whichever way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    timers: list[threading.Timer] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if not timers:
+            timers.append(threading.Timer(INTERRUPT_GRACE_SECONDS, _stop_after_grace))
+            timers[0].daemon = True
+            timers[0].start()
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored (background job) or someone's own
+        yield
+        return
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for timer in timers:
+            timer.cancel()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:  # Ctrl-C while the command modules (numpy, xarray, ...) load: no traceback either
@@ -79,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _show_warning
     try:
-        status: int = args.func(args)
+        with _bounded_interrupt():
+            status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
     except StratoflowError as exc:
         if args.debug:
