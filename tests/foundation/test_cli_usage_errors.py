@@ -43,3 +43,32 @@ def test_export_names_the_defect_of_a_bad_instant(
         f"stratoflow export: error: argument {option}: 'yesterday' is not an ISO 8601 date/time"
     )
     assert "parse_instant" not in last
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["scheduler", "--workers", "0"], "argument --workers: 0 must be at least 1"),
+        (["scheduler", "--drivers", "-2"], "argument --drivers: -2 must be at least 1"),
+        (["scheduler", "--tick", "0"], "argument --tick: 0 must be a number of seconds above 0"),
+        (
+            ["scheduler", "--tick", "nan"],
+            "argument --tick: nan must be a number of seconds above 0",
+        ),
+        (["scheduler", "--tick", "soon"], "argument --tick: 'soon' is not a number of seconds"),
+        (["worker", "--concurrency", "0"], "argument --concurrency: 0 must be at least 1"),
+        (["demo", "--flights", "-1"], "argument --flights: -1 must be at least 1"),
+        (["job", "run", "x", "--workers", "0"], "argument --workers: 0 must be at least 1"),
+        (["job", "show", "x", "-n", "0"], "argument -n: 0 must be at least 1"),
+        (["job", "next", "x", "-n", "many"], "argument -n: 'many' is not a whole number"),
+    ],
+)
+def test_counts_and_durations_that_cannot_work_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `scheduler --workers 0` started a scheduler with no thread to run its tasks,
+    `--tick 0` one that never paused, `demo --flights -1` a demo of nothing."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")

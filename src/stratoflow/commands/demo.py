@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from stratoflow.commands.arguments import positive_int
 from stratoflow.server import setup
 
 DEMO_JOB = "demo"
@@ -20,7 +21,7 @@ DEMO_JOB = "demo"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-command to the CLI."""
     p = sub.add_parser("demo", help="run the demo job end to end on the embedded default")
-    p.add_argument("--flights", type=int, default=3, help="number of sample flights (3)")
+    p.add_argument("--flights", type=positive_int, default=3, help="number of sample flights (3)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sample flights (0)")
     p.set_defaults(func=run)
 

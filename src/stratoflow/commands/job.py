@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stratoflow.commands.arguments import positive_int
 from stratoflow.errors import ConfigError
 from stratoflow.jobs.interrupt import sigterm_raises
 from stratoflow.server import setup
@@ -51,17 +52,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "show", help="a job's managers, next run and run history with the failed tasks"
     )
     show.add_argument("name")
-    show.add_argument("-n", type=int, default=10, help="how many recent runs (default 10)")
+    show.add_argument("-n", type=positive_int, default=10, help="how many recent runs (default 10)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=run_show)
     nxt = actions.add_parser("next", help="print the next run instants of a job")
     nxt.add_argument("name")
-    nxt.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    nxt.add_argument("-n", type=positive_int, default=10, help="how many (default 10)")
     nxt.add_argument("--json", action="store_true", help="print a JSON list")
     nxt.set_defaults(func=run_next)
     run = actions.add_parser("run", help="run a job now")
     run.add_argument("name")
-    run.add_argument("--workers", type=int, default=4, help="in-process threads (default 4)")
+    run.add_argument(
+        "--workers", type=positive_int, default=4, help="in-process threads (default 4)"
+    )
     run.add_argument(
         "--progress",
         choices=["auto", "live", "plain"],
@@ -102,7 +105,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="list what would be re-processed and why; change nothing",
     )
-    again.add_argument("--workers", type=int, default=4, help="in-process threads (default 4)")
+    again.add_argument(
+        "--workers", type=positive_int, default=4, help="in-process threads (default 4)"
+    )
     again.add_argument(
         "--progress",
         choices=["auto", "live", "plain"],

@@ -15,17 +15,22 @@ import logging
 import signal
 from types import FrameType
 
+from stratoflow.commands.arguments import positive_int, positive_seconds
 from stratoflow.server import setup
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-command to the CLI."""
     p = sub.add_parser("scheduler", help="run the scheduler (one active per database)")
-    p.add_argument("--tick", type=float, default=5.0, help="seconds between checks (default 5)")
-    p.add_argument("--workers", type=int, default=4, help="in-process task threads (default 4)")
+    p.add_argument(
+        "--tick", type=positive_seconds, default=5.0, help="seconds between checks (default 5)"
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=4, help="in-process task threads (default 4)"
+    )
     p.add_argument(
         "--drivers",
-        type=int,
+        type=positive_int,
         default=4,
         help="runs executed at once, each in its own thread, beside the ticking (default 4)",
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 
+from stratoflow.commands.arguments import positive_int
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-command to the CLI."""
     p = sub.add_parser("worker", help="run a Celery worker for job tasks")
-    p.add_argument("--concurrency", type=int, default=4, help="task threads (default 4)")
+    p.add_argument("--concurrency", type=positive_int, default=4, help="task threads (default 4)")
     p.add_argument(
         "--pool",
         choices=["threads", "prefork", "solo"],

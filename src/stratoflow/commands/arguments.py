@@ -1,0 +1,35 @@
+"""Argument types shared by the sub-commands: a bad value is a usage error (exit status 2).
+
+argparse shows the message of an :class:`argparse.ArgumentTypeError` after the option's name;
+a count of threads or seconds that cannot work (0, -1) is refused there, before a scheduler
+starts with no thread to run its tasks or ticks without pause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["positive_int", "positive_seconds"]
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (threads, flights, how many runs to show)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
+    return value
