@@ -72,3 +72,19 @@ def test_counts_and_durations_that_cannot_work_are_usage_errors(
         main(argv)
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
+
+
+@pytest.mark.parametrize("command", ["inspect", "qc", "convert", "import"])
+@pytest.mark.parametrize("item", ["novalue", "=1"])
+def test_a_reader_option_that_is_not_key_value_is_a_usage_error(
+    command: str, item: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: exit status 1, as if the file had been at fault, after the import command had
+    already set up (and migrated) the database."""
+    extra = {"qc": ["--out", str(tmp_path / "o.nc")], "convert": [str(tmp_path / "o.nc")]}
+    fmt = ["--format", "netcdf"] if command == "convert" else []
+    with pytest.raises(SystemExit) as exit_:
+        main([command, str(tmp_path / "in.csv"), *extra.get(command, []), *fmt, "-o", item])
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == f"stratoflow {command}: error: argument -o/--option: {item!r} is not KEY=VALUE"

@@ -29,8 +29,10 @@ def test_reader_options_are_checked(shared_data: Path, capsys: pytest.CaptureFix
     assert json.loads(capsys.readouterr().out)["points"] == 450
     assert main(["inspect", omc, "-o", "no_such_option=1"]) == 1
     assert "no_such_option" in capsys.readouterr().err
-    assert main(["inspect", omc, "-o", "novalue"]) == 1
-    assert "KEY=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # a malformed argument: a usage error
+        main(["inspect", omc, "-o", "novalue"])
+    assert exit_.value.code == 2
+    assert "argument -o/--option: 'novalue' is not KEY=VALUE" in capsys.readouterr().err
 
 
 def test_defective_file_gives_one_line_naming_file_and_line(

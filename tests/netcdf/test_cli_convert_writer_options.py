@@ -48,8 +48,10 @@ def test_writer_options_are_checked_before_reading(
     err = capsys.readouterr().err.strip()
     assert err.startswith("stratoflow convert: error: writer 'icartt': invalid options: ")
     assert "no_such_option" in err
-    assert main([*argv, "-w", "novalue"]) == 1
-    assert "writer option 'novalue' is not KEY=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "-w", "novalue"])
+    assert exit_.value.code == 2
+    assert "argument -w/--writer-option: 'novalue' is not KEY=VALUE" in capsys.readouterr().err
     assert main([*argv, "-w", "text_variables=keep"]) == 1
     assert "text_variables" in capsys.readouterr().err
     assert not (tmp_path / "o.ict").exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["positive_int", "positive_seconds"]
+__all__ = ["key_value", "positive_int", "positive_seconds"]
 
 
 def positive_int(text: str) -> int:
@@ -33,3 +33,11 @@ def positive_seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
     return value
+
+
+def key_value(text: str) -> str:
+    """A ``KEY=VALUE`` item (``-o``, ``-w``), kept as given; the value is parsed later."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return text

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
+from stratoflow.commands.arguments import key_value
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError
@@ -49,6 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-w",
         "--writer-option",
         action="append",
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="writer option (repeatable), parsed like -o; e.g. -w text_variables=drop to leave "

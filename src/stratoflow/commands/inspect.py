@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from stratoflow import open_dataset
+from stratoflow.commands.arguments import key_value
 from stratoflow.dataset import TIME, data_variables, flags_of
 from stratoflow.errors import ConfigError
 from stratoflow.flags import count_flags
@@ -32,6 +33,7 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
         "-o",
         "--option",
         action="append",
+        type=key_value,
         default=[],
         metavar="KEY=VALUE",
         help="reader option (repeatable); VALUE is parsed as JSON when it can be, "
