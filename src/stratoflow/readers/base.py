@@ -74,8 +74,9 @@ def text_bytes(raw: bytes) -> bytes:
 def require_file(path: PathLike) -> None:
     """Raise :class:`ReaderError` saying why ``path`` is not a readable file, if it is not.
 
-    Checked before any reader guesses or parses, so an empty argument or a directory reads
-    as what it is, not as "no reader recognises this file".
+    Checked before any reader guesses or parses, so an empty argument, a directory or a file
+    we may not read (permission denied) reads as what it is, not as "no reader recognises
+    this file".
     """
     if not str(path):
         raise ReaderError("no file given (the path is empty)")
@@ -84,6 +85,11 @@ def require_file(path: PathLike) -> None:
         raise ReaderError("is a directory, not a file", path=path)
     if not p.is_file():
         raise ReaderError("no such file", path=path)
+    try:  # unreadable: said as such, not as "no reader recognises this file"
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise ReaderError(f"cannot read: {exc.strerror or exc}", path=path) from exc
 
 
 def file_checksum(path: PathLike, chunk: int = 1 << 20) -> str:
