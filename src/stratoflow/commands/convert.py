@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("output", help="the file to write (replaced atomically)")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
     add_reader_arguments(p)
+    add_writer_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_writer_arguments(p: argparse.ArgumentParser) -> None:
+    """``-w KEY=VALUE``: convert and export take the same writer options."""
     p.add_argument(
         "-w",
         "--writer-option",
@@ -56,7 +62,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="writer option (repeatable), parsed like -o; e.g. -w text_variables=drop to leave "
         "text columns out of ICARTT and NASA Ames, which hold numbers only",
     )
-    p.set_defaults(func=run)
+
+
+def check_writer_options(fmt: str, writer_options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when ``writer_options`` do not fit the format's writer.
+
+    Checked before any reading or database work: a typo fails fast, by name.
+    """
+    writer, fixed = FORMATS[fmt]
+    try:
+        inspect.signature(get_writer(writer)).bind(**{**fixed, **writer_options})
+    except TypeError as exc:
+        raise ConfigError(f"writer {writer!r}: invalid options: {exc}") from exc
 
 
 def convert(
@@ -73,10 +90,7 @@ def convert(
     """
     writer, fixed = FORMATS[fmt]
     options = {**fixed, **(writer_options or {})}
-    try:  # checked before reading, like reader options: a typo fails fast, by name
-        inspect.signature(get_writer(writer)).bind(**options)
-    except TypeError as exc:
-        raise ConfigError(f"writer {writer!r}: invalid options: {exc}") from exc
+    check_writer_options(fmt, options)
     output = Path(target)
     # checked before reading: the writer replaces its target, and the input would be lost
     if output.exists() and Path(source).exists() and output.samefile(source):

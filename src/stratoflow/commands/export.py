@@ -18,7 +18,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stratoflow.commands.convert import FORMATS
+from stratoflow.commands.convert import FORMATS, add_writer_arguments, check_writer_options
+from stratoflow.commands.inspect import parse_options
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
 
@@ -76,6 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --resample: flags whose points enter resampled means, e.g. good,limited (good)",
     )
     p.add_argument("--out", required=True, type=Path, help="output directory")
+    add_writer_arguments(p)
     p.add_argument("--json", action="store_true", help="print the export records as JSON")
     p.set_defaults(func=run)
 
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("aggregate", "valid"):
         if getattr(args, flag) is not None and not args.resample:
             raise ConfigError(f"--{flag} only applies to resampled exports: add --resample")
+    writer_options = parse_options(args.writer_option, "writer option")
+    check_writer_options(args.format, writer_options)
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; give the directory to write into")
     setup(migrate=True)
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     )
     options = ExportOptions(
         format=args.format,
+        writer_options=writer_options,
         resample=args.resample,
         aggregate=args.aggregate or "worst",
         valid_flags=_valid_flags(args.valid or "good"),
