@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_ALIAS_EXPANSION", "UnsafeYAML", "load_plain_yaml"]
+__all__ = ["MAX_ALIAS_EXPANSION", "UnsafeYAML", "load_plain_yaml", "yaml_problem"]
 
 #: How many values aliases may add to a document when it is expanded (written out in full).
 #: Reusing a block a few times adds a handful; a billion-laughs document adds billions.
@@ -139,3 +139,15 @@ def load_plain_yaml(text: str | bytes) -> Any:
             ) from None
     finally:
         loader.dispose()
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: ``line 2, column 1: did not find expected ',' or ']'``.
+
+    PyYAML's own message spans several lines and quotes ``"<unicode string>"`` for where the
+    text came from; the caller names the file, and a command's error is one line.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())

@@ -62,12 +62,20 @@ def _steps(path: Path | None) -> list[dict[str, Any]]:
         return []
     import yaml
 
-    from stratoflow.plain_yaml import load_plain_yaml
+    from stratoflow.plain_yaml import load_plain_yaml, yaml_problem
 
     try:
-        steps = load_plain_yaml(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read processing steps: {exc}") from exc
+        steps = load_plain_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read processing steps: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: processing steps are not UTF-8 text (byte {exc.start}); give a YAML file"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}: processing steps are not valid YAML: {yaml_problem(exc)}"
+        ) from exc
     if not isinstance(steps, list):
         raise ConfigError(f"{path}: processing steps must be a list of {{step, params}}")
     return steps
