@@ -142,7 +142,8 @@ def load_plain_yaml(text: str | bytes) -> Any:
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line for a YAML error: ``line 2, column 1: did not find expected ',' or ']'``.
+    """One line for a YAML error: ``line 2, column 1: not valid YAML: did not find expected
+    ',' or ']'``.
 
     PyYAML's own message spans several lines and quotes ``"<unicode string>"`` for where the
     text came from; the caller names the file, and a command's error is one line.
@@ -150,4 +151,4 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return where + " ".join(str(problem).split())
+    return f"{where}not valid YAML: " + " ".join(str(problem).split())

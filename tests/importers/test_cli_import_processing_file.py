@@ -22,8 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
         # was PyYAML's four-line message quoting "<unicode string>"
         (
             b"- {step: despike\n",
-            "processing steps are not valid YAML: line 2, column 1: "
-            "did not find expected ',' or '}'",
+            "processing steps: line 2, column 1: not valid YAML: did not find expected ',' or '}'",
         ),
     ],
 )

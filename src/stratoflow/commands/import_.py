@@ -73,9 +73,7 @@ def _steps(path: Path | None) -> list[dict[str, Any]]:
             f"{path}: processing steps are not UTF-8 text (byte {exc.start}); give a YAML file"
         ) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{path}: processing steps are not valid YAML: {yaml_problem(exc)}"
-        ) from exc
+        raise ConfigError(f"{path}: processing steps: {yaml_problem(exc)}") from exc
     if not isinstance(steps, list):
         raise ConfigError(f"{path}: processing steps must be a list of {{step, params}}")
     return steps
