@@ -233,7 +233,8 @@ def _load_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise QCConfigError(f"{source}:{where} not valid YAML: {exc}") from exc
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise QCConfigError(f"{source}:{where} not valid YAML: {problem}") from exc
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> QCConfig:
@@ -245,6 +246,10 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> QCConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise QCConfigError(f"{path}: cannot read QC configuration: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise QCConfigError(
+            f"{path}: a QC configuration is YAML text, but this is not UTF-8 (byte {exc.start})"
+        ) from exc
     data = _load_yaml(text, str(path))  # its errors name the file already
     try:
         return parse_config(data)
