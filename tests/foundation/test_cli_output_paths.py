@@ -39,25 +39,48 @@ def test_convert_refuses_to_write_over_its_input(
 def test_an_output_path_that_cannot_be_a_file_says_why(
     command: str, source: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A directory given as output, or a file used as a folder: one line, no traceback, and
-    no temporary file named in it or left behind."""
+    """A directory given as output, a file used as a folder, or a folder that does not exist
+    (a typo: the writers would create it and the result land where nobody looks): a usage
+    error naming the path, before anything is read, and nothing left behind."""
     folder = source.parent / "results"
     folder.mkdir()
     cases = {
         folder: f"{folder}: is a directory, not a file",
-        source / "out.nc": f"{source / 'out.nc'}: {source} is a file, not a directory",
-        source / "sub" / "out.nc": f"{source / 'sub' / 'out.nc'}: {source} is a file, not a "
+        source / "out.nc": f"{source / 'out.nc'}: the directory {source} is a file, not a "
         "directory",
+        folder / "typo" / "out.nc": f"{folder / 'typo' / 'out.nc'}: the directory "
+        f"{folder / 'typo'} does not exist",
     }
+    option = "output" if command == "convert" else "--out"
     for target, message in cases.items():
         argv = (
             ["convert", str(source), str(target), "--format", "netcdf"]
             if command == "convert"
             else ["qc", str(source), "--out", str(target)]
         )
-        assert main(argv) == 1
-        err = capsys.readouterr().err.strip()
-        assert err == f"stratoflow {command}: error: {message}"
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last == f"stratoflow {command}: error: argument {option}: {message}"
     assert sorted(p.name for p in source.parent.iterdir()) == ["o3.csv", "results"]
     assert list(folder.iterdir()) == []
     assert source.read_text() == CSV
+
+
+def test_the_writers_say_why_an_output_cannot_be_a_file(source: Path) -> None:
+    """Library callers (and the export manager) reach the writer directly: a directory as the
+    target named our hidden .part file, a file as a folder raised FileExistsError."""
+    from stratoflow import open_dataset, write_dataset
+    from stratoflow.errors import WriterError
+
+    ds = open_dataset(source)
+    folder = source.parent / "results"
+    folder.mkdir()
+    with pytest.raises(WriterError) as error:
+        write_dataset(ds, folder)
+    assert str(error.value) == f"{folder}: is a directory, not a file"
+    with pytest.raises(WriterError) as error:
+        write_dataset(ds, source / "sub" / "out.nc")
+    assert str(error.value) == f"{source / 'sub' / 'out.nc'}: {source} is a file, not a directory"
+    assert sorted(p.name for p in source.parent.iterdir()) == ["o3.csv", "results"]

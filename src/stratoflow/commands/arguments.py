@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
-__all__ = ["key_value", "positive_int", "positive_seconds"]
+__all__ = ["key_value", "output_file", "positive_int", "positive_seconds"]
 
 
 def positive_int(text: str) -> int:
@@ -40,4 +41,23 @@ def key_value(text: str) -> str:
     key, sep, _ = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return text
+
+
+def output_file(text: str) -> str:
+    """A file to write, in a directory that exists.
+
+    The writers create missing directories (an export fills a tree of them); on the command
+    line a missing directory is far more often a typo (``reslts/flight.nc``) than a wish, and
+    the result would land where nobody looks.
+    """
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("no file given (the path is empty)")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is a file, not a directory" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text}: the directory {parent} {what}")
     return text

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.arguments import key_value
+from stratoflow.commands.arguments import key_value, output_file
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError
@@ -43,7 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="read a file with any reader and write it in another format (no database)",
     )
     p.add_argument("input", help="the file to read")
-    p.add_argument("output", help="the file to write (replaced atomically)")
+    p.add_argument(
+        "output",
+        type=output_file,
+        help="the file to write (replaced atomically), in a directory that exists",
+    )
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
     add_reader_arguments(p)
     add_writer_arguments(p)

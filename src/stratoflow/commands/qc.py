@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
+from stratoflow.commands.arguments import output_file
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import data_variables, flag_name
 from stratoflow.errors import ConfigError
@@ -28,7 +29,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", help="QC configuration YAML (default: the shipped defaults)")
     p.add_argument("--evaluation", help="evaluation method: worst, mean, vote, critical, ...")
     add_reader_arguments(p)
-    p.add_argument("--out", required=True, help="netCDF file to write")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=output_file,
+        help="netCDF file to write (its directory must exist)",
+    )
     p.add_argument("--tests", action="store_true", help="also write each test's probabilities")
     p.add_argument("--json", action="store_true", help="print the flag counts as JSON")
     p.set_defaults(func=run)
