@@ -16,11 +16,21 @@ Example::
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_ALIAS_EXPANSION", "UnsafeYAML", "load_plain_yaml", "yaml_problem"]
+from stratoflow.errors import ConfigError, StratoflowError
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "UnsafeYAML",
+    "load_plain_yaml",
+    "read_yaml_file",
+    "yaml_problem",
+]
 
 #: How many values aliases may add to a document when it is expanded (written out in full).
 #: Reusing a block a few times adds a handful; a billion-laughs document adds billions.
@@ -152,3 +162,27 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     return f"{where}not valid YAML: " + " ".join(str(problem).split())
+
+
+def read_yaml_file(
+    path: str | os.PathLike[str], what: str, error: type[StratoflowError] = ConfigError
+) -> Any:
+    """The YAML file at ``path`` as plain data (:func:`load_plain_yaml`).
+
+    Every way it can fail is one line of ``error`` naming the file and ``what`` it should
+    hold (``"processing steps"``, ``"job definitions"``): it cannot be read, it is not UTF-8
+    text (a data file given by mistake ended in a UnicodeDecodeError traceback), or it is not
+    valid YAML (PyYAML's own message spans several lines).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: {what} must be YAML text, but this is not UTF-8 (byte {exc.start})"
+        ) from exc
+    try:
+        return load_plain_yaml(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: {what}: {yaml_problem(exc)}") from exc

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
         # a netCDF file given by mistake: was a UnicodeDecodeError traceback
         (
             b"\x89HDF\r\n\x1a\n\x00\x00",
-            "processing steps are not UTF-8 text (byte 0); give a YAML file",
+            "processing steps must be YAML text, but this is not UTF-8 (byte 0)",
         ),
         # was PyYAML's four-line message quoting "<unicode string>"
         (

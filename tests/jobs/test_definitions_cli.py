@@ -467,6 +467,29 @@ def test_yaml_that_contains_itself_or_explodes_is_refused(
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        # a data file given by mistake: was a UnicodeDecodeError traceback
+        (b"\x89HDF\r\n\x1a\n\x00\x00", "job definitions must be YAML text, but this is not UTF-8"),
+        # was PyYAML's multi-line message quoting "<unicode string>"
+        (b"jobs: [a\n", "job definitions: line 2, column 1: not valid YAML: did not find"),
+    ],
+)
+def test_job_load_of_a_file_that_is_no_yaml_is_one_line_naming_it(
+    content: bytes, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratoflow.server.workflow.models import Job
+
+    path = tmp_path / "jobs.yaml"
+    path.write_bytes(content)
+    assert main(["job", "load", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"stratoflow job: error: {path}: {says}"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not Job.objects.exists()
+
+
 def test_renamed_or_dropped_managers_keep_their_task_history(
     jobs_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

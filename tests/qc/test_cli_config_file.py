@@ -15,12 +15,12 @@ from stratoflow.cli import main
         # the data file given as --config by mistake: was a UnicodeDecodeError traceback
         (
             b"\x89HDF\r\n\x1a\n\x00\x00",
-            "a QC configuration is YAML text, but this is not UTF-8 (byte 0)",
+            "QC configuration must be YAML text, but this is not UTF-8 (byte 0)",
         ),
         # was PyYAML's four-line message quoting "<unicode string>"
         (
             b"profiles: [ozone\n",
-            "line 2 not valid YAML: did not find expected ',' or ']'",
+            "QC configuration: line 2, column 1: not valid YAML: did not find expected ',' or ']'",
         ),
     ],
 )

@@ -137,7 +137,8 @@ def test_config_errors_name_the_key(config: dict[str, object], message: str) -> 
 def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "qc.yaml"
     path.write_text("O3:\n  tests: [\n", encoding="utf-8")
-    with pytest.raises(QCConfigError, match=r"qc\.yaml: line \d+") as info:
+    where = r"qc\.yaml: QC configuration: line \d+, column \d+"
+    with pytest.raises(QCConfigError, match=where) as info:
         qc.load_config(path)
     assert str(info.value).count(str(path)) == 1  # named once
 
@@ -180,7 +181,8 @@ def test_a_key_given_twice_in_a_yaml_file_is_refused(tmp_path: Path) -> None:
         "  tests:\n    - test: gross_range\n      bad_max: 500\n",
         encoding="utf-8",
     )
-    with pytest.raises(QCConfigError, match=r"(?s)qc\.yaml: line 5 .*key 'tests' twice"):
+    twice = r"qc\.yaml: QC configuration: line 5, .*key 'tests' twice"
+    with pytest.raises(QCConfigError, match=twice):
         qc.load_config(path)
     path.write_text(  # a merge key may be overridden: that is not a duplicate
         "base: &limits\n  test: gross_range\n  bad_max: 500\n"

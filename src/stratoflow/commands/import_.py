@@ -60,20 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _steps(path: Path | None) -> list[dict[str, Any]]:
     if path is None:
         return []
-    import yaml
+    from stratoflow.plain_yaml import read_yaml_file
 
-    from stratoflow.plain_yaml import load_plain_yaml, yaml_problem
-
-    try:
-        steps = load_plain_yaml(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read processing steps: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: processing steps are not UTF-8 text (byte {exc.start}); give a YAML file"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: processing steps: {yaml_problem(exc)}") from exc
+    steps = read_yaml_file(path, "processing steps")
     if not isinstance(steps, list):
         raise ConfigError(f"{path}: processing steps must be a list of {{step, params}}")
     return steps

@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 
 from stratoflow.errors import ConfigError, PluginNotFound, QCConfigError
-from stratoflow.plain_yaml import load_plain_yaml
+from stratoflow.plain_yaml import load_plain_yaml, read_yaml_file
 from stratoflow.processing.units import to_pint
 from stratoflow.qc.base import Param, QCTest, get_test
 from stratoflow.qc.evaluation import get_evaluation
@@ -242,15 +242,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> QCConfig:
     if isinstance(source, Mapping):
         return parse_config(source)
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QCConfigError(f"{path}: cannot read QC configuration: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise QCConfigError(
-            f"{path}: a QC configuration is YAML text, but this is not UTF-8 (byte {exc.start})"
-        ) from exc
-    data = _load_yaml(text, str(path))  # its errors name the file already
+    data = read_yaml_file(path, "QC configuration", QCConfigError)
     try:
         return parse_config(data)
     except QCConfigError as exc:

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -47,7 +46,7 @@ from stratoflow.errors import ConfigError, StratoflowError
 from stratoflow.jobs.catchup import POLICIES
 from stratoflow.jobs.graph import find_cycle
 from stratoflow.jobs.schedule import Schedule
-from stratoflow.plain_yaml import load_plain_yaml
+from stratoflow.plain_yaml import read_yaml_file
 from stratoflow.server.workflow import managers
 from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
 
@@ -300,12 +299,7 @@ def jobs_load(path: Path, *, prune: bool = False) -> LoadReport:
     ``prune`` allows removing managers no longer listed that have task history (deleting
     their tasks); without it such a load is refused, all or nothing.
     """
-    try:
-        data = load_plain_yaml(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml_file(path, "job definitions")  # binary or broken: one line naming it
     try:
         with transaction.atomic():
             return _load(data or {}, prune=prune)
