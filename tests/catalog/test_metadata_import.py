@@ -119,6 +119,11 @@ def test_bad_metadata_is_rejected_whole(tmp_path: Path) -> None:
     path.write_text("instruments: []\n")
     with pytest.raises(CatalogError, match="unknown section"):
         metadata_import_file(path, who="alice")
+    path.write_text("components: [{type: nope\n")  # PyYAML's message spans several lines
+    with pytest.raises(CatalogError) as info:
+        metadata_import_file(path, who="alice")
+    assert str(info.value).startswith(f"{path}: metadata: line 2, column 1: not valid YAML: ")
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.django_db(transaction=True)

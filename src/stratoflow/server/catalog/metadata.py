@@ -51,7 +51,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from stratoflow.errors import CatalogError
-from stratoflow.plain_yaml import load_plain_yaml
+from stratoflow.plain_yaml import load_plain_yaml, yaml_problem
 from stratoflow.server.catalog.metadata_schema import FIELDS, REQUIRED, SECTIONS
 from stratoflow.server.catalog.models import (
     Aircraft,
@@ -463,8 +463,8 @@ def metadata_import_file(path: Path, *, who: str, identity: str | None = None) -
         doc = load_plain_yaml(raw) or {}
         if isinstance(doc, dict):  # checked safe above: the same document, scalars as text
             doc = _text_as_written(doc, yaml.load(raw, Loader=yaml.BaseLoader))
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # one line (PyYAML's own message spans several)
+        raise CatalogError(f"{path}: metadata: {yaml_problem(exc)}") from exc
     return metadata_import(doc, source=source, who=who)
 
 
