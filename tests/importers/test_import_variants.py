@@ -310,65 +310,26 @@ def test_a_file_with_only_a_time_column_fails_and_leaves_nothing(
 
 
 _THREADS = """
-import sys, threading
-from stratoflow import open_dataset
-
-errors = []
-def read():
-    try:
-        for _ in range(3):
-            open_dataset(sys.argv[1])
-    except BaseException as exc:
-        errors.append(repr(exc))
-threads = [threading.Thread(target=read) for _ in range(4)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print("errors:", errors)
-"""
-
-
-def test_netcdf_files_read_by_several_threads_at_once_do_not_crash_the_process(
-    shared_data: Path, tmp_path: Path
-) -> None:
-    """Imports run in threads (the scheduler's driver threads, a thread pool executor):
-    reading the IAGOS file in four threads at once killed the process with a segmentation
-    fault or "double free or corruption" (netCDF-C/HDF5 are not thread-safe). Run in a
-    child process, so that a crash fails this test instead of ending the test session."""
-    import subprocess
-    import sys
-
-    script = tmp_path / "threads.py"
-    script.write_text(_THREADS)
-    path = shared_data / "iagos" / "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
-    done = subprocess.run(
-        [sys.executable, str(script), str(path)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "errors: []" in done.stdout
-
-
-_WRITE_THREADS = """
 import os, sys, threading
 from stratoflow import open_dataset, write_dataset
 
-ds = open_dataset(sys.argv[1])
+source, readers, out, writers = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+ds = open_dataset(source) if writers else None
 errors = []
 def read():
     try:
         for _ in range(3):
-            open_dataset(sys.argv[1])
+            open_dataset(source)
     except BaseException as exc:
         errors.append(repr(exc))
 def write(i):
     try:
         for k in range(3):
-            write_dataset(ds, os.path.join(sys.argv[2], f"{i}_{k}.nc"), writer="netcdf")
+            write_dataset(ds, os.path.join(out, f"{i}_{k}.nc"), writer="netcdf")
     except BaseException as exc:
         errors.append(repr(exc))
-threads = [threading.Thread(target=read) for _ in range(2)]
-threads += [threading.Thread(target=write, args=(i,)) for i in range(2)]
+threads = [threading.Thread(target=read) for _ in range(readers)]
+threads += [threading.Thread(target=write, args=(i,)) for i in range(writers)]
 for t in threads:
     t.start()
 for t in threads:
@@ -377,29 +338,33 @@ print("errors:", errors)
 """
 
 
-def test_netcdf_files_written_beside_reads_in_other_threads_do_not_crash_the_process(
-    shared_data: Path, tmp_path: Path
+@pytest.mark.parametrize(("readers", "writers"), [(4, 0), (2, 2)])
+def test_netcdf_files_read_and_written_by_several_threads_do_not_crash_the_process(
+    shared_data: Path, tmp_path: Path, readers: int, writers: int
 ) -> None:
-    """An export writing netCDF while an import read one in another thread (the scheduler
-    runs jobs in driver threads) killed the process with a segmentation fault: the writer did
-    not hold the lock the readers take around netCDF-C/HDF5. In a child process, as above."""
+    """Imports and exports run in threads (the scheduler's driver threads, a thread pool
+    executor): reading the IAGOS file in four threads at once, or writing netCDF while other
+    threads read, killed the process with a segmentation fault or "double free or
+    corruption" (netCDF-C/HDF5 are not thread-safe; the writer did not hold the readers'
+    lock). Run in a child process, so that a crash fails this test instead of ending the
+    test session."""
     import subprocess
     import sys
 
-    script = tmp_path / "write_threads.py"
-    script.write_text(_WRITE_THREADS)
+    script = tmp_path / "threads.py"
+    script.write_text(_THREADS)
     out = tmp_path / "out"
     out.mkdir()
     path = shared_data / "iagos" / "IAGOS_timeseries_2019010510370802_L2_3.1.0.nc4"
     done = subprocess.run(
-        [sys.executable, str(script), str(path), str(out)],
+        [sys.executable, str(script), str(path), str(readers), str(out), str(writers)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "errors: []" in done.stdout
-    assert len(list(out.glob("*.nc"))) == 6
+    assert len(list(out.glob("*.nc"))) == 3 * writers
 
 
 def test_a_text_column_with_a_blank_cell_is_still_text(shared_data: Path, tmp_path: Path) -> None:
