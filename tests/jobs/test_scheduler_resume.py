@@ -10,41 +10,33 @@ import pytest
 from django.conf import LazySettings
 from django.utils import timezone
 
+from ._kinds import StopsOnce
+
 MakeJob = Callable[..., Any]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _StopsOnce:
-    """A task kind whose second unit is where the process is told to stop (SIGTERM raises
-    :class:`Terminated` in the thread running it: the driver's own, with one worker)."""
+def _abandoned(job: Any, slot: Any) -> Any:
+    """A run left ``running`` five minutes ago by a driver that died (no heartbeat since)."""
+    from stratoflow.server.workflow.models import JobRun
 
-    per_run = True
-    thread_safe = True
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def collect(self, manager: Any) -> Any:
-        return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(3))
-
-    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
-        from stratoflow.jobs.interrupt import Terminated
-
-        if task.details["number"] == 1 and not self.stopped:
-            self.stopped = True
-            raise Terminated("terminated by SIGTERM")
-        return {}
-
-    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
-        return {}
+    long_ago = timezone.now() - timedelta(minutes=5)
+    return JobRun.objects.create(
+        job=job,
+        scheduled_for=slot,
+        state="running",
+        owner="dead-host:1:x",
+        heartbeat_at=long_ago,
+        started_at=long_ago,
+    )
 
 
 @pytest.fixture
 def stops_once() -> Any:
     from stratoflow.server.workflow import managers
 
-    kind = _StopsOnce()
+    kind = StopsOnce()
     managers.register("stops-once", kind)
     yield kind
     managers._KINDS.pop("stops-once", None)
@@ -139,28 +131,14 @@ def test_a_run_abandoned_twice_by_dead_drivers_is_failed_not_resumed_again(
     settings.STRATOFLOW_LEASE_SECONDS = 30
     job = make_job("orphan", tasks=2)
     long_ago = timezone.now() - timedelta(minutes=5)
-    run = JobRun.objects.create(
-        job=job,
-        scheduled_for=long_ago,
-        state="running",
-        owner="dead-host:1:x",
-        heartbeat_at=long_ago,
-        started_at=long_ago,
-    )
+    run = _abandoned(job, long_ago)
     scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
     assert [r.pk for r in scheduler.tick()] == [run.pk]
     run.refresh_from_db()
     assert run.state == "succeeded"
 
     # the same again, but the scheduler that took it over died too (its marker is there)
-    other = JobRun.objects.create(
-        job=job,
-        scheduled_for=long_ago + timedelta(seconds=1),
-        state="running",
-        owner="dead-host:1:x",
-        heartbeat_at=long_ago,
-        started_at=long_ago,
-    )
+    other = _abandoned(job, long_ago + timedelta(seconds=1))
     taken = scheduler.take_over(other)
     assert taken
     JobRun.objects.filter(pk=other.pk).update(owner="dead-host:2:y", heartbeat_at=long_ago)
@@ -181,20 +159,12 @@ def test_a_bad_executor_setting_takes_no_run_over(
     run counted as resumed already and was failed instead of finished."""
     from stratoflow.errors import ConfigError
     from stratoflow.jobs import ManualClock
-    from stratoflow.server.workflow.models import JobRun
     from stratoflow.server.workflow.scheduler import RESUMED, Scheduler
 
     settings.STRATOFLOW_LEASE_SECONDS = 30
     job = make_job("orphan", tasks=2)
     long_ago = timezone.now() - timedelta(minutes=5)
-    run = JobRun.objects.create(
-        job=job,
-        scheduled_for=long_ago,
-        state="running",
-        owner="dead-host:1:x",
-        heartbeat_at=long_ago,
-        started_at=long_ago,
-    )
+    run = _abandoned(job, long_ago)
     settings.STRATOFLOW_EXECUTOR = "bogus"
     scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
     with pytest.raises(ConfigError, match="unknown STRATOFLOW_EXECUTOR 'bogus'"):

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from django.conf import LazySettings
 
+from ._kinds import StopsOnce
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.slow]
 
 MakeJob = Callable[..., Any]
@@ -79,31 +81,6 @@ def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
     assert len(counts) == 8  # the resumed run's 4 tasks and the new run's own 4
 
 
-class _StopsTheProcess:
-    """A task kind whose second task is where the process is told to stop (as SIGTERM
-    raises :class:`Terminated` in the thread running it: the caller's, with one worker)."""
-
-    per_run = True
-    thread_safe = True
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def collect(self, manager: Any) -> Any:
-        return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(3))
-
-    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
-        from stratoflow.jobs.interrupt import Terminated
-
-        if task.details["number"] == 1 and not self.stopped:
-            self.stopped = True
-            raise Terminated("terminated by SIGTERM")
-        return {}
-
-    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
-        return {}
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
     from stratoflow.jobs.interrupt import Terminated
@@ -111,7 +88,7 @@ def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
     from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
     from stratoflow.server.workflow.services import job_run
 
-    managers.register("stops", _StopsTheProcess())
+    managers.register("stops", StopsOnce())
     try:
         job = Job.objects.create(name="stops")
         TaskManager.objects.create(job=job, name="work", kind="stops")
