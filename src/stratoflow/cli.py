@@ -6,7 +6,9 @@ database set up Django themselves (:func:`stratoflow.server.setup`), so ``strato
 on a file stays fast and works without any server configuration.
 
 Expected failures (:class:`~stratoflow.errors.StratoflowError`) end with a one-line message on
-stderr and exit status 1 — no traceback; ``--debug`` shows it.
+stderr and exit status 1 — no traceback; ``--debug`` shows it. Usage errors found by a command
+(:class:`~stratoflow.errors.UsageError`: arguments that contradict each other) are reported the
+same way with status 2, as argparse reports those it finds itself.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from types import FrameType
 from typing import TextIO
 
 from stratoflow import __version__
-from stratoflow.errors import StratoflowError
+from stratoflow.errors import StratoflowError, UsageError
 from stratoflow.jobs.interrupt import Terminated
 
 __all__ = ["main"]
@@ -128,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _bounded_interrupt():
             status: int = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+    except UsageError as exc:  # arguments that contradict each other: status 2, as argparse
+        if args.debug:
+            raise
+        print(f"stratoflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except StratoflowError as exc:
         if args.debug:
             raise

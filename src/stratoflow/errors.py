@@ -13,7 +13,9 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     │   ├── ScheduleError                    an invalid schedule
     │   ├── QCConfigError                    an invalid QC configuration or test parameter
     │   ├── SecretError                      a secret reference cannot be resolved
-    │   └── CatalogError                     catalog metadata breaks a rule (overlap, cycle, key)
+    │   ├── CatalogError                     catalog metadata breaks a rule (overlap, cycle, key)
+    │   └── UsageError                       arguments that contradict each other (the output
+    │                                        is the input); the CLI exits with status 2
     ├── DatasetError (ValueError)            a Dataset breaks the standardized-Dataset contract
     ├── ReaderError                          a file cannot be parsed (names file, line, defect)
     ├── TimeUnitsError (ValueError)          a '<unit> since <date>' string cannot be read as UTC;
@@ -65,6 +67,7 @@ __all__ = [
     "TimeUnitsError",
     "TransferError",
     "TransientTransferError",
+    "UsageError",
     "WriterError",
 ]
 
@@ -95,6 +98,16 @@ class SecretError(ConfigError):
 
 class CatalogError(ConfigError):
     """Catalog metadata breaks a rule: overlapping periods, a cycle, an unknown reference."""
+
+
+class UsageError(ConfigError):
+    """Arguments that each look fine but contradict each other, e.g. an output that is the
+    input file under another name.
+
+    argparse checks one argument at a time; what only the combination shows is found by the
+    command and raised as this, which ``stratoflow`` reports like argparse's own usage errors
+    (one line, exit status 2) rather than as a failure of the work (status 1).
+    """
 
 
 class DatasetError(StratoflowError, ValueError):

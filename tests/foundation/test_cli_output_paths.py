@@ -19,20 +19,61 @@ def source(tmp_path: Path) -> Path:
     return path
 
 
-def test_convert_refuses_to_write_over_its_input(
-    source: Path, capsys: pytest.CaptureFixture[str]
+def _argv(command: str, source: Path | str, target: Path | str) -> list[str]:
+    if command == "convert":
+        return ["convert", str(source), str(target), "--format", "netcdf"]
+    return ["qc", str(source), "--out", str(target)]
+
+
+@pytest.mark.parametrize("command", ["convert", "qc"])
+def test_an_output_that_is_the_input_is_a_usage_error(
+    command: str,
+    source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`convert o3.csv o3.csv` would replace the measurements by the converted copy."""
-    link = source.with_name("same.csv")
-    os.link(source, link)
-    for target in (source, source.parent / "." / source.name, link):
-        assert main(["convert", str(source), str(target), "--format", "netcdf"]) == 1
-        err = capsys.readouterr().err.strip()
+    """`convert o3.csv o3.csv` or `qc o3.csv --out ./o3.csv` would replace the measurements
+    by the result: refused before anything is read, as a usage error (status 2, like any other
+    bad output path), naming the path -- also when the output reaches the input through a
+    relative path, a symbolic link or a hard link. qc was status 1 and missed hard links,
+    convert was status 1."""
+    hard = source.with_name("hard.csv")
+    os.link(source, hard)
+    soft = source.with_name("soft.csv")
+    soft.symlink_to(source.name)
+    monkeypatch.chdir(source.parent)
+    cases = {
+        str(source): "the input file",
+        f"{source.parent}/./{source.name}": f"the input file {source}",
+        source.name: f"the input file {source}",
+        str(hard): f"the input file {source}",
+        str(soft): f"the input file {source}",
+    }
+    for target, what in cases.items():
+        assert main(_argv(command, source, target)) == 2, target
+        err = capsys.readouterr().err
         assert err == (
-            f"stratoflow convert: error: {target}: the output is the input file; "
-            "write the result elsewhere"
+            f"stratoflow {command}: error: {target}: the output is {what}; "
+            "write the result elsewhere\n"
         )
     assert source.read_text() == CSV
+    assert sorted(p.name for p in source.parent.iterdir()) == ["hard.csv", "o3.csv", "soft.csv"]
+    assert soft.is_symlink()
+
+
+def test_qc_refuses_to_write_over_its_configuration(
+    source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The QC configuration is an input too: `--out` naming it would replace it by netCDF."""
+    config = source.with_name("qc.yaml")
+    config.write_text("O3:\n  tests:\n    - test: gross_range\n      bad_max: 1000\n")
+    argv = ["qc", str(source), "--config", str(config), "--out", str(config)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"stratoflow qc: error: {config}: the output is the QC configuration; "
+        "write the result elsewhere\n"
+    )
+    assert config.read_text().startswith("O3:\n")
 
 
 @pytest.mark.parametrize("command", ["convert", "qc"])
@@ -53,13 +94,8 @@ def test_an_output_path_that_cannot_be_a_file_says_why(
     }
     option = "output" if command == "convert" else "--out"
     for target, message in cases.items():
-        argv = (
-            ["convert", str(source), str(target), "--format", "netcdf"]
-            if command == "convert"
-            else ["qc", str(source), "--out", str(target)]
-        )
         with pytest.raises(SystemExit) as exit_:
-            main(argv)
+            main(_argv(command, source, target))
         assert exit_.value.code == 2
         last = capsys.readouterr().err.splitlines()[-1]
         assert last == f"stratoflow {command}: error: argument {option}: {message}"

@@ -87,16 +87,6 @@ def test_qc_runs_on_every_kind_of_real_file(
             assert name in ds.data_vars or any(name in text for text in long_names), name
 
 
-def test_qc_refuses_to_overwrite_its_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = tmp_path / "raw.csv"
-    source.write_text("time,O3\n2024-01-01T00:00:00Z,40\n2024-01-01T00:00:01Z,41\n")
-    assert main(["qc", str(source), "--out", str(tmp_path / "." / "raw.csv")]) == 1
-    assert "is the input file" in capsys.readouterr().err
-    assert source.read_text().startswith("time,O3\n")
-
-
 @pytest.mark.parametrize("writer", ["netcdf", "nasa_ames"])
 def test_qc_keeps_the_files_own_flags(
     writer: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["key_value", "output_file", "positive_int", "positive_seconds"]
+from stratoflow.errors import UsageError
+
+__all__ = ["key_value", "output_file", "output_not_input", "positive_int", "positive_seconds"]
 
 
 def positive_int(text: str) -> int:
@@ -61,3 +64,21 @@ def output_file(text: str) -> str:
         what = "is a file, not a directory" if parent.exists() else "does not exist"
         raise argparse.ArgumentTypeError(f"{text}: the directory {parent} {what}")
     return text
+
+
+def output_not_input(output: str, inputs: Mapping[str, str | None]) -> None:
+    """Raise :class:`UsageError` when ``output`` is one of the files ``inputs`` names.
+
+    ``inputs`` maps what each input is ("the input file", "the QC configuration") to its path
+    (None: not given). Checked before anything is read: the writer replaces its target, and
+    the input would be lost. Compared as files, not as text: ``./flight.nc``, a symbolic link
+    or a hard link to the input are the input too.
+    """
+    target = Path(output)
+    if not target.exists():
+        return
+    for what, given in inputs.items():
+        if given is None or not Path(given).exists() or not target.samefile(given):
+            continue
+        shown = what if given == output else f"{what} {given}"
+        raise UsageError(f"{output}: the output is {shown}; write the result elsewhere")

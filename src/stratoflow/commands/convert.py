@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import inspect
-from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.arguments import key_value, output_file
+from stratoflow.commands.arguments import key_value, output_file, output_not_input
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError
@@ -95,10 +94,7 @@ def convert(
     writer, fixed = FORMATS[fmt]
     options = {**fixed, **(writer_options or {})}
     check_writer_options(fmt, options)
-    output = Path(target)
-    # checked before reading: the writer replaces its target, and the input would be lost
-    if output.exists() and Path(source).exists() and output.samefile(source):
-        raise ConfigError(f"{target}: the output is the input file; write the result elsewhere")
+    output_not_input(target, {"the input file": source})
     ds = open_dataset(source, reader=reader, **(reader_options or {}))
     path = write_dataset(ds, target, writer=writer, **options)
     return (

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.arguments import output_file
+from stratoflow.commands.arguments import output_file, output_not_input
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import data_variables, flag_name
-from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag, count_flags
 
 
@@ -42,11 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
+    output_not_input(args.out, {"the input file": args.file, "the QC configuration": args.config})
     from stratoflow.qc import provider_flag_name, run_qc
 
-    target = Path(args.out)
-    if target.exists() and target.resolve() == Path(args.file).resolve():
-        raise ConfigError(f"--out {args.out} is the input file; write the result elsewhere")
     ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
     result = run_qc(ds, config=args.config, evaluation=args.evaluation)
     flagged = result.to_dataset(ds, include_tests=args.tests)
