@@ -27,6 +27,7 @@ from typing import TextIO
 
 from stratoflow import __version__
 from stratoflow.errors import StratoflowError, UsageError
+from stratoflow.files import remove_partial_files
 from stratoflow.jobs.interrupt import Terminated
 
 __all__ = ["main"]
@@ -47,6 +48,12 @@ COMMAND_MODULES = [
 ]
 
 
+#: After SIGTERM, what became of the work (commands that run jobs; see stratoflow.jobs.interrupt).
+RUN_TERMINATED = (
+    "the unfinished run is marked interrupted and its files are picked up by the next run"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
@@ -56,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"stratoflow {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    # what stratoflow says after SIGTERM; commands that write a file say otherwise
+    parser.set_defaults(when_terminated=RUN_TERMINATED)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -82,6 +91,7 @@ INTERRUPT_GRACE_SECONDS = 10.0
 
 
 def _stop_after_grace() -> None:
+    remove_partial_files()  # the stuck unwinding would have; os._exit skips every finally
     message = f"interrupted (clean-up did not finish in {INTERRUPT_GRACE_SECONDS:g} s; stopped)"
     os.write(sys.stderr.fileno(), message.encode() + b"\n")
     os._exit(130)
@@ -140,14 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"stratoflow {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except Terminated as exc:  # SIGTERM during a run (see stratoflow.jobs.interrupt)
-        print(
-            f"stratoflow {args.command}: {exc}; the unfinished run is marked interrupted "
-            "and its files are picked up by the next run",
-            file=sys.stderr,
-        )
+    except Terminated as exc:  # SIGTERM (see stratoflow.jobs.interrupt)
+        remove_partial_files()
+        print(f"stratoflow {args.command}: {exc}; {args.when_terminated}", file=sys.stderr)
         return 143  # 128 + SIGTERM, what a shell reports for a process stopped by it
     except KeyboardInterrupt:
+        remove_partial_files()  # an interrupt that landed in a clean-up cut it short
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `stratoflow inspect F | head`: the reader left; not an error of ours

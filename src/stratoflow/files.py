@@ -1,17 +1,112 @@
-"""Files stratoflow hands to people and other systems get the permissions any tool gives.
+"""Files stratoflow hands to people and other systems: written whole or not at all, with the
+permissions any tool gives.
 
-Writing atomically means writing a temporary file first, and :func:`tempfile.mkstemp` creates
-it readable by its owner only (0600). Renamed into place as is, an export or a delivered file
-would be unreadable for the data centre's group, the web server or the colleague who asked
-for it. :func:`publish` gives it the mode ``open()`` would have: 0666 less the umask.
+A file is written atomically: into a hidden ``.<name>.<host>-<pid>.<random>.part`` beside it
+(:func:`partial_file`), renamed into place when complete. The ``.part`` file must not outlive
+the write, whatever ends it: an error, Ctrl-C or SIGTERM removes it as the stack unwinds;
+when the unwinding hangs and the command is stopped without it, the CLI removes every ``.part``
+of the process's unfinished writes just before it exits (:func:`remove_partial_files`); and
+when the process was killed outright (SIGKILL, power loss), the next write of the same file removes
+it, recognising it by the host and process id in its name as the leftover of a process that
+no longer runs. A partner's transfer reading the folder (``*``) never picks up a half file,
+and no stale one piles up next to the exports.
+
+:func:`tempfile.mkstemp` creates the temporary file readable by its owner only (0600). Renamed
+into place as is, an export or a delivered file would be unreadable for the data centre's
+group, the web server or the colleague who asked for it. :func:`publish` gives it the mode
+``open()`` would have: 0666 less the umask.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["publish", "umask"]
+__all__ = ["partial_file", "publish", "remove_partial_files", "umask"]
+
+#: The ``.part`` files of writes this process has started and not finished.
+_UNFINISHED: set[Path] = set()
+_UNFINISHED_LOCK = threading.Lock()
+_SUFFIX = ".part"
+
+
+def _host() -> str:
+    """This machine's name as it goes into a ``.part`` name (no '/', kept short)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "localhost"
+
+
+def _owner_is_gone(part: Path, target: Path) -> bool:
+    """Whether ``part`` (a sibling of ``target``) was left by a process of this machine that
+    no longer runs. Files of other machines (a shared folder) and of running processes are
+    never judged stale; a process id reused since counts as running (the file stays)."""
+    match = re.fullmatch(
+        rf"\.{re.escape(target.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+{re.escape(_SUFFIX)}",
+        part.name,
+    )
+    if match is None or match["host"] != _host():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        with _UNFINISHED_LOCK:
+            return part not in _UNFINISHED  # ours is live; else an earlier process's, same id
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it runs, as another user
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def partial_file(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """An empty temporary file beside ``target`` to write it into, then rename it onto
+    ``target``; removed unless it was renamed, whichever way the block ends.
+
+    The ``.part`` files that earlier processes killed while writing ``target`` left behind
+    are removed first (see the module). Raises :class:`OSError` when the folder does not
+    take a new file.
+    """
+    target = Path(target)
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*{_SUFFIX}"):
+        if _owner_is_gone(leftover, target):
+            leftover.unlink(missing_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}.{_host()}-{os.getpid()}.", suffix=_SUFFIX, dir=target.parent
+    )
+    os.close(fd)
+    part = Path(name)
+    with _UNFINISHED_LOCK:
+        _UNFINISHED.add(part)
+    try:
+        yield part
+    finally:
+        part.unlink(missing_ok=True)  # gone already when it was renamed into place
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.discard(part)
+
+
+def remove_partial_files() -> None:
+    """Remove the ``.part`` files of every write this process has not finished.
+
+    For a process about to end without unwinding its stack (``os._exit`` after a clean-up
+    that hung): safe from any thread, and it never blocks on the stuck one.
+    """
+    acquired = _UNFINISHED_LOCK.acquire(timeout=1.0)
+    try:
+        for part in list(_UNFINISHED):
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+    finally:
+        if acquired:
+            _UNFINISHED_LOCK.release()
 
 
 def umask() -> int:

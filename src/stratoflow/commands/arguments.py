@@ -14,7 +14,18 @@ from pathlib import Path
 
 from stratoflow.errors import UsageError
 
-__all__ = ["key_value", "output_file", "output_not_input", "positive_int", "positive_seconds"]
+#: After SIGTERM, what a command that writes one file says became of it: SIGTERM unwinds like
+#: Ctrl-C (``stratoflow.jobs.interrupt.sigterm_raises``), and the writer removes its ``.part``.
+WRITE_TERMINATED = "the output was not written (a file it would have replaced is unchanged)"
+
+__all__ = [
+    "WRITE_TERMINATED",
+    "key_value",
+    "output_file",
+    "output_not_input",
+    "positive_int",
+    "positive_seconds",
+]
 
 
 def positive_int(text: str) -> int:

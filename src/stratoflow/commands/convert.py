@@ -17,10 +17,11 @@ import inspect
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.arguments import key_value, output_file, output_not_input
+from stratoflow.commands.arguments import WRITE_TERMINATED, key_value, output_file, output_not_input
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError
+from stratoflow.jobs.interrupt import sigterm_raises
 from stratoflow.writers import get_writer
 
 __all__ = ["FORMATS", "convert", "register"]
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="output format")
     add_reader_arguments(p)
     add_writer_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, when_terminated=WRITE_TERMINATED)
 
 
 def add_writer_arguments(p: argparse.ArgumentParser) -> None:
@@ -105,13 +106,14 @@ def convert(
 
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
-    summary = convert(
-        args.input,
-        args.output,
-        args.format,
-        reader=args.reader,
-        reader_options=parse_options(args.option),
-        writer_options=parse_options(args.writer_option, "writer option"),
-    )
+    with sigterm_raises():  # SIGTERM unwinds like Ctrl-C: the writer removes its .part file
+        summary = convert(
+            args.input,
+            args.output,
+            args.format,
+            reader=args.reader,
+            reader_options=parse_options(args.option),
+            writer_options=parse_options(args.writer_option, "writer option"),
+        )
     print(summary)
     return 0

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 from stratoflow import open_dataset, write_dataset
-from stratoflow.commands.arguments import output_file, output_not_input
+from stratoflow.commands.arguments import WRITE_TERMINATED, output_file, output_not_input
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import data_variables, flag_name
 from stratoflow.flags import Flag, count_flags
+from stratoflow.jobs.interrupt import sigterm_raises
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--tests", action="store_true", help="also write each test's probabilities")
     p.add_argument("--json", action="store_true", help="print the flag counts as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, when_terminated=WRITE_TERMINATED)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     output_not_input(args.out, {"the input file": args.file, "the QC configuration": args.config})
     from stratoflow.qc import provider_flag_name, run_qc
 
-    ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
-    result = run_qc(ds, config=args.config, evaluation=args.evaluation)
-    flagged = result.to_dataset(ds, include_tests=args.tests)
-    out = write_dataset(flagged, args.out, writer="netcdf")
+    with sigterm_raises():  # SIGTERM unwinds like Ctrl-C: the writer removes its .part file
+        ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
+        result = run_qc(ds, config=args.config, evaluation=args.evaluation)
+        flagged = result.to_dataset(ds, include_tests=args.tests)
+        out = write_dataset(flagged, args.out, writer="netcdf")
     # what was written: the QC verdict combined with the file's own flags, where it had some
     counts = {name: count_flags(flagged[flag_name(name)].values) for name in result.flags}
     qc_only = result.counts()

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from stratoflow.errors import GoneError, TransferError
-from stratoflow.files import publish
+from stratoflow.files import partial_file, publish
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, TransferType, printable
 from stratoflow.transfer.staging import Sink
@@ -112,16 +111,12 @@ class _LocalConnection(Connection):
         with src:
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-                try:
-                    with os.fdopen(fd, "wb") as out:
+                with partial_file(dest) as tmp:  # removed unless renamed, however this ends
+                    with tmp.open("wb") as out:
                         # Block by block (copyfileobj), so an export of any size needs 1 MiB.
                         shutil.copyfileobj(src, out, _CHUNK)
                     publish(tmp)
                     os.replace(tmp, dest)
-                except BaseException:
-                    Path(tmp).unlink(missing_ok=True)
-                    raise
             except OSError as exc:
                 raise TransferError(f"{self.where}: cannot write {name}: {exc.strerror}") from exc
         return dest.relative_to(self.root.resolve()).as_posix()

@@ -2,15 +2,15 @@
 
 A writer subclasses :class:`Writer` and implements :meth:`Writer._write`; options are explicit
 keyword arguments of ``__init__``. :meth:`Writer.write` validates the Dataset first, writes to a
-temporary file next to the target and renames it into place, so a reader of the output
-directory never sees a half-written file.
+temporary file next to the target (:func:`stratoflow.files.partial_file`) and renames it into
+place, so a reader of the output directory never sees a half-written file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import tempfile
 import unicodedata
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -20,7 +20,7 @@ import xarray as xr
 
 from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, StratoflowError, WriterError
-from stratoflow.files import publish
+from stratoflow.files import partial_file, publish
 
 __all__ = ["Writer", "ascii_text", "plain_name"]
 
@@ -85,33 +85,25 @@ class Writer(ABC):
         target = Path(path)
         ds = validate(ds)
         _check_target(target)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".part", dir=target.parent
-            )
-        except OSError as exc:  # permission denied, read-only file system, disk full
-            raise WriterError(f"{target}: cannot write: {exc.strerror or exc}") from exc
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            self._write(ds, tmp)
-            publish(tmp)
-            os.replace(tmp, target)
-        except StratoflowError as exc:
-            tmp.unlink(missing_ok=True)
-            if not isinstance(exc, WriterError | ConfigError) or str(tmp) not in str(exc):
-                raise
-            # the user asked for ``target``; the hidden temporary file is ours to know about
-            raise type(exc)(str(exc).replace(str(tmp), str(target))) from exc
-        except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
-            tmp.unlink(missing_ok=True)
-            raise WriterError(f"{target}: cannot write as {self.name}: {exc}") from exc
-        except BaseException:
-            # a writer's bug or an interrupt: no half-written file is left for a delivery of
-            # the directory to pick up
-            tmp.unlink(missing_ok=True)
-            raise
+        # whichever way this ends (an error, a writer's bug, an interrupt), the .part file
+        # goes: no half-written file is left for a delivery of the directory to pick up
+        with contextlib.ExitStack() as stack:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = stack.enter_context(partial_file(target))
+            except OSError as exc:  # permission denied, read-only file system, disk full
+                raise WriterError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+            try:
+                self._write(ds, tmp)
+                publish(tmp)
+                os.replace(tmp, target)
+            except StratoflowError as exc:
+                if not isinstance(exc, WriterError | ConfigError) or str(tmp) not in str(exc):
+                    raise
+                # the user asked for ``target``; the hidden temporary file is ours to know about
+                raise type(exc)(str(exc).replace(str(tmp), str(target))) from exc
+            except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
+                raise WriterError(f"{target}: cannot write as {self.name}: {exc}") from exc
         return target
 
     @abstractmethod
