@@ -28,6 +28,8 @@ __all__ = [
     "MAX_ALIAS_EXPANSION",
     "UnsafeYAML",
     "load_plain_yaml",
+    "parse_yaml",
+    "read_text_file",
     "read_yaml_file",
     "yaml_problem",
 ]
@@ -164,6 +166,38 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{where}not valid YAML: " + " ".join(str(problem).split())
 
 
+def parse_yaml(text: str | bytes, source: str, error: type[StratoflowError] = ConfigError) -> Any:
+    """``text`` as plain data (:func:`load_plain_yaml`); not valid YAML is one line of
+    ``error``: ``{source}: line 2, column 1: not valid YAML: ...``.
+
+    ``source`` says where the text came from and what it should hold (``"qc.yaml: QC
+    configuration"``, ``"QC configuration 'tight-o3'"``): a file and a text typed into a form
+    are reported alike.
+    """
+    try:
+        return load_plain_yaml(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: {yaml_problem(exc)}") from exc
+
+
+def read_text_file(
+    path: str | os.PathLike[str], what: str, error: type[StratoflowError] = ConfigError
+) -> str:
+    """The UTF-8 text of the file at ``path``, which should hold ``what``.
+
+    A file that cannot be read, or that is not UTF-8 text (a data file given by mistake ended
+    in a UnicodeDecodeError traceback), is one line of ``error`` naming the file.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: {what} must be YAML text, but this is not UTF-8 (byte {exc.start})"
+        ) from exc
+
+
 def read_yaml_file(
     path: str | os.PathLike[str], what: str, error: type[StratoflowError] = ConfigError
 ) -> Any:
@@ -171,18 +205,6 @@ def read_yaml_file(
 
     Every way it can fail is one line of ``error`` naming the file and ``what`` it should
     hold (``"processing steps"``, ``"job definitions"``): it cannot be read, it is not UTF-8
-    text (a data file given by mistake ended in a UnicodeDecodeError traceback), or it is not
-    valid YAML (PyYAML's own message spans several lines).
+    text, or it is not valid YAML (PyYAML's own message spans several lines).
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise error(
-            f"{path}: {what} must be YAML text, but this is not UTF-8 (byte {exc.start})"
-        ) from exc
-    try:
-        return load_plain_yaml(text)
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: {what}: {yaml_problem(exc)}") from exc
+    return parse_yaml(read_text_file(path, what, error), f"{path}: {what}", error)

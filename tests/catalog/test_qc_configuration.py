@@ -78,14 +78,18 @@ def test_schema_error_names_the_key_and_its_line() -> None:
 
     with pytest.raises(QCConfigError) as info:
         qc_text_parse(BAD_VALUE)
-    assert str(info.value) == "O3.tests[1].bad_max: must be a number (line 8)"
+    assert str(info.value) == (
+        "QC configuration: line 8, column 7: O3.tests[1].bad_max: must be a number"
+    )
     assert BAD_VALUE.splitlines()[7].strip() == "bad_max: lots"
 
 
 def test_yaml_syntax_error_names_line_and_column() -> None:
     from stratoflow.server.catalog.qc_configurations import qc_text_parse
 
-    with pytest.raises(QCConfigError, match=r"^line 4, column \d+: not valid YAML"):
+    with pytest.raises(
+        QCConfigError, match=r"^QC configuration: line 4, column \d+: not valid YAML"
+    ):
         qc_text_parse("O3:\n  tests:\n    - test: missing\n   bad: [1, 2\n")
 
 
@@ -93,7 +97,9 @@ def test_unknown_test_points_at_its_entry() -> None:
     from stratoflow.server.catalog.qc_configurations import qc_text_parse
 
     text = "CO:\n  tests:\n    - test: missing\n    - test: no_such_test\n"
-    with pytest.raises(QCConfigError, match=r"^CO\.tests\[1\]\.test: .*\(line 4\)$"):
+    with pytest.raises(
+        QCConfigError, match=r"^QC configuration: line 4, column 7: CO\.tests\[1\]\.test: "
+    ):
         qc_text_parse(text)
 
 
@@ -114,10 +120,13 @@ def test_admin_refuses_invalid_yaml_naming_the_key(admin_client: Client) -> None
     from stratoflow.server.catalog.models import QCConfiguration
 
     page = _post(admin_client, ADD_URL, name="broken", text=BAD_VALUE)
-    assert "O3.tests[1].bad_max: must be a number (line 8)" in html.unescape(page)
+    assert (
+        "QC configuration 'broken': line 8, column 7: O3.tests[1].bad_max: must be a number"
+        in html.unescape(page)
+    )
     assert 'class="errorlist' in page
     page = _post(admin_client, ADD_URL, name="broken", text="O3: [1, 2\n")
-    assert "line 2, column 1: not valid YAML" in html.unescape(page)
+    assert "QC configuration 'broken': line 2, column 1: not valid YAML" in html.unescape(page)
     page = _post(admin_client, ADD_URL, name="not/a name", text=TIGHT_O3)
     assert "no &#x27;/&#x27;" in page or "no '/'" in html.unescape(page)
     assert not QCConfiguration.objects.exists()
@@ -191,6 +200,24 @@ def test_admin_add_and_change_keep_versions(admin_client: Client) -> None:
 
 
 @pytest.mark.django_db
+def test_a_configuration_file_given_to_a_job_fails_as_for_stratoflow_qc(tmp_path: Path) -> None:
+    """A job's `config: path.yaml` is read like `stratoflow qc --config`: a binary file was a
+    UnicodeDecodeError traceback, and its errors are the same line."""
+    from stratoflow.qc import load_config
+    from stratoflow.server.catalog.qc_configurations import qc_config_resolve
+
+    path = tmp_path / "qc.yaml"
+    for content in (b"\x89HDF\r\n\x1a\n\x00", b"O3: [1, 2\n", BAD_VALUE.encode()):
+        path.write_bytes(content)
+        with pytest.raises(QCConfigError) as job:
+            qc_config_resolve(str(path))
+        with pytest.raises(QCConfigError) as cli:
+            load_config(path)
+        assert str(job.value) == str(cli.value)
+        assert str(job.value).startswith(f"{path}: QC configuration")
+
+
+@pytest.mark.django_db
 def test_one_default_and_unknown_names_explained() -> None:
     from stratoflow.server.catalog.models import QCConfiguration
     from stratoflow.server.catalog.qc_configurations import (
@@ -211,8 +238,11 @@ def test_one_default_and_unknown_names_explained() -> None:
         qc_config_resolve("nope")
     with pytest.raises(QCConfigError, match=r"'a' has no version 5 \(versions: \[1\]\)"):
         qc_config_resolve("a@5")
-    with pytest.raises(QCConfigError, match=r"'c': text: O3.tests\[1\].bad_max"):
+    with pytest.raises(QCConfigError) as info:
         qc_configuration_save(QCConfiguration(name="c", text=BAD_VALUE), user=None)
+    assert str(info.value) == (
+        "QC configuration 'c': line 8, column 7: O3.tests[1].bad_max: must be a number"
+    )
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,49 @@ def test_yaml_file_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(QCConfigError, match=where) as info:
         qc.load_config(path)
     assert str(info.value).count(str(path)) == 1  # named once
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # a YAML syntax error: the text path said "line 2 not valid YAML", no column
+        (
+            "O3:\n  tests: [\n",
+            "line 3, column 1: not valid YAML: did not find expected node content",
+        ),
+        # a schema error: the file path named the key but not where it is written
+        (
+            "O3:\n  tests:\n    - test: missing\n    - test: gross_range\n      bad_max: lots\n",
+            "line 5, column 7: O3.tests[1].bad_max: must be a number",
+        ),
+        ("O3:\n  tests:\n    - {test: no_such_test}\n", "line 3, column 8: O3.tests[0].test: "),
+    ],
+)
+def test_a_configuration_error_reads_the_same_from_a_file_a_text_and_the_defaults(
+    text: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One line naming where the configuration came from, the line and column, and the
+    problem (the offending key for a schema error), however the text was given."""
+    from stratoflow.qc import config, parse_config_text
+
+    def error(call: Callable[[], object]) -> str:
+        with pytest.raises(QCConfigError) as info:
+            call()
+        assert "\n" not in str(info.value)
+        return str(info.value)
+
+    path = tmp_path / "qc.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert error(lambda: qc.load_config(path)).startswith(f"{path}: QC configuration: {problem}")
+    named = "QC configuration 'tight-o3'"
+    assert error(lambda: parse_config_text(text, named)).startswith(f"{named}: {problem}")
+    monkeypatch.setattr(config, "default_text", lambda: text)
+    config._default_data.cache_clear()
+    try:
+        shipped = error(qc.default_config)
+    finally:
+        config._default_data.cache_clear()
+    assert shipped.startswith(f"default_qc.yaml: QC configuration: {problem}")
 
 
 def test_yaml_numbers_in_exponent_notation_are_numbers(tmp_path: Path) -> None:

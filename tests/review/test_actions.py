@@ -197,9 +197,10 @@ def test_rerun_refuses_a_broken_configuration(review: Review, client: Client) ->
     client.force_login(review.pi)
     before = QCRun.objects.count()
     bad_yaml = _post(client, review, "rerun", {"config": "O3: [unclosed"})
-    assert bad_yaml[0].startswith("config: not valid YAML")
+    assert bad_yaml[0].startswith("config: QC configuration: line 2, column 1: not valid YAML")
     unknown = _post(client, review, "rerun", {"config": "O3:\n  tests:\n    - test: nope\n"})
-    assert "O3.tests[0].test" in unknown[0] and "nope" in unknown[0]
+    assert unknown[0].startswith("config: QC configuration: line 3, column 7: O3.tests[0].test")
+    assert "nope" in unknown[0]
     assert QCRun.objects.count() == before and _events(review) == []
 
 
@@ -476,7 +477,8 @@ def test_rerun_refuses_yaml_that_contains_itself_or_explodes(
     client.force_login(review.pi)
     before = QCRun.objects.count()
     shown = _post(client, review, "rerun", {"config": text, "method": ""})
-    assert shown[0].startswith("config: not valid YAML") and says in shown[0], shown
+    assert shown[0].startswith("config: QC configuration: line ") and says in shown[0], shown
+    assert "not valid YAML" in shown[0] and "\n" not in shown[0], shown
     assert QCRun.objects.count() == before and _events(review) == []
 
 

@@ -34,6 +34,7 @@ from stratoflow.qc.config import (
     default_config,
     load_config,
     parse_config,
+    parse_config_text,
 )
 from stratoflow.qc.evaluation import (
     Evaluation,
@@ -68,6 +69,7 @@ __all__ = [
     "get_test",
     "load_config",
     "parse_config",
+    "parse_config_text",
     "probability_from_qartod",
     "provider_flag_name",
     "qc_test",

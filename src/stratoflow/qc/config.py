@@ -22,8 +22,9 @@ A configuration maps *profile* names to the variables they match and the tests t
           bad_max: 1500
 
 A variable gets the first profile (in file order) that matches it. Every problem is reported
-with the path of the offending key: ``O3.tests[2].bad_max: must be a number``. The defaults
-shipped with stratoflow (``default_qc.yaml``) cover O3, CO, H2O, temperature, pressure,
+with the path of the offending key: ``O3.tests[2].bad_max: must be a number``, and, for a
+configuration written as YAML, the file or name, line and column (:func:`parse_config_text`).
+The defaults shipped with stratoflow (``default_qc.yaml``) cover O3, CO, H2O, temperature, pressure,
 altitude and position with IAGOS names and CF standard names.
 """
 
@@ -32,21 +33,31 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from stratoflow.errors import ConfigError, PluginNotFound, QCConfigError
-from stratoflow.plain_yaml import load_plain_yaml, read_yaml_file
+from stratoflow.plain_yaml import parse_yaml, read_text_file
 from stratoflow.processing.units import to_pint
 from stratoflow.qc.base import Param, QCTest, get_test
 from stratoflow.qc.evaluation import get_evaluation
 
-__all__ = ["Profile", "QCConfig", "TestSpec", "default_config", "load_config", "parse_config"]
+__all__ = [
+    "DEFAULT_NAME",
+    "Profile",
+    "QCConfig",
+    "TestSpec",
+    "default_config",
+    "default_text",
+    "load_config",
+    "parse_config",
+    "parse_config_text",
+]
 
 RESERVED = ("evaluation", "common")
 _TEST_KEYS = ("test", "id", "critical", "weight")
@@ -227,26 +238,61 @@ def parse_config(data: Any) -> QCConfig:
     return QCConfig(tuple(profiles), common, evaluation, eval_params)
 
 
-def _load_yaml(text: str, source: str) -> Any:
+_SEGMENT = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _key_mark(text: str, path: str) -> yaml.Mark | None:
+    """Where in ``text`` the deepest written key of ``path`` (``O3.tests[1].bad_max``) is."""
     try:
-        return load_plain_yaml(text)  # plain data only, never a structure containing itself
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
-        raise QCConfigError(f"{source}:{where} not valid YAML: {problem}") from exc
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    mark = None
+    for index, key in _SEGMENT.findall(path):
+        if isinstance(node, yaml.MappingNode) and not index:
+            found = next(((k, v) for k, v in node.value if str(k.value) == key), None)
+            if found is None:
+                break
+            mark, node = found[0].start_mark, found[1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            mark = node.start_mark
+        else:
+            break
+    return mark
+
+
+def parse_config_text(text: str, source: str) -> tuple[QCConfig, Any]:
+    """A configuration written as YAML ``text``, validated, and its plain data.
+
+    The one way from YAML text to a configuration, whether the text is a file
+    (:func:`load_config`), typed in the admin or a review form, or the shipped defaults: every
+    error is one line of :class:`QCConfigError` naming ``source``, the line and column, and
+    the problem -- for a schema error the offending key too::
+
+        qc.yaml: QC configuration: line 2, column 1: not valid YAML: did not find expected ...
+        qc.yaml: QC configuration: line 8, column 7: O3.tests[1].bad_max: must be a number
+
+    ``source`` says where the text came from (``"qc.yaml: QC configuration"``,
+    ``"QC configuration 'tight-o3'"``).
+    """
+    data = parse_yaml(text, source, QCConfigError)
+    try:
+        return parse_config(data), data
+    except QCConfigError as exc:
+        message = str(exc)
+        mark = _key_mark(text, message.split(":", 1)[0])
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise QCConfigError(f"{source}: {where}{message}") from exc
 
 
 def load_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> QCConfig:
     """A configuration from a YAML file path or from plain data."""
     if isinstance(source, Mapping):
         return parse_config(source)
-    path = Path(source)
-    data = read_yaml_file(path, "QC configuration", QCConfigError)
-    try:
-        return parse_config(data)
-    except QCConfigError as exc:
-        raise QCConfigError(f"{path}: {exc}") from exc
+    what = "QC configuration"
+    text = read_text_file(source, what, QCConfigError)
+    return parse_config_text(text, f"{source}: {what}")[0]
 
 
 def default_config() -> QCConfig:
@@ -259,10 +305,18 @@ def default_config() -> QCConfig:
     return parse_config(_default_data())
 
 
+#: How the shipped configuration is named in errors and QC run records.
+DEFAULT_NAME = "default_qc.yaml"
+
+
+def default_text() -> str:
+    """The text of the shipped ``default_qc.yaml`` (the admin's starting point)."""
+    return resources.files("stratoflow.qc").joinpath(DEFAULT_NAME).read_text("utf-8")
+
+
 @functools.cache
 def _default_data() -> Any:
-    text = resources.files("stratoflow.qc").joinpath("default_qc.yaml").read_text("utf-8")
-    return _load_yaml(text, "default_qc.yaml")
+    return parse_config_text(default_text(), f"{DEFAULT_NAME}: QC configuration")[1]
 
 
 def as_config(config: QCConfig | str | os.PathLike[str] | Mapping[str, Any] | None) -> QCConfig:

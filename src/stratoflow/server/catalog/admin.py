@@ -18,6 +18,7 @@ from stratoflow.server.catalog.qc_configurations import (
     qc_configuration_diff,
     qc_configuration_save,
     qc_configuration_summary,
+    qc_source,
     qc_text_parse,
 )
 
@@ -239,9 +240,9 @@ class QCConfigurationForm(forms.ModelForm[models.QCConfiguration]):
         return str(self.cleaned_data["text"]).replace("\r\n", "\n")
 
 
-def _summary_html(text: str) -> SafeString:
+def _summary_html(text: str, name: str) -> SafeString:
     try:
-        config, _ = qc_text_parse(text)
+        config, _ = qc_text_parse(text, qc_source(name))
     except QCConfigError as exc:
         return format_html("<em>invalid: {}</em>", exc)
     rows = qc_configuration_summary(config)
@@ -278,7 +279,7 @@ class QCConfigurationAdmin(admin.ModelAdmin[models.QCConfiguration]):
 
     @admin.display(description="summary")
     def summary(self, obj: models.QCConfiguration) -> SafeString:
-        return _summary_html(obj.text)
+        return _summary_html(obj.text, obj.name)
 
     @admin.display(description="versions (newest first; open one to see what changed)")
     def history(self, obj: models.QCConfiguration) -> SafeString:

@@ -579,12 +579,13 @@ class QCConfiguration(models.Model):
         ]
 
     def clean(self) -> None:
-        """The text must be a valid QC configuration; the error names the key and line."""
+        """The text must be a valid QC configuration; the error names the configuration,
+        the line and column, and the offending key."""
         from stratoflow.errors import QCConfigError
-        from stratoflow.server.catalog.qc_configurations import qc_text_parse
+        from stratoflow.server.catalog.qc_configurations import qc_source, qc_text_parse
 
         try:
-            qc_text_parse(self.text)
+            qc_text_parse(self.text, qc_source(self.name))
         except QCConfigError as exc:
             raise ValidationError({"text": str(exc)}) from exc
 

@@ -18,8 +18,8 @@ Example::
     qc_configuration_save(config, user=request.user, comment="O3 limits of the new sensor")
     resolved = qc_config_resolve("tight-o3")   # .config (validated), .record (for the QC run)
 
-Errors name the offending key *and* its line, e.g.
-``O3.tests[1].bad_max: must be a number (line 27)``.
+Errors name the configuration, the line and column and the offending key, e.g.
+``QC configuration 'tight-o3': line 27, column 9: O3.tests[1].bad_max: must be a number``.
 """
 
 from __future__ import annotations
@@ -28,22 +28,20 @@ import difflib
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from stratoflow.errors import QCConfigError
-from stratoflow.plain_yaml import load_plain_yaml
-from stratoflow.qc import QCConfig, parse_config
+from stratoflow.plain_yaml import read_text_file
+from stratoflow.qc import QCConfig, parse_config, parse_config_text
+from stratoflow.qc.config import DEFAULT_NAME, default_text
 from stratoflow.server.catalog.models import (
     QC_CONFIGURATION_NAME,
     QCConfiguration,
@@ -63,18 +61,13 @@ __all__ = [
     "qc_configuration_diff",
     "qc_configuration_save",
     "qc_configuration_summary",
+    "qc_source",
     "qc_text_checksum",
     "qc_text_parse",
 ]
 
 #: How QC runs name the configuration shipped with stratoflow.
-BUILTIN_NAME = "default_qc.yaml"
-_SEGMENT = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-
-
-def default_text() -> str:
-    """The text of the shipped ``default_qc.yaml`` (the admin's starting point)."""
-    return resources.files("stratoflow.qc").joinpath("default_qc.yaml").read_text("utf-8")
+BUILTIN_NAME = DEFAULT_NAME
 
 
 def qc_text_checksum(text: str) -> str:
@@ -82,53 +75,26 @@ def qc_text_checksum(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _line_of(text: str, path: str) -> int | None:
-    """The 1-based line of the deepest key of ``path`` (``O3.tests[1].bad_max``) in ``text``."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, RecursionError):
-        return None
-    line = None
-    for index, key in _SEGMENT.findall(path):
-        if isinstance(node, yaml.MappingNode) and not index:
-            found = next(((k, v) for k, v in node.value if str(k.value) == key), None)
-            if found is None:
-                break
-            line, node = found[0].start_mark.line + 1, found[1]
-        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
-            node = node.value[int(index)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def qc_source(name: str | None) -> str:
+    """How errors name a configuration text edited under ``name`` (in the admin)."""
+    return f"QC configuration {name!r}" if name else "QC configuration"
 
 
 @lru_cache(maxsize=64)
-def _parse(text: str) -> tuple[QCConfig, str]:
-    try:
-        data = load_plain_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise QCConfigError(f"{where}not valid YAML: {problem}") from exc
-    try:
-        config = parse_config(data)
-    except QCConfigError as exc:
-        message = str(exc)
-        line = _line_of(text, message.split(":", 1)[0])
-        raise QCConfigError(f"{message} (line {line})" if line else message) from exc
+def _parse(text: str, source: str) -> tuple[QCConfig, str]:
+    config, data = parse_config_text(text, source)
     # kept as JSON so that every caller gets its own copy of the plain data
     return config, json.dumps(data if data is not None else {})
 
 
-def qc_text_parse(text: str) -> tuple[QCConfig, dict[str, Any]]:
+def qc_text_parse(text: str, source: str = "QC configuration") -> tuple[QCConfig, dict[str, Any]]:
     """Validate a configuration text: the parsed configuration and its plain data.
 
-    Raises :class:`~stratoflow.errors.QCConfigError` naming the offending key and its line,
-    or the line and column of a YAML syntax error.
+    Raises :class:`~stratoflow.errors.QCConfigError` naming ``source`` (where the text came
+    from: ``"QC configuration 'tight-o3'"``), the line and column, and the YAML problem or the
+    offending key, as for a file (:func:`stratoflow.qc.parse_config_text`).
     """
-    config, data = _parse(text)
+    config, data = _parse(text, source)
     return config, json.loads(data)
 
 
@@ -159,10 +125,7 @@ def _stored(name: str, configuration: QCConfiguration, pin: int | None) -> Resol
             f"QC configuration {name!r} has no version {pin} (versions: {known or 'none'})"
         )
     text = row.text if row is not None else configuration.text
-    try:
-        config, data = qc_text_parse(text)
-    except QCConfigError as exc:
-        raise QCConfigError(f"stored QC configuration {name!r}: {exc}") from exc
+    config, data = qc_text_parse(text, f"stored {qc_source(name)}")
     record = {
         "source": "stored",
         "name": configuration.name,
@@ -174,14 +137,9 @@ def _stored(name: str, configuration: QCConfiguration, pin: int | None) -> Resol
 
 
 def _from_file(path: Path) -> ResolvedQCConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QCConfigError(f"{path}: cannot read QC configuration: {exc.strerror}") from exc
-    try:
-        config, data = qc_text_parse(text)
-    except QCConfigError as exc:
-        raise QCConfigError(f"{path}: {exc}") from exc
+    what = "QC configuration"
+    text = read_text_file(path, what, QCConfigError)  # a binary file too: one line naming it
+    config, data = qc_text_parse(text, f"{path}: {what}")
     record = {"source": "file", "path": str(path.resolve()), "checksum": qc_text_checksum(text)}
     return ResolvedQCConfig(config, record, data)
 
@@ -199,7 +157,7 @@ def qc_config_resolve(
         if default is not None:
             return _stored(default.name, default, None)
         text = default_text()
-        parsed, _ = qc_text_parse(text)
+        parsed, _ = qc_text_parse(text, f"{BUILTIN_NAME}: QC configuration")
         record = {"source": "builtin", "name": BUILTIN_NAME, "checksum": qc_text_checksum(text)}
         return ResolvedQCConfig(parsed, record, None)
     if isinstance(config, Mapping):
@@ -261,8 +219,13 @@ def qc_configuration_save(
     try:
         configuration.full_clean()
     except ValidationError as exc:
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        raise QCConfigError(f"QC configuration {configuration.name!r}: {problems}") from exc
+        source = qc_source(configuration.name)
+        problems = "; ".join(
+            # the text's errors name the configuration already (QCConfiguration.clean)
+            " ".join(v) if field == "text" else f"{source}: {field}: {' '.join(v)}"
+            for field, v in exc.message_dict.items()
+        )
+        raise QCConfigError(problems) from exc
     checksum = qc_text_checksum(configuration.text)
     who = user if isinstance(user, get_user_model()) else None
     with transaction.atomic():

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from django import forms
 
-from stratoflow.errors import StratoflowError
+from stratoflow.errors import QCConfigError, StratoflowError
 from stratoflow.flags import Flag
-from stratoflow.plain_yaml import load_plain_yaml
-from stratoflow.qc import evaluation_names, get_evaluation
+from stratoflow.qc import evaluation_names, get_evaluation, parse_config_text
 from stratoflow.server.review.services import MANUAL_FLAG_CHOICES
 
 __all__ = [
@@ -106,10 +104,10 @@ class RerunForm(forms.Form):
         text = self.cleaned_data.get("config") or ""
         if not text.strip():
             return None
-        try:
-            data = load_plain_yaml(text)
-        except yaml.YAMLError as exc:
-            raise forms.ValidationError(f"not valid YAML: {exc}") from exc
+        try:  # the errors of a configuration file: one line, with line, column and key
+            _, data = parse_config_text(text, "QC configuration")
+        except QCConfigError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         if not isinstance(data, dict):
             raise forms.ValidationError("the configuration must be a mapping of profiles")
         return data
