@@ -24,8 +24,8 @@ A configuration maps *profile* names to the variables they match and the tests t
 A variable gets the first profile (in file order) that matches it. Every problem is reported
 with the path of the offending key: ``O3.tests[2].bad_max: must be a number``, and, for a
 configuration written as YAML, the file or name, line and column (:func:`parse_config_text`).
-The defaults shipped with stratoflow (``default_qc.yaml``) cover O3, CO, H2O, temperature, pressure,
-altitude and position with IAGOS names and CF standard names.
+The defaults shipped with stratoflow (``default_qc.yaml``) cover O3, CO, H2O, temperature,
+pressure, altitude and position with IAGOS names and CF standard names.
 """
 
 from __future__ import annotations
