@@ -31,25 +31,45 @@ def _file(path: Path, variables: dict[str, float], **attrs: object) -> Path:
     return write_dataset(ds, path, writer="netcdf")
 
 
-def test_non_finite_attributes_are_stored_not_refused(tmp_path: Path) -> None:
-    """NaN and infinity in attributes (an ``actual_min = NaN`` of an all-missing variable,
-    an open-ended ``range``) used to make the database refuse the JSON: the whole import
-    failed with a bare IntegrityError naming neither the file nor the attribute."""
+def test_non_finite_attributes_are_stored_and_come_back_as_floats(tmp_path: Path) -> None:
+    """NaN and infinity in attributes (a ``_FillValue``/``actual_min = NaN`` of an all-missing
+    variable, an open-ended ``range``) first made the database refuse the JSON (a bare
+    IntegrityError), then came back from the catalog as the strings "NaN"/"Infinity": an
+    export wrote ``valid_max = "NaN"``, text where the file had a number. Stored as tagged
+    objects (JSON has no NaN), they come back as the floats they were; text stays text."""
     from stratoflow.importers.series import import_file
-    from stratoflow.server.catalog.models import Series, SourceFile
+    from stratoflow.server.catalog.models import Flight, Series, SourceFile
+    from stratoflow.server.catalog.selectors import flight_dataset
 
     path = tmp_path / "nan_attributes.nc"
     ds = open_dataset(_file(path, {"O3": 40.0}))
-    ds["O3"].attrs.update(actual_min=np.float32("nan"), range=np.array([0.0, np.inf]))
+    ds["O3"].attrs.update(
+        actual_min=np.float32("nan"), range=np.array([0.0, np.inf]), comment="NaN"
+    )
     ds.attrs["max_altitude"] = -np.inf
     path.unlink()
     write_dataset(ds, path, writer="netcdf")
 
     import_file(path, qc=False)
     o3 = Series.objects.get(variable="O3")
-    assert o3.attributes["actual_min"] == "NaN"
-    assert o3.attributes["range"] == [0.0, "Infinity"]
-    assert SourceFile.objects.get().attributes["max_altitude"] == "-Infinity"
+    assert o3.attributes["actual_min"] == {"__float__": "NaN"}  # the documented encoding
+    assert SourceFile.objects.get().attributes["max_altitude"] == {"__float__": "-Infinity"}
+
+    back = flight_dataset(Flight.objects.get(identifier="variants"))
+    actual_min = back["O3"].attrs["actual_min"]
+    assert isinstance(actual_min, float) and np.isnan(actual_min)
+    assert back["O3"].attrs["range"] == [0.0, np.inf]
+    assert back["O3"].attrs["comment"] == "NaN"  # text that reads "NaN" stays text
+    written = open_dataset(write_dataset(back, tmp_path / "back.nc", writer="netcdf"))
+    assert np.isnan(written["O3"].attrs["actual_min"])
+    # and so does what an export assembles
+    from stratoflow.exporters import flight_dataset as export_dataset
+    from stratoflow.exporters.selection import Selection, select
+
+    (item,) = select(Selection(level="any"))
+    exported = export_dataset(item)
+    assert np.isnan(exported["O3"].attrs["actual_min"])
+    assert exported["O3"].attrs["range"] == [0.0, np.inf]
 
 
 def _caribic(shared_data: Path) -> Path:

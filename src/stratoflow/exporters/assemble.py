@@ -27,6 +27,7 @@ from stratoflow.exporters.resample import (
 )
 from stratoflow.exporters.selection import FlightSelection, SeriesVersion
 from stratoflow.flags import FLAG_DTYPE, Flag
+from stratoflow.server.catalog.attributes import attributes_from_json
 from stratoflow.server.catalog.selectors import series_arrays
 from stratoflow.store.segments import decode_columns
 
@@ -67,7 +68,7 @@ def _arrays(
 
 def _attrs(version: SeriesVersion) -> dict[str, Any]:
     s = version.series
-    attrs = {k: v for k, v in s.attributes.items() if k not in _DROP_ATTRS}
+    attrs = {k: v for k, v in attributes_from_json(s.attributes).items() if k not in _DROP_ATTRS}
     attrs.update({"units": s.units or "1", "long_name": s.long_name or s.variable})
     if s.standard_name:
         attrs["standard_name"] = s.standard_name
@@ -77,7 +78,7 @@ def _attrs(version: SeriesVersion) -> dict[str, Any]:
 def _globals(item: FlightSelection) -> dict[str, Any]:
     flight = item.flight
     first = item.series[0].series
-    source: dict[str, Any] = dict(first.source.attributes) if first.source_id else {}
+    source = attributes_from_json(first.source.attributes) if first.source_id else {}
     attrs: dict[str, Any] = {
         "flight_id": flight.identifier,
         "flight": flight.identifier,

@@ -12,6 +12,7 @@ import xarray as xr
 from django.db.models import Q, QuerySet
 
 from stratoflow.dataset import TIME, make_dataset
+from stratoflow.server.catalog.attributes import attributes_from_json
 from stratoflow.server.catalog.models import (
     Calibration,
     Component,
@@ -93,7 +94,9 @@ def flight_dataset(
         elif not np.array_equal(time, arrays["time"]):
             raise ValueError(f"{s}: time base differs from the other series of {flight}")
         attrs = {
-            k: v for k, v in s.attributes.items() if k not in ("ancillary_variables", "categories")
+            k: v
+            for k, v in attributes_from_json(s.attributes).items()
+            if k not in ("ancillary_variables", "categories")
         }
         attrs.update({"units": s.units, "long_name": s.long_name or s.variable})
         if s.standard_name:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from stratoflow import __version__
 from stratoflow.dataset import TIME, data_variables, flags_of, validate
 from stratoflow.errors import CatalogError, ImportFailed
 from stratoflow.flags import count_flags
+from stratoflow.server.catalog.attributes import attributes_to_json, json_ready
 from stratoflow.server.catalog.models import (
     Component,
     DataLevel,
@@ -101,26 +101,14 @@ def _datetime(value: np.datetime64) -> datetime:
     )
 
 
-#: How a non-finite number is stored in JSON, which has no NaN or infinity (PostgreSQL's
-#: ``jsonb`` and SQLite's ``json_valid`` refuse the bare tokens Python's json writes).
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
 def _jsonable(value: Any) -> Any:
-    """``value`` as JSON can hold it: numpy scalars and arrays as Python values, and NaN or
-    infinity (a ``valid_min = NaN`` attribute, a step parameter) as the strings JSON parsers
-    use for them, not the bare tokens that made the database refuse the whole import."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return _NON_FINITE[repr(value)]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    """``value`` as JSON can hold it, for step parameters, QC thresholds and configurations:
+    numpy values as Python values, and NaN or infinity as the strings JSON parsers use for
+    them (``"NaN"``, ``"Infinity"``), not the bare tokens that made the database refuse the
+    whole import. The configuration key (:func:`config_key`) is computed over this form, so
+    it stays as it is; attributes, which are read back as values, are stored with
+    :func:`~stratoflow.server.catalog.attributes.attributes_to_json` instead."""
+    return json_ready(value, str)
 
 
 #: Extensions of container formats, dropped from a file name used as a flight identifier.
@@ -491,7 +479,7 @@ def _import(
             provider=provider,
             reader=reader,
             reader_options=_jsonable(dict(reader_options)),
-            attributes=_jsonable(dict(ds.attrs)),
+            attributes=attributes_to_json(ds.attrs),
         )
     flight = _flight(ds, identity)
     names = data_variables(ds)
@@ -529,7 +517,7 @@ def _import(
     columns: list[tuple[str, dict[str, Any], npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
     for name in names:
         var = ds.variables[name]
-        attributes = _jsonable({k: v for k, v in var.attrs.items()})
+        attributes = attributes_to_json(var.attrs)
         values = _stored_values(np.asarray(var.values), attributes)
         columns.append((name, attributes, values, flags_of(ds, name)))
     bounds = [
