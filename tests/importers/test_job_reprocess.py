@@ -38,7 +38,6 @@ def _write(folder: Path, flight: str, start: str) -> Path:
 @pytest.fixture
 def job(tmp_path: Path, settings: LazySettings) -> Any:
     """A job whose import manager has imported both flights with calibration A (offset 1)."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
@@ -46,15 +45,27 @@ def job(tmp_path: Path, settings: LazySettings) -> Any:
     folder.mkdir()
     for flight, start in FLIGHTS.items():
         _write(folder, flight, start)
-    provider = DataProvider.objects.create(name="portal")
+    job = _import_job("flights", folder)
+    report = job_run(job, workers=1)
+    assert report.state == "succeeded", report
+    assert report.managers[0].states == {"awaiting_review": 2}
+    return job
+
+
+def _import_job(name: str, folder: Path) -> Any:
+    """The job ``name``: one import manager ``import`` over the ``*.nc`` files of ``folder``,
+    with calibration A (offset 1)."""
+    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+
+    provider, _ = DataProvider.objects.get_or_create(name="portal")
     transfer = TransferHandler.objects.create(
-        name="portal-dir",
+        name=f"{name}-dir",
         provider=provider,
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(folder), "pattern": "*.nc"},
     )
-    job = Job.objects.create(name="flights")
+    job = Job.objects.create(name=name)
     TaskManager.objects.create(
         job=job,
         name="import",
@@ -62,9 +73,6 @@ def job(tmp_path: Path, settings: LazySettings) -> Any:
         transfer=transfer,
         options={"processing": calibrated(1.0)},
     )
-    report = job_run(job, workers=1)
-    assert report.state == "succeeded", report
-    assert report.managers[0].states == {"awaiting_review": 2}
     return job
 
 
@@ -218,6 +226,60 @@ def test_flight_selection_and_a_missing_staged_copy(
     run = JobRun.objects.filter(summary__has_key="reprocess").get()
     assert run.state == "succeeded"
     assert [b["flight"] for b in run.summary["reprocess"]["blocked"]] == ["RP-A"]
+
+
+def test_a_renamed_copy_is_reprocessed_as_the_file_it_copies(
+    job: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second job gets flight RP-A under another name: its import recognises the bytes
+    (nothing new), but re-processing that job said the file was "not in the catalog now"
+    and left it as it was. The copy is now found by its content digest, as the import finds
+    it, and re-processed as the catalog's file: a new version from the same source row."""
+    from stratoflow.server.catalog.models import Series, SourceFile
+    from stratoflow.server.catalog.selectors import series_arrays
+    from stratoflow.server.workflow.services import job_run
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    original = Path(job.managers.get(name="import").transfer.transfer_options["root"])
+    (mirror / "copy-of-A.nc").write_bytes((original / "RP-A.nc").read_bytes())
+    copies = _import_job("mirror", mirror)
+    report = job_run(copies, workers=1)
+    assert report.managers[0].states == {"done": 1}  # the same bytes: nothing new
+    assert _versions("RP-A", "p") == [(1, True)]
+
+    _recalibrate(copies, 3.0)
+    capsys.readouterr()
+    assert main(["job", "reprocess", "mirror", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "not in the catalog" not in out
+    assert "import: 1 file(s) to re-process, 0 unchanged" in out
+    assert "copy-of-A.nc (flight RP-A)" in out
+    assert "the same bytes as RP-A.nc, re-processed as that file" in out
+
+    assert main(["job", "reprocess", "mirror"]) == 0
+    assert "1 file(s) re-processed" in capsys.readouterr().out
+    assert _versions("RP-A", "p") == [(1, False), (2, True)]
+    old, new = (
+        Series.objects.get(flight__identifier="RP-A", variable="p", version=v) for v in (1, 2)
+    )
+    assert new.source_id == old.source_id == SourceFile.objects.get(identity="RP-A.nc").pk
+    np.testing.assert_allclose(series_arrays(new)["value"] - series_arrays(old)["value"], 2.0)
+    assert SourceFile.objects.filter(identity="copy-of-A.nc").count() == 0
+
+    # asking again does nothing; the first job's own plan sees the change as its file's
+    assert main(["job", "reprocess", "mirror"]) == 0
+    assert "0 file(s) re-processed, 1 unchanged" in capsys.readouterr().out
+    assert main(["job", "reprocess", "flights", "--dry-run"]) == 0
+    assert "restore v1" in capsys.readouterr().out
+    # going back through the copy restores version 1, recorded with the copy's task
+    from stratoflow.server.review.models import ReviewEvent
+
+    _recalibrate(copies, 1.0)
+    assert main(["job", "reprocess", "mirror"]) == 0
+    assert _versions("RP-A", "p") == [(1, True), (2, False)]
+    restored = ReviewEvent.objects.get(action="restore")
+    assert restored.task is not None and restored.task.subject == "copy-of-A.nc"
 
 
 def test_unknown_or_non_import_manager_is_refused(

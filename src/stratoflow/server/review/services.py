@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 
 from stratoflow.errors import ConfigError
 from stratoflow.flags import FLAG_DTYPE, Flag
@@ -550,10 +551,11 @@ def series_restore_record(result: ImportResult) -> ReviewEvent:
         if newer.exists():
             params = get_evaluation(run.evaluation).check(dict(run.thresholds))
             runs.append(_restore(stored_qc(series, run), run.evaluation, params, "restore").pk)
+    identity = result.source.identity  # or the name a renamed copy was fetched under
     task = (
         Task.objects.filter(
+            Q(details__identity=identity) | Q(details__catalog_identity=identity),
             state=TaskState.RUNNING.value,
-            details__identity=result.source.identity,
             details__reprocess__to=key,
         )
         .order_by("-id")

@@ -82,7 +82,8 @@ class ImportManager:
         processing = options.get("processing") or ()
         result = import_file(
             path,
-            identity=task.details["identity"],
+            # a renamed copy is re-processed as the file the catalog knows its bytes by
+            identity=task.details.get("catalog_identity") or task.details["identity"],
             provider=provider,
             reader=options.get("reader"),
             reader_options=options.get("reader_options") or {},

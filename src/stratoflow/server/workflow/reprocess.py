@@ -24,6 +24,11 @@ settings than the manager's ``qc`` option stands for now (another configuration 
 new version of a stored configuration, or another evaluation method) is planned as a QC-only
 item (``PlanItem.qc``): its task QCs the current version again and the flight awaits review.
 
+A file the manager fetched under another name than the catalog knows its bytes by (a renamed
+copy, which the import recognised by its content digest and stored nothing for) is found the
+same way, by its digest (:func:`_catalog_source`), and re-processed as the catalog's file: a
+new version of that file's series, from its source row (``PlanItem.catalog_identity``).
+
 A staged copy cleaned away from the staging area is fetched again from the provider through
 the manager's transfer handler, if the provider still serves the same bytes. What cannot be
 re-processed is said, never skipped in silence: a staged copy gone and not to be had again (or
@@ -96,6 +101,9 @@ class PlanItem:
     restore: list[int] = field(default_factory=list)
     #: only the QC settings changed: the current version gets a new QC run, no new version
     qc: bool = False
+    #: the identity the catalog knows the bytes by, when the manager fetched them under
+    #: another name (a renamed copy): the task re-processes that file's series
+    catalog_identity: str = ""
 
     def unit(self) -> Unit:
         """The task to queue: (idempotency key, subject, details)."""
@@ -108,6 +116,7 @@ class PlanItem:
                 "sha256": self.sha256,
                 "size": self.size,
                 "flight": self.flight,
+                **({"catalog_identity": self.catalog_identity} if self.catalog_identity else {}),
                 "reprocess": {
                     "from": self.old_keys,
                     "to": self.new_key,
@@ -312,7 +321,31 @@ def _requalify(
         ],
         task_key=task_key(file.identity, file.sha256, qc_key, failed, generation),
         qc=True,
+        catalog_identity=_renamed(file, source),
     )
+
+
+def _catalog_source(file: _Imported) -> SourceFile | None:
+    """The catalog's source row of a file the manager imported, found as the import found it.
+
+    The file's own row (identity and checksum), else the row of the same bytes under another
+    name: an import that recognises a renamed copy by its content digest stores nothing new,
+    and the copy's series are those of the file first imported with those bytes. Of several
+    such rows, the first with current series (else the first with any) stands for the bytes.
+    """
+    from stratoflow.server.catalog.models import SourceFile
+
+    own = SourceFile.objects.filter(identity=file.identity, checksum=file.sha256).first()
+    if own is not None:
+        return own
+    twins = SourceFile.objects.filter(checksum=file.sha256, series__isnull=False).distinct()
+    current = twins.filter(series__is_current=True).order_by("id").first()
+    return current or twins.order_by("id").first()
+
+
+def _renamed(file: _Imported, source: SourceFile) -> str:
+    """The catalog's name of ``file``'s bytes when the manager fetched them under another."""
+    return source.identity if source.identity != file.identity else ""
 
 
 def reprocess_plan(
@@ -326,20 +359,24 @@ def reprocess_plan(
     manager by the caller, as a task would: see ``ImportManager._references``).
     """
     from stratoflow.importers.series import import_plan
-    from stratoflow.server.catalog.models import Series, SourceFile
+    from stratoflow.server.catalog.models import Series
     from stratoflow.server.catalog.qc import qc_settings
 
     options = dict(manager.options)
     level = str(options.get("level", "L0"))
     plan = ManagerPlan(manager=manager.name)
     wanted = qc_settings(options.get("qc", {}))
+    seen: set[int] = set()
     for file in _imported(manager):
-        source = SourceFile.objects.filter(identity=file.identity, checksum=file.sha256).first()
+        source = _catalog_source(file)
         if source is None:
             plan.blocked.append(
                 Blocked(file.identity, "", "imported by this manager but not in the catalog now")
             )
             continue
+        if source.pk in seen:  # a renamed copy of a file planned already
+            continue
+        seen.add(source.pk)
         rows = list(
             Series.objects.filter(source=source)
             .order_by("id")
@@ -425,6 +462,8 @@ def reprocess_plan(
             state=TaskState.FAILED.value,
         ).count()
         listed = changes(old_tree, new_tree) or ["configuration fingerprint differs"]
+        if source.identity != file.identity:
+            listed = [f"the same bytes as {source.identity}, re-processed as that file", *listed]
         if restore:
             versions = "/".join(f"v{v}" for v in restore)
             listed = [f"restore {versions} (made with this configuration before)", *listed]
@@ -442,6 +481,7 @@ def reprocess_plan(
                     file.identity, file.sha256, planned.config_key, failed, generation
                 ),
                 restore=restore,
+                catalog_identity=_renamed(file, source),
             )
         )
     return plan
