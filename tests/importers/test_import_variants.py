@@ -443,3 +443,38 @@ def test_same_named_files_of_different_flights_both_stay_current(
         ("591", "Ozone"),
         ("592", "Ozone"),
     ]
+
+
+def test_the_icartt_files_of_one_flight_land_on_one_flight(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """ACT-America delivers leg 2 of 2017-03-08 as a merge file and a flag file whose names
+    differ before the date: they became two flights named after the files, and a revised
+    merge (``_R1``) a third instead of a new version of the first one's series."""
+    from stratoflow.importers.series import import_file
+    from stratoflow.readers.text_table import TrailingGarbageWarning
+    from stratoflow.server.catalog.models import Flight, Series
+
+    folder = shared_data / "icartt"
+    merge = import_file(folder / "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict", qc=False)
+    with pytest.warns(TrailingGarbageWarning):
+        flags = import_file(folder / "ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict", qc=False)
+    assert merge.flight == flags.flight == "NASA-B200-Aircraft_20170308_L2"
+    flight = Flight.objects.get()
+    assert flight.platform is not None and flight.platform.name == "NASA B200 Aircraft"
+    current = Series.objects.filter(flight=flight, is_current=True)
+    assert {"O3_MixingRatio", "Flight_flag", "Maneuver_flag"} <= set(
+        current.values_list("variable", flat=True)
+    )
+
+    revised = tmp_path / "ACTAMERICA-mrg05-b200_merge_20170308_R1_L2.ict"
+    text = (folder / "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict").read_bytes()
+    revised.write_bytes(text.replace(b"REVISION: R0", b"REVISION: R1", 1))
+    assert import_file(revised, qc=False).created
+    assert Flight.objects.count() == 1
+    o3 = Series.objects.filter(flight=flight, variable="O3_MixingRatio").order_by("version")
+    assert [(s.version, s.is_current, s.source.identity) for s in o3] == [
+        (1, False, "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict"),
+        (2, True, revised.name),
+    ]
+    assert current.filter(variable="Maneuver_flag").exists()  # the flag file's stay current

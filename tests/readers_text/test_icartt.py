@@ -384,3 +384,36 @@ def test_a_dos_end_of_file_mark_is_not_data(shared_data: Path, tmp_path: Path) -
     path.write_bytes((shared_data / MERGE).read_bytes() + b"\x1a")
     ours, original = IcarttReader().read(path), IcarttReader().read(shared_data / MERGE)
     np.testing.assert_array_equal(ours["O3_MixingRatio"].values, original["O3_MixingRatio"].values)
+
+
+def test_the_files_of_one_flight_name_one_flight(shared_data: Path, tmp_path: Path) -> None:
+    """The merge and the flag file of leg 2 on 2017-03-08 differ in data ID and location, so
+    the flight, named after the whole file name, was a different one for each. It is now
+    the header's PLATFORM and DATE with the time, launch and volume of the ICARTT name."""
+    from stratoflow.readers.icartt import flight_of
+
+    with pytest.warns(TrailingGarbageWarning):
+        flags = IcarttReader().read(shared_data / FLAGS)
+    merge = IcarttReader().read(shared_data / MERGE_L2)
+    assert flags.attrs["flight"] == merge.attrs["flight"] == "NASA-B200-Aircraft_20170308_L2"
+    assert IcarttReader().read(shared_data / MERGE).attrs["flight"] == (
+        "NASA-B200-Aircraft_20170121"
+    )
+    # another take-off, start time or volume is another flight; a revision or comment is not
+    platform = "NASA B200 Aircraft"
+    assert flight_of("X-O3_B200_20170308_R1_L2_final.ict", platform, "20170308") == (
+        "NASA-B200-Aircraft_20170308_L2"
+    )
+    assert flight_of("X-O3_B200_20170308_RA_L1.ict", platform, "20170308").endswith("_L1")
+    assert flight_of("X-O3_B200_2017030814_R0.ict", platform, "20170308").endswith("_2017030814")
+    assert flight_of("X-O3_B200_20170308_R0_V2.ict", platform, "20170308").endswith("_V2")
+    # not guessed: a name outside the ICARTT rule, another date than the header's, no platform
+    for name, where, day in (
+        ("leg2_flags.ict", platform, "20170308"),
+        ("X-O3_B200_20170309_R0.ict", platform, "20170308"),
+        ("X-O3_B200_20170308_R0.ict", " ", "20170308"),
+    ):
+        assert flight_of(name, where, day) is None, name
+    renamed = tmp_path / "leg2-flags.ict"
+    renamed.write_bytes((shared_data / MERGE_L2).read_bytes())
+    assert "flight" not in IcarttReader().read(renamed).attrs

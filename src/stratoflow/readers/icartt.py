@@ -23,6 +23,11 @@ Time: by default the start time (the independent variable). ``time_point="mid"``
 uses a ``Mid_UTC``/``Stop_UTC`` variable, or start + half/one interval (DX) when there is none;
 the ORNL DAAC netCDF conversions of ICARTT files use mid times.
 
+Flight: the file's flight is named after the header's PLATFORM and DATE and the start time,
+launch and volume of the ICARTT file name (see :func:`flight_of`), so that the files of one
+flight (merge, instrument and flag files, revisions) land on one flight; a file written by
+stratoflow keeps the flight it names in OTHER_COMMENTS.
+
 Trailing garbage: some real files end with a line of NUL bytes. ``trailing_garbage="warn"``
 (default) ignores it with a :class:`~stratoflow.readers.text_table.TrailingGarbageWarning`;
 ``"error"`` refuses the file. NUL bytes anywhere else are always an error.
@@ -53,7 +58,7 @@ from stratoflow.readers.nasa_ames import (
 )
 from stratoflow.readers.text_table import parse_table, strip_trailing_nul
 
-__all__ = ["IcarttReader"]
+__all__ = ["IcarttReader", "flight_of"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^(time|utc)_(start|stop|mid)$", re.IGNORECASE)
@@ -131,6 +136,44 @@ def _restore_ancillary_links(
         for name in names:
             if f"{name}_flag" not in variables:
                 flags.pop(name, None)
+
+
+#: ``dataID_locationID_YYYYMMDD[hh[mm[ss]]]_R#[_L#][_V#][_comments].ict`` (ICARTT 2.0, 2.1.1)
+_FILE_NAME = re.compile(
+    r"^[^_]+_[^_]+_(?P<date>\d{8})(?P<time>\d{2}(?:\d{2}(?:\d{2})?)?)?_R[0-9A-Za-z]+"
+    r"(?:_L(?P<launch>\d+))?(?:_V(?P<volume>\d+))?(?:_[^.]*)?\.ict$",
+    re.IGNORECASE,
+)
+
+
+def flight_of(name: str, platform: str, date: str) -> str | None:
+    """The flight an ICARTT file belongs to: ``<platform>_<YYYYMMDD[hh[mm[ss]]]>[_L#][_V#]``.
+
+    One flight's data come in several ICARTT files: the merge, each instrument's file, a flag
+    file, each revision. Their names share the date (and the optional start time), launch and
+    volume, but not the data ID and location (``ACTAMERICA-mrg05-b200_merge_20170308_R0_L2``
+    and ``ACTAMERICA-flag-metadata_B200_20170308_R0_L2``), and the header's PLATFORM is the
+    same. Named after the whole file name, they landed on two flights, and every revision
+    (``_R1``) on a flight of its own instead of a new version of the first one's series.
+
+    The platform is the header's PLATFORM, ``date`` the header's DATE (``YYYYMMDD``); the
+    time, launch (``L#``: another take-off that day) and volume come from the file name,
+    which must follow the ICARTT naming rule and name the header's date. Otherwise (or
+    without a PLATFORM) None: the file is not guessed onto another file's flight. The volume
+    stays in the identifier, because each volume holds other times of the same variables,
+    and one file's series on a flight replace another's of the same name (a new version).
+
+    >>> flight_of("ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict", "NASA B200 Aircraft",
+    ...           "20170308")
+    'NASA-B200-Aircraft_20170308_L2'
+    """
+    found = _FILE_NAME.match(name)
+    place = re.sub(r"[^A-Za-z0-9.+-]+", "-", platform).strip("-")
+    if found is None or not place or found["date"] != date:
+        return None
+    launch = f"_L{int(found['launch'])}" if found["launch"] else ""
+    volume = f"_V{int(found['volume'])}" if found["volume"] else ""
+    return f"{place}_{date}{found['time'] or ''}{launch}{volume}"
 
 
 class IcarttReader(Reader):
@@ -360,4 +403,8 @@ class IcarttReader(Reader):
         found = re.match(r"\s*flight\s+([^;\s]+)\s*(?:;|$)", kw.get("OTHER_COMMENTS", ""))
         if found:
             attrs.setdefault("flight", found[1])
+        else:
+            flight = flight_of(path.name, attrs["platform"], h.date.strftime("%Y%m%d"))
+            if flight:
+                attrs["flight"] = flight
         return attrs
