@@ -423,6 +423,68 @@ def test_what_the_reader_warned_about_is_in_the_import_notes_and_provenance(
     assert note in stored["result"]["notes"]
 
 
+def test_a_corrected_flight_number_moves_the_file_to_the_right_flight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The provider corrects the flight number in the header (F-591 -> F-592) and delivers
+    the file again under its name: the series became flight F-592's, but flight F-591 kept
+    the file's old series as current, so the data was on two flights. They are now
+    superseded (kept as versions), and the import says so."""
+    from stratoflow.cli import main
+    from stratoflow.exporters.selection import Selection, select
+    from stratoflow.importers.series import import_file
+    from stratoflow.server.catalog.models import Flight, Series
+    from stratoflow.server.review.selectors import latest_decision
+    from stratoflow.server.review.services import flight_approve
+
+    from ._helpers import write_pressure_flight
+
+    path = tmp_path / "flight.nc"
+    write_pressure_flight(path, "F-591", "2024-05-01T10:00:00", 120)
+    assert import_file(path, qc=False).flight == "F-591"
+    flight_approve(Flight.objects.get(identifier="F-591"), user=None)
+    write_pressure_flight(path, "F-592", "2024-05-01T10:00:00", 120)
+    capsys.readouterr()
+    assert main(["import", str(path), "--no-qc"]) == 0
+    out = capsys.readouterr().out
+    assert "flight F-592: 2 series created" in out
+    assert "note: flight F-591: 2 series of the earlier version of flight.nc superseded" in out
+    current = Series.objects.filter(is_current=True)
+    assert set(current.values_list("flight__identifier", "variable", "version")) == {
+        ("F-592", "p", 1),
+        ("F-592", "T", 1),
+    }
+    old = Series.objects.filter(flight__identifier="F-591")
+    assert sorted(old.values_list("variable", "version", "is_current")) == [
+        ("T", 1, False),
+        ("p", 1, False),
+    ]
+    assert all(s.segments.exists() for s in old)  # nothing deleted
+    # the old flight's release is withdrawn: exports no longer deliver the moved data
+    withdrawn = latest_decision(Flight.objects.get(identifier="F-591"))
+    assert withdrawn is not None and withdrawn.action == "withdraw"
+    assert "now belong to flight F-592" in withdrawn.reason
+    assert not list(select(Selection(level="L1")))
+
+    # the same name reused for the next flight (other times) leaves the earlier flight alone,
+    # and so does a job's file (named by the provider) with its own flight number corrected
+    write_pressure_flight(path, "F-593", "2024-05-02T10:00:00", 120)
+    next_flight = import_file(path, qc=False)
+    assert next_flight.result is not None and not next_flight.result.superseded
+    write_pressure_flight(path, "F-594", "2024-05-03T10:00:00", 60)
+    import_file(path, identity="portal/F.nc", provider="portal", qc=False)
+    write_pressure_flight(path, "F-595", "2024-05-03T10:00:00", 60)
+    moved = import_file(path, identity="portal/F.nc", provider="portal", qc=False)
+    assert moved.result is not None
+    assert {s.flight.identifier for s in moved.result.superseded} == {"F-594"}
+    assert sorted(current.values_list("flight__identifier", flat=True).distinct()) == [
+        "F-592",
+        "F-593",
+        "F-595",
+    ]
+    assert Flight.objects.get(identifier="F-594").series.count() == 2
+
+
 def test_same_named_files_of_different_flights_both_stay_current(
     shared_data: Path, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ no trace in the database, and the error names the file and the defect.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from stratoflow.server.catalog.models import Component
 
 __all__ = ["FileImport", "PlannedImport", "import_file", "import_plan"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -309,6 +312,8 @@ def import_file(
             level=level,
             processing=records,
             instrument=component,
+            # a file named by its base name is told from same-named files by where it is
+            location="" if identity else str(path.resolve()),
         )
         counts = count_flags([])
         runs: list[QCRun] = []
@@ -337,6 +342,7 @@ def import_file(
             *report.get("notes", []),
             f"the same bytes as {result.source.identity!r}, imported already: nothing new",
         ]
+    report["notes"] = [*report.get("notes", []), *_moved_notes(result, flight)]
     return FileImport(
         flight=flight,
         created=result.created,
@@ -348,6 +354,27 @@ def import_file(
         result=result,
         report=report,
     )
+
+
+def _moved_notes(result: ImportResult, flight: str) -> list[str]:
+    """What the import took off other flights: the series an earlier version of the file
+    left there, now that it names ``flight`` (a corrected flight number). Logged as well:
+    a job's operator sees it in the worker's log, a data manager in the import's notes."""
+    moved: dict[str, list[Series]] = {}
+    for old in result.superseded:
+        if old.flight.identifier != flight:
+            moved.setdefault(old.flight.identifier, []).append(old)
+    notes = []
+    for other, series in sorted(moved.items()):
+        names = ", ".join(f"{s.variable} v{s.version}" for s in series)
+        note = (
+            f"flight {other}: {len(series)} series of the earlier version of "
+            f"{result.source.identity} superseded ({names}): the file now names flight "
+            f"{flight}; the old versions are kept"
+        )
+        log.warning("%s", note)
+        notes.append(note)
+    return notes
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,7 @@ def series_import(
     processing: Sequence[Mapping[str, Any]] = (),
     instrument: Component | None = None,
     components: Mapping[str, Component] | None = None,
+    location: str = "",
 ) -> ImportResult:
     """Store every measured variable of ``ds`` as a new series version, atomically.
 
@@ -263,6 +264,12 @@ def series_import(
     the old bytes again changes nothing, as before.
     ``instrument`` (and per-variable ``components``) link the series to the catalog; the
     deployment is the instrument's deployment covering the start of the data.
+
+    A corrected file that names another flight than its earlier version did, for the same
+    measurement (a corrected flight number), also supersedes the earlier version's series
+    on the old flight (``ImportResult.superseded`` lists them; see :func:`_moved`).
+    ``location`` says where a file named by its base name was read from (recorded in the
+    provenance); a job's identity names the file at the provider already (leave it empty).
     """
     ds = validate(ds)
     _check_storable(ds, identity)
@@ -304,6 +311,7 @@ def series_import(
                     dict(components or {}),
                     source=existing,
                     key=key,
+                    location=location,
                 )
         except _TwinImported:
             continue  # next round finds it and reports its series unchanged
@@ -466,6 +474,7 @@ def _import(
     *,
     source: SourceFile | None,
     key: str,
+    location: str,
 ) -> ImportResult:
     from stratoflow.server.catalog.selectors import deployment_at
 
@@ -488,16 +497,19 @@ def _import(
     # on the review page and in the exports beside the new ones. Series of the identity on
     # *other* flights stay: ``stratoflow import`` names a file by its base name, and
     # same-named files of different flights (``data.nc`` in one folder per flight) are not
-    # versions of one another.
+    # versions of one another; unless they are this file's, of the same measurement (a
+    # corrected flight number, see _moved).
     vanished = (
         Q(source__identity=identity, is_current=True, flight=flight) & ~Q(variable__in=names)
         if corrected
         else Q(pk__in=[])
     )
-    flight_lock([flight.pk])
+    times = ds[TIME].values
+    moved = _moved(identity, provider, location, flight, times) if corrected else {}
+    flight_lock([flight.pk, *moved.values()])
+    vanished |= Q(pk__in=list(moved))
     if corrected and _twin(checksum, level, key) is not None:
         raise _TwinImported  # rolls this import back; see series_import
-    times = ds[TIME].values
     deployment = (
         deployment_at(instrument, _datetime(times[0]))
         if instrument is not None and times.size
@@ -513,6 +525,7 @@ def _import(
         "processing": _jsonable(list(processing)),
         "config_key": key,
         "stratoflow_version": __version__,
+        **({"location": location} if location else {}),
     }
     columns: list[tuple[str, dict[str, Any], npt.NDArray[Any], npt.NDArray[np.uint8]]] = []
     for name in names:
@@ -543,15 +556,15 @@ def _import(
         # those at this level, and those of this file at any level (_superseded_scope).
         latest: dict[str, int] = {}
         current: list[int] = []
-        for pk, variable, version, is_current, row_level in (
+        for pk, variable, version, is_current, row_level, flight_id in (
             Series.objects.select_for_update()
             .filter(
                 (_superseded_scope(level, identity) & Q(flight=flight, variable__in=names))
                 | vanished
             )
-            .values_list("pk", "variable", "version", "is_current", "level")
+            .values_list("pk", "variable", "version", "is_current", "level", "flight_id")
         ):
-            if row_level == level and variable in names:
+            if row_level == level and variable in names and flight_id == flight.pk:
                 # versions are numbered per variable and level
                 latest[variable] = max(latest.get(variable, 0), version)
             if is_current:
@@ -598,7 +611,43 @@ def _import(
         )
         _segments_store(segments)  # rows go out as their blobs are ready
     _flight_spans_update({flight.pk, *(old.flight_id for old in superseded)})
+    if moved:
+        from stratoflow.server.review.services import flight_data_moved  # review builds on us
+
+        for other in Flight.objects.filter(pk__in=set(moved.values())).order_by("pk"):
+            flight_data_moved(other, identity=identity, to=flight)
     return ImportResult(source, created, created=True, superseded=superseded)
+
+
+def _moved(
+    identity: str, provider: str, location: str, flight: Flight, times: npt.NDArray[Any]
+) -> dict[int, int]:
+    """The current series (pk -> flight pk) an earlier version of this file left on another
+    flight, when the new version names another flight for the same measurement.
+
+    The provider corrected the flight number in the header and delivered the file again
+    under its name: the new version's series are the new flight's, and the old flight's
+    series of the file stay current, the file's data then on two flights. They are the same
+    file's when they come from the same identity and provider, and, for a file named by its
+    location (``stratoflow import`` names a file by its base name, so ``data.nc`` in one
+    folder per flight are different files), from the same ``location``; and they are the
+    same measurement when their times overlap the new version's (a file name reused for
+    the next flight, ``latest.nc``, covers other times and leaves the earlier flight alone).
+    """
+    if not times.size:
+        return {}
+    rows = (
+        Series.objects.filter(
+            source__identity=identity,
+            source__provider=provider,
+            is_current=True,
+            time_start__lte=_datetime(times[-1]),
+            time_end__gte=_datetime(times[0]),
+        )
+        .exclude(flight=flight)
+        .values_list("pk", "flight_id", "provenance")
+    )
+    return {pk: fid for pk, fid, p in rows if str(p.get("location") or "") == location}
 
 
 def _flight_spans_update(flight_ids: Iterable[int]) -> None:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MANUAL_FLAG_CHOICES",
     "flight_approve",
+    "flight_data_moved",
     "flight_flag_range",
     "flight_reevaluate",
     "flight_reject",
@@ -122,6 +123,23 @@ def _withdraw_release(flight: Flight, *, user: User | None, cause: str) -> Decis
         reason=reason,
     )
     return decision
+
+
+def flight_data_moved(flight: Flight, *, identity: str, to: Flight) -> Decision | None:
+    """Withdraw ``flight``'s release: a corrected ``identity`` took its series to flight ``to``
+    (a corrected flight number; call inside the import's transaction, after it).
+
+    The release names the versions the PI approved, and exports deliver them until the PI
+    decides again: the old flight would go on delivering data its provider now says are
+    another flight's. The flight leaves the exports and is back in the review queue; the
+    withdrawal and its cause are in its review history. None when it was not released.
+    """
+    return _withdraw_release(
+        flight,
+        user=None,
+        cause=f"{identity}: its data now belong to flight {to.identifier} "
+        "(the provider corrected the flight in the file)",
+    )
 
 
 def _overrides(flight: Flight, variable: str) -> list[QCManualFlag]:
