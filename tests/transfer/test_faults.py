@@ -1,13 +1,16 @@
 """Fault injection on the portal: the file arrives intact, or the run fails cleanly.
 
 "Cleanly" means: a stratoflow error naming the provider, nothing partial in the staging area
-(no temp files left, every file in it is complete and in the manifest).
+(no temp files left, every file in it is complete and in the manifest) but the bytes a
+download given up after transient failures received, kept with their checkpoint for the next
+run to resume.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -48,12 +51,22 @@ def _handler(
     )
 
 
-def assert_staging_clean(staging: StagingArea) -> None:
-    """No temp file left; every file is in the manifest with the right size and checksum."""
-    assert list((staging.root / ".partial").iterdir()) == []
+def assert_staging_clean(staging: StagingArea, *, kept: Collection[str] = ()) -> None:
+    """No temp file left; every file is in the manifest with the right size and checksum.
+
+    ``kept``: the items whose download was given up after transient failures; the bytes
+    they received wait in ``.partial/`` (each beside its checkpoint) for the next run.
+    """
+    partial = staging.root / ".partial"
+    states = {p.name: json.loads(p.read_text()) for p in partial.glob("*.state")}
+    assert sorted(s["identity"] for s in states.values()) == sorted(kept)
+    assert sorted(p.name for p in partial.iterdir()) == sorted(
+        [*states, *(name.removesuffix(".state") for name in states)]
+    )
+    assert all(s["size"] > 0 for s in states.values())
     listed = {s.path: s for s in staging.files()}
     for path in staging.root.rglob("*"):
-        if path.is_file() and path.name not in (MANIFEST, JOURNAL):
+        if path.is_file() and path.parent != partial and path.name not in (MANIFEST, JOURNAL):
             assert path in listed, f"{path} is in staging but not in the manifest"
             data = path.read_bytes()
             assert len(data) == listed[path].size
@@ -90,7 +103,7 @@ def test_truncated_body_is_detected_without_retry_too(
     with pytest.raises(TransientTransferError, match=r"Flaky DC.*b\.nc"):
         _handler(portal, retry=RetryPolicy(attempts=1)).fetch_new(staging)
     assert [s.name for s in staging.files()] == ["a.nc"]  # staged before the failure: kept
-    assert_staging_clean(staging)
+    assert_staging_clean(staging, kept=["b.nc"])
     # the next run fetches only what is missing
     assert [s.name for s in _handler(portal).fetch_new(staging)] == ["b.nc", "c.nc"]
     assert_staging_clean(staging)
@@ -108,7 +121,7 @@ def test_persistent_failure_fails_cleanly_after_the_retries(
     assert isinstance(info.value.__cause__, TransferError)  # chained, down to httpx
     assert portal.requests.count("GET /files/b.nc") == FAST_RETRY.attempts
     assert "b.nc" not in [s.name for s in staging.files()]
-    assert_staging_clean(staging)
+    assert_staging_clean(staging, kept=["b.nc"])  # resumed by the next run
 
 
 def test_read_timeout_is_transient(
@@ -167,7 +180,7 @@ def test_one_failing_file_does_not_hold_back_the_others(
     assert all(str(exc).startswith("provider 'Flaky DC'") for _, exc in failed)
     requests = [portal.requests.count(f"GET /files/{n}.nc") for n in "abcd"]
     assert requests == [1, FAST_RETRY.attempts, 1, 1]
-    assert_staging_clean(staging)
+    assert_staging_clean(staging, kept=["b.nc"])
     # the next fetch gets what failed, and only that
     portal.faults.clear()
     again = _handler(portal).fetch_new(staging, on_failure=lambda item, exc: failed.append(exc))

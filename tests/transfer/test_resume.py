@@ -1,5 +1,5 @@
 """A download cut short is resumed where it stopped (HTTP ``Range``, SFTP offset, FTP ``REST``),
-never stitched from two versions of a file, and nothing is kept once the run gives up.
+never stitched from two versions of a file; what a run that gave up got is resumed by the next.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.errors import TransientTransferError
+from stratoflow.errors import GoneError, TransferError, TransientTransferError
 from stratoflow.transfer import (
     DataProvider,
     FTPServer,
@@ -79,15 +79,59 @@ def test_http_portal_without_ranges_starts_over(
     assert_staging_clean(staging)
 
 
-def test_nothing_is_kept_when_the_run_gives_up(
-    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+@pytest.mark.parametrize("report", [False, True], ids=["raised", "on_failure"])
+def test_a_run_that_gives_up_keeps_the_bytes_and_the_next_run_resumes(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path, report: bool
 ) -> None:
+    """The server keeps cutting the connection until the run gives up on the file (raised, or
+    reported to ``on_failure`` as a job does): the bytes that arrived stay with their
+    checkpoint, nothing is staged, and the next run asks only for the rest. Dropping them
+    made every run start from zero, so a large file over a link that drops never arrived."""
     (remote_root / "big.nc").write_bytes(BIG)
     portal = portal_factory(ranges=True, faults={"big.nc": ["drop"] * 2})
     staging = StagingArea(tmp_path / "staging")
-    with pytest.raises(TransientTransferError):
-        _http(portal, retry=RetryPolicy(attempts=1)).fetch_new(staging)
-    assert_staging_clean(staging)
+    handler = _http(portal, retry=RetryPolicy(attempts=2, base=0.01))
+    failures: list[TransferError] = []
+    if report:
+        assert handler.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc)) == []
+        [failure] = failures
+        assert isinstance(failure, TransientTransferError)
+    else:
+        with pytest.raises(TransientTransferError):
+            handler.fetch_new(staging)
+    assert staging.files() == []
+    kept = sorted(p.name for p in (staging.root / ".partial").iterdir())
+    assert len(kept) == 2 and kept[1] == kept[0] + ".state"
+    assert portal.range_requests == [None, f"bytes={len(BIG) // 2}-"]
+    portal.range_requests.clear()
+
+    again = StagingArea(staging.root)  # the next run
+    [staged] = handler.fetch_new(again)
+    assert staged.path.read_bytes() == BIG
+    assert portal.range_requests == [f"bytes={len(BIG) // 2}-"]
+    assert_staging_clean(again)
+
+
+def test_bytes_kept_by_a_run_that_gave_up_are_dropped_when_the_file_is_gone(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """The next run is told the file is gone (404, confirmed by the listing): no use for them."""
+    (remote_root / "big.nc").write_bytes(BIG)
+    (remote_root / "other.nc").write_bytes(b"other")
+    portal = portal_factory(ranges=True, faults={"big.nc": ["drop", "vanish"]})
+    staging = StagingArea(tmp_path / "staging")
+    handler = _http(portal, retry=RetryPolicy(attempts=1))
+    failures: list[TransferError] = []
+    [other] = handler.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
+    assert other.identity == "other.nc" and len(failures) == 1
+    assert list((staging.root / ".partial").iterdir())
+
+    failures.clear()
+    again = StagingArea(staging.root)
+    assert handler.fetch_new(again, on_failure=lambda _, exc: failures.append(exc)) == []
+    [gone] = failures
+    assert isinstance(gone, GoneError)
+    assert_staging_clean(again)
 
 
 # paramiko's read-ahead thread dies with EOFError when the server hangs up (see the same mark

@@ -326,7 +326,9 @@ class TransferType(ABC):
         after an item gave up on transient errors the next items get one attempt each until
         one succeeds, so a server that went down is not hammered. An item the provider deleted
         between listing and download (its "not found" confirmed by a fresh listing) is a
-        :class:`GoneError` for ``on_failure``; without it, it is skipped with a warning.
+        :class:`GoneError` for ``on_failure``; without it, it is skipped with a warning. What a
+        resumable download given up after transient failures received stays in the staging
+        area with its checkpoint, and the next run resumes it.
         """
         policy = retry or RetryPolicy(attempts=1)
         once = RetryPolicy(attempts=1)
@@ -397,7 +399,14 @@ class TransferType(ABC):
                     staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
                     raise  # every item would fail alike
                 except TransferError as failure:
-                    staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
+                    if not isinstance(failure, TransientTransferError):
+                        # A definite answer (gone, refused): the kept bytes are of no more use.
+                        # After transient failures they stay, with their checkpoint, and the
+                        # next run resumes after them (a large file over a link that keeps
+                        # dropping would otherwise start from zero every run).
+                        staging.forget_partial(
+                            item.identity, version=item.version, sha256=item.sha256
+                        )
                     exc = failure
                     if isinstance(failure, GoneError):
                         exc = self._confirm_gone(connection, item, failure, policy, drop)

@@ -11,11 +11,13 @@ A resumable download (the protocol can continue mid-file) is the exception: it i
 ``.partial/get-resume-<key>`` and every few MiB a checkpoint beside it
 (``get-resume-<key>.state``) records the item's identity and version marker, the size and
 SHA-256 of the bytes written so far, and what the server said of them (file name, ETag or
-Last-Modified for ``If-Range``). A process that is killed (or interrupted) mid-download
-leaves both behind, and the next run continues from the checkpoint when the provider still
-offers the same version, after checking that the kept bytes still have the checkpoint's
-digest (a torn write after a crash is caught there and the download starts over). When the
-version marker changed, the kept bytes are discarded.
+Last-Modified for ``If-Range``). A process that is killed (or interrupted) mid-download, or a
+run that gives up on the file after its retries (the link kept dropping), leaves both behind,
+and the next run continues from the checkpoint when the provider still offers the same
+version, after checking that the kept bytes still have the checkpoint's digest (a torn write
+after a crash is caught there and the download starts over). When the version marker changed,
+the kept bytes are discarded; when the provider no longer offers the item, or answers that it
+is gone, too.
 
 The manifest records every staged file: identity at the provider, version marker (mtime+size,
 ETag), size and SHA-256. An item whose identity and version (or announced checksum) are
@@ -540,7 +542,8 @@ class StagingArea:
         next call for the same item (identity, version marker, checksum) continues with
         ``resume(sink, offset)`` instead of starting over (a large file over a flaky link
         otherwise never arrives); ``resume`` must make sure the file is still the same.
-        :meth:`forget_partial` drops the kept bytes when the caller gives up.
+        The kept bytes stay when the caller gives up after its retries (the next run resumes);
+        :meth:`forget_partial` drops them when they are of no more use (the item is gone).
         """
         try:
             return self._receive(
@@ -609,7 +612,7 @@ class StagingArea:
     def forget_partial(
         self, identity: str, *, version: str | None = None, sha256: str | None = None
     ) -> None:
-        """Drop the bytes kept to resume this item (the caller gave up on it)."""
+        """Drop the bytes kept to resume this item (it is gone, or refused for good)."""
         path = self._partial_path(identity)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".state").unlink(missing_ok=True)
