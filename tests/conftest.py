@@ -21,6 +21,12 @@ assert "stratoflow-test-home-" in os.environ.get("STRATOFLOW_HOME", ""), (
     "run with -p stratoflow.testing"
 )
 
+# A transfer waits ``settle`` seconds (default 1) before taking a new file, to see that the
+# provider is not still writing it; the tests write their files before fetching, and that
+# wait in every test that fetches added minutes to the suite. The tests of the guard
+# (tests/transfer/test_settle.py) set their own interval, and check the built-in default.
+os.environ.setdefault("STRATOFLOW_SETTLE_SECONDS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("STRATOFLOW_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

@@ -43,6 +43,17 @@ class TransferConformance:
         assert sorted(i.name for i in items) == sorted(SEED)
         assert {i.name: i.size for i in items} == {n: len(d) for n, d in SEED.items()}
 
+    def test_stat_shows_an_item_as_the_listing_does(
+        self, seeded: Path, handler: TransferHandler
+    ) -> None:
+        """A file is staged only if ``stat`` after its download still shows it as listed
+        (see ``Settle``): a ``stat`` that shows it any other way would keep it out for good."""
+        with handler.transfer.connect(handler.auth) as conn:
+            for item in conn.list():
+                assert conn.stat(item.identity) == item
+            with pytest.raises(GoneError):
+                conn.stat("no-such-file.dat")
+
     def test_fetch_new_stages_files_with_checksums(
         self, seeded: Path, handler: TransferHandler, staging: StagingArea
     ) -> None:

@@ -392,11 +392,13 @@ def test_staged_files_are_fsynced_under_a_temp_name_then_renamed(
         assert item.path.read_bytes() == FILES[item.name]
 
 
+@pytest.mark.parametrize("settle", [0, 0.1], ids=["unguarded", "settle"])
 def test_a_resumed_download_of_a_file_rewritten_with_the_same_size_starts_over(
-    remote: Remote, seeded: Path, tmp_path: Path
+    remote: Remote, seeded: Path, tmp_path: Path, settle: float
 ) -> None:
     """The file is replaced (same size, new content, new time) while the download is cut:
-    continuing from the old bytes would stitch two versions; the marker says it changed."""
+    continuing from the old bytes would stitch two versions; the marker says it changed.
+    With the settle guard the file, changed while it was downloaded, waits for the next run."""
     new = bytes(255 - b for b in FILES["b.nc"])
 
     def rewrite(_: str) -> None:
@@ -408,7 +410,11 @@ def test_a_resumed_download_of_a_file_rewritten_with_the_same_size_starts_over(
     remote.set_on_drop(rewrite)
     remote.faults["b.nc"] = [f"drop:{CUT}"]
     staging = StagingArea(tmp_path / "staging")
-    remote.handler().fetch_new(staging)
+    remote.handler(settle=settle).fetch_new(staging)
+    if settle:
+        assert "b.nc" not in _staged(staging)
+        assert_staging_clean(staging)
+        remote.handler(settle=settle).fetch_new(staging)
     assert _staged(staging)["b.nc"] == new
     assert_staging_clean(staging)
 

@@ -102,7 +102,11 @@ def test_handler_config_round_trip_and_errors(tmp_path: Path) -> None:
         "retry": {"attempts": 2, "base": 0.1, "factor": 2.0, "max_delay": 1.0, "jitter": 0.1},
     }
     handler = TransferHandler.from_config(config)
-    assert handler.to_config()["transfer"] == {**config["transfer"], "recursive": False}
+    assert handler.to_config()["transfer"] == {
+        **config["transfer"],
+        "recursive": False,
+        "min_age": 0.0,
+    }
     assert TransferHandler.from_config(handler.to_config()).to_config() == handler.to_config()
     assert handler.provider.provenance() == {
         "provider_name": "IAGOS-DC",

@@ -59,6 +59,7 @@ __all__ = [
     "Connection",
     "Paced",
     "RemoteItem",
+    "Settle",
     "TransferType",
     "failure_reason",
     "host_port",
@@ -158,7 +159,8 @@ class RemoteItem:
     ``identity`` is stable across runs (relative path, portal id); ``name`` the file name to stage
     it under; ``version`` a cheap change marker (size+mtime, ETag) so unchanged items are not
     downloaded at all; ``sha256`` a checksum announced by the remote side, verified on arrival;
-    ``location`` where to download from when it differs from ``identity`` (a URL).
+    ``location`` where to download from when it differs from ``identity`` (a URL); ``mtime``
+    when the file was last modified (POSIX seconds) when the listing tells (see :class:`Settle`).
     """
 
     identity: str
@@ -167,6 +169,33 @@ class RemoteItem:
     version: str | None = None
     sha256: str | None = None
     location: str | None = None
+    mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class Settle:
+    """When a file a directory lists counts as complete, not still being written.
+
+    A provider's directory (local, SFTP, FTP) lists a file while the provider still writes it;
+    fetched then, it was staged incomplete, and the next run saw the rest as a new version.
+    A new file is taken only when its size and modification time stayed the same for
+    ``interval`` seconds (it is listed again after that wait, once per run) and its
+    modification time is at least ``min_age`` seconds old (by this machine's clock: mind a
+    provider whose clock is behind); a file that changed between the listing and the end of
+    its download is not staged either. Such files are left, quietly, for a later run.
+    """
+
+    interval: float = 0.0
+    min_age: float = 0.0
+
+    @classmethod
+    def of(cls, interval: float, min_age: float) -> Settle | None:
+        """The guard for these options; ``None`` when both are 0 (off)."""
+        return cls(interval, min_age) if interval or min_age else None
+
+
+class _Changed(TransferError):
+    """A file changed while it was downloaded (still being written): left for a later run."""
 
 
 class Connection(ABC):
@@ -206,11 +235,12 @@ class Connection(ABC):
         """Upload ``source`` as ``name``; return the identity of the remote item."""
 
     def stat(self, identity: str) -> RemoteItem:
-        """One item by identity (default: a listing scan)."""
+        """One item by identity, as :meth:`list` shows it now (default: a listing scan);
+        :class:`GoneError` when it is not there."""
         for item in self.list():
             if item.identity == identity:
                 return item
-        raise TransferError(f"{self.where}: no item {identity!r}")
+        raise GoneError(f"{self.where}: no item {identity!r}")
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release the connection."""
@@ -269,6 +299,11 @@ class TransferType(ABC):
         too slow (see :class:`Paced`); ``None``: no floor (the default)."""
         return None
 
+    def settle(self) -> Settle | None:
+        """When a listed file counts as complete (see :class:`Settle`); ``None``: as soon as
+        it is listed (the default: a portal publishes complete files)."""
+        return None
+
     @staticmethod
     def _version_of(conn: Callable[[], Connection], item: RemoteItem) -> str | None:
         try:
@@ -304,6 +339,88 @@ class TransferType(ABC):
         if listed:
             return TransferError(f"{exc} (the provider still lists it)")
         return GoneError(f"{item.identity}: gone at provider: deleted after it was listed ({exc})")
+
+    def _settled(
+        self,
+        conn: Callable[[], Connection],
+        staging: StagingArea,
+        items: list[RemoteItem],
+        settle: Settle,
+        listed_at: float,
+        policy: RetryPolicy,
+        drop: Callable[[], None],
+    ) -> list[RemoteItem]:
+        """``items`` without the new files that may still be written (see :class:`Settle`).
+
+        Only files not staged yet are looked at, so a run that finds nothing new does not
+        wait. The files younger than ``min_age`` are left out; then, after waiting until
+        ``interval`` seconds have passed since the listing ended, the directory is listed
+        again and a file whose size or version marker (modification time) changed, or that is
+        gone, is left out too. The rest are returned as listed.
+        """
+        new = [
+            item
+            for item in items
+            if not staging.known(item.identity, version=item.version, sha256=item.sha256)
+        ]
+        later: set[str] = set()
+        if settle.min_age:
+            now = time.time()
+            for item in new:
+                if item.mtime is not None and now - item.mtime < settle.min_age:
+                    log.info(
+                        "%s: %s was modified %.0f s ago, less than min_age %g s: "
+                        "left for a later run",
+                        self.where,
+                        item.identity,
+                        now - item.mtime,
+                        settle.min_age,
+                    )
+                    later.add(item.identity)
+        waiting = [item for item in new if item.identity not in later]
+        if settle.interval and waiting:
+            time.sleep(max(0.0, listed_at + settle.interval - time.monotonic()))
+            again = {
+                item.identity: item
+                for item in policy.call(
+                    lambda: list(conn().list()), what=f"list {self.where}", on_retry=drop
+                )
+            }
+            for item in waiting:
+                now_listed = again.get(item.identity)
+                if now_listed is None:
+                    why = "is no longer listed"
+                elif (now_listed.size, now_listed.version) != (item.size, item.version):
+                    why = (
+                        f"changed within {settle.interval:g} s (size {item.size} -> "
+                        f"{now_listed.size}, version {item.version} -> {now_listed.version})"
+                    )
+                else:
+                    continue
+                log.info(
+                    "%s: %s %s: still being written? left for a later run",
+                    self.where,
+                    item.identity,
+                    why,
+                )
+                later.add(item.identity)
+        return [item for item in items if item.identity not in later]
+
+    def _unchanged(self, conn: Callable[[], Connection], item: RemoteItem) -> None:
+        """Raise :class:`_Changed` when ``item`` changed since it was listed (asked once its
+        bytes are in, before they are staged): the file grew or was rewritten while it was
+        downloaded, so the bytes may be of no complete version. One deleted since is not
+        changed: its bytes are what was listed."""
+        try:
+            now = conn().stat(item.identity)
+        except GoneError:
+            return
+        if (now.size, now.version) != (item.size, item.version):
+            raise _Changed(
+                f"{self.where}: {item.identity}: changed while it was downloaded (size "
+                f"{item.size} -> {now.size}, version {item.version} -> {now.version}); "
+                "not staged: still being written? taken by a later run"
+            )
 
     def fetch_new(
         self,
@@ -347,6 +464,7 @@ class TransferType(ABC):
                 conn = None
 
         pace = self.pace()
+        settle = self.settle()
 
         def paced(sink: Sink, item: RemoteItem) -> Sink:
             if pace is None:
@@ -371,13 +489,17 @@ class TransferType(ABC):
                 resume=lambda sink, offset: connection().get_from(
                     item, paced_resume(sink, item), offset
                 ),
+                confirm=None if settle is None else partial(self._unchanged, connection, item),
             )
 
         try:
             items = policy.call(
                 lambda: list(connection().list()), what=f"list {self.where}", on_retry=drop
             )
+            listed_at = time.monotonic()  # at the end: a file seen late in a long listing too
             staging.keep_partials_of([item.identity for item in items])
+            if settle is not None:
+                items = self._settled(connection, staging, items, settle, listed_at, policy, drop)
             staged: list[StagedFile] = []
             degraded = False
             seen: set[str] = set()
@@ -395,6 +517,9 @@ class TransferType(ABC):
                         what=f"get {self.where}: {item.identity}",
                         on_retry=drop,
                     )
+                except _Changed as changed:
+                    log.info("%s", changed)
+                    continue
                 except (AuthError, StagingError):
                     staging.forget_partial(item.identity, version=item.version, sha256=item.sha256)
                     raise  # every item would fail alike

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -19,7 +20,17 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 from stratoflow.errors import ConfigError
 from stratoflow.transfer.secrets import Secret
 
-__all__ = ["build", "dump", "timeout_seconds"]
+__all__ = [
+    "DEFAULT_SETTLE",
+    "MAX_SETTLE",
+    "SETTLE_VARIABLE",
+    "build",
+    "dump",
+    "min_age_seconds",
+    "settle_option",
+    "settle_seconds",
+    "timeout_seconds",
+]
 
 T = TypeVar("T")
 
@@ -43,6 +54,60 @@ def min_speed_bytes(value: float, what: str) -> float:
         raise ConfigError(f"{what}: min_speed must be bytes per second >= 0, not {value!r}")
     if not (math.isfinite(value) and value >= 0):
         raise ConfigError(f"{what}: min_speed must be finite bytes per second >= 0, not {value!r}")
+    return float(value)
+
+
+#: Seconds a new file's size and modification time must stay the same before a directory-like
+#: transfer type (local, SFTP, FTP) takes it: any upload in progress writes more often.
+DEFAULT_SETTLE = 1.0
+#: The longest ``settle`` wait: a run waits that long (holding its staging area) whenever a
+#: new file is listed; a longer quiet time is ``min_age``'s job, which costs no wait.
+MAX_SETTLE = 300.0
+
+
+def settle_seconds(value: float, what: str) -> float:
+    """``value`` checked as a settle interval: finite seconds, 0 (off) to :data:`MAX_SETTLE`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{what}: settle must be a number of seconds >= 0, not {value!r}")
+    if not (math.isfinite(value) and 0 <= value <= MAX_SETTLE):
+        raise ConfigError(
+            f"{what}: settle must be seconds from 0 to {MAX_SETTLE:g}, not {value!r} "
+            "(for a longer quiet time use min_age, which costs no wait)"
+        )
+    return float(value)
+
+
+#: The environment variable that replaces :data:`DEFAULT_SETTLE` for every transfer that sets
+#: no ``settle`` of its own (``0``: a site whose providers all publish by renaming into place).
+SETTLE_VARIABLE = "STRATOFLOW_SETTLE_SECONDS"
+
+
+def settle_option(value: float | None, what: str) -> float:
+    """The settle interval of a transfer: ``value`` checked (:func:`settle_seconds`), or when
+    ``None`` the site's default: :data:`SETTLE_VARIABLE` if set, else :data:`DEFAULT_SETTLE`."""
+    if value is not None:
+        return settle_seconds(value, what)
+    raw = os.environ.get(SETTLE_VARIABLE)
+    if raw is None:
+        return DEFAULT_SETTLE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_SETTLE):
+        raise ConfigError(
+            f"{what}: environment variable {SETTLE_VARIABLE} must be seconds from 0 to "
+            f"{MAX_SETTLE:g}, not {raw!r}"
+        )
+    return seconds
+
+
+def min_age_seconds(value: float, what: str) -> float:
+    """``value`` checked as a minimum file age: finite seconds >= 0 (0: none)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{what}: min_age must be a number of seconds >= 0, not {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ConfigError(f"{what}: min_age must be finite seconds >= 0, not {value!r}")
     return float(value)
 
 

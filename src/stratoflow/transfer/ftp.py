@@ -5,6 +5,11 @@ marker is size+modify. Servers without ``MLSD`` (vsftpd, many older ones) answer
 ``500``/``501``/``502``; their ``LIST`` output (Unix ``ls -l`` or DOS style) is parsed instead,
 with the modification time from ``MDTM``, so the marker is the same either way.
 
+A file the provider is still writing is left for a later run: a new file is taken once its
+size and modification time stayed the same for ``settle`` seconds and it is at least
+``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`; the age needs the
+time from ``MLSD`` or ``MDTM``).
+
 ``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data channel too
 (``PROT P``). Uploads go to a temporary name and are renamed into place.
 
@@ -26,6 +31,7 @@ import logging
 import re
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -42,11 +48,17 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
     RemoteItem,
+    Settle,
     TransferType,
     failure_reason,
     host_port,
 )
-from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
+from stratoflow.transfer.config import (
+    min_age_seconds,
+    min_speed_bytes,
+    settle_option,
+    timeout_seconds,
+)
 from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["FTPServer"]
@@ -67,6 +79,18 @@ _DOS_LINE = re.compile(
     r"^(?P<date>\d{2}-\d{2}-\d{2,4}\s+\d{1,2}:\d{2}\s*[AaPp][Mm])\s+"
     r"(?P<size><DIR>|\d+)\s+(?P<name>.+)$"
 )
+
+
+def _time_val(value: str | None) -> float | None:
+    """POSIX seconds of an RFC 3659 time-val (``20261129103000`` or with ``.fff``, UTC), as
+    ``MLSD`` and ``MDTM`` give it; ``None`` for anything else (a ``LIST`` date)."""
+    if value is None or not re.fullmatch(r"\d{14}(\.\d+)?", value):
+        return None
+    try:
+        whole = datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return whole.timestamp() + float("0" + value[14:])  # "0" or "0.123"
 
 
 def _parse_list_line(line: str) -> tuple[str, str, int | None, str] | None:
@@ -110,6 +134,8 @@ class FTPServer(TransferType):
         passive: bool = True,
         timeout: float = 30.0,
         min_speed: float = 1024.0,
+        settle: float | None = None,
+        min_age: float = 0.0,
     ) -> None:
         if (ca_file is not None or insecure_skip_tls_verify) and not tls:
             # Certificate options on a plain connection would silently protect nothing.
@@ -119,8 +145,12 @@ class FTPServer(TransferType):
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.tls, self.passive = tls, passive
-        self.timeout = timeout_seconds(timeout, f"FTP {host_port(host, port)}")
-        self.min_speed = min_speed_bytes(min_speed, f"FTP {host_port(host, port)}")
+        what = f"FTP {host_port(host, port)}"
+        self.timeout = timeout_seconds(timeout, what)
+        self.min_speed = min_speed_bytes(min_speed, what)
+        self._settle = settle  # None: the site default (kept so, not frozen into the config)
+        self.settle_interval = settle_option(settle, what)
+        self.min_age = min_age_seconds(min_age, what)
         self.ca_file, self.insecure_skip_tls_verify = ca_file, insecure_skip_tls_verify
 
     def options(self) -> dict[str, Any]:
@@ -136,10 +166,15 @@ class FTPServer(TransferType):
             "passive": self.passive,
             "timeout": self.timeout,
             "min_speed": self.min_speed,
+            "settle": self._settle,
+            "min_age": self.min_age,
         }
 
     def pace(self) -> tuple[float, float] | None:
         return (self.min_speed, self.timeout) if self.min_speed else None
+
+    def settle(self) -> Settle | None:
+        return Settle.of(self.settle_interval, self.min_age)
 
     @property
     def where(self) -> str:
@@ -217,6 +252,20 @@ class FTPServer(TransferType):
         return _FTPConnection(self, ftp)
 
 
+def _facts(reply: str) -> dict[str, str]:
+    """The facts of an ``MLST`` reply (RFC 3659 §7.2: the line after the first, which starts
+    with a space, ``type=file;size=1234;modify=20261129103000; /path``), names lower-cased."""
+    for line in reply.splitlines()[1:]:
+        if line.startswith(" "):
+            facts = line[1:].split(" ", 1)[0]
+            return {
+                key.lower(): value
+                for key, _, value in (f.partition("=") for f in facts.split(";"))
+                if key
+            }
+    return {}
+
+
 def _wants_tls(exc: ftplib.Error) -> bool:
     """Whether a refusal says the server insists on TLS (wording differs between servers)."""
     text = str(exc).upper()
@@ -268,15 +317,41 @@ class _FTPConnection(Connection):
             if kind == "dir" and self.spec.recursive:
                 found.extend(self._walk_sub(directory, name))
             elif kind == "file" and fnmatch(name, self.spec.pattern) and not name.startswith("."):
-                found.append(
-                    RemoteItem(
-                        identity=path.relative_to(self.root).as_posix(),
-                        name=name,
-                        size=size,
-                        version=f"{'' if size is None else size}:{modify}",
-                    )
-                )
+                found.append(self._item(path, size, modify))
         return found
+
+    def _item(self, path: PurePosixPath, size: int | None, modify: str | None) -> RemoteItem:
+        return RemoteItem(
+            identity=path.relative_to(self.root).as_posix(),
+            name=path.name,
+            size=size,
+            version=f"{'' if size is None else size}:{modify}",
+            mtime=_time_val(modify),
+        )
+
+    def stat(self, identity: str) -> RemoteItem:
+        """One file as :meth:`list` shows it: by ``MLST`` (the facts ``MLSD`` gives, for one
+        file), else from a ``LIST`` of its directory."""
+        path = self.root / identity
+        try:
+            if self._mlsd is not False:
+                try:
+                    reply = self.ftp.sendcmd(f"MLST {path}")
+                except ftplib.error_perm as exc:
+                    if not str(exc).startswith(_UNKNOWN_COMMAND):
+                        raise
+                else:
+                    facts = _facts(reply)
+                    size = facts.get("size", "")
+                    return self._item(
+                        path, int(size) if size.isdigit() else None, facts.get("modify")
+                    )
+            for name, kind, size_, modify in self._entries(path.parent, only=path.name):
+                if name == path.name and kind == "file":
+                    return self._item(path, size_, modify)
+        except (TimeoutError, *_ERRORS) as exc:
+            raise self._fail(exc, f"stat {identity}", file=True) from exc
+        raise GoneError(f"{self.where}: stat {identity}: not listed")
 
     def _walk_sub(self, parent: PurePosixPath, name: str) -> builtins.list[RemoteItem]:
         """``_walk`` of a sub-directory; one that vanished since its parent was listed (the
@@ -291,9 +366,10 @@ class _FTPConnection(Connection):
             return []
 
     def _entries(
-        self, directory: PurePosixPath
+        self, directory: PurePosixPath, only: str | None = None
     ) -> builtins.list[tuple[str, str, int | None, str | None]]:
-        """``(name, kind, size, modify)`` of each entry, by MLSD or else by LIST."""
+        """``(name, kind, size, modify)`` of each entry (``only``: of that name), by MLSD or
+        else by LIST."""
         if self._mlsd is not False:
             try:
                 facts = builtins.list(
@@ -314,11 +390,12 @@ class _FTPConnection(Connection):
                         fact.get("modify"),
                     )
                     for name, fact in facts
+                    if only is None or name == only
                 ]
-        return self._list_entries(directory)
+        return self._list_entries(directory, only)
 
     def _list_entries(
-        self, directory: PurePosixPath
+        self, directory: PurePosixPath, only: str | None = None
     ) -> builtins.list[tuple[str, str, int | None, str | None]]:
         lines: builtins.list[str] = []
         self.ftp.retrlines(f"LIST {directory}", lines.append)
@@ -332,6 +409,8 @@ class _FTPConnection(Connection):
             name, kind, size, date = parsed
             if name in (".", "..") or (kind != "dir" and not fnmatch(name, self.spec.pattern)):
                 continue
+            if only is not None and name != only:
+                continue  # no MDTM for each file of the directory
             path = directory / name
             if kind == "link":  # a link to a file has a size; to a directory, not
                 try:

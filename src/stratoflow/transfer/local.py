@@ -7,6 +7,10 @@ again, while a corrected file copied in with its old size and time (``cp -p``, `
 still is: the change time cannot be set back. A marker that changed with the content not (a
 ``chmod``, a ``touch``) costs one read and checksum, and no new import.
 
+A file still being written is left for a later run: a new file is taken once its marker stayed
+the same for ``settle`` seconds and it is at least ``min_age`` seconds old (see
+:class:`~stratoflow.transfer.base.Settle`).
+
 A file name that is not valid UTF-8 (written by an old Windows or Latin-1 tool) is still
 fetched: its identity shows the undecodable bytes as ``\\xNN`` escapes, which every database,
 log and terminal accepts, while the file itself is opened by its real name.
@@ -17,13 +21,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from stratoflow.errors import GoneError, TransferError
 from stratoflow.files import partial_file, publish
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType, printable
+from stratoflow.transfer.base import Connection, RemoteItem, Settle, TransferType, printable
+from stratoflow.transfer.config import min_age_seconds, settle_option
 from stratoflow.transfer.staging import Sink
 
 __all__ = ["LocalDirectory"]
@@ -32,7 +37,9 @@ _CHUNK = 1 << 20
 
 
 class LocalDirectory(TransferType):
-    """Files under ``root`` matching ``pattern``; ``recursive`` includes sub-directories.
+    """Files under ``root`` matching ``pattern``; ``recursive`` includes sub-directories;
+    ``settle``/``min_age`` (seconds) keep files still being written back (see
+    :class:`~stratoflow.transfer.base.Settle`).
 
     Example config: ``{"type": "local", "root": "/mnt/incoming", "pattern": "*.nc"}``
     """
@@ -40,11 +47,31 @@ class LocalDirectory(TransferType):
     name = "local"
     protocol = "local"
 
-    def __init__(self, *, root: str, pattern: str = "*", recursive: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        root: str,
+        pattern: str = "*",
+        recursive: bool = False,
+        settle: float | None = None,
+        min_age: float = 0.0,
+    ) -> None:
         self.root, self.pattern, self.recursive = root, pattern, recursive
+        self._settle = settle  # None: the site default (kept so, not frozen into the config)
+        self.settle_interval = settle_option(settle, f"local directory {root}")
+        self.min_age = min_age_seconds(min_age, f"local directory {root}")
 
     def options(self) -> dict[str, Any]:
-        return {"root": self.root, "pattern": self.pattern, "recursive": self.recursive}
+        return {
+            "root": self.root,
+            "pattern": self.pattern,
+            "recursive": self.recursive,
+            "settle": self._settle,
+            "min_age": self.min_age,
+        }
+
+    def settle(self) -> Settle | None:
+        return Settle.of(self.settle_interval, self.min_age)
 
     @property
     def where(self) -> str:
@@ -52,6 +79,19 @@ class LocalDirectory(TransferType):
 
     def connect(self, auth: ConnectionHandler) -> Connection:
         return _LocalConnection(self)
+
+
+def _item(real: str, st: os.stat_result) -> RemoteItem:
+    """The item of the file at ``real`` (relative to the root, as the file system names it)."""
+    shown = printable(real)
+    return RemoteItem(
+        identity=shown,
+        name=printable(PurePosixPath(real).name),
+        size=st.st_size,
+        version=f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}",
+        location=real if shown != real else None,
+        mtime=st.st_mtime,
+    )
 
 
 class _LocalConnection(Connection):
@@ -71,16 +111,16 @@ class _LocalConnection(Connection):
         for path in sorted(paths):
             if not path.is_file() or path.name.startswith("."):
                 continue
-            st = path.stat()
-            real = path.relative_to(self.root).as_posix()
-            shown = printable(real)
-            yield RemoteItem(
-                identity=shown,
-                name=printable(path.name),
-                size=st.st_size,
-                version=f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}",
-                location=real if shown != real else None,
-            )
+            yield _item(path.relative_to(self.root).as_posix(), path.stat())
+
+    def stat(self, identity: str) -> RemoteItem:
+        try:
+            st = self._path(identity).stat()
+        except FileNotFoundError:  # or a name shown with escapes: the listing knows it
+            return super().stat(identity)
+        except OSError as exc:
+            raise TransferError(f"{self.where}: cannot stat {identity}: {exc.strerror}") from exc
+        return _item(identity, st)
 
     def _path(self, identity: str) -> Path:
         path = (self.root / identity).resolve()

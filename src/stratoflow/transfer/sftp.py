@@ -7,7 +7,9 @@ looks. Only an explicit ``insecure_skip_host_key_check=True`` disables the check
 warning at every connection.
 
 Uploads go to a temporary name and are renamed into place, so the receiving side never sees a
-partial file.
+partial file. Downloads leave a file the provider is still writing for a later run: a new file
+is taken once its size and modification time stayed the same for ``settle`` seconds and it is
+at least ``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
     RemoteItem,
+    Settle,
     TransferType,
     failure_reason,
     host_port,
 )
-from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
+from stratoflow.transfer.config import (
+    min_age_seconds,
+    min_speed_bytes,
+    settle_option,
+    timeout_seconds,
+)
 from stratoflow.transfer.staging import ResumedSink, Sink
 
 __all__ = ["SFTPServer"]
@@ -77,13 +85,19 @@ class SFTPServer(TransferType):
         insecure_skip_host_key_check: bool = False,
         timeout: float = 30.0,
         min_speed: float = 1024.0,
+        settle: float | None = None,
+        min_age: float = 0.0,
     ) -> None:
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.known_hosts = known_hosts
         self.insecure_skip_host_key_check = insecure_skip_host_key_check
-        self.timeout = timeout_seconds(timeout, f"SFTP {host_port(host, port)}")
-        self.min_speed = min_speed_bytes(min_speed, f"SFTP {host_port(host, port)}")
+        what = f"SFTP {host_port(host, port)}"
+        self.timeout = timeout_seconds(timeout, what)
+        self.min_speed = min_speed_bytes(min_speed, what)
+        self._settle = settle  # None: the site default (kept so, not frozen into the config)
+        self.settle_interval = settle_option(settle, what)
+        self.min_age = min_age_seconds(min_age, what)
 
     def options(self) -> dict[str, Any]:
         return {
@@ -96,10 +110,15 @@ class SFTPServer(TransferType):
             "insecure_skip_host_key_check": self.insecure_skip_host_key_check,
             "timeout": self.timeout,
             "min_speed": self.min_speed,
+            "settle": self._settle,
+            "min_age": self.min_age,
         }
 
     def pace(self) -> tuple[float, float] | None:
         return (self.min_speed, self.timeout) if self.min_speed else None
+
+    def settle(self) -> Settle | None:
+        return Settle.of(self.settle_interval, self.min_age)
 
     @property
     def where(self) -> str:
@@ -244,15 +263,25 @@ class _SFTPConnection(Connection):
             elif statmod.S_ISREG(mode) and fnmatch(attr.filename, self.spec.pattern):
                 if attr.filename.startswith("."):
                     continue
-                found.append(
-                    RemoteItem(
-                        identity=path.relative_to(self.root).as_posix(),
-                        name=attr.filename,
-                        size=attr.st_size,
-                        version=f"{attr.st_size}:{attr.st_mtime}",
-                    )
-                )
+                found.append(self._item(path, attr))
         return found
+
+    def _item(self, path: PurePosixPath, attr: paramiko.SFTPAttributes) -> RemoteItem:
+        return RemoteItem(
+            identity=path.relative_to(self.root).as_posix(),
+            name=path.name,
+            size=attr.st_size,
+            version=f"{attr.st_size}:{attr.st_mtime}",
+            mtime=None if attr.st_mtime is None else float(attr.st_mtime),
+        )
+
+    def stat(self, identity: str) -> RemoteItem:
+        """One file as :meth:`list` shows it (a link: what it points to)."""
+        path = self.root / identity
+        try:
+            return self._item(path, self.sftp.stat(str(path)))
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, f"stat {identity}", file=True) from exc
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
         self._read(item, sink, 0)

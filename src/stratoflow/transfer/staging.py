@@ -531,6 +531,7 @@ class StagingArea:
         source: str = "",
         provider: str = "",
         resume: Callable[[ResumedSink, int], None] | None = None,
+        confirm: Callable[[], None] | None = None,
     ) -> StagedFile | None:
         """Download via ``write(sink)`` and stage the result atomically.
 
@@ -544,10 +545,13 @@ class StagingArea:
         otherwise never arrives); ``resume`` must make sure the file is still the same.
         The kept bytes stay when the caller gives up after its retries (the next run resumes);
         :meth:`forget_partial` drops them when they are of no more use (the item is gone).
+
+        ``confirm()`` is called once all bytes are in, before anything is checked or staged;
+        when it raises (the remote file changed meanwhile), nothing is staged or kept.
         """
         try:
             return self._receive(
-                identity, name, write, size, sha256, version, source, provider, resume
+                identity, name, write, size, sha256, version, source, provider, resume, confirm
             )
         except StagingError as exc:
             raise StagingError(f"{source or identity}: {exc}") from exc
@@ -563,6 +567,7 @@ class StagingArea:
         source: str,
         provider: str,
         resume: Callable[[ResumedSink, int], None] | None = None,
+        confirm: Callable[[], None] | None = None,
     ) -> StagedFile | None:
         if resume is None:
             download = _download(_new_file(self._partial, "get-"), write)
@@ -571,6 +576,8 @@ class StagingArea:
             state = _ResumeState(path, identity, version, sha256)
             download = _download(path, write, resume, state)
         with download as (tmp, received, digest, served):
+            if confirm is not None:
+                confirm()
             if size is not None and received != size:
                 why = (
                     "transfer truncated"

@@ -45,7 +45,7 @@ from stratoflow.server.workflow.leases import seconds_setting
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, RemoteItem, Settle, TransferType
 from stratoflow.transfer.handler import TransferHandler
 from stratoflow.transfer.staging import (
     ResumedSink,
@@ -388,6 +388,9 @@ class _Matching(TransferType):
     def pace(self) -> tuple[float, float] | None:
         return self.inner.pace()  # a trickling server must not hold the references either
 
+    def settle(self) -> Settle | None:
+        return self.inner.settle()  # nor may a reference be taken while it is written
+
     def connect(self, auth: ConnectionHandler) -> Connection:
         return _MatchingConnection(self.inner.connect(auth), self.pattern)
 
@@ -407,6 +410,9 @@ class _MatchingConnection(Connection):
 
     def version_of(self, item: RemoteItem) -> str | None:
         return self.inner.version_of(item)
+
+    def stat(self, identity: str) -> RemoteItem:
+        return self.inner.stat(identity)
 
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)

@@ -1,0 +1,289 @@
+"""A file the provider is still writing is not staged: it waits for a later run.
+
+A directory (local, SFTP, FTP) lists a file while the provider writes it. Fetched then, it was
+staged incomplete, and the next run saw the rest as a new version (two imports, the first
+one of half a file). A new file is now taken only once its size and modification time stayed
+the same over ``settle`` seconds and it is at least ``min_age`` seconds old, and a file that
+changed while it was downloaded is not staged; neither is a failure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from stratoflow.errors import ConfigError, TransferError
+from stratoflow.transfer import (
+    DataProvider,
+    FTPServer,
+    HttpPortal,
+    LocalDirectory,
+    SFTPServer,
+    StagingArea,
+    TransferHandler,
+)
+from stratoflow.transfer.auth.ftp_login import FTPLoginAuth
+from stratoflow.transfer.auth.none import NoAuth
+from stratoflow.transfer.auth.ssh import SSHAuth
+from stratoflow.transfer.base import Settle
+from stratoflow.transfer.config import DEFAULT_SETTLE, SETTLE_VARIABLE
+from stratoflow.transfer.secrets import Secret
+
+from ._ftp_server import FTPTestServer
+from ._sftp_server import SFTPTestServer
+from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
+from .test_faults import assert_staging_clean
+
+PROVIDER = DataProvider(name="Busy Writer DC")
+#: The settle interval of these tests: long enough for the writer below to write several times
+SETTLE = 0.3
+
+
+@dataclass
+class Provider:
+    """The provider's directory (``remote_root``) served by one protocol."""
+
+    kind: str
+    #: ``handler(**options)``: a handler fetching from it (options of the transfer type)
+    handler: Callable[..., TransferHandler]
+    #: file name -> fault actions of the server, and a hook run just before a ``drop``
+    #: hangs up (none for a local directory)
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    set_on_drop: Callable[[Callable[[str], None]], None] | None = None
+
+
+@pytest.fixture(params=["local", "sftp", "ftp", "ftp-list"])
+def provider(request: pytest.FixtureRequest, remote_root: Path) -> Iterator[Provider]:
+    """Each protocol (``ftp-list``: a server without MLSD/MLST, listed by LIST and MDTM)."""
+    kind: str = request.param
+    if kind == "local":
+        yield Provider(
+            kind,
+            lambda **options: TransferHandler(
+                transfer=LocalDirectory(root=str(remote_root), **options),
+                auth=NoAuth(),
+                provider=PROVIDER,
+                retry=FAST_RETRY,
+            ),
+        )
+    elif kind == "sftp":
+        server: SFTPTestServer = request.getfixturevalue("sftp_server")
+        known_hosts = request.getfixturevalue("known_hosts")
+        auth = SSHAuth(username=SFTP_USER, password=Secret.from_value(SFTP_PASSWORD))
+
+        def on_drop(hook: Callable[[str], None]) -> None:
+            server.faults.on_drop = hook
+
+        yield Provider(
+            kind,
+            lambda **options: TransferHandler(
+                transfer=SFTPServer(
+                    host="127.0.0.1",
+                    port=server.port,
+                    known_hosts=str(known_hosts),
+                    timeout=5,
+                    **options,
+                ),
+                auth=auth,
+                provider=PROVIDER,
+                retry=FAST_RETRY,
+            ),
+            server.faults.queues,
+            on_drop,
+        )
+    else:
+        without = ("MLSD", "MLST") if kind == "ftp-list" else ()
+        with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=without) as ftp:
+            login = FTPLoginAuth(user=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+
+            def on_drop_ftp(hook: Callable[[str], None]) -> None:
+                ftp.on_drop = hook
+
+            yield Provider(
+                kind,
+                lambda **options: TransferHandler(
+                    transfer=FTPServer(host="127.0.0.1", port=ftp.port, timeout=5, **options),
+                    auth=login,
+                    provider=PROVIDER,
+                    retry=FAST_RETRY,
+                ),
+                ftp.faults,
+                on_drop_ftp,
+            )
+
+
+@contextmanager
+def _writing(path: Path, every: float = 0.02) -> Iterator[bytearray]:
+    """A writer that appends to ``path`` every ``every`` seconds until the block ends; yields
+    the bytes written so far (all of them once the block is left)."""
+    written = bytearray()
+    stop = threading.Event()
+
+    def write() -> None:
+        with path.open("ab") as fh:
+            while not stop.is_set():
+                block = os.urandom(1000)
+                fh.write(block)
+                fh.flush()
+                written.extend(block)
+                stop.wait(every)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while not written:
+            time.sleep(0.005)
+        yield written
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_a_file_still_being_written_is_left_for_a_later_run(
+    provider: Provider, remote_root: Path, tmp_path: Path
+) -> None:
+    (remote_root / "done.nc").write_bytes(b"complete")
+    staging = StagingArea(tmp_path / "staging")
+    failures: list[TransferError] = []
+    with _writing(remote_root / "growing.nc") as written:
+        staged = provider.handler(settle=SETTLE).fetch_new(
+            staging, on_failure=lambda _, exc: failures.append(exc)
+        )
+    assert [s.name for s in staged] == ["done.nc"]  # the other files are not held back
+    assert failures == []  # nothing failed: it is not ready yet
+    assert_staging_clean(staging)
+    # the writer is done: the next run takes the whole file
+    [whole] = provider.handler(settle=SETTLE).fetch_new(StagingArea(staging.root))
+    assert whole.name == "growing.nc" and whole.path.read_bytes() == bytes(written)
+
+
+def test_the_guard_is_on_by_default(
+    remote_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a ``settle`` option a file being written is not taken either."""
+    monkeypatch.delenv(SETTLE_VARIABLE, raising=False)  # (the test session sets 0)
+    transfer = LocalDirectory(root=str(remote_root))
+    assert transfer.settle() == Settle(interval=DEFAULT_SETTLE) and DEFAULT_SETTLE > 0
+    plain = TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER)
+    staging = StagingArea(tmp_path / "staging")
+    with _writing(remote_root / "growing.nc", every=0.05) as written:
+        assert plain.fetch_new(staging) == []
+    [whole] = plain.fetch_new(staging)
+    assert whole.path.read_bytes() == bytes(written)
+
+
+# paramiko's read-ahead thread dies with EOFError when the server hangs up (see the same mark
+# in test_faults_sftp_ftp.py); the download itself fails cleanly in the caller
+@pytest.mark.filterwarnings(
+    r"ignore:Exception in thread .*\(_prefetch_thread\)"
+    ":pytest.PytestUnhandledThreadExceptionWarning"
+)
+@pytest.mark.parametrize("provider", ["sftp", "ftp", "ftp-list"], indirect=True)
+def test_a_file_that_grew_while_it_was_downloaded_is_not_staged(
+    provider: Provider, remote_root: Path, tmp_path: Path
+) -> None:
+    """The file stayed the same over the settle interval, then the provider's writer went on
+    while it was downloaded (here: when the server cut the connection, so that the retry reads
+    the grown file). Its bytes are not staged, and that is no failure of the run: it was
+    "received more than announced", retried with the stale listing until the run gave up."""
+    assert provider.set_on_drop is not None  # (a server cuts the download)
+    target = remote_root / "paused.nc"
+    target.write_bytes(os.urandom(200_000))
+    grown = target.read_bytes() + os.urandom(50_000)
+
+    def resume_writing(_: str) -> None:
+        target.write_bytes(grown)
+
+    provider.set_on_drop(resume_writing)
+    provider.faults["paused.nc"] = ["drop:40000"]
+    staging = StagingArea(tmp_path / "staging")
+    failures: list[TransferError] = []
+    run = provider.handler(settle=SETTLE)
+    assert run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc)) == []
+    assert failures == []
+    assert_staging_clean(staging)  # nothing kept either: they are bytes of no one version
+    [whole] = run.fetch_new(StagingArea(staging.root))
+    assert whole.path.read_bytes() == grown
+
+
+def test_a_file_younger_than_min_age_is_left_for_a_later_run(
+    provider: Provider, remote_root: Path, tmp_path: Path
+) -> None:
+    """By its modification time as the listing gives it (SFTP seconds, FTP's UTC time-val)."""
+    hour_ago = time.time() - 3600
+    for name in ("old.nc", "new.nc"):
+        (remote_root / name).write_bytes(name.encode())
+    os.utime(remote_root / "old.nc", (hour_ago, hour_ago))
+    run = provider.handler(settle=0, min_age=600)
+    staging = StagingArea(tmp_path / "staging")
+    assert [s.name for s in run.fetch_new(staging)] == ["old.nc"]
+    os.utime(remote_root / "new.nc", (hour_ago, hour_ago))  # ten minutes later, as it were
+    assert [s.name for s in run.fetch_new(staging)] == ["new.nc"]
+    assert_staging_clean(staging)
+
+
+def test_a_run_that_finds_nothing_new_does_not_wait_to_list_again(
+    remote_root: Path, ftp_test_server: FTPTestServer, tmp_path: Path
+) -> None:
+    (remote_root / "a.nc").write_bytes(b"a")
+    listings: list[str] = []
+    ftp_test_server.on_list = listings.append
+    transfer = FTPServer(host="127.0.0.1", port=ftp_test_server.port, timeout=5, settle=SETTLE)
+    login = FTPLoginAuth(user=FTP_USER, password=Secret.from_value(FTP_PASSWORD))
+    run = TransferHandler(transfer=transfer, auth=login, provider=PROVIDER)
+    staging = StagingArea(tmp_path / "staging")
+    assert [s.name for s in run.fetch_new(staging)] == ["a.nc"]
+    assert len(listings) == 2  # listed, then again after the settle interval
+    listings.clear()
+    assert run.fetch_new(staging) == []
+    assert len(listings) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"settle": -1}, r"settle must be seconds from 0 to 300, not -1"),
+        ({"settle": math.inf}, r"'settle' must be a finite number or null, not inf"),
+        ({"settle": 3600}, r"not 3600 \(for a longer quiet time use min_age"),
+        ({"settle": "2"}, r"'settle' must be a finite number or null, not '2'"),
+        ({"min_age": -5}, r"min_age must be finite seconds >= 0, not -5"),
+        ({"min_age": math.nan}, r"'min_age' must be a finite number, not nan"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["local", "sftp", "ftp"])
+def test_settle_options_are_checked(kind: str, options: dict[str, object], message: str) -> None:
+    where = {"local": {"root": "/srv/incoming"}, "sftp": {"host": "h"}, "ftp": {"host": "h"}}
+    with pytest.raises(ConfigError, match=message):
+        TransferHandler.from_config(
+            {"provider": {"name": "p"}, "transfer": {"type": kind, **where[kind], **options}}
+        )
+
+
+def test_settle_options_round_trip_and_portals_are_not_held_back() -> None:
+    transfer = SFTPServer(host="h", settle=2.5, min_age=600)
+    config = transfer.to_config()
+    assert config["settle"] == 2.5 and config["min_age"] == 600
+    assert SFTPServer.from_config(config).settle() == Settle(interval=2.5, min_age=600)
+    assert FTPServer(host="h", settle=0).settle() is None  # off
+    assert HttpPortal(base_url="https://portal.example/").settle() is None
+
+
+def test_the_site_default_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``STRATOFLOW_SETTLE_SECONDS`` replaces the built-in default (not an explicit option)."""
+    monkeypatch.setenv(SETTLE_VARIABLE, "0.2")
+    assert FTPServer(host="h").settle() == Settle(interval=0.2)
+    assert FTPServer(host="h", settle=5).settle() == Settle(interval=5)
+    assert "settle" not in FTPServer(host="h").to_config()  # the default stays the site's
+    monkeypatch.setenv(SETTLE_VARIABLE, "0")
+    assert LocalDirectory(root="/srv/in").settle() is None
+    monkeypatch.setenv(SETTLE_VARIABLE, "soon")
+    with pytest.raises(ConfigError, match=rf"{SETTLE_VARIABLE} must be seconds .*, not 'soon'"):
+        SFTPServer(host="h")
