@@ -445,7 +445,8 @@ class TransferType(ABC):
         between listing and download (its "not found" confirmed by a fresh listing) is a
         :class:`GoneError` for ``on_failure``; without it, it is skipped with a warning. What a
         resumable download given up after transient failures received stays in the staging
-        area with its checkpoint, and the next run resumes it.
+        area with its checkpoint, and the next run resumes it. A new file the provider may
+        still be writing (see :meth:`settle`) is left for a later run, no failure.
         """
         policy = retry or RetryPolicy(attempts=1)
         once = RetryPolicy(attempts=1)
