@@ -1,11 +1,11 @@
 """An approval and a change of the flags racing on PostgreSQL: whichever wins, a release
 never stands on flags its page did not show.
 
-Two real threads (two database connections) with the interleaving forced: one of them is held
-inside its transaction, after its check of the state, at a hook; the other is started and
-the held one is let go only once the other has either finished or is waiting for a lock
-(seen in ``pg_locks``). Without a lock shared by both, the other finishes first, and the
-release then names a state that is no longer the flight's.
+Two real threads (two database connections) with the interleaving forced (``tests/_race.py``):
+one of them is held inside its transaction, after its check of the state, at a hook; the
+other is started and the held one is let go only once the other has either finished or is
+waiting for a lock. Without a lock shared by both, the other finishes first, and the release
+then names a state that is no longer the flight's.
 """
 
 from __future__ import annotations
@@ -18,74 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _race import HOLD_S, race, require_postgres
+
 from .conftest import Review
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
-
-#: How long a held thread waits for the test to let it go before failing (a safety net
-#: against a hung test, never part of the interleaving).
-HOLD_S = 60.0
-
-
-def _require_postgres() -> None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (PostgreSQL pass)")
-
-
-def _thread(target: Callable[[], Any], errors: list[BaseException]) -> threading.Thread:
-    from django.db import connections
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:  # reported by the test, with the thread's traceback
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _finished_or_waiting_for_a_lock(thread: threading.Thread) -> None:
-    """Return once ``thread`` has finished or a backend waits for a lock (polled: the
-    condition decides, not the time)."""
-    from django.db import connection
-
-    deadline = threading.Event()
-    timer = threading.Timer(HOLD_S, deadline.set)
-    timer.start()
-    try:
-        while not deadline.is_set():
-            if not thread.is_alive():
-                return
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                if cursor.fetchone()[0]:
-                    return
-            thread.join(0.01)
-        pytest.fail("the second thread neither finished nor waited for a lock")
-    finally:
-        timer.cancel()
-
-
-def _race(
-    first: Callable[[], Any], second: Callable[[], Any], held: threading.Event, go: threading.Event
-) -> list[BaseException]:
-    """Run ``first`` until it is ``held`` at its hook, then ``second`` until it has finished
-    or waits for a lock, then let ``first`` go; both are joined. Returns what either raised."""
-    errors: list[BaseException] = []
-    holder = _thread(first, errors)
-    assert held.wait(HOLD_S)
-    other = _thread(second, errors)
-    _finished_or_waiting_for_a_lock(other)
-    go.set()
-    holder.join(HOLD_S)
-    other.join(HOLD_S)
-    return errors
 
 
 def _approve(review: Review, token: str) -> Callable[[], Any]:
@@ -138,7 +75,7 @@ def test_a_flag_set_while_an_approval_is_being_decided_withdraws_it(
     from stratoflow.server.review.models import Decision, ManualFlag
     from stratoflow.server.review.selectors import flight_review_state
 
-    _require_postgres()
+    require_postgres()
     token = flight_review_state(review.flight).token  # type: ignore[arg-type]
     checked, go = threading.Event(), threading.Event()
     original = services._close_review_tasks
@@ -149,7 +86,7 @@ def test_a_flag_set_while_an_approval_is_being_decided_withdraws_it(
         return original(flight)
 
     monkeypatch.setattr(services, "_close_review_tasks", held)
-    errors = _race(_approve(review, token), _flag(review), checked, go)
+    errors = race(_approve(review, token), _flag(review), checked, go)
     assert not errors, errors
     assert ManualFlag.objects.count() == 1
     decisions = Decision.objects.filter(flight=review.flight).order_by("id")
@@ -167,7 +104,7 @@ def test_an_approval_while_a_flag_is_being_set_is_refused(
     from stratoflow.server.review.models import Decision, ManualFlag
     from stratoflow.server.review.selectors import flight_review_state
 
-    _require_postgres()
+    require_postgres()
     token = flight_review_state(review.flight).token  # type: ignore[arg-type]
     stored, go = threading.Event(), threading.Event()
     original = services._withdraw_release
@@ -179,7 +116,7 @@ def test_an_approval_while_a_flag_is_being_set_is_refused(
         return out
 
     monkeypatch.setattr(services, "_withdraw_release", held)
-    errors = _race(_flag(review), _approve(review, token), stored, go)
+    errors = race(_flag(review), _approve(review, token), stored, go)
     assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
     assert "changed since you opened the page" in str(errors[0])
     assert ManualFlag.objects.count() == 1
@@ -198,7 +135,7 @@ def test_two_approvals_at_once_release_once(
     from stratoflow.server.review.models import Decision
     from stratoflow.server.review.selectors import flight_review_state
 
-    _require_postgres()
+    require_postgres()
     token = flight_review_state(review.flight).token  # type: ignore[arg-type]
     checked, go = threading.Event(), threading.Event()
     original = services._close_review_tasks
@@ -210,7 +147,7 @@ def test_two_approvals_at_once_release_once(
         return original(flight)
 
     monkeypatch.setattr(services, "_close_review_tasks", held)
-    errors = _race(_approve(review, token), _approve(review, token), checked, go)
+    errors = race(_approve(review, token), _approve(review, token), checked, go)
     assert len(errors) == 1 and isinstance(errors[0], ConfigError), errors
     assert "already released to L1" in str(errors[0])
     assert Decision.objects.filter(flight=review.flight).count() == 1
@@ -228,7 +165,7 @@ def test_a_flag_set_while_qc_stores_its_run_is_applied_to_that_run(
     from stratoflow.server.review.selectors import current_series
     from stratoflow.server.review.stored import stored_qc
 
-    _require_postgres()
+    require_postgres()
     series = current_series(review.flight)  # type: ignore[arg-type]
     ds = flight_dataset(review.flight, series=series, use_qc_flags=False)  # type: ignore[arg-type]
     first = series[0]
@@ -242,7 +179,7 @@ def test_a_flag_set_while_qc_stores_its_run_is_applied_to_that_run(
         return original(s, **kwargs)
 
     monkeypatch.setattr(qc, "qc_run_store", held)
-    errors = _race(lambda: qc.qc_series(series, ds), _flag(review, first.variable), read, go)
+    errors = race(lambda: qc.qc_series(series, ds), _flag(review, first.variable), read, go)
     assert not errors, errors
     stored = stored_qc(current_series(review.flight)[0])  # type: ignore[arg-type]
     start = review.flight.time_start + timedelta(minutes=5)  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from xarray import Dataset
@@ -40,7 +40,7 @@ from stratoflow.exporters.selection import FlightSelection, Selection, select
 from stratoflow.flags import Flag
 from stratoflow.readers.base import file_checksum
 from stratoflow.server.catalog.models import Series
-from stratoflow.server.exports.models import ExportRecord
+from stratoflow.server.exports.models import ExportRecord, ExportVersion
 from stratoflow.server.workflow.models import Task, TransferHandler
 from stratoflow.writers import get_writer
 from stratoflow.writers.icartt import icartt_revision
@@ -117,12 +117,49 @@ def fingerprint(item: FlightSelection, selection: Selection, options: ExportOpti
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _version(subject: str, fmt: str, digest: str) -> int:
-    same = ExportRecord.objects.filter(subject=subject, format=fmt, fingerprint=digest).first()
-    if same is not None:
-        return same.version
-    latest = ExportRecord.objects.filter(subject=subject, format=fmt).aggregate(v=Max("version"))
-    return int(latest["v"] or 0) + 1
+#: Rounds of :func:`_claim_version`: each lost round means another content of the same flight
+#: and format took the number meanwhile (a concurrent export), so this bounds how many
+#: exports of different contents may race for one flight before one gives up.
+_CLAIM_ROUNDS = 8
+
+
+def _claim_version(subject: str, fmt: str, digest: str) -> int:
+    """The version of this content: the one it was given before, else the next number, claimed.
+
+    Called inside the transaction that writes the file and records it, so a claim whose
+    export fails is rolled back with it (no gap in the numbers). Reading the highest number
+    and using the next is not enough when exports run at once (two workers, the command line
+    beside a job): both would read v1 and write ``v2`` files of different contents under one
+    name. The :class:`ExportVersion` row makes the database decide: on PostgreSQL a second
+    claim of the same number (or content) waits for the first transaction and fails once it
+    commits; inside a savepoint, so this transaction reads again and takes the next number
+    (or the content's own). SQLite serialises writing transactions (``IMMEDIATE``): there
+    the first round wins.
+    """
+    for _ in range(_CLAIM_ROUNDS):
+        known = (
+            ExportVersion.objects.filter(subject=subject, format=fmt, fingerprint=digest)
+            .values_list("version", flat=True)
+            .first()
+        )
+        if known is not None:
+            return int(known)
+        latest = ExportVersion.objects.filter(subject=subject, format=fmt).aggregate(
+            v=Max("version")
+        )["v"]
+        number = int(latest or 0) + 1
+        try:
+            with transaction.atomic():
+                ExportVersion.objects.create(
+                    subject=subject, format=fmt, fingerprint=digest, version=number
+                )
+        except IntegrityError:
+            continue  # taken by a concurrent export that committed first: read again
+        return number
+    raise ExportError(
+        f"flight {subject} ({fmt}): no export version could be claimed; concurrent exports "
+        f"of other contents took the next number {_CLAIM_ROUNDS} times in a row; export again"
+    )
 
 
 def _already_written(path: Path, subject: str, fmt: str, digest: str, version: int) -> bool:
@@ -213,34 +250,44 @@ def export_one(
     )
     if ds.sizes[TIME] == 0:
         raise ExportError(f"flight {item.flight.identifier}: no data in the selected time range")
-    with transaction.atomic():
-        version = _version(item.flight.identifier, options.format, digest)
-        ds.attrs["export_version"] = version
-        ds.attrs["export_fingerprint"] = digest
-        path = directory / _file_name(item, options, version, ds)
-        if not _already_written(path, item.flight.identifier, options.format, digest, version):
-            write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
-        record = ExportRecord.objects.create(
-            subject=item.flight.identifier,
-            flight=item.flight,
-            format=options.format,
-            fingerprint=digest,
-            version=version,
-            selection=selection.to_dict(),
-            series_versions=item.versions(),
-            writer=options.writer,
-            writer_options=options.all_writer_options(),
-            processing=options.processing(),
-            file_name=path.name,
-            sha256=file_checksum(path),
-            size=path.stat().st_size,
-            points=int(ds.sizes[TIME]) * len(data_variables(ds)),
-            user=user,
-            requested_by=requested_by[:200],
-            task=task,
-            transfer=transfer,
-        )
-        record.series.set([v.series for v in item.series])
+    written: Path | None = None
+    try:
+        with transaction.atomic():
+            version = _claim_version(item.flight.identifier, options.format, digest)
+            ds.attrs["export_version"] = version
+            ds.attrs["export_fingerprint"] = digest
+            path = directory / _file_name(item, options, version, ds)
+            if not _already_written(path, item.flight.identifier, options.format, digest, version):
+                write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
+                written = path
+            record = ExportRecord.objects.create(
+                subject=item.flight.identifier,
+                flight=item.flight,
+                format=options.format,
+                fingerprint=digest,
+                version=version,
+                selection=selection.to_dict(),
+                series_versions=item.versions(),
+                writer=options.writer,
+                writer_options=options.all_writer_options(),
+                processing=options.processing(),
+                file_name=path.name,
+                sha256=file_checksum(path),
+                size=path.stat().st_size,
+                points=int(ds.sizes[TIME]) * len(data_variables(ds)),
+                user=user,
+                requested_by=requested_by[:200],
+                task=task,
+                transfer=transfer,
+            )
+            record.series.set([v.series for v in item.series])
+    except BaseException:
+        # Not recorded (its version claim is rolled back too): a file left under the
+        # version's name would make the next export of it refuse to overwrite "someone
+        # else's" file, or be delivered without a record.
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
     return record
 
 

@@ -10,6 +10,12 @@ re-export after reprocessing is version 2, while exporting the same data again k
 
 A record is only ``delivered`` once the transfer handler confirmed the upload; a failed upload
 leaves it ``failed`` with the error.
+
+An :class:`ExportVersion` row is the number a content was given: one per subject, format and
+fingerprint, and each number once per subject and format. The database enforces both, so two
+exports of different contents running at once (two workers, the command line beside a job)
+cannot both become version 2 and write the same file name; records of the same content share
+their version's number.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from django.db import models
 from stratoflow.server.catalog.models import Flight, Series
 from stratoflow.server.workflow.models import Task, TransferHandler
 
-__all__ = ["ExportRecord"]
+__all__ = ["ExportRecord", "ExportVersion"]
 
 
 class ExportRecord(models.Model):
@@ -85,3 +91,35 @@ class ExportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.subject} {self.format} v{self.version}, {self.state})"
+
+
+class ExportVersion(models.Model):
+    """The version number of one content (fingerprint) of a subject in a format.
+
+    Claimed in the transaction that writes the first file of that content
+    (:func:`stratoflow.exporters.export.export_one`); the unique constraints make a
+    concurrent claim of the same number wait for that transaction and then fail, so the loser
+    takes the next number instead of sharing it.
+    """
+
+    subject = models.CharField(max_length=200)
+    format = models.CharField(max_length=50)
+    fingerprint = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "format", "fingerprint"], name="export_one_version_per_content"
+            ),
+            models.UniqueConstraint(
+                fields=["subject", "format", "version"], name="export_version_names_one_content"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="export_version_number_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.format} v{self.version} ({self.fingerprint[:12]})"
