@@ -20,7 +20,9 @@ Permanent refusals need no fault: pyftpdlib's own per-directory permissions
 ``500 Command not understood``), like vsftpd and many older data-centre servers.
 
 ``server.no_overwrite = True`` makes ``RNTO`` onto an existing file fail with 550, as IIS and
-ProFTPD (``AllowOverwrite off``, its default) answer.
+ProFTPD (``AllowOverwrite off``, its default) answer. ``server.refused_renames`` holds
+``fnmatch`` patterns of file names whose renaming (``RNFR`` name, ``RNTO``) is refused with
+550, as a full quota or a server rule would refuse it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,8 @@ class FTPTestServer:
         self.on_list: Callable[[str], None] | None = None
         #: Refuse to rename onto an existing file (550), like IIS and ProFTPD's default.
         self.no_overwrite = False
+        #: ``fnmatch`` patterns of source names (base names) whose rename is refused (550).
+        self.refused_renames: list[str] = []
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -144,6 +149,11 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
         return super().ftp_RETR(file)
 
     def ftp_RNTO(self, path: str) -> Any:  # noqa: N802
+        source = os.path.basename(self._rnfr or "")
+        if any(fnmatch(source, p) for p in self.test_server.refused_renames):
+            self._rnfr = None
+            self.respond("550 Rename refused.")
+            return None
         if self.test_server.no_overwrite and self._rnfr and os.path.exists(path):
             self._rnfr = None
             self.respond("550 File exists.")

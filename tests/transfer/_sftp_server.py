@@ -18,6 +18,11 @@ Like OpenSSH's ``sftp-server``, a directory listing reports a symbolic link as a
 ``lstat``), and ``LSTAT`` does not follow links while ``STAT`` does. ``faults.on_list`` is
 called with the path of each directory the client is about to list (before it is read), so a
 test can remove it at that moment.
+
+Renames: plain ``RENAME`` refuses an existing target (SFTP v3, as OpenSSH does);
+``faults.no_posix_rename`` makes the server lack the ``posix-rename@openssh.com`` extension
+that replaces one; ``faults.refused_renames`` holds ``fnmatch`` patterns of file names whose
+renaming is refused (permission denied), as a full quota or a server rule would refuse it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import paramiko
@@ -48,6 +54,14 @@ class Faults:
     #: Called (in the server's thread) with the path of a directory about to be listed.
     on_list: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Without the posix-rename extension (plain renames onto free names only).
+    no_posix_rename: bool = False
+    #: ``fnmatch`` patterns of source names (base names) whose rename is refused.
+    refused_renames: list[str] = field(default_factory=list)
+
+    def refuses_rename(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return any(fnmatch(name, pattern) for pattern in self.refused_renames)
 
     def next(self, name: str) -> str | None:
         with self.lock:
@@ -200,12 +214,18 @@ class _Files(paramiko.SFTPServerInterface):
         return paramiko.SFTP_OK
 
     def rename(self, oldpath: str, newpath: str) -> int:
+        if self.faults.refuses_rename(oldpath):
+            return paramiko.SFTP_PERMISSION_DENIED
         if os.path.exists(self._real(newpath)):
             return paramiko.SFTP_FAILURE
         os.rename(self._real(oldpath), self._real(newpath))
         return paramiko.SFTP_OK
 
     def posix_rename(self, oldpath: str, newpath: str) -> int:
+        if self.faults.no_posix_rename:
+            return paramiko.SFTP_OP_UNSUPPORTED
+        if self.faults.refuses_rename(oldpath):
+            return paramiko.SFTP_PERMISSION_DENIED
         try:
             os.replace(self._real(oldpath), self._real(newpath))
         except OSError as exc:

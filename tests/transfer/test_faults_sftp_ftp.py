@@ -68,6 +68,10 @@ class Remote:
     asked: list[str]
     handler: Callable[..., TransferHandler]
     set_on_drop: Callable[[Callable[[str], None]], None]
+    #: makes the server rename onto free names only (SFTP: no posix-rename; FTP: 550)
+    refuse_overwrite: Callable[[], None]
+    #: ``fnmatch`` patterns of file names whose rename the server refuses
+    refused_renames: list[str]
     ftp: FTPTestServer | None = None
 
 
@@ -88,6 +92,9 @@ def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -
     def set_on_drop(callback: Callable[[str], None]) -> None:
         server.faults.on_drop = callback
 
+    def refuse_overwrite() -> None:
+        server.faults.no_posix_rename = True
+
     return Remote(
         "sftp",
         server.port,
@@ -96,6 +103,8 @@ def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -
         server.faults.opened,
         handler,
         set_on_drop,
+        refuse_overwrite,
+        server.faults.refused_renames,
     )
 
 
@@ -110,6 +119,9 @@ def _ftp_remote(server: FTPTestServer, password_ref: str) -> Remote:
     def set_on_drop(callback: Callable[[str], None]) -> None:
         server.on_drop = callback
 
+    def refuse_overwrite() -> None:
+        server.no_overwrite = True
+
     return Remote(
         "ftp",
         server.port,
@@ -118,6 +130,8 @@ def _ftp_remote(server: FTPTestServer, password_ref: str) -> Remote:
         server.retrieved,
         handler,
         set_on_drop,
+        refuse_overwrite,
+        server.refused_renames,
         ftp=server,
     )
 
@@ -442,15 +456,14 @@ def test_a_refused_upload_leaves_no_partial_file_at_the_partner(
     )
 
 
-def test_ftp_delivers_again_to_a_server_that_does_not_rename_over_a_file(
-    ftp_test_server: FTPTestServer, seeded: Path, secrets_env: dict[str, str], tmp_path: Path
+def test_delivers_again_to_a_server_that_does_not_rename_over_a_file(
+    remote: Remote, seeded: Path, tmp_path: Path
 ) -> None:
     """Delivering a name that is already there (a task retried after its upload went through
     but before it was recorded; a corrected file of the same name) to a server that refuses
-    to rename onto an existing file (IIS; ProFTPD's default ``AllowOverwrite off``) failed
-    for good with 550, where SFTP replaces the file. FTP replaces it the same way now."""
-    remote = _ftp_remote(ftp_test_server, secrets_env["ftp"])
-    ftp_test_server.no_overwrite = True
+    to rename onto an existing file (FTP: IIS, ProFTPD's default ``AllowOverwrite off``; SFTP
+    without the posix-rename extension) replaces the file, and leaves nothing else behind."""
+    remote.refuse_overwrite()
     outbox = seeded / "outbox"
     outbox.mkdir()
     (outbox / "export.nc").write_bytes(b"the first delivery")
@@ -459,3 +472,43 @@ def test_ftp_delivers_again_to_a_server_that_does_not_rename_over_a_file(
     remote.handler(remote_dir="/outbox").put(export)
     assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
     assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+
+def test_a_replacement_that_cannot_be_renamed_in_keeps_the_delivered_file(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """On a server that renames onto free names only, the delivered file was deleted before
+    the new one was renamed into place: when that rename failed (quota, a refused name, a
+    dropped connection) the partner had neither. Now the old file is moved aside and back."""
+    remote.refuse_overwrite()
+    remote.refused_renames.append(".export.nc.part")
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    with pytest.raises(TransferError, match=r"put export\.nc") as info:
+        remote.handler(remote_dir="/outbox").put(export)
+    assert not isinstance(info.value, TransientTransferError), repr(info.value)
+    assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
+    assert (outbox / "export.nc").read_bytes() == b"the first delivery"
+
+
+def test_a_delivered_file_that_cannot_be_put_back_is_kept_and_named(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """Neither the new file nor the old one can be renamed onto the name: the old one stays
+    under its hidden name beside it, and the error says which (it used to be deleted)."""
+    remote.refuse_overwrite()
+    remote.refused_renames.extend([".export.nc.part", ".export.nc.*.old"])
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    with pytest.raises(TransferError, match=r"put export\.nc") as info:
+        remote.handler(remote_dir="/outbox").put(export)
+    (kept,) = outbox.iterdir()  # and not the upload
+    assert kept.read_bytes() == b"the first delivery"
+    assert kept.name.startswith(".export.nc.") and kept.name.endswith(".old")
+    assert f"kept as /outbox/{kept.name}" in str(info.value), str(info.value)

@@ -24,13 +24,15 @@ Connections translate their library's exceptions into stratoflow's at the bounda
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, ClassVar, Self, cast
 
@@ -64,6 +66,7 @@ __all__ = [
     "failure_reason",
     "host_port",
     "printable",
+    "replace_keeping_old",
 ]
 
 
@@ -104,6 +107,74 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
         detail = f": {exc}" if str(exc).strip(" :") else ""
         return f"the server closed the connection ({type(exc).__name__}{detail})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def replace_keeping_old(
+    rename: Callable[[str, str], object],
+    remove: Callable[[str], object],
+    is_file: Callable[[str], bool],
+    tmp: PurePosixPath,
+    dest: PurePosixPath,
+    *,
+    errors: tuple[type[BaseException], ...],
+    fail: Callable[[BaseException, str], TransferError],
+    what: str,
+) -> None:
+    """Rename the upload ``tmp`` onto ``dest`` where the server renames onto free names only.
+
+    Such servers (SFTP without the posix-rename extension; FTP on IIS, or ProFTPD with its
+    default ``AllowOverwrite off``) need the delivered file out of the way first. Deleting it
+    first lost it whenever the rename then failed (quota, a refused name, a dropped
+    connection): the partner had neither the old file nor the new one. Here the old file is
+    renamed aside to a hidden name, the new one renamed in, and only then the old one
+    removed; when the new one cannot be renamed in, the old one is renamed back and the
+    rename's error (one of ``errors``) raised. If even that fails, the error, made by
+    ``fail(exc, what)``, says under which name the old file is kept.
+
+    Only a file is moved aside (``is_file``): a folder of that name is someone else's, and
+    the upload fails as the rename did.
+    """
+    aside = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
+    try:
+        movable = is_file(str(dest))
+    except errors:
+        movable = False
+    if movable:
+        try:
+            rename(str(dest), str(aside))
+        except errors:
+            movable = False
+    if not movable:
+        # No file of that name (nothing to keep: the rename now goes through), or one that
+        # cannot be moved (the rename fails as the first attempt did).
+        rename(str(tmp), str(dest))
+        return
+    try:
+        rename(str(tmp), str(dest))
+    except errors as exc:
+        try:
+            rename(str(aside), str(dest))
+        except errors as back:
+            with contextlib.suppress(*errors):
+                remove(str(tmp))  # no half-delivered upload left beside it
+            raise fail(
+                exc,
+                f"{what} (the file it was to replace could not be put back either, "
+                f"{type(back).__name__}: {back}; it is kept as {aside})",
+            ) from exc
+        raise
+    try:
+        remove(str(aside))
+    except errors as exc:
+        log.warning(
+            "%s: replaced %s, but the previous file could not be removed and is kept as %s "
+            "(%s: %s)",
+            what,
+            dest,
+            aside,
+            type(exc).__name__,
+            exc,
+        )
 
 
 class Paced:

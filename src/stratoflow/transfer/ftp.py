@@ -11,7 +11,9 @@ size and modification time stayed the same for ``settle`` seconds and it is at l
 time from ``MLSD`` or ``MDTM``).
 
 ``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data channel too
-(``PROT P``). Uploads go to a temporary name and are renamed into place.
+(``PROT P``). Uploads go to a temporary name and are renamed into place; a server that does not
+rename onto an existing file gets the old file moved aside first, and back if the new one
+cannot be renamed in (:func:`~stratoflow.transfer.base.replace_keeping_old`).
 
 The server's certificate is always verified, host name included, before the password is sent.
 Data centres often run FTPS with a certificate from their own CA: ``ca_file`` names a PEM file
@@ -52,6 +54,7 @@ from stratoflow.transfer.base import (
     TransferType,
     failure_reason,
     host_port,
+    replace_keeping_old,
 )
 from stratoflow.transfer.config import (
     min_age_seconds,
@@ -472,6 +475,13 @@ class _FTPConnection(Connection):
         except (TimeoutError, *_ERRORS) as exc:
             raise self._fail(exc, f"get {item.identity}") from exc
 
+    def _is_file(self, path: str) -> bool:
+        """Whether ``path`` is a file: ``SIZE`` answers for files only (550 for a folder)."""
+        try:
+            return self._size(PurePosixPath(path)) is not None
+        except ftplib.error_perm:
+            return False
+
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
         tmp = dest.with_name(f".{dest.name}.part")
@@ -490,10 +500,17 @@ class _FTPConnection(Connection):
                 self.ftp.rename(str(tmp), str(dest))
             except ftplib.error_perm:
                 # Servers that do not rename onto an existing file (IIS; ProFTPD's default
-                # AllowOverwrite off): the name is replaced as SFTP does, removed first.
-                with contextlib.suppress(ftplib.error_perm):
-                    self.ftp.delete(str(dest))
-                self.ftp.rename(str(tmp), str(dest))
+                # AllowOverwrite off): the old file is moved aside, never deleted first.
+                replace_keeping_old(
+                    self.ftp.rename,
+                    self.ftp.delete,
+                    self._is_file,
+                    tmp,
+                    dest,
+                    errors=_ERRORS,
+                    fail=self._fail,
+                    what=f"put {name}",
+                )
         except (TimeoutError, *_ERRORS) as exc:
             if isinstance(exc, ftplib.Error):
                 # The server answered (quota full, rename refused): the connection still

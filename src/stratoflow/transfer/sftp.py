@@ -7,9 +7,11 @@ looks. Only an explicit ``insecure_skip_host_key_check=True`` disables the check
 warning at every connection.
 
 Uploads go to a temporary name and are renamed into place, so the receiving side never sees a
-partial file. Downloads leave a file the provider is still writing for a later run: a new file
-is taken once its size and modification time stayed the same for ``settle`` seconds and it is
-at least ``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`).
+partial file; without the server's posix-rename extension the old file is moved aside first,
+and back if the new one cannot be renamed in (:func:`~stratoflow.transfer.base.replace_keeping_old`).
+Downloads leave a file the provider is still writing for a later run: a new file is taken once
+its size and modification time stayed the same for ``settle`` seconds and it is at least
+``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from stratoflow.transfer.base import (
     TransferType,
     failure_reason,
     host_port,
+    replace_keeping_old,
 )
 from stratoflow.transfer.config import (
     min_age_seconds,
@@ -316,6 +319,13 @@ class _SFTPConnection(Connection):
                 "before the end of the file"
             )
 
+    def _is_file(self, path: str) -> bool:
+        """Whether ``path`` is a file (or a link to one)."""
+        try:
+            return statmod.S_ISREG(self.sftp.stat(path).st_mode or 0)
+        except FileNotFoundError:
+            return False
+
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
         tmp = dest.with_name(f".{dest.name}.part")
@@ -333,10 +343,18 @@ class _SFTPConnection(Connection):
             try:
                 self.sftp.posix_rename(str(tmp), str(dest))
             except OSError:
-                # Servers without the posix-rename extension: plain rename onto a free name.
-                with contextlib.suppress(FileNotFoundError):
-                    self.sftp.remove(str(dest))
-                self.sftp.rename(str(tmp), str(dest))
+                # Servers without the posix-rename extension: plain rename onto a free name,
+                # the old file moved aside (never deleted before the new one is in place).
+                replace_keeping_old(
+                    self.sftp.rename,
+                    self.sftp.remove,
+                    self._is_file,
+                    tmp,
+                    dest,
+                    errors=(OSError, EOFError, paramiko.SSHException),
+                    fail=self._fail,
+                    what=f"put {name}",
+                )
         except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
             channel = self.sftp.get_channel()
             if channel is not None and not channel.closed and not isinstance(exc, TimeoutError):
