@@ -2,7 +2,9 @@
 
 One file per flight, named ``<flight>_<level>[_<resolution>]_v<version><suffix>``; every file
 is recorded (selection, series versions, writer, SHA-256) so it can be reproduced, and a
-re-export after reprocessing gets the next version number.
+re-export after reprocessing gets the next version number. A flight that cannot be exported
+(bad stored data, a writer's refusal) is reported with its defect after the others are
+written, and the exit status is then 1.
 
 Example::
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; give the directory to write into")
     setup(migrate=True)
-    from stratoflow.exporters.export import ExportOptions, export
+    from stratoflow.exporters.export import ExportIncomplete, ExportOptions, export
     from stratoflow.exporters.selection import Selection
 
     selection = Selection(
@@ -126,7 +129,11 @@ def run(args: argparse.Namespace) -> int:
         who = getpass.getuser()
     except (OSError, KeyError):  # no login name (containers without a passwd entry)
         who = "unknown"
-    records = export(selection, options, args.out, requested_by=f"cli:{who}")
+    try:
+        records = export(selection, options, args.out, requested_by=f"cli:{who}")
+        incomplete = None
+    except ExportIncomplete as exc:
+        records, incomplete = exc.records, exc
     if args.json:
         print(
             json.dumps(
@@ -150,4 +157,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         for r in records:
             print(f"{args.out / r.file_name}  v{r.version}  {r.points:,} points  {r.sha256[:16]}")
-    return 0
+    if incomplete is None:
+        return 0
+    # The flights that did export are listed above; each that did not, with its defect.
+    for _, message in incomplete.failures:
+        print(f"stratoflow export: error: {message}", file=sys.stderr)
+    print(
+        f"stratoflow export: {len(incomplete.failures)} of {incomplete.total} flight(s) not "
+        f"exported, {len(records)} written",
+        file=sys.stderr,
+    )
+    return 1

@@ -20,6 +20,7 @@ import xarray as xr
 
 from stratoflow import __version__
 from stratoflow.dataset import TIME, make_dataset
+from stratoflow.errors import ExportError
 from stratoflow.exporters.resample import (
     Aggregate,
     resample_dataset,
@@ -29,7 +30,7 @@ from stratoflow.exporters.selection import FlightSelection, SeriesVersion
 from stratoflow.flags import FLAG_DTYPE, Flag
 from stratoflow.server.catalog.attributes import attributes_from_json
 from stratoflow.server.catalog.selectors import series_arrays
-from stratoflow.store.segments import decode_columns
+from stratoflow.store.segments import SegmentError, decode_columns
 
 __all__ = ["COORDINATE_NAMES", "flight_dataset"]
 
@@ -49,10 +50,19 @@ def _utc64(value: datetime) -> np.datetime64:
 def _arrays(
     version: SeriesVersion,
 ) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[Any], npt.NDArray[np.uint8]]:
-    arrays = series_arrays(version.series)
+    try:
+        arrays = series_arrays(version.series)
+        qc = decode_columns(version.qc_run.flags) if version.qc_run is not None else None
+    except SegmentError as exc:
+        # the store's message knows the bytes, not whose they are
+        s = version.series
+        raise ExportError(
+            f"flight {s.flight.identifier}: variable {s.variable} ({s.level} v{s.version}): "
+            f"its stored data cannot be read: {exc}"
+        ) from exc
     time = arrays["time"].astype("datetime64[ns]")
-    if version.qc_run is not None:
-        flags = np.asarray(decode_columns(version.qc_run.flags)["flag"], dtype=FLAG_DTYPE)
+    if qc is not None:
+        flags = np.asarray(qc["flag"], dtype=FLAG_DTYPE)
     else:
         flags = np.asarray(arrays["flag"], dtype=FLAG_DTYPE)
     if flags.shape != time.shape:

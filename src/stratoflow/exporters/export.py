@@ -33,7 +33,7 @@ from xarray import Dataset
 from stratoflow import write_dataset
 from stratoflow.commands.convert import FORMATS
 from stratoflow.dataset import TIME, data_variables
-from stratoflow.errors import ConfigError, ExportError
+from stratoflow.errors import ConfigError, ExportError, StratoflowError
 from stratoflow.exporters.assemble import flight_dataset
 from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
 from stratoflow.exporters.selection import FlightSelection, Selection, select
@@ -46,6 +46,7 @@ from stratoflow.writers import get_writer
 from stratoflow.writers.icartt import icartt_revision
 
 __all__ = [
+    "ExportIncomplete",
     "ExportOptions",
     "delivered_fingerprints",
     "export",
@@ -54,6 +55,24 @@ __all__ = [
     "record_delivered",
     "record_failed",
 ]
+
+
+class ExportIncomplete(ExportError):
+    """Some flights of a selection could not be exported; the others were.
+
+    ``records`` are the files written, ``failures`` ``(flight, message)`` for each flight
+    left out (no file of it stays behind), ``total`` the number of flights selected.
+    """
+
+    def __init__(
+        self, records: list[ExportRecord], failures: list[tuple[str, str]], total: int
+    ) -> None:
+        self.records, self.failures, self.total = records, failures, total
+        messages = "; ".join(message for _, message in failures)
+        if len(failures) == 1 and total == 1:
+            super().__init__(messages)
+        else:
+            super().__init__(f"{len(failures)} of {total} flights not exported: {messages}")
 
 
 @dataclass(frozen=True)
@@ -299,7 +318,12 @@ def export(
     requested_by: str = "",
     user: User | None = None,
 ) -> list[ExportRecord]:
-    """Export every flight of ``selection`` (one file each) into ``directory``."""
+    """Export every flight of ``selection`` (one file each) into ``directory``.
+
+    A flight that fails is left out (no file of it stays) and the others are exported
+    still; then :class:`ExportIncomplete` says which failed and why, holding the records of
+    those written.
+    """
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"{directory} is a file, not a directory to export into")
     items = select(selection)
@@ -326,10 +350,34 @@ def export(
             )
         )
     directory.mkdir(parents=True, exist_ok=True)
-    return [
-        export_one(item, selection, options, directory, requested_by=requested_by, user=user)
-        for item in items
-    ]
+    records: list[ExportRecord] = []
+    failures: list[tuple[str, str]] = []
+    for item in items:
+        try:
+            records.append(
+                export_one(
+                    item, selection, options, directory, requested_by=requested_by, user=user
+                )
+            )
+        except _FLIGHT_DEFECTS as exc:
+            # One flight's bad data (a corrupt segment, a writer's refusal, a foreign file
+            # of its name) must not keep the others of the selection from being exported.
+            failures.append((item.flight.identifier, _defect(item.flight.identifier, exc)))
+    if failures:
+        raise ExportIncomplete(records, failures, len(items))
+    return records
+
+
+#: What one flight's export may fail with while the others can still be exported; anything
+#: else (the database gone, an interrupt) stops the whole export.
+_FLIGHT_DEFECTS = (StratoflowError, ValueError, TypeError, KeyError, IndexError, OSError)
+
+
+def _defect(flight: str, exc: BaseException) -> str:
+    """The failure in one line that names the flight (once) and the defect."""
+    text = str(exc) if isinstance(exc, StratoflowError) else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if flight in text else f"flight {flight}: {text}"
 
 
 def record_delivered(record: ExportRecord, remote: str) -> ExportRecord:
