@@ -474,6 +474,33 @@ def test_delivers_again_to_a_server_that_does_not_rename_over_a_file(
     assert (outbox / "export.nc").read_bytes() == export.read_bytes()
 
 
+@pytest.mark.parametrize("without", [(), ("SIZE",)], ids=["size", "no-size"])
+def test_ftp_never_moves_a_folder_of_the_name_aside(
+    remote_root: Path, secrets_env: dict[str, str], tmp_path: Path, without: tuple[str, ...]
+) -> None:
+    """Only a delivered *file* is moved aside for its replacement: a folder of that name is
+    someone else's; the upload fails and leaves it as it was. Servers without ``SIZE`` replace
+    a file all the same."""
+    outbox = remote_root / "outbox"
+    outbox.mkdir()
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=without) as server:
+        remote = _ftp_remote(server, secrets_env["ftp"])
+        remote.refuse_overwrite()
+        (outbox / "export.nc").write_bytes(b"the first delivery")
+        remote.handler(remote_dir="/outbox").put(export)
+        assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
+        assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+        (outbox / "folder.nc").mkdir()
+        (outbox / "folder.nc" / "keep").write_bytes(b"someone's")
+        with pytest.raises(TransferError, match=r"put folder\.nc"):
+            remote.handler(remote_dir="/outbox").put(export, "folder.nc")
+    assert sorted(p.name for p in outbox.iterdir()) == ["export.nc", "folder.nc"]
+    assert (outbox / "folder.nc" / "keep").read_bytes() == b"someone's"
+
+
 def test_a_replacement_that_cannot_be_renamed_in_keeps_the_delivered_file(
     remote: Remote, seeded: Path, tmp_path: Path
 ) -> None:

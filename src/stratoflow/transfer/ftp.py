@@ -476,11 +476,22 @@ class _FTPConnection(Connection):
             raise self._fail(exc, f"get {item.identity}") from exc
 
     def _is_file(self, path: str) -> bool:
-        """Whether ``path`` is a file: ``SIZE`` answers for files only (550 for a folder)."""
+        """Whether ``path`` is a file: ``SIZE`` answers for files only (550 for a folder).
+
+        A server without ``SIZE`` is asked whether it is a folder (``CWD`` into it, and back).
+        """
         try:
             return self._size(PurePosixPath(path)) is not None
+        except ftplib.error_perm as exc:
+            if not str(exc).startswith(_UNKNOWN_COMMAND):
+                return False
+        here = self.ftp.pwd()
+        try:
+            self.ftp.cwd(path)
         except ftplib.error_perm:
-            return False
+            return True  # not a folder (a missing file is found out by the rename)
+        self.ftp.cwd(here)
+        return False
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
