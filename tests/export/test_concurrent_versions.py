@@ -1,4 +1,4 @@
-"""Exports of one flight running at once: every content gets a number of its own.
+"""Exports running at once: every content gets a number of its own, no file is replaced.
 
 ``version`` counts the distinct contents of a flight in a format, and the file name says it
 (``<flight>_L1_v2.nc``). It was read as "highest so far + 1" and recorded later in the same
@@ -20,7 +20,7 @@ import pytest
 
 from _race import HOLD_S, race, require_postgres, start_thread
 
-from ._flights import Imported, approve
+from ._flights import Imported, approve, import_sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,6 +83,46 @@ def test_an_export_that_read_the_versions_before_another_committed_takes_the_nex
     )
     assert not errors, errors
     _assert_one_number_and_file_per_content(out, 2)
+
+
+def test_an_export_never_replaces_a_file_another_export_placed_under_its_name(
+    imported: Imported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two flights whose identifiers make one file name (``X/1`` and ``X_1``: ``X_1_L1_v1``)
+    exported at once: the name is free when the first one checks it, and the second one's
+    file is there by the time the first one's is put in place. It replaced that file under
+    the other's record; now the first export fails, saying so, and the other's file stays."""
+    from stratoflow.errors import ExportError
+    from stratoflow.exporters import export as module
+    from stratoflow.readers.base import file_checksum
+    from stratoflow.server.catalog.models import Flight
+    from stratoflow.server.exports.models import ExportRecord, ExportVersion
+
+    require_postgres()
+    other = import_sample(tmp_path, seed=12, hours=0.2)
+    for old, new in ((imported.identifier, "X/1"), (other.identifier, "X_1")):
+        Flight.objects.filter(identifier=old).update(identifier=new)
+        approve(new)
+    out = tmp_path / "out"
+    checked, go = threading.Event(), threading.Event()
+    real_write = module.write_dataset
+    first_call = threading.Lock()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if first_call.acquire(blocking=False):  # the first export has found the name free
+            checked.set()
+            assert go.wait(HOLD_S)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(module, "write_dataset", held)
+    errors = race(_exporter("X/1", (), out), _exporter("X_1", (), out), checked, go)
+    assert len(errors) == 1 and isinstance(errors[0], ExportError), errors
+    assert "X_1_L1_v1.nc already exists" in str(errors[0]) and "X/1" in str(errors[0])
+    (record,) = ExportRecord.objects.all()
+    assert record.subject == "X_1"
+    assert [p.name for p in out.iterdir()] == [record.file_name]  # no hidden part left
+    assert file_checksum(out / record.file_name) == record.sha256
+    assert list(ExportVersion.objects.values_list("subject", flat=True)) == ["X_1"]
 
 
 def test_exports_of_different_contents_started_together_get_distinct_versions(

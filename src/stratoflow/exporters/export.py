@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from xarray import Dataset
 from stratoflow import write_dataset
 from stratoflow.commands.convert import FORMATS
 from stratoflow.dataset import TIME, data_variables
-from stratoflow.errors import ConfigError, ExportError, StratoflowError
+from stratoflow.errors import ConfigError, ExportError, StratoflowError, WriterError
 from stratoflow.exporters.assemble import flight_dataset
 from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
 from stratoflow.exporters.selection import FlightSelection, Selection, select
@@ -197,11 +199,46 @@ def _already_written(path: Path, subject: str, fmt: str, digest: str, version: i
             subject=subject, format=fmt, fingerprint=digest, sha256=checksum
         ).exists():
             return True
-    raise ExportError(
+    raise ExportError(_taken(path, subject, fmt, version))
+
+
+def _taken(path: Path, subject: str, fmt: str, version: int) -> str:
+    return (
         f"{path} already exists and is not the recorded export v{version} of flight {subject} "
         f"({fmt}); stratoflow does not overwrite it: move it away or export into another "
         "directory"
     )
+
+
+def _write_new(ds: Dataset, path: Path, options: ExportOptions, subject: str, version: int) -> None:
+    """Write the export as ``path``, a name :func:`_already_written` found free, and never
+    over a file that took the name since.
+
+    Between that check and the writer's rename another export may place a file there (a
+    flight whose identifier makes the same file name, an ICARTT revision given as a writer
+    option), and the rename would silently replace it under that export's record. So the
+    file is written under a hidden name and hard-linked to ``path``, which fails when the
+    name is taken (on a file system without hard links: checked, then renamed).
+    """
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.export")
+    try:
+        try:
+            write_dataset(ds, part, writer=options.writer, **options.all_writer_options())
+        except (WriterError, ConfigError) as exc:
+            if str(part) not in str(exc):
+                raise
+            # the user asked for ``path``; the hidden name is ours to know about
+            raise type(exc)(str(exc).replace(str(part), str(path))) from exc
+        try:
+            os.link(part, path)
+        except FileExistsError:
+            raise ExportError(_taken(path, subject, options.format, version)) from None
+        except OSError:  # no hard links here (some network and FAT file systems)
+            if path.exists() or path.is_symlink():
+                raise ExportError(_taken(path, subject, options.format, version)) from None
+            os.rename(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _file_name(item: FlightSelection, options: ExportOptions, version: int, ds: Dataset) -> str:
@@ -277,7 +314,7 @@ def export_one(
             ds.attrs["export_fingerprint"] = digest
             path = directory / _file_name(item, options, version, ds)
             if not _already_written(path, item.flight.identifier, options.format, digest, version):
-                write_dataset(ds, path, writer=options.writer, **options.all_writer_options())
+                _write_new(ds, path, options, item.flight.identifier, version)
                 written = path
             record = ExportRecord.objects.create(
                 subject=item.flight.identifier,
