@@ -31,6 +31,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     ├── ImportFailed                         the importer could not store a Dataset
     ├── QCError                              a QC test failed to run
     ├── ExportError                          the exporter could not assemble/deliver a Dataset
+    │   └── ExportIncomplete                 some flights of a selection failed, the others were
+    │                                        exported (stratoflow.exporters.export)
     └── TaskError                            task/job orchestration failed
         ├── IllegalTransition                a state change the state machine forbids
         └── TaskWaitTimeout                  a task waited too long for its turn; retried

@@ -22,6 +22,7 @@ from stratoflow.exporters.resample import (
 __all__ = [
     "AGGREGATES",
     "Aggregate",
+    "ExportIncomplete",
     "ExportOptions",
     "FlightSelection",
     "Resampled",
@@ -40,6 +41,7 @@ __all__ = [
 
 # Lazy: Django models need configured settings, which plain library users lack.
 _LAZY = {
+    "ExportIncomplete": "export",
     "ExportOptions": "export",
     "export": "export",
     "export_one": "export",
