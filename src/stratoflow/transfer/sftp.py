@@ -8,7 +8,8 @@ warning at every connection.
 
 Uploads go to a temporary name and are renamed into place, so the receiving side never sees a
 partial file; without the server's posix-rename extension the old file is moved aside first,
-and back if the new one cannot be renamed in (:func:`~stratoflow.transfer.base.replace_keeping_old`).
+and back if the new one cannot be renamed in
+(:func:`~stratoflow.transfer.base.replace_keeping_old`).
 Downloads leave a file the provider is still writing for a later run: a new file is taken once
 its size and modification time stayed the same for ``settle`` seconds and it is at least
 ``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`).
