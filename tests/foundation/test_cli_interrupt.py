@@ -55,8 +55,8 @@ held.acquire()  # as xarray's file lock is when Ctrl-C lands between its acquire
 
 
 def run(args):
-    print("reading", flush=True)
-    try:
+    try:  # announced inside the try: a SIGINT right after the line lands in it
+        print("reading", flush=True)
         threading.Event().wait()
     finally:
         held.acquire()  # the close that follows waits for that lock forever
