@@ -9,10 +9,12 @@ import nappy
 import numpy as np
 import pytest
 
+from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
 from stratoflow.readers import NasaAmesReader, get_reader
 from stratoflow.readers.nasa_ames import ebas_flags, parse_nasa_ames
+from stratoflow.writers import NasaAmesWriter
 
 CARIBIC = "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_{}.txt"
 EBAS = (
@@ -138,7 +140,7 @@ def test_ebas_numflag_and_metadata(shared_data: Path) -> None:
     assert ds.attrs["station"] == "CV0001G"
     co = ds["carbon_monoxide"]
     assert co.attrs["units"] == "1e-9"
-    assert co.attrs["ebas_statistics"] == "arithmetic mean"
+    assert co.attrs["ebas_Statistics"] == "arithmetic mean"
     assert "numflag" in co.attrs["ancillary_variables"].split()
     assert {"carbon_monoxide_maximum", "carbon_monoxide_minimum"} <= set(ds.data_vars)
     numflag = ds["numflag"].values
@@ -453,3 +455,82 @@ def test_an_ebas_file_in_utc_by_another_name_is_read(
 ) -> None:
     ours = NasaAmesReader().read(_ebas_in(shared_data, tmp_path / "zone.nas", zone))
     np.testing.assert_array_equal(ours["time"], NasaAmesReader().read(shared_data / EBAS)["time"])
+
+
+def test_metadata_keys_keep_the_providers_spelling(shared_data: Path) -> None:
+    """Keys of 'Key: value' comments came back lower-cased and mangled ('Station code' as
+    'station_code', 'Orig. time res.' as 'orig_time_res'), in global and variable attributes."""
+    ds = NasaAmesReader().read(shared_data / EBAS)
+    header = parse_nasa_ames(shared_data / EBAS).header
+    written = [line.partition(":")[0].strip() for line in header.ncom if ":" in line]
+    assert {"Data definition", "Station code", "Orig. time res.", "Station GAW-ID"} <= set(written)
+    for key in written:
+        assert f"nasa_ames_{key}" in ds.attrs, key
+    assert ds.attrs["nasa_ames_Station code"] == "CV0001G"
+    assert ds.attrs["nasa_ames_Orig. time res."] == "4s"
+    assert not [k for k in ds.attrs if k.startswith("nasa_ames_") and k == k.lower()]
+    assert (ds.attrs["station"], ds.attrs["platform"]) == ("CV0001G", "CV0001S")
+    co = ds["carbon_monoxide"]
+    assert co.attrs["ebas_Measurement uncertainty"] == "4.0 nmol/mol"
+    caribic = NasaAmesReader().read(shared_data / CARIBIC.format("valid0"))
+    assert caribic.attrs["nasa_ames_FlightNo"] == "591"
+    assert caribic.attrs["nasa_ames_DepartureAirport"] == "Cape Town"
+    assert caribic.attrs["flight"] == "591"
+
+
+def test_metadata_keys_are_looked_up_however_spelt(shared_data: Path, tmp_path: Path) -> None:
+    raw = (shared_data / EBAS).read_bytes()
+    line = b"Timezone:                     UTC\r\n"
+    path = tmp_path / "upper.nas"
+    path.write_bytes(
+        raw.replace(line, b"TIMEZONE:   CET\r\n").replace(b"Station code:", b"STATION CODE:")
+    )
+    with pytest.raises(ReaderError, match="EBAS metadata 'Timezone: CET'"):
+        NasaAmesReader().read(path)
+    path.write_bytes(raw.replace(b"Station code:", b"STATION CODE:"))
+    ds = NasaAmesReader().read(path)
+    assert ds.attrs["nasa_ames_STATION CODE"] == ds.attrs["station"] == "CV0001G"
+
+
+def test_a_key_given_twice_keeps_both_values(shared_data: Path, tmp_path: Path) -> None:
+    """A second 'Comment:' line was dropped: the first value of a key won."""
+    raw = (shared_data / EBAS).read_bytes()
+    line = b"Comment:                      Sample not dried\r\n"
+    assert line in raw
+    path = tmp_path / "twice.nas"
+    extra = b"Comment:                      Inlet heated\r\n"
+    path.write_bytes(
+        raw.replace(b"72 1001", b"73 1001", 1)
+        .replace(b"\r\n52\r\n", b"\r\n53\r\n", 1)
+        .replace(line, line + extra)
+    )
+    assert (
+        NasaAmesReader().read(path).attrs["nasa_ames_Comment"] == "Sample not dried\nInlet heated"
+    )
+
+
+def test_attribute_names_read_back_as_written(tmp_path: Path) -> None:
+    """A stratoflow NASA Ames file gave 'Conventions' back as 'conventions'."""
+    attrs = {"Conventions": "CF-1.8", "departure_UTC_time": "2019-01-05T10:37:24Z", "PI_name": "X"}
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:04"], dtype="datetime64[ns]"),
+        {"O3": (np.array([40.1, 40.3]), {"units": "1e-9", "long_name": "ozone"})},
+        attrs=attrs,
+    )
+    back = NasaAmesReader().read(NasaAmesWriter().write(ds, tmp_path / "attrs.na"))
+    assert {k: back.attrs.get(k) for k in attrs} == attrs
+
+
+@pytest.mark.parametrize("name", [CARIBIC.format("valid0"), EBAS])
+def test_a_file_written_from_caribic_or_ebas_reads_back_as_written(
+    shared_data: Path, tmp_path: Path, name: str
+) -> None:
+    """The source's metadata in the written file ('nasa_ames_Data definition: EBAS_1.1', the
+    CARIBIC special comments) made the reader take it for an EBAS or CARIBIC file: variables
+    were renamed after their long names and attributes were lost."""
+    ds = NasaAmesReader().read(shared_data / name)
+    back = NasaAmesReader().read(NasaAmesWriter().write(ds, tmp_path / "again.na"))
+    assert back.attrs["file_convention"] == "stratoflow"
+    assert set(back.data_vars) == set(ds.data_vars)
+    kept = {k: v for k, v in ds.attrs.items() if k.startswith("nasa_ames_") and "\t" not in v}
+    assert {k: back.attrs.get(k) for k in kept} == kept

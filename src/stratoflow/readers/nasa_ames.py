@@ -28,10 +28,12 @@ Conventions recognised from the normal comments:
 
 * **CARIBIC** (``FileFormatVersionInfo: CARIBIC_NAmes_v02``): variable names ``Name; long name;
   [unit]``; the ``CF_StandardNames``/``CF_Units`` lines give standard names and UDUNITS units;
-  ``Key: value`` lines (FlightNo, DepartureAirport...) become attributes.
+  ``Key: value`` lines (FlightNo, DepartureAirport...) become attributes ``nasa_ames_<Key>``,
+  the key spelt as in the file.
 * **EBAS** (``Data definition: EBAS_1.1``): variable names ``name, unit, key=value, ...``;
   ``numflag`` columns hold the EBAS flags of the variables before them (see :func:`ebas_flags`);
-  the ``Key: value`` metadata lines become attributes.
+  the ``Key: value`` metadata lines become attributes (``nasa_ames_Station code``), and the
+  ``Tag=value`` of a variable name its attributes (``ebas_Statistics``), spelt as in the file.
 * **stratoflow** (written by :class:`stratoflow.writers.nasa_ames.NasaAmesWriter`): like CARIBIC,
   plus ``<var>_flag`` columns carrying IAGOS validity flags and a ``CF_AncillaryVariables:``
   line tying error, process-flag and flag columns to their variable.
@@ -447,24 +449,39 @@ def _identifier(text: str) -> str:
 
 
 def _key_values(lines: tuple[str, ...]) -> dict[str, str]:
+    """The ``Key: value`` comment lines, keys spelt as the provider wrote them.
+
+    ``Station code``, ``FlightNo`` or ``Conventions`` stay as written (only the blanks around
+    key and value go: EBAS pads its values into a column), so the attribute says what the
+    file says and a stratoflow file reads back with the attribute names it was written with.
+    Code that looks a key up uses :func:`_lookup`, which ignores case and punctuation. A key
+    given on several lines keeps every value, one per line, in order.
+    """
     out: dict[str, str] = {}
     for line in lines:
         key, sep, value = line.partition(":")
-        if sep and key.strip() and len(key) < 60 and "\t" not in key:
-            value = value.split(" # ")[0].strip()
-            out.setdefault(_identifier(key).lower(), value)
+        key, value = key.strip(), value.split(" # ")[0].strip()
+        if sep and key and len(key) < 60 and "\t" not in key:
+            out[key] = f"{out[key]}\n{value}" if key in out else value
     return out
+
+
+def _lookup(kv: dict[str, str], key: str, default: str | None = None) -> str | None:
+    """The value of ``key`` in ``kv``, however the file spells it (``Station code``,
+    ``STATION_CODE`` and ``station code`` are one key); the first spelling found wins."""
+    wanted = _identifier(key).lower()
+    return next((v for k, v in kv.items() if _identifier(k).lower() == wanted), default)
 
 
 def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, str]]:
     """(name, long_name, unit as written, extra attributes) from a VNAME line."""
     if convention == "ebas":
         fields = next(csv.reader([text], skipinitialspace=True), [""])
-        extra = dict(f.partition("=")[::2] for f in fields[2:] if "=" in f)
+        extra = {k.strip(): v for k, _, v in (f.partition("=") for f in fields[2:] if "=" in f)}
         name = fields[0].strip()
         if name.startswith("end_time"):
             name = "end_time"
-        stat = extra.get("Statistics", "arithmetic mean")
+        stat = _lookup(extra, "Statistics") or "arithmetic mean"
         if stat != "arithmetic mean" and name != "numflag":
             name = f"{name}_{_identifier(stat)}"
         unit = fields[1] if len(fields) > 1 else ""
@@ -472,7 +489,7 @@ def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, s
             name,
             fields[0].strip(),
             unit,
-            {f"ebas_{_identifier(k).lower()}": v for k, v in extra.items()},
+            {f"ebas_{k}": v for k, v in extra.items()},  # the tags as spelt in the file
         )
     if ";" in text:
         parts = [p.strip() for p in text.split(";")]
@@ -666,14 +683,25 @@ def _unique(name: str, taken: set[str]) -> str:
     return name
 
 
-def _convention(ncom: tuple[str, ...]) -> str:
-    text = "\n".join(ncom[:200])
+#: The first normal comment of a file written by stratoflow's NASA Ames writer.
+_STRATOFLOW_MARK = "FileFormatVersionInfo: stratoflow NASA Ames"
+
+
+def _convention(scom: tuple[str, ...], ncom: tuple[str, ...]) -> str:
+    """The convention the comments follow.
+
+    stratoflow's own mark is looked for first, as a whole line of the normal comments: a file
+    it wrote from an EBAS or CARIBIC source carries that source's metadata among its
+    attributes (``nasa_ames_Data definition: EBAS_1.1``) and its special comments, and was
+    read back under the source's convention.
+    """
+    if any(line.startswith(_STRATOFLOW_MARK) for line in ncom[:200]):
+        return "stratoflow"
+    text = "\n".join((scom + ncom)[:200])
     if "EBAS_" in text and "Data definition" in text:
         return "ebas"
     if "CARIBIC_NAmes" in text:
         return "caribic"
-    if "stratoflow NASA Ames" in text:
-        return "stratoflow"
     return "gaines-hipskind"
 
 
@@ -812,14 +840,16 @@ def build_dataset(
     Shared by every FFI so that a variable looks the same whether it came from a 1001 file
     or from a profile of a 2160 file.
     """
-    conv = _convention(h.scom + h.ncom)
-    kv = _key_values(h.scom + h.ncom) if conv != "gaines-hipskind" else {}
+    conv = _convention(h.scom, h.ncom)
+    kv = _key_values(h.scom + h.ncom) if conv not in ("gaines-hipskind", "stratoflow") else {}
     std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
     links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
-    if conv == "stratoflow":  # structure of the file, not attributes of the dataset
-        kv = {k: v for k, v in kv.items() if not k.startswith("cf_")}
+    if conv == "stratoflow":  # the attributes are the normal comments after the file's structure
+        lines = tuple(line for line in h.ncom if not line.startswith(_STRATOFLOW_MARK))
+        structure = ("CF_StandardNames", "CF_AncillaryVariables")
+        kv = {k: v for k, v in _key_values(lines).items() if k not in structure}
     if conv == "ebas":
-        _check_ebas_timezone(kv.get("timezone", "UTC"), path)
+        _check_ebas_timezone(_lookup(kv, "Timezone") or "UTC", path)
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
     flags: dict[str, npt.NDArray[np.uint8]] = {}
     taken: set[str] = set(extra_variables or {})
@@ -984,14 +1014,15 @@ def _attrs(h: HeaderLike, conv: str, kv: dict[str, str], path: Path) -> dict[str
         }
     )
     for key, target in (
-        ("flightno", "flight"),
-        ("departureairport", "departure_airport"),
-        ("arrivalairport", "arrival_airport"),
-        ("station_code", "station"),
-        ("platform_code", "platform"),
+        ("FlightNo", "flight"),
+        ("DepartureAirport", "departure_airport"),
+        ("ArrivalAirport", "arrival_airport"),
+        ("Station code", "station"),
+        ("Platform code", "platform"),
         ("flight", "flight"),
         ("platform", "platform"),
     ):
-        if key in kv:
-            attrs.setdefault(target, kv[key])
+        value = _lookup(kv, key)
+        if value is not None:
+            attrs.setdefault(target, value)
     return attrs
