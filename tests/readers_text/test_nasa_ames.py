@@ -534,3 +534,28 @@ def test_a_file_written_from_caribic_or_ebas_reads_back_as_written(
     assert set(back.data_vars) == set(ds.data_vars)
     kept = {k: v for k, v in ds.attrs.items() if k.startswith("nasa_ames_") and "\t" not in v}
     assert {k: back.attrs.get(k) for k in kept} == kept
+
+
+def test_a_value_holding_a_hash_is_kept_whole(shared_data: Path, tmp_path: Path) -> None:
+    """Every 'Key: value' was cut at ' # ' as if a comment followed: 'Instrument # 2'
+    came back as 'Instrument'. Only CARIBIC's key labels explain themselves after ' # '."""
+    raw = (shared_data / EBAS).read_bytes()
+    line = b"Comment:                      Sample not dried\r\n"
+    path = tmp_path / "hash.nas"
+    path.write_bytes(raw.replace(line, b"Comment:      Instrument # 2, see ref. # 17 \r\n"))
+    assert NasaAmesReader().read(path).attrs["nasa_ames_Comment"] == "Instrument # 2, see ref. # 17"
+    caribic = NasaAmesReader().read(shared_data / CARIBIC.format("valid0"))
+    assert caribic.attrs["nasa_ames_FlightRoute"] == "CPT MUC"
+    assert caribic.attrs["nasa_ames_FileFormatVersionInfo"] == "CARIBIC_NAmes_v02 standard"
+    assert "CPT MUC # IATA code" in caribic.attrs["special_comments"]
+
+
+def test_a_written_value_holding_a_hash_reads_back_whole(tmp_path: Path) -> None:
+    attrs = {"references": "Zahn et al. # 2012, AMT 5", "comment": "# not a comment"}
+    ds = make_dataset(
+        np.array(["2024-01-01T00:00:00"], dtype="datetime64[ns]"),
+        {"O3": (np.array([40.1]), {"units": "1e-9", "long_name": "ozone"})},
+        attrs=attrs,
+    )
+    back = NasaAmesReader().read(NasaAmesWriter().write(ds, tmp_path / "hash.na"))
+    assert {k: back.attrs.get(k) for k in attrs} == attrs

@@ -460,10 +460,22 @@ def _key_values(lines: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in lines:
         key, sep, value = line.partition(":")
-        key, value = key.strip(), value.split(" # ")[0].strip()
+        key, value = key.strip(), value.strip()
         if sep and key and len(key) < 60 and "\t" not in key:
             out[key] = f"{out[key]}\n{value}" if key in out else value
     return out
+
+
+def _without_caribic_comment(line: str) -> str:
+    """A CARIBIC key-label line without its trailing `` # comment``.
+
+    The CARIBIC_NAmes key labels of the special comments explain themselves after `` # ``
+    (``FlightRoute: CPT MUC # IATA code of DepartureAirport and ArrivalAirport``); the value is
+    what stands before it. Nothing else in a NASA Ames file has comments of its own (the whole
+    comment section is text), so no other line is cut at a ``#``: ``Instrument # 2`` is a
+    value. The lines as written stay in ``special_comments``.
+    """
+    return line.split(" # ", 1)[0]
 
 
 def _lookup(kv: dict[str, str], key: str, default: str | None = None) -> str | None:
@@ -841,7 +853,8 @@ def build_dataset(
     or from a profile of a 2160 file.
     """
     conv = _convention(h.scom, h.ncom)
-    kv = _key_values(h.scom + h.ncom) if conv not in ("gaines-hipskind", "stratoflow") else {}
+    scom = tuple(_without_caribic_comment(line) for line in h.scom) if conv == "caribic" else h.scom
+    kv = _key_values(scom + h.ncom) if conv not in ("gaines-hipskind", "stratoflow") else {}
     std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
     links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
     if conv == "stratoflow":  # the attributes are the normal comments after the file's structure
