@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from stratoflow.dataset import flags_of
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
 from stratoflow.readers import IcarttReader
@@ -71,8 +72,11 @@ def test_header_metadata_and_flags(shared_data: Path) -> None:
     assert ds.attrs["icartt_llod_flag"] == "-888888"
     assert "Units have been standardized" in ds.attrs["icartt_other_comments"]
     assert ds["O3_MixingRatio"].attrs["units"] == "1e-9"
-    ias = ds["IAS_flag"].values
+    # ICARTT has no validity flags: none are made up (the IAGOS rule reads "not validated")
+    assert not [n for n in ds.data_vars if str(n).endswith("_flag")]
+    ias = flags_of(ds, "IAS")
     assert (ias[np.isnan(ds["IAS"].values)] == Flag.MISSING).all()
+    assert (ias[~np.isnan(ds["IAS"].values)] == Flag.NOT_VALIDATED).all()
 
 
 def test_nul_terminated_flag_file_warns(shared_data: Path) -> None:
@@ -258,7 +262,8 @@ def test_detection_limits_survive_a_round_trip(shared_data: Path, tmp_path: Path
     o3, co2 = source["O3_MixingRatio"], source["CO2_MixingRatio_PICARRO"]
     assert o3.attrs["llod_value"] == 1.5 and o3.values[1] == 1.5
     assert co2.attrs["ulod_value"] == 500 and co2.values[2] == 500
-    subset = source.drop_vars(["JDAY", "JDAY_flag", "INDEX", "INDEX_flag"])
+    assert "O3_MixingRatio_flag" in source and "JDAY_flag" not in source  # only where marked
+    subset = source.drop_vars(["JDAY", "INDEX"])
     path = IcarttWriter().write(subset, tmp_path / "ACT-lod_B200_20170121_R0.ict")
     back = IcarttReader().read(path)
     for name in subset.data_vars:

@@ -24,6 +24,9 @@ recognised without options: its ``#`` header gives back the separator, every att
 dataset and of each column exactly as written (see :mod:`stratoflow.csv_metadata`), text
 columns as text, and the flags (from the ``*_flag`` columns).
 
+A table without flag columns gives no flags: the reader does not make up "not validated"
+flags of its own (:func:`stratoflow.dataset.flags_of` reads a variable without flags so).
+
 Times are taken as UTC. Columns that are neither time nor numeric (FAIRO ``State``) are kept as
 text variables with units ``1``. A row with missing fields, a value that is not a number in a
 numeric column, a time that does not match the format or does not increase is an error naming
@@ -321,9 +324,7 @@ class _CsvExport:
         """Flags from the flag columns, standard names and the dataset's attributes."""
         valid = np.array(sorted(int(f) for f in Flag))
         with_flags = self.flag_columns(frame.columns)
-        for name in [n for n in flags if n + FLAG_SUFFIX not in with_flags]:
-            del flags[name]  # it had none when written (an error or a process-flag variable)
-        for column in sorted(with_flags):
+        for column in [str(c) for c in frame.columns if c in with_flags]:  # in file order
             name = column[: -len(FLAG_SUFFIX)]
             if name not in variables:
                 continue
@@ -528,10 +529,6 @@ class DelimitedReader(Reader):
                 attrs["units"] = _EPOCH_UNITS
             else:
                 values = self._numbers(cfg, text, name, path, first)
-            if values.dtype.kind == "f":
-                flags[name] = np.where(np.isnan(values), Flag.MISSING, Flag.NOT_VALIDATED).astype(
-                    np.uint8
-                )
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip

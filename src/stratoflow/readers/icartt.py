@@ -12,12 +12,17 @@ a value below/above the detection limit, and gives the limit in ``LLOD_VALUE``/`
 information "below x". stratoflow keeps it as
 
 * the value: the limit itself when the file gives it, else NaN;
-* the flag: ``limited`` (2);
+* the flag: ``limited`` (2) -- the variable's other points are ``not_validated`` (``missing``
+  where there is no value), as a flag variable must give every point a code;
 * an ancillary variable ``<var>_lod`` (0 within limits, 1 below LLOD, 2 above ULOD), created only
   for variables where a marker occurs, and named in ``ancillary_variables``;
 * the limits themselves as the variable's ``llod_value``/``ulod_value`` attributes (where the
   file gives them), so that :class:`~stratoflow.writers.IcarttWriter` writes them back per
   column, whatever columns it writes.
+
+Flags: besides those limits, a variable has flags only from a ``<var>_flag`` column of IAGOS
+codes (see :func:`~stratoflow.readers.nasa_ames.flag_columns_to_flags`); ICARTT itself has no
+validity flags, and none are made up: "no flags" stays distinguishable from "judged good".
 
 Time: by default the start time (the independent variable). ``time_point="mid"`` or ``"stop"``
 uses a ``Mid_UTC``/``Stop_UTC`` variable, or start + half/one interval (DX) when there is none;
@@ -262,11 +267,13 @@ class IcarttReader(Reader):
                 attrs["llod_value"] = llod[i]
             if np.isfinite(ulod[i]):
                 attrs["ulod_value"] = ulod[i]
-            flag = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(np.uint8)
-            flag[below | above] = int(Flag.LIMITED)
             variables[name] = (values, attrs)
-            flags[name] = flag
             if below.any() or above.any():
+                # the file says these points are beyond a detection limit: the only flags an
+                # ICARTT column has (a variable without markers gets none, see the docstring)
+                flag = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED))
+                flag[below | above] = int(Flag.LIMITED)
+                flags[name] = flag.astype(np.uint8)
                 lod = (below * 1 + above * 2).astype(np.uint8)
                 lod_attrs = {
                     "long_name": f"detection limit marker of {name}",

@@ -38,8 +38,11 @@ Conventions recognised from the normal comments:
   plus ``<var>_flag`` columns carrying IAGOS validity flags and a ``CF_AncillaryVariables:``
   line tying error, process-flag and flag columns to their variable.
 
-Flags: missing values are ``missing``; everything else is ``not_validated`` (a file format says
-nothing about validation), except where EBAS flags or stratoflow flag columns say more.
+Flags: a variable has flags (``<var>_flag``) only where the file gives them: the EBAS
+``numflag`` columns (see :func:`ebas_flags`), stratoflow's flag columns, or a ``<var>_flag``
+column of IAGOS codes. A variable the file gives no flags gets none, so "no flags" stays
+distinguishable from "judged good"; :func:`stratoflow.dataset.flags_of` reads it as
+``not_validated`` (``missing`` where there is no value), as the IAGOS rule has it.
 
 Example::
 
@@ -417,8 +420,9 @@ def _parse_1001(raw: bytes, path: PathLike) -> NasaAmesFile:
 # --- EBAS flags -----------------------------------------------------------------------------
 # EBAS flags are three-digit codes, up to three per value packed as decimals of ``numflag``
 # (0.456999 = flags 456 and 999). EBAS classes each as V (valid), I (invalid) or M (missing).
-# Mapping to IAGOS: no flag -> good (EBAS level-2 data are quality assured); 9xx -> missing;
-# the invalid codes below -> bad; any other code (valid with a remark) -> limited.
+# Mapping to IAGOS: no flag -> good in data level 2 (quality assured by a person), else not
+# validated (levels 0, 1 and 1.5 are raw or automatically processed: no flag is no verdict);
+# 9xx -> missing; the invalid codes below -> bad; any other code (valid with a remark) -> limited.
 _EBAS_INVALID = {
     256, 257, 258, 260, 385, 388, 389, 390, 392, 440, 456, 457, 458, 459, 460, 470, 471, 472,
     473, 474, 475, 476, 477, 478, 479, 499, 533, 534, 549, 566, 567, 568, 578, 599, 658, 659,
@@ -430,16 +434,32 @@ _EBAS_LUT[900:] = int(Flag.MISSING)
 _EBAS_LUT[sorted(_EBAS_INVALID)] = int(Flag.BAD)
 
 
-def ebas_flags(numflag: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
+_EBAS_LUT_UNASSURED = _EBAS_LUT.copy()
+_EBAS_LUT_UNASSURED[0] = int(Flag.NOT_VALIDATED)
+
+
+def ebas_flags(
+    numflag: npt.NDArray[np.float64], *, quality_assured: bool = True
+) -> npt.NDArray[np.uint8]:
     """Translate EBAS ``numflag`` values (up to three packed codes) to IAGOS validity flags.
 
-    >>> ebas_flags(np.array([0.0, 0.147, 0.456, 0.999, 0.147456])).tolist()
-    [0, 2, 3, 7, 3]
+    ``quality_assured``: the file is EBAS data level 2, checked by a person, so a value without
+    a flag is good. In lower levels nobody has judged it: it is ``not_validated``. So is a
+    value whose numflag is missing (NaN): no flag given is no verdict either.
+
+    >>> ebas_flags(np.array([0.0, 0.147, 0.456, 0.999, 0.147456, np.nan])).tolist()
+    [0, 2, 3, 7, 3, 4]
+    >>> ebas_flags(np.array([0.0, 0.456]), quality_assured=False).tolist()
+    [4, 3]
     """
-    packed = np.where(np.isfinite(numflag), numflag, 0.0)
+    given = np.isfinite(numflag)
+    packed = np.where(given, numflag, 0.0)
     codes = np.clip(np.rint(packed * 1e9), 0, 999_999_999).astype(np.int64)
     parts = np.stack([codes // 1_000_000, (codes // 1000) % 1000, codes % 1000])
-    return worst(_EBAS_LUT[parts], axis=0)
+    lut = _EBAS_LUT if quality_assured else _EBAS_LUT_UNASSURED
+    flags = worst(lut[parts], axis=0)
+    flags[~given] = int(Flag.NOT_VALIDATED)
+    return flags
 
 
 # --- variable names and conventions -------------------------------------------------------------
@@ -863,10 +883,13 @@ def build_dataset(
         kv = {k: v for k, v in _key_values(lines).items() if k not in structure}
     if conv == "ebas":
         _check_ebas_timezone(_lookup(kv, "Timezone") or "UTC", path)
+    # EBAS data level 2 is quality assured by a person; in lower levels no flag is no verdict
+    assured = str(_lookup(kv, "Data level")).strip() == "2"
     variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]] = {}
-    flags: dict[str, npt.NDArray[np.uint8]] = {}
+    flags: dict[str, npt.NDArray[np.uint8]] = {}  # only what the file says: none made up
     taken: set[str] = set(extra_variables or {})
     pending: list[str] = []  # EBAS: variables waiting for the next numflag column
+    numflag_of: dict[str, str] = {}  # EBAS: the numflag column that flags a variable
     for i, col in enumerate(columns):
         missing = (col.raw == col.missing) | np.isnan(col.raw)
         values = col.raw * col.scale
@@ -896,29 +919,25 @@ def build_dataset(
         if i < len(links) and links[i].strip():
             attrs["ancillary_variables"] = links[i].strip()
         if conv == "ebas" and name.startswith("numflag"):
-            codes = ebas_flags(values)
+            # the EBAS flags of the variables since the previous numflag column
+            codes = ebas_flags(values, quality_assured=assured)
             for target in pending:
                 flags[target] = np.where(
                     np.isnan(variables[target][0]), np.uint8(Flag.MISSING), codes
                 ).astype(np.uint8)
+                numflag_of[target] = name
+            attrs["long_name"] = "EBAS numflag of " + " ".join(pending)
             pending = []
-            attrs["long_name"] = "EBAS numflag of " + " ".join(sorted(flags))
-            variables[name] = (values, attrs)
-            continue
-        flags[name] = np.where(missing, int(Flag.MISSING), int(Flag.NOT_VALIDATED)).astype(np.uint8)
-        variables[name] = (values, attrs)
-        if not (conv == "ebas" and name == "end_time"):
+        elif conv == "ebas" and name != "end_time":
             pending.append(name)
-    _no_flags_for_ancillaries(variables, flags)
+        variables[name] = (values, attrs)
     flag_columns_to_flags(variables, flags, declared=conv == "stratoflow")
     variables.update(extra_variables or {})
     attrs = _attrs(h, conv, kv, path)
     attrs.update(extra_attrs or {})
     ds = make_dataset(times, variables, flags=flags, attrs=attrs)
-    numflags = [n for n in variables if conv == "ebas" and n.startswith("numflag")]
-    for flagged in [str(n) for n in ds.data_vars if str(n) in flags]:
-        if numflags:
-            ds[flagged].attrs["ancillary_variables"] += " " + " ".join(numflags)
+    for flagged, numflag in numflag_of.items():
+        ds[flagged].attrs["ancillary_variables"] += f" {numflag}"
     return ds
 
 
@@ -946,21 +965,6 @@ def _tab_entries(ncom: tuple[str, ...], key: str) -> list[str]:
         if line.startswith(f"{key}:"):
             return line.partition(":")[2].strip().split("\t")[1:]
     return []
-
-
-def _no_flags_for_ancillaries(
-    variables: dict[str, tuple[npt.NDArray[Any], dict[str, Any]]],
-    flags: dict[str, npt.NDArray[np.uint8]],
-) -> None:
-    """Drop the derived flags of ancillary variables (errors, process flags) named by others.
-
-    They are not measurements and had no validity flags when written; a flag column of their
-    own in the file (``<name>_flag``) still gives them back their flags.
-    """
-    for _, attrs in list(variables.values()):
-        for name in str(attrs.get("ancillary_variables", "")).split():
-            if name in variables and f"{name}_flag" not in variables:
-                flags.pop(name, None)
 
 
 def _cf_lines(ncom: tuple[str, ...]) -> tuple[list[str], list[str]]:
