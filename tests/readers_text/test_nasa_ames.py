@@ -560,3 +560,19 @@ def test_a_written_value_holding_a_hash_reads_back_whole(tmp_path: Path) -> None
     )
     back = NasaAmesReader().read(NasaAmesWriter().write(ds, tmp_path / "hash.na"))
     assert {k: back.attrs.get(k) for k in attrs} == attrs
+
+
+def test_a_quoted_ebas_tag_value_is_read_whole(shared_data: Path, tmp_path: Path) -> None:
+    """'Tag="a, b"' in an EBAS variable name was cut at the comma (the rest became a tag of
+    its own) and a quoted value kept its quotes."""
+    co = NasaAmesReader().read(shared_data / EBAS)["carbon_monoxide"]
+    expl = "sqrt of bkgrd/sig/sens. Data accuracy = +/-2 nmol/mol."
+    assert co.attrs["ebas_Measurement uncertainty expl."] == expl
+    raw = (shared_data / EBAS).read_bytes()
+    old = b"carbon_monoxide, nmol/mol, Statistics=maximum\r\n"
+    new = b'carbon_monoxide, nmol/mol, Statistics=maximum, Comment="inlet A, then ""B"""\r\n'
+    path = tmp_path / "quoted.nas"
+    path.write_bytes(raw.replace(old, new))
+    maximum = NasaAmesReader().read(path)["carbon_monoxide_maximum"]
+    tags = {k: v for k, v in maximum.attrs.items() if k.startswith("ebas_")}
+    assert tags == {"ebas_Statistics": "maximum", "ebas_Comment": 'inlet A, then "B"'}

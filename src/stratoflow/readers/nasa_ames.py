@@ -53,7 +53,6 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -505,11 +504,33 @@ def _lookup(kv: dict[str, str], key: str, default: str | None = None) -> str | N
     return next((v for k, v in kv.items() if _identifier(k).lower() == wanted), default)
 
 
+_EBAS_FIELD = re.compile(r'(?:[^,"]|"[^"]*")+')
+
+
+def _ebas_fields(text: str) -> list[str]:
+    """The comma-separated fields of an EBAS variable name, commas inside quotes kept.
+
+    A tag value with commas (or any other text) is quoted after its ``=``:
+    ``Measurement uncertainty expl.="sqrt of bkgrd, sig"``. A CSV parser honours quotes only
+    at the start of a field, so such a value was cut at its comma and the rest taken for a
+    tag of its own.
+    """
+    return [_unquoted(m.group(0).strip()) for m in _EBAS_FIELD.finditer(text)] or [""]
+
+
+def _unquoted(value: str) -> str:
+    """A value written in double quotes without them (``""`` inside is one quote)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('""', '"')
+    return value
+
+
 def _split_vname(text: str, convention: str) -> tuple[str, str, str, dict[str, str]]:
     """(name, long_name, unit as written, extra attributes) from a VNAME line."""
     if convention == "ebas":
-        fields = next(csv.reader([text], skipinitialspace=True), [""])
-        extra = {k.strip(): v for k, _, v in (f.partition("=") for f in fields[2:] if "=" in f)}
+        fields = _ebas_fields(text)
+        tags = (f.partition("=") for f in fields[2:] if "=" in f)
+        extra = {k.strip(): _unquoted(v.strip()) for k, _, v in tags}
         name = fields[0].strip()
         if name.startswith("end_time"):
             name = "end_time"
