@@ -780,3 +780,21 @@ def test_real_calendars_are_read_as_cftime_reads_them(tmp_path: Path, calendar: 
     expected = cftime.num2date(days, units, calendar, only_use_python_datetimes=True)
     shifted = np.array(expected, dtype="datetime64[ns]") + np.timedelta64(2, "h")
     np.testing.assert_array_equal(CfNetcdfReader().read(path)["time"].values, shifted)
+
+
+def test_a_string_array_attribute_keeps_its_items_apart(act_file: Path, tmp_path: Path) -> None:
+    """A string-array attribute was joined by blanks: ACDD keywords of several words each
+    ('... > carbon dioxide', 'atmosphere > ...') ran into one another."""
+    with netCDF4.Dataset(act_file) as nc:
+        keywords = nc.getncattr("keywords")
+    assert isinstance(keywords, list) and len(keywords) == 7
+    ds = CfNetcdfReader().read(act_file)
+    assert ds.attrs["keywords"] == ", ".join(keywords)
+    assert ds.attrs["keywords"].split(", ") == keywords
+    path = _with_attribute(tmp_path / "arrays.nc", "units", "1e-9")
+    with netCDF4.Dataset(path, "a") as nc:
+        nc.setncattr_string("references", ["Zahn, A. et al. (2012)", "Thouret, V. (1998)"])
+        nc.setncattr_string("tags", ["ozone", "UTLS"])
+    ds = CfNetcdfReader().read(path)
+    assert ds.attrs["references"] == "Zahn, A. et al. (2012)\nThouret, V. (1998)"
+    assert ds.attrs["tags"] == "ozone UTLS"

@@ -92,14 +92,29 @@ _ANCILLARY_SUFFIXES = ("_process_flag", "_error", "_source_flag")
 _REGISTRATION = re.compile(r"\b([A-Z0-9]{1,2}-[A-Z0-9]{3,5})\b")
 
 
+def _joined(items: list[str]) -> str:
+    """A string-array attribute as one string, its items still told apart.
+
+    Blank-separated when no item holds a blank (the CF form of ``flag_meanings``); items
+    that do (ACDD ``keywords`` such as ``atmosphere > atmospheric chemistry > ozone``) ran
+    into each other that way, so they are joined by ``", "`` (ACDD's list form), or by
+    newlines when an item holds a comma too.
+    """
+    if not any(re.search(r"\s", item) for item in items):
+        return " ".join(items)
+    if not any("," in item for item in items):
+        return ", ".join(items)
+    return "\n".join(items)
+
+
 def _text(value: Any) -> Any:
-    """Attribute values as netCDF and the contract expect: string arrays joined by blanks."""
+    """Attribute values as netCDF and the contract expect: string arrays as one string."""
     if isinstance(value, list | tuple):
         if all(isinstance(v, str) for v in value):
-            return " ".join(value)
+            return _joined(list(value))
         return np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "USO":
-        return " ".join(str(v) for v in value.ravel())
+        return _joined([str(v) for v in value.ravel()])
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return value
