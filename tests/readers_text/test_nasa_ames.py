@@ -576,3 +576,15 @@ def test_a_quoted_ebas_tag_value_is_read_whole(shared_data: Path, tmp_path: Path
     maximum = NasaAmesReader().read(path)["carbon_monoxide_maximum"]
     tags = {k: v for k, v in maximum.attrs.items() if k.startswith("ebas_")}
     assert tags == {"ebas_Statistics": "maximum", "ebas_Comment": 'inlet A, then "B"'}
+
+
+def test_a_caribic_key_with_its_value_on_the_next_line_keeps_it(shared_data: Path) -> None:
+    """'Info on measurement uncertainty:' followed by the sentence was read as empty."""
+    ds = NasaAmesReader().read(shared_data / CARIBIC.format("valid0"))
+    assert ds.attrs["nasa_ames_Info on measurement uncertainty"].startswith(
+        "Uncertainty is estimated to be at least 1 ppb OR 2.0%"
+    )
+    assert ds.attrs["nasa_ames_Info on adjustments of the independent variable"] == (
+        "Measurement time-stamp is synchronized to CARIBIC master PC time."
+    )
+    assert ds.attrs["nasa_ames_FAIRO eval software version"] == "2019.11.21a"

@@ -467,7 +467,7 @@ def _identifier(text: str) -> str:
     return name or "var"
 
 
-def _key_values(lines: tuple[str, ...]) -> dict[str, str]:
+def _key_values(lines: tuple[str, ...], *, continued: bool = False) -> dict[str, str]:
     """The ``Key: value`` comment lines, keys spelt as the provider wrote them.
 
     ``Station code``, ``FlightNo`` or ``Conventions`` stay as written (only the blanks around
@@ -475,13 +475,23 @@ def _key_values(lines: tuple[str, ...]) -> dict[str, str]:
     file says and a stratoflow file reads back with the attribute names it was written with.
     Code that looks a key up uses :func:`_lookup`, which ignores case and punctuation. A key
     given on several lines keeps every value, one per line, in order.
+
+    ``continued`` (CARIBIC): a key with nothing after its colon has its value on the lines
+    below, up to the next key, a blank line or a ``#`` line (``Info on measurement
+    uncertainty:`` and then the sentence); it was read as empty.
     """
     out: dict[str, str] = {}
+    open_key: str | None = None
     for line in lines:
         key, sep, value = line.partition(":")
         key, value = key.strip(), value.strip()
         if sep and key and len(key) < 60 and "\t" not in key:
             out[key] = f"{out[key]}\n{value}" if key in out else value
+            open_key = key if continued and not value else None
+        elif open_key is not None and line.strip() not in ("", "#"):
+            out[open_key] = f"{out[open_key]}\n{line.strip()}".lstrip("\n")
+        else:
+            open_key = None
     return out
 
 
@@ -895,7 +905,10 @@ def build_dataset(
     """
     conv = _convention(h.scom, h.ncom)
     scom = tuple(_without_caribic_comment(line) for line in h.scom) if conv == "caribic" else h.scom
-    kv = _key_values(scom + h.ncom) if conv not in ("gaines-hipskind", "stratoflow") else {}
+    if conv in ("ebas", "caribic"):
+        kv = _key_values(scom + h.ncom, continued=conv == "caribic")
+    else:
+        kv = {}
     std_names, cf_units = _cf_lines(h.ncom) if conv in ("caribic", "stratoflow") else ([], [])
     links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
     if conv == "stratoflow":  # the attributes are the normal comments after the file's structure
