@@ -128,9 +128,16 @@ class JobAdmin(admin.ModelAdmin[models.Job]):
     ]
     list_filter = ["enabled", "frequency"]
     filter_horizontal = ["depends_on"]
-    readonly_fields = ["next_runs", "scheduled_until"]
+    readonly_fields = ["next_runs", "scheduled_until", "enabled_at"]
     inlines = [TaskManagerInline]
     actions = ["reprocess"]
+
+    def save_model(
+        self, request: HttpRequest, obj: models.Job, form: forms.ModelForm[models.Job], change: bool
+    ) -> None:
+        """Switched back on, the job records when (it catches up nothing from before)."""
+        obj.enabled_at = services.job_enabled_at(obj, obj.enabled)
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Re-process imported files with the current processing")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[models.Job]) -> None:

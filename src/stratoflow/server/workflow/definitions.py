@@ -49,6 +49,7 @@ from stratoflow.jobs.schedule import Schedule
 from stratoflow.plain_yaml import read_yaml_file
 from stratoflow.server.workflow import managers
 from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+from stratoflow.server.workflow.services import job_enabled_at
 
 __all__ = [
     "LoadReport",
@@ -408,6 +409,7 @@ def _load_job(
             raise (where / "responsible").error(f"no user named {responsible!r}")
         values["responsible"] = user
     job = Job.objects.filter(name=name).first() or Job(name=name)
+    values["enabled_at"] = job_enabled_at(job, values["enabled"])  # switched back on: when
     created, changed = _save(job, values, where)
     names: list[str] = []
     for k, dep in enumerate(_list(spec.get("depends_on"), where / "depends_on")):

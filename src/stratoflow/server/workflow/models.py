@@ -134,6 +134,15 @@ class Job(models.Model):
     scheduled_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="the scheduler considered slots up to"
     )
+    # Slots of a period the job was switched off are not caught up when it is switched back
+    # on (a provider down for maintenance): the scheduler considers only slots after this.
+    # ``stratoflow backfill`` creates those runs when they are wanted after all.
+    enabled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="when the job was last switched on; slots before it are not caught up",
+    )
 
     class Meta:
         ordering = ["order", "name"]

@@ -28,7 +28,8 @@ crashes the process, a broker that is down) is then left failed as interrupted, 
 ``job run`` that resumes it, instead of being resumed tick after tick.
 
 Which slots are due comes from :func:`stratoflow.jobs.due` (the catch-up policy) with the
-job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratoflow.jobs.Clock`.
+job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratoflow.jobs.Clock`;
+slots from before a job was last switched on (``enabled_at``) are never caught up.
 """
 
 from __future__ import annotations
@@ -85,13 +86,20 @@ def dependencies() -> dict[int, list[int]]:
 def occurrences_create(
     job: Job, now: datetime, *, grace: timedelta = DEFAULT_GRACE
 ) -> list[datetime]:
-    """Create the job's due occurrences (per its catch-up policy) as pending runs."""
+    """Create the job's due occurrences (per its catch-up policy) as pending runs.
+
+    Slots are considered after the watermark ``scheduled_until`` and, for a job switched back
+    on, after ``enabled_at``: what it missed while switched off is not caught up (``stratoflow
+    backfill`` creates those runs on purpose), what it missed while on and the scheduler was
+    down is, per the policy.
+    """
     schedule = job.schedule
     if schedule is None or not job.enabled:
         return []
+    since = max((t for t in (job.scheduled_until, job.enabled_at) if t is not None), default=None)
     slots = due(
         schedule,
-        job.scheduled_until,
+        since,
         now,
         job.catch_up,  # type: ignore[arg-type]  # validated by due()
         job.catch_up_cap,

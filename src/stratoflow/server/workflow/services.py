@@ -59,6 +59,7 @@ __all__ = [
     "ReprocessReport",
     "RunReport",
     "driving_run",
+    "job_enabled_at",
     "job_reprocess",
     "job_run",
     "run_execute",
@@ -741,6 +742,30 @@ def job_run(
     finally:
         if own:
             executor.close()
+
+
+def job_enabled_at(job: Job, enabled: bool, *, now: datetime | None = None) -> datetime | None:
+    """The ``enabled_at`` to save ``job`` with when it is saved with ``enabled``.
+
+    ``now`` (default: the current time) when that switches a stored, disabled job on: the
+    scheduler then catches up no slot from before, so a job switched off while its provider
+    was down for maintenance resumes with its next slot instead of firing every slot it
+    missed (``stratoflow backfill`` runs them on purpose). Otherwise the job's current value:
+    a new job catches up from its start, an enabled job keeps its record. The admin and
+    ``job load`` both ask this before they save a job.
+
+    Example::
+
+        job.enabled_at = job_enabled_at(job, True)
+        job.enabled = True
+        job.save()
+    """
+    if not enabled or job.pk is None:
+        return job.enabled_at
+    stored = Job.objects.filter(pk=job.pk).values_list("enabled", flat=True).first()
+    if stored is False:
+        return now or timezone.now()
+    return job.enabled_at
 
 
 def run_retry_failed(run: JobRun) -> int:
