@@ -29,3 +29,29 @@ class StopsOnce:
 
     def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
         return {}
+
+
+class StopsCollectingOnce:
+    """A task kind whose collect is where the process is told to stop, once (SIGTERM during
+    a long listing): :class:`~stratoflow.jobs.interrupt.Terminated` before any of its tasks
+    exists; collected again, it finds one unit, which succeeds."""
+
+    per_run = True
+    thread_safe = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def collect(self, manager: Any) -> Any:
+        from stratoflow.jobs.interrupt import Terminated
+
+        if not self.stopped:
+            self.stopped = True
+            raise Terminated("terminated by SIGTERM")
+        return [("listed", "listed unit", {})]
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        return {}
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}

@@ -10,7 +10,7 @@ import pytest
 from django.conf import LazySettings
 from django.utils import timezone
 
-from ._kinds import StopsOnce
+from ._kinds import StopsCollectingOnce, StopsOnce
 
 MakeJob = Callable[..., Any]
 
@@ -40,6 +40,97 @@ def stops_once() -> Any:
     managers.register("stops-once", kind)
     yield kind
     managers._KINDS.pop("stops-once", None)
+
+
+@pytest.fixture
+def stops_collecting() -> Any:
+    from stratoflow.server.workflow import managers
+
+    managers.register("stops-collecting", StopsCollectingOnce())
+    yield
+    managers._KINDS.pop("stops-collecting", None)
+
+
+def test_the_scheduler_resumes_a_run_interrupted_before_it_had_any_task(
+    stops_collecting: None,
+) -> None:
+    """Stopped while its manager was still collecting, a run had no task left: it was never
+    resumed (the scheduler and ``job run`` looked only for runs with tasks left), so it stayed
+    failed as interrupted and what it should have collected was never done."""
+    from stratoflow.jobs import ManualClock
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    job = Job.objects.create(name="listing")
+    TaskManager.objects.create(job=job, name="list", kind="stops-collecting")
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    run = JobRun.objects.get(job=job)
+    assert run.state == "failed" and "interrupted" in run.summary
+    assert not Task.objects.filter(run=run).exists()
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    assert [r.pk for r in scheduler.tick()] == [run.pk]
+    scheduler.close()
+    run.refresh_from_db()
+    assert run.state == "succeeded" and "interrupted" not in run.summary
+    assert list(Task.objects.filter(run=run).values_list("subject", "state")) == [
+        ("listed unit", "done")
+    ]
+
+
+def test_job_run_finishes_an_interrupted_run_whose_tasks_had_all_ended(
+    stops_collecting: None, make_job: MakeJob
+) -> None:
+    """Stopped after its first manager's tasks had all ended, while the second one was
+    collecting: nothing was left queued, so ``job run`` (which the run's message names to
+    resume it) passed it by, and the run stayed failed as interrupted."""
+    from stratoflow.jobs.interrupt import Terminated
+    from stratoflow.server.workflow.models import JobRun, Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    job = make_job("two-steps", tasks=2)
+    TaskManager.objects.create(job=job, name="list", kind="stops-collecting", order=1)
+    with pytest.raises(Terminated):
+        job_run(job, workers=1)
+    run = JobRun.objects.get(job=job)
+    assert run.state == "failed" and "interrupted" in run.summary
+    assert set(Task.objects.filter(run=run).values_list("state", flat=True)) == {"done"}
+    report = job_run(job, workers=1)
+    assert [(r.run_id, r.state) for r in report.resumed] == [(run.pk, "succeeded")]
+    run.refresh_from_db()
+    assert run.state == "succeeded" and "interrupted" not in run.summary
+    tasks = Task.objects.filter(run=run)
+    assert sorted(tasks.values_list("manager__name", flat=True)) == ["list", "work", "work"]
+    assert set(tasks.values_list("state", flat=True)) == {"done"}
+
+
+def test_a_run_left_running_without_a_heartbeat_is_resumed(make_job: MakeJob) -> None:
+    """A run marked running with no heartbeat at all (one left by a version before
+    heartbeats, or set by hand) never looked dead: its driver's heartbeat was compared with
+    the lease time, and NULL is not older than anything, so it stayed running forever."""
+    from stratoflow.jobs import ManualClock
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.scheduler import Scheduler
+    from stratoflow.server.workflow.services import job_run
+
+    job = make_job("silent", tasks=1)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = JobRun.objects.create(
+        job=job, scheduled_for=long_ago, state="running", owner="old-version", started_at=long_ago
+    )
+    scheduler = Scheduler(clock=ManualClock(timezone.now()), holder="sched")
+    assert [r.pk for r in scheduler.tick()] == [run.pk]
+    scheduler.close()
+    run.refresh_from_db()
+    assert run.state == "succeeded"
+
+    other = JobRun.objects.create(
+        job=job, scheduled_for=long_ago - timedelta(hours=1), state="running", owner="old"
+    )
+    report = job_run(job, workers=1)
+    assert [(r.run_id, r.state) for r in report.resumed] == [(other.pk, "succeeded")]
 
 
 def test_the_scheduler_resumes_a_run_interrupted_by_sigterm(stops_once: Any) -> None:

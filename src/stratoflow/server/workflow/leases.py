@@ -22,7 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -33,7 +33,15 @@ from stratoflow.errors import ConfigError
 from stratoflow.jobs.states import RunState, TaskState
 from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
 
-__all__ = ["Heartbeat", "heartbeat", "identity", "lease_acquire", "lease_release", "lease_seconds"]
+__all__ = [
+    "Heartbeat",
+    "driver_silent",
+    "heartbeat",
+    "identity",
+    "lease_acquire",
+    "lease_release",
+    "lease_seconds",
+]
 
 log = logging.getLogger("stratoflow.workflow.leases")
 #: seconds a lease lasts when ``STRATOFLOW_LEASE_SECONDS`` is not set
@@ -65,6 +73,17 @@ def seconds_setting(name: str, default: float) -> float:
             f"{name} must be a number of seconds > 0 (default {default:g}), not {value!r}"
         )
     return seconds
+
+
+def driver_silent(now: datetime | None = None) -> Q:
+    """Runs whose driver is gone: no heartbeat for a lease time, or none at all.
+
+    A run marked ``running`` with no heartbeat (left by a version before heartbeats, or set
+    by hand) has no driver that could ever renew it: compared only with the lease time, NULL
+    is older than nothing, and such a run stayed running forever.
+    """
+    stale = (now or timezone.now()) - timedelta(seconds=lease_seconds())
+    return Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
 
 
 def identity() -> str:

@@ -20,12 +20,13 @@ re-queued when their leases expire). Nothing is ever run twice because
 - a task is claimed with a conditional UPDATE (see :mod:`~stratoflow.server.workflow.services`).
 
 Runs a driver left unfinished are resumed here too, not only by the next manual ``job run``:
-those left ``running`` by a dead process (heartbeat older than the lease) and those failed as
-interrupted (SIGTERM, Ctrl-C, a failing driver: :func:`~.services.run_interrupt`) with tasks
-left, of enabled jobs. Each is resumed automatically once (the run records
-``summary["resumed_by_scheduler"]``): a run that stops its driver every time (a file that
-crashes the process, a broker that is down) is then left failed as interrupted, naming the
-``job run`` that resumes it, instead of being resumed tick after tick.
+those left ``running`` by a dead process (heartbeat older than the lease, or none) and those
+failed as interrupted (SIGTERM, Ctrl-C, a failing driver: :func:`~.services.run_interrupt`) of
+enabled jobs, whether tasks were left or not: one stopped while a manager was collecting, or
+after its last task ended, is collected again and finished. Each is resumed automatically
+once (the run records ``summary["resumed_by_scheduler"]``): a run that stops its driver
+every time (a file that crashes the process, a broker that is down) is then left failed as
+interrupted, naming the ``job run`` that resumes it, instead of being resumed tick after tick.
 
 Which slots are due comes from :func:`stratoflow.jobs.due` (the catch-up policy) with the
 job's watermark ``scheduled_until`` and "now" from an injected :class:`~stratoflow.jobs.Clock`;
@@ -44,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from stratoflow.errors import ConfigError, StratoflowError, TaskError
@@ -52,16 +53,17 @@ from stratoflow.jobs.catchup import DEFAULT_GRACE, due
 from stratoflow.jobs.clock import Clock, SystemClock
 from stratoflow.jobs.graph import run_order
 from stratoflow.jobs.interrupt import Terminated
-from stratoflow.jobs.states import RUN_TERMINAL, RunState, TaskState, check_run_transition
+from stratoflow.jobs.states import RUN_TERMINAL, RunState, check_run_transition
 from stratoflow.server.workflow.executors import Executor
 from stratoflow.server.workflow.leases import (
+    driver_silent,
     heartbeat,
     identity,
     lease_acquire,
     lease_release,
     lease_seconds,
 )
-from stratoflow.server.workflow.models import Job, JobRun, Task
+from stratoflow.server.workflow.models import Job, JobRun
 
 __all__ = ["Scheduler", "dependencies", "occurrences_create", "runs_due"]
 
@@ -72,7 +74,6 @@ LEASE_NAME = "scheduler"
 REMINDER_CHECK = timedelta(minutes=15)
 #: The key of ``JobRun.summary`` that marks a run the scheduler resumed (see the docstring).
 RESUMED = "resumed_by_scheduler"
-_LEFT = [TaskState.QUEUED.value, TaskState.RETRYING.value, TaskState.RUNNING.value]
 
 
 def dependencies() -> dict[int, list[int]]:
@@ -121,32 +122,26 @@ def occurrences_create(
 
 def runs_due(now: datetime) -> list[JobRun]:
     """Runs to execute now: pending ones whose slot came, running ones whose driver died, and
-    interrupted ones with tasks left that the scheduler has not resumed yet.
+    interrupted ones that the scheduler has not resumed yet.
 
     Ordered by slot, then with every job after the jobs it depends on; a run waits while a
     dependency has an unfinished run for the same or an earlier slot.
     """
-    stale = timezone.now() - timedelta(seconds=lease_seconds())
     runs: list[JobRun] = list(
-        JobRun.objects.annotate(
-            left=Exists(Task.objects.filter(run=OuterRef("pk"), state__in=_LEFT))
-        )
-        .filter(
+        JobRun.objects.filter(
             # a disabled job starts nothing (its pending runs wait until it is enabled); a run
             # it had started and whose driver died is still finished
             Q(state=RunState.PENDING.value, scheduled_for__lte=now, job__enabled=True)
-            | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
+            | (Q(state=RunState.RUNNING.value) & driver_silent())
             | (
                 Q(
                     state=RunState.FAILED.value,
                     summary__has_key="interrupted",
                     job__enabled=True,
-                    left=True,
                 )
                 & ~Q(summary__has_key=RESUMED)
             )
-        )
-        .select_related("job")
+        ).select_related("job")
     )
     edges = dependencies()
     rank = {
@@ -263,16 +258,15 @@ class Scheduler:
                 pk=run.pk, state=RunState.FAILED.value, summary__has_key="interrupted"
             ).update(state=RunState.PENDING.value, finished_at=None, summary=summary)
         elif run.state == RunState.RUNNING:
-            stale = now - timedelta(seconds=lease_seconds())
             dead = JobRun.objects.filter(
-                pk=run.pk, state=RunState.RUNNING.value, owner=run.owner, heartbeat_at__lt=stale
+                driver_silent(now), pk=run.pk, state=RunState.RUNNING.value, owner=run.owner
             )
+            since = f"since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}Z" if run.heartbeat_at else "at all"
             if RESUMED in summary:
                 summary["interrupted"] = (
-                    f"its driver {run.owner} stopped (no heartbeat since "
-                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S}Z) after the scheduler had resumed "
-                    f"the run once already; not resumed again automatically: `stratoflow job "
-                    f"run {run.job.name}` resumes it"
+                    f"its driver {run.owner} stopped (no heartbeat {since}) after the scheduler "
+                    f"had resumed the run once already; not resumed again automatically: "
+                    f"`stratoflow job run {run.job.name}` resumes it"
                 )
                 check_run_transition(RunState.RUNNING, RunState.FAILED)
                 if dead.update(

@@ -39,14 +39,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q
+from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from stratoflow.errors import ConfigError, StratoflowError, TaskError, TaskWaitTimeout
 from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
-from stratoflow.server.workflow.leases import heartbeat, identity, lease_seconds
+from stratoflow.server.workflow.leases import driver_silent, heartbeat, identity, lease_seconds
 from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager, fit_task_key
 
 if TYPE_CHECKING:
@@ -486,14 +486,12 @@ def _drive(
 def _take_run(run: JobRun, owner: str) -> bool:
     """Start ``run`` (pending) or resume it (running, but its driver went silent)."""
     now = timezone.now()
-    stale = now - timedelta(seconds=lease_seconds())
     taken = (
         JobRun.objects.filter(pk=run.pk)
         .filter(
             Q(state=RunState.PENDING.value)
             | Q(state=RunState.RUNNING.value, owner=owner)
-            | Q(state=RunState.RUNNING.value, heartbeat_at__lt=stale)
-            | Q(state=RunState.RUNNING.value, heartbeat_at__isnull=True)
+            | (Q(state=RunState.RUNNING.value) & driver_silent(now))
         )
         .update(
             state=RunState.RUNNING.value,
@@ -663,12 +661,16 @@ def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str]
 
 
 def _interrupted_runs(job: Job) -> list[JobRun]:
-    """Failed runs of ``job`` that were interrupted (:func:`run_interrupt`) with work left."""
-    left = [TaskState.QUEUED.value, TaskState.RETRYING.value, TaskState.RUNNING.value]
+    """Failed runs of ``job`` that were interrupted (:func:`run_interrupt`).
+
+    With tasks left or not: a run stopped while a manager was collecting, or after its last
+    task ended but before it was finished, has none left and still needs its collecting
+    (run again: known units are not queued twice) and its end.
+    """
     return list(
-        JobRun.objects.filter(job=job, state=RunState.FAILED.value, summary__has_key="interrupted")
-        .filter(Exists(Task.objects.filter(run=OuterRef("pk"), state__in=left)))
-        .order_by("scheduled_for", "pk")
+        JobRun.objects.filter(
+            job=job, state=RunState.FAILED.value, summary__has_key="interrupted"
+        ).order_by("scheduled_for", "pk")
     )
 
 
@@ -682,20 +684,19 @@ def job_run(
 ) -> RunReport:
     """Run ``job`` once for ``scheduled_for`` (default: now); a slot runs at most once.
 
-    Runs of the same job that a dead process left ``running`` (heartbeat older than the lease),
-    and runs whose process was stopped (SIGTERM, Ctrl-C: :func:`run_interrupt`) with tasks
-    left, are resumed first, in slot order, as the scheduler would: their tasks are keyed to
+    Runs of the same job that a dead process left ``running`` (heartbeat older than the lease,
+    or none), and runs whose process was stopped (SIGTERM, Ctrl-C: :func:`run_interrupt`),
+    are resumed first, in slot order, as the scheduler would: their tasks are keyed to
     them, so a new run would never pick up a file whose import was cut short. Without this a
     user who re-runs a job by hand after a crash would see "0 new tasks" and the file stay
     unimported.
     """
     from stratoflow.server.workflow import executors
 
-    stale = timezone.now() - timedelta(seconds=lease_seconds())
     abandoned = list(
-        JobRun.objects.filter(
-            job=job, state=RunState.RUNNING.value, heartbeat_at__lt=stale
-        ).order_by("scheduled_for", "pk")
+        JobRun.objects.filter(driver_silent(), job=job, state=RunState.RUNNING.value).order_by(
+            "scheduled_for", "pk"
+        )
     )
     check_run_transition(RunState.FAILED, RunState.PENDING)
     for old in _interrupted_runs(job):
