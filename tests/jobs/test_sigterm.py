@@ -93,7 +93,7 @@ def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
         job = Job.objects.create(name="stops")
         TaskManager.objects.create(job=job, name="work", kind="stops")
         with pytest.raises(Terminated):
-            job_run(job, workers=1)  # inline: the task runs in the driver's thread
+            job_run(job, workers=1)  # raised in the task's thread, again in the driver's
         run = JobRun.objects.get(job=job)
         assert run.state == "failed" and "terminated by SIGTERM" in run.summary["interrupted"]
         states = dict(Task.objects.filter(run=run).values_list("subject", "state"))

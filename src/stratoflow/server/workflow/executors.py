@@ -11,18 +11,22 @@ The choice comes from ``STRATOFLOW_EXECUTOR`` (setting or environment): ``inproc
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
 from stratoflow.errors import ConfigError
+from stratoflow.jobs.states import TaskState
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -45,62 +49,158 @@ class Executor(Protocol):
         """Release threads/connections; submitted work already finished or was abandoned."""
 
 
+@dataclass(eq=False)
+class _Worker:
+    """One task thread of an :class:`InProcessExecutor` and what it is doing."""
+
+    thread: threading.Thread | None = None
+    #: (task id, claim token, time.monotonic() it began) while it runs a task body
+    busy: tuple[int, str, float] | None = None
+    #: its task's claim was lost (timed out) while it ran: another thread took its place
+    abandoned: bool = False
+
+
 class InProcessExecutor:
-    """Threads in this process; on SQLite (one writer at a time) the caller's thread.
+    """Task threads in this process (``workers`` of them; SQLite too).
+
+    A task past its manager's ``timeout`` is abandoned by its driver: the heartbeat stops
+    renewing its lease, and the driver re-queues it or, after ``max_attempts``, fails it
+    ("timed out", :func:`~stratoflow.server.workflow.services.tasks_requeue_expired`). A
+    Python thread cannot be stopped, so the thread that ran it is left to its task (a
+    daemon, whose late result is discarded) and, once :meth:`wait` sees that its task's
+    claim is gone, another thread takes its place: the other tasks go on. Tasks used to run
+    in the driver's own thread on SQLite, where a hung one held its run, and ``job run`` or
+    the scheduler with it, for as long as it hung.
+
+    A stop raised inside a task body (``KeyboardInterrupt``, SIGTERM's
+    :class:`~stratoflow.jobs.interrupt.Terminated`) is raised again in the driver that
+    submitted the task, at its next :meth:`submit` or :meth:`wait`, and the tasks that driver
+    had handed over and that did not start are dropped (they stay queued for the next run).
 
     Each thread keeps its own database connection for its lifetime (opening one per task
     would cost more than a no-op task) and closes it when the executor closes.
     """
 
     def __init__(self, workers: int = 4) -> None:
-        self.inline = workers <= 1 or connection.vendor == "sqlite"
+        self.workers = max(workers, 1)
         self._finished = threading.Event()
-        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"stratoflow-task-{i}", daemon=True)
-            for i in range(0 if self.inline else workers)
-        ]
-        for thread in self._threads:
-            thread.start()
+        #: (task id, submitting thread, submission number); None stops a thread
+        self._queue: queue.SimpleQueue[tuple[int, int, int] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._live: list[_Worker] = []
+        self._abandoned: list[_Worker] = []
+        self._submitted = itertools.count(1)
+        #: a stop raised in a task body, for the thread that submitted the task
+        self._stops: dict[int, BaseException] = {}
+        #: submitting thread -> its submissions up to this number are dropped (stopped)
+        self._dropped: dict[int, int] = {}
+        self._checked = 0.0
+        with self._lock:
+            for _ in range(self.workers):
+                self._start()
 
-    def _loop(self) -> None:
+    def _start(self) -> None:
+        """Start one more task thread (the caller holds ``_lock``)."""
+        worker = _Worker()
+        worker.thread = threading.Thread(
+            target=self._loop,
+            args=(worker,),
+            name=f"stratoflow-task-{len(self._live) + len(self._abandoned)}",
+            daemon=True,
+        )
+        self._live.append(worker)
+        worker.thread.start()
+
+    def _loop(self, worker: _Worker) -> None:
         from stratoflow.server.workflow.services import task_execute
 
         try:
-            while True:
+            while not worker.abandoned:
                 try:
-                    task_id = self._queue.get(timeout=1.0)
+                    item = self._queue.get(timeout=1.0)
                 except queue.Empty:
                     connection.close()  # idle: hold no connection between runs
                     continue
-                if task_id is None:
+                if item is None:
                     break
+                task_id, driver, number = item
+                if number <= self._dropped.get(driver, 0):
+                    continue  # its driver was stopped: the task stays queued for the next run
+                token = uuid.uuid4().hex
+                worker.busy = (task_id, token, time.monotonic())
                 try:
-                    task_execute(task_id)
+                    task_execute(task_id, token=token)
                 except Exception:  # the task's lease brings it back; keep the thread alive
                     log.exception("task %s: executor error", task_id)
                     close_old_connections()
+                except BaseException as exc:  # a stop: its driver's to handle (see class)
+                    with self._lock:
+                        self._stops[driver] = exc
+                        self._dropped[driver] = next(self._submitted)
                 finally:
+                    worker.busy = None
                     self._finished.set()
         finally:
             connection.close()
 
-    def submit(self, task_ids: Sequence[int]) -> None:
-        if self.inline:
-            from stratoflow.server.workflow.services import task_execute
+    def _raise_stop(self) -> None:
+        """Raise here a stop raised in a task this thread submitted."""
+        with self._lock:
+            stop = self._stops.pop(threading.get_ident(), None)
+        if stop is not None:
+            raise stop
 
-            for task_id in task_ids:
-                task_execute(task_id)
+    def _replace_abandoned(self) -> None:
+        """Put a new thread in the place of each one whose task's claim is gone.
+
+        Only a thread busy for longer than a lease can be in that case (a task's claim goes
+        when its lease ran out), so nothing is asked of the database while none is; and then
+        at most once a second.
+        """
+        from stratoflow.server.workflow.leases import lease_seconds
+        from stratoflow.server.workflow.models import Task
+
+        now = time.monotonic()
+        lease = lease_seconds()
+        with self._lock:
+            suspects = [
+                (w, w.busy) for w in self._live if w.busy is not None and now - w.busy[2] > lease
+            ]
+        if not suspects or now - self._checked < min(1.0, lease / 3):
             return
+        self._checked = now
+        held = set(
+            Task.objects.filter(
+                pk__in=[busy[0] for _, busy in suspects], state=TaskState.RUNNING.value
+            ).values_list("pk", "claim")
+        )
+        with self._lock:
+            for worker, busy in suspects:
+                if worker.busy is not busy or busy[:2] in held:
+                    continue  # done meanwhile, or still its task
+                worker.abandoned = True
+                self._live.remove(worker)
+                self._abandoned.append(worker)
+                self._start()
+                log.warning(
+                    "task %s: abandoned past its timeout; its thread %s is left to it and "
+                    "another takes its place",
+                    busy[0],
+                    worker.thread.name if worker.thread else "?",
+                )
+
+    def submit(self, task_ids: Sequence[int]) -> None:
+        self._raise_stop()
+        driver = threading.get_ident()
         for task_id in task_ids:
-            self._queue.put(task_id)
+            self._queue.put((task_id, driver, next(self._submitted)))
 
     def wait(self, timeout: float) -> None:
-        if self.inline:
-            time.sleep(timeout)  # nothing runs meanwhile; only retries are waited for
-            return
+        self._raise_stop()
+        self._replace_abandoned()
         self._finished.wait(timeout)
         self._finished.clear()
+        self._raise_stop()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the threads; wait at most ``timeout`` seconds for them.
@@ -108,16 +208,20 @@ class InProcessExecutor:
         A thread still busy then runs a task its driver has given up on (past its manager's
         timeout: the task was re-queued or failed, and its late result will be discarded) and
         may never return; waiting for it held ``job run`` and a stopping scheduler forever.
-        It is a daemon thread, and is left to finish or to end with the process.
+        It is a daemon thread, and is left to finish or to end with the process, like those
+        already replaced (never waited for).
         """
-        for _ in self._threads:
+        with self._lock:
+            live, self._live = self._live, []
+        for _ in live:
             self._queue.put(None)
         deadline = time.monotonic() + timeout
         busy = []
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0.0))
-            if thread.is_alive():
-                busy.append(thread.name)
+        for worker in live:
+            assert worker.thread is not None
+            worker.thread.join(max(deadline - time.monotonic(), 0.0))
+            if worker.thread.is_alive():
+                busy.append(worker.thread.name)
         if busy:
             log.warning(
                 "not waiting for %d task thread(s) still busy after %g s (%s): a task past "
@@ -126,7 +230,6 @@ class InProcessExecutor:
                 timeout,
                 ", ".join(busy),
             )
-        self._threads = []
 
 
 class CeleryExecutor:

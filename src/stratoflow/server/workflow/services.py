@@ -199,15 +199,20 @@ def _settle(task: Task, token: str, new: TaskState, **fields: Any) -> bool:
     return bool(won)
 
 
-def task_execute(task_id: int, *, rng: random.Random | None = None) -> str:
+def task_execute(
+    task_id: int, *, token: str | None = None, rng: random.Random | None = None
+) -> str:
     """Execute one queued task if it is still ready; return what happened.
 
     Safe to call any number of times for the same task (redelivered messages): only the
     caller that wins the claim does the work. Returns the new state, or ``"not-ready"``.
+    ``token``: the claim to take the task with (default: a new one); an executor that names
+    it can tell whether the claim was lost while the body still runs (the task timed out and
+    its driver re-queued or failed it).
     """
     from stratoflow.server.workflow import managers
 
-    token = uuid.uuid4().hex
+    token = token or uuid.uuid4().hex
     task = _claim(task_id, token)
     if task is None:
         return "not-ready"
