@@ -191,6 +191,24 @@ def test_errors_point_at_the_offending_key(
     assert not Job.objects.exists()  # all or nothing
 
 
+def test_a_managers_task_timeout_is_set_in_the_file(
+    jobs_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A task's timeout (after which a hung task is abandoned) could only be set in the
+    admin: ``timeout`` was an unknown key of a manager in the file."""
+    from stratoflow.server.workflow.models import TaskManager
+
+    jobs_file.write_text(JOBS.replace("concurrency: 3, options:", "timeout: 120, options:"))
+    assert main(["job", "load", str(jobs_file)]) == 0, capsys.readouterr().err
+    assert TaskManager.objects.get(name="import").timeout == 120
+    assert TaskManager.objects.get(name="export").timeout == 3600  # the default
+    jobs_file.write_text(JOBS.replace("concurrency: 3, options:", "timeout: 0, options:"))
+    assert main(["job", "load", str(jobs_file)]) == 1
+    assert "jobs[0].managers[0].timeout: expected an integer >= 1, not 0" in (
+        capsys.readouterr().err
+    )
+
+
 def test_inline_secrets_are_refused_without_echoing_them(
     jobs_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,6 +82,7 @@ _MANAGER = {
     "concurrency",
     "max_attempts",
     "retry_delay",
+    "timeout",
     "options",
     "renamed_from",
 }
@@ -494,6 +495,8 @@ def _load_manager(
         "concurrency": _int(spec, "concurrency", where, 4, 0),
         "max_attempts": _int(spec, "max_attempts", where, 3, 1),
         "retry_delay": float(retry_delay),
+        # seconds a task may run before it is abandoned (retried, then failed as timed out)
+        "timeout": _int(spec, "timeout", where, 3600, 1),
         "options": dict(options),
     }
     obj = TaskManager.objects.filter(job=job, name=name).first() if job.pk else None
