@@ -133,47 +133,84 @@ def test_task_that_kills_every_worker_fails_instead_of_looping(make_job: MakeJob
     assert _claim(task.pk, "worker-2") is None  # nobody runs it again by accident
 
 
+@pytest.fixture
+def hangs(settings: Any) -> Any:
+    """The task kind ``hangs`` (:class:`HangsOnFirst`), a 1 s timeout and a 0.6 s lease; the
+    hung threads are released and joined before the test database goes away."""
+    import threading
+
+    from stratoflow.server.workflow import leases, managers
+
+    settings.STRATOFLOW_LEASE_SECONDS = 0.6  # heartbeat every 0.2 s
+    leases.heartbeat().stop()  # a fresh heartbeat beats at that pace from the start
+    leases._heartbeat = None
+    kinds: list[HangsOnFirst] = []
+
+    def make(count: int) -> Any:
+        from stratoflow.server.workflow.models import Job, TaskManager
+
+        kinds.append(HangsOnFirst(count))
+        managers.register("hangs", kinds[-1])
+        job = Job.objects.create(name="hangs")
+        TaskManager.objects.create(job=job, name="work", kind="hangs", max_attempts=1, timeout=1)
+        return job
+
+    before = set(threading.enumerate())
+    yield make
+    for kind in kinds:
+        kind.release.set()
+    managers._KINDS.pop("hangs", None)
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("stratoflow-task-"):
+            thread.join(20)
+
+
+def _timed_out(task: Any) -> bool:
+    # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
+    # which ends the task the same way ("worker stopped")
+    return task.state == "failed" and ("timed out" in task.error or "worker stopped" in task.error)
+
+
 def test_the_in_process_executor_times_a_hung_task_out_and_goes_on_with_the_others(
-    settings: Any,
+    hangs: Any,
 ) -> None:
     """The embedded default (SQLite, or one worker) ran each task in the driver's own thread:
     a task that hung held its run, and ``job run`` or the scheduler with it, for as long as
     it hung, whatever its manager's timeout. Now it is failed as timed out, the thread it
     hangs in is left to it and another one runs the other tasks."""
-    import threading
     import time
 
-    from stratoflow.server.workflow import leases, managers
-    from stratoflow.server.workflow.models import Job, Task, TaskManager
+    from stratoflow.server.workflow.models import Task
     from stratoflow.server.workflow.services import job_run
 
-    settings.STRATOFLOW_LEASE_SECONDS = 0.6  # heartbeat every 0.2 s
-    leases.heartbeat().stop()  # a fresh heartbeat beats at that pace from the start
-    leases._heartbeat = None
-    kind = HangsOnFirst()
-    managers.register("hangs", kind)
-    before = set(threading.enumerate())
-    try:
-        job = Job.objects.create(name="hangs")
-        TaskManager.objects.create(job=job, name="work", kind="hangs", max_attempts=1, timeout=1)
-        started = time.monotonic()
-        report = job_run(job, workers=1)  # one thread: the hung task used to hold it all
-        took = time.monotonic() - started
-        tasks = Task.objects.filter(manager__job=job).order_by("key")
-        outcome = list(tasks.values_list("subject", "state"))
-        assert outcome == [("unit #0", "failed"), ("unit #1", "done"), ("unit #2", "done")]
-        assert report.state == "failed" and took < kind.hang / 2, took
-        # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease
-        # first, which ends the task the same way ("worker stopped")
-        error = tasks.get(subject="unit #0").error
-        assert "timed out" in error or "worker stopped" in error
-    finally:
-        kind.release.set()
-        managers._KINDS.pop("hangs", None)
-        for thread in set(threading.enumerate()) - before:
-            if thread.name.startswith("stratoflow-task-"):
-                thread.join(20)
-    assert tasks.get(subject="unit #0").state == "failed"  # its late result was discarded
+    job = hangs(3)
+    started = time.monotonic()
+    report = job_run(job, workers=1)  # one thread: the hung task used to hold it all
+    took = time.monotonic() - started
+    tasks = Task.objects.filter(manager__job=job).order_by("key")
+    assert list(tasks.values_list("subject", "state")) == [
+        ("unit #0", "failed"),
+        ("unit #1", "done"),
+        ("unit #2", "done"),
+    ]
+    assert report.state == "failed" and took < 5, took  # it hangs 10 s
+    assert _timed_out(tasks.get(subject="unit #0"))
+
+
+def test_job_run_does_not_wait_for_the_thread_of_a_task_it_abandoned(
+    hangs: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run whose last task hung ended as soon as the task was failed as timed out, but
+    closing the executor then waited its 5 s for the thread the task hangs in."""
+    from stratoflow.server.workflow.models import Task
+    from stratoflow.server.workflow.services import job_run
+
+    job = hangs(1)
+    assert job_run(job, workers=1).state == "failed"
+    assert _timed_out(Task.objects.get(manager__job=job))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("abandoned past its timeout" in m for m in messages), messages
+    assert not any("not waiting for" in m for m in messages), messages
 
 
 @pytest.mark.postgres

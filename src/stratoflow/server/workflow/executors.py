@@ -11,6 +11,7 @@ The choice comes from ``STRATOFLOW_EXECUTOR`` (setting or environment): ``inproc
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -150,12 +151,13 @@ class InProcessExecutor:
         if stop is not None:
             raise stop
 
-    def _replace_abandoned(self) -> None:
-        """Put a new thread in the place of each one whose task's claim is gone.
+    def _abandon_lost(self, *, replace: bool) -> None:
+        """Mark abandoned each thread whose task's claim is gone (past its timeout, its
+        driver re-queued or failed it); ``replace``: start another thread in its place.
 
         Only a thread busy for longer than a lease can be in that case (a task's claim goes
         when its lease ran out), so nothing is asked of the database while none is; and then
-        at most once a second.
+        at most once a second while the driver waits.
         """
         from stratoflow.server.workflow.leases import lease_seconds
         from stratoflow.server.workflow.models import Task
@@ -166,7 +168,7 @@ class InProcessExecutor:
             suspects = [
                 (w, w.busy) for w in self._live if w.busy is not None and now - w.busy[2] > lease
             ]
-        if not suspects or now - self._checked < min(1.0, lease / 3):
+        if not suspects or (replace and now - self._checked < min(1.0, lease / 3)):
             return
         self._checked = now
         held = set(
@@ -181,12 +183,13 @@ class InProcessExecutor:
                 worker.abandoned = True
                 self._live.remove(worker)
                 self._abandoned.append(worker)
-                self._start()
+                if replace:
+                    self._start()
                 log.warning(
-                    "task %s: abandoned past its timeout; its thread %s is left to it and "
-                    "another takes its place",
+                    "task %s: abandoned past its timeout; its thread %s is left to it%s",
                     busy[0],
                     worker.thread.name if worker.thread else "?",
+                    " and another takes its place" if replace else "",
                 )
 
     def submit(self, task_ids: Sequence[int]) -> None:
@@ -197,7 +200,7 @@ class InProcessExecutor:
 
     def wait(self, timeout: float) -> None:
         self._raise_stop()
-        self._replace_abandoned()
+        self._abandon_lost(replace=True)
         self._finished.wait(timeout)
         self._finished.clear()
         self._raise_stop()
@@ -208,9 +211,11 @@ class InProcessExecutor:
         A thread still busy then runs a task its driver has given up on (past its manager's
         timeout: the task was re-queued or failed, and its late result will be discarded) and
         may never return; waiting for it held ``job run`` and a stopping scheduler forever.
-        It is a daemon thread, and is left to finish or to end with the process, like those
-        already replaced (never waited for).
+        It is a daemon thread, and is left to finish or to end with the process; one whose
+        task was abandoned already is not waited for at all.
         """
+        with contextlib.suppress(Exception):  # the database may be what failed: then wait
+            self._abandon_lost(replace=False)
         with self._lock:
             live, self._live = self._live, []
         for _ in live:
