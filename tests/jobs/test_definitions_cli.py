@@ -418,6 +418,22 @@ def test_the_heartbeat_thread_outlives_an_invalid_lease_setting(
     assert Heartbeat()._next_wait() == DEFAULT_LEASE_SECONDS / 3
 
 
+def test_a_beat_under_an_invalid_lease_setting_renews_for_the_default_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A beat raised ConfigError (logged with a traceback by the heartbeat thread, in the
+    middle of the command's own clear error) and renewed nothing."""
+    from stratoflow.server.workflow.leases import Heartbeat
+
+    beat = Heartbeat(interval=3600.0)
+    try:
+        beat.hold_task("claim-of-a-running-task")
+        monkeypatch.setenv("STRATOFLOW_LEASE_SECONDS", "-1")
+        beat.beat()
+    finally:
+        beat.stop()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

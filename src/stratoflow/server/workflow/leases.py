@@ -143,7 +143,7 @@ class Heartbeat:
             # services.tasks_requeue_expired), whatever its thread is still doing
             Task.objects.filter(claim__in=claims, state=TaskState.RUNNING.value).filter(
                 Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)
-            ).update(lease_until=now + timedelta(seconds=lease_seconds()))
+            ).update(lease_until=now + timedelta(seconds=self._lease()))
         # only a run this process still owns: one another scheduler took over (this driver had
         # gone silent) would otherwise look alive while its new driver is dead
         for owner in set(runs.values()):
@@ -171,11 +171,19 @@ class Heartbeat:
         """:attr:`interval`, or the default one when the lease setting has become invalid:
         the thread outlives the command that started it (it serves the whole process), and
         dying over a setting that command refuses anyway would stop every lease renewal."""
+        if self._interval is not None:
+            return self._interval
+        return self._lease() / 3
+
+    def _lease(self) -> float:
+        """The lease time, or the default one while the setting is invalid (see
+        :meth:`_next_wait`): a renewal must not fail, with a traceback in the log, because a
+        command of this process was just given a bad value it refuses itself."""
         try:
-            return self.interval
+            return lease_seconds()
         except ConfigError as exc:
-            log.error("heartbeat: %s; beating every %.0f s", exc, DEFAULT_LEASE_SECONDS / 3)
-            return DEFAULT_LEASE_SECONDS / 3
+            log.error("heartbeat: %s; leases of %.0f s", exc, DEFAULT_LEASE_SECONDS)
+            return DEFAULT_LEASE_SECONDS
 
     def _loop(self) -> None:
         try:
