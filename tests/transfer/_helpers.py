@@ -8,8 +8,12 @@ to the auth settings is made once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from . import _portal
 
@@ -41,17 +45,21 @@ def import_job(
     *,
     provider: str | None = None,
     transfer: str | None = None,
+    auth: Mapping[str, Any] | None = None,
 ) -> Any:
     """A job ``name`` with one import manager (IAGOS netCDF reader, no review) fed by a
-    ``transfer_type`` transfer without auth; provider and transfer are named after the job
-    (``<name>-provider``, ``<name>-transfer``) unless named here. Needs the database."""
+    ``transfer_type`` transfer with ``auth`` (an ``auth`` config such as :data:`AUTH_CASES`
+    give; default none); provider and transfer are named after the job (``<name>-provider``,
+    ``<name>-transfer``) unless named here. Needs the database."""
     from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
 
+    auth_options = dict(auth or {"method": "none"})
     row = TransferHandler.objects.create(
         name=transfer or f"{name}-transfer",
         provider=DataProvider.objects.create(name=provider or f"{name}-provider"),
         transfer_type=transfer_type,
-        auth="none",
+        auth=auth_options.pop("method"),
+        auth_options=auth_options,
         transfer_options=options,
     )
     job = Job.objects.create(name=name)
@@ -70,3 +78,59 @@ def tasks_by_subject(job: Any) -> dict[str, Any]:
     from stratoflow.server.workflow.models import Task
 
     return {t.subject: t for t in Task.objects.filter(manager__job=job)}
+
+
+def chain_texts(exc: BaseException | None) -> list[str]:
+    """``str`` and ``repr`` of ``exc`` and of every exception it was raised from or while
+    handling: third-party causes included, as a traceback or a careless caller shows them."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        texts += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    return texts
+
+
+def assert_nowhere(
+    secret: str,
+    *,
+    texts: Iterable[str] = (),
+    caplog: pytest.LogCaptureFixture | None = None,
+    database: bool = False,
+    dirs: Iterable[Path] = (),
+) -> None:
+    """Fail, saying where, if ``secret`` appears in any of ``texts`` (messages, CLI output,
+    mails), in the captured log records (messages and tracebacks, every logger: set the
+    level to DEBUG first), in any text or JSON column of any row of the database, or in the
+    name or content of any file under ``dirs`` (staging areas, the home directory)."""
+    found: list[str] = []
+
+    def look(where: str, text: str) -> None:
+        if secret in text:
+            at = text.index(secret)
+            found.append(f"{where}: ...{text[max(0, at - 80) : at + len(secret) + 40]!r}...")
+
+    for i, text in enumerate(texts):
+        look(f"text {i}", text)
+    if caplog is not None:
+        look("log output", caplog.text)
+        for record in caplog.records:
+            look(f"log record {record.name}", record.getMessage())
+    if database:
+        from django.apps import apps
+        from django.db import models
+
+        kinds = (models.CharField, models.TextField, models.JSONField)
+        for model in apps.get_models():
+            fields = [f.attname for f in model._meta.concrete_fields if isinstance(f, kinds)]
+            if not fields:
+                continue
+            for row in model._default_manager.values(*fields):
+                look(f"table {model._meta.db_table}", json.dumps(row, default=str))
+    for folder in dirs:
+        for path in sorted(folder.rglob("*")):
+            look("file name", str(path))
+            if path.is_file():
+                look(f"file {path}", path.read_bytes().decode("utf-8", "replace"))
+    assert not found, f"{secret!r} found in:\n" + "\n".join(found)

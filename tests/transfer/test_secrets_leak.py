@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from stratoflow.transfer.auth.base import FTPLogin
 from stratoflow.transfer.secrets import Secret
 
 from . import _portal
+from ._helpers import assert_nowhere, chain_texts, import_job, portal_options
 from ._portal import Portal
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_USER, SECRET_VALUES, SFTP_USER
@@ -47,6 +49,88 @@ def test_bad_references_name_the_reference_not_a_value(monkeypatch: pytest.Monke
         Secret.from_value("hunter2").to_config()
 
 
+@pytest.mark.parametrize("pasted", ["Tr0ub4dor:3", "Tr0ub4dor", "ENV:Tr0ub4dor", "vault:Tr0ub4dor"])
+def test_a_malformed_reference_is_not_echoed_even_in_part(pasted: str) -> None:
+    """A pasted password with a colon looks like ``scheme:rest``: no part of it is shown; the
+    message names the option (an SSH login has three secret options)."""
+    with pytest.raises(SecretError) as info:
+        Secret(pasted)
+    with pytest.raises(SecretError) as named:
+        auth_from_config(
+            {"method": "ssh", "username": "u", "password": "env:X", "key_passphrase": pasted}
+        )
+    assert "option 'key_passphrase'" in str(named.value)
+    for text in chain_texts(info.value) + chain_texts(named.value):
+        assert "Tr0ub4dor" not in text
+    with pytest.raises(SecretError, match="env: names no environment variable"):
+        Secret("env:")
+
+
+def test_secret_values_that_are_not_utf8_are_named_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The codec's error holds the bytes it could not decode, i.e. the secret, in its repr
+    (which is how a task stores an unexpected exception); a SecretError names the reference.
+    A UTF-8 byte-order mark is not part of the secret."""
+    latin1, utf16 = tmp_path / "latin1", tmp_path / "utf16"
+    latin1.write_bytes("t\xf6k-SECRET-Lq93\n".encode("latin-1"))
+    utf16.write_text("SECRET-Lq93", encoding="utf-16")
+    monkeypatch.setenv("SF_NOT_UTF8", os.fsdecode(b"t\xf6k-SECRET-Lq93"))
+    for ref in (f"file:{latin1}", f"file:{utf16}", "env:SF_NOT_UTF8"):
+        with pytest.raises(SecretError, match="not UTF-8 text") as info:
+            Secret(ref).reveal()
+        assert ref in str(info.value)
+        for text in chain_texts(info.value):
+            assert "SECRET-Lq93" not in text and "S\\x00E\\x00C" not in text, text
+    bom = tmp_path / "bom"
+    bom.write_text("SECRET-Lq93\r\n", encoding="utf-8-sig")
+    assert Secret(f"file:{bom}").reveal() == "SECRET-Lq93"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_stopped_by_an_unreadable_secret_shows_it_nowhere(
+    portal_factory: Callable[..., Portal],
+    remote_root: Path,
+    staging_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A token file saved as Latin-1: the run fails naming the reference; the bytes are in
+    no table (task, run summary), log record, mail or staged file."""
+    from django.contrib.auth.models import User
+    from django.core import mail
+
+    from stratoflow.server.workflow.services import job_run
+
+    caplog.set_level(logging.DEBUG)
+    (remote_root / "f.nc").write_bytes(b"data")
+    token = tmp_path / "secrets" / "token"
+    token.parent.mkdir()
+    token.write_bytes(f"{_portal.BEARER}-\xe9\n".encode("latin-1"))
+    portal = portal_factory("bearer")
+    job = import_job(
+        "leaky",
+        "http",
+        portal_options(portal.url),
+        auth={"method": "bearer", "token": f"file:{token}"},
+    )
+    job.responsible = User.objects.create(username="pi", email="pi@example.org")
+    job.save()
+
+    report = job_run(job)
+
+    assert report.state == "failed"
+    assert f"secret file:{token}: the file is not UTF-8 text" in report.managers[0].errors[0]
+    assert_nowhere(
+        _portal.BEARER,
+        texts=[*report.managers[0].errors, *(m.body for m in mail.outbox)],
+        caplog=caplog,
+        database=True,
+        dirs=[staging_dir],
+    )
+    assert portal.requests == []  # nothing was sent without the token
+
+
 def test_repr_and_str_show_the_reference_only() -> None:
     literal = Secret.from_value("hunter2")
     for text in (repr(literal), str(literal), f"{literal}", f"{literal!r}"):
@@ -69,12 +153,6 @@ def test_no_secret_in_logs_errors_reprs_or_configs(
     caplog.set_level(logging.DEBUG)  # every logger, httpx/httpcore/paramiko/pyftpdlib included
     (remote_root / "f.nc").write_bytes(b"data")
     texts: list[str] = []
-
-    def collect(exc: BaseException | None) -> None:
-        while exc is not None:  # the whole chain, third-party causes included
-            texts.extend([str(exc), repr(exc)])
-            exc = exc.__cause__ or exc.__context__
-
     portal = portal_factory("apikey_query", faults={"f.nc": ["503"]})
     http = {"type": "http", "base_url": portal.url, "list_path": "api/files", "timeout": 5}
     configs = [
@@ -128,7 +206,7 @@ def test_no_secret_in_logs_errors_reprs_or_configs(
         try:  # succeeds for the apikey (after a retried 503) and the SFTP/FTP logins
             handler.fetch_new(StagingArea(tmp_path / f"staging{i}"))
         except StratoflowError as exc:  # the portal only accepts the API key
-            collect(exc)
+            texts += chain_texts(exc)
 
     # Now every credential is wrong: the refusals must not echo what was sent.
     for name in (
@@ -144,14 +222,11 @@ def test_no_secret_in_logs_errors_reprs_or_configs(
         handler = TransferHandler.from_config({**config, "provider": {"name": "Leak DC"}})
         with pytest.raises(StratoflowError) as info:
             handler.list()
-        collect(info.value)
+        texts += chain_texts(info.value)
 
-    texts.append(caplog.text)
-    texts += [r.getMessage() for r in caplog.records]
     assert "api/files" in caplog.text  # httpx did log the requests ...
     for secret in SECRET_VALUES:
-        for text in texts:
-            assert secret not in text, f"secret leaked into: {text[:200]!r}"
+        assert_nowhere(secret, texts=texts, caplog=caplog)
 
 
 def test_auth_configs_hold_references_only(secrets_env: dict[str, str]) -> None:
@@ -222,13 +297,7 @@ def test_a_secret_with_a_line_break_is_never_echoed(
         TransferHandler.from_config(config).fetch_new(StagingArea(tmp_path / "b"))
     assert "header" in str(info.value)
     assert len(portal.requests) == before  # never sent, and not retried
-    texts = [caplog.text]
-    exc: BaseException | None = info.value
-    while exc is not None:
-        texts += [str(exc), repr(exc)]
-        exc = exc.__cause__ or exc.__context__
-    for text in texts:
-        assert value not in text, text[:300]
+    assert_nowhere(value, texts=chain_texts(info.value), caplog=caplog)
 
 
 def test_an_ftp_password_with_a_line_break_is_a_secret_error(

@@ -17,7 +17,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from stratoflow.errors import ConfigError
+from stratoflow.errors import ConfigError, SecretError
 from stratoflow.transfer.secrets import Secret
 
 __all__ = [
@@ -119,7 +119,10 @@ def build(
     for key in secrets:
         value = options.get(key)
         if isinstance(value, str):
-            options[key] = Secret(value)
+            try:
+                options[key] = Secret(value)
+            except SecretError as exc:  # which option, of several (ssh: password, key, ...)
+                raise SecretError(f"{what}: option {key!r}: {exc}") from None
     try:
         inspect.signature(cls).bind(**options)
     except TypeError as exc:

@@ -3,9 +3,14 @@
 A configuration (YAML job definition, database row, ``to_config()`` output) holds only a
 *reference* to a secret: ``env:NAME`` (an environment variable) or ``file:/path`` (the file's
 content, as written by Docker/Kubernetes secret mounts); a trailing newline is stripped from
-both (a variable filled from such a file, or from an ``.env`` file, often has one). The value is
-read when a connection is opened, so rotating a secret needs no configuration change, and a
-leaked configuration leaks nothing.
+both (a variable filled from such a file, or from an ``.env`` file, often has one), and a file's
+UTF-8 byte-order mark too (Windows editors write one). The value is read when a connection is
+opened, so rotating a secret needs no configuration change, and a leaked configuration leaks
+nothing.
+
+A value that is not UTF-8 text is a :class:`SecretError` naming the reference. Left to the
+codec, it was a ``UnicodeDecodeError`` whose ``repr`` holds the bytes read, i.e. the secret,
+and a task or run stores unexpected exceptions by their ``repr``.
 
 :class:`Secret` wraps the reference; its ``repr``/``str`` show the reference only, so a secret
 that ends up in a log line, an exception message or a debugger shows ``Secret('env:PORTAL_KEY')``.
@@ -30,6 +35,8 @@ from stratoflow.errors import SecretError
 __all__ = ["Secret", "optional_secret"]
 
 _SCHEMES: Final = ("env", "file")
+#: What the part after the scheme names, for messages.
+_TARGETS: Final = {"env": "environment variable", "file": "file"}
 
 
 class Secret:
@@ -44,9 +51,13 @@ class Secret:
     def __init__(self, reference: str) -> None:
         scheme, sep, target = reference.partition(":")
         if not sep or scheme not in _SCHEMES or not target:
+            # Never echo any part of it: it may be a pasted secret ("Tr0ub4dor:3" has a
+            # "scheme" too).
+            named = f" {scheme}: names no {_TARGETS[scheme]}" if scheme in _SCHEMES else ""
             raise SecretError(
-                f"invalid secret reference {_describe(reference)}: expected 'env:NAME' or "
-                "'file:/path' (secrets are never written inline in a configuration)"
+                f"invalid secret reference{named} (the value is not shown): expected "
+                "'env:NAME' or 'file:/path' (secrets are never written inline in a "
+                "configuration)"
             )
         self._ref = reference
         self._literal: str | None = None
@@ -73,13 +84,23 @@ class Secret:
             value = os.environ.get(target)
             if value is None:
                 raise SecretError(f"secret {self._ref}: environment variable {target} is not set")
+            if not _is_text(value):  # bytes that are not UTF-8, kept as surrogates (PEP 383)
+                raise SecretError(
+                    f"secret {self._ref}: environment variable {target} is not UTF-8 text"
+                )
             return value.rstrip("\r\n")
         try:
-            return Path(target).read_text(encoding="utf-8").rstrip("\r\n")
+            data = Path(target).read_bytes()
         except OSError as exc:
             raise SecretError(
                 f"secret {self._ref}: cannot read file ({exc.strerror or type(exc).__name__})"
             ) from None
+        text = _decoded(data)
+        if text is None:
+            raise SecretError(
+                f"secret {self._ref}: the file is not UTF-8 text; save the secret as UTF-8"
+            )
+        return text.rstrip("\r\n")
 
     def to_config(self) -> str:
         """The reference for a configuration; refuses literal secrets."""
@@ -109,9 +130,22 @@ def optional_secret(reference: str | None) -> Secret | None:
     return None if reference is None else Secret(reference)
 
 
-def _describe(reference: str) -> str:
-    # Never echo what may be a pasted secret value: show only its scheme, if it has one.
-    scheme, sep, _ = reference.partition(":")
-    if sep and scheme.isidentifier() and len(scheme) < 16:
-        return f"with scheme {scheme!r}"
-    return "(not shown)"
+def _decoded(data: bytes) -> str | None:
+    """``data`` as UTF-8 text without a byte-order mark; ``None`` when it is not UTF-8.
+
+    The decoding error is not raised from here, nor chained: its ``repr`` (and its place as
+    the ``__context__`` of a later error) would show the bytes, i.e. the secret.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` encodes as UTF-8 (no surrogate escapes of undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
