@@ -78,6 +78,9 @@ class Portal:
     ignore_if_range: bool = False
     #: send the listing a byte every 0.1 s (never silent long enough for a timeout)
     trickle_listing: bool = False
+    #: the listing lives at ``/api/files/``: ``/api/files`` is redirected there (301) with
+    #: the query string kept, as Django's APPEND_SLASH does (an API key in it included)
+    append_slash: bool = False
     url: str = ""
 
     def next_fault(self, name: str) -> str | None:
@@ -238,7 +241,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, query = routed
         portal = self.server.portal
-        if path == "/api/files":
+        if portal.append_slash and path == "/api/files":
+            query_string = urlsplit(self.path).query
+            self.send_response(301)
+            self.send_header(
+                "Location", "/api/files/" + (f"?{query_string}" if query_string else "")
+            )
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if path == ("/api/files/" if portal.append_slash else "/api/files"):
             page = int((query.get("page") or ["1"])[0])
             if portal.cursor:  # an opaque token: the page number, disguised
                 token = (query.get("cursor") or [""])[0]

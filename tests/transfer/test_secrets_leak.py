@@ -8,15 +8,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stratoflow.errors import SecretError, StratoflowError
 from stratoflow.transfer import StagingArea, TransferHandler, auth_from_config
 from stratoflow.transfer.auth.base import FTPLogin
-from stratoflow.transfer.secrets import Secret
+from stratoflow.transfer.secrets import Secret, redact
 
 from . import _portal
-from ._helpers import assert_nowhere, chain_texts, import_job, portal_options
+from ._helpers import AUTH_CASES, assert_nowhere, chain_texts, import_job, portal_options
 from ._portal import Portal
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_USER, SECRET_VALUES, SFTP_USER
@@ -227,6 +228,53 @@ def test_no_secret_in_logs_errors_reprs_or_configs(
     assert "api/files" in caplog.text  # httpx did log the requests ...
     for secret in SECRET_VALUES:
         assert_nowhere(secret, texts=texts, caplog=caplog)
+
+
+def test_a_key_the_portal_echoes_back_is_in_no_log_record(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A portal that redirects ``files?api_key=K`` to ``files/?api_key=K`` (Django's
+    APPEND_SLASH keeps the query string) sends the key back in its ``Location`` header, and
+    httpcore logs response headers at DEBUG; the key's value is masked in every log record,
+    whatever the logger."""
+    caplog.set_level(logging.DEBUG)
+    for i in range(3):  # two pages: the next link is redirected too
+        (remote_root / f"f{i}.nc").write_bytes(b"data")
+    portal = portal_factory("apikey_query", append_slash=True)
+    handler = TransferHandler.from_config(
+        {
+            "provider": {"name": "Leak DC"},
+            "transfer": {"type": "http", "base_url": portal.url, "list_path": "api/files"},
+            "auth": AUTH_CASES["apikey_query"](secrets_env),
+        }
+    )
+    staged = handler.fetch_new(StagingArea(tmp_path / "staging"))
+    assert sorted(s.name for s in staged) == ["f0.nc", "f1.nc", "f2.nc"]
+    assert "Location" in caplog.text  # httpcore did log the redirects' headers ...
+    assert_nowhere(_portal.API_KEY, caplog=caplog, dirs=[tmp_path / "staging"])
+
+
+def test_revealed_values_are_masked_in_texts_and_log_records(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As sent (a query parameter is URL-encoded) and in a logged traceback too."""
+    value = "k3y/with+odd chars&=Zz"
+    monkeypatch.setenv("SF_ODD_KEY", value)
+    assert Secret("env:SF_ODD_KEY").reveal() == value
+    url = httpx.URL("https://portal.example/f").copy_set_param("k", value)
+    assert redact(f"GET {url}: {value}") == "GET https://portal.example/f?k=***: ***"
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"the server said: bad key {value}")
+    except ValueError:
+        logging.getLogger("some.library").debug("GET %s", url, exc_info=True)
+    assert "the server said: bad key ***" in caplog.text
+    assert_nowhere(value, texts=[caplog.text], caplog=caplog)
+    assert_nowhere(str(url).partition("=")[2], caplog=caplog)
 
 
 def test_auth_configs_hold_references_only(secrets_env: dict[str, str]) -> None:

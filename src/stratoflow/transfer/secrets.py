@@ -15,6 +15,14 @@ and a task or run stores unexpected exceptions by their ``repr``.
 :class:`Secret` wraps the reference; its ``repr``/``str`` show the reference only, so a secret
 that ends up in a log line, an exception message or a debugger shows ``Secret('env:PORTAL_KEY')``.
 
+A revealed *value* can still come back from the other side: a portal redirecting
+``files?api_key=K`` to ``files/?api_key=K`` sends it back in a ``Location`` header, which
+httpcore logs at DEBUG; a library or plugin may quote what it sent in an exception. So every
+value revealed in this process is remembered (with its URL-encoded forms), :func:`redact`
+masks them in a text, and from the first reveal on every log record of every logger is
+masked as it is made (a log record factory: logger filters do not reach child loggers such as
+``httpcore.http11``), message and traceback alike.
+
 Example::
 
     >>> key = Secret("env:PORTAL_KEY")
@@ -26,17 +34,26 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
 
 from stratoflow.errors import SecretError
 
-__all__ = ["Secret", "optional_secret"]
+__all__ = ["REDACTED", "Secret", "optional_secret", "redact"]
 
 _SCHEMES: Final = ("env", "file")
 #: What the part after the scheme names, for messages.
 _TARGETS: Final = {"env": "environment variable", "file": "file"}
+#: What :func:`redact` puts in place of a secret value.
+REDACTED: Final = "***"
+#: Shorter values are not masked: a password such as "second" would mask that word in every
+#: log line. Keys and tokens, the values that travel in URLs and come back, are far longer.
+_MIN_LENGTH: Final = 8
 
 
 class Secret:
@@ -78,7 +95,7 @@ class Secret:
     def reveal(self) -> str:
         """Resolve the reference now; raise :class:`SecretError` naming the reference."""
         if self._literal is not None:
-            return self._literal
+            return _remember(self._literal)
         scheme, _, target = self._ref.partition(":")
         if scheme == "env":
             value = os.environ.get(target)
@@ -88,7 +105,7 @@ class Secret:
                 raise SecretError(
                     f"secret {self._ref}: environment variable {target} is not UTF-8 text"
                 )
-            return value.rstrip("\r\n")
+            return _remember(value.rstrip("\r\n"))
         try:
             data = Path(target).read_bytes()
         except OSError as exc:
@@ -100,7 +117,7 @@ class Secret:
             raise SecretError(
                 f"secret {self._ref}: the file is not UTF-8 text; save the secret as UTF-8"
             )
-        return text.rstrip("\r\n")
+        return _remember(text.rstrip("\r\n"))
 
     def to_config(self) -> str:
         """The reference for a configuration; refuses literal secrets."""
@@ -149,3 +166,60 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+_lock = threading.Lock()
+#: Revealed values and their URL-encoded forms, longest first (a value that contains
+#: another is masked whole).
+_revealed: tuple[str, ...] = ()
+_factory_installed = False
+
+
+def _remember(value: str) -> str:
+    """Note ``value`` as a secret for :func:`redact` and the log records; return it."""
+    global _revealed, _factory_installed
+    if len(value) < _MIN_LENGTH or value in _revealed:
+        return value
+    with _lock:
+        forms = {value, quote(value, safe=""), quote_plus(value, safe="")} - set(_revealed)
+        _revealed = tuple(sorted({*_revealed, *forms}, key=len, reverse=True))
+        if not _factory_installed:
+            logging.setLogRecordFactory(_redacting(logging.getLogRecordFactory()))
+            _factory_installed = True
+    return value
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value revealed in this process replaced by ``***``.
+
+    For text that may quote what was sent (a third party's error message, a server's
+    answer) before it is logged, stored or shown.
+    """
+    for value in _revealed:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def _redacting(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """A log record factory that masks secret values in what ``make`` makes."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: the handler reports it
+            return record
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            trace = logging.Formatter().formatException(record.exc_info)
+            masked = redact(trace)
+            if masked != trace:
+                record.exc_text = masked  # what formatters print instead of formatting anew
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    return factory
