@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -293,17 +294,61 @@ def test_a_secret_of_the_wrong_type_is_not_echoed() -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["https://alice:hunter2@portal.example/api/", "ftp://alice:hunter2@portal.example/"],
+    "config",
+    [
+        {"transfer": {"type": "http", "base_url": "https://alice:hunter2@portal.example/api/"}},
+        {"transfer": {"type": "http", "base_url": "ftp://alice:hunter2@portal.example/"}},
+        {"transfer": {"type": "http", "base_url": "https://portal.example/api/?token=hunter2"}},
+        {"transfer": {"type": "http", "base_url": "https://portal.example/api/#hunter2"}},
+        {"transfer": {"type": "ftp", "host": "carol:hunter2@ftp.example"}},
+        {
+            "transfer": {"type": "sftp", "host": "bob:hunter2@sftp.example"},
+            "auth": {"method": "ssh", "username": "bob", "password": "env:SF_TEST_SFTP_PW"},
+        },
+        {
+            "transfer": {"type": "http", "base_url": "https://portal.example/api/"},
+            "auth": {
+                "method": "oauth2",
+                "token_url": "https://stratoflow:hunter2@auth.example/token",
+                "client_id": "stratoflow",
+                "client_secret": "env:SF_TEST_OAUTH",
+            },
+        },
+    ],
 )
-def test_a_password_in_the_portal_url_is_refused_without_echoing_it(url: str) -> None:
-    """The URL is stored with the configuration (database row, YAML): no credentials in it."""
+def test_a_secret_in_a_url_or_host_is_refused_without_echoing_it(config: dict[str, Any]) -> None:
+    """URLs and hosts are stored with the configuration (database row, YAML) and shown in
+    every message: no credentials in them. A query string in base_url was never even sent
+    (requests are relative to its path)."""
     from stratoflow.errors import ConfigError
-    from stratoflow.transfer import HttpPortal
 
     with pytest.raises(ConfigError) as info:
-        HttpPortal(base_url=url)
-    assert "hunter2" not in str(info.value)
+        TransferHandler.from_config({"provider": {"name": "Leak DC"}, **config})
+    assert any(f"{name} must" in str(info.value) for name in ("base_url", "token_url", "host"))
+    assert_nowhere("hunter2", texts=chain_texts(info.value))
+
+
+def test_an_oauth2_refusal_names_the_token_endpoint_without_its_query(
+    portal_factory: Callable[..., Portal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal = portal_factory("oauth2")
+    monkeypatch.setenv("SF_TEST_OAUTH", "cs-not-the-secret")
+    handler = TransferHandler.from_config(
+        {
+            "provider": {"name": "Leak DC"},
+            "transfer": {"type": "http", "base_url": portal.url, "list_path": "api/files"},
+            "auth": {
+                "method": "oauth2",
+                "token_url": f"{portal.url}/oauth/token?tenant=t-Qz81",
+                "client_id": _portal.CLIENT_ID,
+                "client_secret": "env:SF_TEST_OAUTH",
+            },
+        }
+    )
+    with pytest.raises(StratoflowError) as info:
+        handler.list()
+    assert f"OAuth2 token endpoint {portal.url}/oauth/token refused client" in str(info.value)
+    assert_nowhere("t-Qz81", texts=chain_texts(info.value))
 
 
 @pytest.mark.parametrize("method", ["bearer", "apikey_header"])

@@ -26,7 +26,9 @@ __all__ = [
     "SETTLE_VARIABLE",
     "build",
     "dump",
+    "host_name",
     "min_age_seconds",
+    "min_speed_bytes",
     "settle_option",
     "settle_seconds",
     "timeout_seconds",
@@ -46,6 +48,22 @@ def timeout_seconds(value: float, what: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{what}: timeout must be finite seconds > 0, not {value!r}")
     return float(value)
+
+
+def host_name(value: str, what: str) -> str:
+    """``value`` checked as a host name or address: ``user:password@host`` is refused.
+
+    The host is stored with the configuration (database row, YAML) and is part of every
+    message and log line about the transfer; a password written into it would be shown
+    everywhere. The message does not echo it.
+    """
+    if "@" in value:
+        raise ConfigError(
+            f"{what}: host must be a host name or address, without a user name or password "
+            "(user:password@host; not shown); the user name goes in auth, the password as a "
+            "secret reference"
+        )
+    return value
 
 
 def min_speed_bytes(value: float, what: str) -> float:

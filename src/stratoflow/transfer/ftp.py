@@ -57,6 +57,7 @@ from stratoflow.transfer.base import (
     replace_keeping_old,
 )
 from stratoflow.transfer.config import (
+    host_name,
     min_age_seconds,
     min_speed_bytes,
     settle_option,
@@ -140,6 +141,7 @@ class FTPServer(TransferType):
         settle: float | None = None,
         min_age: float = 0.0,
     ) -> None:
+        host = host_name(host, "transfer 'ftp'")
         if (ca_file is not None or insecure_skip_tls_verify) and not tls:
             # Certificate options on a plain connection would silently protect nothing.
             raise ConfigError(

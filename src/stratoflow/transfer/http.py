@@ -150,10 +150,17 @@ class HttpPortal(TransferType):
                 + (f", not a {scheme!r} URL" if scheme.isalnum() else "")
             )
         try:
-            userinfo = httpx.URL(base_url).userinfo
+            parsed = httpx.URL(base_url)
         except httpx.InvalidURL:
             raise ConfigError("transfer 'http': base_url is not a valid URL") from None
-        if userinfo:
+        if parsed.query or parsed.fragment:
+            # Never sent (requests are made relative to its path), but stored: often a key.
+            raise ConfigError(
+                "transfer 'http': base_url must not carry a query string or fragment (it "
+                "would be stored with the configuration and never sent); a key in the URL "
+                "is auth method 'apikey' with location 'query' and a secret reference"
+            )
+        if parsed.userinfo:
             # A configuration is stored (database row, YAML file): never a password in it.
             raise ConfigError(
                 "transfer 'http': base_url must not carry a user name or password "

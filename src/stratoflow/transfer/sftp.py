@@ -40,6 +40,7 @@ from stratoflow.transfer.base import (
     replace_keeping_old,
 )
 from stratoflow.transfer.config import (
+    host_name,
     min_age_seconds,
     min_speed_bytes,
     settle_option,
@@ -92,6 +93,7 @@ class SFTPServer(TransferType):
         settle: float | None = None,
         min_age: float = 0.0,
     ) -> None:
+        host = host_name(host, "transfer 'sftp'")
         self.host, self.port, self.remote_dir = host, port, remote_dir
         self.pattern, self.recursive = pattern, recursive
         self.known_hosts = known_hosts

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
 from stratoflow.errors import AuthError, ConfigError, TransientTransferError
 from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.http import public_url
 from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.secrets import Secret
 
@@ -51,6 +52,17 @@ class OAuth2ClientCredentials(ConnectionHandler):
         if client_auth not in ("basic", "post"):
             raise ConfigError(
                 f"auth 'oauth2': client_auth must be 'basic' or 'post', not {client_auth!r}"
+            )
+        try:
+            userinfo = httpx.URL(token_url).userinfo
+        except httpx.InvalidURL:
+            raise ConfigError("auth 'oauth2': token_url is not a valid URL") from None
+        if userinfo:
+            # Stored with the configuration (database row, YAML) and shown in messages.
+            raise ConfigError(
+                "auth 'oauth2': token_url must not carry a user name or password "
+                "(user:password@host); the client authenticates with client_id and the "
+                "client_secret reference"
             )
         self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
         self.scope, self.client_auth, self.leeway = scope, client_auth, leeway
@@ -103,7 +115,7 @@ class OAuth2ClientCredentials(ConnectionHandler):
 
     def _accept(self, response: httpx.Response) -> str:
         response.read()
-        where = f"OAuth2 token endpoint {self.token_url}"
+        where = f"OAuth2 token endpoint {public_url(self.token_url)}"
         if response.status_code in (400, 401, 403):
             raise AuthError(
                 f"{where} refused client {self.client_id!r} (HTTP {response.status_code})"
