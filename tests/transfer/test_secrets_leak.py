@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from stratoflow.errors import SecretError, StratoflowError
+from stratoflow.errors import SecretError, StratoflowError, TransferError
 from stratoflow.transfer import StagingArea, TransferHandler, auth_from_config
-from stratoflow.transfer.auth.base import FTPLogin
+from stratoflow.transfer.auth.base import ConnectionHandler, FTPLogin
 from stratoflow.transfer.secrets import Secret, redact
 
 from . import _portal
@@ -409,3 +409,76 @@ def test_an_ftp_password_with_a_line_break_is_a_secret_error(
     with pytest.raises(SecretError, match="line break") as info:
         handler.list()
     assert "pw-ftp-Vd27" not in str(info.value)
+
+
+class _QuotingFlow(httpx.Auth):
+    def __init__(self, token: Secret) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if request.url.path.startswith("/files/"):
+            raise TransferError(f"cannot sign {request.url.path} with {self.token.reveal()}")
+        request.headers["Authorization"] = f"Bearer {self.token.reveal()}"
+        yield request
+
+
+class _QuotingAuth(ConnectionHandler):
+    """An auth plugin whose library, when it fails, quotes the credential it was given (as
+    some SDKs' errors do): here for every file download, not for the listing."""
+
+    name = "quoting"
+    protocols = frozenset({"http"})
+    secret_options = ("token",)
+
+    def __init__(self, *, token: Secret) -> None:
+        self.token = token
+
+    def options(self) -> dict[str, Any]:
+        return {"token": self.token}
+
+    def http_auth(self) -> httpx.Auth:
+        return _QuotingFlow(self.token)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_secret_a_plugin_quotes_is_masked_in_the_database_and_mail(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    staging_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Task errors and details, the run's summary and the failure mail are stored or sent
+    with every revealed secret masked, whoever quoted it."""
+    from django.contrib.auth.models import User
+    from django.core import mail
+
+    from stratoflow import plugins
+    from stratoflow.server.workflow.services import job_run
+
+    caplog.set_level(logging.DEBUG)
+    (remote_root / "f.nc").write_bytes(b"data")
+    portal = portal_factory("bearer")
+    plugins.register("auth", "quoting", _QuotingAuth)
+    try:
+        job = import_job(
+            "quoting",
+            "http",
+            portal_options(portal.url),
+            auth={"method": "quoting", "token": secrets_env["bearer"]},
+        )
+        job.responsible = User.objects.create(username="pi", email="pi@example.org")
+        job.save()
+        report = job_run(job)
+    finally:
+        plugins.unregister("auth", "quoting")
+
+    assert report.state == "failed"
+    assert "cannot sign /files/f.nc with ***" in report.managers[0].errors[0]
+    assert_nowhere(
+        _portal.BEARER,
+        texts=[*report.managers[0].errors, *(m.body for m in mail.outbox)],
+        caplog=caplog,
+        database=True,
+        dirs=[staging_dir],
+    )

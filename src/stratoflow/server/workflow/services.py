@@ -48,6 +48,7 @@ from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
 from stratoflow.server.workflow.leases import driver_silent, heartbeat, identity, lease_seconds
 from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager, fit_task_key
+from stratoflow.transfer.secrets import redact
 
 if TYPE_CHECKING:
     from stratoflow.server.workflow.executors import Executor
@@ -189,6 +190,8 @@ def _settle(task: Task, token: str, new: TaskState, **fields: Any) -> bool:
     check_task_transition(TaskState.RUNNING, new)
     now = timezone.now()
     values: dict[str, Any] = {"state": new.value, "lease_until": None, **fields}
+    if values.get("error"):  # what a plugin or library quoted of what it sent, if anything
+        values["error"] = redact(values["error"])
     if new != TaskState.RETRYING:
         values["finished_at"] = now
     won = Task.objects.filter(pk=task.pk, claim=token, state=TaskState.RUNNING.value).update(
@@ -562,14 +565,14 @@ def run_execute(
                 else:
                     mreport.collected = Task.objects.filter(run=run, manager=manager).count()
             except StratoflowError as exc:
-                mreport.errors.append(f"collect failed: {exc}")
+                mreport.errors.append(redact(f"collect failed: {exc}"))
                 failed = True
                 impl = None
             except Exception as exc:  # a bug fails this run cleanly instead of stranding it
                 log.error(
                     "job %s, manager %s: collect crashed", job.name, manager.name, exc_info=exc
                 )
-                mreport.errors.append(f"collect failed: internal error: {exc!r}")
+                mreport.errors.append(redact(f"collect failed: internal error: {exc!r}"))
                 failed = True
                 impl = None
             mreport.states = _drive(run, manager, executor, progress, stop)

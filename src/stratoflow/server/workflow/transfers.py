@@ -47,6 +47,7 @@ from stratoflow.server.workflow.models import TransferHandler as TransferHandler
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, RemoteItem, Settle, TransferType
 from stratoflow.transfer.handler import TransferHandler
+from stratoflow.transfer.secrets import redact
 from stratoflow.transfer.staging import (
     ResumedSink,
     Sink,
@@ -160,7 +161,7 @@ def collect_files(
             item.identity,
             {
                 "identity": item.identity,
-                FETCH_ERROR: str(exc),
+                FETCH_ERROR: redact(str(exc)),
                 "gone": isinstance(exc, GoneError),
                 "not_found": _answered_not_found(exc),
                 "version": item.version,
