@@ -44,6 +44,7 @@ from stratoflow.readers.base import file_checksum
 from stratoflow.server.catalog.models import Series
 from stratoflow.server.exports.models import ExportRecord, ExportVersion
 from stratoflow.server.workflow.models import Task, TransferHandler
+from stratoflow.transfer.secrets import redact
 from stratoflow.writers import get_writer
 from stratoflow.writers.icartt import icartt_revision
 
@@ -428,9 +429,10 @@ def record_delivered(record: ExportRecord, remote: str) -> ExportRecord:
 
 
 def record_failed(record: ExportRecord, error: str) -> ExportRecord:
-    """Mark ``record``'s delivery failed with ``error``."""
+    """Mark ``record``'s delivery failed with ``error`` (revealed secrets masked: a plugin or
+    library may have quoted the credential it was given)."""
     record.state = ExportRecord.State.FAILED
-    record.error = error
+    record.error = redact(error)
     record.save(update_fields=["state", "error"])
     return record
 
