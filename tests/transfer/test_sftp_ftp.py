@@ -15,6 +15,7 @@ from stratoflow.transfer.auth.none import NoAuth
 from stratoflow.transfer.auth.ssh import SSHAuth
 from stratoflow.transfer.secrets import Secret
 
+from ._helpers import assert_nowhere, chain_texts
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_USER, SFTP_USER, write_known_hosts
 
@@ -117,6 +118,16 @@ def test_encrypted_key_needs_its_passphrase(
         username=SFTP_USER, key=Secret(f"file:{path}"), key_passphrase=Secret.from_value("kp-Xy12")
     )
     assert len(_sftp(sftp_server, with_pass, known_hosts=str(known_hosts)).list()) == 2
+    wrong = SSHAuth(
+        username=SFTP_USER,
+        key=Secret(f"file:{path}"),
+        key_passphrase=Secret.from_value("kp-Wrong-Yz34"),
+    )
+    with pytest.raises(
+        ConfigError, match="or key_passphrase <literal> is not its passphrase"
+    ) as info:
+        _sftp(sftp_server, wrong, known_hosts=str(known_hosts)).list()
+    assert_nowhere("kp-Wrong-Yz34", texts=chain_texts(info.value))
 
 
 def test_ftp_wrong_password_and_anonymous_are_refused(seeded: Path, ftp_server: int) -> None:

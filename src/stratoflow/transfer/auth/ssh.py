@@ -69,4 +69,10 @@ class SSHAuth(ConnectionHandler):
                 ) from exc
             except (paramiko.SSHException, ValueError):
                 continue
+        if self.key_passphrase is not None:
+            # paramiko says "not a valid key" for a wrong passphrase too: name both suspects
+            raise ConfigError(
+                f"auth 'ssh': key {key.reference} is not a readable private key, or "
+                f"key_passphrase {self.key_passphrase.reference} is not its passphrase"
+            )
         raise ConfigError(f"auth 'ssh': key {key.reference} is not a readable private key")
