@@ -8,9 +8,9 @@ UTF-8 byte-order mark too (Windows editors write one). The value is read when a 
 opened, so rotating a secret needs no configuration change, and a leaked configuration leaks
 nothing.
 
-A value that is not UTF-8 text is a :class:`SecretError` naming the reference. Left to the
-codec, it was a ``UnicodeDecodeError`` whose ``repr`` holds the bytes read, i.e. the secret,
-and a task or run stores unexpected exceptions by their ``repr``.
+A value that is not UTF-8 text is a :class:`SecretError` naming the reference: the codec's
+own ``UnicodeDecodeError`` holds the bytes read (the secret) in its ``repr``, which is how a
+task or run stores an unexpected exception.
 
 :class:`Secret` wraps the reference; its ``repr``/``str`` show the reference only, so a secret
 that ends up in a log line, an exception message or a debugger shows ``Secret('env:PORTAL_KEY')``.
@@ -21,7 +21,8 @@ httpcore logs at DEBUG; a library or plugin may quote what it sent in an excepti
 value revealed in this process is remembered (with its URL-encoded forms), :func:`redact`
 masks them in a text, and from the first reveal on every log record of every logger is
 masked as it is made (a log record factory: logger filters do not reach child loggers such as
-``httpcore.http11``), message and traceback alike.
+``httpcore.http11``), message and traceback alike. Task errors, a run's errors and export
+records are stored through :func:`redact` too.
 
 Example::
 
