@@ -69,8 +69,11 @@ def test_header_metadata_and_flags(shared_data: Path) -> None:
     assert ds.attrs["pi"] == "Shook, Michael"
     assert ds.attrs["mission"] == "NASA ACT-AMERICA 2017"
     assert ds.attrs["platform"] == "NASA B200 Aircraft"
-    assert ds.attrs["icartt_llod_flag"] == "-888888"
-    assert "Units have been standardized" in ds.attrs["icartt_other_comments"]
+    # keywords as the file spells them, the capitals of the ICARTT standard
+    assert ds.attrs["icartt_LLOD_FLAG"] == "-888888"
+    assert ds.attrs["icartt_PI_CONTACT_INFO"] == "michael.shook@nasa.gov,gao.chen@nasa.gov"
+    assert "Units have been standardized" in ds.attrs["icartt_OTHER_COMMENTS"]
+    assert "icartt_pi_contact_info" not in ds.attrs
     assert ds["O3_MixingRatio"].attrs["units"] == "1e-9"
     # ICARTT has no validity flags: none are made up (the IAGOS rule reads "not validated")
     assert not [n for n in ds.data_vars if str(n).endswith("_flag")]
@@ -223,7 +226,7 @@ def test_rewriting_keeps_the_source_keywords_and_the_flight(
     )
     twice_path = write_dataset(once, tmp_path / "ACT-twice_B200_20170121_R0.ict", writer="icartt")
     twice = IcarttReader().read(twice_path)
-    for key in ("icartt_location", "icartt_uncertainty", "icartt_dm_contact_info", "icartt_r0"):
+    for key in ("icartt_LOCATION", "icartt_UNCERTAINTY", "icartt_DM_CONTACT_INFO", "icartt_R0"):
         assert source.attrs[key] and source.attrs[key] != "N/A"
         assert once.attrs[key] == twice.attrs[key] == source.attrs[key]
     assert once.attrs["flight"] == twice.attrs["flight"] == "2017012117000101"
@@ -234,6 +237,60 @@ def test_rewriting_keeps_the_source_keywords_and_the_flight(
     assert "\nREVISION: R0\n" in product.read_text()
     assert text.count("flags are IAGOS validity codes") == 1
     assert text.count("written by stratoflow from") == 1
+
+
+def test_rewriting_gives_back_every_keyword_of_the_source(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A file written from a read file reads back with the source's keyword attributes,
+    spelt as the source spells them; only what the writer decides itself differs: DATA_INFO's
+    flag note, OTHER_COMMENTS' provenance, LOD markers sized to the data, Start_UTC."""
+    from stratoflow import write_dataset
+
+    source = IcarttReader().read(shared_data / MERGE)
+    again = IcarttReader().read(
+        write_dataset(source, tmp_path / "ACT-again_B200_20170121_R0.ict", writer="icartt")
+    )
+    ours = {"DATA_INFO", "OTHER_COMMENTS", "LLOD_FLAG", "ULOD_FLAG", "independent_variable"}
+    ours = {f"icartt_{k}" for k in ours}
+    kept = {k: v for k, v in source.attrs.items() if k.startswith("icartt_") and k not in ours}
+    assert "icartt_PROJECT_INFO" in kept and "icartt_R0" in kept
+    assert {k: again.attrs.get(k) for k in kept} == {k: v.strip() for k, v in kept.items()}
+
+
+def test_lower_case_keyword_attributes_of_an_older_export_are_written(tmp_path: Path) -> None:
+    """A Dataset from an older stratoflow netCDF export names the keywords lower-case
+    (icartt_pi_contact_info): the writer writes them under the standard's capitals, and a
+    capital spelling wins over a lower-case one."""
+    from stratoflow import write_dataset
+    from stratoflow.dataset import make_dataset
+
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(3) * np.timedelta64(1, "s")
+    ds = make_dataset(t, {"O3": (np.array([40.0, 41.0, 42.0]), {"units": "1e-9"})})
+    ds.attrs.update(
+        icartt_pi_contact_info="jane@example.org",
+        icartt_location="Hamburg",
+        icartt_uncertainty="5 %",
+        icartt_r1="second release",
+        revision="R1",
+        icartt_DM_CONTACT_INFO="dm@example.org",
+        icartt_dm_contact_info="stale@example.org",
+    )
+    path = write_dataset(ds, tmp_path / "TEST-O3_B200_20210614_R1.ict", writer="icartt")
+    lines = path.read_text().splitlines()
+    for line in (
+        "PI_CONTACT_INFO: jane@example.org",
+        "LOCATION: Hamburg",
+        "UNCERTAINTY: 5 %",
+        "DM_CONTACT_INFO: dm@example.org",
+        "REVISION: R1",
+        "R1: second release",
+    ):
+        assert line in lines
+    back = IcarttReader().read(path)
+    assert back.attrs["icartt_PI_CONTACT_INFO"] == "jane@example.org"
+    assert back.attrs["icartt_R1"] == "second release"
+    assert icartt.Dataset(str(path)).normalComments.keywords["LOCATION"].data == ["Hamburg"]
 
 
 def _with_limits(shared_data: Path, target: Path) -> Path:
@@ -380,7 +437,7 @@ def test_a_keyword_given_twice_keeps_both_values(shared_data: Path, tmp_path: Pa
     path.write_bytes(raw)
     with pytest.warns(TrailingGarbageWarning):
         ds = IcarttReader().read(path)
-    text = ds.attrs["icartt_other_comments"]
+    text = ds.attrs["icartt_OTHER_COMMENTS"]
     assert text.startswith("written first\nThese flags were created") and "Flight Comments" in text
 
 

@@ -41,6 +41,7 @@ Trailing garbage: some real files end with a line of NUL bytes. ``trailing_garba
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,7 +64,7 @@ from stratoflow.readers.nasa_ames import (
 )
 from stratoflow.readers.text_table import parse_table, strip_trailing_nul
 
-__all__ = ["IcarttReader", "flight_of"]
+__all__ = ["IcarttReader", "flight_of", "keyword_value"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^(time|utc)_(start|stop|mid)$", re.IGNORECASE)
@@ -79,7 +80,10 @@ LOD_MEANINGS = (
 
 
 def _keywords(ncom: tuple[str, ...]) -> dict[str, str]:
-    """``KEYWORD: value`` normal comments; indented lines continue the previous keyword."""
+    """``KEYWORD: value`` normal comments; indented lines continue the previous keyword.
+
+    Keywords are the capitals the standard writes (and revision keys ``R0``...), kept as
+    spelt: code that looks one up in a Dataset's attributes uses :func:`keyword_value`."""
     out: dict[str, str] = {}
     last = None
     for line in ncom[:-1]:
@@ -92,6 +96,21 @@ def _keywords(ncom: tuple[str, ...]) -> dict[str, str]:
         elif last is not None:
             out[last] = (out[last] + "\n" + line.strip()).strip()
     return out
+
+
+def keyword_value(found: Mapping[Any, Any], name: str, prefix: str = "") -> Any:
+    """The value of ICARTT keyword ``name`` (key ``prefix + name``) in ``found``, however spelt.
+
+    The reader keeps a keyword as the file spells it (``icartt_PI_CONTACT_INFO``: the ICARTT
+    standard writes capitals), but a Dataset from an older stratoflow netCDF export carries
+    it lower-cased (``icartt_pi_contact_info``): both are one keyword. The exact spelling wins
+    over any other; None when there is none.
+    """
+    wanted = f"{prefix}{name}"
+    if wanted in found:
+        return found[wanted]
+    folded = wanted.casefold()
+    return next((v for k, v in found.items() if str(k).casefold() == folded), None)
 
 
 def _number(text: str | None) -> float | None:
@@ -384,7 +403,8 @@ class IcarttReader(Reader):
 
     @staticmethod
     def _attrs(h: Ffi1001Header, kw: dict[str, str], path: Path) -> dict[str, Any]:
-        attrs: dict[str, Any] = {f"icartt_{k.lower()}": v for k, v in kw.items()}
+        # as the file spells them (icartt_PI_CONTACT_INFO), not lower-cased
+        attrs: dict[str, Any] = {f"icartt_{k}": v for k, v in kw.items()}
         pi_contact = kw.get("PI_CONTACT_INFO", "")
         attrs.update(
             {

@@ -34,7 +34,7 @@ import xarray as xr
 
 from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import WriterError
-from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS
+from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS, keyword_value
 from stratoflow.writers.base import Writer, ascii_text, plain_name
 from stratoflow.writers.nasa_ames import (
     Columns,
@@ -250,9 +250,10 @@ class IcarttWriter(Writer):
 
         def keyword(name: str, *fallbacks: str) -> str:
             """An ICARTT keyword's value: the source file's own (read back as
-            ``icartt_<name>``), else the first of ``fallbacks`` present in the attributes."""
-            for key in (f"icartt_{name.lower()}", *fallbacks):
-                value = ds.attrs.get(key)
+            ``icartt_<NAME>``, or ``icartt_<name>`` from an older stratoflow netCDF export),
+            else the first of ``fallbacks`` present in the attributes."""
+            own = keyword_value(ds.attrs, name, "icartt_")
+            for value in (own, *(ds.attrs.get(key) for key in fallbacks)):
                 if value is not None and str(value).strip():
                     return _text(value)
             return "N/A"
