@@ -588,3 +588,82 @@ def test_a_caribic_key_with_its_value_on_the_next_line_keeps_it(shared_data: Pat
         "Measurement time-stamp is synchronized to CARIBIC master PC time."
     )
     assert ds.attrs["nasa_ames_FAIRO eval software version"] == "2019.11.21a"
+
+
+def test_our_own_attributes_read_back_with_their_types(tmp_path: Path) -> None:
+    """NASA Ames comments are text: numbers our writer wrote came back as strings ('3',
+    'nan') and lists were not written at all. They read back as the values they were;
+    text stays text, even where it looks like a number, and other readers still read it."""
+    from stratoflow import write_dataset
+
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    typed = {
+        "count": 3,
+        "ratio": 1.5,
+        "levels": [1.0, 2.5, 3],
+        "bins": np.array([1, 2, 300], dtype=np.int32),
+        "scale": np.float32(0.1),
+        "offset": np.float64(-2.25),
+        "gap": float("nan"),
+        "ceiling": float("-inf"),
+        "bounds": np.array([np.nan, np.inf, 1e-300]),
+        "empty": [],
+        "calibrated": True,
+    }
+    text = {"revision_label": "1.5", "code": "007", "history": "read\nwritten"}
+    ds = make_dataset(t, {"O3": (np.array([40.0, 41.0]), {"units": "1e-9"})})
+    ds.attrs.update(typed | text)
+    path = write_dataset(ds, tmp_path / "typed.na", writer="nasa_ames")
+    back = NasaAmesReader().read(path).attrs
+    for key, value in typed.items():
+        assert type(back[key]) is type(value), key
+        np.testing.assert_array_equal(back[key], value, err_msg=key)
+        assert np.asarray(back[key]).dtype == np.asarray(value).dtype, key
+    assert {k: back[k] for k in text} == text | {"history": "read | written"}
+    assert "TypedAttributes" not in back
+    ref = nappy.openNAFile(str(path))
+    ref.readData()
+    assert "count: 3" in ref.getNormalComments()
+
+
+def test_a_typed_attributes_line_in_a_provider_file_changes_nothing(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Only a file stratoflow wrote has its values decoded: a provider's values stay the
+    text it wrote, even under a line that looks like ours."""
+    raw = (shared_data / CARIBIC.format("valid0")).read_bytes()
+    lines = raw.split(b"\r\n")
+    assert lines[0] == b"37 1001" and lines[22] == b"14"
+    lines[0], lines[22] = b"38 1001", b"15"
+    lines.insert(23, b"TypedAttributes:\tFlightNo")
+    path = tmp_path / "caribic.txt"
+    path.write_bytes(b"\r\n".join(lines))
+    ds = NasaAmesReader().read(path)
+    assert ds.attrs["nasa_ames_FlightNo"] == "591"
+    assert ds.attrs["flight"] == "591"
+
+
+def test_a_provider_file_rewritten_by_us_keeps_its_text_values(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """An EBAS file's metadata (numbers among them, 'Data level: 2') are text when read;
+    written by us and read back, they are the same text, not numbers."""
+    from stratoflow import write_dataset
+
+    source = NasaAmesReader().read(shared_data / EBAS)
+    provided = {k: v for k, v in source.attrs.items() if k.startswith("nasa_ames_")}
+    assert provided["nasa_ames_Data level"] == "2"
+    back = NasaAmesReader().read(write_dataset(source, tmp_path / "ebas.na", writer="nasa_ames"))
+    assert {k: back.attrs[k] for k in provided} == provided
+
+
+def test_a_damaged_typed_attribute_is_named(tmp_path: Path) -> None:
+    from stratoflow import write_dataset
+
+    t = np.datetime64("2021-06-14T10:00:00", "ns") + np.arange(2) * np.timedelta64(1, "s")
+    ds = make_dataset(t, {"O3": (np.array([40.0, 41.0]), {"units": "1e-9"})})
+    ds.attrs["bins"] = np.array([1, 2], dtype=np.int32)
+    path = write_dataset(ds, tmp_path / "typed.na", writer="nasa_ames")
+    path.write_text(path.read_text().replace('"<i4"', '"<q9"'))
+    with pytest.raises(ReaderError, match=r"typed\.na: attribute 'bins' named in TypedAttributes"):
+        NasaAmesReader().read(path)

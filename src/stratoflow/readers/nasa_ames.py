@@ -36,7 +36,10 @@ Conventions recognised from the normal comments:
   ``Tag=value`` of a variable name its attributes (``ebas_Statistics``), spelt as in the file.
 * **stratoflow** (written by :class:`stratoflow.writers.nasa_ames.NasaAmesWriter`): like CARIBIC,
   plus ``<var>_flag`` columns carrying IAGOS validity flags and a ``CF_AncillaryVariables:``
-  line tying error, process-flag and flag columns to their variable.
+  line tying error, process-flag and flag columns to their variable. Its ``key: value``
+  lines become attributes ``<key>``, those its ``TypedAttributes:`` line names decoded from
+  JSON, so numbers come back as numbers (see :func:`typed_attributes`). Only here: in any
+  other file every value stays the text it is.
 
 Flags: a variable has flags (``<var>_flag``) only where the file gives them: the EBAS
 ``numflag`` columns (see :func:`ebas_flags`), stratoflow's flag columns, or a ``<var>_flag``
@@ -63,6 +66,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from stratoflow.csv_metadata import decode
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import Flag, worst
@@ -748,6 +752,36 @@ def _unique(name: str, taken: set[str]) -> str:
 
 #: The first normal comment of a file written by stratoflow's NASA Ames writer.
 _STRATOFLOW_MARK = "FileFormatVersionInfo: stratoflow NASA Ames"
+#: The normal comment in which stratoflow's writer names the attributes it wrote as JSON.
+TYPED_ATTRIBUTES = "TypedAttributes"
+
+
+def typed_attributes(kv: dict[str, str], ncom: tuple[str, ...], *, path: object) -> dict[str, Any]:
+    """The attributes of a stratoflow file, numbers as numbers.
+
+    NASA Ames comments are text (``key: value``), so a number the writer wrote came back as
+    a string (``"3"``, ``"nan"``) and a list was not written at all. stratoflow's writer
+    writes each attribute that is not text as JSON (:func:`stratoflow.csv_metadata.encode`:
+    ``3``, ``NaN``, ``[1, 2.5]``, numpy scalars and arrays tagged with their dtype) and names
+    those attributes in a ``TypedAttributes:<TAB>count<TAB>ratio`` line; they are decoded
+    here, the others stay the text they are. Only for files stratoflow wrote: another
+    provider's values are text as written, whatever they look like.
+    """
+    typed: set[str] = set()
+    for line in ncom:
+        if line.startswith(f"{TYPED_ATTRIBUTES}:"):
+            typed.update(k.strip() for k in line.partition(":")[2].split("\t") if k.strip())
+    out: dict[str, Any] = dict(kv)
+    for key in typed & set(kv):
+        try:
+            out[key] = decode(kv[key])
+        except (TypeError, ValueError) as exc:
+            raise ReaderError(
+                f"attribute {key!r} named in {TYPED_ATTRIBUTES}: {kv[key]!r} is no value "
+                f"stratoflow writes ({exc})",
+                path=path,
+            ) from None
+    return out
 
 
 def _convention(scom: tuple[str, ...], ncom: tuple[str, ...]) -> str:
@@ -913,7 +947,7 @@ def build_dataset(
     links = _tab_entries(h.ncom, "CF_AncillaryVariables") if conv == "stratoflow" else []
     if conv == "stratoflow":  # the attributes are the normal comments after the file's structure
         lines = tuple(line for line in h.ncom if not line.startswith(_STRATOFLOW_MARK))
-        structure = ("CF_StandardNames", "CF_AncillaryVariables")
+        structure = ("CF_StandardNames", "CF_AncillaryVariables", TYPED_ATTRIBUTES)
         kv = {k: v for k, v in _key_values(lines).items() if k not in structure}
     if conv == "ebas":
         _check_ebas_timezone(_lookup(kv, "Timezone") or "UTC", path)
@@ -967,7 +1001,9 @@ def build_dataset(
         variables[name] = (values, attrs)
     flag_columns_to_flags(variables, flags, declared=conv == "stratoflow")
     variables.update(extra_variables or {})
-    attrs = _attrs(h, conv, kv, path)
+    # the numbers stratoflow wrote come back as numbers; a provider's values stay text
+    comments = typed_attributes(kv, h.ncom, path=path) if conv == "stratoflow" else kv
+    attrs = _attrs(h, conv, kv, path, values=comments)
     attrs.update(extra_attrs or {})
     ds = make_dataset(times, variables, flags=flags, attrs=attrs)
     for flagged, numflag in numflag_of.items():
@@ -1043,9 +1079,13 @@ def flag_columns_to_flags(
         flags.pop(name, None)
 
 
-def _attrs(h: HeaderLike, conv: str, kv: dict[str, str], path: Path) -> dict[str, Any]:
+def _attrs(
+    h: HeaderLike, conv: str, kv: dict[str, str], path: Path, *, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The Dataset's attributes: the comments' ``values`` (``kv`` typed, where the file says
+    how), then the header's; the attributes stratoflow names itself are looked up in ``kv``."""
     prefix = "" if conv == "stratoflow" else "nasa_ames_"
-    attrs: dict[str, Any] = {f"{prefix}{k}": v for k, v in kv.items()}
+    attrs: dict[str, Any] = {f"{prefix}{k}": v for k, v in values.items()}
     attrs.update(
         {
             "pi": h.oname,

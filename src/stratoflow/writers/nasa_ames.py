@@ -15,8 +15,9 @@ Layout choices, so that a file round-trips through :class:`~stratoflow.readers.N
   ``CF_AncillaryVariables:``, one entry per column after the independent variable, so the
   reader ties an error variable to its variable again instead of taking it for data;
 * global attributes become ``key: value`` normal comments after a
-  ``FileFormatVersionInfo: stratoflow NASA Ames 1001`` line; the last normal comment line
-  holds the column names.
+  ``FileFormatVersionInfo: stratoflow NASA Ames 1001`` line, text as it is, anything else
+  (numbers, lists, numpy arrays) as JSON and named in a ``TypedAttributes:`` line, so that it
+  reads back with its type; the last normal comment line holds the column names.
 
 Example::
 
@@ -37,8 +38,10 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 import xarray as xr
 
+from stratoflow.csv_metadata import encode
 from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import ConfigError, WriterError
+from stratoflow.readers.nasa_ames import TYPED_ATTRIBUTES
 from stratoflow.writers.base import Writer
 
 __all__ = [
@@ -235,21 +238,35 @@ LINE_JOIN = " | "
 
 
 def _attr_lines(ds: xr.Dataset) -> list[str]:
-    """``key: value`` normal comments, one per global attribute.
+    """``key: value`` normal comments, one per global attribute, and the line naming those
+    written as JSON.
 
     A value of several lines (an export's ``history``: which series versions and QC runs
     went out; a source's ``summary``) was left out, losing the provenance of the file; its
     lines are now joined with :data:`LINE_JOIN`, blank ones dropped.
+
+    A value that is not text (a number, NaN, a list or numpy array of numbers) came back as
+    text (``"3"``), or was left out (a list): it is written as JSON
+    (:func:`~stratoflow.csv_metadata.encode`, numpy types tagged with their dtype), and its key
+    listed in a ``TypedAttributes:`` line, from which the reader decodes it again. Text stays
+    as it is, readable, and is read back as text, whatever it looks like (``"1"``).
     """
-    lines = []
+    lines: list[str] = []
+    typed: list[str] = []
     for key, value in ds.attrs.items():
-        if key in _HEADER_ATTRS or not isinstance(value, str | int | float | np.number):
+        if key in _HEADER_ATTRS or not isinstance(key, str) or not key.strip():
             continue
-        if ":" in key or not key.strip():
+        if ":" in key or _FORBIDDEN.search(key):  # a key the reader cannot find again
             continue
-        text = LINE_JOIN.join(line.strip() for line in str(value).splitlines() if line.strip())
+        if isinstance(value, str):
+            text = LINE_JOIN.join(line.strip() for line in value.splitlines() if line.strip())
+        elif isinstance(value, bool | int | float | np.generic | np.ndarray | list | tuple):
+            text = encode(value)
+            typed.append(key)
+        else:
+            continue
         lines.append(f"{key}: {_clean(text, '', '')}")
-    return lines
+    return (["\t".join([f"{TYPED_ATTRIBUTES}:", *typed])] if typed else []) + lines
 
 
 class NasaAmesWriter(Writer):
