@@ -25,8 +25,16 @@ from stratoflow.commands.convert import FORMATS, add_writer_arguments, check_wri
 from stratoflow.commands.inspect import parse_options
 from stratoflow.errors import ConfigError
 from stratoflow.flags import Flag
+from stratoflow.jobs.interrupt import sigterm_raises
 
 __all__ = ["parse_instant", "register"]
+
+#: After SIGTERM: each flight's file is written and recorded in one step, so the flights done
+#: before it stay, the one being written leaves nothing behind.
+EXPORT_TERMINATED = (
+    "flights exported before it stay written and recorded; the flight being exported was not "
+    "written (no partial file is left)"
+)
 
 
 def parse_instant(text: str) -> datetime:
@@ -82,7 +90,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory")
     add_writer_arguments(p)
     p.add_argument("--json", action="store_true", help="print the export records as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, when_terminated=EXPORT_TERMINATED)
 
 
 def _valid_flags(text: str) -> tuple[int, ...]:
@@ -130,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, KeyError):  # no login name (containers without a passwd entry)
         who = "unknown"
     try:
-        records = export(selection, options, args.out, requested_by=f"cli:{who}")
+        # SIGTERM unwinds like Ctrl-C: the writer removes its .part file, the flight's
+        # version claim and record are rolled back with its transaction
+        with sigterm_raises():
+            records = export(selection, options, args.out, requested_by=f"cli:{who}")
         incomplete = None
     except ExportIncomplete as exc:
         records, incomplete = exc.records, exc
