@@ -23,13 +23,14 @@ import contextlib
 import glob
 import os
 import re
+import secrets
 import socket
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["partial_file", "publish", "remove_partial_files", "umask"]
+__all__ = ["partial_file", "partial_name", "publish", "remove_partial_files", "umask"]
 
 #: The ``.part`` files of writes this process has started and not finished.
 _UNFINISHED: set[Path] = set()
@@ -40,6 +41,16 @@ _SUFFIX = ".part"
 def _host() -> str:
     """This machine's name as it goes into a ``.part`` name (no '/', kept short)."""
     return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "localhost"
+
+
+def partial_name(name: str) -> str:
+    """A hidden temporary name for writing ``name``, of this upload or write alone:
+    ``.<name>.<host>-<pid>.<random>.part``.
+
+    Two writers of one name at once (two workers delivering the same export, on one machine
+    or two) each get their own, so neither writes into, renames or removes the other's.
+    """
+    return f".{name}.{_host()}-{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}"
 
 
 def _owner_is_gone(part: Path, target: Path) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -508,7 +510,7 @@ def test_a_replacement_that_cannot_be_renamed_in_keeps_the_delivered_file(
     the new one was renamed into place: when that rename failed (quota, a refused name, a
     dropped connection) the partner had neither. Now the old file is moved aside and back."""
     remote.refuse_overwrite()
-    remote.refused_renames.append(".export.nc.part")
+    remote.refused_renames.append(".export.nc.*.part")
     outbox = seeded / "outbox"
     outbox.mkdir()
     (outbox / "export.nc").write_bytes(b"the first delivery")
@@ -527,7 +529,7 @@ def test_a_delivered_file_that_cannot_be_put_back_is_kept_and_named(
     """Neither the new file nor the old one can be renamed onto the name: the old one stays
     under its hidden name beside it, and the error says which (it used to be deleted)."""
     remote.refuse_overwrite()
-    remote.refused_renames.extend([".export.nc.part", ".export.nc.*.old"])
+    remote.refused_renames.extend([".export.nc.*.part", ".export.nc.*.old"])
     outbox = seeded / "outbox"
     outbox.mkdir()
     (outbox / "export.nc").write_bytes(b"the first delivery")
@@ -539,3 +541,50 @@ def test_a_delivered_file_that_cannot_be_put_back_is_kept_and_named(
     assert kept.read_bytes() == b"the first delivery"
     assert kept.name.startswith(".export.nc.") and kept.name.endswith(".old")
     assert f"kept as /outbox/{kept.name}" in str(info.value), str(info.value)
+
+
+def test_two_uploads_of_one_name_at_once_each_use_their_own_temporary_file(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """Two workers deliver the same name at once. Both uploaded into ``.<name>.part``: the
+    second truncated and overwrote the first's half-sent file and renamed it into place, the
+    first went on writing into the delivered file and then failed its rename (or delivered a
+    stitched file). Each upload now has a temporary name of its own; both succeed, the last
+    renamed in wins whole, and no temporary file stays."""
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    first, second = os.urandom(400_000), os.urandom(30_000)
+    fifo = tmp_path / "first.nc"
+    os.mkfifo(fifo)  # the first upload reads its bytes as the test hands them over
+    later = tmp_path / "second.nc"
+    later.write_bytes(second)
+    errors: list[BaseException] = []
+
+    def upload_first() -> None:
+        try:
+            remote.handler(remote_dir="/outbox", retry=RetryPolicy(attempts=1)).put(
+                fifo, "export.nc"
+            )
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=upload_first)
+    worker.start()
+    try:
+        with fifo.open("wb") as feed:
+            feed.write(first[:200_000])
+            feed.flush()
+            deadline = time.monotonic() + 20
+            while not any(p.name.endswith(".part") for p in outbox.iterdir()):
+                assert time.monotonic() < deadline, "the first upload never started"
+                time.sleep(0.01)
+            remote.handler(remote_dir="/outbox", retry=RetryPolicy(attempts=1)).put(
+                later, "export.nc"
+            )
+            assert (outbox / "export.nc").read_bytes() == second
+            feed.write(first[200_000:])
+    finally:
+        worker.join(timeout=30)
+    assert not errors, errors
+    assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
+    assert (outbox / "export.nc").read_bytes() == first

@@ -29,6 +29,7 @@ from typing import Any
 import paramiko
 
 from stratoflow.errors import AuthError, GoneError, TransferError, TransientTransferError
+from stratoflow.files import partial_name
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
@@ -331,7 +332,8 @@ class _SFTPConnection(Connection):
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
-        tmp = dest.with_name(f".{dest.name}.part")
+        # a name of this upload alone: two workers may deliver the same name at once
+        tmp = dest.with_name(partial_name(dest.name))
         try:
             # Opened before any remote step: a missing export is an error, not worth a retry.
             fh = source.open("rb")
