@@ -224,3 +224,25 @@ def test_retrying_an_older_failed_run_does_not_deliver_again(
     assert old_task.state == "skipped", (old_task.state, old_task.error)
     assert "superseded" in old_task.details["note"] and "v2" in old_task.details["note"]
     assert ExportRecord.objects.filter(state="delivered").count() == 1
+
+
+def test_the_manager_names_delivered_files_by_its_name_template(
+    imported: Imported, home: Path, tmp_path: Path
+) -> None:
+    """The manager's ``name_template`` option names the files it writes and delivers."""
+    from stratoflow.server.exports.models import ExportRecord
+
+    outside = tmp_path / "external"
+    outside.mkdir()
+    template = "IAGOS_timeseries_{flight}_{level}_{version}.nc4"
+    job = _job(
+        "export-named",
+        "local",
+        {"root": str(outside)},
+        {"format": "iagos-netcdf", "level": "L1", "name_template": template},
+    )
+    approve(imported.identifier)
+    assert _run(job).state == "succeeded"
+    (delivered,) = outside.iterdir()
+    assert delivered.name == f"IAGOS_timeseries_{imported.identifier}_L1_1.nc4"
+    assert ExportRecord.objects.get().file_name == delivered.name

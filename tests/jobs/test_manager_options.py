@@ -26,6 +26,8 @@ def test_good_options_pass() -> None:
     check_manager_options("export", {"level": "L2", "format": "nasa-ames", "valid_flags": ["good"]})
     check_manager_options("export", {"writer": "nasa_ames", "format": "nasa-ames"})
     check_manager_options("export", {"writer": "netcdf", "format": "iagos-netcdf"})
+    iagos = "IAGOS_timeseries_{flight}_{level}_{version}.nc4"
+    check_manager_options("export", {"format": "iagos-netcdf", "name_template": iagos})
     check_manager_options("metadata", {})
     check_manager_options("a-site-kind", {"anything": 1})  # a site's own kind checks itself
 
@@ -58,6 +60,27 @@ def test_good_options_pass() -> None:
             "export",
             {"writer": "icartt", "format": "csv"},
             "writer: 'icartt' writes icartt, not csv",
+        ),
+        (
+            "export",
+            {"name_template": "{flight}_{levle}_{version}.nc"},
+            "name_template '{flight}_{levle}_{version}.nc': unknown placeholder {levle}; known:",
+        ),
+        (
+            "export",
+            {"name_template": "IAGOS_{flight}_{level}.nc"},
+            "name_template 'IAGOS_{flight}_{level}.nc': lacks {version}; without it two "
+            "versions of a flight would get the same file name",
+        ),
+        (
+            "export",
+            {"format": "icartt", "name_template": "{flight}_{version}.ict"},
+            "name_template: not for format icartt: ICARTT files are named as the ICARTT",
+        ),
+        (
+            "export",
+            {"writer": "icartt", "name_template": "{flight}_{version}.ict"},
+            "name_template: not for format icartt",
         ),
         ("metadata", {"reader": "x"}, "reader: unknown option of 'metadata' managers"),
     ],

@@ -1,6 +1,7 @@
 """``stratoflow export``: ad-hoc export of released data from the database into files.
 
-One file per flight, named ``<flight>_<level>[_<resolution>]_v<version><suffix>``; every file
+One file per flight, named ``<flight>_<level>[_<resolution>]_v<version><suffix>`` (or as
+``--name-template`` says, see :mod:`stratoflow.exporters.naming`); every file
 is recorded (selection, series versions, writer, SHA-256) so it can be reproduced, and a
 re-export after reprocessing gets the next version number. A flight that cannot be exported
 (bad stored data, a writer's refusal) is reported with its defect after the others are
@@ -23,7 +24,8 @@ from pathlib import Path
 
 from stratoflow.commands.convert import FORMATS, add_writer_arguments, check_writer_options
 from stratoflow.commands.inspect import parse_options
-from stratoflow.errors import ConfigError
+from stratoflow.errors import ConfigError, UsageError
+from stratoflow.exporters.naming import PLACEHOLDERS, check_name_template
 from stratoflow.flags import Flag
 from stratoflow.jobs.interrupt import sigterm_raises
 
@@ -88,6 +90,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --resample: flags whose points enter resampled means, e.g. good,limited (good)",
     )
     p.add_argument("--out", required=True, type=Path, help="output directory")
+    p.add_argument(
+        "--name-template",
+        metavar="TEMPLATE",
+        help="file names instead of <flight>_<level>[_<resolution>]_v<version><suffix>, e.g. "
+        "'IAGOS_timeseries_{flight}_{level}_{version}.nc4'; placeholders: "
+        + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        + " (needs {flight} and {version}; not for icartt, named by its standard)",
+    )
     add_writer_arguments(p)
     p.add_argument("--json", action="store_true", help="print the export records as JSON")
     p.set_defaults(func=run, when_terminated=EXPORT_TERMINATED)
@@ -108,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("aggregate", "valid"):
         if getattr(args, flag) is not None and not args.resample:
             raise ConfigError(f"--{flag} only applies to resampled exports: add --resample")
+    if args.name_template is not None:  # before the database is set up: a usage error
+        try:
+            check_name_template(args.name_template, args.format, what="--name-template")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
     writer_options = parse_options(args.writer_option, "writer option")
     check_writer_options(args.format, writer_options)
     if args.out.exists() and not args.out.is_dir():
@@ -132,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         resample=args.resample,
         aggregate=args.aggregate or "worst",
         valid_flags=_valid_flags(args.valid or "good"),
+        name_template=args.name_template,
     )
     try:
         who = getpass.getuser()

@@ -17,7 +17,8 @@ re-uses the file it already wrote.
 
 Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
 ``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
-``["good", "limited"]``), ``retry`` (``{"attempts": 4, "base": 0.5}``), ``redeliveries``.
+``["good", "limited"]``), ``name_template`` (file names, see
+:mod:`stratoflow.exporters.naming`), ``retry`` (``{"attempts": 4, "base": 0.5}``), ``redeliveries``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def options_of(manager: TaskManager) -> tuple[Selection, ExportOptions]:
         resample=raw.get("resample"),
         aggregate=raw.get("aggregate", "worst"),
         valid_flags=valid,
+        name_template=raw.get("name_template"),
     )
     return selection, options
 

@@ -3,9 +3,10 @@
 The record keeps what is needed to make the same file again (selection, series and QC-run
 versions, writer and options, resampling) and its SHA-256. The ``fingerprint`` identifies the
 *content*; a new fingerprint for the same flight and format is a new export ``version`` (and
-the file name says so: ``<flight>_<level>[_<resolution>]_v<version><suffix>``; ICARTT files
-are named as ICARTT prescribes, ``<flight>-<level>[-<resolution>]_<platform>_<YYYYMMDD>_R<n>.ict``
-with revision ``R<version - 1>``).
+the file name says so: ``<flight>_<level>[_<resolution>]_v<version><suffix>``, or the option
+``name_template`` (see :mod:`stratoflow.exporters.naming`); ICARTT files are named as ICARTT
+prescribes, ``<flight>-<level>[-<resolution>]_<platform>_<YYYYMMDD>_R<n>.ict`` with revision
+``R<version - 1>``).
 
 Example::
 
@@ -22,6 +23,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from stratoflow.commands.convert import FORMATS
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError, ExportError, StratoflowError, WriterError
 from stratoflow.exporters.assemble import flight_dataset
+from stratoflow.exporters.naming import check_name_template, render_name, safe_name
 from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
 from stratoflow.exporters.selection import FlightSelection, Selection, select
 from stratoflow.flags import Flag
@@ -83,7 +86,8 @@ class ExportOptions:
     """How to export: format (see ``stratoflow export --help``), writer options, resampling.
 
     ``valid_flags`` are the flags whose points contribute to a resampled mean (good; add
-    limited to use questionable data).
+    limited to use questionable data). ``name_template`` names the files instead of the
+    default (:mod:`stratoflow.exporters.naming`); it is checked here, before any export.
     """
 
     format: str = "netcdf"
@@ -92,10 +96,13 @@ class ExportOptions:
     aggregate: Aggregate = "worst"
     valid_flags: tuple[int, ...] = (int(Flag.GOOD),)
     ddof: int = 1
+    name_template: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ConfigError(f"unknown export format {self.format!r}; known: {sorted(FORMATS)}")
+        if self.name_template is not None:
+            check_name_template(self.name_template, self.format)
         if self.aggregate not in AGGREGATES:
             raise ConfigError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
         if self.resample is not None:
@@ -246,10 +253,27 @@ def _file_name(item: FlightSelection, options: ExportOptions, version: int, ds: 
     resolution = f"_{options.resample.replace(' ', '')}" if options.resample else ""
     suffix = get_writer(options.writer).suffix or ".dat"
     # the identifier comes from a data file: never let it name a folder ("../", "/")
-    flight = re.sub(r"[^A-Za-z0-9._+-]", "_", item.flight.identifier).lstrip(".") or "flight"
+    flight = safe_name(item.flight.identifier, "flight")
     if options.writer == "icartt":
         revision = icartt_revision(options.all_writer_options().get("revision"), ds.attrs)
         return _icartt_name(item, flight, resolution, revision, ds[TIME].values[0], suffix)
+    if options.name_template is not None:
+        start = item.flight.time_start
+        day = (
+            start.astimezone(UTC).strftime("%Y%m%d")
+            if start is not None
+            else str(ds[TIME].values[0].astype("datetime64[D]")).replace("-", "")
+        )
+        fields = {
+            "flight": flight,
+            "level": item.level,
+            "resolution": resolution[1:],
+            "version": version,
+            "format": options.format,
+            "suffix": suffix,
+            "date": day,
+        }
+        return render_name(options.name_template, fields)
     return f"{flight}_{item.level}{resolution}_v{version}{suffix}"
 
 

@@ -37,6 +37,7 @@ _EXPORT = {
     "resample": "resolution such as '10s' (flag-aware means)",
     "aggregate": "flag of a resampled point: worst or majority",
     "valid_flags": "flags whose values are exported, e.g. [good, limited]",
+    "name_template": "file names, e.g. 'IAGOS_timeseries_{flight}_{level}_{version}.nc4'",
     "retry": "{attempts, base} for uploads",
     "redeliveries": "how often a failed delivery is offered again (default 3)",
 }
@@ -137,6 +138,11 @@ def _check_export(options: Mapping[str, Any]) -> None:
             raise ConfigError(f"valid_flags: unknown flag {label!r}; use {names}")
     if options.get("aggregate", "worst") not in ("worst", "majority"):
         raise ConfigError(f"aggregate: use worst or majority, not {options['aggregate']!r}")
+    if options.get("name_template") is not None:
+        from stratoflow.exporters.naming import check_name_template
+
+        fmt = options.get("format") or WRITER_FORMATS.get(str(options.get("writer", "netcdf")))
+        check_name_template(options["name_template"], str(fmt), what="name_template")
     if options.get("retry"):
         try:
             RetryPolicy.from_config(options["retry"])
