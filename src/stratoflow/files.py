@@ -30,7 +30,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["partial_file", "partial_name", "publish", "remove_partial_files", "umask"]
+__all__ = [
+    "left_by_gone_process",
+    "partial_file",
+    "partial_name",
+    "publish",
+    "remove_partial_files",
+    "umask",
+]
 
 #: The ``.part`` files of writes this process has started and not finished.
 _UNFINISHED: set[Path] = set()
@@ -53,27 +60,47 @@ def partial_name(name: str) -> str:
     return f".{name}.{_host()}-{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}"
 
 
-def _owner_is_gone(part: Path, target: Path) -> bool:
-    """Whether ``part`` (a sibling of ``target``) was left by a process of this machine that
-    no longer runs. Files of other machines (a shared folder) and of running processes are
-    never judged stale; a process id reused since counts as running (the file stays)."""
+def _owner_pid(part_name: str, target_name: str) -> int | None:
+    """The process id in ``part_name``, a :func:`partial_name` of ``target_name`` made on this
+    machine; None for any other name (another machine's, someone else's file)."""
     match = re.fullmatch(
-        rf"\.{re.escape(target.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+{re.escape(_SUFFIX)}",
-        part.name,
+        rf"\.{re.escape(target_name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+{re.escape(_SUFFIX)}",
+        part_name,
     )
     if match is None or match["host"] != _host():
-        return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        with _UNFINISHED_LOCK:
-            return part not in _UNFINISHED  # ours is live; else an earlier process's, same id
+        return None
+    return int(match["pid"])
+
+
+def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except OSError:  # EPERM: it runs, as another user
         return False
-    return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
+
+
+def left_by_gone_process(part_name: str, target_name: str) -> bool:
+    """Whether ``part_name`` is the temporary file of a write or upload of ``target_name`` by
+    a process of this machine that no longer runs (killed mid-way, its connection lost).
+
+    Files of other machines and of running processes (this one included) are never judged
+    stale; a process id reused since counts as running (the file stays).
+    """
+    pid = _owner_pid(part_name, target_name)
+    return pid is not None and pid != os.getpid() and not _running(pid)
+
+
+def _owner_is_gone(part: Path, target: Path) -> bool:
+    """Whether ``part`` (a sibling of ``target``) was left by a process of this machine that
+    no longer runs, or by this process in a write it has finished (same rules as
+    :func:`left_by_gone_process`)."""
+    if _owner_pid(part.name, target.name) == os.getpid():
+        with _UNFINISHED_LOCK:
+            return part not in _UNFINISHED  # ours is live; else an earlier process's, same id
+    return left_by_gone_process(part.name, target.name)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -588,3 +590,38 @@ def test_two_uploads_of_one_name_at_once_each_use_their_own_temporary_file(
     assert not errors, errors
     assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
     assert (outbox / "export.nc").read_bytes() == first
+
+
+def test_an_upload_removes_what_killed_uploads_of_its_name_left(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """Each upload has a temporary name of its own, so the one of an upload killed mid-way
+    (or cut off from the server) is never replaced by a later upload as ``.<name>.part``
+    was: the next upload of the name removes those of gone processes of this machine, and
+    leaves running uploads (here and on other machines) and other names alone."""
+    from stratoflow.files import _host
+
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = _host()
+        stale = f".export.nc.{host}-{dead}.0123456789ab.part"
+        kept = [
+            f".export.nc.{host}-{sleeper.pid}.0123456789ab.part",  # an upload running now
+            ".export.nc.other-host-1.0123456789ab.part",  # another machine's
+            f".other.nc.{host}-{dead}.0123456789ab.part",  # another name's
+        ]
+        for name in [stale, *kept]:
+            (outbox / name).write_bytes(b"half")
+        export = tmp_path / "export.nc"
+        export.write_bytes(os.urandom(5_000))
+        remote.handler(remote_dir="/outbox").put(export)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(["export.nc", *kept])
+    assert (outbox / "export.nc").read_bytes() == export.read_bytes()

@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -44,6 +44,7 @@ from stratoflow.errors import (
     TransferError,
     TransientTransferError,
 )
+from stratoflow.files import left_by_gone_process
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
@@ -66,6 +67,7 @@ __all__ = [
     "failure_reason",
     "host_port",
     "printable",
+    "remove_stale_uploads",
     "replace_keeping_old",
 ]
 
@@ -107,6 +109,33 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
         detail = f": {exc}" if str(exc).strip(" :") else ""
         return f"the server closed the connection ({type(exc).__name__}{detail})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def remove_stale_uploads(
+    listing: Callable[[], Iterable[str]],
+    remove: Callable[[str], object],
+    dest: PurePosixPath,
+    *,
+    errors: tuple[type[BaseException], ...],
+) -> None:
+    """Remove the temporary files of uploads of ``dest`` that processes of this machine left
+    behind when they were killed or lost the connection mid-way (see
+    :func:`stratoflow.files.left_by_gone_process`); ``listing`` gives the names in
+    ``dest``'s folder.
+
+    Each upload has a temporary name of its own, so nothing else ever replaces such a file:
+    without this, every one would stay in the partner's folder. Uploads running now (this
+    machine's or another's) are left alone. Best effort: a listing or removal that fails is
+    skipped (the upload itself has succeeded).
+    """
+    try:
+        names = [PurePosixPath(n).name for n in listing()]
+    except errors:
+        return
+    for name in names:
+        if left_by_gone_process(name, dest.name):
+            with contextlib.suppress(*errors):
+                remove(str(dest.with_name(name)))
 
 
 def replace_keeping_old(

@@ -55,6 +55,7 @@ from stratoflow.transfer.base import (
     TransferType,
     failure_reason,
     host_port,
+    remove_stale_uploads,
     replace_keeping_old,
 )
 from stratoflow.transfer.config import (
@@ -533,4 +534,10 @@ class _FTPConnection(Connection):
                 with contextlib.suppress(TimeoutError, *_ERRORS):
                     self.ftp.delete(str(tmp))
             raise self._fail(exc, f"put {name}") from exc
+        remove_stale_uploads(
+            lambda: self.ftp.nlst(str(dest.parent)),
+            self.ftp.delete,
+            dest,
+            errors=(TimeoutError, *_ERRORS),
+        )
         return dest.relative_to(self.root).as_posix()

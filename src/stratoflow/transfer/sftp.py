@@ -38,6 +38,7 @@ from stratoflow.transfer.base import (
     TransferType,
     failure_reason,
     host_port,
+    remove_stale_uploads,
     replace_keeping_old,
 )
 from stratoflow.transfer.config import (
@@ -368,4 +369,10 @@ class _SFTPConnection(Connection):
                 with contextlib.suppress(TimeoutError, OSError, EOFError, paramiko.SSHException):
                     self.sftp.remove(str(tmp))
             raise self._fail(exc, f"put {name}") from exc
+        remove_stale_uploads(
+            lambda: self.sftp.listdir(str(dest.parent)),
+            self.sftp.remove,
+            dest,
+            errors=(TimeoutError, OSError, EOFError, paramiko.SSHException),
+        )
         return dest.relative_to(self.root).as_posix()
