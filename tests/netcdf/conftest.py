@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import compliance_checker
@@ -107,9 +107,10 @@ def make_flight() -> Callable[..., xr.Dataset]:
 @pytest.fixture(scope="session")
 def compliance(
     tmp_path_factory: pytest.TempPathFactory,
-    run_compliance_checker: Callable[[Path, Path], tuple[dict[str, Findings], str]],
-) -> Callable[[Path], dict[str, Findings]]:
-    """Run the IOOS compliance checker (cf:1.8 and acdd:1.3) on a file, in a subprocess.
+    run_compliance_checker: Callable[..., tuple[dict[str, Findings], str]],
+) -> Callable[..., dict[str, Findings]]:
+    """Run the IOOS compliance checker (cf:1.8 and acdd:1.3, or only ``checks``) on a file,
+    in a subprocess.
 
     Returns, per checker, the failing checks by priority. A subprocess keeps the checker's own
     warnings out of this test process and runs it exactly as a data centre would.
@@ -121,13 +122,13 @@ def compliance(
     assert match is not None
     packaged = f"CF Standard Name Table v{match.group(1)}"
 
-    def run(path: Path) -> dict[str, Findings]:
+    def run(path: Path, checks: Sequence[str] | None = None) -> dict[str, Findings]:
         # The checker downloads any other table version it is told about: offline only.
         with netCDF4.Dataset(path) as nc:
             vocabulary = getattr(nc, "standard_name_vocabulary", None)
         assert vocabulary == packaged, f"{path.name} names {vocabulary!r}, checker has {packaged!r}"
         report = out_dir / f"{path.stem}.json"
-        findings, stderr = run_compliance_checker(path, report)
+        findings, stderr = run_compliance_checker(path, report, checks)
         assert "UserWarning" not in stderr, stderr[-2000:]
         return findings
 
