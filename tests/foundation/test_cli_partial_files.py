@@ -39,8 +39,8 @@ held.acquire()
 
 def half_way(self, ds, path):
     real_write(self, ds, path)
-    print("writing", flush=True)
-    try:
+    try:  # the signal may land right after the line: inside the try, whose finally hangs
+        print("writing", flush=True)
         threading.Event().wait()
     finally:
         if hang == "hang":
