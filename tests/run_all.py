@@ -23,7 +23,11 @@ POSTGRES_URL = os.environ.get(
 def run(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
     print(f"\n=== {title}: {' '.join(cmd)}", flush=True)
     started = time.monotonic()
-    result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, check=False)
+    # Bytecode caches on: with PYTHONDONTWRITEBYTECODE (set in some CI images) every pytest
+    # run re-rewrites the asserts of every test module, and every child process the tests
+    # start (CLI, workers, schedulers) compiles stratoflow from source again.
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run(cmd, cwd=ROOT, env={**base, **(env or {})}, check=False)
     print(
         f"=== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s", flush=True
     )
