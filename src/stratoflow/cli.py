@@ -126,6 +126,16 @@ def _bounded_interrupt() -> Iterator[None]:
             timer.cancel()
 
 
+def _print_error(command: str, exc: BaseException) -> None:
+    """The one-line report of a failed command, every revealed secret masked: the message may
+    quote a path, URL or server answer that holds one, and stderr goes to terminals, cron
+    mails and CI logs. Imported here: the transfer package (httpx, paramiko) is not needed
+    to start a command that fetches nothing."""
+    from stratoflow.transfer.secrets import redact
+
+    print(f"stratoflow {command}: error: {redact(str(exc))}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:  # Ctrl-C while the command modules (numpy, xarray, ...) load: no traceback either
@@ -143,12 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:  # arguments that contradict each other: status 2, as argparse
         if args.debug:
             raise
-        print(f"stratoflow {args.command}: error: {exc}", file=sys.stderr)
+        _print_error(args.command, exc)
         return 2
     except StratoflowError as exc:
         if args.debug:
             raise
-        print(f"stratoflow {args.command}: error: {exc}", file=sys.stderr)
+        _print_error(args.command, exc)
         return 1
     except Terminated as exc:  # SIGTERM (see stratoflow.jobs.interrupt)
         remove_partial_files()

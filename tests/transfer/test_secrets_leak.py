@@ -482,3 +482,33 @@ def test_a_secret_a_plugin_quotes_is_masked_in_the_database_and_mail(
         database=True,
         dirs=[staging_dir],
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_where_a_quoted_secret_would_be_stored_or_shown_it_is_masked(
+    secrets_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last boundaries: the note a failed driver leaves in its run's summary (an
+    exception's repr), the reason a file cannot be re-processed (a transfer's or reader's
+    error: run summary, review history, admin, output) and the command's error line."""
+    from django.utils import timezone
+
+    from stratoflow.cli import main
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.reprocess import Blocked
+    from stratoflow.server.workflow.services import run_interrupt
+
+    key = Secret(secrets_env["apikey"]).reveal()
+    job = import_job("masked", "local", {"root": str(tmp_path)})
+    run = JobRun.objects.create(job=job, scheduled_for=timezone.now(), state="running", owner="me")
+    run_interrupt(run, "me", f"the scheduler's driver failed: ValueError('bad key {key}')")
+    assert run.summary["interrupted"] == "the scheduler's driver failed: ValueError('bad key ***')"
+
+    blocked = Blocked("f.nc", "F1", f"could not be fetched again (GET ?api_key={key}: 500)")
+    assert blocked.reason == "could not be fetched again (GET ?api_key=***: 500)"
+
+    missing = tmp_path / f"{key}.nc"
+    assert main(["inspect", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("stratoflow inspect: error: ") and "***.nc" in err
+    assert_nowhere(key, texts=[err], database=True)

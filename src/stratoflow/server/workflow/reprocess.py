@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from stratoflow.errors import ConfigError, StratoflowError, TransferError
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.workflow.models import Task, TaskManager
+from stratoflow.transfer.secrets import redact
 
 if TYPE_CHECKING:
     from stratoflow.server.catalog.models import SourceFile
@@ -130,11 +131,19 @@ class PlanItem:
 
 @dataclass
 class Blocked:
-    """A file that should be re-processed but cannot be, and why."""
+    """A file that should be re-processed but cannot be, and why.
+
+    The reason often quotes a transfer's or reader's error, which may quote a credential
+    (a portal's answer, a library's message); it goes into the run's summary, the flight's
+    review history, admin messages and the command's output, so it is masked here, once.
+    """
 
     identity: str
     flight: str
     reason: str
+
+    def __post_init__(self) -> None:
+        self.reason = redact(self.reason)
 
 
 @dataclass

@@ -659,7 +659,7 @@ def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str]
             run=locked, state__in=[TaskState.QUEUED.value, TaskState.RETRYING.value]
         ).update(dispatched_at=None)
         summary = dict(locked.summary) if isinstance(locked.summary, dict) else {}
-        summary["interrupted"] = reason
+        summary["interrupted"] = reason = redact(reason)  # often an exception's repr
         locked.summary = summary
         locked.heartbeat_at = None
         _run_transition(locked, RunState.FAILED)
