@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 USER, PASSWORD = "alice", "pw-basic-Zq81"
 BEARER = "tok-bearer-K2m9"
@@ -81,7 +81,20 @@ class Portal:
     #: the listing lives at ``/api/files/``: ``/api/files`` is redirected there (301) with
     #: the query string kept, as Django's APPEND_SLASH does (an API key in it included)
     append_slash: bool = False
+    #: put the listing request's ``api_key`` back into every item's link, in its query
+    #: string ("query": ``/files/f.nc?api_key=K``) or in its path ("path":
+    #: ``/keyed/K/files/f.nc``), as some portals do
+    key_in_links: str = ""
     url: str = ""
+
+    def link(self, name: str, query: dict[str, list[str]]) -> str:
+        """The download link of the file ``name`` in a listing asked with ``query``."""
+        key = quote((query.get("api_key") or [""])[0], safe="")
+        if self.key_in_links == "query":
+            return f"/files/{name}?api_key={key}"
+        if self.key_in_links == "path":
+            return f"/keyed/{key}/files/{name}"
+        return f"/files/{name}"
 
     def next_fault(self, name: str) -> str | None:
         with self.lock:
@@ -285,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "size": (portal.root / name).stat().st_size,
                         "sha256": digest,
                         "modified": (portal.root / name).stat().st_mtime_ns,
-                        "url": f"/files/{name}",
+                        "url": self.server.portal.link(name, query),
                     }
                 )
             more = page * portal.page_size < len(names)
@@ -297,6 +310,8 @@ class _Handler(BaseHTTPRequestHandler):
                 200, {"items": items, "next": f"/api/files?page={page + 1}" if more else None}
             )
             return
+        if path.startswith("/keyed/"):  # see Portal.key_in_links
+            path = "/" + path.split("/", 3)[3]
         if path.startswith("/files/"):
             self._file(unquote(path.removeprefix("/files/")))
             return

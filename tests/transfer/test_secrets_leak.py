@@ -18,7 +18,14 @@ from stratoflow.transfer.auth.base import ConnectionHandler, FTPLogin
 from stratoflow.transfer.secrets import Secret, redact
 
 from . import _portal
-from ._helpers import AUTH_CASES, assert_nowhere, chain_texts, import_job, portal_options
+from ._helpers import (
+    AUTH_CASES,
+    assert_nowhere,
+    chain_texts,
+    import_job,
+    portal_options,
+    tasks_by_subject,
+)
 from ._portal import Portal
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_USER, SECRET_VALUES, SFTP_USER
@@ -512,3 +519,50 @@ def test_where_a_quoted_secret_would_be_stored_or_shown_it_is_masked(
     err = capsys.readouterr().err
     assert err.startswith("stratoflow inspect: error: ") and "***.nc" in err
     assert_nowhere(key, texts=[err], database=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_the_portal_puts_in_item_links_is_not_part_of_their_identity(
+    portal_factory: Callable[..., Portal],
+    secrets_env: dict[str, str],
+    remote_root: Path,
+    staging_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With ``id_field`` on a link that carries the key sent (``?api_key=K``), the key would
+    be the file's identity: in the staging manifest, the task subject, every message. The
+    parameter is dropped from the identity (the download still uses the link); a key in
+    the link's path is refused, naming the item and the option, never the value."""
+    from stratoflow.server.workflow.services import job_run
+
+    caplog.set_level(logging.DEBUG)
+    for i in range(3):  # two pages
+        (remote_root / f"f{i}.nc").write_bytes(b"data")
+    portal = portal_factory("apikey_query", key_in_links="query")
+    job = import_job(
+        "keyed",
+        "http",
+        portal_options(portal.url, id_field="url", name_field=None),
+        auth=AUTH_CASES["apikey_query"](secrets_env),
+    )
+    job_run(job)
+
+    assert set(tasks_by_subject(job)) == {f"/files/f{i}.nc" for i in range(3)}
+    assert "GET /files/f2.nc" in portal.requests  # downloaded through the listed link
+    assert sorted(p.name for p in staging_dir.rglob("f*.nc")) == ["f0.nc", "f1.nc", "f2.nc"]
+    assert_nowhere(_portal.API_KEY, caplog=caplog, database=True, dirs=[staging_dir])
+
+    portal.key_in_links = "path"
+    handler = TransferHandler.from_config(
+        {
+            "provider": {"name": "Leak DC"},
+            "transfer": {"type": "http", **portal_options(portal.url, id_field="url")},
+            "auth": AUTH_CASES["apikey_query"](secrets_env),
+        }
+    )
+    with pytest.raises(TransferError) as info:
+        handler.list()
+    assert "item 0 of the listing: its field 'url' (option id_field) holds a credential" in str(
+        info.value
+    )
+    assert_nowhere(_portal.API_KEY, texts=chain_texts(info.value))

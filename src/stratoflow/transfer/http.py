@@ -17,7 +17,8 @@ Errors are translated at the boundary: 401/403 -> :class:`AuthError`; 404/410 fo
 than ``min_speed`` bytes/s, 202 (file being prepared), 408/429/5xx ->
 :class:`TransientTransferError`; other failures -> :class:`TransferError`. URLs in messages
 never carry a query string (where API keys and hash tokens live); a filter on the ``httpx``
-logger removes them from its log lines too.
+logger removes them from its log lines too. An item identity (stored) never holds a secret
+sent: a query parameter holding one is dropped from it, one elsewhere is refused.
 
 Example config::
 
@@ -52,6 +53,7 @@ from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import Connection, Paced, RemoteItem, TransferType
 from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
 from stratoflow.transfer.retry import retry_after_seconds
+from stratoflow.transfer.secrets import redact
 from stratoflow.transfer.staging import ResumedSink, ServedSink, Sink
 
 __all__ = ["HttpPortal", "public_url", "served_name"]
@@ -83,6 +85,26 @@ class _RedactQueries(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_RedactQueries())
+
+
+def _without_secrets(identity: str) -> str | None:
+    """``identity`` without the query parameters that hold a secret; None if one is elsewhere.
+
+    A portal that was sent its API key as a query parameter may put it back into every
+    item's link (``/files/f.nc?api_key=K``); with ``id_field`` on that link, the key would
+    become the file's identity, stored in the staging manifest and as its task's subject and
+    shown in every message. Dropping those parameters (whatever their name: the values
+    revealed in this process, see :func:`~stratoflow.transfer.secrets.redact`) keeps the
+    identity stable when the key is rotated, too; a secret elsewhere (in the path) cannot be
+    taken out without changing what the identity names, so it is refused.
+    """
+    if redact(identity) == identity:
+        return identity
+    head, mark, query = identity.partition("?")
+    query, hash_, fragment = query.partition("#")
+    kept = "&".join(p for p in query.split("&") if p and redact(p) == p)
+    identity = head + (mark if kept else "") + kept + hash_ + fragment
+    return identity if redact(identity) == identity else None
 
 
 def dig(document: Any, path: str | None) -> Any:
@@ -502,8 +524,8 @@ class _HttpConnection(Connection):
                 raise TransferError(
                     f"GET {public_url(url)}: no list at JSON path {spec.items_path!r}"
                 )
-            for entry in items:
-                yield self._item(entry, url)
+            for index, entry in enumerate(items):
+                yield self._item(entry, url, index)
             following = dig(page, spec.next_path) if spec.next_path else None
             if following is None or following == "" or isinstance(following, bool):
                 url = None  # the last page
@@ -512,12 +534,19 @@ class _HttpConnection(Connection):
             else:
                 url = url.join(following) if isinstance(following, str) else None
 
-    def _item(self, entry: Any, page: httpx.URL) -> RemoteItem:
+    def _item(self, entry: Any, page: httpx.URL, index: int) -> RemoteItem:
         spec = self.spec
         identity = dig(entry, spec.id_field)
         if identity is None:
             raise TransferError(f"GET {public_url(page)}: an item has no field {spec.id_field!r}")
-        identity = str(identity)
+        identity = _without_secrets(str(identity))
+        if identity is None:
+            raise TransferError(
+                f"GET {public_url(page)}: item {index} of the listing: its field "
+                f"{spec.id_field!r} (option id_field) holds a credential this process sent "
+                "(not shown); an identity is stored (staging manifest, task subject), so set "
+                "id_field to a field that holds none, such as the portal's file id"
+            )
         name = dig(entry, spec.name_field) if spec.name_field else None
         name = str(name) if name else identity.rstrip("/").rsplit("/", 1)[-1]
         link = dig(entry, spec.url_field) if spec.url_field else None
