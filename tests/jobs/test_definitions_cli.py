@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from stratoflow.cli import main
 
@@ -582,3 +583,30 @@ def test_renamed_from_must_not_be_ambiguous(
     )
     assert main(["job", "load", str(jobs_file)]) == 1
     assert "managers[1].renamed_from: manager 'export' is listed too" in capsys.readouterr().err
+
+
+def test_a_provider_url_with_credentials_is_refused_without_echoing_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], admin_client: Client
+) -> None:
+    """The descriptive URL is stored and shown, never used to log in: no user:password@ in it,
+    from a job file or the admin."""
+    from stratoflow.server.workflow.models import DataProvider
+
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        "providers:\n  - {name: portal, url: 'https://alice:Hunter2-pw@portal.example/'}\n"
+    )
+    assert main(["job", "load", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "providers[0].url: must not carry a user name or password" in err
+    assert "Hunter2" not in err and not DataProvider.objects.exists()
+
+    page = admin_client.post(
+        "/admin/workflow/dataprovider/add/",
+        {"name": "portal", "url": "https://alice:Hunter2-pw@portal.example/", "concurrency": 0},
+    )
+    assert page.status_code == 200 and not DataProvider.objects.exists()
+    assert "must not carry a user name or password" in page.content.decode()
+    path.write_text("providers:\n  - {name: portal, url: 'https://portal.example/data'}\n")
+    assert main(["job", "load", str(path)]) == 0
+    assert DataProvider.objects.get().url == "https://portal.example/data"

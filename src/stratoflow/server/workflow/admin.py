@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import QuerySet, URLField
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
@@ -25,6 +25,8 @@ from stratoflow.server.workflow.selectors import NEXT_SHOWN
 class DataProviderAdmin(admin.ModelAdmin[models.DataProvider]):
     list_display = ["name", "contact", "url", "licence", "concurrency"]
     search_fields = ["name"]
+    # a URL typed without scheme is https (Django 6's default; 5.x warns on every form)
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(models.TransferHandler)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -46,6 +47,19 @@ class DataProvider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The descriptive URL holds no credentials: it is stored and shown (admin lists,
+        provenance, job files under version control), and is never used to log in. Refused
+        in the admin form and by ``job load`` alike, without the value."""
+        if "@" in urlsplit(self.url).netloc:
+            raise ValidationError(
+                {
+                    "url": "must not carry a user name or password (user:password@host; the "
+                    "value is not shown); credentials belong in a transfer's auth options, "
+                    "as secret references (env:NAME, file:/path)"
+                }
+            )
 
 
 class TransferHandler(models.Model):
