@@ -21,8 +21,10 @@ httpcore logs at DEBUG; a library or plugin may quote what it sent in an excepti
 value revealed in this process is remembered (with its URL-encoded forms), :func:`redact`
 masks them in a text, and from the first reveal on every log record of every logger is
 masked as it is made (a log record factory: logger filters do not reach child loggers such as
-``httpcore.http11``), message and traceback alike. Task errors, a run's errors and export
-records are stored through :func:`redact` too.
+``httpcore.http11``), message and traceback alike. Task errors, a run's errors and the note
+an interrupted run keeps, the reasons a file cannot be re-processed and export records are
+stored through :func:`redact` too, and the command's ``stratoflow X: error:`` line is printed
+through it. An HTTP item identity (stored as is) drops a query parameter holding a secret.
 
 Example::
 
