@@ -31,11 +31,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
+    "gone_process",
     "left_by_gone_process",
     "partial_file",
     "partial_name",
     "publish",
     "remove_partial_files",
+    "this_host",
     "umask",
 ]
 
@@ -48,6 +50,12 @@ _SUFFIX = ".part"
 def _host() -> str:
     """This machine's name as it goes into a ``.part`` name (no '/', kept short)."""
     return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "localhost"
+
+
+def this_host() -> str:
+    """This machine's name as temporary names carry it (``<host>-<pid>``), so that a later
+    process recognises which ones a process of this machine made."""
+    return _host()
 
 
 def partial_name(name: str) -> str:
@@ -90,7 +98,13 @@ def left_by_gone_process(part_name: str, target_name: str) -> bool:
     stale; a process id reused since counts as running (the file stays).
     """
     pid = _owner_pid(part_name, target_name)
-    return pid is not None and pid != os.getpid() and not _running(pid)
+    return pid is not None and gone_process(pid)
+
+
+def gone_process(pid: int) -> bool:
+    """Whether the process ``pid`` of this machine, named in a temporary name, no longer runs
+    (never this process; a process id reused since counts as running)."""
+    return pid != os.getpid() and not _running(pid)
 
 
 def _owner_is_gone(part: Path, target: Path) -> bool:

@@ -22,7 +22,10 @@ Permanent refusals need no fault: pyftpdlib's own per-directory permissions
 ``server.no_overwrite = True`` makes ``RNTO`` onto an existing file fail with 550, as IIS and
 ProFTPD (``AllowOverwrite off``, its default) answer. ``server.refused_renames`` holds
 ``fnmatch`` patterns of file names whose renaming (``RNFR`` name, ``RNTO``) is refused with
-550, as a full quota or a server rule would refuse it.
+550, as a full quota or a server rule would refuse it. ``server.drop_on_rename`` and
+``server.drop_on_delete`` hold patterns of source names (``RNFR``) and deleted names (``DELE``)
+at which the server hangs up instead of renaming (a rename that would go through) or deleting:
+a connection lost at that step. Each pattern hangs up once, then is dropped from the list.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class FTPTestServer:
         self.no_overwrite = False
         #: ``fnmatch`` patterns of source names (base names) whose rename is refused (550).
         self.refused_renames: list[str] = []
+        #: ``fnmatch`` patterns (once each) of renames and deletes the server hangs up at.
+        self.drop_on_rename: list[str] = []
+        self.drop_on_delete: list[str] = []
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -90,6 +96,15 @@ class FTPTestServer:
     def asked_for(self, name: str) -> None:
         with self._lock:
             self.retrieved.append(name)
+
+    def drops_at(self, patterns: list[str], path: str) -> bool:
+        """Whether ``path``'s base name matches one of ``patterns`` (which is then used up)."""
+        with self._lock:
+            for pattern in patterns:
+                if fnmatch(os.path.basename(path), pattern):
+                    patterns.remove(pattern)
+                    return True
+        return False
 
     def next_fault(self, name: str) -> str | None:
         with self._lock:
@@ -158,7 +173,16 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
             self._rnfr = None
             self.respond("550 File exists.")
             return None
+        if self.test_server.drops_at(self.test_server.drop_on_rename, self._rnfr or ""):
+            self.close()  # the connection is lost: no rename, no reply
+            return None
         return super().ftp_RNTO(path)
+
+    def ftp_DELE(self, path: str) -> Any:  # noqa: N802
+        if self.test_server.drops_at(self.test_server.drop_on_delete, path):
+            self.close()  # the connection is lost: no delete, no reply
+            return None
+        return super().ftp_DELE(path)
 
     def respond(self, resp: str, *args: Any, **kwargs: Any) -> None:
         if self._hold and resp.startswith("226"):

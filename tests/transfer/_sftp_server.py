@@ -23,6 +23,10 @@ Renames: plain ``RENAME`` refuses an existing target (SFTP v3, as OpenSSH does);
 ``faults.no_posix_rename`` makes the server lack the ``posix-rename@openssh.com`` extension
 that replaces one; ``faults.refused_renames`` holds ``fnmatch`` patterns of file names whose
 renaming is refused (permission denied), as a full quota or a server rule would refuse it.
+``faults.drop_on_rename`` and ``faults.drop_on_remove`` hold patterns of source names and
+removed names at which the server shuts the connection down instead of renaming (a rename
+that would go through) or removing: a connection lost at that step. Each pattern hangs up
+once, then is dropped from the list.
 """
 
 from __future__ import annotations
@@ -58,6 +62,18 @@ class Faults:
     no_posix_rename: bool = False
     #: ``fnmatch`` patterns of source names (base names) whose rename is refused.
     refused_renames: list[str] = field(default_factory=list)
+    #: ``fnmatch`` patterns (once each) of renames and removals the server hangs up at.
+    drop_on_rename: list[str] = field(default_factory=list)
+    drop_on_remove: list[str] = field(default_factory=list)
+
+    def drops_at(self, patterns: list[str], path: str) -> bool:
+        """Whether ``path``'s base name matches one of ``patterns`` (which is then used up)."""
+        with self.lock:
+            for pattern in patterns:
+                if fnmatch(os.path.basename(path), pattern):
+                    patterns.remove(pattern)
+                    return True
+        return False
 
     def refuses_rename(self, path: str) -> bool:
         name = os.path.basename(path)
@@ -206,7 +222,14 @@ class _Files(paramiko.SFTPServerInterface):
         handle.fault, handle.faults, handle.sock = fault, self.faults, self.sock
         return handle
 
+    def _hang_up(self) -> int:
+        if self.sock is not None:
+            self.sock.shutdown(socket.SHUT_RDWR)  # the connection is lost at this step
+        return paramiko.SFTP_FAILURE
+
     def remove(self, path: str) -> int:
+        if self.faults.drops_at(self.faults.drop_on_remove, path):
+            return self._hang_up()
         try:
             os.remove(self._real(path))
         except OSError as exc:
@@ -218,6 +241,8 @@ class _Files(paramiko.SFTPServerInterface):
             return paramiko.SFTP_PERMISSION_DENIED
         if os.path.exists(self._real(newpath)):
             return paramiko.SFTP_FAILURE
+        if self.faults.drops_at(self.faults.drop_on_rename, oldpath):
+            return self._hang_up()
         os.rename(self._real(oldpath), self._real(newpath))
         return paramiko.SFTP_OK
 
@@ -226,6 +251,8 @@ class _Files(paramiko.SFTPServerInterface):
             return paramiko.SFTP_OP_UNSUPPORTED
         if self.faults.refuses_rename(oldpath):
             return paramiko.SFTP_PERMISSION_DENIED
+        if self.faults.drops_at(self.faults.drop_on_rename, oldpath):
+            return self._hang_up()
         try:
             os.replace(self._real(oldpath), self._real(newpath))
         except OSError as exc:

@@ -76,6 +76,10 @@ class Remote:
     refuse_overwrite: Callable[[], None]
     #: ``fnmatch`` patterns of file names whose rename the server refuses
     refused_renames: list[str]
+    #: ``fnmatch`` patterns (once each) of source names whose rename the server hangs up at
+    drop_on_rename: list[str]
+    #: ``fnmatch`` patterns (once each) of file names whose removal the server hangs up at
+    drop_on_remove: list[str]
     ftp: FTPTestServer | None = None
 
 
@@ -109,6 +113,8 @@ def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -
         set_on_drop,
         refuse_overwrite,
         server.faults.refused_renames,
+        server.faults.drop_on_rename,
+        server.faults.drop_on_remove,
     )
 
 
@@ -136,6 +142,8 @@ def _ftp_remote(server: FTPTestServer, password_ref: str) -> Remote:
         set_on_drop,
         refuse_overwrite,
         server.refused_renames,
+        server.drop_on_rename,
+        server.drop_on_delete,
         ftp=server,
     )
 
@@ -625,3 +633,133 @@ def test_an_upload_removes_what_killed_uploads_of_its_name_left(
         sleeper.wait()
     assert sorted(p.name for p in outbox.iterdir()) == sorted(["export.nc", *kept])
     assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+
+def _aside_leftovers(outbox: Path) -> list[str]:
+    return sorted(p.name for p in outbox.iterdir() if p.name.endswith(".old"))
+
+
+def _delivered(outbox: Path) -> list[str]:
+    """The names in ``outbox`` but for the ``.part`` an upload cut off in this process left
+    (removed by a later process's upload, see ``remove_stale_uploads``)."""
+    return sorted(p.name for p in outbox.iterdir() if not p.name.endswith(".part"))
+
+
+def test_a_connection_lost_before_the_new_file_is_renamed_in_puts_the_old_one_back(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """On a server that renames onto free names only, the connection drops after the
+    delivered file was moved aside and before the new one was renamed in: the partner had
+    no ``export.nc`` at all, the old one hidden as ``.export.nc.….old`` for ever. The next
+    upload to the folder (here, of another name) puts it back first; the retried upload of
+    the name then replaces it and leaves nothing aside."""
+    remote.refuse_overwrite()
+    remote.drop_on_rename.append(".export.nc.*.part")
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    once = RetryPolicy(attempts=1)
+    with pytest.raises(TransientTransferError, match=r"put export\.nc"):
+        remote.handler(remote_dir="/outbox", retry=once).put(export)
+    assert not (outbox / "export.nc").exists()  # the drop left it aside
+    (aside,) = _aside_leftovers(outbox)
+
+    other = tmp_path / "other.nc"
+    other.write_bytes(b"another export")
+    remote.handler(remote_dir="/outbox", retry=once).put(other)
+    assert (outbox / "export.nc").read_bytes() == b"the first delivery"
+    assert not (outbox / aside).exists()
+
+    remote.handler(remote_dir="/outbox", retry=once).put(export)
+    assert _delivered(outbox) == ["export.nc", "other.nc"]
+    assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+
+def test_a_retried_upload_after_a_lost_connection_leaves_nothing_aside(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """The same drop, with retries: the retry (same process, fresh connection) first puts
+    the old file back, then replaces it. It used to find the name free, rename the new file
+    in and leave the old one hidden beside it."""
+    remote.refuse_overwrite()
+    remote.drop_on_rename.append(".export.nc.*.part")
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    remote.handler(remote_dir="/outbox").put(export)
+    assert not remote.drop_on_rename  # the connection was lost once
+    assert _delivered(outbox) == ["export.nc"]
+    assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+
+def test_a_connection_lost_before_the_old_file_is_removed_leaves_it_for_the_next_upload(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """The new file was renamed in and the connection dropped before the old one, moved
+    aside, was removed: the upload counts as done (the partner has the new file), and the
+    next upload to the folder removes the old one."""
+    remote.refuse_overwrite()
+    remote.drop_on_remove.append(".export.nc.*.old")
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    remote.handler(remote_dir="/outbox").put(export)
+    assert not remote.drop_on_remove  # the connection was lost once
+    assert len(_aside_leftovers(outbox)) == 1
+
+    other = tmp_path / "other.nc"
+    other.write_bytes(b"another export")
+    remote.handler(remote_dir="/outbox").put(other)
+    assert sorted(p.name for p in outbox.iterdir()) == ["export.nc", "other.nc"]
+    assert (outbox / "export.nc").read_bytes() == export.read_bytes()
+
+
+def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_aside(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """Files a killed process moved aside (``.<name>.<host>-<pid>.<stamp>.old``) are put
+    back when their name is free (the newest, if several) and removed when it is taken. The
+    files of replacements running now, of other machines, and names this code does not make
+    are left alone."""
+    from stratoflow.files import _host
+
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    host = _host()
+    old, newer = "0000000000000001abcd", "0000000000000002abcd"
+    left = {
+        f".a.nc.{host}-{dead}.{old}.old": b"a, older",  # removed: a newer one goes back
+        f".a.nc.{host}-{dead}.{newer}.old": b"a, newer",  # put back: no a.nc
+        f".b.nc.{host}-{dead}.{old}.old": b"b, replaced",  # removed: b.nc is there
+    }
+    kept = {
+        f".a.nc.{host}-{sleeper.pid}.{old}.old": b"running",
+        f".a.nc.other-host-{dead}.{old}.old": b"other machine",
+        ".a.nc.0123456789ab.old": b"not ours",
+        f".a.nc.{host}-{dead}.{old}.old.bak": b"not ours either",
+    }
+    try:
+        for name, data in {**left, **kept}.items():
+            (outbox / name).write_bytes(data)
+        (seeded / "b.nc").rename(outbox / "b.nc")
+        export = tmp_path / "export.nc"
+        export.write_bytes(os.urandom(5_000))
+        remote.handler(remote_dir="/outbox").put(export)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(["a.nc", "b.nc", "export.nc", *kept])
+    assert (outbox / "a.nc").read_bytes() == b"a, newer"
+    assert (outbox / "b.nc").read_bytes() == FILES["b.nc"]
+    for name, data in kept.items():
+        assert (outbox / name).read_bytes() == data

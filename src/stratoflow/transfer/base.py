@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
+import secrets
+import threading
 import time
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -44,7 +47,7 @@ from stratoflow.errors import (
     TransferError,
     TransientTransferError,
 )
-from stratoflow.files import left_by_gone_process
+from stratoflow.files import gone_process, left_by_gone_process, this_host
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
@@ -69,6 +72,7 @@ __all__ = [
     "printable",
     "remove_stale_uploads",
     "replace_keeping_old",
+    "restore_moved_aside",
 ]
 
 
@@ -138,6 +142,97 @@ def remove_stale_uploads(
                 remove(str(dest.with_name(name)))
 
 
+#: The names (``.old``) under which replacements running in this process keep the file they
+#: replace: a leftover of this process's own earlier attempt (its connection dropped) is
+#: told from a replacement another thread is doing now by not being in here.
+_ASIDE_LIVE: set[str] = set()
+_ASIDE_LOCK = threading.Lock()
+
+
+def _aside_name(name: str) -> str:
+    """The hidden name ``.<name>.<host>-<pid>.<stamp><random>.old`` under which the file
+    ``name`` is kept while its replacement is renamed in.
+
+    Host and process id tell a later upload whether the process that moved it aside is gone
+    (its file then is a leftover, see :func:`restore_moved_aside`); the stamp (nanoseconds,
+    fixed-width hex) orders several leftovers of one name, the newest first.
+    """
+    stamp = f"{time.time_ns():016x}{secrets.token_hex(2)}"
+    return f".{name}.{this_host()}-{os.getpid()}.{stamp}.old"
+
+
+def _left_aside(name: str) -> tuple[str, str] | None:
+    """(the name it was moved aside from, its stamp) when ``name`` is an :func:`_aside_name`
+    of this machine whose replacement no longer runs: its process is gone, or it is this
+    process's and that replacement has ended (its connection dropped). None for any other
+    name: another machine's, a running replacement's, someone else's file."""
+    match = re.fullmatch(
+        rf"\.(?P<name>.+)\.{re.escape(this_host())}-(?P<pid>\d+)\.(?P<stamp>[0-9a-f]{{20}})\.old",
+        name,
+    )
+    if match is None:
+        return None
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        with _ASIDE_LOCK:
+            if name in _ASIDE_LIVE:
+                return None
+    elif not gone_process(pid):
+        return None
+    return match["name"], match["stamp"]
+
+
+def restore_moved_aside(
+    listing: Callable[[], Iterable[str]],
+    rename: Callable[[str, str], object],
+    remove: Callable[[str], object],
+    is_file: Callable[[str], bool],
+    folder: PurePosixPath,
+    *,
+    errors: tuple[type[BaseException], ...],
+    what: str,
+) -> None:
+    """Settle the files that replacements in ``folder`` (:func:`replace_keeping_old`) moved
+    aside and did not get to remove or put back: their connection dropped, or their process
+    was killed, in between. ``listing`` gives the names in ``folder``.
+
+    Such a file stayed at the partner's forever under its hidden name, and when the new file
+    had not been renamed in, the partner had no file of that name at all. Now, when a file
+    of the name is there (the new one), the one moved aside is removed; when none is, it is
+    renamed back (the newest, if several), so the partner has its file again before a new
+    upload starts. Only this machine's aside names of replacements that no longer run are
+    touched. Best effort: what fails is logged and left for a later upload.
+    """
+    try:
+        names = [PurePosixPath(n).name for n in listing()]
+    except errors:
+        return
+    left = [(found, aside) for aside in names if (found := _left_aside(aside)) is not None]
+    for (name, _), aside in sorted(left, key=lambda x: x[0][1], reverse=True):
+        dest, kept = folder / name, folder / aside
+        try:
+            if is_file(str(dest)):
+                remove(str(kept))
+                log.info("%s: removed %s, left by a replacement of %s", what, kept, dest)
+            else:
+                rename(str(kept), str(dest))
+                log.warning(
+                    "%s: %s was moved aside by a replacement that did not finish: put back from %s",
+                    what,
+                    dest,
+                    kept,
+                )
+        except errors as exc:
+            log.warning(
+                "%s: cannot settle %s, left by a replacement of %s (%s: %s)",
+                what,
+                kept,
+                dest,
+                type(exc).__name__,
+                exc,
+            )
+
+
 def replace_keeping_old(
     rename: Callable[[str, str], object],
     remove: Callable[[str], object],
@@ -161,9 +256,31 @@ def replace_keeping_old(
     ``fail(exc, what)``, says under which name the old file is kept.
 
     Only a file is moved aside (``is_file``): a folder of that name is someone else's, and
-    the upload fails as the rename did.
+    the upload fails as the rename did. What a dropped connection or a killed process leaves
+    moved aside is settled by the next upload to the folder (:func:`restore_moved_aside`).
     """
-    aside = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
+    aside = dest.with_name(_aside_name(dest.name))
+    with _ASIDE_LOCK:
+        _ASIDE_LIVE.add(aside.name)
+    try:
+        _replace(rename, remove, is_file, tmp, dest, aside, errors=errors, fail=fail, what=what)
+    finally:
+        with _ASIDE_LOCK:
+            _ASIDE_LIVE.discard(aside.name)
+
+
+def _replace(
+    rename: Callable[[str, str], object],
+    remove: Callable[[str], object],
+    is_file: Callable[[str], bool],
+    tmp: PurePosixPath,
+    dest: PurePosixPath,
+    aside: PurePosixPath,
+    *,
+    errors: tuple[type[BaseException], ...],
+    fail: Callable[[BaseException, str], TransferError],
+    what: str,
+) -> None:
     try:
         movable = is_file(str(dest))
     except errors:

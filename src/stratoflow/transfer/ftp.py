@@ -57,6 +57,7 @@ from stratoflow.transfer.base import (
     host_port,
     remove_stale_uploads,
     replace_keeping_old,
+    restore_moved_aside,
 )
 from stratoflow.transfer.config import (
     host_name,
@@ -510,6 +511,16 @@ class _FTPConnection(Connection):
             ) from exc
         try:
             with fh:
+                # an earlier replacement's file left moved aside: back, or away, before this upload
+                restore_moved_aside(
+                    lambda: self.ftp.nlst(str(dest.parent)),
+                    self.ftp.rename,
+                    self.ftp.delete,
+                    self._is_file,
+                    dest.parent,
+                    errors=(TimeoutError, *_ERRORS),
+                    what=f"{self.where}: put {name}",
+                )
                 # storbinary sends 8 KiB blocks as it reads them: the file is never held whole.
                 self.ftp.storbinary(f"STOR {tmp}", fh)
             try:

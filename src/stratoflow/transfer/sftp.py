@@ -40,6 +40,7 @@ from stratoflow.transfer.base import (
     host_port,
     remove_stale_uploads,
     replace_keeping_old,
+    restore_moved_aside,
 )
 from stratoflow.transfer.config import (
     host_name,
@@ -344,6 +345,16 @@ class _SFTPConnection(Connection):
             ) from exc
         try:
             with fh:
+                # an earlier replacement's file left moved aside: back, or away, before this upload
+                restore_moved_aside(
+                    lambda: self.sftp.listdir(str(dest.parent)),
+                    self.sftp.rename,
+                    self.sftp.remove,
+                    self._is_file,
+                    dest.parent,
+                    errors=(TimeoutError, OSError, EOFError, paramiko.SSHException),
+                    what=f"{self.where}: put {name}",
+                )
                 # putfo reads and sends 32 KiB blocks, pipelined: the file is never held whole.
                 self.sftp.putfo(fh, str(tmp), confirm=True)
             try:
