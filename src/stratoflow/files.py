@@ -33,6 +33,7 @@ from pathlib import Path
 __all__ = [
     "gone_process",
     "left_by_gone_process",
+    "made_by_this_process",
     "partial_file",
     "partial_name",
     "publish",
@@ -99,6 +100,12 @@ def left_by_gone_process(part_name: str, target_name: str) -> bool:
     """
     pid = _owner_pid(part_name, target_name)
     return pid is not None and gone_process(pid)
+
+
+def made_by_this_process(part_name: str, target_name: str) -> bool:
+    """Whether ``part_name`` is a :func:`partial_name` of ``target_name`` that this process
+    made (whether its write or upload still runs, the caller knows)."""
+    return _owner_pid(part_name, target_name) == os.getpid()
 
 
 def gone_process(pid: int) -> bool:

@@ -47,7 +47,13 @@ from stratoflow.errors import (
     TransferError,
     TransientTransferError,
 )
-from stratoflow.files import gone_process, left_by_gone_process, this_host
+from stratoflow.files import (
+    gone_process,
+    left_by_gone_process,
+    made_by_this_process,
+    partial_name,
+    this_host,
+)
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.config import build
 from stratoflow.transfer.retry import RetryPolicy
@@ -73,6 +79,7 @@ __all__ = [
     "remove_stale_uploads",
     "replace_keeping_old",
     "restore_moved_aside",
+    "upload_name",
 ]
 
 
@@ -128,25 +135,59 @@ def remove_stale_uploads(
     ``dest``'s folder.
 
     Each upload has a temporary name of its own, so nothing else ever replaces such a file:
-    without this, every one would stay in the partner's folder. Uploads running now (this
-    machine's or another's) are left alone. Best effort: a listing or removal that fails is
-    skipped (the upload itself has succeeded).
+    without this, every one would stay in the partner's folder. Those of this process's own
+    earlier attempts (cut off, then retried) go too; uploads running now (this machine's or
+    another's, see :func:`upload_name`) are left alone. Best effort: a listing or removal
+    that fails is skipped (the upload itself has succeeded).
     """
     try:
         names = [PurePosixPath(n).name for n in listing()]
     except errors:
         return
     for name in names:
-        if left_by_gone_process(name, dest.name):
+        if left_by_gone_process(name, dest.name) or (
+            made_by_this_process(name, dest.name) and not _live(name)
+        ):
             with contextlib.suppress(*errors):
                 remove(str(dest.with_name(name)))
 
 
-#: The names (``.old``) under which replacements running in this process keep the file they
-#: replace: a leftover of this process's own earlier attempt (its connection dropped) is
-#: told from a replacement another thread is doing now by not being in here.
-_ASIDE_LIVE: set[str] = set()
-_ASIDE_LOCK = threading.Lock()
+#: The temporary names (``.part``) of this process's uploads running now, and the names
+#: (``.old``) under which its replacements running now keep the file they replace: a
+#: leftover of this process's own earlier attempt (its connection dropped) is told from an
+#: upload another thread is doing now by not being in here.
+_LIVE: set[str] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _marked_live(name: str) -> Iterator[None]:
+    with _LIVE_LOCK:
+        _LIVE.add(name)
+    try:
+        yield
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(name)
+
+
+def _live(name: str) -> bool:
+    with _LIVE_LOCK:
+        return name in _LIVE
+
+
+@contextlib.contextmanager
+def upload_name(dest: PurePosixPath) -> Iterator[PurePosixPath]:
+    """The temporary name to upload ``dest`` under, of this upload alone (two workers may
+    deliver the same name at once: see :func:`~stratoflow.files.partial_name`).
+
+    While the block runs, :func:`remove_stale_uploads` leaves it alone; after it, a file
+    left under it (the connection dropped before it was renamed in) is removed by the next
+    upload of the name, in this process too.
+    """
+    tmp = dest.with_name(partial_name(dest.name))
+    with _marked_live(tmp.name):
+        yield tmp
 
 
 def _aside_name(name: str) -> str:
@@ -174,9 +215,8 @@ def _left_aside(name: str) -> tuple[str, str] | None:
         return None
     pid = int(match["pid"])
     if pid == os.getpid():
-        with _ASIDE_LOCK:
-            if name in _ASIDE_LIVE:
-                return None
+        if _live(name):
+            return None
     elif not gone_process(pid):
         return None
     return match["name"], match["stamp"]
@@ -260,13 +300,8 @@ def replace_keeping_old(
     moved aside is settled by the next upload to the folder (:func:`restore_moved_aside`).
     """
     aside = dest.with_name(_aside_name(dest.name))
-    with _ASIDE_LOCK:
-        _ASIDE_LIVE.add(aside.name)
-    try:
+    with _marked_live(aside.name):
         _replace(rename, remove, is_file, tmp, dest, aside, errors=errors, fail=fail, what=what)
-    finally:
-        with _ASIDE_LOCK:
-            _ASIDE_LIVE.discard(aside.name)
 
 
 def _replace(

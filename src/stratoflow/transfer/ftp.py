@@ -46,7 +46,6 @@ from stratoflow.errors import (
     TransferError,
     TransientTransferError,
 )
-from stratoflow.files import partial_name
 from stratoflow.transfer.auth.base import ConnectionHandler
 from stratoflow.transfer.base import (
     Connection,
@@ -58,6 +57,7 @@ from stratoflow.transfer.base import (
     remove_stale_uploads,
     replace_keeping_old,
     restore_moved_aside,
+    upload_name,
 )
 from stratoflow.transfer.config import (
     host_name,
@@ -500,8 +500,10 @@ class _FTPConnection(Connection):
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
-        # a name of this upload alone: two workers may deliver the same name at once
-        tmp = dest.with_name(partial_name(dest.name))
+        with upload_name(dest) as tmp:
+            return self._put(source, name, dest, tmp)
+
+    def _put(self, source: Path, name: str, dest: PurePosixPath, tmp: PurePosixPath) -> str:
         try:
             # Opened before any remote step: a missing export is an error, not worth a retry.
             fh = source.open("rb")
