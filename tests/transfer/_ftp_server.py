@@ -38,6 +38,8 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from ._helpers import take_match
+
 with warnings.catch_warnings():
     # pyftpdlib imports asynchat/asyncore, deprecated on Python 3.11 (stdlib, not ours)
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -99,12 +101,7 @@ class FTPTestServer:
 
     def drops_at(self, patterns: list[str], path: str) -> bool:
         """Whether ``path``'s base name matches one of ``patterns`` (which is then used up)."""
-        with self._lock:
-            for pattern in patterns:
-                if fnmatch(os.path.basename(path), pattern):
-                    patterns.remove(pattern)
-                    return True
-        return False
+        return take_match(patterns, path, self._lock)
 
     def next_fault(self, name: str) -> str | None:
         with self._lock:

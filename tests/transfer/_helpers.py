@@ -9,7 +9,10 @@ to the auth settings is made once.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,17 @@ AUTH_CASES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     "hashtoken": lambda s: {"method": "hashtoken", "passphrase": s["passphrase"]},
 }
+
+
+def take_match(patterns: list[str], path: str, lock: threading.Lock) -> bool:
+    """Whether ``path``'s base name matches one of the ``fnmatch`` ``patterns``; the pattern
+    matched is taken off the list (a test server's fault that strikes once)."""
+    with lock:
+        for pattern in patterns:
+            if fnmatch(os.path.basename(path), pattern):
+                patterns.remove(pattern)
+                return True
+    return False
 
 
 def portal_options(url: str, **extra: object) -> dict[str, Any]:

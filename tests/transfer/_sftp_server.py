@@ -42,6 +42,8 @@ from pathlib import Path
 import paramiko
 from paramiko.sftp_server import SFTPServer as ParamikoSFTPServer
 
+from ._helpers import take_match
+
 
 @dataclass
 class Faults:
@@ -68,12 +70,7 @@ class Faults:
 
     def drops_at(self, patterns: list[str], path: str) -> bool:
         """Whether ``path``'s base name matches one of ``patterns`` (which is then used up)."""
-        with self.lock:
-            for pattern in patterns:
-                if fnmatch(os.path.basename(path), pattern):
-                    patterns.remove(pattern)
-                    return True
-        return False
+        return take_match(patterns, path, self.lock)
 
     def refuses_rename(self, path: str) -> bool:
         name = os.path.basename(path)
