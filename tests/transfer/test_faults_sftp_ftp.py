@@ -757,3 +757,27 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
     assert (outbox / "b.nc").read_bytes() == FILES["b.nc"]
     for name, data in kept.items():
         assert (outbox / name).read_bytes() == data
+
+
+def test_an_older_file_moved_aside_never_goes_back_where_the_newest_could_not(
+    remote: Remote, seeded: Path, tmp_path: Path
+) -> None:
+    """Two files a killed process moved aside from one name, and the newest cannot be put
+    back (the server refuses): the older one is not put back in its place (the partner would
+    get an outdated file as if it were the latest); both stay for a later upload."""
+    from stratoflow.files import _host
+
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    host, dead = _host(), int(gone.stdout)
+    older = f".a.nc.{host}-{dead}.0000000000000001abcd.old"
+    newest = f".a.nc.{host}-{dead}.0000000000000002abcd.old"
+    (outbox / older).write_bytes(b"a, older")
+    (outbox / newest).write_bytes(b"a, newest")
+    remote.refused_renames.append(newest)
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(5_000))
+    remote.handler(remote_dir="/outbox").put(export)
+    assert sorted(p.name for p in outbox.iterdir()) == sorted([older, newest, "export.nc"])

@@ -248,7 +248,10 @@ def restore_moved_aside(
     except errors:
         return
     left = [(found, aside) for aside in names if (found := _left_aside(aside)) is not None]
+    failed: set[str] = set()
     for (name, _), aside in sorted(left, key=lambda x: x[0][1], reverse=True):
+        if name in failed:
+            continue  # an older one must not go back where the newest could not
         dest, kept = folder / name, folder / aside
         try:
             if is_file(str(dest)):
@@ -263,6 +266,7 @@ def restore_moved_aside(
                     kept,
                 )
         except errors as exc:
+            failed.add(name)
             log.warning(
                 "%s: cannot settle %s, left by a replacement of %s (%s: %s)",
                 what,
