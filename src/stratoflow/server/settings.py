@@ -159,6 +159,6 @@ CELERY_BROKER_URL = os.environ.get("STRATOFLOW_BROKER_URL", "redis://127.0.0.1:6
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "stratoflow.server.log.CurrentStderrHandler"}},
     "loggers": {"stratoflow": {"handlers": ["console"], "level": "WARNING"}},
 }
