@@ -83,6 +83,24 @@ class Remote:
     ftp: FTPTestServer | None = None
 
 
+def _delivered_before(seeded: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The partner's outbox holding a first delivery of ``export.nc``, and a new
+    ``export.nc`` to upload over it."""
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    (outbox / "export.nc").write_bytes(b"the first delivery")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(20_000))
+    return outbox, export
+
+
+def _dead_pid() -> int:
+    """The id of a process of this machine that has ended (a killed uploader's)."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(gone.stdout)
+
+
 def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -> Remote:
     def handler(
         timeout: float = 5, retry: RetryPolicy = FAST_RETRY, **options: object
@@ -476,11 +494,7 @@ def test_delivers_again_to_a_server_that_does_not_rename_over_a_file(
     to rename onto an existing file (FTP: IIS, ProFTPD's default ``AllowOverwrite off``; SFTP
     without the posix-rename extension) replaces the file, and leaves nothing else behind."""
     remote.refuse_overwrite()
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     remote.handler(remote_dir="/outbox").put(export)
     assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
     assert (outbox / "export.nc").read_bytes() == export.read_bytes()
@@ -521,11 +535,7 @@ def test_a_replacement_that_cannot_be_renamed_in_keeps_the_delivered_file(
     dropped connection) the partner had neither. Now the old file is moved aside and back."""
     remote.refuse_overwrite()
     remote.refused_renames.append(".export.nc.*.part")
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     with pytest.raises(TransferError, match=r"put export\.nc") as info:
         remote.handler(remote_dir="/outbox").put(export)
     assert not isinstance(info.value, TransientTransferError), repr(info.value)
@@ -540,11 +550,7 @@ def test_a_delivered_file_that_cannot_be_put_back_is_kept_and_named(
     under its hidden name beside it, and the error says which (it used to be deleted)."""
     remote.refuse_overwrite()
     remote.refused_renames.extend([".export.nc.*.part", ".export.nc.*.old"])
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     with pytest.raises(TransferError, match=r"put export\.nc") as info:
         remote.handler(remote_dir="/outbox").put(export)
     (kept,) = outbox.iterdir()  # and not the upload
@@ -611,9 +617,7 @@ def test_an_upload_removes_what_killed_uploads_of_its_name_left(
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    dead = int(gone.stdout)
+    dead = _dead_pid()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         host = _host()
@@ -649,11 +653,7 @@ def test_a_connection_lost_before_the_new_file_is_renamed_in_puts_the_old_one_ba
     the name then replaces it and leaves nothing aside."""
     remote.refuse_overwrite()
     remote.drop_on_rename.append(".export.nc.*.part")
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     once = RetryPolicy(attempts=1)
     with pytest.raises(TransientTransferError, match=r"put export\.nc"):
         remote.handler(remote_dir="/outbox", retry=once).put(export)
@@ -679,11 +679,7 @@ def test_a_retried_upload_after_a_lost_connection_leaves_nothing_aside(
     in and leave the old one hidden beside it."""
     remote.refuse_overwrite()
     remote.drop_on_rename.append(".export.nc.*.part")
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     remote.handler(remote_dir="/outbox").put(export)
     assert not remote.drop_on_rename  # the connection was lost once
     assert sorted(p.name for p in outbox.iterdir()) == ["export.nc"]
@@ -698,11 +694,7 @@ def test_a_connection_lost_before_the_old_file_is_removed_leaves_it_for_the_next
     next upload to the folder removes the old one."""
     remote.refuse_overwrite()
     remote.drop_on_remove.append(".export.nc.*.old")
-    outbox = seeded / "outbox"
-    outbox.mkdir()
-    (outbox / "export.nc").write_bytes(b"the first delivery")
-    export = tmp_path / "export.nc"
-    export.write_bytes(os.urandom(20_000))
+    outbox, export = _delivered_before(seeded, tmp_path)
     remote.handler(remote_dir="/outbox").put(export)
     assert not remote.drop_on_remove  # the connection was lost once
     assert len(_aside_leftovers(outbox)) == 1
@@ -725,9 +717,7 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    dead = int(gone.stdout)
+    dead = _dead_pid()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     host = _host()
     old, newer = "0000000000000001abcd", "0000000000000002abcd"
@@ -769,9 +759,7 @@ def test_an_older_file_moved_aside_never_goes_back_where_the_newest_could_not(
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    host, dead = _host(), int(gone.stdout)
+    host, dead = _host(), _dead_pid()
     older = f".a.nc.{host}-{dead}.0000000000000001abcd.old"
     newest = f".a.nc.{host}-{dead}.0000000000000002abcd.old"
     (outbox / older).write_bytes(b"a, older")
