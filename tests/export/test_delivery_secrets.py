@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from stratoflow.errors import TransferError
-from stratoflow.transfer.auth.base import ConnectionHandler
+from stratoflow.transfer.auth.bearer import BearerAuth
 from stratoflow.transfer.secrets import Secret
 
 from ._flights import Imported, approve
@@ -34,18 +33,10 @@ class _QuotingFlow(httpx.Auth):
         yield request  # pragma: no cover (a generator, as httpx expects)
 
 
-class _QuotingAuth(ConnectionHandler):
+class _QuotingAuth(BearerAuth):
     """An auth plugin whose library quotes the credential it was given when it fails."""
 
     name = "quoting-upload"
-    protocols = frozenset({"http"})
-    secret_options = ("token",)
-
-    def __init__(self, *, token: Secret) -> None:
-        self.token = token
-
-    def options(self) -> dict[str, Any]:
-        return {"token": self.token}
 
     def http_auth(self) -> httpx.Auth:
         return _QuotingFlow(self.token)

@@ -14,7 +14,8 @@ import pytest
 
 from stratoflow.errors import SecretError, StratoflowError, TransferError
 from stratoflow.transfer import StagingArea, TransferHandler, auth_from_config
-from stratoflow.transfer.auth.base import ConnectionHandler, FTPLogin
+from stratoflow.transfer.auth.base import FTPLogin
+from stratoflow.transfer.auth.bearer import BearerAuth
 from stratoflow.transfer.secrets import Secret, redact
 
 from . import _portal
@@ -429,19 +430,11 @@ class _QuotingFlow(httpx.Auth):
         yield request
 
 
-class _QuotingAuth(ConnectionHandler):
+class _QuotingAuth(BearerAuth):
     """An auth plugin whose library, when it fails, quotes the credential it was given (as
     some SDKs' errors do): here for every file download, not for the listing."""
 
     name = "quoting"
-    protocols = frozenset({"http"})
-    secret_options = ("token",)
-
-    def __init__(self, *, token: Secret) -> None:
-        self.token = token
-
-    def options(self) -> dict[str, Any]:
-        return {"token": self.token}
 
     def http_auth(self) -> httpx.Auth:
         return _QuotingFlow(self.token)
