@@ -38,7 +38,10 @@ def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
     # a long lease, as in production: nothing may depend on it running out
     settings.STRATOFLOW_LEASE_SECONDS = 60.0
     env = {**child_env, "STRATOFLOW_LEASE_SECONDS": "60"}
-    job = make_job("stoppable", tasks=4, concurrency=2, sleep=3.0)
+    # tasks that run until the test releases them (at most 60 s): the signal must come
+    # while they run (released, the re-run's tasks need no time)
+    release = tmp_path / "release"
+    job = make_job("stoppable", tasks=4, concurrency=2, sleep=60.0, release=str(release))
     child = subprocess.Popen(
         [sys.executable, "-m", "stratoflow.cli", "job", "run", job.name, "--progress", "plain"],
         env=env,
@@ -55,6 +58,13 @@ def test_sigterm_marks_the_run_interrupted_and_a_rerun_finishes_its_tasks(
         time.sleep(0.05)
     stopped = set(running.values_list("pk", flat=True))
     child.send_signal(signal.SIGTERM)
+    # once the run is marked interrupted (its tasks given back), the tasks' threads are let
+    # go: as with tasks that end by themselves, the process need not wait for them
+    interrupted = JobRun.objects.filter(job=job, state="failed")
+    while not interrupted.exists() and child.poll() is None:
+        assert time.monotonic() < deadline, "the run was never marked interrupted"
+        time.sleep(0.05)
+    release.touch()
     out, err = child.communicate(timeout=20)
     assert child.returncode == 143, out + err
     assert "terminated by SIGTERM" in err and "Traceback" not in err
@@ -133,7 +143,9 @@ def test_a_worker_stopped_by_sigterm_finishes_its_tasks_and_leaves_none_running(
     worker_args += ["--queue", queue, "--loglevel", "ERROR"]
     first = subprocess.Popen(worker_args, env=env)
     processes.append(first)
-    job = make_job("celery-stop", tasks=6, concurrency=2, sleep=2.0)
+    # tasks that run until the test releases them (at most 60 s), after the signal
+    release = tmp_path / "release"
+    job = make_job("celery-stop", tasks=6, concurrency=2, sleep=60.0, release=str(release))
     reports: list[Any] = []
 
     def drive() -> None:
@@ -153,6 +165,10 @@ def test_a_worker_stopped_by_sigterm_finishes_its_tasks_and_leaves_none_running(
             assert time.monotonic() < deadline, "the worker never started its tasks"
             time.sleep(0.05)
         first.send_signal(signal.SIGTERM)
+        # the worker has the signal while its two tasks still run: it must wait for them
+        with pytest.raises(subprocess.TimeoutExpired):
+            first.wait(timeout=0.5)
+        release.touch()
         assert first.wait(timeout=30) == 0
         assert not running.exists()  # finished before the worker left, not abandoned
         processes.append(subprocess.Popen(worker_args, env=env))

@@ -242,7 +242,7 @@ def test_a_hung_task_does_not_hold_its_run_forever(
 
 @pytest.mark.postgres
 def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
-    make_job: MakeJob, settings: Any
+    make_job: MakeJob, settings: Any, tmp_path: Any
 ) -> None:
     """The run failed the task after its timeout, but closing the executor joined the task's
     thread without a bound: ``job run`` (and a stopping scheduler) waited for as long as the
@@ -258,28 +258,37 @@ def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
         pytest.skip("slow: the PostgreSQL pass runs it")
 
     settings.STRATOFLOW_LEASE_SECONDS = 0.6
-    job = make_job(tasks=1, max_attempts=1, sleep=12.0)
+    # hangs 12 s unless released: released once job_run has returned (or failed to)
+    release = tmp_path / "release"
+    job = make_job(tasks=1, max_attempts=1, sleep=12.0, release=str(release))
     job.managers.update(timeout=1)
     before = set(threading.enumerate())
     started = time.monotonic()
-    report = job_run(job)
-    took = time.monotonic() - started
+    try:
+        report = job_run(job)
+        took = time.monotonic() - started
+    finally:
+        release.touch()
+        # let the abandoned thread end before the test database goes away
+        for thread in set(threading.enumerate()) - before:
+            if thread.name.startswith("stratoflow-task-"):
+                thread.join(20)
     assert report.state == "failed"
     assert took < 9, f"job_run returned after {took:.1f} s, held by the hung task's thread"
-    # let the abandoned thread end before the test database goes away
-    for thread in set(threading.enumerate()) - before:
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(20)
 
 
 class _OneAtATime:
     """A kind that is not thread-safe (the default), like the netCDF imports: its tasks take
-    turns in a process. Each takes 0.5 s, but the first to run ``first`` seconds."""
+    turns in a process. Each takes 0.5 s, but the first to run ``first`` seconds (or until
+    :attr:`release` is set)."""
 
     per_run = True
 
     def __init__(self, count: int = 4, first: float = 0.5) -> None:
+        import threading
+
         self.count, self.first, self.started = count, first, 0
+        self.release = threading.Event()
 
     def collect(self, manager: Any) -> Any:
         return ((f"{i}", f"unit #{i}", {"number": i}) for i in range(self.count))
@@ -288,7 +297,10 @@ class _OneAtATime:
         import time
 
         self.started += 1  # one at a time: no lock needed
-        time.sleep(self.first if self.started == 1 else 0.5)
+        if self.started == 1:
+            self.release.wait(self.first)
+        else:
+            time.sleep(0.5)
         return {}
 
     def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
@@ -338,7 +350,8 @@ def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
     settings.STRATOFLOW_LEASE_SECONDS = 0.6
     leases.heartbeat().stop()
     leases._heartbeat = None
-    managers.register("one-at-a-time", _OneAtATime(count=2, first=12.0))
+    kind = _OneAtATime(count=2, first=12.0)  # the first hangs 12 s unless released
+    managers.register("one-at-a-time", kind)
     before = set(threading.enumerate())
     try:
         job = Job.objects.create(name="hung-turn")
@@ -357,6 +370,7 @@ def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
         assert "internal error" not in waiter  # a known condition, not a crash
     finally:
         managers._KINDS.pop("one-at-a-time", None)
+        kind.release.set()
         for thread in set(threading.enumerate()) - before:  # the hung one, before the
             if thread.name.startswith("stratoflow-task-"):  # test database goes away
                 thread.join(20)

@@ -226,7 +226,9 @@ class ExportManager:
 class NoopManager:
     """Cheap synthetic tasks for drills, tests and benchmarks; no data is touched.
 
-    Options: ``tasks`` (how many per run, default 1), ``sleep`` (seconds per task), ``log``
+    Options: ``tasks`` (how many per run, default 1), ``sleep`` (seconds per task),
+    ``release`` (a file whose existence ends the ``sleep`` early: a test holds its tasks
+    running for exactly as long as it needs, not for a guessed number of seconds), ``log``
     (a file each execution appends its key to, so tests can count executions), ``fail``
     (task numbers that fail permanently) and ``transient`` (``{number: times}``: fail with a
     transient error that many times first). Keys are per run (``per_run``), so every
@@ -244,7 +246,7 @@ class NoopManager:
         options = manager.options
         number = int(task.details.get("number", 0))
         if options.get("sleep"):
-            time.sleep(float(options["sleep"]))
+            _sleep(float(options["sleep"]), options.get("release"))
         if options.get("log"):
             fd = os.open(str(options["log"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -260,6 +262,16 @@ class NoopManager:
 
     def summarize(self, manager: TaskManager, tasks: list[Task]) -> dict[str, Any]:
         return {"tasks": len(tasks)}
+
+
+def _sleep(seconds: float, release: str | None) -> None:
+    """Sleep ``seconds``, or until the file ``release`` exists if that comes first."""
+    if not release:
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(release) and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(0.02, left))
 
 
 _REFERENCE_KEYS = {"path", "pattern", "transfer", "reader", "reader_options", "tolerance_s"}

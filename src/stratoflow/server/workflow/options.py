@@ -41,7 +41,7 @@ _EXPORT = {
     "retry": "{attempts, base} for uploads",
     "redeliveries": "how often a failed delivery is offered again (default 3)",
 }
-_NOOP = {"tasks", "sleep", "log", "fail", "transient"}
+_NOOP = {"tasks", "sleep", "release", "log", "fail", "transient"}
 
 
 def _known(options: Mapping[str, Any], known: Mapping[str, str] | set[str], kind: str) -> None:
