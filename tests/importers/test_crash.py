@@ -28,13 +28,15 @@ import pytest
 from stratoflow import write_dataset
 from stratoflow.dataset import make_dataset
 
+# argv: file, "import" or "migrate+import" (creates the database first, then says so on a
+# line of its own: a write lock seen after that line is the import's, not the migration's)
 CHILD = """
 import sys
 from pathlib import Path
 from stratoflow.server import setup
-setup(migrate=sys.argv[2] == "migrate")
-if sys.argv[2] == "migrate":
-    raise SystemExit(0)
+setup(migrate=sys.argv[2] == "migrate+import")
+if sys.argv[2] == "migrate+import":
+    print("migrated", flush=True)
 from stratoflow.importers import import_file
 r = import_file(Path(sys.argv[1]), qc=False)
 print("created" if r.created else "unchanged", len(r.series_ids), r.points)
@@ -92,17 +94,21 @@ def test_sigkill_mid_import_leaves_nothing_and_rerun_completes(tmp_path: Path) -
     }
     data = _big_file(tmp_path / "big.nc", n=100_000, variables=30)
     db = home / "stratoflow.sqlite3"
-    subprocess.run([sys.executable, "-c", CHILD, str(data), "migrate"], env=env, check=True)
-    assert _counts(db) == (0, 0, 0, 0)
-
+    # one process migrates and then imports (a process start fewer than migrating apart)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(data), "import"],
+        [sys.executable, "-c", CHILD, str(data), "migrate+import"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if line != b"migrated\n":
+            child.kill()
+            err = child.communicate()[1].decode()
+            pytest.fail(f"the database was not created ({line!r}):\n{err}")
         while not _write_locked(db):
             if child.poll() is not None:
                 err = child.communicate()[1].decode()
@@ -176,7 +182,10 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
     job again by hand, which resumes the abandoned run first. A further run of the job finds
     nothing new, and importing the file again finds it unchanged.
     """
+    from django.utils import timezone
+
     from stratoflow.importers.series import import_file
+    from stratoflow.server.workflow.leases import driver_silent
     from stratoflow.server.workflow.models import (
         DataProvider,
         Job,
@@ -245,7 +254,17 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
         finally:
             scheduler.close()
     else:  # the user re-runs the job once the dead driver's lease has expired
-        time.sleep(lease + 0.5)
+        # (as seen in the database: the run's heartbeat and the task's lease, both stale)
+        def expired() -> bool:
+            silent = JobRun.objects.filter(driver_silent(), pk=run.pk).exists()
+            return (
+                silent and Task.objects.filter(pk=task.pk, lease_until__lt=timezone.now()).exists()
+            )
+
+        deadline = time.monotonic() + 20
+        while not expired():
+            assert time.monotonic() < deadline, "the dead driver's lease never expired"
+            time.sleep(0.05)
         rerun = subprocess.run(
             [*CLI, "job", "run", "crash-import", "--workers", "1", "--progress", "plain"],
             env=env,
