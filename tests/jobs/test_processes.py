@@ -3,8 +3,9 @@
 - Two scheduler processes on one simulated day (a scaled clock: 1 simulated hour = 0.75 s)
   create and run every hourly occurrence exactly once; SIGKILL of the active one mid-run
   hands over to the other without losing or duplicating anything.
-- 1,000 cheap tasks on 2 Celery worker processes end done exactly once, also when one
-  worker is SIGKILLed mid-run.
+- 300 cheap tasks on 2 Celery worker processes end done exactly once, also when one
+  worker is SIGKILLed mid-run (after 100: the other does the rest, and what the dead one
+  held is redelivered).
 
 Executions are counted from the noop task kind's append-only log: a task body may run a
 second time only if its first worker died while running it (then the task shows 2 attempts);
@@ -133,7 +134,7 @@ def _worker(env: dict[str, str], queue: str, name: str) -> subprocess.Popen[byte
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["steady", "sigkill-one-worker"])
-def test_thousand_tasks_on_two_celery_workers_done_exactly_once(
+def test_hundreds_of_tasks_on_two_celery_workers_done_exactly_once(
     make_job: MakeJob,
     tmp_path: Path,
     child_env: dict[str, str],
@@ -150,12 +151,12 @@ def test_thousand_tasks_on_two_celery_workers_done_exactly_once(
     queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
     processes.append(_worker(child_env, queue, "w1"))
     processes.append(_worker(child_env, queue, "w2"))
-    job = make_job("celery", tasks=1000, concurrency=16, sleep=0.002 if kill else 0)
+    job = make_job("celery", tasks=300, concurrency=16, sleep=0.002 if kill else 0)
     done = Task.objects.filter(manager__job=job, state="done")
     killed: list[int] = []
 
     def progress(manager: str, counts: dict[str, int], elapsed: float) -> None:
-        if kill and not killed and counts.get("done", 0) >= 300:
+        if kill and not killed and counts.get("done", 0) >= 100:
             processes[0].send_signal(signal.SIGKILL)
             killed.append(counts["done"])
 
@@ -164,8 +165,9 @@ def test_thousand_tasks_on_two_celery_workers_done_exactly_once(
     finally:
         _purge(queue)
     assert report.state == "succeeded"
-    assert done.count() == 1000
+    assert done.count() == 300
     assert kill == bool(killed)
+    assert all(n < 300 for n in killed)  # killed mid-run: the other worker did the rest
     tasks = {t.key: t for t in Task.objects.filter(manager__job=job)}
     counts = executions(tmp_path / "celery.log")
     assert set(counts) == set(tasks)
