@@ -1,6 +1,6 @@
 """Real processes on the real PostgreSQL (and Redis): schedulers handing over, Celery workers.
 
-- Two scheduler processes on one simulated day (a scaled clock: 1 simulated hour = 0.75 s)
+- Two scheduler processes on one simulated day (a scaled clock: 1 simulated hour = 0.5 s)
   create and run every hourly occurrence exactly once; SIGKILL of the active one mid-run
   hands over to the other without losing or duplicating anything.
 - 300 cheap tasks on 2 Celery worker processes end done exactly once, also when one
@@ -62,7 +62,7 @@ def test_two_schedulers_run_each_occurrence_once_and_hand_over_on_sigkill(
     job.start, job.end = start, start + timedelta(hours=23)
     job.catch_up, job.catch_up_cap = "all", 48
     job.save()
-    speed = 3600 / 0.75
+    speed = 3600 / 0.5
     epoch = time.time() + 2.0  # simulated 19:59:59... until the processes are up
     origin = start - timedelta(seconds=1)
     holders = {f"A-{uuid.uuid4().hex[:6]}": 0, f"B-{uuid.uuid4().hex[:6]}": 1}
