@@ -27,13 +27,12 @@ import secrets
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
-    "gone_process",
-    "left_by_gone_process",
-    "made_by_this_process",
+    "abandoned",
+    "owner_pid",
     "partial_file",
     "partial_name",
     "publish",
@@ -48,15 +47,10 @@ _UNFINISHED_LOCK = threading.Lock()
 _SUFFIX = ".part"
 
 
-def _host() -> str:
-    """This machine's name as it goes into a ``.part`` name (no '/', kept short)."""
-    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "localhost"
-
-
 def this_host() -> str:
-    """This machine's name as temporary names carry it (``<host>-<pid>``), so that a later
-    process recognises which ones a process of this machine made."""
-    return _host()
+    """This machine's name as temporary names carry it (``<host>-<pid>``, no '/', kept
+    short), so that a later process recognises which ones a process of this machine made."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:40] or "localhost"
 
 
 def partial_name(name: str) -> str:
@@ -66,17 +60,17 @@ def partial_name(name: str) -> str:
     Two writers of one name at once (two workers delivering the same export, on one machine
     or two) each get their own, so neither writes into, renames or removes the other's.
     """
-    return f".{name}.{_host()}-{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}"
+    return f".{name}.{this_host()}-{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}"
 
 
-def _owner_pid(part_name: str, target_name: str) -> int | None:
+def owner_pid(part_name: str, target_name: str) -> int | None:
     """The process id in ``part_name``, a :func:`partial_name` of ``target_name`` made on this
     machine; None for any other name (another machine's, someone else's file)."""
     match = re.fullmatch(
         rf"\.{re.escape(target_name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+{re.escape(_SUFFIX)}",
         part_name,
     )
-    if match is None or match["host"] != _host():
+    if match is None or match["host"] != this_host():
         return None
     return int(match["pid"])
 
@@ -91,37 +85,27 @@ def _running(pid: int) -> bool:
     return True
 
 
-def left_by_gone_process(part_name: str, target_name: str) -> bool:
-    """Whether ``part_name`` is the temporary file of a write or upload of ``target_name`` by
-    a process of this machine that no longer runs (killed mid-way, its connection lost).
-
-    Files of other machines and of running processes (this one included) are never judged
-    stale; a process id reused since counts as running (the file stays).
+def abandoned(pid: int, name: str, running: Callable[[str], bool]) -> bool:
+    """Whether the temporary file ``name``, made by the process ``pid`` of this machine,
+    belongs to no write or upload that still runs: its process is gone (killed mid-way), or
+    it is this process and ``running(name)`` says that write has ended (its connection was
+    cut, then retried). A process id reused since counts as running: the file stays.
     """
-    pid = _owner_pid(part_name, target_name)
-    return pid is not None and gone_process(pid)
-
-
-def made_by_this_process(part_name: str, target_name: str) -> bool:
-    """Whether ``part_name`` is a :func:`partial_name` of ``target_name`` that this process
-    made (whether its write or upload still runs, the caller knows)."""
-    return _owner_pid(part_name, target_name) == os.getpid()
-
-
-def gone_process(pid: int) -> bool:
-    """Whether the process ``pid`` of this machine, named in a temporary name, no longer runs
-    (never this process; a process id reused since counts as running)."""
-    return pid != os.getpid() and not _running(pid)
+    if pid == os.getpid():
+        return not running(name)
+    return not _running(pid)
 
 
 def _owner_is_gone(part: Path, target: Path) -> bool:
-    """Whether ``part`` (a sibling of ``target``) was left by a process of this machine that
-    no longer runs, or by this process in a write it has finished (same rules as
-    :func:`left_by_gone_process`)."""
-    if _owner_pid(part.name, target.name) == os.getpid():
+    """Whether ``part`` (a sibling of ``target``) is a ``.part`` of ``target`` that no
+    running write of this machine owns (see :func:`abandoned`)."""
+
+    def unfinished(name: str) -> bool:
         with _UNFINISHED_LOCK:
-            return part not in _UNFINISHED  # ours is live; else an earlier process's, same id
-    return left_by_gone_process(part.name, target.name)
+            return part.with_name(name) in _UNFINISHED
+
+    pid = owner_pid(part.name, target.name)
+    return pid is not None and abandoned(pid, part.name, unfinished)
 
 
 @contextlib.contextmanager
@@ -138,7 +122,7 @@ def partial_file(target: str | os.PathLike[str]) -> Iterator[Path]:
         if _owner_is_gone(leftover, target):
             leftover.unlink(missing_ok=True)
     fd, name = tempfile.mkstemp(
-        prefix=f".{target.name}.{_host()}-{os.getpid()}.", suffix=_SUFFIX, dir=target.parent
+        prefix=f".{target.name}.{this_host()}-{os.getpid()}.", suffix=_SUFFIX, dir=target.parent
     )
     os.close(fd)
     part = Path(name)

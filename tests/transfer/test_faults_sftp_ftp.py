@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +92,16 @@ def _delivered_before(seeded: Path, tmp_path: Path) -> tuple[Path, Path]:
     export = tmp_path / "export.nc"
     export.write_bytes(os.urandom(20_000))
     return outbox, export
+
+
+@pytest.fixture
+def running_pid() -> Iterator[int]:
+    """The id of a process of this machine that runs while the test does (an upload or a
+    replacement still at work)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
 
 
 def _dead_pid() -> int:
@@ -607,34 +617,29 @@ def test_two_uploads_of_one_name_at_once_each_use_their_own_temporary_file(
 
 
 def test_an_upload_removes_what_killed_uploads_of_its_name_left(
-    remote: Remote, seeded: Path, tmp_path: Path
+    remote: Remote, seeded: Path, tmp_path: Path, running_pid: int
 ) -> None:
     """Each upload has a temporary name of its own, so the one of an upload killed mid-way
     (or cut off from the server) is never replaced by a later upload as ``.<name>.part``
     was: the next upload of the name removes those of gone processes of this machine, and
     leaves running uploads (here and on other machines) and other names alone."""
-    from stratoflow.files import _host
+    from stratoflow.files import this_host
 
     outbox = seeded / "outbox"
     outbox.mkdir()
     dead = _dead_pid()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        host = _host()
-        stale = f".export.nc.{host}-{dead}.0123456789ab.part"
-        kept = [
-            f".export.nc.{host}-{sleeper.pid}.0123456789ab.part",  # an upload running now
-            ".export.nc.other-host-1.0123456789ab.part",  # another machine's
-            f".other.nc.{host}-{dead}.0123456789ab.part",  # another name's
-        ]
-        for name in [stale, *kept]:
-            (outbox / name).write_bytes(b"half")
-        export = tmp_path / "export.nc"
-        export.write_bytes(os.urandom(5_000))
-        remote.handler(remote_dir="/outbox").put(export)
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    host = this_host()
+    stale = f".export.nc.{host}-{dead}.0123456789ab.part"
+    kept = [
+        f".export.nc.{host}-{running_pid}.0123456789ab.part",  # an upload running now
+        ".export.nc.other-host-1.0123456789ab.part",  # another machine's
+        f".other.nc.{host}-{dead}.0123456789ab.part",  # another name's
+    ]
+    for name in [stale, *kept]:
+        (outbox / name).write_bytes(b"half")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(5_000))
+    remote.handler(remote_dir="/outbox").put(export)
     assert sorted(p.name for p in outbox.iterdir()) == sorted(["export.nc", *kept])
     assert (outbox / "export.nc").read_bytes() == export.read_bytes()
 
@@ -707,19 +712,18 @@ def test_a_connection_lost_before_the_old_file_is_removed_leaves_it_for_the_next
 
 
 def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_aside(
-    remote: Remote, seeded: Path, tmp_path: Path
+    remote: Remote, seeded: Path, tmp_path: Path, running_pid: int
 ) -> None:
     """Files a killed process moved aside (``.<name>.<host>-<pid>.<stamp>.old``) are put
     back when their name is free (the newest, if several) and removed when it is taken. The
     files of replacements running now, of other machines, and names this code does not make
     are left alone."""
-    from stratoflow.files import _host
+    from stratoflow.files import this_host
 
     outbox = seeded / "outbox"
     outbox.mkdir()
     dead = _dead_pid()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    host = _host()
+    host = this_host()
     old, newer = "0000000000000001abcd", "0000000000000002abcd"
     left = {
         f".a.nc.{host}-{dead}.{old}.old": b"a, older",  # removed: a newer one goes back
@@ -727,21 +731,17 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
         f".b.nc.{host}-{dead}.{old}.old": b"b, replaced",  # removed: b.nc is there
     }
     kept = {
-        f".a.nc.{host}-{sleeper.pid}.{old}.old": b"running",
+        f".a.nc.{host}-{running_pid}.{old}.old": b"running",
         f".a.nc.other-host-{dead}.{old}.old": b"other machine",
         ".a.nc.0123456789ab.old": b"not ours",
         f".a.nc.{host}-{dead}.{old}.old.bak": b"not ours either",
     }
-    try:
-        for name, data in {**left, **kept}.items():
-            (outbox / name).write_bytes(data)
-        (seeded / "b.nc").rename(outbox / "b.nc")
-        export = tmp_path / "export.nc"
-        export.write_bytes(os.urandom(5_000))
-        remote.handler(remote_dir="/outbox").put(export)
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    for name, data in {**left, **kept}.items():
+        (outbox / name).write_bytes(data)
+    (seeded / "b.nc").rename(outbox / "b.nc")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(5_000))
+    remote.handler(remote_dir="/outbox").put(export)
     assert sorted(p.name for p in outbox.iterdir()) == sorted(["a.nc", "b.nc", "export.nc", *kept])
     assert (outbox / "a.nc").read_bytes() == b"a, newer"
     assert (outbox / "b.nc").read_bytes() == FILES["b.nc"]
@@ -755,11 +755,11 @@ def test_an_older_file_moved_aside_never_goes_back_where_the_newest_could_not(
     """Two files a killed process moved aside from one name, and the newest cannot be put
     back (the server refuses): the older one is not put back in its place (the partner would
     get an outdated file as if it were the latest); both stay for a later upload."""
-    from stratoflow.files import _host
+    from stratoflow.files import this_host
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    host, dead = _host(), _dead_pid()
+    host, dead = this_host(), _dead_pid()
     older = f".a.nc.{host}-{dead}.0000000000000001abcd.old"
     newest = f".a.nc.{host}-{dead}.0000000000000002abcd.old"
     (outbox / older).write_bytes(b"a, older")

@@ -48,9 +48,8 @@ from stratoflow.errors import (
     TransientTransferError,
 )
 from stratoflow.files import (
-    gone_process,
-    left_by_gone_process,
-    made_by_this_process,
+    abandoned,
+    owner_pid,
     partial_name,
     this_host,
 )
@@ -131,7 +130,7 @@ def remove_stale_uploads(
 ) -> None:
     """Remove the temporary files of uploads of ``dest`` that processes of this machine left
     behind when they were killed or lost the connection mid-way (see
-    :func:`stratoflow.files.left_by_gone_process`); ``listing`` gives the names in
+    :func:`stratoflow.files.abandoned`); ``listing`` gives the names in
     ``dest``'s folder.
 
     Each upload has a temporary name of its own, so nothing else ever replaces such a file:
@@ -145,9 +144,8 @@ def remove_stale_uploads(
     except errors:
         return
     for name in names:
-        if left_by_gone_process(name, dest.name) or (
-            made_by_this_process(name, dest.name) and not _live(name)
-        ):
+        pid = owner_pid(name, dest.name)
+        if pid is not None and abandoned(pid, name, _live):
             with contextlib.suppress(*errors):
                 remove(str(dest.with_name(name)))
 
@@ -213,11 +211,7 @@ def _left_aside(name: str) -> tuple[str, str] | None:
     )
     if match is None:
         return None
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        if _live(name):
-            return None
-    elif not gone_process(pid):
+    if not abandoned(int(match["pid"]), name, _live):
         return None
     return match["name"], match["stamp"]
 
