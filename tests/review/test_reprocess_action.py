@@ -21,6 +21,7 @@ from django.conf import LazySettings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from importers._helpers import calibrated
 from stratoflow import write_dataset
 from stratoflow.dataset import make_dataset
 
@@ -39,18 +40,6 @@ class Scene:
     pi: User
     other_pi: User
     admin: User
-
-
-def _calibration(offset: float) -> list[dict[str, Any]]:
-    pre = {
-        "time": "2024-01-01T00:00:00",
-        "function": "linear",
-        "parameters": {
-            "offset": {"value": offset, "units": "hPa"},
-            "slope": {"value": 1.0, "units": "1"},
-        },
-    }
-    return [{"step": "calibration", "params": {"variable": "p", "pre": pre}}]
 
 
 @pytest.fixture
@@ -89,7 +78,7 @@ def scene(tmp_path: Path, settings: LazySettings) -> Scene:
         name="import",
         kind="import",
         transfer=transfer,
-        options={"processing": _calibration(1.0)},
+        options={"processing": calibrated(1.0)},
     )
     assert job_run(job, workers=1).managers[0].states == {"awaiting_review": 1}
     pi, other_pi = (User.objects.create_user(n, password=PASSWORD) for n in ("pi", "other-pi"))
@@ -101,7 +90,7 @@ def scene(tmp_path: Path, settings: LazySettings) -> Scene:
 
 def _recalibrate(scene: Scene, offset: float) -> None:
     manager = scene.job.managers.get(name="import")
-    manager.options = {**manager.options, "processing": _calibration(offset)}
+    manager.options = {**manager.options, "processing": calibrated(offset)}
     manager.full_clean()
     manager.save()
 
@@ -164,7 +153,7 @@ def test_nothing_changed_no_button_and_a_forged_request_changes_nothing(scene: S
     assert not ReviewEvent.objects.filter(action="reprocess").exists()
 
 
-def test_the_assigned_pi_reprocesses_with_the_changed_calibration(scene: Scene) -> None:
+def test_the_assigned_pi_reprocesses_with_the_changedcalibrated(scene: Scene) -> None:
     from stratoflow.server.catalog.models import Series
     from stratoflow.server.catalog.selectors import series_arrays
     from stratoflow.server.review.models import ReviewEvent
