@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -169,6 +170,11 @@ class _ThreadExecutor:
         for task_id in task_ids:
             self._queue.put(task_id)
 
+    def drop_pending(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
@@ -305,3 +311,38 @@ def test_a_driver_sitting_out_a_backoff_does_not_poll_the_database_all_the_time(
     assert waited >= 1.5
     # one look a second while waiting (a handful of queries each), not twenty
     assert len(queries) < 60 + 15 * waited, len(queries)
+
+
+def test_a_stopped_driver_leaves_what_it_handed_over_and_not_started_queued(
+    make_job: MakeJob, tmp_path: Path
+) -> None:
+    """A driver stopped (SIGTERM) while its one thread ran a task: the thread, once free,
+    took up the next task the driver had handed over and ran it in a process that was
+    ending (in the SIGTERM test, even tasks the stop had just given back); such a task
+    stays queued for the next run instead."""
+    from stratoflow.server.workflow.executors import InProcessExecutor
+    from stratoflow.server.workflow.models import JobRun, Task
+
+    release = tmp_path / "release"
+    job = make_job(tasks=2, sleep=60.0, release=str(release))
+    run = JobRun.objects.create(job=job, scheduled_for=timezone.now(), state="running")
+    first, second = (
+        Task.objects.create(manager=job.managers.get(), run=run, key=k, details={"number": i})
+        for i, k in enumerate("ab")
+    )
+    executor = InProcessExecutor(workers=1)
+    try:
+        executor.submit([first.pk, second.pk])
+        deadline = time.monotonic() + 30
+        while Task.objects.get(pk=first.pk).state != "running":
+            assert time.monotonic() < deadline, "the first task never started"
+            time.sleep(0.02)
+        executor.drop_pending()  # what job_run does when its driver is stopped
+        release.touch()
+        while Task.objects.get(pk=first.pk).state == "running":
+            assert time.monotonic() < deadline, "the first task never ended"
+            time.sleep(0.02)
+        time.sleep(0.3)  # time enough for the thread to take up the second, if it would
+        assert Task.objects.get(pk=second.pk).state == "queued"
+    finally:
+        executor.close()

@@ -46,6 +46,10 @@ class Executor(Protocol):
     def wait(self, timeout: float) -> None:
         """Block until some submitted task may have finished, at most ``timeout`` seconds."""
 
+    def drop_pending(self) -> None:
+        """Forget what the calling driver submitted and was not started yet (it was stopped:
+        those tasks stay queued, or were given back, for the next run)."""
+
     def close(self) -> None:
         """Release threads/connections; submitted work already finished or was abandoned."""
 
@@ -198,6 +202,12 @@ class InProcessExecutor:
         for task_id in task_ids:
             self._queue.put((task_id, driver, next(self._submitted)))
 
+    def drop_pending(self) -> None:
+        # Without this the threads, once free, took up what a stopped driver had handed over,
+        # even tasks its stop had just given back, and ran them in a process that is ending.
+        with self._lock:
+            self._dropped[threading.get_ident()] = next(self._submitted)
+
     def wait(self, timeout: float) -> None:
         self._raise_stop()
         self._abandon_lost(replace=True)
@@ -250,6 +260,9 @@ class CeleryExecutor:
     def submit(self, task_ids: Sequence[int]) -> None:
         for task_id in task_ids:
             self._app.send_task("stratoflow.execute_task", args=[task_id], queue=self._queue)
+
+    def drop_pending(self) -> None:
+        pass  # sent to the broker already; a worker claims each only while it is queued
 
     def wait(self, timeout: float) -> None:
         time.sleep(timeout)  # no completion signal: the driver polls the database

@@ -592,6 +592,7 @@ def run_execute(
         # Ctrl-C or SIGTERM (Terminated): the run is not left "running" until its lease runs
         # out, and its tasks are given back for the next run of the job (see job_run).
         reason = str(exc) or type(exc).__name__
+        executor.drop_pending()
         try:
             left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
         except Exception:  # e.g. the database is what went away: its lease still runs out
