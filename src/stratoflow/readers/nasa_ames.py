@@ -821,6 +821,9 @@ class NasaAmesReader(Reader):
         rb"\A(?:[^\n]{0,200}\n)?[ \t]*\d+[ \t]+(?:1001|1010|1020|2010|2110|2160|2310|3010|4010)"
         rb"[ \t]*\r?\n"
     )
+    _DEFECTIVE_FFI: ClassVar[re.Pattern[bytes]] = re.compile(
+        rb"\A[ \t]*(?:[7-9]|[1-9]\d{1,4})[ \t]+[1-9]\d{3}[ \t]*\r?\n[^\n]*[^\d\s.,;+eE-]"
+    )
 
     def __init__(self, *, time_unit: str | None = None) -> None:
         if time_unit is not None and time_unit not in _NS:
@@ -829,13 +832,21 @@ class NasaAmesReader(Reader):
 
     @classmethod
     def guess_can_open(cls, path: PathLike) -> bool:
-        """True when line 1 (or 2) reads ``NLHEAD FFI``, else decided by the suffix."""
+        """True when line 1 (or 2) reads ``NLHEAD FFI``, else decided by the suffix.
+
+        A first line ``NLHEAD FFI`` with a four-digit FFI that is not a format index, followed
+        by a text line (the ONAME of every NASA Ames file), is claimed too: it is a NASA Ames
+        file with a wrong FFI, and reading it says so, where leaving it to no reader would
+        only say that no reader recognises it.
+        """
         try:
             with open(path, "rb") as fh:
                 head = text_bytes(fh.read(300))
         except OSError:
             head = b""
-        return bool(cls._FIRST_LINE.match(head)) or cls._accepts_name(Path(path))
+        return bool(
+            cls._FIRST_LINE.match(head) or cls._DEFECTIVE_FFI.match(head)
+        ) or cls._accepts_name(Path(path))
 
     def _read(self, path: Path) -> xr.Dataset:
         raw = text_bytes(path.read_bytes())
