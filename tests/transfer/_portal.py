@@ -85,6 +85,9 @@ class Portal:
     #: string ("query": ``/files/f.nc?api_key=K``) or in its path ("path":
     #: ``/keyed/K/files/f.nc``), as some portals do
     key_in_links: str = ""
+    #: seconds the portal's clock is ahead of this machine's (negative: behind): its
+    #: ``Date`` headers say so; its files' times are whatever the test gives them
+    clock_offset: float = 0.0
     url: str = ""
 
     def link(self, name: str, query: dict[str, list[str]]) -> str:
@@ -142,6 +145,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean (and query strings out of stderr)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """An HTTP date; the ``Date`` header's (no ``timestamp``) by the portal's clock."""
+        if timestamp is None:
+            timestamp = time.time() + self.server.portal.clock_offset
+        return super().date_time_string(timestamp)  # type: ignore[arg-type]
 
     def _send(self, code: int, body: bytes = b"", ctype: str = "application/json") -> None:
         self.send_response(code)
@@ -298,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
                         "size": (portal.root / name).stat().st_size,
                         "sha256": digest,
                         "modified": (portal.root / name).stat().st_mtime_ns,
+                        "updated": datetime.fromtimestamp(
+                            (portal.root / name).stat().st_mtime, UTC
+                        ).isoformat(),
                         "url": self.server.portal.link(name, query),
                     }
                 )

@@ -1,6 +1,7 @@
 """A file the provider is still writing is not staged: it waits for a later run.
 
-A directory (local, SFTP, FTP) lists a file while the provider writes it. Fetched then, it was
+A directory (local, SFTP, FTP) lists a file while the provider writes it; a portal may
+publish a file before it is complete (HTTP). Fetched then, it was
 staged incomplete, and the next run saw the rest as a new version (two imports, the first
 one of half a file). A new file is now taken only once its size and modification time stayed
 the same over ``settle`` seconds and it is at least ``min_age`` seconds old, and a file that
@@ -38,6 +39,7 @@ from stratoflow.transfer.config import DEFAULT_SETTLE, SETTLE_VARIABLE
 from stratoflow.transfer.secrets import Secret
 
 from ._ftp_server import FTPTestServer
+from ._portal import Portal
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
 from .test_faults import assert_staging_clean
@@ -60,11 +62,26 @@ class Provider:
     set_on_drop: Callable[[Callable[[str], None]], None] | None = None
 
 
-@pytest.fixture(params=["local", "sftp", "ftp", "ftp-list"])
+@pytest.fixture(params=["local", "sftp", "ftp", "ftp-list", "http"])
 def provider(request: pytest.FixtureRequest, remote_root: Path) -> Iterator[Provider]:
-    """Each protocol (``ftp-list``: a server without MLSD/MLST, listed by LIST and MDTM)."""
+    """Each protocol (``ftp-list``: a server without MLSD/MLST, listed by LIST and MDTM;
+    ``http``: a portal listing sizes, its ``HEAD`` telling ``Last-Modified``)."""
     kind: str = request.param
-    if kind == "local":
+    if kind == "http":
+        portal: Portal = request.getfixturevalue("portal_factory")()
+        yield Provider(
+            kind,
+            lambda **options: TransferHandler(
+                transfer=HttpPortal(
+                    base_url=portal.url, list_path="api/files", timeout=5, **options
+                ),
+                auth=NoAuth(),
+                provider=PROVIDER,
+                retry=FAST_RETRY,
+            ),
+            portal.faults,
+        )
+    elif kind == "local":
         yield Provider(
             kind,
             lambda **options: TransferHandler(
@@ -247,6 +264,83 @@ def test_a_run_that_finds_nothing_new_does_not_wait_to_list_again(
     assert len(listings) == 1
 
 
+def _portal_run(portal: Portal, **options: object) -> TransferHandler:
+    transfer = HttpPortal(base_url=portal.url, list_path="api/files", timeout=5, **options)  # type: ignore[arg-type]
+    return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
+
+
+def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A portal whose listing tells no size: the file grows while its download is held; the
+    bytes sent (the shorter version) are not staged, as a fresh ``HEAD`` shows it changed."""
+    portal = portal_factory()
+    target = remote_root / "growing.nc"
+    target.write_bytes(os.urandom(10_000))
+    portal.faults["growing.nc"] = ["hold"]
+
+    def grow_during_download() -> None:
+        deadline = time.monotonic() + 10
+        while "GET /files/growing.nc" not in portal.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with target.open("ab") as fh:
+            fh.write(os.urandom(5_000))
+        portal.gate.set()
+
+    writer = threading.Thread(target=grow_during_download)
+    writer.start()
+    staging = StagingArea(tmp_path / "staging")
+    failures: list[TransferError] = []
+    run = _portal_run(portal, size_field=None, settle=SETTLE)
+    try:
+        assert run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc)) == []
+    finally:
+        portal.gate.set()
+        writer.join()
+    assert failures == []
+    assert_staging_clean(staging)
+    [whole] = run.fetch_new(StagingArea(staging.root))
+    assert whole.path.read_bytes() == target.read_bytes()
+
+
+@pytest.mark.parametrize("offset", [-7200, 7200], ids=["portal-behind", "portal-ahead"])
+@pytest.mark.parametrize("source", ["head", "listing"])
+def test_min_age_on_a_portal_goes_by_the_portal_clock(
+    portal_factory: Callable[..., Portal],
+    remote_root: Path,
+    tmp_path: Path,
+    offset: float,
+    source: str,
+) -> None:
+    """The portal's clock is two hours off; its files carry times of its clock. A file it
+    wrote just now is new and one it wrote an hour ago is old, whatever this machine's
+    clock says: the age is its ``Date`` less the file's ``Last-Modified`` (``head``) or
+    listed modification time (``listing``)."""
+    portal = portal_factory(clock_offset=offset)
+    server_now = time.time() + offset
+    for name, written in (("old.nc", server_now - 3600), ("new.nc", server_now - 5)):
+        (remote_root / name).write_bytes(name.encode())
+        os.utime(remote_root / name, (written, written))
+    options: dict[str, object] = {"settle": 0, "min_age": 600}
+    if source == "listing":
+        options["modified_field"] = "updated"
+    staging = StagingArea(tmp_path / "staging")
+    assert [s.name for s in _portal_run(portal, **options).fetch_new(staging)] == ["old.nc"]
+    assert_staging_clean(staging)
+
+
+def test_a_portal_modified_field_that_is_no_time_is_an_error_naming_the_item(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    portal = portal_factory()
+    (remote_root / "a.nc").write_bytes(b"a")
+    run = _portal_run(portal, settle=0, min_age=60, modified_field="name")
+    with pytest.raises(
+        TransferError, match=r"item 'a\.nc': its field 'name' .* is 'a\.nc', not a time"
+    ):
+        run.fetch_new(StagingArea(tmp_path / "staging"))
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -258,28 +352,36 @@ def test_a_run_that_finds_nothing_new_does_not_wait_to_list_again(
         ({"min_age": math.nan}, r"'min_age' must be a finite number, not nan"),
     ],
 )
-@pytest.mark.parametrize("kind", ["local", "sftp", "ftp"])
+@pytest.mark.parametrize("kind", ["local", "sftp", "ftp", "http"])
 def test_settle_options_are_checked(kind: str, options: dict[str, object], message: str) -> None:
-    where = {"local": {"root": "/srv/incoming"}, "sftp": {"host": "h"}, "ftp": {"host": "h"}}
+    where = {
+        "local": {"root": "/srv/incoming"},
+        "sftp": {"host": "h"},
+        "ftp": {"host": "h"},
+        "http": {"base_url": "https://portal.example/"},
+    }
     with pytest.raises(ConfigError, match=message):
         TransferHandler.from_config(
             {"provider": {"name": "p"}, "transfer": {"type": kind, **where[kind], **options}}
         )
 
 
-def test_settle_options_round_trip_and_portals_are_not_held_back() -> None:
-    transfer = SFTPServer(host="h", settle=2.5, min_age=600)
+@pytest.mark.parametrize("kind", [SFTPServer, HttpPortal])
+def test_settle_options_round_trip(kind: type[SFTPServer | HttpPortal]) -> None:
+    where = {"base_url": "https://portal.example/"} if kind is HttpPortal else {"host": "h"}
+    transfer = kind(**where, settle=2.5, min_age=600)  # type: ignore[arg-type]
     config = transfer.to_config()
     assert config["settle"] == 2.5 and config["min_age"] == 600
-    assert SFTPServer.from_config(config).settle() == Settle(interval=2.5, min_age=600)
+    assert kind.from_config(config).settle() == Settle(interval=2.5, min_age=600)
     assert FTPServer(host="h", settle=0).settle() is None  # off
-    assert HttpPortal(base_url="https://portal.example/").settle() is None
+    assert HttpPortal(base_url="https://portal.example/", settle=0).settle() is None
 
 
 def test_the_site_default_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """``STRATOFLOW_SETTLE_SECONDS`` replaces the built-in default (not an explicit option)."""
     monkeypatch.setenv(SETTLE_VARIABLE, "0.2")
     assert FTPServer(host="h").settle() == Settle(interval=0.2)
+    assert HttpPortal(base_url="https://portal.example/").settle() == Settle(interval=0.2)
     assert FTPServer(host="h", settle=5).settle() == Settle(interval=5)
     assert "settle" not in FTPServer(host="h").to_config()  # the default stays the site's
     monkeypatch.setenv(SETTLE_VARIABLE, "0")

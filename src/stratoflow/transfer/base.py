@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Connection",
+    "Observation",
     "Paced",
     "RemoteItem",
     "Settle",
@@ -430,9 +431,17 @@ class Settle:
     fetched then, it was staged incomplete, and the next run saw the rest as a new version.
     A new file is taken only when its size and modification time stayed the same for
     ``interval`` seconds (it is listed again after that wait, once per run) and its
-    modification time is at least ``min_age`` seconds old (by this machine's clock: mind a
-    provider whose clock is behind); a file that changed between the listing and the end of
-    its download is not staged either. Such files are left, quietly, for a later run.
+    modification time is at least ``min_age`` seconds old; a file that changed between the
+    listing and the end of its download is not staged either. Such files are left, quietly,
+    for a later run. What is compared is the connection's :meth:`Connection.observe`.
+
+    The age is measured by the provider's own clock where the protocol tells its time: an
+    HTTP portal's ``Date`` header, against the ``Last-Modified`` (or listed modification
+    time) of the same server, so a portal whose clock is off by an hour is no hour younger
+    or older. FTP (``MLSD``/``MDTM`` give the file's time, no command gives the server's)
+    and SFTP (file times only) tell no time of the server: there the age is by this
+    machine's clock, so mind a provider whose clock is behind (keep the clocks in NTP sync,
+    or add the skew to ``min_age``).
     """
 
     interval: float = 0.0
@@ -442,6 +451,21 @@ class Settle:
     def of(cls, interval: float, min_age: float) -> Settle | None:
         """The guard for these options; ``None`` when both are 0 (off)."""
         return cls(interval, min_age) if interval or min_age else None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the settle guard compares of one file at two moments, and how old it is.
+
+    ``marker``: ``(what, value)`` pairs of everything that changes while a file is written
+    (size, modification time, version marker, an HTTP ``ETag``); equal markers at both
+    moments mean it stayed the same.
+    ``age``: seconds since it was last modified, by the provider's clock where known (see
+    :class:`Settle`); ``None`` when nothing tells.
+    """
+
+    marker: tuple[tuple[str, object], ...]
+    age: float | None = None
 
 
 class _Changed(TransferError):
@@ -492,6 +516,24 @@ class Connection(ABC):
                 return item
         raise GoneError(f"{self.where}: no item {identity!r}")
 
+    def observe(self, item: RemoteItem) -> Observation:
+        """What the settle guard compares of ``item`` (as listed) and its age.
+
+        The default: its listed size, version marker and modification time, its age by this
+        machine's clock (the listing tells no time of the provider). A protocol whose server
+        tells more per file (HTTP: a ``HEAD`` with ``ETag``, ``Last-Modified`` and the
+        server's ``Date``) overrides it.
+        """
+        age = None if item.mtime is None else time.time() - item.mtime
+        return Observation(
+            (("size", item.size), ("version", item.version), ("modified", item.mtime)), age
+        )
+
+    def observe_again(self, item: RemoteItem) -> Observation:
+        """:meth:`observe` of ``item`` as the provider shows it now (after its download);
+        :class:`GoneError` when it is not there. The default: :meth:`stat` of it."""
+        return self.observe(self.stat(item.identity))
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release the connection."""
 
@@ -505,6 +547,18 @@ class Connection(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _difference(before: tuple[tuple[str, object], ...], now: tuple[tuple[str, object], ...]) -> str:
+    """What changed between two observation markers, for a log line
+    (``size 1000 -> 3000, etag "a" -> "b"``)."""
+    old, new = dict(before), dict(now)
+    changed = [
+        f"{key} {old.get(key)} -> {new.get(key)}"
+        for key in dict.fromkeys([*old, *new])
+        if old.get(key) != new.get(key)
+    ]
+    return ", ".join(changed)
 
 
 class TransferType(ABC):
@@ -596,40 +650,53 @@ class TransferType(ABC):
         staging: StagingArea,
         items: list[RemoteItem],
         settle: Settle,
-        listed_at: float,
         policy: RetryPolicy,
         drop: Callable[[], None],
-    ) -> list[RemoteItem]:
-        """``items`` without the new files that may still be written (see :class:`Settle`).
+    ) -> tuple[list[RemoteItem], dict[str, tuple[RemoteItem, Observation]]]:
+        """``items`` without the new files that may still be written (see :class:`Settle`),
+        and for each new file taken the item as listed with its first observation (what
+        :meth:`_unchanged` compares the file with once it is downloaded).
 
         Only files not staged yet are looked at, so a run that finds nothing new does not
         wait. The files younger than ``min_age`` are left out; then, after waiting until
-        ``interval`` seconds have passed since the listing ended, the directory is listed
-        again and a file whose size or version marker (modification time) changed, or that is
-        gone, is left out too. The rest are returned as listed.
+        ``interval`` seconds have passed since they were observed, the directory is listed
+        again and a file whose observation (size, version marker, modification time) changed,
+        or that is gone, is left out too. The rest are returned as listed.
         """
         new = [
             item
             for item in items
             if not staging.known(item.identity, version=item.version, sha256=item.sha256)
         ]
+
+        def observe(item: RemoteItem) -> Observation:
+            return policy.call(
+                lambda: conn().observe(item),
+                what=f"observe {self.where}: {item.identity}",
+                on_retry=drop,
+            )
+
+        seen = {item.identity: (item, observe(item)) for item in new}
+        # the wait counts from the end of the observations (the listing, and per-file
+        # requests such as HEAD): a file seen late in a long listing waits as long too
+        observed_at = time.monotonic()
         later: set[str] = set()
         if settle.min_age:
-            now = time.time()
             for item in new:
-                if item.mtime is not None and now - item.mtime < settle.min_age:
+                age = seen[item.identity][1].age
+                if age is not None and age < settle.min_age:
                     log.info(
                         "%s: %s was modified %.0f s ago, less than min_age %g s: "
                         "left for a later run",
                         self.where,
                         item.identity,
-                        now - item.mtime,
+                        age,
                         settle.min_age,
                     )
                     later.add(item.identity)
         waiting = [item for item in new if item.identity not in later]
         if settle.interval and waiting:
-            time.sleep(max(0.0, listed_at + settle.interval - time.monotonic()))
+            time.sleep(max(0.0, observed_at + settle.interval - time.monotonic()))
             again = {
                 item.identity: item
                 for item in policy.call(
@@ -640,13 +707,11 @@ class TransferType(ABC):
                 now_listed = again.get(item.identity)
                 if now_listed is None:
                     why = "is no longer listed"
-                elif (now_listed.size, now_listed.version) != (item.size, item.version):
-                    why = (
-                        f"changed within {settle.interval:g} s (size {item.size} -> "
-                        f"{now_listed.size}, version {item.version} -> {now_listed.version})"
-                    )
                 else:
-                    continue
+                    before, now = seen[item.identity][1].marker, observe(now_listed).marker
+                    if now == before:
+                        continue
+                    why = f"changed within {settle.interval:g} s ({_difference(before, now)})"
                 log.info(
                     "%s: %s %s: still being written? left for a later run",
                     self.where,
@@ -654,22 +719,25 @@ class TransferType(ABC):
                     why,
                 )
                 later.add(item.identity)
-        return [item for item in items if item.identity not in later]
+        kept = [item for item in items if item.identity not in later]
+        return kept, {k: v for k, v in seen.items() if k not in later}
 
-    def _unchanged(self, conn: Callable[[], Connection], item: RemoteItem) -> None:
-        """Raise :class:`_Changed` when ``item`` changed since it was listed (asked once its
-        bytes are in, before they are staged): the file grew or was rewritten while it was
-        downloaded, so the bytes may be of no complete version. One deleted since is not
-        changed: its bytes are what was listed."""
+    def _unchanged(
+        self, conn: Callable[[], Connection], listed: RemoteItem, first: Observation
+    ) -> None:
+        """Raise :class:`_Changed` when the file ``listed`` changed since it was first
+        observed (asked once its bytes are in, before they are staged): the file grew or was
+        rewritten while it was downloaded, so the bytes may be of no complete version. One
+        deleted since is not changed: its bytes are what was listed."""
         try:
-            now = conn().stat(item.identity)
+            now = conn().observe_again(listed)
         except GoneError:
             return
-        if (now.size, now.version) != (item.size, item.version):
+        if now.marker != first.marker:
             raise _Changed(
-                f"{self.where}: {item.identity}: changed while it was downloaded (size "
-                f"{item.size} -> {now.size}, version {item.version} -> {now.version}); "
-                "not staged: still being written? taken by a later run"
+                f"{self.where}: {listed.identity}: changed while it was downloaded "
+                f"({_difference(first.marker, now.marker)}); not staged: still being "
+                "written? taken by a later run"
             )
 
     def fetch_new(
@@ -716,6 +784,9 @@ class TransferType(ABC):
 
         pace = self.pace()
         settle = self.settle()
+        #: identity -> (the item as listed, its first observation): the new files the
+        #: settle guard let through, checked again once downloaded
+        observed: dict[str, tuple[RemoteItem, Observation]] = {}
 
         def paced(sink: Sink, item: RemoteItem) -> Sink:
             if pace is None:
@@ -740,17 +811,18 @@ class TransferType(ABC):
                 resume=lambda sink, offset: connection().get_from(
                     item, paced_resume(sink, item), offset
                 ),
-                confirm=None if settle is None else partial(self._unchanged, connection, item),
+                confirm=None
+                if item.identity not in observed
+                else partial(self._unchanged, connection, *observed[item.identity]),
             )
 
         try:
             items = policy.call(
                 lambda: list(connection().list()), what=f"list {self.where}", on_retry=drop
             )
-            listed_at = time.monotonic()  # at the end: a file seen late in a long listing too
             staging.keep_partials_of([item.identity for item in items])
             if settle is not None:
-                items = self._settled(connection, staging, items, settle, listed_at, policy, drop)
+                items, observed = self._settled(connection, staging, items, settle, policy, drop)
             staged: list[StagedFile] = []
             degraded = False
             seen: set[str] = set()

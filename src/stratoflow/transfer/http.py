@@ -12,6 +12,16 @@ portal id) is staged under the name the server gives it in ``Content-Disposition
 download is resumed with ``Range`` and ``If-Range``, in the same run or the next. Uploads
 (exports) are a PUT or POST of the file, streamed from disk in chunks (never loaded whole).
 
+A file the portal is still writing (a growing file published before it is complete) is left
+for a later run, as on a directory (see :class:`~stratoflow.transfer.base.Settle`): a new
+file is taken once its listed size, version marker and modification time
+(``modified_field``), and what a ``HEAD`` of it tells (``ETag``, ``Last-Modified``,
+``Content-Length``), stayed the same for ``settle`` seconds, and once it is at least
+``min_age`` seconds old by the portal's own clock (its ``Date`` header against the listed
+modification time or ``Last-Modified``: a portal whose clock is off is judged by itself). A
+file that changed while it was downloaded (its ``HEAD`` differs) is not staged. A portal that
+answers ``HEAD`` with an error is judged by its listing alone.
+
 Errors are translated at the boundary: 401/403 -> :class:`AuthError`; 404/410 for a file ->
 :class:`GoneError`; timeouts, dropped connections, truncated bodies, a body trickled slower
 than ``min_speed`` bytes/s, 202 (file being prepared), 408/429/5xx ->
@@ -35,7 +45,9 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -50,8 +62,20 @@ from stratoflow.errors import (
     TransientTransferError,
 )
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, Paced, RemoteItem, TransferType
-from stratoflow.transfer.config import min_speed_bytes, timeout_seconds
+from stratoflow.transfer.base import (
+    Connection,
+    Observation,
+    Paced,
+    RemoteItem,
+    Settle,
+    TransferType,
+)
+from stratoflow.transfer.config import (
+    min_age_seconds,
+    min_speed_bytes,
+    settle_option,
+    timeout_seconds,
+)
 from stratoflow.transfer.retry import retry_after_seconds
 from stratoflow.transfer.secrets import redact
 from stratoflow.transfer.staging import ResumedSink, ServedSink, Sink
@@ -132,6 +156,9 @@ class HttpPortal(TransferType):
     """A REST portal with a JSON listing; see the module docstring for the options.
 
     ``download_path`` (e.g. ``"files/{id}"``) is used when items carry no ``url_field``;
+    ``modified_field`` names the item field with its modification time (ISO 8601, an HTTP
+    date, or POSIX seconds), for ``min_age``; ``settle`` and ``min_age`` (seconds) leave a
+    file still being written for a later run (see the module);
     ``upload_path`` (e.g. ``"upload/{name}"``) enables :meth:`put`, sent with
     ``upload_method``, as the raw body, or as multipart field ``upload_field`` when given.
     """
@@ -153,6 +180,7 @@ class HttpPortal(TransferType):
         download_path: str | None = None,
         size_field: str | None = "size",
         version_field: str | None = None,
+        modified_field: str | None = None,
         sha256_field: str | None = None,
         upload_path: str | None = None,
         upload_method: Literal["PUT", "POST"] = "PUT",
@@ -160,6 +188,8 @@ class HttpPortal(TransferType):
         timeout: float = 30.0,
         min_speed: float = 1024.0,
         verify_tls: bool = True,
+        settle: float | None = None,
+        min_age: float = 0.0,
     ) -> None:
         if upload_method not in ("PUT", "POST"):
             raise ConfigError(
@@ -202,6 +232,10 @@ class HttpPortal(TransferType):
         self.timeout = timeout_seconds(timeout, "transfer 'http'")
         self.min_speed = min_speed_bytes(min_speed, "transfer 'http'")
         self.verify_tls = verify_tls
+        self.modified_field = modified_field
+        self._settle = settle  # None: the site default (kept so, not frozen into the config)
+        self.settle_interval = settle_option(settle, "transfer 'http'")
+        self.min_age = min_age_seconds(min_age, "transfer 'http'")
 
     def options(self) -> dict[str, Any]:
         return {
@@ -216,6 +250,7 @@ class HttpPortal(TransferType):
             "download_path": self.download_path,
             "size_field": self.size_field,
             "version_field": self.version_field,
+            "modified_field": self.modified_field,
             "sha256_field": self.sha256_field,
             "upload_path": self.upload_path,
             "upload_method": self.upload_method,
@@ -223,10 +258,15 @@ class HttpPortal(TransferType):
             "timeout": self.timeout,
             "min_speed": self.min_speed,
             "verify_tls": self.verify_tls,
+            "settle": self._settle,
+            "min_age": self.min_age,
         }
 
     def pace(self) -> tuple[float, float] | None:
         return (self.min_speed, self.timeout) if self.min_speed else None
+
+    def settle(self) -> Settle | None:
+        return Settle.of(self.settle_interval, self.min_age)
 
     @property
     def where(self) -> str:
@@ -388,6 +428,58 @@ def _same_version(response: httpx.Response, validator: str | None) -> bool:
     return modified is None or modified == validator
 
 
+def _http_date(value: str | None) -> float | None:
+    """POSIX seconds of an HTTP date (``Date``, ``Last-Modified``); ``None`` if it is none."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _server_clock(response: httpx.Response) -> tuple[float, float] | None:
+    """The server's time by the answer's ``Date`` header, and ``time.monotonic()`` when it
+    came: from these, the server's time later (see :func:`_age`)."""
+    date = _http_date(response.headers.get("Date"))
+    return None if date is None else (date, time.monotonic())
+
+
+def _age(modified: float, clock: tuple[float, float] | None) -> float:
+    """Seconds since ``modified`` (a time of the server), by the server's clock when its
+    ``Date`` is known (``clock``), else by this machine's: a portal whose clock is an hour
+    behind stamps a file written now an hour back, and its own clock says it is new."""
+    if clock is None:
+        return time.time() - modified
+    date, at = clock
+    return date + (time.monotonic() - at) - modified
+
+
+def _modified_time(value: Any) -> float | None:
+    """POSIX seconds of a listed modification time: ISO 8601 (no zone: UTC), an HTTP date,
+    or a number of POSIX seconds; ``None`` when the field is absent or null."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            return _http_date(text) or _seconds(text)
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    raise ValueError(value)
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)  # a ValueError when it is no number either
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return seconds
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -457,6 +549,9 @@ class _HttpConnection(Connection):
     def __init__(self, spec: HttpPortal, auth: httpx.Auth) -> None:
         self.spec = spec
         self.where = spec.where
+        #: identity -> the server's clock when the listing page holding it came
+        #: (see :func:`_server_clock`): the age of a listed modification time
+        self._listed_clock: dict[str, tuple[float, float]] = {}
         guarded = _SameOrigin(auth, _origin(httpx.URL(spec.base_url)))
         self.client = httpx.Client(
             base_url=spec.base_url,
@@ -489,8 +584,9 @@ class _HttpConnection(Connection):
             request = response.next_request
         raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
 
-    def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.URL]:
-        """The JSON document at ``url`` and the URL it came from (after redirects)."""
+    def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.URL, tuple[float, float] | None]:
+        """The JSON document at ``url``, the URL it came from (after redirects) and the
+        server's clock when it came (:func:`_server_clock`)."""
         what = f"GET {public_url(url)}"
         body = io.BytesIO()
         pace = self.spec.pace()  # a listing trickled byte by byte must not hang the run
@@ -507,7 +603,7 @@ class _HttpConnection(Connection):
             raise _translate(exc, what) from exc
         try:
             text = body.getvalue().decode(response.encoding or "utf-8")
-            return json.loads(text), response.request.url
+            return json.loads(text), response.request.url, _server_clock(response)
         except ValueError as exc:  # only the body: a SecretError (a ValueError) is not this
             raise TransferError(f"{what}: the listing is not JSON") from exc
 
@@ -518,14 +614,17 @@ class _HttpConnection(Connection):
         seen: set[str] = set()
         while url is not None and str(url) not in seen:
             seen.add(str(url))
-            page, url = self._get_json(url)  # links are relative to where the page came from
+            page, url, clock = self._get_json(url)  # links: relative to where the page came from
             items = dig(page, spec.items_path)
             if not isinstance(items, list):
                 raise TransferError(
                     f"GET {public_url(url)}: no list at JSON path {spec.items_path!r}"
                 )
             for index, entry in enumerate(items):
-                yield self._item(entry, url, index)
+                item = self._item(entry, url, index)
+                if clock is not None:
+                    self._listed_clock[item.identity] = clock
+                yield item
             following = dig(page, spec.next_path) if spec.next_path else None
             if following is None or following == "" or isinstance(following, bool):
                 url = None  # the last page
@@ -561,6 +660,15 @@ class _HttpConnection(Connection):
         size = dig(entry, spec.size_field) if spec.size_field else None
         version = dig(entry, spec.version_field) if spec.version_field else None
         sha = dig(entry, spec.sha256_field) if spec.sha256_field else None
+        modified = dig(entry, spec.modified_field) if spec.modified_field else None
+        try:
+            mtime = _modified_time(modified)
+        except ValueError:
+            raise TransferError(
+                f"GET {public_url(page)}: item {identity!r}: its field {spec.modified_field!r} "
+                f"(option modified_field) is {modified!r}, not a time (ISO 8601, an HTTP "
+                "date or POSIX seconds)"
+            ) from None
         return RemoteItem(
             identity=identity,
             name=name,
@@ -568,6 +676,7 @@ class _HttpConnection(Connection):
             version=None if version is None else str(version),
             sha256=None if sha is None else str(sha),
             location=location,
+            mtime=mtime,
         )
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
@@ -591,12 +700,9 @@ class _HttpConnection(Connection):
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
 
-    def version_of(self, item: RemoteItem) -> str | None:
-        """The download's ETag (or Last-Modified and length), from a HEAD request.
-
-        For listings that name files only: one small request instead of downloading every
-        file again on every run. ``None`` when the portal tells neither (or refuses HEAD).
-        """
+    def _head(self, item: RemoteItem) -> httpx.Response:
+        """The answer to a ``HEAD`` of the item's download (closed: headers only). Only a 200
+        tells anything (403 from S3 for a URL signed for GET, 405, ...)."""
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
         what = f"HEAD {public_url(url)}"
         try:
@@ -604,7 +710,16 @@ class _HttpConnection(Connection):
             response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
-        if response.status_code != 200:  # 403 from S3 for a URL signed for GET, 405, ...
+        return response
+
+    def version_of(self, item: RemoteItem) -> str | None:
+        """The download's ETag (or Last-Modified and length), from a HEAD request.
+
+        For listings that name files only: one small request instead of downloading every
+        file again on every run. ``None`` when the portal tells neither (or refuses HEAD).
+        """
+        response = self._head(item)
+        if response.status_code != 200:
             return None
         etag = response.headers.get("ETag")
         if etag:
@@ -612,6 +727,42 @@ class _HttpConnection(Connection):
         modified = response.headers.get("Last-Modified")
         length = response.headers.get("Content-Length")
         return f"modified:{modified}:{length}" if modified and length else None
+
+    def observe(self, item: RemoteItem) -> Observation:
+        """The listed size, version marker and modification time, and what a ``HEAD`` of
+        the file tells now (``ETag``, ``Last-Modified``, ``Content-Length``); its age by the
+        portal's clock (see :func:`_age`): from the listed modification time and the
+        listing's ``Date``, else from ``Last-Modified`` and the ``HEAD``'s ``Date``."""
+        return self._observed(item, self._head(item))
+
+    def _observed(self, item: RemoteItem, response: httpx.Response) -> Observation:
+        ok = response.status_code == 200
+        headers = response.headers if ok else httpx.Headers()
+        marker = (
+            ("size", item.size),
+            ("version", item.version),
+            ("modified", item.mtime),
+            ("ETag", headers.get("ETag")),
+            ("Last-Modified", headers.get("Last-Modified")),
+            ("Content-Length", headers.get("Content-Length")),
+        )
+        age = None
+        if item.mtime is not None:
+            age = _age(item.mtime, self._listed_clock.get(item.identity))
+        elif ok:
+            modified = _http_date(headers.get("Last-Modified"))
+            if modified is not None:
+                age = _age(modified, _server_clock(response))
+        return Observation(marker, age)
+
+    def observe_again(self, item: RemoteItem) -> Observation:
+        """:meth:`observe` with a fresh ``HEAD``, the listed facts as they were: a whole
+        listing again for every file downloaded would cost a portal more than the file.
+        :class:`GoneError` when the portal answers 404 or 410 (deleted since)."""
+        response = self._head(item)
+        if response.status_code in (404, 410):
+            raise GoneError(f"HEAD {public_url(response.request.url)}: gone")
+        return self._observed(item, response)
 
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:
         """A ``Range`` request for the rest, guarded by ``If-Range`` (RFC 9110 §13.1.5).
