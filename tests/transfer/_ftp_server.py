@@ -26,6 +26,11 @@ ProFTPD (``AllowOverwrite off``, its default) answer. ``server.refused_renames``
 ``server.drop_on_delete`` hold patterns of source names (``RNFR``) and deleted names (``DELE``)
 at which the server hangs up instead of renaming (a rename that would go through) or deleting:
 a connection lost at that step. Each pattern hangs up once, then is dropped from the list.
+
+``server.hide_dot_files = True`` leaves names that start with ``.`` out of ``NLST`` and
+``LIST`` unless ``LIST`` is asked with ``-a`` (``LIST -a``, ``LIST -la /dir``), as vsftpd,
+ProFTPD and Pure-FTPd do by default; ``MLSD`` lists them (RFC 3659). ``server.list_args``
+holds the argument of every ``LIST``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ with warnings.catch_warnings():
     # pyftpdlib imports asynchat/asyncore, deprecated on Python 3.11 (stdlib, not ours)
     warnings.simplefilter("ignore", DeprecationWarning)
     from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.filesystems import AbstractedFS
     from pyftpdlib.handlers import FTPHandler
     from pyftpdlib.servers import FTPServer as PyFTPServer
 
@@ -76,6 +82,9 @@ class FTPTestServer:
         #: ``fnmatch`` patterns (once each) of renames and deletes the server hangs up at.
         self.drop_on_rename: list[str] = []
         self.drop_on_delete: list[str] = []
+        #: Hide ``.name`` from NLST and LIST (not from ``LIST -a`` nor MLSD).
+        self.hide_dot_files = False
+        self.list_args: list[str] = []
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -86,6 +95,7 @@ class FTPTestServer:
                 "authorizer": self.authorizer,
                 "timeout": 10,
                 "auth_failed_timeout": 0.01,
+                "abstracted_fs": _HidingFS,
                 "proto_cmds": {k: v for k, v in FTPHandler.proto_cmds.items() if k not in without},
             },
         )
@@ -122,12 +132,34 @@ class FTPTestServer:
         self._thread.join(timeout=5)
 
 
+class _HidingFS(AbstractedFS):  # type: ignore[misc]
+    """Leaves ``.name`` out of a directory read for a listing that hides them."""
+
+    def listdir(self, path: str) -> list[str]:
+        names: list[str] = super().listdir(path)
+        if getattr(self.cmd_channel, "hiding", False):
+            return [name for name in names if not name.startswith(".")]
+        return names
+
+
 class _FaultyHandler(FTPHandler):  # type: ignore[misc]
     test_server: FTPTestServer
     _hang_up = False
     _hold = False
+    hiding = False
 
     def pre_process_command(self, line: str, cmd: str, arg: str) -> Any:
+        command = cmd.upper()
+        options = ""
+        if command == "LIST":
+            self.test_server.list_args.append(arg)
+            if arg.startswith("-"):  # ls options before the path, as vsftpd reads them
+                options, _, arg = arg.partition(" ")
+        self.hiding = (
+            self.test_server.hide_dot_files
+            and command in ("NLST", "LIST")
+            and "a" not in options.lower()
+        )
         # Here, before pyftpdlib checks permissions, so that refused requests count too.
         if cmd.upper() == "RETR":
             self.test_server.asked_for(arg.rstrip("/").rsplit("/", 1)[-1])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from fnmatch import fnmatch
@@ -148,3 +150,10 @@ def assert_nowhere(
             if path.is_file():
                 look(f"file {path}", path.read_bytes().decode("utf-8", "replace"))
     assert not found, f"{secret!r} found in:\n" + "\n".join(found)
+
+
+def dead_pid() -> int:
+    """The id of a process of this machine that has ended (a killed uploader's)."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(gone.stdout)

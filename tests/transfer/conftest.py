@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -146,3 +148,13 @@ def silent_port() -> Iterator[int]:
     """A port where the TCP handshake succeeds but nothing is ever said: a hung server."""
     with socket.create_server(("127.0.0.1", 0), backlog=8) as sock:
         yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def running_pid() -> Iterator[int]:
+    """The id of a process of this machine that runs while the test does (an upload or a
+    replacement still at work)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()

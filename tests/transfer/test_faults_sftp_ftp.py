@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from stratoflow.transfer.secrets import Secret
 from stratoflow.transfer.staging import JOURNAL, MANIFEST
 
 from ._ftp_server import FTPTestServer
+from ._helpers import dead_pid
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
 from .test_faults import assert_staging_clean
@@ -92,23 +91,6 @@ def _delivered_before(seeded: Path, tmp_path: Path) -> tuple[Path, Path]:
     export = tmp_path / "export.nc"
     export.write_bytes(os.urandom(20_000))
     return outbox, export
-
-
-@pytest.fixture
-def running_pid() -> Iterator[int]:
-    """The id of a process of this machine that runs while the test does (an upload or a
-    replacement still at work)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
-
-
-def _dead_pid() -> int:
-    """The id of a process of this machine that has ended (a killed uploader's)."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    return int(gone.stdout)
 
 
 def _sftp_remote(server: SFTPTestServer, known_hosts: Path, password_ref: str) -> Remote:
@@ -627,7 +609,7 @@ def test_an_upload_removes_what_killed_uploads_of_its_name_left(
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    dead = _dead_pid()
+    dead = dead_pid()
     host = this_host()
     stale = f".export.nc.{host}-{dead}.0123456789ab.part"
     kept = [
@@ -722,7 +704,7 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    dead = _dead_pid()
+    dead = dead_pid()
     host = this_host()
     old, newer = "0000000000000001abcd", "0000000000000002abcd"
     left = {
@@ -759,7 +741,7 @@ def test_an_older_file_moved_aside_never_goes_back_where_the_newest_could_not(
 
     outbox = seeded / "outbox"
     outbox.mkdir()
-    host, dead = this_host(), _dead_pid()
+    host, dead = this_host(), dead_pid()
     older = f".a.nc.{host}-{dead}.0000000000000001abcd.old"
     newest = f".a.nc.{host}-{dead}.0000000000000002abcd.old"
     (outbox / older).write_bytes(b"a, older")

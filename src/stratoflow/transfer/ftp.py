@@ -10,6 +10,10 @@ size and modification time stayed the same for ``settle`` seconds and it is at l
 ``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`; the age needs the
 time from ``MLSD`` or ``MDTM``).
 
+Uploads clean up after uploads that a killed process or a lost connection left (hidden
+``.part`` temporaries, files moved aside): those names are found by ``MLSD``, else by
+``LIST -a``, as servers hide dot-files from a plain ``NLST``/``LIST``.
+
 ``tls=True`` uses explicit FTPS (``AUTH TLS``) and protects the data channel too
 (``PROT P``). Uploads go to a temporary name and are renamed into place; a server that does not
 rename onto an existing file gets the old file moved aside first, and back if the new one
@@ -498,6 +502,51 @@ class _FTPConnection(Connection):
         self.ftp.cwd(here)
         return False
 
+    def _names(self, directory: PurePosixPath) -> builtins.list[str]:
+        """Every name in ``directory``, hidden ones (``.name``) included, for the clean-up
+        of uploads (:func:`~stratoflow.transfer.base.restore_moved_aside`,
+        :func:`~stratoflow.transfer.base.remove_stale_uploads`).
+
+        The files it looks for (upload temporaries, files moved aside) have hidden names,
+        and vsftpd, ProFTPD and Pure-FTPd leave such names out of ``NLST`` and ``LIST``
+        unless asked with ``-a``: they piled up unseen. ``MLSD`` lists every name (RFC
+        3659); a server without it is asked ``LIST -a`` in the folder (``CWD`` there and
+        back: an option before a path is not understood everywhere), its names added to
+        those of ``NLST`` (a server that takes ``-a`` for a file name lists nothing, or
+        refuses).
+        """
+        if self._mlsd is not False:
+            try:
+                entries = builtins.list(self.ftp.mlsd(str(directory), facts=["type"]))
+            except ftplib.error_perm as exc:
+                if self._mlsd or not str(exc).startswith(_UNKNOWN_COMMAND):
+                    raise
+                self._mlsd = False
+            else:
+                self._mlsd = True
+                return [
+                    PurePosixPath(name).name
+                    for name, facts in entries
+                    if name not in (".", "..")
+                    and facts.get("type", "").lower() not in ("cdir", "pdir")
+                ]
+        names: set[str] = set()
+        with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
+            names.update(PurePosixPath(n).name for n in self.ftp.nlst(str(directory)))
+        lines: builtins.list[str] = []
+        here = self.ftp.pwd()
+        self.ftp.cwd(str(directory))
+        try:
+            with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
+                self.ftp.retrlines("LIST -a", lines.append)
+        finally:
+            self.ftp.cwd(here)
+        for line in lines:
+            parsed = _parse_list_line(line)
+            if parsed is not None and parsed[0] not in (".", ".."):
+                names.add(parsed[0])
+        return sorted(names)
+
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name
         with upload_name(dest) as tmp:
@@ -515,7 +564,7 @@ class _FTPConnection(Connection):
             with fh:
                 # an earlier replacement's file left moved aside: back, or away, before this upload
                 restore_moved_aside(
-                    lambda: self.ftp.nlst(str(dest.parent)),
+                    lambda: self._names(dest.parent),
                     self.ftp.rename,
                     self.ftp.delete,
                     self._is_file,
@@ -548,7 +597,7 @@ class _FTPConnection(Connection):
                     self.ftp.delete(str(tmp))
             raise self._fail(exc, f"put {name}") from exc
         remove_stale_uploads(
-            lambda: self.ftp.nlst(str(dest.parent)),
+            lambda: self._names(dest.parent),
             self.ftp.delete,
             dest,
             errors=(TimeoutError, *_ERRORS),
