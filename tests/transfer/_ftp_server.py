@@ -31,12 +31,19 @@ a connection lost at that step. Each pattern hangs up once, then is dropped from
 ``LIST`` unless ``LIST`` is asked with ``-a`` (``LIST -a``, ``LIST -la /dir``), as vsftpd,
 ProFTPD and Pure-FTPd do by default; ``MLSD`` lists them (RFC 3659). ``server.list_args``
 holds the argument of every ``LIST``.
+
+``server.hold_renames[pattern] = (held, go)`` holds the first ``RNFR`` of a name matching the
+``fnmatch`` pattern (after ``server.skip_renames[pattern]`` such renames, if given): ``held``
+is set and the answer waits until ``go`` is set (at most 10 s), the server serving other
+sessions meanwhile: a client caught between its last look at the folder and its rename, for
+forcing the interleaving of two uploads.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from fnmatch import fnmatch
@@ -85,6 +92,8 @@ class FTPTestServer:
         #: Hide ``.name`` from NLST and LIST (not from ``LIST -a`` nor MLSD).
         self.hide_dot_files = False
         self.list_args: list[str] = []
+        self.hold_renames: dict[str, tuple[threading.Event, threading.Event]] = {}
+        self.skip_renames: dict[str, int] = {}
         self._lock = threading.Lock()
         self.authorizer = DummyAuthorizer()
         self.authorizer.add_user(user, password, str(root), perm="elradfmwMT")
@@ -112,6 +121,17 @@ class FTPTestServer:
     def drops_at(self, patterns: list[str], path: str) -> bool:
         """Whether ``path``'s base name matches one of ``patterns`` (which is then used up)."""
         return take_match(patterns, path, self._lock)
+
+    def rename_hold(self, path: str) -> tuple[threading.Event, threading.Event] | None:
+        """The (held, go) events for an ``RNFR`` of ``path``, used up; None: not held."""
+        with self._lock:
+            for pattern in list(self.hold_renames):
+                if fnmatch(os.path.basename(path), pattern):
+                    if self.skip_renames.get(pattern, 0) > 0:
+                        self.skip_renames[pattern] -= 1
+                        continue
+                    return self.hold_renames.pop(pattern)
+        return None
 
     def next_fault(self, name: str) -> str | None:
         with self._lock:
@@ -191,6 +211,23 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
             self.push_dtp_data(head, cmd="RETR")
             return file
         return super().ftp_RETR(file)
+
+    def ftp_RNFR(self, path: str) -> Any:  # noqa: N802
+        hold = self.test_server.rename_hold(path)
+        if hold is None:
+            return super().ftp_RNFR(path)
+        held, go = hold
+        held.set()
+        deadline = time.monotonic() + 10
+
+        def answer() -> None:  # polled on the server's loop: other sessions go on meanwhile
+            if go.is_set() or time.monotonic() > deadline:
+                FTPHandler.ftp_RNFR(self, path)
+            else:
+                self.ioloop.call_later(0.01, answer)
+
+        answer()
+        return None
 
     def ftp_RNTO(self, path: str) -> Any:  # noqa: N802
         source = os.path.basename(self._rnfr or "")

@@ -699,7 +699,8 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
     """Files a killed process moved aside (``.<name>.<host>-<pid>.<stamp>.old``) are put
     back when their name is free (the newest, if several) and removed when it is taken. The
     files of replacements running now, of other machines, and names this code does not make
-    are left alone."""
+    are left alone (here: of ``c.nc``, which they keep from being put back, see the next
+    test)."""
     from stratoflow.files import this_host
 
     outbox = seeded / "outbox"
@@ -713,10 +714,10 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
         f".b.nc.{host}-{dead}.{old}.old": b"b, replaced",  # removed: b.nc is there
     }
     kept = {
-        f".a.nc.{host}-{running_pid}.{old}.old": b"running",
-        f".a.nc.other-host-{dead}.{old}.old": b"other machine",
-        ".a.nc.0123456789ab.old": b"not ours",
-        f".a.nc.{host}-{dead}.{old}.old.bak": b"not ours either",
+        f".c.nc.{host}-{running_pid}.{old}.old": b"running",
+        f".c.nc.other-host-{dead}.{old}.old": b"other machine",
+        ".c.nc.0123456789ab.old": b"an older version's",
+        f".a.nc.{host}-{dead}.{old}.old.bak": b"not ours",
     }
     for name, data in {**left, **kept}.items():
         (outbox / name).write_bytes(data)
@@ -729,6 +730,37 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
     assert (outbox / "b.nc").read_bytes() == FILES["b.nc"]
     for name, data in kept.items():
         assert (outbox / name).read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "at_work",
+    [
+        "{host}-{running}.0123456789ab.part",  # an upload of this machine running now
+        "other-host-{dead}.0123456789ab.part",  # another machine's upload (may be running)
+        "{host}-{running}.0000000000000003abcd.old",  # a replacement running now
+        "other-host-{dead}.0000000000000003abcd.old",  # another machine's replacement
+        "0123456789ab.old",  # an older version's replacement: no machine, no process
+    ],
+)
+def test_a_file_moved_aside_is_not_put_back_while_an_upload_of_its_name_may_run(
+    remote: Remote, seeded: Path, tmp_path: Path, running_pid: int, at_work: str
+) -> None:
+    """A killed replacement left ``a.nc`` moved aside, and another upload or replacement of
+    ``a.nc`` may be at work now: the old file is not put back (the new file that upload
+    renames in would be replaced by it, on a server that renames onto existing files, or
+    its rename would fail). It stays for an upload after that one."""
+    from stratoflow.files import this_host
+
+    outbox = seeded / "outbox"
+    outbox.mkdir()
+    aside = f".a.nc.{this_host()}-{dead_pid()}.0000000000000001abcd.old"
+    busy = ".a.nc." + at_work.format(host=this_host(), running=running_pid, dead=dead_pid())
+    (outbox / aside).write_bytes(b"a, delivered")
+    (outbox / busy).write_bytes(b"at work")
+    export = tmp_path / "export.nc"
+    export.write_bytes(os.urandom(5_000))
+    remote.handler(remote_dir="/outbox").put(export)
+    assert sorted(p.name for p in outbox.iterdir()) == sorted([aside, busy, "export.nc"])
 
 
 def test_an_older_file_moved_aside_never_goes_back_where_the_newest_could_not(

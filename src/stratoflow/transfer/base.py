@@ -217,6 +217,70 @@ def _left_aside(name: str) -> tuple[str, str] | None:
     return match["name"], match["stamp"]
 
 
+#: The name under which replacements made before host and process were in the name (before
+#: commit c6a3fb3) kept the file they replaced: ``.<name>.<12 hex digits>.old``.
+_OLDER_ASIDE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.old")
+#: The older moved-aside files this process has reported (what, folder/name): once each.
+_REPORTED: set[tuple[str, str]] = set()
+
+
+def _report_older_asides(names: Iterable[str], folder: PurePosixPath, what: str) -> None:
+    """Warn, once per process, of each file moved aside under the older name.
+
+    Such a name tells neither machine nor process, so nothing tells whether the replacement
+    that made it still runs (a process of an older version, here or on another machine):
+    it is never removed nor put back automatically (that could take the file from under
+    a running replacement, or put an outdated file over a new one). The operator, who can
+    tell, is told where it is and what it is.
+    """
+    for name in names:
+        older = _OLDER_ASIDE.fullmatch(name)
+        key = (what, f"{folder}/{name}")
+        with _LIVE_LOCK:
+            if older is None or key in _REPORTED:
+                continue
+            _REPORTED.add(key)
+        log.warning(
+            "%s: %s looks like a copy of %s that an older stratoflow version moved aside while "
+            "replacing it and did not remove or put back (killed, or its connection lost); "
+            "its name tells no machine or process, so it is left alone: once no upload of "
+            "%s runs, remove it, or rename it back if %s is missing",
+            what,
+            folder / name,
+            folder / older["name"],
+            older["name"],
+            folder / older["name"],
+        )
+
+
+def _in_use(names: Iterable[str], target: str) -> str | None:
+    """A name among ``names`` (of ``target``'s folder) showing that an upload or a
+    replacement of ``target`` may be at work now, or ``None``.
+
+    That is its temporary file (:func:`upload_name`) or a file it moved aside
+    (:func:`_aside_name`), made by a process of this machine that still runs (see
+    :func:`~stratoflow.files.abandoned`) or by another machine (whether that process runs
+    cannot be told from here), or a file moved aside under the older name
+    ``.<name>.<12 hex digits>.old``, which tells neither machine nor process.
+    """
+    own = re.escape(target)
+    made = (
+        re.compile(rf"\.{own}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+\.part"),
+        re.compile(rf"\.{own}\.(?P<host>.+)-(?P<pid>\d+)\.[0-9a-f]{{20}}\.old"),
+    )
+    for name in names:
+        older = _OLDER_ASIDE.fullmatch(name)
+        if older is not None and older["name"] == target:
+            return name
+        for pattern in made:
+            match = pattern.fullmatch(name)
+            if match is not None and (
+                match["host"] != this_host() or not abandoned(int(match["pid"]), name, _live)
+            ):
+                return name
+    return None
+
+
 def restore_moved_aside(
     listing: Callable[[], Iterable[str]],
     rename: Callable[[str, str], object],
@@ -237,11 +301,22 @@ def restore_moved_aside(
     renamed back (the newest, if several), so the partner has its file again before a new
     upload starts. Only this machine's aside names of replacements that no longer run are
     touched. Best effort: what fails is logged and left for a later upload.
+
+    A file is never renamed back while an upload or a replacement of its name may be at
+    work, here or on another machine (:func:`_in_use`: its temporary or moved-aside file is
+    in the folder), and the folder is listed once more just before the rename: many FTP
+    servers rename onto an existing file, so a new file that upload renamed in in between
+    was replaced by the old one, and the partner got the outdated file as the latest. (FTP
+    has no rename that refuses an existing name; SFTP's plain rename, used here, does.) An
+    upload that starts after that last look and renames its file in before this rename is
+    the one window left: a whole ``STOR`` against two commands. Files moved aside under the
+    older name (:data:`_OLDER_ASIDE`) are reported, never touched.
     """
     try:
         names = [PurePosixPath(n).name for n in listing()]
     except errors:
         return
+    _report_older_asides(names, folder, what)
     left = [(found, aside) for aside in names if (found := _left_aside(aside)) is not None]
     failed: set[str] = set()
     for (name, _), aside in sorted(left, key=lambda x: x[0][1], reverse=True):
@@ -253,6 +328,21 @@ def restore_moved_aside(
                 remove(str(kept))
                 log.info("%s: removed %s, left by a replacement of %s", what, kept, dest)
             else:
+                busy = _in_use(names, name) or _in_use(
+                    (PurePosixPath(n).name for n in listing()), name
+                )
+                if busy is not None or is_file(str(dest)):
+                    failed.add(name)
+                    log.info(
+                        "%s: %s, left by a replacement of %s, not put back: %s",
+                        what,
+                        kept,
+                        dest,
+                        f"an upload of it may be running ({busy})"
+                        if busy
+                        else "a new file of the name arrived meanwhile",
+                    )
+                    continue
                 rename(str(kept), str(dest))
                 log.warning(
                     "%s: %s was moved aside by a replacement that did not finish: put back from %s",
@@ -332,6 +422,19 @@ def _replace(
     try:
         rename(str(tmp), str(dest))
     except errors as exc:
+        try:
+            taken = is_file(str(dest))
+        except errors:
+            taken = False
+        if taken:
+            # Another upload of the name renamed its file in meanwhile (a server that renames
+            # onto existing files: put back, the old file would replace the new one). This
+            # upload failed; the file moved aside is superseded.
+            with contextlib.suppress(*errors):
+                remove(str(tmp))
+            with contextlib.suppress(*errors):
+                remove(str(aside))
+            raise
         try:
             rename(str(aside), str(dest))
         except errors as back:
