@@ -88,6 +88,9 @@ class Portal:
     #: seconds the portal's clock is ahead of this machine's (negative: behind): its
     #: ``Date`` headers say so; its files' times are whatever the test gives them
     clock_offset: float = 0.0
+    #: answer HEAD with ``Last-Modified`` = the time of the answer, as portals that generate
+    #: downloads on request do
+    generated: bool = False
     url: str = ""
 
     def link(self, name: str, query: dict[str, list[str]]) -> str:
@@ -253,7 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         if self.server.portal.ranges:
             self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
-        self.send_header("Last-Modified", self.date_time_string(int(target.stat().st_mtime)))
+        modified = None if self.server.portal.generated else int(target.stat().st_mtime)
+        self.send_header("Last-Modified", self.date_time_string(modified))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
 

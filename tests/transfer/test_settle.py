@@ -164,10 +164,19 @@ def _writing(path: Path, every: float = 0.02) -> Iterator[bytearray]:
         writer.join()
 
 
+def _written_a_minute_ago(path: Path) -> None:
+    """Give ``path`` the times of a file its writer finished a minute ago (a portal's
+    ``Last-Modified`` has whole seconds: one written in the second of a look and unchanged
+    at the next looks changed)."""
+    when = time.time() - 60
+    os.utime(path, (when, when))
+
+
 def test_a_file_still_being_written_is_left_for_a_later_run(
     provider: Provider, remote_root: Path, tmp_path: Path
 ) -> None:
     (remote_root / "done.nc").write_bytes(b"complete")
+    _written_a_minute_ago(remote_root / "done.nc")
     staging = StagingArea(tmp_path / "staging")
     failures: list[TransferError] = []
     with _writing(remote_root / "growing.nc") as written:
@@ -178,6 +187,7 @@ def test_a_file_still_being_written_is_left_for_a_later_run(
     assert failures == []  # nothing failed: it is not ready yet
     assert_staging_clean(staging)
     # the writer is done: the next run takes the whole file
+    _written_a_minute_ago(remote_root / "growing.nc")
     [whole] = provider.handler(settle=SETTLE).fetch_new(StagingArea(staging.root))
     assert whole.name == "growing.nc" and whole.path.read_bytes() == bytes(written)
 
@@ -299,6 +309,7 @@ def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
         writer.join()
     assert failures == []
     assert_staging_clean(staging)
+    _written_a_minute_ago(target)
     [whole] = run.fetch_new(StagingArea(staging.root))
     assert whole.path.read_bytes() == target.read_bytes()
 
@@ -327,6 +338,21 @@ def test_min_age_on_a_portal_goes_by_the_portal_clock(
     staging = StagingArea(tmp_path / "staging")
     assert [s.name for s in _portal_run(portal, **options).fetch_new(staging)] == ["old.nc"]
     assert_staging_clean(staging)
+
+
+def test_a_portal_that_stamps_every_answer_with_the_time_still_delivers(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A portal generating downloads on request answers ``HEAD`` with ``Last-Modified`` =
+    now, different at every look: that is not taken for a file being written (it would never
+    be fetched), while a growing length still is."""
+    portal = portal_factory(generated=True)
+    (remote_root / "report.nc").write_bytes(b"generated on request")
+    staging = StagingArea(tmp_path / "staging")
+    run = _portal_run(portal, size_field=None, settle=1.1)  # two different seconds
+    assert [s.name for s in run.fetch_new(staging)] == ["report.nc"]
+    with _writing(remote_root / "growing.nc", every=0.05):
+        assert run.fetch_new(staging) == []
 
 
 def test_a_portal_modified_field_that_is_no_time_is_an_error_naming_the_item(

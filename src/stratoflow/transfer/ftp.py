@@ -8,7 +8,8 @@ with the modification time from ``MDTM``, so the marker is the same either way.
 A file the provider is still writing is left for a later run: a new file is taken once its
 size and modification time stayed the same for ``settle`` seconds and it is at least
 ``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`; the age needs the
-time from ``MLSD`` or ``MDTM``).
+time from ``MLSD`` or ``MDTM``, and is measured by this machine's clock: no FTP command tells
+the server's time, so a server whose clock is behind makes its files look older).
 
 Uploads clean up after uploads that a killed process or a lost connection left (hidden
 ``.part`` temporaries, files moved aside): those names are found by ``MLSD``, else by

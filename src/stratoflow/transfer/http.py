@@ -87,6 +87,8 @@ _AS_STORED = {"Accept-Encoding": "identity"}
 _MAX_REDIRECTS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a header value
 _MISSING = object()
+#: A ``Last-Modified`` at the time of the answer, in a settle marker (see ``_observed``)
+_NOW = "now (the time of the answer)"
 
 
 def public_url(url: httpx.URL | str) -> str:
@@ -736,23 +738,36 @@ class _HttpConnection(Connection):
         return self._observed(item, self._head(item))
 
     def _observed(self, item: RemoteItem, response: httpx.Response) -> Observation:
+        """The observation of ``item`` with the ``HEAD`` answer ``response``.
+
+        A ``Last-Modified`` that is not before the answer's ``Date`` is in the marker as
+        "now", not as its value: a portal that generates downloads on request stamps each
+        answer with the time it is sent, so the file looked changed at every look and was
+        never taken. (A file modified within the second of one look and not the other still
+        counts as changed; one being written is seen by its growing ``Content-Length`` too.)
+        Its age still counts: such a file is never older than ``min_age`` (do not set one
+        for such a portal).
+        """
         ok = response.status_code == 200
         headers = response.headers if ok else httpx.Headers()
+        last_modified = headers.get("Last-Modified")
+        modified, clock = _http_date(last_modified), _server_clock(response)
         marker = (
             ("size", item.size),
             ("version", item.version),
             ("modified", item.mtime),
             ("ETag", headers.get("ETag")),
-            ("Last-Modified", headers.get("Last-Modified")),
+            (
+                "Last-Modified",
+                _NOW if modified is not None and clock and modified >= clock[0] else last_modified,
+            ),
             ("Content-Length", headers.get("Content-Length")),
         )
         age = None
         if item.mtime is not None:
             age = _age(item.mtime, self._listed_clock.get(item.identity))
-        elif ok:
-            modified = _http_date(headers.get("Last-Modified"))
-            if modified is not None:
-                age = _age(modified, _server_clock(response))
+        elif modified is not None:
+            age = _age(modified, clock)
         return Observation(marker, age)
 
     def observe_again(self, item: RemoteItem) -> Observation:

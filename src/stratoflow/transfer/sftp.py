@@ -12,7 +12,8 @@ and back if the new one cannot be renamed in
 (:func:`~stratoflow.transfer.base.replace_keeping_old`).
 Downloads leave a file the provider is still writing for a later run: a new file is taken once
 its size and modification time stayed the same for ``settle`` seconds and it is at least
-``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`).
+``min_age`` seconds old (see :class:`~stratoflow.transfer.base.Settle`; by this machine's
+clock: SFTP tells file times, not the server's time).
 """
 
 from __future__ import annotations
