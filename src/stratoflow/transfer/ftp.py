@@ -536,7 +536,10 @@ class _FTPConnection(Connection):
             names.update(PurePosixPath(n).name for n in self.ftp.nlst(str(directory)))
         lines: builtins.list[str] = []
         here = self.ftp.pwd()
-        self.ftp.cwd(str(directory))
+        try:
+            self.ftp.cwd(str(directory))
+        except ftplib.error_perm:
+            return sorted(names)  # (the names NLST gave, if any)
         try:
             with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
                 self.ftp.retrlines("LIST -a", lines.append)
