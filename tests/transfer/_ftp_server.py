@@ -29,8 +29,9 @@ a connection lost at that step. Each pattern hangs up once, then is dropped from
 
 ``server.hide_dot_files = True`` leaves names that start with ``.`` out of ``NLST`` and
 ``LIST`` unless ``LIST`` is asked with ``-a`` (``LIST -a``, ``LIST -la /dir``), as vsftpd,
-ProFTPD and Pure-FTPd do by default; ``MLSD`` lists them (RFC 3659). ``server.list_args``
-holds the argument of every ``LIST``.
+ProFTPD and Pure-FTPd do by default; ``MLSD`` lists them (RFC 3659), unless
+``server.hide_from_mlsd`` is set too (as some servers do). ``server.list_args`` holds the
+argument of every ``LIST``.
 
 ``server.hold_renames[pattern] = (held, go)`` holds the first ``RNFR`` of a name matching the
 ``fnmatch`` pattern (after ``server.skip_renames[pattern]`` such renames, if given): ``held``
@@ -91,6 +92,7 @@ class FTPTestServer:
         self.drop_on_delete: list[str] = []
         #: Hide ``.name`` from NLST and LIST (not from ``LIST -a`` nor MLSD).
         self.hide_dot_files = False
+        self.hide_from_mlsd = False
         self.list_args: list[str] = []
         self.hold_renames: dict[str, tuple[threading.Event, threading.Event]] = {}
         self.skip_renames: dict[str, int] = {}
@@ -179,7 +181,7 @@ class _FaultyHandler(FTPHandler):  # type: ignore[misc]
             self.test_server.hide_dot_files
             and command in ("NLST", "LIST")
             and "a" not in options.lower()
-        )
+        ) or (self.test_server.hide_from_mlsd and command == "MLSD")
         # Here, before pyftpdlib checks permissions, so that refused requests count too.
         if cmd.upper() == "RETR":
             self.test_server.asked_for(arg.rstrip("/").rsplit("/", 1)[-1])

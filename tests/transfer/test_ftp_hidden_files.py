@@ -28,13 +28,14 @@ from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER
 PROVIDER = DataProvider(name="Hiding FTP DC")
 
 
-@pytest.fixture(params=["mlsd", "list-a"])
+@pytest.fixture(params=["mlsd", "list-a", "mlsd-hiding"])
 def hiding_server(request: pytest.FixtureRequest, remote_root: Path) -> Iterator[FTPTestServer]:
     """A server hiding dot-files from NLST and LIST; ``list-a``: one without MLSD, whose
-    ``LIST -a`` shows them (vsftpd)."""
+    ``LIST -a`` shows them (vsftpd); ``mlsd-hiding``: one that hides them from MLSD too."""
     without = ("MLSD", "MLST") if request.param == "list-a" else ()
     with FTPTestServer(remote_root, FTP_USER, FTP_PASSWORD, without=without) as server:
         server.hide_dot_files = True
+        server.hide_from_mlsd = request.param == "mlsd-hiding"
         yield server
 
 
@@ -96,7 +97,5 @@ def test_an_upload_settles_hidden_files_killed_replacements_moved_aside(
     assert sorted(p.name for p in outbox.iterdir()) == ["a.nc", "b.nc", "export.nc"]
     assert (outbox / "a.nc").read_bytes() == b"a, delivered"
     assert (outbox / "b.nc").read_bytes() == b"b, new"
-    if request.node.callspec.params["hiding_server"] == "list-a":
+    if request.node.callspec.params["hiding_server"] != "mlsd":
         assert "-a" in hiding_server.list_args  # found by LIST -a
-    else:
-        assert hiding_server.list_args == []  # by MLSD alone

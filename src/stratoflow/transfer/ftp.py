@@ -511,11 +511,13 @@ class _FTPConnection(Connection):
         The files it looks for (upload temporaries, files moved aside) have hidden names,
         and vsftpd, ProFTPD and Pure-FTPd leave such names out of ``NLST`` and ``LIST``
         unless asked with ``-a``: they piled up unseen. ``MLSD`` lists every name (RFC
-        3659); a server without it is asked ``LIST -a`` in the folder (``CWD`` there and
+        3659), but some servers hide them there too; so when ``MLSD`` shows no hidden name,
+        or the server has no ``MLSD``, ``LIST -a`` is asked in the folder (``CWD`` there and
         back: an option before a path is not understood everywhere), its names added to
-        those of ``NLST`` (a server that takes ``-a`` for a file name lists nothing, or
-        refuses).
+        those of ``MLSD`` or ``NLST`` (a server that takes ``-a`` for a file name lists
+        nothing, or refuses).
         """
+        names: set[str] = set()
         if self._mlsd is not False:
             try:
                 entries = builtins.list(self.ftp.mlsd(str(directory), facts=["type"]))
@@ -525,15 +527,17 @@ class _FTPConnection(Connection):
                 self._mlsd = False
             else:
                 self._mlsd = True
-                return [
+                names.update(
                     PurePosixPath(name).name
                     for name, facts in entries
                     if name not in (".", "..")
                     and facts.get("type", "").lower() not in ("cdir", "pdir")
-                ]
-        names: set[str] = set()
-        with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
-            names.update(PurePosixPath(n).name for n in self.ftp.nlst(str(directory)))
+                )
+                if any(name.startswith(".") for name in names):
+                    return sorted(names)  # it shows hidden names
+        if self._mlsd is False:
+            with contextlib.suppress(ftplib.error_perm, ftplib.error_temp):
+                names.update(PurePosixPath(n).name for n in self.ftp.nlst(str(directory)))
         lines: builtins.list[str] = []
         here = self.ftp.pwd()
         try:
