@@ -87,6 +87,8 @@ _AS_STORED = {"Accept-Encoding": "identity"}
 _MAX_REDIRECTS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a header value
 _MISSING = object()
+#: POSIX seconds of the year 5138: a larger listed time is milliseconds or nanoseconds
+_LATEST = 1e11
 #: A ``Last-Modified`` at the time of the answer, in a settle marker (see ``_observed``)
 _NOW = "now (the time of the answer)"
 
@@ -460,11 +462,13 @@ def _age(modified: float, clock: tuple[float, float] | None) -> float:
 
 def _modified_time(value: Any) -> float | None:
     """POSIX seconds of a listed modification time: ISO 8601 (no zone: UTC), an HTTP date,
-    or a number of POSIX seconds; ``None`` when the field is absent or null."""
+    or a number of POSIX seconds; ``None`` when the field is absent or null. A
+    :class:`ValueError` for anything else, milliseconds or nanoseconds included (a time
+    thousands of years ahead: the file would never be old enough for ``min_age``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _seconds(str(value))
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -477,7 +481,7 @@ def _modified_time(value: Any) -> float | None:
 
 def _seconds(text: str) -> float:
     seconds = float(text)  # a ValueError when it is no number either
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not abs(seconds) < _LATEST:  # NaN and infinities too
         raise ValueError(text)
     return seconds
 
@@ -669,7 +673,7 @@ class _HttpConnection(Connection):
             raise TransferError(
                 f"GET {public_url(page)}: item {identity!r}: its field {spec.modified_field!r} "
                 f"(option modified_field) is {modified!r}, not a time (ISO 8601, an HTTP "
-                "date or POSIX seconds)"
+                "date or POSIX seconds, not milliseconds)"
             ) from None
         return RemoteItem(
             identity=identity,
