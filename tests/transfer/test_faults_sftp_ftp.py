@@ -740,6 +740,7 @@ def test_an_upload_settles_only_what_killed_replacements_of_this_machine_moved_a
         "{host}-{running}.0000000000000003abcd.old",  # a replacement running now
         "other-host-{dead}.0000000000000003abcd.old",  # another machine's replacement
         "0123456789ab.old",  # an older version's replacement: no machine, no process
+        "part",  # an older version's upload (.a.nc.part): no machine, no process
     ],
 )
 def test_a_file_moved_aside_is_not_put_back_while_an_upload_of_its_name_may_run(

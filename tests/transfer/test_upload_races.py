@@ -100,21 +100,32 @@ def test_a_file_moved_aside_is_not_put_back_over_a_concurrent_upload(
     assert (outbox / "export.nc").read_bytes() == fresh.read_bytes()
 
 
-def test_a_file_moved_aside_under_the_older_name_is_reported_never_touched(
+@pytest.mark.parametrize(
+    ("older", "told"),
+    [
+        (".export.nc.0123456789ab.old", "a copy of /outbox/export.nc that an older stratoflow "
+         "version moved aside"),
+        (".export.nc.part", "the temporary file of an upload of /outbox/export.nc by an older "
+         "stratoflow version"),
+    ],
+)  # fmt: skip
+def test_files_of_names_older_versions_used_are_reported_never_touched(
     ftp_test_server: FTPTestServer,
     remote_root: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    older: str,
+    told: str,
 ) -> None:
-    """Replacements of an older version kept the old file as ``.<name>.<12 hex>.old``: no
-    machine, no process in the name, so whether the replacement still runs cannot be told.
-    It is left alone, and named in one warning per process, with what to do; it also keeps
-    a newer leftover of the same name from being put back (its replacement may be at work)."""
+    """Older versions kept the replaced file as ``.<name>.<12 hex>.old`` and uploaded to
+    ``.<name>.part``: no machine, no process in the name, so whether its upload still runs
+    cannot be told. Such a file is left alone and named in one warning per process, with
+    what to do; it also keeps a newer leftover of the same name from being put back (that
+    upload may be at work)."""
     outbox = remote_root / "outbox"
     outbox.mkdir()
-    older = ".export.nc.0123456789ab.old"
     newer = f".export.nc.{this_host()}-{dead_pid()}.0000000000000001abcd.old"
-    (outbox / older).write_bytes(b"kept by an older version")
+    (outbox / older).write_bytes(b"left by an older version")
     (outbox / newer).write_bytes(b"kept by a killed replacement")
     other = tmp_path / "other.nc"
     other.write_bytes(b"another export")
@@ -123,8 +134,7 @@ def test_a_file_moved_aside_under_the_older_name_is_reported_never_touched(
         _upload(ftp_test_server, other)
     assert sorted(p.name for p in outbox.iterdir()) == sorted([older, newer, "other.nc"])
     [warning] = [r.getMessage() for r in caplog.records if older in r.getMessage()]
-    assert "older stratoflow version" in warning and "/outbox/export.nc" in warning
-    assert "remove it, or rename it back if /outbox/export.nc is missing" in warning
+    assert told in warning and "left alone: once no upload of export.nc runs, remove it" in warning
 
 
 def test_a_failed_replacement_does_not_put_the_old_file_back_over_a_new_one(

@@ -220,37 +220,56 @@ def _left_aside(name: str) -> tuple[str, str] | None:
 #: The name under which replacements made before host and process were in the name (before
 #: commit c6a3fb3) kept the file they replaced: ``.<name>.<12 hex digits>.old``.
 _OLDER_ASIDE = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.old")
-#: The older moved-aside files this process has reported (what, folder/name): once each.
+#: The temporary name uploads had before each had one of its own (before commit 8d1118c):
+#: ``.<name>.part``; :data:`_PART` is today's (:func:`~stratoflow.files.partial_name`).
+_OLDER_PART = re.compile(r"\.(?P<name>.+)\.part")
+_PART = re.compile(r"\..+\..+-\d+\.[^.]+\.part")
+#: The files of older names this process has reported (what, folder/name): once each.
 _REPORTED: set[tuple[str, str]] = set()
 
 
-def _report_older_asides(names: Iterable[str], folder: PurePosixPath, what: str) -> None:
-    """Warn, once per process, of each file moved aside under the older name.
+def _report_older_names(names: Iterable[str], folder: PurePosixPath, what: str) -> None:
+    """Warn, once per process, of each file left under a name older versions used.
 
-    Such a name tells neither machine nor process, so nothing tells whether the replacement
-    that made it still runs (a process of an older version, here or on another machine):
-    it is never removed nor put back automatically (that could take the file from under
-    a running replacement, or put an outdated file over a new one). The operator, who can
-    tell, is told where it is and what it is.
+    Such a name tells neither machine nor process, so nothing tells whether the upload or
+    replacement that made it still runs (a process of an older version, here or on another
+    machine): it is never removed nor put back automatically (that could take the file from
+    under a running upload, or put an outdated file over a new one). The operator, who can
+    tell, is told where it is and what to do.
     """
     for name in names:
-        older = _OLDER_ASIDE.fullmatch(name)
+        aside = _OLDER_ASIDE.fullmatch(name)
+        part = None if aside or _PART.fullmatch(name) else _OLDER_PART.fullmatch(name)
+        found = aside or part
         key = (what, f"{folder}/{name}")
         with _LIVE_LOCK:
-            if older is None or key in _REPORTED:
+            if found is None or key in _REPORTED:
                 continue
             _REPORTED.add(key)
-        log.warning(
-            "%s: %s looks like a copy of %s that an older stratoflow version moved aside while "
-            "replacing it and did not remove or put back (killed, or its connection lost); "
-            "its name tells no machine or process, so it is left alone: once no upload of "
-            "%s runs, remove it, or rename it back if %s is missing",
-            what,
-            folder / name,
-            folder / older["name"],
-            older["name"],
-            folder / older["name"],
-        )
+        target = folder / found["name"]
+        if aside is not None:
+            log.warning(
+                "%s: %s looks like a copy of %s that an older stratoflow version moved aside "
+                "while replacing it and did not remove or put back (killed, or its connection "
+                "lost); its name tells no machine or process, so it is left alone: once no "
+                "upload of %s runs, remove it, or rename it back if %s is missing",
+                what,
+                folder / name,
+                target,
+                found["name"],
+                target,
+            )
+        else:
+            log.warning(
+                "%s: %s looks like the temporary file of an upload of %s by an older "
+                "stratoflow version that did not finish (killed, or its connection lost); its "
+                "name tells no machine or process, so it is left alone: once no upload of %s "
+                "runs, remove it",
+                what,
+                folder / name,
+                target,
+                found["name"],
+            )
 
 
 def _in_use(names: Iterable[str], target: str) -> str | None:
@@ -260,8 +279,8 @@ def _in_use(names: Iterable[str], target: str) -> str | None:
     That is its temporary file (:func:`upload_name`) or a file it moved aside
     (:func:`_aside_name`), made by a process of this machine that still runs (see
     :func:`~stratoflow.files.abandoned`) or by another machine (whether that process runs
-    cannot be told from here), or a file moved aside under the older name
-    ``.<name>.<12 hex digits>.old``, which tells neither machine nor process.
+    cannot be told from here), or a file of the older names ``.<name>.part`` and
+    ``.<name>.<12 hex digits>.old``, which tell neither machine nor process.
     """
     own = re.escape(target)
     made = (
@@ -270,7 +289,7 @@ def _in_use(names: Iterable[str], target: str) -> str | None:
     )
     for name in names:
         older = _OLDER_ASIDE.fullmatch(name)
-        if older is not None and older["name"] == target:
+        if (older is not None and older["name"] == target) or name == f".{target}.part":
             return name
         for pattern in made:
             match = pattern.fullmatch(name)
@@ -309,14 +328,14 @@ def restore_moved_aside(
     was replaced by the old one, and the partner got the outdated file as the latest. (FTP
     has no rename that refuses an existing name; SFTP's plain rename, used here, does.) An
     upload that starts after that last look and renames its file in before this rename is
-    the one window left: a whole ``STOR`` against two commands. Files moved aside under the
-    older name (:data:`_OLDER_ASIDE`) are reported, never touched.
+    the one window left: a whole ``STOR`` against two commands. Files under the names older
+    versions used (:data:`_OLDER_ASIDE`, :data:`_OLDER_PART`) are reported, never touched.
     """
     try:
         names = [PurePosixPath(n).name for n in listing()]
     except errors:
         return
-    _report_older_asides(names, folder, what)
+    _report_older_names(names, folder, what)
     left = [(found, aside) for aside in names if (found := _left_aside(aside)) is not None]
     failed: set[str] = set()
     for (name, _), aside in sorted(left, key=lambda x: x[0][1], reverse=True):
