@@ -45,7 +45,7 @@ from stratoflow.server.workflow.leases import seconds_setting
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, Settle, TransferType
+from stratoflow.transfer.base import Connection, Observation, RemoteItem, Settle, TransferType
 from stratoflow.transfer.handler import TransferHandler
 from stratoflow.transfer.secrets import redact
 from stratoflow.transfer.staging import (
@@ -414,6 +414,12 @@ class _MatchingConnection(Connection):
 
     def stat(self, identity: str) -> RemoteItem:
         return self.inner.stat(identity)
+
+    def observe(self, item: RemoteItem) -> Observation:
+        return self.inner.observe(item)  # HTTP: its HEAD and the portal's clock
+
+    def observe_again(self, item: RemoteItem) -> Observation:
+        return self.inner.observe_again(item)
 
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)
