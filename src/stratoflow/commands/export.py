@@ -31,8 +31,9 @@ from stratoflow.jobs.interrupt import sigterm_raises
 
 __all__ = ["parse_instant", "register"]
 
-#: After SIGTERM: each flight's file is written and recorded in one step, so the flights done
-#: before it stay, the one being written leaves nothing behind.
+#: After SIGTERM: each flight's file is written under a hidden name, then linked into place
+#: and recorded in one transaction, so the flights done before it stay, the one being written
+#: leaves nothing behind (its hidden file removed, its version claim released).
 EXPORT_TERMINATED = (
     "flights exported before it stay written and recorded; the flight being exported was not "
     "written (no partial file is left)"
@@ -154,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, KeyError):  # no login name (containers without a passwd entry)
         who = "unknown"
     try:
-        # SIGTERM unwinds like Ctrl-C: the writer removes its .part file, the flight's
-        # version claim and record are rolled back with its transaction
+        # SIGTERM unwinds like Ctrl-C: the writer removes its .part file, the exporter its
+        # hidden file (and the file it linked into place), the flight's version claim is
+        # released and its record rolled back
         with sigterm_raises():
             records = export(selection, options, args.out, requested_by=f"cli:{who}")
         incomplete = None

@@ -16,12 +16,15 @@ Example::
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
+import logging
 import os
 import re
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -29,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from xarray import Dataset
@@ -42,6 +45,7 @@ from stratoflow.exporters.assemble import flight_dataset
 from stratoflow.exporters.naming import check_name_template, render_name, safe_name
 from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
 from stratoflow.exporters.selection import FlightSelection, Selection, select
+from stratoflow.files import abandoned, owner_pid, this_host
 from stratoflow.flags import Flag
 from stratoflow.readers.base import file_checksum
 from stratoflow.server.catalog.models import Series
@@ -61,6 +65,8 @@ __all__ = [
     "record_delivered",
     "record_failed",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 class ExportIncomplete(ExportError):
@@ -146,67 +152,209 @@ def fingerprint(item: FlightSelection, selection: Selection, options: ExportOpti
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-#: Rounds of :func:`_claim_version`: each lost round means another content of the same flight
-#: and format took the number meanwhile (a concurrent export), so this bounds how many
+#: Rounds of :func:`export_one`'s claim: each lost round means another content of the same
+#: flight and format took the number meanwhile (a concurrent export), so this bounds how many
 #: exports of different contents may race for one flight before one gives up.
 _CLAIM_ROUNDS = 8
+
+
+class _Again(Exception):
+    """Claim and place the export again: the number it claimed went to another content
+    meanwhile (its claim was released by a failed export of the same content and taken by
+    another), or the recorded file it was to reuse was removed since."""
 
 
 def _claim_version(subject: str, fmt: str, digest: str) -> int:
     """The version of this content: the one it was given before, else the next number, claimed.
 
-    Called inside the transaction that writes the file and records it, so a claim whose
-    export fails is rolled back with it (no gap in the numbers). Reading the highest number
-    and using the next is not enough when exports run at once (two workers, the command line
-    beside a job): both would read v1 and write ``v2`` files of different contents under one
-    name. The :class:`ExportVersion` row makes the database decide: on PostgreSQL a second
-    claim of the same number (or content) waits for the first transaction and fails once it
-    commits; inside a savepoint, so this transaction reads again and takes the next number
-    (or the content's own). SQLite serialises writing transactions (``IMMEDIATE``): there
-    the first round wins.
+    Claimed in a transaction of its own, committed before the file is written: the file of a
+    long flight takes minutes, and on SQLite a writing transaction holds the lock of the
+    whole database, so imports and the web UI would wait for (or fail on) the export. The
+    :class:`ExportVersion` row is therefore a reservation: an export that fails releases it
+    (:func:`_release_claim`, no gap in the numbers), one killed outright leaves it to the
+    next export of the same content, which takes it up. Reading the highest number and using
+    the next is not enough when exports run at once (two workers, the command line beside a
+    job): the unique constraints make the database decide, and the loser reads again and
+    takes the next number (or the content's own).
     """
     for _ in range(_CLAIM_ROUNDS):
-        known = (
-            ExportVersion.objects.filter(subject=subject, format=fmt, fingerprint=digest)
-            .values_list("version", flat=True)
-            .first()
-        )
-        if known is not None:
-            return int(known)
-        latest = ExportVersion.objects.filter(subject=subject, format=fmt).aggregate(
-            v=Max("version")
-        )["v"]
-        number = int(latest or 0) + 1
-        try:
-            with transaction.atomic():
-                ExportVersion.objects.create(
-                    subject=subject, format=fmt, fingerprint=digest, version=number
-                )
-        except IntegrityError:
-            continue  # taken by a concurrent export that committed first: read again
-        return number
+        with transaction.atomic():
+            known = (
+                ExportVersion.objects.filter(subject=subject, format=fmt, fingerprint=digest)
+                .values_list("version", flat=True)
+                .first()
+            )
+            if known is not None:
+                return int(known)
+            latest = ExportVersion.objects.filter(subject=subject, format=fmt).aggregate(
+                v=Max("version")
+            )["v"]
+            number = int(latest or 0) + 1
+            try:
+                with transaction.atomic():
+                    ExportVersion.objects.create(
+                        subject=subject, format=fmt, fingerprint=digest, version=number
+                    )
+            except IntegrityError:
+                continue  # taken by a concurrent export that committed first: read again
+            return number
     raise ExportError(
         f"flight {subject} ({fmt}): no export version could be claimed; concurrent exports "
         f"of other contents took the next number {_CLAIM_ROUNDS} times in a row; export again"
     )
 
 
-def _already_written(path: Path, subject: str, fmt: str, digest: str, version: int) -> bool:
-    """True when ``path`` is this very export, written before: it is kept, not rewritten.
+def _hold_claim(subject: str, fmt: str, digest: str, version: int) -> None:
+    """Inside a transaction: lock this content's claim of ``version`` until it commits.
+
+    Serialises the exports of one content where they look at and place the file (on
+    PostgreSQL a row lock; SQLite's writing transactions are serialised anyway), so one sees
+    the other's file *and* its record, never the file alone. A claim released meanwhile (a
+    failed export of the same content) is made again; :class:`_Again` when its number
+    went to another content.
+    """
+    row = (
+        ExportVersion.objects.select_for_update()
+        .filter(subject=subject, format=fmt, fingerprint=digest)
+        .first()
+    )
+    if row is None:
+        try:
+            with transaction.atomic():
+                ExportVersion.objects.create(
+                    subject=subject, format=fmt, fingerprint=digest, version=version
+                )
+        except IntegrityError:
+            raise _Again from None
+    elif row.version != version:
+        raise _Again
+
+
+def _release_claim(subject: str, fmt: str, digest: str, version: int) -> None:
+    """Give up the claim of an export that failed, unless a record of the content has it.
+
+    In a transaction of its own, after the failed one. Never raises: it runs while another
+    error (or SIGTERM) unwinds, and a claim left behind only keeps a number for the content
+    (the next export of it takes the claim up)."""
+    try:
+        with transaction.atomic():
+            row = (
+                ExportVersion.objects.select_for_update()
+                .filter(subject=subject, format=fmt, fingerprint=digest, version=version)
+                .first()
+            )
+            recorded = ExportRecord.objects.filter(
+                subject=subject, format=fmt, fingerprint=digest
+            ).exists()
+            if row is not None and not recorded:
+                row.delete()
+    except DatabaseError as exc:
+        logger.warning("export v%s of %s (%s) keeps its claim: %s", version, subject, fmt, exc)
+
+
+#: Hidden files this process is writing (or placing): never a killed export's leftover.
+_WRITING: set[Path] = set()
+_WRITING_LOCK = threading.Lock()
+_HIDDEN_SUFFIX = ".export"
+
+
+def _hidden_name(path: Path, digest: str) -> Path:
+    """``.<name>.<fingerprint[:16]>.<host>-<pid>.<random>.export`` beside ``path``: where the
+    export is written before it is linked into place.
+
+    The host and process id tell a later export a killed one's leftover
+    (:func:`_remove_abandoned`); the fingerprint tells it that a file under ``path`` without a
+    record was put there by an export of this very content that was killed before it could
+    record it (:func:`_orphan`).
+    """
+    token = uuid.uuid4().hex[:12]
+    return path.with_name(
+        f".{path.name}.{digest[:16]}.{this_host()}-{os.getpid()}.{token}{_HIDDEN_SUFFIX}"
+    )
+
+
+def _hidden_owner(name: str, target: str) -> tuple[str, int] | None:
+    """``(fingerprint prefix, pid)`` of a :func:`_hidden_name` of ``target`` made on this
+    machine; None for any other name."""
+    match = re.fullmatch(
+        rf"\.{re.escape(target)}\.(?P<digest>[0-9a-f]{{16}})\.(?P<host>.+)-(?P<pid>\d+)"
+        rf"\.[0-9a-f]+{re.escape(_HIDDEN_SUFFIX)}",
+        name,
+    )
+    if match is None or match["host"] != this_host():
+        return None
+    return match["digest"], int(match["pid"])
+
+
+def _writing(directory: Path) -> Callable[[str], bool]:
+    def running(name: str) -> bool:
+        with _WRITING_LOCK:
+            return directory / name in _WRITING
+
+    return running
+
+
+def _abandoned_hidden(path: Path) -> list[tuple[Path, str]]:
+    """The hidden files of exports of ``path`` killed mid-way (process gone), with their
+    fingerprint prefix."""
+    found = []
+    for hidden in path.parent.glob(f".{glob.escape(path.name)}.*{_HIDDEN_SUFFIX}"):
+        owner = _hidden_owner(hidden.name, path.name)
+        if owner is not None and abandoned(owner[1], hidden.name, _writing(path.parent)):
+            found.append((hidden, owner[0]))
+    return found
+
+
+def _orphan(path: Path, digest: str) -> bool:
+    """True when ``path`` (without a record) was linked into place by an export of this
+    content that was killed before it recorded it: its hidden file, left behind, is the same
+    file. The export was not done: the file is replaced, never handed on as it is."""
+    return any(
+        prefix == digest[:16] and _same_file(hidden, path)
+        for hidden, prefix in _abandoned_hidden(path)
+    )
+
+
+def _remove_abandoned(path: Path, *, recorded: bool) -> None:
+    """Remove what exports of ``path`` killed outright (SIGKILL, power loss) left beside it:
+    their hidden files and the writers' ``.part`` files of those. Until ``path`` is
+    ``recorded``, a hidden file that is ``path`` itself stays: it tells :func:`_orphan`
+    that ``path`` is a killed export's."""
+    for hidden, _ in _abandoned_hidden(path):
+        if recorded or not _same_file(hidden, path):
+            hidden.unlink(missing_ok=True)
+    for part in path.parent.glob(f"..{glob.escape(path.name)}.*{_HIDDEN_SUFFIX}.*.part"):
+        target = part.name[1 : part.name.rindex(_HIDDEN_SUFFIX + ".") + len(_HIDDEN_SUFFIX)]
+        pid = owner_pid(part.name, target)
+        if pid is not None and abandoned(pid, target, _writing(path.parent)):
+            part.unlink(missing_ok=True)
+
+
+def _existing(path: Path, subject: str, fmt: str, digest: str, version: int) -> str | None:
+    """The SHA-256 of ``path`` when it is this very export, written and recorded before: it is
+    kept, not rewritten; None when the name is free (or holds a killed export's unrecorded
+    file of this content, see :func:`_orphan`).
 
     A version names one content, and a file of that name may already have been handed on
     (delivered, checksummed, cited): writing it again would give ``v1`` other bytes (a new
     creation date). A file of that name that is *not* a recorded export of this content is
-    someone else's, or was edited: it is never overwritten.
+    someone else's, or was edited: it is never overwritten (:class:`ExportError`). The
+    checksum is read outside any transaction (a large file takes seconds); the records are
+    looked at holding the claim, so a concurrent export of the same content that has
+    placed the file has recorded it too.
     """
     if not path.exists() and not path.is_symlink():
-        return False
+        return None
     if path.is_file() and not path.is_symlink():
         checksum = file_checksum(path)
-        if ExportRecord.objects.filter(
-            subject=subject, format=fmt, fingerprint=digest, sha256=checksum
-        ).exists():
-            return True
+        with transaction.atomic():
+            _hold_claim(subject, fmt, digest, version)
+            if ExportRecord.objects.filter(
+                subject=subject, format=fmt, fingerprint=digest, sha256=checksum
+            ).exists():
+                return checksum
+        if _orphan(path, digest):
+            return None
     raise ExportError(_taken(path, subject, fmt, version))
 
 
@@ -218,35 +366,57 @@ def _taken(path: Path, subject: str, fmt: str, version: int) -> str:
     )
 
 
-def _write_new(ds: Dataset, path: Path, options: ExportOptions, subject: str, version: int) -> None:
-    """Write the export as ``path``, a name :func:`_already_written` found free, and never
-    over a file that took the name since.
-
-    Between that check and the writer's rename another export may place a file there (a
-    flight whose identifier makes the same file name, an ICARTT revision given as a writer
-    option), and the rename would silently replace it under that export's record. So the
-    file is written under a hidden name and hard-linked to ``path``, which fails when the
-    name is taken (on a file system without hard links: checked, then renamed).
-    """
-    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.export")
+def _write_hidden(ds: Dataset, path: Path, options: ExportOptions, hidden: Path) -> None:
+    """Write the export of ``path`` as ``hidden`` (its errors name ``path``, the file the
+    user asked for)."""
     try:
+        write_dataset(ds, hidden, writer=options.writer, **options.all_writer_options())
+    except (WriterError, ConfigError) as exc:
+        if str(hidden) not in str(exc):
+            raise
+        raise type(exc)(str(exc).replace(str(hidden), str(path))) from exc
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # either is gone
+        return False
+
+
+def _place(
+    hidden: Path, path: Path, subject: str, fmt: str, digest: str, version: int
+) -> str | None:
+    """Inside the recording transaction, holding the claim: link ``hidden`` to ``path``;
+    None, or the SHA-256 of the file already there when it is this content's recorded
+    export (a concurrent export of the same content placed it first).
+
+    Between the first look at the name and now, another export may have placed a file there
+    (a flight whose identifier makes the same file name, an ICARTT revision given as a
+    writer option), and a rename would silently replace it under that export's record. A
+    hard link fails when the name is taken (on a file system without hard links: checked,
+    then renamed). A killed export's unrecorded file of this content is replaced.
+    """
+    for _ in range(2):
         try:
-            write_dataset(ds, part, writer=options.writer, **options.all_writer_options())
-        except (WriterError, ConfigError) as exc:
-            if str(part) not in str(exc):
-                raise
-            # the user asked for ``path``; the hidden name is ours to know about
-            raise type(exc)(str(exc).replace(str(part), str(path))) from exc
-        try:
-            os.link(part, path)
+            os.link(hidden, path)
         except FileExistsError:
-            raise ExportError(_taken(path, subject, options.format, version)) from None
+            if path.is_file() and not path.is_symlink():
+                checksum = file_checksum(path)
+                if ExportRecord.objects.filter(
+                    subject=subject, format=fmt, fingerprint=digest, sha256=checksum
+                ).exists():
+                    return checksum
+                if _orphan(path, digest):
+                    path.unlink()
+                    continue
+            raise ExportError(_taken(path, subject, fmt, version)) from None
         except OSError:  # no hard links here (some network and FAT file systems)
             if path.exists() or path.is_symlink():
-                raise ExportError(_taken(path, subject, options.format, version)) from None
-            os.rename(part, path)
-    finally:
-        part.unlink(missing_ok=True)
+                raise ExportError(_taken(path, subject, fmt, version)) from None
+            os.rename(hidden, path)
+        return None
+    raise ExportError(_taken(path, subject, fmt, version))
 
 
 def _file_name(item: FlightSelection, options: ExportOptions, version: int, ds: Dataset) -> str:
@@ -318,7 +488,16 @@ def export_one(
     task: Task | None = None,
     transfer: TransferHandler | None = None,
 ) -> ExportRecord:
-    """Write one flight's file into ``directory`` and record it (state ``written``)."""
+    """Write one flight's file into ``directory`` and record it (state ``written``).
+
+    Three short transactions, none of them while the file is written (on SQLite a writing
+    transaction locks the whole database): claim the version (:func:`_claim_version`);
+    write the file under a hidden name; then, holding the claim, link it into place and
+    record it in one transaction. Whatever fails or interrupts it (an error, Ctrl-C,
+    SIGTERM) leaves neither a file under the export's name nor a record nor the claim; a
+    process killed outright leaves its claim and hidden file, which the next export of the
+    same flight takes up and removes.
+    """
     digest = fingerprint(item, selection, options)
     ds = flight_dataset(
         item,
@@ -331,20 +510,78 @@ def export_one(
     )
     if ds.sizes[TIME] == 0:
         raise ExportError(f"flight {item.flight.identifier}: no data in the selected time range")
-    written: Path | None = None
+    subject, fmt = item.flight.identifier, options.format
+    for _ in range(_CLAIM_ROUNDS):
+        version = _claim_version(subject, fmt, digest)
+        ds.attrs["export_version"] = version
+        ds.attrs["export_fingerprint"] = digest
+        try:
+            return _write_and_record(
+                ds,
+                item,
+                selection,
+                options,
+                directory / _file_name(item, options, version, ds),
+                version,
+                digest,
+                requested_by=requested_by,
+                user=user,
+                task=task,
+                transfer=transfer,
+            )
+        except _Again:
+            continue  # its number went to another content meanwhile: claim again
+        except BaseException:
+            _release_claim(subject, fmt, digest, version)
+            raise
+    raise ExportError(
+        f"flight {subject} ({fmt}): no export version could be kept; concurrent exports of "
+        f"other contents took its number {_CLAIM_ROUNDS} times in a row; export again"
+    )
+
+
+def _write_and_record(
+    ds: Dataset,
+    item: FlightSelection,
+    selection: Selection,
+    options: ExportOptions,
+    path: Path,
+    version: int,
+    digest: str,
+    *,
+    requested_by: str,
+    user: User | None,
+    task: Task | None,
+    transfer: TransferHandler | None,
+) -> ExportRecord:
+    """Write ``path`` (unless it is this export, recorded before) and record it."""
+    subject, fmt = item.flight.identifier, options.format
+    _remove_abandoned(path, recorded=False)
+    checksum = _existing(path, subject, fmt, digest, version)
+    hidden: Path | None = None
+    placed = False
     try:
+        if checksum is None:
+            hidden = _hidden_name(path, digest)
+            with _WRITING_LOCK:
+                _WRITING.add(hidden)
+            _write_hidden(ds, path, options, hidden)
+            checksum, size = file_checksum(hidden), hidden.stat().st_size
+        else:
+            size = path.stat().st_size
         with transaction.atomic():
-            version = _claim_version(item.flight.identifier, options.format, digest)
-            ds.attrs["export_version"] = version
-            ds.attrs["export_fingerprint"] = digest
-            path = directory / _file_name(item, options, version, ds)
-            if not _already_written(path, item.flight.identifier, options.format, digest, version):
-                _write_new(ds, path, options, item.flight.identifier, version)
-                written = path
+            _hold_claim(subject, fmt, digest, version)
+            if hidden is not None:
+                there = _place(hidden, path, subject, fmt, digest, version)
+                placed = there is None
+                if there is not None:  # the same content, placed and recorded meanwhile
+                    checksum, size = there, path.stat().st_size
+            elif not path.is_file():
+                raise _Again  # removed since (delivered from an outbox): write it anew
             record = ExportRecord.objects.create(
-                subject=item.flight.identifier,
+                subject=subject,
                 flight=item.flight,
-                format=options.format,
+                format=fmt,
                 fingerprint=digest,
                 version=version,
                 selection=selection.to_dict(),
@@ -353,8 +590,8 @@ def export_one(
                 writer_options=options.all_writer_options(),
                 processing=options.processing(),
                 file_name=path.name,
-                sha256=file_checksum(path),
-                size=path.stat().st_size,
+                sha256=checksum,
+                size=size,
                 points=int(ds.sizes[TIME]) * len(data_variables(ds)),
                 user=user,
                 requested_by=requested_by[:200],
@@ -362,13 +599,20 @@ def export_one(
                 transfer=transfer,
             )
             record.series.set([v.series for v in item.series])
+        _remove_abandoned(path, recorded=True)
     except BaseException:
-        # Not recorded (its version claim is rolled back too): a file left under the
-        # version's name would make the next export of it refuse to overwrite "someone
-        # else's" file, or be delivered without a record.
-        if written is not None:
-            written.unlink(missing_ok=True)
+        # Not recorded (the transaction that links and records is rolled back): a file left
+        # under the version's name would make the next export of it refuse to overwrite
+        # "someone else's" file, or be delivered without a record. Linked and then
+        # interrupted before _place returned: the hidden file says the name holds ours.
+        if placed or (hidden is not None and _same_file(hidden, path)):
+            path.unlink(missing_ok=True)
         raise
+    finally:
+        if hidden is not None:
+            hidden.unlink(missing_ok=True)
+            with _WRITING_LOCK:
+                _WRITING.discard(hidden)
     return record
 
 

@@ -96,10 +96,12 @@ class ExportRecord(models.Model):
 class ExportVersion(models.Model):
     """The version number of one content (fingerprint) of a subject in a format.
 
-    Claimed in the transaction that writes the first file of that content
+    Claimed in a short transaction of its own before the file of that content is written,
+    and held (locked) while the file is linked into place and recorded
     (:func:`stratoflow.exporters.export.export_one`); the unique constraints make a
-    concurrent claim of the same number wait for that transaction and then fail, so the loser
-    takes the next number instead of sharing it.
+    concurrent claim of the same number fail, so the loser takes the next number instead of
+    sharing it. An export that fails releases its claim; one killed outright leaves it to
+    the next export of the same content.
     """
 
     subject = models.CharField(max_length=200)
