@@ -35,7 +35,7 @@ def test_cli_names_files_by_the_template_and_counts_versions(
     start = Flight.objects.get(identifier=imported.identifier).time_start
     assert start is not None
     day = start.strftime("%Y%m%d")
-    dated = "{date}/{flight}:{resolution}.{format}_v{version}{suffix}"
+    dated = "{date} {flight}:{resolution}.{format}_v{version}{suffix}"
     assert main([*args, "csv", "--out", str(out), "--name-template", dated,
                  "--resample", "1min"]) == 0  # fmt: skip
     capsys.readouterr()
@@ -43,7 +43,7 @@ def test_cli_names_files_by_the_template_and_counts_versions(
         [
             f"IAGOS_timeseries_{imported.identifier}_L2_1.nc4",
             f"IAGOS_timeseries_{imported.identifier}_L2_2.nc4",
-            f"{day}_{imported.identifier}_1min.csv_v1.csv",  # '/' and ':' made safe
+            f"{day}_{imported.identifier}_1min.csv_v1.csv",  # ' ' and ':' made safe
         ]
     )
     names = set(ExportRecord.objects.values_list("file_name", flat=True))
@@ -60,7 +60,28 @@ def test_cli_names_files_by_the_template_and_counts_versions(
         ("netcdf", "{date}_{version}.nc", "lacks {flight}; without it two flights"),
         ("icartt", "{flight}_{version}.ict", "not for format icartt: ICARTT files are named"),
         ("netcdf", "{flight}_{version}_{.nc", "expected '}' before end of string (write {{ or }}"),
-        ("netcdf", "{flight}_{level:d}_{version}.nc", "Unknown format code 'd'"),
+        ("netcdf", "{flight}_{level:d}_{version}.nc", "{level:d} does not fit {level} = 'L2'"),
+        ("netcdf", "{flight}_{version}}.nc", "Single '}' encountered in format string"),
+        ("netcdf", "{flight!x}_{version}.nc", "{flight!x} does not fit {flight}"),
+        ("netcdf", "{flight}_{version:.2}.nc", "{version:.2} does not fit {version} = 1"),
+        ("netcdf", "{flight:{nope}}_{version}.nc", "unknown placeholder {nope}"),
+        # format specs that make two flights or versions one name
+        (
+            "netcdf",
+            "{flight:.0}_v{version}.nc",
+            "names flight 2019010510370802 v1 and flight 2019010510370803 v1 alike ('_v1.nc')",
+        ),
+        ("netcdf", "{flight:.8}_v{version}{suffix}", "alike ('20190105_v1.nc')"),
+        ("netcdf", "{flight}_v{version:c}.nc", "v1 and flight 2019010510370802 v2 alike"),
+        ("netcdf", "{flight}{version}.nc", "names flight D-AIGT1 v1 and flight D-AIGT v11"),
+        # a folder
+        (
+            "netcdf",
+            "{date}/{flight}_v{version}.nc",
+            "with the path separator '/': a template names the file, not a folder",
+        ),
+        ("netcdf", "..\\{flight}_v{version}.nc", "with the path separator '\\\\'"),
+        ("netcdf", "{flight}_v{version:/>3}.nc", "gives '2019010510370802_v//1.nc'"),
     ],
 )
 def test_cli_refuses_a_bad_template_before_it_starts(
@@ -78,13 +99,13 @@ def test_cli_refuses_a_bad_template_before_it_starts(
 
 
 def test_rendered_names_are_cleaned_like_default_names() -> None:
-    """Template text that would name a folder or a hidden file is made safe, as the flight
-    identifier always was."""
-    template = "../{flight} x_v{version:02d}{suffix}"
+    """Template text that would name a hidden file, or characters unsafe in a file name, are
+    made safe, as the flight identifier always was (a folder is refused, above)."""
+    template = "..{flight} x:v{version:02d}{suffix}"
     assert check_name_template(template, "netcdf") == template
     fields = {"flight": "a_b", "level": "L1", "resolution": "", "version": 3, "format": "csv",
               "suffix": ".csv", "date": "20190105"}  # fmt: skip
-    assert render_name(template, fields) == "_a_b_x_v03.csv"
+    assert render_name(template, fields) == "a_b_x_v03.csv"
 
 
 def test_export_options_check_their_template() -> None:
@@ -94,3 +115,5 @@ def test_export_options_check_their_template() -> None:
     assert ExportOptions(format="csv", name_template="{flight}_v{version}.csv").name_template
     with pytest.raises(ConfigError, match=r"unknown placeholder \{flightid\}"):
         ExportOptions(format="netcdf", name_template="{flightid}_{version}.nc")
+    with pytest.raises(ConfigError, match=r"'\{flight:\.0\}_\{version\}.nc': names flight"):
+        ExportOptions(format="netcdf", name_template="{flight:.0}_{version}.nc")
