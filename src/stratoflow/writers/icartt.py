@@ -14,6 +14,11 @@ attribute: ``N/A`` when no column has one, else one entry per column (``N/A`` fo
 without). The source file's own lists are never copied: they count the source's columns, not
 the ones written here, and the reader would refuse the mismatch.
 
+Global attributes ICARTT has no line or keyword for (a netCDF file's ``title``, ``history``,
+an export's ``export_fingerprint``) are kept as ``attribute <name>: <value>`` lines in the
+free-form normal comments before the required keywords (:func:`global_attributes` reads them
+back from the reader's ``normal_comments``).
+
 Example::
 
     >>> IcarttWriter(platform="NASA B200").write(ds, "flight.ict")   # doctest: +SKIP
@@ -23,8 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from stratoflow.csv_metadata import decode, encode, encode_key
 from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import WriterError
 from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS, keyword_value
@@ -46,7 +53,14 @@ from stratoflow.writers.nasa_ames import (
     write_block,
 )
 
-__all__ = ["ANCILLARY_PREFIX", "IcarttWriter", "export_revision", "icartt_revision"]
+__all__ = [
+    "ANCILLARY_PREFIX",
+    "ATTRIBUTE_PREFIX",
+    "IcarttWriter",
+    "export_revision",
+    "global_attributes",
+    "icartt_revision",
+]
 
 _CONTROL = str.maketrans({c: " " for c in map(chr, [*range(32), 127])})
 
@@ -166,6 +180,116 @@ def _limit_values(cols: Columns, key: str) -> str:
         number(float(v)) if v is not None and np.isfinite(float(v)) else "N/A" for v in limits
     ]
     return "N/A" if all(e == "N/A" for e in entries) else ", ".join(entries)
+
+
+#: Free-form normal comment of a global attribute ICARTT has no keyword for:
+#: ``attribute <name>: <value>`` (see :func:`_attribute_lines`).
+ATTRIBUTE_PREFIX = "attribute "
+#: Attributes a reader makes of the file it reads (its format, dates, comments as read,
+#: checksum): made anew from the ICARTT file, never carried over from the source.
+_FILE_ATTRS = frozenset(
+    {
+        "normal_comments", "file_format", "file_convention", "file_volume", "data_date",
+        "revision_date", "data_interval", "header_encoding", "source_file", "reader",
+        "source_checksum", "independent_variable",
+        # ICARTT's own REVISION (R0, R1...), written as such; a source's is no attribute
+        "revision",
+    }
+)  # fmt: skip
+
+
+def _attribute_value(value: object) -> str | None:
+    """One ASCII line that :func:`stratoflow.csv_metadata.decode` turns back into exactly
+    ``value``; None for a value no netCDF attribute has (a dict, None)."""
+    if not isinstance(value, str | bool | int | float | np.generic | np.ndarray | list | tuple):
+        return None
+    text = encode(value)
+    if not text.isascii():  # ICARTT files are ASCII: JSON's \uXXXX escapes
+        text = json.dumps(value if text == value else json.loads(text), ensure_ascii=True)
+    return text
+
+
+def _attribute_key(key: str) -> str | None:
+    """``key`` as :func:`_attribute_lines` writes it: as it is, or JSON where it has ``:``,
+    odd or non-ASCII characters; None for a key that is no text."""
+    if not isinstance(key, str) or not key:
+        return None
+    text = encode_key(key)
+    return text if text.isascii() else json.dumps(key).replace(":", "\\u003a")
+
+
+def _attribute_lines(attrs: Mapping[Any, Any], header: Mapping[str, str | None]) -> list[str]:
+    """The free-form normal comments that keep ``attrs`` ICARTT has no place for.
+
+    ICARTT's header has a line or keyword for a few attributes (``header``: the text it
+    says for each, None where a writer option replaced the attribute); every other global
+    attribute (a netCDF file's ``title``, ``history``, ``flight_id``, an export's
+    ``export_fingerprint``) was left out, so a netCDF -> ICARTT -> netCDF conversion lost
+    the file's provenance. Each is written as ``attribute <name>: <value>`` in the free-form
+    text ICARTT 2.0 allows before the required keywords: the prefix keeps a name from
+    reading as a keyword (``DOI``) or, to the icartt library, a revision (``References``);
+    a value that would not read back as it is (several lines, padding, a number, a list,
+    text beyond ASCII) is JSON, with ``\\n`` and ``\\uXXXX`` escapes. An attribute the
+    header says differently (``pi`` cleaned to ASCII) is kept too, unless an option
+    replaced it. :func:`global_attributes` reads them back.
+    """
+    lines: list[str] = []
+    for key, value in attrs.items():
+        if not isinstance(key, str) or key in _FILE_ATTRS or key.startswith("icartt_"):
+            continue
+        if key in header and (header[key] is None or value == header[key]):
+            continue
+        name, text = _attribute_key(key), _attribute_value(value)
+        if name is not None and text is not None:
+            lines.append(f"{ATTRIBUTE_PREFIX}{name}: {text}")
+    return lines
+
+
+#: Attributes :class:`~stratoflow.readers.IcarttReader` makes of an ICARTT file's header
+#: (ASCII only, one line): the kept attribute, where the file has one, is the original.
+_FROM_HEADER = ("pi", "organisation", "source", "mission", "platform", "pi_contact", "flight")
+
+
+def _carried(attrs: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The global attributes to keep: ``attrs``, and for a Dataset read from an ICARTT file
+    the ones that file kept (:func:`global_attributes`), which an attribute of the same name
+    overrides unless the reader made it of the header (``pi`` cleaned to ASCII)."""
+    if not str(attrs.get("file_format", "")).startswith("ICARTT"):
+        return dict(attrs)
+    kept = global_attributes(str(attrs.get("normal_comments", "")))
+    return {
+        **attrs,
+        **{k: v for k, v in kept.items() if k not in attrs or k in _FROM_HEADER},
+    }
+
+
+def global_attributes(normal_comments: Sequence[str] | str) -> dict[str, Any]:
+    """The global attributes :class:`IcarttWriter` kept in the free-form normal comments
+    (``attribute <name>: <value>``, before the first ``KEYWORD:`` line), decoded.
+
+    ``normal_comments`` as :class:`~stratoflow.readers.IcarttReader` gives them (its
+    ``normal_comments`` attribute), or their lines. Lines of any other form are another
+    provider's free text and left alone.
+    """
+    lines = normal_comments.split("\n") if isinstance(normal_comments, str) else normal_comments
+    out: dict[str, Any] = {}
+    for line in lines:
+        if re.match(r"[A-Z][A-Z0-9_]*\s*:", line):  # the required keywords begin
+            break
+        if not line.startswith(ATTRIBUTE_PREFIX):
+            continue
+        rest = line[len(ATTRIBUTE_PREFIX) :]
+        try:
+            if rest.startswith('"'):
+                key, end = json.JSONDecoder().raw_decode(rest)
+            else:
+                key, end = rest[: rest.index(":")], rest.index(":")
+            if not isinstance(key, str) or rest[end : end + 2] != ": ":
+                continue
+            out[key] = decode(rest[end + 2 :])
+        except ValueError:  # not one of ours
+            continue
+    return out
 
 
 def export_revision(version: object) -> str | None:
@@ -297,8 +421,20 @@ class IcarttWriter(Writer):
         other.append(f"written by stratoflow from {attr('source_file', None)}")
         if flags_info in data_info:
             data_info = data_info.replace(f"; {flags_info}", "").replace(flags_info, "N/A")
+        pi_contact = keyword("PI_CONTACT_INFO", "pi_contact")
+        header: dict[str, str | None] = {
+            "pi": None if self.pi is not None else attr("pi", None),
+            "organisation": None if self.organisation is not None else attr("organisation", None),
+            "source": None if self.source is not None else attr("source", None),
+            "mission": None if self.mission is not None else attr("mission", None),
+            "platform": None if self.platform is not None else attr("platform", None),
+            "special_comments": "\n".join(scom),
+            "pi_contact": pi_contact,
+            **({"flight": _text(flight)} if flight else {}),
+        }
         ncom = [
-            f"PI_CONTACT_INFO: {keyword('PI_CONTACT_INFO', 'pi_contact')}",
+            *_attribute_lines(_carried(ds.attrs), header),
+            f"PI_CONTACT_INFO: {pi_contact}",
             f"PLATFORM: {attr('platform', self.platform)}",
             f"LOCATION: {keyword('LOCATION', 'location')}",
             f"ASSOCIATED_DATA: {keyword('ASSOCIATED_DATA')}",
