@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -556,7 +557,8 @@ def _write_and_record(
 ) -> ExportRecord:
     """Write ``path`` (unless it is this export, recorded before) and record it."""
     subject, fmt = item.flight.identifier, options.format
-    _remove_abandoned(path, recorded=False)
+    with contextlib.suppress(OSError):  # tidying only
+        _remove_abandoned(path, recorded=False)
     checksum = _existing(path, subject, fmt, digest, version)
     hidden: Path | None = None
     placed = False
@@ -599,7 +601,6 @@ def _write_and_record(
                 transfer=transfer,
             )
             record.series.set([v.series for v in item.series])
-        _remove_abandoned(path, recorded=True)
     except BaseException:
         # Not recorded (the transaction that links and records is rolled back): a file left
         # under the version's name would make the next export of it refuse to overwrite
@@ -613,6 +614,10 @@ def _write_and_record(
             hidden.unlink(missing_ok=True)
             with _WRITING_LOCK:
                 _WRITING.discard(hidden)
+    # recorded: a killed export's file that was this one's evidence may go now (tidying
+    # only: the export is done whatever stands in the way)
+    with contextlib.suppress(OSError):
+        _remove_abandoned(path, recorded=True)
     return record
 
 
