@@ -82,6 +82,7 @@ def test_cli_names_files_by_the_template_and_counts_versions(
         ),
         ("netcdf", "..\\{flight}_v{version}.nc", "with the path separator '\\\\'"),
         ("netcdf", "{flight}_v{version:/>3}.nc", "gives '2019010510370802_v//1.nc'"),
+        ("netcdf", "{flight}_v{version:>300}.nc", "gives names of 321 bytes"),
     ],
 )
 def test_cli_refuses_a_bad_template_before_it_starts(

@@ -69,6 +69,9 @@ _SAMPLES: dict[str, tuple[object, ...]] = {
     "suffix": (".nc", ".csv", ".dat"),
     "date": ("20190105", "20191231"),
 }
+#: Longest file name (bytes) the common file systems take (ext4, XFS, APFS, NTFS in UTF-16
+#: units).
+_NAME_MAX = 255
 #: What a format spec may raise on a value (``{level:d}``, ``{flight:{nope}}``, ``{version:.2}``).
 _FORMAT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
@@ -143,6 +146,11 @@ def check_name_template(template: str, fmt: str, *, what: str = "name template")
         if not name:
             shown = ", ".join(f"{{{k}}}={v!r}" for k, v in fields_.items() if k in fields)
             raise ConfigError(f"{what} {template!r}: gives an empty file name (with {shown})")
+        if len(name.encode()) > _NAME_MAX:
+            raise ConfigError(
+                f"{what} {template!r}: gives names of {len(name.encode())} bytes "
+                f"({name[:40]}...); file systems take {_NAME_MAX}"
+            )
         shared = tuple(str(fields_[k]) for k in ("level", "resolution", "format", "suffix"))
         other = named.setdefault((name, *shared), fields_)
         if any(other[k] != fields_[k] for k in ("flight", "version")):
