@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from _race import HOLD_S, start_thread
+from _race import HOLD_S, race, require_postgres, start_thread
 
 from ._flights import Imported, approve
 
@@ -71,6 +71,50 @@ def test_another_connection_writes_to_sqlite_while_an_export_writes_its_file(
     assert list(Group.objects.values_list("name", flat=True)) == ["written during the export"]
     assert [p.name for p in out.iterdir()] == [record.file_name]
     assert file_checksum(out / record.file_name) == record.sha256
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_another_export_of_the_flight_does_not_wait_for_the_file(
+    imported: Imported, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL locks rows, not the database; but the first export's uncommitted v1 claim
+    made a second export of the same flight (another content) wait on it for the whole
+    file write. Now the claim is committed before the file is written: while the first
+    export is held in its writer, the second one takes v2, writes and records it."""
+    from stratoflow.exporters import export as module
+    from stratoflow.exporters.selection import Selection
+    from stratoflow.server.exports.models import ExportRecord
+
+    require_postgres()
+    approve(imported.identifier)
+    out = tmp_path / "out"
+    held, go = threading.Event(), threading.Event()
+    real_write = module.write_dataset
+    first_call = threading.Lock()
+
+    def hold(*args: Any, **kwargs: Any) -> Any:
+        if first_call.acquire(blocking=False):
+            held.set()
+            assert go.wait(HOLD_S)
+        return real_write(*args, **kwargs)
+
+    def export_of(variables: tuple[str, ...]) -> Any:
+        options = module.ExportOptions(format="netcdf")
+        return module.export(
+            Selection(flights=(imported.identifier,), variables=variables), options, out
+        )
+
+    finished_while_held: list[bool] = []
+
+    def second() -> None:
+        export_of(("CO_P1",))
+        finished_while_held.append(not go.is_set())
+
+    monkeypatch.setattr(module, "write_dataset", hold)
+    errors = race(lambda: export_of(("O3_P1",)), second, held, go)
+    assert not errors, errors
+    assert finished_while_held == [True]
+    assert sorted(ExportRecord.objects.values_list("version", flat=True)) == [1, 2]
 
 
 @pytest.mark.django_db(transaction=True)
