@@ -491,7 +491,7 @@ def export_one(
 ) -> ExportRecord:
     """Write one flight's file into ``directory`` and record it (state ``written``).
 
-    Three short transactions, none of them while the file is written (on SQLite a writing
+    Short transactions only, none of them while the file is written (on SQLite a writing
     transaction locks the whole database): claim the version (:func:`_claim_version`);
     write the file under a hidden name; then, holding the claim, link it into place and
     record it in one transaction. Whatever fails or interrupts it (an error, Ctrl-C,
