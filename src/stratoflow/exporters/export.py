@@ -17,15 +17,12 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import json
 import logging
 import os
 import re
-import threading
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -43,10 +40,10 @@ from stratoflow.commands.convert import FORMATS
 from stratoflow.dataset import TIME, data_variables
 from stratoflow.errors import ConfigError, ExportError, StratoflowError, WriterError
 from stratoflow.exporters.assemble import flight_dataset
+from stratoflow.exporters.hidden import hidden_name, orphan, remove_abandoned, same_file, writing
 from stratoflow.exporters.naming import check_name_template, render_name, safe_name
 from stratoflow.exporters.resample import AGGREGATES, Aggregate, parse_resolution
 from stratoflow.exporters.selection import FlightSelection, Selection, select
-from stratoflow.files import abandoned, owner_pid, this_host
 from stratoflow.flags import Flag
 from stratoflow.readers.base import file_checksum
 from stratoflow.server.catalog.models import Series
@@ -253,88 +250,10 @@ def _release_claim(subject: str, fmt: str, digest: str, version: int) -> None:
         logger.warning("export v%s of %s (%s) keeps its claim: %s", version, subject, fmt, exc)
 
 
-#: Hidden files this process is writing (or placing): never a killed export's leftover.
-_WRITING: set[Path] = set()
-_WRITING_LOCK = threading.Lock()
-_HIDDEN_SUFFIX = ".export"
-
-
-def _hidden_name(path: Path, digest: str) -> Path:
-    """``.<name>.<fingerprint[:16]>.<host>-<pid>.<random>.export`` beside ``path``: where the
-    export is written before it is linked into place.
-
-    The host and process id tell a later export a killed one's leftover
-    (:func:`_remove_abandoned`); the fingerprint tells it that a file under ``path`` without a
-    record was put there by an export of this very content that was killed before it could
-    record it (:func:`_orphan`).
-    """
-    token = uuid.uuid4().hex[:12]
-    return path.with_name(
-        f".{path.name}.{digest[:16]}.{this_host()}-{os.getpid()}.{token}{_HIDDEN_SUFFIX}"
-    )
-
-
-def _hidden_owner(name: str, target: str) -> tuple[str, int] | None:
-    """``(fingerprint prefix, pid)`` of a :func:`_hidden_name` of ``target`` made on this
-    machine; None for any other name."""
-    match = re.fullmatch(
-        rf"\.{re.escape(target)}\.(?P<digest>[0-9a-f]{{16}})\.(?P<host>.+)-(?P<pid>\d+)"
-        rf"\.[0-9a-f]+{re.escape(_HIDDEN_SUFFIX)}",
-        name,
-    )
-    if match is None or match["host"] != this_host():
-        return None
-    return match["digest"], int(match["pid"])
-
-
-def _writing(directory: Path) -> Callable[[str], bool]:
-    def running(name: str) -> bool:
-        with _WRITING_LOCK:
-            return directory / name in _WRITING
-
-    return running
-
-
-def _abandoned_hidden(path: Path) -> list[tuple[Path, str]]:
-    """The hidden files of exports of ``path`` killed mid-way (process gone), with their
-    fingerprint prefix."""
-    found = []
-    for hidden in path.parent.glob(f".{glob.escape(path.name)}.*{_HIDDEN_SUFFIX}"):
-        owner = _hidden_owner(hidden.name, path.name)
-        if owner is not None and abandoned(owner[1], hidden.name, _writing(path.parent)):
-            found.append((hidden, owner[0]))
-    return found
-
-
-def _orphan(path: Path, digest: str) -> bool:
-    """True when ``path`` (without a record) was linked into place by an export of this
-    content that was killed before it recorded it: its hidden file, left behind, is the same
-    file. The export was not done: the file is replaced, never handed on as it is."""
-    return any(
-        prefix == digest[:16] and _same_file(hidden, path)
-        for hidden, prefix in _abandoned_hidden(path)
-    )
-
-
-def _remove_abandoned(path: Path, *, recorded: bool) -> None:
-    """Remove what exports of ``path`` killed outright (SIGKILL, power loss) left beside it:
-    their hidden files and the writers' ``.part`` files of those. Until ``path`` is
-    ``recorded``, a hidden file that is ``path`` itself stays: it tells :func:`_orphan`
-    that ``path`` is a killed export's."""
-    for hidden, _ in _abandoned_hidden(path):
-        if recorded or not _same_file(hidden, path):
-            hidden.unlink(missing_ok=True)
-    for part in path.parent.glob(f"..{glob.escape(path.name)}.*{_HIDDEN_SUFFIX}.*.part"):
-        target = part.name[1 : part.name.rindex(_HIDDEN_SUFFIX + ".") + len(_HIDDEN_SUFFIX)]
-        pid = owner_pid(part.name, target)
-        if pid is not None and abandoned(pid, target, _writing(path.parent)):
-            part.unlink(missing_ok=True)
-
-
 def _existing(path: Path, subject: str, fmt: str, digest: str, version: int) -> str | None:
     """The SHA-256 of ``path`` when it is this very export, written and recorded before: it is
     kept, not rewritten; None when the name is free (or holds a killed export's unrecorded
-    file of this content, see :func:`_orphan`).
+    file of this content, see :func:`~stratoflow.exporters.hidden.orphan`).
 
     A version names one content, and a file of that name may already have been handed on
     (delivered, checksummed, cited): writing it again would give ``v1`` other bytes (a new
@@ -354,7 +273,7 @@ def _existing(path: Path, subject: str, fmt: str, digest: str, version: int) -> 
                 subject=subject, format=fmt, fingerprint=digest, sha256=checksum
             ).exists():
                 return checksum
-        if _orphan(path, digest):
+        if orphan(path, digest):
             return None
     raise ExportError(_taken(path, subject, fmt, version))
 
@@ -376,13 +295,6 @@ def _write_hidden(ds: Dataset, path: Path, options: ExportOptions, hidden: Path)
         if str(hidden) not in str(exc):
             raise
         raise type(exc)(str(exc).replace(str(hidden), str(path))) from exc
-
-
-def _same_file(one: Path, other: Path) -> bool:
-    try:
-        return os.path.samefile(one, other)
-    except OSError:  # either is gone
-        return False
 
 
 def _place(
@@ -408,7 +320,7 @@ def _place(
                     subject=subject, format=fmt, fingerprint=digest, sha256=checksum
                 ).exists():
                     return checksum
-                if _orphan(path, digest):
+                if orphan(path, digest):
                     path.unlink()
                     continue
             raise ExportError(_taken(path, subject, fmt, version)) from None
@@ -558,15 +470,14 @@ def _write_and_record(
     """Write ``path`` (unless it is this export, recorded before) and record it."""
     subject, fmt = item.flight.identifier, options.format
     with contextlib.suppress(OSError):  # tidying only
-        _remove_abandoned(path, recorded=False)
+        remove_abandoned(path, recorded=False)
     checksum = _existing(path, subject, fmt, digest, version)
     hidden: Path | None = None
     placed = False
     try:
         if checksum is None:
-            hidden = _hidden_name(path, digest)
-            with _WRITING_LOCK:
-                _WRITING.add(hidden)
+            hidden = hidden_name(path, digest)
+            writing.add(hidden)
             _write_hidden(ds, path, options, hidden)
             checksum, size = file_checksum(hidden), hidden.stat().st_size
         else:
@@ -606,18 +517,17 @@ def _write_and_record(
         # under the version's name would make the next export of it refuse to overwrite
         # "someone else's" file, or be delivered without a record. Linked and then
         # interrupted before _place returned: the hidden file says the name holds ours.
-        if placed or (hidden is not None and _same_file(hidden, path)):
+        if placed or (hidden is not None and same_file(hidden, path)):
             path.unlink(missing_ok=True)
         raise
     finally:
         if hidden is not None:
             hidden.unlink(missing_ok=True)
-            with _WRITING_LOCK:
-                _WRITING.discard(hidden)
+            writing.discard(hidden)
     # recorded: a killed export's file that was this one's evidence may go now (tidying
     # only: the export is done whatever stands in the way)
     with contextlib.suppress(OSError):
-        _remove_abandoned(path, recorded=True)
+        remove_abandoned(path, recorded=True)
     return record
 
 
