@@ -74,6 +74,12 @@ def test_cli_names_files_by_the_template_and_counts_versions(
         ("netcdf", "{flight:.8}_v{version}{suffix}", "alike ('20190105_v1.nc')"),
         ("netcdf", "{flight}_v{version:c}.nc", "v1 and flight 2019010510370802 v2 alike"),
         ("netcdf", "{flight}{version}.nc", "names flight D-AIGT1 v1 and flight D-AIGT v11"),
+        (
+            "netcdf",
+            "{flight:.40}_v{version}.nc",
+            "names flight FFFFFFFFFFFF...FFFFFFFFFFF1 v1 "
+            "and flight FFFFFFFFFFFF...FFFFFFFFFFF2 v1 alike",
+        ),
         # a folder
         (
             "netcdf",

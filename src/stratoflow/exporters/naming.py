@@ -69,6 +69,9 @@ _SAMPLES: dict[str, tuple[object, ...]] = {
     "suffix": (".nc", ".csv", ".dat"),
     "date": ("20190105", "20191231"),
 }
+#: Two flight identifiers as long as the catalog takes (100 characters), differing in the
+#: last: a format spec that cuts ``{flight}`` anywhere (``{flight:.40}``) gives them one name.
+_LONG_FLIGHTS = ("F" * 99 + "1", "F" * 99 + "2")
 #: Longest file name (bytes) the common file systems take (ext4, XFS, APFS, NTFS in UTF-16
 #: units).
 _NAME_MAX = 255
@@ -139,6 +142,8 @@ def check_name_template(template: str, fmt: str, *, what: str = "name template")
         for flight in _SAMPLES["flight"]
         for version in _SAMPLES["version"]
     ]
+    # identifiers as long as the catalog takes: a spec that cuts them anywhere shows
+    trials += [{**base, "flight": flight} for flight in _LONG_FLIGHTS]
     # one export has one level, resolution, format and suffix: names are compared within it
     named: dict[tuple[str, ...], dict[str, object]] = {}
     for fields_ in trials:
@@ -146,7 +151,7 @@ def check_name_template(template: str, fmt: str, *, what: str = "name template")
         if not name:
             shown = ", ".join(f"{{{k}}}={v!r}" for k, v in fields_.items() if k in fields)
             raise ConfigError(f"{what} {template!r}: gives an empty file name (with {shown})")
-        if len(name.encode()) > _NAME_MAX:
+        if fields_["flight"] not in _LONG_FLIGHTS and len(name.encode()) > _NAME_MAX:
             raise ConfigError(
                 f"{what} {template!r}: gives names of {len(name.encode())} bytes "
                 f"({name[:40]}...); file systems take {_NAME_MAX}"
@@ -155,12 +160,18 @@ def check_name_template(template: str, fmt: str, *, what: str = "name template")
         other = named.setdefault((name, *shared), fields_)
         if any(other[k] != fields_[k] for k in ("flight", "version")):
             raise ConfigError(
-                f"{what} {template!r}: names flight {other['flight']} v{other['version']} and "
-                f"flight {fields_['flight']} v{fields_['version']} alike ({name!r}): each "
+                f"{what} {template!r}: names flight {_short(other['flight'])} "
+                f"v{other['version']} and flight {_short(fields_['flight'])} "
+                f"v{fields_['version']} alike ({_short(name)!r}): each "
                 "flight and version needs a name of its own (a format spec that shortens or "
                 "hides {flight} or {version}? a separator between them?)"
             )
     return template
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-12:]}"
 
 
 def _render(template: str, fields: Mapping[str, object], what: str) -> str:
