@@ -444,6 +444,33 @@ def test_a_packed_time_coordinate_is_unpacked(tmp_path: Path) -> None:
     assert str(ours["time"].values[1]) == "2024-01-01T01:30:00.000000000"
 
 
+@pytest.mark.parametrize(
+    ("dtype", "scale", "offset"),
+    [("i4", np.float32(0.1), None), ("i2", np.float32(0.01), np.float32(3600.5))],
+)
+def test_a_time_packed_with_a_32_bit_scale_factor_falls_on_the_written_instants(
+    tmp_path: Path, dtype: str, scale: np.float32, offset: np.float32 | None
+) -> None:
+    """``scale_factor = 0.1f`` is stored as 0.100000001490116: widened as stored, 10 packed
+    units gave 1.000000015 s, so every time was nanoseconds off the one written."""
+    path = tmp_path / "packed_f32.nc"
+    packed = np.array([0, 10, 20, 12345], dtype=dtype)
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", packed.size)
+        time = nc.createVariable("time", dtype, ("time",))
+        time.set_auto_maskandscale(False)
+        time.units = "seconds since 2024-01-01 00:00:00"
+        time.scale_factor = scale
+        if offset is not None:
+            time.add_offset = offset
+        time[:] = packed
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0, 42.0, 43.0]
+    ours = CfNetcdfReader().read(path)
+    seconds = packed * float(str(scale)) + (0.0 if offset is None else float(str(offset)))
+    expected = np.datetime64("2024-01-01", "ns") + np.rint(seconds * 1e9).astype("timedelta64[ns]")
+    np.testing.assert_array_equal(ours["time"].values, expected)
+
+
 def test_a_series_in_a_group_is_read_with_the_group_option(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -208,8 +208,8 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
     _check_time_gaps(path, var, name, values)
     scale, offset = (var.attrs.get(k, var.encoding.get(k)) for k in ("scale_factor", "add_offset"))
     if scale is not None or offset is not None:  # packed times: unpacked, though not masked
-        values = values * (1.0 if scale is None else float(np.asarray(scale).ravel()[0]))
-        values = values + (0.0 if offset is None else float(np.asarray(offset).ravel()[0]))
+        values = values * (1.0 if scale is None else _as_written(scale))
+        values = values + (0.0 if offset is None else _as_written(offset))
     plain = xr.Dataset({"t": xr.Variable(("t",), values, attrs)})
     try:
         decoded = xr.decode_cf(plain, decode_times=True)["t"].values
@@ -222,6 +222,21 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
         )
     utc = np.asarray(decoded).astype("datetime64[ns]") - parsed.offset
     return np.asarray(utc, dtype="datetime64[ns]")
+
+
+def _as_written(attribute: Any) -> float:
+    """A packing attribute (``scale_factor``, ``add_offset``) as the number its writer meant.
+
+    A ``float`` (32-bit) ``scale_factor = 0.1f`` is stored as 0.100000001490116; widened to
+    64 bits as it is, it put 10 packed units at 1.000000015 s, so times came out 15 ns off
+    the second they were written at, and no longer matched the same instants of other
+    files. The shortest decimal that gives back the stored number in its own precision
+    (``0.1``) is what was written; a 64-bit value is that number already.
+    """
+    value = np.asarray(attribute).ravel()[0]
+    if isinstance(value, np.floating) and value.dtype.itemsize < 8:
+        return float(str(value))  # numpy prints the shortest round-trip decimal
+    return float(value)
 
 
 #: CF calendars whose dates are those of the real (Gregorian) calendar: times in UTC
