@@ -52,6 +52,7 @@ from stratoflow.dataset import FLAG_SUFFIX, make_dataset
 from stratoflow.errors import ConfigError, ReaderError, TimeUnitsError
 from stratoflow.flags import Flag
 from stratoflow.readers.base import Reader, without_bom
+from stratoflow.readers.text_table import check_last_line
 from stratoflow.timeunits import zone_offset
 
 __all__ = ["PRESETS", "DelimitedConfig", "DelimitedReader"]
@@ -490,6 +491,7 @@ class DelimitedReader(Reader):
                 line=first + len(frame),
             )
         self._check_field_counts(cfg, raw, path)
+        check_last_line(raw, path=path, first_line=1, delimiter=cfg.separator.encode())
         if cfg.time_column not in frame.columns:
             raise ReaderError(
                 f"time column {cfg.time_column!r} not found; columns: {list(frame.columns)}",

@@ -62,7 +62,7 @@ from stratoflow.readers.nasa_ames import (
     to_times,
     to_udunits,
 )
-from stratoflow.readers.text_table import parse_table, strip_trailing_nul
+from stratoflow.readers.text_table import check_last_line, parse_table, strip_trailing_nul
 
 __all__ = ["IcarttReader", "flight_of", "keyword_value"]
 
@@ -247,6 +247,7 @@ class IcarttReader(Reader):
         table = parse_table(
             block, ncols=h.nv + 1, first_line=h.data_line, path=path, delimiter=b","
         )
+        check_last_line(block, path=path, first_line=h.data_line, delimiter=b",")
         kw = _keywords(h.ncom)
         llod_flag, ulod_flag = _number(kw.get("LLOD_FLAG")), _number(kw.get("ULOD_FLAG"))
         llod = _limits(kw.get("LLOD_VALUE"), h.nv, path)

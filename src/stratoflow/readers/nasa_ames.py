@@ -71,7 +71,7 @@ from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import Flag, worst
 from stratoflow.readers.base import PathLike, Reader, text_bytes
-from stratoflow.readers.text_table import parse_table
+from stratoflow.readers.text_table import check_last_line, parse_table
 from stratoflow.timeunits import TimeUnits, find_time_units, zone_offset
 
 __all__ = [
@@ -338,6 +338,13 @@ def parse_ffi1001_header(raw: bytes, *, path: object, icartt: bool = False) -> F
         nlhead, ffi = int(first[0]), int(first[1])
     except (ValueError, IndexError):
         raise cur.error(f"expected 'NLHEAD FFI' on the first line, found {first[:3]}") from None
+    if ffi != 1001 and icartt:
+        niv = ffi // 1000
+        what = f" ({niv} independent variables)" if 2 <= niv <= 4 else ""
+        raise cur.error(
+            f"unsupported FFI {ffi}: ICARTT FFI {ffi}{what} is not read; stratoflow reads "
+            "ICARTT FFI 1001 (one independent variable, time)"
+        )
     if ffi != 1001:
         raise cur.error(f"unsupported FFI {ffi}: only NASA Ames FFI 1001 can be read")
     version = first[2] if icartt and len(first) > 2 else ""
@@ -414,9 +421,9 @@ def parse_nasa_ames(path: PathLike) -> NasaAmesFile:
 
 def _parse_1001(raw: bytes, path: PathLike) -> NasaAmesFile:
     header = parse_ffi1001_header(raw, path=path)
-    table = parse_table(
-        raw[header.data_offset :], ncols=header.nv + 1, first_line=header.data_line, path=path
-    )
+    data = raw[header.data_offset :]
+    table = parse_table(data, ncols=header.nv + 1, first_line=header.data_line, path=path)
+    check_last_line(data, path=path, first_line=header.data_line)
     return NasaAmesFile(header, table[:, 0].copy(), table[:, 1:])
 
 

@@ -72,7 +72,7 @@ from stratoflow.readers.nasa_ames import (
     time_unit_of,
     written_resolution,
 )
-from stratoflow.readers.text_table import fortran_exponents
+from stratoflow.readers.text_table import check_last_line, fortran_exponents
 
 __all__ = ["NasaAmesHeader", "parse_header", "read_nasa_ames"]
 
@@ -436,6 +436,7 @@ def read_nasa_ames(raw: bytes, *, path: Path, time_unit: str | None) -> xr.Datas
     block = _DataBlock(raw[h.data_offset :], first_line=h.data_line, path=path, encoding=h.encoding)
     one_d = h.ffi in (1001, 1010, 1020)
     series = _series_1d(h, block) if one_d else _series_blocks(h, block, path)
+    check_last_line(raw[h.data_offset :], path=path, first_line=h.data_line)
     origin, zero = time_origin(h.xname, h.date, series.x1, path=path, line=h.xname_line)
     shift = int((origin - np.datetime64(h.date, "ns")).astype(np.int64))
     times = _times(series, unit, h, block, shift, zero)

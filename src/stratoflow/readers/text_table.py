@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy.typing as npt
 
 from stratoflow.errors import ReaderError
 
-__all__ = ["TrailingGarbageWarning", "parse_table", "strip_trailing_nul"]
+__all__ = ["TrailingGarbageWarning", "check_last_line", "parse_table", "strip_trailing_nul"]
 
 _ALLOWED = np.zeros(256, dtype=bool)
 for _c in b"0123456789+-.eEnNaA \t\r\n":
@@ -66,6 +67,111 @@ def strip_trailing_nul(data: bytes, *, path: object, first_line: int, policy: st
         stacklevel=3,
     )
     return stripped + b"\n"
+
+
+_DIGITS = re.compile(rb"\d+")
+#: how many lines before an unterminated last line its values are compared with
+_LOOK_BACK = 1000
+#: fewer earlier lines like the last one than this, and nothing is judged
+_MIN_COMPARED = 5
+#: a column written in more ways than this (a hand-made table) has no format to go by; two
+#: are a format and a missing-value marker (``46.71`` and ``9999``)
+_MAX_SHAPES = 2
+
+
+def _shape(token: bytes) -> bytes:
+    """How a value is written, whatever its magnitude: the number of digits of its last run.
+
+    ``46.71`` -> ``0.99``, ``9999`` -> ``9999``, ``1.5E-03`` -> ``0.0E99``, ``16.11.22
+    12:00:00.46`` -> ``0.0.0 0:0:0.99``: each digit run but the last is ``0`` (any number of
+    digits: 9.5 and 10.5 are written alike), the last keeps its length, signs are left out
+    (a column may change sign).
+    """
+    token = token.strip().replace(b"+", b"").replace(b"-", b"")
+    runs = list(_DIGITS.finditer(token))
+    if not runs:
+        return token
+    last = runs[-1]
+    head = _DIGITS.sub(b"0", token[: last.start()])
+    return head + b"9" * len(last.group()) + token[last.end() :]
+
+
+def _cut_from(value: bytes, whole: bytes) -> bool:
+    """Whether ``value`` can be the beginning of a value written as ``whole`` (a
+    :func:`_shape`): ``4``, ``46.`` and ``46.7`` of ``0.99``; not ``105`` of ``99``.
+
+    The shape becomes a regular expression of its beginnings: a ``0`` is one or more digits,
+    a run of ``9`` that many digits (or fewer, where the value stops), anything else itself.
+    """
+    pattern = b""
+    for part in reversed(re.findall(rb"0|9+|[^09]", whole)):
+        if part == b"0":
+            full, partial = rb"\d+", b""
+        elif part[:1] == b"9":
+            full = rb"\d{%d}" % len(part)
+            partial = rb"|\d{1,%d}" % (len(part) - 1) if len(part) > 1 else b""
+        else:
+            full, partial = re.escape(part), b""
+        pattern = b"(?:" + full + pattern + partial + b")?"
+    unsigned = value.strip().replace(b"+", b"").replace(b"-", b"")
+    return re.fullmatch(pattern, unsigned) is not None
+
+
+def check_last_line(
+    data: bytes, *, path: object, first_line: int, delimiter: bytes | None = None
+) -> None:
+    """Refuse a data block whose last line was cut off in the middle of a value.
+
+    A transfer or a copy that stopped early leaves a last line without its line end, and
+    the last value cut short: ``46.71`` became ``4``, which parses as a number and would be
+    read as one. A complete file may lack the final line end too (a script that joined its
+    lines with newlines), so only then is the last line compared with the lines before it
+    that have as many values (at least a few of them). In a column written in one or two
+    ways (a number format and a missing-value marker: see :func:`_shape`), or whose last
+    values are written in one way (a run of missing-value markers in a ``%g`` column), a
+    value written unlike all of them that could be the beginning of one (``4`` of
+    ``46.71``, ``27.7`` of ``27.75``, ``-99999`` of ``-999999``, an empty field) is reported
+    with its line. A value that cannot (``105`` below two-digit values), or one in a column
+    of many formats (a hand-made table), is read: the check finds the cuts a transfer makes
+    in machine-written files, it cannot find every cut. A cut that falls between two
+    values leaves a short record, which the parsers report themselves.
+
+    ``delimiter`` ``None``: values are separated by blanks; else by that byte (``b","``,
+    ``b"\\t"``), so an empty field is a value.
+    """
+    end = data.rstrip(b" \t")
+    if not end or end.endswith(b"\n"):
+        return
+    lines = data.rsplit(b"\n", _LOOK_BACK + 1)
+    last, before = lines[-1], lines[1:-1] if len(lines) > _LOOK_BACK + 1 else lines[:-1]
+
+    def fields(line: bytes) -> list[bytes]:
+        line = line.rstrip(b"\r")
+        return line.split(delimiter) if delimiter is not None else line.split()
+
+    cut = fields(last)
+    alike = [f for f in map(fields, before) if len(f) == len(cut)]
+    if len(alike) < _MIN_COMPARED:
+        return  # too few earlier lines like it to tell how its values are written
+    for i, value in enumerate(cut):
+        shape = _shape(value)
+        seen = {_shape(f[i]) for f in alike}
+        if shape in seen:
+            continue
+        # the formats of the column, or if it has many (``%g`` output, a hand-made table)
+        # the one format of the values just before, if they have one (a run of markers)
+        recent = {_shape(f[i]) for f in alike[-_MIN_COMPARED:]}
+        formats = seen if len(seen) <= _MAX_SHAPES else recent if len(recent) == 1 else set()
+        if not any(_cut_from(value, whole) for whole in formats):
+            continue
+        examples = ", ".join(repr(f[i].strip().decode("latin-1")) for f in alike[-3:])
+        raise ReaderError(
+            "the file ends in the middle of a line (truncated file?): the last line has no "
+            f"line end, and its value {value.strip().decode('latin-1')!r} (value {i + 1}) "
+            f"looks cut short beside the others of its column ({examples})",
+            path=path,
+            line=first_line + data.count(b"\n"),
+        )
 
 
 def _line_of(

@@ -1,0 +1,154 @@
+"""Variants of the real sample files, made at test time: each is read exactly as the original,
+or refused with an error naming the file and the defect -- never read into other values.
+
+The variants are what files go through on their way to stratoflow: line ends converted (FTP
+ASCII mode, a Mac), a byte order mark (Windows editors), blanks added at line ends or after
+the last line, the final line end dropped (a script), a transfer that stopped early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stratoflow.errors import ReaderError
+from stratoflow.readers import DelimitedReader, IcarttReader, NasaAmesReader, Reader
+
+#: name -> (file in the shared data folder, reader, file name for the variant)
+SOURCES: dict[str, tuple[str, Callable[[], Reader], str]] = {
+    "caribic": (
+        "caribic_nasa_ames/OM_20200304_591_CPT_MUC_V01_valid0.txt",
+        NasaAmesReader,
+        "caribic.na",
+    ),
+    "ebas": (
+        "ebas_nasa_ames/CV0001G.20190101000000.20220502085424.online_crds.carbon_monoxide.air"
+        ".1y.1h.GB12L_CVO_Picarro_G2401.GB12L_Picarro.lev2.nas",
+        NasaAmesReader,
+        "ebas.nas",
+    ),
+    "ndacc_2160": ("nasa_ames_spec/2160_ndacc.na", NasaAmesReader, "ndacc.na"),
+    "icartt": (
+        "icartt/ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict",
+        IcarttReader,
+        "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict",
+    ),
+    "fairo_omc": ("fairo_raw/11_30_04.OMC", lambda: DelimitedReader(preset="fairo_omc"), "x.OMC"),
+    "fairo_hal": ("fairo_raw/11_30_01.HAL", lambda: DelimitedReader(preset="fairo_hal"), "x.HAL"),
+}
+
+
+def _lf(raw: bytes) -> bytes:
+    return raw.replace(b"\r\n", b"\n")
+
+
+def _crlf(raw: bytes) -> bytes:
+    return _lf(raw).replace(b"\n", b"\r\n")
+
+
+def _ending(raw: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in raw else b"\n"
+
+
+HARMLESS: dict[str, Callable[[bytes], bytes]] = {
+    "lf": _lf,
+    "crlf": _crlf,
+    "cr_only": lambda raw: _lf(raw).replace(b"\n", b"\r"),
+    "utf8_bom": lambda raw: b"\xef\xbb\xbf" + raw,
+    "blank_lines_after_the_data": lambda raw: raw + 2 * _ending(raw) + b"  " + _ending(raw),
+    "blanks_at_line_ends": lambda raw: raw.replace(_ending(raw), b"  " + _ending(raw)),
+    "no_final_line_end": lambda raw: raw.rstrip(b"\r\n"),
+}
+
+
+def _read(shared_data: Path, tmp_path: Path, source: str, raw: bytes | None = None) -> xr.Dataset:
+    relative, reader, name = SOURCES[source]
+    if raw is None:
+        return reader().read(shared_data / relative)
+    path = tmp_path / name
+    path.write_bytes(raw)
+    return reader().read(path)
+
+
+def _assert_same(ds: xr.Dataset, ref: xr.Dataset) -> None:
+    assert sorted(ds.data_vars) == sorted(ref.data_vars)
+    np.testing.assert_array_equal(ds["time"].values, ref["time"].values)
+    for name in ref.data_vars:
+        np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=str(name))
+        assert ds[name].attrs.get("units") == ref[name].attrs.get("units"), name
+
+
+@pytest.mark.parametrize("variant", sorted(HARMLESS))
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_harmless_variants_of_real_files_read_like_the_originals(
+    shared_data: Path, tmp_path: Path, source: str, variant: str
+) -> None:
+    if variant == "cr_only" and source.startswith("fairo"):
+        pytest.skip("the FAIRO presets expect CRLF and refuse bare CR (tested in test_delimited)")
+    original = (shared_data / SOURCES[source][0]).read_bytes()
+    ds = _read(shared_data, tmp_path, source, HARMLESS[variant](original))
+    _assert_same(ds, _read(shared_data, tmp_path, source))
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_a_file_cut_inside_its_last_value_is_refused(
+    shared_data: Path, tmp_path: Path, source: str, cut: int
+) -> None:
+    """A transfer that stopped inside the last value (``46.71`` -> ``46.``, ``4``) left a
+    number that parses: the file was read, its last value wrong."""
+    original = (shared_data / SOURCES[source][0]).read_bytes()
+    body = original.rstrip(b"\r\n \t\x00")
+    lines = body.count(b"\n") + 1
+    with pytest.raises(ReaderError) as err:
+        _read(shared_data, tmp_path, source, body[:-cut])
+    message = str(err.value)
+    assert f"{SOURCES[source][2]}: line {lines}:" in message
+    # a cut inside the last value, or one that took a whole value away (a short record)
+    assert "ends in the middle of a line (truncated file?)" in message or (
+        "record has 18 fields, the column names line has 19" in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("vmiss", "vscal", "factor"),
+    [
+        ("9999.0", "1", 1.0),
+        ("9.999E+03", "1", 1.0),
+        ("9999.000", "1.0E+00", 1.0),
+        ("99990", "0.1", 10.0),  # values written in tenths, the marker too
+    ],
+)
+def test_missing_value_and_scale_spellings_give_the_same_values(
+    shared_data: Path, tmp_path: Path, vmiss: str, vscal: str, factor: float
+) -> None:
+    original = _lf((shared_data / SOURCES["caribic"][0]).read_bytes())
+    head, names, data = original.partition(b"TimeCRef\tOzone\n")
+    head = head.replace(b"\n1\n9999\nOzone", f"\n{vscal}\n{vmiss}\nOzone".encode())
+    rows = []
+    for line in data.splitlines():
+        time, value = line.split(b"\t")
+        packed = b"99990" if factor != 1 and value == b"9999" else value
+        if factor != 1 and value != b"9999":
+            packed = f"{float(value) * factor:.1f}".encode()
+        if factor == 1 and value == b"9999":
+            packed = b"9999.0"  # the marker in the data spelt unlike the header's
+        rows.append(time + b"\t" + packed)
+    ds = _read(shared_data, tmp_path, "caribic", head + names + b"\n".join(rows) + b"\n")
+    ref = _read(shared_data, tmp_path, "caribic")
+    np.testing.assert_allclose(ds["Ozone"].values, ref["Ozone"].values, rtol=1e-12)
+    assert np.isnan(ds["Ozone"].values).sum() == 9
+
+
+def test_an_icartt_file_of_another_ffi_is_refused_naming_it(tmp_path: Path) -> None:
+    """ICARTT 2.0 allows FFI 2110 (profiles): the error said "only NASA Ames FFI 1001"."""
+    path = tmp_path / "PROFILE_DC8_20200504_R0.ict"
+    path.write_text("30, 2110, V02_2016\nPI\nORG\nSOURCE\nMISSION\n1, 1\n")
+    with pytest.raises(
+        ReaderError, match=r"PROFILE_DC8_20200504_R0\.ict: line 1: .*ICARTT FFI 2110"
+    ):
+        IcarttReader().read(path)
