@@ -152,3 +152,26 @@ def test_an_icartt_file_of_another_ffi_is_refused_naming_it(tmp_path: Path) -> N
         ReaderError, match=r"PROFILE_DC8_20200504_R0\.ict: line 1: .*ICARTT FFI 2110"
     ):
         IcarttReader().read(path)
+
+
+def test_a_negative_icartt_start_time_is_refused(shared_data: Path, tmp_path: Path) -> None:
+    """A missing-value marker in Start_UTC (-99999 s) became a time on the day before."""
+    original = (shared_data / SOURCES["icartt"][0]).read_bytes()
+    damaged = original.replace(b"\n75207,", b"\n-99999,", 1)
+    with pytest.raises(ReaderError, match=r"_L2\.ict: line 138: .*'UTC' is -99999.*negative"):
+        _read(shared_data, tmp_path, "icartt", damaged)
+
+
+def test_a_detection_limit_flag_equal_to_the_missing_value_means_missing(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """LLOD_FLAG -999999 with LLOD_VALUE 0.1, and -999999 the missing value of every column:
+    each missing point was given the value 0.1 and the flag 'limited'."""
+    original = (shared_data / SOURCES["icartt"][0]).read_bytes()
+    edited = original.replace(b"LLOD_FLAG: -888888", b"LLOD_FLAG: -999999").replace(
+        b"LLOD_VALUE: N/A", b"LLOD_VALUE: 0.1"
+    )
+    ds = _read(shared_data, tmp_path, "icartt", edited)
+    ref = _read(shared_data, tmp_path, "icartt")
+    _assert_same(ds, ref)
+    assert np.isnan(ds["C2H6_MixingRatio_CAMS2"].values).any()

@@ -20,6 +20,9 @@ information "below x". stratoflow keeps it as
   file gives them), so that :class:`~stratoflow.writers.IcarttWriter` writes them back per
   column, whatever columns it writes.
 
+A flag equal to a variable's own missing value (``LLOD_FLAG: -9999`` beside ``-9999`` in VMISS)
+cannot say "below the limit" for that variable: its points stay missing, none is given the limit.
+
 Flags: besides those limits, a variable has flags only from a ``<var>_flag`` column of IAGOS
 codes (see :func:`~stratoflow.readers.nasa_ames.flag_columns_to_flags`); ICARTT itself has no
 validity flags, and none are made up: "no flags" stays distinguishable from "judged good".
@@ -262,8 +265,10 @@ class IcarttReader(Reader):
                                   line=13 + i)  # fmt: skip
             raw_v = table[:, i + 1]
             missing = (raw_v == h.vmiss[i]) | np.isnan(raw_v)
-            below = raw_v == llod_flag if llod_flag is not None else np.zeros_like(missing)
-            above = raw_v == ulod_flag if ulod_flag is not None else np.zeros_like(missing)
+            # a LOD flag equal to the variable's own missing value (-9999) means missing: a
+            # value made up from the limit where the file has none would be wrong
+            below = (raw_v == llod_flag) & ~missing if llod_flag is not None else missing & False
+            above = (raw_v == ulod_flag) & ~missing if ulod_flag is not None else missing & False
             values = raw_v * h.vscal[i]
             values[missing] = np.nan
             values[below] = llod[i]
@@ -307,6 +312,17 @@ class IcarttReader(Reader):
         flag_columns_to_flags(variables, flags, declared=declared)
         x = self._time_column(h, table, vfields, path)
         unit, origin = self._time_unit(xfields, h, x, path)
+        if origin == (np.datetime64(h.date, "ns"), 0.0) and (table[:, 0] < 0).any():
+            # counted from 0 UTC of DATE, the data date: a negative start is a missing-value
+            # marker (-9999) or garbage; read, it became a time on the day before
+            i = int(np.argmax(table[:, 0] < 0))
+            raise ReaderError(
+                f"the independent variable {xfields[0]!r} is {table[i, 0]:g}: ICARTT times count "
+                f"from 0 UTC of the data date {h.date} and cannot be negative (a missing-value "
+                "marker? the independent variable of an ICARTT file has no missing value)",
+                path=path,
+                line=h.data_line + i,
+            )
         times = to_times(x, h.date, unit, path=path, first_line=h.data_line, origin=origin)
         ds = make_dataset(times, variables, flags=flags, attrs=self._attrs(h, kw, path))
         ds.attrs["icartt_independent_variable"] = xfields[0]
