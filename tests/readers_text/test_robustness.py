@@ -11,12 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
 
-from stratoflow.errors import ReaderError
-from stratoflow.readers import DelimitedReader, IcarttReader, NasaAmesReader, Reader
+from stratoflow.errors import ConfigError, ReaderError
+from stratoflow.processing.units import convert
+from stratoflow.readers import (
+    CfNetcdfReader,
+    DelimitedReader,
+    IcarttReader,
+    NasaAmesReader,
+    Reader,
+)
+from stratoflow.readers.base import UNKNOWN_UNITS
 
 #: name -> (file in the shared data folder, reader, file name for the variant)
 SOURCES: dict[str, tuple[str, Callable[[], Reader], str]] = {
@@ -175,3 +184,58 @@ def test_a_detection_limit_flag_equal_to_the_missing_value_means_missing(
     ref = _read(shared_data, tmp_path, "icartt")
     _assert_same(ds, ref)
     assert np.isnan(ds["C2H6_MixingRatio_CAMS2"].values).any()
+
+
+def _no_units_files(shared_data: Path, tmp_path: Path) -> dict[str, tuple[Reader, Path, str]]:
+    """One file per reader with a variable whose units the file does not give."""
+    nasa = tmp_path / "no_unit.na"
+    nasa.write_text(
+        "16 1001\nPI\nORG\nSOURCE\nMISSION\n1 1\n2020 05 04 2020 06 01\n0\n"
+        "Time (seconds from 0 UTC)\n2\n1 1\n9999 9999\nOzone\nPressure (hPa)\n0\n0\n"
+        + "".join(f"{36000 + i} {40 + i} {900 - i}\n" for i in range(6))
+    )
+    ict = tmp_path / "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict"
+    ict.write_bytes(
+        (shared_data / SOURCES["icartt"][0])
+        .read_bytes()
+        .replace(b"\nO3_MixingRatio, ppbv", b"\nO3_MixingRatio,")
+    )
+    nc = tmp_path / "no_unit.nc"
+    with netCDF4.Dataset(nc, "w") as ds:
+        ds.createDimension("time", 3)
+        time = ds.createVariable("time", "f8", ("time",))
+        time.units = "seconds since 2020-05-04 00:00:00"
+        time[:] = [0.0, 1.0, 2.0]
+        ds.createVariable("Ozone", "f4", ("time",))[:] = [40.0, 41.0, 42.0]
+        dimensionless = ds.createVariable("RH_fraction", "f4", ("time",))
+        dimensionless.units = "none"
+        dimensionless[:] = [0.5, 0.6, 0.7]
+    csv = tmp_path / "no_unit.csv"
+    csv.write_text("time,Ozone\n2020-05-04T10:00:00Z,40\n2020-05-04T10:00:01Z,41\n")
+    return {
+        "nasa_ames": (NasaAmesReader(), nasa, "Ozone"),
+        "icartt": (IcarttReader(), ict, "O3_MixingRatio"),
+        "netcdf": (CfNetcdfReader(), nc, "Ozone"),
+        "delimited": (DelimitedReader(), csv, "Ozone"),
+    }
+
+
+@pytest.mark.parametrize("reader", ["nasa_ames", "icartt", "netcdf", "delimited"])
+def test_a_variable_without_units_is_not_called_dimensionless(
+    shared_data: Path, tmp_path: Path, reader: str
+) -> None:
+    """A variable the file gives no units was labelled "1" (dimensionless), a claim the file
+    never made; converted to ppb, its values were multiplied by 1e9 without a word."""
+    instance, path, name = _no_units_files(shared_data, tmp_path)[reader]
+    ds = instance.read(path)
+    assert ds[name].attrs["units"] == UNKNOWN_UNITS == "unknown"
+    with pytest.raises(ConfigError, match="'unknown'"):
+        convert(ds[name].values, ds[name].attrs["units"], "ppb")
+    # what a file does say stays as it is: "none" is dimensionless, a unit is its unit
+    if reader == "netcdf":
+        assert ds["RH_fraction"].attrs["units"] == "1"
+    if reader == "nasa_ames":
+        assert ds["Pressure"].attrs["units"] == "hPa"
+    if reader == "icartt":
+        assert ds["INDEX"].attrs["units"] == "1"  # "INDEX, none"
+        assert ds["PRESSURE"].attrs["units"] == "hPa"

@@ -26,6 +26,7 @@ from stratoflow.dataset import validate
 from stratoflow.errors import ConfigError, DatasetError, ReaderError
 
 __all__ = [
+    "UNKNOWN_UNITS",
     "Reader",
     "check_options",
     "file_checksum",
@@ -38,6 +39,15 @@ PathLike = str | os.PathLike[str]
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+
+#: The ``units`` of a variable whose file gives none (no unit in a NASA Ames or ICARTT
+#: variable name, no ``units`` attribute in a netCDF file, none configured for a table column).
+#: Not ``"1"``: that says "dimensionless", a claim the file never made, and one that converts:
+#: a mixing ratio in ppb without its unit became 1e9 ppb when converted to ppb. ``"unknown"``
+#: is no unit pint or UDUNITS knows, so any conversion refuses it, naming it, and QC does not
+#: judge such a variable against limits in units it may not be in. Writers write it as it is,
+#: so it reads back as it was. ``"none"`` (and ``"1"``) in a file still mean dimensionless.
+UNKNOWN_UNITS = "unknown"
 
 
 def without_bom(raw: bytes) -> bytes:

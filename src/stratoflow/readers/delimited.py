@@ -28,9 +28,11 @@ A table without flag columns gives no flags: the reader does not make up "not va
 flags of its own (:func:`stratoflow.dataset.flags_of` reads a variable without flags so).
 
 Times are taken as UTC. Columns that are neither time nor numeric (FAIRO ``State``) are kept as
-text variables with units ``1``. A row with missing fields, a value that is not a number in a
-numeric column, a time that does not match the format or does not increase is an error naming
-the line; nothing is returned partially.
+text variables with units ``1``; numeric columns whose units neither a preset nor the ``units``
+option gives have units ``unknown`` (see :data:`~stratoflow.readers.base.UNKNOWN_UNITS`). A
+row with missing fields, a value that is not a number in a numeric column, a time that does not
+match the format or does not increase is an error naming the line; nothing is returned
+partially.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from stratoflow.csv_metadata import TEXT_MARK, decode, decode_attrs
 from stratoflow.dataset import FLAG_SUFFIX, make_dataset
 from stratoflow.errors import ConfigError, ReaderError, TimeUnitsError
 from stratoflow.flags import Flag
-from stratoflow.readers.base import Reader, without_bom
+from stratoflow.readers.base import UNKNOWN_UNITS, Reader, without_bom
 from stratoflow.readers.text_table import check_last_line
 from stratoflow.timeunits import zone_offset
 
@@ -358,7 +360,8 @@ class DelimitedReader(Reader):
         time_column, time_format: the UTC time column and its ``strptime`` format
             (``"ISO8601"`` for ISO timestamps).
         datetime_columns: further timestamp columns, kept as seconds since 1970.
-        units, long_names: per column; columns without units get ``"1"``.
+        units, long_names: per column; columns without units get ``"unknown"``
+            (:data:`~stratoflow.readers.base.UNKNOWN_UNITS`: a table does not say them).
         columns: keep only these columns (besides time).
         utc_offset: the fixed offset from UTC (``"+01:00"``) of timestamps written in local
             standard time without a zone (an instrument PC kept on CET all year); the time
@@ -517,7 +520,10 @@ class DelimitedReader(Reader):
                 continue
             if name not in frame.columns:
                 raise ReaderError(f"configured column {name!r} not found", path=path)
-            attrs = {"long_name": cfg.long_names.get(name, name), "units": cfg.units.get(name, "1")}
+            attrs = {
+                "long_name": cfg.long_names.get(name, name),
+                "units": cfg.units.get(name, UNKNOWN_UNITS),
+            }
             text = frame[name]
             if export is not None and name in export.text_columns:
                 values: npt.NDArray[Any] = np.asarray(text, dtype=str)  # "01" stays text

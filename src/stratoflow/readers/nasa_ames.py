@@ -70,7 +70,7 @@ from stratoflow.csv_metadata import decode
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError, TimeUnitsError
 from stratoflow.flags import Flag, worst
-from stratoflow.readers.base import PathLike, Reader, text_bytes
+from stratoflow.readers.base import UNKNOWN_UNITS, PathLike, Reader, text_bytes
 from stratoflow.readers.text_table import check_last_line, parse_table
 from stratoflow.timeunits import TimeUnits, find_time_units, zone_offset
 
@@ -124,7 +124,6 @@ _UDUNITS = {
     "unitless": "1",
     "mach": "1",
     "1": "1",
-    "": "1",
     "degrees k": "K",
     "deg k": "K",
     "kelvin": "K",
@@ -170,9 +169,13 @@ _UDUNITS = {
 
 
 def to_udunits(text: str) -> str:
-    """Map a unit as written in a file (``[ppb]``, ``degrees K``, ``m/s``) to a UDUNITS string."""
+    """Map a unit as written in a file (``[ppb]``, ``degrees K``, ``m/s``) to a UDUNITS string.
+
+    No unit at all is :data:`~stratoflow.readers.base.UNKNOWN_UNITS`, not ``"1"``: the file
+    did not say the variable is dimensionless (``none``, ``unitless`` do).
+    """
     unit = text.strip().strip("[]()").strip()
-    return _UDUNITS.get(unit.lower(), unit or "1")
+    return _UDUNITS.get(unit.lower(), unit or UNKNOWN_UNITS)
 
 
 @dataclass(frozen=True)

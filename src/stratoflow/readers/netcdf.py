@@ -56,7 +56,7 @@ from stratoflow.flags import (
     declares_iagos_flags,
 )
 from stratoflow.netcdf_library import LIBRARY_LOCK
-from stratoflow.readers.base import Reader
+from stratoflow.readers.base import UNKNOWN_UNITS, Reader
 from stratoflow.timeunits import is_time_units, parse_time_units
 
 __all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
@@ -558,7 +558,9 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
         if var.dims == (time_dim,) and var.dtype.kind in "biuf":
             clean = _clean_attrs(var.attrs)
             units = str(clean.get("units", "")).strip()
-            if units.lower() in {"", "none"}:
+            if not units:
+                clean["units"] = UNKNOWN_UNITS
+            elif units.lower() == "none":
                 clean["units"] = "1"
             outside = _outside_valid_range(var, key, path)
             if outside is not None and outside.any():
