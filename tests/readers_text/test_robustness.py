@@ -239,3 +239,37 @@ def test_a_variable_without_units_is_not_called_dimensionless(
     if reader == "icartt":
         assert ds["INDEX"].attrs["units"] == "1"  # "INDEX, none"
         assert ds["PRESSURE"].attrs["units"] == "hPa"
+
+
+#: the ``NLHEAD FFI`` line of each NASA Ames or ICARTT source (NLHEAD, the rest of the line)
+_FIRST = {
+    "caribic": (37, b" 1001"),
+    "ebas": (72, b" 1001"),
+    "ndacc_2160": (102, b" 2160"),
+    "icartt": (136, b", 1001"),
+}
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+@pytest.mark.parametrize("source", sorted(_FIRST))
+def test_a_header_length_one_off_is_named(
+    shared_data: Path, tmp_path: Path, source: str, delta: int
+) -> None:
+    nlhead, rest = _FIRST[source]
+    original = (shared_data / SOURCES[source][0]).read_bytes()
+    first = f"{nlhead}".encode() + rest
+    assert original.count(first) == 1
+    wrong = original.replace(first, f"{nlhead + delta}".encode() + rest)
+    with pytest.raises(ReaderError, match=rf"line \d: wrong NLHEAD: .* {nlhead + delta} lines"):
+        _read(shared_data, tmp_path, source, wrong)
+
+
+@pytest.mark.parametrize("source", sorted(_FIRST))
+def test_a_file_cut_inside_its_header_is_named(
+    shared_data: Path, tmp_path: Path, source: str
+) -> None:
+    original = (shared_data / SOURCES[source][0]).read_bytes()
+    lines = original.split(b"\n")
+    cut = b"\n".join(lines[: _FIRST[source][0] // 2]) + b"\n" + lines[_FIRST[source][0] // 2][:5]
+    with pytest.raises(ReaderError, match=r"file ends inside the header .*\(truncated file\?\)"):
+        _read(shared_data, tmp_path, source, cut)
