@@ -273,3 +273,17 @@ def test_a_file_cut_inside_its_header_is_named(
     cut = b"\n".join(lines[: _FIRST[source][0] // 2]) + b"\n" + lines[_FIRST[source][0] // 2][:5]
     with pytest.raises(ReaderError, match=r"file ends inside the header .*\(truncated file\?\)"):
         _read(shared_data, tmp_path, source, cut)
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_a_table_cut_inside_its_last_value_is_refused_whatever_its_line_ends(
+    tmp_path: Path, end: bytes
+) -> None:
+    """A table of bare-CR lines (classic Mac) cut short was read: its lines were not seen."""
+    rows = [f"2020-05-04T10:00:{i:02d}Z,{40 + i / 10:.2f},{-50 - i / 10:.1f}" for i in range(9)]
+    path = tmp_path / "cut.csv"
+    path.write_bytes(end.join([b"time,O3,T", *(r.encode() for r in rows)])[:-1])
+    with pytest.raises(ReaderError, match=r"cut\.csv: line 10: .*'-50\.' \(value 3\)"):
+        DelimitedReader().read(path)
+    path.write_bytes(end.join([b"time,O3,T", *(r.encode() for r in rows)]))  # complete
+    assert DelimitedReader().read(path)["T"].values[-1] == -50.8

@@ -139,6 +139,8 @@ def check_last_line(
     ``delimiter`` ``None``: values are separated by blanks; else by that byte (``b","``,
     ``b"\\t"``), so an empty field is a value.
     """
+    if b"\n" not in data:  # classic Mac line ends (bare CR) throughout
+        data = data.replace(b"\r", b"\n")
     end = data.rstrip(b" \t")
     if not end or end.endswith(b"\n"):
         return
