@@ -287,3 +287,21 @@ def test_a_table_cut_inside_its_last_value_is_refused_whatever_its_line_ends(
         DelimitedReader().read(path)
     path.write_bytes(end.join([b"time,O3,T", *(r.encode() for r in rows)]))  # complete
     assert DelimitedReader().read(path)["T"].values[-1] == -50.8
+
+
+def test_detection_limit_markers_listed_per_variable_are_applied(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """``LLOD_FLAG: -888888, -888888, ...`` (one per variable, as LLOD_VALUE may be) was
+    taken for "no marker": the points below the limit were read as -888888 ppb."""
+    original = (shared_data / SOURCES["icartt"][0]).read_bytes()
+    header, _, data = original.partition(b"\n75202,")
+    data = data.replace(b"-999999", b"-888888", 1)  # one point below the detection limit
+    marked = header + b"\n75202," + data
+    listed = marked.replace(b"LLOD_FLAG: -888888", b"LLOD_FLAG: " + b", ".join([b"-888888"] * 97))
+    ds = _read(shared_data, tmp_path, "icartt", listed)
+    _assert_same(ds, _read(shared_data, tmp_path, "icartt", marked))
+    assert [str(n) for n in ds.data_vars if str(n).endswith("_lod")] != []
+    garbled = marked.replace(b"LLOD_FLAG: -888888", b"LLOD_FLAG: -888888 (below LLOD)")
+    with pytest.raises(ReaderError, match=r"_L2\.ict: LLOD_FLAG: '-888888 \(below LLOD\)' is not"):
+        _read(shared_data, tmp_path, "icartt", garbled)

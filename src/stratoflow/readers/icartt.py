@@ -8,7 +8,8 @@ line repeating the column names (checked here, case-insensitively, against the v
 
 Limits of detection: ICARTT writes ``LLOD_FLAG``/``ULOD_FLAG`` (e.g. -888888/-777777) in place of
 a value below/above the detection limit, and gives the limit in ``LLOD_VALUE``/``ULOD_VALUE``
-(one number, one per variable, or ``N/A``). Such a point is *not* missing: it carries the
+(one number, one per variable, or ``N/A``; the flags likewise, and a flag that is none of these
+is an error). Such a point is *not* missing: it carries the
 information "below x". stratoflow keeps it as
 
 * the value: the limit itself when the file gives it, else NaN;
@@ -121,6 +122,32 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
+
+
+def _markers(text: str | None, nv: int, key: str, path: object) -> list[float | None]:
+    """LLOD_FLAG/ULOD_FLAG: ``N/A``, one number, or one entry per variable.
+
+    A marker that is not a number was taken for "no marker", and the markers in the data
+    (``-8888``) were read as values: refused, naming the keyword.
+    """
+    if text is None or text.strip().upper() in ("", "N/A", "NA"):
+        return [None] * nv
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 1:
+        parts = parts * nv
+    if len(parts) != nv:
+        raise ReaderError(f"{key} lists {len(parts)} markers for {nv} variables", path=path)
+    found: list[float | None] = []
+    for part in parts:
+        value = _number(part)
+        if value is None and part.upper() not in ("", "N/A", "NA"):
+            raise ReaderError(
+                f"{key}: {text.strip()!r} is not a number (the value that marks a point beyond "
+                "the detection limit in the data), nor N/A",
+                path=path,
+            )
+        found.append(value)
+    return found
 
 
 def _limits(text: str | None, nv: int, path: object) -> list[float]:
@@ -252,7 +279,8 @@ class IcarttReader(Reader):
         )
         check_last_line(block, path=path, first_line=h.data_line, delimiter=b",")
         kw = _keywords(h.ncom)
-        llod_flag, ulod_flag = _number(kw.get("LLOD_FLAG")), _number(kw.get("ULOD_FLAG"))
+        llod_flags = _markers(kw.get("LLOD_FLAG"), h.nv, "LLOD_FLAG", path)
+        ulod_flags = _markers(kw.get("ULOD_FLAG"), h.nv, "ULOD_FLAG", path)
         llod = _limits(kw.get("LLOD_VALUE"), h.nv, path)
         ulod = _limits(kw.get("ULOD_VALUE"), h.nv, path)
         since = f"seconds since {h.date} 00:00:00"
@@ -267,6 +295,7 @@ class IcarttReader(Reader):
             missing = (raw_v == h.vmiss[i]) | np.isnan(raw_v)
             # a LOD flag equal to the variable's own missing value (-9999) means missing: a
             # value made up from the limit where the file has none would be wrong
+            llod_flag, ulod_flag = llod_flags[i], ulod_flags[i]
             below = (raw_v == llod_flag) & ~missing if llod_flag is not None else missing & False
             above = (raw_v == ulod_flag) & ~missing if ulod_flag is not None else missing & False
             values = raw_v * h.vscal[i]
