@@ -146,6 +146,23 @@ def test_truncated_file_is_a_reader_error(iagos_file: Path, tmp_path: Path) -> N
             reader.read(broken)
 
 
+@pytest.mark.parametrize("reader", [CfNetcdfReader, IagosNetcdfReader])
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_a_file_damaged_inside_is_called_damaged(
+    iagos_file: Path, tmp_path: Path, where: float, reader: type[CfNetcdfReader]
+) -> None:
+    """4 KiB of zeros in the middle (a disk or transfer error): where xarray reads the
+    damaged part on opening or loading, netCDF raised RuntimeError, which came out as
+    "cannot parse as cf_netcdf: RuntimeError: NetCDF: HDF error"."""
+    raw = iagos_file.read_bytes()
+    at = int(len(raw) * where)
+    path = tmp_path / "IAGOS_damaged.nc4"
+    path.write_bytes(raw[:at] + bytes(4096) + raw[at + 4096 :])
+    with pytest.raises(ReaderError, match=r"IAGOS_damaged\.nc4: damaged .*netCDF file") as err:
+        reader().read(path)
+    assert "RuntimeError" not in str(err.value)
+
+
 def test_not_netcdf_is_a_reader_error(tmp_path: Path) -> None:
     fake = tmp_path / "flight.nc"
     fake.write_bytes(b"Date,O3\n2024-01-01,40\n")

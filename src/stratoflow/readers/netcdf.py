@@ -363,10 +363,11 @@ def _open_raw_locked(
             decode_timedelta=False,
             group=group,
         )
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         # netCDF-C says "HDF error" or "Unknown file format" for a file cut short by a broken
-        # transfer or a full disk: say what that means for the user.
-        reason = exc.strerror or str(exc)
+        # transfer or a full disk (a RuntimeError when the damage is in the coordinates xarray
+        # reads on opening): say what that means for the user.
+        reason = getattr(exc, "strerror", None) or str(exc)
         raise ReaderError(
             f"damaged or truncated netCDF file ({path.stat().st_size:,} bytes): the netCDF "
             f"library cannot open it ({reason})",
@@ -399,7 +400,12 @@ def _open_raw_locked(
         mask_and_scale={time_name: False},
         group=group,
     ) as raw:
-        loaded = raw.load()
+        try:
+            loaded = raw.load()
+        except (OSError, RuntimeError) as exc:  # the header opened, the data do not read
+            raise ReaderError(
+                f"damaged netCDF file: the netCDF library cannot read its data ({exc})", path=path
+            ) from exc
     # xarray reads one group only: say what was left out
     chosen = "/" + group.strip("/") if group is not None else ""
     if chosen:  # the file's global attributes still describe the data of a group
