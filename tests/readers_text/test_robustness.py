@@ -59,6 +59,13 @@ def _crlf(raw: bytes) -> bytes:
     return _lf(raw).replace(b"\n", b"\r\n")
 
 
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _ending(raw: bytes) -> bytes:
     return b"\r\n" if b"\r\n" in raw else b"\n"
 
@@ -71,6 +78,7 @@ HARMLESS: dict[str, Callable[[bytes], bytes]] = {
     "blank_lines_after_the_data": lambda raw: raw + 2 * _ending(raw) + b"  " + _ending(raw),
     "blanks_at_line_ends": lambda raw: raw.replace(_ending(raw), b"  " + _ending(raw)),
     "no_final_line_end": lambda raw: raw.rstrip(b"\r\n"),
+    "utf16_with_bom": lambda raw: _text(raw).encode("utf-16"),
 }
 
 

@@ -62,7 +62,8 @@ def without_bom(raw: bytes) -> bytes:
 
 
 def text_bytes(raw: bytes) -> bytes:
-    """The bytes of a text file without a UTF-8 BOM, with bare-CR line ends read as LF.
+    """The bytes of a text file without a UTF-8 BOM, with bare-CR line ends read as LF,
+    UTF-16 (with its byte order mark) as UTF-8.
 
     Classic Mac OS software (and some instrument PCs exporting "for Mac") ends lines with a
     bare CR; a parser that splits on LF would see the whole file as its first line and call
@@ -70,6 +71,10 @@ def text_bytes(raw: bytes) -> bytes:
     offsets and line numbers stay those of the file; a file mixing conventions is left to the
     parser to report. A DOS end-of-file mark (Ctrl-Z) after the last line is dropped.
     """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Windows' "Unicode" (UTF-16, marked by its BOM): a NUL byte beside every character,
+        # refused as "NUL byte in the header"; as UTF-8 it reads like any other file
+        raw = raw.decode("utf-16", errors="replace").encode("utf-8")
     raw = without_bom(raw)
     end = len(raw)
     while end and raw[end - 1] in b" \t\r\n":  # only the trailing blanks are looked at
