@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import netCDF4
@@ -179,6 +180,35 @@ def test_netcdf_without_time_is_a_reader_error(tmp_path: Path) -> None:
     path = tmp_path / "grid.nc"
     xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(path)
     with pytest.raises(ReaderError, match=r"grid\.nc: no time coordinate"):
+        CfNetcdfReader().read(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("iso_text", "'time' holds text ('2020-05-04T10:00:00Z'), not numbers"),
+        ("no_units", "'time' has no units"),
+        ("bare_unit", "'UTC_seconds' has units 's'"),
+    ],
+)
+def test_a_time_variable_that_is_none_says_why(tmp_path: Path, kind: str, said: str) -> None:
+    """The error said only "no time coordinate" beside a variable called time."""
+    path = tmp_path / f"{kind}.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 2)
+        if kind == "iso_text":
+            nc.createDimension("chars", 20)
+            time = nc.createVariable("time", "S1", ("time", "chars"))
+            stamps = np.array(["2020-05-04T10:00:00Z", "2020-05-04T10:00:01Z"], "S20")
+            time[:] = netCDF4.stringtochar(stamps)
+        else:
+            name = "time" if kind == "no_units" else "UTC_seconds"
+            time = nc.createVariable(name, "f8", ("time",))
+            time[:] = [36000.0, 36001.0]
+            if kind == "bare_unit":
+                time.units = "s"
+        nc.createVariable("O3", "f4", ("time",))[:] = [40.0, 41.0]
+    with pytest.raises(ReaderError, match=rf"{kind}\.nc: no time coordinate .*; {re.escape(said)}"):
         CfNetcdfReader().read(path)
 
 

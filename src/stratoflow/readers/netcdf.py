@@ -175,9 +175,33 @@ def _find_time(path: Path, raw: xr.Dataset, preferred: str | None) -> str:
         ]
     if not candidates:
         raise ReaderError(
-            "no time coordinate (a 1-D variable with units '<unit> since <date>')", path=path
+            "no time coordinate (a 1-D variable with units '<unit> since <date>')"
+            + _why_not_time(raw),
+            path=path,
         )
     return candidates[0]
+
+
+_TIME_NAME = re.compile(r"time|date|utc|epoch", re.IGNORECASE)
+
+
+def _why_not_time(raw: xr.Dataset) -> str:
+    """Why the variables named like a time (``time``, ``UTC``, ``date``) are none: text (ISO
+    dates, which CF does not allow), no units, or units that are no ``<unit> since <date>``."""
+    reasons = []
+    for name, var in raw.variables.items():
+        if not _TIME_NAME.search(str(name)):
+            continue
+        if var.dtype.kind in "SUO":
+            first = np.asarray(var.values).ravel()[:1].tolist()
+            sample = first[0].decode("utf-8", "replace") if first and isinstance(
+                first[0], bytes) else str(first[0]) if first else ""  # fmt: skip
+            reasons.append(f"{str(name)!r} holds text ({sample!r}), not numbers")
+        elif "units" not in var.attrs:
+            reasons.append(f"{str(name)!r} has no units")
+        else:
+            reasons.append(f"{str(name)!r} has units {str(var.attrs['units'])!r}")
+    return f"; {', '.join(reasons)}" if reasons else ""
 
 
 def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.datetime64]:
