@@ -313,3 +313,29 @@ def test_detection_limit_markers_listed_per_variable_are_applied(
     garbled = marked.replace(b"LLOD_FLAG: -888888", b"LLOD_FLAG: -888888 (below LLOD)")
     with pytest.raises(ReaderError, match=r"_L2\.ict: LLOD_FLAG: '-888888 \(below LLOD\)' is not"):
         _read(shared_data, tmp_path, "icartt", garbled)
+
+
+def test_a_tables_missing_value_markers_are_missing_when_named(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A table does not say its markers: -9999 was read as -9999 ppb, with no way to say."""
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "time,O3,p\n2020-05-04T10:00:00Z,40.5,NA\n2020-05-04T10:00:01Z,-9999.0,850\n"
+        "2020-05-04T10:00:02Z,-9.999e3,851\n2020-05-04T10:00:03Z,41,-9999\n"
+    )
+    ds = DelimitedReader(missing_values=["-9999", "NA"]).read(path)
+    np.testing.assert_array_equal(ds["O3"].values, [40.5, np.nan, np.nan, 41.0])
+    np.testing.assert_array_equal(ds["p"].values, [np.nan, 850.0, 851.0, np.nan])
+    assert ds["O3"].attrs["missing_values_original"] == "-9999 NA"
+    with pytest.raises(ReaderError, match=r"log\.csv: line 2: column 'p': not a number: 'NA'"):
+        DelimitedReader().read(path)  # not named: a word in a numeric column is an error
+    with pytest.raises(ConfigError, match="missing_values must be a list"):
+        DelimitedReader(missing_values="-9999")
+    # a preset chosen by the file's suffix is kept, the markers added to it
+    omc = tmp_path / "11_30_04.OMC"
+    raw = (shared_data / "fairo_raw/11_30_04.OMC").read_bytes()
+    omc.write_bytes(raw.replace(b"\t 71.15\t", b"\t-999.99\t", 1))
+    ds = DelimitedReader(missing_values=["-999.99"]).read(omc)
+    assert ds.attrs["delimited_preset"] == "fairo_omc"
+    assert np.isnan(ds["O3"].values[0]) and ds["O3"].values[1] == 71.65

@@ -101,6 +101,38 @@ def _utc_offset(text: str | None) -> np.timedelta64 | None:
         ) from None
 
 
+def _markers(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The ``missing_values`` option as a tuple of non-empty texts (None when not given)."""
+    if values is None:
+        return None
+    if isinstance(values, str | bytes) or not all(isinstance(v, str | int | float) for v in values):
+        raise ConfigError(
+            f"missing_values must be a list of the texts that mark a missing value "
+            f"(e.g. ['-9999', 'NA']), got {values!r}"
+        )
+    markers = tuple(str(v).strip() for v in values)
+    if not all(markers):
+        raise ConfigError("missing_values must not hold an empty text (blanks are missing)")
+    return markers
+
+
+def _is_marker(stripped: pd.Series, cfg: DelimitedConfig) -> npt.NDArray[np.bool_]:
+    """Where a field is one of the ``missing_values``: as written, or as the same number
+    (``-9999`` marks ``-9999.0`` and ``-9.999e3`` too)."""
+    hit: npt.NDArray[np.bool_] = np.array(stripped.isin(cfg.missing_values), dtype=bool)
+    numbers: list[float] = []
+    for marker in cfg.missing_values:
+        try:
+            numbers.append(float(marker.replace(cfg.decimal, ".")))
+        except ValueError:
+            continue
+    if numbers:
+        as_number = pd.to_numeric(stripped.str.replace(cfg.decimal, ".", regex=False),
+                                  errors="coerce").to_numpy(dtype=np.float64)  # fmt: skip
+        hit |= np.isin(as_number, numbers)
+    return hit
+
+
 def _check_time_format(time_format: str) -> None:
     """ConfigError for a ``strptime`` format without a whole date (``"%H:%M:%S"``): pandas
     fills in what is missing from 1 January 1900, so every record would be dated then."""
@@ -162,6 +194,7 @@ class DelimitedConfig:
     suffix: str = ""
     utc_offset: str | None = None
     utc_columns: tuple[str, ...] = ()
+    missing_values: tuple[str, ...] = ()
 
 
 _FAIRO = DelimitedConfig(separator="\t", line_ending="\r\n", time_format="%d.%m.%y %H:%M:%S.%f")
@@ -373,6 +406,11 @@ class DelimitedReader(Reader):
             leaves alone: a log often carries the PC's local clock beside a UTC clock (GPS,
             the aircraft's: ``HALO_Time`` in the ``fairo_hal`` preset), and moving that one
             too would put it an offset off.
+        missing_values: the texts that mark "no value" in the numeric columns (``["-9999",
+            "NA"]``); a number matches however it is written (``-9999.0``). A table does not
+            say its markers, so without this option ``-9999`` is a value like any other;
+            blanks and ``nan`` are always missing. Kept with a preset (also one chosen by the
+            file's suffix), and named in each column's ``missing_values_original``.
     """
 
     name: ClassVar[str] = "delimited"
@@ -396,6 +434,7 @@ class DelimitedReader(Reader):
         columns: Sequence[str] | None = None,
         utc_offset: str | None = None,
         utc_columns: Sequence[str] | None = None,
+        missing_values: Sequence[str] | None = None,
     ) -> None:
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"unknown delimited preset {preset!r}; known: {sorted(PRESETS)}")
@@ -418,6 +457,7 @@ class DelimitedReader(Reader):
         # With no preset and no layout option, a file whose suffix belongs to exactly one preset
         # is read with that preset (``stratoflow inspect 11_30_04.OMC`` just works).
         self._auto = preset is None and all(v is None for v in given.values())
+        given["missing_values"] = _markers(missing_values)  # not layout: kept with a preset
         self.config = replace(base, **{k: v for k, v in given.items() if v is not None})
         cfg = self.config
         if len(cfg.separator) != 1 or len(cfg.decimal) != 1 or cfg.separator == cfg.decimal:
@@ -445,14 +485,15 @@ class DelimitedReader(Reader):
     ) -> tuple[DelimitedConfig, str | None, _CsvExport | None]:
         if self._auto:
             export = _CsvExport.parse(raw)
+            markers = self.config.missing_values
             if export is not None:
-                return export.config(), None, export
+                return replace(export.config(), missing_values=markers), None, export
             name = path.name.upper()
             matches = [
                 n for n, c in PRESETS.items() if c.suffix and name.endswith(c.suffix.upper())
             ]
             if len(matches) == 1:
-                return PRESETS[matches[0]], matches[0], None
+                return replace(PRESETS[matches[0]], missing_values=markers), matches[0], None
         return self.config, self.preset, None
 
     def _read(self, path: Path) -> xr.Dataset:
@@ -537,6 +578,8 @@ class DelimitedReader(Reader):
                 attrs["units"] = _EPOCH_UNITS
             else:
                 values = self._numbers(cfg, text, name, path, first)
+                if cfg.missing_values and values.dtype.kind == "f":
+                    attrs["missing_values_original"] = " ".join(cfg.missing_values)
             variables[name] = (values, attrs)
         attrs = {"source_file": path.name, "file_format": "delimited text",
                  "delimited_preset": preset or ""}  # fmt: skip
@@ -689,6 +732,8 @@ class DelimitedReader(Reader):
         self, cfg: DelimitedConfig, text: pd.Series, name: str, path: Path, first: int
     ) -> npt.NDArray[Any]:
         stripped = text.str.strip()
+        if cfg.missing_values:  # the file's "no value" markers: blanks, so NaN
+            stripped = stripped.mask(_is_marker(stripped, cfg), "")
         if cfg.decimal != ".":
             stripped = stripped.str.replace(cfg.decimal, ".", regex=False)
         numeric: npt.NDArray[np.float64] = np.asarray(
