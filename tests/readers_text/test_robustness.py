@@ -104,8 +104,6 @@ def _assert_same(ds: xr.Dataset, ref: xr.Dataset) -> None:
 def test_harmless_variants_of_real_files_read_like_the_originals(
     shared_data: Path, tmp_path: Path, source: str, variant: str
 ) -> None:
-    if variant == "cr_only" and source.startswith("fairo"):
-        pytest.skip("the FAIRO presets expect CRLF and refuse bare CR (tested in test_delimited)")
     original = (shared_data / SOURCES[source][0]).read_bytes()
     ds = _read(shared_data, tmp_path, source, HARMLESS[variant](original))
     _assert_same(ds, _read(shared_data, tmp_path, source))

@@ -498,6 +498,8 @@ class DelimitedReader(Reader):
 
     def _read(self, path: Path) -> xr.Dataset:
         raw = _utf16_as_utf8(path.read_bytes(), path)
+        if b"\r" in raw and b"\n" not in raw:  # bare CR throughout (classic Mac): one convention
+            raw = raw.replace(b"\r", b"\n")
         cfg, preset, export = self._config_for(path, raw)
         self._check_line_endings(cfg, raw, path)
         if b"\x00" in raw:
@@ -612,8 +614,9 @@ class DelimitedReader(Reader):
         """Mixed line endings are an error; one convention throughout is read.
 
         ``line_ending`` says what the instrument writes, but a file converted as a whole on
-        its way (FTP in ASCII mode, git, an editor) keeps every record intact, so a FAIRO log
-        with LF throughout reads exactly like the original. A file where both occur was
+        its way (FTP in ASCII mode, git, an editor, a Mac) keeps every record intact, so a
+        FAIRO log with LF (or bare CR, read as LF) throughout reads exactly like the original.
+        A file where both occur was
         pieced together or damaged: the error names the first line that breaks the rule.
         """
         if cfg.line_ending is None:
@@ -622,8 +625,6 @@ class DelimitedReader(Reader):
         if crlf in (0, lf) and cr == crlf:  # one convention throughout
             return
         expected = "CRLF" if cfg.line_ending == "\r\n" else "LF"
-        if lf == 0:
-            raise ReaderError(f"lines end in bare CR, expected {expected}", path=path)
         arr = np.frombuffer(raw, dtype=np.uint8)
         ends = np.flatnonzero(arr == ord("\n"))
         crlf_at = arr[np.maximum(ends - 1, 0)] == ord("\r")
