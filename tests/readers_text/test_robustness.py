@@ -337,3 +337,25 @@ def test_a_tables_missing_value_markers_are_missing_when_named(
     ds = DelimitedReader(missing_values=["-999.99"]).read(omc)
     assert ds.attrs["delimited_preset"] == "fairo_omc"
     assert np.isnan(ds["O3"].values[0]) and ds["O3"].values[1] == 71.65
+
+
+@pytest.mark.parametrize("change", ["one_more", "one_fewer"])
+@pytest.mark.parametrize("source", ["caribic", "ebas", "icartt"])
+def test_records_with_another_number_of_values_than_the_header_are_named(
+    shared_data: Path, tmp_path: Path, source: str, change: str
+) -> None:
+    """Every record one value longer or shorter than NV says (the header and the data of
+    two versions of a file put together): refused at the first record, never shifted. The
+    CARIBIC file one value short holds the time alone on each line: it was read as records
+    wrapped over two lines, every other time an ozone value."""
+    original = _lf((shared_data / SOURCES[source][0]).read_bytes())
+    lines = original.split(b"\n")
+    first = _FIRST[source][0]  # the data start after NLHEAD lines
+    sep = b", " if source == "icartt" else b" "
+    for i in range(first, len(lines)):
+        if lines[i].strip():
+            cut = lines[i].rstrip().rsplit(sep.strip() or None, 1)[0]
+            lines[i] = lines[i].rstrip() + sep + b"1" if change == "one_more" else cut
+    with pytest.raises(ReaderError) as err:
+        _read(shared_data, tmp_path, source, b"\n".join(lines))
+    assert f"{SOURCES[source][2]}: line {first + 1}" in str(err.value)

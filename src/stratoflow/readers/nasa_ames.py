@@ -877,6 +877,12 @@ class NasaAmesReader(Reader):
             # else the one-line reading's.
             from stratoflow.readers.nasa_ames_ffi import read_nasa_ames
 
+            data = raw[parse_ffi1001_header(raw, path=path).data_offset :]
+            if all(len(line.split()) <= 1 for line in data.splitlines()):
+                # one value per line: the independent variable alone, every variable lost
+                # (no writer wraps a record after each value); read as wrapped records,
+                # every other time became a value of the first variable
+                raise exc
             try:
                 return read_nasa_ames(raw, path=path, time_unit=self.time_unit)
             except ReaderError as general:
