@@ -216,6 +216,10 @@ def _no_units_files(shared_data: Path, tmp_path: Path) -> dict[str, tuple[Reader
         dimensionless = ds.createVariable("RH_fraction", "f4", ("time",))
         dimensionless.units = "none"
         dimensionless[:] = [0.5, 0.6, 0.7]
+        status = ds.createVariable("pump_status", "i1", ("time",))  # CF flags: no units
+        status.flag_values = np.array([0, 1], dtype="i1")
+        status.flag_meanings = "off on"
+        status[:] = [0, 1, 1]
     csv = tmp_path / "no_unit.csv"
     csv.write_text("time,Ozone\n2020-05-04T10:00:00Z,40\n2020-05-04T10:00:01Z,41\n")
     return {
@@ -240,6 +244,7 @@ def test_a_variable_without_units_is_not_called_dimensionless(
     # what a file does say stays as it is: "none" is dimensionless, a unit is its unit
     if reader == "netcdf":
         assert ds["RH_fraction"].attrs["units"] == "1"
+        assert ds["pump_status"].attrs["units"] == "1"
     if reader == "nasa_ames":
         assert ds["Pressure"].attrs["units"] == "hPa"
     if reader == "icartt":

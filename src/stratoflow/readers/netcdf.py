@@ -490,6 +490,7 @@ def _unwritten(var: xr.Variable, values: npt.NDArray[Any]) -> npt.NDArray[np.boo
 
 
 _PACKING = ("scale_factor", "add_offset", "missing_value", "_FillValue")
+_FLAG_ATTRS = frozenset({"flag_values", "flag_masks", "flag_meanings"})
 
 
 def _check_packing_attributes(path: Path, ds: xr.Dataset) -> None:
@@ -588,10 +589,10 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
         if var.dims == (time_dim,) and var.dtype.kind in "biuf":
             clean = _clean_attrs(var.attrs)
             units = str(clean.get("units", "")).strip()
-            if not units:
+            if units.lower() == "none" or (not units and _FLAG_ATTRS & set(clean)):
+                clean["units"] = "1"  # said dimensionless, or codes (CF flags need no units)
+            elif not units:
                 clean["units"] = UNKNOWN_UNITS
-            elif units.lower() == "none":
-                clean["units"] = "1"
             outside = _outside_valid_range(var, key, path)
             if outside is not None and outside.any():
                 values = np.asarray(var.values, dtype=np.float64).copy()
