@@ -616,8 +616,8 @@ class DelimitedReader(Reader):
         ``line_ending`` says what the instrument writes, but a file converted as a whole on
         its way (FTP in ASCII mode, git, an editor, a Mac) keeps every record intact, so a
         FAIRO log with LF (or bare CR, read as LF) throughout reads exactly like the original.
-        A file where both occur was
-        pieced together or damaged: the error names the first line that breaks the rule.
+        A file where both occur was pieced together or damaged: the error names the first
+        line that breaks the rule.
         """
         if cfg.line_ending is None:
             return

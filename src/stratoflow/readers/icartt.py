@@ -296,8 +296,9 @@ class IcarttReader(Reader):
             # a LOD flag equal to the variable's own missing value (-9999) means missing: a
             # value made up from the limit where the file has none would be wrong
             llod_flag, ulod_flag = llod_flags[i], ulod_flags[i]
-            below = (raw_v == llod_flag) & ~missing if llod_flag is not None else missing & False
-            above = (raw_v == ulod_flag) & ~missing if ulod_flag is not None else missing & False
+            none = np.zeros_like(missing)
+            below = (raw_v == llod_flag) & ~missing if llod_flag is not None else none
+            above = (raw_v == ulod_flag) & ~missing if ulod_flag is not None else none
             values = raw_v * h.vscal[i]
             values[missing] = np.nan
             values[below] = llod[i]
