@@ -518,6 +518,34 @@ def test_a_time_packed_with_a_32_bit_scale_factor_falls_on_the_written_instants(
     np.testing.assert_array_equal(ours["time"].values, expected)
 
 
+def test_times_written_as_rounded_days_fall_on_the_seconds_they_stand_for(
+    tmp_path: Path,
+) -> None:
+    """EBAS-style 'days since 1900-01-01' with 6 decimals (86.4 ms): 10:01:00 came back as
+    10:00:59.9904, so the hourly and minute values of other files never matched them. Times
+    that really lie between the seconds (every 86.4 ms) stay within what was written."""
+    minutes = 36000 + np.arange(0, 3600, 60)
+    fine = 36000 + np.arange(50) * 0.0864
+    for name, seconds in (("minutes", minutes), ("fine", fine)):
+        path = tmp_path / f"{name}.nc"
+        with netCDF4.Dataset(path, "w") as nc:
+            nc.createDimension("time", seconds.size)
+            time = nc.createVariable("time", "f8", ("time",))
+            time.units = "days since 1900-01-01 00:00:00"
+            time[:] = np.round(43466 + seconds / 86400, 6)
+            nc.createVariable("CO", "f4", ("time",))[:] = np.ones(seconds.size)
+        got = CfNetcdfReader().read(path)["time"].values
+        written = np.datetime64("1900-01-01", "ns") + (
+            np.round(43466 + seconds / 86400, 6) * 86400e9
+        ).round().astype("timedelta64[ns]")
+        if name == "minutes":
+            expected = np.datetime64("2019-01-03", "ns") + (seconds * 1e9).astype("timedelta64[ns]")
+            np.testing.assert_array_equal(got, expected)
+        else:  # never moved by more than half the written step (86.4 ms), never merged
+            assert np.abs((got - written).astype(np.int64)).max() <= 43_200_000
+            assert (np.diff(got) > np.timedelta64(0)).all()
+
+
 def test_a_series_in_a_group_is_read_with_the_group_option(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,6 +24,11 @@ Real files have quirks that a naive ``xarray.open_dataset`` turns into wrong dat
   kept integer where no value is missing;
 * ``valid_min``/``valid_max``/``valid_range`` (which xarray does not apply): values outside
   are missing, compared in the packed type as CF says, except on flag variables.
+* times stored as rounded fractions of a coarse unit (``days since 1900-01-01`` with six
+  decimals, as EBAS writes them): put back on the second (or 0.1 s...) they stand for, as the
+  NASA Ames reader does, never further than half the written step;
+* a 32-bit ``scale_factor`` on the time: taken as the decimal written (``0.1``), not as the
+  binary number stored (0.100000001490116), which put every time nanoseconds off.
 
 Example::
 
@@ -57,6 +62,7 @@ from stratoflow.flags import (
 )
 from stratoflow.netcdf_library import LIBRARY_LOCK
 from stratoflow.readers.base import UNKNOWN_UNITS, Reader
+from stratoflow.readers.nasa_ames import snap_times, written_resolution
 from stratoflow.timeunits import is_time_units, parse_time_units
 
 __all__ = ["NETCDF_MAGIC", "CfNetcdfReader", "IagosNetcdfReader"]
@@ -245,6 +251,13 @@ def _decode_time(path: Path, var: xr.Variable, name: str) -> npt.NDArray[np.date
             path=path,
         )
     utc = np.asarray(decoded).astype("datetime64[ns]") - parsed.offset
+    if values.dtype.kind == "f" and parsed.ns is not None:
+        # times stored as rounded fractions of a coarse unit (EBAS: days with 6 decimals,
+        # 86.4 ms) decode 30 ms off the second they stand for: back on the clock's grid, as
+        # the NASA Ames reader puts them (never further than half the written step)
+        step = written_resolution(np.asarray(values, dtype=np.float64)) * parsed.ns
+        ns = snap_times(utc.astype("datetime64[ns]").view(np.int64), step)
+        utc = ns.astype("datetime64[ns]")
     return np.asarray(utc, dtype="datetime64[ns]")
 
 
