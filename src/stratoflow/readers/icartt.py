@@ -230,6 +230,12 @@ def flight_of(name: str, platform: str, date: str) -> str | None:
     return f"{place}_{date}{found['time'] or ''}{launch}{volume}"
 
 
+#: Attributes that describe the file read, not its data: never taken from its comments.
+_FILE_MADE = frozenset(
+    {"source_file", "source_checksum", "reader", "file_format", "header_encoding"}
+)
+
+
 class IcarttReader(Reader):
     """ICARTT FFI 1001 (v1.1 and v2.0) -> standardized Dataset.
 
@@ -481,4 +487,13 @@ class IcarttReader(Reader):
             flight = flight_of(path.name, attrs["platform"], h.date.strftime("%Y%m%d"))
             if flight:
                 attrs["flight"] = flight
+        # Attributes ICARTT has no line or keyword for, kept by stratoflow's ICARTT writer in
+        # the normal comments (title, history, an export's version...): back as attributes.
+        # What the header says wins (a PI line edited since is the file's word; the flight
+        # above), and what describes this file (its name, format, encoding) is the reader's.
+        from stratoflow.writers.icartt import global_attributes  # writers import readers
+
+        for key, value in global_attributes(h.ncom).items():
+            if key not in _FILE_MADE:
+                attrs.setdefault(key, value)
         return attrs
