@@ -35,6 +35,7 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     │                                        exported (stratoflow.exporters.export)
     └── TaskError                            task/job orchestration failed
         ├── IllegalTransition                a state change the state machine forbids
+        ├── TaskTimedOut                     a task ran past its manager's timeout; retried
         └── TaskWaitTimeout                  a task waited too long for its turn; retried
 
 Example::
@@ -65,6 +66,7 @@ __all__ = [
     "StagingError",
     "StratoflowError",
     "TaskError",
+    "TaskTimedOut",
     "TaskWaitTimeout",
     "TimeUnitsError",
     "TransferError",
@@ -195,6 +197,15 @@ class TaskError(StratoflowError):
 
 class IllegalTransition(TaskError):
     """A task or run was asked to move to a state its state machine forbids."""
+
+
+class TaskTimedOut(TaskError, TimeoutError):
+    """A task ran past its manager's ``timeout``: it was stopped (a Celery worker's soft time
+    limit), or it finished too late to record what it did (its run had given up on it).
+
+    A :class:`TimeoutError` too, so it is retried like other transient failures until the
+    manager's ``max_attempts`` are spent.
+    """
 
 
 class TaskWaitTimeout(TaskError, TimeoutError):

@@ -9,19 +9,23 @@ finished is ever redone.
 from __future__ import annotations
 
 import argparse
+import logging
 
 from stratoflow.commands.arguments import positive_int
+
+log = logging.getLogger("stratoflow.worker")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sub-command to the CLI."""
     p = sub.add_parser("worker", help="run a Celery worker for job tasks")
-    p.add_argument("--concurrency", type=positive_int, default=4, help="task threads (default 4)")
+    p.add_argument("--concurrency", type=positive_int, default=4, help="tasks at once (default 4)")
     p.add_argument(
         "--pool",
-        choices=["threads", "prefork", "solo"],
-        default="threads",
-        help="Celery pool (default threads: one process, easy to supervise)",
+        choices=["prefork", "threads", "solo"],
+        default="prefork",
+        help="Celery pool (default prefork: a process per task slot, the only pool that stops "
+        "a task at its manager's timeout and replaces a process it hangs in)",
     )
     p.add_argument("--queue", help="queue to consume (default STRATOFLOW_QUEUE or stratoflow)")
     p.add_argument("--loglevel", default="WARNING")
@@ -34,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from stratoflow.server.celery import app, queue_name
 
     setup()  # workers never migrate: several start at once (the scheduler/serve do)
+    if args.pool != "prefork":
+        log.warning(
+            "--pool %s does not enforce task timeouts: a task past its manager's timeout is "
+            "failed by its run, but its %s stays taken until the task returns (use prefork)",
+            args.pool,
+            "thread" if args.pool == "threads" else "worker",
+        )
     app().worker_main(
         [
             "worker",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -266,6 +266,7 @@ def import_file(
     references: Mapping[str, Any] | None = None,
     instrument: Component | str | None = None,
     requalify: bool = False,
+    fence: Callable[[], None] | None = None,
 ) -> FileImport:
     """Import ``path``; QC the new series (and stored ones never checked) unless ``qc`` is False.
 
@@ -279,7 +280,9 @@ def import_file(
     :mod:`stratoflow.processing.pipeline`); ``references`` names the extra files its steps use
     (``name -> {path, reader, reader_options}``, or candidates: see :func:`_references`); the
     record of each step that used one names the file read (identity, checksum, how chosen).
-    Re-importing the same bytes under the same identity creates nothing.
+    Re-importing the same bytes under the same identity creates nothing. ``fence`` is called
+    last inside the transaction that stores the import: raising there rolls it all back (a
+    job's task that its run gave up on while it ran must not record anything).
     """
     from stratoflow.server.catalog.qc import qc_outdated, qc_series, qc_settings
 
@@ -336,6 +339,8 @@ def import_file(
         for run in runs:
             for name, n in run.flag_counts.items():
                 counts[name] = counts.get(name, 0) + int(n)
+        if fence is not None:
+            fence()
     flight = result.series[0].flight.identifier if result.series else ""
     if result.source.identity != (identity or path.name):
         report["notes"] = [

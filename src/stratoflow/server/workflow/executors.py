@@ -248,7 +248,13 @@ class InProcessExecutor:
 
 
 class CeleryExecutor:
-    """Send each task id to the ``stratoflow.execute_task`` Celery task (see server.celery)."""
+    """Send each task id to the ``stratoflow.execute_task`` Celery task (see server.celery).
+
+    Each message carries its manager's ``timeout`` as Celery's soft time limit, and a hard
+    time limit a lease time later (see :mod:`stratoflow.server.celery`): a worker's prefork
+    pool stops a hung task, and kills and replaces a process whose task does not stop,
+    instead of running it forever.
+    """
 
     def __init__(self, queue: str | None = None, *, app: Celery | None = None) -> None:
         """``app``: another Celery application than stratoflow's (e.g. another broker)."""
@@ -258,8 +264,21 @@ class CeleryExecutor:
         self._queue = queue or celery.queue_name()
 
     def submit(self, task_ids: Sequence[int]) -> None:
+        from stratoflow.server.workflow.leases import lease_seconds
+        from stratoflow.server.workflow.models import Task
+
+        timeouts = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "manager__timeout"))
+        grace = lease_seconds()
         for task_id in task_ids:
-            self._app.send_task("stratoflow.execute_task", args=[task_id], queue=self._queue)
+            limits: dict[str, float] = {}
+            if timeouts.get(task_id):
+                limits = {
+                    "soft_time_limit": timeouts[task_id],
+                    "time_limit": timeouts[task_id] + grace,
+                }
+            self._app.send_task(
+                "stratoflow.execute_task", args=[task_id], queue=self._queue, **limits
+            )
 
     def drop_pending(self) -> None:
         pass  # sent to the broker already; a worker claims each only while it is queued

@@ -76,6 +76,7 @@ class ImportManager:
 
     def _import(self, manager: TaskManager, task: Task, path: Path) -> dict[str, Any]:
         from stratoflow.importers.series import import_file
+        from stratoflow.server.workflow.services import task_fence
 
         options = dict(manager.options)
         provider = manager.transfer.provider.name if manager.transfer else ""
@@ -97,6 +98,8 @@ class ImportManager:
             else None,
             instrument=options.get("instrument"),
             requalify="reprocess" in task.details,
+            # nothing is stored should the run have given the task up meanwhile
+            fence=lambda: task_fence(task),
         )
         # a restored earlier version is not approved by an earlier decision, nor are the
         # flags of a new QC run: review them again
@@ -230,9 +233,11 @@ class NoopManager:
     ``release`` (a file whose existence ends the ``sleep`` early: a test holds its tasks
     running for exactly as long as it needs, not for a guessed number of seconds), ``log``
     (a file each execution appends its key to, so tests can count executions), ``fail``
-    (task numbers that fail permanently) and ``transient`` (``{number: times}``: fail with a
-    transient error that many times first). Keys are per run (``per_run``), so every
-    occurrence gets its own tasks.
+    (task numbers that fail permanently), ``transient`` (``{number: times}``: fail with a
+    transient error that many times first) and ``hang`` (``{number: seconds}``: sleep that
+    long, a read stuck on a dead mount; with ``stubborn`` through whatever is raised into the
+    sleep, such as a Celery soft time limit, like a call stuck in C code). Keys are per run
+    (``per_run``), so every occurrence gets its own tasks.
     """
 
     per_run = True
@@ -247,6 +252,9 @@ class NoopManager:
         number = int(task.details.get("number", 0))
         if options.get("sleep"):
             _sleep(float(options["sleep"]), options.get("release"))
+        hang = {int(k): float(v) for k, v in options.get("hang", {}).items()}
+        if number in hang:
+            _hang(hang[number], options.get("release"), stubborn=bool(options.get("stubborn")))
         if options.get("log"):
             fd = os.open(str(options["log"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -272,6 +280,18 @@ def _sleep(seconds: float, release: str | None) -> None:
     deadline = time.monotonic() + seconds
     while not os.path.exists(release) and (left := deadline - time.monotonic()) > 0:
         time.sleep(min(0.02, left))
+
+
+def _hang(seconds: float, release: str | None, *, stubborn: bool) -> None:
+    """:func:`_sleep`; ``stubborn``: on through exceptions raised into it, to the end."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            _sleep(left, release)
+            return
+        except Exception:
+            if not stubborn:
+                raise
 
 
 _REFERENCE_KEYS = {"path", "pattern", "transfer", "reader", "reader_options", "tolerance_s"}

@@ -38,12 +38,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from stratoflow.errors import ConfigError, StratoflowError, TaskError, TaskWaitTimeout
+from stratoflow.errors import (
+    ConfigError,
+    StratoflowError,
+    TaskError,
+    TaskTimedOut,
+    TaskWaitTimeout,
+)
 from stratoflow.jobs.retry import backoff, is_transient
 from stratoflow.jobs.states import RunState, TaskState, check_run_transition, check_task_transition
 from stratoflow.server.workflow.leases import driver_silent, heartbeat, identity, lease_seconds
@@ -67,6 +73,7 @@ __all__ = [
     "run_interrupt",
     "run_retry_failed",
     "task_execute",
+    "task_fence",
     "task_transition",
     "tasks_requeue_expired",
 ]
@@ -85,6 +92,12 @@ check_task_transition(TaskState.RUNNING, TaskState.QUEUED)
 #: The run the current thread drives (:func:`run_execute`); what it holds is named by it.
 _DRIVING: contextvars.ContextVar[JobRun | None] = contextvars.ContextVar(
     "stratoflow_driving", default=None
+)
+
+
+#: The task the current thread executes (:func:`task_execute`): (id, claim token).
+_HELD: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "stratoflow_held", default=None
 )
 
 
@@ -203,7 +216,11 @@ def _settle(task: Task, token: str, new: TaskState, **fields: Any) -> bool:
 
 
 def task_execute(
-    task_id: int, *, token: str | None = None, rng: random.Random | None = None
+    task_id: int,
+    *,
+    token: str | None = None,
+    rng: random.Random | None = None,
+    time_limits: tuple[type[BaseException], ...] = (),
 ) -> str:
     """Execute one queued task if it is still ready; return what happened.
 
@@ -211,7 +228,10 @@ def task_execute(
     caller that wins the claim does the work. Returns the new state, or ``"not-ready"``.
     ``token``: the claim to take the task with (default: a new one); an executor that names
     it can tell whether the claim was lost while the body still runs (the task timed out and
-    its driver re-queued or failed it).
+    its driver re-queued or failed it). ``time_limits``: the exceptions by which the executor
+    stops a body at the manager's timeout (Celery's ``SoftTimeLimitExceeded``); the task
+    then fails (or is retried) as timed out, with its manager's timeout and job named, instead
+    of as an internal error.
     """
     from stratoflow.server.workflow import managers
 
@@ -222,6 +242,7 @@ def task_execute(
     beat = heartbeat()
     beat.hold_task(token)
     manager = task.manager
+    held = _HELD.set((task.pk, token))
     try:
         try:
             impl = managers.get(manager.kind)
@@ -231,6 +252,10 @@ def task_execute(
             with turn:
                 outcome = impl.execute(manager, task)
         except Exception as exc:
+            if time_limits and isinstance(exc, time_limits):
+                # stopped in the middle of whatever it did, perhaps of a query
+                connection.close_if_unusable_or_obsolete()
+                exc = TaskTimedOut(_timed_out(task, "stopped at its time limit"))
             return _failed(task, token, manager, exc, rng)
         except BaseException:  # Ctrl-C, SIGTERM (Terminated): not the task's failure
             _release(task, token)
@@ -239,7 +264,59 @@ def task_execute(
         _settle(task, token, new_state, details={**task.details, **outcome}, error="")
         return new_state.value
     finally:
+        _HELD.reset(held)
         beat.drop_task(token)
+
+
+def _timed_out(task: Task, what: str) -> str:
+    """The message of a task past its manager's timeout: the task, the timeout, the job."""
+    manager = task.manager
+    return (
+        f"{task.subject}: timed out after {manager.timeout} s (the timeout of task manager "
+        f"{manager.name!r} of job {manager.job.name!r}): {what}; nothing of it was recorded"
+    )
+
+
+def task_fence(task: Task) -> None:
+    """Let what ``task`` did be recorded only if its run has not given up on it.
+
+    Called last inside the transaction that records what a task did (an import calls it
+    before it commits). A task past its manager's timeout is given up by its driver
+    (re-queued or failed) while its body may still run: a thread cannot be stopped, and a
+    Celery worker stops a body stuck in C code only at its hard time limit. Had such a late
+    body committed, a task marked failed would have left imported data behind, or a re-queued
+    one imported its file twice.
+
+    The fence is a conditional UPDATE in that transaction: it finds the task still held by
+    this execution (its claim token, still ``running``) and within its deadline, and takes the
+    deadline off, so that the timeout no longer applies to work that is done (the lease still
+    does, should the process die before the outcome is recorded). Otherwise it raises
+    :class:`~stratoflow.errors.TaskTimedOut` (or :class:`~stratoflow.errors.TaskError` when
+    the run gave the task up for another reason), which rolls the transaction back. Under
+    PostgreSQL the UPDATE's row lock makes a driver's re-queue of the task wait for the
+    transaction, which it then finds renewed; SQLite has one writer at a time anyway. Outside
+    a task body (a file imported by a command) it does nothing.
+    """
+    held = _HELD.get()
+    if held is None or held[0] != task.pk:
+        return
+    now = timezone.now()
+    mine = Task.objects.filter(pk=task.pk, claim=held[1], state=TaskState.RUNNING.value)
+    if mine.filter(Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)).update(
+        deadline_at=None, lease_until=now + timedelta(seconds=lease_seconds())
+    ):
+        return
+    # its deadline as claimed, or as its turn set it (a re-queue leaves it)
+    deadlines = [
+        task.deadline_at,
+        Task.objects.filter(pk=task.pk).values_list("deadline_at", flat=True).first(),
+    ]
+    if any(d is not None and d <= now for d in deadlines):
+        raise TaskTimedOut(_timed_out(task, "it finished too late"))
+    raise TaskError(
+        f"{task.subject}: given up by its run while it ran (its lease ran out, or the run was "
+        "stopped or timed it out); nothing of it was recorded"
+    )
 
 
 def _takes_turns(kind: str) -> bool:
@@ -337,11 +414,18 @@ def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | N
     spent = Q(attempts__gte=F("manager__max_attempts"))
     timed_out = Q(deadline_at__lt=now)
     closed = {"claim": "", "lease_until": None, "dispatched_at": None, "finished_at": now}
-    gave_up = query.filter(spent & timed_out).update(
-        state=TaskState.FAILED.value,
-        error="timed out: still running past its manager's timeout on every attempt",
-        **closed,
-    ) + query.filter(spent, Q(deadline_at__isnull=True) | Q(deadline_at__gte=now)).update(
+    if not query.exists():  # the usual case: one look instead of the UPDATEs below
+        return 0
+    gave_up = 0
+    # one UPDATE per timeout value, named in the message
+    for timeout in set(query.filter(spent & timed_out).values_list("manager__timeout", flat=True)):
+        gave_up += query.filter(spent & timed_out, manager__timeout=timeout).update(
+            state=TaskState.FAILED.value,
+            error=f"timed out: still running past its manager's timeout ({timeout} s) on every "
+            "attempt",
+            **closed,
+        )
+    gave_up += query.filter(spent, Q(deadline_at__isnull=True) | Q(deadline_at__gte=now)).update(
         state=TaskState.FAILED.value,
         error="abandoned: its worker stopped (crashed or was killed) on every attempt",
         **closed,
