@@ -391,3 +391,69 @@ def test_a_task_whose_worker_died_waiting_for_its_turn_fails_when_its_attempts_a
     assert tasks_requeue_expired() == 0
     task.refresh_from_db()
     assert task.state == "failed" and "worker stopped" in task.error
+
+
+class _WrapsItsTimeLimit:
+    """A kind whose body is stopped at its time limit (Celery raises ``SoftTimeLimitExceeded``
+    into it) inside a library that wraps whatever goes wrong in its own error, as readers do;
+    ``wrap=False``: the limit comes out as it is."""
+
+    per_run = True
+    thread_safe = True
+
+    def __init__(self, *, wrap: bool) -> None:
+        self.wrap = wrap
+
+    def collect(self, manager: Any) -> Any:
+        return [("0", "flight.nc", {})]
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        from stratoflow.errors import ImportFailed
+
+        try:
+            raise SoftTimeLimitExceeded()
+        except SoftTimeLimitExceeded as exc:
+            if not self.wrap:
+                raise
+            raise ImportFailed("flight.nc: cannot read: interrupted") from exc
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["as-raised", "wrapped-by-a-reader"])
+@pytest.mark.parametrize("max_attempts", [1, 2])
+def test_a_body_stopped_at_its_time_limit_fails_or_retries_as_timed_out(
+    wrap: bool, max_attempts: int
+) -> None:
+    """Celery's soft time limit came out of a task as an internal error
+    ('SoftTimeLimitExceeded()', a traceback in the log), or as whatever a reader made of it:
+    never named as the manager's timeout, and never retried."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from stratoflow.server.workflow import managers
+    from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+    from stratoflow.server.workflow.services import _queue, task_execute
+
+    managers.register("wraps", _WrapsItsTimeLimit(wrap=wrap))
+    try:
+        job = Job.objects.create(name="limited")
+        manager = TaskManager.objects.create(
+            job=job, name="read", kind="wraps", max_attempts=max_attempts, timeout=7
+        )
+        run = JobRun.objects.create(job=job, scheduled_for=timezone.now(), state="running")
+        _queue(manager, run, managers.get("wraps").collect(manager), per_run=True)
+        task = Task.objects.get(run=run)
+        state = task_execute(task.pk, time_limits=(SoftTimeLimitExceeded,))
+    finally:
+        managers._KINDS.pop("wraps", None)
+    task.refresh_from_db()
+    assert state == task.state == ("failed" if max_attempts == 1 else "retrying")
+    expected = (
+        "flight.nc: timed out after 7 s (the timeout of task manager 'read' of job 'limited'): "
+        "stopped at its time limit; nothing of it was recorded"
+    )
+    assert expected in task.error, task.error
+    assert "internal error" not in task.error and "cannot read" not in task.error

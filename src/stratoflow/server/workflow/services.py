@@ -252,7 +252,7 @@ def task_execute(
             with turn:
                 outcome = impl.execute(manager, task)
         except Exception as exc:
-            if time_limits and isinstance(exc, time_limits):
+            if _stopped_by(exc, time_limits):
                 # stopped in the middle of whatever it did, perhaps of a query
                 connection.close_if_unusable_or_obsolete()
                 exc = TaskTimedOut(_timed_out(task, "stopped at its time limit"))
@@ -266,6 +266,19 @@ def task_execute(
     finally:
         _HELD.reset(held)
         beat.drop_task(token)
+
+
+def _stopped_by(exc: BaseException, limits: tuple[type[BaseException], ...]) -> bool:
+    """True when ``exc`` is one of ``limits``, or was raised while handling one: a reader or
+    a transfer that wraps what went wrong in its own error wraps the time limit too."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while limits and current is not None and id(current) not in seen:
+        if isinstance(current, limits):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _timed_out(task: Task, what: str) -> str:
