@@ -409,17 +409,22 @@ def _failed(
     return TaskState.FAILED.value
 
 
-def tasks_requeue_expired(*, run: JobRun | None = None, manager: TaskManager | None = None) -> int:
+def tasks_requeue_expired(
+    *, run: JobRun | None = None, manager: TaskManager | None = None, undriven: bool = False
+) -> int:
     """Re-queue running tasks whose lease expired; return how many were re-queued.
 
     A lease expires when the worker died or when the task ran past its manager's ``timeout``
     (the heartbeat stops renewing it). Such a task is queued again until it has used its
     manager's ``max_attempts``; then it fails with the reason, so neither a hung task nor a
     file that kills every worker holds a slot forever. Only ``running`` rows with an expired
-    lease match, so a finished task is never touched.
+    lease match, so a finished task is never touched. ``undriven``: only the tasks of runs
+    that are not ``running`` (see :func:`run_execute`).
     """
     now = timezone.now()
     query = Task.objects.filter(state=TaskState.RUNNING.value, lease_until__lt=now)
+    if undriven:
+        query = query.exclude(run__state=RunState.RUNNING.value)
     if run is not None:
         query = query.filter(run=run)
     if manager is not None:
@@ -503,11 +508,18 @@ def _state_counts(run: JobRun, manager: TaskManager) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
-def _in_flight(query: Any, since: datetime) -> int:
-    """Tasks running or handed to an executor recently (and not yet claimed)."""
+def _in_flight(query: Any, since: datetime, now: datetime) -> int:
+    """Tasks running or handed to an executor recently (and not yet claimed).
+
+    Not a running task whose lease ran out: no live worker holds it (or it is past its
+    timeout), and its driver re-queues or fails it. Counted, one left in a run that nobody
+    drives any more (its driver died twice, or was stopped) held a slot of its provider's
+    ``concurrency`` for good, and the runs of every job on that provider waited for it forever.
+    """
     return int(
         query.filter(
             Q(state=TaskState.RUNNING.value)
+            & (Q(lease_until__gte=now) | Q(lease_until__isnull=True))
             | Q(
                 state__in=[TaskState.QUEUED.value, TaskState.RETRYING.value],
                 dispatched_at__gte=since,
@@ -516,13 +528,13 @@ def _in_flight(query: Any, since: datetime) -> int:
     )
 
 
-def _room(manager: TaskManager, run: JobRun, since: datetime) -> int:
+def _room(manager: TaskManager, run: JobRun, since: datetime, now: datetime) -> int:
     """How many more tasks may start now under the manager's and the provider's limits."""
     room = manager.concurrency or 1_000_000
-    room -= _in_flight(Task.objects.filter(run=run, manager=manager), since)
+    room -= _in_flight(Task.objects.filter(run=run, manager=manager), since, now)
     provider = manager.transfer.provider if manager.transfer_id and manager.transfer else None
     if provider is not None and provider.concurrency:
-        busy = _in_flight(Task.objects.filter(manager__transfer__provider=provider), since)
+        busy = _in_flight(Task.objects.filter(manager__transfer__provider=provider), since, now)
         room = min(room, provider.concurrency - busy)
     return max(room, 0)
 
@@ -557,7 +569,7 @@ def _drive(
         # A message that was handed out but never claimed (lost with a dead worker) is handed
         # out again after a lease time; a duplicate is harmless (the claim is conditional).
         since = now - timedelta(seconds=lease_seconds())
-        room = _room(manager, run, since)
+        room = _room(manager, run, since, now)
         ready: list[int] = []
         if room:
             ready = list(
@@ -648,6 +660,11 @@ def run_execute(
     # A re-processing run (see job_reprocess) was queued when it was made, for some managers.
     plan = run.summary.get("reprocess") if isinstance(run.summary, dict) else None
     try:
+        # Tasks a Celery worker was running when their run's driver stopped, and whose worker
+        # then died too, were reaped by no one: the run is failed (interrupted, or its driver
+        # died twice) and only a person resumes it. They stayed 'running' until then.
+        with contextlib.suppress(Exception):  # housekeeping: never the reason a run fails
+            tasks_requeue_expired(undriven=True)
         for manager in job.managers.select_related("transfer__provider").order_by("order", "id"):
             if plan is not None and manager.name not in plan.get("managers", []):
                 continue
