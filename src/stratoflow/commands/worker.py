@@ -4,6 +4,11 @@ The driver (scheduler or ``stratoflow job run`` with ``STRATOFLOW_EXECUTOR=celer
 task ids through the broker (``STRATOFLOW_BROKER_URL``); workers claim and execute them. Kill
 one at any moment: its unfinished tasks are re-queued when their leases expire, and nothing
 finished is ever redone.
+
+The default pool, ``prefork``, runs each task in a process of its own (``--concurrency`` of
+them): a task past its manager's ``timeout`` is stopped there, and a process it hangs in
+killed and replaced (see :mod:`stratoflow.server.celery`). Import tasks, whose libraries are
+not thread-safe, also run side by side only in separate processes.
 """
 
 from __future__ import annotations

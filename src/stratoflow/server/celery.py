@@ -64,7 +64,9 @@ def app() -> Celery:
                 enable_utc=True,
             )
             celery.task(name="stratoflow.execute_task", acks_late=True)(execute_task)
-            signals.worker_init.connect(_no_connection_across_fork, weak=False)
+            signals.worker_init.connect(
+                _no_connection_across_fork, weak=False, dispatch_uid="stratoflow-no-fork-db"
+            )
             _app = celery
         return _app
 
