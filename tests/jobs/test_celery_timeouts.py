@@ -27,15 +27,17 @@ pytestmark = [
 
 MakeJob = Callable[..., Any]
 Executions = Callable[[Path], dict[str, int]]
-LEASE = "1.5"  # the children's lease time (tests/conftest.py: CHILD_LEASE)
-HANG = 45.0  # how long the hung task sleeps: far past every bound the tests wait
+# longer than the tests' other children's (tests/conftest.py: CHILD_LEASE), so that on a
+# loaded machine a few missed heartbeats do not end a task as lost before its 2 s timeout
+LEASE = "3"
+HANG = 60.0  # how long the hung task sleeps: far past every bound the tests wait
 
 
 def _worker(env: dict[str, str], queue: str) -> subprocess.Popen[bytes]:
     """One ``stratoflow worker`` with one slot, its pool the default one."""
     return subprocess.Popen(
         [sys.executable, "-m", "stratoflow.cli", "worker", "--concurrency", "1", "--queue", queue],
-        env={**env, "STRATOFLOW_QUEUE": queue},
+        env={**env, "STRATOFLOW_QUEUE": queue, "STRATOFLOW_LEASE_SECONDS": LEASE},
     )
 
 
