@@ -139,3 +139,23 @@ def test_a_task_that_ignores_its_soft_limit_is_killed_with_its_process(
     assert "timeout (2 s)" in hung.error, hung.error
     assert executions(tmp_path / "hard.log") == {sibling.key: 1}
     assert processes[0].poll() is None
+
+
+def test_a_worker_whose_pool_cannot_stop_tasks_says_so(
+    child_env: dict[str, str], processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """``--pool threads`` (the default before) enforces no time limit: said at start."""
+    queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "stratoflow.cli", "worker", "--pool", "threads", "--queue", queue],
+        env={**child_env, "STRATOFLOW_QUEUE": queue},
+        stderr=subprocess.PIPE,
+    )
+    processes.append(worker)
+    assert worker.stderr is not None
+    first = worker.stderr.readline().decode()
+    worker.terminate()
+    worker.communicate(timeout=30)  # reads and closes its stderr
+    assert "--pool threads does not enforce task timeouts" in first, first
+    assert "use prefork" in first
+    _purge(queue)
