@@ -72,10 +72,11 @@ class InProcessExecutor:
     renewing its lease, and the driver re-queues it or, after ``max_attempts``, fails it
     ("timed out", :func:`~stratoflow.server.workflow.services.tasks_requeue_expired`). A
     Python thread cannot be stopped, so the thread that ran it is left to its task (a
-    daemon, whose late result is discarded) and, once :meth:`wait` sees that its task's
-    claim is gone, another thread takes its place: the other tasks go on. Tasks used to run
-    in the driver's own thread on SQLite, where a hung one held its run, and ``job run`` or
-    the scheduler with it, for as long as it hung.
+    daemon, whose late result is discarded, and whose import, should it end, is rolled back:
+    :func:`~stratoflow.server.workflow.services.task_fence`) and, once :meth:`wait` sees
+    that its task's claim is gone, another thread takes its place: the other tasks go on.
+    Tasks used to run in the driver's own thread on SQLite, where a hung one held its run,
+    and ``job run`` or the scheduler with it, for as long as it hung.
 
     A stop raised inside a task body (``KeyboardInterrupt``, SIGTERM's
     :class:`~stratoflow.jobs.interrupt.Terminated`) is raised again in the driver that

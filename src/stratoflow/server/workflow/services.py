@@ -14,7 +14,9 @@ the same:
 - the *body* (:func:`task_execute`, in a thread or a worker) claims its task with a
   conditional UPDATE — a redelivered or duplicated message finds the task claimed or done and
   does nothing — and records the outcome only while it still holds the claim, so a task that
-  finished is never marked crashed and a re-queued task's late result is discarded.
+  finished is never marked crashed and a re-queued task's late result is discarded; an import
+  checks the claim in the transaction that stores it (:func:`task_fence`), so a body its run
+  gave up on leaves no data behind either.
 
 Transient failures are retried with exponential backoff and jitter up to the manager's
 ``max_attempts``; other failures fail the task at once. A failing task never stops siblings.
