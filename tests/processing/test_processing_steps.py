@@ -379,3 +379,12 @@ def test_pipeline_refuses_keys_beside_step_and_params() -> None:
     ds = _one_point()
     with pytest.raises(ConfigError, match=r"step 0 \(merge\): unknown key\(s\) \['parms'\]"):
         run_steps(ds, [{"step": "merge", "parms": {"tolerance_s": 1}}], references={"a": ds})
+
+
+def test_converting_a_variable_the_file_gave_no_units_says_so() -> None:
+    from stratoflow.readers.base import UNKNOWN_UNITS
+
+    t = np.array(["2024-01-01T00:00:00", "2024-01-01T00:00:01"], dtype="datetime64[ns]")
+    ds = make_dataset(t, {"O3": (np.array([40.0, 41.0]), {"units": UNKNOWN_UNITS})})
+    with pytest.raises(ConfigError, match="'O3': the source file gives no units"):
+        run_steps(ds, [{"step": "units", "params": {"variables": {"O3": "ppb"}}}])

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pint
 
 from stratoflow.errors import ConfigError
+from stratoflow.readers.base import UNKNOWN_UNITS
 
 __all__ = ["convert", "convert_coefficient", "convertible", "to_pint"]
 
@@ -56,6 +57,11 @@ def to_pint(units: str) -> tuple[float, Any]:
     text = units.strip()
     if not text:
         raise ConfigError("empty units string")
+    if text == UNKNOWN_UNITS:  # what a reader gives when the file states no units
+        raise ConfigError(
+            "the source file gives no units (units 'unknown'), so its values cannot be "
+            "converted (for a delimited log, give them with the reader's 'units' option)"
+        )
     scale = 1.0
     factors: list[str] = []
     for token in re.split(r"[\s*]+|(?<=[A-Za-z])\.(?=[A-Za-z])", text):
