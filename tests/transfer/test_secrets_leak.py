@@ -13,7 +13,18 @@ import httpx
 import pytest
 
 from stratoflow.errors import SecretError, StratoflowError, TransferError
-from stratoflow.transfer import StagingArea, TransferHandler, auth_from_config
+from stratoflow.transfer import (
+    Connection,
+    ConnectionHandler,
+    DataProvider,
+    FTPServer,
+    HttpPortal,
+    SFTPServer,
+    StagingArea,
+    TransferHandler,
+    TransferType,
+    auth_from_config,
+)
 from stratoflow.transfer.auth.base import FTPLogin
 from stratoflow.transfer.auth.bearer import BearerAuth
 from stratoflow.transfer.secrets import Secret, redact
@@ -334,6 +345,76 @@ def test_a_secret_in_a_url_or_host_is_refused_without_echoing_it(config: dict[st
         TransferHandler.from_config({"provider": {"name": "Leak DC"}, **config})
     assert any(f"{name} must" in str(info.value) for name in ("base_url", "token_url", "host"))
     assert_nowhere("hunter2", texts=chain_texts(info.value))
+
+
+class _PluginTransfer(TransferType):
+    """A third-party transfer type that checks none of its options itself."""
+
+    name = "leaky-plugin"
+    protocol = "http"
+
+    def __init__(self, *, url: str, mirror_host: str = "", label: str = "") -> None:
+        self.url, self.mirror_host, self.label = url, mirror_host, label
+
+    def options(self) -> dict[str, Any]:
+        return {"url": self.url, "mirror_host": self.mirror_host, "label": self.label}
+
+    @property
+    def where(self) -> str:
+        return "plugin"
+
+    def connect(self, auth: ConnectionHandler) -> Connection:
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    ("build", "option"),
+    [
+        (lambda: HttpPortal(base_url="https://alice:hunter2@portal.example/api/"), "base_url"),
+        (lambda: SFTPServer(host="bob:hunter2@sftp.example"), "host"),
+        (lambda: FTPServer(host="carol:hunter2@ftp.example"), "host"),
+        (lambda: _PluginTransfer(url="https://alice:hunter2@plugin.example/"), "url"),
+        (
+            lambda: _PluginTransfer.from_config({"url": "https://alice:hunter2@plugin.example/"}),
+            "url",
+        ),
+        (
+            lambda: _PluginTransfer(url="https://plugin.example/", mirror_host="a:hunter2@m.x"),
+            "mirror_host",
+        ),
+        (lambda: DataProvider(name="Leak DC", url="https://alice:hunter2@dc.example/"), "url"),
+        (
+            lambda: TransferHandler.from_config(
+                {
+                    "provider": {"name": "Leak DC", "url": "https://alice:hunter2@dc.example/"},
+                    "transfer": {"type": "http", "base_url": "https://portal.example/api/"},
+                }
+            ),
+            "url",
+        ),
+    ],
+)
+def test_credentials_in_an_address_are_refused_when_built_in_python_too(
+    build: Callable[[], object], option: str
+) -> None:
+    """A provider or transfer type built in Python (a notebook, a plugin's type that checks
+    nothing itself) is stored and shown like one from a job definition: the same refusal,
+    naming the option, never the value."""
+    from stratoflow.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert f"{option} must not carry a user name or password" in str(info.value)
+    assert_nowhere("hunter2", texts=chain_texts(info.value))
+
+
+def test_addresses_without_credentials_are_kept_as_given() -> None:
+    """The check refuses ``user:password@`` only: an ``@`` in a path or a contact is no
+    credential, and a plugin's other options are not addresses."""
+    plugin = _PluginTransfer(url="https://plugin.example/users/@me", label="a:b@c")
+    assert plugin.options()["url"] == "https://plugin.example/users/@me"
+    provider = DataProvider(name="DC", url="https://dc.example/", contact="dc@example.org")
+    assert provider.to_config()["url"] == "https://dc.example/"
 
 
 def test_an_oauth2_refusal_names_the_token_endpoint_without_its_query(

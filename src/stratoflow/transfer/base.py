@@ -54,7 +54,7 @@ from stratoflow.files import (
     this_host,
 )
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.config import build
+from stratoflow.transfer.config import build, no_credentials
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import (
     ResumedSink,
@@ -65,6 +65,9 @@ from stratoflow.transfer.staging import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Names of the options that hold an address (a URL or a host): no credentials in them
+_ADDRESS = re.compile(r"url|host|.+_(url|uri|host)")
 
 __all__ = [
     "Connection",
@@ -693,6 +696,20 @@ class TransferType(ABC):
 
     name: ClassVar[str] = ""
     protocol: ClassVar[str] = ""
+
+    def __new__(cls, *args: Any, **options: Any) -> Self:
+        """Refuse ``user:password@`` in an address option before any ``__init__`` runs.
+
+        Here rather than in each type's ``__init__``: a type built in Python, from a config
+        dict or from a job definition passes through this, and so does a plugin's type that
+        does not check its own options. The address options are ``url``, ``host`` and names
+        ending in ``_url``, ``_uri`` or ``_host``; see
+        :func:`~stratoflow.transfer.config.no_credentials`.
+        """
+        for key, value in options.items():
+            if isinstance(value, str) and _ADDRESS.fullmatch(key):
+                no_credentials(value, key, f"transfer {cls.name!r}")
+        return super().__new__(cls)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:

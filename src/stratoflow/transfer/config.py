@@ -16,6 +16,7 @@ import os
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from stratoflow.errors import ConfigError, SecretError
 from stratoflow.transfer.secrets import Secret
@@ -29,6 +30,7 @@ __all__ = [
     "host_name",
     "min_age_seconds",
     "min_speed_bytes",
+    "no_credentials",
     "settle_option",
     "settle_seconds",
     "timeout_seconds",
@@ -50,20 +52,35 @@ def timeout_seconds(value: float, what: str) -> float:
     return float(value)
 
 
-def host_name(value: str, what: str) -> str:
-    """``value`` checked as a host name or address: ``user:password@host`` is refused.
+def no_credentials(value: str, option: str, what: str) -> str:
+    """``value``, a URL or a host name, checked to hold no ``user:password@``.
 
-    The host is stored with the configuration (database row, YAML) and is part of every
-    message and log line about the transfer; a password written into it would be shown
-    everywhere. The message does not echo it.
+    URLs and hosts are stored with the configuration (database row, YAML file) and are part
+    of every message and log line about the transfer; a password written into one would be
+    shown everywhere. Checked where a component is made, so a job definition, a config dict
+    and a component built in Python are refused alike; the message names the option and
+    never echoes the value.
     """
-    if "@" in value:
+    if "://" in value:
+        try:
+            netloc = urlsplit(value).netloc
+        except ValueError:  # a malformed address ("http://[::1"): the part before the path
+            netloc = value.partition("://")[2].partition("/")[0]
+    else:
+        netloc = value
+    if "@" in netloc:
         raise ConfigError(
-            f"{what}: host must be a host name or address, without a user name or password "
-            "(user:password@host; not shown); the user name goes in auth, the password as a "
-            "secret reference"
+            f"{what}: {option} must not carry a user name or password (user:password@host; "
+            "not shown); the user name goes in auth, the password as a secret reference "
+            "(env:NAME, file:/path)"
         )
     return value
+
+
+def host_name(value: str, what: str) -> str:
+    """``value`` checked as a host name or address: ``user:password@host`` is refused
+    (see :func:`no_credentials`)."""
+    return no_credentials(value, "host", what)
 
 
 def min_speed_bytes(value: float, what: str) -> float:

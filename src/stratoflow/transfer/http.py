@@ -216,12 +216,7 @@ class HttpPortal(TransferType):
                 "would be stored with the configuration and never sent); a key in the URL "
                 "is auth method 'apikey' with location 'query' and a secret reference"
             )
-        if parsed.userinfo:
-            # A configuration is stored (database row, YAML file): never a password in it.
-            raise ConfigError(
-                "transfer 'http': base_url must not carry a user name or password "
-                "(user:password@host); use auth method 'basic' with a secret reference"
-            )
+        # no user:password@ in it: refused before this runs (see TransferType.__new__)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.list_path, self.items_path, self.next_path = list_path, items_path, next_path
         self.cursor_param = cursor_param

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Self
 
 from stratoflow.errors import ConfigError
-from stratoflow.transfer.config import build
+from stratoflow.transfer.config import build, no_credentials
 
 __all__ = ["DataProvider"]
 
@@ -34,6 +34,9 @@ class DataProvider:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ConfigError("data provider: name must not be empty")
+        # Stored and shown (provenance of every file, admin lists), never used to log in:
+        # refused here as a job definition's provider URL is (its model's ``clean``).
+        no_credentials(self.url, "url", f"data provider {self.name!r}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
