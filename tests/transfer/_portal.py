@@ -29,6 +29,8 @@ BEARER = "tok-bearer-K2m9"
 API_KEY = "key-api-R7x4"
 CLIENT_ID, CLIENT_SECRET = "stratoflow", "cs-oauth-P5w3"
 PASSPHRASE = "pp-hash-L0v6"
+#: the start of every signature in a signed link (see ``Portal.signed_names``)
+SIGNATURE = "sig-Q7xT-"
 STAMP_FORMAT = "%Y%m%d%H%M%S"
 
 
@@ -91,6 +93,11 @@ class Portal:
     #: answer HEAD with ``Last-Modified`` = the time of the answer, as portals that generate
     #: downloads on request do
     generated: bool = False
+    #: list every file under a signed link as its name and link (``f.nc?X-Amz-Credential=
+    #: ...&X-Amz-Signature=...``), signed anew for every listing, as portals that hand out
+    #: presigned S3 links do; the signature starts with :data:`SIGNATURE`
+    signed_names: bool = False
+    listings: int = 0
     url: str = ""
 
     def link(self, name: str, query: dict[str, list[str]]) -> str:
@@ -100,7 +107,17 @@ class Portal:
             return f"/files/{name}?api_key={key}"
         if self.key_in_links == "path":
             return f"/keyed/{key}/files/{name}"
+        if self.signed_names:
+            return f"/files/{self.signed(name)}"
         return f"/files/{name}"
+
+    def signed(self, name: str) -> str:
+        """``name`` with the query string of a presigned link of this listing."""
+        return (
+            f"{name}?X-Amz-Credential=AKIAEXAMPLE%2F{self.listings}%2Fs3&"
+            f"X-Amz-Date=2026112{self.listings % 10}T000000Z&"
+            f"X-Amz-Signature={SIGNATURE}{self.listings:04d}"
+        )
 
     def next_fault(self, name: str) -> str | None:
         with self.lock:
@@ -289,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
             if portal.overlap and page > 1:
                 start -= 1  # the last item of the previous page once more
             chunk = names[start : page * portal.page_size]
+            with portal.lock:
+                portal.listings += 1
             items = []
             for name in chunk:
                 with (portal.root / name).open("rb") as fh:
@@ -307,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
                 items.append(
                     {
                         "id": name,
-                        "name": name,
+                        "name": portal.signed(name) if portal.signed_names else name,
                         "size": (portal.root / name).stat().st_size,
                         "sha256": digest,
                         "modified": (portal.root / name).stat().st_mtime_ns,

@@ -641,3 +641,56 @@ def test_a_key_the_portal_puts_in_item_links_is_not_part_of_their_identity(
         info.value
     )
     assert_nowhere(_portal.API_KEY, texts=chain_texts(info.value))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name_field", ["name", "url"])
+def test_a_signed_link_given_as_a_file_name_names_no_staged_file(
+    portal_factory: Callable[..., Portal],
+    remote_root: Path,
+    staging_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    name_field: str,
+) -> None:
+    """A portal that lists presigned links where names are expected (``name:
+    "f0.nc?X-Amz-Signature=..."``, or the link itself as ``name_field``): the signature
+    named the staged file, its manifest entry and database rows. The file is staged as
+    ``f0.nc``, downloaded through the signed link, and a second run (links signed anew)
+    fetches nothing again."""
+    from stratoflow.server.workflow.services import job_run
+
+    caplog.set_level(logging.DEBUG)
+    for i in range(3):  # two pages
+        (remote_root / f"f{i}.nc").write_bytes(f"data {i}".encode())
+    portal = portal_factory(signed_names=True)
+    job = import_job("signed", "http", portal_options(portal.url, name_field=name_field))
+    job_run(job)
+    staged = sorted(p.name for p in staging_dir.rglob("f*.nc"))
+    assert staged == ["f0.nc", "f1.nc", "f2.nc"]
+    downloads = [r for r in portal.requests if r.startswith("GET /files/")]
+    assert len(downloads) == 3
+
+    job_run(job)  # every link signed anew: the same items, nothing fetched again
+    assert [r for r in portal.requests if r.startswith("GET /files/")] == downloads
+    assert portal.listings >= 4
+    for secret in (_portal.SIGNATURE, "AKIAEXAMPLE"):
+        assert_nowhere(secret, caplog=caplog, database=True, dirs=[staging_dir])
+
+
+def test_a_link_without_a_credential_names_its_file_as_before(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """Only a query string that carries a credential is taken off a name: a link such as
+    ``/download?id=1`` still names its item apart from the others, as in earlier runs."""
+    for i in range(3):
+        (remote_root / f"f{i}.nc").write_bytes(f"data {i}".encode())
+    portal = portal_factory(by_id=True)
+    handler = TransferHandler.from_config(
+        {
+            "provider": {"name": "By id"},
+            "transfer": {"type": "http", **portal_options(portal.url, id_field="url")},
+        }
+    )
+    staged = handler.fetch_new(StagingArea(tmp_path / "staging"))
+    assert sorted(f.name for f in staged) == [f"download?id={i}" for i in range(3)]
+    assert sorted(f.identity for f in staged) == [f"/download?id={i}" for i in range(3)]

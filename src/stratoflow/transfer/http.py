@@ -28,7 +28,9 @@ than ``min_speed`` bytes/s, 202 (file being prepared), 408/429/5xx ->
 :class:`TransientTransferError`; other failures -> :class:`TransferError`. URLs in messages
 never carry a query string (where API keys and hash tokens live); a filter on the ``httpx``
 logger removes them from its log lines too. An item identity (stored) never holds a secret
-sent: a query parameter holding one is dropped from it, one elsewhere is refused.
+sent: a query parameter holding one is dropped from it, one elsewhere is refused. A file name
+from the portal (``name_field``, or the link) never holds a signed link's query string or a
+token: it is taken off the name (see :func:`_file_name`), the download still uses it.
 
 Example config::
 
@@ -50,6 +52,7 @@ from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
+from urllib.parse import unquote
 
 import httpx
 
@@ -133,6 +136,38 @@ def _without_secrets(identity: str) -> str | None:
     kept = "&".join(p for p in query.split("&") if p and redact(p) == p)
     identity = head + (mark if kept else "") + kept + hash_ + fragment
     return identity if redact(identity) == identity else None
+
+
+#: Query parameter names that carry a credential or sign a URL (S3 ``X-Amz-Signature``,
+#: GCS ``X-Goog-Credential``, Azure ``sig``, ``token``, ``api_key``, ``session``, ...)
+_CREDENTIAL_PARAMETER = re.compile(
+    r"token|key|sig|secret|passw|pwd|auth|credential|session|x-amz-|x-goog-", re.IGNORECASE
+)
+
+
+def _file_name(name: str) -> str:
+    """``name`` (from the portal: a listed name, a link) fit to name a staged file.
+
+    A portal may hand out a signed link or an access token where a name is expected
+    (``data.nc?token=...``, or the download URL when the listing has no name): the staged
+    file, its manifest entry, its database rows and every message about it would carry the
+    credential. A query string with a parameter that holds one (by its name, see
+    :data:`_CREDENTIAL_PARAMETER`, or by its value, one revealed in this process) is dropped
+    whole: the other parameters of a signed link (expiry, date) change with every listing,
+    and a name must stay the same from one run to the next. Any revealed secret left is
+    masked (:func:`~stratoflow.transfer.secrets.redact`). Other names are kept as they
+    were (``/download?id=3`` still names item 3): only the file name changes, never the
+    identity that tells which items were fetched.
+    """
+    head, mark, query = name.partition("?")
+    if mark:
+        parameters = [p for p in query.partition("#")[0].split("&") if p]
+        if any(
+            _CREDENTIAL_PARAMETER.search(unquote(p.partition("=")[0])) or redact(p) != p
+            for p in parameters
+        ):
+            name = head
+    return redact(name)
 
 
 def dig(document: Any, path: str | None) -> Any:
@@ -355,7 +390,7 @@ def _note_name(response: httpx.Response, sink: Sink) -> None:
     """Tell the sink the file name the server gave the download, if it takes one."""
     name = served_name(response.headers.get("Content-Disposition"))
     if name and isinstance(sink, ServedSink):
-        sink.served_as(name)
+        sink.served_as(_file_name(name))
 
 
 def _is_the_file(response: httpx.Response, what: str) -> None:
@@ -647,12 +682,13 @@ class _HttpConnection(Connection):
                 "(not shown); an identity is stored (staging manifest, task subject), so set "
                 "id_field to a field that holds none, such as the portal's file id"
             )
-        name = dig(entry, spec.name_field) if spec.name_field else None
-        name = str(name) if name else identity.rstrip("/").rsplit("/", 1)[-1]
+        listed = dig(entry, spec.name_field) if spec.name_field else None
+        name = str(listed) if listed else identity.rstrip("/").rsplit("/", 1)[-1]
         link = dig(entry, spec.url_field) if spec.url_field else None
         if isinstance(link, str) and link:
             location = str(page.join(link))
         elif spec.download_path:
+            # the name as listed: a token in it may be what the download needs
             location = str(
                 self.client.base_url.join(spec.download_path.format(id=identity, name=name))
             )
@@ -670,6 +706,10 @@ class _HttpConnection(Connection):
                 f"(option modified_field) is {modified!r}, not a time (ISO 8601, an HTTP "
                 "date or POSIX seconds, not milliseconds)"
             ) from None
+        # the staged file's name: without a credential (a query string off before the
+        # last segment of a link is taken: a signed link's query holds slashes)
+        link_name = _file_name(identity).rstrip("/").rsplit("/", 1)[-1]
+        name = _file_name(name) if listed else link_name
         return RemoteItem(
             identity=identity,
             name=name,
