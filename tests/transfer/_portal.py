@@ -97,6 +97,14 @@ class Portal:
     #: ...&X-Amz-Signature=...``), signed anew for every listing, as portals that hand out
     #: presigned S3 links do; the signature starts with :data:`SIGNATURE`
     signed_names: bool = False
+    #: seconds each HEAD takes to answer (a distant portal); with ``heads_at_once`` and
+    #: ``most_heads_at_once``: how many HEADs were being answered at the same moment
+    head_delay: float = 0.0
+    heads_at_once: int = 0
+    most_heads_at_once: int = 0
+    #: answer 429 (Retry-After: 0) to a HEAD that comes while this many are being answered
+    #: (0: no limit), as a portal that allows one request at a time does
+    head_limit: int = 0
     listings: int = 0
     url: str = ""
 
@@ -254,6 +262,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         """The headers of a file download (ETag, Last-Modified, length), without the body."""
+        portal = self.server.portal
+        with portal.lock:
+            portal.heads_at_once += 1
+            portal.most_heads_at_once = max(portal.most_heads_at_once, portal.heads_at_once)
+            over = bool(portal.head_limit) and portal.heads_at_once > portal.head_limit
+        try:
+            if over:
+                self.send_response(429)
+                self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            time.sleep(portal.head_delay)
+            self._head()
+        finally:
+            with portal.lock:
+                portal.heads_at_once -= 1
+
+    def _head(self) -> None:
         routed = self._route()
         if routed is None:
             return

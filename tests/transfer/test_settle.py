@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,18 +63,21 @@ class Provider:
     set_on_drop: Callable[[Callable[[str], None]], None] | None = None
 
 
-@pytest.fixture(params=["local", "sftp", "ftp", "ftp-list", "http"])
+@pytest.fixture(params=["local", "sftp", "ftp", "ftp-list", "http", "http-listed"])
 def provider(request: pytest.FixtureRequest, remote_root: Path) -> Iterator[Provider]:
     """Each protocol (``ftp-list``: a server without MLSD/MLST, listed by LIST and MDTM;
-    ``http``: a portal listing sizes, its ``HEAD`` telling ``Last-Modified``)."""
+    ``http``: a portal listing sizes, its ``HEAD`` telling ``Last-Modified``;
+    ``http-listed``: one listing modification times too, so that the guard compares its
+    listings while it waits, and asks ``HEAD`` only of the files it takes)."""
     kind: str = request.param
-    if kind == "http":
+    if kind.startswith("http"):
         portal: Portal = request.getfixturevalue("portal_factory")()
+        listed = {"modified_field": "updated"} if kind == "http-listed" else {}
         yield Provider(
             kind,
             lambda **options: TransferHandler(
                 transfer=HttpPortal(
-                    base_url=portal.url, list_path="api/files", timeout=5, **options
+                    base_url=portal.url, list_path="api/files", timeout=5, **listed, **options
                 ),
                 auth=NoAuth(),
                 provider=PROVIDER,
@@ -279,11 +283,21 @@ def _portal_run(portal: Portal, **options: object) -> TransferHandler:
     return TransferHandler(transfer=transfer, auth=NoAuth(), provider=PROVIDER, retry=FAST_RETRY)
 
 
+@pytest.mark.parametrize(
+    "listing",
+    [{"size_field": None}, {"modified_field": "updated"}],
+    ids=["no-size", "size-and-time"],
+)
 def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
-    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+    portal_factory: Callable[..., Portal],
+    remote_root: Path,
+    tmp_path: Path,
+    listing: dict[str, object],
 ) -> None:
-    """A portal whose listing tells no size: the file grows while its download is held; the
-    bytes sent (the shorter version) are not staged, as a fresh ``HEAD`` shows it changed."""
+    """The file grows while its download is held; the bytes sent (the shorter version) are
+    not staged, as a fresh ``HEAD`` shows it changed: whether the listing tells no size, or
+    its size and time (the guard compared the listings, and asked ``HEAD`` before the
+    download)."""
     portal = portal_factory()
     target = remote_root / "growing.nc"
     target.write_bytes(os.urandom(10_000))
@@ -301,7 +315,7 @@ def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
     writer.start()
     staging = StagingArea(tmp_path / "staging")
     failures: list[TransferError] = []
-    run = _portal_run(portal, size_field=None, settle=SETTLE)
+    run = _portal_run(portal, settle=SETTLE, **listing)
     try:
         assert run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc)) == []
     finally:
@@ -312,6 +326,86 @@ def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
     _written_a_minute_ago(target)
     [whole] = run.fetch_new(StagingArea(staging.root))
     assert whole.path.read_bytes() == target.read_bytes()
+
+
+def _new_files(root: Path, count: int) -> list[str]:
+    names = [f"f{i}.nc" for i in range(count)]
+    for name in names:
+        (root / name).write_bytes(name.encode() * 100)
+        _written_a_minute_ago(root / name)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("listing", "heads", "heads_later"),
+    [({"modified_field": "updated"}, 2, 1), ({}, 3, 2)],
+    ids=["size-and-time", "size-only"],
+)
+def test_a_run_asks_few_heads_per_file(
+    portal_factory: Callable[..., Portal],
+    remote_root: Path,
+    tmp_path: Path,
+    listing: dict[str, object],
+    heads: int,
+    heads_later: int,
+) -> None:
+    """Four ``HEAD`` requests per new file, one after another, made a first run over
+    thousands of files slow. A listing telling size and time is compared with the next
+    one while the guard waits: one ``HEAD`` before the download (the state compared after
+    it), one after. Otherwise two while it waits, one after. The version marker (this
+    listing tells none) is what the guard's last ``HEAD`` told, not asked again; so a later
+    run, which must ask it of every file, asks one ``HEAD`` (two) instead of three."""
+    names = _new_files(remote_root, 5)
+    portal = portal_factory()
+    staging = StagingArea(tmp_path / "staging")
+    staged = _portal_run(portal, settle=SETTLE, **listing).fetch_new(staging)
+    assert sorted(s.name for s in staged) == names
+    asked = Counter(r.removeprefix("HEAD /files/") for r in portal.requests if "HEAD" in r)
+    assert asked == dict.fromkeys(names, heads)
+    # the last one of each file comes after its download
+    for name in names:
+        last_head = max(i for i, r in enumerate(portal.requests) if r == f"HEAD /files/{name}")
+        assert portal.requests.index(f"GET /files/{name}") < last_head
+    portal.requests.clear()
+    assert _portal_run(portal, settle=SETTLE, **listing).fetch_new(staging) == []
+    asked = Counter(r.removeprefix("HEAD /files/") for r in portal.requests if "HEAD" in r)
+    assert asked == dict.fromkeys(names, heads_later)
+    assert not [r for r in portal.requests if r.startswith("GET /files/")]
+
+
+@pytest.mark.parametrize("parallel", [4, 1])
+def test_the_guard_asks_several_files_at_once_as_far_as_allowed(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path, parallel: int
+) -> None:
+    """A distant portal (each ``HEAD`` takes a while): ``parallel_heads`` of them are sent
+    at once (1: one at a time, for a portal that takes one connection at a time)."""
+    names = _new_files(remote_root, 8)
+    portal = portal_factory(head_delay=0.2)
+    run = _portal_run(portal, settle=SETTLE, parallel_heads=parallel)
+    assert sorted(s.name for s in run.fetch_new(StagingArea(tmp_path / "staging"))) == names
+    assert portal.most_heads_at_once == parallel
+
+
+def test_a_portal_that_asks_to_slow_down_is_asked_one_at_a_time(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path
+) -> None:
+    """A portal answering 429 to a second ``HEAD`` at once: that answer tells nothing of
+    the file (taken for its state, every file would look changed and wait for a later
+    run); the files are asked again one at a time, and all are taken in this run."""
+    names = _new_files(remote_root, 8)
+    portal = portal_factory(head_delay=0.05, head_limit=1)
+    run = _portal_run(portal, settle=SETTLE, parallel_heads=4)
+    assert sorted(s.name for s in run.fetch_new(StagingArea(tmp_path / "staging"))) == names
+    assert portal.most_heads_at_once > 1  # it was asked in parallel, and said no
+
+
+@pytest.mark.parametrize("value", [0, 17, -1])
+def test_parallel_heads_is_checked(value: int) -> None:
+    with pytest.raises(ConfigError, match=rf"parallel_heads must be .* 1 to 16, not {value}"):
+        HttpPortal(base_url="https://portal.example/", parallel_heads=value)
+    with pytest.raises(ConfigError, match=r"'parallel_heads' must be an integer, not '4'"):
+        HttpPortal.from_config({"base_url": "https://portal.example/", "parallel_heads": "4"})
+    assert HttpPortal(base_url="https://portal.example/").to_config()["parallel_heads"] == 4
 
 
 @pytest.mark.parametrize("offset", [-7200, 7200], ids=["portal-behind", "portal-ahead"])

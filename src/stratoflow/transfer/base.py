@@ -32,7 +32,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -659,6 +659,25 @@ class Connection(ABC):
         :class:`GoneError` when it is not there. The default: :meth:`stat` of it."""
         return self.observe(self.stat(item.identity))
 
+    def observe_listed(self, item: RemoteItem) -> Observation | None:
+        """What the settle guard compares of ``item`` from its listing alone, when the listing
+        tells enough; ``None`` (the default): ask :meth:`observe`.
+
+        For a protocol whose :meth:`observe` costs a request per file (HTTP: a ``HEAD``)
+        and whose listing may tell what changes while a file is written (a listed size and
+        modification time): while the guard waits, the two listings are compared with no
+        request per file, and one :meth:`observe` of each file taken is still made, the
+        state its :meth:`observe_again` after the download is compared with.
+        """
+        return None
+
+    def observe_many(self, items: Sequence[RemoteItem]) -> dict[str, Observation]:
+        """:meth:`observe` of several items, by identity, as far as the connection can ask
+        about them together (HTTP: ``HEAD`` requests in parallel). An item left out (a
+        failure, a provider that asks to slow down) is observed with :meth:`observe`, one by
+        one and retried. The default: none (a connection that does one thing at a time)."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release the connection."""
 
@@ -801,6 +820,11 @@ class TransferType(ABC):
         ``interval`` seconds have passed since they were observed, the directory is listed
         again and a file whose observation (size, version marker, modification time) changed,
         or that is gone, is left out too. The rest are returned as listed.
+
+        Observations that cost a request per file (HTTP ``HEAD``) are made together where the
+        connection can (:meth:`Connection.observe_many`), and not at all while the guard
+        waits when the listing tells enough (:meth:`Connection.observe_listed`): then each
+        file taken is observed once after the wait, the state compared after its download.
         """
         new = [
             item
@@ -815,7 +839,22 @@ class TransferType(ABC):
                 on_retry=drop,
             )
 
-        seen = {item.identity: (item, observe(item)) for item in new}
+        def observe_all(some: list[RemoteItem]) -> dict[str, Observation]:
+            """:meth:`Connection.observe` of each of ``some``: together where the connection
+            can (a first run may find thousands of new files), the rest one by one."""
+            done = conn().observe_many(some) if len(some) > 1 else {}
+            return {
+                item.identity: done[item.identity] if item.identity in done else observe(item)
+                for item in some
+            }
+
+        # What the listing tells, where it tells enough (no request per file); else observed
+        listed = {item.identity: conn().observe_listed(item) for item in new}
+        asked = observe_all([item for item in new if listed[item.identity] is None])
+        seen: dict[str, tuple[RemoteItem, Observation]] = {}
+        for item in new:
+            told = listed[item.identity]
+            seen[item.identity] = (item, told if told is not None else asked[item.identity])
         # the wait counts from the end of the observations (the listing, and per-file
         # requests such as HEAD): a file seen late in a long listing waits as long too
         observed_at = time.monotonic()
@@ -842,12 +881,23 @@ class TransferType(ABC):
                     lambda: list(conn().list()), what=f"list {self.where}", on_retry=drop
                 )
             }
+            asked_again = observe_all(
+                [
+                    again[item.identity]
+                    for item in waiting
+                    if item.identity in again and listed[item.identity] is None
+                ]
+            )
             for item in waiting:
                 now_listed = again.get(item.identity)
                 if now_listed is None:
                     why = "is no longer listed"
                 else:
-                    before, now = seen[item.identity][1].marker, observe(now_listed).marker
+                    before = seen[item.identity][1].marker
+                    if item.identity in asked_again:
+                        now = asked_again[item.identity].marker
+                    else:  # the listing told enough before: it does now, or that changed
+                        now = (conn().observe_listed(now_listed) or observe(now_listed)).marker
                     if now == before:
                         continue
                     why = f"changed within {settle.interval:g} s ({_difference(before, now)})"
@@ -859,7 +909,15 @@ class TransferType(ABC):
                 )
                 later.add(item.identity)
         kept = [item for item in items if item.identity not in later]
-        return kept, {k: v for k, v in seen.items() if k not in later}
+        taken = {k: v for k, v in seen.items() if k not in later}
+        # A file judged by its listings is observed once now: what it is compared with
+        # once downloaded (see _unchanged), as the provider tells it (HTTP: its HEAD).
+        firsts = observe_all(
+            [item for item, _ in taken.values() if listed[item.identity] is not None]
+        )
+        for identity, first in firsts.items():
+            taken[identity] = (taken[identity][0], first)
+        return kept, taken
 
     def _unchanged(
         self, conn: Callable[[], Connection], listed: RemoteItem, first: Observation

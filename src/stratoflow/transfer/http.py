@@ -20,7 +20,12 @@ file is taken once its listed size, version marker and modification time
 ``min_age`` seconds old by the portal's own clock (its ``Date`` header against the listed
 modification time or ``Last-Modified``: a portal whose clock is off is judged by itself). A
 file that changed while it was downloaded (its ``HEAD`` differs) is not staged. A portal that
-answers ``HEAD`` with an error is judged by its listing alone.
+answers ``HEAD`` with an error is judged by its listing alone. When the listing gives size and
+modification time, the two listings are what is compared over ``settle``, and each file taken
+is asked ``HEAD`` once, before its download (the state compared after it). The ``HEAD``
+requests of many new files go ``parallel_heads`` at a time, one at a time once the portal
+answers one of them 429, 503 or the like (a first run over thousands of files waited for
+each in turn).
 
 Errors are translated at the boundary: 401/403 -> :class:`AuthError`; 404/410 for a file ->
 :class:`GoneError`; timeouts, dropped connections, truncated bodies, a body trickled slower
@@ -47,8 +52,10 @@ import json
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -94,6 +101,11 @@ _MISSING = object()
 _LATEST = 1e11
 #: A ``Last-Modified`` at the time of the answer, in a settle marker (see ``_observed``)
 _NOW = "now (the time of the answer)"
+#: The most ``HEAD`` requests the settle guard may send at once (``parallel_heads``)
+_MAX_PARALLEL_HEADS = 16
+#: Answers to a ``HEAD`` sent in parallel that mean "slow down" (or a server in trouble):
+#: the other files are observed one at a time (see ``observe_many``)
+_SLOW_DOWN = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def public_url(url: httpx.URL | str) -> str:
@@ -197,7 +209,9 @@ class HttpPortal(TransferType):
     ``download_path`` (e.g. ``"files/{id}"``) is used when items carry no ``url_field``;
     ``modified_field`` names the item field with its modification time (ISO 8601, an HTTP
     date, or POSIX seconds), for ``min_age``; ``settle`` and ``min_age`` (seconds) leave a
-    file still being written for a later run (see the module);
+    file still being written for a later run (see the module); ``parallel_heads``: how many
+    of the settle guard's ``HEAD`` requests are sent at once (1 for a portal that takes one
+    connection at a time);
     ``upload_path`` (e.g. ``"upload/{name}"``) enables :meth:`put`, sent with
     ``upload_method``, as the raw body, or as multipart field ``upload_field`` when given.
     """
@@ -229,6 +243,7 @@ class HttpPortal(TransferType):
         verify_tls: bool = True,
         settle: float | None = None,
         min_age: float = 0.0,
+        parallel_heads: int = 4,
     ) -> None:
         if upload_method not in ("PUT", "POST"):
             raise ConfigError(
@@ -270,6 +285,16 @@ class HttpPortal(TransferType):
         self._settle = settle  # None: the site default (kept so, not frozen into the config)
         self.settle_interval = settle_option(settle, "transfer 'http'")
         self.min_age = min_age_seconds(min_age, "transfer 'http'")
+        if (
+            isinstance(parallel_heads, bool)
+            or not isinstance(parallel_heads, int)
+            or not 1 <= parallel_heads <= _MAX_PARALLEL_HEADS
+        ):
+            raise ConfigError(
+                "transfer 'http': parallel_heads must be a whole number from 1 to "
+                f"{_MAX_PARALLEL_HEADS}, not {parallel_heads!r}"
+            )
+        self.parallel_heads = parallel_heads
 
     def options(self) -> dict[str, Any]:
         return {
@@ -294,6 +319,7 @@ class HttpPortal(TransferType):
             "verify_tls": self.verify_tls,
             "settle": self._settle,
             "min_age": self.min_age,
+            "parallel_heads": self.parallel_heads,
         }
 
     def pace(self) -> tuple[float, float] | None:
@@ -308,6 +334,18 @@ class HttpPortal(TransferType):
 
     def connect(self, auth: ConnectionHandler) -> Connection:
         return _HttpConnection(self, auth.http_auth())
+
+
+def _version(response: httpx.Response) -> str | None:
+    """The version marker a ``HEAD`` answer tells: its ETag, or Last-Modified and length."""
+    if response.status_code != 200:
+        return None
+    etag = response.headers.get("ETag")
+    if etag:
+        return f"etag:{etag}"
+    modified = response.headers.get("Last-Modified")
+    length = response.headers.get("Content-Length")
+    return f"modified:{modified}:{length}" if modified and length else None
 
 
 def _check(
@@ -588,6 +626,12 @@ class _HttpConnection(Connection):
         #: identity -> the server's clock when the listing page holding it came
         #: (see :func:`_server_clock`): the age of a listed modification time
         self._listed_clock: dict[str, tuple[float, float]] = {}
+        #: identity -> the version marker the settle guard's last HEAD of it told (see
+        #: :meth:`version_of`): one request less per new file
+        self._head_version: dict[str, str | None] = {}
+        #: the portal asked to slow down (or failed) when HEADs were sent in parallel: from
+        #: then on this connection sends them one at a time (see :meth:`observe_many`)
+        self._one_at_a_time = False
         guarded = _SameOrigin(auth, _origin(httpx.URL(spec.base_url)))
         self.client = httpx.Client(
             base_url=spec.base_url,
@@ -758,23 +802,73 @@ class _HttpConnection(Connection):
 
         For listings that name files only: one small request instead of downloading every
         file again on every run. ``None`` when the portal tells neither (or refuses HEAD).
+        A new file the settle guard has just asked ``HEAD`` is not asked again.
         """
-        response = self._head(item)
-        if response.status_code != 200:
-            return None
-        etag = response.headers.get("ETag")
-        if etag:
-            return f"etag:{etag}"
-        modified = response.headers.get("Last-Modified")
-        length = response.headers.get("Content-Length")
-        return f"modified:{modified}:{length}" if modified and length else None
+        if item.identity in self._head_version:  # the settle guard's HEAD, just now
+            return self._head_version.pop(item.identity)
+        return _version(self._head(item))
 
     def observe(self, item: RemoteItem) -> Observation:
         """The listed size, version marker and modification time, and what a ``HEAD`` of
         the file tells now (``ETag``, ``Last-Modified``, ``Content-Length``); its age by the
         portal's clock (see :func:`_age`): from the listed modification time and the
         listing's ``Date``, else from ``Last-Modified`` and the ``HEAD``'s ``Date``."""
-        return self._observed(item, self._head(item))
+        response = self._head(item)
+        self._remember_version(item, response)
+        return self._observed(item, response)
+
+    def _remember_version(self, item: RemoteItem, response: httpx.Response) -> None:
+        """Keep what the ``HEAD`` answer ``response`` tells of ``item``'s version for
+        :meth:`version_of`; an error answer tells nothing: that asks again."""
+        if response.status_code == 200:
+            self._head_version[item.identity] = _version(response)
+
+    def observe_listed(self, item: RemoteItem) -> Observation | None:
+        """The listed size, version marker and modification time, and the age by the
+        listing's ``Date``, when the listing gives a size and a modification time
+        (``modified_field``): what a growing file changes. ``None`` otherwise (a ``HEAD``
+        tells more than the listing)."""
+        if item.size is None or item.mtime is None:
+            return None
+        return Observation(
+            (("size", item.size), ("version", item.version), ("modified", item.mtime)),
+            _age(item.mtime, self._listed_clock.get(item.identity)),
+        )
+
+    def observe_many(self, items: Sequence[RemoteItem]) -> dict[str, Observation]:
+        """:meth:`observe` of ``items``, ``parallel_heads`` HEAD requests at a time (the
+        httpx client is thread-safe): a first run over thousands of new files waited for
+        each in turn. On a failure or an answer that asks to slow down (429, 503, ...) no
+        further request is started, and none in parallel later on this connection; those
+        items are left to the caller, which observes them one at a time, retrying, as
+        without this."""
+        width = min(self.spec.parallel_heads, len(items))
+        if width <= 1 or self._one_at_a_time:
+            return {}
+        stop = threading.Event()
+
+        def one(item: RemoteItem) -> Observation | None:
+            if stop.is_set():
+                return None
+            try:
+                response = self._head(item)
+            except TransferError:
+                stop.set()
+                return None
+            if response.status_code in _SLOW_DOWN:
+                stop.set()
+                return None
+            self._remember_version(item, response)
+            return self._observed(item, response)
+
+        with ThreadPoolExecutor(width, thread_name_prefix="stratoflow-head") as pool:
+            answers = list(pool.map(one, items))
+        self._one_at_a_time = stop.is_set()
+        return {
+            item.identity: seen
+            for item, seen in zip(items, answers, strict=True)
+            if seen is not None
+        }
 
     def _observed(self, item: RemoteItem, response: httpx.Response) -> Observation:
         """The observation of ``item`` with the ``HEAD`` answer ``response``.
@@ -816,6 +910,7 @@ class _HttpConnection(Connection):
         response = self._head(item)
         if response.status_code in (404, 410):
             raise GoneError(f"HEAD {public_url(response.request.url)}: gone")
+        self._head_version.pop(item.identity, None)  # of the file before its download
         return self._observed(item, response)
 
     def get_from(self, item: RemoteItem, sink: ResumedSink, offset: int) -> None:

@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -420,6 +420,12 @@ class _MatchingConnection(Connection):
 
     def observe_again(self, item: RemoteItem) -> Observation:
         return self.inner.observe_again(item)
+
+    def observe_listed(self, item: RemoteItem) -> Observation | None:
+        return self.inner.observe_listed(item)
+
+    def observe_many(self, items: Sequence[RemoteItem]) -> dict[str, Observation]:
+        return self.inner.observe_many(items)  # HTTP: its HEADs in parallel
 
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)
