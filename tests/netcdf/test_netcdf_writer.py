@@ -194,11 +194,50 @@ def test_source_names_are_made_cf_names_and_keep_their_text(
         assert back["Ozone"].attrs["ancillary_variables"].split() == ["Ozone_flag", "Ozone_error"]
     with pytest.raises(ConfigError, match="is not a CF name"):
         NetcdfWriter(layout="iagos", names={"CO": "CO (ppb)"}).write(flight, tmp_path / "y.nc")
+
+
+def test_source_names_that_become_one_cf_name_are_told_apart(
+    flight: xr.Dataset, tmp_path: Path
+) -> None:
+    """``Özone`` and ``Ozone`` (one flight from two CARIBIC files) both make ``Ozone``: the
+    one already so named keeps it, the other is ``Ozone_2`` with its flag and error
+    (``original_name`` says which it was), whatever order the Dataset lists them in; our
+    reader pairs each flag with its variable again. Names that differ by case alone are
+    told apart too (CF 1.8 section 2.3)."""
     twins = flight.rename(
-        {"O3": "Özone", "O3_flag": "Özone_flag", "CO": "Ozone", "CO_flag": "Ozone_flag"}
+        {
+            "O3": "Özone",
+            "O3_flag": "Özone_flag",
+            "O3_error": "Özone_error",
+            "CO": "Ozone",
+            "CO_flag": "Ozone_flag",
+            "T": "OZONE",  # the same name but for case
+        }
     )
-    with pytest.raises(ConfigError, match="collide"):
-        NetcdfWriter().write(twins, tmp_path / "z.nc")
+    twins["Özone"].attrs["ancillary_variables"] = "Özone_flag Özone_error"
+    backwards = twins[list(reversed(list(twins.data_vars)))]
+    for i, ds in enumerate((twins, backwards)):
+        path = NetcdfWriter().write(ds, tmp_path / f"z{i}.nc")
+        back = CfNetcdfReader().read(path)
+        expected = {  # the names the format takes as they are first, in name order
+            "OZONE": "T",
+            "Ozone_2": "CO",
+            "Ozone_2_flag": "CO_flag",
+            "Ozone_3": "O3",
+            "Ozone_3_flag": "O3_flag",
+            "Ozone_3_error": "O3_error",
+        }
+        assert set(expected) <= set(back.data_vars), sorted(map(str, back.data_vars))
+        for new, old in expected.items():
+            np.testing.assert_array_equal(back[new].values, flight[old].values, err_msg=new)
+        assert back["Ozone_3"].attrs["original_name"] == "Özone"
+        assert back["Ozone_2"].attrs["original_name"] == "Ozone"
+        assert "original_name" not in back["OZONE"].attrs
+        assert back["Ozone_3"].attrs["ancillary_variables"].split() == [
+            "Ozone_3_flag",
+            "Ozone_3_error",
+        ]
+        assert back["Ozone_2"].attrs["ancillary_variables"].split() == ["Ozone_2_flag"]
 
 
 def test_standard_names_are_never_guessed_from_short_names(

@@ -40,9 +40,10 @@ import xarray as xr
 
 from stratoflow.csv_metadata import decode, encode, encode_key
 from stratoflow.dataset import FLAG_SUFFIX
-from stratoflow.errors import WriterError
+from stratoflow.errors import ConfigError, WriterError
 from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS, keyword_value
 from stratoflow.writers.base import Writer, ascii_text, plain_name
+from stratoflow.writers.names import unique_names
 from stratoflow.writers.nasa_ames import (
     Columns,
     TextPolicy,
@@ -76,32 +77,44 @@ def _text(value: object, default: str = "N/A", *, comma: bool = True) -> str:
     return text or default
 
 
-def _plain_names(ds: xr.Dataset, path: Path) -> xr.Dataset:
-    """``ds`` with ICARTT short names: ASCII letters, digits and underscores.
+def _plain_names(ds: xr.Dataset, path: Path) -> tuple[xr.Dataset, dict[str, str]]:
+    """``ds`` with ICARTT short names (ASCII letters, digits and underscores), and the name
+    each variable got.
 
-    ICARTT is ASCII throughout; a source's own spelling ('Özone (UV)') stays in the long name.
-    A flag variable follows its variable's new name.
+    ICARTT is ASCII throughout; a source's own spelling ('Özone (UV)') stays in the long
+    name. Names that become one (``Ozone`` and ``Özone`` of one flight), or differ by case
+    alone, are told apart (:func:`~stratoflow.writers.names.unique_names`: ``Ozone_2``),
+    the long name saying which source name it was; a flag follows its variable's new name.
     """
-    renames: dict[str, str] = {}
+    roots: dict[str, str] = {}
+    members: dict[str, tuple[str, str]] = {}
     for key in map(str, ds.data_vars):
         stem = key.removesuffix(FLAG_SUFFIX)
         if stem != key and stem in ds.data_vars:
-            renames[key] = plain_name(stem) + FLAG_SUFFIX
+            members[key] = (stem, FLAG_SUFFIX)
         else:
-            renames[key] = plain_name(key)
-    if len(set(renames.values())) != len(renames):
-        raise WriterError(f"{path}: variable names collide as ICARTT names: {renames}")
+            roots[key] = plain_name(key)
+    try:
+        renames = unique_names(roots, members, fixed_tails=members, avoid=("Start_UTC",), fold=True)
+    except ConfigError as exc:  # pragma: no cover - no chosen names here
+        raise WriterError(f"{path}: {exc}") from None
     changed = {k: v for k, v in renames.items() if k != v}
     if not changed:
-        return ds
+        return ds, renames
     out = ds.copy()
-    for key in changed:
-        out[key].attrs.setdefault("long_name", key)
+    for key, new in changed.items():
+        attrs = out[key].attrs
+        if key in roots and new != roots[key]:  # told apart: say which variable it is
+            source = key if key.isascii() else json.dumps(key)
+            long_name = str(attrs.get("long_name", "")).strip()
+            attrs["long_name"] = f"{long_name} (source name {source})" if long_name else key
+        else:
+            attrs.setdefault("long_name", key)
     for key in map(str, out.data_vars):  # links follow the renamed variables
         listed = str(out[key].attrs.get("ancillary_variables", "")).split()
         if listed:
             out[key].attrs["ancillary_variables"] = " ".join(renames.get(n, n) for n in listed)
-    return out.rename(changed)
+    return out.rename(changed), renames
 
 
 #: OTHER_COMMENTS part naming each variable's ancillary variables (read back by IcarttReader):
@@ -355,10 +368,8 @@ class IcarttWriter(Writer):
 
     def _write(self, ds: xr.Dataset, path: Path) -> None:
         without, markers = _lod_markers(ds)
-        cols = columns_of(
-            _plain_names(without, path), path=path, text_variables=self.text_variables,
-            fmt="ICARTT",
-        )  # fmt: skip
+        plain, renames = _plain_names(without, path)
+        cols = columns_of(plain, path=path, text_variables=self.text_variables, fmt="ICARTT")
         if "Start_UTC" in cols.names:
             raise WriterError(
                 f"{path}: variable 'Start_UTC' would repeat the name of ICARTT's time column; "
@@ -366,7 +377,7 @@ class IcarttWriter(Writer):
             )
         nv = len(cols.names)
         missing, llod, ulod = (-float(d * cols.digits) for d in "987")
-        cols = _with_markers(cols, {plain_name(k): v for k, v in markers.items()}, llod, ulod)
+        cols = _with_markers(cols, {renames[k]: v for k, v in markers.items()}, llod, ulod)
         rdate = max(dt.datetime.now(dt.UTC).date(), cols.date)
 
         def attr(key: str, option: str | None) -> str:

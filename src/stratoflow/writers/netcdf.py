@@ -49,6 +49,7 @@ from stratoflow.flags import Flag
 from stratoflow.netcdf_library import LIBRARY_LOCK
 from stratoflow.writers.base import Writer, plain_name
 from stratoflow.writers.csv import iso_times
+from stratoflow.writers.names import plain_tail, unique_names
 
 __all__ = [
     "IAGOS_NAMES",
@@ -440,6 +441,7 @@ class NetcdfWriter(Writer):
     def to_cf(self, ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
         """The Dataset as it will be written, and the per-variable netCDF encoding."""
         renames = self._renames(ds)
+        chosen = {**IAGOS_NAMES, **self.names} if self.layout == "iagos" else {}
         time_name = "UTC_time" if self.layout == "iagos" else TIME
         lat = _position(ds, "latitude", self.latitude)
         lon = _position(ds, "longitude", self.longitude)
@@ -480,6 +482,9 @@ class NetcdfWriter(Writer):
             key = str(name)
             new = renames[key]
             attrs, values = self._variable(ds, key, var, renames, measured, coords)
+            flag = key.endswith(FLAG_SUFFIX) and key.removesuffix(FLAG_SUFFIX) in ds.data_vars
+            if new != key and not flag and key not in chosen:
+                attrs.setdefault("original_name", key)  # the source's own name, as written
             if key == lat:
                 attrs.update(standard_name="latitude", units=_LAT_UNITS)
                 if trajectory:  # the one the trajectory uses, among several latitudes
@@ -524,36 +529,42 @@ class NetcdfWriter(Writer):
         return out, encoding
 
     def _renames(self, ds: xr.Dataset) -> dict[str, str]:
-        base: dict[str, str] = {}
+        """The name each variable is written as: a chosen one (IAGOS layout: the name table)
+        as it is, a source file's own made a CF name (:func:`plain_name`, its text kept in
+        ``original_name``); names that then collide are told apart (:func:`unique_names`),
+        each flag, error... following its variable (``Ozone_2``, ``Ozone_2_flag``)."""
         table = {**IAGOS_NAMES, **self.names} if self.layout == "iagos" else {}
-        names = [str(n) for n in ds.data_vars]
-        for name in names:  # a source file's own name made a CF one; a chosen one kept as is
-            base[name] = table[name] if name in table else plain_name(name)
-        out: dict[str, str] = {}
-        for name in names:
-            stem = name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
-            if stem is not None and stem in ds.data_vars:
-                suffix = "_validity_flag" if self.layout == "iagos" else FLAG_SUFFIX
-                out[name] = base[stem] + suffix
-                continue
-            out[name] = base[name]
-            for stem_name in names:
-                if (
-                    name != stem_name
-                    and name.startswith(stem_name + "_")
-                    and (base[stem_name] != stem_name)
-                    and stem_name in ds.data_vars
-                ):
-                    out[name] = base[stem_name] + name[len(stem_name) :]
-        for name, new in list(out.items()):
-            if _NAME_OK.match(new):
-                continue
-            if name in table:  # a name someone chose: say so rather than change it
+        for name, new in table.items():
+            if name in ds.data_vars and not _NAME_OK.match(new):
+                # a name someone chose: say so rather than change it
                 raise ConfigError(f"netcdf writer: {new!r} (from {name!r}) is not a CF name")
-            out[name] = plain_name(new)  # a name from the source file (long_name keeps it)
-        if len(set(out.values())) != len(out):
-            raise ConfigError(f"netcdf writer: renames collide: {sorted(out.values())}")
-        return out
+        flag_suffix = "_validity_flag" if self.layout == "iagos" else FLAG_SUFFIX
+        roots: dict[str, str] = {}
+        members: dict[str, tuple[str, str]] = {}
+        flags: set[str] = set()
+        names = [str(n) for n in ds.data_vars]
+        for name in names:
+            stem = name.removesuffix(FLAG_SUFFIX)
+            if stem != name and stem in ds.data_vars:
+                members[name] = (stem, flag_suffix)
+                flags.add(name)
+                continue
+            owner = _owner(name, names, table)
+            if owner is not None:  # O3_error of a renamed O3: the same name + _error
+                members[name] = (owner, "_" + plain_tail(name[len(owner) + 1 :]))
+            else:
+                roots[name] = table.get(name) or plain_name(name)
+        try:
+            return unique_names(
+                roots,
+                members,
+                chosen=[n for n in roots if n in table],
+                fixed_tails=flags,
+                avoid=("trajectory", "UTC_time", TIME),
+                fold=True,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"netcdf writer: {exc}") from None
 
     def _variable(
         self,
@@ -634,11 +645,11 @@ class NetcdfWriter(Writer):
         alt: str | None,
         trajectory: bool,
     ) -> dict[str, Any]:
-        src = {
-            re.sub(r"\W", "_", str(k)): v
-            for k, v in ds.attrs.items()
-            if str(k) not in _DROP_GLOBALS
-        }
+        kept = {str(k): v for k, v in ds.attrs.items() if str(k) not in _DROP_GLOBALS}
+        # a key with a ':' or blank made a netCDF name; one that then repeats another
+        # (``geospatial:note`` beside ``geospatial_note``) overwrote it: told apart instead
+        keys = unique_names({k: re.sub(r"\W", "_", k) for k in kept}, {})
+        src = {keys[k]: v for k, v in kept.items()}
         attrs: dict[str, Any] = {k: _attr_value(v) for k, v in src.items()}
         if "licence" in attrs and "license" not in attrs:
             attrs["license"] = attrs.pop("licence")
@@ -714,6 +725,22 @@ class NetcdfWriter(Writer):
         if alt is not None and "geospatial_vertical_min" in attrs:
             attrs["geospatial_vertical_positive"] = "up"
         return attrs
+
+
+def _owner(name: str, names: list[str], table: Mapping[str, str]) -> str | None:
+    """The variable ``name`` belongs to by its name (``O3`` of ``O3_error`` and of
+    ``O3_flag_original``): the longest other variable, not a flag, that ``name`` starts with
+    followed by ``_`` and more; None for a name of the table (chosen) or of no other."""
+    if name in table:
+        return None
+    owners = [
+        stem
+        for stem in names
+        if name.startswith(stem + "_")
+        and plain_tail(name[len(stem) + 1 :])
+        and not (stem.endswith(FLAG_SUFFIX) and stem.removesuffix(FLAG_SUFFIX) in names)
+    ]
+    return max(owners, key=len, default=None)
 
 
 def _vertical_units(units: str) -> str:
