@@ -27,6 +27,8 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -55,6 +57,8 @@ __all__ = [
     "number",
     "write_block",
 ]
+
+logger = logging.getLogger(__name__)
 
 _HEADER_ATTRS = {
     "pi", "organisation", "source", "mission", "special_comments", "normal_comments",
@@ -293,23 +297,60 @@ def _attr_lines(ds: xr.Dataset) -> list[str]:
     (:func:`~stratoflow.csv_metadata.encode`, numpy types tagged with their dtype), and its key
     listed in a ``TypedAttributes:`` line, from which the reader decodes it again. Text stays
     as it is, readable, and is read back as text, whatever it looks like (``"1"``).
+
+    A key the ``key: value`` line would cut or change (one with a ``:``, like
+    ``geospatial:note``, a line break, padding) was left out without a word; it is written
+    as a JSON string with the ``:`` escaped (``"geospatial\\u003anote": ...``), so it stays in
+    the file and ``json.loads`` of the key read back gives it exactly. What still cannot be
+    written (a key too long for a reader to take it for one, a value that is no text,
+    number or list) is named in an ``AttributesLeftOut:`` line and logged, never dropped
+    unsaid.
     """
     lines: list[str] = []
     typed: list[str] = []
+    left_out: list[str] = []
     for key, value in ds.attrs.items():
-        if key in _HEADER_ATTRS or not isinstance(key, str) or not key.strip():
+        if key in _HEADER_ATTRS:
             continue
-        if ":" in key or _FORBIDDEN.search(key):  # a key the reader cannot find again
-            continue
+        name = _attribute_key(key)
         if isinstance(value, str):
             text = LINE_JOIN.join(line.strip() for line in value.splitlines() if line.strip())
         elif isinstance(value, bool | int | float | np.generic | np.ndarray | list | tuple):
             text = encode(value)
-            typed.append(key)
         else:
+            text = None
+        if name is None or text is None:
+            left_out.append(json.dumps(str(key))[1:-1].replace(",", "\\u002c"))
             continue
-        lines.append(f"{key}: {_clean(text, '', '')}")
-    return (["\t".join([f"{TYPED_ATTRIBUTES}:", *typed])] if typed else []) + lines
+        if not isinstance(value, str):
+            typed.append(name)
+        lines.append(f"{name}: {_clean(text, '', '')}")
+    if left_out:
+        logger.warning("NASA Ames writer: global attributes left out: %s", ", ".join(left_out))
+    return [
+        *(["\t".join([f"{TYPED_ATTRIBUTES}:", *typed])] if typed else []),
+        *([f"{ATTRIBUTES_LEFT_OUT}: {', '.join(left_out)}"] if left_out else []),
+        *lines,
+    ]
+
+
+#: Normal comment naming the global attributes that could not be written (see _attr_lines).
+ATTRIBUTES_LEFT_OUT = "AttributesLeftOut"
+#: Longest key a reader takes for one in a ``key: value`` line (stratoflow's reads < 60).
+_KEY_LENGTH = 59
+
+
+def _attribute_key(key: object) -> str | None:
+    """``key`` as a ``key: value`` normal comment can hold it: as it is where that reads
+    back the same, else JSON with ``:`` escaped; None when no line can hold it."""
+    if not isinstance(key, str) or not key.strip():
+        return None
+    if key == key.strip() and ":" not in key and not _FORBIDDEN.search(key):
+        name = key
+    else:
+        name = json.dumps(key, ensure_ascii=False).replace(":", "\\u003a")
+        name = _FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+    return name if len(name) <= _KEY_LENGTH else None
 
 
 class NasaAmesWriter(Writer):
