@@ -5,7 +5,8 @@ A file is written atomically: into a hidden ``.<name>.<host>-<pid>.<random>.part
 (:func:`partial_file`), renamed into place when complete. The ``.part`` file must not outlive
 the write, whatever ends it: an error, Ctrl-C or SIGTERM removes it as the stack unwinds;
 when the unwinding hangs and the command is stopped without it, the CLI removes every ``.part``
-of the process's unfinished writes just before it exits (:func:`remove_partial_files`); and
+of the process's unfinished writes just before it exits (:func:`remove_partial_files`, which
+removes other registered temporary files too, such as an export's hidden file); and
 when the process was killed outright (SIGKILL, power loss), the next write of the same file removes
 it, recognising it by the host and process id in its name as the leftover of a process that
 no longer runs. A partner's transfer reading the folder (``*``) never picks up a half file,
@@ -38,11 +39,14 @@ __all__ = [
     "publish",
     "remove_partial_files",
     "this_host",
+    "track_unfinished",
     "umask",
+    "untrack_unfinished",
 ]
 
-#: The ``.part`` files of writes this process has started and not finished.
-_UNFINISHED: set[Path] = set()
+#: The ``.part`` files (and other temporary files, see :func:`track_unfinished`) of writes
+#: this process has started and not finished, each with what says it must stay.
+_UNFINISHED: dict[Path, Callable[[], bool] | None] = {}
 _UNFINISHED_LOCK = threading.Lock()
 _SUFFIX = ".part"
 
@@ -126,27 +130,42 @@ def partial_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     )
     os.close(fd)
     part = Path(name)
-    with _UNFINISHED_LOCK:
-        _UNFINISHED.add(part)
+    track_unfinished(part)
     try:
         yield part
     finally:
         part.unlink(missing_ok=True)  # gone already when it was renamed into place
-        with _UNFINISHED_LOCK:
-            _UNFINISHED.discard(part)
+        untrack_unfinished(part)
+
+
+def track_unfinished(path: Path, keep: Callable[[], bool] | None = None) -> None:
+    """Have :func:`remove_partial_files` remove ``path``, a temporary file of a write this
+    process has not finished (a ``.part`` file, an export's hidden file), unless ``keep()``
+    says then that it must stay (it is evidence a later process needs). Until
+    :func:`untrack_unfinished`."""
+    with _UNFINISHED_LOCK:
+        _UNFINISHED[path] = keep
+
+
+def untrack_unfinished(path: Path) -> None:
+    """The write of ``path`` has ended: its own clean-up has (or will have) removed it."""
+    with _UNFINISHED_LOCK:
+        _UNFINISHED.pop(path, None)
 
 
 def remove_partial_files() -> None:
-    """Remove the ``.part`` files of every write this process has not finished.
+    """Remove the ``.part`` files (and the other registered temporary files, see
+    :func:`track_unfinished`) of every write this process has not finished.
 
     For a process about to end without unwinding its stack (``os._exit`` after a clean-up
     that hung): safe from any thread, and it never blocks on the stuck one.
     """
     acquired = _UNFINISHED_LOCK.acquire(timeout=1.0)
     try:
-        for part in list(_UNFINISHED):
+        for part, keep in list(_UNFINISHED.items()):
             with contextlib.suppress(OSError):
-                part.unlink(missing_ok=True)
+                if keep is None or not keep():
+                    part.unlink(missing_ok=True)
     finally:
         if acquired:
             _UNFINISHED_LOCK.release()

@@ -477,7 +477,7 @@ def _write_and_record(
     try:
         if checksum is None:
             hidden = hidden_name(path, digest)
-            writing.add(hidden)
+            writing.add(hidden, path)
             _write_hidden(ds, path, options, hidden)
             checksum, size = file_checksum(hidden), hidden.stat().st_size
         else:

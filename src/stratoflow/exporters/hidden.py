@@ -4,14 +4,15 @@ killed outright leave of them.
 An export is written as ``.<name>.<fingerprint[:16]>.<host>-<pid>.<random>.export`` beside its
 final name ``<name>`` (:func:`hidden_name`), outside any database transaction, then linked to
 ``<name>`` in the transaction that records it (:mod:`stratoflow.exporters.export`). Ctrl-C,
-SIGTERM or an error removes it as the stack unwinds. A process killed outright (SIGKILL,
-power loss) leaves it, with the writer's ``.part`` file of it, or, killed between the link
-and the commit, a file under ``<name>`` without a record. The host and process id in the
+SIGTERM or an error removes it as the stack unwinds, and a command whose unwinding hangs just
+before it exits (:func:`stratoflow.files.remove_partial_files`). A process killed outright
+(SIGKILL, power loss) leaves it, with the writer's ``.part`` file of it, or, killed between the
+link and the commit, a file under ``<name>`` without a record. The host and process id in the
 hidden name tell the next export of ``<name>`` that its writer is gone
 (:func:`stratoflow.files.abandoned`): it removes them (:func:`remove_abandoned`), and the
-fingerprint tells it that an unrecorded ``<name>`` which is the same file as such a hidden
-file is a killed export of its own content, to be replaced (:func:`orphan`), not someone
-else's file, which is never overwritten.
+fingerprint tells it that an unrecorded ``<name>`` which is the same file as such a hidden file
+is a killed export of its own content, to be replaced (:func:`orphan`), not someone else's file,
+which is never overwritten.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from stratoflow.files import abandoned, owner_pid, this_host
+from stratoflow.files import (
+    abandoned,
+    owner_pid,
+    this_host,
+    track_unfinished,
+    untrack_unfinished,
+)
 
 __all__ = ["hidden_name", "orphan", "remove_abandoned", "same_file", "writing"]
 
@@ -37,13 +44,23 @@ class _Writing:
         self._paths: set[Path] = set()
         self._lock = threading.Lock()
 
-    def add(self, hidden: Path) -> None:
+    def add(self, hidden: Path, target: Path) -> None:
+        """``hidden`` is being written as the export of ``target``.
+
+        Registered with :func:`stratoflow.files.track_unfinished` like a ``.part`` file: a
+        command whose unwinding hangs removes it just before it exits, instead of leaving it
+        until the next export of ``target``. Unless it is linked to ``target`` by then: the
+        record may not have been committed, and the next export needs it to tell that
+        ``target`` is a killed export of its own content (:func:`orphan`).
+        """
         with self._lock:
             self._paths.add(hidden)
+        track_unfinished(hidden, keep=lambda: same_file(hidden, target))
 
     def discard(self, hidden: Path) -> None:
         with self._lock:
             self._paths.discard(hidden)
+        untrack_unfinished(hidden)
 
     def running(self, directory: Path) -> Callable[[str], bool]:
         """Whether a hidden file of ``directory``, by name, is one this process writes."""
