@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
+from hypothesis import settings
 
 # Tests never touch the user's own stratoflow home (database, staging, secret key): the
 # pytest plugin stratoflow.testing (loaded by -p in pyproject.toml, before Django reads its
@@ -27,6 +28,13 @@ assert "stratoflow-test-home-" in os.environ.get("STRATOFLOW_HOME", ""), (
 # wait in every test that fetches added minutes to the suite. The tests of the guard
 # (tests/transfer/test_settle.py) set their own interval, and check the built-in default.
 os.environ.setdefault("STRATOFLOW_SETTLE_SECONDS", "0")
+
+# Property tests (hypothesis) explore new examples on every local run; under CI they run a
+# fixed set (derandomize), so that main stays green or red for a reason, never by the draw.
+# A failure found locally prints its reproduction blob; add it as an explicit test.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("STRATOFLOW_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -442,3 +442,18 @@ def test_a_blank_in_a_datetime_column_is_a_missing_value(shared_data: Path, tmp_
     path.write_bytes(b"\r\n".join(lines))
     with pytest.raises(ReaderError, match=r"line 6: empty time in the time column 'V25_Time'"):
         DelimitedReader(preset="fairo_hal").read(path)
+
+
+def test_an_export_whose_header_lost_its_record_count_is_not_an_empty_export(
+    tmp_path: Path,
+) -> None:
+    """Found by the fuzz test: a damaged byte in ``# columns:`` hid the ``# records: 4``
+    line, and the column names alone were read as a valid export of an empty selection."""
+    raw = (
+        b"# stratoflow 0.1.0 CSV export; times are ISO 8601 UTC\n# columns\x8c\n"
+        b'#   time: time (UTC), ISO 8601\n#   O3: {"units": "1e-9"}\n'
+        b"# flags: 0 good, 2 limited, 3 bad, 4 not_validated, 7 missing\n# records: 4\ntime,"
+    )
+    (tmp_path / "damaged.csv").write_bytes(raw)
+    with pytest.raises(ReaderError, match=r"damaged.csv: line 8: no data records"):
+        DelimitedReader().read(tmp_path / "damaged.csv")

@@ -527,8 +527,6 @@ class DelimitedReader(Reader):
         frame = frame.loc[:, [not (str(c).startswith("Unnamed:") and (frame[c] == "").all())
                               for c in frame.columns]]  # fmt: skip
         frame.columns = [str(c).strip() for c in frame.columns]
-        if frame.empty and export is None:  # our own export of an empty selection is valid
-            raise ReaderError("no data records", path=path, line=first)
         if export is not None and export.records not in (None, len(frame)):
             raise ReaderError(
                 f"the header says {export.records} records, the file has {len(frame)}: "
@@ -536,6 +534,10 @@ class DelimitedReader(Reader):
                 path=path,
                 line=first + len(frame),
             )
+        # our own export of an empty selection is valid, when its header says so (records: 0);
+        # an export header damaged so that its count is lost proves nothing
+        if frame.empty and (export is None or export.records != 0):
+            raise ReaderError("no data records", path=path, line=first)
         self._check_field_counts(cfg, raw, path)
         check_last_line(raw, path=path, first_line=1, delimiter=cfg.separator.encode())
         if cfg.time_column not in frame.columns:
