@@ -44,9 +44,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Management commands that need the tables and are the first a new site runs (the README's
+#: "a login for the web UI"): on a fresh home they apply pending migrations first, as every
+#: stratoflow command that uses the database does, instead of failing with "no such table".
+#: Not all: ``migrate``, ``showmigrations``, ``sqlmigrate``... must see the schema as it is.
+NEED_TABLES = frozenset({"createsuperuser", "changepassword"})
+
+
 def manage(args: argparse.Namespace) -> int:
     """Pass the arguments to Django's management utility."""
-    setup()
+    setup(migrate=bool(args.arguments) and args.arguments[0] in NEED_TABLES)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["stratoflow manage", *args.arguments])
