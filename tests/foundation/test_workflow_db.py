@@ -36,6 +36,8 @@ def test_demo_runs_end_to_end_and_is_idempotent(
     out = capsys.readouterr().out
     assert "2 new task(s)" in out and "points stored" in out and "exported" in out
     assert "http://127.0.0.1:8000/" in out
+    # the web UI hint names this home: a bare `stratoflow serve` would open another database
+    assert f"STRATOFLOW_HOME={home}stratoflowserve" in "".join(out.split())
     exported = sorted((home / "demo" / "external-system").glob("*.nc"))
     assert len(exported) == 2
     counts = (

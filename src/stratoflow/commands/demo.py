@@ -9,6 +9,7 @@ directory. Running it again imports and exports nothing new.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def _ensure_job(home: Path) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     setup(migrate=True)
@@ -149,9 +151,12 @@ def run(args: argparse.Namespace) -> int:
     show(second, "Run 2 (export of approved flights)")
     exported = sorted(p.name for p in external.glob("*.nc"))
     console.print(f"\nexternal system: {external}  ({len(exported)} file(s))")
+    # The home named on the command line: `./dev demo` sets STRATOFLOW_HOME for itself only,
+    # and a bare `stratoflow serve` would show another (empty) database.
+    env = escape(f"STRATOFLOW_HOME={shlex.quote(str(home))}")
     console.print(
-        "web UI: [bold]stratoflow serve[/bold] -> http://127.0.0.1:8000/ "
-        "(admin at /admin/; create a login with 'stratoflow manage createsuperuser')"
+        f"web UI: [bold]{env} stratoflow serve[/bold] -> http://127.0.0.1:8000/ "
+        f"(admin at /admin/; create a login with '{env} stratoflow manage createsuperuser')"
     )
     failed = first.state == "failed" or second.state == "failed"
     return 1 if failed else 0
