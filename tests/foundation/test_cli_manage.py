@@ -34,3 +34,25 @@ def test_createsuperuser_works_on_a_fresh_home(tmp_path: Path) -> None:
         env=env,
     )
     assert check.returncode == 0 and "[ ]" not in check.stdout, check.stdout + check.stderr
+
+
+def test_manage_help_lists_the_management_commands(tmp_path: Path) -> None:
+    """``stratoflow manage --help`` (the first thing one tries) shows Django's command list,
+    and ``--help`` before a command shows that command's options, not a usage error."""
+    env = {**os.environ, "STRATOFLOW_HOME": str(tmp_path), "STRATOFLOW_DATABASE_URL": ""}
+    listing = subprocess.run(
+        [sys.executable, "-m", "stratoflow", "manage", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert "createsuperuser" in listing.stdout and "migrate" in listing.stdout
+    one = subprocess.run(
+        [sys.executable, "-m", "stratoflow", "manage", "-h", "createsuperuser"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.startswith("usage: stratoflow manage createsuperuser")

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run a Django management command (migrate, createsuperuser, ...)",
         add_help=False,
     )
+    # `manage migrate --help` reaches Django through the remainder, but argparse leaves an
+    # option in front of it (`manage --help`) unparsed and refuses it: taken here, it asks
+    # Django's own help (the list of management commands, or one command's options).
+    m.add_argument("-h", "--help", action="store_true", dest="django_help")
     m.add_argument("arguments", nargs=argparse.REMAINDER)
     m.set_defaults(func=manage)
 
@@ -53,8 +57,9 @@ NEED_TABLES = frozenset({"createsuperuser", "changepassword"})
 
 def manage(args: argparse.Namespace) -> int:
     """Pass the arguments to Django's management utility."""
-    setup(migrate=bool(args.arguments) and args.arguments[0] in NEED_TABLES)
+    arguments = ["help", *args.arguments] if args.django_help else list(args.arguments)
+    setup(migrate=bool(arguments) and arguments[0] in NEED_TABLES)
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["stratoflow manage", *args.arguments])
+    execute_from_command_line(["stratoflow manage", *arguments])
     return 0
