@@ -112,9 +112,15 @@ def test_load_is_idempotent_and_a_changed_file_updates(
         (  # transfer definitions are checked by building the handler a task would use
             "options: {base_url:",
             "options: {url:",
-            "transfers[0].transfer_options: transfer type 'http': invalid options",
+            "transfers[0].options: transfer type 'http': invalid options",
         ),
-        ("type: http", "type: htp", "transfers[0].transfer_options: unknown transfer type 'htp'"),
+        ("type: http", "type: htp", "transfers[0].type: unknown transfer type 'htp'"),
+        ("auth: bearer", "auth: berer", "transfers[0].auth: unknown auth 'berer'"),
+        (  # an address option's error is the options', though its message speaks of auth
+            'options: {base_url: "http://127.0.0.1:1/api/"',
+            'options: {base_url: "http://u:pw@127.0.0.1:1/api/"',
+            "transfers[0].options: transfer 'http': base_url must not carry a user name",
+        ),
         (
             "options: {tasks: 2}",
             "options: {taks: 2}",

@@ -264,8 +264,13 @@ def _record(report: LoadReport, name: str, created: bool, changed: bool) -> None
     (report.created if created else report.updated if changed else report.unchanged).append(name)
 
 
-def _save(obj: Any, values: Mapping[str, Any], where: _Where) -> tuple[bool, bool]:
-    """Set ``values`` on ``obj``; validate; save if new or changed. Returns (created, changed)."""
+def _save(
+    obj: Any, values: Mapping[str, Any], where: _Where, keys: Mapping[str, str] | None = None
+) -> tuple[bool, bool]:
+    """Set ``values`` on ``obj``; validate; save if new or changed. Returns (created, changed).
+
+    ``keys`` maps model fields to the YAML keys they come from, for errors naming a field.
+    """
     created = obj.pk is None
     changed = created or any(getattr(obj, k) != v for k, v in values.items())
     for k, v in values.items():
@@ -274,7 +279,7 @@ def _save(obj: Any, values: Mapping[str, Any], where: _Where) -> tuple[bool, boo
         obj.full_clean(validate_unique=False)
     except ValidationError as exc:
         key, messages = next(iter(exc.message_dict.items()))
-        raise (where / key).error("; ".join(messages)) from None
+        raise (where / (keys or {}).get(key, key)).error("; ".join(messages)) from None
     for key, value in values.items():  # after the plugins' own checks, which say more
         if isinstance(value, Mapping | list):
             _check_finite(value, where / key)
@@ -344,7 +349,8 @@ def _load(data: object, *, prune: bool = False) -> LoadReport:
             "auth": _str(spec, "auth", where, "none"),
             "auth_options": auth_options,
         }
-        _record(report, f"transfer {name}", *_save(row, values, where))
+        yaml_keys = {"transfer_type": "type", "transfer_options": "options"}
+        _record(report, f"transfer {name}", *_save(row, values, where, yaml_keys))
     deps: list[tuple[Job, list[str], _Where]] = []
     for i, item in enumerate(_list(root.get("jobs"), _Where("jobs"))):
         where = _Where("jobs") / i

@@ -10,6 +10,7 @@ Secrets never live here: transfer options hold references such as ``env:NAME``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -85,8 +86,11 @@ class TransferHandler(models.Model):
         definition is saved or loaded, not at 3 a.m. when the job first runs. Building resolves
         no secret and opens no connection.
         """
+        from stratoflow import plugins
         from stratoflow.errors import StratoflowError
         from stratoflow.server.workflow.transfers import build
+        from stratoflow.transfer.auth import auth_from_config
+        from stratoflow.transfer.handler import transfer_type_from_config
 
         # the name is also its staging folder's: no separators, no leading dot ("..", "/x")
         if not self.name or self.name.startswith(".") or any(c in self.name for c in "/\\\0"):
@@ -95,13 +99,25 @@ class TransferHandler(models.Model):
             )
         if self.provider_id is None:
             return  # the form reports the missing provider itself
-        try:
-            build(self)
-        except StratoflowError as exc:
-            text = str(exc)
-            auth = any(word in text for word in ("auth", "secret"))
-            field = "auth_options" if auth else "transfer_options"
-            raise ValidationError({field: text}) from None
+        # each part built on its own first, so the error lands on the field at fault (a
+        # message that mentions "auth" may well be about an address option)
+        parts: list[tuple[str, Callable[[], object]]] = [
+            ("transfer_type", lambda: plugins.load("transfer_types", self.transfer_type)),
+            ("auth", lambda: plugins.load("auth", self.auth)),
+            (
+                "transfer_options",
+                lambda: transfer_type_from_config(
+                    {"type": self.transfer_type, **self.transfer_options}
+                ),
+            ),
+            ("auth_options", lambda: auth_from_config({"method": self.auth, **self.auth_options})),
+            ("auth", lambda: build(self)),  # the two together: the auth must fit the protocol
+        ]
+        for field, make in parts:
+            try:
+                make()
+            except StratoflowError as exc:
+                raise ValidationError({field: str(exc)}) from None
 
 
 class Job(models.Model):
