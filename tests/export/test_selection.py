@@ -38,8 +38,11 @@ def test_only_released_data_leave_unless_asked(imported: Imported, tmp_path: Pat
     from stratoflow.server.catalog.models import Flight
     from stratoflow.server.review.services import flight_reject
 
-    with pytest.raises(ExportError, match="released to L1"):
+    said = rf"nothing to export \(flights {imported.identifier}\): no flight with data released"
+    with pytest.raises(ExportError, match=said + r" to L1 \(data not reviewed yet: level 'any'\)"):
         _export(tmp_path / "a", flights=(imported.identifier,))
+    with pytest.raises(ExportError, match=r"nothing to export \(every flight\)"):
+        _export(tmp_path / "a")
     assert len(_export(tmp_path / "b", flights=(imported.identifier,), level="any")) == 1
     approve(imported.identifier, "L1")
     assert len(_export(tmp_path / "c", flights=(imported.identifier,), level="L1")) == 1

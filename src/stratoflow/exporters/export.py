@@ -563,11 +563,11 @@ def export(
             )
     if not items:
         raise ExportError(
-            f"nothing to export for {json.dumps(selection.to_dict())}: no flight with "
+            f"nothing to export ({selection.describe()}): no flight with "
             + (
                 "current data"
                 if selection.level == "any"
-                else f"data released to {selection.level}"
+                else f"data released to {selection.level} (data not reviewed yet: level 'any')"
             )
         )
     directory.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,23 @@ class Selection:
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ConfigError(f"selection: end {self.end} is not after start {self.start}")
 
+    def describe(self) -> str:
+        """The restrictions in words, for messages ("every flight" when there are none)."""
+        parts = [
+            f"{what} {value}"
+            for what, value in (
+                ("flights", ", ".join(self.flights)),
+                ("platform", self.platform),
+                ("aircraft", self.aircraft),
+                ("deployment", self.deployment),
+                ("from", self.start.isoformat() if self.start else None),
+                ("to", self.end.isoformat() if self.end else None),
+                ("variables", ", ".join(self.variables)),
+            )
+            if value
+        ]
+        return "; ".join(parts) or "every flight"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form, stored with every export record."""
         return {
