@@ -88,3 +88,23 @@ def test_a_reader_option_that_is_not_key_value_is_a_usage_error(
     assert exit_.value.code == 2
     last = capsys.readouterr().err.splitlines()[-1]
     assert last == f"stratoflow {command}: error: argument -o/--option: {item!r} is not KEY=VALUE"
+
+
+def test_an_unknown_evaluation_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: exit status 1 (as if the file were at fault), after the file had been read."""
+    status = main(
+        [
+            "qc",
+            str(tmp_path / "absent.csv"),
+            "--out",
+            str(tmp_path / "o.nc"),
+            "--evaluation",
+            "wrost",
+        ]
+    )
+    assert status == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("stratoflow qc: error: --evaluation: unknown evaluation 'wrost'; ")
+    assert "worst" in last

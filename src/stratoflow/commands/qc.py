@@ -10,6 +10,7 @@ from stratoflow import open_dataset, write_dataset
 from stratoflow.commands.arguments import WRITE_TERMINATED, output_file, output_not_input
 from stratoflow.commands.inspect import add_reader_arguments, parse_options
 from stratoflow.dataset import data_variables, flag_name
+from stratoflow.errors import UsageError
 from stratoflow.flags import Flag, count_flags
 from stratoflow.jobs.interrupt import sigterm_raises
 
@@ -43,6 +44,14 @@ def run(args: argparse.Namespace) -> int:
     """Run the sub-command."""
     output_not_input(args.out, {"the input file": args.file, "the QC configuration": args.config})
     from stratoflow.qc import provider_flag_name, run_qc
+    from stratoflow.qc.evaluation import evaluation_names
+
+    if args.evaluation is not None and args.evaluation not in evaluation_names():
+        # a mistyped option, like any other: a usage error (exit 2), before the file is read
+        raise UsageError(
+            f"--evaluation: unknown evaluation {args.evaluation!r}; "
+            f"installed: {', '.join(evaluation_names())}"
+        )
 
     with sigterm_raises():  # SIGTERM unwinds like Ctrl-C: the writer removes its .part file
         ds = open_dataset(args.file, reader=args.reader, **parse_options(args.option))
