@@ -154,8 +154,12 @@ def test_a_worker_whose_pool_cannot_stop_tasks_says_so(
     processes.append(worker)
     assert worker.stderr is not None
     first = worker.stderr.readline().decode()
+    second = worker.stderr.readline().decode()
     worker.terminate()
     worker.communicate(timeout=30)  # reads and closes its stderr
     assert "--pool threads does not enforce task timeouts" in first, first
     assert "use prefork" in first
+    # where its tasks come from: an idle worker beside an in-process scheduler is explained
+    assert f"taking tasks from queue {queue!r} at " in second, second
+    assert "STRATOFLOW_EXECUTOR=celery" in second
     _purge(queue)

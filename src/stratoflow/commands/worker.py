@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from stratoflow.commands.arguments import positive_int
 
@@ -50,12 +51,26 @@ def run(args: argparse.Namespace) -> int:
             args.pool,
             "thread" if args.pool == "threads" else "worker",
         )
+    # A worker only ever gets tasks a celery driver sends: said once, so an idle worker next
+    # to a scheduler left on the in-process executor is not a mystery (broker password masked)
+    from django.conf import settings
+    from kombu.utils.url import maybe_sanitize_url
+
+    queue = args.queue or queue_name()
+    print(
+        f"stratoflow worker: taking tasks from queue {queue!r} at "
+        f"{maybe_sanitize_url(settings.CELERY_BROKER_URL)}; they are sent by a scheduler or "
+        "'stratoflow job run' started with STRATOFLOW_EXECUTOR=celery (the in-process "
+        "executor, the default, runs its tasks itself)",
+        file=sys.stderr,
+        flush=True,
+    )
     app().worker_main(
         [
             "worker",
             f"--concurrency={args.concurrency}",
             f"--pool={args.pool}",
-            f"--queues={args.queue or queue_name()}",
+            f"--queues={queue}",
             f"--loglevel={args.loglevel}",
             "--without-gossip",
             "--without-mingle",
