@@ -19,17 +19,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def qc_configuration(django_user_model: type) -> None:
-    from stratoflow.server.catalog.models import QCConfiguration
-    from stratoflow.server.catalog.qc_configurations import default_text, qc_configuration_save
-
-    pi = django_user_model.objects.create(username="pi", email="pi@example.org")
-    qc_configuration_save(QCConfiguration(name="iagos-standard", text=default_text()), user=pi)
+def pi(django_user_model: type) -> None:
+    django_user_model.objects.create(username="pi", email="pi@example.org")
 
 
 def test_example_jobs_load_and_reload_unchanged(
-    qc_configuration: None, capsys: pytest.CaptureFixture[str]
+    pi: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from stratoflow.server.catalog.models import QCConfiguration
     from stratoflow.server.workflow.models import Job, TaskManager, TransferHandler
 
     path = EXAMPLES / "jobs.yaml"
@@ -41,6 +38,10 @@ def test_example_jobs_load_and_reload_unchanged(
         .values_list("kind", flat=True)
     )
     assert kinds == ["metadata", "import", "export"]
+    # the QC configuration the jobs name came with them, as the file beside them says
+    stored = QCConfiguration.objects.get(name="iagos-standard")
+    assert stored.text == (EXAMPLES / "qc-iagos-standard.yaml").read_text(encoding="utf-8")
+    assert stored.version == 1
     # secrets stay references in the database
     for row in TransferHandler.objects.exclude(auth="none"):
         for key, value in row.auth_options.items():
@@ -50,11 +51,36 @@ def test_example_jobs_load_and_reload_unchanged(
     assert main(["job", "load", str(path)]) == 0
     out = capsys.readouterr().out
     assert "created" not in out and "updated" not in out
+    assert QCConfiguration.objects.get(name="iagos-standard").version == 1
 
 
-def test_example_jobs_need_the_named_qc_configuration(
-    django_user_model: type, capsys: pytest.CaptureFixture[str]
+def test_a_changed_qc_file_is_a_new_version_and_a_broken_one_is_refused(
+    pi: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    django_user_model.objects.create(username="pi", email="pi@example.org")
+    from stratoflow.server.catalog.models import QCConfiguration, QCConfigurationVersion
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text((EXAMPLES / "jobs.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    qc = tmp_path / "qc-iagos-standard.yaml"
+    text = (EXAMPLES / "qc-iagos-standard.yaml").read_text(encoding="utf-8")
+    qc.write_text(text, encoding="utf-8")
+    assert main(["job", "load", str(jobs)]) == 0, capsys.readouterr().err
+    qc.write_text(text.replace("doubtful_max: 800", "doubtful_max: 700"), encoding="utf-8")
+    assert main(["job", "load", str(jobs)]) == 0, capsys.readouterr().err
+    assert "updated: QC configuration iagos-standard\n" in capsys.readouterr().out
+    assert QCConfiguration.objects.get(name="iagos-standard").version == 2
+    assert QCConfigurationVersion.objects.filter(name="iagos-standard").count() == 2
+    # a broken text: the load is refused naming the key and the defect, nothing changes
+    qc.write_text(text.replace("test: hampel", "test: hampell"), encoding="utf-8")
+    assert main(["job", "load", str(jobs)]) == 1
+    err = capsys.readouterr().err
+    assert "qc_configurations[0].file:" in err and "hampell" in err, err
+    assert QCConfiguration.objects.get(name="iagos-standard").version == 2
+    qc.unlink()
+    assert main(["job", "load", str(jobs)]) == 1
+    assert "qc_configurations[0].file:" in capsys.readouterr().err
+
+
+def test_example_jobs_need_the_responsible_user(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["job", "load", str(EXAMPLES / "jobs.yaml")]) == 1
-    assert "no stored QC configuration 'iagos-standard'" in capsys.readouterr().err
+    assert "responsible: no user named 'pi'" in capsys.readouterr().err

@@ -11,6 +11,8 @@ an auth option whose name says it is secret must be ``env:NAME`` or ``file:/path
 
 Example::
 
+    qc_configurations:             # stored and versioned; the file beside this one
+      - {name: iagos-standard, file: qc-iagos-standard.yaml}
     providers:
       - {name: iagos-portal, concurrency: 2}
     transfers:
@@ -60,7 +62,8 @@ __all__ = [
 ]
 
 _SECRET_WORDS = ("password", "passphrase", "secret", "token", "key", "credential")
-_TOP = {"providers", "transfers", "jobs"}
+_TOP = {"qc_configurations", "providers", "transfers", "jobs"}
+_QC_CONFIGURATION = {"name", "file", "description", "default"}
 _PROVIDER = {"name", "description", "contact", "url", "licence", "concurrency"}
 _TRANSFER = {"name", "provider", "type", "options", "auth", "auth_options"}
 _JOB = {
@@ -309,16 +312,19 @@ def jobs_load(path: Path, *, prune: bool = False) -> LoadReport:
     data = read_yaml_file(path, "job definitions")  # binary or broken: one line naming it
     try:
         with transaction.atomic():
-            return _load(data or {}, prune=prune)
+            return _load(data or {}, prune=prune, base=path.parent)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _load(data: object, *, prune: bool = False) -> LoadReport:
+def _load(data: object, *, prune: bool = False, base: Path | None = None) -> LoadReport:
     root = _mapping(data, _Where(""), _TOP) if data else {}
     report = LoadReport()
-    for section in ("providers", "transfers", "jobs"):
+    for section in ("qc_configurations", "providers", "transfers", "jobs"):
         _unique(_list(root.get(section), _Where(section)), _Where(section))
+    # first: the jobs below may name them
+    for i, item in enumerate(_list(root.get("qc_configurations"), _Where("qc_configurations"))):
+        _load_qc_configuration(item, _Where("qc_configurations") / i, report, base or Path())
     for i, item in enumerate(_list(root.get("providers"), _Where("providers"))):
         where = _Where("providers") / i
         spec = _mapping(item, where, _PROVIDER)
@@ -370,6 +376,40 @@ def _load(data: object, *, prune: bool = False) -> LoadReport:
             report.unchanged.remove(f"job {job.name}")
             report.updated.append(f"job {job.name}")
     return report
+
+
+def _load_qc_configuration(item: object, where: _Where, report: LoadReport, base: Path) -> None:
+    """A stored QC configuration from a YAML file beside the definitions (path relative to
+    them), saved as a new version only when its text changed, as the admin does; the file
+    is the one to edit, and every QC run still records the version it ran with."""
+    from stratoflow.errors import QCConfigError
+    from stratoflow.plain_yaml import read_text_file
+    from stratoflow.server.catalog.models import QCConfiguration
+    from stratoflow.server.catalog.qc_configurations import qc_configuration_save
+
+    spec = _mapping(item, where, _QC_CONFIGURATION)
+    name = _str(spec, "name", where)
+    path = base / _str(spec, "file", where)
+    try:
+        text = read_text_file(path, "QC configuration", QCConfigError)
+    except QCConfigError as exc:
+        raise (where / "file").error(str(exc)) from None
+    obj = QCConfiguration.objects.filter(name=name).first() or QCConfiguration(name=name)
+    values = {
+        "text": text,
+        "description": _text(spec, "description", where),
+        "is_default": _bool(spec, "default", where, False),
+    }
+    created = obj.pk is None
+    changed = created or any(getattr(obj, k) != v for k, v in values.items())
+    if changed:
+        for key, value in values.items():
+            setattr(obj, key, value)
+        try:
+            qc_configuration_save(obj, user=None, comment=f"loaded from {path.name}")
+        except QCConfigError as exc:
+            raise (where / "file").error(str(exc)) from None
+    _record(report, f"QC configuration {name}", created, changed)
 
 
 def _load_job(
