@@ -57,6 +57,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -499,6 +500,8 @@ def _key_values(lines: tuple[str, ...], *, continued: bool = False) -> dict[str,
     for line in lines:
         key, sep, value = line.partition(":")
         key, value = key.strip(), value.strip()
+        if len(key) > 1 and key[0] == key[-1] == '"':
+            key = _json_key(key)
         if sep and key and len(key) < 60 and "\t" not in key:
             out[key] = f"{out[key]}\n{value}" if key in out else value
             open_key = key if continued and not value else None
@@ -507,6 +510,17 @@ def _key_values(lines: tuple[str, ...], *, continued: bool = False) -> dict[str,
         else:
             open_key = None
     return out
+
+
+def _json_key(key: str) -> str:
+    """A key written as a JSON string (stratoflow's NASA Ames writer does so for a key a
+    ``key: value`` line cannot hold, ``"geospatial\\u003anote"``) as the text it stands for;
+    any other quoted key as written."""
+    try:
+        decoded = json.loads(key)
+    except ValueError:
+        return key
+    return decoded if isinstance(decoded, str) else key
 
 
 def _without_caribic_comment(line: str) -> str:
@@ -780,7 +794,10 @@ def typed_attributes(kv: dict[str, str], ncom: tuple[str, ...], *, path: object)
     typed: set[str] = set()
     for line in ncom:
         if line.startswith(f"{TYPED_ATTRIBUTES}:"):
-            typed.update(k.strip() for k in line.partition(":")[2].split("\t") if k.strip())
+            for k in line.partition(":")[2].split("\t"):
+                k = k.strip()  # a key written as JSON (a colon in it) stands for its text
+                if k:
+                    typed.add(_json_key(k) if len(k) > 1 and k[0] == k[-1] == '"' else k)
     out: dict[str, Any] = dict(kv)
     for key in typed & set(kv):
         try:
