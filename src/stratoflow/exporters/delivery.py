@@ -15,6 +15,16 @@ delivered. A failed upload marks the record ``failed`` and fails the task — wi
 transient error class kept, so the task runner can retry the task later; a retried task
 re-uses the file it already wrote.
 
+What a task records is fenced like an import
+(:func:`~stratoflow.server.workflow.services.task_fence`): the export is recorded, the
+upload begun and the delivery recorded only while the task still holds its claim and is
+within its timeout, so an attempt its run gave up on (timed out, lease lost) records no
+export. An upload cannot be taken back, though: the record is marked ``uploading`` (fenced)
+right before it, and only the attempt that still holds the task marks it ``delivered``. An
+``uploading`` record that no attempt confirmed (its attempt was given up, or its process
+died, mid-upload) may have arrived: a later attempt does not upload that content again; it
+fails, naming the file and the target to check.
+
 Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
 ``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
 ``["good", "limited"]``), ``name_template`` (file names, see
@@ -24,13 +34,21 @@ Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plu
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from stratoflow.errors import ConfigError, ExportError, TransferError, TransientTransferError
+from stratoflow.errors import (
+    ConfigError,
+    ExportError,
+    TaskError,
+    TransferError,
+    TransientTransferError,
+)
 from stratoflow.exporters.export import (
     ExportOptions,
     delivered_fingerprints,
@@ -171,8 +189,73 @@ def _superseded(
     return {"state": TaskState.SKIPPED, "note": note, "superseded_by": digest}
 
 
+def _unconfirmed(manager: TaskManager, subject: str, fmt: str, digest: str) -> None:
+    """Refuse to deliver content whose upload an earlier attempt began and never confirmed.
+
+    That attempt was given up (or its process died) while it uploaded; the file may have
+    arrived, and a target cannot be asked in general (a REST endpoint ingests what it is
+    sent): uploading it again could deliver it twice.
+    """
+    assert manager.transfer is not None
+    record = (
+        ExportRecord.objects.filter(
+            subject=subject,
+            format=fmt,
+            fingerprint=digest,
+            transfer=manager.transfer,
+            state=ExportRecord.State.UPLOADING,
+        )
+        .select_related("task")
+        .first()
+    )
+    if record is None:
+        return
+    began = f" at {record.delivered_at.isoformat()}" if record.delivered_at else ""
+    by = f" by task {record.task.key!r}" if record.task is not None else ""
+    raise ExportError(
+        f"export v{record.version} of flight {subject} ({record.file_name}): its upload to "
+        f"transfer handler {manager.transfer.name!r} was begun{began}{by} and never confirmed "
+        "(that attempt was given up or died while uploading); it may have arrived, so it is "
+        "not delivered again: check the target"
+    )
+
+
+def _begin_upload(record: ExportRecord, fence: Callable[[], None]) -> None:
+    """Mark ``record`` as being uploaded, only while the task holds its claim (``fence``).
+
+    Committed before the upload starts: should this attempt be given up during the upload,
+    the next one sees that the file may have arrived (:func:`_unconfirmed`).
+    ``delivered_at`` holds the time the upload began until the delivery is confirmed.
+    """
+    with transaction.atomic():
+        begun = (
+            ExportRecord.objects.filter(pk=record.pk)
+            .exclude(state__in=[ExportRecord.State.DELIVERED, ExportRecord.State.UPLOADING])
+            .update(state=ExportRecord.State.UPLOADING, delivered_at=timezone.now(), error="")
+        )
+        if not begun:
+            raise ExportError(
+                f"{record.file_name}: another attempt is delivering it or delivered it already"
+            )
+        fence()
+    record.state = ExportRecord.State.UPLOADING
+
+
+def _upload_failed(record: ExportRecord, error: str, fence: Callable[[], None]) -> None:
+    """Mark the upload failed, so that a later attempt delivers the file again; only while
+    the task holds its claim (``fence``). An attempt given up meanwhile leaves the record
+    ``uploading``: its failure (a time-out waiting for the answer) does not prove that
+    nothing arrived."""
+    with transaction.atomic():
+        record_failed(record, error)
+        ExportRecord.objects.filter(pk=record.pk).update(delivered_at=None)
+        fence()
+    record.delivered_at = None
+
+
 def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
     """Export one flight and deliver it; the record says ``delivered`` only after the upload."""
+    from stratoflow.server.workflow.services import task_fence
     from stratoflow.server.workflow.transfers import build
 
     _require_transfer(manager)
@@ -187,6 +270,12 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
     stale = _superseded(manager, task, item.flight.identifier, options.format, digest)
     if stale is not None:
         return stale
+    _unconfirmed(manager, item.flight.identifier, options.format, digest)
+
+    def fence() -> None:
+        # not the task's last step: what follows (the upload) is still timed
+        task_fence(task, last=False)
+
     outbox = _outbox(manager)
     outbox.mkdir(parents=True, exist_ok=True)
     record = _reusable(task, digest, outbox)
@@ -199,20 +288,36 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
             requested_by=f"job {manager.job.name} / {manager.name}",
             task=task,
             transfer=manager.transfer,
+            fence=fence,
         )
     path = outbox / record.file_name
     handler = build(manager.transfer)
     if manager.options.get("retry"):
         handler.retry = RetryPolicy.from_config(manager.options["retry"])
+    _begin_upload(record, fence)
     try:
         remote = handler.put(path)
     except TransientTransferError as exc:
-        record_failed(record, str(exc))
+        _upload_failed(record, str(exc), fence)
         raise  # the task runner may retry the task later; the file stays in the outbox
     except TransferError as exc:
-        record_failed(record, str(exc))
+        _upload_failed(record, str(exc), fence)
         raise ExportError(f"delivery of {record.file_name} failed: {exc}") from exc
-    record_delivered(record, remote)
+    try:
+        with transaction.atomic():
+            record_delivered(record, remote)
+            task_fence(task)
+    except TaskError:
+        # given up while it uploaded: the record stays 'uploading', which keeps the next
+        # attempt from delivering the file a second time
+        logger.warning(
+            "export task %s: %s was uploaded to %s after its run gave the task up; "
+            "not recorded as delivered, and not delivered again",
+            task.key,
+            record.file_name,
+            remote,
+        )
+        raise
     path.unlink(missing_ok=True)
     return {
         "state": TaskState.DONE,

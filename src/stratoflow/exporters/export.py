@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -400,6 +400,7 @@ def export_one(
     user: User | None = None,
     task: Task | None = None,
     transfer: TransferHandler | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> ExportRecord:
     """Write one flight's file into ``directory`` and record it (state ``written``).
 
@@ -410,6 +411,10 @@ def export_one(
     SIGTERM) leaves neither a file under the export's name nor a record nor the claim; a
     process killed outright leaves its claim and hidden file, which the next export of the
     same flight takes up and removes.
+
+    ``fence`` is called last in the recording transaction (a job's task checks there that
+    its run has not given it up, :func:`~stratoflow.server.workflow.services.task_fence`);
+    when it raises, the export is undone like any failed one: no record, no file, no claim.
     """
     digest = fingerprint(item, selection, options)
     ds = flight_dataset(
@@ -441,6 +446,7 @@ def export_one(
                 user=user,
                 task=task,
                 transfer=transfer,
+                fence=fence,
             )
         except _Again:
             continue  # its number went to another content meanwhile: claim again
@@ -466,6 +472,7 @@ def _write_and_record(
     user: User | None,
     task: Task | None,
     transfer: TransferHandler | None,
+    fence: Callable[[], None] | None = None,
 ) -> ExportRecord:
     """Write ``path`` (unless it is this export, recorded before) and record it."""
     subject, fmt = item.flight.identifier, options.format
@@ -512,6 +519,8 @@ def _write_and_record(
                 transfer=transfer,
             )
             record.series.set([v.series for v in item.series])
+            if fence is not None:
+                fence()
     except BaseException:
         # Not recorded (the transaction that links and records is rolled back): a file left
         # under the version's name would make the next export of it refuse to overwrite

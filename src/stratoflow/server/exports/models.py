@@ -34,6 +34,8 @@ class ExportRecord(models.Model):
 
     class State(models.TextChoices):
         WRITTEN = "written"
+        #: an attempt began uploading it; whether it arrived is unknown until it says so
+        UPLOADING = "uploading"
         DELIVERED = "delivered"
         FAILED = "failed"
 

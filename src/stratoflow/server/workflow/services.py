@@ -292,7 +292,7 @@ def _timed_out(task: Task, what: str) -> str:
     )
 
 
-def task_fence(task: Task) -> None:
+def task_fence(task: Task, *, last: bool = True) -> None:
     """Let what ``task`` did be recorded only if its run has not given up on it.
 
     Called last inside the transaction that records what a task did (an import calls it
@@ -311,15 +311,19 @@ def task_fence(task: Task) -> None:
     PostgreSQL the UPDATE's row lock makes a driver's re-queue of the task wait for the
     transaction, which it then finds renewed; SQLite has one writer at a time anyway. Outside
     a task body (a file imported by a command) it does nothing.
+
+    ``last=False`` fences a step that is not the task's last (an export records its file,
+    then uploads it): the deadline stays, so the rest of the task is still timed.
     """
     held = _HELD.get()
     if held is None or held[0] != task.pk:
         return
     now = timezone.now()
     mine = Task.objects.filter(pk=task.pk, claim=held[1], state=TaskState.RUNNING.value)
-    if mine.filter(Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)).update(
-        deadline_at=None, lease_until=now + timedelta(seconds=lease_seconds())
-    ):
+    renewed: dict[str, Any] = {"lease_until": now + timedelta(seconds=lease_seconds())}
+    if last:
+        renewed["deadline_at"] = None
+    if mine.filter(Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)).update(**renewed):
         return
     # its deadline as claimed, or as its turn set it (a re-queue leaves it)
     deadlines = [
