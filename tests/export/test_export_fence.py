@@ -169,14 +169,24 @@ def test_an_export_written_past_its_timeout_records_nothing(
     assert target.received == [record.file_name]
 
 
+@pytest.mark.parametrize("arrived", [True, False])
 def test_an_upload_past_the_timeout_is_not_delivered_again(
-    imported: Imported, home: Path, target: Target, leases: None
+    imported: Imported,
+    home: Path,
+    target: Target,
+    leases: None,
+    django_user_model: Any,
+    arrived: bool,
 ) -> None:
     """The first attempt's upload is held by the target past the task's timeout: the run
     fails the task as timed out. The held upload then arrives, and its attempt, given up,
     cannot record it as delivered: the record stays 'uploading'. The next run offers the
     content again; its task sees that an upload was begun and never confirmed and does not
-    upload it a second time, failing with what to check."""
+    upload it a second time, failing with what to check. Whoever checked the target says in
+    the admin whether it arrived: then it is delivered (and not offered again), or the next
+    run delivers it again."""
+    from django.test import Client
+
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.models import Task
     from stratoflow.server.workflow.services import job_run
@@ -206,7 +216,30 @@ def test_an_upload_past_the_timeout_is_not_delivered_again(
     assert retry.pk != task.pk and retry.state == "failed"
     assert "never confirmed" in retry.error and "check the target" in retry.error, retry.error
     assert record.file_name in retry.error and "'data-centre'" in retry.error
+    assert "admin" in retry.error
     assert ExportRecord.objects.get().state == "uploading"
+
+    client = Client()
+    client.force_login(django_user_model.objects.create_superuser("pi", "pi@example.org", "pw"))
+    action = "confirm_arrived" if arrived else "confirm_not_arrived"
+    response = client.post(
+        "/admin/exports/exportrecord/",
+        {"action": action, "_selected_action": [str(record.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 unconfirmed upload(s) marked" in response.content.decode()
+    record.refresh_from_db()
+    assert record.state == ("delivered" if arrived else "failed"), record.state
+    assert "pi" in record.error
+
+    report = job_run(job, workers=1)
+    assert report.state == "succeeded", report
+    if arrived:
+        assert report.managers[0].collected == 0 and target.requests == 1
+    else:
+        assert target.requests == 2 and target.received == [record.file_name] * 2
+        assert ExportRecord.objects.filter(state="delivered").count() == 1
 
 
 #: a timeout the export of the test flight is written within even on a busy machine

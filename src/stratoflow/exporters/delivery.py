@@ -23,7 +23,8 @@ export. An upload cannot be taken back, though: the record is marked ``uploading
 right before it, and only the attempt that still holds the task marks it ``delivered``. An
 ``uploading`` record that no attempt confirmed (its attempt was given up, or its process
 died, mid-upload) may have arrived: a later attempt does not upload that content again; it
-fails, naming the file and the target to check.
+fails, naming the file and the target to check; whoever checked the target says whether it
+arrived in the admin (:mod:`stratoflow.server.exports.admin`).
 
 Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
 ``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
@@ -216,7 +217,8 @@ def _unconfirmed(manager: TaskManager, subject: str, fmt: str, digest: str) -> N
         f"export v{record.version} of flight {subject} ({record.file_name}): its upload to "
         f"transfer handler {manager.transfer.name!r} was begun{began}{by} and never confirmed "
         "(that attempt was given up or died while uploading); it may have arrived, so it is "
-        "not delivered again: check the target"
+        "not delivered again: check the target, then say whether it arrived with an action of "
+        "the export records' admin page"
     )
 
 
