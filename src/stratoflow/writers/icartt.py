@@ -39,11 +39,10 @@ import numpy.typing as npt
 import xarray as xr
 
 from stratoflow.csv_metadata import decode, encode, encode_key
-from stratoflow.dataset import FLAG_SUFFIX
 from stratoflow.errors import ConfigError, WriterError
 from stratoflow.readers.icartt import IAGOS_FLAGS_NOTE, LOD_MEANINGS, keyword_value
 from stratoflow.writers.base import Writer, ascii_text, plain_name
-from stratoflow.writers.names import unique_names
+from stratoflow.writers.names import renamed_variables
 from stratoflow.writers.nasa_ames import (
     Columns,
     TextPolicy,
@@ -86,35 +85,16 @@ def _plain_names(ds: xr.Dataset, path: Path) -> tuple[xr.Dataset, dict[str, str]
     alone, are told apart (:func:`~stratoflow.writers.names.unique_names`: ``Ozone_2``),
     the long name saying which source name it was; a flag follows its variable's new name.
     """
-    roots: dict[str, str] = {}
-    members: dict[str, tuple[str, str]] = {}
-    for key in map(str, ds.data_vars):
-        stem = key.removesuffix(FLAG_SUFFIX)
-        if stem != key and stem in ds.data_vars:
-            members[key] = (stem, FLAG_SUFFIX)
-        else:
-            roots[key] = plain_name(key)
     try:
-        renames = unique_names(roots, members, fixed_tails=members, avoid=("Start_UTC",), fold=True)
+        return renamed_variables(
+            ds,
+            plain_name,
+            avoid=("Start_UTC",),
+            fold=True,
+            shown=lambda key: key if key.isascii() else json.dumps(key),
+        )
     except ConfigError as exc:  # pragma: no cover - no chosen names here
         raise WriterError(f"{path}: {exc}") from None
-    changed = {k: v for k, v in renames.items() if k != v}
-    if not changed:
-        return ds, renames
-    out = ds.copy()
-    for key, new in changed.items():
-        attrs = out[key].attrs
-        if key in roots and new != roots[key]:  # told apart: say which variable it is
-            source = key if key.isascii() else json.dumps(key)
-            long_name = str(attrs.get("long_name", "")).strip()
-            attrs["long_name"] = f"{long_name} (source name {source})" if long_name else key
-        else:
-            attrs.setdefault("long_name", key)
-    for key in map(str, out.data_vars):  # links follow the renamed variables
-        listed = str(out[key].attrs.get("ancillary_variables", "")).split()
-        if listed:
-            out[key].attrs["ancillary_variables"] = " ".join(renames.get(n, n) for n in listed)
-    return out.rename(changed), renames
 
 
 #: OTHER_COMMENTS part naming each variable's ancillary variables (read back by IcarttReader):

@@ -26,10 +26,60 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING
 
 from stratoflow.errors import ConfigError
 
-__all__ = ["plain_tail", "unique_names"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["plain_tail", "renamed_variables", "unique_names"]
+
+
+def renamed_variables(
+    ds: xr.Dataset,
+    fit: Callable[[str], str],
+    *,
+    avoid: Collection[str],
+    fold: bool = False,
+    shown: Callable[[str], str] = str,
+) -> tuple[xr.Dataset, dict[str, str]]:
+    """``ds`` with every variable named as ``fit`` makes its name fit a text format (ICARTT,
+    NASA Ames), and the name each variable got.
+
+    A ``<var>_flag`` follows its variable; names that become one are told apart
+    (:func:`unique_names`); the source's name stays in the long name, which also says, for a
+    name told apart, which source name it was (``shown`` spells it for the format); the
+    ``ancillary_variables`` links follow the new names.
+    """
+    from stratoflow.dataset import FLAG_SUFFIX
+
+    roots: dict[str, str] = {}
+    members: dict[str, tuple[str, str]] = {}
+    for key in map(str, ds.data_vars):
+        stem = key.removesuffix(FLAG_SUFFIX)
+        if stem != key and stem in ds.data_vars:
+            members[key] = (stem, FLAG_SUFFIX)
+        else:
+            roots[key] = fit(key)
+    renames = unique_names(roots, members, fixed_tails=members, avoid=avoid, fold=fold)
+    changed = {k: v for k, v in renames.items() if k != v}
+    if not changed:
+        return ds, renames
+    out = ds.copy()
+    for key, new in changed.items():
+        attrs = out[key].attrs
+        if key in roots and new != roots[key]:  # told apart: say which variable it is
+            long_name = str(attrs.get("long_name", "")).strip()
+            source = shown(key)
+            attrs["long_name"] = f"{long_name} (source name {source})" if long_name else key
+        else:
+            attrs.setdefault("long_name", key)
+    for key in map(str, out.data_vars):  # links follow the renamed variables
+        listed = str(out[key].attrs.get("ancillary_variables", "")).split()
+        if listed:
+            out[key].attrs["ancillary_variables"] = " ".join(renames.get(n, n) for n in listed)
+    return out.rename(changed), renames
 
 
 def plain_tail(text: str) -> str:

@@ -41,11 +41,11 @@ import pandas as pd  # type: ignore[import-untyped]
 import xarray as xr
 
 from stratoflow.csv_metadata import encode
-from stratoflow.dataset import FLAG_SUFFIX, TIME, flag_name
+from stratoflow.dataset import TIME, flag_name
 from stratoflow.errors import ConfigError, WriterError
 from stratoflow.readers.nasa_ames import TYPED_ATTRIBUTES
 from stratoflow.writers.base import Writer
-from stratoflow.writers.names import unique_names
+from stratoflow.writers.names import renamed_variables
 
 __all__ = [
     "Columns",
@@ -176,32 +176,12 @@ def _safe_names(ds: xr.Dataset) -> xr.Dataset:
     (:func:`~stratoflow.writers.names.unique_names`: ``O3_(ppb)_2``), the long name saying
     which source name it was; a flag follows its variable's new name.
     """
-    roots: dict[str, str] = {}
-    members: dict[str, tuple[str, str]] = {}
-    for key in map(str, ds.data_vars):
-        stem = key.removesuffix(FLAG_SUFFIX)
-        if stem != key and stem in ds.data_vars:
-            members[key] = (stem, FLAG_SUFFIX)
-        else:
-            inner = _NAME_BREAKS.sub("_", _NAME_EDGES.sub("", key))
-            roots[key] = key if inner == key else inner or "var"
-    renames = unique_names(roots, members, fixed_tails=members, avoid=(TIME,))
-    changed = {k: v for k, v in renames.items() if k != v}
-    if not changed:
-        return ds
-    out = ds.copy()
-    for key, new in changed.items():
-        attrs = out[key].attrs
-        if key in roots and new != roots[key]:  # told apart: say which variable it is
-            long_name = str(attrs.get("long_name", "")).strip()
-            attrs["long_name"] = f"{long_name} (source name {key})" if long_name else key
-        else:
-            attrs.setdefault("long_name", key)
-    for key in map(str, out.data_vars):  # links follow the renamed variables
-        listed = str(out[key].attrs.get("ancillary_variables", "")).split()
-        if listed:
-            out[key].attrs["ancillary_variables"] = " ".join(renames.get(n, n) for n in listed)
-    return out.rename(changed)
+
+    def fit(key: str) -> str:
+        inner = _NAME_BREAKS.sub("_", _NAME_EDGES.sub("", key))
+        return key if inner == key else inner or "var"
+
+    return renamed_variables(ds, fit, avoid=(TIME,))[0]
 
 
 def number(value: float) -> str:
