@@ -9,7 +9,18 @@ STRATOFLOW_DATABASE_URL        database URL; empty means embedded SQLite in the 
 STRATOFLOW_SECRET_KEY          Django secret key (generated once into the home if unset)
 STRATOFLOW_DEBUG               ``1`` for Django debug pages (off)
 STRATOFLOW_ALLOWED_HOSTS       comma-separated host names (127.0.0.1,localhost)
-STRATOFLOW_EMAIL_URL           ``smtp://host:port`` for notifications; unset = console
+STRATOFLOW_EMAIL_URL           SMTP server for notifications: ``smtp://[user@]host[:port]``
+                               (plain, 25), ``smtp+starttls://...`` (STARTTLS, 587) or
+                               ``smtps://...`` (implicit TLS, 465); never a password
+                               (unset: notifications are printed on the console)
+STRATOFLOW_EMAIL_PASSWORD      the SMTP login's password as a secret reference,
+                               ``env:NAME`` or ``file:/path``, read when mail is sent
+                               (required with a user in the URL)
+STRATOFLOW_EMAIL_CA_FILE       PEM file of a private CA the SMTP server's certificate is
+                               verified against (the system's trust store)
+STRATOFLOW_FROM_EMAIL          sender of notifications (stratoflow@localhost)
+STRATOFLOW_BASE_URL            the web UI's address, for links in notifications
+                               (http://127.0.0.1:8000)
 STRATOFLOW_BROKER_URL          Celery broker (redis://127.0.0.1:6379/0)
 STRATOFLOW_EXECUTOR            ``inprocess`` (default: tasks in threads of the running
                                process) or ``celery`` (tasks to ``stratoflow worker``)
@@ -23,7 +34,6 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -145,10 +155,23 @@ STAGING_DIR = HOME / "staging"
 
 _email_url = os.environ.get("STRATOFLOW_EMAIL_URL", "")
 if _email_url:
-    _parts = urlsplit(_email_url)
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = _parts.hostname or "127.0.0.1"
-    EMAIL_PORT = _parts.port or 25
+    # Checked here, so a wrong URL stops every command at once with one clear line; the
+    # password itself is only a reference, resolved by the backend when it sends.
+    from stratoflow.server.mail import email_server
+
+    _email = email_server(
+        _email_url,
+        password=os.environ.get("STRATOFLOW_EMAIL_PASSWORD", ""),
+        ca_file=os.environ.get("STRATOFLOW_EMAIL_CA_FILE", ""),
+    )
+    EMAIL_BACKEND = "stratoflow.server.mail.EmailBackend"
+    EMAIL_HOST = _email.host
+    EMAIL_PORT = _email.port
+    EMAIL_HOST_USER = _email.user
+    EMAIL_USE_TLS = _email.starttls
+    EMAIL_USE_SSL = _email.implicit_tls
+    STRATOFLOW_EMAIL_PASSWORD = _email.password
+    STRATOFLOW_EMAIL_CA_FILE = _email.ca_file
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("STRATOFLOW_FROM_EMAIL", "stratoflow@localhost")
