@@ -27,10 +27,11 @@ Certificates are always verified, against the system's trust store or, for a sit
 CA, against ``STRATOFLOW_EMAIL_CA_FILE`` (PEM); the host name in the URL must match the
 certificate.
 
-Failures to connect, to secure the connection or to log in are :class:`MailError`, naming the
-server (its URL, which holds no password) and what went wrong: a :class:`StratoflowError`, so a
-command reports it on one line, and an :class:`smtplib.SMTPException` (an :class:`OSError`),
-so callers that already tolerate mail trouble (a run's review notices) keep doing so.
+Failures to resolve the password, to connect, to secure the connection or to log in are
+:class:`MailError`, naming the server (its URL, which holds no password) and what went wrong:
+a :class:`StratoflowError`, so a command reports it on one line, and an
+:class:`smtplib.SMTPException` (an :class:`OSError`), so callers that already tolerate mail
+trouble (a run's review notices) keep doing so.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ class EmailBackend(SMTPEmailBackend):
                 opened: bool | None = super().open()
                 return opened
             return self._open_or_explain()
-        except (SecretError, MailError):
+        except MailError:
             if self.fail_silently:
                 return None
             raise
@@ -227,17 +228,16 @@ class EmailBackend(SMTPEmailBackend):
             self.password = given  # the value is not kept once the login is done
 
     def _reveal(self) -> str:
+        """The password, now. A :class:`MailError` when it cannot be had: to the caller it is
+        mail that cannot be sent, like a server that is down (a run's review notices are
+        tolerated to fail, and retried later), and the message names the reference."""
+        what = f"e-mail server {self.server_url}: STRATOFLOW_EMAIL_PASSWORD"
         try:
             value = Secret(self.password_reference).reveal()
         except SecretError as exc:
-            raise SecretError(
-                f"e-mail server {self.server_url}: STRATOFLOW_EMAIL_PASSWORD: {exc}"
-            ) from None
+            raise MailError(f"{what}: {exc}") from None
         if not value:  # Django would skip the login, and the server refuse the mail later
-            raise SecretError(
-                f"e-mail server {self.server_url}: STRATOFLOW_EMAIL_PASSWORD: secret "
-                f"{self.password_reference} is empty"
-            )
+            raise MailError(f"{what}: secret {self.password_reference} is empty")
         return value
 
     def _open_or_explain(self) -> bool:
