@@ -430,3 +430,29 @@ def test_a_missing_secret_does_not_fail_the_run(
 
     assert review_awaiting(run) == 0
     assert f"secret env:{PASSWORD_VAR}" in all_logs.text
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_timeout(
+    settings: LazySettings, password_env: None
+) -> None:
+    """Django waits forever by default: a listener that accepts and never greets (STARTTLS
+    spoken to an implicit-TLS port does the same) hung the sending run."""
+    import socket
+    import time
+
+    from stratoflow.server.mail import MailError, email_timeout
+
+    assert email_timeout("") == 60.0
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(ConfigError, match="STRATOFLOW_EMAIL_TIMEOUT"):
+            email_timeout(bad)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        _configure(settings, f"smtp+starttls://{USER.replace('@', '%40')}@127.0.0.1:"
+                   f"{silent.getsockname()[1]}")  # fmt: skip
+        settings.EMAIL_TIMEOUT = email_timeout("1.5")
+        start = time.monotonic()
+        with pytest.raises(MailError, match="cannot connect"):
+            _send()
+        assert time.monotonic() - start < 10

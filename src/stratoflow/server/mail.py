@@ -37,6 +37,7 @@ trouble (a run's review notices) keep doing so.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import smtplib
 import ssl
@@ -154,6 +155,23 @@ def email_server(url: str, password: str = "", ca_file: str = "") -> EmailServer
             "across the network; use smtp+starttls:// or smtps://"
         )
     return server
+
+
+def email_timeout(text: str) -> float:
+    """``STRATOFLOW_EMAIL_TIMEOUT``: seconds to wait for the SMTP server (default 60).
+
+    Django waits forever by default: a server that accepts the connection and never answers
+    (a URL whose scheme does not fit the port: STARTTLS spoken to an implicit-TLS port) hung
+    the run sending its review notice."""
+    if not text.strip():
+        return 60.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"STRATOFLOW_EMAIL_TIMEOUT: {text!r} is not a number of seconds above 0")
+    return seconds
 
 
 def _is_loopback(host: str) -> bool:

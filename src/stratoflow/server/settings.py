@@ -18,6 +18,7 @@ STRATOFLOW_EMAIL_PASSWORD      the SMTP login's password as a secret reference,
                                (required with a user in the URL)
 STRATOFLOW_EMAIL_CA_FILE       PEM file of a private CA the SMTP server's certificate is
                                verified against (the system's trust store)
+STRATOFLOW_EMAIL_TIMEOUT       seconds to wait for the SMTP server's answers (60)
 STRATOFLOW_FROM_EMAIL          sender of notifications (stratoflow@localhost)
 STRATOFLOW_BASE_URL            the web UI's address, for links in notifications
                                (http://127.0.0.1:8000)
@@ -157,7 +158,7 @@ _email_url = os.environ.get("STRATOFLOW_EMAIL_URL", "")
 if _email_url:
     # Checked here, so a wrong URL stops every command at once with one clear line; the
     # password itself is only a reference, resolved by the backend when it sends.
-    from stratoflow.server.mail import email_server
+    from stratoflow.server.mail import email_server, email_timeout
 
     _email = email_server(
         _email_url,
@@ -172,6 +173,7 @@ if _email_url:
     EMAIL_USE_SSL = _email.implicit_tls
     STRATOFLOW_EMAIL_PASSWORD = _email.password
     STRATOFLOW_EMAIL_CA_FILE = _email.ca_file
+    EMAIL_TIMEOUT = email_timeout(os.environ.get("STRATOFLOW_EMAIL_TIMEOUT", ""))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("STRATOFLOW_FROM_EMAIL", "stratoflow@localhost")
