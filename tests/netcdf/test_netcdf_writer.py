@@ -276,6 +276,22 @@ def test_compliance_real_ndacc_sonde(shared_data: Path, compliance: Check, tmp_p
         assert back["Geopotential_height"].attrs["units"] == "m"
 
 
+@pytest.mark.slow
+def test_compliance_real_ebas_station(shared_data: Path, compliance: Check, tmp_path: Path) -> None:
+    """A real EBAS file: its variables' metadata keys are written as EBAS spells them
+    ("Measurement uncertainty"); the CF checker wants attribute names of letters, digits and
+    underscores (section 2.3), and found every such key of every variable."""
+    (path,) = (shared_data / "ebas_nasa_ames").glob("*.nas")
+    ds = NasaAmesReader().read(path)
+    assert any(" " in str(k) for v in ds.data_vars.values() for k in v.attrs)
+    out = NetcdfWriter().write(ds, tmp_path / "ebas.nc")
+    findings = compliance(out, checks=["cf:1.8"])
+    assert not any(findings["cf:1.8"].values()), findings["cf:1.8"]
+    with xr.open_dataset(out) as back:
+        kept = {str(k) for k in back["carbon_monoxide"].attrs}
+    assert "ebas_Measurement_uncertainty" in kept
+
+
 def test_an_uncertainty_in_degrees_north_is_no_latitude(
     make_flight: Callable[..., xr.Dataset],
 ) -> None:

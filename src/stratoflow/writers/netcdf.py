@@ -207,6 +207,12 @@ _TIME_UNITS = (
 _NAME_OK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+def _attribute_name(key: str) -> str:
+    """``key`` as CF 2.3 wants an attribute name (:func:`plain_name`: ASCII letters, digits
+    and underscores, a letter first); one of netCDF's own (``_FillValue``...) as it is."""
+    return key if _NAME_OK.match(key) or key.startswith("_") else plain_name(key)
+
+
 def udunits(units: str) -> str:
     """A UDUNITS spelling of ``units`` (``ppb`` -> ``1e-9``); unknown spellings are kept."""
     return _UNITS.get(units.strip().lower(), units.strip())
@@ -576,8 +582,8 @@ class NetcdfWriter(Writer):
         coords: list[str],
     ) -> tuple[dict[str, Any], npt.NDArray[Any]]:
         values = np.asarray(var.values)
-        attrs: dict[str, Any] = {
-            str(k): _attr_value(v)
+        kept = {
+            str(k): v
             for k, v in var.attrs.items()
             if str(k)
             not in {
@@ -591,6 +597,10 @@ class NetcdfWriter(Writer):
                 "positive",
             }
         }
+        # a source's attribute names as CF wants them (EBAS: "Measurement uncertainty"),
+        # told apart where two become one, as the global attributes are
+        keys = unique_names({k: _attribute_name(k) for k in kept}, {})
+        attrs: dict[str, Any] = {keys[k]: _attr_value(v) for k, v in kept.items()}
         attrs.setdefault("long_name", key)
         is_flag = key.endswith(FLAG_SUFFIX) and key[: -len(FLAG_SUFFIX)] in ds.data_vars
         if is_flag:
@@ -648,7 +658,7 @@ class NetcdfWriter(Writer):
         kept = {str(k): v for k, v in ds.attrs.items() if str(k) not in _DROP_GLOBALS}
         # a key with a ':' or blank made a netCDF name; one that then repeats another
         # (``geospatial:note`` beside ``geospatial_note``) overwrote it: told apart instead
-        keys = unique_names({k: re.sub(r"\W", "_", k) for k in kept}, {})
+        keys = unique_names({k: _attribute_name(k) for k in kept}, {})
         src = {keys[k]: v for k, v in kept.items()}
         attrs: dict[str, Any] = {k: _attr_value(v) for k, v in src.items()}
         if "licence" in attrs and "license" not in attrs:
