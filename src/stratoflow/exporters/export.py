@@ -387,7 +387,22 @@ def _icartt_name(
     )
     platform = item.flight.platform.name if item.flight.platform is not None else ""
     day = str(first.astype("datetime64[D]")).replace("-", "")
-    return f"{data_id}_{part(platform, 'NA')}_{day}_{part(revision, 'R0')}{suffix}"
+    location = _shortened(part(platform, "NA"), 40)
+    tail = f"_{location}_{day}_{part(revision, 'R0')}{suffix}"
+    # ICARTT names are at most 127 characters: a long identifier (an EBAS file name) is cut,
+    # a digest of the whole keeping two that differ only beyond the cut apart
+    return _shortened(data_id, _ICARTT_NAME_MAX - len(tail)) + tail
+
+
+_ICARTT_NAME_MAX = 127
+
+
+def _shortened(text: str, most: int) -> str:
+    """``text``, or its head and a digest of the whole, in at most ``most`` characters."""
+    if len(text) <= most:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: max(1, most - 9)].rstrip('-')}-{digest}"
 
 
 def export_one(

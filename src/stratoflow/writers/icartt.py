@@ -92,6 +92,7 @@ def _plain_names(ds: xr.Dataset, path: Path) -> tuple[xr.Dataset, dict[str, str]
             avoid=("Start_UTC",),
             fold=True,
             shown=lambda key: key if key.isascii() else json.dumps(key),
+            max_length=31,  # ICARTT 2.0 (2.1.1): short names of at most 31 characters
         )
     except ConfigError as exc:  # pragma: no cover - no chosen names here
         raise WriterError(f"{path}: {exc}") from None

@@ -43,6 +43,7 @@ def renamed_variables(
     avoid: Collection[str],
     fold: bool = False,
     shown: Callable[[str], str] = str,
+    max_length: int | None = None,
 ) -> tuple[xr.Dataset, dict[str, str]]:
     """``ds`` with every variable named as ``fit`` makes its name fit a text format (ICARTT,
     NASA Ames), and the name each variable got.
@@ -50,7 +51,9 @@ def renamed_variables(
     A ``<var>_flag`` follows its variable; names that become one are told apart
     (:func:`unique_names`); the source's name stays in the long name, which also says, for a
     name told apart, which source name it was (``shown`` spells it for the format); the
-    ``ancillary_variables`` links follow the new names.
+    ``ancillary_variables`` links follow the new names. ``max_length`` (ICARTT: 31) cuts a
+    name so that it, its flag's name and a ``_2`` fit; a cut name's long name says its
+    source name too.
     """
     from stratoflow.dataset import FLAG_SUFFIX
 
@@ -62,6 +65,15 @@ def renamed_variables(
             members[key] = (stem, FLAG_SUFFIX)
         else:
             roots[key] = fit(key)
+    fitted = dict(roots)
+    if max_length is not None:
+        tails: dict[str, int] = {}
+        for stem, tail in members.values():
+            tails[stem] = max(tails.get(stem, 0), len(tail))
+        for key, name in fitted.items():
+            room = max_length - tails.get(key, 0)
+            if len(name) > room:  # three characters left for a "_2" should it collide
+                roots[key] = name[: max(1, room - 3)].rstrip("_")
     renames = unique_names(roots, members, fixed_tails=members, avoid=avoid, fold=fold)
     changed = {k: v for k, v in renames.items() if k != v}
     if not changed:
@@ -69,7 +81,7 @@ def renamed_variables(
     out = ds.copy()
     for key, new in changed.items():
         attrs = out[key].attrs
-        if key in roots and new != roots[key]:  # told apart: say which variable it is
+        if key in roots and new != fitted[key]:  # told apart or cut: say which variable
             long_name = str(attrs.get("long_name", "")).strip()
             source = shown(key)
             attrs["long_name"] = f"{long_name} (source name {source})" if long_name else key
