@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from django.conf import LazySettings
 
 from ._flights import Imported, approve
+from ._http import upload_target
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,33 +42,20 @@ class Target:
 def target() -> Iterator[Target]:
     state = Target()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            state.requests += 1
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            assert body
-            if state.hold and state.requests == 1:
-                state.held.set()
-                state.release.wait(60)
-            state.received.append(self.path.rsplit("/", 1)[-1])
-            self.send_response(201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def on_put(name: str, body: bytes) -> int:
+        state.requests += 1
+        assert body
+        if state.hold and state.requests == 1:
+            state.held.set()
+            state.release.wait(60)
+        state.received.append(name)
+        return 201
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with upload_target(on_put) as state.url:
+        try:
+            yield state
+        finally:
+            state.release.set()  # a held request ends before the server is closed
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ The REST target is a real ``http.server`` on 127.0.0.1 that answers 503 until to
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 from stratoflow import open_dataset, write_dataset
 
 from ._flights import Imported, approve
+from ._http import upload_target
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,32 +35,15 @@ class Target:
 def target() -> Iterator[Target]:
     state = Target()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            state.requests += 1
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if state.failing:
-                self.send_response(503)
-                self.send_header("Retry-After", "0")
-            else:
-                state.received[self.path.rsplit("/", 1)[-1]] = body
-                self.send_response(201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def on_put(name: str, body: bytes) -> int:
+        state.requests += 1
+        if state.failing:
+            return 503
+        state.received[name] = body
+        return 201
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with upload_target(on_put) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _job(name: str, transfer_type: str, options: dict[str, Any], export: dict[str, Any]) -> Any:
