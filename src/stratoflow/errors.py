@@ -33,6 +33,8 @@ that no ``httpx``/``paramiko``/``netCDF4`` exception leaks to a caller. Messages
     ├── ExportError                          the exporter could not assemble/deliver a Dataset
     │   └── ExportIncomplete                 some flights of a selection failed, the others were
     │                                        exported (stratoflow.exporters.export)
+    ├── MailError (smtplib.SMTPException)    the SMTP server cannot be reached, secured or logged
+    │                                        in to (names the server, never the password)
     └── TaskError                            task/job orchestration failed
         ├── IllegalTransition                a state change the state machine forbids
         ├── TaskTimedOut                     a task ran past its manager's timeout; retried
@@ -48,6 +50,8 @@ Example::
 
 from __future__ import annotations
 
+import smtplib
+
 __all__ = [
     "AuthError",
     "CatalogError",
@@ -57,6 +61,7 @@ __all__ = [
     "GoneError",
     "IllegalTransition",
     "ImportFailed",
+    "MailError",
     "PluginNotFound",
     "QCConfigError",
     "QCError",
@@ -189,6 +194,14 @@ class QCError(StratoflowError):
 
 class ExportError(StratoflowError):
     """The exporter could not select, assemble or deliver data."""
+
+
+class MailError(StratoflowError, smtplib.SMTPException):
+    """The SMTP server could not be reached, secured or logged in to (the message names it).
+
+    Also an :class:`smtplib.SMTPException`, so code that tolerates mail trouble (a run's
+    review notice, retried later) keeps tolerating it.
+    """
 
 
 class TaskError(StratoflowError):

@@ -33,8 +33,8 @@ from django.conf import LazySettings
 from django.core.mail import send_mail
 
 import stratoflow.server.settings as settings_module
-from stratoflow.errors import ConfigError, StratoflowError
-from stratoflow.server.mail import MailError, email_server
+from stratoflow.errors import ConfigError, MailError, StratoflowError
+from stratoflow.server.mail import email_server
 
 from .conftest import Review
 
@@ -440,7 +440,7 @@ def test_a_server_that_never_answers_is_given_up_after_the_timeout(
     import socket
     import time
 
-    from stratoflow.server.mail import MailError, email_timeout
+    from stratoflow.server.mail import email_timeout
 
     assert email_timeout("") == 60.0
     for bad in ("0", "-1", "nan", "soon"):

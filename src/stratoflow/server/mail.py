@@ -48,7 +48,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as SMTPEmailBackend
 
-from stratoflow.errors import ConfigError, SecretError, StratoflowError
+from stratoflow.errors import ConfigError, MailError, SecretError
 from stratoflow.transfer.secrets import Secret
 
 __all__ = ["EmailBackend", "EmailServer", "MailError", "email_server"]
@@ -61,10 +61,6 @@ _SCHEMES: Final = {
 }
 _SCHEME_SYNTAX: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
-
-
-class MailError(StratoflowError, smtplib.SMTPException):
-    """The SMTP server could not be reached, secured or logged in to (the message names it)."""
 
 
 @dataclass(frozen=True)
