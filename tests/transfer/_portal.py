@@ -105,6 +105,9 @@ class Portal:
     #: answer 429 (Retry-After: 0) to a HEAD that comes while this many are being answered
     #: (0: no limit), as a portal that allows one request at a time does
     head_limit: int = 0
+    #: answer 429 (Retry-After: 0) to this many HEADs before answering again, as a portal
+    #: busy for a moment does
+    head_busy: int = 0
     listings: int = 0
     url: str = ""
 
@@ -267,8 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
             portal.heads_at_once += 1
             portal.most_heads_at_once = max(portal.most_heads_at_once, portal.heads_at_once)
             over = bool(portal.head_limit) and portal.heads_at_once > portal.head_limit
+            busy = portal.head_busy > 0
+            portal.head_busy -= busy
+        self.answering_head = True
         try:
-            if over:
+            if over or busy:
                 self.send_response(429)
                 self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", "0")
@@ -277,8 +283,16 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(portal.head_delay)
             self._head()
         finally:
-            with portal.lock:
-                portal.heads_at_once -= 1
+            self._head_answered()
+
+    def _head_answered(self) -> None:
+        """Count this ``HEAD`` as answered: before its headers are sent (see
+        :meth:`end_headers`), since the client may send its next request as soon as it has
+        them; counted after, one answered would still count as being answered then."""
+        if getattr(self, "answering_head", False):
+            self.answering_head = False
+            with self.server.portal.lock:
+                self.server.portal.heads_at_once -= 1
 
     def _head(self) -> None:
         routed = self._route()
@@ -389,6 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in getattr(self, "extra_headers", {}).items():
             self.send_header(key, value)
         self.extra_headers: dict[str, str] = {}
+        self._head_answered()
         super().end_headers()
 
     def _file(self, name: str) -> None:

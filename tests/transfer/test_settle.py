@@ -399,6 +399,20 @@ def test_a_portal_that_asks_to_slow_down_is_asked_one_at_a_time(
     assert portal.most_heads_at_once > 1  # it was asked in parallel, and said no
 
 
+@pytest.mark.parametrize("parallel", [4, 1])
+def test_a_portal_busy_for_a_moment_is_asked_again_after_the_wait_it_asks_for(
+    portal_factory: Callable[..., Portal], remote_root: Path, tmp_path: Path, parallel: int
+) -> None:
+    """A portal answering 429 to a few ``HEAD`` requests, one at a time too: such an answer
+    is retried (after its ``Retry-After``), never taken for the file's state, which made the
+    file look changed at the next look and left it for a later run."""
+    names = _new_files(remote_root, 8)
+    portal = portal_factory(head_busy=3)
+    run = _portal_run(portal, settle=SETTLE, parallel_heads=parallel)
+    assert sorted(s.name for s in run.fetch_new(StagingArea(tmp_path / "staging"))) == names
+    assert portal.head_busy == 0
+
+
 @pytest.mark.parametrize("value", [0, 17, -1])
 def test_parallel_heads_is_checked(value: int) -> None:
     with pytest.raises(ConfigError, match=rf"parallel_heads must be .* 1 to 16, not {value}"):

@@ -920,14 +920,25 @@ class TransferType(ABC):
         return kept, taken
 
     def _unchanged(
-        self, conn: Callable[[], Connection], listed: RemoteItem, first: Observation
+        self,
+        conn: Callable[[], Connection],
+        listed: RemoteItem,
+        first: Observation,
+        policy: RetryPolicy,
+        drop: Callable[[], None],
     ) -> None:
         """Raise :class:`_Changed` when the file ``listed`` changed since it was first
         observed (asked once its bytes are in, before they are staged): the file grew or was
         rewritten while it was downloaded, so the bytes may be of no complete version. One
-        deleted since is not changed: its bytes are what was listed."""
+        deleted since is not changed: its bytes are what was listed. A look that fails
+        transiently (a portal asking to slow down) is retried by itself: the bytes are in,
+        and downloading them again would cost the portal more."""
         try:
-            now = conn().observe_again(listed)
+            now = policy.call(
+                lambda: conn().observe_again(listed),
+                what=f"observe {self.where}: {listed.identity}",
+                on_retry=drop,
+            )
         except GoneError:
             return
         if now.marker != first.marker:
@@ -1010,7 +1021,7 @@ class TransferType(ABC):
                 ),
                 confirm=None
                 if item.identity not in observed
-                else partial(self._unchanged, connection, *observed[item.identity]),
+                else partial(self._unchanged, connection, *observed[item.identity], policy, drop),
             )
 
         try:

@@ -787,7 +787,12 @@ class _HttpConnection(Connection):
 
     def _head(self, item: RemoteItem) -> httpx.Response:
         """The answer to a ``HEAD`` of the item's download (closed: headers only). Only a 200
-        tells anything (403 from S3 for a URL signed for GET, 405, ...)."""
+        tells anything (403 from S3 for a URL signed for GET, 405, ...).
+
+        An answer that asks to slow down (429, 503, ...) is a
+        :class:`TransientTransferError`, retried after the ``Retry-After`` the portal asks
+        for: taken as the file's state, it made the file look changed at the next look, and
+        a busy portal's files were left for a later run again and again."""
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
         what = f"HEAD {public_url(url)}"
         try:
@@ -795,6 +800,8 @@ class _HttpConnection(Connection):
             response.close()
         except httpx.HTTPError as exc:
             raise _translate(exc, what) from exc
+        if response.status_code in _SLOW_DOWN:
+            _check(response, what, url)
         return response
 
     def version_of(self, item: RemoteItem) -> str | None:
@@ -852,10 +859,7 @@ class _HttpConnection(Connection):
                 return None
             try:
                 response = self._head(item)
-            except TransferError:
-                stop.set()
-                return None
-            if response.status_code in _SLOW_DOWN:
+            except TransferError:  # slowing down (429, 503, ...) too
                 stop.set()
                 return None
             self._remember_version(item, response)
