@@ -116,6 +116,40 @@ def test_a_stop_inside_a_task_run_by_the_driver_gives_the_task_back() -> None:
         managers._KINDS.pop("stops", None)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_task_is_held_by_the_heartbeat_before_its_claim_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claims a stopped driver gives back are those its heartbeat holds: a task must be
+    held from before it is seen 'running' (held only after its claim, a SIGTERM in between
+    missed it; it ran on and ended 'done' in a run recorded as interrupted)."""
+    from stratoflow.server.workflow import managers, services
+    from stratoflow.server.workflow.leases import heartbeat
+    from stratoflow.server.workflow.models import Job, Task, TaskManager
+    from stratoflow.server.workflow.services import job_run
+
+    held_when_claimed: list[bool] = []
+    claim = services._claim
+
+    def observed(task_id: int, token: str) -> Any:
+        held_when_claimed.append(token in heartbeat().claims())
+        return claim(task_id, token)
+
+    monkeypatch.setattr(services, "_claim", observed)
+    managers.register("stops", StopsOnce())
+    try:
+        job = Job.objects.create(name="held")
+        TaskManager.objects.create(job=job, name="work", kind="stops")
+        managers.get("stops").stopped = True  # type: ignore[attr-defined]
+        report = job_run(job, workers=2)
+        assert report.state == "succeeded"
+        assert held_when_claimed == [True, True, True]
+        assert set(Task.objects.values_list("state", flat=True)) == {"done"}
+        assert not heartbeat().claims()  # each let go once its task ended
+    finally:
+        managers._KINDS.pop("stops", None)
+
+
 @pytest.mark.services
 def test_a_worker_stopped_by_sigterm_finishes_its_tasks_and_leaves_none_running(
     make_job: MakeJob,

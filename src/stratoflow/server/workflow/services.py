@@ -238,11 +238,20 @@ def task_execute(
     from stratoflow.server.workflow import managers
 
     token = token or uuid.uuid4().hex
-    task = _claim(task_id, token)
-    if task is None:
-        return "not-ready"
+    # Held before the claim is taken: a driver stopped by SIGTERM gives back the tasks whose
+    # claims this process holds (run_interrupt). Held only after, a task seen 'running' at
+    # that moment was missed, ran on when its thread was let go and ended 'done' in a run
+    # already recorded as interrupted.
     beat = heartbeat()
     beat.hold_task(token)
+    try:
+        task = _claim(task_id, token)
+    except BaseException:
+        beat.drop_task(token)
+        raise
+    if task is None:
+        beat.drop_task(token)
+        return "not-ready"
     manager = task.manager
     held = _HELD.set((task.pk, token))
     try:
