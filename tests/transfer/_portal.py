@@ -108,12 +108,53 @@ class Portal:
     #: answer 429 (Retry-After: 0) to this many HEADs before answering again, as a portal
     #: busy for a moment does
     head_busy: int = 0
+    #: send a new ETag with every answer to a file's HEAD or GET, as some portals do: "weak"
+    #: (``W/"r<n>"``, a request id) or "strong" (``"<digest>-<n>"``, a download generated
+    #: on request); the ETag then never matches an ``If-Range``
+    fresh_etags: str = ""
+    etags_made: int = 0
+    #: a query string appended to every item's link, made anew for every listing page:
+    #: ``{n}`` is the number of that listing, ``{token}`` a token handed out with it (a file
+    #: is then served, ``HEAD`` and ``GET``, only with a token handed out: 403 otherwise), as
+    #: portals whose links carry a download token, a session or a signature do
+    link_query: str = ""
+    tokens_handed: set[str] = field(default_factory=set)
+    #: list each file under a link that only a token of its own names
+    #: (``/download?token=<the file's token>``), as file-sharing portals do
+    links_by_token: bool = False
     listings: int = 0
     url: str = ""
 
-    def link(self, name: str, query: dict[str, list[str]]) -> str:
-        """The download link of the file ``name`` in a listing asked with ``query``."""
+    def etag(self, data: bytes) -> str:
+        """The ``ETag`` of an answer carrying (the headers of) ``data``: its digest, or a new
+        one for every answer (see ``fresh_etags``)."""
+        digest = hashlib.sha256(data).hexdigest()[:20]
+        if not self.fresh_etags:
+            return f'"{digest}"'
+        with self.lock:
+            self.etags_made += 1
+            made = self.etags_made
+        return f'W/"r{made}"' if self.fresh_etags == "weak" else f'"{digest}-{made}"'
+
+    def file_token(self, name: str) -> str:
+        """The token that names the file ``name`` in its link (see ``links_by_token``)."""
+        return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+    def token_refused(self, query: dict[str, list[str]]) -> bool:
+        """Whether a file asked with ``query`` lacks a token handed out (``link_query``)."""
+        if "{token}" not in self.link_query:
+            return False
+        with self.lock:
+            return (query.get("token") or [""])[0] not in self.tokens_handed
+
+    def link(self, name: str, query: dict[str, list[str]], token: str = "") -> str:
+        """The download link of the file ``name`` in a listing asked with ``query``
+        (``token``: the one handed out with it, see ``link_query``)."""
         key = quote((query.get("api_key") or [""])[0], safe="")
+        if self.links_by_token:
+            return f"/download?token={self.file_token(name)}"
+        if self.link_query:
+            return f"/files/{name}?" + self.link_query.format(n=self.listings, token=token)
         if self.key_in_links == "query":
             return f"/files/{name}?api_key={key}"
         if self.key_in_links == "path":
@@ -298,7 +339,12 @@ class _Handler(BaseHTTPRequestHandler):
         routed = self._route()
         if routed is None:
             return
-        path, _ = routed
+        path, query = routed
+        if self.server.portal.token_refused(query):
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         target = self.server.portal.root / unquote(path.removeprefix("/files/"))
         if not path.startswith("/files/") or not target.is_file():
             self.send_response(404)
@@ -312,8 +358,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200)
-        if self.server.portal.ranges:
-            self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
+        if self.server.portal.ranges or self.server.portal.fresh_etags:
+            self.send_header("ETag", self.server.portal.etag(data))
         modified = None if self.server.portal.generated else int(target.stat().st_mtime)
         self.send_header("Last-Modified", self.date_time_string(modified))
         self.send_header("Content-Length", str(len(data)))
@@ -349,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = names[start : page * portal.page_size]
             with portal.lock:
                 portal.listings += 1
+                token = f"tok-{portal.listings}-{os.urandom(4).hex()}"
+                portal.tokens_handed.add(token)
             items = []
             for name in chunk:
                 with (portal.root / name).open("rb") as fh:
@@ -374,7 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "updated": datetime.fromtimestamp(
                             (portal.root / name).stat().st_mtime, UTC
                         ).isoformat(),
-                        "url": self.server.portal.link(name, query),
+                        "url": self.server.portal.link(name, query, token),
                     }
                 )
             more = page * portal.page_size < len(names)
@@ -389,8 +437,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/keyed/"):  # see Portal.key_in_links
             path = "/" + path.split("/", 3)[3]
         if path.startswith("/files/"):
+            if portal.token_refused(query):
+                self._json(403, {"error": "no valid token"})
+                return
             self._file(unquote(path.removeprefix("/files/")))
             return
+        if path == "/download" and portal.links_by_token:
+            token = (query.get("token") or [""])[0]
+            for name in sorted(p.name for p in portal.root.iterdir() if p.is_file()):
+                if portal.file_token(name) == token:
+                    self._file(name)
+                    return
         if path == "/download" and portal.by_id:
             names = sorted(p.name for p in portal.root.iterdir() if p.is_file())
             number = int((query.get("id") or ["-1"])[0])
@@ -448,7 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("202", "204"):  # "being prepared, come back later"; "no content"
             self._json(int(fault), {"status": "preparing"} if fault == "202" else {})
             return
-        etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
+        etag = portal.etag(data)
         with portal.lock:
             portal.range_requests.append(self.headers.get("Range"))
         if fault in ("drop", "truncate", "drop-and-change"):
@@ -544,10 +601,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Encoding", "gzip")
+            if portal.fresh_etags:
+                self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
             return
+        if portal.fresh_etags:
+            self.extra_headers = {**getattr(self, "extra_headers", {}), "ETag": etag}
         self._send(200, data, "application/octet-stream")
 
     def _busy(self, until: float, code: int, as_date: bool) -> None:

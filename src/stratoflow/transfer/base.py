@@ -671,6 +671,18 @@ class Connection(ABC):
         """
         return None
 
+    def changes(self, item: RemoteItem, before: Observation, now: Observation) -> str | None:
+        """What changed of ``item`` from observation ``before`` to ``now``, for a log line
+        (``size 1000 -> 3000``); ``None`` when it stayed the same.
+
+        The default: any difference of their markers. A protocol whose markers hold a part
+        that may change by itself overrides it (HTTP: a portal that makes a new ``ETag`` for
+        every answer), and may ask the provider to tell (then it raises as :meth:`observe`
+        does)."""
+        if before.marker == now.marker:
+            return None
+        return _difference(before.marker, now.marker)
+
     def observe_many(self, items: Sequence[RemoteItem]) -> dict[str, Observation]:
         """:meth:`observe` of several items, by identity, as far as the connection can ask
         about them together (HTTP: ``HEAD`` requests in parallel). An item left out (a
@@ -818,8 +830,9 @@ class TransferType(ABC):
         Only files not staged yet are looked at, so a run that finds nothing new does not
         wait. The files younger than ``min_age`` are left out; then, after waiting until
         ``interval`` seconds have passed since they were observed, the directory is listed
-        again and a file whose observation (size, version marker, modification time) changed,
-        or that is gone, is left out too. The rest are returned as listed.
+        again and a file whose observation (size, version marker, modification time) changed
+        (:meth:`Connection.changes`), or that is gone, is left out too. The rest are
+        returned as listed.
 
         Observations that cost a request per file (HTTP ``HEAD``) are made together where the
         connection can (:meth:`Connection.observe_many`), and not at all while the guard
@@ -835,6 +848,13 @@ class TransferType(ABC):
         def observe(item: RemoteItem) -> Observation:
             return policy.call(
                 lambda: conn().observe(item),
+                what=f"observe {self.where}: {item.identity}",
+                on_retry=drop,
+            )
+
+        def changes(item: RemoteItem, before: Observation, now: Observation) -> str | None:
+            return policy.call(
+                lambda: conn().changes(item, before, now),
                 what=f"observe {self.where}: {item.identity}",
                 on_retry=drop,
             )
@@ -893,14 +913,15 @@ class TransferType(ABC):
                 if now_listed is None:
                     why = "is no longer listed"
                 else:
-                    before = seen[item.identity][1].marker
+                    before = seen[item.identity][1]
                     if item.identity in asked_again:
-                        now = asked_again[item.identity].marker
+                        now = asked_again[item.identity]
                     else:  # the listing told enough before: it does now, or that changed
-                        now = (conn().observe_listed(now_listed) or observe(now_listed)).marker
-                    if now == before:
+                        now = conn().observe_listed(now_listed) or observe(now_listed)
+                    changed = changes(now_listed, before, now)
+                    if changed is None:
                         continue
-                    why = f"changed within {settle.interval:g} s ({_difference(before, now)})"
+                    why = f"changed within {settle.interval:g} s ({changed})"
                 log.info(
                     "%s: %s %s: still being written? left for a later run",
                     self.where,
@@ -939,13 +960,17 @@ class TransferType(ABC):
                 what=f"observe {self.where}: {listed.identity}",
                 on_retry=drop,
             )
+            changed = policy.call(
+                lambda: conn().changes(listed, first, now),
+                what=f"observe {self.where}: {listed.identity}",
+                on_retry=drop,
+            )
         except GoneError:
             return
-        if now.marker != first.marker:
+        if changed is not None:
             raise _Changed(
                 f"{self.where}: {listed.identity}: changed while it was downloaded "
-                f"({_difference(first.marker, now.marker)}); not staged: still being "
-                "written? taken by a later run"
+                f"({changed}); not staged: still being written? taken by a later run"
             )
 
     def fetch_new(

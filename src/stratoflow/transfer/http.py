@@ -92,6 +92,8 @@ from stratoflow.transfer.staging import ResumedSink, ServedSink, Sink
 
 __all__ = ["HttpPortal", "public_url", "served_name"]
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 1 << 16
 _AS_STORED = {"Accept-Encoding": "identity"}
 _MAX_REDIRECTS = 20
@@ -101,6 +103,9 @@ _MISSING = object()
 _LATEST = 1e11
 #: A ``Last-Modified`` at the time of the answer, in a settle marker (see ``_observed``)
 _NOW = "now (the time of the answer)"
+#: The portals (public URL) this process has said make a new ``ETag`` for every answer
+_FRESH_ETAGS_REPORTED: set[str] = set()
+_REPORTED_LOCK = threading.Lock()
 #: The most ``HEAD`` requests the settle guard may send at once (``parallel_heads``)
 _MAX_PARALLEL_HEADS = 16
 #: Answers to a ``HEAD`` sent in parallel that mean "slow down" (or a server in trouble):
@@ -295,6 +300,10 @@ class HttpPortal(TransferType):
                 f"{_MAX_PARALLEL_HEADS}, not {parallel_heads!r}"
             )
         self.parallel_heads = parallel_heads
+        #: whether this portal's ETags tell a file's version (learnt, never configured):
+        #: None until two looks at a file tell, False once its ETag changed from one answer
+        #: to the next with nothing else changing (see :meth:`_HttpConnection.changes`)
+        self.etags_tell_versions: bool | None = None
 
     def options(self) -> dict[str, Any]:
         return {
@@ -336,16 +345,32 @@ class HttpPortal(TransferType):
         return _HttpConnection(self, auth.http_auth())
 
 
-def _version(response: httpx.Response) -> str | None:
-    """The version marker a ``HEAD`` answer tells: its ETag, or Last-Modified and length."""
+def _version(response: httpx.Response, *, etags: bool = True) -> str | None:
+    """The version marker a ``HEAD`` answer tells: its ETag (unless ``etags`` is false: a
+    portal whose ETags change from one answer to the next), or Last-Modified and length."""
     if response.status_code != 200:
         return None
     etag = response.headers.get("ETag")
-    if etag:
+    if etag and etags:
         return f"etag:{etag}"
     modified = response.headers.get("Last-Modified")
     length = response.headers.get("Content-Length")
     return f"modified:{modified}:{length}" if modified and length else None
+
+
+def _etag(response: httpx.Response) -> str | None:
+    """The ``ETag`` of a 200 answer (``None``: none, or another answer)."""
+    return (response.headers.get("ETag") or None) if response.status_code == 200 else None
+
+
+def _last_modified(response: httpx.Response) -> str | None:
+    """The ``Last-Modified`` of an answer as a settle marker holds it: the value, or
+    :data:`_NOW` when it is not before the answer's ``Date`` (a portal that generates
+    downloads on request stamps each answer with the time it is sent; see
+    :meth:`_HttpConnection._observed`)."""
+    last_modified = response.headers.get("Last-Modified")
+    modified, clock = _http_date(last_modified), _server_clock(response)
+    return _NOW if modified is not None and clock and modified >= clock[0] else last_modified
 
 
 def _check(
@@ -413,11 +438,11 @@ def served_name(disposition: str | None) -> str | None:
     return extended or plain or None
 
 
-def _note_validator(response: httpx.Response, sink: Sink) -> None:
-    """Tell the sink what identifies this version of the file (a strong ETag, else
-    Last-Modified), so that a cut download is resumed with ``If-Range``: kept with the bytes,
-    it serves the next attempt and the next run alike."""
-    etag = response.headers.get("ETag")
+def _note_validator(response: httpx.Response, sink: Sink, *, etags: bool = True) -> None:
+    """Tell the sink what identifies this version of the file (a strong ETag, unless
+    ``etags`` is false, else Last-Modified), so that a cut download is resumed with
+    ``If-Range``: kept with the bytes, it serves the next attempt and the next run alike."""
+    etag = response.headers.get("ETag") if etags else None
     validator = etag if etag and not etag.startswith("W/") else None
     validator = validator or response.headers.get("Last-Modified")
     if validator and isinstance(sink, ServedSink):
@@ -626,9 +651,9 @@ class _HttpConnection(Connection):
         #: identity -> the server's clock when the listing page holding it came
         #: (see :func:`_server_clock`): the age of a listed modification time
         self._listed_clock: dict[str, tuple[float, float]] = {}
-        #: identity -> the version marker the settle guard's last HEAD of it told (see
-        #: :meth:`version_of`): one request less per new file
-        self._head_version: dict[str, str | None] = {}
+        #: identity -> the answer to the settle guard's last HEAD of it (headers only), for
+        #: :meth:`version_of`: one request less per new file
+        self._head_version: dict[str, httpx.Response] = {}
         #: the portal asked to slow down (or failed) when HEADs were sent in parallel: from
         #: then on this connection sends them one at a time (see :meth:`observe_many`)
         self._one_at_a_time = False
@@ -775,7 +800,7 @@ class _HttpConnection(Connection):
             try:
                 _check(response, what, url, file=True)
                 _is_the_file(response, what)
-                _note_validator(response, sink)
+                _note_validator(response, sink, etags=self.spec.etags_tell_versions is not False)
                 _note_name(response, sink)
                 # as it arrives (not re-chunked): the sink sees how fast the server sends
                 for block in response.iter_raw():
@@ -810,10 +835,18 @@ class _HttpConnection(Connection):
         For listings that name files only: one small request instead of downloading every
         file again on every run. ``None`` when the portal tells neither (or refuses HEAD).
         A new file the settle guard has just asked ``HEAD`` is not asked again.
+
+        Whether the portal's ETags tell versions is asked once per run (of this transfer
+        object), of the first file that has one (:meth:`_learn_etags`), unless the settle
+        guard's looks told already: a portal that makes one for every answer made
+        every file look changed at every run, downloaded again and again; then Last-Modified
+        and length are the marker.
         """
-        if item.identity in self._head_version:  # the settle guard's HEAD, just now
-            return self._head_version.pop(item.identity)
-        return _version(self._head(item))
+        remembered = self._head_version.pop(item.identity, None)  # the settle guard's
+        response = remembered or self._head(item)
+        if self.spec.etags_tell_versions is None and _etag(response) is not None:
+            self._learn_etags(item, None if remembered else response)
+        return _version(response, etags=self.spec.etags_tell_versions is not False)
 
     def observe(self, item: RemoteItem) -> Observation:
         """The listed size, version marker and modification time, and what a ``HEAD`` of
@@ -828,7 +861,7 @@ class _HttpConnection(Connection):
         """Keep what the ``HEAD`` answer ``response`` tells of ``item``'s version for
         :meth:`version_of`; an error answer tells nothing: that asks again."""
         if response.status_code == 200:
-            self._head_version[item.identity] = _version(response)
+            self._head_version[item.identity] = response
 
     def observe_listed(self, item: RemoteItem) -> Observation | None:
         """The listed size, version marker and modification time, and the age by the
@@ -887,17 +920,13 @@ class _HttpConnection(Connection):
         """
         ok = response.status_code == 200
         headers = response.headers if ok else httpx.Headers()
-        last_modified = headers.get("Last-Modified")
-        modified, clock = _http_date(last_modified), _server_clock(response)
+        modified, clock = _http_date(headers.get("Last-Modified")), _server_clock(response)
         marker = (
             ("size", item.size),
             ("version", item.version),
             ("modified", item.mtime),
             ("ETag", headers.get("ETag")),
-            (
-                "Last-Modified",
-                _NOW if modified is not None and clock and modified >= clock[0] else last_modified,
-            ),
+            ("Last-Modified", _last_modified(response) if ok else None),
             ("Content-Length", headers.get("Content-Length")),
         )
         age = None
@@ -906,6 +935,65 @@ class _HttpConnection(Connection):
         elif modified is not None:
             age = _age(modified, clock)
         return Observation(marker, age)
+
+    def changes(self, item: RemoteItem, before: Observation, now: Observation) -> str | None:
+        """What changed of ``item`` from ``before`` to ``now`` (see
+        :meth:`Connection.changes`), where a new ``ETag`` alone is no change on a portal
+        that makes one for every answer.
+
+        Some portals do (a weak ETag holding a request id, downloads generated on request):
+        every file looked changed at every look and was never taken. When two looks differ
+        in the ETag alone (length, Last-Modified, listed size and time the same), two more
+        back to back tell (:meth:`_learn_etags`): a new ETag again, with nothing else
+        changed, makes the portal's ETags no version marker, once and for all (logged once);
+        the rest decides. Two looks with the same ETag show that the portal's ETags hold.
+        """
+        old, new = dict(before.marker), dict(now.marker)
+        if old != new and {k for k in {*old, *new} if old.get(k) != new.get(k)} == {"ETag"}:
+            if self.spec.etags_tell_versions is False or self._learn_etags(item) is False:
+                return None
+        elif old == new and old.get("ETag") and self.spec.etags_tell_versions is None:
+            self.spec.etags_tell_versions = True
+        return super().changes(item, before, now)
+
+    def _learn_etags(self, item: RemoteItem, first: httpx.Response | None = None) -> bool | None:
+        """Whether the portal's ETags tell versions, from two ``HEAD`` answers for ``item``
+        back to back (``first``, just made, and one more; else two): the same ETag twice
+        shows they do (unless another file showed they do not); a different one with the
+        same length and Last-Modified shows they do not, where a length or a Last-Modified
+        (or a listed size or time) is there to go by instead. ``None`` when the answers
+        cannot tell (no ETag, an error, the file changed meanwhile, nothing else to go by).
+        The portal keeps what they showed (:attr:`HttpPortal.etags_tell_versions`), for this
+        run's other files and connections."""
+        first = first or self._head(item)
+        second = self._head(item)
+        one, two = _etag(first), _etag(second)
+        if one is None or two is None:
+            return None
+        if one == two:
+            if self.spec.etags_tell_versions is None:
+                self.spec.etags_tell_versions = True
+            return True
+        rest = (_last_modified(first), first.headers.get("Content-Length"))
+        if rest != (_last_modified(second), second.headers.get("Content-Length")):
+            return None
+        listed = item.size is not None or item.mtime is not None
+        if rest[0] in (None, _NOW) and rest[1] is None and not listed:
+            return None  # nothing else would tell a file being written: the ETag stays
+        self.spec.etags_tell_versions = False
+        with _REPORTED_LOCK:
+            report = self.where not in _FRESH_ETAGS_REPORTED
+            _FRESH_ETAGS_REPORTED.add(self.where)
+        if report:
+            log.warning(
+                "%s: the portal sends a new ETag with every answer (%s asked twice in a row, "
+                "nothing else changed): its ETags are no version marker; whether a file "
+                "changed is told by its length and Last-Modified (and what the listing "
+                "tells) instead",
+                self.where,
+                item.identity,
+            )
+        return False
 
     def observe_again(self, item: RemoteItem) -> Observation:
         """:meth:`observe` with a fresh ``HEAD``, the listed facts as they were: a whole
@@ -972,7 +1060,9 @@ class _HttpConnection(Connection):
                         continue
                     if response.status_code == 200:  # the whole file (a new version)
                         sink.restart()
-                        _note_validator(response, sink)
+                        _note_validator(
+                            response, sink, etags=self.spec.etags_tell_versions is not False
+                        )
                         _note_name(response, sink)
                         for block in response.iter_raw():
                             sink.write(block)

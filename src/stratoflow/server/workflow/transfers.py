@@ -427,6 +427,9 @@ class _MatchingConnection(Connection):
     def observe_many(self, items: Sequence[RemoteItem]) -> dict[str, Observation]:
         return self.inner.observe_many(items)  # HTTP: its HEADs in parallel
 
+    def changes(self, item: RemoteItem, before: Observation, now: Observation) -> str | None:
+        return self.inner.changes(item, before, now)  # HTTP: an ETag made for every answer
+
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)
 
