@@ -33,7 +33,9 @@ than ``min_speed`` bytes/s, 202 (file being prepared), 408/429/5xx ->
 :class:`TransientTransferError`; other failures -> :class:`TransferError`. URLs in messages
 never carry a query string (where API keys and hash tokens live); a filter on the ``httpx``
 logger removes them from its log lines too. An item identity (stored) never holds a secret
-sent: a query parameter holding one is dropped from it, one elsewhere is refused. A file name
+sent: a query parameter holding one is dropped from it, one elsewhere is refused; nor one the
+portal hands out anew with each listing (a token, a signature, a session id, an expiry time:
+see :func:`_stable_identity`), which made every file new at every run. A file name
 from the portal (``name_field``, or the link) never holds a signed link's query string or a
 token: it is taken off the name (see :func:`_file_name`), the download still uses it.
 
@@ -59,7 +61,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import httpx
 
@@ -153,6 +155,95 @@ def _without_secrets(identity: str) -> str | None:
     kept = "&".join(p for p in query.split("&") if p and redact(p) == p)
     identity = head + (mark if kept else "") + kept + hash_ + fragment
     return identity if redact(identity) == identity else None
+
+
+#: Words of a query parameter's name (``access_token``: access, token; ``X-Amz-Signature``,
+#: ``AWSAccessKeyId``) that make it a credential, a signature or its expiry: its value is
+#: handed out anew with each listing (a signed link, a download token, a session), never
+#: names the item. Whole words only: ``author`` or ``keyword`` are none of these.
+_VOLATILE_WORDS = frozenset(
+    {
+        "token",
+        "signature",
+        "sig",
+        "hmac",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "credentials",
+        "auth",
+        "authorization",
+        "session",
+        "sessionid",
+        "jsessionid",
+        "phpsessid",
+        "hdnts",  # Akamai's token
+        "apikey",
+        "expires",
+        "expire",
+        "expiry",
+        "expiration",
+        "nonce",
+    }
+)
+#: ``key`` is a credential with one of these (``api_key``, ``AWSAccessKeyId``, CloudFront's
+#: ``Key-Pair-Id``); alone (``?key=data/f.nc``, an object key) it may name the item
+_KEY_WORDS = frozenset({"api", "access", "secret", "private", "subscription", "pair", "signing"})
+#: Parameter names that are part of a signature in a link that carries one (above): the time
+#: it was signed, a policy, a digest, Azure's SAS start and expiry (``st``, ``se``, ``skt``,
+#: ``ske``). In a link without a signature they may name the item (``?st=ZUG``), so are kept.
+_SIGNED_WITH = frozenset(
+    {"timestamp", "ts", "policy", "hash", "md5", "st", "se", "skt", "ske", "googleaccessid"}
+)
+#: Prefixes of the query parameters of presigned object-store links (all of them signed)
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-", "x-oss-")
+
+
+def _words(name: str) -> list[str]:
+    """The words of a parameter name, lower case: ``X-Amz-Signature`` -> x, amz, signature;
+    ``AWSAccessKeyId`` -> aws, access, key, id; ``access_token`` -> access, token."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def _volatile(name: str) -> bool:
+    """Whether the query parameter ``name`` is a credential or signs the link, by its name."""
+    words = _words(name)
+    return (
+        name.lower().startswith(_SIGNING_PREFIXES)
+        or not _VOLATILE_WORDS.isdisjoint(words)
+        or ("key" in words and not _KEY_WORDS.isdisjoint(words))
+    )
+
+
+def _stable_identity(identity: str) -> str:
+    """``identity`` without the query parameters a portal hands out anew with each listing.
+
+    A portal whose item links carry a download token, a session id or a signature
+    (``/files/f.nc?token=...``, a presigned S3 or GCS link, an Azure SAS), with ``id_field``
+    on that link: the identity changed with every listing, so every run saw every file as
+    new, downloaded it again and staged it once more (a second import), and the token was
+    stored with it (staging manifest, task subject, messages). Such parameters, by their
+    name (:func:`_volatile`, and those signed with them, :data:`_SIGNED_WITH`), are taken off;
+    the others stay (``/download?id=3&token=...`` is ``/download?id=3``), in their order and
+    spelling. Only the identity changes: the download uses the link as listed. Two different
+    items that only such a parameter told apart are an error (see
+    :meth:`_HttpConnection.list`), never one item.
+    """
+    head, mark, rest = identity.partition("?")
+    if not mark:
+        return identity
+    query, hash_, fragment = rest.partition("#")
+    parameters = [p for p in query.split("&") if p]
+    names = [unquote_plus(p.partition("=")[0]) for p in parameters]
+    signed = any(_volatile(n) for n in names)
+    kept = [
+        p
+        for p, n in zip(parameters, names, strict=True)
+        if not (_volatile(n) or (signed and n.lower().replace("-", "") in _SIGNED_WITH))
+    ]
+    return head + ("?" + "&".join(kept) if kept else "") + hash_ + fragment
 
 
 #: Query parameter names that carry a credential or sign a URL (S3 ``X-Amz-Signature``,
@@ -717,6 +808,9 @@ class _HttpConnection(Connection):
         first = self.client.base_url.join(spec.list_path)
         url: httpx.URL | None = first
         seen: set[str] = set()
+        #: identity -> what was listed of the item, for identities that lost parameters
+        #: of the link (see :func:`_stable_identity`)
+        shortened: dict[str, tuple[object, ...]] = {}
         while url is not None and str(url) not in seen:
             seen.add(str(url))
             page, url, clock = self._get_json(url)  # links: relative to where the page came from
@@ -726,7 +820,20 @@ class _HttpConnection(Connection):
                     f"GET {public_url(url)}: no list at JSON path {spec.items_path!r}"
                 )
             for index, entry in enumerate(items):
-                item = self._item(entry, url, index)
+                item, short = self._item(entry, url, index)
+                if short:
+                    facts = (item.name, item.size, item.version, item.sha256, item.mtime)
+                    if shortened.setdefault(item.identity, facts) != facts:
+                        # the same item listed twice (pages that overlap) is no error
+                        raise TransferError(
+                            f"GET {public_url(url)}: item {index} of the listing and an "
+                            f"earlier one are two files, both {item.identity!r} once the "
+                            "query parameters a portal hands out anew with each listing "
+                            "(tokens, signatures, sessions, expiry times) are taken off their "
+                            f"field {spec.id_field!r} (option id_field): here such a "
+                            "parameter names the file; set id_field to a field that names "
+                            "it, such as the portal's file id"
+                        )
                 if clock is not None:
                     self._listed_clock[item.identity] = clock
                 yield item
@@ -738,29 +845,30 @@ class _HttpConnection(Connection):
             else:
                 url = url.join(following) if isinstance(following, str) else None
 
-    def _item(self, entry: Any, page: httpx.URL, index: int) -> RemoteItem:
+    def _item(self, entry: Any, page: httpx.URL, index: int) -> tuple[RemoteItem, bool]:
+        """The item listed as ``entry`` (item ``index`` of the listing page ``page``), and
+        whether parameters a portal hands out anew were taken off its identity."""
         spec = self.spec
         identity = dig(entry, spec.id_field)
         if identity is None:
             raise TransferError(f"GET {public_url(page)}: an item has no field {spec.id_field!r}")
-        identity = _without_secrets(str(identity))
-        if identity is None:
+        raw = _without_secrets(str(identity))
+        if raw is None:
             raise TransferError(
                 f"GET {public_url(page)}: item {index} of the listing: its field "
                 f"{spec.id_field!r} (option id_field) holds a credential this process sent "
                 "(not shown); an identity is stored (staging manifest, task subject), so set "
                 "id_field to a field that holds none, such as the portal's file id"
             )
+        identity = _stable_identity(raw)
         listed = dig(entry, spec.name_field) if spec.name_field else None
         name = str(listed) if listed else identity.rstrip("/").rsplit("/", 1)[-1]
         link = dig(entry, spec.url_field) if spec.url_field else None
         if isinstance(link, str) and link:
             location = str(page.join(link))
         elif spec.download_path:
-            # the name as listed: a token in it may be what the download needs
-            location = str(
-                self.client.base_url.join(spec.download_path.format(id=identity, name=name))
-            )
+            # the id and name as listed: a token in them may be what the download needs
+            location = str(self.client.base_url.join(spec.download_path.format(id=raw, name=name)))
         else:
             raise TransferError(f"GET {public_url(page)}: item {identity!r} has no download URL")
         size = dig(entry, spec.size_field) if spec.size_field else None
@@ -779,7 +887,7 @@ class _HttpConnection(Connection):
         # last segment of a link is taken: a signed link's query holds slashes)
         link_name = _file_name(identity).rstrip("/").rsplit("/", 1)[-1]
         name = _file_name(name) if listed else link_name
-        return RemoteItem(
+        item = RemoteItem(
             identity=identity,
             name=name,
             size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
@@ -788,6 +896,7 @@ class _HttpConnection(Connection):
             location=location,
             mtime=mtime,
         )
+        return item, identity != raw
 
     def get(self, item: RemoteItem, sink: Sink) -> None:
         url = httpx.URL(item.location or self.client.base_url.join(item.identity))
