@@ -521,7 +521,7 @@ def test_the_icartt_files_of_one_flight_land_on_one_flight(
     merge = import_file(folder / "ACTAMERICA-mrg05-b200_merge_20170308_R0_L2.ict", qc=False)
     with pytest.warns(TrailingGarbageWarning):
         flags = import_file(folder / "ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict", qc=False)
-    assert merge.flight == flags.flight == "NASA-B200-Aircraft_20170308_L2"
+    assert merge.flight == flags.flight == "nasa-b-200-aircraft_20170308_L2"
     flight = Flight.objects.get()
     assert flight.platform is not None and flight.platform.name == "NASA B200 Aircraft"
     current = Series.objects.filter(flight=flight, is_current=True)

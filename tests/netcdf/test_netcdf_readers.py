@@ -93,7 +93,10 @@ def test_cf_reader_agrees_with_xarray(act_file: Path) -> None:
         for name in names:
             np.testing.assert_array_equal(ds[name].values, ref[name].values, err_msg=name)
             assert ds[name].attrs["units"] == ref[name].attrs["units"], name
-    assert ds.attrs["flight"] == "merge_20170121"
+    # the ORNL DAAC conversion kept the ICARTT name: it lands on the ICARTT file's flight, and
+    # its own trajectory id (one per campaign day, not per aircraft) stays as a label
+    assert ds.attrs["flight"] == "nasa-b-200-aircraft_20170121"
+    assert ds.attrs["flight_label"] == ds.attrs["Flight_ID"] == "merge_20170121"
     assert ds.attrs["reader"] == "cf_netcdf"
     assert ds.attrs["platform"] == "NASA B-200 Aircraft"
 

@@ -451,20 +451,21 @@ def test_a_dos_end_of_file_mark_is_not_data(shared_data: Path, tmp_path: Path) -
 def test_the_files_of_one_flight_name_one_flight(shared_data: Path, tmp_path: Path) -> None:
     """The merge and the flag file of leg 2 on 2017-03-08 differ in data ID and location, so
     the flight, named after the whole file name, was a different one for each. It is now
-    the header's PLATFORM and DATE with the time, launch and volume of the ICARTT name."""
+    the header's PLATFORM (its canonical key) and DATE with the time, launch and volume of
+    the ICARTT name."""
     from stratoflow.readers.icartt import flight_of
 
     with pytest.warns(TrailingGarbageWarning):
         flags = IcarttReader().read(shared_data / FLAGS)
     merge = IcarttReader().read(shared_data / MERGE_L2)
-    assert flags.attrs["flight"] == merge.attrs["flight"] == "NASA-B200-Aircraft_20170308_L2"
+    assert flags.attrs["flight"] == merge.attrs["flight"] == "nasa-b-200-aircraft_20170308_L2"
     assert IcarttReader().read(shared_data / MERGE).attrs["flight"] == (
-        "NASA-B200-Aircraft_20170121"
+        "nasa-b-200-aircraft_20170121"
     )
     # another take-off, start time or volume is another flight; a revision or comment is not
     platform = "NASA B200 Aircraft"
     assert flight_of("X-O3_B200_20170308_R1_L2_final.ict", platform, "20170308") == (
-        "NASA-B200-Aircraft_20170308_L2"
+        "nasa-b-200-aircraft_20170308_L2"
     )
     assert flight_of("X-O3_B200_20170308_RA_L1.ict", platform, "20170308").endswith("_L1")
     assert flight_of("X-O3_B200_2017030814_R0.ict", platform, "20170308").endswith("_2017030814")

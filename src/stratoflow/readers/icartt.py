@@ -32,10 +32,11 @@ Time: by default the start time (the independent variable). ``time_point="mid"``
 uses a ``Mid_UTC``/``Stop_UTC`` variable, or start + half/one interval (DX) when there is none;
 the ORNL DAAC netCDF conversions of ICARTT files use mid times.
 
-Flight: the file's flight is named after the header's PLATFORM and DATE and the start time,
-launch and volume of the ICARTT file name (see :func:`flight_of`), so that the files of one
-flight (merge, instrument and flag files, revisions) land on one flight; a file written by
-stratoflow keeps the flight it names in OTHER_COMMENTS.
+Flight: the file's flight is named after the header's PLATFORM (its canonical key, however
+spelt) and DATE and the start time, launch and volume of the ICARTT file name (see
+:func:`flight_of`), so that the files of one flight (merge, instrument and flag files,
+revisions, the netCDF conversion) land on one flight; a file written by stratoflow keeps the
+flight it names in OTHER_COMMENTS.
 
 Trailing garbage: some real files end with a line of NUL bytes. ``trailing_garbage="warn"``
 (default) ignores it with a :class:`~stratoflow.readers.text_table.TrailingGarbageWarning`;
@@ -56,6 +57,7 @@ import xarray as xr
 from stratoflow.dataset import make_dataset
 from stratoflow.errors import ReaderError
 from stratoflow.flags import Flag
+from stratoflow.flights import flight_identifier, icartt_name
 from stratoflow.readers.base import PathLike, Reader, text_bytes
 from stratoflow.readers.nasa_ames import (
     Ffi1001Header,
@@ -68,7 +70,7 @@ from stratoflow.readers.nasa_ames import (
 )
 from stratoflow.readers.text_table import check_last_line, parse_table, strip_trailing_nul
 
-__all__ = ["IcarttReader", "flight_of", "keyword_value"]
+__all__ = ["IcarttReader", "flight_of", "header_flight", "keyword_value"]
 
 _KEYWORD = re.compile(r"^([A-Z][A-Z0-9_]*|R\d+[A-Za-z0-9_.]*)\s*:\s?(.*)$")
 _TIME_NAMES = re.compile(r"^(start|stop|mid)?_?utc$|^(time|utc)_(start|stop|mid)$", re.IGNORECASE)
@@ -192,16 +194,8 @@ def _restore_ancillary_links(
                 flags.pop(name, None)
 
 
-#: ``dataID_locationID_YYYYMMDD[hh[mm[ss]]]_R#[_L#][_V#][_comments].ict`` (ICARTT 2.0, 2.1.1)
-_FILE_NAME = re.compile(
-    r"^[^_]+_[^_]+_(?P<date>\d{8})(?P<time>\d{2}(?:\d{2}(?:\d{2})?)?)?_R[0-9A-Za-z]+"
-    r"(?:_L(?P<launch>\d+))?(?:_V(?P<volume>\d+))?(?:_[^.]*)?\.ict$",
-    re.IGNORECASE,
-)
-
-
 def flight_of(name: str, platform: str, date: str) -> str | None:
-    """The flight an ICARTT file belongs to: ``<platform>_<YYYYMMDD[hh[mm[ss]]]>[_L#][_V#]``.
+    """The flight an ICARTT file belongs to: ``<platform key>_<YYYYMMDD[hh[mm[ss]]]>[_L#][_V#]``.
 
     One flight's data come in several ICARTT files: the merge, each instrument's file, a flag
     file, each revision. Their names share the date (and the optional start time), launch and
@@ -210,24 +204,42 @@ def flight_of(name: str, platform: str, date: str) -> str | None:
     same. Named after the whole file name, they landed on two flights, and every revision
     (``_R1``) on a flight of its own instead of a new version of the first one's series.
 
-    The platform is the header's PLATFORM, ``date`` the header's DATE (``YYYYMMDD``); the
-    time, launch (``L#``: another take-off that day) and volume come from the file name,
-    which must follow the ICARTT naming rule and name the header's date. Otherwise (or
-    without a PLATFORM) None: the file is not guessed onto another file's flight. The volume
-    stays in the identifier, because each volume holds other times of the same variables,
-    and one file's series on a flight replace another's of the same name (a new version).
+    The platform is the header's PLATFORM, as its canonical key
+    (:func:`stratoflow.flights.platform_key`: ``NASA B200 Aircraft`` and ``NASA B-200
+    Aircraft`` are one platform, and the netCDF conversion of the file lands on the same
+    flight, see :func:`stratoflow.flights.converted_flight`); ``date`` is the header's DATE
+    (``YYYYMMDD``); the time, launch (``L#``: another take-off that day) and volume come from
+    the file name, which must follow the ICARTT naming rule and name the header's date.
+    Otherwise (or without a PLATFORM) None: the file is not guessed onto another file's
+    flight. The volume stays in the identifier, because each volume holds other times of the
+    same variables, and one file's series on a flight replace another's of the same name (a
+    new version).
 
     >>> flight_of("ACTAMERICA-flag-metadata_B200_20170308_R0_L2.ict", "NASA B200 Aircraft",
     ...           "20170308")
-    'NASA-B200-Aircraft_20170308_L2'
+    'nasa-b-200-aircraft_20170308_L2'
     """
-    found = _FILE_NAME.match(name)
-    place = re.sub(r"[^A-Za-z0-9.+-]+", "-", platform).strip("-")
-    if found is None or not place or found["date"] != date:
+    parts = icartt_name(name)
+    if parts is None or parts.suffix != "ict" or parts.date != date:
         return None
-    launch = f"_L{int(found['launch'])}" if found["launch"] else ""
-    volume = f"_V{int(found['volume'])}" if found["volume"] else ""
-    return f"{place}_{date}{found['time'] or ''}{launch}{volume}"
+    return flight_identifier(
+        platform, date, time=parts.time, launch=parts.launch, volume=parts.volume
+    )
+
+
+#: The flight stratoflow's ICARTT writer names in OTHER_COMMENTS (``flight X; ...``).
+_WRITTEN_FLIGHT = re.compile(r"\s*flight\s+([^;\s]+)\s*(?:;|$)")
+
+
+def header_flight(name: str, platform: str, date: str, other_comments: str) -> str | None:
+    """The flight of an ICARTT file as the reader names it: the one stratoflow's writer kept
+    in OTHER_COMMENTS, else :func:`flight_of`.
+
+    Also what the catalog's data migration recomputes from a file's stored attributes, so
+    that flights imported before a change of :func:`flight_of` are found under the new name.
+    """
+    found = _WRITTEN_FLIGHT.match(other_comments)
+    return found[1] if found else flight_of(name, platform, date)
 
 
 #: Attributes that describe the file read, not its data: never taken from its comments.
@@ -480,13 +492,11 @@ class IcarttReader(Reader):
             }
         )
         # stratoflow's ICARTT writer keeps the flight id in OTHER_COMMENTS ("flight X; ...")
-        found = re.match(r"\s*flight\s+([^;\s]+)\s*(?:;|$)", kw.get("OTHER_COMMENTS", ""))
-        if found:
-            attrs.setdefault("flight", found[1])
-        else:
-            flight = flight_of(path.name, attrs["platform"], h.date.strftime("%Y%m%d"))
-            if flight:
-                attrs["flight"] = flight
+        flight = header_flight(
+            path.name, attrs["platform"], h.date.strftime("%Y%m%d"), kw.get("OTHER_COMMENTS", "")
+        )
+        if flight:
+            attrs["flight"] = flight
         # Attributes ICARTT has no line or keyword for, kept by stratoflow's ICARTT writer in
         # the normal comments (title, history, an export's version...): back as attributes.
         # What the header says wins (a PI line edited since is the file's word; the flight

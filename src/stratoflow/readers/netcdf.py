@@ -60,6 +60,7 @@ from stratoflow.flags import (
     cf_flag_attributes,
     declares_iagos_flags,
 )
+from stratoflow.flights import converted_flight
 from stratoflow.netcdf_library import LIBRARY_LOCK
 from stratoflow.readers.base import UNKNOWN_UNITS, Reader
 from stratoflow.readers.nasa_ames import snap_times, written_resolution
@@ -630,10 +631,9 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             data_vars[key] = xr.Variable((TIME,), text.astype(str), clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
+            attrs.setdefault(key, str(text).strip())
             if var.attrs.get("cf_role") == "trajectory_id":
                 attrs.setdefault("flight", str(text).strip())
-            else:
-                attrs.setdefault(key, str(text).strip())
         else:
             skipped.append(key)
     if not data_vars:
@@ -679,6 +679,17 @@ class CfNetcdfReader(Reader):
         raw, time_name = _open_raw(path, self.time, self.group)
         ds = _translate_flags(path, _standardize(path, raw, time_name), "_flag", strict=False)
         _link_ancillaries(ds)
+        # the CF conversion of an ICARTT file (it kept the ICARTT name) lands on the ICARTT
+        # file's flight when nothing in it says otherwise; the file's own label (a trajectory
+        # id, ``merge_20170121``: one per campaign day, not per aircraft) stays as
+        # ``flight_label``
+        times = ds[TIME].values
+        joined = converted_flight(path.name, ds.attrs, times[0] if times.size else None)
+        if joined is not None:
+            label = str(ds.attrs.get("flight", "")).strip()
+            if label and label != joined:
+                ds.attrs.setdefault("flight_label", label)
+            ds.attrs["flight"] = joined
         return ds
 
 

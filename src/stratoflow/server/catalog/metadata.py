@@ -64,9 +64,9 @@ from stratoflow.server.catalog.models import (
     Installation,
     MeasurementLocation,
     MetadataChange,
-    Platform,
     Project,
 )
+from stratoflow.server.catalog.services import platform_get_or_create
 
 __all__ = [
     "FIELDS",
@@ -271,7 +271,7 @@ def _aircraft(imp: _Importer, doc: Mapping[str, Any]) -> None:
         reg = str(_require(e, "registration", where))
         platform = None
         if e.get("platform"):
-            platform, _ = Platform.objects.get_or_create(name=str(e["platform"]))
+            platform = platform_get_or_create(str(e["platform"]))
         project = None
         if e.get("project"):
             project = _get(Project, where.at("project"), name=e["project"])

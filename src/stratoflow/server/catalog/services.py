@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from stratoflow import __version__
 from stratoflow.dataset import TIME, data_variables, flags_of, validate
 from stratoflow.errors import CatalogError, ImportFailed
 from stratoflow.flags import count_flags
+from stratoflow.flights import catalog_identifier, platform_key
 from stratoflow.server.catalog.attributes import attributes_to_json, json_ready
 from stratoflow.server.catalog.models import (
     Component,
@@ -55,6 +55,7 @@ __all__ = [
     "deployment_add",
     "flight_lock",
     "installation_add",
+    "platform_get_or_create",
     "qc_run_store",
     "series_import",
 ]
@@ -111,34 +112,10 @@ def _jsonable(value: Any) -> Any:
     return json_ready(value, str)
 
 
-#: Extensions of container formats, dropped from a file name used as a flight identifier.
-#: Instrument logs keep theirs: one measurement period gives several streams that differ only
-#: in the extension (FAIRO ``11_30_01.HAL``, ``.T_P``, ``.DAT``), and they must not collide.
-CONTAINER_SUFFIXES = re.compile(r"\.(nc|nc4|h5|hdf5|txt|nas|na|ict|csv|tsv)$", re.IGNORECASE)
-
-
 def _flight_identifier(ds: xr.Dataset, identity: str) -> str:
-    for key in ("flight_id", "flight", "flight_number", "identifier"):
-        value = str(ds.attrs.get(key, "")).strip()
-        if value:
-            # it names pages (/review/flight/<id>) and files: no separators, no control chars
-            return _fitting(re.sub(r"[/\\\x00-\x1f]", "_", value))
-    return _fitting(CONTAINER_SUFFIXES.sub("", identity.rsplit("/", 1)[-1]))
-
-
-def _fitting(identifier: str) -> str:
-    """``identifier`` as the flight column holds it: unchanged when it fits, else its start
-    and a digest of the whole.
-
-    Cut to the column's length, names that differ only at the end fell on one flight: EBAS
-    names the station, period, instrument, then the level last (``...GB12L_Picarro.lev1``
-    and ``.lev2``), so a level-1 file's series became a new version of the level-2 file's.
-    """
+    """The identifier of the flight ``ds`` lands on (see :func:`catalog_identifier`)."""
     limit = Flight._meta.get_field("identifier").max_length or 100
-    if len(identifier) <= limit:
-        return identifier
-    digest = hashlib.sha256(identifier.encode()).hexdigest()[:12]
-    return f"{identifier[: limit - len(digest) - 1]}~{digest}"
+    return catalog_identifier(ds.attrs, identity, limit)
 
 
 def _stored_values(values: npt.NDArray[Any], attributes: dict[str, Any]) -> npt.NDArray[Any]:
@@ -150,14 +127,40 @@ def _stored_values(values: npt.NDArray[Any], attributes: dict[str, Any]) -> npt.
     return codes.astype(np.int32)
 
 
+def platform_get_or_create(name: str) -> Platform:
+    """The platform named ``name``, however spelt: the one whose name has its canonical key
+    (:func:`stratoflow.flights.platform_key`), else a new one named as given.
+
+    ``NASA B200 Aircraft`` (an ICARTT header) and ``NASA B-200 Aircraft`` (the archive's
+    netCDF of the same flight) made two platforms, and a PI assigned to one never saw the
+    flights filed under the other. The name first given stays, for display. Platforms are a
+    project's aircraft and stations, a handful of rows: their keys are computed here rather
+    than stored. Of several rows with one key (made before this rule) the oldest is taken.
+    """
+    name = name.strip()[: Platform._meta.get_field("name").max_length or 100]
+    exact = Platform.objects.filter(name=name).first()
+    if exact is not None:
+        return exact
+    key = platform_key(name)
+    for platform in Platform.objects.order_by("pk"):
+        if key and platform_key(platform.name) == key:
+            return platform
+    platform, _ = Platform.objects.get_or_create(name=name)
+    return platform
+
+
 def _flight(ds: xr.Dataset, identity: str) -> Flight:
+    identifier = _flight_identifier(ds, identity)
+    known = Flight.objects.filter(identifier=identifier).first()
+    if known is not None:
+        return known
     platform = None
     name = str(ds.attrs.get("platform", "")).strip()
     if name:
-        platform, _ = Platform.objects.get_or_create(name=name[:100])
+        platform = platform_get_or_create(name)
     times = ds[TIME].values
     flight, _ = Flight.objects.get_or_create(
-        identifier=_flight_identifier(ds, identity),
+        identifier=identifier,
         defaults={
             "platform": platform,
             "departure_airport": str(ds.attrs.get("departure_airport", ""))[:200],
