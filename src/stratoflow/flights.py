@@ -199,7 +199,7 @@ def converted_flight(
         return None
     if first_time is None or np.isnat(first_time):
         return None
-    begins = str(np.datetime64(first_time, "D")).replace("-", "")
+    begins = str(first_time.astype("datetime64[D]")).replace("-", "")
     if begins != parts.date:
         return None
     for key in _DATE_ATTRIBUTES:
