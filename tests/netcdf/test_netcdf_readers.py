@@ -96,7 +96,7 @@ def test_cf_reader_agrees_with_xarray(act_file: Path) -> None:
     # the ORNL DAAC conversion kept the ICARTT name: it lands on the ICARTT file's flight, and
     # its own trajectory id (one per campaign day, not per aircraft) stays as a label
     assert ds.attrs["flight"] == "nasa-b-200-aircraft_20170121"
-    assert ds.attrs["flight_label"] == ds.attrs["Flight_ID"] == "merge_20170121"
+    assert ds.attrs["flight_label"] == "merge_20170121"
     assert ds.attrs["reader"] == "cf_netcdf"
     assert ds.attrs["platform"] == "NASA B-200 Aircraft"
 

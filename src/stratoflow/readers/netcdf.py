@@ -5,7 +5,9 @@ Two readers share one decoding path (:func:`_open_raw` and :func:`_standardize`)
 * :class:`CfNetcdfReader` (``cf_netcdf``) reads any netCDF file that has a time coordinate:
   every one-dimensional numeric or text (string) variable on that coordinate becomes a data
   variable; scalar text variables (a flight id with ``cf_role``) become global attributes;
-  anything else is named in ``reader_skipped_variables``.
+  anything else is named in ``reader_skipped_variables``. A file converted from an ICARTT
+  file that kept its name lands on the ICARTT file's flight when its attributes agree with
+  the name (:func:`stratoflow.flights.converted_flight`).
 * :class:`IagosNetcdfReader` (``iagos_netcdf``) adds what an IAGOS L2 file means beyond CF:
   ``<var>_validity_flag`` variables (``<var>_val`` in older IAGOS files) become stratoflow
   flags ``<var>_flag`` (translated by their ``flag_meanings``, not by trusting the codes),
@@ -631,9 +633,10 @@ def _standardize(path: Path, raw: xr.Dataset, time_name: str) -> xr.Dataset:
             data_vars[key] = xr.Variable((TIME,), text.astype(str), clean)
         elif var.ndim == 0 and var.dtype.kind in "SUO":
             text = _text(var.values.item())
-            attrs.setdefault(key, str(text).strip())
             if var.attrs.get("cf_role") == "trajectory_id":
                 attrs.setdefault("flight", str(text).strip())
+            else:
+                attrs.setdefault(key, str(text).strip())
         else:
             skipped.append(key)
     if not data_vars:
