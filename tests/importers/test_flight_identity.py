@@ -59,6 +59,23 @@ def test_the_icartt_file_and_its_netcdf_conversion_are_one_flight(
     ]
 
 
+@pytest.mark.parametrize(
+    "spelling", ["NASA B200 Aircraft", "NASA B-200 Aircraft", "nasa_b200_aircraft"]
+)
+def test_a_selection_by_platform_finds_the_flight_in_any_spelling(
+    shared_data: Path, spelling: str
+) -> None:
+    """``export --platform`` with the netCDF's spelling found nothing: the platform is
+    filed under the name first given (the ICARTT header's)."""
+    from stratoflow.exporters.selection import Selection, select
+
+    _import(shared_data / ICT)
+    _import(shared_data / NC)
+    found = select(Selection(platform=spelling, level="any"))
+    assert [f.flight.identifier for f in found] == ["nasa-b-200-aircraft_20170121"]
+    assert select(Selection(platform="NASA B-2000 Aircraft", level="any")) == []
+
+
 def test_a_conversion_of_another_day_stays_apart(shared_data: Path, tmp_path: Path) -> None:
     """The conversion under the name of another day contradicts its own data: not guessed
     onto the ICARTT flight, it keeps the flight it names itself, as before."""

@@ -421,6 +421,7 @@ def test_queue_filters_and_flag_counts(review: Review, client: Client) -> None:
 
     assert listed()
     assert listed(platform=flight.platform.name) and not listed(platform="D-OTHER")
+    assert listed(platform=flight.platform.name.lower().replace("-", " "))  # however spelt
     assert listed(project="IAGOS-CORE") and not listed(project="CARIBIC")
     assert listed(variable="O3_P1") and not listed(variable="NO2")
     assert listed(date_from=day, date_to=day) and not listed(date_from="2099-01-01")

@@ -30,6 +30,7 @@ from django.db.models import Q
 
 from stratoflow.errors import ConfigError, ExportError
 from stratoflow.server.catalog.models import Flight, QCRun, Series
+from stratoflow.server.catalog.services import platforms_named
 from stratoflow.server.review.models import Decision, ManualFlag
 
 __all__ = ["LEVELS", "FlightSelection", "Level", "Selection", "SeriesVersion", "select"]
@@ -214,7 +215,7 @@ def _flights(selection: Selection) -> list[Flight]:
         if missing:
             raise ExportError(f"unknown flight(s): {', '.join(sorted(missing))}")
     if selection.platform:
-        qs = qs.filter(platform__name=selection.platform)
+        qs = qs.filter(platform__in=platforms_named(selection.platform))
     if selection.aircraft:
         qs = qs.filter(
             Q(platform__aircraft__registration=selection.aircraft)

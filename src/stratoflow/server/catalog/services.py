@@ -56,6 +56,7 @@ __all__ = [
     "flight_lock",
     "installation_add",
     "platform_get_or_create",
+    "platforms_named",
     "qc_run_store",
     "series_import",
 ]
@@ -147,6 +148,19 @@ def platform_get_or_create(name: str) -> Platform:
             return platform
     platform, _ = Platform.objects.get_or_create(name=name)
     return platform
+
+
+def platforms_named(name: str) -> list[int]:
+    """The ids of the platforms named ``name``, however spelt (its canonical key, see
+    :func:`platform_get_or_create`): a selection by platform (``export --platform``, the
+    review list) found nothing when given the other spelling (``NASA B-200 Aircraft`` for
+    the platform first filed as ``NASA B200 Aircraft``), the flights being one platform's."""
+    key = platform_key(name)
+    return [
+        pk
+        for pk, known in Platform.objects.values_list("pk", "name")
+        if known == name.strip() or (key and platform_key(known) == key)
+    ]
 
 
 def _flight(ds: xr.Dataset, identity: str) -> Flight:

@@ -19,6 +19,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from stratoflow.jobs.states import TaskState
 from stratoflow.server.catalog.models import Flight, Platform, QCRun, Series
+from stratoflow.server.catalog.services import platforms_named
 from stratoflow.server.review.models import (
     DEFAULT_DEADLINE_DAYS,
     Decision,
@@ -244,7 +245,7 @@ def review_queue(
         .select_related("platform")
     )
     if platform:
-        flights = flights.filter(platform__name=platform)
+        flights = flights.filter(platform__in=platforms_named(platform))
     if project:
         flights = flights.filter(platform__project__name=project)
     if variable:
