@@ -8,10 +8,10 @@ starts with no thread to run its tasks or ticks without pause.
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
+from stratoflow import durations
 from stratoflow.errors import UsageError
 
 #: After SIGTERM, what a command that writes one file says became of it: SIGTERM unwinds like
@@ -42,12 +42,9 @@ def positive_int(text: str) -> int:
 def positive_seconds(text: str) -> float:
     """A finite number of seconds above 0."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
-    return value
+        return durations.positive_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def key_value(text: str) -> str:

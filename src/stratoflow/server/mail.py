@@ -37,7 +37,6 @@ trouble (a run's review notices) keep doing so.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import smtplib
 import ssl
@@ -48,6 +47,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as SMTPEmailBackend
 
+from stratoflow.durations import positive_seconds
 from stratoflow.errors import ConfigError, MailError, SecretError
 from stratoflow.transfer.secrets import Secret
 
@@ -162,12 +162,11 @@ def email_timeout(text: str) -> float:
     if not text.strip():
         return 60.0
     try:
-        seconds = float(text)
+        return positive_seconds(text)
     except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"STRATOFLOW_EMAIL_TIMEOUT: {text!r} is not a number of seconds above 0")
-    return seconds
+        raise ConfigError(
+            f"STRATOFLOW_EMAIL_TIMEOUT: {text!r} is not a number of seconds above 0"
+        ) from None
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,7 +16,6 @@ scheduler clock: they are about whether a process is alive.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import socket
 import threading
@@ -29,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from stratoflow.durations import positive_seconds
 from stratoflow.errors import ConfigError
 from stratoflow.jobs.states import RunState, TaskState
 from stratoflow.server.workflow.models import JobRun, SchedulerLease, Task
@@ -65,14 +65,11 @@ def seconds_setting(name: str, default: float) -> float:
     """
     value = getattr(settings, name, None) or os.environ.get(name, str(default))
     try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0) or isinstance(value, bool):
+        return positive_seconds(value)
+    except ValueError:
         raise ConfigError(
             f"{name} must be a number of seconds > 0 (default {default:g}), not {value!r}"
-        )
-    return seconds
+        ) from None
 
 
 def driver_silent(now: datetime | None = None) -> Q:
