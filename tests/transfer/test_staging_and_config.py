@@ -159,6 +159,7 @@ def test_exported_surface() -> None:
         "StagingArea",
         "TransferHandler",
         "TransferType",
+        "UploadTrace",
         "auth_from_config",
         "transfer_type_from_config",
     ]

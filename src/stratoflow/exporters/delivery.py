@@ -22,21 +22,27 @@ within its timeout, so an attempt its run gave up on (timed out, lease lost) rec
 export. An upload cannot be taken back, though: the record is marked ``uploading`` (fenced)
 right before it, and only the attempt that still holds the task marks it ``delivered``. An
 ``uploading`` record that no attempt confirmed (its attempt was given up, or its process
-died, mid-upload) may have arrived: a later attempt does not upload that content again; it
-fails, naming the file and the target to check; whoever checked the target says whether it
-arrived in the admin (:mod:`stratoflow.server.exports.admin`).
+died, mid-upload) may have arrived. A later attempt looks at the target where it can be
+listed (local directory, SFTP, FTP; :mod:`stratoflow.exporters.unconfirmed`): the file there
+with the export's size (and checksum, where one is told) marks the record delivered; no file
+and no unfinished upload of it gets the file uploaded again. Otherwise (a part file, another
+size, a target that cannot be listed, or ``check_target: false``) it does not upload that
+content again; it fails, naming the file, what was found and the target to check; whoever
+checked the target says whether it arrived in the admin
+(:mod:`stratoflow.server.exports.admin`).
 
 Manager options: ``level`` (L1), ``format`` (netcdf; or the older ``writer`` plugin name),
 ``writer_options``, ``variables``, ``resample``, ``aggregate``, ``valid_flags`` (labels, e.g.
 ``["good", "limited"]``), ``name_template`` (file names, see
-:mod:`stratoflow.exporters.naming`), ``retry`` (``{"attempts": 4, "base": 0.5}``), ``redeliveries``.
+:mod:`stratoflow.exporters.naming`), ``retry`` (``{"attempts": 4, "base": 0.5}``), ``redeliveries``,
+``check_target`` (default true; false for a target that takes delivered files away).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -59,6 +65,7 @@ from stratoflow.exporters.export import (
     record_failed,
 )
 from stratoflow.exporters.selection import Selection, select
+from stratoflow.exporters.unconfirmed import Verdict, look, upload_lease
 from stratoflow.flags import Flag
 from stratoflow.jobs.states import TaskState
 from stratoflow.readers.base import file_checksum
@@ -66,6 +73,7 @@ from stratoflow.server.catalog.models import Flight
 from stratoflow.server.exports.models import ExportRecord
 from stratoflow.server.workflow.models import Task, TaskManager
 from stratoflow.server.workflow.options import WRITER_FORMATS
+from stratoflow.transfer.handler import TransferHandler
 from stratoflow.transfer.retry import RetryPolicy
 
 __all__ = ["collect", "execute", "options_of"]
@@ -190,15 +198,15 @@ def _superseded(
     return {"state": TaskState.SKIPPED, "note": note, "superseded_by": digest}
 
 
-def _unconfirmed(manager: TaskManager, subject: str, fmt: str, digest: str) -> None:
-    """Refuse to deliver content whose upload an earlier attempt began and never confirmed.
+def _unconfirmed(manager: TaskManager, subject: str, fmt: str, digest: str) -> ExportRecord | None:
+    """The record of this content whose upload an earlier attempt began and never confirmed
+    (``uploading``), if there is one.
 
     That attempt was given up (or its process died) while it uploaded; the file may have
-    arrived, and a target cannot be asked in general (a REST endpoint ingests what it is
-    sent): uploading it again could deliver it twice.
+    arrived, so the content is not simply uploaded again (:func:`_settle`).
     """
     assert manager.transfer is not None
-    record = (
+    return (
         ExportRecord.objects.filter(
             subject=subject,
             format=fmt,
@@ -209,17 +217,89 @@ def _unconfirmed(manager: TaskManager, subject: str, fmt: str, digest: str) -> N
         .select_related("task")
         .first()
     )
-    if record is None:
-        return
+
+
+def _settle(
+    manager: TaskManager,
+    task: Task,
+    record: ExportRecord,
+    handler: TransferHandler,
+    outbox: Path,
+) -> dict[str, Any] | ExportRecord:
+    """Settle ``record``'s unconfirmed upload by what the target shows
+    (:mod:`stratoflow.exporters.unconfirmed`).
+
+    Arrived: the record is marked delivered and the task's outcome returned. Not arrived:
+    the record is marked failed, and the record to upload now returned (that one, when its
+    file is still intact in the outbox, else a new export). Unclear, or a target that cannot
+    tell: :class:`~stratoflow.errors.ExportError` naming the file, what was found and what
+    to do; the record stays ``uploading``, with what was found as its error.
+    """
+    from stratoflow.server.workflow.services import task_fence
+
+    assert manager.transfer is not None
+    finding = look(record, handler) if manager.options.get("check_target", True) else None
+    subject = f"export v{record.version} of flight {record.subject} ({record.file_name})"
+    remote = PurePosixPath(record.file_name).name  # as handler.put names it
+    if finding is not None and finding.verdict is Verdict.ARRIVED:
+        note = f"upload confirmed by looking at the target: {finding.found}"
+        with transaction.atomic():
+            settled = ExportRecord.objects.filter(
+                pk=record.pk, state=ExportRecord.State.UPLOADING
+            ).update(state=ExportRecord.State.DELIVERED, remote=remote, error=note)
+            task_fence(task)
+        if not settled:
+            raise ExportError(f"{subject}: settled meanwhile by another attempt or a person")
+        logger.info("export task %s: %s: %s", task.key, subject, note)
+        (outbox / record.file_name).unlink(missing_ok=True)  # delivered: no longer kept
+        return {
+            "state": TaskState.DONE,
+            "file": record.file_name,
+            "sha256": record.sha256,
+            "remote": remote,
+            "export": record.pk,
+            "version": record.version,
+            "points": record.points,
+            "note": note,
+        }
+    if finding is not None and finding.verdict is Verdict.NOT_ARRIVED:
+        note = f"upload never confirmed; not arrived ({finding.found}): delivered again"
+        intact = (outbox / record.file_name).is_file() and file_checksum(
+            outbox / record.file_name
+        ) == record.sha256
+        with transaction.atomic():
+            settled = ExportRecord.objects.filter(
+                pk=record.pk, state=ExportRecord.State.UPLOADING
+            ).update(
+                state=ExportRecord.State.FAILED,
+                delivered_at=None,
+                error=note,
+                **({"task": task} if intact else {}),
+            )
+            task_fence(task, last=False)
+        if not settled:
+            raise ExportError(f"{subject}: settled meanwhile by another attempt or a person")
+        logger.info("export task %s: %s: %s", task.key, subject, note)
+        record.refresh_from_db()
+        return record
     began = f" at {record.delivered_at.isoformat()}" if record.delivered_at else ""
     by = f" by task {record.task.key!r}" if record.task is not None else ""
-    raise ExportError(
-        f"export v{record.version} of flight {subject} ({record.file_name}): its upload to "
-        f"transfer handler {manager.transfer.name!r} was begun{began}{by} and never confirmed "
-        "(that attempt was given up or died while uploading); it may have arrived, so it is "
-        "not delivered again: check the target, then say whether it arrived with an action of "
-        "the export records' admin page"
+    if finding is not None:
+        seen = f"; {'at the target ' if finding.looked else ''}{finding.found}"
+    elif not manager.options.get("check_target", True):
+        seen = "; the target is not looked at (check_target: false)"
+    else:
+        seen = "; the target cannot be looked at"
+    message = (
+        f"{subject}: its upload to transfer handler {manager.transfer.name!r} was "
+        f"begun{began}{by} and never confirmed (that attempt was given up or died while "
+        f"uploading){seen}; it may have arrived, so it is not delivered again: check the "
+        "target, then say whether it arrived with an action of the export records' admin page"
     )
+    ExportRecord.objects.filter(pk=record.pk, state=ExportRecord.State.UPLOADING).update(
+        error=message
+    )
+    raise ExportError(message)
 
 
 def _begin_upload(record: ExportRecord, fence: Callable[[], None]) -> None:
@@ -272,7 +352,6 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
     stale = _superseded(manager, task, item.flight.identifier, options.format, digest)
     if stale is not None:
         return stale
-    _unconfirmed(manager, item.flight.identifier, options.format, digest)
 
     def fence() -> None:
         # not the task's last step: what follows (the upload) is still timed
@@ -280,7 +359,19 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
 
     outbox = _outbox(manager)
     outbox.mkdir(parents=True, exist_ok=True)
-    record = _reusable(task, digest, outbox)
+    handler = build(manager.transfer)
+    if manager.options.get("retry"):
+        handler.retry = RetryPolicy.from_config(manager.options["retry"])
+    record: ExportRecord | None = None
+    pending = _unconfirmed(manager, item.flight.identifier, options.format, digest)
+    if pending is not None:
+        settled = _settle(manager, task, pending, handler, outbox)
+        if isinstance(settled, dict):
+            return settled
+        if settled.task_id == task.pk:  # its file is intact in the outbox: sent again
+            record = settled
+    if record is None:
+        record = _reusable(task, digest, outbox)
     if record is None:
         record = export_one(
             item,
@@ -293,33 +384,33 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
             fence=fence,
         )
     path = outbox / record.file_name
-    handler = build(manager.transfer)
-    if manager.options.get("retry"):
-        handler.retry = RetryPolicy.from_config(manager.options["retry"])
-    _begin_upload(record, fence)
-    try:
-        remote = handler.put(path)
-    except TransientTransferError as exc:
-        _upload_failed(record, str(exc), fence)
-        raise  # the task runner may retry the task later; the file stays in the outbox
-    except TransferError as exc:
-        _upload_failed(record, str(exc), fence)
-        raise ExportError(f"delivery of {record.file_name} failed: {exc}") from exc
-    try:
-        with transaction.atomic():
-            record_delivered(record, remote)
-            task_fence(task)
-    except TaskError:
-        # given up while it uploaded: the record stays 'uploading', which keeps the next
-        # attempt from delivering the file a second time
-        logger.warning(
-            "export task %s: %s was uploaded to %s after its run gave the task up; "
-            "not recorded as delivered, and not delivered again",
-            task.key,
-            record.file_name,
-            remote,
-        )
-        raise
+    # the lease tells a later attempt that this upload still runs, even once its run has
+    # given it up (see stratoflow.exporters.unconfirmed)
+    with upload_lease(record):
+        _begin_upload(record, fence)
+        try:
+            remote = handler.put(path)
+        except TransientTransferError as exc:
+            _upload_failed(record, str(exc), fence)
+            raise  # the task runner may retry the task later; the file stays in the outbox
+        except TransferError as exc:
+            _upload_failed(record, str(exc), fence)
+            raise ExportError(f"delivery of {record.file_name} failed: {exc}") from exc
+        try:
+            with transaction.atomic():
+                record_delivered(record, remote)
+                task_fence(task)
+        except TaskError:
+            # given up while it uploaded: the record stays 'uploading'; the next attempt
+            # looks at the target, or leaves it to a person, rather than deliver it twice
+            logger.warning(
+                "export task %s: %s was uploaded to %s after its run gave the task up; "
+                "not recorded as delivered",
+                task.key,
+                record.file_name,
+                remote,
+            )
+            raise
     path.unlink(missing_ok=True)
     return {
         "state": TaskState.DONE,

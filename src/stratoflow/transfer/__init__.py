@@ -23,7 +23,7 @@ Secrets are :class:`Secret` references resolved at use time. Example::
 from __future__ import annotations
 
 from stratoflow.transfer.auth import ConnectionHandler, auth_from_config
-from stratoflow.transfer.base import Connection, RemoteItem, TransferType
+from stratoflow.transfer.base import Connection, RemoteItem, TransferType, UploadTrace
 from stratoflow.transfer.ftp import FTPServer
 from stratoflow.transfer.handler import TransferHandler, transfer_type_from_config
 from stratoflow.transfer.http import HttpPortal
@@ -49,6 +49,7 @@ __all__ = [
     "StagingArea",
     "TransferHandler",
     "TransferType",
+    "UploadTrace",
     "auth_from_config",
     "transfer_type_from_config",
 ]

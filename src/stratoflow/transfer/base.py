@@ -10,6 +10,11 @@ primitives:
 - ``put(path, name)``  upload a local file (atomically where the protocol allows)
 - ``stat(identity)``  one item (default: found through ``list``)
 
+and, where the target's folder can be looked at, ``find_upload(name)``: what an upload of
+``name`` left there (:class:`UploadTrace`), so an upload whose uploader died before it heard
+the answer can be settled by looking rather than by asking a person (default: ``None``, the
+target cannot tell, as a REST endpoint that ingests what it is sent).
+
 On top of these the base class builds :meth:`TransferType.fetch_new`: list, skip what the
 staging area already holds, download the rest atomically, retry transient failures with a fresh
 connection, resuming a cut download where it stopped (``get_from(item, sink, offset)``, by
@@ -76,12 +81,14 @@ __all__ = [
     "RemoteItem",
     "Settle",
     "TransferType",
+    "UploadTrace",
     "failure_reason",
     "host_port",
     "printable",
     "remove_stale_uploads",
     "replace_keeping_old",
     "restore_moved_aside",
+    "upload_leftovers",
     "upload_name",
 ]
 
@@ -301,6 +308,45 @@ def _in_use(names: Iterable[str], target: str) -> str | None:
             ):
                 return name
     return None
+
+
+def upload_leftovers(names: Iterable[str], target: str) -> tuple[str, ...]:
+    """The names among ``names`` (of ``target``'s folder) that uploads of ``target`` use
+    before the file is complete and in place: their temporary files (:func:`upload_name`,
+    older ``.<name>.part``) and files moved aside for a replacement (:func:`_aside_name`,
+    older ``.<name>.<12 hex digits>.old``), of any machine and any process, running or not.
+
+    Either means an upload of ``target`` was at work and did not finish, or still is: what it
+    delivered, if anything, cannot be told from the folder.
+    """
+    own = re.escape(target)
+    patterns = (
+        re.compile(rf"\.{own}\..+-\d+\.[^.]+\.part"),
+        re.compile(rf"\.{own}\..+-\d+\.[0-9a-f]{{20}}\.old"),
+        re.compile(rf"\.{own}\.part"),
+        re.compile(rf"\.{own}\.[0-9a-f]{{12}}\.old"),
+    )
+    return tuple(sorted(n for n in names if any(p.fullmatch(n) for p in patterns)))
+
+
+@dataclass(frozen=True)
+class UploadTrace:
+    """What the target's folder shows of an upload of ``name`` (:meth:`Connection.find_upload`).
+
+    ``exists``: a file of that name is there; ``size`` its size (``None``: not told);
+    ``sha256`` its checksum where the protocol gives one without a download (a local or
+    mounted directory), else ``None``; ``leftovers``: the names of unfinished uploads of it
+    (:func:`upload_leftovers`).
+
+    Uploads are made atomic by a temporary name renamed into place once complete, so a file
+    under ``name`` is always a whole upload, never a cut one.
+    """
+
+    name: str
+    exists: bool
+    size: int | None = None
+    sha256: str | None = None
+    leftovers: tuple[str, ...] = ()
 
 
 def restore_moved_aside(
@@ -633,6 +679,16 @@ class Connection(ABC):
     def put(self, source: Path, name: str) -> str:
         """Upload ``source`` as ``name``; return the identity of the remote item."""
 
+    def find_upload(self, name: str) -> UploadTrace | None:
+        """What the target's folder shows of an upload of ``name`` (as :meth:`put` named
+        it): the file, its size, and unfinished uploads of it; ``None`` (the default) when the
+        target cannot be looked at (an endpoint that takes what it is sent).
+
+        Asked about an upload whose uploader died (or was given up) before it heard the
+        answer: whether it arrived is then told by the target itself.
+        """
+        return None
+
     def stat(self, identity: str) -> RemoteItem:
         """One item by identity, as :meth:`list` shows it now (default: a listing scan);
         :class:`GoneError` when it is not there."""
@@ -727,6 +783,9 @@ class TransferType(ABC):
 
     name: ClassVar[str] = ""
     protocol: ClassVar[str] = ""
+    #: Whether its connections can tell what an upload left at the target
+    #: (:meth:`Connection.find_upload`): a folder that can be listed can.
+    finds_uploads: ClassVar[bool] = False
 
     def __new__(cls, *args: Any, **options: Any) -> Self:
         """Refuse ``user:password@`` in an address option before any ``__init__`` runs.

@@ -57,11 +57,13 @@ from stratoflow.transfer.base import (
     RemoteItem,
     Settle,
     TransferType,
+    UploadTrace,
     failure_reason,
     host_port,
     remove_stale_uploads,
     replace_keeping_old,
     restore_moved_aside,
+    upload_leftovers,
     upload_name,
 )
 from stratoflow.transfer.config import (
@@ -131,6 +133,7 @@ class FTPServer(TransferType):
 
     name = "ftp"
     protocol = "ftp"
+    finds_uploads = True
 
     def __init__(
         self,
@@ -554,6 +557,32 @@ class _FTPConnection(Connection):
             if parsed is not None and parsed[0] not in (".", ".."):
                 names.add(parsed[0])
         return sorted(names)
+
+    def find_upload(self, name: str) -> UploadTrace:
+        """The file ``name`` and its size (``SIZE``), and the unfinished uploads of it, found
+        among every name of its folder, hidden ones included (:meth:`_names`). FTP gives no
+        checksum that servers agree on (``HASH`` is a draft few implement)."""
+        dest = self.root / name
+        try:
+            try:
+                names = self._names(dest.parent)
+            except ftplib.error_perm as exc:
+                if not str(exc).startswith("550"):
+                    raise
+                return UploadTrace(name=name, exists=False)  # no upload ever made the folder
+            leftovers = upload_leftovers(names, dest.name)
+            if dest.name not in names:
+                return UploadTrace(name=name, exists=False, leftovers=leftovers)
+            try:
+                size = self._size(dest)
+            except ftplib.error_perm as exc:
+                if not str(exc).startswith(_UNKNOWN_COMMAND):
+                    # 550: a folder of that name (SIZE answers for files only)
+                    return UploadTrace(name=name, exists=False, leftovers=leftovers)
+                size = None  # the server has no SIZE: the size is not told
+        except (TimeoutError, *_ERRORS) as exc:
+            raise self._fail(exc, f"look for {name}") from exc
+        return UploadTrace(name, exists=True, size=size, leftovers=leftovers)
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name

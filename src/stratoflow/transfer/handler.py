@@ -26,7 +26,7 @@ from stratoflow import plugins
 from stratoflow.errors import ConfigError, GoneError, TransferError
 from stratoflow.transfer.auth import auth_from_config
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import RemoteItem, TransferType
+from stratoflow.transfer.base import RemoteItem, TransferType, UploadTrace
 from stratoflow.transfer.provider import DataProvider
 from stratoflow.transfer.retry import RetryPolicy
 from stratoflow.transfer.staging import StagedFile, StagingArea, other_bytes, write_verified
@@ -188,4 +188,20 @@ class TransferHandler:
 
         return self._named(
             lambda: self.retry.call(run, what=f"put {remote_name} to {self.transfer.where}")
+        )
+
+    def find_upload(self, name: str) -> UploadTrace | None:
+        """What the target shows of an upload of ``name`` (see
+        :meth:`~stratoflow.transfer.base.Connection.find_upload`); ``None`` when the
+        transfer type cannot tell (an HTTP endpoint). Retried like the other operations."""
+
+        if not self.transfer.finds_uploads:
+            return None  # no connection made (nor a token fetched) only to learn that
+
+        def run() -> UploadTrace | None:
+            with self.transfer.connect(self.auth) as conn:
+                return conn.find_upload(name)
+
+        return self._named(
+            lambda: self.retry.call(run, what=f"look for {name} at {self.transfer.where}")
         )

@@ -18,6 +18,7 @@ log and terminal accepts, while the file itself is opened by its real name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,7 +28,15 @@ from typing import Any
 from stratoflow.errors import GoneError, TransferError
 from stratoflow.files import partial_file, publish
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, RemoteItem, Settle, TransferType, printable
+from stratoflow.transfer.base import (
+    Connection,
+    RemoteItem,
+    Settle,
+    TransferType,
+    UploadTrace,
+    printable,
+    upload_leftovers,
+)
 from stratoflow.transfer.config import min_age_seconds, settle_option
 from stratoflow.transfer.staging import Sink
 
@@ -46,6 +55,7 @@ class LocalDirectory(TransferType):
 
     name = "local"
     protocol = "local"
+    finds_uploads = True
 
     def __init__(
         self,
@@ -160,3 +170,24 @@ class _LocalConnection(Connection):
             except OSError as exc:
                 raise TransferError(f"{self.where}: cannot write {name}: {exc.strerror}") from exc
         return dest.relative_to(self.root.resolve()).as_posix()
+
+    def find_upload(self, name: str) -> UploadTrace:
+        """The file ``name`` with its size and SHA-256 (read here: no network between), and
+        the unfinished uploads of it beside it."""
+        dest = self._path(name)
+        try:
+            names = os.listdir(dest.parent)
+        except FileNotFoundError:  # no upload ever made the folder
+            return UploadTrace(name=name, exists=False)
+        except OSError as exc:
+            raise TransferError(f"{self.where}: cannot list {dest.parent}: {exc.strerror}") from exc
+        leftovers = upload_leftovers(names, dest.name)
+        try:
+            with dest.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        except (FileNotFoundError, IsADirectoryError):
+            return UploadTrace(name=name, exists=False, leftovers=leftovers)
+        except OSError as exc:
+            raise TransferError(f"{self.where}: cannot read {name}: {exc.strerror}") from exc
+        return UploadTrace(name, exists=True, size=size, sha256=sha256, leftovers=leftovers)

@@ -36,11 +36,13 @@ from stratoflow.transfer.base import (
     RemoteItem,
     Settle,
     TransferType,
+    UploadTrace,
     failure_reason,
     host_port,
     remove_stale_uploads,
     replace_keeping_old,
     restore_moved_aside,
+    upload_leftovers,
     upload_name,
 )
 from stratoflow.transfer.config import (
@@ -81,6 +83,7 @@ class SFTPServer(TransferType):
 
     name = "sftp"
     protocol = "sftp"
+    finds_uploads = True
 
     def __init__(
         self,
@@ -332,6 +335,25 @@ class _SFTPConnection(Connection):
             return statmod.S_ISREG(self.sftp.stat(path).st_mode or 0)
         except FileNotFoundError:
             return False
+
+    def find_upload(self, name: str) -> UploadTrace:
+        """The file ``name`` and its size, and the unfinished uploads of it, from one
+        listing of its folder (SFTP gives no checksum: OpenSSH has no ``check-file``)."""
+        dest = self.root / name
+        try:
+            try:
+                entries = self.sftp.listdir_attr(str(dest.parent))
+            except FileNotFoundError:  # no upload ever made the folder
+                return UploadTrace(name=name, exists=False)
+            leftovers = upload_leftovers((a.filename for a in entries), dest.name)
+            found = next((a for a in entries if a.filename == dest.name), None)
+            if found is not None and statmod.S_ISLNK(found.st_mode or 0):
+                found = self.sftp.stat(str(dest))  # a link counts as what it points to
+        except (TimeoutError, OSError, EOFError, paramiko.SSHException) as exc:
+            raise self._fail(exc, f"look for {name}") from exc
+        if found is None or not statmod.S_ISREG(found.st_mode or 0):
+            return UploadTrace(name=name, exists=False, leftovers=leftovers)
+        return UploadTrace(name, exists=True, size=found.st_size, leftovers=leftovers)
 
     def put(self, source: Path, name: str) -> str:
         dest = self.root / name

@@ -1,12 +1,14 @@
 """Leases: how a process proves it is still alive, and how its work is taken over when not.
 
-Three things are held under a lease renewed by one heartbeat thread per process:
+These are held under a lease renewed by one heartbeat thread per process:
 
 - a :class:`~stratoflow.server.workflow.models.Task` being executed (``claim`` token and
   ``lease_until``): when the worker dies the lease runs out and the task is re-queued;
 - a :class:`~stratoflow.server.workflow.models.JobRun` being driven (``owner`` and
   ``heartbeat_at``): another scheduler resumes a run whose driver went silent;
-- the scheduler's leadership (:class:`~stratoflow.server.workflow.models.SchedulerLease`).
+- the scheduler's leadership (:class:`~stratoflow.server.workflow.models.SchedulerLease`);
+- other named leases (same table) held while a piece of work runs, e.g. an export's upload
+  (:mod:`stratoflow.exporters.unconfirmed`): the work runs while its lease is alive.
 
 All takeovers are conditional UPDATEs on the database (``... WHERE lease expired``), so two
 processes racing for the same thing cannot both win. Leases use real time, never a simulated
@@ -96,6 +98,7 @@ class Heartbeat:
         self._claims: set[str] = set()
         self._runs: dict[int, str] = {}  # run id -> the owner this process drives it as
         self._extra: list[Callable[[], None]] = []
+        self._leases: dict[str, str] = {}  # lease name -> the holder this process holds it as
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,6 +127,18 @@ class Heartbeat:
         with self._lock:
             self._runs.pop(run_id, None)
 
+    def hold_lease(self, name: str, holder: str) -> None:
+        """Renew the named lease ``name`` (see :func:`lease_acquire`) as ``holder`` on every
+        beat, until :meth:`drop_lease`."""
+        with self._lock:
+            self._leases[name] = holder
+        self._ensure_started()
+
+    def drop_lease(self, name: str) -> None:
+        """Stop renewing the named lease ``name`` (its holder gives it up itself)."""
+        with self._lock:
+            self._leases.pop(name, None)
+
     def also(self, renew: Callable[[], None]) -> None:
         """Call ``renew`` on every beat too (e.g. the scheduler's leadership lease)."""
         with self._lock:
@@ -134,6 +149,7 @@ class Heartbeat:
         """Renew everything held now."""
         with self._lock:
             claims, runs, extra = list(self._claims), dict(self._runs), list(self._extra)
+            held = dict(self._leases)
         now = timezone.now()
         if claims:
             # a task past its deadline is no longer renewed: it is abandoned (see
@@ -147,6 +163,10 @@ class Heartbeat:
             ids = [run for run, by in runs.items() if by == owner]
             JobRun.objects.filter(pk__in=ids, owner=owner, state=RunState.RUNNING.value).update(
                 heartbeat_at=now
+            )
+        for name, holder in held.items():
+            SchedulerLease.objects.filter(name=name, holder=holder).update(
+                expires_at=now + timedelta(seconds=self._lease()), renewed_at=now
             )
         for renew in extra:
             renew()

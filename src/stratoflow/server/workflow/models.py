@@ -395,7 +395,10 @@ class Task(models.Model):
 
 
 class SchedulerLease(models.Model):
-    """Leadership of the scheduler: one row per name, held by one process until it expires.
+    """A named lease: one row per name, held by one process until it expires.
+
+    The scheduler's leadership, and an export upload while it runs (``export-upload:<id>``,
+    :mod:`stratoflow.exporters.unconfirmed`).
 
     The holder renews ``expires_at`` by heartbeat; another process takes the row over only
     with a conditional UPDATE once it expired, so at most one scheduler is active.

@@ -40,6 +40,7 @@ _EXPORT = {
     "name_template": "file names, e.g. 'IAGOS_timeseries_{flight}_{level}_{version}.nc4'",
     "retry": "{attempts, base} for uploads",
     "redeliveries": "how often a failed delivery is offered again (default 3)",
+    "check_target": "settle an unconfirmed upload by looking at the target (default true)",
 }
 _NOOP = {"tasks", "sleep", "release", "log", "fail", "transient"}
 
@@ -143,6 +144,8 @@ def _check_export(options: Mapping[str, Any]) -> None:
 
         fmt = options.get("format") or WRITER_FORMATS.get(str(options.get("writer", "netcdf")))
         check_name_template(options["name_template"], str(fmt), what="name_template")
+    if not isinstance(options.get("check_target", True), bool):
+        raise ConfigError(f"check_target: true or false, not {options['check_target']!r}")
     if options.get("retry"):
         try:
             RetryPolicy.from_config(options["retry"])

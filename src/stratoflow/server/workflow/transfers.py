@@ -45,7 +45,14 @@ from stratoflow.server.workflow.leases import seconds_setting
 from stratoflow.server.workflow.models import Task, TaskManager, fit_task_key
 from stratoflow.server.workflow.models import TransferHandler as TransferHandlerRow
 from stratoflow.transfer.auth.base import ConnectionHandler
-from stratoflow.transfer.base import Connection, Observation, RemoteItem, Settle, TransferType
+from stratoflow.transfer.base import (
+    Connection,
+    Observation,
+    RemoteItem,
+    Settle,
+    TransferType,
+    UploadTrace,
+)
 from stratoflow.transfer.handler import TransferHandler
 from stratoflow.transfer.secrets import redact
 from stratoflow.transfer.staging import (
@@ -432,6 +439,9 @@ class _MatchingConnection(Connection):
 
     def put(self, source: Path, name: str) -> str:
         return self.inner.put(source, name)
+
+    def find_upload(self, name: str) -> UploadTrace | None:
+        return self.inner.find_upload(name)
 
     def close(self) -> None:
         self.inner.close()
