@@ -445,6 +445,41 @@ def test_sparse_flatnonzero_equals_numpy(n: int, density: float) -> None:
     np.testing.assert_array_equal(sparse_flatzero(~mask), np.flatnonzero(mask))
 
 
+@pytest.mark.parametrize("density", [0.0, 0.0005, 0.003, 0.02, 0.5])
+def test_outside_points_found_on_two_levels_equal_numpy(density: float) -> None:
+    """From 8 x _WORDWISE_FROM points the busy words are themselves searched word-wise, and
+    not_inside notes them while comparing; a tail of no whole word."""
+    from stratoflow.qc.base import not_inside, sparse_flatnonzero, sparse_flatzero
+
+    n = 8 * _WORDWISE_FROM + 13
+    rng = np.random.default_rng(7)
+    x = rng.normal(50.0, 5.0, n)
+    out = rng.random(n) < density
+    x[out] = rng.choice([np.nan, -np.inf, 1e6, -1e6], int(out.sum()))
+    x[-1] = np.nan
+    mask = ~np.isnan(x)
+    np.testing.assert_array_equal(sparse_flatnonzero(~mask), np.flatnonzero(~mask))
+    np.testing.assert_array_equal(sparse_flatzero(mask), np.flatnonzero(~mask))
+    expected = np.flatnonzero(~((x >= 0.0) & (x <= 100.0)))
+    for scratch in (None, np.empty(n, np.float32), np.empty(n, np.uint8)):
+        np.testing.assert_array_equal(not_inside(x, 0.0, 100.0, scratch), expected)
+
+
+@pytest.mark.parametrize("shape", [0, 5, (3, 4), 1 << 20, (1 << 20) + 3, (2, 1 << 20)])
+def test_new_probability_is_float32_of_the_shape_and_large_ones_start_on_a_huge_page(
+    shape: int | tuple[int, ...],
+) -> None:
+    from stratoflow.qc.base import new_probability
+
+    p = new_probability(shape)
+    assert p.dtype == np.float32 and p.flags.c_contiguous and p.flags.writeable
+    assert p.shape == ((shape,) if isinstance(shape, int) else shape)
+    if p.nbytes >= 1 << 22:
+        assert p.ctypes.data % (1 << 21) == 0
+    p.fill(0.5)  # every byte is usable
+    assert float(p.sum(dtype=np.float64)) == 0.5 * p.size
+
+
 def _median_mad_every_window(a: F64, half: int, min_valid: int) -> tuple[F64, F64]:
     """np.nanmedian over every truncated centred window: the plain definition."""
     n, med, mad = a.size, np.full(a.size, np.nan), np.full(a.size, np.nan)

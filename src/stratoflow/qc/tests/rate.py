@@ -22,6 +22,7 @@ from stratoflow.qc.base import (
     Param,
     Probability,
     QCInput,
+    new_probability,
     qc_test,
     require_times,
     soft_limit,
@@ -133,7 +134,7 @@ def _regular(
     """
     limits = [v for v in (doubtful, bad) if v is not None]
     n = x.size
-    p = np.empty(n, dtype=np.float32)
+    p = new_probability(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = min(limits) * step * (1.0 if step == 1.0 else 1.0 - _MARGIN)
         c = min(c, _BIGGEST)  # an infinite difference must stay outside
