@@ -31,7 +31,14 @@ from stratoflow.dataset import TIME, as_ns, data_variables, flag_name, validate
 from stratoflow.errors import DatasetError, QCError, StratoflowError
 from stratoflow.flags import Flag
 from stratoflow.processing.units import convert, convertible, to_pint
-from stratoflow.qc.base import InputUnavailable, QCInput, TimeAxis, get_test, sparse_flatnonzero
+from stratoflow.qc.base import (
+    InputUnavailable,
+    QCInput,
+    QCTest,
+    TimeAxis,
+    get_test,
+    sparse_flatnonzero,
+)
 from stratoflow.qc.config import QCConfig, TestSpec, as_config
 from stratoflow.qc.evaluation import ManualFlag
 from stratoflow.qc.result import QCResult, TestRun, VariableQC
@@ -82,6 +89,41 @@ def _convertible_for_qc(units: str, target: str) -> bool:
     return all(_MOLE_FRACTION.match(u) for u in spelled)
 
 
+def _probability(
+    test: QCTest,
+    params: Mapping[str, Any],
+    label: str,
+    data: QCInput,
+    missing: npt.NDArray[np.bool_] | npt.NDArray[np.intp],
+    has_missing: bool,
+    raw: Any = None,
+) -> npt.NDArray[np.float32]:
+    """Run ``test`` (unless its output ``raw`` is given) and make its output a result.
+
+    The part of running a test that :func:`run_test` needs too: a float32 array of the data's
+    shape, clipped to [0, 1] unless the test promises it is, NaN at the ``missing`` points (a
+    mask or indices), and the test's own failures reported as :class:`QCError` naming it.
+    """
+    if raw is None:
+        try:
+            raw = test(data, **params)
+        except StratoflowError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, IndexError, MemoryError) as exc:
+            raise QCError(f"{data.variable}: test {label!r} failed: {exc}") from exc
+    p = np.asarray(raw, dtype=np.float32)
+    if p.shape != data.values.shape:
+        raise QCError(
+            f"{data.variable}: test {label!r} returned shape {p.shape}, "
+            f"expected {data.values.shape}"
+        )
+    if not test.bounded:
+        np.clip(p, 0, 1, out=p)  # NaN passes through clip
+    if has_missing:
+        p[missing] = np.nan
+    return p
+
+
 def _execute(
     spec: TestSpec,
     data: QCInput,
@@ -96,36 +138,19 @@ def _execute(
     copy with its own missing points.
     """
     start = _time.perf_counter()
-    memo = of_time if spec.test.judges_time else None
-    try:
-        if memo is None:
-            raw = spec.test(data, **spec.params)
-        else:
-            key = (spec.test.name, repr(sorted(spec.params.items())))
-            if key not in memo:  # its own copy: the result is masked per variable
-                memo[key] = np.array(spec.test(data, **spec.params), dtype=np.float32)
-            raw = memo[key].copy()
-    except StratoflowError:
-        raise
-    except (ValueError, TypeError, ArithmeticError, IndexError, MemoryError) as exc:
-        raise QCError(f"{data.variable}: test {spec.label!r} failed: {exc}") from exc
-    runtime = _time.perf_counter() - start
-    p = np.asarray(raw, dtype=np.float32)
-    if p.shape != data.values.shape:
-        raise QCError(
-            f"{data.variable}: test {spec.label!r} returned shape {p.shape}, "
-            f"expected {data.values.shape}"
-        )
-    if not spec.test.bounded:
-        np.clip(p, 0, 1, out=p)  # NaN passes through clip
-    if has_missing:
-        p[missing] = np.nan
+    raw = None
+    if of_time is not None and spec.test.judges_time:
+        key = (spec.test.name, repr(sorted(spec.params.items())))
+        if key not in of_time:  # its own copy: the result is masked per variable
+            of_time[key] = _probability(spec.test, spec.params, spec.label, data, missing, False)
+        raw = of_time[key].copy()
+    p = _probability(spec.test, spec.params, spec.label, data, missing, has_missing, raw)
     return TestRun(
         spec.label,
         spec.test.name,
         spec.test.version,
         dict(spec.params),
-        runtime,
+        _time.perf_counter() - start,
         p,
         spec.critical,
         spec.weight,
@@ -354,9 +379,9 @@ def run_test(
     if time is None and test.judges_time:  # made-up times from 1970 were judged: all bad
         raise QCError(f"{name}: judges the time stamps, so it needs them: pass time=")
     checked = test.check(params or {}, name)
-    spec = TestSpec(name, test, checked)
+    # only the probabilities are returned: no record of the run (TestSpec, TestRun) is built
     if test.handles_nonfinite:  # NaN/inf are missing by the test's own contract: no scan
-        return _execute(spec, QCInput(x, t, name), _NO_POINTS, False).probability
+        return _probability(test, checked, name, QCInput(x, t, name), _NO_POINTS, False)
     # missing points as indices, not a mask: usually few, so setting them to NaN in the result
     # afterwards costs nothing, and a series without any costs one isfinite pass in all
     flags = np.isfinite(x)
@@ -365,7 +390,7 @@ def run_test(
     if has_missing and not np.isnan(x[missing]).all():  # infinities: copy, then NaN
         x = x.copy()
         x[missing] = np.nan
-    return _execute(spec, QCInput(x, t, name), missing, has_missing).probability
+    return _probability(test, checked, name, QCInput(x, t, name), missing, has_missing)
 
 
 def _values_of(values: npt.ArrayLike) -> FloatArray:
