@@ -498,8 +498,11 @@ _ALIGN_FROM = 1 << 22
 huge pages from 4 MiB on)."""
 
 
-def new_probability(shape: int | tuple[int, ...]) -> npt.NDArray[np.float32]:
-    """An uninitialised float32 result array; a large one starts on a 2 MiB boundary.
+def new_probability(
+    shape: int | tuple[int, ...], fill: float | None = None
+) -> npt.NDArray[np.float32]:
+    """A float32 result array (uninitialised, or all ``fill``); a large one starts on a 2 MiB
+    boundary.
 
     Why: a large result is memory the process has never touched (glibc maps anything above
     32 MiB afresh on every call), so writing it costs one page fault per page, and on a VM
@@ -515,10 +518,14 @@ def new_probability(shape: int | tuple[int, ...]) -> npt.NDArray[np.float32]:
     dims = (shape,) if isinstance(shape, int) else tuple(shape)
     nbytes = 4 * math.prod(dims)
     if nbytes < _ALIGN_FROM:
-        return np.empty(dims, dtype=np.float32)
-    raw = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
-    start = -raw.ctypes.data % _HUGE_PAGE
-    return raw[start : start + nbytes].view(np.float32).reshape(dims)
+        p = np.empty(dims, dtype=np.float32)
+    else:
+        raw = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
+        start = -raw.ctypes.data % _HUGE_PAGE
+        p = raw[start : start + nbytes].view(np.float32).reshape(dims)
+    if fill is not None:
+        p.fill(fill)
+    return p
 
 
 def _at(limit: Any, idx: npt.NDArray[np.intp]) -> Any:

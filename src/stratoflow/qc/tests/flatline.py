@@ -29,6 +29,7 @@ from stratoflow.qc.base import (
     Param,
     Probability,
     QCInput,
+    new_probability,
     qc_test,
     soft_limit,
     sparse_flatnonzero,
@@ -74,7 +75,7 @@ def flat_line(
     of a stuck period pass; ``whole_window`` flags every point of each flat window instead.
     """
     x = data.values
-    p = np.ones(x.shape, dtype=np.float32)
+    p = new_probability(x.shape, 1.0)
     if x.size < 3:
         return p
     step = data.median_step()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test
+from stratoflow.qc.base import Param, Probability, QCInput, new_probability, qc_test
 
 __all__ = ["missing"]
 
@@ -44,7 +44,7 @@ def missing(data: QCInput, *, fill_values: list[float], tolerance: float) -> Pro
             np.abs(distance, out=distance)
             np.less_equal(distance, tolerance, out=match)
         hit |= match
-    p = np.full(x.shape, np.nan, dtype=np.float32)
+    p = new_probability(x.shape, np.nan)
     p[hit] = 0.0
     return p
 

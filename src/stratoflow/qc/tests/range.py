@@ -19,6 +19,7 @@ from stratoflow.qc.base import (
     Param,
     Probability,
     QCInput,
+    new_probability,
     not_inside,
     qc_test,
     soft_range,
@@ -124,7 +125,7 @@ def range_by(data: QCInput, *, by: str, table: list[list[float]]) -> Probability
     t = np.asarray(table, dtype=np.float64)
     # NaN in the table makes the envelope NaN: every point is then computed, as before
     low, high = float(np.max(t[:, 1])), float(np.min(t[:, 2]))
-    out = np.empty(x.shape, dtype=np.float32)
+    out = new_probability(x.shape)
     with np.errstate(invalid="ignore"):
         idx = not_inside(x, low, high, scratch=out)
     out.fill(1.0)

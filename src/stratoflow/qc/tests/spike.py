@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.errors import QCConfigError
-from stratoflow.qc.base import Param, Probability, QCInput, qc_test, soft_limit
+from stratoflow.qc.base import Param, Probability, QCInput, new_probability, qc_test, soft_limit
 from stratoflow.qc.window import centered_median_mad
 
 __all__ = ["hampel", "spike"]
@@ -111,7 +111,7 @@ def hampel(
     """
     x = data.values
     half = window // 2
-    out = np.empty(x.shape, dtype=np.float32)
+    out = new_probability(x.shape)
     for start in range(0, x.size, CHUNK):
         stop = min(x.size, start + CHUNK)
         lo, hi = max(0, start - half), min(x.size, stop + half)

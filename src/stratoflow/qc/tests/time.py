@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from stratoflow.errors import QCConfigError
-from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, qc_test
+from stratoflow.qc.base import P_SUSPECT, Param, Probability, QCInput, new_probability, qc_test
 
 __all__ = ["duplicate_time", "impossible_date", "time_gap"]
 
@@ -24,7 +24,7 @@ def duplicate_time(data: QCInput) -> Probability:
     again is flagged (their times were already used), not only the first one; NaT is 0.
     """
     t = data.time.astype("datetime64[ns]", copy=False).view(np.int64)
-    p = np.ones(t.shape, dtype=np.float32)
+    p = new_probability(t.shape, 1.0)
     if t.size > 1:
         running_max = np.maximum.accumulate(t)
         p[1:][t[1:] <= running_max[:-1]] = 0.0
@@ -55,7 +55,7 @@ def time_gap(data: QCInput, *, max_gap: float, max_steps: float) -> Probability:
     every step is an hour, and only several missing hours are a gap). The gap is measured
     between valid values, so a run of missing values counts as a gap.
     """
-    p = np.ones(data.values.shape, dtype=np.float32)
+    p = new_probability(data.values.shape, 1.0)
     valid = np.flatnonzero(~np.isnan(data.values))
     if valid.size > 1:
         seconds = data.seconds()
