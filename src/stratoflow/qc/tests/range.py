@@ -73,10 +73,9 @@ def gross_range(
         bad_min = -_BIGGEST
     if doubtful_max is None and bad_max is None:
         bad_max = _BIGGEST
-    x = data.values
-    p, outside = soft_range_at(x, doubtful_min, doubtful_max, bad_min, bad_max)
-    p[outside[~np.isfinite(x[outside])]] = np.nan
-    return p
+    return soft_range_at(
+        data.values, doubtful_min, doubtful_max, bad_min, bad_max, nonfinite_missing=True
+    )[0]
 
 
 _BIGGEST = float(np.finfo(np.float64).max)
