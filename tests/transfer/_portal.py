@@ -16,7 +16,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -724,3 +725,27 @@ class PortalServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+@contextmanager
+def grown_during_its_download(portal: Portal, target: Path) -> Iterator[None]:
+    """Hold the download of ``target`` (a file of the portal's root), append to the file
+    while it is held, then let the download go on: the bytes sent are of no complete version.
+    The block runs the fetch; the writer is waited for after it, however it ends."""
+    portal.faults[target.name] = ["hold"]
+
+    def grow() -> None:
+        deadline = time.monotonic() + 10
+        while f"GET /files/{target.name}" not in portal.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with target.open("ab") as fh:
+            fh.write(os.urandom(5_000))
+        portal.gate.set()
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        yield
+    finally:
+        portal.gate.set()
+        writer.join()

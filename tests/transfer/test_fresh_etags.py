@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 from stratoflow.errors import TransferError
 from stratoflow.transfer import StagingArea
 
-from ._portal import Portal
+from ._portal import Portal, grown_during_its_download
 from .test_faults import assert_staging_clean
 from .test_settle import SETTLE, _portal_run, _writing, _written_a_minute_ago
 
@@ -128,26 +126,11 @@ def test_a_file_of_such_a_portal_that_grew_while_it_was_downloaded_is_not_staged
     target = remote_root / "growing.nc"
     target.write_bytes(os.urandom(10_000))
     _written_a_minute_ago(target)
-    portal.faults["growing.nc"] = ["hold"]
-
-    def grow_during_download() -> None:
-        deadline = time.monotonic() + 10
-        while "GET /files/growing.nc" not in portal.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        with target.open("ab") as fh:
-            fh.write(os.urandom(5_000))
-        portal.gate.set()
-
-    writer = threading.Thread(target=grow_during_download)
-    writer.start()
     staging = StagingArea(tmp_path / "staging")
     failures: list[TransferError] = []
     run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
-    try:
+    with grown_during_its_download(portal, target):
         staged = run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
-    finally:
-        portal.gate.set()
-        writer.join()
     assert [s.name for s in staged] == ["f0.nc"]
     assert failures == []
     assert_staging_clean(staging)

@@ -40,7 +40,7 @@ from stratoflow.transfer.config import DEFAULT_SETTLE, SETTLE_VARIABLE
 from stratoflow.transfer.secrets import Secret
 
 from ._ftp_server import FTPTestServer
-from ._portal import Portal
+from ._portal import Portal, grown_during_its_download
 from ._sftp_server import SFTPTestServer
 from .conftest import FAST_RETRY, FTP_PASSWORD, FTP_USER, SFTP_PASSWORD, SFTP_USER
 from .test_faults import assert_staging_clean
@@ -301,26 +301,11 @@ def test_a_portal_file_that_changed_while_it_was_downloaded_is_not_staged(
     portal = portal_factory()
     target = remote_root / "growing.nc"
     target.write_bytes(os.urandom(10_000))
-    portal.faults["growing.nc"] = ["hold"]
-
-    def grow_during_download() -> None:
-        deadline = time.monotonic() + 10
-        while "GET /files/growing.nc" not in portal.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        with target.open("ab") as fh:
-            fh.write(os.urandom(5_000))
-        portal.gate.set()
-
-    writer = threading.Thread(target=grow_during_download)
-    writer.start()
     staging = StagingArea(tmp_path / "staging")
     failures: list[TransferError] = []
     run = _portal_run(portal, settle=SETTLE, **listing)
-    try:
+    with grown_during_its_download(portal, target):
         assert run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc)) == []
-    finally:
-        portal.gate.set()
-        writer.join()
     assert failures == []
     assert_staging_clean(staging)
     _written_a_minute_ago(target)

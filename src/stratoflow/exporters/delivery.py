@@ -252,16 +252,7 @@ def _settle(
             raise ExportError(f"{subject}: settled meanwhile by another attempt or a person")
         logger.info("export task %s: %s: %s", task.key, subject, note)
         (outbox / record.file_name).unlink(missing_ok=True)  # delivered: no longer kept
-        return {
-            "state": TaskState.DONE,
-            "file": record.file_name,
-            "sha256": record.sha256,
-            "remote": remote,
-            "export": record.pk,
-            "version": record.version,
-            "points": record.points,
-            "note": note,
-        }
+        return {**_delivered(record, remote), "note": note}
     if finding is not None and finding.verdict is Verdict.NOT_ARRIVED:
         note = f"upload never confirmed; not arrived ({finding.found}): delivered again"
         intact = (outbox / record.file_name).is_file() and file_checksum(
@@ -412,6 +403,11 @@ def execute(manager: TaskManager, task: Task) -> dict[str, Any]:
             )
             raise
     path.unlink(missing_ok=True)
+    return _delivered(record, remote)
+
+
+def _delivered(record: ExportRecord, remote: str) -> dict[str, Any]:
+    """The outcome of an export task whose file ``record`` is delivered as ``remote``."""
     return {
         "state": TaskState.DONE,
         "file": record.file_name,
