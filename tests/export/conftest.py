@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import LazySettings
 
 from ._flights import Imported, import_sample
+from ._tasks import join_abandoned
 
 
 @pytest.fixture
@@ -38,3 +40,17 @@ def compliance(
         return run_compliance_checker(path, path.with_suffix(".report.json"))[0]
 
     return run
+
+
+@pytest.fixture
+def leases(settings: LazySettings) -> Iterator[None]:
+    """Short leases (an abandoned task is noticed in about a second); the task threads the
+    run left behind are joined before the database goes."""
+    from stratoflow.server.workflow import leases
+
+    settings.STRATOFLOW_LEASE_SECONDS = 0.6
+    leases.heartbeat().stop()  # a fresh heartbeat beats at that pace from the start
+    leases._heartbeat = None
+    before = set(threading.enumerate())
+    yield
+    join_abandoned(before)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import LazySettings
 
 from ._flights import Imported, approve
 from ._http import upload_target
+from ._tasks import join_abandoned
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,26 +56,6 @@ def target() -> Iterator[Target]:
             yield state
         finally:
             state.release.set()  # a held request ends before the server is closed
-
-
-@pytest.fixture
-def leases(settings: LazySettings) -> Iterator[None]:
-    """Short leases (an abandoned task is noticed in about a second); the task threads the
-    run left behind are joined before the database goes."""
-    from stratoflow.server.workflow import leases
-
-    settings.STRATOFLOW_LEASE_SECONDS = 0.6
-    leases.heartbeat().stop()  # a fresh heartbeat beats at that pace from the start
-    leases._heartbeat = None
-    before = set(threading.enumerate())
-    yield
-    _join_abandoned(before)
-
-
-def _join_abandoned(before: set[threading.Thread]) -> None:
-    for thread in set(threading.enumerate()) - before:
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(60)
 
 
 def _job(target: Target, *, timeout: int, max_attempts: int) -> Any:
@@ -138,7 +118,7 @@ def test_an_export_written_past_its_timeout_records_nothing(
     task = Task.objects.get(manager__job=job)
     assert _timed_out(task), task.error
     release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     assert wrote.is_set()  # the late attempt did write its file, then was refused
     assert not ExportRecord.objects.exists()
     assert not ExportVersion.objects.exists()
@@ -189,7 +169,7 @@ def test_an_upload_past_the_timeout_is_not_delivered_again(
     task = Task.objects.get(manager__job=job)
     assert _timed_out(task), task.error
     target.release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     record = ExportRecord.objects.get()
     assert target.requests == 1 and target.received == [record.file_name]  # it arrived
     assert record.state == "uploading" and record.remote == ""

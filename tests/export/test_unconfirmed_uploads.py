@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import LazySettings
 
 from transfer.conftest import SFTP_PASSWORD
 
 from ._flights import Imported, approve
 from ._sftp import WRITES_WITHIN, Target, make_job, sftp_target
+from ._tasks import join_abandoned
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,25 +35,6 @@ def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
     monkeypatch.setenv("SF_TEST_SFTP_PW", SFTP_PASSWORD)
     with sftp_target(tmp_path) as served:
         yield served
-
-
-@pytest.fixture
-def leases(settings: LazySettings) -> Iterator[None]:
-    """Short leases; the task threads a run left behind are joined before the database goes."""
-    from stratoflow.server.workflow import leases
-
-    settings.STRATOFLOW_LEASE_SECONDS = 0.6
-    leases.heartbeat().stop()
-    leases._heartbeat = None
-    before = set(threading.enumerate())
-    yield
-    _join_abandoned(before)
-
-
-def _join_abandoned(before: set[threading.Thread]) -> None:
-    for thread in set(threading.enumerate()) - before:
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(60)
 
 
 def _given_up_while_uploading(
@@ -110,7 +91,7 @@ def test_a_file_that_arrived_is_marked_delivered_once_its_upload_has_stopped(
     assert target.hold.listings == listings
 
     target.hold.release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     assert ExportRecord.objects.get().state == "uploading"  # its attempt could not confirm
 
     report = job_run(job, workers=1)
@@ -146,7 +127,7 @@ def test_a_file_that_never_arrived_is_uploaded_again(
     record, before = _given_up_while_uploading(job, target, at=1)
     target.server.faults.refused_renames.append(f".{record.file_name}.*.part")
     target.hold.release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     assert list(target.root.iterdir()) == []
     assert ExportRecord.objects.get().state == "uploading"
 
@@ -181,7 +162,7 @@ def test_an_upload_cut_off_is_left_to_a_person_saying_what_was_found(
     record, before = _given_up_while_uploading(job, target, at=1)
     target.server.faults.drop_on_rename.append(f".{record.file_name}.*.part")
     target.hold.release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     (part,) = [p.name for p in target.root.iterdir()]
     assert part.startswith(f".{record.file_name}.") and part.endswith(".part")
 
@@ -219,7 +200,7 @@ def test_without_check_target_every_unconfirmed_upload_is_left_to_a_person(
     job = make_job(target, timeout=WRITES_WITHIN, check_target=False)
     record, before = _given_up_while_uploading(job, target, at=2)
     target.hold.release.set()
-    _join_abandoned(before)
+    join_abandoned(before)
     os.unlink(target.root / record.file_name)  # the partner took it
 
     report = job_run(job, workers=1)
