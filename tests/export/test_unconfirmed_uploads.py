@@ -55,6 +55,16 @@ def _given_up_while_uploading(
     return record, before
 
 
+@pytest.fixture
+def once_is_enough() -> None:
+    """Seconds of a held upload each: these run in the PostgreSQL pass only (the SQLite
+    pass runs the first test of this module, the same path to the target)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("slow: the PostgreSQL pass runs it")
+
+
 def _latest_task(job: Any) -> Any:
     from stratoflow.server.workflow.models import Task
 
@@ -114,7 +124,7 @@ def test_a_file_that_arrived_is_marked_delivered_once_its_upload_has_stopped(
 
 
 def test_a_file_that_never_arrived_is_uploaded_again(
-    imported: Imported, home: Path, target: Target, leases: None
+    once_is_enough: None, imported: Imported, home: Path, target: Target, leases: None
 ) -> None:
     """Held before any byte was sent; released, its rename is refused and the client removes
     its temporary file: nothing is at the target. The next run finds neither the file nor an
@@ -145,7 +155,12 @@ def test_a_file_that_never_arrived_is_uploaded_again(
 
 
 def test_an_upload_cut_off_is_left_to_a_person_saying_what_was_found(
-    imported: Imported, home: Path, target: Target, leases: None, django_user_model: Any
+    once_is_enough: None,
+    imported: Imported,
+    home: Path,
+    target: Target,
+    leases: None,
+    django_user_model: Any,
 ) -> None:
     """Held before any byte was sent; released, the connection is lost at the rename: the
     whole temporary file stays at the target and no file of the final name. Whether another
@@ -189,7 +204,7 @@ def test_an_upload_cut_off_is_left_to_a_person_saying_what_was_found(
 
 
 def test_without_check_target_every_unconfirmed_upload_is_left_to_a_person(
-    imported: Imported, home: Path, target: Target, leases: None
+    once_is_enough: None, imported: Imported, home: Path, target: Target, leases: None
 ) -> None:
     """A partner that takes delivered files away shows an upload that arrived as absent:
     ``check_target: false`` keeps the target from being taken at its word."""
