@@ -5,9 +5,11 @@ new."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -215,3 +217,47 @@ def test_a_worker_stopped_by_sigterm_finishes_its_tasks_and_leaves_none_running(
     tasks = Task.objects.filter(manager__job=job)
     assert set(tasks.values_list("state", flat=True)) == {"done"}
     assert set(tasks.values_list("attempts", flat=True)) == {1}  # nothing ran twice
+
+
+def test_a_query_cut_short_by_sigterm_leaves_a_connection_the_interruption_can_use() -> None:
+    """SIGTERM raises wherever the main thread is, often inside a query (a driver polls the
+    database all the time). psycopg then cancels the query and waits for it; the connection
+    stays usable and is kept."""
+    from django.db import connection, transaction
+
+    from stratoflow.jobs.interrupt import Terminated, sigterm_raises
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.services import connection_after_interrupt
+
+    signal_soon = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    with sigterm_raises(), connection.cursor() as cursor:
+        signal_soon.start()
+        with pytest.raises(Terminated):
+            cursor.execute("SELECT pg_sleep(20)")
+    signal_soon.join()
+    kept = connection.connection
+    connection_after_interrupt()
+    assert connection.connection is kept
+    with transaction.atomic():
+        assert not JobRun.objects.select_for_update().exists()
+
+
+def test_a_connection_left_in_the_middle_of_a_statement_is_replaced() -> None:
+    """Seen on a loaded machine: the signal left the connection in the middle of a statement
+    (psycopg's cancel did not get through), so recording the interruption failed with
+    "connection in transaction status ACTIVE", and the run stayed 'running' until its lease
+    ran out. Such a connection is closed and the next query opens a fresh one."""
+    from django.db import connection, transaction
+
+    from stratoflow.server.workflow.models import JobRun
+    from stratoflow.server.workflow.services import connection_after_interrupt
+
+    connection.ensure_connection()
+    left = connection.connection
+    left.pgconn.send_query(b"SELECT pg_sleep(20)")  # sent, its answer never read
+    with pytest.raises(Exception, match="ACTIVE"), transaction.atomic():
+        pass
+    connection_after_interrupt()
+    with transaction.atomic():
+        assert not JobRun.objects.select_for_update().exists()
+    assert connection.connection is not left

@@ -269,6 +269,7 @@ def task_execute(
                 exc = TaskTimedOut(_timed_out(task, "stopped at its time limit"))
             return _failed(task, token, manager, exc, rng)
         except BaseException:  # Ctrl-C, SIGTERM (Terminated): not the task's failure
+            connection_after_interrupt()
             _release(task, token)
             raise
         new_state = TaskState(outcome.pop("state", TaskState.DONE))
@@ -384,6 +385,29 @@ def _serial_turn(task: Task, token: str, manager: TaskManager) -> Iterator[None]
     finally:
         _serial_deadline = None
         _SERIAL.release()
+
+
+def connection_after_interrupt() -> None:
+    """Make this thread's database connection usable again after a signal cut a query short.
+
+    SIGTERM or Ctrl-C raise in the main thread wherever it is, often in the middle of a query
+    (a driver polls the database all the time). On PostgreSQL the connection is then left in
+    the middle of that statement: every later query on it, and the first ``atomic()``, fails
+    with "connection in transaction status ACTIVE", so the interruption could not be recorded
+    and the run stayed ``running`` until its lease ran out. Such a connection is closed; the
+    next query opens a fresh one; the server is first asked to stop the statement, which
+    may hold row locks until it ends. Inside an ``atomic()`` block the connection is left
+    alone (closing it there would break the block's own clean-up), as is a usable one.
+    """
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    if not connection.is_usable():
+        log.info("closing the database connection a signal left in the middle of a query")
+        cancel = getattr(connection.connection, "cancel_safe", None)  # psycopg's
+        if cancel is not None:
+            with contextlib.suppress(Exception):  # the server may be what went away
+                cancel(timeout=2.0)
+        connection.close()
 
 
 def _release(task: Task, token: str) -> None:
@@ -722,6 +746,7 @@ def run_execute(
         # out, and its tasks are given back for the next run of the job (see job_run).
         reason = str(exc) or type(exc).__name__
         executor.drop_pending()
+        connection_after_interrupt()
         try:
             left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
         except Exception:  # e.g. the database is what went away: its lease still runs out
