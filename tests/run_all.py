@@ -3,6 +3,13 @@
 Steps, each must pass: ruff (lint + format), mypy (strict), pytest on the embedded SQLite
 database, and pytest again on the real PostgreSQL server for every test that touches the
 database (same tests, second backend). Extra arguments go to both pytest runs.
+
+Each pytest run spreads its tests over the machine's cores (pytest-xdist, ``--dist
+worksteal``): many tests wait on subprocesses, servers and leases rather than compute, and one
+process left a core idle a third of the time. Every worker has its own temporary home (see
+:mod:`stratoflow.testing`) and its own test database (pytest-django appends the worker's
+name). ``STRATOFLOW_TEST_WORKERS=1``, or ``-n``/``-p no:xdist`` among the arguments, says
+otherwise. The slowest tests are listed at the end of each run, to keep CI's time in sight.
 """
 
 from __future__ import annotations
@@ -35,12 +42,24 @@ def run(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
         sys.exit(result.returncode)
 
 
+def workers(extra: list[str]) -> list[str]:
+    """The xdist arguments for this machine, unless the caller chose for themselves."""
+    if any(
+        a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses="))
+        for a in extra
+    ):
+        return []
+    wanted = os.environ.get("STRATOFLOW_TEST_WORKERS", "")
+    count = int(wanted) if wanted.isdigit() else min(len(os.sched_getaffinity(0)), 4)
+    return ["-n", str(count), "--dist", "worksteal"] if count > 1 else []
+
+
 def main() -> None:
     extra = sys.argv[1:]
     run("ruff check", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks"])
     run("ruff format", [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks"])
     run("mypy", [str(BIN / "mypy")])
-    pytest = [str(BIN / "python"), "-m", "pytest"]
+    pytest = [str(BIN / "python"), "-m", "pytest", *workers(extra), "--durations=15"]
     run("pytest (SQLite)", [*pytest, *extra], {"STRATOFLOW_DATABASE_URL": ""})
     # A test database of this run's own: two test sessions on one server (a developer's and
     # CI, or two checkouts) would otherwise drop and flush each other's "test_test".
