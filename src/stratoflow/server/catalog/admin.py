@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from stratoflow.errors import QCConfigError
+from stratoflow.errors import CatalogError, QCConfigError
+from stratoflow.flights import platform_key
 from stratoflow.server.catalog import models
+from stratoflow.server.catalog.platforms import platform_merge
 from stratoflow.server.catalog.qc_configurations import (
     default_text,
     qc_configuration_diff,
@@ -119,8 +122,40 @@ class MetadataChangeAdmin(admin.ModelAdmin[models.MetadataChange]):
 
 @admin.register(models.Platform)
 class PlatformAdmin(admin.ModelAdmin[models.Platform]):
-    list_display = ["name", "project"]
-    search_fields = ["name"]
+    list_display = ["name", "key", "project"]
+    search_fields = ["name", "key"]
+    actions = ["merge"]
+
+    @admin.action(
+        description="Merge into the platform of the same key", permissions=["change", "delete"]
+    )
+    def merge(self, request: HttpRequest, queryset: QuerySet[models.Platform]) -> None:
+        """Merge the rows of one platform spelt twice (left by migration
+        ``catalog/0007_platform_merge`` where something stood in the way; see
+        :func:`~stratoflow.server.catalog.platforms.platform_merge`)."""
+        done: set[str] = set()
+        for platform in queryset.order_by("pk"):
+            key = platform_key(platform.name)
+            if key in done:
+                continue
+            done.add(key)
+            try:
+                result = platform_merge(platform)
+            except CatalogError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+                continue
+            if result.merged:
+                self.message_user(
+                    request, f"{', '.join(result.merged)} merged into {result.survivor.name}"
+                )
+            for name, reasons in result.left.items():
+                self.message_user(
+                    request,
+                    f"{name} not merged into {result.survivor.name}: {'; '.join(reasons)}",
+                    messages.WARNING,
+                )
+            if not result.merged and not result.left:
+                self.message_user(request, f"{platform.name}: no other row of its key")
 
 
 @admin.register(models.Flight)

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import BaseConstraint
+
+from stratoflow.flights import platform_key
 
 __all__ = [
     "Aircraft",
@@ -105,14 +108,45 @@ class Campaign(models.Model):
 
 
 class Platform(models.Model):
-    """A measurement platform: an aircraft (registration) or a station."""
+    """A measurement platform: an aircraft (registration) or a station.
+
+    ``key`` is the canonical key of the name (:func:`stratoflow.flights.platform_key`), kept
+    by :meth:`save` and unique, so that two spellings of one platform (``NASA B200
+    Aircraft``, ``NASA B-200 Aircraft``) cannot become two rows, not even by two imports at
+    once. It is empty (NULL) for a name without letters or digits, and for the rows that
+    migration ``catalog/0007_platform_merge`` could not merge into the oldest row of their key
+    (see :func:`~stratoflow.server.catalog.platforms.platform_merge`).
+    """
 
     name = models.CharField(max_length=100, unique=True, help_text="e.g. D-AIGT or IAGOS-01")
+    # NULL, not "": several rows may lack a key, and NULLs never collide in a unique index
+    key = models.TextField(  # noqa: DJ001
+        null=True, unique=True, editable=False, help_text="canonical key of the name"
+    )
     description = models.TextField(blank=True)
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT)
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.key = platform_key(self.name) or None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "key"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        key = platform_key(self.name) or None
+        other = Platform.objects.filter(key=key).exclude(pk=self.pk).first() if key else None
+        if other is not None:
+            raise ValidationError(
+                {
+                    "name": f"{self.name!r} is another spelling of platform {other.name!r} "
+                    f"(#{other.pk}); use that one, or merge this platform into it (admin "
+                    "action 'Merge into the platform of the same key')"
+                }
+            )
 
 
 class Aircraft(models.Model):

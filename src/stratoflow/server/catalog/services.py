@@ -129,59 +129,68 @@ def _stored_values(values: npt.NDArray[Any], attributes: dict[str, Any]) -> npt.
 
 
 def platform_get_or_create(name: str) -> Platform:
-    """The platform named ``name``, however spelt: the one whose name has its canonical key
-    (:func:`stratoflow.flights.platform_key`), else a new one named as given.
+    """The platform named ``name``, however spelt: the one of that exact name, else the one
+    whose name has its canonical key (:func:`stratoflow.flights.platform_key`, the unique
+    ``Platform.key``), else a new one named as given.
 
     ``NASA B200 Aircraft`` (an ICARTT header) and ``NASA B-200 Aircraft`` (the archive's
     netCDF of the same flight) made two platforms, and a PI assigned to one never saw the
-    flights filed under the other. The name first given stays, for display. Platforms are a
-    project's aircraft and stations, a handful of rows: their keys are computed here rather
-    than stored. Of several rows with one key (made before this rule) the oldest is taken.
+    flights filed under the other. The name first given stays, for display. The exact name
+    comes first for the rows of one key that could not be merged (see
+    :mod:`stratoflow.server.catalog.platforms`): their flights keep landing where they did.
+    Two imports creating two spellings at once cannot make two rows: the key is unique, and
+    the loser takes the winner's row (on PostgreSQL it waits for the winner's transaction).
     """
     name = name.strip()[: Platform._meta.get_field("name").max_length or 100]
-    exact = Platform.objects.filter(name=name).first()
-    if exact is not None:
-        return exact
-    key = platform_key(name)
-    for platform in Platform.objects.order_by("pk"):
-        if key and platform_key(platform.name) == key:
-            return platform
-    platform, _ = Platform.objects.get_or_create(name=name)
-    return platform
+    key = platform_key(name) or None
+    # at most two rows (name and key are unique), in one query
+    found = list(Platform.objects.filter(Q(name=name) | Q(key=key) if key else Q(name=name)))
+    if found:
+        return min(found, key=lambda row: row.name != name)
+    if key is None:
+        platform, _ = Platform.objects.get_or_create(name=name)
+        return platform
+    try:
+        with transaction.atomic():
+            return Platform.objects.create(name=name, key=key)
+    except IntegrityError:  # another import created this key meanwhile (or this name)
+        return Platform.objects.get(Q(name=name) | Q(key=key))
 
 
 def platforms_named(name: str) -> list[int]:
     """The ids of the platforms named ``name``, however spelt (its canonical key, see
     :func:`platform_get_or_create`): a selection by platform (``export --platform``, the
     review list) found nothing when given the other spelling (``NASA B-200 Aircraft`` for
-    the platform first filed as ``NASA B200 Aircraft``), the flights being one platform's."""
+    the platform first filed as ``NASA B200 Aircraft``), the flights being one platform's.
+
+    Rows without a key (a name without letters or digits, or one left unmerged beside the
+    row holding its key) are compared by their name's key here; they are few.
+    """
+    name = name.strip()
     key = platform_key(name)
+    rows = Platform.objects.filter(Q(name=name) | Q(key=key) | Q(key__isnull=True) if key
+                                   else Q(name=name))  # fmt: skip
     return [
         pk
-        for pk, known in Platform.objects.values_list("pk", "name")
-        if known == name.strip() or (key and platform_key(known) == key)
+        for pk, known, stored in rows.order_by("pk").values_list("pk", "name", "key")
+        if known == name or stored is not None or (key and platform_key(known) == key)
     ]
 
 
 def _flight(ds: xr.Dataset, identity: str) -> Flight:
-    identifier = _flight_identifier(ds, identity)
-    known = Flight.objects.filter(identifier=identifier).first()
-    if known is not None:
-        return known
-    platform = None
+    """The flight ``ds`` lands on, created with the file's platform, airports and times when
+    new (one query when it exists: the platform is looked up only for a new flight)."""
     name = str(ds.attrs.get("platform", "")).strip()
-    if name:
-        platform = platform_get_or_create(name)
     times = ds[TIME].values
+    defaults: dict[str, Any] = {  # a callable is called by get_or_create when it creates
+        "platform": (lambda: platform_get_or_create(name)) if name else None,
+        "departure_airport": str(ds.attrs.get("departure_airport", ""))[:200],
+        "arrival_airport": str(ds.attrs.get("arrival_airport", ""))[:200],
+        "time_start": _datetime(times[0]) if times.size else None,
+        "time_end": _datetime(times[-1]) if times.size else None,
+    }
     flight, _ = Flight.objects.get_or_create(
-        identifier=identifier,
-        defaults={
-            "platform": platform,
-            "departure_airport": str(ds.attrs.get("departure_airport", ""))[:200],
-            "arrival_airport": str(ds.attrs.get("arrival_airport", ""))[:200],
-            "time_start": _datetime(times[0]) if times.size else None,
-            "time_end": _datetime(times[-1]) if times.size else None,
-        },
+        identifier=_flight_identifier(ds, identity), defaults=defaults
     )
     return flight
 
