@@ -8,6 +8,7 @@ Aircraft``), and the merge and flag files of leg 2 of 2017-03-08.
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 from collections.abc import Iterator
@@ -150,6 +151,8 @@ def test_flights_named_by_older_rules_are_joined_under_today_s(
     versions numbered in import order, the last current. A revision imported afterwards is
     a new version on the one flight, not a flight of its own; a flight of another reader
     stays as it was."""
+    from django.core.management import call_command
+
     from stratoflow.importers.series import import_file
     from stratoflow.server.catalog.models import Flight, Series
 
@@ -184,6 +187,9 @@ def test_flights_named_by_older_rules_are_joined_under_today_s(
         assert flight.time_start == min(s.time_start for s in current)
         assert flight.platform is not None and flight.platform.name == "NASA B200 Aircraft"
     assert "flight merge_20170121 joined into nasa-b-200-aircraft_20170121" in caplog.messages
+    out = io.StringIO()
+    call_command("flights_identity", stdout=out)
+    assert out.getvalue() == "every flight is under the identifier its files name\n"
 
     revised = tmp_path / "ACTAMERICA-mrg05-b200_merge_20170308_R1_L2.ict"
     text = (shared_data / MERGE_L2).read_bytes()
@@ -231,7 +237,10 @@ def test_flights_with_review_records_are_not_joined(
 ) -> None:
     """A PI's manual flag on the conversion's flight, which holds the same variables as the
     ICARTT file's: joining would put the flag and two current versions on one flight without
-    the PI. Both are left as they are, and the data manager is told."""
+    the PI. Both are left as they are, and the data manager is told, by the migration's log
+    and later by ``stratoflow manage flights_identity``."""
+    from django.core.management import call_command
+
     from stratoflow.server.catalog.models import Flight
     from stratoflow.server.review.models import ManualFlag
 
@@ -246,4 +255,11 @@ def test_flights_with_review_records_are_not_joined(
     with caplog.at_level(logging.WARNING, logger="stratoflow.migrations"):
         remigrate()  # type: ignore[operator]
     assert sorted(Flight.objects.values_list("identifier", flat=True)) == [old, "merge_20170121"]
-    assert any("not joined" in m for m in caplog.messages)
+    assert any("not joined" in m and "flights_identity" in m for m in caplog.messages)
+    out = io.StringIO()
+    call_command("flights_identity", stdout=out)
+    assert out.getvalue().splitlines()[:2] == [
+        f"{old}: its files now name nasa-b-200-aircraft_20170121",
+        "merge_20170121: its files now name nasa-b-200-aircraft_20170121",
+    ]
+    assert "2 flight(s) under an older identifier" in out.getvalue()

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from stratoflow.dataset import TIME, make_dataset
 from stratoflow.server.catalog.attributes import attributes_from_json
+from stratoflow.server.catalog.identity import READERS, file_flight
 from stratoflow.server.catalog.models import (
     Calibration,
     Component,
@@ -21,6 +22,7 @@ from stratoflow.server.catalog.models import (
     Installation,
     QCRun,
     Series,
+    SourceFile,
 )
 from stratoflow.store.segments import decode_columns
 
@@ -30,6 +32,7 @@ __all__ = [
     "current_qc_run",
     "deployment_at",
     "flight_dataset",
+    "flights_named_otherwise",
     "series_affected_by",
     "series_arrays",
     "series_qc_flags",
@@ -116,6 +119,43 @@ def flight_dataset(
         },
     )
     return ds.assign_coords({TIME: ds[TIME]})
+
+
+def flights_named_otherwise() -> dict[str, list[str]]:
+    """The flights whose ICARTT or CF netCDF files today's importer puts on other flights:
+    identifier -> the identifiers their files name now.
+
+    Migration ``catalog/0005_flight_identity`` renamed and joined the flights named by older
+    rules, and left (and logged) those it could not move without losing or deciding something
+    (review or export records, files now naming several flights): new imports of their files
+    land on another flight. This lists them again, for ``stratoflow manage
+    flights_identity``, from the same rules (:func:`~stratoflow.server.catalog.identity.
+    file_flight`).
+    """
+    limit = Flight._meta.get_field("identifier").max_length or 100
+    rows = (
+        Series.objects.filter(source__reader__in=READERS)
+        .values_list("flight__identifier", "source_id")
+        .annotate(first=Min("time_start"))
+    )
+    files: dict[str, set[int]] = {}
+    first: dict[int, datetime] = {}
+    for identifier, source, start in rows:
+        files.setdefault(identifier, set()).add(source)
+        if start is not None and (source not in first or start < first[source]):
+            first[source] = start
+    today = {
+        pk: file_flight(reader, identity, attributes, first.get(pk), limit)
+        for pk, reader, identity, attributes in SourceFile.objects.filter(
+            pk__in=set().union(*files.values())
+        ).values_list("pk", "reader", "identity", "attributes")
+    }
+    named = {
+        identifier: sorted({today[s] for s in sources}) for identifier, sources in files.items()
+    }
+    return {
+        identifier: names for identifier, names in sorted(named.items()) if names != [identifier]
+    }
 
 
 # --- instrument catalog ---------------------------------------------------------------------

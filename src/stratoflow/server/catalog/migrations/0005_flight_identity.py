@@ -22,7 +22,8 @@ them (else two current versions, numbered alike, would meet), and no review deci
 flag, review event or export of the flights joined into another. Anything else is left as it
 is and logged (``stratoflow.migrations``), for a data manager to decide: a flight whose files
 now name several flights, or one whose new identifier another flight holds that cannot be
-joined. Other flights (other readers) are not touched.
+joined; ``stratoflow manage flights_identity`` lists them again later. Other flights
+(other readers) are not touched.
 
 The rules are those of the installed stratoflow (:mod:`stratoflow.flights`,
 :func:`stratoflow.readers.icartt.header_flight`), so that the rows are found where a new
@@ -37,48 +38,29 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import numpy as np
 from django.db import migrations
 
-from stratoflow.flights import catalog_identifier, converted_flight
-from stratoflow.readers.icartt import header_flight, keyword_value
+from stratoflow.server.catalog.identity import READERS, file_flight
 
 logger = logging.getLogger("stratoflow.migrations")
 
-#: Readers whose flights the changed rules name.
-READERS = ("icartt", "cf_netcdf")
 #: Length of the flight identifier column (catalog.Flight.identifier).
 LIMIT = 100
-
-
-def _utc64(value: datetime | None) -> np.datetime64 | None:
-    if value is None:
-        return None
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return np.datetime64(naive, "ns")
+#: What a data manager is told to do about a flight left as it was.
+TODO = (
+    "New imports of its files land on the flight they name now, beside this one. List the "
+    "flights left so with `stratoflow manage flights_identity`, look at them in the admin "
+    "(Catalog > Flights) and decide with their PI; stratoflow does not move reviewed or "
+    "exported data by itself"
+)
 
 
 def _today(reader: str, identity: str, stored: Any, first_time: datetime | None) -> str:
     """The identifier today's reader and importer give the file these rows came from."""
-    attrs = dict(stored) if isinstance(stored, dict) else {}
-    name = str(attrs.get("source_file") or identity.rsplit("/", 1)[-1])
-    if reader == "icartt":
-        flight = header_flight(
-            name,
-            str(attrs.get("platform", "")),
-            str(attrs.get("data_date", "")).replace("-", ""),
-            str(keyword_value(attrs, "OTHER_COMMENTS", "icartt_") or ""),
-        )
-        if flight:
-            attrs["flight"] = flight
-    elif reader == "cf_netcdf":
-        joined = converted_flight(name, attrs, _utc64(first_time))
-        if joined:
-            attrs["flight"] = joined
-    return catalog_identifier(attrs, identity, LIMIT)
+    return file_flight(reader, identity, stored, first_time, LIMIT)
 
 
 def _references(flight_model: Any, series_model: Any, pks: list[int]) -> list[str]:
@@ -141,9 +123,10 @@ def forward(apps: Any, schema_editor: Any) -> None:
             targets[flight] = named.pop()
         elif names[flight] not in named:
             logger.warning(
-                "flight %s: its files now name the flights %s; left as it is",
+                "flight %s: its files now name the flights %s; left as it is. %s",
                 names[flight],
                 ", ".join(sorted(named)),
+                TODO,
             )
     groups: dict[str, list[int]] = defaultdict(list)
     for flight, target in targets.items():
@@ -153,10 +136,11 @@ def forward(apps: Any, schema_editor: Any) -> None:
         holder = flight_model.objects.filter(identifier=target).first()
         if holder is not None and targets.get(holder.pk, target) != target:
             logger.warning(
-                "flights %s now name %s, which flight %s holds and leaves: left as they are",
+                "flights %s now name %s, which flight %s holds and leaves: left as they are. %s",
                 ", ".join(sorted(names[m] for m in members)),
                 target,
                 target,
+                TODO,
             )
             continue
         everyone = sorted({*members, *([holder.pk] if holder is not None else [])})
@@ -180,12 +164,13 @@ def forward(apps: Any, schema_editor: Any) -> None:
             reviewed_away = any(m != survivor for m in referred)
             if reviewed_away or (overlap and referred):
                 logger.warning(
-                    "flights %s are one flight %s now, but %s: not joined, left as they are",
+                    "flights %s are one flight %s now, but %s: not joined, left as they are. %s",
                     ", ".join(sorted(names.get(m, target) for m in everyone)),
                     target,
                     "a flight to be joined into another has review or export records"
                     if reviewed_away
                     else "they hold the same variables and one has review or export records",
+                    TODO,
                 )
                 continue
             _join(flight_model, series_model, survivor, others)
