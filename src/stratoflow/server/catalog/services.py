@@ -143,18 +143,22 @@ def platform_get_or_create(name: str) -> Platform:
     """
     name = name.strip()[: Platform._meta.get_field("name").max_length or 100]
     key = platform_key(name) or None
-    # at most two rows (name and key are unique), in one query
-    found = list(Platform.objects.filter(Q(name=name) | Q(key=key) if key else Q(name=name)))
-    if found:
-        return min(found, key=lambda row: row.name != name)
-    if key is None:
-        platform, _ = Platform.objects.get_or_create(name=name)
-        return platform
-    try:
-        with transaction.atomic():
-            return Platform.objects.create(name=name, key=key)
-    except IntegrityError:  # another import created this key meanwhile (or this name)
-        return Platform.objects.get(Q(name=name) | Q(key=key))
+    where = Q(name=name) | Q(key=key) if key else Q(name=name)
+
+    def found() -> Platform | None:  # at most two rows (name and key are unique), one query
+        rows = list(Platform.objects.filter(where))
+        return min(rows, key=lambda row: row.name != name) if rows else None
+
+    platform = found()
+    if platform is None:
+        try:
+            with transaction.atomic():
+                platform = Platform.objects.create(name=name)  # its key: see Platform.save
+        except IntegrityError:  # another import created this key (or this name) meanwhile
+            platform = found()
+            if platform is None:
+                raise
+    return platform
 
 
 def platforms_named(name: str) -> list[int]:
