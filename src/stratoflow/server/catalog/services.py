@@ -172,11 +172,14 @@ def platforms_named(name: str) -> list[int]:
     """
     name = name.strip()
     key = platform_key(name)
-    rows = Platform.objects.filter(Q(name=name) | Q(key=key) | Q(key__isnull=True) if key
-                                   else Q(name=name))  # fmt: skip
+    where = Q(name=name)
+    if key:
+        where |= Q(key=key) | Q(key__isnull=True)
     return [
         pk
-        for pk, known, stored in rows.order_by("pk").values_list("pk", "name", "key")
+        for pk, known, stored in Platform.objects.filter(where)
+        .order_by("pk")
+        .values_list("pk", "name", "key")
         if known == name or stored is not None or (key and platform_key(known) == key)
     ]
 
