@@ -45,7 +45,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
-from scipy import signal, stats
 
 from stratoflow.dataset import TIME, validate
 from stratoflow.errors import ConfigError
@@ -313,6 +312,8 @@ def estimate_drift(
             "through so few is no clock model: use fewer segments or a longer series"
         )
     t, offsets, corr = (np.array(c) for c in zip(*found, strict=True))
+    from scipy import stats  # on first use, as scipy.signal in the estimate
+
     fit = stats.theilslopes(offsets, t)
     slope, intercept = float(fit.slope), float(fit.intercept)
     residuals = offsets - (intercept + slope * t)
@@ -378,6 +379,11 @@ def _estimate(
         raise ConfigError(f"clock synchronisation step must be positive, got {step_s}")
     r0, r, mr = _grid(rt, np.asarray(reference_values, dtype=np.float64), step_s, "reference")
     i0, x, mx = _grid(it, np.asarray(values, dtype=np.float64), step_s, "instrument")
+
+    # Imported here, not with the module: scipy.signal takes about a second to import, and
+    # every process that sets up Django (each CLI command, worker, scheduler) imports this
+    # module through the QC configuration's unit checks without ever aligning a clock.
+    from scipy import signal
 
     def corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.asarray(signal.correlate(a, b, mode="full", method="fft"))

@@ -16,36 +16,67 @@ Example::
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from tokenize import TokenError
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pint
 
 from stratoflow.errors import ConfigError
 from stratoflow.readers.base import UNKNOWN_UNITS
 
 __all__ = ["convert", "convert_coefficient", "convertible", "to_pint"]
 
-_REGISTRY: Any = pint.UnitRegistry()
-for _definition in (
-    "ppm = 1e-6 = ppmv",
-    "ppb = 1e-9 = ppbv",
-    "ppt = 1e-12 = pptv",
-    "degree_north = degree = degrees_north = degree_N",
-    "degree_east = degree = degrees_east = degree_E",
-):
-    _REGISTRY.define(_definition)
-# UDUNITS names of the temperature scales pint spells otherwise (offset units: a wrong guess
-# here would shift every value, so these are aliases of pint's own, never new definitions)
-for _alias in (
-    "@alias degree_Celsius = Celsius = deg_C = degree_C = degrees_C = degrees_Celsius",
-    "@alias kelvin = Kelvin = degree_K = degrees_K = deg_K",
-    "@alias degree_Fahrenheit = Fahrenheit = degree_F = degrees_F = deg_F",
-):
-    _REGISTRY.define(_alias)
+_BUILT: list[Any] = []
+_BUILDING = threading.Lock()
+
+
+def _registry() -> Any:
+    """pint's registry with the units of our files, built on first use: importing pint and
+    building it take a quarter of a second, which every process that sets up Django (each CLI
+    command, worker, scheduler) would otherwise pay at start-up without converting a unit.
+    Built once under a lock: units of two registries cannot be combined, so two task threads
+    converting at once must not each build their own."""
+    if _BUILT:
+        return _BUILT[0]
+    with _BUILDING:
+        if not _BUILT:
+            _BUILT.append(_build_registry())
+    return _BUILT[0]
+
+
+def _build_registry() -> Any:
+    import pint
+
+    registry: Any = pint.UnitRegistry()
+    for definition in (
+        "ppm = 1e-6 = ppmv",
+        "ppb = 1e-9 = ppbv",
+        "ppt = 1e-12 = pptv",
+        "degree_north = degree = degrees_north = degree_N",
+        "degree_east = degree = degrees_east = degree_E",
+    ):
+        registry.define(definition)
+    # UDUNITS names of the temperature scales pint spells otherwise (offset units: a wrong
+    # guess here would shift every value, so these are aliases of pint's own, never new
+    # definitions)
+    for alias in (
+        "@alias degree_Celsius = Celsius = deg_C = degree_C = degrees_C = degrees_Celsius",
+        "@alias kelvin = Kelvin = degree_K = degrees_K = deg_K",
+        "@alias degree_Fahrenheit = Fahrenheit = degree_F = degrees_F = deg_F",
+    ):
+        registry.define(alias)
+    return registry
+
+
+def _pint_error() -> type[Exception]:
+    """pint's error class, for ``except`` clauses (evaluated only when something is raised)."""
+    import pint.errors
+
+    return pint.errors.PintError
+
 
 _POWER_OF_TEN = re.compile(r"^10\^(-?\d+)$")
 _TOKEN = re.compile(r"^([A-Za-z_%]+)(\^?-?\d+)?$")
@@ -84,8 +115,8 @@ def to_pint(units: str) -> tuple[float, Any]:
         name, exponent = match.groups()
         factors.append(f"{name}**{exponent.lstrip('^')}" if exponent else name)
     try:
-        return scale, _REGISTRY.parse_units("*".join(factors) or "dimensionless")
-    except (pint.errors.PintError, TypeError, ValueError, AttributeError) as exc:
+        return scale, _registry().parse_units("*".join(factors) or "dimensionless")
+    except (_pint_error(), TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"units {units!r} are not understood: {exc}") from exc
     except (TokenError, AssertionError) as exc:
         # pint's parser tokenises units as Python: unbalanced brackets ("#/cm3", "ppb)")
@@ -108,9 +139,9 @@ def convert(values: npt.ArrayLike, from_units: str, to_units: str) -> npt.NDArra
     data = np.asarray(values, dtype=np.float64)
     try:
         # built from the unit itself, so offset units (degC) convert with their offset
-        quantity = _REGISTRY.Quantity(data * source_scale, source)
+        quantity = _registry().Quantity(data * source_scale, source)
         out = quantity.to(target).magnitude / target_scale
-    except pint.errors.PintError as exc:
+    except _pint_error() as exc:
         raise ConfigError(f"cannot convert {from_units!r} to {to_units!r}: {exc}") from exc
     return np.asarray(out, dtype=np.float64)
 
@@ -130,9 +161,9 @@ def convert_coefficient(value: float, given: str, data_units: str, power: int) -
     """
     (g_scale, g_unit), (d_scale, d_unit) = to_pint(given), to_pint(data_units)
     try:
-        zero_base = _REGISTRY.Quantity(0.0, d_unit).to_base_units()
+        zero_base = _registry().Quantity(0.0, d_unit).to_base_units()
         if zero_base.magnitude != 0:  # offset unit (degC): its size as a difference
-            one_base = _REGISTRY.Quantity(1.0, d_unit).to_base_units()
+            one_base = _registry().Quantity(1.0, d_unit).to_base_units()
             d_scale *= float(one_base.magnitude - zero_base.magnitude)
             d_unit = zero_base.units
         if power == 0:
@@ -140,9 +171,9 @@ def convert_coefficient(value: float, given: str, data_units: str, power: int) -
             zero, one = convert([0.0, value], given, data_units)
             return float(one - zero)
         target = d_unit ** (1 - power)
-        quantity = _REGISTRY.Quantity(value * g_scale, g_unit)
+        quantity = _registry().Quantity(value * g_scale, g_unit)
         return float(quantity.to(target).magnitude / d_scale ** (1 - power))
-    except pint.errors.PintError as exc:
+    except _pint_error() as exc:
         raise ConfigError(
             f"coefficient in {given!r} cannot multiply x**{power} in {data_units!r}: {exc}"
         ) from exc
