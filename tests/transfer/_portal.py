@@ -91,9 +91,16 @@ class Portal:
     #: seconds the portal's clock is ahead of this machine's (negative: behind): its
     #: ``Date`` headers say so; its files' times are whatever the test gives them
     clock_offset: float = 0.0
-    #: answer HEAD with ``Last-Modified`` = the time of the answer, as portals that generate
-    #: downloads on request do
+    #: answer HEAD and GET with ``Last-Modified`` = the time of the answer, as portals that
+    #: generate downloads on request do; plus ``stamp_offset`` seconds (a script whose clock
+    #: is behind the server's, which sends the ``Date``: negative)
     generated: bool = False
+    stamp_offset: float = 0.0
+    #: how many times as fast as this machine's the portal's clock runs (its ``Date`` and
+    #: generated ``Last-Modified``) since it ``started`` (this machine's time): answers
+    #: milliseconds apart are seconds apart by it (0: it stands still)
+    clock_rate: float = 1.0
+    started: float = field(default_factory=time.time)
     #: list every file under a signed link as its name and link (``f.nc?X-Amz-Credential=
     #: ...&X-Amz-Signature=...``), signed anew for every listing, as portals that hand out
     #: presigned S3 links do; the signature starts with :data:`SIGNATURE`
@@ -125,6 +132,11 @@ class Portal:
     links_by_token: bool = False
     listings: int = 0
     url: str = ""
+
+    def now(self) -> float:
+        """The portal's time (see ``clock_offset`` and ``clock_rate``)."""
+        real = time.time()
+        return self.started + (real - self.started) * self.clock_rate + self.clock_offset
 
     def etag(self, data: bytes) -> str:
         """The ``ETag`` of an answer carrying (the headers of) ``data``: its digest, or a new
@@ -219,11 +231,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean (and query strings out of stderr)
 
+    def parse_request(self) -> bool:
+        self.instant: float | None = None  # a new request: a new time of the answer
+        return super().parse_request()
+
+    def answer_time(self) -> float:
+        """The portal's time of this answer (one for its ``Date`` and its headers)."""
+        instant = getattr(self, "instant", None)
+        if instant is None:
+            instant = self.instant = self.server.portal.now()
+        return instant
+
     def date_time_string(self, timestamp: float | None = None) -> str:
         """An HTTP date; the ``Date`` header's (no ``timestamp``) by the portal's clock."""
         if timestamp is None:
-            timestamp = time.time() + self.server.portal.clock_offset
+            timestamp = self.answer_time()
         return super().date_time_string(timestamp)  # type: ignore[arg-type]
+
+    def stamp(self) -> str:
+        """The ``Last-Modified`` of a portal that stamps answers with their time."""
+        return self.date_time_string(self.answer_time() + self.server.portal.stamp_offset)
 
     def _send(self, code: int, body: bytes = b"", ctype: str = "application/json") -> None:
         self.send_response(code)
@@ -361,8 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         if self.server.portal.ranges or self.server.portal.fresh_etags:
             self.send_header("ETag", self.server.portal.etag(data))
-        modified = None if self.server.portal.generated else int(target.stat().st_mtime)
-        self.send_header("Last-Modified", self.date_time_string(modified))
+        if self.server.portal.generated:
+            self.send_header("Last-Modified", self.stamp())
+        else:
+            self.send_header("Last-Modified", self.date_time_string(int(target.stat().st_mtime)))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
 
@@ -507,6 +536,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(int(fault), {"status": "preparing"} if fault == "202" else {})
             return
         etag = portal.etag(data)
+        if portal.generated:
+            self.extra_headers = {
+                **getattr(self, "extra_headers", {}),
+                "Last-Modified": self.stamp(),
+            }
         with portal.lock:
             portal.range_requests.append(self.headers.get("Range"))
         if fault in ("drop", "truncate", "drop-and-change"):
