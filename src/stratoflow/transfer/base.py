@@ -633,10 +633,14 @@ class Observation:
     moments mean it stayed the same.
     ``age``: seconds since it was last modified, by the provider's clock where known (see
     :class:`Settle`); ``None`` when nothing tells.
+    ``clock``: the provider's time of the look (POSIX seconds: an HTTP ``Date``), where it
+    tells one; not compared. What tells a file modified between two looks from a modification
+    time that follows the time of each answer (see the HTTP connection's ``changes``).
     """
 
     marker: tuple[tuple[str, object], ...]
     age: float | None = None
+    clock: float | None = None
 
 
 class _Changed(TransferError):

@@ -25,7 +25,13 @@ modification time, the two listings are what is compared over ``settle``, and ea
 is asked ``HEAD`` once, before its download (the state compared after it). The ``HEAD``
 requests of many new files go ``parallel_heads`` at a time, one at a time once the portal
 answers one of them 429, 503 or the like (a first run over thousands of files waited for
-each in turn).
+each in turn). A portal that makes a new ``ETag`` for every answer, or stamps
+``Last-Modified`` with the time of each answer (download scripts), is told by looks at a
+file that differ in these alone and two ``HEAD`` requests back to back (see
+:meth:`_HttpConnection.changes`): they then count as no version marker for that transfer
+object (said once in the log), so its files are neither left for a later run for ever nor
+downloaded again at every run; the length, a steady ETag and the listed size and time
+decide (see :func:`_version`).
 
 Errors are translated at the boundary: 401/403 -> :class:`AuthError`; 404/410 for a file ->
 :class:`GoneError`; timeouts, dropped connections, truncated bodies, a body trickled slower
@@ -60,7 +66,7 @@ from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, NamedTuple
 from urllib.parse import unquote, unquote_plus
 
 import httpx
@@ -103,10 +109,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a header va
 _MISSING = object()
 #: POSIX seconds of the year 5138: a larger listed time is milliseconds or nanoseconds
 _LATEST = 1e11
-#: A ``Last-Modified`` at the time of the answer, in a settle marker (see ``_observed``)
-_NOW = "now (the time of the answer)"
-#: The portals (public URL) this process has said make a new ``ETag`` for every answer
-_FRESH_ETAGS_REPORTED: set[str] = set()
+#: (header, public URL) of the portals this process has said make that header anew for
+#: every answer (an ``ETag``, a ``Last-Modified``): said once, not for every file and run
+_VOLATILE_REPORTED: set[tuple[str, str]] = set()
 _REPORTED_LOCK = threading.Lock()
 #: The most ``HEAD`` requests the settle guard may send at once (``parallel_heads``)
 _MAX_PARALLEL_HEADS = 16
@@ -395,6 +400,11 @@ class HttpPortal(TransferType):
         #: None until two looks at a file tell, False once its ETag changed from one answer
         #: to the next with nothing else changing (see :meth:`_HttpConnection.changes`)
         self.etags_tell_versions: bool | None = None
+        #: whether this portal's ``Last-Modified`` tells a file's version (learnt, never
+        #: configured): None until two answers for a file tell, True once answers a second
+        #: or more apart gave the same one, False once it followed the time of the answers
+        #: with nothing else changing (see :meth:`_HttpConnection._learn_dates`)
+        self.last_modified_tells_versions: bool | None = None
 
     def options(self) -> dict[str, Any]:
         return {
@@ -436,17 +446,43 @@ class HttpPortal(TransferType):
         return _HttpConnection(self, auth.http_auth())
 
 
-def _version(response: httpx.Response, *, etags: bool = True) -> str | None:
-    """The version marker a ``HEAD`` answer tells: its ETag (unless ``etags`` is false: a
-    portal whose ETags change from one answer to the next), or Last-Modified and length."""
+def _version(
+    response: httpx.Response, item: RemoteItem, *, etags: bool = True, modified: bool = True
+) -> str | None:
+    """The version marker a ``HEAD`` answer for ``item`` tells: its ETag (unless ``etags``
+    is false: a portal whose ETags change from one answer to the next), or Last-Modified and
+    length.
+
+    Without ``modified`` (a portal that stamps ``Last-Modified`` with the time of each
+    answer) the length alone, and the listed modification time where the listing has one
+    (``length:<bytes>``, ``length:<bytes>:listed:<seconds>``): a file rewritten with
+    another length, or listed with another time, is a new version; one rewritten with the
+    same length on a portal that lists no time, gives no steady ETag and no checksum cannot
+    be told from the headers (nothing that tells it stays the same between runs), and is
+    not downloaded again. Such markers name no ``If-Range`` validator (see
+    :func:`_validator_of`): a cut download is resumed on the strength of a listed checksum
+    only.
+    """
     if response.status_code != 200:
         return None
     etag = response.headers.get("ETag")
     if etag and etags:
         return f"etag:{etag}"
-    modified = response.headers.get("Last-Modified")
+    last_modified = response.headers.get("Last-Modified")
     length = response.headers.get("Content-Length")
-    return f"modified:{modified}:{length}" if modified and length else None
+    if modified:
+        return f"modified:{last_modified}:{length}" if last_modified and length else None
+    if length is None and item.size is not None:
+        length = str(item.size)
+    if length is None:
+        return None
+    return f"length:{length}" + ("" if item.mtime is None else f":listed:{item.mtime!r}")
+
+
+def _listed(item: RemoteItem) -> bool:
+    """Whether the listing tells a size or a modification time of ``item``: what shows
+    that a file is being written where its ``HEAD`` tells no steady marker."""
+    return item.size is not None or item.mtime is not None
 
 
 def _etag(response: httpx.Response) -> str | None:
@@ -454,14 +490,42 @@ def _etag(response: httpx.Response) -> str | None:
     return (response.headers.get("ETag") or None) if response.status_code == 200 else None
 
 
-def _last_modified(response: httpx.Response) -> str | None:
-    """The ``Last-Modified`` of an answer as a settle marker holds it: the value, or
-    :data:`_NOW` when it is not before the answer's ``Date`` (a portal that generates
-    downloads on request stamps each answer with the time it is sent; see
-    :meth:`_HttpConnection._observed`)."""
-    last_modified = response.headers.get("Last-Modified")
-    modified, clock = _http_date(last_modified), _server_clock(response)
-    return _NOW if modified is not None and clock and modified >= clock[0] else last_modified
+class _Dated(NamedTuple):
+    """The ``Last-Modified`` and ``Date`` of an answer (POSIX seconds; ``None``: none)."""
+
+    modified: float | None
+    date: float | None
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _Dated:
+        headers = response.headers
+        return cls(_http_date(headers.get("Last-Modified")), _http_date(headers.get("Date")))
+
+    @classmethod
+    def seen(cls, look: Observation) -> _Dated:
+        """Of the ``HEAD`` answer an observation was made with (see ``_observed``)."""
+        modified = dict(look.marker).get("Last-Modified")
+        return cls(_http_date(modified) if isinstance(modified, str) else None, look.clock)
+
+    def same_as(self, other: _Dated) -> bool:
+        """Whether two answers carry the same ``Last-Modified``, or each the time of the
+        answer (see :attr:`stamped`)."""
+        return self.modified == other.modified or (self.stamped and other.stamped)
+
+    def followed_by(self, later: _Dated) -> bool:
+        """Whether the ``Last-Modified`` of the answer ``later`` is as far behind its
+        ``Date`` as this one's is (within a second: both have whole seconds), or neither is
+        before its ``Date``: it may have followed the time of the answers."""
+        if None in (*self, *later):
+            return False
+        behind = [d - m for m, d in (self, later) if m is not None and d is not None]
+        return max(behind) <= 0 or abs(behind[0] - behind[1]) <= 1
+
+    @property
+    def stamped(self) -> bool:
+        """Whether the ``Last-Modified`` is not before the ``Date``: the time of the answer
+        (or a file modified within its second, or dated ahead by a clock ahead)."""
+        return self.modified is not None and self.date is not None and self.modified >= self.date
 
 
 def _check(
@@ -529,13 +593,22 @@ def served_name(disposition: str | None) -> str | None:
     return extended or plain or None
 
 
-def _note_validator(response: httpx.Response, sink: Sink, *, etags: bool = True) -> None:
+def _note_validator(
+    response: httpx.Response, sink: Sink, *, etags: bool = True, modified: bool = True
+) -> None:
     """Tell the sink what identifies this version of the file (a strong ETag, unless
-    ``etags`` is false, else Last-Modified), so that a cut download is resumed with
-    ``If-Range``: kept with the bytes, it serves the next attempt and the next run alike."""
+    ``etags`` is false, else Last-Modified, unless ``modified`` is false), so that a cut
+    download is resumed with ``If-Range``: kept with the bytes, it serves the next attempt
+    and the next run alike.
+
+    A ``Last-Modified`` not before the answer's ``Date`` is no validator (RFC 9110
+    §8.8.2.2: the file may change again within that second), nor one of a portal that
+    stamps every answer with its time: the next answer would carry another date, or the
+    same date for other bytes."""
     etag = response.headers.get("ETag") if etags else None
     validator = etag if etag and not etag.startswith("W/") else None
-    validator = validator or response.headers.get("Last-Modified")
+    if not validator and modified and not _Dated.of(response).stamped:
+        validator = response.headers.get("Last-Modified")
     if validator and isinstance(sink, ServedSink):
         sink.validated_by(validator)
 
@@ -909,7 +982,12 @@ class _HttpConnection(Connection):
             try:
                 _check(response, what, url, file=True)
                 _is_the_file(response, what)
-                _note_validator(response, sink, etags=self.spec.etags_tell_versions is not False)
+                _note_validator(
+                    response,
+                    sink,
+                    etags=self.spec.etags_tell_versions is not False,
+                    modified=self.spec.last_modified_tells_versions is not False,
+                )
                 _note_name(response, sink)
                 # as it arrives (not re-chunked): the sink sees how fast the server sends
                 for block in response.iter_raw():
@@ -946,16 +1024,24 @@ class _HttpConnection(Connection):
         A new file the settle guard has just asked ``HEAD`` is not asked again.
 
         Whether the portal's ETags tell versions is asked once per run (of this transfer
-        object), of the first file that has one (:meth:`_learn_etags`), unless the settle
+        object), of the first file that has one (:meth:`_learn`), unless the settle
         guard's looks told already: a portal that makes one for every answer made
         every file look changed at every run, downloaded again and again; then Last-Modified
-        and length are the marker.
+        and length are the marker. Where the settle guard's looks showed that its
+        ``Last-Modified`` is the time of each answer (see :meth:`changes`), the length (and
+        the listed time) are the marker (see :func:`_version`).
         """
         remembered = self._head_version.pop(item.identity, None)  # the settle guard's
         response = remembered or self._head(item)
-        if self.spec.etags_tell_versions is None and _etag(response) is not None:
-            self._learn_etags(item, None if remembered else response)
-        return _version(response, etags=self.spec.etags_tell_versions is not False)
+        spec = self.spec
+        if spec.etags_tell_versions is None and _etag(response) is not None:
+            self._learn(item, None if remembered else response)
+        return _version(
+            response,
+            item,
+            etags=spec.etags_tell_versions is not False,
+            modified=spec.last_modified_tells_versions is not False,
+        )
 
     def observe(self, item: RemoteItem) -> Observation:
         """The listed size, version marker and modification time, and what a ``HEAD`` of
@@ -1019,13 +1105,10 @@ class _HttpConnection(Connection):
     def _observed(self, item: RemoteItem, response: httpx.Response) -> Observation:
         """The observation of ``item`` with the ``HEAD`` answer ``response``.
 
-        A ``Last-Modified`` that is not before the answer's ``Date`` is in the marker as
-        "now", not as its value: a portal that generates downloads on request stamps each
-        answer with the time it is sent, so the file looked changed at every look and was
-        never taken. (A file modified within the second of one look and not the other still
-        counts as changed; one being written is seen by its growing ``Content-Length`` too.)
-        Its age still counts: such a file is never older than ``min_age`` (do not set one
-        for such a portal).
+        The observation holds the answer's ``Date`` (``clock``): a ``Last-Modified`` that
+        is not before it is taken for the time of the answer by :meth:`changes`. Its age
+        still counts: a file of a portal that stamps its answers so is never older than
+        ``min_age`` (do not set one for such a portal).
         """
         ok = response.status_code == 200
         headers = response.headers if ok else httpx.Headers()
@@ -1035,7 +1118,7 @@ class _HttpConnection(Connection):
             ("version", item.version),
             ("modified", item.mtime),
             ("ETag", headers.get("ETag")),
-            ("Last-Modified", _last_modified(response) if ok else None),
+            ("Last-Modified", headers.get("Last-Modified")),
             ("Content-Length", headers.get("Content-Length")),
         )
         age = None
@@ -1043,66 +1126,158 @@ class _HttpConnection(Connection):
             age = _age(item.mtime, self._listed_clock.get(item.identity))
         elif modified is not None:
             age = _age(modified, clock)
-        return Observation(marker, age)
+        return Observation(marker, age, clock[0] if ok and clock else None)
 
     def changes(self, item: RemoteItem, before: Observation, now: Observation) -> str | None:
         """What changed of ``item`` from ``before`` to ``now`` (see
-        :meth:`Connection.changes`), where a new ``ETag`` alone is no change on a portal
-        that makes one for every answer.
+        :meth:`Connection.changes`), where a new ``ETag`` or ``Last-Modified`` alone is no
+        change on a portal that makes one for every answer.
 
-        Some portals do (a weak ETag holding a request id, downloads generated on request):
-        every file looked changed at every look and was never taken. When two looks differ
-        in the ETag alone (length, Last-Modified, listed size and time the same), two more
-        back to back tell (:meth:`_learn_etags`): a new ETag again, with nothing else
-        changed, makes the portal's ETags no version marker, once and for all (logged once);
-        the rest decides. Two looks with the same ETag show that the portal's ETags hold.
+        Some portals do (a weak ETag holding a request id; downloads generated on request
+        and stamped with the time they are sent): every file looked changed at every look
+        and was never taken, or was downloaded again at every run. A ``Last-Modified`` not
+        before its answer's ``Date`` at both looks is the time of the answer, no change (a
+        file modified within the second of one look and not the other still counts as
+        changed; one being written is seen by its growing ``Content-Length`` too). The looks
+        tell whether the portal's dates are the files' (:meth:`_learn_dates`); when two
+        looks differ in the ETag alone (length, Last-Modified, listed size and time the
+        same), two more back to back tell (:meth:`_learn`): a new ETag again, with nothing
+        else changed, makes the portal's ETags no version marker, once and for all (logged
+        once); the rest decides. Two looks with the same ETag show that the portal's ETags
+        hold.
         """
+        spec = self.spec
         old, new = dict(before.marker), dict(now.marker)
-        if old != new and {k for k in {*old, *new} if old.get(k) != new.get(k)} == {"ETag"}:
-            if self.spec.etags_tell_versions is False or self._learn_etags(item) is False:
-                return None
-        elif old == new and old.get("ETag") and self.spec.etags_tell_versions is None:
-            self.spec.etags_tell_versions = True
+        differ = {k for k in {*old, *new} if old.get(k) != new.get(k)}
+        dates = _Dated.seen(before), _Dated.seen(now)
+        if "Last-Modified" in differ and dates[0].same_as(dates[1]):
+            differ.discard("Last-Modified")  # the time of each answer
+        if not differ <= {"ETag", "Last-Modified"} or (
+            "Last-Modified" in differ
+            and spec.last_modified_tells_versions is not False
+            and not dates[0].followed_by(dates[1])
+        ):
+            return super().changes(item, before, now)  # the file's date moved: rewritten
+        if "ETag" in differ and spec.etags_tell_versions is not False:
+            self._learn(item)
+        elif old.get("ETag") and "ETag" not in differ and spec.etags_tell_versions is None:
+            spec.etags_tell_versions = True
+        if "ETag" not in differ or spec.etags_tell_versions is False:
+            others = new.get("Content-Length") is not None or _listed(item)
+            if new.get("ETag") and "ETag" not in differ and spec.etags_tell_versions:
+                others = True
+            self._learn_dates(item, *dates, others)
+        if all(self._tells(k) is False for k in differ):
+            return None
         return super().changes(item, before, now)
 
-    def _learn_etags(self, item: RemoteItem, first: httpx.Response | None = None) -> bool | None:
+    def _tells(self, header: str) -> bool | None:
+        """What was learnt of whether the portal's ``header`` (``ETag``, ``Last-Modified``)
+        tells versions; see :meth:`_learn`."""
+        if header == "ETag":
+            return self.spec.etags_tell_versions
+        return self.spec.last_modified_tells_versions
+
+    def _learn(self, item: RemoteItem, first: httpx.Response | None = None) -> None:
         """Whether the portal's ETags tell versions, from two ``HEAD`` answers for ``item``
         back to back (``first``, just made, and one more; else two): the same ETag twice
         shows they do (unless another file showed they do not); a different one with the
         same length and Last-Modified shows they do not, where a length or a Last-Modified
-        (or a listed size or time) is there to go by instead. ``None`` when the answers
-        cannot tell (no ETag, an error, the file changed meanwhile, nothing else to go by).
-        The portal keeps what they showed (:attr:`HttpPortal.etags_tell_versions`), for this
-        run's other files and connections."""
+        (or a listed size or time) is there to go by instead. The same answers tell of its
+        dates too (:meth:`_learn_dates`), where the ETags tell nothing or the same.
+
+        Nothing is learnt from answers that cannot tell (an error, no ETag, the file
+        changed meanwhile, nothing else to go by). The portal keeps what they showed
+        (:attr:`HttpPortal.etags_tell_versions`), for this run's other files and
+        connections; it is logged once per portal and process."""
+        spec = self.spec
         first = first or self._head(item)
         second = self._head(item)
+        if first.status_code != 200 or second.status_code != 200:
+            return  # an error tells nothing
         one, two = _etag(first), _etag(second)
-        if one is None or two is None:
-            return None
-        if one == two:
-            if self.spec.etags_tell_versions is None:
-                self.spec.etags_tell_versions = True
-            return True
-        rest = (_last_modified(first), first.headers.get("Content-Length"))
-        if rest != (_last_modified(second), second.headers.get("Content-Length")):
-            return None
-        listed = item.size is not None or item.mtime is not None
-        if rest[0] in (None, _NOW) and rest[1] is None and not listed:
-            return None  # nothing else would tell a file being written: the ETag stays
-        self.spec.etags_tell_versions = False
-        with _REPORTED_LOCK:
-            report = self.where not in _FRESH_ETAGS_REPORTED
-            _FRESH_ETAGS_REPORTED.add(self.where)
-        if report:
-            log.warning(
-                "%s: the portal sends a new ETag with every answer (%s asked twice in a row, "
-                "nothing else changed): its ETags are no version marker; whether a file "
-                "changed is told by its length and Last-Modified (and what the listing "
-                "tells) instead",
-                self.where,
-                item.identity,
+        if one is not None and one == two and spec.etags_tell_versions is None:
+            spec.etags_tell_versions = True
+        length = first.headers.get("Content-Length")
+        if length != second.headers.get("Content-Length"):
+            return  # the file is changing: nothing more to learn
+        dates = _Dated.of(first), _Dated.of(second)
+        if one is not None and two is not None and one != two:
+            dated = spec.last_modified_tells_versions is not False
+            if dated and not dates[0].same_as(dates[1]):
+                return  # the date moved too: the file was rewritten meanwhile?
+            file_date = dated and dates[0].modified is not None and not dates[0].stamped
+            if not (file_date or length is not None or _listed(item)):
+                return  # nothing else would tell a file being written: the ETag stays
+            spec.etags_tell_versions = False
+            self._report(
+                "ETag",
+                item,
+                "sends a new ETag with every answer (%s asked twice in a row, nothing else "
+                "changed): its ETags are no version marker; whether a file changed is told "
+                "by its length and Last-Modified (and what the listing tells) instead",
             )
-        return False
+        if one == two or spec.etags_tell_versions is False:
+            steady = one is not None and one == two and spec.etags_tell_versions is not False
+            self._learn_dates(item, *dates, steady or length is not None or _listed(item))
+
+    def _learn_dates(self, item: RemoteItem, one: _Dated, two: _Dated, others: bool) -> None:
+        """Whether the portal's ``Last-Modified`` tells versions, from two answers for
+        ``item`` (``one``, then ``two``) with nothing else changed (length, a steady ETag or
+        ETags that tell nothing, the listed size and time; ``others``: whether one of these
+        is there to go by).
+
+        The same date in answers a second or more apart (by their ``Date``) shows it is the
+        file's: it stayed while the time moved. Another date that is as far behind its
+        ``Date`` as the first was (within a second: both have whole seconds), or not before
+        it at both, shows it follows the time of the answers, where ``others`` tell a file
+        being written instead: the portal's dates are no version marker (logged once).
+        A date that moved otherwise is the file's, rewritten.
+
+        Only answers a second apart tell: a file of a well-behaved portal written in the
+        very second of two answers carries that second in both, as a portal that stamps its
+        answers does. The settle guard's looks (:class:`Settle`, 1 s by default) are that
+        far apart; without them (``settle`` 0, or a listing compared instead, with
+        ``modified_field``) such a portal is told by a download of a second or more, or by
+        two answers that fall into two seconds, else its files are downloaded again at
+        every run as before. (A file rewritten with the same length just before each of two
+        looks, as far before each, is taken for the same.)
+        """
+        spec = self.spec
+        modified, date, modified_now, date_now = (*one, *two)
+        if (
+            spec.last_modified_tells_versions is False
+            or modified is None
+            or date is None
+            or modified_now is None
+            or date_now is None
+        ):
+            return
+        if modified == modified_now:
+            stayed = date_now - date >= 1 and modified_now < date_now
+            if stayed and spec.last_modified_tells_versions is None:
+                spec.last_modified_tells_versions = True
+            return
+        if not (others and one.followed_by(two)):
+            return
+        spec.last_modified_tells_versions = False
+        self._report(
+            "Last-Modified",
+            item,
+            "stamps Last-Modified with the time of each answer (%s looked at twice, nothing "
+            "else changed): it is no version marker; whether a file changed is told by its "
+            "length (a steady ETag, what the listing tells) instead, and a file rewritten "
+            "with the same length is not seen unless those tell",
+        )
+
+    def _report(self, header: str, item: RemoteItem, what: str) -> None:
+        """Say, once per portal and process, that ``header`` is no version marker there
+        (``what``: the rest of the message, ``%s`` the item it was seen with)."""
+        with _REPORTED_LOCK:
+            report = (header, self.where) not in _VOLATILE_REPORTED
+            _VOLATILE_REPORTED.add((header, self.where))
+        if report:
+            log.warning("%s: the portal " + what, self.where, item.identity)
 
     def observe_again(self, item: RemoteItem) -> Observation:
         """:meth:`observe` with a fresh ``HEAD``, the listed facts as they were: a whole
@@ -1170,7 +1345,10 @@ class _HttpConnection(Connection):
                     if response.status_code == 200:  # the whole file (a new version)
                         sink.restart()
                         _note_validator(
-                            response, sink, etags=self.spec.etags_tell_versions is not False
+                            response,
+                            sink,
+                            etags=self.spec.etags_tell_versions is not False,
+                            modified=self.spec.last_modified_tells_versions is not False,
                         )
                         _note_name(response, sink)
                         for block in response.iter_raw():
