@@ -30,22 +30,27 @@ from .test_fresh_etags import CASES, _downloads, _files
 from .test_settle import _portal_run, _writing, _written_a_minute_ago
 
 #: How the portal stamps its answers: with their ``Date`` to the second, or 30 s behind it
-#: (a script whose clock is behind the server's). Its clock runs ten times as fast, so that
-#: the settle guard's looks at a file, 0.3 s apart here, are seconds apart by it, as they
-#: are with the default ``settle`` (1 s): answers within one second cannot tell a stamp
-#: from a file written in that second
+#: (a script whose clock is behind the server's). Its clock runs 20 times as fast, so that
+#: the settle guard's looks at a file, 0.1 s apart or more here, are seconds apart by it, as
+#: they are with the default ``settle`` (1 s): answers within one second cannot tell a
+#: stamp from a file written in that second
 STAMPS: dict[str, dict[str, object]] = {
-    "date": {"generated": True, "clock_rate": 10},
-    "behind": {"generated": True, "stamp_offset": -30, "clock_rate": 10},
+    "date": {"generated": True, "clock_rate": 20},
+    "behind": {"generated": True, "stamp_offset": -30, "clock_rate": 20},
 }
+#: The settle interval of the tests where no file grows: 2 s by such a portal's clock
+QUICK = 0.1
 #: The settle guard's looks at a file by ``HEAD`` (its listing tells a size, or none), and
 #: listed times with the ``HEAD`` looks (a listing with no size: the listings alone do not
 #: tell enough): without such looks (no settle guard, or one that compares listings only)
 #: nothing tells such a portal
-HEAD_CASES = {
-    **{c: CASES[c] for c in ("head", "head-no-size")},
-    "head-and-time": {**CASES["head-no-size"], "modified_field": "updated"},
+HEAD_CASES: dict[str, dict[str, object]] = {
+    "head": {"settle": QUICK},
+    "head-no-size": {"settle": QUICK, "size_field": None},
+    "head-and-time": {"settle": QUICK, "size_field": None, "modified_field": "updated"},
 }
+#: :data:`CASES` with the quick settle interval (for the tests where no file grows)
+QUICK_CASES = {c: {**o, "settle": QUICK if o["settle"] else 0} for c, o in CASES.items()}
 STAMPED = [*(("date", c) for c in HEAD_CASES), ("behind", "head")]
 SAID = "stamps Last-Modified with the time of each answer"
 
@@ -72,7 +77,7 @@ def test_the_files_of_a_portal_that_stamps_its_answers_are_downloaded_once(
     portal = portal_factory(**STAMPS[stamp])
     staging = StagingArea(tmp_path / "staging")
 
-    run = _portal_run(portal, **HEAD_CASES[case])  # type: ignore[arg-type]
+    run = _portal_run(portal, **HEAD_CASES[case])
     staged = run.fetch_new(staging)
     assert sorted(s.name for s in staged) == names
     assert len(_downloads(portal)) == len(names)
@@ -83,12 +88,12 @@ def test_the_files_of_a_portal_that_stamps_its_answers_are_downloaded_once(
 
     portal.requests.clear()
     portal.clock_offset += 60  # the next run, a minute later: every stamp is another
-    assert _portal_run(portal, **HEAD_CASES[case]).fetch_new(staging) == []  # type: ignore[arg-type]
+    assert _portal_run(portal, **HEAD_CASES[case]).fetch_new(staging) == []
     assert _downloads(portal) == []
 
     (remote_root / "f1.nc").write_bytes(b"a corrected f1")
     _written_a_minute_ago(remote_root / "f1.nc")
-    [corrected] = _portal_run(portal, **HEAD_CASES[case]).fetch_new(staging)  # type: ignore[arg-type]
+    [corrected] = _portal_run(portal, **HEAD_CASES[case]).fetch_new(staging)
     assert corrected.path.read_bytes() == b"a corrected f1"
 
     said = _said(caplog)
@@ -105,14 +110,14 @@ def test_a_file_rewritten_with_the_same_length_is_seen_by_its_listed_time(
     _files(remote_root, 2)
     portal = portal_factory(**STAMPS["date"])
     staging = StagingArea(tmp_path / "staging")
-    run = _portal_run(portal, **HEAD_CASES["head-and-time"])  # type: ignore[arg-type]
+    run = _portal_run(portal, **HEAD_CASES["head-and-time"])
     assert len(run.fetch_new(staging)) == 2
     assert run.transfer.last_modified_tells_versions is False  # type: ignore[attr-defined]
     before = (remote_root / "f1.nc").read_bytes()
     (remote_root / "f1.nc").write_bytes(before.upper())
     when = time.time() - 120
     os.utime(remote_root / "f1.nc", (when, when))
-    [rewritten] = _portal_run(portal, **HEAD_CASES["head-and-time"]).fetch_new(staging)  # type: ignore[arg-type]
+    [rewritten] = _portal_run(portal, **HEAD_CASES["head-and-time"]).fetch_new(staging)
     assert rewritten.path.read_bytes() == before.upper()
 
 
@@ -157,7 +162,7 @@ def test_a_file_of_such_a_portal_that_grew_while_it_was_downloaded_is_not_staged
     _written_a_minute_ago(target)
     staging = StagingArea(tmp_path / "staging")
     failures: list[TransferError] = []
-    run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
+    run = _portal_run(portal, **QUICK_CASES[case])
     with grown_during_its_download(portal, target):
         staged = run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
     assert [s.name for s in staged] == ["f0.nc"]
@@ -179,7 +184,7 @@ def test_a_portal_with_a_new_etag_and_date_for_every_answer_downloads_once_and_w
     portal = portal_factory(**STAMPS["date"], fresh_etags="weak", ranges=True)
     portal.faults["f1.nc"] = ["drop"]
     staging = StagingArea(tmp_path / "staging")
-    run = _portal_run(portal, **CASES["head"])  # type: ignore[arg-type]
+    run = _portal_run(portal, **HEAD_CASES["head"])
     staged = run.fetch_new(staging)
     assert sorted(s.name for s in staged) == names
     assert all(s.path.read_bytes() == (remote_root / s.name).read_bytes() for s in staged)
@@ -188,7 +193,7 @@ def test_a_portal_with_a_new_etag_and_date_for_every_answer_downloads_once_and_w
     assert [r for r in portal.range_requests if r is not None] == []
     portal.requests.clear()
     portal.clock_offset += 60  # the next run, a minute later
-    assert _portal_run(portal, **CASES["head"]).fetch_new(staging) == []  # type: ignore[arg-type]
+    assert _portal_run(portal, **HEAD_CASES["head"]).fetch_new(staging) == []
     assert _downloads(portal) == []
 
 
@@ -213,21 +218,21 @@ def test_a_portal_whose_dates_hold_is_judged_by_them(
     (remote_root / "ahead.nc").write_bytes(b"dated an hour ahead")
     os.utime(remote_root / "ahead.nc", (portal.started + 3600, portal.started + 3600))
     staging = StagingArea(tmp_path / "staging")
-    run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
+    run = _portal_run(portal, **QUICK_CASES[case])
     staged = {s.name: s for s in run.fetch_new(staging)}
     assert sorted(staged) == sorted([*names, "now.nc", "ahead.nc"])
     assert all(staged[n].version.startswith("modified:") for n in [*names, "ahead.nc"])  # type: ignore[union-attr]
     assert run.transfer.last_modified_tells_versions is not False  # type: ignore[attr-defined]
 
     portal.requests.clear()
-    assert _portal_run(portal, **CASES[case]).fetch_new(staging) == []  # type: ignore[arg-type]
+    assert _portal_run(portal, **QUICK_CASES[case]).fetch_new(staging) == []
     assert _downloads(portal) == []
 
     before = (remote_root / "f1.nc").read_bytes()
     (remote_root / "f1.nc").write_bytes(before.upper())
     when = time.time() - 120
     os.utime(remote_root / "f1.nc", (when, when))
-    [rewritten] = _portal_run(portal, **CASES[case]).fetch_new(staging)  # type: ignore[arg-type]
+    [rewritten] = _portal_run(portal, **QUICK_CASES[case]).fetch_new(staging)
     assert rewritten.path.read_bytes() == before.upper()
     assert _said(caplog) == []
 
@@ -239,8 +244,8 @@ def test_dates_that_stay_while_the_portal_clock_moves_are_learnt_to_hold(
     same ``Last-Modified``: its dates are the files' (no more ``HEAD`` is asked about
     them), and they are the version marker."""
     names = _files(remote_root, 2)
-    portal = portal_factory(clock_rate=10)  # the looks, 0.3 s apart: 3 s by the portal
-    run = _portal_run(portal, **CASES["head"])  # type: ignore[arg-type]
+    portal = portal_factory(clock_rate=20)  # the looks, 0.1 s apart: 2 s by the portal
+    run = _portal_run(portal, **HEAD_CASES["head"])
     staged = run.fetch_new(StagingArea(tmp_path / "staging"))
     assert sorted(s.name for s in staged) == names
     assert all(s.version is not None and s.version.startswith("modified:") for s in staged)
