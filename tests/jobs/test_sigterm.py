@@ -268,3 +268,87 @@ def test_a_connection_left_in_the_middle_of_a_statement_is_replaced() -> None:
     with transaction.atomic():
         assert not JobRun.objects.select_for_update().exists()
     assert connection.connection is not left
+
+
+class _Counts:
+    """One unit per run; notes the key of every task it executes."""
+
+    per_run = True
+    thread_safe = True
+
+    def __init__(self) -> None:
+        self.executed: list[str] = []
+
+    def collect(self, manager: Any) -> Any:
+        return [("0", "unit #0", {})]
+
+    def execute(self, manager: Any, task: Any) -> dict[str, Any]:
+        self.executed.append(task.key)
+        return {}
+
+    def summarize(self, manager: Any, tasks: list[Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_claimed_after_its_driver_stopped_gives_itself_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task thread still taking its claim when the driver stops (SIGTERM): the claims the
+    driver gives back were read before this one was taken, so the task sat 'running' until
+    its lease ran out (a minute by default) while the process went away, and the next run
+    waited for it. It now gives itself back: queued, the attempt not counted, not executed;
+    and the run, driven again by the same process, runs it."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from stratoflow.server.workflow import managers, services
+    from stratoflow.server.workflow.leases import heartbeat
+    from stratoflow.server.workflow.models import Job, JobRun, Task, TaskManager
+
+    kind = _Counts()
+    managers.register("counts", kind)
+    try:
+        job = Job.objects.create(name="late-claim")
+        manager = TaskManager.objects.create(job=job, name="work", kind="counts")
+        run = JobRun.objects.create(
+            job=job, scheduled_for=timezone.now(), state="running", owner="driver-here"
+        )
+        task = Task.objects.create(manager=manager, run=run, key="0", subject="unit #0")
+        claim, taking = services._claim, threading.Event()
+
+        def slow_claim(task_id: int, token: str) -> Any:
+            taking.wait(30)  # the driver stops while this thread is about to claim
+            return claim(task_id, token)
+
+        monkeypatch.setattr(services, "_claim", slow_claim)
+        outcome: list[str] = []
+
+        def execute() -> None:
+            try:
+                outcome.append(services.task_execute(task.pk))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=execute)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not heartbeat().claims():
+            assert time.monotonic() < deadline, "the task thread never held its claim"
+            time.sleep(0.01)
+        assert services.run_interrupt(run, "driver-here", "interrupted: SIGTERM", here=True) == 0
+        taking.set()
+        thread.join(30)
+        assert outcome == ["not-ready"]
+        task.refresh_from_db()
+        assert (task.state, task.claim, task.attempts, kind.executed) == ("queued", "", 0, [])
+        assert not heartbeat().claims()
+
+        monkeypatch.setattr(services, "_claim", claim)
+        report = services.job_run(job, workers=1)
+        assert report.state == "succeeded"
+        task.refresh_from_db()
+        run.refresh_from_db()
+        assert (run.state, task.state, kind.executed.count("0")) == ("succeeded", "done", 1)
+    finally:
+        managers._KINDS.pop("counts", None)

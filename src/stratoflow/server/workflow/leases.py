@@ -97,6 +97,7 @@ class Heartbeat:
         self._interval = interval
         self._claims: set[str] = set()
         self._runs: dict[int, str] = {}  # run id -> the owner this process drives it as
+        self._stopped: set[int] = set()  # runs whose driver here stopped (see stop_run)
         self._extra: list[Callable[[], None]] = []
         self._leases: dict[str, str] = {}  # lease name -> the holder this process holds it as
         self._lock = threading.Lock()
@@ -121,7 +122,22 @@ class Heartbeat:
         """Keep the run's heartbeat going while it is running under ``owner``."""
         with self._lock:
             self._runs[run_id] = owner
+            self._stopped.discard(run_id)  # driven again (resumed) by this process
         self._ensure_started()
+
+    def stop_run(self, run_id: int) -> set[str]:
+        """The run's driver in this process stops: from now on no task of the run starts
+        here (:meth:`run_stopped`). Returns the claims held at this moment, those to give
+        back: a claim taken after it is let go by its own thread, so that between the two
+        none is missed."""
+        with self._lock:
+            self._stopped.add(run_id)
+            return set(self._claims)
+
+    def run_stopped(self, run_id: int) -> bool:
+        """Whether the driver of ``run_id`` in this process stopped (see :meth:`stop_run`)."""
+        with self._lock:
+            return run_id in self._stopped
 
     def drop_run(self, run_id: int) -> None:
         with self._lock:

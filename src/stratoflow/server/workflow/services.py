@@ -252,6 +252,14 @@ def task_execute(
     if task is None:
         beat.drop_task(token)
         return "not-ready"
+    if task.run_id is not None and beat.run_stopped(task.run_id):
+        # The run's driver in this process stopped (SIGTERM, Ctrl-C) while the claim was
+        # being taken: the claims it gave back (run_interrupt) may not include this one, so
+        # it is given back here, instead of the task sitting 'running' until its lease ran
+        # out while the process went away.
+        _release(task, token)
+        beat.drop_task(token)
+        return "not-ready"
     manager = task.manager
     held = _HELD.set((task.pk, token))
     try:
@@ -748,7 +756,7 @@ def run_execute(
         executor.drop_pending()
         connection_after_interrupt()
         try:
-            left = run_interrupt(run, owner, f"interrupted: {reason}", claims=beat.claims())
+            left = run_interrupt(run, owner, f"interrupted: {reason}", here=True)
         except Exception:  # e.g. the database is what went away: its lease still runs out
             log.exception("run %s: could not record the interruption", run)
         else:
@@ -776,19 +784,21 @@ def run_execute(
     return report
 
 
-def run_interrupt(run: JobRun, owner: str, reason: str, *, claims: Iterable[str] = ()) -> int:
+def run_interrupt(run: JobRun, owner: str, reason: str, *, here: bool = False) -> int:
     """Mark ``run`` failed because its driver stopped before it finished; record ``reason``.
 
     For a driver that cannot go on (terminated by a signal, or an unexpected error in the
     scheduler): the run should not look ``running`` until its lease runs out, and its
-    unfinished tasks must not be lost. The tasks this process was running (``claims``, the
-    claim tokens it holds) are queued again at once, their results discarded if they still
-    arrive; queued ones stay queued. The run records ``summary["interrupted"]``, so the
+    unfinished tasks must not be lost. With ``here`` (the driver of this process stops, and
+    the process with it) the tasks this process was running (the claims its heartbeat
+    holds) are queued again at once, their results discarded if they still arrive, and a
+    task whose claim is taken after gives itself back (see :meth:`Heartbeat.stop_run`);
+    queued ones stay queued. The run records ``summary["interrupted"]``, so the
     scheduler (once, see :mod:`~stratoflow.server.workflow.scheduler`) or the next
     :func:`job_run` of the job resumes it and imports what it left. Only a run still running
     under ``owner`` is changed. Returns how many tasks were queued again.
     """
-    claims = list(claims)
+    claims = list(heartbeat().stop_run(run.pk)) if here else []
     with transaction.atomic():
         locked = (
             JobRun.objects.select_for_update()
