@@ -209,6 +209,28 @@ def test_numpy_scalars_are_numbers_integers_and_booleans() -> None:
         run_test("spike", x, params={"bad": np.bool_(True)})
 
 
+def test_remembered_parameter_sets_stay_apart_by_type() -> None:
+    """A test remembers the parameter sets that passed (run_test checks every call's): a value
+    equal to a remembered one but of another type (True == 1 == 1.0) is checked anew, errors
+    name the key of each call, and the result is the caller's own dict."""
+    from stratoflow.qc import get_test
+
+    test = get_test("rate_of_change")
+    first = test.check({"bad": 1}, "a")
+    assert first == {"doubtful": None, "bad": 1.0} and type(first["bad"]) is float
+    first["bad"] = 99.0  # the caller's copy: the remembered set is unchanged
+    assert test.check({"bad": 1}, "b")["bad"] == 1.0
+    for value in (True, np.bool_(True)):
+        with pytest.raises(QCConfigError, match=r"^c\.bad: must be a number"):
+            test.check({"bad": value}, "c")
+    with pytest.raises(QCConfigError, match=r"^d\.bad: must be >= doubtful"):
+        test.check({"doubtful": 2, "bad": 1}, "d")
+    with pytest.raises(QCConfigError, match=r"^e\.bad: must be >= doubtful"):
+        test.check({"doubtful": 2, "bad": 1}, "e")  # a failing set is not remembered either
+    listed = get_test("missing").check({"fill_values": [1e20]}, "f")  # unhashable: checked
+    assert listed["fill_values"] == [1e20]
+
+
 def test_qartod_flags_become_probabilities_or_a_clear_error() -> None:
     """A masked flag (ioos_qc returns masked arrays) or NaN is no flag; 1.5 was read as 1,
     and a NaN code failed with a numpy cast warning."""

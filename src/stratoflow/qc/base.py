@@ -28,7 +28,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -398,6 +398,8 @@ def require_times(ns: npt.NDArray[np.int64], variable: str, *, first_only: bool 
 
 
 TestFunction = Callable[..., Probability]
+_CHECKED_SETS = 64
+"""Parameter sets a test remembers as checked (see :meth:`QCTest.check`)."""
 
 
 @dataclass(frozen=True)
@@ -423,9 +425,34 @@ class QCTest:
     #: plain array without time, :func:`~stratoflow.qc.run.run_test` refuses it instead of
     #: judging the one-per-second grid from 1970 it makes up for the others.
     judges_time: bool = False
+    #: Parameter sets already checked, by their values and the values' types (see check).
+    _checked: dict[tuple[Any, ...], dict[str, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def check(self, given: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-        """Validated parameters with defaults filled, or :class:`QCConfigError`."""
+        """Validated parameters with defaults filled, or :class:`QCConfigError`.
+
+        A parameter set that passed before is looked up instead of checked again:
+        :func:`~stratoflow.qc.run.run_test` checks the parameters of every call, and on 10^4
+        points checking four limits and their order was a tenth of the call. The key holds
+        each value's type, so ``1``, ``1.0`` and ``True`` (no number) stay apart; a set with
+        an unhashable value (a list) is checked every time. Only passing sets are kept, so
+        an error always names ``where``; the result is a fresh dict each time.
+        """
+        try:
+            key = tuple([(k, type(v), v) for k, v in given.items()])
+            known = self._checked.get(key)
+        except TypeError:  # an unhashable value
+            return self._check(given, where)
+        if known is None:
+            known = self._check(given, where)
+            if len(self._checked) >= _CHECKED_SETS:  # many different sets: start afresh
+                self._checked.clear()
+            self._checked[key] = known
+        return dict(known)
+
+    def _check(self, given: Mapping[str, Any], where: str) -> dict[str, Any]:
         params = check_parameters(self.parameters, given, where, f"test {self.name!r}")
         if self.validator is not None:
             self.validator(params, where)
