@@ -66,13 +66,15 @@ def rate_of_change(data: QCInput, *, doubtful: float | None, bad: float | None) 
     else:
         p, idx, rates = _irregular(x, data.time, doubtful, bad, data.variable)
     # Next to a missing point (and for 0/0) the rate is not judged: passes, as in QARTOD. All
-    # such points are among the few selected: no pass over all points.
+    # such points are among the few selected: no pass over all points. The first point is
+    # never selected (its rate is 0), so every selected one has a previous point.
     present = np.isfinite(x[idx])
-    after_missing = np.zeros(idx.size, dtype=bool)
-    has_previous = idx > 0
-    after_missing[has_previous] = ~np.isfinite(x[idx[has_previous] - 1])
-    p[idx[present & (after_missing | np.isnan(rates))]] = 1.0
-    p[idx[~present]] = np.nan
+    passes = np.isfinite(x[idx - 1])
+    np.logical_not(passes, out=passes)  # after a missing point
+    np.logical_or(passes, np.isnan(rates), out=passes)
+    np.logical_and(passes, present, out=passes)
+    p[idx[passes]] = 1.0
+    p[idx[np.logical_not(present, out=present)]] = np.nan
     if x.size and not np.isfinite(x[0]):  # the first point has no rate, never selected
         p[0] = np.nan
     return p
