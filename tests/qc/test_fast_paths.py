@@ -101,6 +101,37 @@ def test_soft_range_equals_dense(seed: int, n: int) -> None:
         _same(soft_limit(x, d_max, b_max), upper)
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [
+        (-1e308, -1e-300, 1e-300, 1.7e308),  # soft bands wider than half the float range
+        (-5e-324, -0.0, 0.0, 5e-324),  # the narrowest bands: fractions of 0, 1 or more
+        (1.0, 1.0 + 2**-52, 1.0 + 2**-51, 1.0 + 2**-50),
+        (-3e300, 2e300, 2.5e300, 9e307),
+    ],
+)
+def test_soft_range_fixed_limits_at_float_extremes(limits: tuple[float, ...]) -> None:
+    """Fixed limits take a shorter arithmetic (-0.5 * frac in one division); at spans near
+    overflow, subnormal fractions and values one ulp either side of each limit it still
+    equals the dense formula."""
+    b_min, d_min, d_max, b_max = limits
+    edges = np.array(limits)
+    x = np.concatenate(
+        [
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            np.linspace(b_min / 2, b_max / 2, 101),
+            [np.nan, 0.0, -0.0, 1e-310, -1e-310, 1.0, -1.0, 1.7e308, -1.7e308],
+        ]
+    )
+    with np.errstate(over="ignore"):  # the dense formula's fractions overflow; ours do not
+        upper = _soft_dense(x, d_max, b_max)
+        lower = _soft_dense(-x, -d_min, -b_min)
+    _same(soft_range(x, d_min, d_max, b_min, b_max), np.minimum(upper, lower))
+    _same(soft_limit(x, d_max, b_max), upper)
+
+
 @pytest.mark.parametrize("step_ns", [1_000_000_000, 4_000_000_000, 100_000_000, 333_333_333])
 @pytest.mark.parametrize("seed", range(3))
 def test_rate_of_change_in_blocks_equals_whole_array(

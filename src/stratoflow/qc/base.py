@@ -66,6 +66,7 @@ P_SUSPECT = 0.5
 # Largest float32 below 1: a value just beyond a doubtful limit must stay below 1 after the
 # float32 cast, or it would map back to "good".
 _BELOW_ONE = float(np.nextafter(np.float32(1), np.float32(0)))
+_BIGGEST = float(np.finfo(np.float64).max)
 
 
 class InputUnavailable(QCError):
@@ -588,14 +589,16 @@ def _soft(x: FloatArray, d: Any, b: Any) -> FloatArray:
     return out
 
 
-def _limit_arrays(doubtful: Any, bad: Any, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
-    def norm(v: Any) -> Any:
-        if v is None or isinstance(v, float):
-            return v  # the usual fixed limit: no 0-d array round trip (a per-call cost)
-        a = np.asarray(v, dtype=np.float64)
-        return float(a) if a.ndim == 0 else np.broadcast_to(a, shape)
+def _limit(v: Any, shape: tuple[int, ...]) -> Any:
+    """A limit as None, a float, or an array of ``shape``."""
+    a = np.asarray(v, dtype=np.float64)
+    return float(a) if a.ndim == 0 else np.broadcast_to(a, shape)
 
-    d, b = norm(doubtful), norm(bad)
+
+def _limit_arrays(doubtful: Any, bad: Any, shape: tuple[int, ...]) -> tuple[Any, Any, Any]:
+    # the usual fixed limit (float or None) as is: no 0-d array round trip, no call
+    d = doubtful if doubtful is None or type(doubtful) is float else _limit(doubtful, shape)
+    b = bad if bad is None or type(bad) is float else _limit(bad, shape)
     if b is None or d is None:
         first = d if b is None else b
     elif isinstance(d, float) and isinstance(b, float):
@@ -815,7 +818,7 @@ def _soft_fixed(
     point that is not NaN lies beyond a doubtful limit (it is the nearer limit of its side),
     so none keeps 1.
     """
-    parts: list[tuple[FloatArray, npt.NDArray[np.bool_]]] = []  # per side: fraction, beyond bad
+    parts: list[tuple[FloatArray, npt.NDArray[np.bool_]]] = []  # per side: -0.5 * frac, bad
     for sign, (d, b, first) in ((1.0, upper), (-1.0, lower)):
         if first is None:
             continue
@@ -823,18 +826,23 @@ def _soft_fixed(
             f, bad = np.subtract(xs, d), np.greater(xs, b)
         else:  # the negated side: (-x - d) / (b - d), with -x - d computed as -d - x (exact)
             f, bad = np.subtract(-d, xs), np.less(xs, -b)
-        np.divide(f, b - d, out=f)
+        span = b - d
+        if -2.0 * span > -_BIGGEST:  # -0.5 * (f / span) in one division: scaling by a power
+            np.divide(f, -2.0 * span, out=f)  # of two commutes with rounding (a subnormal
+        else:  # quotient only arises where 1 + it rounds to 1 either way)
+            np.divide(f, span, out=f)
+            np.multiply(f, -0.5, out=f)
         parts.append((f, bad))
     if not parts:  # no limit at all: only NaN was selected
         return np.where(np.isnan(xs), np.nan, 1.0)
     frac, beyond_bad = parts[0]
     for f, bad in parts[1:]:
-        np.maximum(frac, f, out=frac)
+        np.minimum(frac, f, out=frac)  # the larger fraction, negated
         np.logical_or(beyond_bad, bad, out=beyond_bad)
-    np.multiply(frac, -0.5, out=frac)  # 1 - 0.5 * frac, exactly as in _soft
-    np.add(frac, 1.0, out=frac)
+    np.add(frac, 1.0, out=frac)  # 1 - 0.5 * frac, exactly as in _soft
     np.minimum(frac, _BELOW_ONE, out=frac)
-    np.maximum(frac, P_SUSPECT, out=frac)
+    # No maximum with P_SUSPECT as in _soft: below 0.5 means a fraction above 1, i.e. a value
+    # beyond its bad limit (rounding is monotone: x <= b gives fl(x - d) <= b - d), which gets 0
     np.copyto(frac, 0.0, where=beyond_bad)
     return frac
 
@@ -862,8 +870,9 @@ def soft_range_at(
     lower = _limit_arrays(_negated(doubtful_min), _negated(bad_min), x.shape)
     low = None if lower[2] is None else -lower[2]
     # one errstate for all steps (entering one costs about 2 us): comparisons with NaN and
-    # the arithmetic on selected NaN points must stay silent
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # the arithmetic on selected NaN points must stay silent, and so must a fraction that
+    # overflows (a value far beyond a very narrow soft band: it gets 0 all the same)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         idx = not_inside(x, low, upper[2], scratch=p)  # the result's memory as scratch
         p.fill(1.0)
         if idx.size:
@@ -895,6 +904,8 @@ def soft_limit(
 def _negated(v: npt.ArrayLike | None) -> Any:
     if v is None:
         return None
+    if type(v) is float:  # the usual case first: the checks below cost more than the rest
+        return -v
     if isinstance(v, int | float) and not isinstance(v, bool):
         return -float(v)
     return np.negative(np.asarray(v, dtype=np.float64))
