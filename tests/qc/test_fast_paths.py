@@ -132,6 +132,55 @@ def test_soft_range_fixed_limits_at_float_extremes(limits: tuple[float, ...]) ->
     _same(soft_limit(x, d_max, b_max), upper)
 
 
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_pieces_in_threads_equal_one_pass(monkeypatch: pytest.MonkeyPatch, threads: str) -> None:
+    """Large calls are split into pieces run in threads (stratoflow.qc.parallel): the outcome
+    is the one-thread one bit for bit, with a jump, NaN and inf right at the pieces' edges
+    (a piece's first rate needs the last value of the piece before)."""
+    from stratoflow.qc import parallel
+    from stratoflow.qc.tests import rate
+
+    n = 3 * BLOCK + 1_234
+    x, t = _data(0, n)  # regular time: the blocked rate path
+    x[0] = np.nan
+    x[BLOCK] = x[BLOCK - 1] + 100.0  # a bad rate at the first point of the second piece
+    x[2 * BLOCK - 1], x[2 * BLOCK] = np.nan, 55.0  # passes: after a missing value
+    x[3 * BLOCK] = np.inf
+    calls: list[tuple[str, Any, Any]] = [
+        ("gross_range", None, {"doubtful_min": 10, "doubtful_max": 80, "bad_max": 100}),
+        ("gross_range", None, {"bad_min": 20}),
+        ("rate_of_change", t, {"doubtful": 1.5, "bad": 20}),
+        ("rate_of_change", t, {"bad": 3}),
+    ]
+    monkeypatch.setattr(rate, "_BLOCKED_FROM", 0)
+    monkeypatch.setenv(parallel.ENV, "1")
+    one = [run_test(name, x, tt, params) for name, tt, params in calls]
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 0)
+    monkeypatch.setenv(parallel.ENV, threads)
+    assert [b[0] for b in parallel.pieces(n, BLOCK)][:4] == [0, BLOCK, 2 * BLOCK, 3 * BLOCK]
+    for (name, tt, params), alone in zip(calls, one, strict=True):
+        split = run_test(name, x, tt, params)
+        assert np.array_equal(split.view(np.uint32), alone.view(np.uint32)), name
+
+
+def test_threads_knob_and_a_forked_process_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STRATOFLOW_QC_THREADS must be a whole number >= 1, said naming it; a forked child (whose
+    inherited pool has no threads) gets a pool of its own instead of waiting for ever."""
+    from stratoflow.qc import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 0)
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(parallel.ENV, bad)
+        with pytest.raises(QCError, match="STRATOFLOW_QC_THREADS must be a whole number"):
+            run_test("gross_range", np.zeros(10), params={"bad_max": 1})
+    monkeypatch.delenv(parallel.ENV)
+    assert 1 <= parallel.qc_threads() <= parallel.MAX_THREADS
+    pool = parallel._executor(1)
+    assert parallel._executor(1) is pool
+    monkeypatch.setattr(parallel.os, "getpid", lambda: -1)
+    assert parallel._executor(1) is not pool
+
+
 @pytest.mark.parametrize("step_ns", [1_000_000_000, 4_000_000_000, 100_000_000, 333_333_333])
 @pytest.mark.parametrize("seed", range(3))
 def test_rate_of_change_in_blocks_equals_whole_array(

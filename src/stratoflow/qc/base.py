@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stratoflow.errors import PluginNotFound, QCConfigError, QCError
+from stratoflow.qc import parallel
 
 __all__ = [
     "P_SUSPECT",
@@ -617,12 +618,13 @@ def sparse_flatnonzero(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     return _sparse_where(mask, np.uint64(0))
 
 
-def sparse_flatzero(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+def sparse_flatzero(mask: npt.NDArray[np.bool_], *, scratch: bool = False) -> npt.NDArray[np.intp]:
     """``np.flatnonzero(~mask)`` without the negated copy: the few points a mask leaves out.
 
-    Used on "within the limits" masks, which are True almost everywhere.
+    Used on "within the limits" masks, which are True almost everywhere. ``scratch=True``:
+    the mask may be destroyed (negated in place when a plain scan is faster).
     """
-    return _sparse_where(mask, _ALL_TRUE)
+    return _sparse_where(mask, _ALL_TRUE, scratch=scratch)
 
 
 _ALL_TRUE = np.uint64(0x0101010101010101)  # eight True bytes seen as one word
@@ -873,8 +875,7 @@ def soft_range_at(
     # the arithmetic on selected NaN points must stay silent, and so must a fraction that
     # overflows (a value far beyond a very narrow soft band: it gets 0 all the same)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        idx = not_inside(x, low, upper[2], scratch=p)  # the result's memory as scratch
-        p.fill(1.0)
+        idx = _outside_filled(x, low, upper[2], p)
         if idx.size:
             xs = x[idx]
             selected = _soft_selected(xs, idx, upper, lower)
@@ -882,6 +883,34 @@ def soft_range_at(
                 selected[np.isinf(xs)] = np.nan
             p[idx] = selected
     return p, idx
+
+
+def _outside_filled(
+    x: FloatArray, low: Any, high: Any, p: npt.NDArray[np.float32]
+) -> npt.NDArray[np.intp]:
+    """``not_inside(x, low, high)`` with the result ``p`` as scratch, then ``p`` all 1.
+
+    A large 1-d ``x`` with fixed limits is split into pieces run in threads (see
+    :mod:`stratoflow.qc.parallel`), each comparing its points, finding those outside and
+    filling its part of ``p``, so the page faults of the fresh result are taken in parallel
+    too.
+    """
+    fixed = (low is None or type(low) is float) and (high is None or type(high) is float)
+    bounds = parallel.pieces(x.size, BLOCK) if fixed and x.ndim == 1 else [(0, x.size)]
+    if len(bounds) == 1:
+        idx = not_inside(x, low, high, scratch=p)  # the result's memory as scratch
+        p.fill(1.0)
+        return idx
+
+    def piece(start: int, stop: int) -> npt.NDArray[np.intp]:
+        part = p[start:stop]
+        with np.errstate(invalid="ignore"):  # a worker thread has numpy's default errstate
+            found = not_inside(x[start:stop], low, high, scratch=part)
+        part.fill(1.0)
+        found += start
+        return found
+
+    return np.concatenate(parallel.run_pieces(piece, bounds))
 
 
 def soft_limit(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from stratoflow.qc import parallel
 from stratoflow.qc.base import (
     BLOCK,
     Param,
@@ -140,11 +141,25 @@ def _regular(
     with np.errstate(invalid="ignore", divide="ignore"):
         c = min(limits) * step * (1.0 if step == 1.0 else 1.0 - _MARGIN)
         c = min(c, _BIGGEST)  # an infinite difference must stay outside
-        inside = p.view(np.bool_)[:n]  # the result's memory as the mask: written over below
-        inside[0] = True  # the first point has no previous one: passes
-        _differences_within(x, c, inside[1:])
-        idx = sparse_flatzero(inside)
-        p.fill(1.0)
+
+    def piece(start: int, stop: int) -> npt.NDArray[np.intp]:
+        """The selected points of ``[start, stop)``; that part of ``p`` filled with 1."""
+        part = p[start:stop]
+        inside = part.view(np.bool_)[: stop - start]  # its memory as the mask, written over
+        with np.errstate(invalid="ignore"):  # a worker thread has numpy's default errstate
+            if start == 0:
+                inside[0] = True  # the first point has no previous one: passes
+                _differences_within(x[:stop], c, inside[1:])
+            else:
+                _differences_within(x[start - 1 : stop], c, inside)
+        found = sparse_flatzero(inside, scratch=True)
+        part.fill(1.0)
+        found += start
+        return found
+
+    # pieces in threads for a long series (see stratoflow.qc.parallel); bit for bit the same
+    idx = np.concatenate(parallel.run_pieces(piece, parallel.pieces(n, BLOCK)))
+    with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.abs(x[idx] - x[idx - 1])
         if step != 1.0:
             np.divide(rates, step, out=rates)
