@@ -161,6 +161,11 @@ def test_pieces_in_threads_equal_one_pass(monkeypatch: pytest.MonkeyPatch, threa
     for (name, tt, params), alone in zip(calls, one, strict=True):
         split = run_test(name, x, tt, params)
         assert np.array_equal(split.view(np.uint32), alone.view(np.uint32)), name
+    # the search for a step that differs, in pieces too: one in the last piece is found
+    assert rate._regular_step(t) == 1.0
+    odd = t.copy()
+    odd[3 * BLOCK + 5] = odd[3 * BLOCK + 4]  # a step of 0 and one of 2 s: the same span
+    assert rate._regular_step(odd) is None
 
 
 def test_threads_knob_and_a_forked_process_pool(monkeypatch: pytest.MonkeyPatch) -> None:

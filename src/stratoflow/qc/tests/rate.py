@@ -186,20 +186,31 @@ def _regular_step(time: npt.NDArray[np.datetime64]) -> float | None:
     """The time step in seconds if every step is the same and positive, else None.
 
     Steps are taken block by block in cache; the first block that differs ends the search.
+    A long series is searched in pieces over threads (a pass over 80 MB of times at 10^7
+    points), each piece stopping at a block that differs in any of them.
     """
     ns = time.astype("datetime64[ns]", copy=False).view(np.int64).reshape(-1)
     m = ns.size - 1
     first = int(ns[1]) - int(ns[0]) if m >= 1 else 0
     if first <= 0 or int(ns[-1]) - int(ns[0]) != m * first:
         return None
-    d = np.empty(min(BLOCK, m), dtype=np.int64)
-    for start in range(0, m, BLOCK):
-        stop = min(start + BLOCK, m)
-        ds = d[: stop - start]
-        np.subtract(ns[start + 1 : stop + 1], ns[start:stop], out=ds)
-        if ds.max() > first:  # with the span checked above: no step differs
-            return None
-    return first / 1e9
+    differs = False
+
+    def piece(begin: int, end: int) -> None:
+        nonlocal differs
+        d = np.empty(min(BLOCK, end - begin), dtype=np.int64)
+        for start in range(begin, end, BLOCK):
+            if differs:  # found in another piece
+                return
+            stop = min(start + BLOCK, end)
+            ds = d[: stop - start]
+            np.subtract(ns[start + 1 : stop + 1], ns[start:stop], out=ds)
+            if ds.max() > first:  # with the span checked above: no step differs
+                differs = True
+                return
+
+    parallel.run_pieces(piece, parallel.pieces(m, BLOCK))
+    return None if differs else first / 1e9
 
 
 def _all_equal_first(steps: npt.NDArray[np.int64], span: int) -> bool:
