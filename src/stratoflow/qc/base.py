@@ -787,8 +787,7 @@ def _soft_selected(
     ``upper``/``lower`` are ``(doubtful, bad, first)`` from :func:`_limit_arrays`, the lower
     ones negated. A selected point beyond neither limit (a NaN limit) keeps 1; NaN stays NaN.
     """
-    sides = [side for side in (upper, lower) if side[2] is not None]
-    if all(_fixed_soft(d, b) for d, b, _ in sides):
+    if _fixed_soft(upper) and _fixed_soft(lower):
         return _soft_fixed(xs, upper, lower)
     out = np.ones(xs.shape)
     for sign, (d, b, first) in ((1.0, upper), (-1.0, lower)):
@@ -804,8 +803,10 @@ def _soft_selected(
     return out
 
 
-def _fixed_soft(d: Any, b: Any) -> bool:
-    return isinstance(d, float) and isinstance(b, float) and b - d > 0
+def _fixed_soft(side: tuple[Any, Any, Any]) -> bool:
+    """Whether a side ``(doubtful, bad, first)`` is absent or has fixed doubtful < bad limits."""
+    d, b, first = side
+    return first is None or (type(d) is float and type(b) is float and b - d > 0)
 
 
 def _soft_fixed(
