@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,49 @@ def _files(root: Path, count: int) -> list[str]:
 
 def _downloads(portal: Portal) -> list[str]:
     return [r for r in portal.requests if r.startswith("GET /files/")]
+
+
+def growing_file_waits(
+    portal: Portal, remote_root: Path, tmp_path: Path, options: dict[str, Any], learnt: str
+) -> None:
+    """On a portal whose marker ``learnt`` names (``etags_tell_versions``...) is made anew
+    for every answer: once two files have shown it, a file being written is still not taken
+    while it grows, and is taken whole once it is complete."""
+    _files(remote_root, 2)
+    staging = StagingArea(tmp_path / "staging")
+    run = _portal_run(portal, **options)
+    assert len(run.fetch_new(staging)) == 2
+    assert getattr(run.transfer, learnt) is False
+    target = remote_root / "growing.nc"
+    with _writing(target, every=0.05):
+        assert run.fetch_new(staging) == []
+        assert run.fetch_new(staging) == []
+    assert_staging_clean(staging)
+    _written_a_minute_ago(target)
+    [whole] = run.fetch_new(staging)
+    assert whole.path.read_bytes() == target.read_bytes()
+
+
+def grown_file_not_staged(
+    portal: Portal, remote_root: Path, tmp_path: Path, options: dict[str, Any]
+) -> None:
+    """A file that grows while its download is held is not staged (the ``HEAD`` after the
+    download differs in length), nor failed; the next run takes it whole."""
+    _files(remote_root, 1)
+    target = remote_root / "growing.nc"
+    target.write_bytes(os.urandom(10_000))
+    _written_a_minute_ago(target)
+    staging = StagingArea(tmp_path / "staging")
+    failures: list[TransferError] = []
+    run = _portal_run(portal, **options)
+    with grown_during_its_download(portal, target):
+        staged = run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
+    assert [s.name for s in staged] == ["f0.nc"]
+    assert failures == []
+    assert_staging_clean(staging)
+    _written_a_minute_ago(target)
+    [whole] = run.fetch_new(staging)
+    assert whole.path.read_bytes() == target.read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["weak", "strong"])
@@ -99,20 +143,9 @@ def test_a_growing_file_of_such_a_portal_is_still_left_for_a_later_run(
     """The ETag is no version marker there, but a file being written still changes its
     length: it is not taken while it grows, also once the portal is known to make new ETags
     (another file showed it), and is taken whole once it is complete."""
-    _files(remote_root, 2)
-    portal = portal_factory(fresh_etags=kind)
-    staging = StagingArea(tmp_path / "staging")
-    run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
-    assert len(run.fetch_new(staging)) == 2
-    assert run.transfer.etags_tell_versions is False  # type: ignore[attr-defined]
-    target = remote_root / "growing.nc"
-    with _writing(target, every=0.05):
-        assert run.fetch_new(staging) == []
-        assert run.fetch_new(staging) == []
-    assert_staging_clean(staging)
-    _written_a_minute_ago(target)
-    [whole] = run.fetch_new(staging)
-    assert whole.path.read_bytes() == target.read_bytes()
+    growing_file_waits(
+        portal_factory(fresh_etags=kind), remote_root, tmp_path, CASES[case], "etags_tell_versions"
+    )
 
 
 @pytest.mark.parametrize("case", ["head", "listed"])
@@ -121,22 +154,7 @@ def test_a_file_of_such_a_portal_that_grew_while_it_was_downloaded_is_not_staged
 ) -> None:
     """The file grows while its download is held: the ``HEAD`` after the download differs
     in length, not in the ETag alone, so the bytes (of no complete version) are not staged."""
-    _files(remote_root, 1)
-    portal = portal_factory(fresh_etags="strong")
-    target = remote_root / "growing.nc"
-    target.write_bytes(os.urandom(10_000))
-    _written_a_minute_ago(target)
-    staging = StagingArea(tmp_path / "staging")
-    failures: list[TransferError] = []
-    run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
-    with grown_during_its_download(portal, target):
-        staged = run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
-    assert [s.name for s in staged] == ["f0.nc"]
-    assert failures == []
-    assert_staging_clean(staging)
-    _written_a_minute_ago(target)
-    [whole] = run.fetch_new(staging)
-    assert whole.path.read_bytes() == target.read_bytes()
+    grown_file_not_staged(portal_factory(fresh_etags="strong"), remote_root, tmp_path, CASES[case])
 
 
 @pytest.mark.parametrize("case", ["head", "listed", "no-settle"])

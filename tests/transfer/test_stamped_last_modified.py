@@ -21,13 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from stratoflow.errors import TransferError
 from stratoflow.transfer import StagingArea
 
-from ._portal import Portal, grown_during_its_download
+from ._portal import Portal
 from .test_faults import assert_staging_clean
-from .test_fresh_etags import CASES, _downloads, _files
-from .test_settle import _portal_run, _writing, _written_a_minute_ago
+from .test_fresh_etags import CASES, _downloads, _files, growing_file_waits, grown_file_not_staged
+from .test_settle import _portal_run, _written_a_minute_ago
 
 #: How the portal stamps its answers: with their ``Date`` to the second, or 30 s behind it
 #: (a script whose clock is behind the server's). Its clock runs 20 times as fast, so that
@@ -132,20 +131,8 @@ def test_a_growing_file_of_such_a_portal_is_still_left_for_a_later_run(
     """``Last-Modified`` is no version marker there, but a file being written still changes
     its length: it is not taken while it grows, also once the portal is known to stamp its
     answers (other files showed it), and is taken whole once it is complete."""
-    _files(remote_root, 2)
     portal = portal_factory(**STAMPS[stamp])
-    staging = StagingArea(tmp_path / "staging")
-    run = _portal_run(portal, **CASES[case])  # type: ignore[arg-type]
-    assert len(run.fetch_new(staging)) == 2
-    assert run.transfer.last_modified_tells_versions is False  # type: ignore[attr-defined]
-    target = remote_root / "growing.nc"
-    with _writing(target, every=0.05):
-        assert run.fetch_new(staging) == []
-        assert run.fetch_new(staging) == []
-    assert_staging_clean(staging)
-    _written_a_minute_ago(target)
-    [whole] = run.fetch_new(staging)
-    assert whole.path.read_bytes() == target.read_bytes()
+    growing_file_waits(portal, remote_root, tmp_path, CASES[case], "last_modified_tells_versions")
 
 
 @pytest.mark.parametrize("case", ["head", "listed"])
@@ -155,22 +142,9 @@ def test_a_file_of_such_a_portal_that_grew_while_it_was_downloaded_is_not_staged
     """The file grows while its download is held: the ``HEAD`` after the download differs
     in length, not in ``Last-Modified`` alone, so the bytes (of no complete version) are not
     staged."""
-    _files(remote_root, 1)
-    portal = portal_factory(**STAMPS["date"])
-    target = remote_root / "growing.nc"
-    target.write_bytes(os.urandom(10_000))
-    _written_a_minute_ago(target)
-    staging = StagingArea(tmp_path / "staging")
-    failures: list[TransferError] = []
-    run = _portal_run(portal, **QUICK_CASES[case])
-    with grown_during_its_download(portal, target):
-        staged = run.fetch_new(staging, on_failure=lambda _, exc: failures.append(exc))
-    assert [s.name for s in staged] == ["f0.nc"]
-    assert failures == []
-    assert_staging_clean(staging)
-    _written_a_minute_ago(target)
-    [whole] = run.fetch_new(staging)
-    assert whole.path.read_bytes() == target.read_bytes()
+    grown_file_not_staged(
+        portal_factory(**STAMPS["date"]), remote_root, tmp_path, QUICK_CASES[case]
+    )
 
 
 def test_a_portal_with_a_new_etag_and_date_for_every_answer_downloads_once_and_whole(
