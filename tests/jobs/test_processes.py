@@ -186,7 +186,9 @@ def test_rabbitmq_broker_works_too(
     processes: list[subprocess.Popen[bytes]],
     settings: Any,
 ) -> None:
-    """The same executor on RabbitMQ (``amqp://``), a smaller run."""
+    """The same executor on RabbitMQ (``amqp://``), a smaller run, by two workers on this
+    machine (scaling out with processes): the second of the same Celery node name died at
+    start with RESOURCE_LOCKED on the first one's control queue."""
     from stratoflow.server import celery as celery_module
     from stratoflow.server.workflow.executors import CeleryExecutor
     from stratoflow.server.workflow.services import job_run
@@ -195,17 +197,69 @@ def test_rabbitmq_broker_works_too(
     settings.CELERY_BROKER_URL = amqp
     env = {**child_env, "STRATOFLOW_BROKER_URL": amqp}
     queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
-    processes.append(_worker(env, queue, "rabbit"))
+    workers = [_worker(env, queue, "rabbit-1"), _worker(env, queue, "rabbit-2")]
+    processes.extend(workers)
     saved = celery_module._app
     celery_module._app = None  # build the app again with the amqp broker
     try:
         executor = CeleryExecutor(queue=queue)
         assert executor._app.conf.broker_url == amqp
+        _consumed_by(queue, 2, workers)
         report = job_run(make_job("rabbit", tasks=50, concurrency=8), executor=executor)
         _purge(queue)
     finally:
         celery_module._app = saved
     assert report.state == "succeeded" and report.managers[0].states == {"done": 50}
+
+
+def test_a_worker_that_cannot_start_exits_with_failure(child_env: dict[str, str]) -> None:
+    """A worker that dies of an unrecoverable error (here RabbitMQ refuses its control queue,
+    held by another connection) exits 1, not 0: a supervisor that restarts on failure must
+    see it (worker_main dropped Celery's exit code)."""
+    import socket
+
+    from kombu import Connection
+
+    amqp = "amqp://guest:guest@127.0.0.1:5672//"
+    queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
+    worker = f"exec {sys.executable} -m stratoflow.cli worker --pool solo --queue {queue}"
+    # the shell prints its pid, which the worker keeps (exec), before it starts the worker
+    child = subprocess.Popen(
+        ["bash", "-c", f"echo $$; sleep 2; {worker}"],
+        env={**child_env, "STRATOFLOW_BROKER_URL": amqp},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid = int(child.stdout.readline())  # type: ignore[union-attr]
+        with Connection(amqp) as conn:
+            pidbox = f"stratoflow-{pid}@{socket.gethostname()}.celery.pidbox"
+            conn.default_channel.queue_declare(pidbox, exclusive=True, auto_delete=True)
+            _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "RESOURCE_LOCKED" in err, err
+    assert child.returncode == 1, err
+
+
+def _consumed_by(queue: str, count: int, workers: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until ``count`` consumers take from ``queue``, every worker still running."""
+    from stratoflow.server.celery import app
+
+    deadline = time.monotonic() + 60
+    while True:
+        assert all(w.poll() is None for w in workers), [w.returncode for w in workers]
+        with app().connection_for_write() as conn:
+            try:
+                consumers = conn.default_channel.queue_declare(queue, passive=True).consumer_count
+            except conn.channel_errors:  # not declared by a worker yet
+                consumers = 0
+        if consumers >= count:
+            return
+        assert time.monotonic() < deadline, f"{consumers} of {count} consumers"
+        time.sleep(0.2)
 
 
 def _purge(queue: str) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from typing import Any
 
 from stratoflow.commands.arguments import positive_int
 
@@ -65,16 +67,38 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    app().worker_main(
+    code = _celery_main(
+        app(),
         [
             "worker",
             f"--concurrency={args.concurrency}",
             f"--pool={args.pool}",
             f"--queues={queue}",
             f"--loglevel={args.loglevel}",
+            # A node name of its own: Celery names a worker celery@<host>, and on RabbitMQ a
+            # second worker of that name on the same machine (scaling out with processes)
+            # died at start with RESOURCE_LOCKED on the first one's control queue.
+            f"--hostname=stratoflow-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-        ]
+        ],
     )
-    return 0
+    return code
+
+
+def _celery_main(celery_app: Any, argv: list[str]) -> int:
+    """Run Celery's command line on ``argv`` and return its exit code.
+
+    What ``celery_app.worker_main`` does, but it drops the code: a worker that died of an
+    unrecoverable error (say, the broker refused a queue) exited 0, so a supervisor that
+    restarts on failure would not restart it, and a script could not tell.
+    """
+    from celery.bin.celery import celery as command
+
+    command.params[0].default = celery_app  # the --app option, as Celery.start sets it
+    try:
+        code = command.main(args=argv, standalone_mode=False)
+    finally:
+        command.params[0].default = None
+    return code if isinstance(code, int) else 0
