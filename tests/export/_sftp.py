@@ -11,6 +11,7 @@ from typing import Any
 
 import paramiko
 
+from _jobs import one_manager_job, transfer_handler
 from transfer._sftp_server import SFTPTestServer
 from transfer.conftest import SFTP_PASSWORD, SFTP_USER, write_known_hosts
 
@@ -62,11 +63,9 @@ def sftp_target(tmp_path: Path) -> Iterator[Target]:
 
 def make_job(target: Target, *, timeout: int, **export: Any) -> Any:
     """A job exporting L1 flights as ICARTT to ``target`` (one attempt per task)."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    handler = TransferHandler.objects.create(
-        name="data-centre",
-        provider=DataProvider.objects.create(name="data centre"),
+    handler = transfer_handler(
+        "data-centre",
+        provider="data centre",
         transfer_type="sftp",
         transfer_options={
             "host": "127.0.0.1",
@@ -77,10 +76,9 @@ def make_job(target: Target, *, timeout: int, **export: Any) -> Any:
         auth="ssh",
         auth_options={"username": SFTP_USER, "password": "env:SF_TEST_SFTP_PW"},
     )
-    job = Job.objects.create(name="export-unconfirmed")
-    TaskManager.objects.create(
-        job=job,
-        name="export",
+    return one_manager_job(
+        "export-unconfirmed",
+        manager="export",
         kind="export",
         transfer=handler,
         timeout=timeout,
@@ -88,4 +86,3 @@ def make_job(target: Target, *, timeout: int, **export: Any) -> Any:
         retry_delay=0.01,
         options={"format": "icartt", "retry": {"attempts": 1}, **export},
     )
-    return job

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from _jobs import one_manager_job, transfer_handler
+
 from ._flights import Imported, approve
 from ._http import upload_target
 from ._tasks import join_abandoned
@@ -59,19 +61,16 @@ def target() -> Iterator[Target]:
 
 
 def _job(target: Target, *, timeout: int, max_attempts: int) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    handler = TransferHandler.objects.create(
-        name="data-centre",
-        provider=DataProvider.objects.create(name="data centre"),
+    handler = transfer_handler(
+        "data-centre",
+        provider="data centre",
         transfer_type="http",
         transfer_options={"base_url": target.url, "upload_path": "upload/{name}"},
         auth="none",
     )
-    job = Job.objects.create(name="export-fenced")
-    TaskManager.objects.create(
-        job=job,
-        name="export",
+    return one_manager_job(
+        "export-fenced",
+        manager="export",
         kind="export",
         transfer=handler,
         timeout=timeout,
@@ -79,7 +78,6 @@ def _job(target: Target, *, timeout: int, max_attempts: int) -> Any:
         retry_delay=0.01,
         options={"format": "icartt", "retry": {"attempts": 1}},
     )
-    return job
 
 
 def _timed_out(task: Any) -> bool:

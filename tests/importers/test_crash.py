@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _jobs import one_manager_job, transfer_handler
 from stratoflow import write_dataset
 from stratoflow.dataset import make_dataset
 
@@ -186,14 +187,7 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
 
     from stratoflow.importers.series import import_file
     from stratoflow.server.workflow.leases import driver_silent
-    from stratoflow.server.workflow.models import (
-        DataProvider,
-        Job,
-        JobRun,
-        Task,
-        TaskManager,
-        TransferHandler,
-    )
+    from stratoflow.server.workflow.models import JobRun, Task
     from stratoflow.server.workflow.scheduler import Scheduler
     from stratoflow.server.workflow.services import job_run
 
@@ -204,17 +198,15 @@ def test_sigkill_of_a_job_task_mid_import_on_postgres(
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     _big_file(incoming / "big.nc", n=100_000, variables=30)
-    provider = DataProvider.objects.create(name="crash-provider")
-    transfer = TransferHandler.objects.create(
-        name="crash-incoming",
-        provider=provider,
+    transfer = transfer_handler(
+        "crash-incoming",
+        provider="crash-provider",
         transfer_type="local",
         transfer_options={"root": str(incoming), "pattern": "*.nc"},
     )
-    job = Job.objects.create(name="crash-import")
-    TaskManager.objects.create(
-        job=job,
-        name="import",
+    job = one_manager_job(
+        "crash-import",
+        manager="import",
         kind="import",
         transfer=transfer,
         max_attempts=3,

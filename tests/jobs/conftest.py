@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.conf import LazySettings
 
+from _jobs import one_manager_job, transfer_handler
+
 
 @pytest.fixture
 def home(tmp_path: Path, settings: LazySettings) -> Path:
@@ -34,26 +36,21 @@ def make_job(tmp_path: Path) -> MakeJob:
         provider_concurrency: int | None = None,
         **options: Any,
     ) -> Any:
-        from stratoflow.server.workflow.models import (
-            DataProvider,
-            Job,
-            TaskManager,
-            TransferHandler,
-        )
+        from stratoflow.server.workflow.models import DataProvider
 
-        job = Job.objects.create(name=name, frequency="hourly")
         transfer = None
         if provider_concurrency is not None:
             provider = DataProvider.objects.create(
                 name=f"{name}-provider", concurrency=provider_concurrency
             )
-            transfer = TransferHandler.objects.create(
-                name=f"{name}-transfer", provider=provider, transfer_type="local"
+            transfer = transfer_handler(
+                f"{name}-transfer", provider=provider, transfer_type="local"
             )
         options.setdefault("log", str(tmp_path / f"{name}.log"))
-        TaskManager.objects.create(
-            job=job,
-            name="work",
+        return one_manager_job(
+            name,
+            job_fields={"frequency": "hourly"},
+            manager="work",
             kind="noop",
             transfer=transfer,
             concurrency=concurrency,
@@ -61,7 +58,6 @@ def make_job(tmp_path: Path) -> MakeJob:
             retry_delay=retry_delay,
             options={"tasks": tasks, **options},
         )
-        return job
 
     return make
 

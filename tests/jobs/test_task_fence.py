@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.conf import LazySettings
 
+from _jobs import one_manager_job, transfer_handler
 from stratoflow.server.workflow.managers import ImportManager
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +50,6 @@ def late(settings: LazySettings, tmp_path: Path, shared_data: Path) -> Any:
     """A job importing the IAGOS file through :class:`LateImport` (timeout 1 s, one attempt,
     0.6 s leases); the abandoned thread is released and joined before the database goes."""
     from stratoflow.server.workflow import leases, managers
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
 
     settings.STAGING_DIR = tmp_path / "staging"
     settings.STRATOFLOW_LEASE_SECONDS = 0.6
@@ -57,16 +57,15 @@ def late(settings: LazySettings, tmp_path: Path, shared_data: Path) -> Any:
     leases._heartbeat = None
     kind = LateImport()
     managers.register("late-import", kind)
-    transfer = TransferHandler.objects.create(
-        name="iagos-dir",
-        provider=DataProvider.objects.create(name="iagos"),
+    transfer = transfer_handler(
+        "iagos-dir",
+        provider="iagos",
         transfer_type="local",
         transfer_options={"root": str((shared_data / IAGOS).parent), "pattern": "*.nc4"},
     )
-    job = Job.objects.create(name="late")
-    TaskManager.objects.create(
-        job=job,
-        name="import",
+    job = one_manager_job(
+        "late",
+        manager="import",
         kind="late-import",
         transfer=transfer,
         max_attempts=1,
