@@ -10,22 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from _jobs import one_manager_job, transfer_handler
+
 
 def metadata_job(folder: Path, pattern: str) -> Any:
     """The job ``metadata-then-series``: one metadata manager (``instruments``, first) over
     the files of ``folder`` matching ``pattern``, from the provider ``instrument PIs``.
     Needs the database."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    transfer = TransferHandler.objects.create(
-        name="metadata-folder",
-        provider=DataProvider.objects.create(name="instrument PIs"),
+    transfer = transfer_handler(
+        "metadata-folder",
+        provider="instrument PIs",
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(folder), "pattern": pattern},
     )
-    job = Job.objects.create(name="metadata-then-series")
-    TaskManager.objects.create(
-        job=job, name="instruments", kind="metadata", order=1, transfer=transfer
+    return one_manager_job(
+        "metadata-then-series", manager="instruments", kind="metadata", order=1, transfer=transfer
     )
-    return job

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from _jobs import transfer_handler
 from stratoflow import open_dataset, write_dataset
 from stratoflow.errors import QCConfigError
 from stratoflow.flags import Flag
@@ -342,7 +343,7 @@ def test_job_import_uses_the_configuration_its_options_name(
     """The seed's path: a job's import manager names the configuration; its QC runs record it."""
     from stratoflow.server.catalog.models import QCConfiguration, QCRun
     from stratoflow.server.catalog.qc_configurations import qc_configuration_save
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+    from stratoflow.server.workflow.models import Job, TaskManager
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
@@ -352,9 +353,9 @@ def test_job_import_uses_the_configuration_its_options_name(
     values = np.asarray(open_dataset(path)["O3_P1"].values, dtype=float)
     qc_configuration_save(QCConfiguration(name="tight-o3", text=TIGHT_O3), user=None)
 
-    transfer = TransferHandler.objects.create(
-        name="inbox",
-        provider=DataProvider.objects.create(name="portal"),
+    transfer = transfer_handler(
+        "inbox",
+        provider="portal",
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(inbox), "pattern": "*.nc"},

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _jobs import one_manager_job, transfer_handler
 from stratoflow.errors import TransferError
 from stratoflow.transfer.auth.bearer import BearerAuth
 from stratoflow.transfer.secrets import Secret
@@ -50,29 +51,26 @@ def test_a_failed_delivery_records_no_secret(
 ) -> None:
     from stratoflow import plugins
     from stratoflow.server.exports.models import ExportRecord
-    from stratoflow.server.workflow.models import (
-        DataProvider,
-        Job,
-        Task,
-        TaskManager,
-        TransferHandler,
-    )
+    from stratoflow.server.workflow.models import Task
     from stratoflow.server.workflow.services import job_run
 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("SF_TEST_UPLOAD_TOKEN", TOKEN)
     approve(imported.identifier)
-    target = TransferHandler.objects.create(
-        name="quoting-target",
-        provider=DataProvider.objects.create(name="partner"),
+    target = transfer_handler(
+        "quoting-target",
+        provider="partner",
         transfer_type="http",
         transfer_options={"base_url": "http://127.0.0.1:1/", "upload_path": "upload/{name}"},
         auth="quoting-upload",
         auth_options={"token": "env:SF_TEST_UPLOAD_TOKEN"},
     )
-    job = Job.objects.create(name="export-quoting")
-    TaskManager.objects.create(
-        job=job, name="export", kind="export", transfer=target, options={"format": "icartt"}
+    job = one_manager_job(
+        "export-quoting",
+        manager="export",
+        kind="export",
+        transfer=target,
+        options={"format": "icartt"},
     )
     plugins.register("auth", "quoting-upload", _QuotingAuth)
     try:

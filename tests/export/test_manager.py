@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _jobs import transfer_handler
 from stratoflow import open_dataset, write_dataset
 
 from ._flights import Imported, approve
@@ -47,12 +48,11 @@ def target() -> Iterator[Target]:
 
 
 def _job(name: str, transfer_type: str, options: dict[str, Any], export: dict[str, Any]) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
+    from stratoflow.server.workflow.models import Job, TaskManager
 
-    provider, _ = DataProvider.objects.get_or_create(name="data centre")
-    handler = TransferHandler.objects.create(
-        name=f"{name}-target",
-        provider=provider,
+    handler = transfer_handler(
+        f"{name}-target",
+        provider="data centre",
         transfer_type=transfer_type,
         transfer_options=options,
         auth="none",

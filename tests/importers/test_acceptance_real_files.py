@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from django.conf import LazySettings
 
+from _jobs import transfer_handler
 from stratoflow import open_dataset
 from stratoflow.dataset import data_variables
 
@@ -43,21 +44,15 @@ def test_real_files_imported_by_a_job_read_back_exactly(
 ) -> None:
     from stratoflow.server.catalog.models import Series, SourceFile
     from stratoflow.server.catalog.selectors import series_arrays
-    from stratoflow.server.workflow.models import (
-        DataProvider,
-        Job,
-        Task,
-        TaskManager,
-        TransferHandler,
-    )
+    from stratoflow.server.workflow.models import DataProvider, Job, Task, TaskManager
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
     provider = DataProvider.objects.create(name="shared sample data")
     job = Job.objects.create(name="acceptance-import")
     for order, (name, folder, pattern, reader, options) in enumerate(SOURCES):
-        transfer = TransferHandler.objects.create(
-            name=f"shared-{name}",
+        transfer = transfer_handler(
+            f"shared-{name}",
             provider=provider,
             transfer_type="local",
             auth="none",

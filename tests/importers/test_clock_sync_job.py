@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from django.conf import LazySettings
 
+from _jobs import transfer_handler
 from stratoflow import open_dataset, write_dataset
 from stratoflow.dataset import make_dataset
 
@@ -57,12 +58,11 @@ def _hal_truth(folder: Path) -> float:
 def _import_manager(
     job: Any, order: int, name: str, pattern: str, root: Path, **options: Any
 ) -> Any:
-    from stratoflow.server.workflow.models import DataProvider, TaskManager, TransferHandler
+    from stratoflow.server.workflow.models import TaskManager
 
-    provider, _ = DataProvider.objects.get_or_create(name="FAIRO on HALO")
-    transfer = TransferHandler.objects.create(
-        name=name,
-        provider=provider,
+    transfer = transfer_handler(
+        name,
+        provider="FAIRO on HALO",
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(root), "pattern": pattern},
@@ -176,7 +176,7 @@ def test_the_reference_overlapping_the_data_most_is_chosen(
 ) -> None:
     from stratoflow.server.catalog.models import Series
     from stratoflow.server.catalog.selectors import series_arrays
-    from stratoflow.server.workflow.models import DataProvider, Job, Task, TransferHandler
+    from stratoflow.server.workflow.models import Job, Task
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
@@ -199,10 +199,9 @@ def test_the_reference_overlapping_the_data_most_is_chosen(
     incoming.mkdir()
     data = _write(incoming / "instrument.nc", t0 + np.timedelta64(600 + offset, "s"), 2, seen, "p")
 
-    provider = DataProvider.objects.create(name="aircraft operator")
-    TransferHandler.objects.create(
-        name="aircraft-data",
-        provider=provider,
+    transfer_handler(
+        "aircraft-data",
+        provider="aircraft operator",
         transfer_type="local",
         transfer_options={"root": str(refs), "pattern": "*"},
     )

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from django.conf import LazySettings
 
+from _jobs import one_manager_job, transfer_handler
 from stratoflow import write_dataset
 from stratoflow.cli import main
 from stratoflow.dataset import make_dataset
@@ -55,25 +56,20 @@ def job(tmp_path: Path, settings: LazySettings) -> Any:
 def _import_job(name: str, folder: Path) -> Any:
     """The job ``name``: one import manager ``import`` over the ``*.nc`` files of ``folder``,
     with calibration A (offset 1)."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
-    provider, _ = DataProvider.objects.get_or_create(name="portal")
-    transfer = TransferHandler.objects.create(
-        name=f"{name}-dir",
-        provider=provider,
+    transfer = transfer_handler(
+        f"{name}-dir",
+        provider="portal",
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(folder), "pattern": "*.nc"},
     )
-    job = Job.objects.create(name=name)
-    TaskManager.objects.create(
-        job=job,
-        name="import",
+    return one_manager_job(
+        name,
+        manager="import",
         kind="import",
         transfer=transfer,
         options={"processing": calibrated(1.0)},
     )
-    return job
 
 
 def _recalibrate(job: Any, offset: float) -> None:

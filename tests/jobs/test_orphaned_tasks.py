@@ -17,6 +17,8 @@ import pytest
 from django.conf import LazySettings
 from django.utils import timezone
 
+from _jobs import one_manager_job
+
 MakeJob = Callable[..., Any]
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,13 +58,9 @@ def _orphan(make_job: MakeJob, run_state: str, attempts: int) -> tuple[Any, Any]
 
 def _sibling_job(manager: Any) -> Any:
     """Job 'right', two tasks on the same transfer handler (the same provider)."""
-    from stratoflow.server.workflow.models import Job, TaskManager
-
-    job = Job.objects.create(name="right")
-    TaskManager.objects.create(
-        job=job, name="work", kind="noop", transfer=manager.transfer, options={"tasks": 2}
+    return one_manager_job(
+        "right", manager="work", kind="noop", transfer=manager.transfer, options={"tasks": 2}
     )
-    return job
 
 
 def _bounded(seconds: float) -> Callable[[str, dict[str, int], float], None]:

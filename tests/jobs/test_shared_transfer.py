@@ -15,6 +15,8 @@ import pytest
 from django.conf import LazySettings
 from django.db import connection
 
+from _jobs import one_manager_job, transfer_handler
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FILES = 120
@@ -22,31 +24,26 @@ FILES = 120
 
 def _shared(source: Path) -> list[Any]:
     """Jobs 'left' and 'right', each with an import manager on the transfer 'shared'."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
     source.mkdir()
     for i in range(FILES):  # not netCDF: each import fails at once, cheaply
         (source / f"f{i:04d}.nc").write_text(f"not a netCDF file {i}\n")
-    provider = DataProvider.objects.create(name="one source")
-    transfer = TransferHandler.objects.create(
-        name="shared",
-        provider=provider,
+    transfer = transfer_handler(
+        "shared",
+        provider="one source",
         transfer_type="local",
         transfer_options={"root": str(source), "pattern": "*.nc"},
     )
-    jobs = []
-    for name in ("left", "right"):
-        job = Job.objects.create(name=name)
-        TaskManager.objects.create(
-            job=job,
-            name="import",
+    return [
+        one_manager_job(
+            name,
+            manager="import",
             kind="import",
             transfer=transfer,
             max_attempts=1,
             options={"reader": "iagos_netcdf", "review": False},
         )
-        jobs.append(job)
-    return jobs
+        for name in ("left", "right")
+    ]
 
 
 def _each_file_once() -> None:

@@ -21,6 +21,7 @@ from django.conf import LazySettings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from _jobs import one_manager_job, transfer_handler
 from importers._helpers import calibrated
 from stratoflow import write_dataset
 from stratoflow.dataset import make_dataset
@@ -47,7 +48,6 @@ def scene(tmp_path: Path, settings: LazySettings) -> Scene:
     """One flight imported by a job (calibration A), awaiting review; its PI, another, staff."""
     from stratoflow.server.catalog.models import Flight, Platform
     from stratoflow.server.review.models import ReviewAssignment
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
     from stratoflow.server.workflow.services import job_run
 
     settings.STAGING_DIR = tmp_path / "staging"
@@ -65,17 +65,16 @@ def scene(tmp_path: Path, settings: LazySettings) -> Scene:
         attrs={"flight_id": FLIGHT, "platform": "D-RPRV"},
     )
     write_dataset(ds, folder / f"{FLIGHT}.nc", writer="netcdf")
-    transfer = TransferHandler.objects.create(
-        name="portal-dir",
-        provider=DataProvider.objects.create(name="portal"),
+    transfer = transfer_handler(
+        "portal-dir",
+        provider="portal",
         transfer_type="local",
         auth="none",
         transfer_options={"root": str(folder), "pattern": "*.nc"},
     )
-    job = Job.objects.create(name="pressure")
-    TaskManager.objects.create(
-        job=job,
-        name="import",
+    job = one_manager_job(
+        "pressure",
+        manager="import",
         kind="import",
         transfer=transfer,
         options={"processing": calibrated(1.0)},

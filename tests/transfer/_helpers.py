@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from _jobs import one_manager_job, transfer_handler
+
 from . import _portal
 
 #: For each method the portal enforces (``Portal.auth``): the ``auth`` configuration that
@@ -67,26 +69,22 @@ def import_job(
     ``transfer_type`` transfer with ``auth`` (an ``auth`` config such as :data:`AUTH_CASES`
     give; default none); provider and transfer are named after the job (``<name>-provider``,
     ``<name>-transfer``) unless named here. Needs the database."""
-    from stratoflow.server.workflow.models import DataProvider, Job, TaskManager, TransferHandler
-
     auth_options = dict(auth or {"method": "none"})
-    row = TransferHandler.objects.create(
-        name=transfer or f"{name}-transfer",
-        provider=DataProvider.objects.create(name=provider or f"{name}-provider"),
+    row = transfer_handler(
+        transfer or f"{name}-transfer",
+        provider=provider or f"{name}-provider",
         transfer_type=transfer_type,
         auth=auth_options.pop("method"),
         auth_options=auth_options,
         transfer_options=options,
     )
-    job = Job.objects.create(name=name)
-    TaskManager.objects.create(
-        job=job,
-        name="import",
+    return one_manager_job(
+        name,
+        manager="import",
         kind="import",
         transfer=row,
         options={"reader": "iagos_netcdf", "review": False},
     )
-    return job
 
 
 def tasks_by_subject(job: Any) -> dict[str, Any]:
