@@ -38,13 +38,17 @@ def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
 
 
 def _given_up_while_uploading(
-    job: Any, target: Target, at: int
-) -> tuple[Any, set[threading.Thread]]:
-    """Run ``job``; its upload is held at listing ``at`` past the task's timeout. Returns the
-    record (``uploading``) and the threads before the run (the held one is not among them)."""
+    imported: Imported, target: Target, at: int, **export: Any
+) -> tuple[Any, Any, set[threading.Thread]]:
+    """Approve the flight and run a job exporting it to ``target`` (with the ``export``
+    options); its upload is held at listing ``at`` past the task's timeout. Returns the job,
+    the record (``uploading``) and the threads before the run (the held one is not among
+    them)."""
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.services import job_run
 
+    approve(imported.identifier)
+    job = make_job(target, timeout=WRITES_WITHIN, **export)
     target.hold.at = at
     before = set(threading.enumerate())
     report = job_run(job, workers=1)
@@ -52,7 +56,7 @@ def _given_up_while_uploading(
     assert target.hold.held.is_set()  # the upload had begun (the file was written in time)
     record = ExportRecord.objects.get()
     assert record.state == "uploading"
-    return record, before
+    return job, record, before
 
 
 @pytest.fixture
@@ -81,9 +85,7 @@ def test_a_file_that_arrived_is_marked_delivered_once_its_upload_has_stopped(
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.services import job_run
 
-    approve(imported.identifier)
-    job = make_job(target, timeout=WRITES_WITHIN)
-    record, before = _given_up_while_uploading(job, target, at=2)
+    job, record, before = _given_up_while_uploading(imported, target, at=2)
     delivered = target.root / record.file_name
     assert delivered.stat().st_size == record.size
     inode = delivered.stat().st_ino
@@ -132,9 +134,7 @@ def test_a_file_that_never_arrived_is_uploaded_again(
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.services import job_run
 
-    approve(imported.identifier)
-    job = make_job(target, timeout=WRITES_WITHIN)
-    record, before = _given_up_while_uploading(job, target, at=1)
+    job, record, before = _given_up_while_uploading(imported, target, at=1)
     target.server.faults.refused_renames.append(f".{record.file_name}.*.part")
     target.hold.release.set()
     join_abandoned(before)
@@ -172,9 +172,7 @@ def test_an_upload_cut_off_is_left_to_a_person_saying_what_was_found(
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.services import job_run
 
-    approve(imported.identifier)
-    job = make_job(target, timeout=WRITES_WITHIN)
-    record, before = _given_up_while_uploading(job, target, at=1)
+    job, record, before = _given_up_while_uploading(imported, target, at=1)
     target.server.faults.drop_on_rename.append(f".{record.file_name}.*.part")
     target.hold.release.set()
     join_abandoned(before)
@@ -211,9 +209,7 @@ def test_without_check_target_every_unconfirmed_upload_is_left_to_a_person(
     from stratoflow.server.exports.models import ExportRecord
     from stratoflow.server.workflow.services import job_run
 
-    approve(imported.identifier)
-    job = make_job(target, timeout=WRITES_WITHIN, check_target=False)
-    record, before = _given_up_while_uploading(job, target, at=2)
+    job, record, before = _given_up_while_uploading(imported, target, at=2, check_target=False)
     target.hold.release.set()
     join_abandoned(before)
     os.unlink(target.root / record.file_name)  # the partner took it
