@@ -1,4 +1,5 @@
-"""Set-up many tests share: a transfer handler on a target, and a job with one task manager.
+"""Set-up many tests share: a transfer handler on a target, a job with one task manager, and
+the threads of the tasks a run gave up on.
 
 Most job tests need "a job with one manager (import, export, noop ...) on one transfer";
 each used to build the three rows by hand. These two factories build them, so that a test
@@ -7,6 +8,7 @@ says only what is its own (names, transfer options, manager options). Both need 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 
@@ -40,3 +42,18 @@ def one_manager_job(
     job = Job.objects.create(name=name, **(job_fields or {}))
     TaskManager.objects.create(job=job, name=manager, kind=kind, transfer=transfer, **fields)
     return job
+
+
+def join_abandoned(before: set[threading.Thread], within: float = 60) -> None:
+    """Wait (``within`` seconds each) for the task threads started since ``before`` that
+    their run gave up on: they still use the database, which goes when the test ends."""
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.startswith("stratoflow-task-"):
+            thread.join(within)
+
+
+def timed_out(task: Any) -> bool:
+    """Whether ``task`` failed past its timeout: usually "timed out"; on a loaded machine a
+    missed heartbeat can expire the lease first, which ends the task the same way ("worker
+    stopped")."""
+    return task.state == "failed" and ("timed out" in task.error or "worker stopped" in task.error)

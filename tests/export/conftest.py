@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.conf import LazySettings
 
+from _jobs import join_abandoned
+
 from ._flights import Imported, import_sample
-from ._tasks import join_abandoned
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from _jobs import one_manager_job, transfer_handler
+from _jobs import join_abandoned, one_manager_job, timed_out, transfer_handler
 
 from ._flights import Imported, approve
 from ._http import upload_target
-from ._tasks import join_abandoned
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,12 +79,6 @@ def _job(target: Target, *, timeout: int, max_attempts: int) -> Any:
     )
 
 
-def _timed_out(task: Any) -> bool:
-    # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
-    # which ends the task the same way ("worker stopped")
-    return task.state == "failed" and ("timed out" in task.error or "worker stopped" in task.error)
-
-
 def test_an_export_written_past_its_timeout_records_nothing(
     imported: Imported, home: Path, target: Target, leases: None, monkeypatch: Any
 ) -> None:
@@ -114,7 +107,7 @@ def test_an_export_written_past_its_timeout_records_nothing(
     report = job_run(job, workers=1)
     assert report.state == "failed"
     task = Task.objects.get(manager__job=job)
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
     release.set()
     join_abandoned(before)
     assert wrote.is_set()  # the late attempt did write its file, then was refused
@@ -124,7 +117,7 @@ def test_an_export_written_past_its_timeout_records_nothing(
     outbox = home / "exports" / f"manager-{task.manager_id}"
     assert list(outbox.iterdir()) == []
     task.refresh_from_db()
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
 
     job.managers.update(timeout=600)
     report = job_run(job, workers=1)
@@ -165,14 +158,14 @@ def test_an_upload_past_the_timeout_is_not_delivered_again(
     assert report.state == "failed"
     assert target.held.is_set()  # the upload had begun (the file was written in time)
     task = Task.objects.get(manager__job=job)
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
     target.release.set()
     join_abandoned(before)
     record = ExportRecord.objects.get()
     assert target.requests == 1 and target.received == [record.file_name]  # it arrived
     assert record.state == "uploading" and record.remote == ""
     task.refresh_from_db()
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
 
     report = job_run(job, workers=1)
     assert report.state == "failed"

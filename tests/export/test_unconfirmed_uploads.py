@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from _jobs import join_abandoned
 from transfer.conftest import SFTP_PASSWORD
 
 from ._flights import Imported, approve
 from ._sftp import WRITES_WITHIN, Target, make_job, sftp_target
-from ._tasks import join_abandoned
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.conf import LazySettings
 
-from _jobs import one_manager_job, transfer_handler
+from _jobs import join_abandoned, one_manager_job, timed_out, transfer_handler
 from stratoflow.server.workflow.managers import ImportManager
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,15 +76,7 @@ def late(settings: LazySettings, tmp_path: Path, shared_data: Path) -> Any:
     yield job, kind
     kind.release.set()
     managers._KINDS.pop("late-import", None)
-    for thread in set(threading.enumerate()) - before:
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(60)
-
-
-def _timed_out(task: Any) -> bool:
-    # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
-    # which ends the task the same way ("worker stopped")
-    return task.state == "failed" and ("timed out" in task.error or "worker stopped" in task.error)
+    join_abandoned(before)
 
 
 def _rows() -> tuple[int, int]:
@@ -106,18 +98,16 @@ def test_an_abandoned_import_that_ends_late_records_nothing(late: Any) -> None:
     report = job_run(job, workers=1)
     assert report.state == "failed"
     task = Task.objects.get(manager__job=job)
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
     kind.release.set()
-    for thread in set(threading.enumerate()) - before:  # the abandoned one
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(60)
+    join_abandoned(before)  # the abandoned one
     assert len(kind.raised) == 1  # the late body did import (then was refused)
     assert _rows() == (0, 0)
     refused = kind.raised[0]
     assert isinstance(refused, TaskTimedOut), refused
     assert "timed out after 1 s" in str(refused) and "job 'late'" in str(refused)
     task.refresh_from_db()
-    assert _timed_out(task), task.error
+    assert timed_out(task), task.error
 
 
 def test_an_import_within_its_timeout_is_recorded(late: Any) -> None:

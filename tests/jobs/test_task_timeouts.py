@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from _jobs import join_abandoned, timed_out
+
 from ._kinds import HangsOnFirst
 
 MakeJob = Callable[..., Any]
@@ -160,15 +162,7 @@ def hangs(settings: Any) -> Any:
     for kind in kinds:
         kind.release.set()
     managers._KINDS.pop("hangs", None)
-    for thread in set(threading.enumerate()) - before:
-        if thread.name.startswith("stratoflow-task-"):
-            thread.join(20)
-
-
-def _timed_out(task: Any) -> bool:
-    # usually "timed out"; on a loaded machine a missed heartbeat can expire the lease first,
-    # which ends the task the same way ("worker stopped")
-    return task.state == "failed" and ("timed out" in task.error or "worker stopped" in task.error)
+    join_abandoned(before, within=20)
 
 
 def test_the_in_process_executor_times_a_hung_task_out_and_goes_on_with_the_others(
@@ -194,7 +188,7 @@ def test_the_in_process_executor_times_a_hung_task_out_and_goes_on_with_the_othe
         ("unit #2", "done"),
     ]
     assert report.state == "failed" and took < 5, took  # it hangs 10 s
-    assert _timed_out(tasks.get(subject="unit #0"))
+    assert timed_out(tasks.get(subject="unit #0"))
 
 
 def test_job_run_does_not_wait_for_the_thread_of_a_task_it_abandoned(
@@ -207,7 +201,7 @@ def test_job_run_does_not_wait_for_the_thread_of_a_task_it_abandoned(
 
     job = hangs(1)
     assert job_run(job, workers=1).state == "failed"
-    assert _timed_out(Task.objects.get(manager__job=job))
+    assert timed_out(Task.objects.get(manager__job=job))
     messages = [r.getMessage() for r in caplog.records]
     assert any("abandoned past its timeout" in m for m in messages), messages
     assert not any("not waiting for" in m for m in messages), messages
@@ -269,10 +263,7 @@ def test_a_hung_task_does_not_hold_the_process_after_its_run_ended(
         took = time.monotonic() - started
     finally:
         release.touch()
-        # let the abandoned thread end before the test database goes away
-        for thread in set(threading.enumerate()) - before:
-            if thread.name.startswith("stratoflow-task-"):
-                thread.join(20)
+        join_abandoned(before, within=20)  # before the test database goes away
     assert report.state == "failed"
     assert took < 9, f"job_run returned after {took:.1f} s, held by the hung task's thread"
 
@@ -371,9 +362,7 @@ def test_a_task_waiting_behind_a_hung_one_gives_up(settings: Any) -> None:
     finally:
         managers._KINDS.pop("one-at-a-time", None)
         kind.release.set()
-        for thread in set(threading.enumerate()) - before:  # the hung one, before the
-            if thread.name.startswith("stratoflow-task-"):  # test database goes away
-                thread.join(20)
+        join_abandoned(before, within=20)  # the hung one, before the test database goes away
 
 
 def test_a_task_whose_worker_died_waiting_for_its_turn_fails_when_its_attempts_are_spent(
