@@ -212,7 +212,9 @@ def test_rabbitmq_broker_works_too(
     assert report.state == "succeeded" and report.managers[0].states == {"done": 50}
 
 
-def test_a_worker_that_cannot_start_exits_with_failure(child_env: dict[str, str]) -> None:
+def test_a_worker_that_cannot_start_exits_with_failure(
+    child_env: dict[str, str], tmp_path: Path
+) -> None:
     """A worker that dies of an unrecoverable error (here RabbitMQ refuses its control queue,
     held by another connection) exits 1, not 0: a supervisor that restarts on failure must
     see it (worker_main dropped Celery's exit code)."""
@@ -223,9 +225,12 @@ def test_a_worker_that_cannot_start_exits_with_failure(child_env: dict[str, str]
     amqp = "amqp://guest:guest@127.0.0.1:5672//"
     queue = f"stratoflow-test-{uuid.uuid4().hex[:8]}"
     worker = f"exec {sys.executable} -m stratoflow.cli worker --pool solo --queue {queue}"
-    # the shell prints its pid, which the worker keeps (exec), before it starts the worker
+    # the shell prints its pid, which the worker keeps (exec), and starts the worker once
+    # the test has taken the queue
+    taken = tmp_path / "taken"
+    wait = f"while [ ! -e {taken} ]; do sleep 0.05; done"
     child = subprocess.Popen(
-        ["bash", "-c", f"echo $$; sleep 2; {worker}"],
+        ["bash", "-c", f"echo $$; {wait}; {worker}"],
         env={**child_env, "STRATOFLOW_BROKER_URL": amqp},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -236,6 +241,7 @@ def test_a_worker_that_cannot_start_exits_with_failure(child_env: dict[str, str]
         with Connection(amqp) as conn:
             pidbox = f"stratoflow-{pid}@{socket.gethostname()}.celery.pidbox"
             conn.default_channel.queue_declare(pidbox, exclusive=True, auto_delete=True)
+            taken.touch()
             _, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:

@@ -330,10 +330,11 @@ def test_a_task_claimed_after_its_driver_stopped_gives_itself_back(
             finally:
                 connection.close()
 
+        others = heartbeat().claims()  # of task threads other tests left, if any
         thread = threading.Thread(target=execute)
         thread.start()
         deadline = time.monotonic() + 30
-        while not heartbeat().claims():
+        while not heartbeat().claims() - others:
             assert time.monotonic() < deadline, "the task thread never held its claim"
             time.sleep(0.01)
         assert services.run_interrupt(run, "driver-here", "interrupted: SIGTERM", here=True) == 0
@@ -342,7 +343,7 @@ def test_a_task_claimed_after_its_driver_stopped_gives_itself_back(
         assert outcome == ["not-ready"]
         task.refresh_from_db()
         assert (task.state, task.claim, task.attempts, kind.executed) == ("queued", "", 0, [])
-        assert not heartbeat().claims()
+        assert heartbeat().claims() <= others
 
         monkeypatch.setattr(services, "_claim", claim)
         report = services.job_run(job, workers=1)
