@@ -273,7 +273,7 @@ def task_execute(
         except Exception as exc:
             if _stopped_by(exc, time_limits):
                 # stopped in the middle of whatever it did, perhaps of a query
-                connection.close_if_unusable_or_obsolete()
+                connection_after_interrupt()
                 exc = TaskTimedOut(_timed_out(task, "stopped at its time limit"))
             return _failed(task, token, manager, exc, rng)
         except BaseException:  # Ctrl-C, SIGTERM (Terminated): not the task's failure
@@ -399,7 +399,9 @@ def connection_after_interrupt() -> None:
     """Make this thread's database connection usable again after a signal cut a query short.
 
     SIGTERM or Ctrl-C raise in the main thread wherever it is, often in the middle of a query
-    (a driver polls the database all the time). On PostgreSQL the connection is then left in
+    (a driver polls the database all the time), and so does a Celery time limit in a task
+    body. Django's ``close_if_unusable_or_obsolete`` does not see it: no database error was
+    recorded, the query was only cut. On PostgreSQL the connection is then left in
     the middle of that statement: every later query on it, and the first ``atomic()``, fails
     with "connection in transaction status ACTIVE", so the interruption could not be recorded
     and the run stayed ``running`` until its lease ran out. Such a connection is closed; the
